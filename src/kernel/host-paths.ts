@@ -1,0 +1,74 @@
+// Every /proc and /sys path the project reads or writes, built from two root
+// directories (node_exporter's rule): /proc and /sys on a plain host,
+// /host/proc and /host/sys in a pod, a fixture tree in tests. Never a global.
+import { join } from 'node:path';
+
+export interface HostRoots {
+  procRoot: string;
+  sysRoot: string;
+}
+
+export const NETFILTER_SYSCTL_DIR = 'sys/net/netfilter';
+
+export class HostPaths {
+  constructor(readonly roots: HostRoots) {}
+
+  proc(...parts: string[]): string {
+    return join(this.roots.procRoot, ...parts);
+  }
+
+  sys(...parts: string[]): string {
+    return join(this.roots.sysRoot, ...parts);
+  }
+
+  /** /proc/sys/net/netfilter: every conntrack sysctl lives here. */
+  netfilterDir(): string {
+    return this.proc(NETFILTER_SYSCTL_DIR);
+  }
+
+  /** A conntrack sysctl by file name, e.g. nf_conntrack_max. */
+  sysctl(key: string): string {
+    return join(this.netfilterDir(), key);
+  }
+
+  /** The nf_conntrack module's directory; present when the module is loaded (or built in). */
+  moduleDir(): string {
+    return this.sys('module', 'nf_conntrack');
+  }
+
+  /** Writing it resizes the hash table live (root, initial namespace). */
+  hashsizeParam(): string {
+    return this.sys('module', 'nf_conntrack', 'parameters', 'hashsize');
+  }
+
+  /** Per-CPU counters; only where the kernel keeps the old procfs interface. */
+  statFile(pid: string = 'self'): string {
+    return this.proc(pid, 'net', 'stat', 'nf_conntrack');
+  }
+
+  /** The table as text; absent on many kernels (then conntrack -L). */
+  tableFile(): string {
+    return this.proc('self', 'net', 'nf_conntrack');
+  }
+
+  slabinfo(): string {
+    return this.proc('slabinfo');
+  }
+
+  meminfo(): string {
+    return this.proc('meminfo');
+  }
+
+  osRelease(): string {
+    return this.proc('sys', 'kernel', 'osrelease');
+  }
+
+  /** The ns/net link of a process: "net:[4026531833]". */
+  netns(pid: string): string {
+    return this.proc(pid, 'ns', 'net');
+  }
+
+  comm(pid: string): string {
+    return this.proc(pid, 'comm');
+  }
+}

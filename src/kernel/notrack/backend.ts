@@ -1,0 +1,32 @@
+// The contract every NOTRACK backend (iptables-nft, iptables-legacy,
+// nftables) meets. A backend only ever touches chains/tables it created and
+// names as its own, and syncs them atomically.
+import type { NotrackRule } from '../../policy/types.js';
+
+export type NotrackBackendName = 'iptables-nft' | 'iptables-legacy' | 'nftables';
+
+export interface NotrackDesired {
+  rules: NotrackRule[];
+  /** Accept --ctstate UNTRACKED first in filter INPUT, in an owned chain. */
+  acceptUntracked: boolean;
+}
+
+export interface NotrackCheck {
+  inSync: boolean;
+  /** Rendered rule lines (canonical form) that should be there and are not. */
+  missing: string[];
+  /** Rendered rule lines in our chains that should not be there. */
+  extra: string[];
+  /** How many rules we own now (for the owned-rules metric). */
+  ownedRules: number;
+}
+
+export interface NotrackBackend {
+  readonly name: NotrackBackendName;
+  /** Compare our chains with the desired set: exactly one read (iptables-save / nft list). */
+  check(desired: NotrackDesired): Promise<NotrackCheck>;
+  /** Make our chains match desired in one atomic transaction (iptables-restore --noflush / nft -f). */
+  sync(desired: NotrackDesired): Promise<void>;
+  /** Remove every chain/table and jump we own; leave everything else as it was. */
+  remove(): Promise<void>;
+}

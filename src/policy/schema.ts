@@ -1,0 +1,207 @@
+// The ConntrackPolicy API. This file is the single source of truth: the
+// standalone agent validates policy files with it, and `npm run gen:crds`
+// turns it into the CRD's openAPIV3Schema. So: no transforms here (they have
+// no JSON Schema form); normalising (durations to seconds) happens in
+// normalize.ts, after validation.
+import { z } from 'zod';
+
+export const API_GROUP = 'conntrack.io';
+export const API_VERSION = 'v1alpha1';
+export const POLICY_KIND = 'ConntrackPolicy';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DURATION = /^([0-9]+h)?([0-9]+m)?([0-9]+s)?$/;
+const PORT_RANGE = /^[0-9]{1,5}(-[0-9]{1,5})?$/;
+// IPv4 or IPv6 CIDR (or bare address); the exact check is in normalize.ts.
+const CIDR = /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/;
+
+/** Integer seconds, or a duration string such as "90s", "10m", "1h30m". */
+export const Duration = z
+  .union([z.number().int().min(1).max(2147483647), z.string().regex(DURATION).min(2)])
+  .describe('Seconds as an integer, or a duration string such as "30s", "10m" or "1h30m".');
+
+export const LabelSelectorRequirement = z
+  .object({
+    key: z.string().min(1).max(317).describe('The label key the requirement applies to.'),
+    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('How the key relates to the values.'),
+    values: z
+      .array(z.string().max(63))
+      .max(64)
+      .optional()
+      .describe('Values for In and NotIn (non-empty there); must be empty for Exists and DoesNotExist.'),
+  })
+  .strict()
+  .describe('A label selector requirement, as in Kubernetes label selectors.');
+
+export const NodeSelector = z
+  .object({
+    matchLabels: z.record(z.string(), z.string()).optional().describe('Node labels that must all be present with these values.'),
+    matchExpressions: z.array(LabelSelectorRequirement).max(32).optional().describe('Requirements that must all hold.'),
+  })
+  .strict()
+  .describe('Which nodes this policy applies to; empty or absent selects every node.');
+
+export const AutoSize = z
+  .object({
+    memoryBudgetPercent: z
+      .number()
+      .min(0.1)
+      .max(25)
+      .default(2)
+      .describe('Share of node RAM (percent) the conntrack table may use: max x slab object size + buckets x 8 bytes.'),
+    targetUsagePercent: z
+      .number()
+      .int()
+      .min(10)
+      .max(90)
+      .default(50)
+      .describe('Size max so that the observed entry count is at most this share of it.'),
+    minMax: z.number().int().min(1024).optional().describe('Floor for the computed nf_conntrack_max.'),
+    maxMax: z.number().int().min(1024).optional().describe('Ceiling for the computed nf_conntrack_max.'),
+  })
+  .strict()
+  .describe('Size the table from the node: its RAM, the kernel slab object size, and the observed table pressure.');
+
+export const Table = z
+  .object({
+    max: z.number().int().min(1024).max(2147483647).optional().describe('nf_conntrack_max: the most entries the table may hold.'),
+    buckets: z
+      .number()
+      .int()
+      .min(1024)
+      .max(67108864)
+      .optional()
+      .describe('Hash buckets (nf_conntrack_buckets, or the hashsize module parameter on old kernels).'),
+    autoSize: AutoSize.optional(),
+  })
+  .strict()
+  .describe('Table size. Give max and/or buckets, or autoSize, not both.');
+
+export const TcpTimeouts = z
+  .object({
+    synSent: Duration.optional().describe('nf_conntrack_tcp_timeout_syn_sent (kernel default 120s).'),
+    synRecv: Duration.optional().describe('nf_conntrack_tcp_timeout_syn_recv (kernel default 60s).'),
+    established: Duration.optional().describe('nf_conntrack_tcp_timeout_established (kernel default 432000s = 5 days).'),
+    finWait: Duration.optional().describe('nf_conntrack_tcp_timeout_fin_wait (kernel default 120s).'),
+    closeWait: Duration.optional().describe('nf_conntrack_tcp_timeout_close_wait (kernel default 60s).'),
+    lastAck: Duration.optional().describe('nf_conntrack_tcp_timeout_last_ack (kernel default 30s).'),
+    timeWait: Duration.optional().describe('nf_conntrack_tcp_timeout_time_wait (kernel default 120s).'),
+    close: Duration.optional().describe('nf_conntrack_tcp_timeout_close (kernel default 10s).'),
+    maxRetrans: Duration.optional().describe('nf_conntrack_tcp_timeout_max_retrans (kernel default 300s).'),
+    unacknowledged: Duration.optional().describe('nf_conntrack_tcp_timeout_unacknowledged (kernel default 300s).'),
+  })
+  .strict()
+  .describe('TCP timeouts per conntrack state.');
+
+export const UdpTimeouts = z
+  .object({
+    unreplied: Duration.optional().describe('nf_conntrack_udp_timeout: flows that saw no reply (kernel default 30s).'),
+    stream: Duration.optional().describe('nf_conntrack_udp_timeout_stream: flows with replies (kernel default 120s; 180s on some kernels).'),
+  })
+  .strict()
+  .describe('UDP timeouts.');
+
+export const Timeouts = z
+  .object({
+    tcp: TcpTimeouts.optional(),
+    udp: UdpTimeouts.optional(),
+    icmp: Duration.optional().describe('nf_conntrack_icmp_timeout (kernel default 30s).'),
+    icmpv6: Duration.optional().describe('nf_conntrack_icmpv6_timeout (kernel default 30s).'),
+    generic: Duration.optional().describe('nf_conntrack_generic_timeout (kernel default 600s).'),
+    allowBelowSafeFloor: z
+      .boolean()
+      .default(false)
+      .describe('Allow timeouts below the safe floors (e.g. tcp established < 300s, syn_sent < 5s), which break idle or slow connections.'),
+  })
+  .strict()
+  .describe('Per-protocol, per-state timeouts: how long an idle entry stays in the table.');
+
+export const PortSpec = z
+  .union([z.number().int().min(1).max(65535), z.string().regex(PORT_RANGE)])
+  .describe('A port (443) or an inclusive range ("8000-8100").');
+
+export const NotrackRule = z
+  .object({
+    name: z.string().regex(DNS_LABEL).max(28).describe('Unique rule name; it appears in the rule comment.'),
+    interface: z
+      .string()
+      .regex(/^[a-zA-Z0-9_.:@+-]{1,15}$/)
+      .optional()
+      .describe('Interface name: -i on packets coming in, -o on packets going out.'),
+    protocol: z.enum(['tcp', 'udp']).optional().describe('L4 protocol; required when ports are given.'),
+    ports: z
+      .array(PortSpec)
+      .min(1)
+      .max(15)
+      .optional()
+      .describe('Service ports: the side of the flow that listens (this host for inbound, the peer for outbound).'),
+    sources: z.array(z.string().regex(CIDR)).max(32).optional().describe('CIDRs the flow is initiated from.'),
+    destinations: z.array(z.string().regex(CIDR)).max(32).optional().describe('CIDRs the flow is initiated to.'),
+    direction: z
+      .enum(['inbound', 'outbound', 'both'])
+      .default('both')
+      .describe('Which flows: inbound (initiated to this host), outbound (initiated by it) or both. Both packet directions of a matched flow are untracked.'),
+    allowBroadMatch: z
+      .boolean()
+      .default(false)
+      .describe('Allow a rule that matches all traffic or overlaps the Service/Pod CIDRs (which breaks NAT for them).'),
+  })
+  .strict()
+  .describe('A raw-table NOTRACK rule: matching traffic is not tracked and never fills the table.');
+
+export const Pressure = z
+  .object({
+    warningPercent: z.number().min(1).max(100).default(70).describe('Usage (count / max) at which the Pressure condition turns on.'),
+    criticalPercent: z.number().min(1).max(100).default(90).describe('Usage at which pressure is critical.'),
+  })
+  .strict()
+  .describe('Table usage thresholds for conditions, events and metrics.');
+
+export const PolicySpec = z
+  .object({
+    nodeSelector: NodeSelector.optional(),
+    priority: z
+      .number()
+      .int()
+      .min(-1000)
+      .max(1000)
+      .default(0)
+      .describe('When several policies select a node, the higher priority wins per field; equal priorities with different values conflict.'),
+    mode: z.enum(['Enforce', 'DryRun']).default('Enforce').describe('Enforce changes the node; DryRun only reports the plan and drift.'),
+    table: Table.optional(),
+    timeouts: Timeouts.optional(),
+    notrack: z.array(NotrackRule).max(32).optional().describe('Raw-table NOTRACK rules, in our own chains.'),
+    acceptUntracked: z
+      .boolean()
+      .default(false)
+      .describe('Accept --ctstate UNTRACKED first in filter INPUT (in our own chain), so stateful rules do not drop untracked packets.'),
+    pressure: Pressure.optional(),
+  })
+  .strict()
+  .describe('Desired conntrack settings for the selected nodes.');
+
+export const PolicyMetadata = z
+  .object({
+    name: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).max(253),
+    generation: z.number().int().optional(),
+    uid: z.string().optional(),
+    resourceVersion: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .passthrough();
+
+/** A whole ConntrackPolicy document, as in a policy file or from the API. */
+export const ConntrackPolicy = z.object({
+  apiVersion: z.literal(`${API_GROUP}/${API_VERSION}`),
+  kind: z.literal(POLICY_KIND),
+  metadata: PolicyMetadata,
+  spec: PolicySpec,
+  status: z.unknown().optional(),
+});
+
+export type PolicySpecInput = z.input<typeof PolicySpec>;
+export type PolicySpecParsed = z.output<typeof PolicySpec>;
+export type ConntrackPolicyDoc = z.output<typeof ConntrackPolicy>;
+export type NotrackRuleSpec = z.output<typeof NotrackRule>;
+export type LabelSelector = z.output<typeof NodeSelector>;

@@ -1,0 +1,36 @@
+// Normalised policy types: what the engine works with after validation
+// (durations in seconds, ports as ranges, defaults filled in).
+
+export interface PortRange {
+  from: number;
+  to: number; // inclusive; equals from for a single port
+}
+
+/**
+ * A NOTRACK rule ready for a backend. `direction` names which flows
+ * (inbound: initiated to this host; outbound: initiated by it); a backend
+ * untracks both packet directions of each matched flow, as the field notes do
+ * (raw PREROUTING --dport 80 together with raw OUTPUT --sport 80).
+ */
+export interface NotrackRule {
+  name: string;
+  interface?: string;
+  protocol?: 'tcp' | 'udp';
+  ports?: PortRange[];
+  sources?: string[]; // normalised CIDRs, v4 or v6
+  destinations?: string[];
+  direction: 'inbound' | 'outbound' | 'both';
+}
+
+/** What a node should look like. Sysctl keys are file names under /proc/sys/net/netfilter. */
+export interface DesiredState {
+  /** e.g. { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_established: 600 } */
+  sysctls: Record<string, number>;
+  /** Hash buckets: nf_conntrack_buckets where writable, else the hashsize module parameter. */
+  buckets?: number;
+  /** undefined = the policy says nothing about NOTRACK (leave ours as is: none). */
+  notrack: NotrackRule[];
+  acceptUntracked: boolean;
+}
+
+export type PolicyMode = 'Enforce' | 'DryRun';

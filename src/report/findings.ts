@@ -1,0 +1,196 @@
+// Findings: what a seasoned SRE would conclude from the numbers, each with
+// what to change. Pure: the doctor and the agent's status both use it.
+
+export type Severity = 'info' | 'warning' | 'critical';
+
+export interface Finding {
+  id: string;
+  severity: Severity;
+  message: string;
+  /** What to change, when there is something to change. */
+  action?: string;
+}
+
+export interface FindingFacts {
+  moduleLoaded: boolean;
+  hostNetns: boolean | null;
+  kubeProxyRunning: boolean;
+  count: number | null;
+  max: number | null;
+  buckets: number | null;
+  counters: { drop: number; earlyDrop: number; insertFailed: number } | null;
+  /** Conntrack sysctls by file name, as read. */
+  sysctls: Record<string, number>;
+  /** From the table dump; null when it was not read (--no-table, or unreadable). */
+  table: {
+    total: number;
+    tcp: number;
+    timeWait: number;
+    unreplied: number;
+    loopback: number;
+  } | null;
+  pressure?: { warningPercent: number; criticalPercent: number };
+}
+
+export const DEFAULT_PRESSURE = { warningPercent: 70, criticalPercent: 90 };
+const FIVE_DAYS = 432000;
+/** Below this many entries, shares are noise (an idle host's three flows are not a "flood"). */
+const MIN_ENTRIES_FOR_SHARES = 100;
+const UNREPLIED_SHARE = 0.3;
+const LOOPBACK_SHARE = 0.2;
+const TIME_WAIT_SHARE = 0.5;
+const MAX_CHAIN_LENGTH = 2;
+
+const pct = (n: number) => `${(Math.round(n * 1000) / 10).toString()}%`;
+
+export function usagePercent(count: number | null, max: number | null): number | null {
+  return count === null || max === null || max === 0 ? null : (count / max) * 100;
+}
+
+/** Average hash chain length: each entry is hashed twice (original and reply tuple). */
+export function chainLength(count: number | null, buckets: number | null): number | null {
+  return count === null || buckets === null || buckets === 0 ? null : (2 * count) / buckets;
+}
+
+export function buildFindings(f: FindingFacts): Finding[] {
+  if (!f.moduleLoaded) {
+    return [
+      {
+        id: 'conntrack-not-loaded',
+        severity: 'info',
+        message: 'nf_conntrack is not loaded: this host tracks no connections, so its table cannot fill. Nothing to do.',
+      },
+    ];
+  }
+  const out: Finding[] = [];
+  const pressure = f.pressure ?? DEFAULT_PRESSURE;
+
+  if (f.hostNetns === false) {
+    out.push({
+      id: 'not-host-netns',
+      severity: 'info',
+      message:
+        'Not in the host network namespace: count, timeouts and the table shown are this namespace\'s own; nf_conntrack_max and buckets are global and read-only here.',
+      action: 'Run on the host (or in a pod with hostNetwork: true) to see and change the node-wide values.',
+    });
+  } else if (f.hostNetns === null) {
+    out.push({
+      id: 'netns-unknown',
+      severity: 'info',
+      message: 'Could not tell whether this is the host network namespace (reading /proc/1/ns/net needs root).',
+    });
+  }
+
+  const usage = usagePercent(f.count, f.max);
+  if (usage !== null && usage >= pressure.criticalPercent) {
+    out.push({
+      id: 'usage-critical',
+      severity: 'critical',
+      message: `The table is ${pct(usage / 100)} full (${f.count} of ${f.max}): new connections are dropped when it reaches 100%.`,
+      action: 'Track less (NOTRACK), lower the timeouts that hold most entries, or raise nf_conntrack_max.',
+    });
+  } else if (usage !== null && usage >= pressure.warningPercent) {
+    out.push({
+      id: 'usage-high',
+      severity: 'warning',
+      message: `The table is ${pct(usage / 100)} full (${f.count} of ${f.max}).`,
+      action: 'See the breakdown for what holds the entries; plan NOTRACK, shorter timeouts or a larger table.',
+    });
+  }
+
+  const chain = chainLength(f.count, f.buckets);
+  if (chain !== null && chain > MAX_CHAIN_LENGTH) {
+    out.push({
+      id: 'long-hash-chains',
+      severity: 'warning',
+      message: `Average hash chain length is ${chain.toFixed(1)} (2 x ${f.count} entries / ${f.buckets} buckets): lookups walk long lists on every packet.`,
+      action: `Raise the buckets to at least ${nextPowerOfTwo(f.count ?? 0)} (nf_conntrack_buckets or the hashsize module parameter).`,
+    });
+  }
+
+  if (f.counters) {
+    if (f.counters.drop > 0) {
+      out.push({
+        id: 'dropped-packets',
+        severity: 'critical',
+        message: `The table has been full: ${f.counters.drop} packets of new connections were dropped since boot ("nf_conntrack: table full, dropping packet").`,
+        action: 'Find what fills the table (breakdown below) and track less, expire sooner or grow the table.',
+      });
+    }
+    if (f.counters.earlyDrop > 0) {
+      out.push({
+        id: 'early-drops',
+        severity: 'warning',
+        message: `${f.counters.earlyDrop} entries were evicted early to make room: the table has been at its limit.`,
+        action: 'Usually UNREPLIED flows (scans, floods, UDP without answers); lower the udp and syn_sent timeouts or raise the max.',
+      });
+    }
+    if (f.counters.insertFailed > 0) {
+      out.push({
+        id: 'insert-failed',
+        severity: 'warning',
+        message: `${f.counters.insertFailed} entries failed to insert (a full table, or races between CPUs on the same flow, common with UDP DNS through NAT).`,
+      });
+    }
+  }
+
+  const established = f.sysctls['nf_conntrack_tcp_timeout_established'];
+  if (established === FIVE_DAYS) {
+    out.push({
+      id: 'established-timeout-default',
+      severity: 'warning',
+      message: 'nf_conntrack_tcp_timeout_established is still the 5-day kernel default: flows whose peers vanished without FIN/RST stay for 5 days.',
+      action: 'Lower it (e.g. 600-3600 s, above your longest idle keep-alive); see the idle counts in the breakdown.',
+    });
+  }
+
+  const t = f.table;
+  if (t && t.total >= MIN_ENTRIES_FOR_SHARES) {
+    if (t.tcp > 0 && t.timeWait / t.tcp > TIME_WAIT_SHARE) {
+      out.push({
+        id: 'time-wait-heavy',
+        severity: 'warning',
+        message: `${pct(t.timeWait / t.tcp)} of TCP entries are TIME_WAIT (${t.timeWait} of ${t.tcp}): many short connections, e.g. a proxy to upstreams without keep-alive.`,
+        action: 'Lower nf_conntrack_tcp_timeout_time_wait (e.g. 30 s), use keep-alive upstream, or NOTRACK loopback upstream traffic.',
+      });
+    }
+    if (t.unreplied / t.total > UNREPLIED_SHARE) {
+      out.push({
+        id: 'unreplied-heavy',
+        severity: 'warning',
+        message: `${pct(t.unreplied / t.total)} of entries are UNREPLIED (${t.unreplied} of ${t.total}): a scan or flood, or UDP without answers.`,
+        action: 'Lower nf_conntrack_udp_timeout and tcp syn_sent/syn_recv; these are the first evicted when full.',
+      });
+    }
+    if (t.loopback / t.total > LOOPBACK_SHARE) {
+      out.push({
+        id: 'loopback-heavy',
+        severity: 'info',
+        message: `${pct(t.loopback / t.total)} of entries are loopback flows (${t.loopback} of ${t.total}): they need no NAT or stateful filtering.`,
+        action: 'NOTRACK them: raw PREROUTING -i lo and raw OUTPUT -o lo (a notrack rule with interface: lo).',
+      });
+    }
+  }
+
+  if (f.kubeProxyRunning) {
+    out.push({
+      id: 'kube-proxy-present',
+      severity: 'info',
+      message:
+        'kube-proxy runs here: at start it rewrites nf_conntrack_max (raised only), the hashsize, and the tcp established and close_wait timeouts from its own configuration.',
+      action: 'Set the same values in kube-proxy\'s conntrack configuration, or expect them to show as drift after kube-proxy restarts.',
+    });
+  }
+  return out;
+}
+
+export function worstSeverity(findings: Finding[]): Severity | null {
+  const order: Severity[] = ['critical', 'warning', 'info'];
+  return order.find((s) => findings.some((f) => f.severity === s)) ?? null;
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 1024;
+  while (p < n) p *= 2;
+  return p;
+}

@@ -1,0 +1,106 @@
+// Every Prometheus metric the agent exposes, in one registry, declared here
+// and nowhere else. A new AgentMetrics per agent: no global registry.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type ReconcileResult = 'applied' | 'in_sync' | 'dry_run' | 'failed' | 'restored';
+
+export const KERNEL_COUNTERS = ['drop', 'earlyDrop', 'insertFailed', 'invalid', 'searchRestart'] as const;
+export type KernelCounterName = (typeof KERNEL_COUNTERS)[number];
+
+export interface TableSample {
+  count: number | null;
+  max: number | null;
+  buckets: number | null;
+  counters: Partial<Record<KernelCounterName, number>> | null;
+}
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly entries: Gauge;
+  private readonly max: Gauge;
+  private readonly buckets: Gauge;
+  private readonly usage: Gauge;
+  private readonly kernelCounter: Gauge;
+  private readonly drift: Gauge;
+  private readonly reconciles: Counter;
+  private readonly reconcileDuration: Histogram;
+  private readonly notrackRules: Gauge;
+  private readonly lastApply: Gauge;
+
+  constructor(nodeName: string) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ node: nodeName });
+    this.entries = new Gauge({ name: 'conntrack_operator_table_entries', help: 'Entries in the conntrack table (nf_conntrack_count).', registers });
+    this.max = new Gauge({ name: 'conntrack_operator_table_max', help: 'Table limit (nf_conntrack_max).', registers });
+    this.buckets = new Gauge({ name: 'conntrack_operator_table_buckets', help: 'Hash buckets (nf_conntrack_buckets).', registers });
+    this.usage = new Gauge({ name: 'conntrack_operator_table_usage_ratio', help: 'Entries / max, 0 to 1; new flows are dropped at 1.', registers });
+    this.kernelCounter = new Gauge({
+      name: 'conntrack_operator_kernel_counter',
+      help: 'Kernel conntrack counters summed over CPUs, cumulative since boot (use rate()). drop rising means the table is full now.',
+      labelNames: ['counter'],
+      registers,
+    });
+    this.drift = new Gauge({
+      name: 'conntrack_operator_drift',
+      help: '1 while a key differs from the policy, by key.',
+      labelNames: ['key'],
+      registers,
+    });
+    this.reconciles = new Counter({
+      name: 'conntrack_operator_reconciles_total',
+      help: 'Reconcile passes by result.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.reconcileDuration = new Histogram({
+      name: 'conntrack_operator_reconcile_duration_seconds',
+      help: 'Time of one reconcile pass.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.notrackRules = new Gauge({ name: 'conntrack_operator_notrack_rules', help: 'NOTRACK rules owned by the agent.', registers });
+    this.lastApply = new Gauge({
+      name: 'conntrack_operator_last_successful_apply_timestamp_seconds',
+      help: 'Unix time of the last reconcile that left the node matching the policy.',
+      registers,
+    });
+  }
+
+  observeTable(s: TableSample): void {
+    setOrRemove(this.entries, s.count);
+    setOrRemove(this.max, s.max);
+    setOrRemove(this.buckets, s.buckets);
+    setOrRemove(this.usage, s.count !== null && s.max ? s.count / s.max : null);
+    for (const name of KERNEL_COUNTERS) {
+      const v = s.counters?.[name];
+      if (v === undefined) this.kernelCounter.remove({ counter: name });
+      else this.kernelCounter.set({ counter: name }, v);
+    }
+  }
+
+  /** Replace the drift set: keys no longer drifting disappear. */
+  observeDrift(keys: string[]): void {
+    this.drift.reset();
+    for (const key of keys) this.drift.set({ key }, 1);
+  }
+
+  observeReconcile(result: ReconcileResult, seconds: number, notrackRules: number | null, nowSeconds: number): void {
+    this.reconciles.inc({ result });
+    this.reconcileDuration.observe(seconds);
+    if (notrackRules !== null) this.notrackRules.set(notrackRules);
+    if (result === 'applied' || result === 'in_sync') this.lastApply.set(nowSeconds);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+function setOrRemove(g: Gauge, v: number | null): void {
+  if (v === null) g.reset();
+  else g.set(v);
+}

@@ -1,0 +1,126 @@
+// A map-backed KernelFiles that fails like the kernel does: ENOENT for a key
+// this kernel lacks, EACCES for a key read-only in this namespace, EROFS for a
+// read-only /sys mount, EINVAL for a value the kernel refuses. Every write is
+// recorded, and any write can be made to fail (fault injection).
+import { Readable } from 'node:stream';
+import { dirname } from 'node:path';
+import type { KernelFiles } from '../../src/kernel/kernel-files.js';
+
+export type WriteRefusal = 'EACCES' | 'EPERM' | 'EROFS';
+
+export interface FakeFile {
+  content: string;
+  /** Why a write fails; undefined = writable. */
+  refuse?: WriteRefusal;
+  /** Return false to fail the write with EINVAL, as the kernel does for out-of-range values. */
+  accept?: (value: string) => boolean;
+  /** Side effect of a successful write on other files (buckets <-> hashsize). */
+  onWrite?: (value: string, kernel: FakeKernel) => void;
+}
+
+export interface RecordedWrite {
+  path: string;
+  value: string;
+  ok: boolean;
+  error?: string;
+}
+
+export function errno(code: string, syscall: string, path: string): NodeJS.ErrnoException {
+  const err = new Error(`${code}: ${syscall} '${path}'`) as NodeJS.ErrnoException;
+  err.code = code;
+  err.syscall = syscall;
+  err.path = path;
+  return err;
+}
+
+export class FakeKernel implements KernelFiles {
+  readonly files = new Map<string, FakeFile>();
+  readonly links = new Map<string, string>();
+  readonly writes: RecordedWrite[] = [];
+  private writeFailures = new Map<number, string>();
+  private writeCount = 0;
+
+  constructor(files: Record<string, string | FakeFile> = {}) {
+    for (const [path, f] of Object.entries(files)) this.set(path, f);
+  }
+
+  set(path: string, file: string | FakeFile): this {
+    this.files.set(path, typeof file === 'string' ? { content: file } : file);
+    return this;
+  }
+
+  link(path: string, target: string): this {
+    this.links.set(path, target);
+    return this;
+  }
+
+  /** Make the nth write from now (1-based) fail with code (default EIO). */
+  failWrite(n: number, code = 'EIO'): this {
+    this.writeFailures.set(this.writeCount + n, code);
+    return this;
+  }
+
+  value(path: string): string | undefined {
+    return this.files.get(path)?.content.trim();
+  }
+
+  async read(path: string): Promise<string> {
+    const f = this.files.get(path);
+    if (!f) throw errno(this.isDir(path) ? 'EISDIR' : 'ENOENT', 'open', path);
+    return f.content;
+  }
+
+  async write(path: string, data: string): Promise<void> {
+    const n = ++this.writeCount;
+    const f = this.files.get(path);
+    const value = data.trim();
+    const fail = (code: string): never => {
+      this.writes.push({ path, value, ok: false, error: code });
+      throw errno(code, 'write', path);
+    };
+    if (!f) return fail('ENOENT');
+    if (f.refuse) return fail(f.refuse);
+    const injected = this.writeFailures.get(n);
+    if (injected) return fail(injected);
+    if (!/^-?[0-9]+$/.test(value) || (f.accept && !f.accept(value))) return fail('EINVAL');
+    f.content = `${value}\n`;
+    this.writes.push({ path, value, ok: true });
+    f.onWrite?.(value, this);
+  }
+
+  async list(dir: string): Promise<string[]> {
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    const names = new Set<string>();
+    for (const p of [...this.files.keys(), ...this.links.keys()]) {
+      if (p.startsWith(prefix)) names.add(p.slice(prefix.length).split('/')[0]!);
+    }
+    if (names.size === 0) throw errno('ENOENT', 'scandir', dir);
+    return [...names].sort();
+  }
+
+  async readLink(path: string): Promise<string> {
+    const t = this.links.get(path);
+    if (t === undefined) throw errno(this.files.has(path) ? 'EINVAL' : 'ENOENT', 'readlink', path);
+    return t;
+  }
+
+  async canWrite(path: string): Promise<boolean> {
+    const f = this.files.get(path);
+    return f !== undefined && f.refuse === undefined;
+  }
+
+  stream(path: string): Readable {
+    const f = this.files.get(path);
+    if (!f) {
+      const r = new Readable({ read() {} });
+      process.nextTick(() => r.destroy(errno('ENOENT', 'open', path)));
+      return r;
+    }
+    return Readable.from([f.content]);
+  }
+
+  private isDir(path: string): boolean {
+    const prefix = `${path}/`;
+    return [...this.files.keys()].some((p) => p.startsWith(prefix) || dirname(p) === path);
+  }
+}
