@@ -9,15 +9,21 @@ export const API_GROUP = 'conntrack.io';
 export const API_VERSION = 'v1alpha1';
 export const POLICY_KIND = 'ConntrackPolicy';
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DURATION = /^([0-9]+h)?([0-9]+m)?([0-9]+s)?$/;
-const PORT_RANGE = /^[0-9]{1,5}(-[0-9]{1,5})?$/;
-// IPv4 or IPv6 CIDR (or bare address); the exact check is in normalize.ts.
-const CIDR = /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/;
+// Patterns are exported so that load.ts can turn "must match /.../" into a
+// readable reason. They must stay RE2-compatible (no lookaround): the API
+// server checks the CRD's `pattern` with Go's regexp.
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+// At least one unit, in h-m-s order: "1h30m", "10m", "45s" (never empty).
+export const DURATION = /^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$/;
+export const PORT_RANGE = /^[0-9]{1,5}(-[0-9]{1,5})?$/;
+// IPv4 or IPv6 CIDR (or bare address); the exact check is in cidr.ts.
+export const CIDR = /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/;
+export const INTERFACE_NAME = /^[a-zA-Z0-9_.:@+-]{1,15}$/;
 
 /** Integer seconds, or a duration string such as "90s", "10m", "1h30m". */
 export const Duration = z
-  .union([z.number().int().min(1).max(2147483647), z.string().regex(DURATION).min(2)])
+  .union([z.number().int().min(1).max(2147483647), z.string().regex(DURATION)])
   .describe('Seconds as an integer, or a duration string such as "30s", "10m" or "1h30m".');
 
 export const LabelSelectorRequirement = z
@@ -125,7 +131,7 @@ export const NotrackRule = z
     name: z.string().regex(DNS_LABEL).max(28).describe('Unique rule name; it appears in the rule comment.'),
     interface: z
       .string()
-      .regex(/^[a-zA-Z0-9_.:@+-]{1,15}$/)
+      .regex(INTERFACE_NAME)
       .optional()
       .describe('Interface name: -i on packets coming in, -o on packets going out.'),
     protocol: z.enum(['tcp', 'udp']).optional().describe('L4 protocol; required when ports are given.'),
@@ -171,10 +177,11 @@ export const PolicySpec = z
     table: Table.optional(),
     timeouts: Timeouts.optional(),
     notrack: z.array(NotrackRule).max(32).optional().describe('Raw-table NOTRACK rules, in our own chains.'),
+    // No default on purpose: merging by priority must tell "not said" from "false".
     acceptUntracked: z
       .boolean()
-      .default(false)
-      .describe('Accept --ctstate UNTRACKED first in filter INPUT (in our own chain), so stateful rules do not drop untracked packets.'),
+      .optional()
+      .describe('Accept --ctstate UNTRACKED first in filter INPUT (in our own chain), so stateful rules do not drop untracked packets. Absent means false.'),
     pressure: Pressure.optional(),
   })
   .strict()
@@ -182,7 +189,7 @@ export const PolicySpec = z
 
 export const PolicyMetadata = z
   .object({
-    name: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).max(253),
+    name: z.string().regex(DNS_SUBDOMAIN).max(253),
     generation: z.number().int().optional(),
     uid: z.string().optional(),
     resourceVersion: z.string().optional(),

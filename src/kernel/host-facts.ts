@@ -1,0 +1,117 @@
+// Facts about the host around the table: the real per-entry memory cost,
+// RAM, kernel release, whether the module is loaded, which network namespace
+// we are in, and whether kube-proxy (another writer of these keys) runs.
+// Each reader returns null plus an Unreadable instead of throwing.
+import type { HostPaths } from './host-paths.js';
+import type { KernelFiles } from './kernel-files.js';
+import { unreadable, type Unreadable } from './unreadable.js';
+
+export interface Fact<T> {
+  value: T | null;
+  unreadable?: Unreadable;
+}
+
+async function readFact<T>(files: KernelFiles, path: string, what: string, parse: (text: string) => T | null, isRoot?: boolean): Promise<Fact<T>> {
+  try {
+    return { value: parse(await files.read(path)) };
+  } catch (err) {
+    return { value: null, unreadable: unreadable(what, path, err, isRoot) };
+  }
+}
+
+/** The objsize column of the nf_conntrack line of /proc/slabinfo; null when the slab is absent. */
+export function parseSlabObjectSize(slabinfo: string): number | null {
+  const line = slabinfo.split('\n').find((l) => l.startsWith('nf_conntrack '));
+  // name active_objs num_objs objsize ...
+  const size = Number(line?.trim().split(/\s+/)[3]);
+  return Number.isInteger(size) && size > 0 ? size : null;
+}
+
+/** MemTotal of /proc/meminfo in bytes (the file says kB, meaning KiB). */
+export function parseMemTotalBytes(meminfo: string): number | null {
+  const m = /^MemTotal:\s+(\d+)\s*kB/m.exec(meminfo);
+  return m ? Number(m[1]) * 1024 : null;
+}
+
+/** /proc/slabinfo is root-only (mode 0400): EACCES without root. */
+export function readSlabObjectSize(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<number>> {
+  return readFact(files, paths.slabinfo(), 'nf_conntrack slab object size', parseSlabObjectSize, isRoot);
+}
+
+export function readMemTotalBytes(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<number>> {
+  return readFact(files, paths.meminfo(), 'MemTotal', parseMemTotalBytes, isRoot);
+}
+
+export function readKernelRelease(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<string>> {
+  return readFact(files, paths.osRelease(), 'kernel release', (t) => t.trim() || null, isRoot);
+}
+
+/** Loaded (or built in) when /sys/module/nf_conntrack exists or the netfilter dir has nf_conntrack_ keys. */
+export async function isConntrackLoaded(files: KernelFiles, paths: HostPaths, sysctlNames: string[]): Promise<boolean> {
+  if (sysctlNames.some((n) => n.startsWith('nf_conntrack_'))) return true;
+  try {
+    await files.list(paths.moduleDir());
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The inode in an ns link text "net:[4026531833]". */
+export function parseNetnsInode(link: string): number | null {
+  const m = /^net:\[(\d+)\]$/.exec(link.trim());
+  return m ? Number(m[1]) : null;
+}
+
+export interface NetnsFacts {
+  /** Our network namespace's inode (the number kernels print in "table full in netns N"). */
+  inode: number | null;
+  /** True when ns/net of self and of pid 1 are the same; null when either link cannot be read. */
+  host: boolean | null;
+  unreadable: Unreadable[];
+}
+
+/** Compare ns/net of self and of pid 1. Reading pid 1's link needs ptrace rights: EACCES in many sandboxes, even as root. */
+export async function readNetnsFacts(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<NetnsFacts> {
+  const read = async (pid: string): Promise<string | Unreadable> => {
+    try {
+      return await files.readLink(paths.netns(pid));
+    } catch (err) {
+      return unreadable(`network namespace of ${pid === 'self' ? 'this process' : `pid ${pid}`}`, paths.netns(pid), err, isRoot);
+    }
+  };
+  const [self, init] = await Promise.all([read('self'), read('1')]);
+  const problems = [self, init].filter((x): x is Unreadable => typeof x !== 'string');
+  return {
+    inode: typeof self === 'string' ? parseNetnsInode(self) : null,
+    host: typeof self === 'string' && typeof init === 'string' ? self === init : null,
+    unreadable: problems,
+  };
+}
+
+export interface KubeProxyFacts {
+  running: boolean;
+  pids: number[];
+}
+
+const KUBE_PROXY_COMM = 'kube-proxy';
+const COMM_BATCH = 256;
+
+/** Scan /proc/<pid>/comm for kube-proxy. A pid that exits during the scan (ENOENT, ESRCH) is simply skipped. */
+export async function findKubeProxy(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<KubeProxyFacts>> {
+  let names: string[];
+  try {
+    names = await files.list(paths.proc());
+  } catch (err) {
+    return { value: null, unreadable: unreadable('process list (kube-proxy)', paths.proc(), err, isRoot) };
+  }
+  const pids = names.filter((n) => /^\d+$/.test(n));
+  const found: number[] = [];
+  // In batches: a big host has tens of thousands of pids and a file descriptor limit.
+  for (let i = 0; i < pids.length; i += COMM_BATCH) {
+    const batch = pids.slice(i, i + COMM_BATCH);
+    const comms = await Promise.all(batch.map((pid) => files.read(paths.comm(pid)).catch(() => '')));
+    batch.forEach((pid, j) => comms[j]?.trim() === KUBE_PROXY_COMM && found.push(Number(pid)));
+  }
+  return { value: { running: found.length > 0, pids: found } };
+}

@@ -1,0 +1,55 @@
+// The kernel state the reconcile planner needs (src/reconcile/observed.ts):
+// every conntrack sysctl with whether it can be written here and why not, and
+// how the bucket count can be changed. Runs every reconcile (30 s): only file
+// reads and access(2) checks, no process spawned.
+import type { ObservedKey, ObservedState } from '../reconcile/observed.js';
+import { readNetnsFacts } from './host-facts.js';
+import type { HostPaths } from './host-paths.js';
+import type { KernelFiles } from './kernel-files.js';
+import type { HostSnapshot } from './snapshot.js';
+import { readConntrackSysctls, readHashsize } from './sysctls.js';
+
+/** Keys only the initial network namespace may write (global to the host). */
+const GLOBAL_KEYS = new Set(['nf_conntrack_max', 'nf_conntrack_buckets']);
+/** Keys the kernel never lets anyone write. */
+const READ_ONLY_KEYS = new Set(['nf_conntrack_count']);
+
+export const REASON_NOT_HOST_NETNS = 'read-only outside the host network namespace';
+export const REASON_READ_ONLY_KEY = 'read-only: the kernel reports it, nobody writes it';
+export const REASON_NOT_PERMITTED = 'not writable here: needs root with CAP_NET_ADMIN and a writable /proc/sys';
+export const REASON_HASHSIZE_READ_ONLY = 'hashsize module parameter not writable: read-only /sys or not root';
+export const REASON_NO_BUCKET_CONTROL = 'neither nf_conntrack_buckets nor the hashsize module parameter is writable here';
+
+function notWritableReason(key: string, hostNetns: boolean | null): string {
+  if (READ_ONLY_KEYS.has(key)) return REASON_READ_ONLY_KEY;
+  if (GLOBAL_KEYS.has(key) && hostNetns === false) return REASON_NOT_HOST_NETNS;
+  return REASON_NOT_PERMITTED;
+}
+
+/**
+ * Read the observed state. Pass a fresh snapshot to reuse its sysctl values
+ * and namespace fact; without one, the sysctls and ns links are read here.
+ */
+export async function readObservedState(files: KernelFiles, paths: HostPaths, snapshot?: HostSnapshot): Promise<ObservedState> {
+  const [values, hostNetns, hashsize] = await Promise.all([
+    snapshot ? snapshot.sysctls : readConntrackSysctls(files, paths).then((s) => s.values),
+    snapshot ? snapshot.netns.host : readNetnsFacts(files, paths).then((n) => n.host),
+    snapshot ? snapshot.table.hashsize : readHashsize(files, paths),
+  ]);
+  const names = Object.keys(values).sort();
+  const writable = await Promise.all(names.map((n) => files.canWrite(paths.sysctl(n))));
+  const sysctls: Record<string, ObservedKey> = {};
+  names.forEach((name, i) => {
+    sysctls[name] = writable[i] ? { value: values[name]!, writable: true } : { value: values[name]!, writable: false, reason: notWritableReason(name, hostNetns) };
+  });
+  return { sysctls, buckets: await observeBuckets(files, paths, sysctls.nf_conntrack_buckets, hashsize), hostNetns };
+}
+
+async function observeBuckets(files: KernelFiles, paths: HostPaths, sysctl: ObservedKey | undefined, hashsize: number | null): Promise<ObservedState['buckets']> {
+  const value = sysctl?.value ?? hashsize;
+  if (value === null || value === undefined) return null;
+  if (sysctl?.writable) return { value, via: 'sysctl' };
+  if (hashsize !== null && (await files.canWrite(paths.hashsizeParam()))) return { value, via: 'hashsize' };
+  const reasons = [sysctl?.reason, hashsize === null ? undefined : REASON_HASHSIZE_READ_ONLY].filter((r) => r !== undefined);
+  return { value, via: null, reason: reasons.length ? `${REASON_NO_BUCKET_CONTROL} (${reasons.join('; ')})` : REASON_NO_BUCKET_CONTROL };
+}

@@ -1,0 +1,82 @@
+// One read of everything the doctor and the status report need from the host,
+// as one plain object. Never throws for a missing module or file: a host
+// without conntrack is "no data" (moduleLoaded false, nulls), and whatever
+// could not be read is listed in `unreadable` with whether root would help.
+import type { CommandRunner } from './command-runner.js';
+import { findKubeProxy, isConntrackLoaded, readKernelRelease, readMemTotalBytes, readNetnsFacts, readSlabObjectSize, type KubeProxyFacts } from './host-facts.js';
+import type { HostPaths } from './host-paths.js';
+import type { KernelFiles } from './kernel-files.js';
+import { readConntrackStats, type ConntrackStats } from './stats.js';
+import { readConntrackSysctls, readHashsize } from './sysctls.js';
+import type { Unreadable } from './unreadable.js';
+
+export interface SnapshotDeps {
+  files: KernelFiles;
+  paths: HostPaths;
+  runner: CommandRunner;
+  /** Whether we run as root; decides Unreadable.needsRoot for permission errors. Unknown: they are said to need root. */
+  isRoot?: boolean;
+}
+
+export interface TableFacts {
+  count: number | null;
+  max: number | null;
+  /** nf_conntrack_buckets (sysctl). */
+  buckets: number | null;
+  /** The nf_conntrack hashsize module parameter; equals buckets on current kernels. */
+  hashsize: number | null;
+}
+
+export interface HostSnapshot {
+  kernelRelease: string | null;
+  moduleLoaded: boolean;
+  netns: { host: boolean | null; inode: number | null };
+  table: TableFacts;
+  /** Every numeric nf_conntrack_* sysctl present, by file name. */
+  sysctls: Record<string, number>;
+  stats: Omit<ConntrackStats, 'unreadable'>;
+  memory: { memTotalBytes: number | null; slabObjectSize: number | null };
+  kubeProxy: KubeProxyFacts | null;
+  unreadable: Unreadable[];
+}
+
+/** Read the host's conntrack facts once. Spawns at most `conntrack -S` (only when the stat file is missing). */
+export async function readHostSnapshot(deps: SnapshotDeps): Promise<HostSnapshot> {
+  const { files, paths, runner, isRoot } = deps;
+  const sysctls = await readConntrackSysctls(files, paths, isRoot);
+  const moduleLoaded = await isConntrackLoaded(files, paths, Object.keys(sysctls.values));
+  const [release, memTotal, slab, netns, kubeProxy, hashsize] = await Promise.all([
+    readKernelRelease(files, paths, isRoot),
+    readMemTotalBytes(files, paths, isRoot),
+    moduleLoaded ? readSlabObjectSize(files, paths, isRoot) : Promise.resolve({ value: null }),
+    readNetnsFacts(files, paths, isRoot),
+    findKubeProxy(files, paths, isRoot),
+    moduleLoaded ? readHashsize(files, paths) : Promise.resolve(null),
+  ]);
+  // Without the module there are no counters to ask for: not an error.
+  const { unreadable: statsProblems, ...stats }: ConntrackStats = moduleLoaded
+    ? await readConntrackStats(files, paths, runner, isRoot)
+    : { source: null, counters: null, entries: null, cpus: 0, unreadable: [] };
+  const v = sysctls.values;
+  return {
+    kernelRelease: release.value,
+    moduleLoaded,
+    netns: { host: netns.host, inode: netns.inode },
+    table: {
+      count: v.nf_conntrack_count ?? null,
+      max: v.nf_conntrack_max ?? null,
+      buckets: v.nf_conntrack_buckets ?? null,
+      hashsize,
+    },
+    sysctls: v,
+    stats,
+    memory: { memTotalBytes: memTotal.value, slabObjectSize: slab.value },
+    kubeProxy: kubeProxy.value,
+    unreadable: [
+      ...sysctls.unreadable,
+      ...[release, memTotal, slab, kubeProxy].flatMap((f) => ('unreadable' in f && f.unreadable ? [f.unreadable] : [])),
+      ...netns.unreadable,
+      ...statsProblems,
+    ],
+  };
+}

@@ -1,0 +1,143 @@
+// conntrack's statistics counters: /proc/net/stat/nf_conntrack where the
+// kernel keeps it, else `conntrack -S` (netlink, needs CAP_NET_ADMIN). Both are
+// per-CPU; both are parsed by their own key names (column sets differ by
+// kernel) into one camelCase shape summed over CPUs.
+import type { CommandRunner } from './command-runner.js';
+import type { HostPaths } from './host-paths.js';
+import { errnoCode, type KernelFiles } from './kernel-files.js';
+import { unreadable, type Unreadable } from './unreadable.js';
+
+/**
+ * Counters summed over CPUs. Only the keys the source printed are present;
+ * unknown kernel names come through camelCased (e.g. expect_new -> expectNew).
+ */
+export interface ConntrackCounters {
+  found?: number;
+  invalid?: number;
+  insert?: number;
+  insertFailed?: number;
+  drop?: number;
+  earlyDrop?: number;
+  icmpError?: number;
+  searchRestart?: number;
+  clashResolve?: number;
+  chainTooLong?: number;
+  [name: string]: number | undefined;
+}
+
+export type StatsSource = 'stat-file' | 'conntrack -S';
+
+export interface ConntrackStats {
+  /** Which source answered; null when neither could be read. */
+  source: StatsSource | null;
+  counters: ConntrackCounters | null;
+  /** The namespace's entry count where the source prints it (the stat file's `entries`); null over netlink. */
+  entries: number | null;
+  cpus: number;
+  unreadable: Unreadable[];
+}
+
+// The two interfaces (and kernel versions) name some counters differently.
+const ALIASES: Record<string, string> = {
+  clashres: 'clashResolve',
+  clash_resolve: 'clashResolve',
+  chainlength: 'chainTooLong',
+  chaintoolong: 'chainTooLong',
+  error: 'icmpError',
+  icmp_error: 'icmpError',
+};
+
+/** The normalised counter name for a kernel or conntrack-tools name. */
+export function counterName(raw: string): string {
+  return ALIASES[raw] ?? raw.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function add(counters: ConntrackCounters, raw: string, value: number): void {
+  const key = counterName(raw);
+  counters[key] = (counters[key] ?? 0) + value;
+}
+
+/**
+ * Parse /proc/net/stat/nf_conntrack: a header of names, then one row of hex
+ * values per CPU. `entries` is not a per-CPU counter: the kernel prints the
+ * namespace's global count (nf_conntrack_count) on every row (seen here: 0x17
+ * on both CPUs with 23 entries), so it is taken from the first row, not summed.
+ */
+export function parseStatFile(text: string): Pick<ConntrackStats, 'counters' | 'entries' | 'cpus'> {
+  const [header, ...rows] = text.split('\n').filter((l) => l.trim() !== '');
+  if (header === undefined) throw new Error('stat file: empty, no header line');
+  const names = header.trim().split(/\s+/);
+  const counters: ConntrackCounters = {};
+  let entries: number | null = null;
+  for (const [r, row] of rows.entries()) {
+    const cells = row.trim().split(/\s+/);
+    if (cells.length !== names.length) throw new Error(`stat file row ${r + 1}: ${cells.length} values for ${names.length} columns`);
+    cells.forEach((cell, i) => {
+      const value = parseInt(cell, 16);
+      if (Number.isNaN(value)) throw new Error(`stat file row ${r + 1}: column ${names[i]} is not hex: ${cell}`);
+      if (names[i] === 'entries') entries ??= value;
+      else add(counters, names[i]!, value);
+    });
+  }
+  return { counters, entries, cpus: rows.length };
+}
+
+/**
+ * Parse `conntrack -S`: one `cpu=N key=value ...` line per CPU. Over netlink it
+ * prints found/invalid/.../chaintoolong; when it falls back to the stat file it
+ * prints that file's names, `entries` included (the global count again: not summed).
+ */
+export function parseConntrackS(text: string): Pick<ConntrackStats, 'counters' | 'entries' | 'cpus'> {
+  const counters: ConntrackCounters = {};
+  let entries: number | null = null;
+  let cpus = 0;
+  for (const line of text.split('\n')) {
+    const pairs = line.trim().split(/\s+/).filter((p) => p.includes('='));
+    if (!pairs[0]?.startsWith('cpu=')) continue;
+    cpus++;
+    for (const pair of pairs.slice(1)) {
+      const [key, raw] = pair.split('=') as [string, string];
+      const value = Number(raw);
+      if (!Number.isInteger(value)) throw new Error(`conntrack -S cpu line ${cpus}: ${key} is not a number: ${raw}`);
+      if (key === 'entries') entries ??= value;
+      else add(counters, key, value);
+    }
+  }
+  if (cpus === 0) throw new Error('conntrack -S: no cpu= lines in its output');
+  return { counters, entries, cpus };
+}
+
+/** conntrack-tools' words for a refused netlink request ("you must be root or get CAP_NET_ADMIN"). */
+export function isPermissionMessage(stderr: string): boolean {
+  return /CAP_NET_ADMIN|not permitted|permission denied/i.test(stderr);
+}
+
+/** Read the counters: the stat file first, conntrack -S where it is missing or unreadable. Never throws. */
+export async function readConntrackStats(
+  files: KernelFiles,
+  paths: HostPaths,
+  runner: CommandRunner,
+  isRoot?: boolean,
+): Promise<ConntrackStats> {
+  const missing: Unreadable[] = [];
+  const statPath = paths.statFile();
+  try {
+    return { source: 'stat-file', ...parseStatFile(await files.read(statPath)), unreadable: [] };
+  } catch (err) {
+    // ENOENT is the normal case on kernels without the procfs interface; anything else is worth naming.
+    if (errnoCode(err) !== 'ENOENT') missing.push(unreadable('conntrack stat file', statPath, err, isRoot));
+  }
+  const command = 'conntrack -S';
+  try {
+    const r = await runner.run('conntrack', ['-S']);
+    if (r.code !== 0) {
+      const denied = isPermissionMessage(r.stderr);
+      missing.push({ what: 'conntrack counters', path: command, code: denied ? 'EPERM' : `exit ${r.code}`, needsRoot: denied && isRoot !== true });
+    } else {
+      return { source: command, ...parseConntrackS(r.stdout), unreadable: missing };
+    }
+  } catch (err) {
+    missing.push(unreadable('conntrack counters', command, err, isRoot));
+  }
+  return { source: null, counters: null, entries: null, cpus: 0, unreadable: missing };
+}

@@ -1,0 +1,61 @@
+// The conntrack sysctls as numbers, discovered by listing
+// /proc/sys/net/netfilter (the set differs by kernel version: never assumed).
+import type { HostPaths } from './host-paths.js';
+import { errnoCode, type KernelFiles } from './kernel-files.js';
+import { unreadable, type Unreadable } from './unreadable.js';
+
+export const CONNTRACK_SYSCTL_PREFIX = 'nf_conntrack_';
+const NOT_A_VALUE = new Set(['ENOENT', 'EISDIR']);
+
+export interface ConntrackSysctls {
+  /** Every numeric nf_conntrack_* key present, by file name. Empty when conntrack is not loaded. */
+  values: Record<string, number>;
+  unreadable: Unreadable[];
+}
+
+/** The integer in a sysctl file, or null for a non-numeric value ("0 0", a directory, empty). */
+export function parseSysctlNumber(text: string): number | null {
+  const t = text.trim();
+  return /^-?\d+$/.test(t) ? Number(t) : null;
+}
+
+/** Read every nf_conntrack_* sysctl present. A missing directory means no conntrack here: no values, no error. */
+export async function readConntrackSysctls(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<ConntrackSysctls> {
+  const result: ConntrackSysctls = { values: {}, unreadable: [] };
+  let names: string[];
+  try {
+    names = (await files.list(paths.netfilterDir())).filter((n) => n.startsWith(CONNTRACK_SYSCTL_PREFIX)).sort();
+  } catch (err) {
+    names = [];
+    if (errnoCode(err) !== 'ENOENT') result.unreadable.push(unreadable('conntrack sysctls', paths.netfilterDir(), err, isRoot));
+  }
+  const texts = await Promise.all(names.map((n) => files.read(paths.sysctl(n)).catch((err: unknown) => err)));
+  names.forEach((name, i) => {
+    const text = texts[i];
+    if (typeof text !== 'string') {
+      // A directory (nf_conntrack_helper-like) or a key gone meanwhile is no value; a permission error is worth naming.
+      if (!NOT_A_VALUE.has(errnoCode(text) ?? '')) result.unreadable.push(unreadable(`sysctl ${name}`, paths.sysctl(name), text, isRoot));
+      return;
+    }
+    const value = parseSysctlNumber(text);
+    if (value !== null) result.values[name] = value;
+  });
+  // Older layouts keep only net.nf_conntrack_max; it is the same value as netfilter's.
+  if (result.values.nf_conntrack_max === undefined) {
+    const legacy = await files.read(legacyMaxPath(paths)).catch(() => undefined);
+    const value = legacy === undefined ? null : parseSysctlNumber(legacy);
+    if (value !== null) result.values.nf_conntrack_max = value;
+  }
+  return result;
+}
+
+/** /proc/sys/net/nf_conntrack_max: the old name of netfilter's nf_conntrack_max. */
+export function legacyMaxPath(paths: HostPaths): string {
+  return paths.proc('sys', 'net', 'nf_conntrack_max');
+}
+
+/** The hashsize module parameter, or null where /sys/module/nf_conntrack/parameters is absent (not loaded, or /sys not mounted). */
+export async function readHashsize(files: KernelFiles, paths: HostPaths): Promise<number | null> {
+  const text = await files.read(paths.hashsizeParam()).catch(() => null);
+  return text === null ? null : parseSysctlNumber(text);
+}

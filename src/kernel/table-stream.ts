@@ -1,0 +1,117 @@
+// The conntrack table as an async stream of parsed entries, never held whole
+// in memory: /proc/self/net/nf_conntrack where the kernel has it and we may
+// read it (root), otherwise `conntrack -L -o extended` (netlink, CAP_NET_ADMIN)
+// as a child process. Both print the same line format.
+import type { Readable } from 'node:stream';
+import type { CommandRunner } from './command-runner.js';
+import { EntryParser, type ConntrackEntry } from './entry-parser.js';
+import type { HostPaths } from './host-paths.js';
+import type { KernelFiles } from './kernel-files.js';
+import { isPermissionMessage } from './stats.js';
+import { unreadable, type Unreadable } from './unreadable.js';
+
+export const CONNTRACK_LIST_ARGS = ['-L', '-o', 'extended'];
+
+export interface TableDeps {
+  files: KernelFiles;
+  paths: HostPaths;
+  runner: CommandRunner;
+  isRoot?: boolean;
+}
+
+export interface TableStream {
+  source: 'file' | 'conntrack -L';
+  /** The file path or the command line read. */
+  origin: string;
+  /** Entries, once; lines that are not entries are skipped and counted in parser.malformed. Throws if the dump fails midway. */
+  entries: AsyncIterable<ConntrackEntry>;
+  /** parsed / malformed line counts, final once entries is drained. */
+  parser: EntryParser;
+  /** What was tried first and could not be read (e.g. the file, EACCES). */
+  unreadable: Unreadable[];
+}
+
+export interface TableUnavailable {
+  source: null;
+  unreadable: Unreadable[];
+}
+
+/** Split a stream of byte chunks into lines without building more than one chunk's worth of text. */
+async function* chunkLines(first: IteratorResult<unknown>, rest: AsyncIterator<unknown>): AsyncGenerator<string> {
+  let carry = '';
+  for (let r = first; !r.done; r = await rest.next()) {
+    // The table is ASCII: latin1 decodes faster than utf8 and the same here.
+    const text = carry + (Buffer.isBuffer(r.value) ? r.value.toString('latin1') : String(r.value));
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      if (nl > start) yield text.slice(start, nl);
+      start = nl + 1;
+    }
+    carry = text.slice(start);
+  }
+  if (carry !== '') yield carry;
+}
+
+async function* parseLines(lines: AsyncIterable<string>, parser: EntryParser): AsyncGenerator<ConntrackEntry> {
+  for await (const line of lines) {
+    const entry = parser.parse(line);
+    if (entry !== null) yield entry;
+  }
+}
+
+/** Open the table file; undefined (with the reason pushed) when it is missing or unreadable. */
+async function openFile(deps: TableDeps, problems: Unreadable[]): Promise<TableStream | undefined> {
+  const path = deps.paths.tableFile();
+  const readable: Readable = deps.files.stream(path);
+  const chunks = readable[Symbol.asyncIterator]();
+  let first: IteratorResult<unknown>;
+  try {
+    // open(2) errors (ENOENT, EACCES) surface on the first read: probe it before choosing this source.
+    first = await chunks.next();
+  } catch (err) {
+    readable.destroy();
+    problems.push(unreadable('conntrack table file', path, err, deps.isRoot));
+    return undefined;
+  }
+  const parser = new EntryParser();
+  return { source: 'file', origin: path, entries: parseLines(chunkLines(first, chunks), parser), parser, unreadable: problems };
+}
+
+/** Start `conntrack -L -o extended`; undefined (with the reason pushed) when it cannot run or is refused. */
+async function openConntrack(deps: TableDeps, problems: Unreadable[]): Promise<TableStream | undefined> {
+  const command = `conntrack ${CONNTRACK_LIST_ARGS.join(' ')}`;
+  const { lines, done } = deps.runner.streamLines('conntrack', CONNTRACK_LIST_ARGS);
+  const it = lines[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) {
+    // No line: an empty table, or the command failed (missing binary, EPERM without CAP_NET_ADMIN).
+    try {
+      const { code, stderr } = await done;
+      if (code !== 0) {
+        const denied = isPermissionMessage(stderr);
+        problems.push({ what: 'conntrack table', path: command, code: denied ? 'EPERM' : `exit ${code}`, needsRoot: denied && deps.isRoot !== true });
+        return undefined;
+      }
+    } catch (err) {
+      problems.push(unreadable('conntrack table', command, err, deps.isRoot));
+      return undefined;
+    }
+  }
+  const parser = new EntryParser();
+  const all = (async function* () {
+    if (!first.done) yield first.value;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    const { code, stderr } = await done;
+    if (code !== 0) throw new Error(`${command} exited ${code} midway: ${stderr.trim()}`);
+  })();
+  return { source: 'conntrack -L', origin: command, entries: parseLines(all, parser), parser, unreadable: problems };
+}
+
+/**
+ * Open the table: the file where present and readable, else conntrack -L.
+ * Resolves to { source: null, unreadable } when neither can be read; never rejects for that.
+ */
+export async function openTableStream(deps: TableDeps): Promise<TableStream | TableUnavailable> {
+  const problems: Unreadable[] = [];
+  return (await openFile(deps, problems)) ?? (await openConntrack(deps, problems)) ?? { source: null, unreadable: problems };
+}

@@ -1,0 +1,26 @@
+// How the kernel readers name what they could not read, so a report can say
+// "run as root for this" instead of failing or printing a stack trace.
+import { errnoCode } from './kernel-files.js';
+
+export interface Unreadable {
+  /** What was wanted, e.g. "nf_conntrack slab object size". */
+  what: string;
+  /** The file or command that failed. */
+  path: string;
+  /** The errno code (ENOENT, EACCES, EPERM, ...) or "exit <n>" for a command. */
+  code: string;
+  /** Whether running as root (with CAP_NET_ADMIN) would likely have helped. */
+  needsRoot: boolean;
+}
+
+const PERMISSION_CODES = new Set(['EACCES', 'EPERM']);
+
+/**
+ * Build an Unreadable from an error. A permission error needs root unless we
+ * already are root (isRoot true): then root does not help (e.g. EACCES on
+ * /proc/1/ns/net inside a sandbox).
+ */
+export function unreadable(what: string, path: string, err: unknown, isRoot?: boolean): Unreadable {
+  const code = errnoCode(err) ?? 'EIO';
+  return { what, path, code, needsRoot: PERMISSION_CODES.has(code) && isRoot !== true };
+}

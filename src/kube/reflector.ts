@@ -1,0 +1,184 @@
+// client-go's reflector, small: list, then watch from the list's
+// resourceVersion; keep a store by name; recover by itself.
+// - a watch that ends (server timeout, cut stream) resumes from the last
+//   resourceVersion seen (bookmarks keep it fresh);
+// - 410 Gone (as an ERROR event or a status) means the resourceVersion is too
+//   old: relist;
+// - any other failure: back off (doubling, capped) and relist;
+// - a periodic resync relists anyway, so a missed event cannot last.
+
+export interface KubeObject {
+  metadata?: { name?: string; resourceVersion?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export interface ListWatch<T extends KubeObject> {
+  list(): Promise<{ items: T[]; resourceVersion: string }>;
+  /** Start a watch; resolves with a handle once the request is open. done(err) fires once when it ends. */
+  watch(
+    resourceVersion: string,
+    onEvent: (type: WatchEventType, obj: unknown) => void,
+    done: (err?: unknown) => void,
+  ): Promise<{ abort(): void }>;
+}
+
+export interface ReflectorTiming {
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  resyncMs: number;
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export interface ReflectorLog {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export class GoneError extends Error {}
+
+/** HTTP status of an error from @kubernetes/client-node (ApiException has `code`), or of a Status object. */
+export function statusCode(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown; status?: unknown };
+  for (const v of [e.code, e.statusCode]) if (typeof v === 'number') return v;
+  return undefined;
+}
+
+export class Reflector<T extends KubeObject> {
+  readonly store = new Map<string, T>();
+  private readonly stopper = new AbortController();
+  private running: Promise<void> | null = null;
+  private currentWatch: { abort(): void } | null = null;
+  /** Counts for tests and the benchmark: how often we listed and watched. */
+  readonly stats = { lists: 0, watches: 0, relistsOnGone: 0, errors: 0 };
+
+  constructor(
+    private readonly lw: ListWatch<T>,
+    private readonly onChange: (store: ReadonlyMap<string, T>) => void,
+    private readonly timing: ReflectorTiming,
+    private readonly log: ReflectorLog,
+  ) {}
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    this.currentWatch?.abort();
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    let backoff = this.timing.backoffInitialMs;
+    const signal = this.stopper.signal;
+    while (!signal.aborted) {
+      try {
+        let rv = await this.relist();
+        backoff = this.timing.backoffInitialMs;
+        const resyncAt = Date.now() + this.timing.resyncMs;
+        // Watch until a resync is due; each ended watch resumes from the last resourceVersion.
+        while (!signal.aborted && Date.now() < resyncAt) {
+          rv = await this.watchOnce(rv, resyncAt - Date.now());
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof GoneError) {
+          this.stats.relistsOnGone++;
+          this.log.debug({ err: String(err) }, 'resourceVersion too old, relisting');
+          continue;
+        }
+        this.stats.errors++;
+        this.log.warn({ err: errorText(err), retryInMs: backoff }, 'list/watch failed, retrying');
+        await this.timing.sleep(backoff, signal).catch(() => undefined);
+        backoff = Math.min(backoff * 2, this.timing.backoffMaxMs);
+      }
+    }
+  }
+
+  private async relist(): Promise<string> {
+    this.stats.lists++;
+    const { items, resourceVersion } = await this.lw.list();
+    this.store.clear();
+    for (const item of items) this.store.set(nameOf(item), item);
+    this.onChange(this.store);
+    return resourceVersion;
+  }
+
+  /** One watch request; resolves with the last resourceVersion when it ends normally, rejects on failure or 410. */
+  private watchOnce(fromRv: string, maxMs: number): Promise<string> {
+    this.stats.watches++;
+    let rv = fromRv;
+    return new Promise<string>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => this.currentWatch?.abort(), Math.max(maxMs, 0));
+      const finish = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.currentWatch = null;
+        if (err === undefined || this.stopper.signal.aborted || isAbort(err)) resolve(rv);
+        else reject(statusCode(err) === 410 ? new GoneError(errorText(err)) : err);
+      };
+      const onEvent = (type: WatchEventType, obj: unknown) => {
+        if (settled) return;
+        if (type === 'ERROR') {
+          const code = (obj as { code?: number }).code;
+          const err = code === 410 ? new GoneError(JSON.stringify(obj)) : new Error(`watch error: ${JSON.stringify(obj)}`);
+          const handle = this.currentWatch;
+          finish(err); // settle first: the abort below reports itself as an ordinary end
+          handle?.abort();
+          return;
+        }
+        const o = obj as T;
+        rv = o.metadata?.resourceVersion ?? rv;
+        if (type === 'BOOKMARK') return;
+        if (type === 'DELETED') this.store.delete(nameOf(o));
+        else this.store.set(nameOf(o), o);
+        this.onChange(this.store);
+      };
+      this.lw.watch(rv, onEvent, finish).then(
+        (handle) => {
+          if (settled) handle.abort();
+          else this.currentWatch = handle;
+        },
+        (err: unknown) => finish(err ?? new Error('watch failed')),
+      );
+    });
+  }
+}
+
+function nameOf(o: KubeObject): string {
+  const ns = o.metadata?.['namespace'];
+  const name = o.metadata?.name ?? '';
+  return typeof ns === 'string' && ns ? `${ns}/${name}` : name;
+}
+
+function isAbort(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: string }).name === 'AbortError';
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === 'string' ? err : JSON.stringify(err);
+}
+
+/** Real timing: sleep that wakes early when the reflector stops. */
+export function realTiming(overrides: Partial<ReflectorTiming> = {}): ReflectorTiming {
+  return {
+    backoffInitialMs: 1000,
+    backoffMaxMs: 30_000,
+    resyncMs: 10 * 60_000,
+    sleep: (ms, signal) =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(resolve, ms);
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          reject(new Error('stopped'));
+        });
+      }),
+    ...overrides,
+  };
+}

@@ -1,0 +1,212 @@
+// The effective policy of one node: select, merge per field by priority,
+// apply guardrails, size the table.
+//
+// Merge: every field (each timeout, the table as a whole, each NOTRACK rule
+// by name, acceptUntracked, pressure) is taken from the highest-priority
+// selected policy that sets it. At equal priority, different values are a
+// Conflict and the field is not applied; equal values are not a conflict.
+//
+// Mode is per field: a field whose winning policy is DryRun is planned and
+// reported but never written (`desired` has it, `enforced` does not). When
+// policies agree at equal priority and one of them enforces, the field is
+// enforced: a DryRun policy only observes, it never blocks another policy.
+//
+// Guardrails run on the winning value: a refused field is not applied and is
+// reported; every other field of the same policy still applies (refusing the
+// whole policy would also drop its safe fields, such as a lower established
+// timeout that stops the table from filling).
+import type { PolicyError } from './errors.js';
+import { notrackRefusal, tableMemoryRefusal, timeoutRefusal } from './guardrails.js';
+import {
+  DEFAULT_PRESSURE,
+  normalizePolicy,
+  type FieldValue,
+  type NormalizedPolicy,
+  type PressureThresholds,
+  type TableSpec,
+} from './normalize.js';
+import type { ConntrackPolicyDoc } from './schema.js';
+import { selectorMatches, type Labels } from './select.js';
+import { autoSize, FALLBACK_SLAB_OBJECT_SIZE, type AutoSizeResult } from './sizing.js';
+import { MAX_SYSCTL } from './sysctl-keys.js';
+import type { DesiredState, PolicyMode } from './types.js';
+
+/** What the node is like, as far as merging and guardrails need it. Unknown = undefined. */
+export interface NodeFacts {
+  memTotalBytes?: number;
+  /** nf_conntrack slab object size from /proc/slabinfo; FALLBACK_SLAB_OBJECT_SIZE when unknown. */
+  slabObjectSize?: number;
+  /** Entries now, node-wide (all namespaces). */
+  conntrackCount?: number;
+  currentMax?: number;
+  currentBuckets?: number;
+  serviceCidrs?: readonly string[];
+  podCidrs?: readonly string[];
+}
+
+export interface FieldSource {
+  field: string;
+  /** Every selected policy at the winning priority that sets this value. */
+  policies: string[];
+  priority: number;
+  mode: PolicyMode;
+}
+
+export interface Conflict {
+  field: string;
+  policies: string[];
+  /** The distinct values, in the order of `policies`' first appearance. */
+  values: unknown[];
+}
+
+export interface EffectivePolicy {
+  /** Selected policy names, highest priority first (then by name). */
+  selected: string[];
+  /** Every field that applies, from Enforce and DryRun policies alike: what `plan` shows. */
+  desired: DesiredState;
+  /** Only the fields won by Enforce policies: what may be written. */
+  enforced: DesiredState;
+  /** Enforce when any field is enforced, else DryRun (per-field modes are in `sources`). */
+  mode: PolicyMode;
+  pressure: PressureThresholds;
+  sources: FieldSource[];
+  conflicts: Conflict[];
+  /** Guardrail refusals: policy, field path and reason. */
+  refused: PolicyError[];
+  /** How autoSize chose the table size, when it did. */
+  autoSize?: AutoSizeResult;
+}
+
+interface Contribution {
+  policy: NormalizedPolicy;
+  value: FieldValue;
+}
+
+export function effectivePolicy(docs: readonly ConntrackPolicyDoc[], nodeLabels: Labels, facts: NodeFacts): EffectivePolicy {
+  const selected = docs
+    .map(normalizePolicy)
+    .filter((p) => selectorMatches(p.nodeSelector, nodeLabels))
+    .sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name));
+
+  const byField = new Map<string, Contribution[]>();
+  for (const policy of selected) {
+    for (const { field, value } of policy.fields) {
+      byField.set(field, [...(byField.get(field) ?? []), { policy, value }]);
+    }
+  }
+
+  const result: EffectivePolicy = {
+    selected: selected.map((p) => p.name),
+    desired: emptyState(),
+    enforced: emptyState(),
+    mode: 'DryRun',
+    pressure: DEFAULT_PRESSURE,
+    sources: [],
+    conflicts: [],
+    refused: [],
+  };
+  for (const [field, contributions] of [...byField].sort(([a], [b]) => a.localeCompare(b))) {
+    // `selected` is sorted by priority, so the first contribution has the top priority.
+    const top = contributions.filter((c) => c.policy.priority === contributions[0]!.policy.priority);
+    const distinct = new Map<string, FieldValue>();
+    for (const c of top) distinct.set(JSON.stringify(c.value), c.value);
+    if (distinct.size > 1) {
+      result.conflicts.push({ field, policies: top.map((c) => c.policy.name), values: [...distinct.values()].map(shownValue) });
+      continue;
+    }
+    const mode: PolicyMode = top.some((c) => c.policy.mode === 'Enforce') ? 'Enforce' : 'DryRun';
+    const winner = top[0]!;
+    const refusal = applyField(result, winner, mode, facts);
+    if (refusal) {
+      result.refused.push({ policy: winner.policy.name, path: field, message: refusal });
+      continue;
+    }
+    result.sources.push({ field, policies: top.map((c) => c.policy.name), priority: winner.policy.priority, mode });
+    if (mode === 'Enforce') result.mode = 'Enforce';
+  }
+  for (const state of [result.desired, result.enforced]) state.notrack.sort((a, b) => a.name.localeCompare(b.name));
+  return result;
+}
+
+/** Puts the winning value into the desired (and, when enforced, the enforced) state; returns a guardrail refusal instead when there is one. */
+function applyField(result: EffectivePolicy, winner: Contribution, mode: PolicyMode, facts: NodeFacts): string | undefined {
+  const value = winner.value;
+  const targets = mode === 'Enforce' ? [result.desired, result.enforced] : [result.desired];
+  switch (value.kind) {
+    case 'timeout': {
+      const refusal = timeoutRefusal(value.sysctl, value.seconds, winner.policy.allowBelowSafeFloor);
+      if (refusal) return refusal;
+      for (const t of targets) t.sysctls[value.sysctl] = value.seconds;
+      return undefined;
+    }
+    case 'table': {
+      const size = tableSize(value.table, facts);
+      if ('refusal' in size) return size.refusal;
+      if (size.autoSize) result.autoSize = size.autoSize;
+      for (const t of targets) {
+        if (size.max !== undefined) t.sysctls[MAX_SYSCTL] = size.max;
+        if (size.buckets !== undefined) t.buckets = size.buckets;
+      }
+      return undefined;
+    }
+    case 'notrack': {
+      const refusal = notrackRefusal(value.rule, value.allowBroadMatch, facts);
+      if (refusal) return refusal;
+      for (const t of targets) t.notrack.push(value.rule);
+      return undefined;
+    }
+    case 'acceptUntracked':
+      for (const t of targets) t.acceptUntracked = value.accept;
+      return undefined;
+    case 'pressure':
+      // Thresholds only shape reports, so they apply in either mode.
+      result.pressure = value.pressure;
+      return undefined;
+  }
+}
+
+type TableSize = { max?: number; buckets?: number; autoSize?: AutoSizeResult } | { refusal: string };
+
+function tableSize(table: TableSpec, facts: NodeFacts): TableSize {
+  const slabObjectSize = facts.slabObjectSize ?? FALLBACK_SLAB_OBJECT_SIZE;
+  if (table.autoSize) {
+    if (facts.memTotalBytes === undefined) return { refusal: "autoSize needs the node's RAM (MemTotal), which could not be read" };
+    const sized = autoSize({
+      memTotalBytes: facts.memTotalBytes,
+      slabObjectSize,
+      memoryBudgetPercent: table.autoSize.memoryBudgetPercent,
+      targetUsagePercent: table.autoSize.targetUsagePercent,
+      observedCount: facts.conntrackCount ?? 0,
+      currentMax: facts.currentMax,
+      minMax: table.autoSize.minMax,
+      maxMax: table.autoSize.maxMax,
+    });
+    return { max: sized.max, buckets: sized.buckets, autoSize: sized };
+  }
+  // A size the policy leaves out stays as the kernel has it, so it counts at its current value.
+  const refusal = tableMemoryRefusal(table.max ?? facts.currentMax ?? 0, table.buckets ?? facts.currentBuckets ?? 0, {
+    slabObjectSize,
+    memTotalBytes: facts.memTotalBytes,
+  });
+  return refusal ? { refusal } : { max: table.max, buckets: table.buckets };
+}
+
+/** Values as a user reads them in a Conflict: the setting, not the engine's wrapper. */
+function shownValue(value: FieldValue): unknown {
+  switch (value.kind) {
+    case 'timeout':
+      return value.seconds;
+    case 'table':
+      return value.table;
+    case 'notrack':
+      return value.rule;
+    case 'acceptUntracked':
+      return value.accept;
+    case 'pressure':
+      return value.pressure;
+  }
+}
+
+function emptyState(): DesiredState {
+  return { sysctls: {}, notrack: [], acceptUntracked: false };
+}

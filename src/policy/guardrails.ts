@@ -1,0 +1,101 @@
+// Guardrails: values that are valid but dangerous are refused unless the
+// policy opts in. Each check returns the reason for refusing, or undefined.
+import { cidrsOverlap, formatCidr, parseCidr } from './cidr.js';
+import { EXPLICIT_TABLE_BUDGET_PERCENT, tableBytes } from './sizing.js';
+import type { NotrackRule } from './types.js';
+
+/**
+ * Safe floors (seconds) per timeout sysctl, with why going lower hurts. They
+ * admit the field notes' aggressive settings (syn 5, established 600,
+ * fin/time/close_wait and last_ack 10) and refuse what breaks connections.
+ */
+export const SAFE_FLOORS: Readonly<Record<string, { seconds: number; why: string }>> = {
+  nf_conntrack_tcp_timeout_established: { seconds: 300, why: 'idle keep-alive connections would lose their entry and break' },
+  nf_conntrack_tcp_timeout_syn_sent: { seconds: 5, why: 'slow handshakes (SYN retransmits at 1 s, 3 s) would fail' },
+  nf_conntrack_tcp_timeout_syn_recv: { seconds: 5, why: 'slow handshakes (SYN-ACK retransmits) would fail' },
+  nf_conntrack_tcp_timeout_fin_wait: { seconds: 10, why: 'a retransmitted FIN would find no entry' },
+  nf_conntrack_tcp_timeout_close_wait: { seconds: 10, why: 'half-closed connections still sending would lose their entry' },
+  nf_conntrack_tcp_timeout_last_ack: { seconds: 10, why: 'a retransmitted last ACK would find no entry' },
+  nf_conntrack_tcp_timeout_time_wait: { seconds: 10, why: 'late retransmissions of the closing segments would find no entry' },
+  nf_conntrack_tcp_timeout_max_retrans: { seconds: 30, why: 'connections recovering from packet loss would lose their entry' },
+  nf_conntrack_tcp_timeout_unacknowledged: { seconds: 30, why: 'connections waiting for an ACK would lose their entry' },
+  nf_conntrack_udp_timeout: { seconds: 5, why: 'replies slower than the timeout (DNS retries) would not match their request' },
+  nf_conntrack_udp_timeout_stream: { seconds: 30, why: 'quiet UDP streams (VPNs, QUIC) would lose their NAT mapping' },
+  nf_conntrack_icmp_timeout: { seconds: 5, why: 'slow ICMP echo replies would not match their request' },
+  nf_conntrack_icmpv6_timeout: { seconds: 5, why: 'slow ICMPv6 replies would not match their request' },
+  nf_conntrack_generic_timeout: { seconds: 60, why: 'tunnels and other protocols would lose their entry between packets' },
+};
+
+export function timeoutRefusal(sysctl: string, seconds: number, allowBelowSafeFloor: boolean): string | undefined {
+  const floor = SAFE_FLOORS[sysctl];
+  if (allowBelowSafeFloor || !floor || seconds >= floor.seconds) return undefined;
+  return `${seconds}s is below the safe floor of ${floor.seconds}s (${floor.why}); set spec.timeouts.allowBelowSafeFloor: true to allow it`;
+}
+
+export interface ClusterCidrs {
+  serviceCidrs?: readonly string[];
+  podCidrs?: readonly string[];
+}
+
+/**
+ * A NOTRACK rule is refused (unless allowBroadMatch) when it
+ * - matches all traffic (no interface, protocol, ports or addresses);
+ * - has a source or destination overlapping the Service or Pod CIDRs: those
+ *   flows need DNAT (Services), SNAT (pod egress) or stateful NetworkPolicy;
+ * - on a node with known Service/Pod CIDRs, names no destinations and is not
+ *   loopback-only: a rule by port or interface alone also catches packets
+ *   forwarded to pods and ClusterIPs on the same ports, so it must say which
+ *   addresses it is for. (Sources alone do not help: a client's flows to a
+ *   Service come from outside addresses too.) Loopback never carries
+ *   forwarded pod or ClusterIP traffic.
+ * Without known CIDRs (standalone host) only the first check applies.
+ */
+export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, cluster: ClusterCidrs): string | undefined {
+  if (allowBroadMatch) return undefined;
+  const optIn = 'set allowBroadMatch: true on the rule to allow it';
+  if (!rule.interface && !rule.protocol && !rule.ports && !rule.sources && !rule.destinations) {
+    return `matches all traffic (no interface, protocol, ports, sources or destinations), which disables NAT and stateful filtering for everything; ${optIn}`;
+  }
+  const clusterCidrs = [
+    ...(cluster.serviceCidrs ?? []).map((text) => ({ text, kind: 'Service' })),
+    ...(cluster.podCidrs ?? []).map((text) => ({ text, kind: 'Pod' })),
+  ].flatMap(({ text, kind }) => {
+    const parsed = parseCidr(text);
+    return parsed.ok ? [{ cidr: parsed.cidr, kind }] : [];
+  });
+  for (const list of ['sources', 'destinations'] as const) {
+    for (const text of rule[list] ?? []) {
+      const parsed = parseCidr(text);
+      if (!parsed.ok) continue; // validated earlier; normalised rules hold canonical CIDRs
+      const hit = clusterCidrs.find((c) => cidrsOverlap(parsed.cidr, c.cidr));
+      if (hit) {
+        return `${list} ${text} overlaps the ${hit.kind} CIDR ${formatCidr(hit.cidr)}: ${hit.kind} traffic needs conntrack for NAT and network policy; ${optIn}`;
+      }
+    }
+  }
+  if (clusterCidrs.length > 0 && rule.interface !== 'lo' && !rule.destinations) {
+    return `names no destinations, so on this node it would also match traffic to Pods and Services (${clusterCidrs.map((c) => formatCidr(c.cidr)).join(', ')}), which needs conntrack; add destinations (e.g. this node's address) or ${optIn}`;
+  }
+  return undefined;
+}
+
+export interface TableFacts {
+  memTotalBytes?: number;
+  slabObjectSize: number;
+}
+
+/** An explicit table size is refused when it would cost more than EXPLICIT_TABLE_BUDGET_PERCENT of RAM. Unknown RAM: not checked. */
+export function tableMemoryRefusal(max: number, buckets: number, facts: TableFacts): string | undefined {
+  if (facts.memTotalBytes === undefined) return undefined;
+  const bytes = tableBytes(max, buckets, facts.slabObjectSize);
+  const budget = (facts.memTotalBytes * EXPLICIT_TABLE_BUDGET_PERCENT) / 100;
+  if (bytes <= budget) return undefined;
+  return (
+    `table would use ${mib(bytes)} MiB (max ${max} x ${facts.slabObjectSize} B + buckets ${buckets} x 8 B), ` +
+    `more than ${EXPLICIT_TABLE_BUDGET_PERCENT}% of node RAM (${mib(budget)} of ${mib(facts.memTotalBytes)} MiB); lower max/buckets or use autoSize`
+  );
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1048576).toFixed(1);
+}

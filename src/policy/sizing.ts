@@ -1,0 +1,95 @@
+// Table memory math and autoSize. Memory = max x slab object size + buckets x
+// 8 bytes (one pointer per bucket on 64-bit kernels). Entries live in
+// unswappable kernel memory, so the size is bounded by a share of node RAM.
+
+export const BUCKET_BYTES = 8;
+
+/**
+ * Per-entry cost when /proc/slabinfo cannot be read (it is root-only). 320 is
+ * what common distribution kernels report for the nf_conntrack slab; this
+ * kernel reports 256 and the field notes' older kernels 352-376. A fallback
+ * near the middle keeps the budget meaningful without refusing sane sizes.
+ */
+export const FALLBACK_SLAB_OBJECT_SIZE = 320;
+
+/** Share of node RAM that an explicit max/buckets may cost before it is refused. */
+export const EXPLICIT_TABLE_BUDGET_PERCENT = 5;
+
+/**
+ * autoSize's floor when the policy gives no minMax: kube-proxy's default
+ * conntrack min, so autoSize never sizes below what Kubernetes nodes commonly run with.
+ */
+export const DEFAULT_AUTOSIZE_FLOOR = 131072;
+
+export function tableBytes(max: number, buckets: number, slabObjectSize: number): number {
+  return max * slabObjectSize + buckets * BUCKET_BYTES;
+}
+
+export interface AutoSizeInput {
+  memTotalBytes: number;
+  slabObjectSize: number;
+  memoryBudgetPercent: number;
+  targetUsagePercent: number;
+  /** Entries now, node-wide. */
+  observedCount: number;
+  currentMax?: number;
+  minMax?: number;
+  maxMax?: number;
+}
+
+export interface AutoSizeResult {
+  max: number;
+  buckets: number;
+  bytes: number;
+  /** Entries needed to hold the observed count at the target usage. */
+  demand: number;
+  /** The most entries the budget (and maxMax) allow. */
+  ceiling: number;
+  /** What decided max: the demand, the floor, the current size (never shrunk), or the ceiling. */
+  limitedBy: 'demand' | 'floor' | 'current' | 'ceiling';
+}
+
+/**
+ * Size the table from the node.
+ * - Grow-only (as kube-proxy does): max never drops below the current max
+ *   while that fits the ceiling, so a calm node is left alone and the value
+ *   does not flap with the count.
+ * - Under pressure (count / max above the target) max grows to the next power
+ *   of two that holds the count at the target usage: growth in doublings.
+ * - The ceiling (memory budget, maxMax) wins over the floor and the demand,
+ *   but max never goes below the entries the table already needs
+ *   (min(current, demand)), which would start dropping new flows at once.
+ * - buckets = the largest power of two <= max: the chain length
+ *   (2 x count / buckets) stays <= 4 at a full table and <= 2 at 50 % usage,
+ *   for at most 8 bytes per entry (3 % of a 256-byte entry). Current kernels
+ *   size buckets = max themselves; kube-proxy's max/4 gives chains of 8.
+ */
+export function autoSize(input: AutoSizeInput): AutoSizeResult {
+  const perEntry = input.slabObjectSize + BUCKET_BYTES; // buckets <= max: at most 8 bytes each
+  const budgetMax = Math.floor((input.memTotalBytes * input.memoryBudgetPercent) / 100 / perEntry);
+  const ceiling = Math.min(budgetMax, input.maxMax ?? Infinity);
+  const demand = Math.ceil((input.observedCount * 100) / input.targetUsagePercent);
+  const floor = input.minMax ?? DEFAULT_AUTOSIZE_FLOOR;
+  const current = input.currentMax ?? 0;
+
+  const candidates: Array<[number, AutoSizeResult['limitedBy']]> = [
+    [nextPowerOfTwo(demand), 'demand'],
+    [floor, 'floor'],
+    [current, 'current'],
+  ];
+  let [max, limitedBy] = candidates.reduce((best, c) => (c[0] > best[0] ? c : best));
+  if (max > ceiling) [max, limitedBy] = [ceiling, 'ceiling'];
+  const needed = Math.min(current, demand);
+  if (max < needed) [max, limitedBy] = [needed, 'current'];
+  max = Math.max(max, 1024); // the kernel-side minimum the schema also enforces
+  const buckets = previousPowerOfTwo(max);
+  return { max, buckets, bytes: tableBytes(max, buckets, input.slabObjectSize), demand, ceiling, limitedBy };
+}
+
+function nextPowerOfTwo(n: number): number {
+  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+}
+
+function previousPowerOfTwo(n: number): number {
+  return 2 ** Math.floor(Math.log2(n));
+}

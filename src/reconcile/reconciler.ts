@@ -1,0 +1,159 @@
+// One level-based reconcile pass (controller-runtime's contract): re-read the
+// node every time, plan, and in Enforce write, then observe again to verify.
+// Two passes in a row: the second writes nothing.
+import type { HostPaths } from '../kernel/host-paths.js';
+import type { KernelFiles } from '../kernel/kernel-files.js';
+import type { NotrackBackend } from '../kernel/notrack/backend.js';
+import type { DesiredState, PolicyMode } from '../policy/types.js';
+import type { BaselineStore } from './baseline-store.js';
+import { CorrectionGuard, detectDrift, type Clock, type DriftRecord, type WriterFacts } from './drift.js';
+import { Executor, type ExecutionResult } from './executor.js';
+import type { ObservedState } from './observed.js';
+import { NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type NotrackState, type Plan } from './planner.js';
+import { restoreBaseline, type RestoreResult } from './restore.js';
+
+/** The slice of a logger used here (pino's Logger fits). */
+export interface ReconcileLogger {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
+}
+
+export interface ReconcilerDeps {
+  observe: () => Promise<ObservedState>;
+  files: KernelFiles;
+  paths: HostPaths;
+  backend: NotrackBackend | null;
+  baselineStore: BaselineStore;
+  clock: Clock;
+  logger?: ReconcileLogger;
+  /** Who else writes these keys here (kube-proxy running, /etc/sysctl.d keys); none known when absent. */
+  writerFacts?: () => Promise<WriterFacts>;
+  /** Defaults to 3 corrections per key in 10 minutes. */
+  guard?: CorrectionGuard;
+}
+
+export interface ReconcileResult {
+  mode: PolicyMode;
+  /** What this pass found to do (Enforce: without keys we stopped fighting over). */
+  plan: Plan;
+  /** Enforce with something to write. */
+  execution?: ExecutionResult;
+  /** Where the node had moved away from what we applied (DryRun: from the policy). */
+  drift: DriftRecord[];
+  notApplicable: NotApplicable[];
+  /** The node matches the policy after this pass (Enforce: verified by reading again). */
+  inSync: boolean;
+  durationMs: number;
+  /** NOTRACK rules we own now; undefined when not checked (no backend, or no rules wanted or owned). */
+  notrackOwnedRules?: number;
+}
+
+const NOOP_LOGGER: ReconcileLogger = { info() {}, warn() {}, error() {} };
+
+/** Keys we changed before: moving away from desired is drift, not a first apply. */
+function appliedKeys(baseline: Baseline): Set<string> {
+  const keys = new Set(Object.keys(baseline.values));
+  if (baseline.notrackOwned) keys.add(NOTRACK_KEY);
+  return keys;
+}
+
+export class Reconciler {
+  private readonly executor: Executor;
+  private readonly guard: CorrectionGuard;
+  private readonly logger: ReconcileLogger;
+  private previousDrift: DriftRecord[] = [];
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.executor = new Executor(deps.files, deps.paths, deps.backend);
+    this.guard = deps.guard ?? new CorrectionGuard({ clock: deps.clock });
+    this.logger = deps.logger ?? NOOP_LOGGER;
+  }
+
+  async reconcile(desired: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
+    const started = this.deps.clock();
+    const baseline = await this.deps.baselineStore.load();
+    const { observed, notrack } = await this.look(desired, baseline);
+    const facts = (await this.deps.writerFacts?.()) ?? { kubeProxyRunning: false };
+    const enforce = mode === 'Enforce';
+    const drift = detectDrift({
+      desired,
+      observed,
+      notrack,
+      previous: this.previousDrift,
+      facts,
+      now: started,
+      ...(enforce ? { keys: appliedKeys(baseline) } : {}),
+    });
+    for (const d of drift) if (enforce && this.guard.fighting(d.key, d.desired)) d.fighting = true;
+    // Log a drift once when it appears or when we stop fighting it, not every pass.
+    const seen = new Map(this.previousDrift.map((d) => [d.key, d]));
+    const news = drift.filter((d) => seen.get(d.key)?.since !== d.since || (d.fighting && !seen.get(d.key)?.fighting));
+    if (news.length > 0) this.logger.warn({ drift: news }, 'conntrack settings drifted');
+    this.previousDrift = drift;
+
+    const full = plan(desired, observed, baseline, notrack);
+    const leftAlone = new Set(drift.filter((d) => d.fighting).map((d) => d.key));
+    const todo: Plan = { ...full, actions: full.actions.filter((a) => !leftAlone.has(a.key)) };
+    const done = (execution: ExecutionResult | undefined, inSync: boolean, owned: number | undefined): ReconcileResult => ({
+      mode,
+      plan: todo,
+      ...(execution ? { execution } : {}),
+      drift,
+      notApplicable: full.notApplicable,
+      inSync,
+      durationMs: this.deps.clock() - started,
+      ...(owned === undefined ? {} : { notrackOwnedRules: owned }),
+    });
+    if (!enforce || todo.actions.length === 0) return done(undefined, full.inSync, notrack?.ownedRules);
+
+    await this.deps.baselineStore.recordBefore(todo.actions);
+    const execution = await this.executor.execute(todo.actions);
+    if (!execution.ok) {
+      this.logger.error({ failed: execution.failed, rolledBack: execution.rolledBack.length, rollbackErrors: execution.rollbackErrors }, 'apply failed, rolled back');
+      return done(execution, false, notrack?.ownedRules);
+    }
+    await this.afterApply(desired, todo.actions, drift);
+    this.logger.info({ applied: execution.applied.map((a) => a.key) }, 'applied');
+    const wroteNotrack = todo.actions.some((a) => a.key === NOTRACK_KEY);
+    const baselineAfter = await this.deps.baselineStore.load();
+    const verify = await this.look(desired, baselineAfter, wroteNotrack ? undefined : notrack);
+    const after = plan(desired, verify.observed, baselineAfter, verify.notrack);
+    return done(execution, after.inSync, verify.notrack?.ownedRules);
+  }
+
+  /** Put the baseline back and remove our NOTRACK chains. */
+  async restore(): Promise<RestoreResult> {
+    this.previousDrift = [];
+    const { observe, backend, baselineStore } = this.deps;
+    return restoreBaseline({ observe, backend, baselineStore, executor: this.executor });
+  }
+
+  /**
+   * Read the node. The NOTRACK check (one iptables-save / nft call) is made only
+   * when the policy has rules or we own chains, and not again when `known` is given:
+   * an in-sync pass of sysctls alone spawns no process.
+   */
+  private async look(desired: DesiredState, baseline: Baseline, known?: NotrackState | null): Promise<{ observed: ObservedState; notrack: NotrackState | null }> {
+    const observed = await this.deps.observe();
+    if (known !== undefined) return { observed, notrack: known };
+    const backend = this.deps.backend;
+    const involved = desired.notrack.length > 0 || desired.acceptUntracked || baseline.notrackOwned;
+    const notrack = backend && involved ? await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked }) : null;
+    return { observed, notrack };
+  }
+
+  private async afterApply(desired: DesiredState, actions: Action[], drift: DriftRecord[]): Promise<void> {
+    const store = this.deps.baselineStore;
+    for (const action of actions) {
+      if (action.kind === 'notrack-sync') await store.recordNotrackApplied(action.to);
+    }
+    // Keys put back to their baseline (the policy no longer names them) are no longer ours.
+    const released = actions
+      .filter((a) => a.kind === 'notrack-remove' || (a.kind === 'sysctl' && !(a.key in desired.sysctls)) || (a.kind === 'buckets' && desired.buckets === undefined))
+      .map((a) => a.key);
+    if (released.length > 0) await store.clear(released);
+    const corrected = new Set(actions.map((a) => a.key));
+    for (const d of drift) if (corrected.has(d.key)) this.guard.recordCorrection(d.key, d.desired);
+  }
+}

@@ -1,0 +1,41 @@
+// apimachinery's condition rules: setCondition replaces a condition of the
+// same type and moves lastTransitionTime only when the status changes.
+// observedGeneration is always set.
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration: number;
+}
+
+export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
+
+export function setCondition(conditions: readonly Condition[], next: ConditionInput, now: Date): Condition[] {
+  const existing = conditions.find((c) => c.type === next.type);
+  const lastTransitionTime =
+    existing && existing.status === next.status ? existing.lastTransitionTime : now.toISOString();
+  const updated: Condition = { ...next, lastTransitionTime };
+  return existing ? conditions.map((c) => (c.type === next.type ? updated : c)) : [...conditions, updated];
+}
+
+export function setConditions(conditions: readonly Condition[], next: ConditionInput[], now: Date): Condition[] {
+  return next.reduce<Condition[]>((acc, c) => setCondition(acc, c, now), [...conditions]);
+}
+
+export function findCondition(conditions: readonly Condition[], type: string): Condition | undefined {
+  return conditions.find((c) => c.type === type);
+}
+
+/** True when any condition differs in anything but lastTransitionTime. */
+export function conditionsChanged(a: readonly Condition[], b: readonly Condition[]): boolean {
+  if (a.length !== b.length) return true;
+  return a.some((c) => {
+    const o = findCondition(b, c.type);
+    return !o || o.status !== c.status || o.reason !== c.reason || o.message !== c.message || o.observedGeneration !== c.observedGeneration;
+  });
+}

@@ -1,0 +1,130 @@
+// The doctor's report as data: what `doctor --json` prints and what the text
+// report renders. Pure: built from a host snapshot and a table summary.
+import type { HostSnapshot } from '../kernel/snapshot.js';
+import type { Unreadable } from '../kernel/unreadable.js';
+import { KERNEL_DEFAULT_TIMEOUTS } from '../policy/sysctl-keys.js';
+import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
+import { buildFindings, chainLength, usagePercent, worstSeverity, type Finding, type Severity } from './findings.js';
+import type { TableSummary } from './summary.js';
+
+export interface TimeoutRow {
+  key: string;
+  seconds: number;
+  kernelDefault: number | null;
+}
+
+export interface DoctorReport {
+  kernel: {
+    release: string | null;
+    conntrackLoaded: boolean;
+    hostNetworkNamespace: boolean | null;
+    netnsInode: number | null;
+    kubeProxyRunning: boolean;
+  };
+  table: {
+    count: number | null;
+    max: number | null;
+    buckets: number | null;
+    hashsize: number | null;
+    usagePercent: number | null;
+    chainLength: number | null;
+    /** Where the breakdown came from: the /proc file, conntrack -L, or null (not read). */
+    source: string | null;
+  };
+  memory: {
+    memTotalBytes: number | null;
+    slabObjectSize: number | null;
+    /** True when the slab size could not be read and the fallback was used. */
+    slabObjectSizeAssumed: boolean;
+    /** max x slab object size + buckets x 8: what the table may take, unswappable. */
+    bytesAtMax: number | null;
+    percentOfRam: number | null;
+  };
+  counters: ({ source: string } & Record<string, number | string>) | null;
+  breakdown: TableSummary | null;
+  timeouts: TimeoutRow[];
+  findings: Finding[];
+  worstSeverity: Severity | null;
+  /** What could not be read, and whether root would help. */
+  unreadable: Unreadable[];
+}
+
+export interface DoctorInputs {
+  snapshot: HostSnapshot;
+  summary: TableSummary | null;
+  tableSource: string | null;
+  tableUnreadable: Unreadable[];
+}
+
+const round = (n: number | null, digits = 1): number | null => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
+
+export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnreadable }: DoctorInputs): DoctorReport {
+  const { count, max, buckets } = s.table;
+  const slab = s.memory.slabObjectSize;
+  const bytesAtMax = max !== null && buckets !== null ? tableBytes(max, buckets, slab ?? FALLBACK_SLAB_OBJECT_SIZE) : null;
+  const c = s.stats.counters;
+  const findings = s.moduleLoaded
+    ? buildFindings({
+        moduleLoaded: true,
+        hostNetns: s.netns.host,
+        kubeProxyRunning: s.kubeProxy?.running ?? false,
+        count,
+        max,
+        buckets,
+        counters: c ? { drop: c.drop ?? 0, earlyDrop: c.earlyDrop ?? 0, insertFailed: c.insertFailed ?? 0 } : null,
+        sysctls: s.sysctls,
+        table: summary
+          ? {
+              total: summary.total,
+              tcp: summary.byProtocol['tcp'] ?? 0,
+              timeWait: summary.tcpStates['TIME_WAIT'] ?? 0,
+              unreplied: summary.flags.unreplied,
+              loopback: summary.loopback.count,
+            }
+          : null,
+      })
+    : buildFindings({ moduleLoaded: false, hostNetns: null, kubeProxyRunning: false, count: null, max: null, buckets: null, counters: null, sysctls: {}, table: null });
+  return {
+    kernel: {
+      release: s.kernelRelease,
+      conntrackLoaded: s.moduleLoaded,
+      hostNetworkNamespace: s.netns.host,
+      netnsInode: s.netns.inode,
+      kubeProxyRunning: s.kubeProxy?.running ?? false,
+    },
+    table: {
+      count,
+      max,
+      buckets,
+      hashsize: s.table.hashsize,
+      usagePercent: round(usagePercent(count, max)),
+      chainLength: round(chainLength(count, buckets), 2),
+      source: tableSource,
+    },
+    memory: {
+      memTotalBytes: s.memory.memTotalBytes,
+      slabObjectSize: slab,
+      slabObjectSizeAssumed: slab === null && bytesAtMax !== null,
+      bytesAtMax,
+      percentOfRam: bytesAtMax !== null && s.memory.memTotalBytes ? round((bytesAtMax / s.memory.memTotalBytes) * 100, 2) : null,
+    },
+    counters: c && s.stats.source ? { source: s.stats.source, ...definedOnly(c) } : null,
+    breakdown: summary,
+    timeouts: Object.entries(s.sysctls)
+      .filter(([key]) => key.includes('_timeout'))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, seconds]) => ({ key, seconds, kernelDefault: KERNEL_DEFAULT_TIMEOUTS[key] ?? null })),
+    findings,
+    worstSeverity: worstSeverity(findings),
+    unreadable: [...s.unreadable, ...tableUnreadable],
+  };
+}
+
+function definedOnly(o: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).filter((e): e is [string, number] => e[1] !== undefined));
+}
+
+/** doctor's exit code: 2 when a finding is critical. */
+export function doctorExitCode(report: DoctorReport): number {
+  return report.worstSeverity === 'critical' ? 2 : 0;
+}

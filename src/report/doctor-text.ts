@@ -1,0 +1,133 @@
+// The doctor's report for a person at a terminal. Pure: report in, text out.
+import type { DoctorReport } from './doctor-report.js';
+import type { TopAddress } from './summary.js';
+import { FALLBACK_SLAB_OBJECT_SIZE } from '../policy/sizing.js';
+
+const n = (v: number | null | undefined): string => (v === null || v === undefined ? '?' : v.toLocaleString('en-US'));
+
+function bytes(v: number | null): string {
+  if (v === null) return '?';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let x = v;
+  let i = 0;
+  while (x >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return `${x.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+const share = (part: number, whole: number): string => (whole > 0 ? ` (${((part / whole) * 100).toFixed(1)}%)` : '');
+
+function counts(map: Record<string, number>, total?: number): string {
+  const rows = Object.entries(map).sort((a, b) => b[1] - a[1]);
+  return rows.length ? rows.map(([k, v]) => `${k} ${n(v)}${total ? share(v, total) : ''}`).join(', ') : 'none';
+}
+
+function top(rows: TopAddress[], exact: boolean): string {
+  if (!rows.length) return 'none';
+  return rows.map((r) => `${r.address} ${exact ? '' : '~'}${n(r.count)}`).join(', ');
+}
+
+function section(title: string, lines: string[]): string {
+  return [title, ...lines.map((l) => `  ${l}`)].join('\n');
+}
+
+export function renderDoctorText(r: DoctorReport): string {
+  const out: string[] = [];
+  const ns =
+    r.kernel.hostNetworkNamespace === true
+      ? 'host network namespace'
+      : r.kernel.hostNetworkNamespace === false
+        ? 'NOT the host network namespace'
+        : 'network namespace unknown';
+  out.push(`conntrack doctor: kernel ${r.kernel.release ?? '?'}, ${ns}${r.kernel.netnsInode ? ` (netns ${r.kernel.netnsInode})` : ''}`);
+
+  if (!r.kernel.conntrackLoaded) {
+    out.push('', 'nf_conntrack is not loaded: nothing is tracked here.');
+  } else {
+    const t = r.table;
+    const m = r.memory;
+    out.push(
+      '',
+      section('TABLE AND PRESSURE', [
+        `entries        ${n(t.count)} of ${n(t.max)} max${t.usagePercent !== null ? ` (${t.usagePercent}% used)` : ''}`,
+        `buckets        ${n(t.buckets)}${t.hashsize !== null && t.hashsize !== t.buckets ? ` (hashsize parameter ${n(t.hashsize)})` : ''}, average chain length ${t.chainLength ?? '?'}`,
+        `memory at max  ${bytes(m.bytesAtMax)} (${m.slabObjectSize !== null ? `${m.slabObjectSize} B per entry from slabinfo` : `~${FALLBACK_SLAB_OBJECT_SIZE} B per entry assumed, slabinfo unreadable`} + 8 B per bucket)${m.percentOfRam !== null ? `, ${m.percentOfRam}% of ${bytes(m.memTotalBytes)} RAM` : ''}`,
+      ]),
+    );
+    const c = r.counters;
+    out.push(
+      '',
+      c
+        ? section(`COUNTERS (from ${c.source}, since boot, all CPUs)`, [
+            ['drop', 'earlyDrop', 'insertFailed', 'invalid', 'searchRestart', 'found', 'insert']
+              .filter((k) => typeof c[k] === 'number')
+              .map((k) => `${k} ${n(c[k] as number)}`)
+              .join(', '),
+          ])
+        : section('COUNTERS', ['not read (see NOT READ below)']),
+    );
+    const b = r.breakdown;
+    if (b) {
+      const idle = Object.entries(b.idleByTcpState)
+        .filter(([, v]) => v.entries > 0 && v.idleLongerThan.some((x) => x.count > 0))
+        .map(
+          ([state, v]) =>
+            `  ${state} (timeout ${n(v.timeoutSeconds)}s, ${n(v.entries)} entries): ${v.idleLongerThan
+              .filter((x) => x.count > 0)
+              .map((x) => `idle >${n(x.seconds)}s ${n(x.count)}`)
+              .join(', ')}`,
+        );
+      out.push(
+        '',
+        section(`BREAKDOWN (${n(b.total)} entries, read from ${r.table.source})`, [
+          `L3             ${counts(b.byL3, b.total)}`,
+          `protocols      ${counts(b.byProtocol, b.total)}`,
+          `tcp states     ${counts(b.tcpStates)}`,
+          `flags          assured ${n(b.flags.assured)}${share(b.flags.assured, b.total)}, unreplied ${n(b.flags.unreplied)}${share(b.flags.unreplied, b.total)}`,
+          `loopback       ${n(b.loopback.count)}${share(b.loopback.count, b.total)}`,
+          `top sources    ${top(b.topSources, b.topAccuracy.sources.exact)}`,
+          `top dests      ${top(b.topDestinations, b.topAccuracy.destinations.exact)}`,
+          ...(idle.length ? ['entries a lower timeout would already have expired:', ...idle] : []),
+        ]),
+      );
+    } else {
+      out.push('', section('BREAKDOWN', [r.table.source === null ? 'table not read (--no-table, or unreadable: see NOT READ)' : 'empty']));
+    }
+    out.push(
+      '',
+      section(
+        'TIMEOUTS (seconds; * differs from the kernel default)',
+        r.timeouts.map((row) => {
+          const changed = row.kernelDefault !== null && row.kernelDefault !== row.seconds;
+          const name = row.key.replace(/^nf_conntrack_/, '');
+          return `${changed ? '*' : ' '} ${name.padEnd(32)} ${String(row.seconds).padStart(7)}${row.kernelDefault !== null ? `   default ${row.kernelDefault}` : ''}`;
+        }),
+      ),
+    );
+  }
+
+  out.push(
+    '',
+    section(
+      'FINDINGS',
+      r.findings.length
+        ? r.findings.flatMap((f) => [
+            `${f.severity.toUpperCase().padEnd(8)} ${f.id}: ${f.message}`,
+            ...(f.action ? [`${' '.repeat(9)}-> ${f.action}`] : []),
+          ])
+        : ['none: the table is healthy.'],
+    ),
+  );
+  if (r.unreadable.length) {
+    out.push(
+      '',
+      section(
+        'NOT READ',
+        r.unreadable.map((u) => `${u.what}: ${u.path} (${u.code})${u.needsRoot ? ' - run as root' : ''}`),
+      ),
+    );
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,189 @@
+// The status API: ConntrackStatus.status (one object per node, written by the
+// agent) and ConntrackPolicy.status (written by the controller). Like
+// src/policy/schema.ts this is a source of the CRD schemas (`npm run
+// gen:crds`), so every field has a description (it becomes `kubectl explain`
+// text) and there are no transforms.
+import { z } from 'zod';
+
+export const STATUS_KIND = 'ConntrackStatus';
+
+const Count = z.number().int().min(0);
+const NonNegative = z.number().min(0);
+/** RFC 3339 time in UTC, as Kubernetes writes metav1.Time. */
+const Timestamp = z.iso.datetime();
+
+export const ConditionStatus = z.enum(['True', 'False', 'Unknown']);
+
+/** metav1.Condition, with the condition types of one kind. */
+function conditionSchema<const T extends readonly [string, ...string[]]>(types: T, typeHelp: string) {
+  return z
+    .strictObject({
+      type: z.enum(types).describe(typeHelp),
+      status: ConditionStatus.describe('True, False or Unknown.'),
+      reason: z
+        .string()
+        .min(1)
+        .max(1024)
+        .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+        .describe('Machine-readable CamelCase reason for the last transition.'),
+      message: z.string().max(32768).describe('Human-readable details of the last transition.'),
+      lastTransitionTime: Timestamp.describe('When status last changed.'),
+      observedGeneration: Count.describe('metadata.generation the condition was computed from.'),
+    })
+    .describe('A condition, as metav1.Condition.');
+}
+
+export const NodeConditionType = ['Applied', 'Drifted', 'Pressure', 'TableFull'] as const;
+export const NodeCondition = conditionSchema(
+  NodeConditionType,
+  'Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
+    'Pressure: usage is above the warning threshold. TableFull: the kernel is dropping new connections.',
+);
+
+export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
+export const PolicyCondition = conditionSchema(
+  PolicyConditionType,
+  'Ready: every selected node is in sync. Degraded: some nodes failed or drifted. ' +
+    'Conflict: a policy of equal priority sets a different value on shared nodes. Rejected: the spec is invalid.',
+);
+
+export const KernelFacts = z
+  .strictObject({
+    release: z.string().max(256).describe('Kernel release (uname -r).'),
+    conntrackLoaded: z.boolean().describe('Whether the nf_conntrack module is loaded.'),
+    hostNetworkNamespace: z
+      .boolean()
+      .optional()
+      .describe("Whether the agent sees the node's own network namespace (absent when it cannot tell)."),
+    notrackBackend: z
+      .enum(['iptables-nft', 'iptables-legacy', 'nftables', 'none'])
+      .describe('Which firewall backend holds the NOTRACK rules.'),
+    tableSource: z
+      .enum(['procfs', 'conntrack-tool', 'none'])
+      .describe('How the table was read: /proc/net/nf_conntrack, the conntrack tool, or not at all.'),
+  })
+  .describe('Facts about the node kernel.');
+
+export const TableStatus = z
+  .strictObject({
+    count: Count.describe('Entries in the table now (nf_conntrack_count).'),
+    max: Count.describe('Most entries the table may hold (nf_conntrack_max).'),
+    buckets: Count.describe('Hash buckets (nf_conntrack_buckets).'),
+    usagePercent: NonNegative.describe('count / max x 100.'),
+    usage: z.string().max(8).describe('usagePercent rounded, as text for the printer column, e.g. "73%".'),
+    chainLength: NonNegative.optional().describe('Average hash chain length: 2 x count / buckets (each entry hashes twice).'),
+    bytes: Count.optional().describe('Memory the table takes when full: max x slab object size + buckets x 8.'),
+    slabObjectSize: Count.optional().describe('Bytes per entry (nf_conntrack slab object size), when slabinfo is readable.'),
+  })
+  .describe('Size and fill of the conntrack table.');
+
+export const Counters = z
+  .strictObject({
+    drop: Count.optional().describe('New connections dropped because the table was full.'),
+    earlyDrop: Count.optional().describe('Unreplied entries evicted to make room.'),
+    insertFailed: Count.optional().describe('Entries that could not be inserted (a race or a full table).'),
+    invalid: Count.optional().describe('Packets that could not be tracked (state INVALID).'),
+    searchRestart: Count.optional().describe('Table lookups restarted because of a concurrent resize.'),
+  })
+  .describe('Kernel conntrack counters summed over CPUs, since boot; absent ones are not reported by this kernel.');
+
+export const TopSource = z
+  .strictObject({
+    address: z.string().max(45).describe('Source address of the original direction.'),
+    count: Count.describe('Entries from this address.'),
+  })
+  .describe('A source address holding many entries.');
+
+export const Breakdown = z
+  .strictObject({
+    entries: Count.describe('Entries the breakdown was computed from.'),
+    byL3: z.record(z.string().max(16), Count).describe('Entries per network protocol (ipv4, ipv6).'),
+    byProtocol: z.record(z.string().max(16), Count).describe('Entries per transport protocol (tcp, udp, icmp, ...).'),
+    tcpStates: z.record(z.string().max(16), Count).describe('TCP entries per state (ESTABLISHED, TIME_WAIT, ...).'),
+    assured: Count.describe('Entries that saw traffic both ways and are safe from early drop.'),
+    unreplied: Count.describe('Entries that never saw a reply (first to go under pressure).'),
+    loopbackPercent: NonNegative.describe('Share of entries on loopback addresses (often better untracked).'),
+    topSources: z.array(TopSource).max(10).describe('Source addresses with the most entries, most first (at most 10).'),
+  })
+  .describe('What fills the table.');
+
+export const AppliedPolicy = z
+  .strictObject({
+    name: z.string().max(1024).describe('Names of the policies in effect, comma-separated (one, unless several are merged).'),
+    policies: z
+      .array(
+        z
+          .strictObject({
+            name: z.string().max(253).describe('Policy name.'),
+            generation: Count.describe('metadata.generation of the policy that was applied.'),
+          })
+          .describe('One applied policy.'),
+      )
+      .max(32)
+      .describe('Each policy in effect and the generation applied.'),
+    mode: z.enum(['Enforce', 'DryRun']).describe('Enforce when any merged policy enforces, else DryRun.'),
+  })
+  .describe('The policy the node follows.');
+
+export const DriftEntry = z
+  .strictObject({
+    key: z.string().max(256).describe('What drifted: a sysctl name, "buckets", or a NOTRACK rule.'),
+    desired: z.string().max(1024).describe('Value the policy asks for.'),
+    actual: z.string().max(1024).describe('Value found on the node.'),
+    since: Timestamp.describe('When the difference was first seen.'),
+    likelyWriter: z.string().max(256).optional().describe('Who probably changed it (e.g. kube-proxy), when it can be told.'),
+    fighting: z.boolean().optional().describe('True when the value keeps coming back after being corrected: another writer is fighting.'),
+  })
+  .describe('A key that differs from the policy.');
+
+export const Finding = z
+  .strictObject({
+    id: z.string().max(64).describe('Stable identifier of the finding, e.g. "table-pressure".'),
+    severity: z.enum(['info', 'warning', 'critical']).describe('info, warning or critical.'),
+    message: z.string().max(2048).describe('What was seen.'),
+    action: z.string().max(2048).optional().describe('What to change, when there is something to change.'),
+  })
+  .describe('A recommendation from the numbers.');
+
+export const NodeStatus = z
+  .strictObject({
+    nodeName: z.string().max(253).describe('The node this status describes.'),
+    lastProbeTime: Timestamp.describe('When the agent last read the kernel.'),
+    kernel: KernelFacts,
+    table: TableStatus.optional(),
+    counters: Counters.optional(),
+    breakdown: Breakdown.optional(),
+    appliedPolicy: AppliedPolicy.optional(),
+    driftCount: Count.describe('Number of drift entries (for the printer column).'),
+    drift: z.array(DriftEntry).max(64).optional().describe('Keys that differ from the policy.'),
+    baseline: z
+      .record(z.string().max(256), z.string().max(1024))
+      .optional()
+      .describe('Values before the agent first changed them (restored when no policy selects the node).'),
+    findings: z.array(Finding).max(32).optional().describe('Recommendations from the numbers.'),
+    conditions: z.array(NodeCondition).max(8).describe('Applied, Drifted, Pressure and TableFull.'),
+  })
+  .describe('What the agent sees on the node and what it did.');
+
+export const PolicyStatus = z
+  .strictObject({
+    observedGeneration: Count.describe('metadata.generation this status was computed from.'),
+    selectedNodes: Count.describe('Nodes the nodeSelector selects.'),
+    inSyncNodes: Count.describe('Selected nodes that match the policy.'),
+    driftedNodes: Count.describe('Selected nodes where a key differs from the policy.'),
+    failedNodes: Count.describe('Selected nodes where applying the policy failed.'),
+    conditions: z.array(PolicyCondition).max(8).describe('Ready, Degraded, Conflict and Rejected.'),
+  })
+  .describe('How the policy is doing across the nodes it selects.');
+
+export type NodeStatusDoc = z.infer<typeof NodeStatus>;
+export type PolicyStatusDoc = z.infer<typeof PolicyStatus>;
+export type NodeConditionDoc = z.infer<typeof NodeCondition>;
+export type PolicyConditionDoc = z.infer<typeof PolicyCondition>;
+export type KernelFactsDoc = z.infer<typeof KernelFacts>;
+export type TableStatusDoc = z.infer<typeof TableStatus>;
+export type CountersDoc = z.infer<typeof Counters>;
+export type BreakdownDoc = z.infer<typeof Breakdown>;
+export type AppliedPolicyDoc = z.infer<typeof AppliedPolicy>;
+export type DriftEntryDoc = z.infer<typeof DriftEntry>;
+export type FindingDoc = z.infer<typeof Finding>;

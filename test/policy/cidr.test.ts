@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from '../../src/policy/cidr.js';
+
+function cidr(text: string): Cidr {
+  const result = parseCidr(text);
+  assert.ok(result.ok, `${text}: ${result.ok ? '' : result.reason}`);
+  return result.cidr;
+}
+
+describe('parseCidr + formatCidr: canonical form', () => {
+  const cases: Array<[string, string]> = [
+    ['10.0.0.0/8', '10.0.0.0/8'],
+    ['10.1.2.3/8', '10.0.0.0/8'], // host bits cleared
+    ['192.168.1.7', '192.168.1.7/32'],
+    ['0.0.0.0/0', '0.0.0.0/0'],
+    ['255.255.255.255/32', '255.255.255.255/32'],
+    ['10.96.0.0/12', '10.96.0.0/12'],
+    ['FD00:0:0:0::/64', 'fd00::/64'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1/128'], // the first of equal zero runs
+    ['2001:0db8:0000:0000:0000:0000:0000:0001/128', '2001:db8::1/128'],
+    ['::1', '::1/128'],
+    ['::', '::/128'],
+    ['::/0', '::/0'],
+    ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8/128'],
+    ['1::', '1::/128'],
+    ['::ffff:10.0.0.1', '::ffff:a00:1/128'],
+    ['fd00::1/120', 'fd00::/120'],
+    ['2001:db8::/33', '2001:db8::/33'],
+    ['2001:db8:ffff::/33', '2001:db8:8000::/33'],
+  ];
+  for (const [input, canonical] of cases) it(`${input} -> ${canonical}`, () => assert.equal(formatCidr(cidr(input)), canonical));
+
+  const invalid: Array<[string, string]> = [
+    ['10.0.0.256', 'octet 256 is above 255'],
+    ['10.0.0/8', '4 dot-separated octets'],
+    ['10.0.0.01/8', 'without leading zeros'],
+    ['10.0.0.0/33', 'longer than 32 bits'],
+    ['10.0.0.0/', 'prefix "" is not a number'],
+    ['10.0.0.0/08', 'prefix "08" is not a number'],
+    ['10.0.0.0/8/9', 'more than one "/"'],
+    ['fd00::/129', 'longer than 128 bits'],
+    ['fd00:::1', 'group "" is not 1 to 4 hex digits'],
+    ['1::2::3', '"::" may appear only once'],
+    ['1:2:3:4:5:6:7', '8 groups'],
+    ['1:2:3:4:5:6:7:8:9', '8 groups'],
+    ['1:2:3:4::5:6:7:8', '8 groups'],
+    ['12345::', 'group "12345"'],
+    ['::ffff:10.0.0.300', 'octet 300'],
+  ];
+  for (const [input, reason] of invalid) {
+    it(`${input} is refused: ${reason}`, () => {
+      const result = parseCidr(input);
+      assert.ok(!result.ok && result.reason.includes(reason) && result.reason.includes(input), JSON.stringify(result));
+    });
+  }
+});
+
+describe('cidrsOverlap', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['10.0.0.0/8', '10.96.0.0/12', true],
+    ['10.96.0.0/12', '10.0.0.0/8', true],
+    ['10.96.0.0/12', '10.112.0.0/12', false],
+    ['10.96.0.1', '10.96.0.0/12', true],
+    ['192.168.0.0/16', '10.0.0.0/8', false],
+    ['0.0.0.0/0', '10.244.0.0/16', true],
+    ['fd00::/8', 'fd00:10:96::/112', true],
+    ['fd00:10:96::/112', 'fd00:10:97::/112', false],
+    ['::/0', '2001:db8::/32', true],
+    ['10.0.0.0/8', '::ffff:10.0.0.0/104', false], // different families never overlap
+  ];
+  for (const [a, b, overlap] of cases) it(`${a} ~ ${b}: ${overlap}`, () => assert.equal(cidrsOverlap(cidr(a), cidr(b)), overlap));
+});

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { notrackRefusal, tableMemoryRefusal, timeoutRefusal, type ClusterCidrs } from '../../src/policy/guardrails.js';
+import type { NotrackRule } from '../../src/policy/types.js';
+
+const GiB = 1024 ** 3;
+
+describe('timeout safe floors', () => {
+  const floors: Array<[string, number]> = [
+    ['nf_conntrack_tcp_timeout_established', 300],
+    ['nf_conntrack_tcp_timeout_syn_sent', 5],
+    ['nf_conntrack_tcp_timeout_syn_recv', 5],
+    ['nf_conntrack_tcp_timeout_fin_wait', 10],
+    ['nf_conntrack_tcp_timeout_close_wait', 10],
+    ['nf_conntrack_tcp_timeout_last_ack', 10],
+    ['nf_conntrack_tcp_timeout_time_wait', 10],
+    ['nf_conntrack_tcp_timeout_max_retrans', 30],
+    ['nf_conntrack_tcp_timeout_unacknowledged', 30],
+    ['nf_conntrack_udp_timeout', 5],
+    ['nf_conntrack_udp_timeout_stream', 30],
+    ['nf_conntrack_icmp_timeout', 5],
+    ['nf_conntrack_icmpv6_timeout', 5],
+    ['nf_conntrack_generic_timeout', 60],
+  ];
+  for (const [key, floor] of floors) {
+    it(`${key}: ${floor - 1}s refused, ${floor}s allowed, ${floor - 1}s allowed with the opt-in`, () => {
+      const refusal = timeoutRefusal(key, floor - 1, false);
+      assert.ok(refusal?.includes(`below the safe floor of ${floor}s`), refusal);
+      assert.ok(refusal?.includes('allowBelowSafeFloor: true'), refusal);
+      assert.equal(timeoutRefusal(key, floor, false), undefined);
+      assert.equal(timeoutRefusal(key, floor - 1, true), undefined);
+    });
+  }
+  it('tcp close has no floor (its kernel default is already 10s)', () => {
+    assert.equal(timeoutRefusal('nf_conntrack_tcp_timeout_close', 1, false), undefined);
+  });
+});
+
+describe('NOTRACK rule guardrails', () => {
+  const none: ClusterCidrs = {};
+  const k8s: ClusterCidrs = { serviceCidrs: ['10.96.0.0/12', 'fd00:10:96::/112'], podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'] };
+  const rule = (extra: Partial<NotrackRule>): NotrackRule => ({ name: 'r', direction: 'both', ...extra });
+  const cases: Array<{ name: string; rule: NotrackRule; allow?: boolean; cluster: ClusterCidrs; refused?: string }> = [
+    { name: 'a rule matching all traffic', rule: rule({}), cluster: none, refused: 'matches all traffic' },
+    { name: 'a rule matching all traffic, allowed', rule: rule({}), allow: true, cluster: none },
+    { name: 'loopback on a plain host', rule: rule({ interface: 'lo' }), cluster: none },
+    { name: 'loopback on a Kubernetes node', rule: rule({ interface: 'lo' }), cluster: k8s },
+    { name: 'a port rule on a plain host', rule: rule({ protocol: 'tcp', ports: [{ from: 80, to: 80 }] }), cluster: none },
+    {
+      name: 'a port rule without destinations on a Kubernetes node',
+      rule: rule({ protocol: 'tcp', ports: [{ from: 80, to: 80 }], direction: 'inbound' }),
+      cluster: k8s,
+      refused: 'names no destinations',
+    },
+    {
+      name: 'an interface rule (not lo) without destinations on a Kubernetes node',
+      rule: rule({ interface: 'eth1' }),
+      cluster: k8s,
+      refused: 'names no destinations',
+    },
+    {
+      name: 'sources alone do not keep Service traffic out',
+      rule: rule({ protocol: 'tcp', ports: [{ from: 443, to: 443 }], sources: ['203.0.113.0/24'] }),
+      cluster: k8s,
+      refused: 'names no destinations',
+    },
+    {
+      name: 'a port rule to the node address on a Kubernetes node',
+      rule: rule({ protocol: 'tcp', ports: [{ from: 80, to: 80 }], destinations: ['192.0.2.10/32'] }),
+      cluster: k8s,
+    },
+    {
+      name: 'destinations overlapping the Service CIDR (v4)',
+      rule: rule({ destinations: ['10.96.0.10/32'] }),
+      cluster: k8s,
+      refused: 'destinations 10.96.0.10/32 overlaps the Service CIDR 10.96.0.0/12',
+    },
+    {
+      name: 'destinations containing the Pod CIDR (v4)',
+      rule: rule({ destinations: ['10.0.0.0/8'] }),
+      cluster: k8s,
+      refused: 'overlaps the Service CIDR 10.96.0.0/12',
+    },
+    {
+      name: 'sources overlapping the Pod CIDR (v4): pod egress is SNATed',
+      rule: rule({ sources: ['10.244.3.0/24'], destinations: ['192.0.2.0/24'] }),
+      cluster: k8s,
+      refused: 'sources 10.244.3.0/24 overlaps the Pod CIDR 10.244.0.0/16',
+    },
+    {
+      name: 'destinations overlapping the Service CIDR (v6)',
+      rule: rule({ destinations: ['fd00:10:96::a/128'] }),
+      cluster: k8s,
+      refused: 'overlaps the Service CIDR fd00:10:96::/112',
+    },
+    {
+      name: 'sources overlapping the Pod CIDR (v6)',
+      rule: rule({ sources: ['fd00:10:244:1::/64'], destinations: ['2001:db8::/64'] }),
+      cluster: k8s,
+      refused: 'overlaps the Pod CIDR fd00:10:244::/56',
+    },
+    { name: 'v6 destinations next to the Service CIDR', rule: rule({ destinations: ['fd00:10:97::/112'] }), cluster: k8s },
+    { name: 'overlap allowed with the opt-in', rule: rule({ destinations: ['10.96.0.0/12'] }), allow: true, cluster: k8s },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.refused ? 'refused' : 'allowed'}`, () => {
+      const refusal = notrackRefusal(c.rule, c.allow ?? false, c.cluster);
+      if (!c.refused) return assert.equal(refusal, undefined);
+      assert.ok(refusal?.includes(c.refused), refusal);
+      assert.ok(refusal?.includes('allowBroadMatch: true'), refusal);
+    });
+  }
+});
+
+describe('explicit table memory budget (5% of RAM)', () => {
+  const cases: Array<{ name: string; max: number; buckets: number; mem?: number; slab: number; refused?: string }> = [
+    { name: '1M entries at 320 B on 16 GiB (324 MiB of 819)', max: 1048576, buckets: 262144, mem: 16 * GiB, slab: 320 },
+    {
+      name: '1M entries at 320 B on 4 GiB',
+      max: 1048576,
+      buckets: 262144,
+      mem: 4 * GiB,
+      slab: 320,
+      refused: 'table would use 322.0 MiB (max 1048576 x 320 B + buckets 262144 x 8 B), more than 5% of node RAM (204.8 of 4096.0 MiB)',
+    },
+    { name: 'just at the budget', max: 200000, buckets: 0, mem: 200000 * 256 * 20, slab: 256 },
+    { name: 'one entry over the budget', max: 200001, buckets: 0, mem: 200000 * 256 * 20, slab: 256, refused: 'more than 5% of node RAM' },
+    { name: 'buckets count too', max: 200000, buckets: 1024, mem: 200000 * 256 * 20, slab: 256, refused: 'buckets 1024 x 8 B' },
+    { name: 'unknown RAM: not checked', max: 67108864, buckets: 67108864, slab: 320 },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.refused ? 'refused' : 'allowed'}`, () => {
+      const refusal = tableMemoryRefusal(c.max, c.buckets, { slabObjectSize: c.slab, memTotalBytes: c.mem });
+      if (!c.refused) return assert.equal(refusal, undefined);
+      assert.ok(refusal?.includes(c.refused), refusal);
+    });
+  }
+});

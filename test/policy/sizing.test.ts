@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { autoSize, tableBytes, type AutoSizeInput, type AutoSizeResult } from '../../src/policy/sizing.js';
+
+const GiB = 1024 ** 3;
+const base = { memoryBudgetPercent: 2, targetUsagePercent: 50, observedCount: 0 };
+
+describe('tableBytes', () => {
+  it('is max x slab object size + buckets x 8', () => {
+    assert.equal(tableBytes(262144, 262144, 256), 262144 * 256 + 262144 * 8);
+    assert.equal(tableBytes(1048576, 262144, 320), 1048576 * 320 + 262144 * 8);
+  });
+});
+
+describe('autoSize', () => {
+  const cases: Array<{ name: string; input: AutoSizeInput; want: Pick<AutoSizeResult, 'max' | 'buckets' | 'limitedBy'> }> = [
+    {
+      name: '1 GiB, slab 256: the 2% budget (81344 entries) is below the default floor and wins',
+      input: { ...base, memTotalBytes: 1 * GiB, slabObjectSize: 256 },
+      want: { max: 81344, buckets: 65536, limitedBy: 'ceiling' },
+    },
+    {
+      name: '1 GiB, slab 320: a bigger slab object gives fewer entries',
+      input: { ...base, memTotalBytes: 1 * GiB, slabObjectSize: 320 },
+      want: { max: 65472, buckets: 32768, limitedBy: 'ceiling' },
+    },
+    {
+      name: '4 GiB calm, nothing known of the kernel: the floor (kube-proxy min)',
+      input: { ...base, memTotalBytes: 4 * GiB, slabObjectSize: 256 },
+      want: { max: 131072, buckets: 131072, limitedBy: 'floor' },
+    },
+    {
+      name: '64 GiB calm: the current max is kept (grow-only)',
+      input: { ...base, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 5000 },
+      want: { max: 262144, buckets: 262144, limitedBy: 'current' },
+    },
+    {
+      name: '64 GiB under pressure (76% used, target 50%): doubles to hold the count at the target',
+      input: { ...base, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 200000 },
+      want: { max: 524288, buckets: 524288, limitedBy: 'demand' },
+    },
+    {
+      name: 'target 80%: the same count needs no growth',
+      input: { ...base, targetUsagePercent: 80, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 200000 },
+      want: { max: 262144, buckets: 262144, limitedBy: 'demand' },
+    },
+    {
+      name: '8 GiB, slab 320, under pressure: growth stops at the budget',
+      input: { ...base, memTotalBytes: 8 * GiB, slabObjectSize: 320, currentMax: 262144, observedCount: 400000 },
+      want: { max: 523776, buckets: 262144, limitedBy: 'ceiling' },
+    },
+    {
+      name: '2 GiB with a max far above the budget and few entries: shrinks to the budget',
+      input: { ...base, memTotalBytes: 2 * GiB, slabObjectSize: 256, currentMax: 1048576, observedCount: 1000 },
+      want: { max: 162688, buckets: 131072, limitedBy: 'ceiling' },
+    },
+    {
+      name: '2 GiB with a max above the budget that the entries need: never shrinks below them',
+      input: { ...base, memTotalBytes: 2 * GiB, slabObjectSize: 256, currentMax: 1048576, observedCount: 600000 },
+      want: { max: 1048576, buckets: 1048576, limitedBy: 'current' },
+    },
+    {
+      name: 'maxMax caps growth below the budget',
+      input: { ...base, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 200000, maxMax: 300000 },
+      want: { max: 300000, buckets: 262144, limitedBy: 'ceiling' },
+    },
+    {
+      name: 'minMax raises a calm table',
+      input: { ...base, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, minMax: 1000000 },
+      want: { max: 1000000, buckets: 524288, limitedBy: 'floor' },
+    },
+    {
+      name: '512 GiB, slab 320, 10M entries: 20M wanted, the 2% budget allows 33.5M',
+      input: { ...base, memTotalBytes: 512 * GiB, slabObjectSize: 320, observedCount: 10_000_000 },
+      want: { max: 33521695, buckets: 16777216, limitedBy: 'ceiling' },
+    },
+    {
+      name: '512 GiB, slab 256, budget 5%: 10M entries fit in the next doubling',
+      input: { ...base, memoryBudgetPercent: 5, memTotalBytes: 512 * GiB, slabObjectSize: 256, observedCount: 10_000_000 },
+      want: { max: 33554432, buckets: 33554432, limitedBy: 'demand' },
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = autoSize(c.input);
+      assert.deepEqual({ max: got.max, buckets: got.buckets, limitedBy: got.limitedBy }, c.want);
+      assert.equal(got.bytes, tableBytes(got.max, got.buckets, c.input.slabObjectSize));
+      assert.equal(got.buckets & (got.buckets - 1), 0, 'buckets is a power of two');
+      assert.ok(got.buckets <= got.max && got.buckets * 2 > got.max, 'max/buckets within [1, 2): chains <= 4 when full');
+      if (got.limitedBy !== 'current') {
+        assert.ok(got.bytes <= (c.input.memTotalBytes * c.input.memoryBudgetPercent) / 100, 'within the memory budget');
+      }
+      assert.ok(got.max >= Math.min(c.input.currentMax ?? 0, got.demand), 'never below what the entries need');
+    });
+    it(`${c.name}: stable when run again on its own result`, () => {
+      const first = autoSize(c.input);
+      assert.equal(autoSize({ ...c.input, currentMax: first.max }).max, first.max);
+    });
+  }
+});

@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DesiredState } from '../../src/policy/types.js';
+import type { ObservedState } from '../../src/reconcile/observed.js';
+import { Executor } from '../../src/reconcile/executor.js';
+import { describeAction, describeNotApplicable, emptyBaseline, plan, type Action, type Baseline, type NotrackState } from '../../src/reconcile/planner.js';
+import { fakeObserve } from '../support/fake-observe.js';
+import { conntrackKernel, paths, type KernelOptions } from './kernel-fixture.js';
+
+const LOOPBACK = { name: 'loopback', interface: 'lo', direction: 'both' as const };
+
+function desired(partial: Partial<DesiredState> = {}): DesiredState {
+  return { sysctls: {}, notrack: [], acceptUntracked: false, ...partial };
+}
+
+async function observe(options: KernelOptions = {}, hostNetns: boolean | null = null): Promise<ObservedState> {
+  return { ...(await fakeObserve(conntrackKernel(options), paths)()), hostNetns };
+}
+
+const summary = (actions: Action[]) => actions.map((a) => ('to' in a && typeof a.to === 'number' ? `${a.key} ${a.from}->${a.to}` : `${a.kind}`));
+
+const cases: Array<{ name: string; kernel?: KernelOptions; hostNetns?: boolean; desired: DesiredState; baseline?: Baseline; actions: string[]; notApplicable?: Array<[string, string]> }> = [
+  {
+    name: 'growing the table: buckets before max, then the timeouts',
+    desired: desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_established: 600 }, buckets: 524288 }),
+    actions: ['buckets 262144->524288', 'nf_conntrack_max 262144->1048576', 'nf_conntrack_tcp_timeout_established 432000->600'],
+  },
+  {
+    name: 'shrinking the table: max first',
+    desired: desired({ sysctls: { nf_conntrack_max: 65536 }, buckets: 16384 }),
+    actions: ['nf_conntrack_max 262144->65536', 'buckets 262144->16384'],
+  },
+  {
+    name: 'in sync: nothing to do',
+    desired: desired({ sysctls: { nf_conntrack_max: 262144, nf_conntrack_udp_timeout: 30 }, buckets: 262144 }),
+    actions: [],
+  },
+  {
+    name: 'the kernel rounds buckets up to a page of heads: 1000 is in sync at 1024',
+    kernel: { buckets: 1024 },
+    desired: desired({ buckets: 1000 }),
+    actions: [],
+  },
+  {
+    name: 'max read-only in a pod namespace: NotApplicable, timeouts still planned',
+    kernel: { refuse: { nf_conntrack_max: 'EACCES', nf_conntrack_buckets: 'EACCES', hashsize: 'EROFS' } },
+    desired: desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_time_wait: 30 }, buckets: 524288 }),
+    actions: ['nf_conntrack_tcp_timeout_time_wait 120->30'],
+    notApplicable: [
+      ['buckets', 'nf_conntrack_buckets and hashsize: read-only file system (mount /sys read-write)'],
+      ['nf_conntrack_max', 'read-only in this network namespace'],
+    ],
+  },
+  {
+    name: 'read-only /sys but a writable buckets sysctl: via sysctl',
+    kernel: { refuse: { hashsize: 'EROFS' } },
+    desired: desired({ buckets: 524288 }),
+    actions: ['buckets 262144->524288'],
+  },
+  {
+    name: 'old kernel, buckets sysctl read-only: via hashsize',
+    kernel: { refuse: { nf_conntrack_buckets: 'EACCES' } },
+    desired: desired({ buckets: 524288 }),
+    actions: ['buckets 262144->524288'],
+  },
+  {
+    name: 'hashsize looks writable from a pod namespace, but the kernel refuses it there',
+    kernel: { refuse: { nf_conntrack_buckets: 'EACCES' } },
+    hostNetns: false,
+    desired: desired({ buckets: 524288 }),
+    actions: [],
+    notApplicable: [['buckets', 'the hashsize parameter can only be changed from the host network namespace']],
+  },
+  {
+    name: 'namespace unknown, but nf_conntrack_max read-only: no hashsize write either',
+    kernel: { refuse: { nf_conntrack_buckets: 'EACCES', nf_conntrack_max: 'EACCES' } },
+    desired: desired({ buckets: 524288 }),
+    actions: [],
+    notApplicable: [['buckets', 'the hashsize parameter can only be changed from the host network namespace']],
+  },
+  {
+    name: 'key missing on this kernel',
+    desired: desired({ sysctls: { nf_conntrack_dccp_timeout_request: 60, nf_conntrack_icmp_timeout: 10 } }),
+    actions: ['nf_conntrack_icmp_timeout 30->10'],
+    notApplicable: [['nf_conntrack_dccp_timeout_request', 'not present on this kernel']],
+  },
+  {
+    name: 'a key the policy no longer names goes back to its baseline',
+    desired: desired({ sysctls: { nf_conntrack_max: 262144 } }),
+    kernel: { values: { nf_conntrack_tcp_timeout_established: 600 } },
+    baseline: { values: { nf_conntrack_tcp_timeout_established: 432000 }, notrackOwned: false },
+    actions: ['nf_conntrack_tcp_timeout_established 600->432000'],
+  },
+];
+
+for (const c of cases) {
+  test(`plan: ${c.name}`, async () => {
+    const result = plan(c.desired, await observe(c.kernel, c.hostNetns), c.baseline ?? emptyBaseline(), null);
+    assert.deepEqual(summary(result.actions), c.actions);
+    assert.deepEqual(result.notApplicable.map((n) => [n.key, n.reason]), c.notApplicable ?? []);
+    assert.equal(result.inSync, c.actions.length === 0 && (c.notApplicable ?? []).length === 0);
+  });
+}
+
+const notrackCases: Array<{ name: string; desired: DesiredState; check: NotrackState | null; baseline?: Baseline; kinds: string[]; notApplicable?: string }> = [
+  {
+    name: 'rules missing: one sync action, last, carrying the lines',
+    desired: desired({ notrack: [LOOPBACK], sysctls: { nf_conntrack_icmp_timeout: 10 } }),
+    check: { inSync: false, missing: ['-i lo -j NOTRACK'], extra: [], ownedRules: 0 },
+    kinds: ['sysctl', 'notrack-sync'],
+  },
+  {
+    name: 'rules in sync: nothing',
+    desired: desired({ notrack: [LOOPBACK] }),
+    check: { inSync: true, missing: [], extra: [], ownedRules: 2 },
+    kinds: [],
+  },
+  {
+    name: 'policy without rules, chains of ours: removed',
+    desired: desired(),
+    check: { inSync: false, missing: [], extra: ['-i lo -j NOTRACK'], ownedRules: 1 },
+    baseline: { values: {}, notrackOwned: true },
+    kinds: ['notrack-remove'],
+  },
+  {
+    name: 'no backend on this host: NotApplicable',
+    desired: desired({ notrack: [LOOPBACK] }),
+    check: null,
+    kinds: [],
+    notApplicable: 'no NOTRACK backend (iptables or nft) usable on this host',
+  },
+];
+
+for (const c of notrackCases) {
+  test(`plan notrack: ${c.name}`, async () => {
+    const result = plan(c.desired, await observe(), c.baseline ?? emptyBaseline(), c.check);
+    assert.deepEqual(result.actions.map((a) => a.kind), c.kinds);
+    const sync = result.actions.find((a) => a.kind === 'notrack-sync');
+    if (sync) assert.deepEqual([sync.missing, sync.extra, sync.from], [c.check!.missing, c.check!.extra, null]);
+    assert.deepEqual(result.notApplicable.map((n) => n.reason), c.notApplicable ? [c.notApplicable] : []);
+  });
+}
+
+test('plan: a second plan after applying the first is empty', async () => {
+  const kernel = conntrackKernel();
+  const observeKernel = fakeObserve(kernel, paths);
+  const want = desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_established: 600, nf_conntrack_udp_timeout: 10 }, buckets: 300000 });
+  const first = plan(want, await observeKernel(), emptyBaseline(), null);
+  assert.equal(first.actions.length, 4);
+  const run = await new Executor(kernel, paths, null).execute(first.actions);
+  assert.equal(run.ok, true, run.failed?.error);
+  const second = plan(want, await observeKernel(), emptyBaseline(), null);
+  assert.deepEqual(second, { actions: [], notApplicable: [], inSync: true });
+  assert.equal(kernel.value(paths.sysctl('nf_conntrack_buckets')), '300032', 'the fake rounds like the kernel');
+});
+
+test('describeAction: the diff lines plan prints', () => {
+  const lines: Array<[Action, string]> = [
+    [{ kind: 'sysctl', key: 'nf_conntrack_tcp_timeout_established', from: 432000, to: 600 }, 'tcp established  432000 -> 600'],
+    [{ kind: 'sysctl', key: 'nf_conntrack_tcp_timeout_close_wait', from: 3600, to: 60 }, 'tcp close_wait  3600 -> 60'],
+    [{ kind: 'sysctl', key: 'nf_conntrack_udp_timeout', from: 30, to: 10 }, 'udp timeout  30 -> 10'],
+    [{ kind: 'sysctl', key: 'nf_conntrack_max', from: 262144, to: 1048576 }, 'max  262144 -> 1048576'],
+    [{ kind: 'buckets', key: 'buckets', via: 'hashsize', from: 262144, to: 524288 }, 'buckets  262144 -> 524288 (via hashsize)'],
+    [{ kind: 'notrack-sync', key: 'notrack', to: { rules: [], acceptUntracked: false }, from: null, missing: ['a', 'b'], extra: ['c'] }, 'notrack  sync: 2 to add, 1 to remove'],
+  ];
+  for (const [action, line] of lines) assert.equal(describeAction(action), line);
+  assert.equal(
+    describeNotApplicable({ key: 'nf_conntrack_max', desired: 1048576, current: 262144, reason: 'read-only in this network namespace' }),
+    'max  wanted 1048576 (now 262144): read-only in this network namespace',
+  );
+});
