@@ -4,7 +4,7 @@ import { readHostSnapshot } from '../kernel/snapshot.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { buildDoctorReport, doctorExitCode, type DoctorReport } from '../report/doctor-report.js';
 import { renderDoctorText } from '../report/doctor-text.js';
-import { summarizeEntries, type TableSummary } from '../report/summary.js';
+import { summarizeBatches, type TableSummary } from '../report/summary.js';
 import type { Unreadable } from '../kernel/unreadable.js';
 import type { Host } from './host.js';
 
@@ -17,7 +17,7 @@ export async function diagnose(host: Host, options: { readTable: boolean; topN: 
     const stream = await openTableStream(host);
     tableUnreadable = stream.unreadable;
     if (stream.source !== null) {
-      summary = await summarizeEntries(stream.entries, { sysctls: snapshot.sysctls, topN: options.topN });
+      summary = await summarizeBatches(stream.batches, { sysctls: snapshot.sysctls, topN: options.topN });
       tableSource = stream.origin;
     }
   }

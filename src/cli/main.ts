@@ -4,8 +4,11 @@
 // one clear line, never a stack trace.
 import { hostname } from 'node:os';
 import { loadConfig, USAGE, UsageError, type Config } from '../config.js';
+import { createLogger } from '../logger.js';
+import { runAgent } from './agent.js';
 import { runDoctor } from './doctor.js';
 import { realHost } from './host.js';
+import { InputError, runApply, runPlan, runRestore } from './policy-commands.js';
 
 async function run(config: Config): Promise<number> {
   const isRoot = process.geteuid?.() === 0;
@@ -13,8 +16,14 @@ async function run(config: Config): Promise<number> {
   switch (config.command) {
     case 'doctor':
       return runDoctor(config, host, process.stdout);
-    default:
-      throw new UsageError(`command "${config.command}" is not available yet`);
+    case 'plan':
+      return runPlan(config, host, process.stdout);
+    case 'apply':
+      return runApply(config, host, process.stdout, process.stderr);
+    case 'restore':
+      return runRestore(config, host, process.stdout, process.stderr);
+    case 'agent':
+      return runAgent(config, host, createLogger(config.logLevel, config.nodeName));
   }
 }
 
@@ -32,7 +41,9 @@ async function main(): Promise<void> {
   try {
     process.exitCode = await run(config);
   } catch (err) {
-    process.stderr.write(`conntrack-operator ${config.command}: ${err instanceof Error ? err.message : String(err)}\n`);
+    // InputError texts are complete; others get the command's name for context.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(err instanceof InputError ? `${message}\n` : `conntrack-operator ${config.command}: ${message}\n`);
     process.exitCode = 1;
   }
 }

@@ -23,8 +23,13 @@ export interface TableStream {
   source: 'file' | 'conntrack -L';
   /** The file path or the command line read. */
   origin: string;
-  /** Entries, once; lines that are not entries are skipped and counted in parser.malformed. Throws if the dump fails midway. */
-  entries: AsyncIterable<ConntrackEntry>;
+  /**
+   * The entries in batches (one per chunk read), to be iterated once. Batches
+   * keep the per-entry cost low: an await per entry costs more than parsing
+   * it. Lines that are not entries are skipped and counted in parser.malformed.
+   * Throws if the dump fails midway.
+   */
+  batches: AsyncIterable<ConntrackEntry[]>;
   /** parsed / malformed line counts, final once entries is drained. */
   parser: EntryParser;
   /** What was tried first and could not be read (e.g. the file, EACCES). */
@@ -36,27 +41,46 @@ export interface TableUnavailable {
   unreadable: Unreadable[];
 }
 
-/** Split a stream of byte chunks into lines without building more than one chunk's worth of text. */
-async function* chunkLines(first: IteratorResult<unknown>, rest: AsyncIterator<unknown>): AsyncGenerator<string> {
+/** Parse a stream of byte chunks, one batch per chunk, holding no more than one chunk's text at a time. */
+async function* parseChunks(first: IteratorResult<unknown>, rest: AsyncIterator<unknown>, parser: EntryParser): AsyncGenerator<ConntrackEntry[]> {
   let carry = '';
   for (let r = first; !r.done; r = await rest.next()) {
     // The table is ASCII: latin1 decodes faster than utf8 and the same here.
     const text = carry + (Buffer.isBuffer(r.value) ? r.value.toString('latin1') : String(r.value));
+    const batch: ConntrackEntry[] = [];
     let start = 0;
     for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      if (nl > start) yield text.slice(start, nl);
+      if (nl > start) pushParsed(batch, parser, text.slice(start, nl));
       start = nl + 1;
     }
     carry = text.slice(start);
+    yield batch;
   }
-  if (carry !== '') yield carry;
+  if (carry !== '') {
+    const batch: ConntrackEntry[] = [];
+    pushParsed(batch, parser, carry);
+    yield batch;
+  }
 }
 
-async function* parseLines(lines: AsyncIterable<string>, parser: EntryParser): AsyncGenerator<ConntrackEntry> {
+function pushParsed(batch: ConntrackEntry[], parser: EntryParser, line: string): void {
+  const entry = parser.parse(line);
+  if (entry !== null) batch.push(entry);
+}
+
+const LINES_PER_BATCH = 512;
+
+/** Parse a stream of lines in batches. */
+async function* parseLines(lines: AsyncIterable<string>, parser: EntryParser): AsyncGenerator<ConntrackEntry[]> {
+  let batch: ConntrackEntry[] = [];
   for await (const line of lines) {
-    const entry = parser.parse(line);
-    if (entry !== null) yield entry;
+    pushParsed(batch, parser, line);
+    if (batch.length === LINES_PER_BATCH) {
+      yield batch;
+      batch = [];
+    }
   }
+  if (batch.length > 0) yield batch;
 }
 
 /** Open the table file; undefined (with the reason pushed) when it is missing or unreadable. */
@@ -74,7 +98,7 @@ async function openFile(deps: TableDeps, problems: Unreadable[]): Promise<TableS
     return undefined;
   }
   const parser = new EntryParser();
-  return { source: 'file', origin: path, entries: parseLines(chunkLines(first, chunks), parser), parser, unreadable: problems };
+  return { source: 'file', origin: path, batches: parseChunks(first, chunks, parser), parser, unreadable: problems };
 }
 
 /** Start `conntrack -L -o extended`; undefined (with the reason pushed) when it cannot run or is refused. */
@@ -104,7 +128,7 @@ async function openConntrack(deps: TableDeps, problems: Unreadable[]): Promise<T
     const { code, stderr } = await done;
     if (code !== 0) throw new Error(`${command} exited ${code} midway: ${stderr.trim()}`);
   })();
-  return { source: 'conntrack -L', origin: command, entries: parseLines(all, parser), parser, unreadable: problems };
+  return { source: 'conntrack -L', origin: command, batches: parseLines(all, parser), parser, unreadable: problems };
 }
 
 /**

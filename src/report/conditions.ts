@@ -4,8 +4,8 @@
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
-export interface Condition {
-  type: string;
+export interface Condition<T extends string = string> {
+  type: T;
   status: ConditionStatus;
   reason: string;
   message: string;
@@ -13,18 +13,18 @@ export interface Condition {
   observedGeneration: number;
 }
 
-export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
+export type ConditionInput<T extends string = string> = Omit<Condition<T>, 'lastTransitionTime'>;
 
-export function setCondition(conditions: readonly Condition[], next: ConditionInput, now: Date): Condition[] {
+export function setCondition<T extends string>(conditions: readonly Condition<T>[], next: ConditionInput<T>, now: Date): Condition<T>[] {
   const existing = conditions.find((c) => c.type === next.type);
   const lastTransitionTime =
     existing && existing.status === next.status ? existing.lastTransitionTime : now.toISOString();
-  const updated: Condition = { ...next, lastTransitionTime };
+  const updated: Condition<T> = { ...next, lastTransitionTime };
   return existing ? conditions.map((c) => (c.type === next.type ? updated : c)) : [...conditions, updated];
 }
 
-export function setConditions(conditions: readonly Condition[], next: ConditionInput[], now: Date): Condition[] {
-  return next.reduce<Condition[]>((acc, c) => setCondition(acc, c, now), [...conditions]);
+export function setConditions<T extends string>(conditions: readonly Condition<T>[], next: ConditionInput<T>[], now: Date): Condition<T>[] {
+  return next.reduce<Condition<T>[]>((acc, c) => setCondition(acc, c, now), [...conditions]);
 }
 
 export function findCondition(conditions: readonly Condition[], type: string): Condition | undefined {

@@ -2,7 +2,7 @@
 // and nowhere else. A new AgentMetrics per agent: no global registry.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type ReconcileResult = 'applied' | 'in_sync' | 'dry_run' | 'failed' | 'restored';
+export type ReconcileResult = 'applied' | 'in_sync' | 'not_applicable' | 'dry_run' | 'failed' | 'restored';
 
 export const KERNEL_COUNTERS = ['drop', 'earlyDrop', 'insertFailed', 'invalid', 'searchRestart'] as const;
 export type KernelCounterName = (typeof KERNEL_COUNTERS)[number];

@@ -182,9 +182,9 @@ export class TableSummarizer {
   }
 }
 
-/** Summarise a whole stream of entries. */
-export async function summarizeEntries(entries: AsyncIterable<SummaryEntry>, options: SummaryOptions): Promise<TableSummary> {
+/** Summarise a whole table read in batches (src/kernel/table-stream.ts TableStream.batches). */
+export async function summarizeBatches(batches: AsyncIterable<readonly SummaryEntry[]>, options: SummaryOptions): Promise<TableSummary> {
   const summarizer = new TableSummarizer(options);
-  for await (const entry of entries) summarizer.add(entry);
+  for await (const batch of batches) for (const entry of batch) summarizer.add(entry);
   return summarizer.result();
 }

@@ -24,13 +24,18 @@ export interface TopKResult {
   total: number;
 }
 
+interface Counter {
+  key: string;
+  count: number;
+  error: number;
+  /** Position in the heap; kept on the counter so moving it costs no map update. */
+  pos: number;
+}
+
 export class HeavyHitters {
-  private exactCounts: Map<string, number> | null = new Map();
-  // Sketch state, used once exactCounts overflows: parallel arrays forming a min-heap on counts.
-  private readonly index = new Map<string, number>();
-  private keys: string[] = [];
-  private counts: number[] = [];
-  private errors: number[] = [];
+  // Exact phase: one counter per key. Sketch phase: the same counters, also in a min-heap on count.
+  private readonly counters = new Map<string, Counter>();
+  private heap: Counter[] | null = null;
   private total = 0;
 
   constructor(private readonly capacity: number) {
@@ -39,78 +44,61 @@ export class HeavyHitters {
 
   add(key: string): void {
     this.total++;
-    const exact = this.exactCounts;
-    if (exact !== null) {
-      const c = exact.get(key);
-      if (c !== undefined) exact.set(key, c + 1);
-      else if (exact.size < this.capacity) exact.set(key, 1);
-      else {
-        this.startSketch(exact);
-        this.addToSketch(key);
-      }
-      return;
+    const c = this.counters.get(key);
+    if (c !== undefined) {
+      c.count++;
+      if (this.heap !== null) this.siftDown(c.pos);
+    } else if (this.heap === null && this.counters.size < this.capacity) {
+      this.counters.set(key, { key, count: 1, error: 0, pos: 0 });
+    } else {
+      this.replaceMin(key);
     }
-    this.addToSketch(key);
   }
 
   /** The n largest counts, largest first (ties by key, for a stable report). */
   top(n: number): TopKResult {
-    const exact = this.exactCounts !== null;
-    const all: TopKey[] = exact
-      ? [...this.exactCounts!].map(([key, count]) => ({ key, count, maxOverestimate: 0 }))
-      : this.keys.map((key, i) => ({ key, count: this.counts[i]!, maxOverestimate: this.errors[i]! }));
+    const all = [...this.counters.values()].map((c) => ({ key: c.key, count: c.count, maxOverestimate: c.error }));
     all.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return { items: all.slice(0, n), exact, errorBound: exact ? 0 : (this.counts[0] ?? 0), total: this.total };
+    const heap = this.heap;
+    return { items: all.slice(0, n), exact: heap === null, errorBound: heap === null ? 0 : heap[0]!.count, total: this.total };
   }
 
-  private startSketch(exact: Map<string, number>): void {
-    for (const [key, count] of exact) {
-      this.index.set(key, this.keys.length);
-      this.keys.push(key);
-      this.counts.push(count);
-      this.errors.push(0);
-    }
-    this.exactCounts = null;
-    for (let i = (this.keys.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
-  }
-
-  private addToSketch(key: string): void {
-    const i = this.index.get(key);
-    if (i !== undefined) {
-      this.counts[i]!++;
-      this.siftDown(i);
-      return;
-    }
-    // Replace the smallest counter: the newcomer may have been seen up to min times before.
-    const min = this.counts[0]!;
-    this.index.delete(this.keys[0]!);
-    this.keys[0] = key;
-    this.errors[0] = min;
-    this.counts[0] = min + 1;
-    this.index.set(key, 0);
+  /** Space-Saving's step: the newcomer takes the smallest counter and may have been seen up to its count before. */
+  private replaceMin(key: string): void {
+    const heap = (this.heap ??= this.buildHeap());
+    const min = heap[0]!;
+    this.counters.delete(min.key);
+    min.key = key;
+    min.error = min.count;
+    min.count++;
+    this.counters.set(key, min);
     this.siftDown(0);
   }
 
-  private siftDown(i: number): void {
-    const n = this.keys.length;
-    const counts = this.counts;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) return;
-      const r = l + 1;
-      const child = r < n && counts[r]! < counts[l]! ? r : l;
-      if (counts[child]! >= counts[i]!) return;
-      this.swap(i, child);
-      i = child;
-    }
+  private buildHeap(): Counter[] {
+    const heap = [...this.counters.values()];
+    heap.forEach((c, i) => (c.pos = i));
+    this.heap = heap;
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    return heap;
   }
 
-  private swap(a: number, b: number): void {
-    const { keys, counts, errors, index } = this;
-    [keys[a], keys[b]] = [keys[b]!, keys[a]!];
-    [counts[a], counts[b]] = [counts[b]!, counts[a]!];
-    [errors[a], errors[b]] = [errors[b]!, errors[a]!];
-    index.set(keys[a]!, a);
-    index.set(keys[b]!, b);
+  private siftDown(i: number): void {
+    const heap = this.heap!;
+    const n = heap.length;
+    const c = heap[i]!;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const child = r < n && heap[r]!.count < heap[l]!.count ? r : l;
+      const smaller = heap[child]!;
+      if (smaller.count >= c.count) break;
+      heap[i] = smaller;
+      smaller.pos = i;
+      i = child;
+    }
+    heap[i] = c;
+    c.pos = i;
   }
 }

@@ -1,0 +1,37 @@
+// Turns the kernel log's "table full" lines into a flag the agent takes once
+// per pass, keeping only lines about our own network namespace (a pod's full
+// table is that pod's story, not the node's).
+import { KmsgWatcher, type TableFullSignal } from '../kernel/kmsg.js';
+import type { KernelFiles } from '../kernel/kernel-files.js';
+import type { HostPaths } from '../kernel/host-paths.js';
+
+export class TableFullLog {
+  private seen = false;
+  private watcher: KmsgWatcher | null = null;
+
+  constructor(private readonly netnsInode: () => number | null) {}
+
+  /** Start watching; rejects when the log cannot be opened (no CAP_SYSLOG, no /dev/kmsg). */
+  async start(files: KernelFiles, paths: HostPaths, kmsgPath: string): Promise<void> {
+    const uptime = Number((await files.read(paths.proc('uptime'))).split(' ')[0]);
+    this.watcher = new KmsgWatcher(kmsgPath, Math.floor(uptime * 1e6), (s) => this.onSignal(s));
+    await this.watcher.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher?.stop();
+  }
+
+  /** Whether a "table full" line for our namespace came since the last call. */
+  take(): boolean {
+    const seen = this.seen;
+    this.seen = false;
+    return seen;
+  }
+
+  private onSignal(s: TableFullSignal): void {
+    const ours = this.netnsInode();
+    // Old kernels do not name the namespace: then every line counts.
+    if (s.netnsInode === null || ours === null || s.netnsInode === ours) this.seen = true;
+  }
+}

@@ -1,0 +1,248 @@
+// The node agent: on every tick (and at once when the policy or the node's
+// labels change) it reads the host, computes the node's effective policy,
+// reconciles, and publishes status and metrics. Level-based: each pass starts
+// from what the kernel shows now, so a missed tick or a restart loses nothing.
+import type { Host } from '../cli/host.js';
+import type { Logger } from '../logger.js';
+import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
+import { openTableStream } from '../kernel/table-stream.js';
+import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
+import type { Labels } from '../policy/select.js';
+import type { BaselineStore } from '../reconcile/baseline-store.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
+import type { Condition } from '../report/conditions.js';
+import type { AgentMetrics, ReconcileResult as MetricResult } from '../report/metrics.js';
+import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
+import type { NodeStatusDoc } from '../report/status-schema.js';
+import { summarizeBatches, type TableSummary } from '../report/summary.js';
+import type { PolicySource } from './policy-source.js';
+
+export interface NodeAgentOptions {
+  nodeName: string;
+  intervalMs: number;
+  /** How often the table itself is dumped for the breakdown (a big table costs seconds of CPU). */
+  breakdownIntervalMs: number;
+  /** Never write, whatever the policies say (npm start, --dry-run). */
+  forceDryRun: boolean;
+  serviceCidrs: string[];
+  podCidrs: string[];
+  notrackBackend: NodeStatusInputs['notrackBackend'];
+}
+
+export interface NodeAgentDeps {
+  host: Host;
+  logger: Logger;
+  now: () => Date;
+  policies: PolicySource;
+  nodeLabels: () => Labels;
+  reconciler: Reconciler;
+  baselineStore: BaselineStore;
+  metrics: AgentMetrics;
+  /** Where the status goes: a file standalone, the API in a cluster. */
+  publish: (status: NodeStatusDoc, outcome: PassOutcome) => Promise<void>;
+  /** "table full" lines from the kernel log for our namespace since the last call. */
+  takeKernelTableFull?: () => boolean;
+}
+
+export class NodeAgent {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private conditions: Condition<'Applied' | 'Drifted' | 'Pressure' | 'TableFull'>[] = [];
+  private lastDrops: number | null = null;
+  private summary: TableSummary | null = null;
+  private summaryAt = 0;
+  private tableSource: NodeStatusInputs['tableSource'] = 'none';
+  private lastPassEnd = 0;
+  private lastWouldChange = '';
+  private passes = 0;
+  lastStatus: NodeStatusDoc | null = null;
+
+  constructor(
+    private readonly opts: NodeAgentOptions,
+    private readonly deps: NodeAgentDeps,
+  ) {}
+
+  start(): void {
+    this.deps.policies.onChange(() => this.trigger());
+    this.trigger();
+    this.timer = setInterval(() => this.trigger(), this.opts.intervalMs);
+  }
+
+  /** Run a pass now, or right after the one running. */
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.pass();
+      } while (this.again && !this.stopped);
+      this.running = null;
+    })();
+  }
+
+  /** Finish the pass in flight, then stop; nothing is half-written. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** A pass must finish within three intervals, or the loop is stuck. */
+  liveProblem(): string | null {
+    if (this.passes === 0) return null;
+    const late = this.deps.now().getTime() - this.lastPassEnd;
+    return late > 3 * this.opts.intervalMs + 60_000 ? `no reconcile pass finished for ${Math.round(late / 1000)}s` : null;
+  }
+
+  readyProblem(): string | null {
+    return this.passes === 0 ? 'the first reconcile pass has not finished' : null;
+  }
+
+  /** One pass; never throws (a failed pass is reported and retried on the next tick). */
+  async pass(): Promise<PassOutcome> {
+    const started = this.deps.now();
+    const log = this.deps.logger;
+    let outcome: PassOutcome;
+    let snapshot: HostSnapshot | null = null;
+    const policyInput = this.deps.policies.current();
+    try {
+      snapshot = await readHostSnapshot(this.deps.host);
+      outcome = await this.reconcile(snapshot, policyInput.policies);
+    } catch (err) {
+      outcome = { kind: 'error', message: err instanceof Error ? err.message : String(err) };
+      log.error({ err: outcome.message }, 'reconcile pass failed');
+    }
+    const seconds = (this.deps.now().getTime() - started.getTime()) / 1000;
+    this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.now().getTime() / 1000);
+    if (snapshot) await this.report(snapshot, outcome, policyInput.error);
+    this.passes++;
+    this.lastPassEnd = this.deps.now().getTime();
+    return outcome;
+  }
+
+  private async reconcile(snapshot: HostSnapshot, policies: ReturnType<PolicySource['current']>['policies']): Promise<PassOutcome> {
+    const log = this.deps.logger;
+    const effective = effectivePolicy(policies, this.deps.nodeLabels(), {
+      ...(snapshot.memory.memTotalBytes !== null ? { memTotalBytes: snapshot.memory.memTotalBytes } : {}),
+      ...(snapshot.memory.slabObjectSize !== null ? { slabObjectSize: snapshot.memory.slabObjectSize } : {}),
+      ...(snapshot.table.count !== null ? { conntrackCount: snapshot.table.count } : {}),
+      ...(snapshot.table.max !== null ? { currentMax: snapshot.table.max } : {}),
+      ...(snapshot.table.buckets !== null ? { currentBuckets: snapshot.table.buckets } : {}),
+      serviceCidrs: this.opts.serviceCidrs,
+      podCidrs: this.opts.podCidrs,
+    });
+    const generations = Object.fromEntries(
+      policies.filter((p) => effective.selected.includes(p.metadata.name)).map((p) => [p.metadata.name, p.metadata.generation ?? 1]),
+    );
+    if (effective.selected.length === 0) return this.noPolicy();
+    logProblems(log, effective);
+    const dryRun = this.opts.forceDryRun || effective.mode === 'DryRun';
+    const result = dryRun
+      ? await this.deps.reconciler.reconcile(effective.desired, 'DryRun')
+      : await this.deps.reconciler.reconcile(effective.enforced, 'Enforce');
+    const policyLog = log.child({ policy: effective.selected.join(',') });
+    if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
+    else if (result.execution) policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
+    else if (dryRun) this.logWouldChange(policyLog, result.plan.actions.map((a) => a.key));
+    return { kind: 'reconciled', effective, result, generations };
+  }
+
+  /** DryRun: say what would change when that changes, not on every pass. */
+  private logWouldChange(log: Logger, keys: string[]): void {
+    const text = keys.join(',');
+    if (text === this.lastWouldChange) return;
+    this.lastWouldChange = text;
+    log.info({ wouldChange: keys }, keys.length ? 'DryRun: changes not made' : 'DryRun: the node matches the policy');
+  }
+
+  /** No policy selects the node: put back what we changed (unless told never to write). */
+  private async noPolicy(): Promise<PassOutcome> {
+    const baseline = await this.deps.baselineStore.load();
+    const ours = Object.keys(baseline.values).length > 0 || baseline.notrackOwned;
+    if (!ours) return { kind: 'no-policy' };
+    if (this.opts.forceDryRun) {
+      this.deps.logger.info({ keys: Object.keys(baseline.values) }, 'DryRun: no policy selects this node; restore not done');
+      return { kind: 'no-policy' };
+    }
+    const result = await this.deps.reconciler.restore();
+    if (result.ok) this.deps.logger.info({ restored: result.plan.actions.map((a) => a.key) }, 'no policy selects this node: restored the original values');
+    else this.deps.logger.error({ notApplicable: result.plan.notApplicable, failed: result.execution?.failed }, 'restore failed');
+    return { kind: 'restored', result };
+  }
+
+  private async report(snapshot: HostSnapshot, outcome: PassOutcome, policyError: string | undefined): Promise<void> {
+    const now = this.deps.now();
+    const drops = snapshot.stats.counters?.drop ?? null;
+    const dropsRising = drops !== null && this.lastDrops !== null ? Math.max(0, drops - this.lastDrops) : 0;
+    this.lastDrops = drops;
+    await this.refreshSummary(snapshot, now);
+    const { status, conditions } = buildNodeStatus({
+      nodeName: this.opts.nodeName,
+      now,
+      snapshot,
+      summary: this.summary,
+      tableSource: this.tableSource,
+      notrackBackend: this.opts.notrackBackend,
+      outcome,
+      baseline: await this.deps.baselineStore.load(),
+      tableFull: { dropsRising, kernelLogged: this.deps.takeKernelTableFull?.() ?? false },
+      ...(policyError ? { policyError } : {}),
+      previousConditions: this.conditions,
+    });
+    this.conditions = conditions;
+    this.lastStatus = status;
+    this.deps.metrics.observeTable({ count: snapshot.table.count, max: snapshot.table.max, buckets: snapshot.table.buckets, counters: snapshot.stats.counters });
+    this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
+    try {
+      await this.deps.publish(status, outcome);
+    } catch (err) {
+      this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'publishing the status failed; next pass retries');
+    }
+  }
+
+  private async refreshSummary(snapshot: HostSnapshot, now: Date): Promise<void> {
+    if (!snapshot.moduleLoaded || (this.summary && now.getTime() - this.summaryAt < this.opts.breakdownIntervalMs)) return;
+    this.summaryAt = now.getTime();
+    try {
+      const stream = await openTableStream(this.deps.host);
+      if (stream.source === null) {
+        this.tableSource = 'none';
+        return;
+      }
+      this.summary = await summarizeBatches(stream.batches, { sysctls: snapshot.sysctls });
+      this.tableSource = stream.source === 'file' ? 'procfs' : 'conntrack-tool';
+    } catch (err) {
+      this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'reading the table for the breakdown failed');
+    }
+  }
+}
+
+function logProblems(log: Logger, e: EffectivePolicy): void {
+  for (const c of e.conflicts) log.warn({ policy: c.policies.join(','), field: c.field, values: c.values }, 'policies conflict at equal priority: field not applied');
+  for (const r of e.refused) log.warn({ policy: r.policy, field: r.path, reason: r.message }, 'guardrail refused a field: not applied');
+}
+
+function metricResult(o: PassOutcome): MetricResult {
+  switch (o.kind) {
+    case 'reconciled':
+      if (o.result.execution && !o.result.execution.ok) return 'failed';
+      if (o.result.mode === 'DryRun') return 'dry_run';
+      return o.result.execution ? 'applied' : o.result.inSync ? 'in_sync' : 'not_applicable';
+    case 'restored':
+      return o.result.ok ? 'restored' : 'failed';
+    case 'no-policy':
+      return 'in_sync';
+    case 'error':
+      return 'failed';
+  }
+}
+
+function ownedRules(o: PassOutcome): number | null {
+  return o.kind === 'reconciled' ? o.result.notrackOwnedRules ?? null : null;
+}

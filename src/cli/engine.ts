@@ -1,0 +1,35 @@
+// Wires the policy engine to the real host: NOTRACK backend (detected or
+// chosen), baseline store in the state dir, observer, reconciler. Shared by
+// plan, apply, restore and the agent so they all act the same way.
+import type { Config } from '../config.js';
+import { findKubeProxy } from '../kernel/host-facts.js';
+import type { NotrackBackend, NotrackBackendName } from '../kernel/notrack/backend.js';
+import { createNotrackBackend, detectBackend } from '../kernel/notrack/detect.js';
+import { readObservedState } from '../kernel/observe.js';
+import { FileBaselineStore, type BaselineStore } from '../reconcile/baseline-store.js';
+import { Reconciler, type ReconcileLogger } from '../reconcile/reconciler.js';
+import type { Host } from './host.js';
+
+export interface Engine {
+  backendName: NotrackBackendName;
+  backend: NotrackBackend;
+  baselineStore: BaselineStore;
+  reconciler: Reconciler;
+}
+
+export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'stateDir'>, host: Host, logger?: ReconcileLogger): Promise<Engine> {
+  const backendName = config.notrackBackend === 'auto' ? await detectBackend(host.runner) : config.notrackBackend;
+  const backend = createNotrackBackend(backendName, host.runner);
+  const baselineStore = new FileBaselineStore(config.stateDir);
+  const reconciler = new Reconciler({
+    observe: () => readObservedState(host.files, host.paths),
+    files: host.files,
+    paths: host.paths,
+    backend,
+    baselineStore,
+    clock: Date.now,
+    ...(logger ? { logger } : {}),
+    writerFacts: async () => ({ kubeProxyRunning: (await findKubeProxy(host.files, host.paths, host.isRoot)).value?.running ?? false }),
+  });
+  return { backendName, backend, baselineStore, reconciler };
+}

@@ -1,0 +1,135 @@
+// plan, apply and restore on this host, from a policy file.
+// Bad input (an invalid file, a guardrail refusal, a conflict) is reported,
+// exit code 1, and nothing is written: validate everything first.
+import { readFile } from 'node:fs/promises';
+import type { Config } from '../config.js';
+import { describeRule } from '../kernel/notrack/render-iptables.js';
+import { readHostSnapshot } from '../kernel/snapshot.js';
+import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
+import { formatPolicyErrors } from '../policy/errors.js';
+import { parsePolicyDocuments } from '../policy/load.js';
+import type { DesiredState } from '../policy/types.js';
+import type { Baseline } from '../reconcile/planner.js';
+import { describeAction, describeNotApplicable } from '../reconcile/planner.js';
+import { planJson, renderPlanText, type NotrackChange, type PlanView } from '../report/plan-text.js';
+import { buildEngine, type Engine } from './engine.js';
+import type { Host } from './host.js';
+
+export class InputError extends Error {}
+
+export async function loadPolicyFile(path: string) {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new InputError(`${path}: cannot read the policy file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const parsed = parsePolicyDocuments(text, path);
+  if ('errors' in parsed) throw new InputError(`invalid policy:\n${formatPolicyErrors(parsed.errors)}`);
+  if (parsed.policies.length === 0) throw new InputError(`${path}: no ConntrackPolicy in the file`);
+  return parsed.policies;
+}
+
+async function effectiveHere(config: Config, host: Host): Promise<EffectivePolicy> {
+  const policies = await loadPolicyFile(config.policyFile!);
+  const s = await readHostSnapshot(host);
+  return effectivePolicy(policies, config.nodeLabels, {
+    ...(s.memory.memTotalBytes !== null ? { memTotalBytes: s.memory.memTotalBytes } : {}),
+    ...(s.memory.slabObjectSize !== null ? { slabObjectSize: s.memory.slabObjectSize } : {}),
+    ...(s.table.count !== null ? { conntrackCount: s.table.count } : {}),
+    ...(s.table.max !== null ? { currentMax: s.table.max } : {}),
+    ...(s.table.buckets !== null ? { currentBuckets: s.table.buckets } : {}),
+    serviceCidrs: config.serviceCidrs,
+    podCidrs: config.podCidrs,
+  });
+}
+
+const ACCEPT_UNTRACKED = 'filter INPUT, first: -m conntrack --ctstate UNTRACKED -j ACCEPT';
+
+/** Rule-level NOTRACK diff against what we applied before. */
+function notrackChanges(wanted: DesiredState, baseline: Baseline): NotrackChange[] {
+  const before = new Map((baseline.notrackApplied?.rules ?? []).map((r) => [r.name, r]));
+  const now = new Map(wanted.notrack.map((r) => [r.name, r]));
+  const out: NotrackChange[] = [];
+  const hadAccept = baseline.notrackApplied?.acceptUntracked ?? false;
+  if (wanted.acceptUntracked !== hadAccept) out.push({ sign: wanted.acceptUntracked ? '+' : '-', name: 'accept-untracked', description: ACCEPT_UNTRACKED });
+  for (const r of wanted.notrack) {
+    const old = before.get(r.name);
+    if (!old) out.push({ sign: '+', name: r.name, description: describeRule(r) });
+    else if (JSON.stringify(old) !== JSON.stringify(r)) out.push({ sign: '~', name: r.name, description: describeRule(r) });
+  }
+  for (const r of before.values()) if (!now.has(r.name)) out.push({ sign: '-', name: r.name, description: describeRule(r) });
+  return out;
+}
+
+async function view(config: Config, e: EffectivePolicy, engine: Engine, actions: PlanView['actions'], notApplicable: PlanView['notApplicable'], wanted: DesiredState): Promise<PlanView> {
+  const baseline = await engine.baselineStore.load();
+  const notrackAction = actions.some((a) => a.kind === 'notrack-sync' || a.kind === 'notrack-remove');
+  return {
+    node: config.nodeName,
+    policies: e.selected,
+    mode: e.mode,
+    actions,
+    notrackChanges: notrackAction ? notrackChanges(wanted, baseline) : [],
+    notApplicable,
+    conflicts: e.conflicts,
+    refused: e.refused,
+  };
+}
+
+function print(config: Config, v: PlanView, out: NodeJS.WritableStream): void {
+  out.write(config.json ? `${JSON.stringify(planJson(v), null, 2)}\n` : renderPlanText(v));
+}
+
+/** Print what the whole policy (Enforce and DryRun fields alike) would change; writes nothing. */
+async function showPlan(config: Config, e: EffectivePolicy, engine: Engine, out: NodeJS.WritableStream): Promise<void> {
+  const r = await engine.reconciler.reconcile(e.desired, 'DryRun');
+  print(config, await view(config, e, engine, r.plan.actions, r.notApplicable, e.desired), out);
+}
+
+export async function runPlan(config: Config, host: Host, out: NodeJS.WritableStream): Promise<number> {
+  const e = await effectiveHere(config, host);
+  await showPlan(config, e, await buildEngine(config, host), out);
+  return 0;
+}
+
+export async function runApply(config: Config, host: Host, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const e = await effectiveHere(config, host);
+  const engine = await buildEngine(config, host);
+  if (e.refused.length || e.conflicts.length) {
+    await showPlan(config, e, engine, out);
+    err.write('not applied: fix the refused or conflicting fields above (nothing was written)\n');
+    return 1;
+  }
+  if (e.selected.length > 0 && e.mode === 'DryRun') {
+    await showPlan(config, e, engine, out);
+    err.write('the policy is in DryRun mode: nothing was written (set spec.mode: Enforce to apply)\n');
+    return 0;
+  }
+  const before = await engine.baselineStore.load();
+  const r = await engine.reconciler.reconcile(e.enforced, 'Enforce');
+  const v = await view(config, e, engine, r.plan.actions, r.notApplicable, e.enforced);
+  v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before) : [];
+  print(config, v, out);
+  if (r.execution && !r.execution.ok) {
+    const f = r.execution.failed;
+    err.write(`apply failed at ${f ? describeAction(f.action) : '?'}: ${f?.error ?? 'unknown error'}\n`);
+    err.write(`rolled back ${r.execution.rolledBack.length} change(s)${r.execution.rollbackErrors.length ? `; rollback errors: ${r.execution.rollbackErrors.map((x) => x.error).join('; ')}` : ''}\n`);
+    return 1;
+  }
+  if (r.execution) out.write(`applied ${r.execution.applied.length} change(s)${r.inSync ? '; the node matches the policy' : ''}\n`);
+  return 0;
+}
+
+export async function runRestore(config: Config, host: Host, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const engine = await buildEngine(config, host);
+  const r = await engine.reconciler.restore();
+  for (const a of r.plan.actions) out.write(`  ${describeAction(a)}\n`);
+  for (const n of r.plan.notApplicable) err.write(`  cannot restore ${describeNotApplicable(n)}\n`);
+  if (r.execution && !r.execution.ok) {
+    err.write(`restore failed: ${r.execution.failed?.error ?? 'unknown error'} (rolled back; the baseline is kept for another try)\n`);
+    return 1;
+  }
+  out.write(r.plan.actions.length ? `restored ${r.plan.actions.length} change(s)\n` : 'nothing to restore: no change of ours is recorded\n');
+  return r.ok ? 0 : 1;
+}

@@ -1,0 +1,227 @@
+// Builds a node's ConntrackStatus.status from one agent pass: what the kernel
+// shows, what the policy asked, what the reconcile did. Pure; the same
+// document goes to the status file (standalone) and the API (in a cluster).
+import type { HostSnapshot } from '../kernel/snapshot.js';
+import type { EffectivePolicy } from '../policy/effective.js';
+import type { DriftRecord } from '../reconcile/drift.js';
+import type { Baseline } from '../reconcile/planner.js';
+import type { ReconcileResult } from '../reconcile/reconciler.js';
+import type { RestoreResult } from '../reconcile/restore.js';
+import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
+import { setConditions, type Condition, type ConditionInput } from './conditions.js';
+import { buildFindings, chainLength, DEFAULT_PRESSURE, usagePercent } from './findings.js';
+import type { NodeConditionType, NodeStatusDoc } from './status-schema.js';
+
+type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
+type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
+import type { TableSummary } from './summary.js';
+
+export type PassOutcome =
+  | { kind: 'reconciled'; effective: EffectivePolicy; result: ReconcileResult; generations: Record<string, number> }
+  | { kind: 'restored'; result: RestoreResult }
+  | { kind: 'no-policy' }
+  | { kind: 'error'; message: string; effective?: EffectivePolicy; generations?: Record<string, number> };
+
+export interface TableFullSignal {
+  /** Drops rose since the previous pass (the exact measure). */
+  dropsRising: number;
+  /** The kernel logged "table full" for this namespace since the previous pass. */
+  kernelLogged: boolean;
+}
+
+export interface NodeStatusInputs {
+  nodeName: string;
+  now: Date;
+  snapshot: HostSnapshot;
+  summary: TableSummary | null;
+  tableSource: 'procfs' | 'conntrack-tool' | 'none';
+  notrackBackend: 'iptables-nft' | 'iptables-legacy' | 'nftables' | 'none';
+  outcome: PassOutcome;
+  baseline: Baseline;
+  tableFull: TableFullSignal;
+  /** Why the last policy input could not be used (an invalid edit), if so. */
+  policyError?: string;
+  previousConditions: readonly NodeCondition[];
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+function driftText(d: DriftRecord): string {
+  const writer = d.likelyWriter && d.likelyWriter !== 'unknown' ? `, likely ${d.likelyWriter}` : '';
+  return `${d.key} is ${d.actual}, policy says ${d.desired}${writer}${d.fighting ? ', keeps coming back: no longer correcting' : ''}`;
+}
+
+function generationsOf(outcome: PassOutcome): Record<string, number> | undefined {
+  return 'generations' in outcome ? outcome.generations : undefined;
+}
+
+function appliedCondition(outcome: PassOutcome, policyError: string | undefined, generation: number): NodeConditionInput {
+  const base = { type: 'Applied' as const, observedGeneration: generation };
+  switch (outcome.kind) {
+    case 'no-policy':
+      return { ...base, status: 'False', reason: 'NoPolicy', message: 'No ConntrackPolicy selects this node; its kernel settings are its own.' };
+    case 'restored':
+      return outcome.result.ok
+        ? { ...base, status: 'False', reason: 'Restored', message: 'No policy selects this node any more: the values from before the first change were put back and our NOTRACK rules removed.' }
+        : { ...base, status: 'False', reason: 'RestoreFailed', message: `Putting back the original values failed: ${executionError(outcome.result.execution) ?? notApplicableText(outcome.result.plan.notApplicable)}` };
+    case 'error':
+      return { ...base, status: 'False', reason: 'Error', message: outcome.message };
+    case 'reconciled': {
+      const r = outcome.result;
+      const names = outcome.effective.selected.join(', ');
+      const skipped = r.notApplicable.length ? ` Not applicable here: ${notApplicableText(r.notApplicable)}.` : '';
+      const invalid = policyError ? ` The latest policy edit was not used: ${policyError}` : '';
+      if (r.execution && !r.execution.ok) {
+        return { ...base, status: 'False', reason: 'ApplyFailed', message: `Applying ${names} failed and was rolled back: ${executionError(r.execution)}.${invalid}` };
+      }
+      if (r.mode === 'DryRun') {
+        const n = r.plan.actions.length;
+        return { ...base, status: 'False', reason: 'DryRun', message: `${names} is in DryRun: ${n === 0 ? 'the node already matches' : `${n} change(s) would be made`}, nothing is written.${skipped}${invalid}` };
+      }
+      if (!r.inSync) return { ...base, status: 'False', reason: 'NotInSync', message: `The node does not match ${names} yet.${skipped}${invalid}` };
+      return { ...base, status: 'True', reason: 'Applied', message: `The node matches ${names}.${skipped}${invalid}` };
+    }
+  }
+}
+
+function executionError(e: ReconcileResult['execution']): string | undefined {
+  return e?.failed ? `${e.failed.action.key}: ${e.failed.error}` : undefined;
+}
+
+function notApplicableText(items: ReconcileResult['notApplicable']): string {
+  return items.map((n) => `${n.key} (${n.reason})`).join('; ');
+}
+
+export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; conditions: NodeCondition[] } {
+  const s = i.snapshot;
+  const { count, max, buckets } = s.table;
+  const effective = 'effective' in i.outcome ? i.outcome.effective : undefined;
+  const pressure = effective?.pressure ?? DEFAULT_PRESSURE;
+  const usage = usagePercent(count, max);
+  const drift = i.outcome.kind === 'reconciled' ? i.outcome.result.drift : [];
+  const generations = generationsOf(i.outcome);
+  // A node status has no generation of its own: conditions refer to the newest policy generation they saw.
+  const generation = generations && Object.keys(generations).length ? Math.max(...Object.values(generations)) : 0;
+  const c = s.stats.counters;
+
+  const pressureCondition: NodeConditionInput =
+    usage === null
+      ? { type: 'Pressure', status: 'Unknown', reason: 'Unreadable', message: 'The entry count or the max could not be read.', observedGeneration: generation }
+      : usage >= pressure.criticalPercent
+        ? { type: 'Pressure', status: 'True', reason: 'Critical', message: `The table is ${round1(usage)}% full (${count} of ${max}); at 100% new connections are dropped.`, observedGeneration: generation }
+        : usage >= pressure.warningPercent
+          ? { type: 'Pressure', status: 'True', reason: 'Warning', message: `The table is ${round1(usage)}% full (${count} of ${max}).`, observedGeneration: generation }
+          : { type: 'Pressure', status: 'False', reason: 'Normal', message: `The table is ${round1(usage)}% full.`, observedGeneration: generation };
+  const full = i.tableFull.dropsRising > 0 || i.tableFull.kernelLogged;
+  const tableFullCondition: NodeConditionInput = full
+    ? {
+        type: 'TableFull',
+        status: 'True',
+        reason: i.tableFull.dropsRising > 0 ? 'Dropping' : 'KernelReportedFull',
+        message:
+          i.tableFull.dropsRising > 0
+            ? `The table is full: ${i.tableFull.dropsRising} new connections were dropped since the last check.`
+            : 'The kernel logged "nf_conntrack: table full, dropping packet" for this node.',
+        observedGeneration: generation,
+      }
+    : { type: 'TableFull', status: 'False', reason: 'NotDropping', message: 'No connections dropped since the last check.', observedGeneration: generation };
+  const driftCondition: NodeConditionInput = drift.length
+    ? { type: 'Drifted', status: 'True', reason: drift.some((d) => d.fighting) ? 'Fighting' : 'Drift', message: drift.map(driftText).join('; '), observedGeneration: generation }
+    : { type: 'Drifted', status: 'False', reason: 'InSync', message: 'No key differs from what was applied.', observedGeneration: generation };
+
+  const conditions = setConditions(i.previousConditions, [appliedCondition(i.outcome, i.policyError, generation), driftCondition, pressureCondition, tableFullCondition], i.now);
+  const findings = buildFindings({
+    moduleLoaded: s.moduleLoaded,
+    hostNetns: s.netns.host,
+    kubeProxyRunning: s.kubeProxy?.running ?? false,
+    count,
+    max,
+    buckets,
+    counters: c ? { drop: c.drop ?? 0, earlyDrop: c.earlyDrop ?? 0, insertFailed: c.insertFailed ?? 0 } : null,
+    sysctls: s.sysctls,
+    table: i.summary
+      ? { total: i.summary.total, tcp: i.summary.byProtocol['tcp'] ?? 0, timeWait: i.summary.tcpStates['TIME_WAIT'] ?? 0, unreplied: i.summary.flags.unreplied, loopback: i.summary.loopback.count }
+      : null,
+    pressure,
+  });
+
+  const status: NodeStatusDoc = {
+    nodeName: i.nodeName,
+    lastProbeTime: i.now.toISOString(),
+    kernel: {
+      release: s.kernelRelease ?? 'unknown',
+      conntrackLoaded: s.moduleLoaded,
+      ...(s.netns.host === null ? {} : { hostNetworkNamespace: s.netns.host }),
+      notrackBackend: i.notrackBackend,
+      tableSource: i.tableSource,
+    },
+    ...(count !== null && max !== null && buckets !== null
+      ? {
+          table: {
+            count,
+            max,
+            buckets,
+            usagePercent: round1(usage ?? 0),
+            usage: `${Math.round(usage ?? 0)}%`,
+            ...(chainLength(count, buckets) !== null ? { chainLength: round1(chainLength(count, buckets)!) } : {}),
+            bytes: tableBytes(max, buckets, s.memory.slabObjectSize ?? FALLBACK_SLAB_OBJECT_SIZE),
+            ...(s.memory.slabObjectSize !== null ? { slabObjectSize: s.memory.slabObjectSize } : {}),
+          },
+        }
+      : {}),
+    ...(c
+      ? {
+          counters: Object.fromEntries(
+            (['drop', 'earlyDrop', 'insertFailed', 'invalid', 'searchRestart'] as const).filter((k) => c[k] !== undefined).map((k) => [k, c[k]!]),
+          ),
+        }
+      : {}),
+    ...(i.summary
+      ? {
+          breakdown: {
+            entries: i.summary.total,
+            byL3: i.summary.byL3,
+            byProtocol: i.summary.byProtocol,
+            tcpStates: i.summary.tcpStates,
+            assured: i.summary.flags.assured,
+            unreplied: i.summary.flags.unreplied,
+            loopbackPercent: round1(i.summary.loopback.share * 100),
+            topSources: i.summary.topSources.slice(0, 10),
+          },
+        }
+      : {}),
+    ...(effective && generations
+      ? {
+          appliedPolicy: {
+            name: effective.selected.join(','),
+            policies: effective.selected.map((name) => ({ name, generation: generations[name] ?? 0 })),
+            mode: i.outcome.kind === 'reconciled' ? i.outcome.result.mode : effective.mode,
+          },
+        }
+      : {}),
+    driftCount: drift.length,
+    ...(drift.length
+      ? {
+          drift: drift.map((d) => ({
+            key: d.key,
+            desired: String(d.desired),
+            actual: String(d.actual),
+            since: d.since,
+            ...(d.likelyWriter ? { likelyWriter: d.likelyWriter } : {}),
+            ...(d.fighting ? { fighting: true } : {}),
+          })),
+        }
+      : {}),
+    ...(Object.keys(i.baseline.values).length || i.baseline.notrackOwned
+      ? {
+          baseline: {
+            ...Object.fromEntries(Object.entries(i.baseline.values).map(([k, v]) => [k, String(v)])),
+            ...(i.baseline.notrackOwned ? { notrack: 'none (our NOTRACK chains are removed on restore)' } : {}),
+          },
+        }
+      : {}),
+    ...(findings.length ? { findings: findings.slice(0, 32) } : {}),
+    conditions,
+  };
+  return { status, conditions };
+}

@@ -1,0 +1,69 @@
+// What `plan` and `apply` print: a diff an SRE reads at a glance, or the same as JSON.
+// Pure: the CLI gathers the pieces (including NOTRACK rule descriptions).
+import type { Conflict } from '../policy/effective.js';
+import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
+import { describeAction, describeNotApplicable, type Action, type NotApplicable } from '../reconcile/planner.js';
+
+export interface NotrackChange {
+  sign: '+' | '-' | '~';
+  name: string;
+  /** How the rule is put into the kernel, e.g. "raw PREROUTING -i lo, raw OUTPUT -o lo". */
+  description: string;
+}
+
+export interface PlanView {
+  node: string;
+  policies: string[];
+  mode: 'Enforce' | 'DryRun';
+  actions: Action[];
+  notrackChanges: NotrackChange[];
+  notApplicable: NotApplicable[];
+  conflicts: Conflict[];
+  refused: PolicyError[];
+}
+
+export function planJson(v: PlanView) {
+  return {
+    node: v.node,
+    policies: v.policies,
+    mode: v.mode,
+    inSync: v.actions.length === 0,
+    changes: v.actions.map((a) =>
+      a.kind === 'sysctl' || a.kind === 'buckets'
+        ? { key: a.key, from: a.from, to: a.to, ...(a.kind === 'buckets' ? { via: a.via } : {}), description: describeAction(a) }
+        : { key: a.key, add: a.kind === 'notrack-sync' ? a.missing : [], remove: a.extra, description: describeAction(a) },
+    ),
+    notrack: v.notrackChanges,
+    notApplicable: v.notApplicable,
+    conflicts: v.conflicts,
+    refused: v.refused,
+  };
+}
+
+export function renderPlanText(v: PlanView): string {
+  const lines: string[] = [];
+  if (v.policies.length === 0) return `no policy selects node ${v.node}: nothing to change.\n`;
+  lines.push(`node ${v.node}, policy ${v.policies.join(', ')} (${v.mode})`);
+  const values = v.actions.filter((a) => a.kind === 'sysctl' || a.kind === 'buckets');
+  const notrack = v.actions.find((a) => a.kind === 'notrack-sync' || a.kind === 'notrack-remove');
+  for (const a of values) lines.push(`  ${describeAction(a)}`);
+  if (notrack) {
+    const byRule = v.notrackChanges.map((c) => `  ${c.sign} notrack ${c.name}${c.description ? ` (${c.description})` : ''}`);
+    // No rule-level change but the action exists: our chains were edited outside.
+    lines.push(...(byRule.length ? byRule : [`  ~ notrack: our chains were changed outside (${notrack.kind === 'notrack-sync' ? notrack.missing.length : 0} rule lines missing, ${notrack.extra.length} extra)`]));
+  }
+  if (v.actions.length === 0) lines.push('  in sync: nothing to change');
+  if (v.notApplicable.length) {
+    lines.push('not applicable here (left alone):');
+    for (const n of v.notApplicable) lines.push(`  ${describeNotApplicable(n)}`);
+  }
+  if (v.conflicts.length) {
+    lines.push('conflicts (equal priority, different values; not applied):');
+    for (const c of v.conflicts) lines.push(`  ${c.field}: ${c.policies.join(', ')} set ${c.values.map((x) => JSON.stringify(x)).join(' vs ')}`);
+  }
+  if (v.refused.length) {
+    lines.push('refused by guardrails (not applied):');
+    for (const line of formatPolicyErrors(v.refused).split('\n')) lines.push(`  ${line}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,140 @@
+// Loads a fixture tree (test/fixtures/<name>/, files copied from a real
+// kernel) into a FakeKernel, so the kernel readers run on it exactly as on
+// /proc and /sys. What cannot be copied from /proc — the ns/net symlinks and
+// the errors the real kernel gave (EACCES on /proc/1/ns/net on the machine the
+// tree was taken from) — comes from the tree's links.json:
+//   { "proc/self/ns/net": "net:[4026531833]", "proc/1/ns/net": { "error": "EACCES" } }
+// Files at the tree's top level (conntrack-S.txt, ...) are command outputs,
+// not part of /proc or /sys: read them with fixtureText().
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { HostPaths } from '../../src/kernel/host-paths.js';
+import type { CommandResult, CommandRunner, LineStream } from '../../src/kernel/command-runner.js';
+import { FakeKernel, errno } from './fake-kernel.js';
+
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+type LinkSpec = string | { error: string };
+
+/** A FakeKernel that can also fail reads (read and stream) and readLinks with a given errno, as the real kernel did. */
+export class FixtureKernel extends FakeKernel {
+  private readErrors = new Map<string, string>();
+  private linkErrors = new Map<string, string>();
+
+  failRead(path: string, code: string): this {
+    this.readErrors.set(path, code);
+    return this;
+  }
+
+  failReadLink(path: string, code: string): this {
+    this.linkErrors.set(path, code);
+    return this;
+  }
+
+  /** A link set later replaces an error given earlier. */
+  override link(path: string, target: string): this {
+    this.linkErrors.delete(path);
+    return super.link(path, target);
+  }
+
+  override async read(path: string): Promise<string> {
+    const code = this.readErrors.get(path);
+    if (code) throw errno(code, 'open', path);
+    return super.read(path);
+  }
+
+  override stream(path: string): Readable {
+    const code = this.readErrors.get(path);
+    if (!code) return super.stream(path);
+    const r = new Readable({ read() {} });
+    process.nextTick(() => r.destroy(errno(code, 'open', path)));
+    return r;
+  }
+
+  override async readLink(path: string): Promise<string> {
+    const code = this.linkErrors.get(path);
+    if (code) throw errno(code, 'readlink', path);
+    return super.readLink(path);
+  }
+}
+
+export interface FixtureTree {
+  kernel: FixtureKernel;
+  paths: HostPaths;
+  dir: string;
+}
+
+function walk(dir: string, rel: string, out: Array<[string, string]>): void {
+  for (const name of readdirSync(dir)) {
+    const abs = join(dir, name);
+    const relPath = rel ? `${rel}/${name}` : name;
+    if (statSync(abs).isDirectory()) walk(abs, relPath, out);
+    else out.push([relPath, readFileSync(abs, 'utf8')]);
+  }
+}
+
+/** Load test/fixtures/<name>/proc and /sys into a FixtureKernel rooted at the tree's own path. */
+export function loadFixtureTree(name: string): FixtureTree {
+  const dir = join(FIXTURES_DIR, name);
+  const kernel = new FixtureKernel();
+  for (const top of ['proc', 'sys']) {
+    const files: Array<[string, string]> = [];
+    try {
+      walk(join(dir, top), top, files);
+    } catch {
+      continue; // a tree without /sys/module/nf_conntrack may have no sys/ at all
+    }
+    for (const [rel, content] of files) kernel.set(join(dir, rel), content);
+  }
+  const links = JSON.parse(readFileSync(join(dir, 'links.json'), 'utf8')) as Record<string, LinkSpec>;
+  for (const [rel, spec] of Object.entries(links)) {
+    if (typeof spec === 'string') kernel.link(join(dir, rel), spec);
+    else kernel.failReadLink(join(dir, rel), spec.error);
+  }
+  return { kernel, paths: new HostPaths({ procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') }), dir };
+}
+
+/** A command output captured into the tree (e.g. conntrack-S.txt). */
+export function fixtureText(name: string, file: string): string {
+  return readFileSync(join(FIXTURES_DIR, name, file), 'utf8');
+}
+
+/** A CommandRunner answering from a table of canned results; unknown commands fail like a missing binary (ENOENT). */
+export type CannedResults = Record<string, CommandResult | { error: string }>;
+
+export class CannedRunner implements CommandRunner {
+  readonly calls: string[] = [];
+
+  constructor(private readonly results: CannedResults) {}
+
+  private lookup(cmd: string, args: string[]): CommandResult {
+    const key = [cmd, ...args].join(' ');
+    this.calls.push(key);
+    const r = this.results[key];
+    if (r === undefined) throw errno('ENOENT', `spawn ${cmd}`, cmd);
+    if ('error' in r) throw errno(r.error, `spawn ${cmd}`, cmd);
+    return r;
+  }
+
+  async run(cmd: string, args: string[]): Promise<CommandResult> {
+    return this.lookup(cmd, args);
+  }
+
+  streamLines(cmd: string, args: string[]): LineStream {
+    let result: CommandResult | undefined;
+    let failure: unknown;
+    try {
+      result = this.lookup(cmd, args);
+    } catch (err) {
+      failure = err;
+    }
+    const lines = (async function* () {
+      if (result) yield* result.stdout.split('\n').filter((l) => l !== '');
+    })();
+    const done = failure ? Promise.reject(failure) : Promise.resolve({ code: result!.code, stderr: result!.stderr });
+    done.catch(() => undefined);
+    return { lines, done };
+  }
+}

@@ -1,0 +1,119 @@
+// Reusable helpers for root-only tests and benchmarks against the real kernel:
+// a throw-away network namespace with conntrack switched on, commands run
+// inside it, and bounded loopback traffic (test/support/traffic.ts) to fill
+// its table with a known mix. Nothing here touches a global key.
+//
+//   const skip = realKernelSkipReason();           // string when not root / tool missing
+//   await withNetns('summary', async (ns) => {
+//     await setNetnsSysctl(ns, 'nf_conntrack_udp_timeout', 300);
+//     await makeUdpFlows(ns, 50);
+//     await makeTimeWait(ns, 20);
+//     const held = await holdEstablished(ns, 2); try { ... } finally { await held.close(); }
+//     const out = await execIn(ns, 'conntrack', ['-L']);
+//   });
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { RealCommandRunner, type CommandResult, type CommandRunner, type LineStream, type RunOptions } from '../../src/kernel/command-runner.js';
+
+const TRAFFIC_SCRIPT = fileURLToPath(new URL('./traffic.ts', import.meta.url));
+const TSX_LOADER = ['--import', 'tsx'];
+const runner = new RealCommandRunner();
+
+/** Why the real-kernel tests cannot run here, or undefined when they can. */
+export function realKernelSkipReason(tools: string[] = ['ip', 'nft', 'conntrack']): string | undefined {
+  if (process.geteuid?.() !== 0) return 'needs root (network namespaces, conntrack netlink)';
+  const missing = tools.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  return missing.length ? `missing tool(s): ${missing.join(', ')}` : undefined;
+}
+
+/** Run a command inside the namespace; resolves with its result whatever the exit code. */
+export function execIn(ns: string, cmd: string, args: string[], opts?: RunOptions): Promise<CommandResult> {
+  return runner.run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+}
+
+/** Like execIn, but a non-zero exit is an error naming the command and its stderr. */
+export async function execInOk(ns: string, cmd: string, args: string[], opts?: RunOptions): Promise<string> {
+  const r = await execIn(ns, cmd, args, opts);
+  if (r.code !== 0) throw new Error(`in ${ns}: ${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** A CommandRunner whose every command runs inside the namespace (conntrack -L / -S as the code under test calls them). */
+export function netnsRunner(ns: string): CommandRunner {
+  return {
+    run: (cmd: string, args: string[], opts?: RunOptions) => execIn(ns, cmd, args, opts),
+    streamLines: (cmd: string, args: string[]): LineStream => runner.streamLines('ip', ['netns', 'exec', ns, cmd, ...args]),
+  };
+}
+
+async function ipOk(args: string[]): Promise<void> {
+  const r = await runner.run('ip', args);
+  if (r.code !== 0) throw new Error(`ip ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+}
+
+/**
+ * Create `ctop-<tag>-<pid>`, bring lo up, switch conntrack on (on this kernel
+ * the hooks are only active once a rule uses conntrack), run fn, and delete the
+ * namespace whatever happens.
+ */
+export async function withNetns<T>(tag: string, fn: (ns: string) => Promise<T>): Promise<T> {
+  const ns = `ctop-${tag}-${process.pid}`;
+  await ipOk(['netns', 'add', ns]);
+  try {
+    await execInOk(ns, 'ip', ['link', 'set', 'lo', 'up']);
+    await execInOk(ns, 'nft', ['-f', '-'], {
+      input: 'table inet ctop_test {\n chain out {\n type filter hook output priority 0;\n ct state new counter\n }\n}\n',
+    });
+    return await fn(ns);
+  } finally {
+    await ipOk(['netns', 'del', ns]);
+  }
+}
+
+/** Set a per-namespace conntrack sysctl (timeouts), e.g. nf_conntrack_udp_timeout. Never a global key. */
+export async function setNetnsSysctl(ns: string, key: string, value: number): Promise<void> {
+  if (key === 'nf_conntrack_max' || key === 'nf_conntrack_buckets') throw new Error(`${key} is global: tests must not set it here`);
+  await execInOk(ns, 'sysctl', ['-q', '-w', `net.netfilter.${key}=${value}`]);
+}
+
+/** Run a traffic.ts mode in the namespace and return its JSON result line. */
+async function traffic(ns: string, args: string[], timeoutMs: number): Promise<Record<string, unknown>> {
+  const out = await execInOk(ns, process.execPath, [...TSX_LOADER, TRAFFIC_SCRIPT, ...args], { timeoutMs });
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+}
+
+/** n bare UDP sends to distinct 127.x.y.z addresses: n UNREPLIED udp entries. */
+export function makeUdpFlows(ns: string, n: number, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  return traffic(ns, ['udp', String(n)], timeoutMs);
+}
+
+/** n UDP request/answer pairs with 127.0.0.1 (replied udp entries), or with ::1 when ipv6. */
+export function makeUdpEcho(ns: string, n: number, ipv6 = false): Promise<Record<string, unknown>> {
+  return traffic(ns, [ipv6 ? 'udp6' : 'udp-echo', String(n)], 60_000);
+}
+
+/** n completed TCP connections to 127.0.0.0/8 (or ::1): n entries in TIME_WAIT. */
+export function makeTimeWait(ns: string, n: number, ipv6 = false): Promise<Record<string, unknown>> {
+  return traffic(ns, [ipv6 ? 'tcp6-timewait' : 'tcp-timewait', String(n)], 60_000);
+}
+
+/** n open TCP connections (ESTABLISHED entries) until close() or maxSeconds. */
+export async function holdEstablished(ns: string, n: number, maxSeconds = 60): Promise<{ close: () => Promise<void> }> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...TSX_LOADER, TRAFFIC_SCRIPT, 'hold', String(n), String(maxSeconds)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const lines = createInterface({ input: child.stdout });
+  const ready = await new Promise<boolean>((resolve) => {
+    lines.on('line', (l) => l === 'ready' && resolve(true));
+    child.on('close', () => resolve(false));
+  });
+  if (!ready) throw new Error(`hold ${n} connections in ${ns}: traffic script exited before ready`);
+  return {
+    close: async () => {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
