@@ -23,8 +23,9 @@ export class RealKernelFiles implements KernelFiles {
   }
 
   async write(path: string, data: string): Promise<void> {
-    // No O_CREAT, no truncation games: a proc/sys file takes one write.
-    const handle = await open(path, constants.O_WRONLY);
+    // As `echo v > file` opens it: O_TRUNC is ignored by proc/sys files and makes
+    // plain files (a copied tree) behave the same. No O_CREAT: a missing key is ENOENT.
+    const handle = await open(path, constants.O_WRONLY | constants.O_TRUNC);
     try {
       await handle.write(data);
     } finally {

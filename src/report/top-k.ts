@@ -24,6 +24,16 @@ export interface TopKResult {
   total: number;
 }
 
+/**
+ * A copy of key that does not point into a larger string. Keys come sliced out
+ * of 64 KiB chunks of table text; V8 keeps the whole chunk alive for as long
+ * as a slice of it lives, so tens of thousands of kept keys would pin the whole
+ * table in memory. Concatenating and slicing again yields a fresh flat string.
+ */
+function detach(key: string): string {
+  return ` ${key}`.slice(1);
+}
+
 interface Counter {
   key: string;
   count: number;
@@ -49,9 +59,10 @@ export class HeavyHitters {
       c.count++;
       if (this.heap !== null) this.siftDown(c.pos);
     } else if (this.heap === null && this.counters.size < this.capacity) {
-      this.counters.set(key, { key, count: 1, error: 0, pos: 0 });
+      const own = detach(key);
+      this.counters.set(own, { key: own, count: 1, error: 0, pos: 0 });
     } else {
-      this.replaceMin(key);
+      this.replaceMin(detach(key));
     }
   }
 

@@ -1,0 +1,158 @@
+// The standalone agent end to end on the real kernel, inside a network
+// namespace this test creates: it applies a policy (timeouts + NOTRACK), an
+// outside write shows as drift and is corrected, SIGTERM stops it cleanly, and
+// a later start with no policy gives back the exact baseline and raw table.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execInOk, realKernelSkipReason, withNetns } from '../support/netns.js';
+import { MAIN, runCli } from './cli-support.js';
+
+const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'iptables-nft-save', 'iptables-nft-restore']);
+const TIMEOUTS = ['nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'nf_conntrack_udp_timeout'];
+const UNTRACKED_PORT = 18080;
+const TRACKED_PORT = 18081;
+
+const POLICY = `apiVersion: conntrack.io/v1alpha1
+kind: ConntrackPolicy
+metadata: {name: e2e}
+spec:
+  mode: Enforce
+  timeouts:
+    tcp: {established: 600, timeWait: 30}
+    udp: {unreplied: 15}
+  notrack:
+    - name: web
+      protocol: tcp
+      ports: [${UNTRACKED_PORT}]
+      # both: on loopback the client's SYN leaves through OUTPUT with --dport,
+      # which an inbound-only rule (PREROUTING --dport, OUTPUT --sport) does not untrack.
+      direction: both
+`;
+
+async function sysctls(ns: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const k of TIMEOUTS) out[k] = Number(await execInOk(ns, 'cat', [`/proc/sys/net/netfilter/${k}`]));
+  return out;
+}
+
+/** The raw table without packet counters, for before/after comparison. */
+async function rawTable(ns: string): Promise<string> {
+  const text = await execInOk(ns, 'iptables-nft-save', ['-t', 'raw']);
+  return text
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]'))
+    .join('\n');
+}
+
+/** n completed TCP connections to 127.0.0.1:port inside the namespace (bounded in count and time). */
+async function connect(ns: string, port: number, n: number): Promise<void> {
+  const script = `const net=require('net');const s=net.createServer(c=>c.end()).listen(${port},'127.0.0.1',async()=>{for(let i=0;i<${n};i++){await new Promise((r,j)=>{const c=net.connect(${port},'127.0.0.1',()=>c.end());c.on('close',r);c.on('error',j)})}s.close()});setTimeout(()=>process.exit(3),10000).unref()`;
+  await execInOk(ns, process.execPath, ['-e', script], { timeoutMs: 15_000 });
+}
+
+async function entriesTo(ns: string, port: number): Promise<number> {
+  const out = await execInOk(ns, 'conntrack', ['-L', '-p', 'tcp', '--dport', String(port)]);
+  return out.split('\n').filter((l) => l.includes(`dport=${port}`)).length;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function startAgent(ns: string, args: string[]) {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', MAIN, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (b: Buffer) => (log += b.toString()));
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  return { child, log: () => log, exited };
+}
+
+test('agent applies, corrects drift, stops on SIGTERM, and a start without policy restores', { skip, timeout: 120_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ctop-agent-e2e-'));
+  try {
+    await withNetns('agent', async (ns) => {
+      const policyFile = join(dir, 'policy.yaml');
+      const statusFile = join(dir, 'status.json');
+      await writeFile(policyFile, POLICY);
+      const baseline = await sysctls(ns);
+      const rawBefore = await rawTable(ns);
+      const common = ['--state-dir', join(dir, 'state'), '--notrack-backend', 'iptables-nft', '--metrics-addr', '127.0.0.1:19753'];
+
+      const agent = startAgent(ns, ['--policy-file', policyFile, '--status-file', statusFile, '--interval', '1s', ...common]);
+      try {
+        const status = await until('Applied=True in the status file', async () => {
+          const doc = JSON.parse(await readFile(statusFile, 'utf8')) as { status: { conditions: Array<{ type: string; status: string }> } };
+          return doc.status.conditions.some((c) => c.type === 'Applied' && c.status === 'True') ? doc : undefined;
+        });
+        assert.equal(status.status.conditions.find((c) => c.type === 'Drifted')?.status, 'False');
+        assert.deepEqual(await sysctls(ns), {
+          nf_conntrack_tcp_timeout_established: 600,
+          nf_conntrack_tcp_timeout_time_wait: 30,
+          nf_conntrack_udp_timeout: 15,
+        });
+        assert.match(await rawTable(ns), /-A CTOP-NOTRACK-PRE .*--dport(s)? 18080/);
+
+        // NOTRACK is real: connections to the untracked port leave no entries, others do.
+        await connect(ns, UNTRACKED_PORT, 5);
+        await connect(ns, TRACKED_PORT, 5);
+        assert.equal(await entriesTo(ns, UNTRACKED_PORT), 0);
+        assert.equal(await entriesTo(ns, TRACKED_PORT), 5);
+
+        // Someone else writes a timeout: reported as drift and corrected within an interval or two.
+        await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_tcp_timeout_time_wait=120']);
+        const written = Date.now();
+        await until('the drift to be corrected', async () => ((await sysctls(ns)).nf_conntrack_tcp_timeout_time_wait === 30 ? true : undefined), 5000);
+        const correctedAfterMs = Date.now() - written;
+        assert.ok(correctedAfterMs < 3000, `corrected after ${correctedAfterMs} ms`);
+        await until('the drift log line', async () => (/"conntrack settings drifted".*|nf_conntrack_tcp_timeout_time_wait/.test(agent.log()) && agent.log().includes('"actual":120') ? true : undefined), 3000);
+      } finally {
+        agent.child.kill('SIGTERM');
+      }
+      assert.equal(await agent.exited, 0, agent.log());
+      assert.match(agent.log(), /"msg":"agent stopped"/);
+      // Still applied after the agent stopped: stopping is not restoring.
+      assert.equal((await sysctls(ns)).nf_conntrack_tcp_timeout_established, 600);
+
+      // A later start with no policy puts everything back.
+      const r = await runCli(['agent', '--once', ...common], { prefix: ['ip', 'netns', 'exec', ns] });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /restored the original values/);
+      assert.deepEqual(await sysctls(ns), baseline);
+      assert.equal(await rawTable(ns), rawBefore);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('agent --dry-run writes nothing, whatever the policy says', { skip, timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ctop-agent-dry-'));
+  try {
+    await withNetns('agentdry', async (ns) => {
+      const policyFile = join(dir, 'policy.yaml');
+      await writeFile(policyFile, POLICY);
+      const before = await sysctls(ns);
+      const rawBefore = await rawTable(ns);
+      const r = await runCli(['agent', '--once', '--dry-run', '--policy-file', policyFile, '--state-dir', join(dir, 'state'), '--notrack-backend', 'iptables-nft', '--metrics-addr', '127.0.0.1:19754'], {
+        prefix: ['ip', 'netns', 'exec', ns],
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /DryRun: changes not made/);
+      assert.deepEqual(await sysctls(ns), before);
+      assert.equal(await rawTable(ns), rawBefore);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,109 @@
+// plan / apply / restore end to end through the real CLI, against a copy of a
+// real kernel's /proc and /sys tree (plain files, so no root is needed).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fixtureCopy, readNumber, runCli } from './cli-support.js';
+
+let tree: Awaited<ReturnType<typeof fixtureCopy>>;
+let common: string[];
+const key = (name: string) => join(tree.procRoot, 'sys/net/netfilter', name);
+
+async function netfilterValues(): Promise<Record<string, string>> {
+  const dir = join(tree.procRoot, 'sys/net/netfilter');
+  const names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
+  return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await readFile(join(dir, n), 'utf8')] as const)));
+}
+
+const POLICY = `apiVersion: conntrack.io/v1alpha1
+kind: ConntrackPolicy
+metadata: {name: web}
+spec:
+  mode: Enforce
+  table: {max: 524288, buckets: 131072}
+  timeouts:
+    tcp: {established: 10m, timeWait: 30}
+    udp: {unreplied: 20}
+`;
+
+before(async () => {
+  tree = await fixtureCopy('host-6.18');
+  common = ['--proc-root', tree.procRoot, '--sys-root', tree.sysRoot, '--state-dir', join(tree.dir, 'state'), '--notrack-backend', 'nftables'];
+  await writeFile(join(tree.dir, 'policy.yaml'), POLICY);
+});
+after(() => tree.cleanup());
+
+test('plan shows the diff and writes nothing', async () => {
+  const before = await netfilterValues();
+  const r = await runCli(['plan', '--policy', join(tree.dir, 'policy.yaml'), ...common]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /tcp established {2}432000 -> 600/);
+  assert.match(r.stdout, /tcp time_wait {2}120 -> 30/);
+  assert.match(r.stdout, /max {2}262144 -> 524288/);
+  assert.deepEqual(await netfilterValues(), before);
+});
+
+test('apply writes, records the baseline, and a second apply changes nothing', async () => {
+  const r = await runCli(['apply', '--policy', join(tree.dir, 'policy.yaml'), ...common]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readNumber(key('nf_conntrack_tcp_timeout_established')), 600);
+  assert.equal(await readNumber(key('nf_conntrack_tcp_timeout_time_wait')), 30);
+  assert.equal(await readNumber(key('nf_conntrack_udp_timeout')), 20);
+  assert.equal(await readNumber(key('nf_conntrack_max')), 524288);
+  assert.equal(await readNumber(key('nf_conntrack_buckets')), 131072);
+  const baseline = JSON.parse(await readFile(join(tree.dir, 'state/baseline.json'), 'utf8')) as { values: Record<string, number> };
+  assert.equal(baseline.values['nf_conntrack_tcp_timeout_established'], 432000);
+  assert.equal(baseline.values['nf_conntrack_max'], 262144);
+
+  const again = await runCli(['apply', '--policy', join(tree.dir, 'policy.yaml'), ...common]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /in sync: nothing to change/);
+  assert.doesNotMatch(again.stdout, /applied/);
+});
+
+test('restore puts back the exact values from before the first apply', async () => {
+  const r = await runCli(['restore', ...common]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readNumber(key('nf_conntrack_tcp_timeout_established')), 432000);
+  assert.equal(await readNumber(key('nf_conntrack_tcp_timeout_time_wait')), 120);
+  assert.equal(await readNumber(key('nf_conntrack_udp_timeout')), 30);
+  assert.equal(await readNumber(key('nf_conntrack_max')), 262144);
+  assert.equal(await readNumber(key('nf_conntrack_buckets')), 262144);
+  const second = await runCli(['restore', ...common]);
+  assert.match(second.stdout, /nothing to restore/);
+});
+
+const BAD: Array<{ name: string; yaml: string; messages: RegExp[] }> = [
+  {
+    name: 'schema errors, all at once, each naming its field',
+    yaml: POLICY.replace('established: 10m', 'established: 10 minutes').replace('unreplied: 20', 'unreplied: -5'),
+    messages: [/web: spec\.timeouts\.tcp\.established: /, /web: spec\.timeouts\.udp\.unreplied: /],
+  },
+  { name: 'unknown field', yaml: POLICY.replace('timeWait: 30', 'timeWiat: 30'), messages: [/spec\.timeouts\.tcp.*timeWiat/] },
+  { name: 'YAML syntax', yaml: 'apiVersion: [', messages: [/line \d+/] },
+  {
+    name: 'a timeout below the safe floor without the opt-in',
+    yaml: POLICY.replace('established: 10m', 'established: 60'),
+    messages: [/spec\.timeouts\.tcp\.established/, /nothing was written/],
+  },
+];
+for (const tc of BAD) {
+  test(`bad input: ${tc.name} -> exit 1, nothing written`, async () => {
+    const before = await netfilterValues();
+    const file = join(tree.dir, 'bad.yaml');
+    await writeFile(file, tc.yaml);
+    const r = await runCli(['apply', '--policy', file, ...common]);
+    assert.equal(r.code, 1);
+    const text = r.stdout + r.stderr;
+    for (const m of tc.messages) assert.match(text, m);
+    assert.doesNotMatch(text, /\n\s+at .*\(/, 'no stack trace');
+    assert.deepEqual(await netfilterValues(), before);
+  });
+}
+
+test('bad flags name the flag', async () => {
+  const r = await runCli(['apply', '--policy', 'x.yaml', '--interval', 'soon']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--interval: "soon" is not an interval/);
+});

@@ -1,0 +1,41 @@
+// Runs the real CLI entry point (src/cli/main.ts through tsx) as a child
+// process, the way a user runs the binary.
+import { spawn } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `conntrack-operator <args>`; `prefix` runs it through another command (e.g. ip netns exec NS). */
+export function runCli(args: string[], opts: { prefix?: string[]; timeoutMs?: number } = {}): Promise<CliResult> {
+  const argv = [...(opts.prefix ?? []), process.execPath, '--import', 'tsx', MAIN, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** A private copy of a fixture tree (proc/ and sys/ under it), removed by the returned cleanup. */
+export async function fixtureCopy(name: string): Promise<{ dir: string; procRoot: string; sysRoot: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `ctop-${name}-`));
+  await cp(join(FIXTURES, name), dir, { recursive: true });
+  return { dir, procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys'), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function readNumber(path: string): Promise<number> {
+  return Number((await readFile(path, 'utf8')).trim());
+}
