@@ -2,7 +2,7 @@
 // The only module that reads process.env or process.argv's shape.
 import { z } from 'zod';
 
-export const COMMANDS = ['doctor', 'plan', 'apply', 'restore', 'agent'] as const;
+export const COMMANDS = ['doctor', 'plan', 'apply', 'restore', 'agent', 'controller'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 const BACKENDS = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'] as const;
@@ -77,10 +77,13 @@ const FlagsSchema = z
     interval: interval.prefault('30s'),
     'dry-run': z.boolean().default(false),
     once: z.boolean().default(false),
+    kubernetes: z.boolean().default(false),
+    'leader-elect': z.boolean().default(false),
+    'lease-namespace': z.string().min(1).optional(),
   })
   .strict();
 
-const BOOLEAN_FLAGS = new Set(['json', 'no-table', 'dry-run', 'once']);
+const BOOLEAN_FLAGS = new Set(['json', 'no-table', 'dry-run', 'once', 'kubernetes', 'leader-elect']);
 
 export type Flags = z.output<typeof FlagsSchema>;
 
@@ -105,7 +108,15 @@ export interface Config {
   intervalMs: number;
   dryRun: boolean;
   once: boolean;
+  /** agent: policies from the API, status and events to the API. */
+  kubernetes: boolean;
+  /** KUBECONFIG; absent: in-cluster service account. */
   kubeconfig?: string;
+  leaderElect: boolean;
+  /** Namespace of the controller's Lease (POD_NAMESPACE by default). */
+  leaseNamespace: string;
+  /** Identity in the Lease (POD_NAME, else the hostname). */
+  identity: string;
 }
 
 export class UsageError extends Error {}
@@ -118,6 +129,8 @@ Commands:
   apply   --policy FILE        make this host match the policy, once
   restore                      put back the values we changed and remove our NOTRACK rules
   agent   [--policy-file FILE] keep this host matching the policy; /metrics, /healthz, /readyz
+          [--kubernetes]       ... with policies from the cluster, ConntrackStatus and Node events to it
+  controller                   aggregate node statuses into ConntrackPolicy status (one per cluster)
 
 Common flags:
   --proc-root DIR       /proc of the host (default /proc; /host/proc in a pod)
@@ -133,6 +146,8 @@ doctor:  --json  --top N (default 10)  --no-table (skip reading the table)
 plan:    --json
 agent:   --status-file F  --metrics-addr HOST:PORT (default 127.0.0.1:9753)
          --interval 30s  --dry-run (never write, whatever the policy says)  --once
+         --kubernetes (NODE_NAME names the node; KUBECONFIG or the in-cluster service account)
+controller: --leader-elect  --lease-namespace NS (default POD_NAMESPACE)  --metrics-addr
 
 Exit codes: 0 ok; 1 error or bad input; doctor: 2 when a finding is critical.`;
 
@@ -175,6 +190,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   const cmd = command as Command;
   const policyFile = cmd === 'agent' ? f['policy-file'] ?? f.policy : f.policy ?? f['policy-file'];
   if ((cmd === 'plan' || cmd === 'apply') && !policyFile) throw new UsageError(`--policy: ${cmd} needs a policy file`);
+  if (cmd === 'agent' && f.kubernetes && policyFile) throw new UsageError('--policy-file: with --kubernetes the policies come from the cluster');
   return Object.freeze({
     command: cmd,
     procRoot: f['proc-root'],
@@ -196,6 +212,10 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     intervalMs: f.interval,
     dryRun: f['dry-run'],
     once: f.once,
+    kubernetes: f.kubernetes,
     ...(env.KUBECONFIG ? { kubeconfig: env.KUBECONFIG } : {}),
+    leaderElect: f['leader-elect'],
+    leaseNamespace: f['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default',
+    identity: env.POD_NAME ?? hostname,
   });
 }

@@ -9,7 +9,11 @@ export class TableFullLog {
   private seen = false;
   private watcher: KmsgWatcher | null = null;
 
-  constructor(private readonly netnsInode: () => number | null) {}
+  constructor(
+    private readonly netnsInode: () => number | null,
+    /** Called on each line about our namespace, so the agent reports it without waiting for its interval. */
+    private readonly onFull: () => void = () => undefined,
+  ) {}
 
   /** Start watching; rejects when the log cannot be opened (no CAP_SYSLOG, no /dev/kmsg). */
   async start(files: KernelFiles, paths: HostPaths, kmsgPath: string): Promise<void> {
@@ -32,6 +36,9 @@ export class TableFullLog {
   private onSignal(s: TableFullSignal): void {
     const ours = this.netnsInode();
     // Old kernels do not name the namespace: then every line counts.
-    if (s.netnsInode === null || ours === null || s.netnsInode === ours) this.seen = true;
+    if (s.netnsInode === null || ours === null || s.netnsInode === ours) {
+      this.seen = true;
+      this.onFull();
+    }
   }
 }

@@ -5,6 +5,7 @@
 import type { Host } from '../cli/host.js';
 import type { Logger } from '../logger.js';
 import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
+import { readConntrackStats } from '../kernel/stats.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import type { Labels } from '../policy/select.js';
@@ -22,6 +23,8 @@ export interface NodeAgentOptions {
   intervalMs: number;
   /** How often the table itself is dumped for the breakdown (a big table costs seconds of CPU). */
   breakdownIntervalMs: number;
+  /** How often the drop counter alone is read between passes, so a full table is reported within seconds. */
+  dropProbeMs: number;
   /** Never write, whatever the policies say (npm start, --dry-run). */
   forceDryRun: boolean;
   serviceCidrs: string[];
@@ -38,14 +41,15 @@ export interface NodeAgentDeps {
   reconciler: Reconciler;
   baselineStore: BaselineStore;
   metrics: AgentMetrics;
-  /** Where the status goes: a file standalone, the API in a cluster. */
-  publish: (status: NodeStatusDoc, outcome: PassOutcome) => Promise<void>;
+  /** Where the status goes: a file standalone, the API (and Node events) in a cluster. */
+  publish: (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
   /** "table full" lines from the kernel log for our namespace since the last call. */
   takeKernelTableFull?: () => boolean;
 }
 
 export class NodeAgent {
   private timer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -68,6 +72,16 @@ export class NodeAgent {
     this.deps.policies.onChange(() => this.trigger());
     this.trigger();
     this.timer = setInterval(() => this.trigger(), this.opts.intervalMs);
+    this.probeTimer = setInterval(() => void this.probeDrops(), this.opts.dropProbeMs);
+  }
+
+  /** Between passes: a rising drop counter means the table is full now; report it at once. */
+  private async probeDrops(): Promise<void> {
+    if (this.running || this.lastDrops === null) return;
+    const { host } = this.deps;
+    const stats = await readConntrackStats(host.files, host.paths, host.runner, host.isRoot).catch(() => null);
+    const drops = stats?.counters?.drop;
+    if (drops !== undefined && drops > this.lastDrops) this.trigger();
   }
 
   /** Run a pass now, or right after the one running. */
@@ -90,6 +104,7 @@ export class NodeAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.probeTimer) clearInterval(this.probeTimer);
     await this.running;
   }
 
@@ -196,11 +211,12 @@ export class NodeAgent {
       previousConditions: this.conditions,
     });
     this.conditions = conditions;
+    const previous = this.lastStatus;
     this.lastStatus = status;
     this.deps.metrics.observeTable({ count: snapshot.table.count, max: snapshot.table.max, buckets: snapshot.table.buckets, counters: snapshot.stats.counters });
     this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
     try {
-      await this.deps.publish(status, outcome);
+      await this.deps.publish(status, outcome, previous);
     } catch (err) {
       this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'publishing the status failed; next pass retries');
     }

@@ -1,19 +1,32 @@
-// `conntrack-operator agent` without a cluster: policy from a file, status to
-// a file, /metrics + /healthz + /readyz, pino JSON logs, clean stop on SIGTERM.
+// `conntrack-operator agent`: standalone (policy from a file, status to a file)
+// or --kubernetes (policies and node labels from the API, ConntrackStatus and
+// Node events to it). Both serve /metrics + /healthz + /readyz, log pino
+// JSON, and stop cleanly on SIGTERM.
 import type { Config } from '../config.js';
 import { NodeAgent } from '../agent/node-agent.js';
 import { PolicyFileSource, type PolicySource } from '../agent/policy-source.js';
 import { TableFullLog } from '../agent/kernel-log.js';
 import { writeStatusFile } from '../agent/status-file.js';
 import { readNetnsFacts } from '../kernel/host-facts.js';
+import { ClusterApi, loadKubeConfig } from '../kube/cluster-api.js';
+import { ClusterPolicySource } from '../kube/cluster-policy-source.js';
+import { KubeEventSink } from '../kube/event-sink.js';
+import { realTiming } from '../kube/reflector.js';
+import { StatusPublisher } from '../kube/status-publisher.js';
 import type { Logger } from '../logger.js';
+import type { Labels } from '../policy/select.js';
+import { EventRecorder } from '../report/event-recorder.js';
 import { AgentMetrics } from '../report/metrics.js';
+import { eventsForPass } from '../report/node-events.js';
+import type { PassOutcome } from '../report/node-status.js';
+import type { NodeStatusDoc } from '../report/status-schema.js';
 import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';
 import type { Host } from './host.js';
 
 const KMSG = '/dev/kmsg';
 const BREAKDOWN_INTERVAL_MS = 5 * 60_000;
+const DROP_PROBE_MS = 2000;
 
 /** No --policy-file: no policy, so the agent only watches and restores what it changed before. */
 const NO_POLICY: PolicySource = {
@@ -23,6 +36,41 @@ const NO_POLICY: PolicySource = {
   stop: async () => undefined,
 };
 
+interface Sources {
+  policies: PolicySource;
+  nodeLabels: () => Labels;
+  publish: (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
+}
+
+function standaloneSources(config: Config): Sources {
+  return {
+    policies: config.policyFile ? new PolicyFileSource(config.policyFile, Math.min(config.intervalMs, 5000)) : NO_POLICY,
+    nodeLabels: () => config.nodeLabels,
+    publish: async (status) => {
+      if (config.statusFile) await writeStatusFile(config.statusFile, config.nodeName, status);
+    },
+  };
+}
+
+function clusterSources(config: Config, logger: Logger): Sources {
+  const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
+  const source = new ClusterPolicySource(api, config.nodeName, config.stateDir, realTiming(), logger);
+  const publisher = new StatusPublisher(api, config.nodeName, () => source.nodeRef(), Date.now);
+  const recorder = new EventRecorder(new KubeEventSink(api, config.nodeName), () => new Date());
+  return {
+    policies: source,
+    nodeLabels: () => source.nodeLabels(),
+    publish: async (status, outcome, previous) => {
+      const target = { kind: 'Node', apiVersion: 'v1', name: config.nodeName, ...(source.nodeRef() ? { uid: source.nodeRef()!.uid } : {}) };
+      for (const e of eventsForPass(previous, status, outcome)) {
+        await recorder.record(target, e.type, e.reason, e.message).catch((err: unknown) => logger.warn({ err: String(err), reason: e.reason }, 'could not record a Node event'));
+      }
+      const wrote = await publisher.publish(status);
+      if (wrote) logger.debug({ reason: wrote }, 'ConntrackStatus written');
+    },
+  };
+}
+
 export interface AgentProcess {
   agent: NodeAgent;
   stop(): Promise<void>;
@@ -31,22 +79,24 @@ export interface AgentProcess {
 export async function startAgent(config: Config, host: Host, logger: Logger): Promise<AgentProcess> {
   const engine = await buildEngine(config, host, logger);
   const metrics = new AgentMetrics(config.nodeName);
-  const policies = config.policyFile ? new PolicyFileSource(config.policyFile, Math.min(config.intervalMs, 5000)) : NO_POLICY;
-  await policies.start();
-  const initial = policies.current();
-  if (initial.error) logger.error({ err: initial.error }, 'the policy file is invalid; no policy is in force until it is fixed');
+  const sources = config.kubernetes ? clusterSources(config, logger) : standaloneSources(config);
+  await sources.policies.start();
+  const initial = sources.policies.current();
+  if (initial.error) logger.error({ err: initial.error }, 'a policy is invalid and is not used');
 
   const netns = await readNetnsFacts(host.files, host.paths, host.isRoot);
-  const tableFull = new TableFullLog(() => netns.inode);
+  let agent: NodeAgent | null = null;
+  const tableFull = new TableFullLog(() => netns.inode, () => agent?.trigger());
   await tableFull.start(host.files, host.paths, KMSG).catch((err: unknown) =>
     logger.warn({ err: err instanceof Error ? err.message : String(err) }, `cannot read ${KMSG}: "table full" lines will not be seen; drops are still counted`),
   );
 
-  const agent = new NodeAgent(
+  agent = new NodeAgent(
     {
       nodeName: config.nodeName,
       intervalMs: config.intervalMs,
       breakdownIntervalMs: BREAKDOWN_INTERVAL_MS,
+      dropProbeMs: DROP_PROBE_MS,
       forceDryRun: config.dryRun,
       serviceCidrs: config.serviceCidrs,
       podCidrs: config.podCidrs,
@@ -56,56 +106,53 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
       host,
       logger,
       now: () => new Date(),
-      policies,
-      nodeLabels: () => config.nodeLabels,
+      policies: sources.policies,
+      nodeLabels: sources.nodeLabels,
       reconciler: engine.reconciler,
       baselineStore: engine.baselineStore,
       metrics,
-      publish: async (status) => {
-        if (config.statusFile) await writeStatusFile(config.statusFile, config.nodeName, status);
-      },
+      publish: sources.publish,
       takeKernelTableFull: () => tableFull.take(),
     },
   );
-
+  const running = agent;
   const health = new HealthServer({
     metrics: async () => ({ body: await metrics.render(), contentType: metrics.contentType }),
-    liveProblem: () => agent.liveProblem(),
-    readyProblem: () => agent.readyProblem(),
+    liveProblem: () => running.liveProblem(),
+    readyProblem: () => running.readyProblem(),
   });
   const address = await health.listen(config.metrics.host, config.metrics.port);
   logger.info(
-    { policyFile: config.policyFile ?? null, dryRun: config.dryRun, backend: engine.backendName, metrics: `http://${address.address}:${address.port}/metrics`, intervalMs: config.intervalMs },
+    {
+      source: config.kubernetes ? 'kubernetes' : config.policyFile ?? null,
+      dryRun: config.dryRun,
+      backend: engine.backendName,
+      metrics: `http://${address.address}:${address.port}/metrics`,
+      intervalMs: config.intervalMs,
+    },
     'agent started',
   );
-  agent.start();
+  running.start();
   return {
-    agent,
+    agent: running,
     stop: async () => {
-      await agent.stop();
-      await Promise.all([policies.stop(), tableFull.stop(), health.close()]);
+      await running.stop();
+      await Promise.all([sources.policies.stop(), tableFull.stop(), health.close()]);
       logger.info({}, 'agent stopped');
     },
   };
 }
 
-/** Run until SIGTERM/SIGINT (or one pass with --once). */
-export async function runAgent(config: Config, host: Host, logger: Logger): Promise<number> {
+/** Run until `until` settles (SIGTERM/SIGINT), or one pass with --once. */
+export async function runAgent(config: Config, host: Host, logger: Logger, until: Promise<unknown>): Promise<number> {
   const proc = await startAgent(config, host, logger);
   if (config.once) {
     await proc.agent.stop(); // waits for the first pass, started by start()
-    const ok = proc.agent.lastStatus?.conditions.every((c) => c.type !== 'Applied' || !['ApplyFailed', 'Error', 'RestoreFailed'].includes(c.reason)) ?? false;
+    const applied = proc.agent.lastStatus?.conditions.find((c) => c.type === 'Applied');
     await proc.stop();
-    return ok ? 0 : 1;
+    return applied && ['ApplyFailed', 'Error', 'RestoreFailed'].includes(applied.reason) ? 1 : 0;
   }
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'stopping');
-      resolve();
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  logger.info({ signal: await until }, 'stopping');
   await proc.stop();
   return 0;
 }

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { loadConfig, USAGE, UsageError, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
 import { runAgent } from './agent.js';
+import { runController } from './controller.js';
 import { runDoctor } from './doctor.js';
 import { realHost } from './host.js';
 import { InputError, runApply, runPlan, runRestore } from './policy-commands.js';
@@ -23,8 +24,18 @@ async function run(config: Config): Promise<number> {
     case 'restore':
       return runRestore(config, host, process.stdout, process.stderr);
     case 'agent':
-      return runAgent(config, host, createLogger(config.logLevel, config.nodeName));
+      return runAgent(config, host, createLogger(config.logLevel, config.nodeName), terminated());
+    case 'controller':
+      return runController(config, createLogger(config.logLevel, config.identity), terminated());
   }
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function terminated(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
 }
 
 async function main(): Promise<void> {

@@ -112,15 +112,6 @@ function skipSpaces(line: string, p: number): number {
   return p;
 }
 
-/** Index of the first non-digit at or after p. */
-function digitsEnd(line: string, p: number): number {
-  for (;;) {
-    const c = line.charCodeAt(p);
-    if (c < DIGIT_0 || c > DIGIT_9 || c !== c) return p; // c !== c: NaN past the end
-    p++;
-  }
-}
-
 /** The decimal number in line[start, end), or -1 when it is not one. */
 function uintIn(line: string, start: number, end: number): number {
   if (end === start) return -1;
@@ -225,9 +216,16 @@ export function parseConntrackLine(line: string): ConntrackEntry | null {
         tuple.src = line.slice(v, e);
       }
     } else if ((keyLen === 5 && c1 === CH_P && (c0 === CH_S || c0 === CH_D)) || (keyLen === 4 && ((c0 === CH_M && c1 === CH_A) || (c0 === CH_Z && c1 === CH_O))) || (keyLen === 3 && c0 === CH_U && c1 === CH_S)) {
-      e = digitsEnd(line, v);
+      let num = 0;
+      e = v;
+      for (;;) {
+        const c = line.charCodeAt(e);
+        if (c >= DIGIT_0 && c <= DIGIT_9) {
+          num = num * 10 + (c - DIGIT_0);
+          e++;
+        } else break;
+      }
       if (e === v || (e < n && line.charCodeAt(e) !== SPACE)) return null;
-      const num = uintIn(line, v, e);
       if (c0 === CH_S) tuple.sport = num;
       else if (c0 === CH_D) tuple.dport = num;
       else if (c0 === CH_M) entry.mark = num;

@@ -104,3 +104,38 @@ function setOrRemove(g: Gauge, v: number | null): void {
   if (v === null) g.reset();
   else g.set(v);
 }
+
+/** The controller's few metrics, in its own registry (one per process). */
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  private readonly leader: Gauge;
+  private readonly passDuration: Histogram;
+
+  constructor(identity: string) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ pod: identity });
+    this.leader = new Gauge({ name: 'conntrack_operator_controller_leader', help: '1 while this replica holds the leader Lease.', registers });
+    this.passDuration = new Histogram({
+      name: 'conntrack_operator_controller_pass_duration_seconds',
+      help: 'Time to aggregate every node status into the policies\' status.',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+  }
+
+  setLeader(leading: boolean): void {
+    this.leader.set(leading ? 1 : 0);
+  }
+
+  observePass(seconds: number): void {
+    this.passDuration.observe(seconds);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

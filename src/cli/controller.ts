@@ -1,0 +1,42 @@
+// `conntrack-operator controller`: one per cluster (Lease leader election),
+// keeps every ConntrackPolicy's status from the node statuses.
+import type { Config } from '../config.js';
+import { DEFAULT_LEASE, LeaderElector } from '../controller/leader-election.js';
+import { PolicyController } from '../controller/policy-controller.js';
+import { ClusterApi, loadKubeConfig } from '../kube/cluster-api.js';
+import { realTiming } from '../kube/reflector.js';
+import type { Logger } from '../logger.js';
+import { ControllerMetrics } from '../report/metrics.js';
+import { HealthServer } from './health-server.js';
+
+export const LEASE_NAME = 'conntrack-operator-controller';
+
+export async function runController(config: Config, logger: Logger, until: Promise<unknown>): Promise<number> {
+  const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
+  const metrics = new ControllerMetrics(config.identity);
+  const controller = new PolicyController(api, realTiming(), logger, () => new Date(), (s) => metrics.observePass(s));
+  const onLeading = (leading: boolean) => {
+    logger.info({ identity: config.identity }, leading ? 'became the leader' : 'lost the leadership');
+    metrics.setLeader(leading);
+    controller.setLeading(leading);
+  };
+  const elector = config.leaderElect
+    ? new LeaderElector(api, { namespace: config.leaseNamespace, name: LEASE_NAME, identity: config.identity, ...DEFAULT_LEASE }, Date.now, onLeading)
+    : null;
+  const health = new HealthServer({
+    metrics: async () => ({ body: await metrics.render(), contentType: metrics.contentType }),
+    liveProblem: () => null,
+    readyProblem: () => null,
+  });
+  await health.listen(config.metrics.host, config.metrics.port);
+  controller.start();
+  if (elector) elector.start();
+  else onLeading(true);
+  logger.info({ leaderElect: config.leaderElect, lease: `${config.leaseNamespace}/${LEASE_NAME}` }, 'controller started');
+  logger.info({ signal: await until }, 'stopping');
+  elector?.stop();
+  await controller.stop();
+  await health.close();
+  logger.info({}, 'controller stopped');
+  return 0;
+}

@@ -1,0 +1,132 @@
+// The few Kubernetes API calls the agent and the controller make, through
+// @kubernetes/client-node. Everything else talks to this small interface, so
+// the API is one seam (and the request count per agent is easy to see).
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+  type CoreV1Event,
+  type V1Lease,
+} from '@kubernetes/client-node';
+import { API_GROUP, API_VERSION } from '../policy/schema.js';
+import type { KubeObject, ListWatch, WatchEventType } from './reflector.js';
+
+export const POLICIES = 'conntrackpolicies';
+export const STATUSES = 'conntrackstatuses';
+
+export interface ObjectMeta {
+  name: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  [k: string]: unknown;
+}
+
+export interface CustomObject extends KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: unknown;
+  status?: unknown;
+}
+
+export class ClusterApi {
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly watcher: Watch;
+
+  constructor(kc: KubeConfig) {
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.coordination = kc.makeApiClient(CoordinationV1Api);
+    this.watcher = new Watch(kc);
+  }
+
+  /** List and watch a cluster-scoped custom resource (conntrackpolicies, conntrackstatuses). */
+  customListWatch(plural: string): ListWatch<CustomObject> {
+    return {
+      list: async () => {
+        const list = (await this.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as {
+          items: CustomObject[];
+          metadata: { resourceVersion: string };
+        };
+        return { items: list.items, resourceVersion: list.metadata.resourceVersion };
+      },
+      watch: (rv, onEvent, done) => this.watch(`/apis/${API_GROUP}/${API_VERSION}/${plural}`, rv, {}, onEvent, done),
+    };
+  }
+
+  /** List and watch Nodes, optionally one by name (fieldSelector metadata.name). */
+  nodeListWatch(name?: string): ListWatch<KubeObject> {
+    const fieldSelector = name ? `metadata.name=${name}` : undefined;
+    return {
+      list: async () => {
+        const list = await this.core.listNode(fieldSelector ? { fieldSelector } : {});
+        return { items: list.items as unknown as KubeObject[], resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      watch: (rv, onEvent, done) => this.watch('/api/v1/nodes', rv, fieldSelector ? { fieldSelector } : {}, onEvent, done),
+    };
+  }
+
+  private async watch(path: string, resourceVersion: string, query: Record<string, string>, onEvent: (t: WatchEventType, o: unknown) => void, done: (err?: unknown) => void) {
+    const controller = await this.watcher.watch(path, { ...query, resourceVersion, allowWatchBookmarks: true }, (phase, obj) => onEvent(phase as WatchEventType, obj), (err) => done(err ?? undefined));
+    return { abort: () => controller.abort() };
+  }
+
+  async getCustom(plural: string, name: string): Promise<CustomObject | null> {
+    try {
+      return (await this.custom.getClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural, name })) as CustomObject;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return null;
+      throw err;
+    }
+  }
+
+  async createCustom(plural: string, body: CustomObject): Promise<CustomObject> {
+    return (await this.custom.createClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural, body })) as CustomObject;
+  }
+
+  /** PUT of the status subresource; body.metadata.resourceVersion makes it conditional (409 on a stale one). */
+  async replaceCustomStatus(plural: string, body: CustomObject): Promise<CustomObject> {
+    return (await this.custom.replaceClusterCustomObjectStatus({ group: API_GROUP, version: API_VERSION, plural, name: body.metadata.name, body })) as CustomObject;
+  }
+
+  createEvent(namespace: string, body: CoreV1Event): Promise<CoreV1Event> {
+    return this.core.createNamespacedEvent({ namespace, body });
+  }
+
+  patchEvent(namespace: string, name: string, patch: object): Promise<CoreV1Event> {
+    return this.core.patchNamespacedEvent({ namespace, name, body: patch }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  }
+
+  async getLease(namespace: string, name: string): Promise<V1Lease | null> {
+    try {
+      return await this.coordination.readNamespacedLease({ namespace, name });
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return null;
+      throw err;
+    }
+  }
+
+  createLease(namespace: string, body: V1Lease): Promise<V1Lease> {
+    return this.coordination.createNamespacedLease({ namespace, body });
+  }
+
+  replaceLease(namespace: string, body: V1Lease): Promise<V1Lease> {
+    return this.coordination.replaceNamespacedLease({ namespace, name: body.metadata!.name!, body });
+  }
+}
+
+/** The standard resolution: a kubeconfig file when given, else the in-cluster service account. */
+export function loadKubeConfig(kubeconfigPath: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+  else kc.loadFromCluster();
+  return kc;
+}

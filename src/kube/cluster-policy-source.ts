@@ -1,0 +1,134 @@
+// Policies and this node's labels from the API, for the agent. Both are
+// watched (list + watch, relist on 410, backoff), and the last good set is
+// kept in the state dir: an agent restarted while the API server is down
+// still enforces what it enforced before.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PolicySnapshot, PolicySource } from '../agent/policy-source.js';
+import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
+import { validatePolicyObjects } from '../policy/load.js';
+import type { ConntrackPolicyDoc } from '../policy/schema.js';
+import type { Labels } from '../policy/select.js';
+import { writeFileAtomic } from '../reconcile/atomic-file.js';
+import { POLICIES, type ClusterApi, type CustomObject } from './cluster-api.js';
+import { Reflector, type KubeObject, type ReflectorLog, type ReflectorTiming } from './reflector.js';
+
+export interface NodeRef {
+  name: string;
+  uid: string;
+}
+
+interface Cache {
+  policies: ConntrackPolicyDoc[];
+  nodeLabels: Labels;
+  nodeUid?: string;
+}
+
+const CACHE_FILE = 'cluster-cache.json';
+
+/** Validate each policy on its own: one invalid policy must not take the others down. */
+export function validPolicies(items: readonly unknown[]): { policies: ConntrackPolicyDoc[]; errors: PolicyError[] } {
+  const policies: ConntrackPolicyDoc[] = [];
+  const errors: PolicyError[] = [];
+  for (const object of items) {
+    const r = validatePolicyObjects([{ object, document: 1 }], 'api');
+    if ('errors' in r) errors.push(...r.errors);
+    else policies.push(...r.policies);
+  }
+  return { policies, errors };
+}
+
+export class ClusterPolicySource implements PolicySource {
+  private snapshot: PolicySnapshot = { policies: [] };
+  private labels: Labels = {};
+  private uid: string | null = null;
+  private listeners: Array<() => void> = [];
+  private readonly policyReflector: Reflector<CustomObject>;
+  private readonly nodeReflector: Reflector<KubeObject>;
+  private readonly cachePath: string;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    api: ClusterApi,
+    private readonly nodeName: string,
+    private readonly stateDir: string,
+    timing: ReflectorTiming,
+    private readonly log: ReflectorLog & { info(o: object, m: string): void },
+  ) {
+    this.cachePath = join(stateDir, CACHE_FILE);
+    this.policyReflector = new Reflector(api.customListWatch(POLICIES), (store) => this.onPolicies([...store.values()]), timing, log);
+    this.nodeReflector = new Reflector(api.nodeListWatch(nodeName), (store) => this.onNode(store.get(nodeName)), timing, log);
+  }
+
+  current(): PolicySnapshot {
+    return this.snapshot;
+  }
+
+  nodeLabels(): Labels {
+    return this.labels;
+  }
+
+  nodeRef(): NodeRef | null {
+    return this.uid ? { name: this.nodeName, uid: this.uid } : null;
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    const cache = await this.loadCache();
+    if (cache) {
+      this.snapshot = { policies: cache.policies };
+      this.labels = cache.nodeLabels;
+      this.uid = cache.nodeUid ?? null;
+      this.log.info({ policies: cache.policies.map((p) => p.metadata.name) }, 'using the last known policies until the API answers');
+    }
+    this.policyReflector.start();
+    this.nodeReflector.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.policyReflector.stop(), this.nodeReflector.stop()]);
+    await this.saving;
+  }
+
+  private onPolicies(items: CustomObject[]): void {
+    const { policies, errors } = validPolicies(items);
+    this.snapshot = { policies, ...(errors.length ? { error: formatPolicyErrors(errors) } : {}) };
+    this.changed();
+  }
+
+  private onNode(node: KubeObject | undefined): void {
+    const meta = (node?.metadata ?? {}) as { labels?: Labels; uid?: string };
+    this.labels = meta.labels ?? {};
+    this.uid = meta.uid ?? null;
+    this.changed();
+  }
+
+  private changed(): void {
+    // One save at a time, in order: the last view wins.
+    this.saving = this.saving.then(() => this.saveCache());
+    for (const l of this.listeners) l();
+  }
+
+  private async loadCache(): Promise<Cache | null> {
+    try {
+      const cache = JSON.parse(await readFile(this.cachePath, 'utf8')) as Cache;
+      // The cache was validated when written; validate again in case the schema moved on.
+      return { ...cache, policies: validPolicies(cache.policies).policies };
+    } catch {
+      return null;
+    }
+  }
+
+  private async saveCache(): Promise<void> {
+    const cache: Cache = { policies: this.snapshot.policies, nodeLabels: this.labels, ...(this.uid ? { nodeUid: this.uid } : {}) };
+    try {
+      await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(this.cachePath, `${JSON.stringify(cache)}\n`);
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'could not keep the policies in the state dir');
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// core/v1 Events about this node, in the "default" namespace as kubelet's own
+// Node events are, so `kubectl describe node` and event exporters see them.
+import { randomBytes } from 'node:crypto';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { EventSink, RecordedEvent } from '../report/event-recorder.js';
+import type { ClusterApi } from './cluster-api.js';
+
+export const EVENT_NAMESPACE = 'default';
+export const COMPONENT = 'conntrack-operator';
+
+export class KubeEventSink implements EventSink {
+  constructor(
+    private readonly api: ClusterApi,
+    private readonly host: string,
+  ) {}
+
+  async create(e: Omit<RecordedEvent, 'ref'>): Promise<string> {
+    // client-go's naming: <object>.<unique hex>.
+    const name = `${e.target.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`;
+    const body: CoreV1Event = {
+      metadata: { name, namespace: EVENT_NAMESPACE },
+      involvedObject: { apiVersion: e.target.apiVersion ?? 'v1', kind: e.target.kind, name: e.target.name, ...(e.target.uid ? { uid: e.target.uid } : {}) },
+      reason: e.reason,
+      message: e.message,
+      type: e.type,
+      count: e.count,
+      firstTimestamp: e.firstTimestamp,
+      lastTimestamp: e.lastTimestamp,
+      source: { component: COMPONENT, host: this.host },
+      reportingComponent: COMPONENT,
+      reportingInstance: this.host,
+    };
+    await this.api.createEvent(EVENT_NAMESPACE, body);
+    return name;
+  }
+
+  async update(e: RecordedEvent): Promise<void> {
+    await this.api.patchEvent(EVENT_NAMESPACE, e.ref, { count: e.count, lastTimestamp: e.lastTimestamp.toISOString(), message: e.message });
+  }
+}

@@ -1,0 +1,64 @@
+// Writes this node's ConntrackStatus: created once (owned by the Node, so it
+// goes with it), then only its status subresource, only when worth it
+// (status-throttle.ts), retrying conflicts by re-reading.
+import { API_GROUP, API_VERSION } from '../policy/schema.js';
+import { STATUS_KIND, type NodeStatusDoc } from '../report/status-schema.js';
+import { writeReason, type WriteReason } from '../report/status-throttle.js';
+import { STATUSES, type ClusterApi, type CustomObject } from './cluster-api.js';
+import type { NodeRef } from './cluster-policy-source.js';
+
+const MAX_CONFLICT_RETRIES = 3;
+
+const codeOf = (err: unknown) => (err as { code?: number }).code;
+
+export class StatusPublisher {
+  private object: CustomObject | null = null;
+  private last: { status: NodeStatusDoc; at: number } | null = null;
+
+  constructor(
+    private readonly api: ClusterApi,
+    private readonly nodeName: string,
+    private readonly nodeRef: () => NodeRef | null,
+    private readonly now: () => number,
+  ) {}
+
+  /** Write the status if it changed meaningfully (or a heartbeat is due); returns why it wrote, or null. */
+  async publish(status: NodeStatusDoc): Promise<WriteReason | null> {
+    const reason = writeReason(this.last, status, this.now());
+    if (!reason) return null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const current = this.object ?? (await this.api.getCustom(STATUSES, this.nodeName)) ?? (await this.create());
+        this.object = await this.api.replaceCustomStatus(STATUSES, { ...current, status });
+        this.last = { status, at: this.now() };
+        return reason;
+      } catch (err) {
+        const code = codeOf(err);
+        if ((code !== 409 && code !== 404) || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        this.object = null; // someone else wrote or deleted it: read again
+      }
+    }
+  }
+
+  private async create(): Promise<CustomObject> {
+    const node = this.nodeRef();
+    const body: CustomObject = {
+      apiVersion: `${API_GROUP}/${API_VERSION}`,
+      kind: STATUS_KIND,
+      metadata: {
+        name: this.nodeName,
+        labels: { 'app.kubernetes.io/managed-by': 'conntrack-operator' },
+        // Owned by the Node: deleting the Node deletes its status (kube-controller-manager's GC).
+        ...(node ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }] } : {}),
+      },
+    };
+    try {
+      return await this.api.createCustom(STATUSES, body);
+    } catch (err) {
+      if (codeOf(err) !== 409) throw err;
+      const existing = await this.api.getCustom(STATUSES, this.nodeName);
+      if (!existing) throw err;
+      return existing;
+    }
+  }
+}

@@ -1,0 +1,31 @@
+// When a node's status is worth writing to the API. Every pass builds a new
+// status, but at thousands of nodes a write per pass would flood the API
+// server: write on a meaningful change, plus a heartbeat so a stale status
+// (a dead agent) can be told from a quiet one.
+import type { NodeStatusDoc } from './status-schema.js';
+
+export const HEARTBEAT_MS = 5 * 60_000;
+/** Usage has to move this many points to be news. */
+export const USAGE_STEP = 5;
+
+export type WriteReason = 'first' | 'conditions' | 'drift' | 'usage' | 'counters' | 'policy' | 'findings' | 'heartbeat';
+
+const conditionKey = (s: NodeStatusDoc) => s.conditions.map((c) => `${c.type}=${c.status}/${c.reason}/${c.observedGeneration}`).join(',');
+const driftKey = (s: NodeStatusDoc) => (s.drift ?? []).map((d) => `${d.key}:${d.desired}:${d.actual}:${d.fighting ?? false}`).join(',');
+const policyKey = (s: NodeStatusDoc) => JSON.stringify(s.appliedPolicy ?? null);
+const findingsKey = (s: NodeStatusDoc) => (s.findings ?? []).map((f) => f.id).join(',');
+const RISING: Array<'drop' | 'earlyDrop' | 'insertFailed'> = ['drop', 'earlyDrop', 'insertFailed'];
+
+/** Why `next` should be written given the last written status, or null to skip it. */
+export function writeReason(last: { status: NodeStatusDoc; at: number } | null, next: NodeStatusDoc, now: number): WriteReason | null {
+  if (!last) return 'first';
+  const prev = last.status;
+  if (conditionKey(prev) !== conditionKey(next)) return 'conditions';
+  if (driftKey(prev) !== driftKey(next)) return 'drift';
+  if (policyKey(prev) !== policyKey(next)) return 'policy';
+  if (Math.abs((next.table?.usagePercent ?? 0) - (prev.table?.usagePercent ?? 0)) >= USAGE_STEP) return 'usage';
+  if (RISING.some((k) => (next.counters?.[k] ?? 0) > (prev.counters?.[k] ?? 0))) return 'counters';
+  if (findingsKey(prev) !== findingsKey(next)) return 'findings';
+  if (now - last.at >= HEARTBEAT_MS) return 'heartbeat';
+  return null;
+}
