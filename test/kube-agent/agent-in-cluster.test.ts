@@ -1,0 +1,133 @@
+// The agent in a cluster, with its real @kubernetes/client-node calls against
+// the test API server (RBAC on, the agent's token bound to exactly the chart's
+// ClusterRole) and a copy of a real kernel's /proc and /sys as its host.
+// kubectl applies and deletes the policy, as a user would.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startAgent, type AgentProcess } from '../../src/cli/agent.js';
+import { realHost, type Host } from '../../src/cli/host.js';
+import { loadConfig } from '../../src/config.js';
+import type { CommandRunner } from '../../src/kernel/command-runner.js';
+import { createLogger } from '../../src/logger.js';
+import { fixtureCopy, readNumber } from '../cli/cli-support.js';
+import { runKubectl } from '../support/kube/tools.js';
+import { errno } from '../support/fake-kernel.js';
+import { AGENT_USER, getStatus, nodeEvents, startCluster, until, type TestCluster } from './support.js';
+
+const NODE = 'node-a';
+const POLICY = `apiVersion: conntrack.io/v1alpha1
+kind: ConntrackPolicy
+metadata: {name: web-nodes}
+spec:
+  nodeSelector: {matchLabels: {role: web}}
+  mode: Enforce
+  timeouts:
+    tcp: {established: 600, timeWait: 30}
+`;
+
+/** No external tool on this "host": the fixture tree has everything the agent needs. */
+const noCommands: CommandRunner = {
+  run: async (cmd) => {
+    throw errno('ENOENT', `spawn ${cmd}`, cmd);
+  },
+  streamLines: (cmd) => ({ lines: (async function* () {})(), done: Promise.reject(errno('ENOENT', `spawn ${cmd}`, cmd)) }),
+};
+
+let cluster: TestCluster;
+let tree: Awaited<ReturnType<typeof fixtureCopy>>;
+let host: Host;
+let logs = '';
+const timeWait = () => readNumber(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait'));
+const established = () => readNumber(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_established'));
+
+function agentConfig() {
+  return loadConfig(
+    ['agent', '--kubernetes', '--proc-root', tree.procRoot, '--sys-root', tree.sysRoot, '--state-dir', join(tree.dir, 'state'), '--notrack-backend', 'nftables', '--interval', '1s', '--metrics-addr', '127.0.0.1:0'],
+    { NODE_NAME: NODE, KUBECONFIG: cluster.api.kubeconfig(AGENT_USER) },
+    'unused',
+  );
+}
+
+function start(): Promise<AgentProcess> {
+  const sink = new Writable({ write: (chunk, _enc, cb) => ((logs += String(chunk)), cb()) });
+  return startAgent(agentConfig(), host, createLogger('info', NODE, sink));
+}
+
+async function kubectl(args: string[], input?: string) {
+  const r = await runKubectl(args, { kubeconfig: cluster.api.kubeconfig(), ...(input ? { input } : {}) });
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+before(async () => {
+  cluster = await startCluster(NODE, { role: 'web' });
+  tree = await fixtureCopy('host-6.18');
+  host = { ...realHost({ procRoot: tree.procRoot, sysRoot: tree.sysRoot }, false), runner: noCommands };
+});
+after(async () => {
+  await cluster.api.stop();
+  await tree.cleanup();
+});
+
+test('apply, drift, API outage, delete: status, events and the kernel follow', { timeout: 90_000 }, async () => {
+  await kubectl(['apply', '-f', '-'], POLICY);
+  let agent = await start();
+  try {
+    const status = await until('ConntrackStatus Applied=True', async () => {
+      const s = await getStatus(cluster.api, NODE);
+      return s?.status?.conditions?.some((c: any) => c.type === 'Applied' && c.status === 'True') ? s : undefined;
+    });
+    assert.equal(await established(), 600);
+    assert.equal(await timeWait(), 30);
+    assert.deepEqual(status.metadata.ownerReferences.map((o: any) => [o.kind, o.name, o.uid]), [['Node', NODE, cluster.nodeUid]]);
+    assert.equal(status.status.appliedPolicy.name, 'web-nodes');
+    assert.equal(status.status.baseline.nf_conntrack_tcp_timeout_established, '432000');
+    for (const c of status.status.conditions) assert.equal(c.observedGeneration, 1, `${c.type} observedGeneration`);
+    await until('ConntrackPolicyApplied event', async () => ((await nodeEvents(cluster.api, NODE)).some((e) => e.reason === 'ConntrackPolicyApplied' && e.type === 'Normal') ? true : undefined));
+
+    // kubectl get ctst prints our columns.
+    const table = await kubectl(['get', 'ctst']);
+    assert.match(table.split('\n')[0]!, /NAME\s+USAGE\s+COUNT\s+MAX\s+BUCKETS\s+DROPS\s+POLICY\s+DRIFT\s+AGE/);
+    assert.match(table, new RegExp(`${NODE}\\s+0%\\s+0\\s+262144\\s+262144\\s+0\\s+web-nodes\\s+0`));
+
+    // Someone else writes a key: a Warning event names it, and the agent puts it back.
+    await writeFile(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait'), '120\n');
+    const drift = await until('ConntrackDriftDetected event', async () => (await nodeEvents(cluster.api, NODE)).find((e) => e.reason === 'ConntrackDriftDetected'));
+    assert.equal(drift.type, 'Warning');
+    assert.match(drift.message, /nf_conntrack_tcp_timeout_time_wait is 120, policy says 30/);
+    await until('the drift corrected', async () => ((await timeWait()) === 30 ? true : undefined));
+  } finally {
+    await agent.stop();
+  }
+
+  // The API is down when the agent restarts (and the node lost our values, as after a reboot):
+  // the agent enforces the last policy it knew from its state dir.
+  await writeFile(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_established'), '432000\n');
+  cluster.api.faults?.failNext(1000, { status: 503 });
+  agent = await start();
+  try {
+    if (cluster.api.faults) await until('enforced from the cache while the API is down', async () => ((await established()) === 600 ? true : undefined));
+    cluster.api.faults?.clear();
+
+    // kubectl delete: the node gets its own values back, the status and an event say so.
+    await kubectl(['delete', 'ctpol', 'web-nodes']);
+    await until('values restored', async () => ((await established()) === 432000 && (await timeWait()) === 120 ? true : undefined));
+    const restored = await until('status Restored', async () => {
+      const s = await getStatus(cluster.api, NODE);
+      return s?.status?.conditions?.find((c: any) => c.type === 'Applied' && c.reason === 'Restored');
+    });
+    assert.equal(restored.status, 'False');
+    await until('ConntrackRestored event', async () => ((await nodeEvents(cluster.api, NODE)).some((e) => e.reason === 'ConntrackRestored') ? true : undefined));
+  } finally {
+    await agent.stop();
+  }
+
+  // Least privilege holds both ways: the chart's role was enough (no request of the agent was refused).
+  const log = cluster.api.server?.requests ?? [];
+  const refused = log.filter((r) => r.user === AGENT_USER && r.status === 403);
+  assert.deepEqual(refused.map((r) => `${r.method} ${r.path}`), []);
+  assert.doesNotMatch(logs, /"level":50/, 'no error logged');
+});
