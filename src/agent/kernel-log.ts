@@ -1,6 +1,7 @@
 // Turns the kernel log's "table full" lines into a flag the agent takes once
 // per pass, keeping only lines about our own network namespace (a pod's full
 // table is that pod's story, not the node's).
+import { uptime as osUptime } from 'node:os';
 import { KmsgWatcher, type TableFullSignal } from '../kernel/kmsg.js';
 import type { KernelFiles } from '../kernel/kernel-files.js';
 import type { HostPaths } from '../kernel/host-paths.js';
@@ -17,7 +18,8 @@ export class TableFullLog {
 
   /** Start watching; rejects when the log cannot be opened (no CAP_SYSLOG, no /dev/kmsg). */
   async start(files: KernelFiles, paths: HostPaths, kmsgPath: string): Promise<void> {
-    const uptime = Number((await files.read(paths.proc('uptime'))).split(' ')[0]);
+    // Seconds since boot, to skip the log's history. The host's /proc when we have it; the kernel is the same either way.
+    const uptime = await files.read(paths.proc('uptime')).then((t) => Number(t.split(' ')[0]), () => osUptime());
     this.watcher = new KmsgWatcher(kmsgPath, Math.floor(uptime * 1e6), (s) => this.onSignal(s));
     await this.watcher.start();
   }

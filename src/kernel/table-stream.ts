@@ -30,7 +30,7 @@ export interface TableStream {
    * Throws if the dump fails midway.
    */
   batches: AsyncIterable<ConntrackEntry[]>;
-  /** parsed / malformed line counts, final once entries is drained. */
+  /** parsed / malformed line counts, final once batches is drained. */
   parser: EntryParser;
   /** What was tried first and could not be read (e.g. the file, EACCES). */
   unreadable: Unreadable[];
@@ -41,7 +41,7 @@ export interface TableUnavailable {
   unreadable: Unreadable[];
 }
 
-/** Parse a stream of byte chunks, one batch per chunk, holding no more than one chunk's text at a time. */
+/** Parse a stream of byte chunks, one batch per chunk: only the current chunk's text is held (and what the consumer keeps of its entries). */
 async function* parseChunks(first: IteratorResult<unknown>, rest: AsyncIterator<unknown>, parser: EntryParser): AsyncGenerator<ConntrackEntry[]> {
   let carry = '';
   for (let r = first; !r.done; r = await rest.next()) {

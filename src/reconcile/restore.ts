@@ -29,7 +29,8 @@ const NOTHING: DesiredState = { sysctls: {}, notrack: [], acceptUntracked: false
 export async function restoreBaseline(deps: RestoreDeps): Promise<RestoreResult> {
   const baseline = await deps.baselineStore.load();
   const observed = await deps.observe();
-  const notrack = deps.backend ? await deps.backend.check({ rules: [], acceptUntracked: false }) : null;
+  // Only ask the firewall when we own chains: a host without iptables/nft tools can still be restored.
+  const notrack = deps.backend && baseline.notrackOwned ? await deps.backend.check({ rules: [], acceptUntracked: false }) : null;
   const restorePlan = plan(NOTHING, observed, baseline, notrack);
   const execution = restorePlan.actions.length > 0 ? await deps.executor.execute(restorePlan.actions) : undefined;
   if (execution && !execution.ok) return { ok: false, plan: restorePlan, execution };

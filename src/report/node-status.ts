@@ -55,10 +55,12 @@ function generationsOf(outcome: PassOutcome): Record<string, number> | undefined
   return 'generations' in outcome ? outcome.generations : undefined;
 }
 
-function appliedCondition(outcome: PassOutcome, policyError: string | undefined, generation: number): NodeConditionInput {
+function appliedCondition(outcome: PassOutcome, policyError: string | undefined, generation: number, previous: NodeCondition | undefined): NodeConditionInput {
   const base = { type: 'Applied' as const, observedGeneration: generation };
   switch (outcome.kind) {
     case 'no-policy':
+      // After a restore the node stays "Restored" until a policy selects it again.
+      if (previous?.reason === 'Restored') return { ...base, status: previous.status, reason: previous.reason, message: previous.message };
       return { ...base, status: 'False', reason: 'NoPolicy', message: 'No ConntrackPolicy selects this node; its kernel settings are its own.' };
     case 'restored':
       return outcome.result.ok
@@ -129,7 +131,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ? { type: 'Drifted', status: 'True', reason: drift.some((d) => d.fighting) ? 'Fighting' : 'Drift', message: drift.map(driftText).join('; '), observedGeneration: generation }
     : { type: 'Drifted', status: 'False', reason: 'InSync', message: 'No key differs from what was applied.', observedGeneration: generation };
 
-  const conditions = setConditions(i.previousConditions, [appliedCondition(i.outcome, i.policyError, generation), driftCondition, pressureCondition, tableFullCondition], i.now);
+  const conditions = setConditions(i.previousConditions, [appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied')), driftCondition, pressureCondition, tableFullCondition], i.now);
   const findings = buildFindings({
     moduleLoaded: s.moduleLoaded,
     hostNetns: s.netns.host,
