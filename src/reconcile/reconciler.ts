@@ -63,6 +63,7 @@ export class Reconciler {
   private readonly guard: CorrectionGuard;
   private readonly logger: ReconcileLogger;
   private previousDrift: DriftRecord[] = [];
+  private applied: { sysctls: Record<string, number>; buckets?: number } = { sysctls: {} };
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.executor = new Executor(deps.files, deps.paths, deps.backend);
@@ -76,10 +77,12 @@ export class Reconciler {
     const { observed, notrack } = await this.look(desired, baseline);
     const facts = (await this.deps.writerFacts?.()) ?? { kubeProxyRunning: false };
     const enforce = mode === 'Enforce';
+    // Enforce: drift is a move away from what we applied; a policy edit is a change, not drift.
+    const notrackUnchanged = JSON.stringify(baseline.notrackApplied ?? null) === JSON.stringify({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
     const drift = detectDrift({
-      desired,
+      desired: enforce ? this.lastApplied(desired) : desired,
       observed,
-      notrack,
+      notrack: enforce && !notrackUnchanged ? null : notrack,
       previous: this.previousDrift,
       facts,
       now: started,
@@ -105,7 +108,10 @@ export class Reconciler {
       durationMs: this.deps.clock() - started,
       ...(owned === undefined ? {} : { notrackOwnedRules: owned }),
     });
-    if (!enforce || todo.actions.length === 0) return done(undefined, full.inSync, notrack?.ownedRules);
+    if (!enforce || todo.actions.length === 0) {
+      if (enforce && full.inSync) this.remember(desired);
+      return done(undefined, full.inSync, notrack?.ownedRules);
+    }
 
     await this.deps.baselineStore.recordBefore(todo.actions);
     const execution = await this.executor.execute(todo.actions);
@@ -119,12 +125,25 @@ export class Reconciler {
     const baselineAfter = await this.deps.baselineStore.load();
     const verify = await this.look(desired, baselineAfter, wroteNotrack ? undefined : notrack);
     const after = plan(desired, verify.observed, baselineAfter, verify.notrack);
+    if (after.inSync) this.remember(desired);
     return done(execution, after.inSync, verify.notrack?.ownedRules);
+  }
+
+  /** The values this reconciler last left the node at (the policy's, until the first pass succeeds). */
+  private lastApplied(desired: DesiredState): DesiredState {
+    const sysctls = Object.fromEntries(Object.entries(desired.sysctls).map(([k, v]) => [k, this.applied.sysctls[k] ?? v]));
+    const buckets = this.applied.buckets ?? desired.buckets;
+    return { ...desired, sysctls, ...(buckets === undefined ? {} : { buckets }) };
+  }
+
+  private remember(desired: DesiredState): void {
+    this.applied = { sysctls: { ...desired.sysctls }, ...(desired.buckets === undefined ? {} : { buckets: desired.buckets }) };
   }
 
   /** Put the baseline back and remove our NOTRACK chains. */
   async restore(): Promise<RestoreResult> {
     this.previousDrift = [];
+    this.applied = { sysctls: {} };
     const { observe, backend, baselineStore } = this.deps;
     return restoreBaseline({ observe, backend, baselineStore, executor: this.executor });
   }

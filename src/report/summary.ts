@@ -22,6 +22,8 @@ export interface SummaryOptions {
   topN?: number;
   /** Distinct addresses counted exactly before the heavy-hitter sketch takes over. Default 50,000. */
   exactKeys?: number;
+  /** Counters the sketch keeps once it took over: every address with more than entries / sketchKeys entries is reported, counts over by at most that. Default 1,024. */
+  sketchKeys?: number;
   /** Candidate lower timeouts in seconds; for each state only those below its current timeout are used. */
   candidateTimeouts?: number[];
 }
@@ -64,6 +66,7 @@ export interface TableSummary {
 
 export const DEFAULT_TOP_N = 10;
 export const DEFAULT_EXACT_KEYS = 50_000;
+export const DEFAULT_SKETCH_KEYS = 1_024;
 export const DEFAULT_CANDIDATE_TIMEOUTS = [10, 30, 60, 120, 300, 600, 3600, 86400];
 
 /** The sysctl holding the timeout a TCP state starts from. SYN_SENT2 (simultaneous open) uses syn_sent's. */
@@ -105,9 +108,9 @@ export class TableSummarizer {
   constructor(private readonly options: SummaryOptions) {
     this.topN = options.topN ?? DEFAULT_TOP_N;
     if (!Number.isInteger(this.topN) || this.topN < 0) throw new Error(`topN: want a non-negative integer, got ${options.topN}`);
-    const exactKeys = options.exactKeys ?? DEFAULT_EXACT_KEYS;
-    this.sources = new HeavyHitters(exactKeys);
-    this.destinations = new HeavyHitters(exactKeys);
+    const sizes = { exactKeys: options.exactKeys ?? DEFAULT_EXACT_KEYS, sketchKeys: options.sketchKeys ?? DEFAULT_SKETCH_KEYS };
+    this.sources = new HeavyHitters(sizes);
+    this.destinations = new HeavyHitters(sizes);
     this.candidates = [...(options.candidateTimeouts ?? DEFAULT_CANDIDATE_TIMEOUTS)].sort((a, b) => a - b);
   }
 

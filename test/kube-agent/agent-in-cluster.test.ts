@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logger.js';
 import { fixtureCopy, readNumber } from '../cli/cli-support.js';
 import { runKubectl } from '../support/kube/tools.js';
 import { errno } from '../support/fake-kernel.js';
+import { SKIP_REAL_SERVER } from '../support/kube/harness.js';
 import { AGENT_USER, getStatus, nodeEvents, startCluster, until, type TestCluster } from './support.js';
 
 const NODE = 'node-a';
@@ -130,4 +131,31 @@ test('apply, drift, API outage, delete: status, events and the kernel follow', {
   const refused = log.filter((r) => r.user === AGENT_USER && r.status === 403);
   assert.deepEqual(refused.map((r) => `${r.method} ${r.path}`), []);
   assert.doesNotMatch(logs, /"level":50/, 'no error logged');
+});
+
+test('API faults: cut watches, expired resourceVersions, 500/503/429: the agent recovers and follows the policy', { timeout: 60_000 }, async (t) => {
+  const faults = cluster.api.faults;
+  if (!faults) return t.skip(SKIP_REAL_SERVER);
+  await kubectl(['apply', '-f', '-'], POLICY);
+  const agent = await start();
+  try {
+    await until('applied', async () => ((await timeWait()) === 30 ? true : undefined));
+    faults.cutWatches();
+    faults.expireResourceVersions();
+    // The agent's own requests (lists, watches, status writes), not kubectl's.
+    const match = (r: { method: string; path: string }) => (r.method === 'GET' && /\/(conntrackpolicies|nodes)$/.test(r.path)) || r.path.includes('/conntrackstatuses');
+    faults.failNext(3, { status: 500, match });
+    faults.failNext(3, { status: 503, retryAfterSeconds: 1, match });
+    faults.failNext(3, { status: 429, retryAfterSeconds: 1, match });
+    await kubectl(['apply', '-f', '-'], POLICY.replace('timeWait: 30', 'timeWait: 45'));
+    await until('the new policy generation applied', async () => ((await timeWait()) === 45 ? true : undefined), 30_000);
+    const s = await until('status for generation 2', async () => {
+      const st = await getStatus(cluster.api, NODE);
+      return st?.status?.appliedPolicy?.policies?.[0]?.generation === 2 && st.status.conditions.some((c: any) => c.type === 'Applied' && c.status === 'True') ? st : undefined;
+    }, 30_000);
+    assert.equal(s.status.driftCount, 0);
+  } finally {
+    await agent.stop();
+    await kubectl(['delete', 'ctpol', 'web-nodes']);
+  }
 });

@@ -212,3 +212,18 @@ test('restore: the Nth write failing, for every N, leaves the node as it was bef
     assert.deepEqual(await baselineStore.load(), kept, `write ${n}: baseline kept`);
   }
 });
+
+test('reconciler: editing the policy is a change, not drift; an outside write during an edit still is', async () => {
+  const { kernel, reconciler } = setUp();
+  await reconciler.reconcile(POLICY, 'Enforce');
+  const edited: DesiredState = { ...POLICY, sysctls: { ...POLICY.sysctls, nf_conntrack_tcp_timeout_time_wait: 45 }, notrack: [...POLICY.notrack, { name: 'dns', protocol: 'udp', ports: [{ from: 53, to: 53 }], direction: 'inbound' }] };
+  const change = await reconciler.reconcile(edited, 'Enforce');
+  assert.deepEqual(change.drift, []);
+  assert.equal(kernel.value(TIME_WAIT), '45');
+
+  await kernel.write(paths.sysctl('nf_conntrack_tcp_timeout_established'), '7200');
+  const again: DesiredState = { ...edited, sysctls: { ...edited.sysctls, nf_conntrack_tcp_timeout_time_wait: 60 } };
+  const both = await reconciler.reconcile(again, 'Enforce');
+  assert.deepEqual(both.drift.map((d) => [d.key, d.desired, d.actual]), [['nf_conntrack_tcp_timeout_established', 600, 7200]]);
+  assert.equal(kernel.value(TIME_WAIT), '60');
+});

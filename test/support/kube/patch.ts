@@ -1,0 +1,176 @@
+// The patch formats kube-apiserver accepts: JSON merge patch (RFC 7386), JSON patch
+// (RFC 6902) and strategic merge patch for built-in types (list merge by key).
+import { clone, isObject, type Json, type JsonObject } from './schema-walk.js';
+import { ApiError, statusBody } from './status-errors.js';
+
+export function mergePatch(target: Json, patch: Json): Json {
+  if (!isObject(patch)) return clone(patch);
+  const result: JsonObject = isObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key] as Json, value);
+  }
+  return result;
+}
+
+function patchError(message: string): ApiError {
+  return new ApiError(statusBody(422, 'Invalid', message));
+}
+
+function decodePointer(pointer: string): string[] {
+  if (pointer === '') return [];
+  if (!pointer.startsWith('/')) throw patchError(`invalid JSON pointer: "${pointer}"`);
+  return pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function parentOf(doc: Json, tokens: string[], pointer: string): { parent: Json; last: string } {
+  let parent: Json = doc;
+  for (const token of tokens.slice(0, -1)) {
+    const next: Json | undefined = Array.isArray(parent) ? parent[Number(token)] : isObject(parent) ? parent[token] : undefined;
+    if (next === undefined) throw patchError(`the server rejected our request due to an error in our request: doc is missing path: "${pointer}"`);
+    parent = next;
+  }
+  return { parent, last: tokens[tokens.length - 1] ?? '' };
+}
+
+function getAt(doc: Json, pointer: string): Json {
+  let current: Json | undefined = doc;
+  for (const token of decodePointer(pointer)) {
+    current = Array.isArray(current) ? current[Number(token)] : isObject(current) ? current[token] : undefined;
+    if (current === undefined) throw patchError(`doc is missing path: "${pointer}": missing value`);
+  }
+  return current;
+}
+
+function addAt(doc: Json, pointer: string, value: Json, replace: boolean): Json {
+  const tokens = decodePointer(pointer);
+  if (tokens.length === 0) return value;
+  const { parent, last } = parentOf(doc, tokens, pointer);
+  if (Array.isArray(parent)) {
+    const index = last === '-' ? parent.length : Number(last);
+    if (!Number.isInteger(index) || index < 0 || index > parent.length - (replace ? 1 : 0)) {
+      throw patchError(`doc is missing path: "${pointer}": missing value`);
+    }
+    parent.splice(index, replace ? 1 : 0, value);
+  } else if (isObject(parent)) {
+    if (replace && !(last in parent)) throw patchError(`doc is missing key: ${pointer}: missing value`);
+    parent[last] = value;
+  } else throw patchError(`doc is missing path: "${pointer}": missing value`);
+  return doc;
+}
+
+function removeAt(doc: Json, pointer: string): Json {
+  const tokens = decodePointer(pointer);
+  const { parent, last } = parentOf(doc, tokens, pointer);
+  if (Array.isArray(parent) && Number(last) < parent.length) parent.splice(Number(last), 1);
+  else if (isObject(parent) && last in parent) delete parent[last];
+  else throw patchError(`doc is missing path: "${pointer}": missing value`);
+  return doc;
+}
+
+export function jsonPatch(target: Json, ops: Json): Json {
+  if (!Array.isArray(ops)) throw new ApiError(statusBody(400, 'BadRequest', 'json: cannot unmarshal object into Go value of type jsonpatch.Patch'));
+  let doc = clone(target);
+  for (const raw of ops) {
+    const op = raw as Record<string, any>;
+    const path = String(op.path ?? '');
+    switch (op.op) {
+      case 'add':
+        doc = addAt(doc, path, clone(op.value), false);
+        break;
+      case 'replace':
+        doc = addAt(doc, path, clone(op.value), true);
+        break;
+      case 'remove':
+        doc = removeAt(doc, path);
+        break;
+      case 'move': {
+        const value = getAt(doc, String(op.from));
+        doc = addAt(removeAt(doc, String(op.from)), path, value, false);
+        break;
+      }
+      case 'copy':
+        doc = addAt(doc, path, clone(getAt(doc, String(op.from))), false);
+        break;
+      case 'test':
+        if (JSON.stringify(getAt(doc, path)) !== JSON.stringify(op.value)) throw patchError(`testing value ${path} failed: test failed`);
+        break;
+      default:
+        throw patchError(`Unexpected kind: ${String(op.op)}`);
+    }
+  }
+  return doc;
+}
+
+/**
+ * patchMergeKey of the built-in list fields we use (k8s.io/api struct tags), by field name and,
+ * where a name is ambiguous, by parent path. Lists not listed here are replaced atomically.
+ */
+const MERGE_KEYS: Record<string, string> = {
+  containers: 'name', initContainers: 'name', ephemeralContainers: 'name', env: 'name', volumes: 'name',
+  volumeMounts: 'mountPath', volumeDevices: 'devicePath', imagePullSecrets: 'name', conditions: 'type',
+  ownerReferences: 'uid', hostAliases: 'ip', topologySpreadConstraints: 'topologyKey', 'spec.ports': 'port',
+  ports: 'containerPort', addresses: 'type',
+};
+/** Primitive lists with patchStrategy merge (union). */
+const MERGED_PRIMITIVE_LISTS = new Set(['finalizers']);
+
+function mergeKeyFor(path: string[]): string | undefined {
+  const last = path[path.length - 1] ?? '';
+  const parentQualified = path.slice(-2).join('.');
+  return path.length === 2 && parentQualified === 'spec.ports' ? MERGE_KEYS['spec.ports'] : MERGE_KEYS[last];
+}
+
+/** Strategic merge patch for built-in kinds, including the directives kubectl apply emits. */
+export function strategicMergePatch(target: Json, patch: Json, path: string[] = []): Json {
+  if (!isObject(patch)) return clone(patch);
+  if (patch.$patch === 'replace') {
+    const { $patch: _ignored, ...rest } = patch;
+    return clone(rest);
+  }
+  if (patch.$patch === 'delete') return null;
+  const result: JsonObject = isObject(target) ? { ...target } : {};
+  const retainKeys = Array.isArray(patch.$retainKeys) ? (patch.$retainKeys as string[]) : undefined;
+  for (const [key, value] of Object.entries(patch)) {
+    if (key.startsWith('$setElementOrder/') || key === '$retainKeys' || key === '$patch') continue;
+    if (key.startsWith('$deleteFromPrimitiveList/')) {
+      const field = key.slice('$deleteFromPrimitiveList/'.length);
+      const drop = new Set((value as Json[]).map((v) => JSON.stringify(v)));
+      const current = Array.isArray(result[field]) ? (result[field] as Json[]) : [];
+      result[field] = current.filter((v) => !drop.has(JSON.stringify(v)));
+      continue;
+    }
+    const childPath = [...path, key];
+    if (value === null) delete result[key];
+    else if (Array.isArray(value)) result[key] = mergeList(result[key], value, childPath);
+    else if (isObject(value)) {
+      const merged = strategicMergePatch(result[key] as Json, value, childPath);
+      if (merged === null) delete result[key];
+      else result[key] = merged;
+    } else result[key] = value;
+  }
+  if (retainKeys) for (const key of Object.keys(result)) if (!retainKeys.includes(key)) delete result[key];
+  return result;
+}
+
+function mergeList(current: Json | undefined, patch: Json[], path: string[]): Json {
+  const field = path[path.length - 1] ?? '';
+  const existing = Array.isArray(current) ? current : [];
+  if (MERGED_PRIMITIVE_LISTS.has(field)) {
+    const seen = new Set(existing.map((v) => JSON.stringify(v)));
+    return [...existing, ...patch.filter((v) => !seen.has(JSON.stringify(v)))];
+  }
+  const key = mergeKeyFor(path);
+  if (!key) return clone(patch);
+  if (patch.some((p) => isObject(p) && p.$patch === 'replace')) return clone(patch.filter((p) => !(isObject(p) && p.$patch === 'replace')));
+  const result = existing.map((e) => clone(e));
+  for (const item of patch) {
+    if (!isObject(item)) continue;
+    const index = result.findIndex((e) => isObject(e) && JSON.stringify(e[key]) === JSON.stringify(item[key]));
+    if (item.$patch === 'delete') {
+      if (index >= 0) result.splice(index, 1);
+    } else if (index >= 0) result[index] = strategicMergePatch(result[index]!, item, path);
+    else result.push(strategicMergePatch({}, item, path));
+  }
+  return result;
+}

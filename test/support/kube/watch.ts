@@ -1,0 +1,115 @@
+// Watch streams: one JSON event per line over a chunked 200 response (capture 50).
+// A too-old resourceVersion is an ERROR event carrying a 410 Expired Status inside the
+// 200 stream (capture 51); objects leaving a selector are sent as DELETED.
+import type { ServerResponse } from 'node:http';
+import { apiVersionOf, type ResourceInfo } from './resources.js';
+import type { JsonObject } from './schema-walk.js';
+import type { Matcher } from './selectors.js';
+import { grKey, metaOf, type ObjectStore, type StoreEvent } from './store.js';
+import { expired } from './status-errors.js';
+import { toTable } from './table.js';
+import { toWire } from './wire-format.js';
+
+export interface WatchRequest {
+  info: ResourceInfo;
+  namespace: string;
+  matches: Matcher;
+  resourceVersion: string;
+  bookmarks: boolean;
+  timeoutSeconds: number;
+  /** Accept asked for meta.k8s.io Tables (kubectl get -w): objects become one-row Tables. */
+  table?: { includeObject: string };
+}
+
+export interface WatchTiming {
+  bookmarkIntervalMs: number;
+}
+
+/** Open watch streams, so faults can cut them and stop() can end them. */
+export class WatchHub {
+  private readonly open = new Set<ServerResponse>();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly timing: WatchTiming,
+  ) {}
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  /** Drops every open watch connection without a clean end, like a dying apiserver or LB. */
+  cutAll(): number {
+    const count = this.open.size;
+    for (const res of this.open) res.socket?.destroy();
+    this.open.clear();
+    return count;
+  }
+
+  endAll(): void {
+    for (const res of this.open) res.end();
+    this.open.clear();
+  }
+
+  serve(req: WatchRequest, res: ServerResponse): void {
+    const gr = grKey(req.info.group, req.info.resource);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    // Clients wait for the status line before they start acting; send it now, as kube-apiserver does.
+    res.flushHeaders();
+    const send = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
+    let headersSent = false;
+    // As kube-apiserver does, only the first Table of a watch carries the column definitions.
+    const asEvent = (obj: JsonObject): JsonObject => {
+      if (!req.table) return toWire(req.info, obj);
+      const table = toTable(req.info, [toWire(req.info, obj)], { resourceVersion: metaOf(obj).resourceVersion }, req.table.includeObject);
+      if (headersSent) table.columnDefinitions = [];
+      headersSent = true;
+      return table;
+    };
+    const inScope = (obj: JsonObject) => !req.info.namespaced || !req.namespace || metaOf(obj).namespace === req.namespace;
+    const visible = (obj: JsonObject | undefined) => obj !== undefined && inScope(obj) && req.matches(obj);
+
+    const deliver = (event: StoreEvent) => {
+      if (event.gr !== gr) return;
+      const now = visible(event.object);
+      const before = event.type !== 'ADDED' && visible(event.previous);
+      const wire = asEvent(event.object);
+      if (event.type === 'DELETED') {
+        if (before || now) send('DELETED', wire);
+      } else if (now && before) send('MODIFIED', wire);
+      else if (now) send('ADDED', wire);
+      else if (before) send('DELETED', wire);
+    };
+
+    const rv = req.resourceVersion;
+    if (rv === '' || rv === '0') {
+      for (const obj of this.store.list(gr)) if (visible(obj)) send('ADDED', asEvent(obj));
+    } else {
+      const since = this.store.eventsSince(gr, Number(rv));
+      if ('tooOld' in since) {
+        send('ERROR', expired(`too old resource version: ${rv} (${since.tooOld})`));
+        res.end();
+        return;
+      }
+      since.forEach(deliver);
+    }
+
+    this.open.add(res);
+    const unsubscribe = this.store.subscribe(deliver);
+    const bookmark = () => send('BOOKMARK', { kind: req.info.kind, apiVersion: apiVersionOf(req.info), metadata: { resourceVersion: String(this.store.currentRv()) } });
+    const ticker = req.bookmarks ? setInterval(bookmark, this.timing.bookmarkIntervalMs) : undefined;
+    const timer = setTimeout(() => {
+      // The watch cache sends a last bookmark before a watch times out (capture 50).
+      if (req.bookmarks) bookmark();
+      res.end();
+    }, req.timeoutSeconds * 1000);
+    const cleanup = () => {
+      unsubscribe();
+      clearTimeout(timer);
+      if (ticker) clearInterval(ticker);
+      this.open.delete(res);
+    };
+    res.on('close', cleanup);
+    res.on('finish', cleanup);
+  }
+}
