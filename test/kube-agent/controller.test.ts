@@ -1,0 +1,129 @@
+// The policy controller against the test API server, with the chart's RBAC:
+// two replicas elect one leader through a Lease, the leader aggregates node
+// statuses into each policy's status (counts, Ready/Degraded/Conflict/
+// Rejected), kubectl get ctpol shows it, and the other replica takes over
+// when the leader stops.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LeaderElector } from '../../src/controller/leader-election.js';
+import { PolicyController } from '../../src/controller/policy-controller.js';
+import { ClusterApi, loadKubeConfig } from '../../src/kube/cluster-api.js';
+import { buildCrds } from '../../src/kube/crds.js';
+import { realTiming } from '../../src/kube/reflector.js';
+import { findObject, renderChart } from '../packaging/render.js';
+import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';
+import { runKubectl } from '../support/kube/tools.js';
+import { until } from './support.js';
+
+const NS = 'conntrack-system';
+const USER = `system:serviceaccount:${NS}:conntrack-operator-controller`;
+const quiet = { info() {}, warn() {}, debug() {}, error() {} };
+
+let api: TestApi;
+
+async function post(path: string, body: object): Promise<any> {
+  const r = await api.request('POST', path, { body });
+  assert.ok(r.status < 300, `POST ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+function nodeStatus(node: string, applied: 'True' | 'False', appliedReason: string, drifted: 'True' | 'False') {
+  const c = (type: string, status: string, reason: string) => ({ type, status, reason, message: '', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 });
+  return {
+    nodeName: node,
+    lastProbeTime: '2026-01-01T00:00:00Z',
+    kernel: { release: '6.18', conntrackLoaded: true, notrackBackend: 'nftables', tableSource: 'procfs' },
+    appliedPolicy: { name: 'web', policies: [{ name: 'web', generation: 1 }], mode: 'Enforce' },
+    driftCount: drifted === 'True' ? 1 : 0,
+    conditions: [c('Applied', applied, appliedReason), c('Drifted', drifted, drifted === 'True' ? 'Drift' : 'InSync'), c('Pressure', 'False', 'Normal'), c('TableFull', 'False', 'NotDropping')],
+  };
+}
+
+before(async () => {
+  api = await startApi({ users: [{ name: USER, groups: ['system:serviceaccounts', `system:serviceaccounts:${NS}`, 'system:authenticated'] }] });
+  for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, any>);
+  await post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+  const { objects } = await renderChart();
+  const role = findObject(objects, 'ClusterRole', 'conntrack-operator-controller');
+  const leaseRoles = objects.filter((o) => o.kind === 'Role');
+  await post('/apis/rbac.authorization.k8s.io/v1/clusterroles', role);
+  await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'test-controller' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
+    subjects: [{ kind: 'ServiceAccount', name: 'conntrack-operator-controller', namespace: NS }],
+  });
+  for (const r of leaseRoles) {
+    await post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, r);
+    await post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `test-${r.metadata.name}`, namespace: NS },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: r.metadata.name },
+      subjects: [{ kind: 'ServiceAccount', name: 'conntrack-operator-controller', namespace: NS }],
+    });
+  }
+  for (const [name, role] of [['n1', 'web'], ['n2', 'web'], ['n3', 'web'], ['n4', 'db']] as const) {
+    await post('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { role } } });
+  }
+  const policy = (name: string, spec: object) => ({ apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name }, spec });
+  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { established: 600 } } }));
+  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web-too', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { established: 900 } } }));
+  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('db', { nodeSelector: { matchLabels: { role: 'db' } }, timeouts: { udp: { unreplied: 10 } } }));
+  for (const [node, applied, reason, drifted] of [['n1', 'True', 'Applied', 'False'], ['n2', 'True', 'Applied', 'True'], ['n4', 'False', 'ApplyFailed', 'False']] as const) {
+    const created = await post('/apis/conntrack.io/v1alpha1/conntrackstatuses', { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackStatus', metadata: { name: node } });
+    const r = await api.request('PUT', `/apis/conntrack.io/v1alpha1/conntrackstatuses/${node}/status`, { body: { ...created, status: nodeStatus(node, applied, reason, drifted) } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  }
+});
+after(() => api.stop());
+
+test('two replicas, one leader; policy status aggregated; failover', { timeout: 60_000 }, async () => {
+  const replicas = ['a', 'b'].map((id) => {
+    const cluster = new ClusterApi(loadKubeConfig(api.kubeconfig(USER)));
+    const controller = new PolicyController(cluster, realTiming({ backoffInitialMs: 100 }), quiet, () => new Date());
+    const elector = new LeaderElector(cluster, { namespace: NS, name: 'conntrack-operator-controller', identity: id, leaseDurationSeconds: 2, retryMs: 200 }, Date.now, (l) => controller.setLeading(l));
+    controller.start();
+    elector.start();
+    return { id, controller, elector };
+  });
+  try {
+    const web = await until('web policy status', async () => {
+      const r = await api.request('GET', '/apis/conntrack.io/v1alpha1/conntrackpolicies/web');
+      return r.body.status?.selectedNodes === 3 ? r.body.status : undefined;
+    });
+    assert.deepEqual([web.selectedNodes, web.inSyncNodes, web.driftedNodes, web.failedNodes, web.observedGeneration], [3, 1, 1, 0, 1]);
+    const cond = Object.fromEntries(web.conditions.map((c: any) => [c.type, c.status]));
+    assert.deepEqual(cond, { Rejected: 'False', Conflict: 'True', Degraded: 'True', Ready: 'False' });
+    assert.match(web.conditions.find((c: any) => c.type === 'Conflict').message, /timeouts\.tcp\.established \(with web-too\)/);
+    const db = (await api.request('GET', '/apis/conntrack.io/v1alpha1/conntrackpolicies/db')).body.status;
+    assert.deepEqual([db.selectedNodes, db.failedNodes], [1, 1]);
+
+    const leaders = replicas.filter((r) => r.elector.isLeader());
+    assert.equal(leaders.length, 1, 'exactly one leader');
+    const follower = replicas.find((r) => !r.elector.isLeader())!;
+    assert.equal(follower.controller.stats.writes, 0, 'the follower writes nothing');
+
+    const table = await runKubectl(['get', 'ctpol'], { kubeconfig: api.kubeconfig() });
+    assert.match(table.stdout.split('\n')[0]!, /NAME\s+MODE\s+SELECTED\s+INSYNC\s+DRIFTED\s+AGE/);
+    assert.match(table.stdout, /\nweb\s+Enforce\s+3\s+1\s+1\s/);
+
+    // The leader goes away: the other replica takes the Lease and keeps the status current.
+    leaders[0]!.elector.stop();
+    await leaders[0]!.controller.stop();
+    await until('failover', async () => (follower.elector.isLeader() ? true : undefined), 10_000);
+    await api.request('DELETE', '/apis/conntrack.io/v1alpha1/conntrackpolicies/web-too');
+    await until('the conflict clears under the new leader', async () => {
+      const r = await api.request('GET', '/apis/conntrack.io/v1alpha1/conntrackpolicies/web');
+      return r.body.status.conditions.find((c: any) => c.type === 'Conflict').status === 'False' ? true : undefined;
+    });
+  } finally {
+    for (const r of replicas) {
+      r.elector.stop();
+      await r.controller.stop();
+    }
+  }
+  const refused = (api.server?.requests ?? []).filter((r) => r.user === USER && r.status === 403);
+  assert.deepEqual(refused.map((r) => `${r.method} ${r.path}`), []);
+});
