@@ -1,0 +1,56 @@
+{{/* Object names: "<release>-<chart>" unless overridden, cut to 63 characters (DNS label). */}}
+{{- define "conntrack-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "conntrack-operator.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "<fullname>-<component>", for the agent's and the controller's objects. */}}
+{{- define "conntrack-operator.componentName" -}}
+{{- printf "%s-%s" (include "conntrack-operator.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "conntrack-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "conntrack-operator.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Labels on every object; pass a dict with root (the top context) and component. */}}
+{{- define "conntrack-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{ include "conntrack-operator.selectorLabels" . }}
+app.kubernetes.io/part-of: conntrack-operator
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- end -}}
+
+{{- define "conntrack-operator.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/* The username the API server gives the agent's service account token. */}}
+{{- define "conntrack-operator.agentUsername" -}}
+system:serviceaccount:{{ .Release.Namespace }}:{{ include "conntrack-operator.componentName" (dict "root" . "component" "agent") }}
+{{- end -}}
+
+{{/*
+iptables-legacy talks to the kernel through a raw socket (libiptc), which needs
+CAP_NET_RAW (measured: "Cannot initialize: Permission denied" with NET_ADMIN
+alone); iptables-nft and nft use netlink, where NET_ADMIN is enough. "auto" may
+pick legacy, so it gets NET_RAW too.
+*/}}
+{{- define "conntrack-operator.agentNeedsNetRaw" -}}
+{{- if not (has .Values.agent.notrackBackend (list "iptables-nft" "nftables")) -}}true{{- end -}}
+{{- end -}}

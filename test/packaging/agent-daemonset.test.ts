@@ -1,0 +1,144 @@
+// What the rendered agent DaemonSet is allowed to do on the node: the least
+// privilege the agent's work needs, and only what the values opt into.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig } from '../../src/config.js';
+import { findObject, renderChart, type K8sObject } from './render.js';
+
+interface Mount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+}
+
+async function agentPod(sets: string[] = []): Promise<{ spec: Record<string, any>; container: Record<string, any> }> {
+  const ds: K8sObject = findObject((await renderChart(sets)).objects, 'DaemonSet');
+  const spec = ds.spec.template.spec;
+  assert.equal(spec.containers.length, 1);
+  return { spec, container: spec.containers[0] };
+}
+
+/** mountPath -> host path, for the mounts that are not read-only. */
+function writableMounts(spec: Record<string, any>, container: Record<string, any>): Record<string, string> {
+  const volumes = new Map<string, any>(spec.volumes.map((v: any) => [v.name, v]));
+  const out: Record<string, string> = {};
+  for (const m of container.volumeMounts as Mount[]) {
+    if (m.readOnly) continue;
+    const v = volumes.get(m.name);
+    out[m.mountPath] = v.hostPath ? v.hostPath.path : Object.keys(v).find((k) => k !== 'name')!;
+  }
+  return out;
+}
+
+test('default values: host network, least privilege, critical priority, every node', async () => {
+  const { spec, container } = await agentPod();
+  assert.equal(spec.hostNetwork, true);
+  assert.equal(spec.priorityClassName, 'system-node-critical');
+  assert.deepEqual(spec.tolerations, [{ operator: 'Exists' }]);
+  assert.equal(spec.securityContext.seccompProfile.type, 'RuntimeDefault');
+  const sc = container.securityContext;
+  assert.equal(sc.privileged, false);
+  assert.equal(sc.allowPrivilegeEscalation, false);
+  assert.equal(sc.readOnlyRootFilesystem, true);
+  assert.deepEqual(sc.capabilities.drop, ['ALL']);
+  // auto may pick iptables-legacy, whose raw socket needs NET_RAW; kmsg is on by default.
+  assert.deepEqual(sc.capabilities.add, ['NET_ADMIN', 'NET_RAW', 'SYSLOG']);
+  assert.ok(spec.terminationGracePeriodSeconds >= 10);
+});
+
+test('capabilities follow the backend and kmsg values', async () => {
+  const cases: { sets: string[]; add: string[] }[] = [
+    { sets: ['agent.notrackBackend=iptables-nft', 'kmsg.enabled=false'], add: ['NET_ADMIN'] },
+    { sets: ['agent.notrackBackend=nftables'], add: ['NET_ADMIN', 'SYSLOG'] },
+    { sets: ['agent.notrackBackend=iptables-legacy', 'kmsg.enabled=false'], add: ['NET_ADMIN', 'NET_RAW'] },
+  ];
+  for (const c of cases) {
+    const { container } = await agentPod(c.sets);
+    assert.deepEqual(container.securityContext.capabilities.add, c.add, c.sets.join(' '));
+  }
+});
+
+test('privileged only when agent.privileged is set', async () => {
+  const { container } = await agentPod(['agent.privileged=true']);
+  assert.equal(container.securityContext.privileged, true);
+  // The API refuses allowPrivilegeEscalation: false together with privileged: true.
+  assert.equal(container.securityContext.allowPrivilegeEscalation, undefined);
+});
+
+test('writable mounts: exactly the netfilter sysctls, the hashsize parameter, the state dir, the xtables lock and /tmp', async () => {
+  const { spec, container } = await agentPod();
+  assert.deepEqual(writableMounts(spec, container), {
+    '/host/proc/sys/net/netfilter': '/proc/sys/net/netfilter',
+    '/host/sys/module/nf_conntrack/parameters': '/sys/module/nf_conntrack/parameters',
+    '/var/lib/conntrack-operator': '/var/lib/conntrack-operator',
+    '/run/xtables.lock': '/run/xtables.lock',
+    '/tmp': 'emptyDir',
+  });
+  const readOnly = (container.volumeMounts as Mount[]).filter((m) => m.readOnly).map((m) => m.mountPath).sort();
+  assert.deepEqual(readOnly, ['/dev/kmsg', '/host/proc', '/host/sys/module']);
+  // hostPath mounts are recursive binds: read-only must reach the host's submounts too.
+  const recursive = (container.volumeMounts as (Mount & { recursiveReadOnly?: string })[]).filter((m) => m.recursiveReadOnly === 'IfPossible');
+  assert.deepEqual(recursive.map((m) => m.mountPath).sort(), ['/host/proc', '/host/sys/module']);
+  const types = Object.fromEntries(spec.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.hostPath.path, v.hostPath.type]));
+  assert.equal(types['/var/lib/conntrack-operator'], 'DirectoryOrCreate');
+  assert.equal(types['/run/xtables.lock'], 'FileOrCreate');
+  assert.equal(types['/dev/kmsg'], 'CharDevice');
+});
+
+test('recursiveReadOnly only where the API knows it (Kubernetes >= 1.30)', async () => {
+  const ds = findObject((await renderChart([], ['--kube-version', '1.29.0'])).objects, 'DaemonSet');
+  assert.ok(ds.spec.template.spec.containers[0].volumeMounts.every((m: any) => m.recursiveReadOnly === undefined));
+});
+
+test('the hashsize mount and /dev/kmsg go away when switched off', async () => {
+  const { spec, container } = await agentPod(['agent.writableHashsize=false', 'kmsg.enabled=false']);
+  const paths = (container.volumeMounts as Mount[]).map((m) => m.mountPath);
+  assert.ok(!paths.includes('/host/sys/module/nf_conntrack/parameters'));
+  assert.ok(!paths.includes('/dev/kmsg'));
+  assert.equal(spec.volumes.length, container.volumeMounts.length, 'no volume left without a mount');
+});
+
+test('NODE_NAME from the downward API, the documented flags, probes on /healthz and /readyz', async () => {
+  const { container } = await agentPod(['agent.serviceCidrs={10.96.0.0/12,fd00:96::/112}', 'agent.dryRun=true', 'agent.interval=45s']);
+  assert.deepEqual(container.env, [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]);
+  assert.deepEqual(container.args, [
+    'agent',
+    '--kubernetes',
+    '--proc-root=/host/proc',
+    '--sys-root=/host/sys',
+    '--state-dir=/var/lib/conntrack-operator',
+    '--metrics-addr=0.0.0.0:9753',
+    '--interval=45s',
+    '--notrack-backend=auto',
+    '--log-level=info',
+    '--service-cidr=10.96.0.0/12,fd00:96::/112',
+    '--dry-run',
+  ]);
+  assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+  assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+  assert.deepEqual(container.ports, [{ name: 'metrics', containerPort: 9753, protocol: 'TCP' }]);
+  assert.ok(container.resources.requests.memory && container.resources.limits.memory);
+});
+
+test("the agent's and the controller's args parse with the binary's own flag parser", async () => {
+  const { objects } = await renderChart(['agent.serviceCidrs={10.96.0.0/12}', 'agent.podCidrs={10.244.0.0/16}', 'agent.dryRun=true']);
+  const agent = loadConfig(findObject(objects, 'DaemonSet').spec.template.spec.containers[0].args, { NODE_NAME: 'node-1' }, 'host');
+  assert.equal(agent.command, 'agent');
+  assert.equal(agent.kubernetes, true);
+  assert.equal(agent.nodeName, 'node-1');
+  assert.equal(agent.procRoot, '/host/proc');
+  assert.equal(agent.intervalMs, 30_000);
+  assert.deepEqual(agent.metrics, { host: '0.0.0.0', port: 9753 });
+  assert.deepEqual([agent.serviceCidrs, agent.podCidrs, agent.dryRun], [['10.96.0.0/12'], ['10.244.0.0/16'], true]);
+
+  // The kubelet expands $(POD_NAMESPACE) from the container's env before exec.
+  const container = findObject(objects, 'Deployment').spec.template.spec.containers[0];
+  const args = (container.args as string[]).map((a) => a.replace('$(POD_NAMESPACE)', 'conntrack-system'));
+  const controller = loadConfig(args, { POD_NAME: 'controller-abc', POD_NAMESPACE: 'conntrack-system' }, 'host');
+  assert.equal(controller.command, 'controller');
+  assert.equal(controller.leaderElect, true);
+  assert.equal(controller.leaseNamespace, 'conntrack-system');
+  assert.equal(controller.identity, 'controller-abc');
+  assert.deepEqual(controller.metrics, { host: '0.0.0.0', port: 9754 });
+  assert.deepEqual(container.env.map((e: any) => [e.name, e.valueFrom.fieldRef.fieldPath]), [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
+});

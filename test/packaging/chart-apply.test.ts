@@ -1,0 +1,125 @@
+// helm lint --strict, helm template and kubectl apply of every rendered object
+// to an API server (the in-process test server, or a real one with
+// KUBEBUILDER_ASSETS), for the default values and non-default ones.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { startApi } from '../support/kube/harness.js';
+import { runHelm, runKubectl } from '../support/kube/tools.js';
+import { CHART_DIR, NAMESPACE, renderChart } from './render.js';
+
+const MONITORING_CRDS = join(import.meta.dirname, 'fixtures', 'prometheus-operator-crds.yaml');
+const MANIFESTS_DIR = join(import.meta.dirname, '..', '..', 'manifests');
+
+const VARIANTS: { name: string; sets: string[] }[] = [
+  { name: 'default values', sets: [] },
+  {
+    name: 'privileged agent, monitoring on, admission policy off',
+    sets: [
+      'agent.privileged=true',
+      'metrics.serviceMonitor.enabled=true',
+      'metrics.prometheusRule.enabled=true',
+      'metrics.dashboard.enabled=true',
+      'admissionPolicy.enabled=false',
+    ],
+  },
+  {
+    name: 'nftables, no kmsg, no hashsize mount, dry run, CIDRs, no controller',
+    sets: [
+      'agent.notrackBackend=nftables',
+      'kmsg.enabled=false',
+      'agent.writableHashsize=false',
+      'agent.dryRun=true',
+      'agent.serviceCidrs={10.96.0.0/12}',
+      'agent.podCidrs={10.244.0.0/16,fd00::/48}',
+      'controller.enabled=false',
+      'namespace.create=true',
+    ],
+  },
+];
+
+function setArgs(sets: string[]): string[] {
+  return sets.flatMap((s) => ['--set', s]);
+}
+
+describe('helm lint --strict', () => {
+  for (const v of VARIANTS) {
+    test(v.name, async () => {
+      const r = await runHelm(['lint', '--strict', CHART_DIR, ...setArgs(v.sets)]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    });
+  }
+});
+
+describe('every rendered object is accepted by the API server', () => {
+  for (const v of VARIANTS) {
+    test(v.name, async () => {
+      const rendered = await renderChart(v.sets);
+      const api = await startApi();
+      try {
+        const kubeconfig = api.kubeconfig();
+        const kubectl = async (args: string[], input?: string) => {
+          const r = await runKubectl(args, { kubeconfig, ...(input === undefined ? {} : { input }) });
+          assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+          return r.stdout;
+        };
+        // As Helm does: the chart's crds/ first, and prometheus-operator's CRDs
+        // as on a cluster that runs it.
+        await kubectl(['apply', '-f', join(CHART_DIR, 'crds'), '-f', MONITORING_CRDS]);
+        await kubectl(['wait', '--for=condition=Established', '--timeout=20s', 'crd', '--all']);
+        if (!rendered.objects.some((o) => o.kind === 'Namespace')) await kubectl(['create', 'namespace', NAMESPACE]);
+
+        const applied = await kubectl(['apply', '-f', '-'], rendered.text);
+        assert.equal(applied.trim().split('\n').filter((l) => l.endsWith(' created')).length, rendered.objects.length, applied);
+
+        const stored = JSON.parse(await kubectl(['get', '-f', '-', '-o', 'json'], rendered.text)) as { items: { kind: string; metadata: { name: string } }[] };
+        const names = (list: { kind: string; metadata: { name: string } }[]) => list.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+        assert.deepEqual(names(stored.items), names(rendered.objects));
+      } finally {
+        await api.stop();
+      }
+    });
+  }
+});
+
+test('kubectl apply -f manifests/ works on a fresh cluster', async () => {
+  const api = await startApi();
+  try {
+    const r = await runKubectl(['apply', '-f', MANIFESTS_DIR], { kubeconfig: api.kubeconfig() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/conntrackstatuses\.conntrack\.io created/);
+    assert.match(r.stdout, /namespace\/conntrack-operator created/);
+    assert.match(r.stdout, /daemonset\.apps\/conntrack-operator-agent created/);
+  } finally {
+    await api.stop();
+  }
+});
+
+test('the monitoring objects are switched by their values', async () => {
+  const kinds = (objects: { kind: string }[]) => new Set(objects.map((o) => o.kind));
+  const off = kinds((await renderChart()).objects);
+  const on = kinds((await renderChart(VARIANTS[1]!.sets)).objects);
+  for (const kind of ['ServiceMonitor', 'PrometheusRule', 'ConfigMap']) {
+    assert.ok(!off.has(kind), `${kind} rendered by default`);
+    assert.ok(on.has(kind), `${kind} missing when enabled`);
+  }
+  assert.ok(off.has('ValidatingAdmissionPolicy') && off.has('ValidatingAdmissionPolicyBinding'));
+  assert.ok(!on.has('ValidatingAdmissionPolicy') && !on.has('ValidatingAdmissionPolicyBinding'));
+});
+
+test('the admission policy is left out below Kubernetes 1.30, as the cluster cannot serve it', async () => {
+  const { objects } = await renderChart([], ['--kube-version', '1.29.0']);
+  assert.ok(!objects.some((o) => o.kind.startsWith('ValidatingAdmissionPolicy')));
+  assert.ok(objects.some((o) => o.kind === 'DaemonSet'));
+});
+
+test('NOTES.txt renders and tells the user what to do next', async () => {
+  const r = await runHelm(['install', 'ctop', CHART_DIR, '--namespace', NAMESPACE, '--dry-run=client', '--set', 'agent.dryRun=true']);
+  assert.equal(r.code, 0, r.stderr);
+  const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+  for (const step of ['kubectl apply -f examples/policy.yaml', 'kubectl get ctpol', 'kubectl get ctst', 'kubectl delete ctpol --all', 'agent.dryRun=true']) {
+    assert.ok(notes.includes(step), `NOTES lack "${step}"`);
+  }
+  assert.ok(notes.includes(`kubectl -n ${NAMESPACE} get daemonset`));
+});

@@ -1,0 +1,72 @@
+// The permissions the chart grants: exactly what the agent and the controller
+// do with the API (see the RBAC needs in the in-cluster issue), nothing more.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { renderAgentClusterRole } from './agent-rbac.js';
+import { findObject, NAMESPACE, renderChart } from './render.js';
+
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+
+/** "group/resource" -> sorted verbs, merged over the rules. */
+function grants(rules: Rule[]): Record<string, string[]> {
+  const out: Record<string, Set<string>> = {};
+  for (const r of rules) {
+    for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) (out[`${g}/${res}`] ??= new Set()).add(v);
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v].sort()]));
+}
+
+test('the agent may read policies and nodes, write its status and events, nothing else', async () => {
+  const role = await renderAgentClusterRole();
+  assert.equal(role.kind, 'ClusterRole');
+  assert.deepEqual(grants(role.rules), {
+    'conntrack.io/conntrackpolicies': ['get', 'list', 'watch'],
+    '/nodes': ['get', 'list', 'watch'],
+    'conntrack.io/conntrackstatuses': ['create', 'get', 'patch', 'update'],
+    'conntrack.io/conntrackstatuses/status': ['get', 'patch', 'update'],
+    '/events': ['create', 'patch', 'update'],
+    'events.k8s.io/events': ['create', 'patch'],
+  });
+});
+
+test('the controller reads policies, statuses and nodes, writes policy status, events and its Lease', async () => {
+  const { objects } = await renderChart();
+  assert.deepEqual(grants(findObject(objects, 'ClusterRole', 'conntrack-operator-controller').rules), {
+    'conntrack.io/conntrackpolicies': ['get', 'list', 'watch'],
+    'conntrack.io/conntrackpolicies/status': ['get', 'patch', 'update'],
+    'conntrack.io/conntrackstatuses': ['get', 'list', 'watch'],
+    '/nodes': ['get', 'list', 'watch'],
+    '/events': ['create', 'patch'],
+    'events.k8s.io/events': ['create', 'patch'],
+  });
+  const role = findObject(objects, 'Role');
+  assert.equal(role.metadata.namespace, NAMESPACE);
+  assert.deepEqual(grants(role.rules), { 'coordination.k8s.io/leases': ['create', 'get', 'update'] });
+});
+
+test('each binding gives its role to its own service account only', async () => {
+  const { objects } = await renderChart();
+  const serviceAccountOf = (kind: string, component: string) =>
+    objects.find((o) => o.kind === kind && o.metadata.labels?.['app.kubernetes.io/component'] === component)!;
+  for (const component of ['agent', 'controller']) {
+    const pod = serviceAccountOf(component === 'agent' ? 'DaemonSet' : 'Deployment', component).spec.template.spec;
+    for (const binding of objects.filter((o) => o.kind.endsWith('Binding') && o.kind !== 'ValidatingAdmissionPolicyBinding' && o.metadata.labels?.['app.kubernetes.io/component'] === component)) {
+      assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: NAMESPACE }], binding.metadata.name);
+    }
+  }
+});
+
+test("the admission policy matches the agent's service account and compares the name with the token's node", async () => {
+  const { objects } = await renderChart();
+  const policy = findObject(objects, 'ValidatingAdmissionPolicy');
+  const agentSa = findObject(objects, 'DaemonSet').spec.template.spec.serviceAccountName;
+  assert.deepEqual(policy.spec.matchConditions.map((c: any) => c.expression), [
+    `request.userInfo.username == 'system:serviceaccount:${NAMESPACE}:${agentSa}'`,
+  ]);
+  assert.deepEqual(policy.spec.matchConstraints.resourceRules[0].resources, ['conntrackstatuses', 'conntrackstatuses/status']);
+  assert.match(policy.spec.variables[0].expression, /request\.userInfo\.extra\['authentication\.kubernetes\.io\/node-name'\]\[0\]/);
+  assert.ok(policy.spec.validations.some((v: any) => v.expression === 'object.metadata.name == variables.nodeName'));
+  const binding = findObject(objects, 'ValidatingAdmissionPolicyBinding');
+  assert.equal(binding.spec.policyName, policy.metadata.name);
+  assert.deepEqual(binding.spec.validationActions, ['Deny']);
+});
