@@ -75,19 +75,22 @@ export class Reconciler {
     const started = this.deps.clock();
     const baseline = await this.deps.baselineStore.load();
     const { observed, notrack } = await this.look(desired, baseline);
-    const facts = (await this.deps.writerFacts?.()) ?? { kubeProxyRunning: false };
     const enforce = mode === 'Enforce';
     // Enforce: drift is a move away from what we applied; a policy edit is a change, not drift.
     const notrackUnchanged = JSON.stringify(baseline.notrackApplied ?? null) === JSON.stringify({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
-    const drift = detectDrift({
-      desired: enforce ? this.lastApplied(desired) : desired,
-      observed,
-      notrack: enforce && !notrackUnchanged ? null : notrack,
-      previous: this.previousDrift,
-      facts,
-      now: started,
-      ...(enforce ? { keys: appliedKeys(baseline) } : {}),
-    });
+    const driftWith = (facts: WriterFacts) =>
+      detectDrift({
+        desired: enforce ? this.lastApplied(desired) : desired,
+        observed,
+        notrack: enforce && !notrackUnchanged ? null : notrack,
+        previous: this.previousDrift,
+        facts,
+        now: started,
+        ...(enforce ? { keys: appliedKeys(baseline) } : {}),
+      });
+    // Who else writes (a scan of every process for kube-proxy) is only worth asking when something drifted.
+    let drift = driftWith({ kubeProxyRunning: false });
+    if (drift.length > 0 && this.deps.writerFacts) drift = driftWith(await this.deps.writerFacts());
     for (const d of drift) if (enforce && this.guard.fighting(d.key, d.desired)) d.fighting = true;
     // Log a drift once when it appears or when we stop fighting it, not every pass.
     const seen = new Map(this.previousDrift.map((d) => [d.key, d]));
