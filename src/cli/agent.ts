@@ -10,14 +10,11 @@ import { writeStatusFile } from '../agent/status-file.js';
 import { readNetnsFacts } from '../kernel/host-facts.js';
 import { ClusterApi, loadKubeConfig } from '../kube/cluster-api.js';
 import { ClusterPolicySource } from '../kube/cluster-policy-source.js';
-import { KubeEventSink } from '../kube/event-sink.js';
+import { clusterReporter } from '../kube/node-reporter.js';
 import { realTiming } from '../kube/reflector.js';
-import { StatusPublisher } from '../kube/status-publisher.js';
 import type { Logger } from '../logger.js';
 import type { Labels } from '../policy/select.js';
-import { EventRecorder } from '../report/event-recorder.js';
 import { AgentMetrics } from '../report/metrics.js';
-import { eventsForPass } from '../report/node-events.js';
 import type { PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../report/status-schema.js';
 import { buildEngine } from './engine.js';
@@ -55,19 +52,10 @@ function standaloneSources(config: Config): Sources {
 function clusterSources(config: Config, logger: Logger): Sources {
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
   const source = new ClusterPolicySource(api, config.nodeName, config.stateDir, realTiming(), logger);
-  const publisher = new StatusPublisher(api, config.nodeName, () => source.nodeRef(), Date.now);
-  const recorder = new EventRecorder(new KubeEventSink(api, config.nodeName), () => new Date());
   return {
     policies: source,
     nodeLabels: () => source.nodeLabels(),
-    publish: async (status, outcome, previous) => {
-      const target = { kind: 'Node', apiVersion: 'v1', name: config.nodeName, ...(source.nodeRef() ? { uid: source.nodeRef()!.uid } : {}) };
-      for (const e of eventsForPass(previous, status, outcome)) {
-        await recorder.record(target, e.type, e.reason, e.message).catch((err: unknown) => logger.warn({ err: String(err), reason: e.reason }, 'could not record a Node event'));
-      }
-      const wrote = await publisher.publish(status);
-      if (wrote) logger.debug({ reason: wrote }, 'ConntrackStatus written');
-    },
+    publish: clusterReporter(api, config.nodeName, () => source.nodeRef(), () => new Date(), logger),
   };
 }
 

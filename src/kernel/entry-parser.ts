@@ -103,9 +103,9 @@ export function compressIpv6(addr: string): string {
 }
 
 /** End of the token starting at p: the next space, or the end of the line (indexOf is native: no per-char loop in JS). */
-function tokenEnd(line: string, p: number): number {
+function tokenEnd(line: string, p: number, end: number): number {
   const e = line.indexOf(' ', p);
-  return e < 0 ? line.length : e;
+  return e < 0 || e > end ? end : e;
 }
 
 function skipSpaces(line: string, p: number): number {
@@ -146,18 +146,23 @@ function setFlag(flags: ConntrackFlags, name: string): void {
   else (flags.others ??= []).push(name);
 }
 
-/** The entry on this line, or null when it is not one. Use EntryParser to count the refusals. */
-export function parseConntrackLine(line: string): ConntrackEntry | null {
+/**
+ * The entry on a line, or null when it is not one. Use EntryParser to count the refusals.
+ * start/end delimit the line inside a larger text (a chunk of the table), so the
+ * caller need not slice each line out first.
+ */
+export function parseConntrackLine(line: string, start = 0, end = line.length): ConntrackEntry | null {
   // head: [l3 l3num] l4 l4num timeout [STATE]
-  let p = skipSpaces(line, 0);
-  let e = tokenEnd(line, p);
+  const n = end;
+  let p = skipSpaces(line, start);
+  let e = tokenEnd(line, p, n);
   const first = wordIn(line, p, e, HEAD_NAMES);
   p = skipSpaces(line, e);
-  e = tokenEnd(line, p);
+  e = tokenEnd(line, p, n);
   const firstNum = uintIn(line, p, e);
   if (first === '' || firstNum < 0) return null;
   p = skipSpaces(line, e);
-  e = tokenEnd(line, p);
+  e = tokenEnd(line, p, n);
   let l3 = '';
   let l4 = first;
   let l4num = firstNum;
@@ -166,17 +171,17 @@ export function parseConntrackLine(line: string): ConntrackEntry | null {
     l3 = first;
     l4 = wordIn(line, p, e, L4_NAMES);
     p = skipSpaces(line, e);
-    e = tokenEnd(line, p);
+    e = tokenEnd(line, p, n);
     l4num = uintIn(line, p, e);
     p = skipSpaces(line, e);
-    e = tokenEnd(line, p);
+    e = tokenEnd(line, p, n);
     if (l4num < 0) return null;
   }
   const timeout = uintIn(line, p, e);
   if (timeout < 0) return null;
   p = skipSpaces(line, e);
   let state: string | null = null;
-  e = tokenEnd(line, p);
+  e = tokenEnd(line, p, n);
   if (p < e && line.charCodeAt(p) !== BRACKET && !hasEquals(line, p, e)) {
     state = wordIn(line, p, e, STATES);
     p = e;
@@ -187,7 +192,6 @@ export function parseConntrackLine(line: string): ConntrackEntry | null {
   const flags: ConntrackFlags = { assured: false, unreplied: false, others: null };
   const entry: ConntrackEntry = { l3, l4, l4num, timeout, state, orig, reply, flags, mark: null, zone: null, extra: null };
   let tuple = orig;
-  const n = line.length;
   // After the head, tokens are separated by single spaces; the loop finds token ends with
   // indexOf (addresses) or while reading digits (numbers), touching few characters in JS.
   while (p < n) {
@@ -197,7 +201,7 @@ export function parseConntrackLine(line: string): ConntrackEntry | null {
       continue;
     }
     if (c0 === BRACKET) {
-      e = tokenEnd(line, p);
+      e = tokenEnd(line, p, n);
       setFlag(flags, line.slice(p + 1, line.charCodeAt(e - 1) === CLOSE_BRACKET ? e - 1 : e));
       p = e + 1;
       continue;
@@ -206,7 +210,7 @@ export function parseConntrackLine(line: string): ConntrackEntry | null {
     const keyLen = line.charCodeAt(p + 3) === EQUALS ? 3 : line.charCodeAt(p + 4) === EQUALS ? 4 : line.charCodeAt(p + 5) === EQUALS ? 5 : 0;
     const v = p + keyLen + 1;
     if (keyLen === 3 && ((c0 === CH_S && c1 === CH_R) || (c0 === CH_D && c1 === CH_S))) {
-      e = tokenEnd(line, v);
+      e = tokenEnd(line, v, n);
       if (c0 === CH_D) tuple.dst = line.slice(v, e);
       else {
         // the second src= starts the reply direction
@@ -219,7 +223,7 @@ export function parseConntrackLine(line: string): ConntrackEntry | null {
     } else if ((keyLen === 5 && c1 === CH_P && (c0 === CH_S || c0 === CH_D)) || (keyLen === 4 && ((c0 === CH_M && c1 === CH_A) || (c0 === CH_Z && c1 === CH_O))) || (keyLen === 3 && c0 === CH_U && c1 === CH_S)) {
       let num = 0;
       e = v;
-      for (;;) {
+      while (e < n) {
         const c = line.charCodeAt(e);
         if (c >= DIGIT_0 && c <= DIGIT_9) {
           num = num * 10 + (c - DIGIT_0);
@@ -233,7 +237,7 @@ export function parseConntrackLine(line: string): ConntrackEntry | null {
       else if (c0 === CH_Z) entry.zone = num;
       // use= (a refcount) is dropped
     } else {
-      e = tokenEnd(line, p);
+      e = tokenEnd(line, p, n);
       const eq = line.indexOf('=', p);
       if (eq < 0 || eq >= e) return null;
       // The kernel prints a direction's own keys (icmp type/code/id, acct packets/bytes) right after its
@@ -261,8 +265,8 @@ export class EntryParser {
   malformed = 0;
   parsed = 0;
 
-  parse(line: string): ConntrackEntry | null {
-    const entry = parseConntrackLine(line);
+  parse(line: string, start = 0, end = line.length): ConntrackEntry | null {
+    const entry = parseConntrackLine(line, start, end);
     if (entry === null) this.malformed++;
     else this.parsed++;
     return entry;

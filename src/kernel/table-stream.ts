@@ -50,7 +50,7 @@ async function* parseChunks(first: IteratorResult<unknown>, rest: AsyncIterator<
     const batch: ConntrackEntry[] = [];
     let start = 0;
     for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      if (nl > start) pushParsed(batch, parser, text.slice(start, nl));
+      if (nl > start) pushParsed(batch, parser, text, start, nl);
       start = nl + 1;
     }
     carry = text.slice(start);
@@ -58,13 +58,13 @@ async function* parseChunks(first: IteratorResult<unknown>, rest: AsyncIterator<
   }
   if (carry !== '') {
     const batch: ConntrackEntry[] = [];
-    pushParsed(batch, parser, carry);
+    pushParsed(batch, parser, carry, 0, carry.length);
     yield batch;
   }
 }
 
-function pushParsed(batch: ConntrackEntry[], parser: EntryParser, line: string): void {
-  const entry = parser.parse(line);
+function pushParsed(batch: ConntrackEntry[], parser: EntryParser, text: string, start: number, end: number): void {
+  const entry = parser.parse(text, start, end);
   if (entry !== null) batch.push(entry);
 }
 
@@ -74,7 +74,7 @@ const LINES_PER_BATCH = 512;
 async function* parseLines(lines: AsyncIterable<string>, parser: EntryParser): AsyncGenerator<ConntrackEntry[]> {
   let batch: ConntrackEntry[] = [];
   for await (const line of lines) {
-    pushParsed(batch, parser, line);
+    pushParsed(batch, parser, line, 0, line.length);
     if (batch.length === LINES_PER_BATCH) {
       yield batch;
       batch = [];

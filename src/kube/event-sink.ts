@@ -10,7 +10,7 @@ export const COMPONENT = 'conntrack-operator';
 
 export class KubeEventSink implements EventSink {
   constructor(
-    private readonly api: ClusterApi,
+    private readonly api: Pick<ClusterApi, 'createEvent' | 'patchEvent'>,
     private readonly host: string,
   ) {}
 

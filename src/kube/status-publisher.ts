@@ -16,7 +16,7 @@ export class StatusPublisher {
   private last: { status: NodeStatusDoc; at: number } | null = null;
 
   constructor(
-    private readonly api: ClusterApi,
+    private readonly api: Pick<ClusterApi, 'getCustom' | 'createCustom' | 'replaceCustomStatus'>,
     private readonly nodeName: string,
     private readonly nodeRef: () => NodeRef | null,
     private readonly now: () => number,

@@ -100,8 +100,8 @@ test('top sources: exact while distinct keys fit, ties ordered by address', () =
 });
 
 test('heavy hitters beyond capacity: never under-counts, over-count within the bound, heavy keys all found', () => {
-  const capacity = 500;
-  const hh = new HeavyHitters(capacity);
+  const sketchKeys = 500;
+  const hh = new HeavyHitters({ exactKeys: 5000, sketchKeys });
   const truth = new Map<string, number>();
   // 20 heavy keys (1000..3000 hits) among 100,000 keys seen once, interleaved.
   let seed = 7;
@@ -120,16 +120,29 @@ test('heavy hitters beyond capacity: never under-counts, over-count within the b
   const got = hh.top(20);
   assert.equal(got.exact, false);
   assert.equal(got.total, stream.length);
-  assert.ok(got.errorBound <= stream.length / capacity, `bound ${got.errorBound} <= N/m`);
+  assert.ok(got.errorBound <= stream.length / sketchKeys, `bound ${got.errorBound} <= N/m`);
   for (const item of got.items) {
     const t = truth.get(item.key)!;
     assert.ok(item.count >= t, `${item.key}: ${item.count} >= ${t}`);
     assert.ok(item.count - t <= item.maxOverestimate && item.maxOverestimate <= got.errorBound, item.key);
   }
   assert.deepEqual(got.items.map((i) => i.key).sort(), Array.from({ length: 20 }, (_, h) => `heavy-${h}`).sort());
-  assert.throws(() => new HeavyHitters(0), /capacity/);
+  assert.throws(() => new HeavyHitters({ exactKeys: 0, sketchKeys: 1 }), /exactKeys/);
 });
 
 test('bad options name the field', () => {
   assert.throws(() => new TableSummarizer({ sysctls: {}, topN: -1 }), /topN/);
+});
+
+test('top sources past the exact cap: the sketch takes over, flagged inexact, bound exposed', () => {
+  const s = new TableSummarizer({ sysctls: {}, topN: 1, exactKeys: 100, sketchKeys: 10 });
+  for (let i = 0; i < 1000; i++) {
+    s.add(entry({ src: `10.1.${i >> 8}.${i & 255}` }));
+    if (i % 5 === 0) s.add(entry({ src: '192.0.2.7' }));
+  }
+  const got = s.result();
+  assert.equal(got.topAccuracy.sources.exact, false);
+  assert.ok(got.topAccuracy.sources.errorBound <= got.total / 10, `${got.topAccuracy.sources.errorBound}`);
+  assert.equal(got.topSources[0]!.address, '192.0.2.7');
+  assert.ok(got.topSources[0]!.count >= 200 && got.topSources[0]!.count <= 200 + got.topAccuracy.sources.errorBound);
 });

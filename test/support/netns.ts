@@ -14,7 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { RealCommandRunner, type CommandResult, type CommandRunner, type LineStream, type RunOptions } from '../../src/kernel/command-runner.js';
+import { RealCommandRunner, type CommandResult, type RunOptions } from '../../src/kernel/command-runner.js';
 
 const TRAFFIC_SCRIPT = fileURLToPath(new URL('./traffic.ts', import.meta.url));
 const TSX_LOADER = ['--import', 'tsx'];
@@ -37,14 +37,6 @@ export async function execInOk(ns: string, cmd: string, args: string[], opts?: R
   const r = await execIn(ns, cmd, args, opts);
   if (r.code !== 0) throw new Error(`in ${ns}: ${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
   return r.stdout;
-}
-
-/** A CommandRunner whose every command runs inside the namespace (conntrack -L / -S as the code under test calls them). */
-export function netnsRunner(ns: string): CommandRunner {
-  return {
-    run: (cmd: string, args: string[], opts?: RunOptions) => execIn(ns, cmd, args, opts),
-    streamLines: (cmd: string, args: string[]): LineStream => runner.streamLines('ip', ['netns', 'exec', ns, cmd, ...args]),
-  };
 }
 
 async function ipOk(args: string[]): Promise<void> {

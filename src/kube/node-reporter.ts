@@ -1,0 +1,30 @@
+// What the agent sends to the API after each pass: Node events for what
+// changed (through the deduping, rate-limiting recorder) and the
+// ConntrackStatus when it is worth a write.
+import type { Logger } from '../logger.js';
+import { EventRecorder } from '../report/event-recorder.js';
+import { eventsForPass } from '../report/node-events.js';
+import type { PassOutcome } from '../report/node-status.js';
+import type { NodeStatusDoc } from '../report/status-schema.js';
+import type { ClusterApi } from './cluster-api.js';
+import type { NodeRef } from './cluster-policy-source.js';
+import { KubeEventSink } from './event-sink.js';
+import { StatusPublisher } from './status-publisher.js';
+
+export type ReporterApi = Pick<ClusterApi, 'getCustom' | 'createCustom' | 'replaceCustomStatus' | 'createEvent' | 'patchEvent'>;
+
+export type Report = (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
+
+export function clusterReporter(api: ReporterApi, nodeName: string, nodeRef: () => NodeRef | null, now: () => Date, logger: Pick<Logger, 'warn' | 'debug'>): Report {
+  const publisher = new StatusPublisher(api, nodeName, nodeRef, () => now().getTime());
+  const recorder = new EventRecorder(new KubeEventSink(api, nodeName), now);
+  return async (status, outcome, previous) => {
+    const uid = nodeRef()?.uid;
+    const target = { kind: 'Node', apiVersion: 'v1', name: nodeName, ...(uid ? { uid } : {}) };
+    for (const e of eventsForPass(previous, status, outcome)) {
+      await recorder.record(target, e.type, e.reason, e.message).catch((err: unknown) => logger.warn({ err: String(err), reason: e.reason }, 'could not record a Node event'));
+    }
+    const wrote = await publisher.publish(status);
+    if (wrote) logger.debug({ reason: wrote }, 'ConntrackStatus written');
+  };
+}

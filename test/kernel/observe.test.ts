@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readObservedState, REASON_GLOBAL_KEY_HERE, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS, REASON_READ_ONLY_KEY } from '../../src/kernel/observe.js';
+import { readHostSnapshot } from '../../src/kernel/snapshot.js';
+import type { WriteRefusal } from '../support/fake-kernel.js';
+import { CannedRunner, loadFixtureTree } from '../support/fixture-tree.js';
+
+const HOST_NS = 'net:[4026531833]';
+
+/** A fixture tree with the write refusals the real kernel applies there (modes are not kept by the copy). */
+function tree(name: string, pid1Link: string, refusals: Record<string, WriteRefusal>) {
+  const t = loadFixtureTree(name);
+  t.kernel.link(t.paths.netns('1'), pid1Link);
+  for (const [key, refuse] of Object.entries(refusals)) {
+    const path = key === 'hashsize' ? t.paths.hashsizeParam() : t.paths.sysctl(key);
+    t.kernel.set(path, { content: t.kernel.files.get(path)!.content, refuse });
+  }
+  return t;
+}
+
+test('host namespace of this kernel: every key writable but the count; buckets via the sysctl', async () => {
+  const { kernel, paths } = tree('host-6.18', HOST_NS, { nf_conntrack_count: 'EACCES' });
+  const got = await readObservedState(kernel, paths);
+  assert.equal(got.hostNetns, true);
+  assert.deepEqual(got.sysctls.nf_conntrack_count, { value: 0, writable: false, reason: REASON_READ_ONLY_KEY });
+  assert.deepEqual(got.sysctls.nf_conntrack_max, { value: 262144, writable: true });
+  assert.deepEqual(got.sysctls.nf_conntrack_tcp_timeout_established, { value: 432000, writable: true });
+  assert.equal(Object.keys(got.sysctls).length, 41);
+  assert.deepEqual(got.buckets, { value: 262144, via: 'sysctl' });
+});
+
+test('a pod/test namespace: max and buckets read-only there, /sys read-only: no bucket control', async () => {
+  const { kernel, paths } = tree('with-table', HOST_NS, {
+    nf_conntrack_count: 'EACCES',
+    nf_conntrack_max: 'EACCES',
+    nf_conntrack_buckets: 'EACCES',
+    hashsize: 'EROFS',
+  });
+  const got = await readObservedState(kernel, paths);
+  assert.equal(got.hostNetns, false);
+  assert.deepEqual(got.sysctls.nf_conntrack_max, { value: 262144, writable: false, reason: REASON_NOT_HOST_NETNS });
+  assert.deepEqual(got.sysctls.nf_conntrack_udp_timeout, { value: 3000, writable: true });
+  assert.deepEqual(got.buckets, { value: 262144, via: null, reason: `${REASON_NO_BUCKET_CONTROL} (${REASON_NOT_HOST_NETNS}; ${REASON_HASHSIZE_READ_ONLY})` });
+});
+
+test('old kernel: nf_conntrack_buckets read-only even on the host, hashsize writable', async () => {
+  const { kernel, paths } = tree('host-6.18', HOST_NS, { nf_conntrack_buckets: 'EACCES' });
+  const got = await readObservedState(kernel, paths);
+  assert.equal(got.sysctls.nf_conntrack_buckets!.writable, false);
+  assert.deepEqual(got.buckets, { value: 262144, via: 'hashsize' });
+});
+
+test('not loaded: nothing to observe', async () => {
+  const { kernel, paths } = tree('not-loaded', HOST_NS, {});
+  assert.deepEqual(await readObservedState(kernel, paths), { sysctls: {}, buckets: null, hostNetns: true });
+});
+
+test('pid 1 unreadable: namespace unknown, global keys still reported with a hedged reason', async () => {
+  const { kernel, paths } = loadFixtureTree('with-table'); // links.json: EACCES on /proc/1/ns/net
+  kernel.set(paths.sysctl('nf_conntrack_max'), { content: '262144\n', refuse: 'EACCES' });
+  const got = await readObservedState(kernel, paths);
+  assert.equal(got.hostNetns, null);
+  assert.deepEqual(got.sysctls.nf_conntrack_max, { value: 262144, writable: false, reason: REASON_GLOBAL_KEY_HERE });
+});
+
+test('a snapshot passed in gives the same state as reading afresh', async () => {
+  const { kernel, paths } = tree('with-table', HOST_NS, { nf_conntrack_max: 'EACCES', nf_conntrack_buckets: 'EACCES' });
+  const snapshot = await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}), isRoot: true });
+  assert.deepEqual(await readObservedState(kernel, paths, snapshot), await readObservedState(kernel, paths));
+});
