@@ -59,7 +59,7 @@ function countingRunner(inner: CommandRunner): CommandRunner & { calls: string[]
   return {
     calls,
     run: (cmd, args, opts) => (calls.push(cmd), inner.run(cmd, args, opts)),
-    streamLines: (cmd, args) => (calls.push(cmd), inner.streamLines(cmd, args)),
+    streamChunks: (cmd, args) => (calls.push(cmd), inner.streamChunks(cmd, args)),
   };
 }
 

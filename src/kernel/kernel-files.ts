@@ -3,8 +3,8 @@
 // own: NodeJS.ErrnoException with code ENOENT, EACCES, EPERM, EROFS, EINVAL.
 // Tests use test/support/fake-kernel.ts, which fails the same way.
 import { access, constants, open, readFile, readdir, readlink } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { Readable } from 'node:stream';
 
 export interface KernelFiles {
   read(path: string): Promise<string>;
@@ -51,7 +51,36 @@ export class RealKernelFiles implements KernelFiles {
   }
 
   stream(path: string): Readable {
-    return createReadStream(path, { highWaterMark: 1 << 16 });
+    return Readable.from(readInBatches(path), { objectMode: false });
+  }
+}
+
+const BATCH = 1 << 16;
+
+/**
+ * A /proc file hands out about 4 KiB per read(2). Read it synchronously and
+ * pass on up to 64 KiB at a time: one thread-pool round trip per 4 KiB (what a
+ * read stream does) costs more than the kernel's own work. Errors (ENOENT,
+ * EACCES) surface on the first read.
+ */
+function* readInBatches(path: string): Generator<Buffer> {
+  const fd = openSync(path, 'r');
+  try {
+    for (let eof = false; !eof; ) {
+      const buf = Buffer.allocUnsafe(BATCH);
+      let filled = 0;
+      while (filled < BATCH) {
+        const n = readSync(fd, buf, filled, BATCH - filled, null);
+        if (n === 0) {
+          eof = true;
+          break;
+        }
+        filled += n;
+      }
+      if (filled > 0) yield buf.subarray(0, filled);
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -68,21 +68,6 @@ function pushParsed(batch: ConntrackEntry[], parser: EntryParser, text: string, 
   if (entry !== null) batch.push(entry);
 }
 
-const LINES_PER_BATCH = 512;
-
-/** Parse a stream of lines in batches. */
-async function* parseLines(lines: AsyncIterable<string>, parser: EntryParser): AsyncGenerator<ConntrackEntry[]> {
-  let batch: ConntrackEntry[] = [];
-  for await (const line of lines) {
-    pushParsed(batch, parser, line, 0, line.length);
-    if (batch.length === LINES_PER_BATCH) {
-      yield batch;
-      batch = [];
-    }
-  }
-  if (batch.length > 0) yield batch;
-}
-
 /** Open the table file; undefined (with the reason pushed) when it is missing or unreadable. */
 async function openFile(deps: TableDeps, problems: Unreadable[]): Promise<TableStream | undefined> {
   const path = deps.paths.tableFile();
@@ -104,11 +89,11 @@ async function openFile(deps: TableDeps, problems: Unreadable[]): Promise<TableS
 /** Start `conntrack -L -o extended`; undefined (with the reason pushed) when it cannot run or is refused. */
 async function openConntrack(deps: TableDeps, problems: Unreadable[]): Promise<TableStream | undefined> {
   const command = `conntrack ${CONNTRACK_LIST_ARGS.join(' ')}`;
-  const { lines, done } = deps.runner.streamLines('conntrack', CONNTRACK_LIST_ARGS);
-  const it = lines[Symbol.asyncIterator]();
+  const { chunks, done } = deps.runner.streamChunks('conntrack', CONNTRACK_LIST_ARGS);
+  const it = chunks[Symbol.asyncIterator]();
   const first = await it.next();
   if (first.done) {
-    // No line: an empty table, or the command failed (missing binary, EPERM without CAP_NET_ADMIN).
+    // No output: an empty table, or the command failed (missing binary, EPERM without CAP_NET_ADMIN).
     try {
       const { code, stderr } = await done;
       if (code !== 0) {
@@ -122,13 +107,12 @@ async function openConntrack(deps: TableDeps, problems: Unreadable[]): Promise<T
     }
   }
   const parser = new EntryParser();
-  const all = (async function* () {
-    if (!first.done) yield first.value;
+  const rest = (async function* () {
     for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
     const { code, stderr } = await done;
     if (code !== 0) throw new Error(`${command} exited ${code} midway: ${stderr.trim()}`);
   })();
-  return { source: 'conntrack -L', origin: command, batches: parseLines(all, parser), parser, unreadable: problems };
+  return { source: 'conntrack -L', origin: command, batches: parseChunks(first, rest, parser), parser, unreadable: problems };
 }
 
 /**

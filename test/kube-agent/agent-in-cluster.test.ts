@@ -34,7 +34,7 @@ const noCommands: CommandRunner = {
   run: async (cmd) => {
     throw errno('ENOENT', `spawn ${cmd}`, cmd);
   },
-  streamLines: (cmd) => ({ lines: (async function* () {})(), done: Promise.reject(errno('ENOENT', `spawn ${cmd}`, cmd)) }),
+  streamChunks: (cmd) => ({ chunks: (async function* () {})(), done: Promise.reject(errno('ENOENT', `spawn ${cmd}`, cmd)) }),
 };
 
 let cluster: TestCluster;

@@ -1,6 +1,6 @@
 // A CommandRunner that answers from a table of canned results and records
 // every call, for tests that count and inspect the tool invocations.
-import type { CommandResult, CommandRunner, LineStream, RunOptions } from '../../src/kernel/command-runner.js';
+import type { CommandResult, CommandRunner, ChunkStream, RunOptions } from '../../src/kernel/command-runner.js';
 
 export interface RecordedCall {
   cmd: string;
@@ -24,8 +24,8 @@ export class FakeRunner implements CommandRunner {
     return typeof answer === 'function' ? answer(call) : answer;
   }
 
-  streamLines(cmd: string): LineStream {
-    throw new Error(`FakeRunner: streamLines(${cmd}) is not used by these tests`);
+  streamChunks(cmd: string): ChunkStream {
+    throw new Error(`FakeRunner: streamChunks(${cmd}) is not used by these tests`);
   }
 }
 

@@ -1,7 +1,7 @@
 // A throwaway network namespace for root-only NOTRACK tests, and a
 // CommandRunner that runs every tool inside it (ip netns exec).
 import { execFileSync } from 'node:child_process';
-import type { CommandRunner, CommandResult, LineStream, RunOptions } from '../../src/kernel/command-runner.js';
+import type { CommandRunner, CommandResult, ChunkStream, RunOptions } from '../../src/kernel/command-runner.js';
 import { RealCommandRunner } from '../../src/kernel/command-runner.js';
 
 export function isRoot(): boolean {
@@ -25,8 +25,8 @@ export class NetnsRunner implements CommandRunner {
     return this.real.run('ip', ['netns', 'exec', this.netns, cmd, ...args], opts);
   }
 
-  streamLines(cmd: string, args: string[]): LineStream {
-    return this.real.streamLines('ip', ['netns', 'exec', this.netns, cmd, ...args]);
+  streamChunks(cmd: string, args: string[]): ChunkStream {
+    return this.real.streamChunks('ip', ['netns', 'exec', this.netns, cmd, ...args]);
   }
 }
 

@@ -2,7 +2,7 @@
 // with a user's foreign rules around ours. Traffic only to 127.0.0.1 there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CommandResult, CommandRunner, LineStream, RunOptions } from '../../src/kernel/command-runner.js';
+import type { CommandResult, CommandRunner, ChunkStream, RunOptions } from '../../src/kernel/command-runner.js';
 import type { NotrackBackendName, NotrackDesired } from '../../src/kernel/notrack/backend.js';
 import { createNotrackBackend } from '../../src/kernel/notrack/detect.js';
 import type { NotrackRule } from '../../src/policy/types.js';
@@ -19,8 +19,8 @@ class CountingRunner implements CommandRunner {
     this.calls.push([cmd, ...args].join(' '));
     return this.inner.run(cmd, args, opts);
   }
-  streamLines(cmd: string, args: string[]): LineStream {
-    return this.inner.streamLines(cmd, args);
+  streamChunks(cmd: string, args: string[]): ChunkStream {
+    return this.inner.streamChunks(cmd, args);
   }
 }
 

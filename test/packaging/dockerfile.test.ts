@@ -113,8 +113,8 @@ function sourceFiles(dir: string): string[] {
 }
 
 const ARG = String.raw`('[^']*'|\`[^\`]*\`|[\w.]+)`;
-/** runner.run(CMD, ...), runner.streamLines(CMD, ...), runChecked(runner, CMD, ...), tryRun(runner, CMD, ...). */
-const COMMAND_POSITIONS = [new RegExp(String.raw`\.(?:run|streamLines)\(\s*${ARG}\s*,`, 'g'), new RegExp(String.raw`\b(?:runChecked|tryRun)\(\s*[\w.]+\s*,\s*${ARG}\s*,`, 'g')];
+/** runner.run(CMD, ...), runner.streamChunks(CMD, ...), runChecked(runner, CMD, ...), tryRun(runner, CMD, ...). */
+const COMMAND_POSITIONS = [new RegExp(String.raw`\.(?:run|streamChunks)\(\s*${ARG}\s*,`, 'g'), new RegExp(String.raw`\b(?:runChecked|tryRun)\(\s*[\w.]+\s*,\s*${ARG}\s*,`, 'g')];
 
 /**
  * The commands src/ gives to a CommandRunner: literals in command position,

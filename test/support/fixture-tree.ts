@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { HostPaths } from '../../src/kernel/host-paths.js';
-import type { CommandResult, CommandRunner, LineStream } from '../../src/kernel/command-runner.js';
+import type { CommandResult, CommandRunner, ChunkStream } from '../../src/kernel/command-runner.js';
 import { FakeKernel, errno } from './fake-kernel.js';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -122,7 +122,7 @@ export class CannedRunner implements CommandRunner {
     return this.lookup(cmd, args);
   }
 
-  streamLines(cmd: string, args: string[]): LineStream {
+  streamChunks(cmd: string, args: string[]): ChunkStream {
     let result: CommandResult | undefined;
     let failure: unknown;
     try {
@@ -130,11 +130,13 @@ export class CannedRunner implements CommandRunner {
     } catch (err) {
       failure = err;
     }
-    const lines = (async function* () {
-      if (result) yield* result.stdout.split('\n').filter((l) => l !== '');
+    // Uneven chunks, as a pipe delivers them: lines split across chunk borders must still parse.
+    const chunks = (async function* () {
+      const out = Buffer.from(result?.stdout ?? '', 'latin1');
+      for (let i = 0; i < out.length; i += 4093) yield out.subarray(i, i + 4093);
     })();
     const done = failure ? Promise.reject(failure) : Promise.resolve({ code: result!.code, stderr: result!.stderr });
     done.catch(() => undefined);
-    return { lines, done };
+    return { chunks, done };
   }
 }
