@@ -71,6 +71,19 @@ export interface NetnsFacts {
   unreadable: Unreadable[];
 }
 
+/**
+ * The kernel makes nf_conntrack_max read-only (mode 0444) in every network
+ * namespace but the initial one, whoever reads it: a second opinion when
+ * pid 1's ns link cannot be read. null when conntrack is not loaded.
+ */
+async function hostByMaxMode(files: KernelFiles, paths: HostPaths): Promise<boolean | null> {
+  try {
+    return ((await files.mode(paths.sysctl('nf_conntrack_max'))) & 0o222) !== 0;
+  } catch {
+    return null;
+  }
+}
+
 /** Compare ns/net of self and of pid 1. Reading pid 1's link needs ptrace rights: EACCES in many sandboxes, even as root. */
 export async function readNetnsFacts(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<NetnsFacts> {
   const read = async (pid: string): Promise<string | Unreadable> => {
@@ -82,10 +95,12 @@ export async function readNetnsFacts(files: KernelFiles, paths: HostPaths, isRoo
   };
   const [self, init] = await Promise.all([read('self'), read('1')]);
   const problems = [self, init].filter((x): x is Unreadable => typeof x !== 'string');
+  const host = typeof self === 'string' && typeof init === 'string' ? self === init : await hostByMaxMode(files, paths);
   return {
     inode: typeof self === 'string' ? parseNetnsInode(self) : null,
-    host: typeof self === 'string' && typeof init === 'string' ? self === init : null,
-    unreadable: problems,
+    host,
+    // Pid 1's link is only worth naming when nothing else could tell.
+    unreadable: host === null ? problems : problems.filter((p) => p.path !== paths.netns('1')),
   };
 }
 

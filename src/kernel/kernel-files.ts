@@ -2,7 +2,7 @@
 // seam, widened to the few file operations we need). Errors are the kernel's
 // own: NodeJS.ErrnoException with code ENOENT, EACCES, EPERM, EROFS, EINVAL.
 // Tests use test/support/fake-kernel.ts, which fails the same way.
-import { access, constants, open, readFile, readdir, readlink } from 'node:fs/promises';
+import { access, constants, open, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 
@@ -14,6 +14,8 @@ export interface KernelFiles {
   readLink(path: string): Promise<string>;
   /** Whether a write would be permitted (mode, read-only mount, namespace). */
   canWrite(path: string): Promise<boolean>;
+  /** Permission bits (e.g. 0o644); a sysctl's mode tells what the kernel allows in this namespace. */
+  mode(path: string): Promise<number>;
   stream(path: string): Readable;
 }
 
@@ -48,6 +50,10 @@ export class RealKernelFiles implements KernelFiles {
     } catch {
       return false;
     }
+  }
+
+  async mode(path: string): Promise<number> {
+    return (await stat(path)).mode & 0o7777;
   }
 
   stream(path: string): Readable {

@@ -55,11 +55,19 @@ test('not loaded: nothing to observe', async () => {
   assert.deepEqual(await readObservedState(kernel, paths), { sysctls: {}, buckets: null, hostNetns: true });
 });
 
-test('pid 1 unreadable: namespace unknown, global keys still reported with a hedged reason', async () => {
-  const { kernel, paths } = loadFixtureTree('with-table'); // links.json: EACCES on /proc/1/ns/net
-  kernel.set(paths.sysctl('nf_conntrack_max'), { content: '262144\n', refuse: 'EACCES' });
+test('pid 1 unreadable: the read-only (0444) nf_conntrack_max tells a non-host namespace', async () => {
+  const { kernel, paths } = loadFixtureTree('with-table'); // links.json: EACCES on /proc/1/ns/net; modes.json: max 0444
+  kernel.set(paths.sysctl('nf_conntrack_max'), { content: '262144\n', refuse: 'EACCES', mode: 0o444 });
   const got = await readObservedState(kernel, paths);
-  assert.equal(got.hostNetns, null);
+  assert.equal(got.hostNetns, false);
+  assert.deepEqual(got.sysctls.nf_conntrack_max, { value: 262144, writable: false, reason: REASON_NOT_HOST_NETNS });
+});
+
+test('host namespace but not root: global keys get the hedged reason', async () => {
+  const { kernel, paths } = loadFixtureTree('host-6.18'); // max 0644: the host namespace
+  kernel.set(paths.sysctl('nf_conntrack_max'), { content: '262144\n', refuse: 'EACCES', mode: 0o644 });
+  const got = await readObservedState(kernel, paths);
+  assert.equal(got.hostNetns, true);
   assert.deepEqual(got.sysctls.nf_conntrack_max, { value: 262144, writable: false, reason: REASON_GLOBAL_KEY_HERE });
 });
 

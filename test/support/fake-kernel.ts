@@ -14,6 +14,8 @@ export interface FakeFile {
   refuse?: WriteRefusal;
   /** Return false to fail the write with EINVAL, as the kernel does for out-of-range values. */
   accept?: (value: string) => boolean;
+  /** Permission bits as stat shows them; 0o644 when not given. */
+  mode?: number;
   /** Side effect of a successful write on other files (buckets <-> hashsize). */
   onWrite?: (value: string, kernel: FakeKernel) => void;
 }
@@ -107,6 +109,12 @@ export class FakeKernel implements KernelFiles {
   async canWrite(path: string): Promise<boolean> {
     const f = this.files.get(path);
     return f !== undefined && f.refuse === undefined;
+  }
+
+  async mode(path: string): Promise<number> {
+    const f = this.files.get(path);
+    if (!f) throw errno('ENOENT', 'stat', path);
+    return f.mode ?? 0o644;
   }
 
   stream(path: string): Readable {

@@ -6,7 +6,7 @@
 //   { "proc/self/ns/net": "net:[4026531833]", "proc/1/ns/net": { "error": "EACCES" } }
 // Files at the tree's top level (conntrack-S.txt, ...) are command outputs,
 // not part of /proc or /sys: read them with fixtureText().
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,14 @@ export function loadFixtureTree(name: string): FixtureTree {
       continue; // a tree without /sys/module/nf_conntrack may have no sys/ at all
     }
     for (const [rel, content] of files) kernel.set(join(dir, rel), content);
+  }
+  // File modes as stat showed them on the real kernel (copies lose them; the kernel makes
+  // global keys 0444 outside the initial network namespace).
+  const modesFile = join(dir, 'modes.json');
+  const modes = existsSync(modesFile) ? (JSON.parse(readFileSync(modesFile, 'utf8')) as Record<string, string>) : {};
+  for (const [rel, mode] of Object.entries(modes)) {
+    const file = kernel.files.get(join(dir, rel));
+    if (file) file.mode = parseInt(mode, 8);
   }
   const links = JSON.parse(readFileSync(join(dir, 'links.json'), 'utf8')) as Record<string, LinkSpec>;
   for (const [rel, spec] of Object.entries(links)) {

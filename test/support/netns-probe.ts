@@ -20,6 +20,7 @@ export function withoutTableFile(files: KernelFiles, paths: HostPaths): KernelFi
     list: (d) => files.list(d),
     readLink: (p) => files.readLink(p),
     canWrite: (p) => files.canWrite(p),
+    mode: (p) => files.mode(p),
     stream: (p) => {
       if (p !== tablePath) return files.stream(p);
       const r = new Readable({ read() {} });
