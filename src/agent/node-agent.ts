@@ -16,6 +16,7 @@ import type { AgentMetrics, ReconcileResult as MetricResult } from '../report/me
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../report/status-schema.js';
 import { summarizeBatches, type TableSummary } from '../report/summary.js';
+import { SerialTask } from '../serial-task.js';
 import type { PolicySource } from './policy-source.js';
 
 export interface NodeAgentOptions {
@@ -50,9 +51,8 @@ export interface NodeAgentDeps {
 export class NodeAgent {
   private timer: NodeJS.Timeout | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
   private stopped = false;
+  private readonly passes = new SerialTask(() => this.pass(), () => !this.stopped);
   private conditions: Condition<'Applied' | 'Drifted' | 'Pressure' | 'TableFull'>[] = [];
   private lastDrops: number | null = null;
   private summary: TableSummary | null = null;
@@ -60,7 +60,7 @@ export class NodeAgent {
   private tableSource: NodeStatusInputs['tableSource'] = 'none';
   private lastPassEnd = 0;
   private lastWouldChange = '';
-  private passes = 0;
+  private passesDone = 0;
   lastStatus: NodeStatusDoc | null = null;
 
   constructor(
@@ -77,7 +77,7 @@ export class NodeAgent {
 
   /** Between passes: a rising drop counter means the table is full now; report it at once. */
   private async probeDrops(): Promise<void> {
-    if (this.running || this.lastDrops === null) return;
+    if (this.passes.busy || this.lastDrops === null) return;
     const { host } = this.deps;
     const stats = await readConntrackStats(host.files, host.paths, host.runner, host.isRoot).catch(() => null);
     const drops = stats?.counters?.drop;
@@ -86,18 +86,7 @@ export class NodeAgent {
 
   /** Run a pass now, or right after the one running. */
   trigger(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.pass();
-      } while (this.again && !this.stopped);
-      this.running = null;
-    })();
+    this.passes.trigger();
   }
 
   /** Finish the pass in flight, then stop; nothing is half-written. */
@@ -105,18 +94,18 @@ export class NodeAgent {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.probeTimer) clearInterval(this.probeTimer);
-    await this.running;
+    await this.passes.idle();
   }
 
   /** A pass must finish within three intervals, or the loop is stuck. */
   liveProblem(): string | null {
-    if (this.passes === 0) return null;
+    if (this.passesDone === 0) return null;
     const late = this.deps.now().getTime() - this.lastPassEnd;
     return late > 3 * this.opts.intervalMs + 60_000 ? `no reconcile pass finished for ${Math.round(late / 1000)}s` : null;
   }
 
   readyProblem(): string | null {
-    return this.passes === 0 ? 'the first reconcile pass has not finished' : null;
+    return this.passesDone === 0 ? 'the first reconcile pass has not finished' : null;
   }
 
   /** One pass; never throws (a failed pass is reported and retried on the next tick). */
@@ -136,7 +125,7 @@ export class NodeAgent {
     const seconds = (this.deps.now().getTime() - started.getTime()) / 1000;
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.now().getTime() / 1000);
     if (snapshot) await this.report(snapshot, outcome, policyInput.error);
-    this.passes++;
+    this.passesDone++;
     this.lastPassEnd = this.deps.now().getTime();
     return outcome;
   }

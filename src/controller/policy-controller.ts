@@ -9,6 +9,7 @@ import type { Labels } from '../policy/select.js';
 import type { Condition } from '../report/conditions.js';
 import { buildPolicyStatus, conflictsByPolicy, type ClusterView } from '../report/policy-status.js';
 import type { NodeStatusDoc, PolicyStatusDoc } from '../report/status-schema.js';
+import { SerialTask } from '../serial-task.js';
 
 export interface ControllerLog extends ReflectorLog {
   info(o: object, m: string): void;
@@ -23,9 +24,11 @@ export class PolicyController {
   private readonly statuses: Reflector<CustomObject>;
   private readonly nodes: Reflector<KubeObject>;
   private pending: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
   private leading = false;
+  private readonly passes = new SerialTask(
+    () => this.pass().catch((err: unknown) => this.log.error({ err: String(err) }, 'policy status pass failed')),
+    () => this.leading,
+  );
   /** Writes made, for the benchmark and the tests. */
   readonly stats = { passes: 0, writes: 0, lastPassMs: 0 };
 
@@ -51,7 +54,7 @@ export class PolicyController {
   async stop(): Promise<void> {
     if (this.pending) clearTimeout(this.pending);
     await Promise.all([this.policies.stop(), this.statuses.stop(), this.nodes.stop()]);
-    await this.running;
+    await this.passes.idle();
   }
 
   setLeading(leading: boolean): void {
@@ -64,23 +67,8 @@ export class PolicyController {
     if (!this.leading || this.pending) return;
     this.pending = setTimeout(() => {
       this.pending = null;
-      void this.runPass();
+      this.passes.trigger();
     }, DEBOUNCE_MS);
-  }
-
-  private async runPass(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.pass().catch((err: unknown) => this.log.error({ err: String(err) }, 'policy status pass failed'));
-      } while (this.again && this.leading);
-      this.running = null;
-    })();
-    await this.running;
   }
 
   /** Compute every policy's status and write the ones that changed. */

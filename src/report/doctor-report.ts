@@ -4,7 +4,7 @@ import type { HostSnapshot } from '../kernel/snapshot.js';
 import type { Unreadable } from '../kernel/unreadable.js';
 import { KERNEL_DEFAULT_TIMEOUTS } from '../policy/sysctl-keys.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
-import { buildFindings, chainLength, usagePercent, worstSeverity, type Finding, type Severity } from './findings.js';
+import { buildFindings, chainLength, factsFrom, usagePercent, worstSeverity, type Finding, type Severity } from './findings.js';
 import type { TableSummary } from './summary.js';
 
 export interface TimeoutRow {
@@ -63,27 +63,7 @@ export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnre
   const slab = s.memory.slabObjectSize;
   const bytesAtMax = max !== null && buckets !== null ? tableBytes(max, buckets, slab ?? FALLBACK_SLAB_OBJECT_SIZE) : null;
   const c = s.stats.counters;
-  const findings = s.moduleLoaded
-    ? buildFindings({
-        moduleLoaded: true,
-        hostNetns: s.netns.host,
-        kubeProxyRunning: s.kubeProxy?.running ?? false,
-        count,
-        max,
-        buckets,
-        counters: c ? { drop: c.drop ?? 0, earlyDrop: c.earlyDrop ?? 0, insertFailed: c.insertFailed ?? 0 } : null,
-        sysctls: s.sysctls,
-        table: summary
-          ? {
-              total: summary.total,
-              tcp: summary.byProtocol['tcp'] ?? 0,
-              timeWait: summary.tcpStates['TIME_WAIT'] ?? 0,
-              unreplied: summary.flags.unreplied,
-              loopback: summary.loopback.count,
-            }
-          : null,
-      })
-    : buildFindings({ moduleLoaded: false, hostNetns: null, kubeProxyRunning: false, count: null, max: null, buckets: null, counters: null, sysctls: {}, table: null });
+  const findings = buildFindings(factsFrom(s, summary));
   return {
     kernel: {
       release: s.kernelRelease,

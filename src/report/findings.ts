@@ -1,5 +1,7 @@
 // Findings: what a seasoned SRE would conclude from the numbers, each with
 // what to change. Pure: the doctor and the agent's status both use it.
+import type { HostSnapshot } from '../kernel/snapshot.js';
+import type { TableSummary } from './summary.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
 
@@ -33,6 +35,31 @@ export interface FindingFacts {
 }
 
 export const DEFAULT_PRESSURE = { warningPercent: 70, criticalPercent: 90 };
+
+/** The facts findings need, from a host snapshot and (when the table was read) its summary. */
+export function factsFrom(s: HostSnapshot, summary: TableSummary | null, pressure?: FindingFacts['pressure']): FindingFacts {
+  const c = s.stats.counters;
+  return {
+    moduleLoaded: s.moduleLoaded,
+    hostNetns: s.netns.host,
+    kubeProxyRunning: s.kubeProxy?.running ?? false,
+    count: s.table.count,
+    max: s.table.max,
+    buckets: s.table.buckets,
+    counters: c ? { drop: c.drop ?? 0, earlyDrop: c.earlyDrop ?? 0, insertFailed: c.insertFailed ?? 0 } : null,
+    sysctls: s.sysctls,
+    table: summary
+      ? {
+          total: summary.total,
+          tcp: summary.byProtocol['tcp'] ?? 0,
+          timeWait: summary.tcpStates['TIME_WAIT'] ?? 0,
+          unreplied: summary.flags.unreplied,
+          loopback: summary.loopback.count,
+        }
+      : null,
+    ...(pressure ? { pressure } : {}),
+  };
+}
 const FIVE_DAYS = 432000;
 /** Below this many entries, shares are noise (an idle host's three flows are not a "flood"). */
 const MIN_ENTRIES_FOR_SHARES = 100;

@@ -9,7 +9,7 @@ import type { ReconcileResult } from '../reconcile/reconciler.js';
 import type { RestoreResult } from '../reconcile/restore.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
-import { buildFindings, chainLength, DEFAULT_PRESSURE, usagePercent } from './findings.js';
+import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent } from './findings.js';
 import type { NodeConditionType, NodeStatusDoc } from './status-schema.js';
 
 type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
@@ -132,20 +132,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     : { type: 'Drifted', status: 'False', reason: 'InSync', message: 'No key differs from what was applied.', observedGeneration: generation };
 
   const conditions = setConditions(i.previousConditions, [appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied')), driftCondition, pressureCondition, tableFullCondition], i.now);
-  const findings = buildFindings({
-    moduleLoaded: s.moduleLoaded,
-    hostNetns: s.netns.host,
-    kubeProxyRunning: s.kubeProxy?.running ?? false,
-    count,
-    max,
-    buckets,
-    counters: c ? { drop: c.drop ?? 0, earlyDrop: c.earlyDrop ?? 0, insertFailed: c.insertFailed ?? 0 } : null,
-    sysctls: s.sysctls,
-    table: i.summary
-      ? { total: i.summary.total, tcp: i.summary.byProtocol['tcp'] ?? 0, timeWait: i.summary.tcpStates['TIME_WAIT'] ?? 0, unreplied: i.summary.flags.unreplied, loopback: i.summary.loopback.count }
-      : null,
-    pressure,
-  });
+  const findings = buildFindings(factsFrom(s, i.summary, pressure));
 
   const status: NodeStatusDoc = {
     nodeName: i.nodeName,
