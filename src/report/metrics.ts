@@ -27,13 +27,16 @@ export class AgentMetrics {
   private readonly notrackRules: Gauge;
   private readonly lastApply: Gauge;
 
-  constructor(nodeName: string) {
+  constructor(private readonly node: string) {
     const registers = [this.registry];
-    this.registry.setDefaultLabels({ node: nodeName });
-    this.entries = new Gauge({ name: 'conntrack_operator_table_entries', help: 'Entries in the conntrack table (nf_conntrack_count).', registers });
-    this.max = new Gauge({ name: 'conntrack_operator_table_max', help: 'Table limit (nf_conntrack_max).', registers });
-    this.buckets = new Gauge({ name: 'conntrack_operator_table_buckets', help: 'Hash buckets (nf_conntrack_buckets).', registers });
-    this.usage = new Gauge({ name: 'conntrack_operator_table_usage_ratio', help: 'Entries / max, 0 to 1; new flows are dropped at 1.', registers });
+    this.registry.setDefaultLabels({ node });
+    // Labelled by node explicitly: an unlabelled gauge exports 0 when it has no value, and an
+    // unreadable count must be absent, not zero.
+    const labelNames = ['node'];
+    this.entries = new Gauge({ name: 'conntrack_operator_table_entries', help: 'Entries in the conntrack table (nf_conntrack_count).', labelNames, registers });
+    this.max = new Gauge({ name: 'conntrack_operator_table_max', help: 'Table limit (nf_conntrack_max).', labelNames, registers });
+    this.buckets = new Gauge({ name: 'conntrack_operator_table_buckets', help: 'Hash buckets (nf_conntrack_buckets).', labelNames, registers });
+    this.usage = new Gauge({ name: 'conntrack_operator_table_usage_ratio', help: 'Entries / max, 0 to 1; new flows are dropped at 1.', labelNames, registers });
     this.kernelCounter = new Gauge({
       name: 'conntrack_operator_kernel_counter',
       help: 'Kernel conntrack counters summed over CPUs, cumulative since boot (use rate()). drop rising means the table is full now.',
@@ -67,10 +70,11 @@ export class AgentMetrics {
   }
 
   observeTable(s: TableSample): void {
-    setOrRemove(this.entries, s.count);
-    setOrRemove(this.max, s.max);
-    setOrRemove(this.buckets, s.buckets);
-    setOrRemove(this.usage, s.count !== null && s.max ? s.count / s.max : null);
+    const set = (g: Gauge, v: number | null) => (v === null ? g.remove({ node: this.node }) : g.set({ node: this.node }, v));
+    set(this.entries, s.count);
+    set(this.max, s.max);
+    set(this.buckets, s.buckets);
+    set(this.usage, s.count !== null && s.max ? s.count / s.max : null);
     for (const name of KERNEL_COUNTERS) {
       const v = s.counters?.[name];
       if (v === undefined) this.kernelCounter.remove({ counter: name });
@@ -98,11 +102,6 @@ export class AgentMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
-}
-
-function setOrRemove(g: Gauge, v: number | null): void {
-  if (v === null) g.reset();
-  else g.set(v);
 }
 
 /** The controller's few metrics, in its own registry (one per process). */
