@@ -113,14 +113,23 @@ for (const c of cases) {
   });
 }
 
-test('renderIptablesChains: acceptUntracked adds the owned filter chain, in both families', () => {
-  for (const family of ['ipv4', 'ipv6'] as const) {
-    const chains = renderIptablesChains({ rules: [], acceptUntracked: true }, family);
-    assert.deepEqual([...chains.keys()], ['CTOP-ACCEPT-UNTRACKED']);
-    assert.deepEqual(chains.get('CTOP-ACCEPT-UNTRACKED'), [
-      '-A CTOP-ACCEPT-UNTRACKED -m conntrack --ctstate UNTRACKED -m comment --comment accept-untracked -j ACCEPT',
-    ]);
-  }
+test('renderIptablesChains: acceptUntracked accepts exactly what our PREROUTING rules untracked, never a bare source port', () => {
+  const rules: NotrackRule[] = [
+    { name: 'loopback', interface: 'lo', direction: 'both' },
+    { name: 'web-out', protocol: 'tcp', ports: [p(80)], direction: 'outbound' },
+    { name: 'dns-out', protocol: 'udp', ports: [p(53)], destinations: ['10.96.0.10/32'], direction: 'outbound' },
+    { name: 'web-in', protocol: 'tcp', ports: [p(443)], direction: 'inbound' },
+  ];
+  const chains = renderIptablesChains({ rules, acceptUntracked: true }, 'ipv4');
+  assert.deepEqual(chains.get('CTOP-ACCEPT-UNTRACKED'), [
+    '-A CTOP-ACCEPT-UNTRACKED -i lo -m conntrack --ctstate UNTRACKED -m comment --comment loopback -j ACCEPT',
+    '-A CTOP-ACCEPT-UNTRACKED -s 10.96.0.10/32 -p udp -m multiport --sports 53 -m conntrack --ctstate UNTRACKED -m comment --comment dns-out -j ACCEPT',
+    '-A CTOP-ACCEPT-UNTRACKED -p tcp -m multiport --dports 443 -m conntrack --ctstate UNTRACKED -m comment --comment web-in -j ACCEPT',
+  ]);
+  // web-out's replies are untracked (--sports 80) but not accepted: that would open every local port to anyone sending from port 80.
+  assert.ok(chains.get('CTOP-NOTRACK-PRE')!.some((l) => l.includes('--sports 80')));
+  assert.ok(!chains.get('CTOP-ACCEPT-UNTRACKED')!.some((l) => l.includes('--sports 80')));
+  assert.equal(renderIptablesChains({ rules, acceptUntracked: false }, 'ipv4').has('CTOP-ACCEPT-UNTRACKED'), false);
 });
 
 test('renderIptablesChains: ports without a protocol is an error naming the rule', () => {

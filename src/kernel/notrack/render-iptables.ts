@@ -94,16 +94,25 @@ function appliesTo(m: PacketMatch, family: IpFamily): boolean {
 export function renderIptablesChains(desired: NotrackDesired, family: IpFamily): ChainLines {
   const chains: ChainLines = new Map();
   const add = (chain: string, line: string): void => {
-    chains.set(chain, [...(chains.get(chain) ?? []), line]);
+    const lines = chains.get(chain);
+    if (lines) lines.push(line);
+    else chains.set(chain, [line]);
   };
   for (const rule of desired.rules) {
     for (const m of packetMatches(rule).filter((x) => appliesTo(x, family))) {
       const chain = CHAIN_OF_HOOK[m.hook];
-      for (const args of expand(m)) add(chain, ['-A', chain, ...args, '-m', 'comment', '--comment', rule.name, '-j', 'CT', '--notrack'].join(' '));
+      for (const args of expand(m)) {
+        add(chain, ['-A', chain, ...args, '-m', 'comment', '--comment', rule.name, '-j', 'CT', '--notrack'].join(' '));
+        // Accept what our PREROUTING rules untracked, not every UNTRACKED packet: a bare
+        // "--ctstate UNTRACKED -j ACCEPT" would let anyone past INPUT by sending from an
+        // untracked source port (an outbound rule's --sports) to any local port. For the same
+        // reason a source-port match is accepted only when it is limited to source addresses.
+        const openToAnyone = m.sourcePorts.length > 0 && m.sources.length === 0;
+        if (desired.acceptUntracked && m.hook === 'prerouting' && !openToAnyone) {
+          add(CHAIN_ACCEPT, ['-A', CHAIN_ACCEPT, ...args, '-m', 'conntrack', '--ctstate', 'UNTRACKED', '-m', 'comment', '--comment', rule.name, '-j', 'ACCEPT'].join(' '));
+        }
+      }
     }
-  }
-  if (desired.acceptUntracked) {
-    add(CHAIN_ACCEPT, `-A ${CHAIN_ACCEPT} -m conntrack --ctstate UNTRACKED -m comment --comment accept-untracked -j ACCEPT`);
   }
   return chains;
 }
