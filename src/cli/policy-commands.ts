@@ -47,12 +47,12 @@ async function effectiveHere(config: Config, host: Host): Promise<EffectivePolic
 const ACCEPT_UNTRACKED = 'filter INPUT, first: -m conntrack --ctstate UNTRACKED -j ACCEPT';
 
 /** Rule-level NOTRACK diff against what we applied before. */
-function notrackChanges(wanted: DesiredState, baseline: Baseline): NotrackChange[] {
+function notrackChanges(wanted: DesiredState, baseline: Baseline, canAccept: boolean): NotrackChange[] {
   const before = new Map((baseline.notrackApplied?.rules ?? []).map((r) => [r.name, r]));
   const now = new Map(wanted.notrack.map((r) => [r.name, r]));
   const out: NotrackChange[] = [];
   const hadAccept = baseline.notrackApplied?.acceptUntracked ?? false;
-  if (wanted.acceptUntracked !== hadAccept) out.push({ sign: wanted.acceptUntracked ? '+' : '-', name: 'accept-untracked', description: ACCEPT_UNTRACKED });
+  if (canAccept && wanted.acceptUntracked !== hadAccept) out.push({ sign: wanted.acceptUntracked ? '+' : '-', name: 'accept-untracked', description: ACCEPT_UNTRACKED });
   for (const r of wanted.notrack) {
     const old = before.get(r.name);
     if (!old) out.push({ sign: '+', name: r.name, description: describeRule(r) });
@@ -70,7 +70,7 @@ async function view(config: Config, e: EffectivePolicy, engine: Engine, actions:
     policies: e.selected,
     mode: e.mode,
     actions,
-    notrackChanges: notrackAction ? notrackChanges(wanted, baseline) : [],
+    notrackChanges: notrackAction ? notrackChanges(wanted, baseline, engine.backend.canAcceptUntracked) : [],
     notApplicable,
     conflicts: e.conflicts,
     refused: e.refused,
@@ -109,7 +109,7 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
   const before = await engine.baselineStore.load();
   const r = await engine.reconciler.reconcile(e.enforced, 'Enforce');
   const v = await view(config, e, engine, r.plan.actions, r.notApplicable, e.enforced);
-  v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before) : [];
+  v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before, engine.backend.canAcceptUntracked) : [];
   print(config, v, out);
   if (r.execution && !r.execution.ok) {
     const f = r.execution.failed;

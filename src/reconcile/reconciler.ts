@@ -9,7 +9,7 @@ import type { BaselineStore } from './baseline-store.js';
 import { CorrectionGuard, detectDrift, type Clock, type DriftRecord, type WriterFacts } from './drift.js';
 import { Executor, type ExecutionResult } from './executor.js';
 import type { ObservedState } from './observed.js';
-import { NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type NotrackState, type Plan } from './planner.js';
+import { BUCKETS_KEY, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type NotrackState, type Plan } from './planner.js';
 import { restoreBaseline, type RestoreResult } from './restore.js';
 
 /** The slice of a logger used here (pino's Logger fits). */
@@ -49,6 +49,10 @@ export interface ReconcileResult {
   notrackOwnedRules?: number;
 }
 
+export const ACCEPT_UNTRACKED_KEY = 'acceptUntracked';
+const ACCEPT_UNTRACKED_NFT =
+  'the nftables backend cannot accept untracked packets ahead of your own input chain; add "ct state untracked accept" to it';
+
 const NOOP_LOGGER: ReconcileLogger = { info() {}, warn() {}, error() {} };
 
 /** Keys we changed before: moving away from desired is drift, not a first apply. */
@@ -64,6 +68,8 @@ export class Reconciler {
   private readonly logger: ReconcileLogger;
   private previousDrift: DriftRecord[] = [];
   private applied: { sysctls: Record<string, number>; buckets?: number } = { sysctls: {} };
+  private notrackUnreadable: string | null = null;
+  private acceptUnsupported = false;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.executor = new Executor(deps.files, deps.paths, deps.backend);
@@ -71,8 +77,10 @@ export class Reconciler {
     this.logger = deps.logger ?? NOOP_LOGGER;
   }
 
-  async reconcile(desired: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
+  async reconcile(policy: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
     const started = this.deps.clock();
+    this.acceptUnsupported = policy.acceptUntracked && this.deps.backend?.canAcceptUntracked === false;
+    const desired = this.acceptUnsupported ? { ...policy, acceptUntracked: false } : policy;
     const baseline = await this.deps.baselineStore.load();
     const { observed, notrack } = await this.look(desired, baseline);
     const enforce = mode === 'Enforce';
@@ -98,7 +106,7 @@ export class Reconciler {
     if (news.length > 0) this.logger.warn({ drift: news }, 'conntrack settings drifted');
     this.previousDrift = drift;
 
-    const full = plan(desired, observed, baseline, notrack);
+    const full = this.planWith(desired, observed, baseline, notrack);
     const leftAlone = new Set(drift.filter((d) => d.fighting).map((d) => d.key));
     const todo: Plan = { ...full, actions: full.actions.filter((a) => !leftAlone.has(a.key)) };
     const done = (execution: ExecutionResult | undefined, inSync: boolean, owned: number | undefined): ReconcileResult => ({
@@ -112,7 +120,7 @@ export class Reconciler {
       ...(owned === undefined ? {} : { notrackOwnedRules: owned }),
     });
     if (!enforce || todo.actions.length === 0) {
-      if (enforce && full.inSync) this.remember(desired);
+      if (enforce) this.remember(desired, full.notApplicable);
       return done(undefined, full.inSync, notrack?.ownedRules);
     }
 
@@ -127,8 +135,8 @@ export class Reconciler {
     const wroteNotrack = todo.actions.some((a) => a.key === NOTRACK_KEY);
     const baselineAfter = await this.deps.baselineStore.load();
     const verify = await this.look(desired, baselineAfter, wroteNotrack ? undefined : notrack);
-    const after = plan(desired, verify.observed, baselineAfter, verify.notrack);
-    if (after.inSync) this.remember(desired);
+    const after = this.planWith(desired, verify.observed, baselineAfter, verify.notrack);
+    this.remember(desired, after.notApplicable);
     return done(execution, after.inSync, verify.notrack?.ownedRules);
   }
 
@@ -139,9 +147,13 @@ export class Reconciler {
     return { ...desired, sysctls, ...(buckets === undefined ? {} : { buckets }) };
   }
 
-  private remember(desired: DesiredState): void {
-    this.applied = { sysctls: { ...desired.sysctls }, ...(desired.buckets === undefined ? {} : { buckets: desired.buckets }) };
+  /** After a pass that left the node as the policy says, except for the keys it could not change here. */
+  private remember(desired: DesiredState, notApplicable: readonly NotApplicable[]): void {
+    const skipped = new Set(notApplicable.map((n) => n.key));
+    for (const [key, value] of Object.entries(desired.sysctls)) if (!skipped.has(key)) this.applied.sysctls[key] = value;
+    if (desired.buckets !== undefined && !skipped.has(BUCKETS_KEY)) this.applied.buckets = desired.buckets;
   }
+
 
   /** Put the baseline back and remove our NOTRACK chains. */
   async restore(): Promise<RestoreResult> {
@@ -161,8 +173,26 @@ export class Reconciler {
     if (known !== undefined) return { observed, notrack: known };
     const backend = this.deps.backend;
     const involved = desired.notrack.length > 0 || desired.acceptUntracked || baseline.notrackOwned;
-    const notrack = backend && involved ? await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked }) : null;
-    return { observed, notrack };
+    if (!backend || !involved) return { observed, notrack: null };
+    try {
+      this.notrackUnreadable = null;
+      return { observed, notrack: await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked }) };
+    } catch (err) {
+      // Rules we cannot read (not root, a missing tool) are one key we cannot manage, not a failed pass.
+      this.notrackUnreadable = `cannot read the firewall rules here: ${err instanceof Error ? err.message : String(err)}`;
+      return { observed, notrack: null };
+    }
+  }
+
+  /** The plan, with the reason NOTRACK could not be checked when that is why it is NotApplicable. */
+  private planWith(desired: DesiredState, observed: ObservedState, baseline: Baseline, notrack: NotrackState | null): Plan {
+    const p = plan(desired, observed, baseline, notrack);
+    const unreadable = this.notrackUnreadable;
+    const notApplicable = [
+      ...p.notApplicable.map((n) => (unreadable && n.key === NOTRACK_KEY ? { ...n, reason: unreadable } : n)),
+      ...(this.acceptUnsupported ? [{ key: ACCEPT_UNTRACKED_KEY, desired: 1, reason: ACCEPT_UNTRACKED_NFT }] : []),
+    ];
+    return { ...p, notApplicable, inSync: p.inSync && notApplicable.length === 0 };
   }
 
   private async afterApply(desired: DesiredState, actions: Action[], drift: DriftRecord[]): Promise<void> {

@@ -40,11 +40,11 @@ for (const mode of MODES) {
   test(`iptables-${mode} sync: one --noflush restore per family that needs it`, async () => {
     const runner = new FakeRunner({
       ...savesOf(mode, 'foreign', 'synced'),
-      [`iptables-${mode}-restore --noflush`]: ok(),
+      [`iptables-${mode}-restore --noflush --wait=5`]: ok(),
     });
     await new IptablesBackend(mode, runner).sync(SAMPLE_DESIRED);
     const restores = runner.calls.filter((c) => c.cmd.endsWith('-restore'));
-    assert.deepEqual(restores.map((c) => [c.cmd, ...c.args].join(' ')), [`iptables-${mode}-restore --noflush`]);
+    assert.deepEqual(restores.map((c) => [c.cmd, ...c.args].join(' ')), [`iptables-${mode}-restore --noflush --wait=5`]);
     assert.match(restores[0]?.input ?? '', /^\*raw\n:CTOP-NOTRACK-PRE - \[0:0\]\n/);
   });
 }
@@ -55,12 +55,12 @@ test('sync: when the ipv6 restore fails, the ipv4 change is undone and the error
     // First save: before the change; second: after it, read again for the undo.
     'iptables-nft-save': () => ok(fixture(++ipv4Saves === 1 ? 'iptables-nft-save.foreign.txt' : 'iptables-nft-save.synced.txt')),
     'ip6tables-nft-save': ok(fixture('ip6tables-nft-save.foreign.txt')),
-    'iptables-nft-restore --noflush': ok(),
-    'ip6tables-nft-restore --noflush': { code: 2, stdout: '', stderr: 'ip6tables-restore: line 4 failed\n' },
+    'iptables-nft-restore --noflush --wait=5': ok(),
+    'ip6tables-nft-restore --noflush --wait=5': { code: 2, stdout: '', stderr: 'ip6tables-restore: line 4 failed\n' },
   });
   await assert.rejects(new IptablesBackend('nft', runner).sync(SAMPLE_DESIRED), {
     name: 'CommandFailedError',
-    message: 'ip6tables-nft-restore --noflush failed with exit code 2: ip6tables-restore: line 4 failed',
+    message: 'ip6tables-nft-restore --noflush --wait=5 failed with exit code 2: ip6tables-restore: line 4 failed',
   });
   const restores = runner.calls.filter((c) => c.cmd.endsWith('-restore'));
   assert.deepEqual(restores.map((c) => c.cmd), ['iptables-nft-restore', 'ip6tables-nft-restore', 'iptables-nft-restore']);
@@ -75,10 +75,10 @@ test('sync: a restore that failed after committing raw is undone in that family 
   const runner = new FakeRunner({
     // The restore committed raw, then failed on filter: the re-read shows our raw chains.
     'iptables-legacy-save': () => ok(fixture(++saves === 1 ? 'iptables-legacy-save.foreign.txt' : 'iptables-legacy-save.synced.txt')),
-    'iptables-legacy-restore --noflush': (call) =>
+    'iptables-legacy-restore --noflush --wait=5': (call) =>
       call.input?.includes('-A CTOP-NOTRACK-PRE') ? { code: 1, stdout: '', stderr: 'iptables-restore: line 12 failed\n' } : ok(),
   });
-  await assert.rejects(new IptablesBackend('legacy', runner).sync(SAMPLE_DESIRED), /iptables-legacy-restore --noflush failed with exit code 1/);
+  await assert.rejects(new IptablesBackend('legacy', runner).sync(SAMPLE_DESIRED), /iptables-legacy-restore --noflush --wait=5 failed with exit code 1/);
   assert.deepEqual(
     runner.calls.map((c) => c.cmd),
     ['iptables-legacy-save', 'iptables-legacy-restore', 'iptables-legacy-save', 'iptables-legacy-restore'],
@@ -91,7 +91,7 @@ test('sync: a failing ipv6 save after the ipv4 change undoes the ipv4 change', a
   const runner = new FakeRunner({
     'iptables-nft-save': () => ok(fixture(++saves === 1 ? 'iptables-nft-save.foreign.txt' : 'iptables-nft-save.synced.txt')),
     'ip6tables-nft-save': { code: 1, stdout: '', stderr: "ip6tables-save: can't initialize\n" },
-    'iptables-nft-restore --noflush': ok(),
+    'iptables-nft-restore --noflush --wait=5': ok(),
   });
   await assert.rejects(new IptablesBackend('nft', runner).sync(SAMPLE_DESIRED), /ip6tables-nft-save failed with exit code 1/);
   assert.deepEqual(

@@ -227,3 +227,35 @@ test('reconciler: editing the policy is a change, not drift; an outside write du
   assert.deepEqual(both.drift.map((d) => [d.key, d.desired, d.actual]), [['nf_conntrack_tcp_timeout_established', 600, 7200]]);
   assert.equal(kernel.value(TIME_WAIT), '60');
 });
+
+test('reconciler: with a key not applicable here (max in a pod namespace), a policy edit is still not drift', async () => {
+  const { kernel, reconciler } = setUp({ refuse: { nf_conntrack_max: 'EACCES' } });
+  const first = await reconciler.reconcile(POLICY, 'Enforce');
+  assert.ok(first.notApplicable.some((n) => n.key === 'nf_conntrack_max'));
+  const edited: DesiredState = { ...POLICY, sysctls: { ...POLICY.sysctls, nf_conntrack_tcp_timeout_established: 900 } };
+  const second = await reconciler.reconcile(edited, 'Enforce');
+  assert.deepEqual(second.drift, []);
+  assert.equal(kernel.value(paths.sysctl('nf_conntrack_tcp_timeout_established')), '900');
+});
+
+test('reconciler: NOTRACK rules it cannot read (not root) are one key not applicable, the sysctls still apply', async () => {
+  const { kernel, backend, reconciler } = setUp();
+  backend.check = async () => {
+    throw new Error('iptables-nft-save failed with exit code 4: Permission denied (you must be root)');
+  };
+  const r = await reconciler.reconcile(POLICY, 'Enforce');
+  assert.equal(r.execution?.ok, true);
+  assert.equal(kernel.value(TIME_WAIT), '30');
+  const na = r.notApplicable.find((n) => n.key === 'notrack');
+  assert.match(na?.reason ?? '', /cannot read the firewall rules here: .*you must be root/);
+});
+
+test('reconciler: a backend that cannot accept untracked packets (nftables) reports it instead of pretending', async () => {
+  const { backend, reconciler } = setUp();
+  backend.canAcceptUntracked = false;
+  const r = await reconciler.reconcile({ ...POLICY, acceptUntracked: true }, 'Enforce');
+  assert.equal(r.execution?.ok, true);
+  assert.match(r.notApplicable.find((n) => n.key === 'acceptUntracked')?.reason ?? '', /ct state untracked accept/);
+  const checked = backend.calls.filter((c) => c.op !== 'remove').map((c) => (c as { desired: { acceptUntracked: boolean } }).desired.acceptUntracked);
+  assert.ok(checked.length > 0 && checked.every((a) => a === false), 'the backend is never asked for it');
+});

@@ -12,6 +12,7 @@ function ruleLines(desired: NotrackDesired): string[] {
 
 export class FakeNotrackBackend implements NotrackBackend {
   readonly name = 'nftables' as const;
+  canAcceptUntracked = true;
   /** Our chains' content; null = no chains of ours. */
   current: NotrackDesired | null = null;
   readonly calls: NotrackCall[] = [];

@@ -23,6 +23,12 @@ export interface NotrackCheck {
 
 export interface NotrackBackend {
   readonly name: NotrackBackendName;
+  /**
+   * Whether acceptUntracked can work here. iptables: our chain is jumped to first
+   * from filter INPUT. nftables: an accept in our own base chain cannot override a
+   * drop in the user's chains, so it cannot.
+   */
+  readonly canAcceptUntracked: boolean;
   /** Compare our chains with the desired set: exactly one read (iptables-save / nft list). */
   check(desired: NotrackDesired): Promise<NotrackCheck>;
   /** Make our chains match desired in one atomic transaction (iptables-restore --noflush / nft -f). */

@@ -35,6 +35,7 @@ interface Touched {
 
 export class IptablesBackend implements NotrackBackend {
   readonly name: NotrackBackendName;
+  readonly canAcceptUntracked = true;
   private readonly families: FamilyTools[];
 
   constructor(
@@ -83,7 +84,8 @@ export class IptablesBackend implements NotrackBackend {
   private async apply(tools: FamilyTools, current: SavedRuleset, wanted: ChainLines): Promise<void> {
     const diff = diffIptables(current, wanted, tools.family);
     if (diff.missing.length === 0 && diff.extra.length === 0) return;
-    await runChecked(this.runner, tools.restore, ['--noflush'], buildRestore(current, wanted));
+    // --wait: kube-proxy and CNIs hold the xtables lock now and then; without it legacy restore fails at once.
+    await runChecked(this.runner, tools.restore, ['--noflush', '--wait=5'], buildRestore(current, wanted));
   }
 
   // Puts our chains of every family touched so far (the failing one included:

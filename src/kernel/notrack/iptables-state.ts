@@ -27,7 +27,10 @@ export function parseIptablesSave(text: string): SavedRuleset {
       current.chains.add(line.slice(1).split(' ')[0] ?? '');
     } else if (line.startsWith('-A ')) {
       const chain = line.split(' ')[1] ?? '';
-      current.rules.set(chain, [...(current.rules.get(chain) ?? []), line]);
+      // Push, not copy: kube-proxy's chains run to tens of thousands of lines.
+      const lines = current.rules.get(chain);
+      if (lines) lines.push(line);
+      else current.rules.set(chain, [line]);
     }
   }
   return tables;

@@ -8,6 +8,7 @@ import { CommandFailedError, runChecked } from './run-command.js';
 
 export class NftablesBackend implements NotrackBackend {
   readonly name = 'nftables' as const;
+  readonly canAcceptUntracked = false;
 
   constructor(private readonly runner: CommandRunner) {}
 
