@@ -150,6 +150,8 @@ async function manyAgents(n: number): Promise<void> {
       return { node, source, report };
     });
     await Promise.all(agents.map((a) => a.source.start()));
+    // A status is created only once its Node is known (it is owned by the Node).
+    while (agents.some((a) => !a.source.nodeRef())) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(agents.map((a) => a.report(status(a.node), { kind: 'no-policy' }, null)));
     // The same status again: nothing to write.
     await Promise.all(agents.map((a) => a.report(status(a.node), { kind: 'no-policy' }, status(a.node))));

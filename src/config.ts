@@ -191,6 +191,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   const policyFile = cmd === 'agent' ? f['policy-file'] ?? f.policy : f.policy ?? f['policy-file'];
   if ((cmd === 'plan' || cmd === 'apply') && !policyFile) throw new UsageError(`--policy: ${cmd} needs a policy file`);
   if (cmd === 'agent' && f.kubernetes && policyFile) throw new UsageError('--policy-file: with --kubernetes the policies come from the cluster');
+  if (cmd === 'agent' && f.kubernetes && f.once) throw new UsageError('--once: with --kubernetes the agent must watch the cluster; run it as a daemon');
   return Object.freeze({
     command: cmd,
     procRoot: f['proc-root'],

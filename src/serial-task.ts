@@ -9,6 +9,8 @@ export class SerialTask {
     private readonly task: () => Promise<unknown>,
     /** Whether triggers are still welcome (false once stopping). */
     private readonly active: () => boolean,
+    /** A task that throws is reported here, and the next trigger runs it again. */
+    private readonly onError: (err: unknown) => void,
   ) {}
 
   trigger(): void {
@@ -18,11 +20,14 @@ export class SerialTask {
       return;
     }
     this.running = (async () => {
-      do {
-        this.again = false;
-        await this.task();
-      } while (this.again && this.active());
-      this.running = null;
+      try {
+        do {
+          this.again = false;
+          await this.task().catch(this.onError);
+        } while (this.again && this.active());
+      } finally {
+        this.running = null;
+      }
     })();
   }
 

@@ -52,7 +52,11 @@ export class NodeAgent {
   private timer: NodeJS.Timeout | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly passes = new SerialTask(() => this.pass(), () => !this.stopped);
+  private readonly passes = new SerialTask(
+    () => this.pass(),
+    () => !this.stopped,
+    (err) => this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'reconcile pass failed unexpectedly; the next tick retries'),
+  );
   private conditions: Condition<'Applied' | 'Drifted' | 'Pressure' | 'TableFull'>[] = [];
   private lastDrops: number | null = null;
   private summary: TableSummary | null = null;
@@ -69,6 +73,7 @@ export class NodeAgent {
   ) {}
 
   start(): void {
+    this.lastPassEnd = this.deps.now().getTime(); // a first pass that hangs counts as late too
     this.deps.policies.onChange(() => this.trigger());
     this.trigger();
     this.timer = setInterval(() => this.trigger(), this.opts.intervalMs);
@@ -99,7 +104,6 @@ export class NodeAgent {
 
   /** A pass must finish within three intervals, or the loop is stuck. */
   liveProblem(): string | null {
-    if (this.passesDone === 0) return null;
     const late = this.deps.now().getTime() - this.lastPassEnd;
     return late > 3 * this.opts.intervalMs + 60_000 ? `no reconcile pass finished for ${Math.round(late / 1000)}s` : null;
   }
@@ -124,7 +128,11 @@ export class NodeAgent {
     }
     const seconds = (this.deps.now().getTime() - started.getTime()) / 1000;
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.now().getTime() / 1000);
-    if (snapshot) await this.report(snapshot, outcome, policyInput.error);
+    if (snapshot) {
+      await this.report(snapshot, outcome, policyInput.error).catch((err: unknown) =>
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'building or publishing the status failed'),
+      );
+    }
     this.passesDone++;
     this.lastPassEnd = this.deps.now().getTime();
     return outcome;
@@ -153,16 +161,17 @@ export class NodeAgent {
     const policyLog = log.child({ policy: effective.selected.join(',') });
     if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
     else if (result.execution) policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
-    else if (dryRun) this.logWouldChange(policyLog, result.plan.actions.map((a) => a.key));
+    else if (dryRun) this.logWouldChange(policyLog, result.plan.actions.map((a) => a.key), result.notApplicable.map((n) => ({ key: n.key, reason: n.reason })));
     return { kind: 'reconciled', effective, result, generations };
   }
 
   /** DryRun: say what would change when that changes, not on every pass. */
-  private logWouldChange(log: Logger, keys: string[]): void {
-    const text = keys.join(',');
+  private logWouldChange(log: Logger, keys: string[], cannotChangeHere: Array<{ key: string; reason: string }>): void {
+    const text = JSON.stringify([keys, cannotChangeHere]);
     if (text === this.lastWouldChange) return;
     this.lastWouldChange = text;
-    log.info({ wouldChange: keys }, keys.length ? 'DryRun: changes not made' : 'DryRun: the node matches the policy');
+    const msg = keys.length ? 'DryRun: changes not made' : cannotChangeHere.length ? 'DryRun: nothing that differs can be changed here' : 'DryRun: the node matches the policy';
+    log.info({ wouldChange: keys, ...(cannotChangeHere.length ? { cannotChangeHere } : {}) }, msg);
   }
 
   /** No policy selects the node: put back what we changed (unless told never to write). */
@@ -170,6 +179,10 @@ export class NodeAgent {
     const baseline = await this.deps.baselineStore.load();
     const ours = Object.keys(baseline.values).length > 0 || baseline.notrackOwned;
     if (!ours) return { kind: 'no-policy' };
+    if (this.deps.policies.ready?.() === false) {
+      this.deps.logger.info({}, 'policies not known yet (API not answered, no cache): not restoring');
+      return { kind: 'no-policy' };
+    }
     if (this.opts.forceDryRun) {
       this.deps.logger.info({ keys: Object.keys(baseline.values) }, 'DryRun: no policy selects this node; restore not done');
       return { kind: 'no-policy' };

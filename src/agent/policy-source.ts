@@ -19,6 +19,12 @@ export interface PolicySource {
   onChange(listener: () => void): void;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * False while the source cannot yet tell "no policy" from "not loaded yet"
+   * (the API not listed, no cache): the agent must not restore the node then.
+   * Absent: always ready.
+   */
+  ready?(): boolean;
 }
 
 /**

@@ -21,7 +21,7 @@ export async function runController(config: Config, logger: Logger, until: Promi
     controller.setLeading(leading);
   };
   const elector = config.leaderElect
-    ? new LeaderElector(api, { namespace: config.leaseNamespace, name: LEASE_NAME, identity: config.identity, ...DEFAULT_LEASE }, Date.now, onLeading)
+    ? new LeaderElector(api, { namespace: config.leaseNamespace, name: LEASE_NAME, identity: config.identity, ...DEFAULT_LEASE }, Date.now, onLeading, logger)
     : null;
   const health = new HealthServer({
     metrics: async () => ({ body: await metrics.render(), contentType: metrics.contentType }),

@@ -1,7 +1,7 @@
 // Lease-based leader election (client-go's leaderelection, small): acquire the
 // Lease when it is free or expired, renew it while leading, step down when a
 // renewal fails for longer than the lease lasts. Only the leader writes.
-import type { V1Lease } from '@kubernetes/client-node';
+import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import type { ClusterApi } from '../kube/cluster-api.js';
 
 export interface LeaseConfig {
@@ -24,6 +24,7 @@ export class LeaderElector {
     private readonly cfg: LeaseConfig,
     private readonly now: () => number,
     private readonly onChange: (leading: boolean) => void,
+    private readonly log: { warn(o: object, m: string): void },
   ) {}
 
   isLeader(): boolean {
@@ -61,7 +62,8 @@ export class LeaderElector {
   /** One attempt; true when we hold the Lease afterwards. Never throws: an API failure is "not renewed". */
   async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity, leaseDurationSeconds } = this.cfg;
-    const now = new Date(this.now());
+    // MicroTime: the apiserver refuses a millisecond timestamp here (400, "cannot parse .022Z as .000000").
+    const now = new V1MicroTime(this.now());
     try {
       const lease = await this.api.getLease(namespace, name);
       if (!lease) {
@@ -90,8 +92,10 @@ export class LeaderElector {
         },
       });
       return true;
-    } catch {
-      return false; // 409 (someone else won the race) or the API is down: try again next tick
+    } catch (err) {
+      // 409: another replica won the race. Anything else is worth a line: it may never succeed.
+      if ((err as { code?: number }).code !== 409) this.log.warn({ err: err instanceof Error ? err.message : String(err), lease: `${namespace}/${name}` }, 'could not acquire or renew the leader Lease');
+      return false;
     }
   }
 }

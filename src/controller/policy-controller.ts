@@ -2,6 +2,7 @@
 // each ConntrackPolicy's status (selected / in sync / drifted / failed,
 // Ready, Degraded, Conflict, Rejected). Only the leader writes; it writes a
 // policy's status only when it changed.
+import { isDeepStrictEqual } from 'node:util';
 import { POLICIES, STATUSES, type ClusterApi, type CustomObject } from '../kube/cluster-api.js';
 import { validPolicies } from '../kube/cluster-policy-source.js';
 import { Reflector, type KubeObject, type ReflectorLog, type ReflectorTiming } from '../kube/reflector.js';
@@ -17,6 +18,7 @@ export interface ControllerLog extends ReflectorLog {
 }
 
 const DEBOUNCE_MS = 500;
+const RETRY_MS = 2000;
 const codeOf = (err: unknown) => (err as { code?: number }).code;
 
 export class PolicyController {
@@ -24,10 +26,15 @@ export class PolicyController {
   private readonly statuses: Reflector<CustomObject>;
   private readonly nodes: Reflector<KubeObject>;
   private pending: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
   private leading = false;
   private readonly passes = new SerialTask(
-    () => this.pass().catch((err: unknown) => this.log.error({ err: String(err) }, 'policy status pass failed')),
+    () => this.pass(),
     () => this.leading,
+    (err) => {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'policy status pass failed; retrying');
+      this.retryLater();
+    },
   );
   /** Writes made, for the benchmark and the tests. */
   readonly stats = { passes: 0, writes: 0, lastPassMs: 0 };
@@ -53,6 +60,7 @@ export class PolicyController {
 
   async stop(): Promise<void> {
     if (this.pending) clearTimeout(this.pending);
+    if (this.retry) clearTimeout(this.retry);
     await Promise.all([this.policies.stop(), this.statuses.stop(), this.nodes.stop()]);
     await this.passes.idle();
   }
@@ -71,8 +79,21 @@ export class PolicyController {
     }, DEBOUNCE_MS);
   }
 
+  private retryLater(): void {
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.schedule();
+    }, RETRY_MS);
+  }
+
   /** Compute every policy's status and write the ones that changed. */
   async pass(): Promise<void> {
+    // Before every cache has listed once, "no nodes" or "no statuses" would be a lie written to every policy.
+    if (![this.policies, this.statuses, this.nodes].every((r) => r.hasSynced)) {
+      this.retryLater();
+      return;
+    }
     const started = Date.now();
     const view: ClusterView = {
       nodes: [...this.nodes.store.values()].map((n) => ({ name: n.metadata?.name ?? '', labels: ((n.metadata as { labels?: Labels } | undefined)?.labels ?? {}) as Labels })),
@@ -98,8 +119,15 @@ export class PolicyController {
         conflicts.get(name),
         now,
       );
-      if (JSON.stringify(status) === JSON.stringify(obj.status)) continue;
-      await this.write({ ...obj, status });
+      // Key order differs between what we build and what the server returns: compare structurally.
+      if (isDeepStrictEqual(status, obj.status)) continue;
+      if (!this.leading) return; // lost the Lease mid-pass: the new leader writes from here
+      try {
+        await this.write({ ...obj, status });
+      } catch (err) {
+        this.log.error({ policy: name, err: err instanceof Error ? err.message : String(err) }, 'could not write the policy status; retrying');
+        this.retryLater();
+      }
     }
     this.stats.passes++;
     this.stats.lastPassMs = Date.now() - started;

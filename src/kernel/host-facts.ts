@@ -73,8 +73,8 @@ export interface NetnsFacts {
 
 /**
  * The kernel makes nf_conntrack_max read-only (mode 0444) in every network
- * namespace but the initial one, whoever reads it: a second opinion when
- * pid 1's ns link cannot be read. null when conntrack is not loaded.
+ * namespace but the initial one, whoever reads it. null when conntrack is not
+ * loaded (then the ns links of self and pid 1 are compared).
  */
 async function hostByMaxMode(files: KernelFiles, paths: HostPaths): Promise<boolean | null> {
   try {
@@ -84,7 +84,7 @@ async function hostByMaxMode(files: KernelFiles, paths: HostPaths): Promise<bool
   }
 }
 
-/** Compare ns/net of self and of pid 1. Reading pid 1's link needs ptrace rights: EACCES in many sandboxes, even as root. */
+/** Whether this is the host network namespace, and our namespace's inode. Reading pid 1's link needs ptrace rights: EACCES in many sandboxes, even as root. */
 export async function readNetnsFacts(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<NetnsFacts> {
   const read = async (pid: string): Promise<string | Unreadable> => {
     try {
@@ -95,7 +95,9 @@ export async function readNetnsFacts(files: KernelFiles, paths: HostPaths, isRoo
   };
   const [self, init] = await Promise.all([read('self'), read('1')]);
   const problems = [self, init].filter((x): x is Unreadable => typeof x !== 'string');
-  const host = typeof self === 'string' && typeof init === 'string' ? self === init : await hostByMaxMode(files, paths);
+  // The kernel's own answer first: pid 1 may share our namespace without being the host's (a container without hostPID).
+  const byMode = await hostByMaxMode(files, paths);
+  const host = byMode ?? (typeof self === 'string' && typeof init === 'string' ? self === init : null);
   return {
     inode: typeof self === 'string' ? parseNetnsInode(self) : null,
     host,

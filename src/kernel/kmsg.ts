@@ -40,6 +40,7 @@ export class KmsgWatcher {
   private handle: FileHandle | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly buffer = Buffer.alloc(8192);
+  private draining = false;
 
   /**
    * @param sinceUs records older than this (µs since boot) are history and ignored.
@@ -56,7 +57,13 @@ export class KmsgWatcher {
   async start(): Promise<void> {
     this.handle = await open(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
     await this.drain();
-    this.timer = setInterval(() => void this.drain(), this.pollMs);
+    this.timer = setInterval(() => {
+      if (this.draining) return; // the last drain is still reading
+      this.draining = true;
+      this.drain()
+        .catch(() => undefined) // a closed handle on stop, or a log that went away: the next tick tries again
+        .finally(() => (this.draining = false));
+    }, this.pollMs);
     this.timer.unref();
   }
 

@@ -16,6 +16,7 @@ import { API_GROUP, API_VERSION } from '../policy/schema.js';
 import type { KubeObject, ListWatch, WatchEventType } from './reflector.js';
 
 export const POLICIES = 'conntrackpolicies';
+const WATCH_TIMEOUT_MIN_S = 300;
 export const STATUSES = 'conntrackstatuses';
 
 export interface ObjectMeta {
@@ -75,7 +76,9 @@ export class ClusterApi {
   }
 
   private async watch(path: string, resourceVersion: string, query: Record<string, string>, onEvent: (t: WatchEventType, o: unknown) => void, done: (err?: unknown) => void) {
-    const controller = await this.watcher.watch(path, { ...query, resourceVersion, allowWatchBookmarks: true }, (phase, obj) => onEvent(phase as WatchEventType, obj), (err) => done(err ?? undefined));
+    // A server-side timeout, spread out as client-go does, so a half-open connection cannot keep a store stale for long.
+    const timeoutSeconds = WATCH_TIMEOUT_MIN_S + Math.floor(Math.random() * WATCH_TIMEOUT_MIN_S);
+    const controller = await this.watcher.watch(path, { ...query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds }, (phase, obj) => onEvent(phase as WatchEventType, obj), (err) => done(err ?? undefined));
     return { abort: () => controller.abort() };
   }
 

@@ -3,6 +3,7 @@
 // kept in the state dir: an agent restarted while the API server is down
 // still enforces what it enforced before.
 import { mkdir, readFile } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import type { PolicySnapshot, PolicySource } from '../agent/policy-source.js';
 import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
@@ -47,6 +48,7 @@ export class ClusterPolicySource implements PolicySource {
   private readonly nodeReflector: Reflector<KubeObject>;
   private readonly cachePath: string;
   private saving: Promise<void> = Promise.resolve();
+  private cacheLoaded = false;
 
   constructor(
     api: ClusterApi,
@@ -79,6 +81,7 @@ export class ClusterPolicySource implements PolicySource {
   async start(): Promise<void> {
     const cache = await this.loadCache();
     if (cache) {
+      this.cacheLoaded = true;
       this.snapshot = { policies: cache.policies };
       this.labels = cache.nodeLabels;
       this.uid = cache.nodeUid ?? null;
@@ -95,15 +98,29 @@ export class ClusterPolicySource implements PolicySource {
 
   private onPolicies(items: CustomObject[]): void {
     const { policies, errors } = validPolicies(items);
-    this.snapshot = { policies, ...(errors.length ? { error: formatPolicyErrors(errors) } : {}) };
+    const next = { policies, ...(errors.length ? { error: formatPolicyErrors(errors) } : {}) };
+    if (isDeepStrictEqual(next, this.snapshot)) return; // a relist or a status write of a policy: no change
+    this.snapshot = next;
     this.changed();
   }
 
   private onNode(node: KubeObject | undefined): void {
-    const meta = (node?.metadata ?? {}) as { labels?: Labels; uid?: string };
-    this.labels = meta.labels ?? {};
-    this.uid = meta.uid ?? null;
+    if (!node) {
+      // Deleted or not registered yet: keep the labels we knew rather than deselect every policy.
+      this.log.warn({ node: this.nodeName }, 'this Node is not in the API; keeping its last known labels');
+      return;
+    }
+    const meta = (node.metadata ?? {}) as { labels?: Labels; uid?: string };
+    const labels = meta.labels ?? {};
+    const uid = meta.uid ?? null;
+    if (isDeepStrictEqual(labels, this.labels) && uid === this.uid) return; // a status update of the Node: nothing for us
+    this.labels = labels;
+    this.uid = uid;
     this.changed();
+  }
+
+  ready(): boolean {
+    return this.cacheLoaded || (this.policyReflector.hasSynced && this.nodeReflector.hasSynced);
   }
 
   private changed(): void {

@@ -53,6 +53,8 @@ export class Reflector<T extends KubeObject> {
   private currentWatch: { abort(): void } | null = null;
   /** Counts for tests and the benchmark: how often we listed and watched. */
   readonly stats = { lists: 0, watches: 0, relistsOnGone: 0, errors: 0 };
+  /** True once a list has succeeded: the store reflects the API, not just nothing yet. */
+  hasSynced = false;
 
   constructor(
     private readonly lw: ListWatch<T>,
@@ -103,6 +105,7 @@ export class Reflector<T extends KubeObject> {
     const { items, resourceVersion } = await this.lw.list();
     this.store.clear();
     for (const item of items) this.store.set(nameOf(item), item);
+    this.hasSynced = true;
     this.onChange(this.store);
     return resourceVersion;
   }
@@ -141,7 +144,7 @@ export class Reflector<T extends KubeObject> {
       };
       this.lw.watch(rv, onEvent, finish).then(
         (handle) => {
-          if (settled) handle.abort();
+          if (settled || this.stopper.signal.aborted) handle.abort();
           else this.currentWatch = handle;
         },
         (err: unknown) => finish(err ?? new Error('watch failed')),
@@ -173,11 +176,15 @@ export function realTiming(overrides: Partial<ReflectorTiming> = {}): ReflectorT
     resyncMs: 10 * 60_000,
     sleep: (ms, signal) =>
       new Promise((resolve, reject) => {
-        const t = setTimeout(resolve, ms);
-        signal.addEventListener('abort', () => {
+        const onAbort = () => {
           clearTimeout(t);
           reject(new Error('stopped'));
-        });
+        };
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, ms);
+        signal.addEventListener('abort', onAbort, { once: true });
       }),
     ...overrides,
   };

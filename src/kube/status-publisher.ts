@@ -28,7 +28,9 @@ export class StatusPublisher {
     if (!reason) return null;
     for (let attempt = 0; ; attempt++) {
       try {
-        const current = this.object ?? (await this.api.getCustom(STATUSES, this.nodeName)) ?? (await this.create());
+        const current = this.object ?? (await this.api.getCustom(STATUSES, this.nodeName)) ?? (this.nodeRef() ? await this.create() : null);
+        // Not created before the Node is known: it must be owned by the Node, or it outlives it.
+        if (!current) return null;
         this.object = await this.api.replaceCustomStatus(STATUSES, { ...current, status });
         this.last = { status, at: this.now() };
         return reason;

@@ -39,7 +39,8 @@ export interface ClusterCidrs {
 
 /**
  * A NOTRACK rule is refused (unless allowBroadMatch) when it
- * - matches all traffic (no interface, protocol, ports or addresses);
+ * - matches all traffic, or all of a protocol (no interface, ports, or
+ *   addresses narrower than /0);
  * - has a source or destination overlapping the Service or Pod CIDRs: those
  *   flows need DNAT (Services), SNAT (pod egress) or stateful NetworkPolicy;
  * - on a node with known Service/Pod CIDRs, names no destinations and is not
@@ -53,8 +54,12 @@ export interface ClusterCidrs {
 export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, cluster: ClusterCidrs): string | undefined {
   if (allowBroadMatch) return undefined;
   const optIn = 'set allowBroadMatch: true on the rule to allow it';
-  if (!rule.interface && !rule.protocol && !rule.ports && !rule.sources && !rule.destinations) {
-    return `matches all traffic (no interface, protocol, ports, sources or destinations), which disables NAT and stateful filtering for everything; ${optIn}`;
+  // A /0 prefix restricts nothing; a protocol alone still matches every flow of that protocol.
+  const restricting = (list: string[] | undefined) => (list ?? []).filter((text) => !text.endsWith('/0'));
+  const addresses = restricting(rule.sources).length + restricting(rule.destinations).length;
+  if (!rule.interface && !rule.ports && addresses === 0) {
+    const what = rule.protocol ? `all ${rule.protocol} traffic` : 'all traffic';
+    return `matches ${what} (no interface, ports, or addresses narrower than /0), which disables NAT and stateful filtering for it; ${optIn}`;
   }
   const clusterCidrs = [
     ...(cluster.serviceCidrs ?? []).map((text) => ({ text, kind: 'Service' })),

@@ -78,7 +78,8 @@ function appliedCondition(outcome: PassOutcome, policyError: string | undefined,
       }
       if (r.mode === 'DryRun') {
         const n = r.plan.actions.length;
-        return { ...base, status: 'False', reason: 'DryRun', message: `${names} is in DryRun: ${n === 0 ? 'the node already matches' : `${n} change(s) would be made`}, nothing is written.${skipped}${invalid}` };
+        const would = n > 0 ? `${n} change(s) would be made` : r.notApplicable.length ? 'nothing that differs can be changed here' : 'the node already matches';
+        return { ...base, status: 'False', reason: 'DryRun', message: `${names} is in DryRun: ${would}, nothing is written.${skipped}${invalid}` };
       }
       if (!r.inSync) return { ...base, status: 'False', reason: 'NotInSync', message: `The node does not match ${names} yet.${skipped}${invalid}` };
       return { ...base, status: 'True', reason: 'Applied', message: `The node matches ${names}.${skipped}${invalid}` };
@@ -127,7 +128,9 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
         observedGeneration: generation,
       }
     : { type: 'TableFull', status: 'False', reason: 'NotDropping', message: 'No connections dropped since the last check.', observedGeneration: generation };
-  const driftCondition: NodeConditionInput = drift.length
+  const driftCondition: NodeConditionInput = i.outcome.kind === 'error'
+    ? { type: 'Drifted', status: 'Unknown', reason: 'NotChecked', message: 'The last pass failed before comparing the node with the policy.', observedGeneration: generation }
+    : drift.length
     ? { type: 'Drifted', status: 'True', reason: drift.some((d) => d.fighting) ? 'Fighting' : 'Drift', message: drift.map(driftText).join('; '), observedGeneration: generation }
     : { type: 'Drifted', status: 'False', reason: 'InSync', message: 'No key differs from what was applied.', observedGeneration: generation };
 

@@ -8,11 +8,13 @@ export const HEARTBEAT_MS = 5 * 60_000;
 /** Usage has to move this many points to be news. */
 export const USAGE_STEP = 5;
 
-export type WriteReason = 'first' | 'conditions' | 'drift' | 'usage' | 'counters' | 'policy' | 'findings' | 'heartbeat';
+export type WriteReason = 'first' | 'conditions' | 'drift' | 'usage' | 'counters' | 'policy' | 'table' | 'findings' | 'heartbeat';
 
 const conditionKey = (s: NodeStatusDoc) => s.conditions.map((c) => `${c.type}=${c.status}/${c.reason}/${c.observedGeneration}`).join(',');
 const driftKey = (s: NodeStatusDoc) => (s.drift ?? []).map((d) => `${d.key}:${d.desired}:${d.actual}:${d.fighting ?? false}`).join(',');
 const policyKey = (s: NodeStatusDoc) => JSON.stringify(s.appliedPolicy ?? null);
+// What `kubectl get ctst` shows besides usage: the size of the table and the kernel facts.
+const shapeKey = (s: NodeStatusDoc) => JSON.stringify([s.table?.max, s.table?.buckets, s.kernel]);
 const findingsKey = (s: NodeStatusDoc) => (s.findings ?? []).map((f) => f.id).join(',');
 const RISING: Array<'drop' | 'earlyDrop' | 'insertFailed'> = ['drop', 'earlyDrop', 'insertFailed'];
 
@@ -23,6 +25,7 @@ export function writeReason(last: { status: NodeStatusDoc; at: number } | null, 
   if (conditionKey(prev) !== conditionKey(next)) return 'conditions';
   if (driftKey(prev) !== driftKey(next)) return 'drift';
   if (policyKey(prev) !== policyKey(next)) return 'policy';
+  if (shapeKey(prev) !== shapeKey(next)) return 'table';
   if (Math.abs((next.table?.usagePercent ?? 0) - (prev.table?.usagePercent ?? 0)) >= USAGE_STEP) return 'usage';
   if (RISING.some((k) => (next.counters?.[k] ?? 0) > (prev.counters?.[k] ?? 0))) return 'counters';
   if (findingsKey(prev) !== findingsKey(next)) return 'findings';

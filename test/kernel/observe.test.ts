@@ -7,13 +7,13 @@ import { CannedRunner, loadFixtureTree } from '../support/fixture-tree.js';
 
 const HOST_NS = 'net:[4026531833]';
 
-/** A fixture tree with the write refusals the real kernel applies there (modes are not kept by the copy). */
+/** A fixture tree with the write refusals the real kernel applies there (file modes come from the tree's modes.json). */
 function tree(name: string, pid1Link: string, refusals: Record<string, WriteRefusal>) {
   const t = loadFixtureTree(name);
   t.kernel.link(t.paths.netns('1'), pid1Link);
   for (const [key, refuse] of Object.entries(refusals)) {
     const path = key === 'hashsize' ? t.paths.hashsizeParam() : t.paths.sysctl(key);
-    t.kernel.set(path, { content: t.kernel.files.get(path)!.content, refuse });
+    t.kernel.set(path, { ...t.kernel.files.get(path)!, refuse });
   }
   return t;
 }

@@ -84,14 +84,16 @@ test('not root: slabinfo EACCES is named as needing root', async () => {
   );
 });
 
-test('host network namespace: same ns/net link for self and pid 1', async () => {
+test('host network namespace: the kernel\'s answer (max 0644 vs 0444) wins over the ns links', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18');
+  // A container without hostPID shares pid 1's namespace: the links agree, yet this is not the host.
   kernel.link(paths.netns('1'), 'net:[4026531833]');
+  kernel.files.get(paths.sysctl('nf_conntrack_max'))!.mode = 0o444;
   const snap = await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}), isRoot: true });
-  assert.deepEqual(snap.netns, { host: true, inode: 4026531833 });
+  assert.deepEqual(snap.netns, { host: false, inode: 4026531833 });
   assert.deepEqual(snap.unreadable, []);
-  kernel.link(paths.netns('1'), 'net:[4026531840]');
-  assert.equal((await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}) })).netns.host, false);
+  kernel.files.get(paths.sysctl('nf_conntrack_max'))!.mode = 0o644;
+  assert.equal((await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}) })).netns.host, true);
 });
 
 test('kube-proxy: found by comm; a pid that vanishes mid-scan is skipped', async () => {

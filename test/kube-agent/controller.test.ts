@@ -83,7 +83,7 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
   const replicas = ['a', 'b'].map((id) => {
     const cluster = new ClusterApi(loadKubeConfig(api.kubeconfig(USER)));
     const controller = new PolicyController(cluster, realTiming({ backoffInitialMs: 100 }), quiet, () => new Date());
-    const elector = new LeaderElector(cluster, { namespace: NS, name: 'conntrack-operator-controller', identity: id, leaseDurationSeconds: 2, retryMs: 200 }, Date.now, (l) => controller.setLeading(l));
+    const elector = new LeaderElector(cluster, { namespace: NS, name: 'conntrack-operator-controller', identity: id, leaseDurationSeconds: 2, retryMs: 200 }, Date.now, (l) => controller.setLeading(l), quiet);
     controller.start();
     elector.start();
     return { id, controller, elector };

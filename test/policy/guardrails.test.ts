@@ -43,6 +43,9 @@ describe('NOTRACK rule guardrails', () => {
   const cases: Array<{ name: string; rule: NotrackRule; allow?: boolean; cluster: ClusterCidrs; refused?: string }> = [
     { name: 'a rule matching all traffic', rule: rule({}), cluster: none, refused: 'matches all traffic' },
     { name: 'a rule matching all traffic, allowed', rule: rule({}), allow: true, cluster: none },
+    { name: 'a protocol alone matches all of it', rule: rule({ protocol: 'tcp' }), cluster: none, refused: 'matches all tcp traffic' },
+    { name: 'a /0 source restricts nothing', rule: rule({ sources: ['0.0.0.0/0'] }), cluster: none, refused: 'matches all traffic' },
+    { name: 'a real source prefix is a restriction', rule: rule({ protocol: 'udp', sources: ['192.0.2.0/24'] }), cluster: none },
     { name: 'loopback on a plain host', rule: rule({ interface: 'lo' }), cluster: none },
     { name: 'loopback on a Kubernetes node', rule: rule({ interface: 'lo' }), cluster: k8s },
     { name: 'a port rule on a plain host', rule: rule({ protocol: 'tcp', ports: [{ from: 80, to: 80 }] }), cluster: none },

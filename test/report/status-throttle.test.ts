@@ -21,6 +21,7 @@ const cases: Array<{ name: string; next: Partial<NodeStatusDoc>; after?: number;
   { name: 'drift appears', next: { driftCount: 1, drift: [{ key: 'k', desired: '1', actual: '2', since: 't' }] }, want: 'drift' },
   { name: 'usage moves 5 points', next: { table: { ...base.table!, usagePercent: 15 } }, want: 'usage' },
   { name: 'usage moves 4.9 points', next: { table: { ...base.table!, usagePercent: 14.9 } }, want: null },
+  { name: 'max raised (by kube-proxy, say)', next: { table: { ...base.table!, max: 20000 } }, want: 'table' },
   { name: 'drops rise', next: { counters: { ...base.counters, drop: 1 } }, want: 'counters' },
   { name: 'invalid rising is routine', next: { counters: { ...base.counters, invalid: 500 } }, want: null },
   { name: 'heartbeat after 5 minutes', next: {}, after: HEARTBEAT_MS, want: 'heartbeat' },

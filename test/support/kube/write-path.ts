@@ -38,8 +38,24 @@ export function checkTypeMeta(info: ResourceInfo, body: JsonObject): void {
   body.kind = info.kind;
 }
 
+/** metav1.MicroTime fields: the apiserver decodes them with Go's layout and refuses anything else (no 3-digit fractions). */
+const MICRO_TIME_FIELDS: Record<string, string[]> = { Lease: ['acquireTime', 'renewTime'] };
+const MICRO_TIME_EVENT = ['eventTime'];
+const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
+
+function checkMicroTimes(info: ResourceInfo, obj: JsonObject): void {
+  const fields = info.kind === 'Event' && info.group === 'events.k8s.io' ? MICRO_TIME_EVENT.map((f) => [obj, f] as const) : (MICRO_TIME_FIELDS[info.kind] ?? []).map((f) => [obj.spec as JsonObject | undefined, f] as const);
+  for (const [holder, field] of fields) {
+    const value = holder?.[field];
+    if (typeof value !== 'string' || MICRO_TIME.test(value)) continue;
+    const fraction = /(\.\d*)?(Z|[+-]\d{2}:\d{2})$/.exec(value)?.[0] ?? value;
+    throw badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: parsing time "${value}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "${fraction}" as ".000000"`);
+  }
+}
+
 /** Prunes, defaults and validates; throws 400 (strict decoding) or 422 (Invalid). */
 export function admit(info: ResourceInfo, obj: JsonObject, old: JsonObject | undefined, options: WriteOptions, builtins: BuiltinFields): Admitted {
+  checkMicroTimes(info, obj);
   const warnings: string[] = [];
   const unknown = info.custom && info.schema ? pruneObject(obj, info.schema) : builtins.prune(info, obj);
   if (unknown.length > 0 && options.fieldValidation === 'Strict') {
