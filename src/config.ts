@@ -137,6 +137,7 @@ Common flags:
   --sys-root DIR        /sys of the host (default /sys)
   --state-dir DIR       where the baseline is kept (default /var/lib/conntrack-operator)
   --node-labels k=v,..  labels for nodeSelector matching outside Kubernetes
+  --node-name NAME      this node's name (default: NODE_NAME, else the hostname)
   --notrack-backend B   auto | iptables-nft | iptables-legacy | nftables (default auto)
   --service-cidr C,..   Service CIDRs NOTRACK rules must not cover
   --pod-cidr C,..       Pod CIDRs NOTRACK rules must not cover
