@@ -62,6 +62,7 @@ export class EventRecorder {
   private readonly seen = new Map<string, RecordedEvent>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly similar = new Map<string, Similar>();
+  private lastPrune = 0;
   /** Events the rate limiter stopped, by reason. */
   readonly suppressed = new Map<string, number>();
 
@@ -84,17 +85,34 @@ export class EventRecorder {
     // Once combined, every similar event updates the one combined Event.
     const finalMessage = combined ? `(combined from similar events): ${message}` : message;
     const key = combined ? `${similarKey}/combined` : `${similarKey}/${message}`;
+    this.prune(now.getTime());
     const prev = this.seen.get(key);
     if (prev && now.getTime() - prev.lastTimestamp.getTime() <= this.options.windowMs) {
       const next = { ...prev, message: finalMessage, count: prev.count + 1, lastTimestamp: now };
-      await this.sink.update(next);
-      this.seen.set(key, next);
-      return 'updated';
+      try {
+        await this.sink.update(next);
+        this.seen.set(key, next);
+        return 'updated';
+      } catch (err) {
+        // The Event is gone (its TTL expired, or someone deleted it): record a new one, as client-go does.
+        if ((err as { code?: number }).code !== 404) throw err;
+      }
     }
     const event = { target, type, reason, message: finalMessage, count: 1, firstTimestamp: now, lastTimestamp: now };
     const ref = await this.sink.create(event);
     this.seen.set(key, { ...event, ref });
     return 'created';
+  }
+
+  /** Forget what is older than the window, so the maps stay small on a node that runs for months. */
+  private prune(now: number): void {
+    if (now - this.lastPrune < this.options.windowMs) return;
+    this.lastPrune = now;
+    for (const [k, e] of this.seen) if (now - e.lastTimestamp.getTime() > this.options.windowMs) this.seen.delete(k);
+    for (const [k, s] of this.similar) if (now - s.first > this.options.windowMs) this.similar.delete(k);
+    // A bucket idle long enough to have refilled completely is the same as no bucket.
+    const refilledAfter = this.options.burst * this.options.refillMs;
+    for (const [k, b] of this.buckets) if (now - b.last > refilledAfter) this.buckets.delete(k);
   }
 
   private take(key: string, now: number): boolean {

@@ -75,3 +75,14 @@ test('after the window an old event is not reused', async () => {
   await rec.record(node, 'Normal', 'ConntrackPolicyApplied', 'applied web-nodes');
   assert.deepEqual(sink.calls, ['create ev-1', 'create ev-2']);
 });
+
+test('an Event that vanished (404 on update) is recorded anew', async () => {
+  const { sink, rec, advance } = setup();
+  await rec.record(node, 'Warning', 'ConntrackTableFull', 'full');
+  sink.update = async () => {
+    throw Object.assign(new Error('events "ev-1" not found'), { code: 404 });
+  };
+  advance(1000);
+  assert.equal(await rec.record(node, 'Warning', 'ConntrackTableFull', 'full'), 'created');
+  assert.deepEqual(sink.calls, ['create ev-1', 'create ev-2']);
+});
