@@ -8,6 +8,7 @@ import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
 import { readConntrackStats } from '../kernel/stats.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
+import { nodeFacts } from '../policy/node-facts.js';
 import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
@@ -140,15 +141,7 @@ export class NodeAgent {
 
   private async reconcile(snapshot: HostSnapshot, policies: ReturnType<PolicySource['current']>['policies']): Promise<PassOutcome> {
     const log = this.deps.logger;
-    const effective = effectivePolicy(policies, this.deps.nodeLabels(), {
-      ...(snapshot.memory.memTotalBytes !== null ? { memTotalBytes: snapshot.memory.memTotalBytes } : {}),
-      ...(snapshot.memory.slabObjectSize !== null ? { slabObjectSize: snapshot.memory.slabObjectSize } : {}),
-      ...(snapshot.table.count !== null ? { conntrackCount: snapshot.table.count } : {}),
-      ...(snapshot.table.max !== null ? { currentMax: snapshot.table.max } : {}),
-      ...(snapshot.table.buckets !== null ? { currentBuckets: snapshot.table.buckets } : {}),
-      serviceCidrs: this.opts.serviceCidrs,
-      podCidrs: this.opts.podCidrs,
-    });
+    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, this.opts));
     const generations = Object.fromEntries(
       policies.filter((p) => effective.selected.includes(p.metadata.name)).map((p) => [p.metadata.name, p.metadata.generation ?? 1]),
     );

@@ -15,7 +15,7 @@ import { realTiming } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
 import type { Labels } from '../policy/select.js';
 import { AgentMetrics } from '../report/metrics.js';
-import type { PassOutcome } from '../report/node-status.js';
+import { FAILED_REASONS, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../report/status-schema.js';
 import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';
@@ -138,7 +138,7 @@ export async function runAgent(config: Config, host: Host, logger: Logger, until
     await proc.agent.stop(); // waits for the first pass, started by start()
     const applied = proc.agent.lastStatus?.conditions.find((c) => c.type === 'Applied');
     await proc.stop();
-    return applied && ['ApplyFailed', 'Error', 'RestoreFailed'].includes(applied.reason) ? 1 : 0;
+    return applied && FAILED_REASONS.has(applied.reason) ? 1 : 0;
   }
   logger.info({ signal: await until }, 'stopping');
   await proc.stop();

@@ -8,6 +8,7 @@ import { readHostSnapshot } from '../kernel/snapshot.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import { parsePolicyDocuments } from '../policy/load.js';
+import { nodeFacts } from '../policy/node-facts.js';
 import type { DesiredState } from '../policy/types.js';
 import type { Baseline } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable } from '../reconcile/planner.js';
@@ -33,15 +34,7 @@ export async function loadPolicyFile(path: string) {
 async function effectiveHere(config: Config, host: Host): Promise<EffectivePolicy> {
   const policies = await loadPolicyFile(config.policyFile!);
   const s = await readHostSnapshot(host);
-  return effectivePolicy(policies, config.nodeLabels, {
-    ...(s.memory.memTotalBytes !== null ? { memTotalBytes: s.memory.memTotalBytes } : {}),
-    ...(s.memory.slabObjectSize !== null ? { slabObjectSize: s.memory.slabObjectSize } : {}),
-    ...(s.table.count !== null ? { conntrackCount: s.table.count } : {}),
-    ...(s.table.max !== null ? { currentMax: s.table.max } : {}),
-    ...(s.table.buckets !== null ? { currentBuckets: s.table.buckets } : {}),
-    serviceCidrs: config.serviceCidrs,
-    podCidrs: config.podCidrs,
-  });
+  return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, config));
 }
 
 const ACCEPT_UNTRACKED = 'filter INPUT, first: -m conntrack --ctstate UNTRACKED -j ACCEPT';

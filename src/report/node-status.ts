@@ -16,6 +16,9 @@ type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
 type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
 import type { TableSummary } from './summary.js';
 
+/** Applied condition reasons that mean the node could not be made to follow (or given back). */
+export const FAILED_REASONS: ReadonlySet<string> = new Set(['ApplyFailed', 'Error', 'RestoreFailed']);
+
 export type PassOutcome =
   | { kind: 'reconciled'; effective: EffectivePolicy; result: ReconcileResult; generations: Record<string, number> }
   | { kind: 'restored'; result: RestoreResult }

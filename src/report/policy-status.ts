@@ -7,6 +7,7 @@ import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
 import type { ConntrackPolicyDoc } from '../policy/schema.js';
 import { selectorMatches, type Labels } from '../policy/select.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
+import { FAILED_REASONS } from './node-status.js';
 import type { NodeStatusDoc, PolicyConditionType, PolicyStatusDoc } from './status-schema.js';
 
 type PolicyConditionName = (typeof PolicyConditionType)[number];
@@ -25,7 +26,6 @@ export interface ClusterView {
   statuses: ReadonlyMap<string, NodeStatusDoc>;
 }
 
-const FAILED_REASONS = new Set(['ApplyFailed', 'Error', 'RestoreFailed']);
 
 /** Conflicting fields per policy name, computed once per distinct label set (nodes sharing labels merge alike). */
 export function conflictsByPolicy(valid: readonly ConntrackPolicyDoc[], nodes: ClusterView['nodes']): Map<string, Set<string>> {

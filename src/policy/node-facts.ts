@@ -1,0 +1,15 @@
+// The node facts policy merging and guardrails need, from a host snapshot.
+import type { HostSnapshot } from '../kernel/snapshot.js';
+import type { NodeFacts } from './effective.js';
+
+export function nodeFacts(s: HostSnapshot, cidrs: { serviceCidrs: string[]; podCidrs: string[] }): NodeFacts {
+  return {
+    ...(s.memory.memTotalBytes !== null ? { memTotalBytes: s.memory.memTotalBytes } : {}),
+    ...(s.memory.slabObjectSize !== null ? { slabObjectSize: s.memory.slabObjectSize } : {}),
+    ...(s.table.count !== null ? { conntrackCount: s.table.count } : {}),
+    ...(s.table.max !== null ? { currentMax: s.table.max } : {}),
+    ...(s.table.buckets !== null ? { currentBuckets: s.table.buckets } : {}),
+    serviceCidrs: cidrs.serviceCidrs,
+    podCidrs: cidrs.podCidrs,
+  };
+}
