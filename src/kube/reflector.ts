@@ -38,6 +38,8 @@ export interface ReflectorLog {
 
 export class GoneError extends Error {}
 
+const QUICK_END_MS = 1000;
+
 /** HTTP status of an error from @kubernetes/client-node (ApiException has `code`), or of a Status object. */
 export function statusCode(err: unknown): number | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
@@ -83,7 +85,11 @@ export class Reflector<T extends KubeObject> {
         const resyncAt = Date.now() + this.timing.resyncMs;
         // Watch until a resync is due; each ended watch resumes from the last resourceVersion.
         while (!signal.aborted && Date.now() < resyncAt) {
-          rv = await this.watchOnce(rv, resyncAt - Date.now());
+          const opened = Date.now();
+          const next = await this.watchOnce(rv, resyncAt - Date.now());
+          // A watch that ends at once with nothing in it (a proxy closing it, say) would spin: back off instead.
+          if (next === rv && Date.now() - opened < QUICK_END_MS && !signal.aborted && Date.now() < resyncAt) throw new Error('the watch ended at once, without events');
+          rv = next;
         }
       } catch (err) {
         if (signal.aborted) break;

@@ -91,3 +91,13 @@ test('failures back off and recover; the store is rebuilt by the relist', async 
   assert.deepEqual([...r.store.keys()], ['b']);
   assert.equal(r.stats.errors, 2);
 });
+
+test('a watch that ends at once with nothing in it backs off and relists instead of spinning', async () => {
+  const api = new ScriptedApi([[obj('a', 1)], [obj('a', 1)]], [{ events: [], end: 'close' }, { events: [], end: 'hang' }]);
+  const r = new Reflector(api, () => undefined, timing, quiet);
+  r.start();
+  await until(() => api.calls.length === 4);
+  await r.stop();
+  assert.deepEqual(api.calls, ['list', 'watch@1', 'list', 'watch@1']);
+  assert.equal(r.stats.errors, 1);
+});
