@@ -110,3 +110,22 @@ test('a failing save is an error with command, exit code and stderr', async () =
   const runner = new FakeRunner({ 'iptables-nft-save': { code: 1, stdout: '', stderr: 'iptables-nft-save: Permission denied\n' } });
   await assert.rejects(new IptablesBackend('nft', runner).check(SAMPLE_DESIRED), /iptables-nft-save failed with exit code 1: iptables-nft-save: Permission denied/);
 });
+
+test('sync: when the undo fails too, every family is still tried and the error names both failures', async () => {
+  let saves = 0;
+  let restores = 0;
+  const runner = new FakeRunner({
+    'iptables-nft-save': () => ok(fixture(++saves === 1 ? 'iptables-nft-save.foreign.txt' : 'iptables-nft-save.synced.txt')),
+    'ip6tables-nft-save': () => ok(fixture('ip6tables-nft-save.foreign.txt')),
+    // ipv4: applied, then its undo refused; ipv6: refused (and its undo tried all the same).
+    'iptables-nft-restore --noflush --wait=5': () => (++restores === 1 ? ok() : { code: 4, stdout: '', stderr: 'iptables-nft-restore: Resource temporarily unavailable\n' }),
+    'ip6tables-nft-restore --noflush --wait=5': { code: 2, stdout: '', stderr: 'ip6tables-restore: line 4 failed\n' },
+  });
+  await assert.rejects(new IptablesBackend('nft', runner).sync(SAMPLE_DESIRED), (err: Error) => {
+    assert.match(err.message, /sync failed \(ip6tables-nft-restore .* line 4 failed\n?\) and undoing it failed too: ipv4: iptables-nft-restore .*Resource temporarily unavailable/);
+    return true;
+  });
+  // After the ipv4 undo failed, ipv6 was still re-read for its undo (it had nothing of ours left to take back).
+  const after = runner.calls.slice(runner.calls.findIndex((c) => c.cmd === 'ip6tables-nft-restore') + 1).map((c) => c.cmd);
+  assert.deepEqual(after, ['iptables-nft-save', 'iptables-nft-restore', 'ip6tables-nft-save']);
+});

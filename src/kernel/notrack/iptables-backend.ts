@@ -92,13 +92,21 @@ export class IptablesBackend implements NotrackBackend {
   // restore commits table by table, so raw may have gone through when filter
   // failed) back to their saved lines, working from a fresh save.
   private async undo(touched: Touched[], cause: unknown): Promise<void> {
+    // Every family is tried, whatever happened to the one before; the message names each failure.
+    const failures: Array<{ family: string; err: unknown }> = [];
     for (const { tools, before } of touched) {
       try {
         await this.apply(tools, await this.save(tools), ownedLines(before));
-      } catch (undoErr) {
-        throw new AggregateError([cause, undoErr], `${this.name}: sync failed and undoing the ${tools.family} change failed too`);
+      } catch (err) {
+        failures.push({ family: tools.family, err });
       }
     }
+    if (failures.length === 0) return;
+    const text = (err: unknown) => (err instanceof Error ? err.message : String(err));
+    throw new AggregateError(
+      [cause, ...failures.map((f) => f.err)],
+      `${this.name}: sync failed (${text(cause)}) and undoing it failed too: ${failures.map((f) => `${f.family}: ${text(f.err)}`).join('; ')}`,
+    );
   }
 
   private async save(tools: FamilyTools): Promise<SavedRuleset> {
