@@ -8,6 +8,7 @@ import { createNotrackBackend, detectBackend } from '../kernel/notrack/detect.js
 import { readObservedState } from '../kernel/observe.js';
 import { FileBaselineStore, type BaselineStore } from '../reconcile/baseline-store.js';
 import { Reconciler, type ReconcileLogger } from '../reconcile/reconciler.js';
+import { StateLock } from '../reconcile/state-lock.js';
 import type { Host } from './host.js';
 
 export interface Engine {
@@ -21,6 +22,7 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
   const backendName = config.notrackBackend === 'auto' ? await detectBackend(host.runner) : config.notrackBackend;
   const backend = createNotrackBackend(backendName, host.runner);
   const baselineStore = new FileBaselineStore(config.stateDir);
+  const lock = new StateLock(config.stateDir);
   const reconciler = new Reconciler({
     observe: () => readObservedState(host.files, host.paths),
     files: host.files,
@@ -29,6 +31,7 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
     baselineStore,
     clock: Date.now,
     ...(logger ? { logger } : {}),
+    exclusive: (fn) => lock.run(fn),
     writerFacts: async () => ({ kubeProxyRunning: (await findKubeProxy(host.files, host.paths, host.isRoot)).value?.running ?? false }),
   });
   return { backendName, backend, baselineStore, reconciler };

@@ -31,6 +31,8 @@ export interface ReconcilerDeps {
   writerFacts?: () => Promise<WriterFacts>;
   /** Defaults to 3 corrections per key in 10 minutes. */
   guard?: CorrectionGuard;
+  /** Runs a writing pass exclusively (one writer per state dir); DryRun passes take no lock. */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface ReconcileResult {
@@ -78,6 +80,11 @@ export class Reconciler {
   }
 
   async reconcile(policy: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
+    const run = () => this.reconcileNow(policy, mode);
+    return mode === 'Enforce' && this.deps.exclusive ? this.deps.exclusive(run) : run();
+  }
+
+  private async reconcileNow(policy: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
     const started = this.deps.clock();
     this.acceptUnsupported = policy.acceptUntracked && this.deps.backend?.canAcceptUntracked === false;
     const desired = this.acceptUnsupported ? { ...policy, acceptUntracked: false } : policy;
@@ -160,7 +167,8 @@ export class Reconciler {
     this.previousDrift = [];
     this.applied = { sysctls: {} };
     const { observe, backend, baselineStore } = this.deps;
-    return restoreBaseline({ observe, backend, baselineStore, executor: this.executor });
+    const run = () => restoreBaseline({ observe, backend, baselineStore, executor: this.executor });
+    return this.deps.exclusive ? this.deps.exclusive(run) : run();
   }
 
   /**
