@@ -4,7 +4,7 @@ import type { DesiredState } from '../../src/policy/types.js';
 import { Executor, writeErrorMessage } from '../../src/reconcile/executor.js';
 import { emptyBaseline, isValueAction, plan, type Action } from '../../src/reconcile/planner.js';
 import { errno } from '../support/fake-kernel.js';
-import { fakeObserve } from '../support/fake-observe.js';
+import { readObservedState } from '../../src/kernel/observe.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { conntrackKernel, paths, snapshot } from './kernel-fixture.js';
 
@@ -30,7 +30,7 @@ async function setUp(desired: DesiredState = FULL) {
   const kernel = conntrackKernel();
   const backend = new FakeNotrackBackend();
   const check = await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
-  const fullPlan = plan(desired, await fakeObserve(kernel, paths)(), emptyBaseline(), check);
+  const fullPlan = plan(desired, await readObservedState(kernel, paths), emptyBaseline(), check);
   return { kernel, backend, actions: fullPlan.actions, executor: new Executor(kernel, paths, backend), before: snapshot(kernel) };
 }
 

@@ -32,16 +32,17 @@ export function conntrackKernel(options: KernelOptions = {}): FakeKernel {
   const refuse = options.refuse ?? {};
   const values = { ...DEFAULT_VALUES, ...options.values };
   for (const [name, value] of Object.entries(values)) {
-    kernel.set(paths.sysctl(name), { content: `${value}\n`, ...(refuse[name] ? { refuse: refuse[name] } : {}) });
+    // EACCES on a sysctl is what the kernel's mode 0444 gives (global keys outside the host namespace).
+    kernel.set(paths.sysctl(name), { content: `${value}\n`, ...(refuse[name] ? { refuse: refuse[name], ...(refuse[name] === 'EACCES' ? { mode: 0o444 } : {}) } : {}) });
   }
-  kernel.set(paths.sysctl('nf_conntrack_count'), { content: '12\n', refuse: 'EACCES' });
+  kernel.set(paths.sysctl('nf_conntrack_count'), { content: '12\n', refuse: 'EACCES', mode: 0o444 });
   const buckets = `${options.buckets ?? 262144}\n`;
   const resize = (value: string, k: FakeKernel): void => {
     const rounded = `${Math.ceil(Number(value) / 512) * 512}\n`;
     k.files.get(paths.sysctl('nf_conntrack_buckets'))!.content = rounded;
     k.files.get(paths.hashsizeParam())!.content = rounded;
   };
-  const bucketFile = (refusal?: WriteRefusal) => ({ content: buckets, accept: (v: string) => Number(v) > 0, onWrite: resize, ...(refusal ? { refuse: refusal } : {}) });
+  const bucketFile = (refusal?: WriteRefusal) => ({ content: buckets, accept: (v: string) => Number(v) > 0, onWrite: resize, ...(refusal ? { refuse: refusal, ...(refusal === 'EACCES' ? { mode: 0o444 } : {}) } : {}) });
   kernel.set(paths.sysctl('nf_conntrack_buckets'), bucketFile(refuse.nf_conntrack_buckets));
   kernel.set(paths.hashsizeParam(), bucketFile(refuse.hashsize));
   return kernel;

@@ -4,7 +4,7 @@ import type { DesiredState } from '../../src/policy/types.js';
 import type { ObservedState } from '../../src/reconcile/observed.js';
 import { Executor } from '../../src/reconcile/executor.js';
 import { describeAction, describeNotApplicable, emptyBaseline, plan, type Action, type Baseline, type NotrackState } from '../../src/reconcile/planner.js';
-import { fakeObserve } from '../support/fake-observe.js';
+import { readObservedState, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS } from '../../src/kernel/observe.js';
 import { conntrackKernel, paths, type KernelOptions } from './kernel-fixture.js';
 
 const LOOPBACK = { name: 'loopback', interface: 'lo', direction: 'both' as const };
@@ -14,7 +14,7 @@ function desired(partial: Partial<DesiredState> = {}): DesiredState {
 }
 
 async function observe(options: KernelOptions = {}, hostNetns: boolean | null = null): Promise<ObservedState> {
-  return { ...(await fakeObserve(conntrackKernel(options), paths)()), hostNetns };
+  return { ...(await readObservedState(conntrackKernel(options), paths)), hostNetns };
 }
 
 const summary = (actions: Action[]) => actions.map((a) => ('to' in a && typeof a.to === 'number' ? `${a.key} ${a.from}->${a.to}` : `${a.kind}`));
@@ -47,8 +47,8 @@ const cases: Array<{ name: string; kernel?: KernelOptions; hostNetns?: boolean; 
     desired: desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_time_wait: 30 }, buckets: 524288 }),
     actions: ['nf_conntrack_tcp_timeout_time_wait 120->30'],
     notApplicable: [
-      ['buckets', 'nf_conntrack_buckets and hashsize: read-only file system (mount /sys read-write)'],
-      ['nf_conntrack_max', 'read-only in this network namespace'],
+      ['buckets', `${REASON_NO_BUCKET_CONTROL} (${REASON_NOT_HOST_NETNS}; ${REASON_HASHSIZE_READ_ONLY})`],
+      ['nf_conntrack_max', REASON_NOT_HOST_NETNS],
     ],
   },
   {
@@ -143,7 +143,7 @@ for (const c of notrackCases) {
 
 test('plan: a second plan after applying the first is empty', async () => {
   const kernel = conntrackKernel();
-  const observeKernel = fakeObserve(kernel, paths);
+  const observeKernel = () => readObservedState(kernel, paths);
   const want = desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_established: 600, nf_conntrack_udp_timeout: 10 }, buckets: 300000 });
   const first = plan(want, await observeKernel(), emptyBaseline(), null);
   assert.equal(first.actions.length, 4);

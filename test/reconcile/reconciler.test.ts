@@ -6,7 +6,7 @@ import { CorrectionGuard } from '../../src/reconcile/drift.js';
 import { Reconciler, type ReconcileLogger } from '../../src/reconcile/reconciler.js';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logger.js';
-import { fakeObserve } from '../support/fake-observe.js';
+import { readObservedState } from '../../src/kernel/observe.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { conntrackKernel, paths, snapshot, type KernelOptions } from './kernel-fixture.js';
 
@@ -41,7 +41,7 @@ function setUp(options: KernelOptions = {}, kubeProxyRunning = false) {
   const clock = { now: Date.parse('2026-11-22T04:00:00Z') };
   const { logger, logged } = collectingLogger();
   const reconciler = new Reconciler({
-    observe: fakeObserve(kernel, paths),
+    observe: () => readObservedState(kernel, paths),
     files: kernel,
     paths,
     backend,
