@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execInOk, realKernelSkipReason, withNetns } from '../support/netns.js';
+import { connectTimes, execInOk, realKernelSkipReason, trackedTo, withNetns } from '../support/netns.js';
+import { until } from '../support/until.js';
 import { MAIN, runCli } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'iptables-nft-save', 'iptables-nft-restore']);
@@ -49,27 +50,6 @@ async function rawTable(ns: string): Promise<string> {
     .join('\n');
 }
 
-/** n completed TCP connections to 127.0.0.1:port inside the namespace (bounded in count and time). */
-async function connect(ns: string, port: number, n: number): Promise<void> {
-  const script = `const net=require('net');const s=net.createServer(c=>c.end()).listen(${port},'127.0.0.1',async()=>{for(let i=0;i<${n};i++){await new Promise((r,j)=>{const c=net.connect(${port},'127.0.0.1',()=>c.end());c.on('close',r);c.on('error',j)})}s.close()});setTimeout(()=>process.exit(3),10000).unref()`;
-  await execInOk(ns, process.execPath, ['-e', script], { timeoutMs: 15_000 });
-}
-
-async function entriesTo(ns: string, port: number): Promise<number> {
-  const out = await execInOk(ns, 'conntrack', ['-L', '-p', 'tcp', '--dport', String(port)]);
-  return out.split('\n').filter((l) => l.includes(`dport=${port}`)).length;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 function startAgent(ns: string, args: string[]) {
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', MAIN, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -104,10 +84,9 @@ test('agent applies, corrects drift, stops on SIGTERM, and a start without polic
         assert.match(await rawTable(ns), /-A CTOP-NOTRACK-PRE .*--dport(s)? 18080/);
 
         // NOTRACK is real: connections to the untracked port leave no entries, others do.
-        await connect(ns, UNTRACKED_PORT, 5);
-        await connect(ns, TRACKED_PORT, 5);
-        assert.equal(await entriesTo(ns, UNTRACKED_PORT), 0);
-        assert.equal(await entriesTo(ns, TRACKED_PORT), 5);
+        await connectTimes(ns, 5, [UNTRACKED_PORT, TRACKED_PORT]);
+        assert.equal(await trackedTo(ns, UNTRACKED_PORT), 0);
+        assert.equal(await trackedTo(ns, TRACKED_PORT), 5);
 
         // Someone else writes a timeout: reported as drift and corrected within an interval or two.
         await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_tcp_timeout_time_wait=120']);

@@ -42,20 +42,7 @@ export async function startCluster(nodeName: string, labels: Record<string, stri
   return { api, nodeUid: node.metadata.uid };
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { until } from '../support/until.js';
 
 /** Events in the default namespace about the node, as `kubectl describe node` would list them. */
 export async function nodeEvents(api: TestApi, nodeName: string): Promise<Array<{ reason: string; type: string; message: string; count: number }>> {

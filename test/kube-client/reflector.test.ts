@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { until as untilValue } from '../support/until.js';
 import { Reflector, type KubeObject, type ListWatch, type WatchEventType } from '../../src/kube/reflector.js';
 
 type Obj = KubeObject & { metadata: { name: string; resourceVersion: string } };
@@ -36,13 +37,7 @@ class ScriptedApi implements ListWatch<Obj> {
 const timing = { backoffInitialMs: 1, backoffMaxMs: 4, resyncMs: 60_000, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
 const quiet = { warn() {}, debug() {} };
 
-async function until(cond: () => boolean, ms = 2000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const until = (cond: () => boolean) => untilValue('the scripted calls', async () => (cond() ? true : undefined), 2000);
 
 test('lists, then applies watch events to the store', async () => {
   const api = new ScriptedApi([[obj('a', 1)]], [{ events: [['ADDED', obj('b', 2)], ['MODIFIED', obj('a', 3)], ['DELETED', obj('b', 4)]], end: 'hang' }]);

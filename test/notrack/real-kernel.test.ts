@@ -6,7 +6,8 @@ import type { CommandResult, CommandRunner, ChunkStream, RunOptions } from '../.
 import type { NotrackBackendName, NotrackDesired } from '../../src/kernel/notrack/backend.js';
 import { createNotrackBackend } from '../../src/kernel/notrack/detect.js';
 import type { NotrackRule } from '../../src/policy/types.js';
-import { connectTimes, createNetns, hasTool, isRoot, NetnsRunner, trackedTo } from './netns.js';
+import { connectTimes, netnsRunner, realKernelSkipReason, trackedTo } from '../support/netns.js';
+import { createNetns } from './netns.js';
 
 const UNTRACKED_PORT = 18080;
 const TRACKED_PORT = 18081;
@@ -126,8 +127,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 for (const c of CASES) {
-  const missing = c.tools.concat('conntrack').filter((tool) => !hasTool(tool));
-  const skip = !isRoot() ? 'needs root (network namespaces)' : missing.length > 0 ? `missing ${missing.join(', ')}` : false;
+  const skip = realKernelSkipReason(['ip', 'conntrack', ...c.tools]) ?? false;
 
   test(`${c.name}: sync, check, drift and remove on the real kernel`, { skip }, async (t) => {
     const ns = createNetns(`nt-${c.name.replace('iptables-', 'ipt')}`);
@@ -135,22 +135,22 @@ for (const c of CASES) {
       ns.sh(c.seed);
       const before = withoutCounters(ns.sh(c.snapshot));
       const foreignBefore = c.foreign(ns.sh);
-      const runner = new CountingRunner(new NetnsRunner(ns.name));
+      const runner = new CountingRunner(netnsRunner(ns.name));
       const backend = createNotrackBackend(c.name, runner);
 
       // A port rule: connections to P are not tracked, to Q (control) they are.
       await backend.sync({ rules: [untrackedPort], acceptUntracked: true });
       ns.sh('conntrack -F 2>/dev/null');
-      connectTimes(ns.name, CONNECTIONS, [UNTRACKED_PORT, TRACKED_PORT]);
-      assert.equal(trackedTo(ns.name, UNTRACKED_PORT), 0, 'port P untracked');
-      assert.equal(trackedTo(ns.name, TRACKED_PORT), CONNECTIONS, 'port Q tracked');
+      await connectTimes(ns.name, CONNECTIONS, [UNTRACKED_PORT, TRACKED_PORT]);
+      assert.equal(await trackedTo(ns.name, UNTRACKED_PORT), 0, 'port P untracked');
+      assert.equal(await trackedTo(ns.name, TRACKED_PORT), CONNECTIONS, 'port Q tracked');
 
       // With the loopback rule too, Q on lo is no longer tracked either.
       const desired: NotrackDesired = { rules: [loopback, untrackedPort], acceptUntracked: true };
       await backend.sync(desired);
       ns.sh('conntrack -F 2>/dev/null');
-      connectTimes(ns.name, CONNECTIONS, [TRACKED_PORT]);
-      assert.equal(trackedTo(ns.name, TRACKED_PORT), 0, 'loopback untracked');
+      await connectTimes(ns.name, CONNECTIONS, [TRACKED_PORT]);
+      assert.equal(await trackedTo(ns.name, TRACKED_PORT), 0, 'loopback untracked');
       assert.equal(c.foreign(ns.sh), foreignBefore, 'foreign rules untouched');
 
       runner.calls.length = 0;

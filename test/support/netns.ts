@@ -14,7 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { RealCommandRunner, type CommandResult, type RunOptions } from '../../src/kernel/command-runner.js';
+import { RealCommandRunner, type ChunkStream, type CommandResult, type CommandRunner, type RunOptions } from '../../src/kernel/command-runner.js';
 
 const TRAFFIC_SCRIPT = fileURLToPath(new URL('./traffic.ts', import.meta.url));
 const TSX_LOADER = ['--import', 'tsx'];
@@ -37,6 +37,14 @@ export async function execInOk(ns: string, cmd: string, args: string[], opts?: R
   const r = await execIn(ns, cmd, args, opts);
   if (r.code !== 0) throw new Error(`in ${ns}: ${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
   return r.stdout;
+}
+
+/** A CommandRunner whose every command runs inside the namespace (what the code under test calls). */
+export function netnsRunner(ns: string): CommandRunner {
+  return {
+    run: (cmd: string, args: string[], opts?: RunOptions) => execIn(ns, cmd, args, opts),
+    streamChunks: (cmd: string, args: string[]): ChunkStream => runner.streamChunks('ip', ['netns', 'exec', ns, cmd, ...args]),
+  };
 }
 
 async function ipOk(args: string[]): Promise<void> {
@@ -108,4 +116,29 @@ export async function holdEstablished(ns: string, n: number, maxSeconds = 60): P
       await exited;
     },
   };
+}
+
+// Runs inside the namespace: a server on each port, `count` sequential
+// connections to each, all on 127.0.0.1; bounded by count and the timeout.
+const CONNECT_SCRIPT = `
+const net = require('node:net');
+const [count, ...ports] = process.argv.slice(1).map(Number);
+const listen = (p) => new Promise((ok, fail) => { const s = net.createServer((c) => c.end()); s.on('error', fail); s.listen(p, '127.0.0.1', () => ok(s)); });
+const connect = (p) => new Promise((ok, fail) => { const c = net.connect(p, '127.0.0.1'); c.on('error', fail); c.on('close', ok); c.resume(); });
+(async () => {
+  const servers = await Promise.all(ports.map(listen));
+  for (const p of ports) for (let i = 0; i < count; i++) await connect(p);
+  servers.forEach((s) => s.close());
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+/** `count` completed TCP connections to each of `ports` on 127.0.0.1 inside the namespace. */
+export async function connectTimes(ns: string, count: number, ports: number[]): Promise<void> {
+  await execInOk(ns, process.execPath, ['-e', CONNECT_SCRIPT, String(count), ...ports.map(String)], { timeoutMs: 15_000 });
+}
+
+/** Conntrack entries in the namespace whose original destination port is `port`. */
+export async function trackedTo(ns: string, port: number): Promise<number> {
+  const out = await execInOk(ns, 'conntrack', ['-L', '-p', 'tcp']);
+  return out.split('\n').filter((l) => /dport=(\d+)/.exec(l)?.[1] === String(port)).length;
 }
