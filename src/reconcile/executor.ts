@@ -19,15 +19,15 @@ export interface ExecutionResult {
 }
 
 const ERRNO_MEANING: Record<string, string> = {
-  EACCES: 'read-only in this network namespace',
-  EPERM: 'read-only in this network namespace',
+  EACCES: 'permission denied (read-only in this network namespace, or not root)',
+  EPERM: 'permission denied (read-only in this network namespace, or not root)',
   EROFS: 'read-only file system (mount /sys read-write)',
   EINVAL: 'the kernel refused the value',
   ENOENT: 'not present on this kernel',
   EOPNOTSUPP: 'only the host network namespace may change it',
 };
 
-/** "nf_conntrack_max = 1048576: read-only in this network namespace (EACCES)". */
+/** "nf_conntrack_max = 1048576: permission denied (read-only in this network namespace, or not root) (EACCES)". */
 export function writeErrorMessage(key: string, value: number, err: unknown): string {
   const code = errnoCode(err);
   const meaning = code ? ERRNO_MEANING[code] : undefined;

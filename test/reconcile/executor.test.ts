@@ -114,8 +114,8 @@ test('executor: rollback that fails is reported, not hidden', async () => {
 
 test('executor: errors name the key, the value and what the errno means', async () => {
   const cases: Array<[string, string]> = [
-    ['EACCES', 'nf_conntrack_max = 1048576: read-only in this network namespace (EACCES)'],
-    ['EPERM', 'nf_conntrack_max = 1048576: read-only in this network namespace (EPERM)'],
+    ['EACCES', 'nf_conntrack_max = 1048576: permission denied (read-only in this network namespace, or not root) (EACCES)'],
+    ['EPERM', 'nf_conntrack_max = 1048576: permission denied (read-only in this network namespace, or not root) (EPERM)'],
     ['EROFS', 'nf_conntrack_max = 1048576: read-only file system (mount /sys read-write) (EROFS)'],
     ['EINVAL', 'nf_conntrack_max = 1048576: the kernel refused the value (EINVAL)'],
   ];

@@ -25,7 +25,7 @@ test('reconciler on the real kernel in a network namespace', { skip: skip ?? fal
   assert.deepEqual(r.corrected.drift.map((d: { key: string; actual: number }) => [d.key, d.actual]), [['nf_conntrack_tcp_timeout_time_wait', 120]]);
   assert.deepEqual(r.afterCorrection, wanted);
   assert.equal(r.refused.ok, false);
-  assert.match(r.refused.failed.error, /^nf_conntrack_max = \d+: read-only in this network namespace \(EACCES\)$/);
+  assert.match(r.refused.failed.error, /^nf_conntrack_max = \d+: permission denied \(read-only in this network namespace, or not root\) \(EACCES\)$/);
   assert.deepEqual(r.afterRefused, wanted, 'the udp timeout written before the refusal was put back');
   assert.equal(r.restore.ok, true);
   assert.deepEqual(r.end, r.start, 'restore gave back the exact start, global keys untouched');

@@ -82,6 +82,7 @@ export class FakeKernel implements KernelFiles {
     };
     if (!f) return fail('ENOENT');
     if (f.refuse) return fail(f.refuse);
+    if (((f.mode ?? 0o644) & 0o222) === 0) return fail('EACCES');
     const injected = this.writeFailures.get(n);
     if (injected) return fail(injected);
     if (!/^-?[0-9]+$/.test(value) || (f.accept && !f.accept(value))) return fail('EINVAL');
@@ -106,9 +107,10 @@ export class FakeKernel implements KernelFiles {
     return t;
   }
 
+  /** As access(W_OK) does: a refused write, or a file without write bits (the kernel's 0444), is not writable. */
   async canWrite(path: string): Promise<boolean> {
     const f = this.files.get(path);
-    return f !== undefined && f.refuse === undefined;
+    return f !== undefined && f.refuse === undefined && ((f.mode ?? 0o644) & 0o222) !== 0;
   }
 
   async mode(path: string): Promise<number> {
