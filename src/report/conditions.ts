@@ -26,16 +26,3 @@ export function setCondition<T extends string>(conditions: readonly Condition<T>
 export function setConditions<T extends string>(conditions: readonly Condition<T>[], next: ConditionInput<T>[], now: Date): Condition<T>[] {
   return next.reduce<Condition<T>[]>((acc, c) => setCondition(acc, c, now), [...conditions]);
 }
-
-export function findCondition(conditions: readonly Condition[], type: string): Condition | undefined {
-  return conditions.find((c) => c.type === type);
-}
-
-/** True when any condition differs in anything but lastTransitionTime. */
-export function conditionsChanged(a: readonly Condition[], b: readonly Condition[]): boolean {
-  if (a.length !== b.length) return true;
-  return a.some((c) => {
-    const o = findCondition(b, c.type);
-    return !o || o.status !== c.status || o.reason !== c.reason || o.message !== c.message || o.observedGeneration !== c.observedGeneration;
-  });
-}
