@@ -55,6 +55,23 @@ export const ACCEPT_UNTRACKED_KEY = 'acceptUntracked';
 const ACCEPT_UNTRACKED_NFT =
   'the nftables backend cannot accept untracked packets ahead of your own input chain; add "ct state untracked accept" to it';
 
+/** One look at the node: the kernel, our NOTRACK rules, and why those could not be read if so. */
+interface Seen {
+  observed: ObservedState;
+  notrack: NotrackState | null;
+  notrackError?: string;
+}
+
+/** The plan, with the reasons the planner cannot know: NOTRACK rules unreadable here, acceptUntracked unsupported by the backend. */
+function planWith(desired: DesiredState, seen: Seen, baseline: Baseline, acceptUnsupported: boolean): Plan {
+  const p = plan(desired, seen.observed, baseline, seen.notrack);
+  const notApplicable = [
+    ...p.notApplicable.map((n) => (seen.notrackError && n.key === NOTRACK_KEY ? { ...n, reason: seen.notrackError } : n)),
+    ...(acceptUnsupported ? [{ key: ACCEPT_UNTRACKED_KEY, desired: 1, reason: ACCEPT_UNTRACKED_NFT }] : []),
+  ];
+  return { ...p, notApplicable, inSync: p.inSync && notApplicable.length === 0 };
+}
+
 const NOOP_LOGGER: ReconcileLogger = { info() {}, warn() {}, error() {} };
 
 /** Keys we changed before: moving away from desired is drift, not a first apply. */
@@ -70,8 +87,6 @@ export class Reconciler {
   private readonly logger: ReconcileLogger;
   private previousDrift: DriftRecord[] = [];
   private applied: { sysctls: Record<string, number>; buckets?: number } = { sysctls: {} };
-  private notrackUnreadable: string | null = null;
-  private acceptUnsupported = false;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.executor = new Executor(deps.files, deps.paths, deps.backend);
@@ -86,10 +101,11 @@ export class Reconciler {
 
   private async reconcileNow(policy: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
     const started = this.deps.clock();
-    this.acceptUnsupported = policy.acceptUntracked && this.deps.backend?.canAcceptUntracked === false;
-    const desired = this.acceptUnsupported ? { ...policy, acceptUntracked: false } : policy;
+    const acceptUnsupported = policy.acceptUntracked && this.deps.backend?.canAcceptUntracked === false;
+    const desired = acceptUnsupported ? { ...policy, acceptUntracked: false } : policy;
     const baseline = await this.deps.baselineStore.load();
-    const { observed, notrack } = await this.look(desired, baseline);
+    const seen = await this.look(desired, baseline);
+    const { observed, notrack } = seen;
     const enforce = mode === 'Enforce';
     // Enforce: drift is a move away from what we applied; a policy edit is a change, not drift.
     const notrackUnchanged = JSON.stringify(baseline.notrackApplied ?? null) === JSON.stringify({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
@@ -108,12 +124,12 @@ export class Reconciler {
     if (drift.length > 0 && this.deps.writerFacts) drift = driftWith(await this.deps.writerFacts());
     for (const d of drift) if (enforce && this.guard.fighting(d.key, d.desired)) d.fighting = true;
     // Log a drift once when it appears or when we stop fighting it, not every pass.
-    const seen = new Map(this.previousDrift.map((d) => [d.key, d]));
-    const news = drift.filter((d) => seen.get(d.key)?.since !== d.since || (d.fighting && !seen.get(d.key)?.fighting));
+    const before = new Map(this.previousDrift.map((d) => [d.key, d]));
+    const news = drift.filter((d) => before.get(d.key)?.since !== d.since || (d.fighting && !before.get(d.key)?.fighting));
     if (news.length > 0) this.logger.warn({ drift: news }, 'conntrack settings drifted');
     this.previousDrift = drift;
 
-    const full = this.planWith(desired, observed, baseline, notrack);
+    const full = planWith(desired, seen, baseline, acceptUnsupported);
     const leftAlone = new Set(drift.filter((d) => d.fighting).map((d) => d.key));
     const todo: Plan = { ...full, actions: full.actions.filter((a) => !leftAlone.has(a.key)) };
     const done = (execution: ExecutionResult | undefined, inSync: boolean, owned: number | undefined): ReconcileResult => ({
@@ -141,8 +157,8 @@ export class Reconciler {
     this.logger.info({ applied: execution.applied.map((a) => a.key) }, 'applied');
     const wroteNotrack = todo.actions.some((a) => a.key === NOTRACK_KEY);
     const baselineAfter = await this.deps.baselineStore.load();
-    const verify = await this.look(desired, baselineAfter, wroteNotrack ? undefined : notrack);
-    const after = this.planWith(desired, verify.observed, baselineAfter, verify.notrack);
+    const verify = wroteNotrack ? await this.look(desired, baselineAfter) : { ...seen, observed: await this.deps.observe() };
+    const after = planWith(desired, verify, baselineAfter, acceptUnsupported);
     this.remember(desired, after.notApplicable);
     return done(execution, after.inSync, verify.notrack?.ownedRules);
   }
@@ -173,34 +189,20 @@ export class Reconciler {
 
   /**
    * Read the node. The NOTRACK check (one iptables-save / nft call) is made only
-   * when the policy has rules or we own chains, and not again when `known` is given:
-   * an in-sync pass of sysctls alone spawns no process.
+   * when the policy has rules or we own chains: an in-sync pass of sysctls alone
+   * spawns no process.
    */
-  private async look(desired: DesiredState, baseline: Baseline, known?: NotrackState | null): Promise<{ observed: ObservedState; notrack: NotrackState | null }> {
+  private async look(desired: DesiredState, baseline: Baseline): Promise<Seen> {
     const observed = await this.deps.observe();
-    if (known !== undefined) return { observed, notrack: known };
     const backend = this.deps.backend;
     const involved = desired.notrack.length > 0 || desired.acceptUntracked || baseline.notrackOwned;
     if (!backend || !involved) return { observed, notrack: null };
     try {
-      this.notrackUnreadable = null;
       return { observed, notrack: await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked }) };
     } catch (err) {
       // Rules we cannot read (not root, a missing tool) are one key we cannot manage, not a failed pass.
-      this.notrackUnreadable = `cannot read the firewall rules here: ${err instanceof Error ? err.message : String(err)}`;
-      return { observed, notrack: null };
+      return { observed, notrack: null, notrackError: `cannot read the firewall rules here: ${err instanceof Error ? err.message : String(err)}` };
     }
-  }
-
-  /** The plan, with the reason NOTRACK could not be checked when that is why it is NotApplicable. */
-  private planWith(desired: DesiredState, observed: ObservedState, baseline: Baseline, notrack: NotrackState | null): Plan {
-    const p = plan(desired, observed, baseline, notrack);
-    const unreadable = this.notrackUnreadable;
-    const notApplicable = [
-      ...p.notApplicable.map((n) => (unreadable && n.key === NOTRACK_KEY ? { ...n, reason: unreadable } : n)),
-      ...(this.acceptUnsupported ? [{ key: ACCEPT_UNTRACKED_KEY, desired: 1, reason: ACCEPT_UNTRACKED_NFT }] : []),
-    ];
-    return { ...p, notApplicable, inSync: p.inSync && notApplicable.length === 0 };
   }
 
   private async afterApply(desired: DesiredState, actions: Action[], drift: DriftRecord[]): Promise<void> {
