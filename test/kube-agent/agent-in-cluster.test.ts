@@ -69,8 +69,9 @@ before(async () => {
   host = { ...realHost({ procRoot: tree.procRoot, sysRoot: tree.sysRoot }, false), runner: noCommands };
 });
 after(async () => {
-  await cluster.api.stop();
-  await tree.cleanup();
+  // Either is undefined when before() failed: its error is the one to read.
+  await cluster?.api.stop();
+  await tree?.cleanup();
 });
 
 test('apply, drift, API outage, delete: status, events and the kernel follow', { timeout: 90_000 }, async () => {

@@ -77,7 +77,7 @@ before(async () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
   }
 });
-after(() => api.stop());
+after(() => api?.stop());
 
 test('two replicas, one leader; policy status aggregated; failover', { timeout: 60_000 }, async () => {
   const replicas = ['a', 'b'].map((id) => {

@@ -15,7 +15,7 @@ describe('authentication and RBAC', () => {
     api = await startApi({ users: [{ name: NODE_USER, groups: [] }, { name: 'agent', groups: ['conntrack-agents'] }] });
     assert.equal((await createCrd(api, fixture('gadget-crd.json'))).status, 201);
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   const as = (user: string) => ({ token: api.tokenFor(user) });
 

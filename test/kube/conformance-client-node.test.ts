@@ -42,7 +42,7 @@ describe('@kubernetes/client-node against the API server', () => {
     kc = new KubeConfig();
     kc.loadFromFile(api.kubeconfig());
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   it('creates, reads, lists and patches custom objects (status through /status)', async () => {
     const custom = kc.makeApiClient(CustomObjectsApi);

@@ -20,7 +20,7 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
     assert.equal((await createCrd(api, fixture('gadget-crd.json'))).status, 201);
     assert.equal((await createCrd(api, fixture('widget-crd.json'))).status, 201);
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   it('refuses a non-structural schema with one Forbidden cause per typed anyOf branch (capture 10)', async () => {
     const crd = fixture('gadget-crd.json');

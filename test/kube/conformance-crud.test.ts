@@ -16,7 +16,7 @@ describe('object reads and writes', () => {
     api = await startApi();
     assert.equal((await createCrd(api, fixture('gadget-crd.json'))).status, 201);
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   const createGadget = async (name: string, spec: Record<string, unknown> = { max: 100 }, labels?: Record<string, string>) => {
     const res = await api.request('POST', GADGETS, { body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name, ...(labels ? { labels } : {}) }, spec } });

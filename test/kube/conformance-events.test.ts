@@ -29,7 +29,7 @@ describe('events', () => {
   before(async () => {
     api = await startApi();
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   it('creates a core/v1 Event, serialising eventTime as null (capture 60)', async () => {
     const res = await api.request('POST', CORE_EVENTS, { body: coreEvent('node-a.conntrack-demo', 'node-a', 'conntrack table at 91% (238000/262144)') });

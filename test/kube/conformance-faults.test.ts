@@ -13,7 +13,7 @@ describe('fault injection and request log', () => {
   before(async () => {
     api = await startApi({ users: [{ name: 'agent', groups: ['system:masters'] }] });
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   const faults = () => api.faults as Faults;
   const node = (name: string) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name } });

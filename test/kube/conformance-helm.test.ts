@@ -15,7 +15,7 @@ describe('helm against the API server', () => {
     api = await startApi();
     kubeconfig = api.kubeconfig();
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   const helm = async (args: string[]) => {
     const res = await runHelm([...args, '--namespace', 'default'], { kubeconfig, timeoutMs: 60_000 });

@@ -17,7 +17,7 @@ describe('kubectl against the API server', () => {
     api = await startApi();
     kubeconfig = api.kubeconfig();
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   const kubectl = (args: string[], input?: string): Promise<ToolResult> => runKubectl(args, { kubeconfig, ...(input !== undefined ? { input } : {}) });
   const ok = async (args: string[], input?: string) => {

@@ -26,7 +26,7 @@ describe('watch', () => {
     api = await startApi();
     assert.equal((await createCrd(api, fixture('gadget-crd.json'))).status, 201);
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   const watch = (query: string) => openWatch({ url: api.url, caData: api.caData }, `${GADGETS}?watch=1&${query}`, api.adminToken);
   const create = async (name: string, labels: Record<string, string> = {}) => {

@@ -432,7 +432,7 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
       assert.equal(res.status, 201, `${crd.metadata.name}: ${JSON.stringify(res.body)}`);
     }
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   it('stores a policy with the OpenAPI defaults filled in', async () => {
     const res = await api.request('POST', POLICIES, {
@@ -496,7 +496,7 @@ describe('with real kubectl', () => {
     api = await startApi();
     kubeconfig = api.kubeconfig();
   });
-  after(() => api.stop());
+  after(() => api?.stop());
 
   it('applies crds/, then explain teaches, get shows the columns, and unknown fields are refused', async (t) => {
     const probe = await kubectl(['get', '--raw', '/version']);

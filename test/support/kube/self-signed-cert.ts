@@ -24,9 +24,13 @@ const bitString = (content: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0])
 const utf8 = (text: string) => tlv(0x0c, Buffer.from(text, 'utf8'));
 const bool = (value: boolean) => tlv(0x01, Buffer.from([value ? 0xff : 0]));
 
-function integer(bytes: Buffer): Buffer {
-  // Positive INTEGERs must not start with a set high bit.
-  return tlv(0x02, bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+/** A non-negative INTEGER from big-endian bytes, in DER's one minimal form (OpenSSL rejects any other as "illegal padding"). */
+export function derInteger(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const minimal = bytes.subarray(start);
+  // A set high bit would read as negative: one zero byte in front keeps it positive.
+  return tlv(0x02, minimal[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 
 function oid(dotted: string): Buffer {
@@ -48,6 +52,13 @@ function time(date: Date): Buffer {
 
 const extension = (id: string, critical: boolean, value: Buffer) => sequence(oid(id), ...(critical ? [bool(true)] : []), octetString(value));
 
+/** 16 random bytes, never all zero (a serial must be positive). */
+function randomSerial(): Buffer {
+  const serial = randomBytes(16);
+  serial[15]! |= 1;
+  return serial;
+}
+
 export interface ServingCert {
   keyPem: string;
   certPem: string;
@@ -55,7 +66,14 @@ export interface ServingCert {
   caData: string;
 }
 
-export function selfSignedCert(commonName = 'conntrack-test-apiserver', now = new Date()): ServingCert {
+export interface CertOptions {
+  commonName?: string;
+  now?: Date;
+  /** Big-endian serial number; random by default (RFC 5280: positive, at most 20 bytes). */
+  serial?: Buffer;
+}
+
+export function selfSignedCert({ commonName = 'conntrack-test-apiserver', now = new Date(), serial = randomSerial() }: CertOptions = {}): ServingCert {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ecdsaSha256 = sequence(oid('1.2.840.10045.4.3.2'));
   const name = sequence(set(sequence(oid('2.5.4.3'), utf8(commonName))));
@@ -68,8 +86,8 @@ export function selfSignedCert(commonName = 'conntrack-test-apiserver', now = ne
     extension('2.5.29.17', false, subjectAltName),
   );
   const tbs = sequence(
-    explicit(0, integer(Buffer.from([2]))),
-    integer(randomBytes(16)),
+    explicit(0, derInteger(Buffer.from([2]))),
+    derInteger(serial),
     ecdsaSha256,
     name,
     sequence(time(new Date(now.getTime() - 3_600_000)), time(new Date(now.getTime() + 7 * 86_400_000))),
