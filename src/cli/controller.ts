@@ -34,8 +34,9 @@ export async function runController(config: Config, logger: Logger, until: Promi
   else onLeading(true);
   logger.info({ leaderElect: config.leaderElect, lease: `${config.leaseNamespace}/${LEASE_NAME}` }, 'controller started');
   logger.info({ signal: await until }, 'stopping');
-  elector?.stop();
+  // The controller stops writing first; then the elector steps down and releases the Lease for the other replica.
   await controller.stop();
+  await elector?.stop();
   await health.close();
   logger.info({}, 'controller stopped');
   return 0;

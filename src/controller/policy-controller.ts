@@ -28,6 +28,7 @@ export class PolicyController {
   private pending: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
   private leading = false;
+  private stopped = false;
   private readonly passes = new SerialTask(
     () => this.pass(),
     () => this.leading,
@@ -59,8 +60,10 @@ export class PolicyController {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true; // the elector may still report leadership while it shuts down: no pass after this
     if (this.pending) clearTimeout(this.pending);
     if (this.retry) clearTimeout(this.retry);
+    this.pending = this.retry = null;
     await Promise.all([this.policies.stop(), this.statuses.stop(), this.nodes.stop()]);
     await this.passes.idle();
   }
@@ -72,7 +75,7 @@ export class PolicyController {
 
   /** Coalesce bursts of watch events into one pass. */
   private schedule(): void {
-    if (!this.leading || this.pending) return;
+    if (!this.leading || this.stopped || this.pending) return;
     this.pending = setTimeout(() => {
       this.pending = null;
       this.passes.trigger();

@@ -83,7 +83,7 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
   const replicas = ['a', 'b'].map((id) => {
     const cluster = new ClusterApi(loadKubeConfig(api.kubeconfig(USER)));
     const controller = new PolicyController(cluster, realTiming({ backoffInitialMs: 100 }), quiet, () => new Date());
-    const elector = new LeaderElector(cluster, { namespace: NS, name: 'conntrack-operator-controller', identity: id, leaseDurationSeconds: 2, retryMs: 200 }, Date.now, (l) => controller.setLeading(l), quiet);
+    const elector = new LeaderElector(cluster, { namespace: NS, name: 'conntrack-operator-controller', identity: id, leaseDurationSeconds: 2, renewDeadlineSeconds: 1, retryMs: 200 }, Date.now, (l) => controller.setLeading(l), quiet);
     controller.start();
     elector.start();
     return { id, controller, elector };
@@ -109,10 +109,20 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
     assert.match(table.stdout.split('\n')[0]!, /NAME\s+MODE\s+SELECTED\s+INSYNC\s+DRIFTED\s+AGE/);
     assert.match(table.stdout, /\nweb\s+Enforce\s+3\s+1\s+1\s/);
 
-    // The leader goes away: the other replica takes the Lease and keeps the status current.
-    leaders[0]!.elector.stop();
+    // The leader goes away and releases the Lease: the other replica takes it at its next try
+    // (well within the 2s lease duration) and keeps the status current.
     await leaders[0]!.controller.stop();
+    const passesWhenStopped = leaders[0]!.controller.stats.passes;
+    // As an elector might while it shuts down: a stopped controller (its caches frozen) must make no pass, nor write.
+    leaders[0]!.controller.setLeading(true);
+    await new Promise((r) => setTimeout(r, 1_000)); // twice the pass debounce
+    assert.equal(leaders[0]!.controller.stats.passes, passesWhenStopped, 'the stopped controller made a pass');
+    const stoppedAt = Date.now();
+    await leaders[0]!.elector.stop();
     await until('failover', async () => (follower.elector.isLeader() ? true : undefined), 10_000);
+    assert.ok(Date.now() - stoppedAt < 1500, `failover took ${Date.now() - stoppedAt}ms: the Lease was not released`);
+    const lease = (await api.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/conntrack-operator-controller`)).body;
+    assert.equal(lease.spec.holderIdentity, follower.id);
     await api.request('DELETE', '/apis/conntrack.io/v1alpha1/conntrackpolicies/web-too');
     await until('the conflict clears under the new leader', async () => {
       const r = await api.request('GET', '/apis/conntrack.io/v1alpha1/conntrackpolicies/web');
@@ -120,8 +130,8 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
     });
   } finally {
     for (const r of replicas) {
-      r.elector.stop();
       await r.controller.stop();
+      await r.elector.stop();
     }
   }
   const refused = (api.server?.requests ?? []).filter((r) => r.user === USER && r.status === 403);
