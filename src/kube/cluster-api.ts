@@ -52,8 +52,8 @@ export class ClusterApi {
   /** List and watch a cluster-scoped custom resource (conntrackpolicies, conntrackstatuses). */
   customListWatch(plural: string): ListWatch<CustomObject> {
     return {
-      list: async () => {
-        const list = (await this.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as {
+      list: async (rv) => {
+        const list = (await this.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural, ...listRv(rv) })) as {
           items: CustomObject[];
           metadata: { resourceVersion: string };
         };
@@ -67,8 +67,8 @@ export class ClusterApi {
   nodeListWatch(name?: string): ListWatch<KubeObject> {
     const fieldSelector = name ? `metadata.name=${name}` : undefined;
     return {
-      list: async () => {
-        const list = await this.core.listNode(fieldSelector ? { fieldSelector } : {});
+      list: async (rv) => {
+        const list = await this.core.listNode({ ...(fieldSelector ? { fieldSelector } : {}), ...listRv(rv) });
         return { items: list.items as unknown as KubeObject[], resourceVersion: list.metadata?.resourceVersion ?? '' };
       },
       watch: (rv, onEvent, done) => this.watch('/api/v1/nodes', rv, fieldSelector ? { fieldSelector } : {}, onEvent, done),
@@ -124,6 +124,11 @@ export class ClusterApi {
   replaceLease(namespace: string, body: V1Lease): Promise<V1Lease> {
     return this.coordination.replaceNamespacedLease({ namespace, name: body.metadata!.name!, body });
   }
+}
+
+/** The list's resourceVersion parameter; "" (a consistent read) is sent as no parameter, as client-go does. */
+function listRv(resourceVersion: string): { resourceVersion?: string } {
+  return resourceVersion ? { resourceVersion } : {};
 }
 
 /** The standard resolution: a kubeconfig file when given, else the in-cluster service account. */

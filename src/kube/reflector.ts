@@ -6,6 +6,12 @@
 //   old: relist;
 // - any other failure: back off (doubling, capped) and relist;
 // - a periodic resync relists anyway, so a missed event cannot last.
+// Lists ask for a resourceVersion as client-go's relistResourceVersion() does,
+// so the apiserver answers from its watch cache rather than etcd: "0" first,
+// then the last synced one (not older than). Only a list refused as unavailable
+// (410, or 504 "Too large resource version" from a cache behind it) falls back
+// to "" (a consistent read), at once and until a list succeeds; a watch's 410
+// does not: a list not older than an expired resourceVersion is still served.
 
 export interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string; [k: string]: unknown };
@@ -15,7 +21,8 @@ export interface KubeObject {
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export interface ListWatch<T extends KubeObject> {
-  list(): Promise<{ items: T[]; resourceVersion: string }>;
+  /** List at resourceVersion: "0" any, "" consistent (quorum) read, else not older than it. */
+  list(resourceVersion: string): Promise<{ items: T[]; resourceVersion: string }>;
   /** Start a watch; resolves with a handle once the request is open. done(err) fires once when it ends. */
   watch(
     resourceVersion: string,
@@ -57,6 +64,10 @@ export class Reflector<T extends KubeObject> {
   readonly stats = { lists: 0, watches: 0, relistsOnGone: 0, errors: 0 };
   /** True once a list has succeeded: the store reflects the API, not just nothing yet. */
   hasSynced = false;
+  /** The resourceVersion the store reflects: of the last list, watch event or bookmark. */
+  private lastSyncRv = '';
+  /** The last list at lastSyncRv was refused as unavailable: list with "" until a list succeeds. */
+  private lastSyncRvUnavailable = false;
 
   constructor(
     private readonly lw: ListWatch<T>,
@@ -107,13 +118,29 @@ export class Reflector<T extends KubeObject> {
   }
 
   private async relist(): Promise<string> {
-    this.stats.lists++;
-    const { items, resourceVersion } = await this.lw.list();
+    let listed;
+    try {
+      listed = await this.list();
+    } catch (err) {
+      if (!isResourceVersionUnavailable(err)) throw err;
+      // As client-go: retry at once, as a consistent read.
+      this.lastSyncRvUnavailable = true;
+      listed = await this.list();
+    }
+    this.lastSyncRvUnavailable = false;
+    const { items, resourceVersion } = listed;
     this.store.clear();
     for (const item of items) this.store.set(nameOf(item), item);
+    this.lastSyncRv = resourceVersion;
     this.hasSynced = true;
     this.onChange(this.store);
     return resourceVersion;
+  }
+
+  /** client-go's relistResourceVersion(). */
+  private list() {
+    this.stats.lists++;
+    return this.lw.list(this.lastSyncRvUnavailable ? '' : this.lastSyncRv || '0');
   }
 
   /** One watch request; resolves with the last resourceVersion when it ends normally, rejects on failure or 410. */
@@ -143,6 +170,7 @@ export class Reflector<T extends KubeObject> {
         }
         const o = obj as T;
         rv = o.metadata?.resourceVersion ?? rv;
+        this.lastSyncRv = rv;
         if (type === 'BOOKMARK') return;
         if (type === 'DELETED') this.store.delete(nameOf(o));
         else this.store.set(nameOf(o), o);
@@ -156,6 +184,30 @@ export class Reflector<T extends KubeObject> {
         (err: unknown) => finish(err ?? new Error('watch failed')),
       );
     });
+  }
+}
+
+/** client-go's isExpiredError || isTooLargeResourceVersionError, for a failed list. */
+function isResourceVersionUnavailable(err: unknown): boolean {
+  if (statusCode(err) === 410) return true;
+  const causes = statusBody(err)?.details?.causes ?? [];
+  // Apiservers 1.17.0-1.18.5 set only the cause's message, not its reason.
+  return causes.some((c) => c.reason === 'ResourceVersionTooLarge' || (statusCode(err) === 504 && c.message === 'Too large resource version'));
+}
+
+interface Status {
+  details?: { causes?: Array<{ reason?: string; message?: string }> };
+}
+
+/** The Status body of a failed request (@kubernetes/client-node's ApiException keeps it as text). */
+function statusBody(err: unknown): Status | undefined {
+  const body = typeof err === 'object' && err !== null ? (err as { body?: unknown }).body : undefined;
+  if (typeof body === 'object' && body !== null) return body as Status;
+  if (typeof body !== 'string') return undefined;
+  try {
+    return JSON.parse(body) as Status;
+  } catch {
+    return undefined;
   }
 }
 

@@ -20,6 +20,8 @@ export interface StartApiOptions {
   defaultWatchTimeoutSeconds?: number;
   /** In-process only: bookmark period for watches that allow bookmarks. */
   bookmarkIntervalMs?: number;
+  /** In-process only: how long a list at a resourceVersion not reached yet waits before its 504 (kube-apiserver: 3 s). */
+  tooLargeResourceVersionWaitMs?: number;
   /** Force the in-process server even when KUBEBUILDER_ASSETS is set (tests of the test server itself). */
   inProcess?: boolean;
 }
@@ -84,6 +86,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<TestApi> {
     tokens: Object.fromEntries((opts.users ?? []).map((u) => [tokenFor(u.name), u])),
     ...(opts.defaultWatchTimeoutSeconds !== undefined ? { defaultWatchTimeoutSeconds: opts.defaultWatchTimeoutSeconds } : {}),
     ...(opts.bookmarkIntervalMs !== undefined ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : {}),
+    ...(opts.tooLargeResourceVersionWaitMs !== undefined ? { tooLargeResourceVersionWaitMs: opts.tooLargeResourceVersionWaitMs } : {}),
   });
   return {
     kind: 'in-process',

@@ -13,6 +13,7 @@ import { BuiltinFields } from './builtin-fields.js';
 import { Authenticator, Authorizer } from './authn.js';
 import { Faults, type RequestSummary } from './faults.js';
 import { bootstrapRbacObjects, SYSTEM_MASTERS } from './rbac.js';
+import { readListAt, TOO_LARGE_RV_WAIT_MS } from './list-rv.js';
 import { ResourceRegistry } from './registry.js';
 import { ResourceApi, type ResourceRequest } from './rest.js';
 import { selfSignedCert } from './self-signed-cert.js';
@@ -37,6 +38,8 @@ export interface TestApiServerOptions {
   defaultWatchTimeoutSeconds?: number;
   /** How often open watches that asked for bookmarks get one (kube-apiserver: about a minute). */
   bookmarkIntervalMs?: number;
+  /** How long a list waits for a resourceVersion the server has not reached before its 504 (kube-apiserver: 3 s). */
+  tooLargeResourceVersionWaitMs?: number;
 }
 
 export interface RequestLogEntry {
@@ -205,7 +208,7 @@ class ApiServer {
     switch (verb) {
       case 'get':
       case 'list': {
-        reply = verb === 'get' ? this.api.get(rr) : this.api.list(rr);
+        reply = verb === 'get' ? this.api.get(rr) : this.api.list({ ...rr, query: await readListAt(query, this.store, this.opts.tooLargeResourceVersionWaitMs ?? TOO_LARGE_RV_WAIT_MS) });
         if (wantsTable(req.headers.accept)) reply = { status: 200, body: this.asTable(rr, reply.body as Record<string, any>, verb) };
         break;
       }

@@ -186,7 +186,8 @@ export function invalid(qualifiedKind: { kind: string; group: string }, name: st
   const rendered = errors.map((e) => `${e.field}: ${e.message}`);
   const list = rendered.length === 1 ? rendered[0] : `[${rendered.join(', ')}]`;
   const kindName = qualifiedKind.group ? `${qualifiedKind.kind}.${qualifiedKind.group}` : qualifiedKind.kind;
-  const details: StatusDetails = { name };
+  // Go omits an empty name (ListOptions errors have none).
+  const details: StatusDetails = name ? { name } : {};
   if (qualifiedKind.group) details.group = qualifiedKind.group;
   details.kind = qualifiedKind.kind;
   details.causes = errors.map((e) => ({ reason: e.type, message: e.message, field: e.field }));
