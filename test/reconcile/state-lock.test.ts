@@ -84,13 +84,14 @@ test('a holder in another PID namespace keeps its lock alive by touching it; the
   withDir(async (dir) => {
     const elsewhere = { self: async () => ({ ...me, pidNs: 'pid:[other]' }), startTimeOf: async () => undefined };
     const order: string[] = [];
-    const held = new StateLock(dir, { staleMs: 300, heartbeatMs: 30, view: elsewhere }).run(async () => {
+    // staleMs is generous against a loaded machine stalling the event loop between heartbeats.
+    const held = new StateLock(dir, { staleMs: 800, heartbeatMs: 50, view: elsewhere }).run(async () => {
       order.push('holder in');
-      await new Promise((r) => setTimeout(r, 1_200)); // four times staleMs
+      await new Promise((r) => setTimeout(r, 2_500)); // three times staleMs
       order.push('holder out');
     });
     await new Promise((r) => setTimeout(r, 20));
-    await new StateLock(dir, { staleMs: 300, timeoutMs: 5_000 }).run(async () => void order.push('waiter in'));
+    await new StateLock(dir, { staleMs: 800, timeoutMs: 10_000 }).run(async () => void order.push('waiter in'));
     await held;
     assert.deepEqual(order, ['holder in', 'holder out', 'waiter in']);
   }));
