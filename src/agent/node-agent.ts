@@ -19,6 +19,7 @@ import type { NodeStatusDoc } from '../report/status-schema.js';
 import { summarizeBatches, type TableSummary } from '../report/summary.js';
 import { SerialTask } from '../serial-task.js';
 import type { PolicySource } from './policy-source.js';
+import { errorText } from '../errors.js';
 
 export interface NodeAgentOptions {
   nodeName: string;
@@ -56,7 +57,7 @@ export class NodeAgent {
   private readonly passes = new SerialTask(
     () => this.pass(),
     () => !this.stopped,
-    (err) => this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'reconcile pass failed unexpectedly; the next tick retries'),
+    (err) => this.deps.logger.error({ err: errorText(err) }, 'reconcile pass failed unexpectedly; the next tick retries'),
   );
   private conditions: Condition<'Applied' | 'Drifted' | 'Pressure' | 'TableFull'>[] = [];
   private lastDrops: number | null = null;
@@ -124,14 +125,14 @@ export class NodeAgent {
       snapshot = await readHostSnapshot(this.deps.host);
       outcome = await this.reconcile(snapshot, policyInput.policies);
     } catch (err) {
-      outcome = { kind: 'error', message: err instanceof Error ? err.message : String(err) };
+      outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
     }
     const seconds = (this.deps.now().getTime() - started.getTime()) / 1000;
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.now().getTime() / 1000);
     if (snapshot) {
       await this.report(snapshot, outcome, policyInput.error).catch((err: unknown) =>
-        log.error({ err: err instanceof Error ? err.message : String(err) }, 'building or publishing the status failed'),
+        log.error({ err: errorText(err) }, 'building or publishing the status failed'),
       );
     }
     this.passesDone++;
@@ -213,7 +214,7 @@ export class NodeAgent {
     try {
       await this.deps.publish(status, outcome, previous);
     } catch (err) {
-      this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'publishing the status failed; next pass retries');
+      this.deps.logger.warn({ err: errorText(err) }, 'publishing the status failed; next pass retries');
     }
   }
 
@@ -229,7 +230,7 @@ export class NodeAgent {
       this.summary = await summarizeBatches(stream.batches, { sysctls: snapshot.sysctls });
       this.tableSource = stream.source === 'file' ? 'procfs' : 'conntrack-tool';
     } catch (err) {
-      this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'reading the table for the breakdown failed');
+      this.deps.logger.warn({ err: errorText(err) }, 'reading the table for the breakdown failed');
     }
   }
 }

@@ -20,6 +20,7 @@ import type { NodeStatusDoc } from '../report/status-schema.js';
 import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';
 import type { Host } from './host.js';
+import { errorText } from '../errors.js';
 
 const KMSG = '/dev/kmsg';
 const BREAKDOWN_INTERVAL_MS = 5 * 60_000;
@@ -76,7 +77,7 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
   let agent: NodeAgent | null = null;
   const tableFull = new TableFullLog(() => netns.inode, () => agent?.trigger());
   await tableFull.start(host.files, host.paths, KMSG).catch((err: unknown) =>
-    logger.warn({ err: err instanceof Error ? err.message : String(err) }, `cannot read ${KMSG}: "table full" lines will not be seen; drops are still counted`),
+    logger.warn({ err: errorText(err) }, `cannot read ${KMSG}: "table full" lines will not be seen; drops are still counted`),
   );
 
   agent = new NodeAgent(

@@ -10,6 +10,7 @@ import { runController } from './controller.js';
 import { runDoctor } from './doctor.js';
 import { realHost } from './host.js';
 import { InputError, runApply, runPlan, runRestore } from './policy-commands.js';
+import { errorText } from '../errors.js';
 
 async function run(config: Config): Promise<number> {
   const isRoot = process.geteuid?.() === 0;
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     process.exitCode = await run(config);
   } catch (err) {
     // InputError texts are complete; others get the command's name for context.
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorText(err);
     process.stderr.write(err instanceof InputError ? `${message}\n` : `conntrack-operator ${config.command}: ${message}\n`);
     process.exitCode = 1;
   }

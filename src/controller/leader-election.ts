@@ -3,6 +3,7 @@
 // renewal succeeded within renewDeadline, release it on stop. Only the leader writes.
 import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import type { ClusterApi } from '../kube/cluster-api.js';
+import { errorText, statusCode } from '../errors.js';
 
 export interface LeaseConfig {
   namespace: string;
@@ -161,7 +162,7 @@ export class LeaderElector {
       return true;
     } catch (err) {
       // 409: another replica won the race. Anything else is worth a line: it may never succeed.
-      if ((err as { code?: number }).code !== 409) this.log.warn({ err: err instanceof Error ? err.message : String(err), lease: this.leaseName() }, 'could not acquire or renew the leader Lease');
+      if (statusCode(err) !== 409) this.log.warn({ err: errorText(err), lease: this.leaseName() }, 'could not acquire or renew the leader Lease');
       return false;
     }
   }
@@ -175,7 +176,7 @@ export class LeaderElector {
       const now = new V1MicroTime(this.now());
       this.observe(await this.api.replaceLease(namespace, { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now } }));
     } catch (err) {
-      this.log.warn({ err: err instanceof Error ? err.message : String(err), lease: this.leaseName() }, 'could not release the leader Lease');
+      this.log.warn({ err: errorText(err), lease: this.leaseName() }, 'could not release the leader Lease');
     }
   }
 }

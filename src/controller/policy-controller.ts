@@ -11,6 +11,7 @@ import type { Condition } from '../report/conditions.js';
 import { buildPolicyStatus, conflictsByPolicy, type ClusterView } from '../report/policy-status.js';
 import type { NodeStatusDoc, PolicyStatusDoc } from '../report/status-schema.js';
 import { SerialTask } from '../serial-task.js';
+import { errorText, statusCode } from '../errors.js';
 
 export interface ControllerLog extends ReflectorLog {
   info(o: object, m: string): void;
@@ -19,7 +20,6 @@ export interface ControllerLog extends ReflectorLog {
 
 const DEBOUNCE_MS = 500;
 const RETRY_MS = 2000;
-const codeOf = (err: unknown) => (err as { code?: number }).code;
 
 export class PolicyController {
   private readonly policies: Reflector<CustomObject>;
@@ -33,7 +33,7 @@ export class PolicyController {
     () => this.pass(),
     () => this.leading,
     (err) => {
-      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'policy status pass failed; retrying');
+      this.log.error({ err: errorText(err) }, 'policy status pass failed; retrying');
       this.retryLater();
     },
   );
@@ -128,7 +128,7 @@ export class PolicyController {
       try {
         await this.write({ ...obj, status });
       } catch (err) {
-        this.log.error({ policy: name, err: err instanceof Error ? err.message : String(err) }, 'could not write the policy status; retrying');
+        this.log.error({ policy: name, err: errorText(err) }, 'could not write the policy status; retrying');
         this.retryLater();
       }
     }
@@ -143,7 +143,7 @@ export class PolicyController {
       this.stats.writes++;
     } catch (err) {
       // 409: the policy changed meanwhile; its watch event schedules another pass. 404: it is gone.
-      if (codeOf(err) === 409 || codeOf(err) === 404) return;
+      if (statusCode(err) === 409 || statusCode(err) === 404) return;
       throw err;
     }
   }

@@ -14,6 +14,7 @@ import {
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '../policy/schema.js';
 import type { KubeObject, ListWatch, WatchEventType } from './reflector.js';
+import { statusCode } from '../errors.js';
 
 export const POLICIES = 'conntrackpolicies';
 const WATCH_TIMEOUT_MIN_S = 300;
@@ -86,7 +87,7 @@ export class ClusterApi {
     try {
       return (await this.custom.getClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural, name })) as CustomObject;
     } catch (err) {
-      if ((err as { code?: number }).code === 404) return null;
+      if (statusCode(err) === 404) return null;
       throw err;
     }
   }
@@ -112,7 +113,7 @@ export class ClusterApi {
     try {
       return await this.coordination.readNamespacedLease({ namespace, name });
     } catch (err) {
-      if ((err as { code?: number }).code === 404) return null;
+      if (statusCode(err) === 404) return null;
       throw err;
     }
   }

@@ -13,6 +13,8 @@
 // to "" (a consistent read), at once and until a list succeeds; a watch's 410
 // does not: a list not older than an expired resourceVersion is still served.
 
+import { errorText, statusCode } from '../errors.js';
+
 export interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string; [k: string]: unknown };
   [k: string]: unknown;
@@ -46,14 +48,6 @@ export interface ReflectorLog {
 export class GoneError extends Error {}
 
 const QUICK_END_MS = 1000;
-
-/** HTTP status of an error from @kubernetes/client-node (ApiException has `code`), or of a Status object. */
-export function statusCode(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { code?: unknown; statusCode?: unknown; status?: unknown };
-  for (const v of [e.code, e.statusCode]) if (typeof v === 'number') return v;
-  return undefined;
-}
 
 export class Reflector<T extends KubeObject> {
   readonly store = new Map<string, T>();
@@ -219,11 +213,6 @@ function nameOf(o: KubeObject): string {
 
 function isAbort(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { name?: string }).name === 'AbortError';
-}
-
-export function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return typeof err === 'string' ? err : JSON.stringify(err);
 }
 
 /** Real timing: sleep that wakes early when the reflector stops. */

@@ -6,10 +6,10 @@ import { STATUS_KIND, type NodeStatusDoc } from '../report/status-schema.js';
 import { writeReason, type WriteReason } from '../report/status-throttle.js';
 import { STATUSES, type ClusterApi, type CustomObject } from './cluster-api.js';
 import type { NodeRef } from './cluster-policy-source.js';
+import { statusCode } from '../errors.js';
 
 const MAX_CONFLICT_RETRIES = 3;
 
-const codeOf = (err: unknown) => (err as { code?: number }).code;
 
 export class StatusPublisher {
   private object: CustomObject | null = null;
@@ -35,7 +35,7 @@ export class StatusPublisher {
         this.last = { status, at: this.now() };
         return reason;
       } catch (err) {
-        const code = codeOf(err);
+        const code = statusCode(err);
         if ((code !== 409 && code !== 404) || attempt >= MAX_CONFLICT_RETRIES) throw err;
         this.object = null; // someone else wrote or deleted it: read again
       }
@@ -57,7 +57,7 @@ export class StatusPublisher {
     try {
       return await this.api.createCustom(STATUSES, body);
     } catch (err) {
-      if (codeOf(err) !== 409) throw err;
+      if (statusCode(err) !== 409) throw err;
       const existing = await this.api.getCustom(STATUSES, this.nodeName);
       if (!existing) throw err;
       return existing;

@@ -4,6 +4,7 @@ import { errnoCode, type KernelFiles } from '../kernel/kernel-files.js';
 import type { HostPaths } from '../kernel/host-paths.js';
 import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import { bucketsMatch, type Action, type ValueAction } from './planner.js';
+import { errorText } from '../errors.js';
 
 export interface ActionError {
   action: Action;
@@ -31,16 +32,12 @@ const ERRNO_MEANING: Record<string, string> = {
 export function writeErrorMessage(key: string, value: number, err: unknown): string {
   const code = errnoCode(err);
   const meaning = code ? ERRNO_MEANING[code] : undefined;
-  const why = meaning ? `${meaning} (${code})` : message(err);
+  const why = meaning ? `${meaning} (${code})` : errorText(err);
   return `${key} = ${value}: ${why}`;
 }
 
 /** A write the kernel took but whose value does not read back: it may have changed something. */
 class ReadBackMismatch extends Error {}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class Executor {
   constructor(
@@ -56,7 +53,7 @@ export class Executor {
         await this.forward(action);
         applied.push(action);
       } catch (err) {
-        const failed = { action, error: message(err) };
+        const failed = { action, error: errorText(err) };
         // A mismatched read-back or a NOTRACK sync (which may be one
         // transaction per IP family) can leave a change behind: undo it too.
         const undo = err instanceof ReadBackMismatch || action.kind.startsWith('notrack') ? [...applied, action] : applied;
@@ -74,7 +71,7 @@ export class Executor {
         await this.backward(action);
         rolledBack.push(action);
       } catch (err) {
-        rollbackErrors.push({ action, error: message(err) });
+        rollbackErrors.push({ action, error: errorText(err) });
       }
     }
     return { rolledBack, rollbackErrors };
@@ -110,7 +107,7 @@ export class Executor {
     try {
       readBack = Number((await this.files.read(path)).trim());
     } catch (err) {
-      throw new ReadBackMismatch(`${action.key} = ${value}: cannot read it back: ${message(err)}`, { cause: err });
+      throw new ReadBackMismatch(`${action.key} = ${value}: cannot read it back: ${errorText(err)}`, { cause: err });
     }
     const same = action.kind === 'buckets' ? bucketsMatch(value, readBack) : readBack === value;
     if (!same) throw new ReadBackMismatch(`${action.key} = ${value}: the kernel reads back ${readBack}`);

@@ -11,6 +11,7 @@ import { Executor, type ExecutionResult } from './executor.js';
 import type { ObservedState } from './observed.js';
 import { BUCKETS_KEY, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type NotrackState, type Plan } from './planner.js';
 import { restoreBaseline, type RestoreResult } from './restore.js';
+import { errorText } from '../errors.js';
 
 /** The slice of a logger used here (pino's Logger fits). */
 export interface ReconcileLogger {
@@ -201,7 +202,7 @@ export class Reconciler {
       return { observed, notrack: await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked }) };
     } catch (err) {
       // Rules we cannot read (not root, a missing tool) are one key we cannot manage, not a failed pass.
-      return { observed, notrack: null, notrackError: `cannot read the firewall rules here: ${err instanceof Error ? err.message : String(err)}` };
+      return { observed, notrack: null, notrackError: `cannot read the firewall rules here: ${errorText(err)}` };
     }
   }
 

@@ -9,6 +9,8 @@
 //   refill interval); what it stops is counted, not lost silently.
 // Pure: the clock and the sink are passed in.
 
+import { statusCode } from '../errors.js';
+
 export type EventType = 'Normal' | 'Warning';
 
 export interface EventTarget {
@@ -95,7 +97,7 @@ export class EventRecorder {
         return 'updated';
       } catch (err) {
         // The Event is gone (its TTL expired, or someone deleted it): record a new one, as client-go does.
-        if ((err as { code?: number }).code !== 404) throw err;
+        if (statusCode(err) !== 404) throw err;
       }
     }
     const event = { target, type, reason, message: finalMessage, count: 1, firstTimestamp: now, lastTimestamp: now };

@@ -11,6 +11,7 @@ import { buildRestore, diffIptables, ownedLines, parseIptablesSave, type SavedRu
 import type { IpFamily } from './packet-matches.js';
 import { renderIptablesChains, type ChainLines } from './render-iptables.js';
 import { runChecked } from './run-command.js';
+import { errorText } from '../../errors.js';
 
 export type IptablesMode = 'nft' | 'legacy';
 
@@ -102,10 +103,9 @@ export class IptablesBackend implements NotrackBackend {
       }
     }
     if (failures.length === 0) return;
-    const text = (err: unknown) => (err instanceof Error ? err.message : String(err));
     throw new AggregateError(
       [cause, ...failures.map((f) => f.err)],
-      `${this.name}: sync failed (${text(cause)}) and undoing it failed too: ${failures.map((f) => `${f.family}: ${text(f.err)}`).join('; ')}`,
+      `${this.name}: sync failed (${errorText(cause)}) and undoing it failed too: ${failures.map((f) => `${f.family}: ${errorText(f.err)}`).join('; ')}`,
     );
   }
 

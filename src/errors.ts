@@ -1,0 +1,16 @@
+// What every caller needs to know of anything thrown: its one-line text (logs,
+// statuses, CLI messages), and for a Kubernetes API error, its HTTP status.
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  return JSON.stringify(err) ?? String(err);
+}
+
+/** HTTP status of a failed API call (@kubernetes/client-node's ApiException has `code`), or undefined. */
+export function statusCode(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown };
+  for (const v of [e.code, e.statusCode]) if (typeof v === 'number') return v;
+  return undefined;
+}
