@@ -10,7 +10,8 @@ import type { AgentProcess } from '../../src/cli/agent.js';
 import { readNumber } from '../cli/cli-support.js';
 import { runKubectl } from '../support/kube/tools.js';
 import { SKIP_REAL_SERVER } from '../support/kube/harness.js';
-import { AGENT_USER, agentHost, getStatus, nodeEvents, startCluster, startClusterAgent, until, type AgentHost, type TestCluster } from './support.js';
+import { writeKubeconfig } from '../support/kube/kubeconfig.js';
+import { AGENT_USER, agentHost, getStatus, nodeEvents, startCluster, startClusterAgent, startOutageProxy, until, type AgentHost, type OutageProxy, type TestCluster } from './support.js';
 
 const NODE = 'node-a';
 const POLICY = `apiVersion: conntrack.io/v1alpha1
@@ -25,12 +26,15 @@ spec:
 
 let cluster: TestCluster;
 let tree: AgentHost;
+/** The agent reaches the API through it, so the API can go away and come back. */
+let proxy: OutageProxy;
 let logs = '';
 const timeWait = () => readNumber(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait'));
 const established = () => readNumber(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_established'));
 
 function start(): Promise<AgentProcess> {
-  return startClusterAgent(cluster.api, tree, NODE, AGENT_USER, (line) => (logs += line));
+  const kubeconfig = writeKubeconfig({ server: proxy.url, token: cluster.api.tokenFor(AGENT_USER), user: AGENT_USER, dir: tree.dir, caData: cluster.api.caData });
+  return startClusterAgent(kubeconfig, tree, NODE, (line) => (logs += line));
 }
 
 async function kubectl(args: string[], input?: string) {
@@ -42,9 +46,11 @@ async function kubectl(args: string[], input?: string) {
 before(async () => {
   cluster = await startCluster(NODE, { role: 'web' });
   tree = await agentHost();
+  proxy = await startOutageProxy(cluster.api.url);
 });
 after(async () => {
   // Either is undefined when before() failed: its error is the one to read.
+  await proxy?.stop();
   await cluster?.api.stop();
   await tree?.cleanup();
 });
@@ -86,11 +92,11 @@ test('apply, drift, API outage, delete: status, events and the kernel follow', {
   // The API is down when the agent restarts (and the node lost our values, as after a reboot):
   // the agent enforces the last policy it knew from its state dir.
   await writeFile(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_established'), '432000\n');
-  cluster.api.faults?.failNext(1000, { status: 503 });
+  proxy.down();
   agent = await start();
   try {
-    if (cluster.api.faults) await until('enforced from the cache while the API is down', async () => ((await established()) === 600 ? true : undefined));
-    cluster.api.faults?.clear();
+    await until('enforced from the cache while the API is down', async () => ((await established()) === 600 ? true : undefined));
+    proxy.up();
 
     // kubectl delete: the node gets its own values back, the status and an event say so.
     await kubectl(['delete', 'ctpol', 'web-nodes']);

@@ -98,7 +98,7 @@ describe('the agent with the chart role, and with one permission less', { concur
       let agent: AgentProcess | undefined;
       try {
         host = await agentHost();
-        agent = await startClusterAgent(cluster.api, host, v.name, agentUser(v.name).name, (line) => (logs += line));
+        agent = await startClusterAgent(cluster.api.kubeconfig(agentUser(v.name).name), host, v.name, (line) => (logs += line));
         if (v.removed) {
           // Quotes and escapes removed: the 403 body reaches the log JSON-encoded more than once.
           const refusal = refusalText({ ...v, removed: v.removed });

@@ -2,6 +2,7 @@
 // KUBEBUILDER_ASSETS), our CRDs, the agent's service account bound to exactly
 // the ClusterRole the Helm chart renders, and a Node; and the agent itself,
 // started in-process against a copy of a real kernel's /proc and /sys.
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startAgent, type AgentProcess } from '../../src/cli/agent.js';
@@ -93,13 +94,54 @@ export async function agentHost(): Promise<AgentHost> {
   return { ...tree, host: { ...realHost({ procRoot: tree.procRoot, sysRoot: tree.sysRoot }, false), runner: noCommands } };
 }
 
-/** Starts `conntrack-operator agent --kubernetes` in-process as `user` for node `nodeName`; its JSON log lines go to `log`. */
-export function startClusterAgent(api: TestApi, on: AgentHost, nodeName: string, user: string, log: (line: string) => void): Promise<AgentProcess> {
+/** Starts `conntrack-operator agent --kubernetes` in-process with a kubeconfig, for node `nodeName`; its JSON log lines go to `log`. */
+export function startClusterAgent(kubeconfig: string, on: AgentHost, nodeName: string, log: (line: string) => void): Promise<AgentProcess> {
   const config = loadConfig(
     ['agent', '--kubernetes', '--proc-root', on.procRoot, '--sys-root', on.sysRoot, '--state-dir', join(on.dir, 'state'), '--notrack-backend', 'nftables', '--interval', '1s', '--metrics-addr', '127.0.0.1:0'],
-    { NODE_NAME: nodeName, KUBECONFIG: api.kubeconfig(user) },
+    { NODE_NAME: nodeName, KUBECONFIG: kubeconfig },
     'unused',
   );
   const sink = new Writable({ write: (chunk, _enc, cb) => (log(String(chunk)), cb()) });
   return startAgent(config, on.host, createLogger('info', nodeName, sink));
+}
+
+export interface OutageProxy {
+  /** https://127.0.0.1:<port>: the API server's address as seen through the proxy. */
+  url: string;
+  /** The API is gone: open connections are cut and new ones closed at once. */
+  down(): void;
+  up(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A TCP relay to the API server that can be cut: an API outage as the agent sees it, on the
+ * test server and on a real kube-apiserver alike (TLS passes through; the certificate names 127.0.0.1).
+ */
+export async function startOutageProxy(apiUrl: string): Promise<OutageProxy> {
+  const target = new URL(apiUrl);
+  const open = new Set<Socket>();
+  let isUp = true;
+  const server = createServer((client) => {
+    if (!isUp) return void client.destroy();
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.on('error', () => (client.destroy(), upstream.destroy()));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const down = () => {
+    isUp = false;
+    for (const s of open) s.destroy();
+  };
+  return {
+    url: `https://127.0.0.1:${port}`,
+    down,
+    up: () => void (isUp = true),
+    stop: () => (down(), new Promise<void>((resolve) => server.close(() => resolve()))),
+  };
 }
