@@ -2,6 +2,7 @@
 // KUBEBUILDER_ASSETS), our CRDs, the agent's service account bound to exactly
 // the ClusterRole the Helm chart renders, and a Node; and the agent itself,
 // started in-process against a copy of a real kernel's /proc and /sys.
+import { mkdir, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -80,6 +81,8 @@ const noCommands: CommandRunner = {
   streamChunks: (cmd) => ({ chunks: (async function* () {})(), done: Promise.reject(errno('ENOENT', `spawn ${cmd}`, cmd)) }),
 };
 
+const KUBE_PROXY_PID = 4242;
+
 export interface AgentHost {
   procRoot: string;
   sysRoot: string;
@@ -88,9 +91,11 @@ export interface AgentHost {
   cleanup(): Promise<void>;
 }
 
-/** A copy of the host-6.18 fixture tree as the agent's host. */
+/** A copy of the host-6.18 fixture tree as the agent's host, with kube-proxy running as on any cluster node. */
 export async function agentHost(): Promise<AgentHost> {
   const tree = await fixtureCopy('host-6.18');
+  await mkdir(join(tree.procRoot, String(KUBE_PROXY_PID)));
+  await writeFile(join(tree.procRoot, String(KUBE_PROXY_PID), 'comm'), 'kube-proxy\n');
   return { ...tree, host: { ...realHost({ procRoot: tree.procRoot, sysRoot: tree.sysRoot }, false), runner: noCommands } };
 }
 
