@@ -9,7 +9,11 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts
+# An optional build secret "npmrc" is the npm config for these installs (a
+# private registry, or the CA bundle of a TLS-inspecting proxy as ca[] lines):
+#   --secret id=npmrc,src=$HOME/.npmrc   (scripts/image/build.sh passes one when
+# NODE_EXTRA_CA_CERTS is set). It is mounted for the one RUN, never stored.
+RUN --mount=type=secret,id=npmrc,target=/root/.npmrc npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
 RUN npm run build
@@ -32,7 +36,7 @@ RUN apt-get update \
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN --mount=type=secret,id=npmrc,target=/root/.npmrc npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist/ dist/
 COPY crds/ crds/
 COPY examples/ examples/
