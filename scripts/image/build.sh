@@ -11,7 +11,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 tag=${1:-conntrack-operator:dev}
-source "$here/podman-env.sh"
 
 "$here/build-base.sh" "$root/Dockerfile" >/dev/null
 
@@ -28,5 +27,5 @@ if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
   secret=(--secret "id=npmrc,src=$npmrc")
 fi
 
-"${PODMAN[@]}" build --pull=never "${ULIMITS[@]}" "${secret[@]}" --tag "$tag" "$root" >&2
+"$here/podman.sh" build --pull=never "${secret[@]}" --tag "$tag" "$root" >&2
 echo "$tag"
