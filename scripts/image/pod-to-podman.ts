@@ -91,8 +91,11 @@ export function podmanRunOptions(daemonSet: Obj, kubelet: KubeletSide): PodmanRu
   if (sc.runAsUser !== undefined) options.push(`--user=${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}`);
   // Kubernetes adds no tmpfs over a read-only root; podman would (/tmp, /run, /var/tmp).
   if (sc.readOnlyRootFilesystem) options.push('--read-only', '--read-only-tmpfs=false');
-  for (const cap of sc.capabilities?.drop ?? []) options.push(`--cap-drop=${cap}`);
-  for (const cap of sc.capabilities?.add ?? []) options.push(`--cap-add=${cap}`);
+  // As containerd's CRI does: a privileged container gets every capability, its add/drop lists are not applied.
+  if (!sc.privileged) {
+    for (const cap of sc.capabilities?.drop ?? []) options.push(`--cap-drop=${cap}`);
+    for (const cap of sc.capabilities?.add ?? []) options.push(`--cap-add=${cap}`);
+  }
 
   for (const e of (c.env ?? []) as Obj[]) {
     if (e.value !== undefined) options.push(`--env=${e.name}=${e.value}`);

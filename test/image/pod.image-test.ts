@@ -18,6 +18,7 @@ import { dump } from 'js-yaml';
 import { daemonSetOf, podmanRunOptions, type HostPathNeed, type KubeletSide, type PodmanRun } from '../../scripts/image/pod-to-podman.js';
 import { RealCommandRunner, type CommandResult } from '../../src/kernel/command-runner.js';
 import { findObject, renderChart } from '../packaging/render.js';
+import { envtestConfigured } from '../support/kube/envtest.js';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
 import { execIn, execInOk, withNetns } from '../support/netns.js';
@@ -26,7 +27,8 @@ import { until } from '../support/until.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PODMAN = join(ROOT, 'scripts/image/podman.sh');
 const BUILD = join(ROOT, 'scripts/image/build.sh');
-const SERVE_API = join(ROOT, 'test/kube-e2e/serve-api.ts');
+// With KUBEBUILDER_ASSETS (the envtest convention) the real kube-apiserver, else the in-process test server.
+const SERVE_API = join(ROOT, envtestConfigured() ? 'test/image/serve-envtest.ts' : 'test/kube-e2e/serve-api.ts');
 const CRDS = join(ROOT, 'crds');
 const TAG = 'localhost/conntrack-operator:image-test';
 const NODE = 'image-node';
@@ -201,7 +203,7 @@ async function standaloneAgent(t: TestContext, ns: string, ds: any, kubelet: Kub
   }
 }
 
-/** The test API server in the namespace (where the container reaches it on 127.0.0.1). */
+/** The API server in the namespace (where the container reaches it on 127.0.0.1). */
 async function serveApi(ns: string, tokens: Record<string, { name: string; groups: string[] }>) {
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', SERVE_API, JSON.stringify(tokens)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
@@ -217,6 +219,7 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
   const sa = ds.spec.template.spec.serviceAccountName as string;
   const user = `system:serviceaccount:${ds.metadata.namespace}:${sa}`;
   const token = `image-agent-${process.pid}-${Date.now()}`;
+  t.diagnostic(`API server: ${envtestConfigured() ? 'kube-apiserver from KUBEBUILDER_ASSETS' : 'the in-process test server'}`);
   const api = await serveApi(ns, { [token]: { name: user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ds.metadata.namespace}`, 'system:authenticated'] } });
   let agent: Container | null = null;
   try {
@@ -228,7 +231,6 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     };
     for (const f of (await readdir(CRDS)).filter((f) => f.endsWith('.yaml'))) await k(['apply', '-f', join(CRDS, f)]);
     await until('CRDs served', async () => ((await execIn(ns, kubectl, ['--kubeconfig', admin, 'get', 'ctpol'])).code === 0 ? true : undefined));
-    await k(['apply', '-f', '-'], rbac.map((o) => dump(o)).join('---\n'));
     await k(['apply', '-f', '-'], dump({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/os': 'linux' } } }));
     await k(['apply', '-f', '-'], POLICY);
 
@@ -248,6 +250,13 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     await prepareHostPaths(run.hostPaths);
     const name = `ctop-image-cluster-${process.pid}`;
     agent = await startContainer(name, run.options, run.args);
+    // Before its RBAC exists every call is refused: not ready, and /readyz says why.
+    const refused = await until('/readyz 503: policies not known', async () => {
+      const r = await httpGet(ns, run.readiness.port, run.readiness.path);
+      return r.status === 503 && /policies are not known/.test(r.body) ? r : undefined;
+    }, 60_000);
+    t.diagnostic(`before the RBAC: ${run.readiness.path} ${refused.status} ${refused.body.trim()}`);
+    await k(['apply', '-f', '-'], rbac.map((o) => dump(o)).join('---\n'));
     const status = await until('ConntrackStatus Applied=True', async () => {
       const r = await execIn(ns, kubectl, ['--kubeconfig', admin, 'get', 'ctst', NODE, '-o', 'json']);
       const s = r.code === 0 ? JSON.parse(r.stdout) : undefined;
@@ -294,6 +303,16 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
         assert.equal(doctor.timeouts.find((x) => x.key === 'nf_conntrack_udp_timeout')?.seconds, 123);
         assert.deepEqual(doctor.unreadable, []);
         await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_udp_timeout=30']);
+      });
+      await t.test('/dev/kmsg: EPERM in the unprivileged pod, whatever its capabilities (so the chart mounts it only for a privileged agent)', async () => {
+        const open = ['--entrypoint=node', TAG, '-e', "require('fs').closeSync(require('fs').openSync('/dev/kmsg', 'r'))"];
+        const refused = await runner.run(PODMAN, ['run', '--rm', ...pod.options, '--volume=/dev/kmsg:/dev/kmsg:ro', '--cap-add=SYSLOG', ...open]);
+        assert.notEqual(refused.code, 0);
+        assert.match(refused.stderr, /EPERM: operation not permitted, open '\/dev\/kmsg'/);
+        const privileged = podmanRunOptions(daemonSetOf((await renderChart(['kmsg.enabled=true', 'agent.privileged=true'])).text), kubelet);
+        await prepareHostPaths(privileged.hostPaths);
+        const opened = await runner.run(PODMAN, ['run', '--rm', ...privileged.options, ...open]);
+        assert.equal(opened.code, 0, opened.stderr);
       });
       for (const backend of ['iptables-nft', 'nftables']) {
         await t.test(`standalone agent, ${backend}: applies, probes answer, a restart keeps the baseline, restore puts it all back`, (st) =>
