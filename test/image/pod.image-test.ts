@@ -184,7 +184,8 @@ async function standaloneAgent(t: TestContext, ns: string, ds: any, kubelet: Kub
     assert.match(metrics.body, /^conntrack_operator_table_entries\{/m);
     t.diagnostic(`${backend}: agent RSS in the container ${Math.round((await rssKiB(name)) / 1024)} MiB after the first pass`);
     const logs = await agent.logs();
-    assert.doesNotMatch(logs, /"level":(50|60)/, `no error in the agent's log:\n${logs}`);
+    // The pod as installed: not even a warning (a read-only path, a missing tool, a device it cannot open).
+    assert.doesNotMatch(logs, /"level":(40|50|60)/, `no warning or error in the agent's log:\n${logs}`);
     assert.equal(await agent.stop(), 0, 'SIGTERM: exit 0');
     agent = null;
 
