@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # conntrack-operator: one image for the node agent, the controller and the CLI
 # (doctor, plan, apply, restore).
-#   docker build -t conntrack-operator .
+#   docker build -t conntrack-operator .      (without Docker: scripts/image/build.sh)
 #   docker run --rm --net=host --cap-add=NET_ADMIN -v /proc:/host/proc:ro conntrack-operator doctor --proc-root /host/proc
 ARG NODE_IMAGE=node:22-bookworm-slim
 
@@ -43,7 +43,7 @@ COPY examples/ examples/
 # Root, on purpose: the agent writes root-owned files under /proc/sys/net/netfilter
 # and /sys/module/nf_conntrack/parameters and runs iptables/nft, which need
 # root's capabilities in the host network namespace. The chart drops every
-# capability but NET_ADMIN (+NET_RAW, SYSLOG where needed) and runs the
+# capability but NET_ADMIN (+NET_RAW for iptables-legacy) and runs the
 # controller, which needs none of this, as the image's "node" user (uid 1000).
 USER root
 ENTRYPOINT ["node", "/app/dist/cli/main.js"]
