@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { dump } from 'js-yaml';
 import { daemonSetOf, podmanRunOptions, type HostPathNeed, type KubeletSide, type PodmanRun } from '../../scripts/image/pod-to-podman.js';
 import { RealCommandRunner, type CommandResult } from '../../src/kernel/command-runner.js';
@@ -249,6 +250,7 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     };
     const run = podmanRunOptions(ds, side);
     await prepareHostPaths(run.hostPaths);
+    const before = await netfilterValues(ns);
     const name = `ctop-image-cluster-${process.pid}`;
     agent = await startContainer(name, run.options, run.args);
     // Before its RBAC exists every call is refused: not ready, and /readyz says why.
@@ -270,7 +272,7 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     t.diagnostic(`in-cluster: agent RSS in the container ${Math.round((await rssKiB(name)) / 1024)} MiB`);
 
     await k(['delete', 'ctpol', 'image-test']);
-    await until('restored after the policy was deleted', async () => ((await netfilterValues(ns)).nf_conntrack_tcp_timeout_established === '432000' ? true : undefined), 30_000);
+    await until('every value restored after the policy was deleted', async () => (isDeepStrictEqual(await netfilterValues(ns), before) ? true : undefined), 30_000);
     assert.equal(await agent.stop(), 0);
     agent = null;
   } finally {
