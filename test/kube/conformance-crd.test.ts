@@ -150,7 +150,7 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
     assert.equal(res.status, 422);
     const byField = Object.fromEntries(res.body.details.causes.map((c: any) => [c.field, [c.reason, c.message]]));
     assert.deepEqual(byField['spec.size'], ['FieldValueRequired', 'Required value']);
-    assert.deepEqual(byField['spec.owner'], ['FieldValueTooLong', 'Too long: may not be longer than 8']);
+    assert.deepEqual(byField['spec.owner'], ['FieldValueTooLong', 'Too long: may not be more than 8 bytes']);
     assert.equal(byField['spec.tags']?.[0], 'FieldValueInvalid');
     const more = await api.request('POST', WIDGETS, { body: widget('w-bad2', { size: 11, owner: 'ab1', tags: ['a', 'a'] }) });
     assert.equal(more.status, 422);

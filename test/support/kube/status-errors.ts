@@ -158,11 +158,11 @@ export const fieldErrors = {
     field,
     message: `Too many: ${actual}: must have at most ${max} items`,
   }),
-  /** field.TooLongMaxLength, which apiextensions uses for maxLength (no value in the message). */
+  /** field.TooLong as apiextensions 1.32 reports maxLength: no value, "bytes" although it counts characters. */
   tooLong: (field: string, max: number): FieldError => ({
     type: 'FieldValueTooLong',
     field,
-    message: `Too long: may not be longer than ${max}`,
+    message: `Too long: may not be more than ${max} bytes`,
   }),
   required: (field: string, detail = ''): FieldError => ({
     type: 'FieldValueRequired',
