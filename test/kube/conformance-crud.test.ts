@@ -189,8 +189,13 @@ describe('object reads and writes', () => {
     const wrongUid = await createGadget('precondition');
     const refused = await api.request('DELETE', `${GADGETS}/precondition`, { body: { preconditions: { uid: 'not-the-uid' } } });
     assert.equal(refused.status, 409);
-    assert.match(refused.body.message, /Precondition failed: UID in precondition: not-the-uid, UID in object meta: /);
-    assert.ok(wrongUid.metadata.uid);
+    assert.deepEqual(refused.body, {
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      message: `Operation cannot be fulfilled on Gadget.wire.example "precondition": the UID in the precondition (not-the-uid) does not match the UID in record (${wrongUid.metadata.uid}). The object might have been deleted and then recreated`,
+      reason: 'Conflict', details: { name: 'precondition', group: 'wire.example', kind: 'Gadget' }, code: 409,
+    });
+    const staleRv = await api.request('DELETE', `${GADGETS}/precondition`, { body: { preconditions: { resourceVersion: '1' } } });
+    assert.equal(staleRv.body.message, `Operation cannot be fulfilled on Gadget.wire.example "precondition": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (${wrongUid.metadata.resourceVersion}). The object might have been modified`);
   });
 
   it('generates names from generateName and validates names', async () => {
@@ -251,7 +256,8 @@ describe('object reads and writes', () => {
     assert.equal(res.status, 200);
     const containers = res.body.spec.template.spec.containers;
     assert.deepEqual(containers.map((c: any) => [c.name, c.image]), [['app', 'app:2'], ['side', 'side:1']]);
-    assert.deepEqual(containers[0].env.map((e: any) => e.name), ['A', 'B']);
+    // The patch's items come first unless the live order puts a live-only item before one of them.
+    assert.deepEqual(containers[0].env.map((e: any) => e.name), ['B', 'A']);
     assert.equal(res.body.metadata.generation, 2);
     const merge = await api.request('PATCH', '/apis/apps/v1/namespaces/default/deployments/web', { body: patch, contentType: MERGE });
     assert.deepEqual(merge.body.spec.template.spec.containers.map((c: any) => c.name), ['app'], 'a merge patch replaces lists');
@@ -277,7 +283,7 @@ describe('object reads and writes', () => {
       ['/apis/apps/v1/namespaces/default/daemonsets', { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'agent', image: 'agent:1' }] } } } }],
       ['/api/v1/namespaces/default/services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'metrics' }, spec: { ports: [{ name: 'metrics', port: 9100 }], selector: { app: 'agent' } } }],
       ['/apis/rbac.authorization.k8s.io/v1/clusterroles', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'conntrack:agent' }, rules: [] }],
-      ['/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'policy' }, spec: { validations: [{ expression: 'true' }] } }],
+      ['/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'policy' }, spec: { matchConstraints: { resourceRules: [{ apiGroups: ['conntrack.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['conntrackpolicies'] }] }, validations: [{ expression: 'true' }] } }],
     ];
     for (const [path, body] of objects) {
       const res = await api.request('POST', path, { body });
@@ -285,6 +291,10 @@ describe('object reads and writes', () => {
       const name = (body.metadata as { name: string }).name;
       assert.equal((await api.request('GET', `${path}/${name}`)).status, 200);
     }
+    const unmatched = await api.request('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', { body: { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'empty' }, spec: {} } });
+    assert.equal(unmatched.status, 422);
+    const detail = 'Required value: validations or auditAnnotations must contain at least one item';
+    assert.deepEqual(unmatched.body.details.causes.map((c: any) => [c.field, c.message]), [['spec.matchConstraints', 'Required value'], ['spec.validations', detail], ['spec.auditAnnotations', detail]]);
   });
 
   it('leaves a deleted namespace Terminating, as a cluster without a namespace controller does', async () => {
@@ -298,7 +308,7 @@ describe('object reads and writes', () => {
     const refused = await api.request('POST', '/api/v1/namespaces/doomed/configmaps', { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' } } });
     assert.equal(refused.status, 403);
     assert.equal(refused.body.message, 'configmaps "late" is forbidden: unable to create new content in namespace doomed because it is being terminated');
-    assert.deepEqual(refused.body.details.causes, [{ reason: 'NamespaceTerminating', message: 'unable to create new content in namespace doomed because it is being terminated', field: 'metadata.namespace' }]);
+    assert.deepEqual(refused.body.details.causes, [{ reason: 'NamespaceTerminating', message: 'namespace doomed is being terminated', field: 'metadata.namespace' }]);
   });
 
   it('deletes a collection by label selector and leaves the rest', async () => {
@@ -346,7 +356,10 @@ describe('object reads and writes', () => {
     const warned = await api.request('POST', '/apis/apps/v1/namespaces/default/daemonsets', { body: ds('warned') });
     assert.equal(warned.status, 201);
     assert.equal(warned.headers.warning, '299 - "unknown field \\"spec.template.spec.containers[0].imagee\\""');
-    assert.deepEqual(warned.body.spec.template.spec.containers[0], { name: 'agent', image: 'agent:1' });
+    // Stored with the pod template's defaults, as every DaemonSet is.
+    assert.deepEqual(warned.body.spec.template.spec.containers[0], {
+      name: 'agent', image: 'agent:1', resources: {}, terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent',
+    });
   });
 
   it('refuses a DaemonSet without a matching selector or container image', async () => {

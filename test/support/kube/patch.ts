@@ -131,8 +131,15 @@ export function strategicMergePatch(target: Json, patch: Json, path: string[] = 
   if (patch.$patch === 'delete') return null;
   const result: JsonObject = isObject(target) ? { ...target } : {};
   const retainKeys = Array.isArray(patch.$retainKeys) ? (patch.$retainKeys as string[]) : undefined;
+  const elementOrder = (field: string) => patch[`${ORDER}${field}`] as Json[] | undefined;
   for (const [key, value] of Object.entries(patch)) {
-    if (key.startsWith('$setElementOrder/') || key === '$retainKeys' || key === '$patch') continue;
+    if (key === '$retainKeys' || key === '$patch') continue;
+    if (key.startsWith(ORDER)) {
+      // An order without the list itself still reorders the live list.
+      const field = key.slice(ORDER.length);
+      if (!(field in patch) && Array.isArray(result[field])) result[field] = mergeList(result[field], [], [...path, field], value as Json[]);
+      continue;
+    }
     if (key.startsWith('$deleteFromPrimitiveList/')) {
       const field = key.slice('$deleteFromPrimitiveList/'.length);
       const drop = new Set((value as Json[]).map((v) => JSON.stringify(v)));
@@ -142,7 +149,7 @@ export function strategicMergePatch(target: Json, patch: Json, path: string[] = 
     }
     const childPath = [...path, key];
     if (value === null) delete result[key];
-    else if (Array.isArray(value)) result[key] = mergeList(result[key], value, childPath);
+    else if (Array.isArray(value)) result[key] = mergeList(result[key], value, childPath, elementOrder(key));
     else if (isObject(value)) {
       const merged = strategicMergePatch(result[key] as Json, value, childPath);
       if (merged === null) delete result[key];
@@ -153,24 +160,47 @@ export function strategicMergePatch(target: Json, patch: Json, path: string[] = 
   return result;
 }
 
-function mergeList(current: Json | undefined, patch: Json[], path: string[]): Json {
+const ORDER = '$setElementOrder/';
+
+/**
+ * Merges a list as apimachinery's strategicpatch does: live items updated in place, new ones
+ * added, then ordered: the patch's items in the patch's (or $setElementOrder's) order, with
+ * the live-only items slotted in where the live order puts them (normalizeElementOrder).
+ */
+function mergeList(current: Json | undefined, patch: Json[], path: string[], order: Json[] | undefined): Json {
   const field = path[path.length - 1] ?? '';
   const existing = Array.isArray(current) ? current : [];
-  if (MERGED_PRIMITIVE_LISTS.has(field)) {
-    const seen = new Set(existing.map((v) => JSON.stringify(v)));
-    return [...existing, ...patch.filter((v) => !seen.has(JSON.stringify(v)))];
-  }
+  const primitive = MERGED_PRIMITIVE_LISTS.has(field);
   const key = mergeKeyFor(path);
-  if (!key) return clone(patch);
+  if (!primitive && !key) return clone(patch);
   if (patch.some((p) => isObject(p) && p.$patch === 'replace')) return clone(patch.filter((p) => !(isObject(p) && p.$patch === 'replace')));
-  const result = existing.map((e) => clone(e));
+  const id = (v: Json) => JSON.stringify(primitive ? v : isObject(v) ? v[key!] : undefined);
+  const merged = existing.map((e) => clone(e));
   for (const item of patch) {
-    if (!isObject(item)) continue;
-    const index = result.findIndex((e) => isObject(e) && JSON.stringify(e[key]) === JSON.stringify(item[key]));
-    if (item.$patch === 'delete') {
-      if (index >= 0) result.splice(index, 1);
-    } else if (index >= 0) result[index] = strategicMergePatch(result[index]!, item, path);
-    else result.push(strategicMergePatch({}, item, path));
+    const index = merged.findIndex((e) => id(e) === id(item));
+    if (primitive) {
+      if (index < 0) merged.push(item);
+    } else if (!isObject(item)) continue;
+    else if (item.$patch === 'delete') {
+      if (index >= 0) merged.splice(index, 1);
+    } else if (index >= 0) merged[index] = strategicMergePatch(merged[index]!, item, path);
+    else merged.push(strategicMergePatch({}, item, path));
   }
-  return result;
+  const indexIn = (list: Json[], v: Json) => list.findIndex((x) => id(x) === id(v));
+  const patchOrder = order ?? patch;
+  const fromPatch = merged.filter((v) => indexIn(patchOrder, v) >= 0).sort((a, b) => indexIn(patchOrder, a) - indexIn(patchOrder, b));
+  const serverOnly = merged.filter((v) => indexIn(patchOrder, v) < 0);
+  return mergeSorted(serverOnly, fromPatch, (v) => indexIn(existing, v));
+}
+
+/** mergeSortedSlice: interleaves two ordered lists, a live-only item first only when the live list puts it before the patch item. */
+function mergeSorted(serverOnly: Json[], fromPatch: Json[], liveIndex: (v: Json) => number): Json[] {
+  const out: Json[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < serverOnly.length || j < fromPatch.length) {
+    const takeServer = j >= fromPatch.length || (i < serverOnly.length && liveIndex(fromPatch[j]!) >= 0 && liveIndex(serverOnly[i]!) < liveIndex(fromPatch[j]!));
+    out.push(takeServer ? serverOnly[i++]! : fromPatch[j++]!);
+  }
+  return out;
 }

@@ -264,11 +264,13 @@ export class ResourceApi {
     const options = isObject(body) ? body : {};
     const pre = isObject(options.preconditions) ? options.preconditions : {};
     const meta = metaOf(current);
+    // rest.BeforeDelete names the object by Kind, not resource: "ConfigMap", "Gadget.wire.example".
+    const byKind = { group: req.info.group, resource: req.info.kind };
     if (pre.uid && pre.uid !== meta.uid) {
-      throw conflict(gr(req.info), req.name ?? '', `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${meta.uid}`);
+      throw conflict(byKind, req.name ?? '', `the UID in the precondition (${String(pre.uid)}) does not match the UID in record (${meta.uid}). The object might have been deleted and then recreated`);
     }
     if (pre.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
-      throw conflict(gr(req.info), req.name ?? '', `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${meta.resourceVersion}`);
+      throw conflict(byKind, req.name ?? '', `the ResourceVersion in the precondition (${String(pre.resourceVersion)}) does not match the ResourceVersion in record (${meta.resourceVersion}). The object might have been modified`);
     }
     return this.deleteObject(req, current, String(options.propagationPolicy ?? ''));
   }

@@ -85,7 +85,7 @@ export function namespaceTerminating(gr: GroupResource, name: string, namespace:
   return new ApiError(
     statusBody(403, 'Forbidden', `${qualified(gr)} "${name}" is forbidden: ${reason}`, {
       ...grDetails(gr, name),
-      causes: [{ reason: 'NamespaceTerminating', message: reason, field: 'metadata.namespace' }],
+      causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
     }),
   );
 }
