@@ -29,16 +29,19 @@ describe('test API server internals', () => {
     for (const [path, expected] of cases) assert.deepEqual(evalJsonPath(obj as never, path), expected, path);
   });
 
+  // Orders as kube-apiserver 1.32 answered the same patches (a Deployment's containers, a ConfigMap's finalizers).
   it('applies the strategic merge directives kubectl apply sends', () => {
     const live = { metadata: { finalizers: ['a', 'b'] }, spec: { containers: [{ name: 'x', image: '1' }, { name: 'y', image: '1' }], tolerations: [{ key: 'k' }] } };
     const cases: [string, unknown, unknown][] = [
       ['merge by name', { spec: { containers: [{ name: 'y', image: '2' }] } }, [{ name: 'x', image: '1' }, { name: 'y', image: '2' }]],
       ['$patch delete', { spec: { containers: [{ name: 'x', $patch: 'delete' }] } }, [{ name: 'y', image: '1' }]],
-      ['$setElementOrder ignored', { spec: { '$setElementOrder/containers': [{ name: 'y' }, { name: 'x' }] } }, live.spec.containers],
+      ['$setElementOrder alone reorders', { spec: { '$setElementOrder/containers': [{ name: 'y' }, { name: 'x' }] } }, [{ name: 'y', image: '1' }, { name: 'x', image: '1' }]],
+      ['new items before live-only ones', { spec: { containers: [{ name: 'z', image: '1' }] } }, [{ name: 'z', image: '1' }, ...live.spec.containers]],
+      ['$setElementOrder places new items', { spec: { '$setElementOrder/containers': [{ name: 'x' }, { name: 'z' }, { name: 'y' }], containers: [{ name: 'z', image: '1' }] } }, [{ name: 'x', image: '1' }, { name: 'z', image: '1' }, { name: 'y', image: '1' }]],
     ];
     for (const [name, patch, containers] of cases) assert.deepEqual((strategicMergePatch(live as never, patch as never) as any).spec.containers, containers, name);
     assert.deepEqual((strategicMergePatch(live as never, { spec: { tolerations: [{ key: 'j' }] } }) as any).spec.tolerations, [{ key: 'j' }], 'lists without a merge key are replaced');
-    assert.deepEqual((strategicMergePatch(live as never, { metadata: { finalizers: ['c'] } }) as any).metadata.finalizers, ['a', 'b', 'c'], 'finalizers merge as a set');
+    assert.deepEqual((strategicMergePatch(live as never, { metadata: { finalizers: ['c'] } }) as any).metadata.finalizers, ['c', 'a', 'b'], 'finalizers merge as a set, the patch\'s first');
     assert.deepEqual((strategicMergePatch(live as never, { metadata: { '$deleteFromPrimitiveList/finalizers': ['a'] } }) as any).metadata.finalizers, ['b']);
     assert.deepEqual((strategicMergePatch(live as never, { spec: { $patch: 'replace', tolerations: [] } }) as any).spec, { tolerations: [] });
   });
