@@ -1,7 +1,7 @@
-// The patch formats kube-apiserver accepts: JSON merge patch (RFC 7386), JSON patch
-// (RFC 6902) and strategic merge patch for built-in types (list merge by key).
+// The patch formats the project, kubectl and helm send: JSON merge patch (RFC 7386) and
+// strategic merge patch for built-in types (list merge by key). JSON patch (RFC 6902) is
+// left to the real server (conformance-crud runs it there).
 import { clone, isObject, type Json, type JsonObject } from './schema-walk.js';
-import { ApiError, statusBody } from './status-errors.js';
 
 export function mergePatch(target: Json, patch: Json): Json {
   if (!isObject(patch)) return clone(patch);
@@ -11,95 +11,6 @@ export function mergePatch(target: Json, patch: Json): Json {
     else result[key] = mergePatch(result[key] as Json, value);
   }
   return result;
-}
-
-function patchError(message: string): ApiError {
-  return new ApiError(statusBody(422, 'Invalid', message));
-}
-
-function decodePointer(pointer: string): string[] {
-  if (pointer === '') return [];
-  if (!pointer.startsWith('/')) throw patchError(`invalid JSON pointer: "${pointer}"`);
-  return pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-function parentOf(doc: Json, tokens: string[], pointer: string): { parent: Json; last: string } {
-  let parent: Json = doc;
-  for (const token of tokens.slice(0, -1)) {
-    const next: Json | undefined = Array.isArray(parent) ? parent[Number(token)] : isObject(parent) ? parent[token] : undefined;
-    if (next === undefined) throw patchError(`the server rejected our request due to an error in our request: doc is missing path: "${pointer}"`);
-    parent = next;
-  }
-  return { parent, last: tokens[tokens.length - 1] ?? '' };
-}
-
-function getAt(doc: Json, pointer: string): Json {
-  let current: Json | undefined = doc;
-  for (const token of decodePointer(pointer)) {
-    current = Array.isArray(current) ? current[Number(token)] : isObject(current) ? current[token] : undefined;
-    if (current === undefined) throw patchError(`doc is missing path: "${pointer}": missing value`);
-  }
-  return current;
-}
-
-function addAt(doc: Json, pointer: string, value: Json, replace: boolean): Json {
-  const tokens = decodePointer(pointer);
-  if (tokens.length === 0) return value;
-  const { parent, last } = parentOf(doc, tokens, pointer);
-  if (Array.isArray(parent)) {
-    const index = last === '-' ? parent.length : Number(last);
-    if (!Number.isInteger(index) || index < 0 || index > parent.length - (replace ? 1 : 0)) {
-      throw patchError(`doc is missing path: "${pointer}": missing value`);
-    }
-    parent.splice(index, replace ? 1 : 0, value);
-  } else if (isObject(parent)) {
-    if (replace && !(last in parent)) throw patchError(`doc is missing key: ${pointer}: missing value`);
-    parent[last] = value;
-  } else throw patchError(`doc is missing path: "${pointer}": missing value`);
-  return doc;
-}
-
-function removeAt(doc: Json, pointer: string): Json {
-  const tokens = decodePointer(pointer);
-  const { parent, last } = parentOf(doc, tokens, pointer);
-  if (Array.isArray(parent) && Number(last) < parent.length) parent.splice(Number(last), 1);
-  else if (isObject(parent) && last in parent) delete parent[last];
-  else throw patchError(`doc is missing path: "${pointer}": missing value`);
-  return doc;
-}
-
-export function jsonPatch(target: Json, ops: Json): Json {
-  if (!Array.isArray(ops)) throw new ApiError(statusBody(400, 'BadRequest', 'json: cannot unmarshal object into Go value of type jsonpatch.Patch'));
-  let doc = clone(target);
-  for (const raw of ops) {
-    const op = raw as Record<string, any>;
-    const path = String(op.path ?? '');
-    switch (op.op) {
-      case 'add':
-        doc = addAt(doc, path, clone(op.value), false);
-        break;
-      case 'replace':
-        doc = addAt(doc, path, clone(op.value), true);
-        break;
-      case 'remove':
-        doc = removeAt(doc, path);
-        break;
-      case 'move': {
-        const value = getAt(doc, String(op.from));
-        doc = addAt(removeAt(doc, String(op.from)), path, value, false);
-        break;
-      }
-      case 'copy':
-        doc = addAt(doc, path, clone(getAt(doc, String(op.from))), false);
-        break;
-      case 'test':
-        if (JSON.stringify(getAt(doc, path)) !== JSON.stringify(op.value)) throw patchError(`testing value ${path} failed: test failed`);
-        break;
-      default:
-        throw patchError(`Unexpected kind: ${String(op.op)}`);
-    }
-  }
-  return doc;
 }
 
 /**
