@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { load as loadYaml } from 'js-yaml';
 import type { BuiltinFields } from './builtin-fields.js';
 import { resetsStatusOnCreate, tracksGeneration } from './builtins.js';
-import { defaultCrd, establishedStatus, validateCrd } from './crd-lifecycle.js';
+import { defaultCrd, establishedStatus, initialStatus, validateCrd } from './crd-lifecycle.js';
 import { appliedFieldsOf, ownedFields, removeDroppedFields } from './managed-fields.js';
 import { listPage } from './list-page.js';
 import { mergePatch, strategicMergePatch } from './patch.js';
@@ -130,7 +130,7 @@ export class ResourceApi {
     if (this.store.get(grKey(info.group, info.resource), req.namespace, meta.name)) throw alreadyExists(gr(info), meta.name);
     if (isCrd) {
       defaultCrd(obj);
-      obj.status = establishedStatus(obj);
+      obj.status = initialStatus(obj);
     }
     return { status: 201, body: toWire(info, this.insert(req, obj, operation, source ?? obj)) };
   }
@@ -144,8 +144,21 @@ export class ResourceApi {
     if (this.dryRun(req)) return obj;
     meta.resourceVersion = String(this.store.nextRv());
     this.store.put(grKey(req.info.group, req.info.resource), obj, 'ADDED');
-    if (grKey(req.info.group, req.info.resource) === CRD_GR) this.registry.registerCrd(obj);
+    if (grKey(req.info.group, req.info.resource) === CRD_GR) this.establishSoon(String(meta.name));
     return obj;
+  }
+
+  /** As kube-apiserver's controllers do, a new CRD is Established, and only then served, a moment after it is stored. */
+  private establishSoon(name: string): void {
+    setTimeout(() => {
+      const current = this.store.get(CRD_GR, '', name);
+      if (!current || metaOf(current).deletionTimestamp) return;
+      const established = clone(current);
+      established.status = establishedStatus(established);
+      metaOf(established).resourceVersion = String(this.store.nextRv());
+      this.store.put(CRD_GR, established, 'MODIFIED', current);
+      this.registry.registerCrd(established);
+    }, 0).unref();
   }
 
   update(req: ResourceRequest, body: Json): Reply {
