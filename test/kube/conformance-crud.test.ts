@@ -296,6 +296,9 @@ describe('object reads and writes', () => {
       const name = (body.metadata as { name: string }).name;
       assert.equal((await api.request('GET', `${path}/${name}`)).status, 200);
     }
+    const bare = await api.request('POST', '/api/v1/namespaces/default/serviceaccounts', { body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bare' } } });
+    assert.equal(bare.status, 201);
+    assert.equal(bare.body.metadata.managedFields, undefined, 'a manager that set no field gets no managedFields entry');
     const unmatched = await api.request('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', { body: { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'empty' }, spec: {} } });
     assert.equal(unmatched.status, 422);
     const detail = 'Required value: validations or auditAnnotations must contain at least one item';
