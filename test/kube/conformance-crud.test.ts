@@ -370,6 +370,24 @@ describe('object reads and writes', () => {
     });
   });
 
+  it('refuses a wrong JSON type in a built-in\'s string or bool field with Go\'s decoding error', async () => {
+    const ds = (name: string, container: Record<string, unknown>, labels: Record<string, unknown> = {}) => ({
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name, labels },
+      spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'agent', ...container }] } } },
+    });
+    const cases: [Record<string, unknown>, string][] = [
+      [ds('image', { image: 5 }), 'json: cannot unmarshal number into Go struct field Container.spec.template.spec.containers.image of type string'],
+      [ds('label', { image: 'a:1' }, { on: true }), 'json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string'],
+      [ds('stdin', { image: 'a:1', stdin: 'yes' }), 'json: cannot unmarshal string into Go struct field Container.spec.template.spec.containers.stdin of type bool'],
+    ];
+    for (const [body, detail] of cases) {
+      const res = await api.request('POST', '/apis/apps/v1/namespaces/default/daemonsets', { body });
+      assert.deepEqual([res.status, res.body.reason, res.body.message], [400, 'BadRequest', `DaemonSet in version "v1" cannot be handled as a DaemonSet: ${detail}`]);
+    }
+    const quantity = ds('quantity', { image: 'a:1', resources: { limits: { cpu: 1 } } });
+    assert.equal((await api.request('POST', '/apis/apps/v1/namespaces/default/daemonsets', { body: quantity })).status, 201, 'a Quantity takes a number');
+  });
+
   it('refuses a DaemonSet without a matching selector or container image', async () => {
     const res = await api.request('POST', '/apis/apps/v1/namespaces/default/daemonsets', {
       body: { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'broken' }, spec: { selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'b' } }, spec: { containers: [{ name: 'agent' }] } } } },
