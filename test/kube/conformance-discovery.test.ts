@@ -82,6 +82,19 @@ describe('discovery, OpenAPI and tables', () => {
     assert.ok(core.body.items[0].versions[0].resources.some((r: any) => r.resource === 'nodes'));
   });
 
+  it('answers a group nobody serves with Go\'s plain "404 page not found", an unknown version of a served group with a Status', async () => {
+    for (const path of ['/apis/nope.example/v1/things', '/apis/nope.example', '/nonsense']) {
+      const res = await api.request('GET', path);
+      assert.deepEqual([res.status, res.headers['content-type'], res.text], [404, 'text/plain; charset=utf-8', '404 page not found\n'], path);
+    }
+    const openapi = await api.request('GET', '/openapi/v3/apis/nope.example/v1');
+    assert.deepEqual([openapi.status, openapi.text], [404, '']);
+    for (const path of ['/apis/apps/v9/daemonsets', '/api/v1/nosuch']) {
+      const res = await api.request('GET', path);
+      assert.deepEqual([res.status, res.body.reason, res.body.message], [404, 'NotFound', 'the server could not find the requested resource'], path);
+    }
+  });
+
   it('indexes OpenAPI v3 by group/version with hashes and serves the CRD schema with its GVK (captures 90, 91)', async () => {
     // kube-apiserver publishes a new CRD's OpenAPI a moment after it is Established.
     const deadline = Date.now() + 10_000;

@@ -40,6 +40,16 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A path no API handler serves: Go's http.NotFound text for an unknown group or path, an
+ * empty body for an unknown OpenAPI document; never a Status (kube-apiserver 1.32).
+ */
+export class PageNotFound extends ApiError {
+  constructor(readonly text = '404 page not found\n') {
+    super(statusBody(404, 'NotFound', text.trim()));
+  }
+}
+
 /** The group/resource pair a message names: "gadgets.wire.example" or "nodes". */
 export interface GroupResource {
   group: string;
