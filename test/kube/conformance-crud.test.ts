@@ -139,6 +139,13 @@ describe('object reads and writes', () => {
     assert.equal(stale.body.reason, 'Conflict');
   });
 
+  it('refuses a custom resource of another kind as invalid, naming that kind', async () => {
+    const res = await api.request('POST', GADGETS, { body: { apiVersion: 'wire.example/v1alpha1', kind: 'Other', metadata: { name: 'other' }, spec: { max: 1 } } });
+    assert.equal(res.status, 422);
+    assert.equal(res.body.message, 'Other.wire.example "other" is invalid: kind: Invalid value: "Other": must be Gadget');
+    assert.deepEqual(res.body.details.causes, [{ reason: 'FieldValueInvalid', message: 'Invalid value: "Other": must be Gadget', field: 'kind' }]);
+  });
+
   it('refuses strategic merge patch on a custom resource with 415', async () => {
     await createGadget('smp');
     const res = await api.request('PATCH', `${GADGETS}/smp`, { body: { spec: { max: 2 } }, contentType: 'application/strategic-merge-patch+json' });
