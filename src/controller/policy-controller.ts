@@ -2,7 +2,14 @@
 // each ConntrackPolicy's status (selected / in sync / drifted / failed,
 // Ready, Degraded, Conflict, Rejected). Only the leader writes; it writes a
 // policy's status only when it changed.
+// A write that fails is retried as controller-runtime retries a reconcile:
+// per policy, with exponential backoff (forgotten on success); a 4xx that
+// blames the request (422 Invalid, 403, 400: see isTerminal) is terminal: the
+// same write would fail the same way, so it waits until the policy itself
+// changes. A change of the policy (a new resourceVersion, as a
+// watch event re-queues an object at once) is tried at its next pass anyway.
 import { isDeepStrictEqual } from 'node:util';
+import { Backoff, type BackoffPolicy } from '../backoff.js';
 import { POLICIES, STATUSES, type ClusterApi, type CustomObject } from '../kube/cluster-api.js';
 import { validPolicies } from '../kube/cluster-policy-source.js';
 import { Reflector, type KubeObject, type ReflectorLog, type ReflectorTiming } from '../kube/reflector.js';
@@ -12,6 +19,7 @@ import { buildPolicyStatus, conflictsByPolicy, type ClusterView } from '../repor
 import type { NodeStatusDoc, PolicyStatusDoc } from '../report/status-schema.js';
 import { SerialTask } from '../serial-task.js';
 import { errorText, statusCode } from '../errors.js';
+import { realTimers, type Timers } from './leader-election.js';
 
 export interface ControllerLog extends ReflectorLog {
   info(o: object, m: string): void;
@@ -19,22 +27,50 @@ export interface ControllerLog extends ReflectorLog {
 }
 
 const DEBOUNCE_MS = 500;
-const RETRY_MS = 2000;
+/**
+ * controller-runtime starts at 5 ms and caps at 1000 s, for reconciles that
+ * are cheap and many. Here a retry is a whole pass (every policy's status
+ * recomputed, the due ones written) and the writes are a handful of small
+ * PUTs: 1 s first, doubling to 2 min, keeps a failing API from being hammered
+ * while a status is stale at most ~3 min (2 min + jitter) after the API
+ * recovers. The jitter (up to +50%) spreads policies that failed together.
+ * controller-runtime's overall bucket limiter has its counterpart in the
+ * debounced, serial passes (at most two a second).
+ */
+export const WRITE_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 120_000, jitter: 0.5 };
+
+/** The controller's timers and jitter source; injectable so tests can run it on a fake clock. */
+export interface ControllerClock extends Timers {
+  random(): number;
+}
+
+/** A policy whose last status write failed: when to try again, and the resourceVersion that failed. */
+interface HeldWrite {
+  retryAt: number;
+  resourceVersion: string | undefined;
+}
 
 export class PolicyController {
   private readonly policies: Reflector<CustomObject>;
   private readonly statuses: Reflector<CustomObject>;
   private readonly nodes: Reflector<KubeObject>;
-  private pending: NodeJS.Timeout | null = null;
-  private retry: NodeJS.Timeout | null = null;
+  private pending: unknown = null;
+  private retryTimer: unknown = null;
+  private retryTimerAt = Infinity;
   private leading = false;
   private stopped = false;
+  /** Failures in a row per policy name, and of the pass as a whole under PASS. */
+  private readonly failures: Backoff;
+  private readonly held = new Map<string, HeldWrite>();
+  private passRetryAt = Infinity;
   private readonly passes = new SerialTask(
     () => this.pass(),
     () => this.leading,
     (err) => {
-      this.log.error({ err: errorText(err) }, 'policy status pass failed; retrying');
-      this.retryLater();
+      const delay = this.failures.next(PASS);
+      this.log.error({ err: errorText(err), retryInMs: delay }, 'policy status pass failed; retrying');
+      this.passRetryAt = this.nowMs() + delay;
+      this.armRetry();
     },
   );
   /** Writes made, for the benchmark and the tests. */
@@ -46,7 +82,9 @@ export class PolicyController {
     private readonly log: ControllerLog,
     private readonly now: () => Date,
     private readonly onPass?: (seconds: number) => void,
+    private readonly clock: ControllerClock = { ...realTimers, random: Math.random },
   ) {
+    this.failures = new Backoff(WRITE_BACKOFF, () => this.nowMs(), clock.random);
     const changed = () => this.schedule();
     this.policies = new Reflector(api.customListWatch(POLICIES), changed, timing, log);
     this.statuses = new Reflector(api.customListWatch(STATUSES), changed, timing, log);
@@ -61,9 +99,9 @@ export class PolicyController {
 
   async stop(): Promise<void> {
     this.stopped = true; // the elector may still report leadership while it shuts down: no pass after this
-    if (this.pending) clearTimeout(this.pending);
-    if (this.retry) clearTimeout(this.retry);
-    this.pending = this.retry = null;
+    this.clock.clearTimeout(this.pending);
+    this.clock.clearTimeout(this.retryTimer);
+    this.pending = this.retryTimer = null;
     await Promise.all([this.policies.stop(), this.statuses.stop(), this.nodes.stop()]);
     await this.passes.idle();
   }
@@ -76,27 +114,37 @@ export class PolicyController {
   /** Coalesce bursts of watch events into one pass. */
   private schedule(): void {
     if (!this.leading || this.stopped || this.pending) return;
-    this.pending = setTimeout(() => {
+    this.pending = this.clock.setTimeout(() => {
       this.pending = null;
       this.passes.trigger();
     }, DEBOUNCE_MS);
   }
 
-  private retryLater(): void {
-    if (this.retry) return;
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      this.schedule();
-    }, RETRY_MS);
+  /** One timer, for the earliest held write or failed pass that is due. */
+  private armRetry(): void {
+    const due = Math.min(this.passRetryAt, ...[...this.held.values()].map((h) => h.retryAt));
+    if (due === this.retryTimerAt || this.stopped) return;
+    this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.retryTimerAt = due;
+    if (due === Infinity) return;
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = null;
+      this.retryTimerAt = Infinity;
+      this.passes.trigger();
+    }, Math.max(due - this.nowMs(), 0));
+  }
+
+  private nowMs(): number {
+    return this.now().getTime();
   }
 
   /** Compute every policy's status and write the ones that changed. */
   async pass(): Promise<void> {
-    // Before every cache has listed once, "no nodes" or "no statuses" would be a lie written to every policy.
-    if (![this.policies, this.statuses, this.nodes].every((r) => r.hasSynced)) {
-      this.retryLater();
-      return;
-    }
+    // Before every cache has listed once, "no nodes" or "no statuses" would be a lie written to every policy;
+    // the last cache to list schedules the pass that counts.
+    if (![this.policies, this.statuses, this.nodes].every((r) => r.hasSynced)) return;
+    this.passRetryAt = Infinity;
     const started = Date.now();
     const view: ClusterView = {
       nodes: [...this.nodes.store.values()].map((n) => ({ name: n.metadata?.name ?? '', labels: ((n.metadata as { labels?: Labels } | undefined)?.labels ?? {}) as Labels })),
@@ -106,6 +154,7 @@ export class PolicyController {
     const valid = validPolicies(objects).policies;
     const conflicts = conflictsByPolicy(valid, view.nodes);
     const now = this.now();
+    this.dropGone(objects);
     for (const obj of objects) {
       const name = obj.metadata.name;
       const errors = validPolicies([obj]).errors;
@@ -123,28 +172,76 @@ export class PolicyController {
         now,
       );
       // Key order differs between what we build and what the server returns: compare structurally.
-      if (isDeepStrictEqual(status, obj.status)) continue;
-      if (!this.leading) return; // lost the Lease mid-pass: the new leader writes from here
-      try {
-        await this.write({ ...obj, status });
-      } catch (err) {
-        this.log.error({ policy: name, err: errorText(err) }, 'could not write the policy status; retrying');
-        this.retryLater();
+      if (isDeepStrictEqual(status, obj.status)) {
+        this.forget(name); // nothing to write: as good as a write that succeeded
+        continue;
       }
+      const held = this.held.get(name);
+      if (held && held.resourceVersion === obj.metadata.resourceVersion && held.retryAt > now.getTime()) continue;
+      if (!this.leading) return; // lost the Lease mid-pass: the new leader writes from here
+      await this.write({ ...obj, status });
     }
+    this.failures.forget(PASS);
+    this.armRetry();
     this.stats.passes++;
     this.stats.lastPassMs = Date.now() - started;
     this.onPass?.(this.stats.lastPassMs / 1000);
   }
 
   private async write(obj: CustomObject): Promise<void> {
+    const name = obj.metadata.name;
     try {
       await this.api.replaceCustomStatus(POLICIES, obj);
       this.stats.writes++;
+      this.forget(name);
     } catch (err) {
-      // 409: the policy changed meanwhile; its watch event schedules another pass. 404: it is gone.
-      if (statusCode(err) === 409 || statusCode(err) === 404) return;
-      throw err;
+      this.failed(obj, err);
     }
   }
+
+  private failed(obj: CustomObject, err: unknown): void {
+    const name = obj.metadata.name;
+    const resourceVersion = obj.metadata.resourceVersion;
+    const code = statusCode(err);
+    if (code === 404) {
+      this.forget(name); // gone: its delete event follows
+      return;
+    }
+    if (isTerminal(code)) {
+      this.held.set(name, { retryAt: Infinity, resourceVersion });
+      this.log.error({ policy: name, resourceVersion, code, err: errorText(err) }, 'the API refused the policy status; not retrying until the policy changes');
+      return;
+    }
+    const delay = this.failures.next(name);
+    this.held.set(name, { retryAt: this.nowMs() + delay, resourceVersion });
+    const fields = { policy: name, code, err: errorText(err), failures: this.failures.failureCount(name), retryInMs: delay };
+    // 409: our copy is older than the server's; its watch event usually brings the new one before the retry.
+    if (code === 409) this.log.debug(fields, 'the policy changed while its status was written; retrying');
+    else this.log.error(fields, 'could not write the policy status; retrying');
+  }
+
+  private forget(name: string): void {
+    this.held.delete(name);
+    this.failures.forget(name);
+  }
+
+  /** Policies deleted meanwhile keep no backoff state. */
+  private dropGone(objects: readonly CustomObject[]): void {
+    const names = new Set(objects.map((o) => o.metadata.name));
+    for (const name of this.held.keys()) if (!names.has(name)) this.forget(name);
+  }
 }
+
+/**
+ * A 4xx says the request itself is wrong, and sending it again cannot help;
+ * except a conflict (409), throttling (429), and, unlike controller-runtime's
+ * rule of thumb, expired credentials (401: the service account token is
+ * rotated and re-read) and a request timeout (408), which are the client's or
+ * the moment's, not the policy's.
+ */
+function isTerminal(code: number | undefined): boolean {
+  return code !== undefined && code >= 400 && code < 500 && ![401, 408, 409, 429].includes(code);
+}
+
+/** The pass's own key in the failure counts: not a valid policy name (a DNS subdomain). */
+const PASS = '(pass)';

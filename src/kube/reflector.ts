@@ -4,7 +4,11 @@
 //   resourceVersion seen (bookmarks keep it fresh);
 // - 410 Gone (as an ERROR event or a status) means the resourceVersion is too
 //   old: relist;
-// - any other failure: back off (doubling, capped) and relist;
+// - any other failure: back off and relist. As client-go's backoff manager:
+//   doubling, capped, jittered (a fleet of agents that lost the apiserver
+//   together must not relist in lockstep when it returns), and started over
+//   only after a quiet spell, not on the next good list (a list that works
+//   while every watch fails must not retry at the initial delay forever);
 // - a periodic resync relists anyway, so a missed event cannot last.
 // Lists ask for a resourceVersion as client-go's relistResourceVersion() does,
 // so the apiserver answers from its watch cache rather than etcd: "0" first,
@@ -13,6 +17,7 @@
 // to "" (a consistent read), at once and until a list succeeds; a watch's 410
 // does not: a list not older than an expired resourceVersion is still served.
 
+import { Backoff } from '../backoff.js';
 import { errorText, statusCode } from '../errors.js';
 
 export interface KubeObject {
@@ -36,8 +41,15 @@ export interface ListWatch<T extends KubeObject> {
 export interface ReflectorTiming {
   backoffInitialMs: number;
   backoffMaxMs: number;
+  /** Each backoff delay d is stretched at random to [d, d + jitter * d). */
+  backoffJitter: number;
+  /** After this long without a failure, the backoff starts over. */
+  backoffResetMs: number;
   resyncMs: number;
   sleep(ms: number, signal: AbortSignal): Promise<void>;
+  now(): number;
+  /** Uniform in [0, 1): the jitter's source. */
+  random(): number;
 }
 
 export interface ReflectorLog {
@@ -62,13 +74,17 @@ export class Reflector<T extends KubeObject> {
   private lastSyncRv = '';
   /** The last list at lastSyncRv was refused as unavailable: list with "" until a list succeeds. */
   private lastSyncRvUnavailable = false;
+  private readonly backoff: Backoff<'relist'>;
 
   constructor(
     private readonly lw: ListWatch<T>,
     private readonly onChange: (store: ReadonlyMap<string, T>) => void,
     private readonly timing: ReflectorTiming,
     private readonly log: ReflectorLog,
-  ) {}
+  ) {
+    const policy = { initialMs: timing.backoffInitialMs, maxMs: timing.backoffMaxMs, jitter: timing.backoffJitter, resetAfterMs: timing.backoffResetMs };
+    this.backoff = new Backoff(policy, timing.now, timing.random);
+  }
 
   start(): void {
     this.running ??= this.run();
@@ -81,19 +97,18 @@ export class Reflector<T extends KubeObject> {
   }
 
   private async run(): Promise<void> {
-    let backoff = this.timing.backoffInitialMs;
     const signal = this.stopper.signal;
+    const now = () => this.timing.now();
     while (!signal.aborted) {
       try {
         let rv = await this.relist();
-        backoff = this.timing.backoffInitialMs;
-        const resyncAt = Date.now() + this.timing.resyncMs;
+        const resyncAt = now() + this.timing.resyncMs;
         // Watch until a resync is due; each ended watch resumes from the last resourceVersion.
-        while (!signal.aborted && Date.now() < resyncAt) {
-          const opened = Date.now();
-          const next = await this.watchOnce(rv, resyncAt - Date.now());
+        while (!signal.aborted && now() < resyncAt) {
+          const opened = now();
+          const next = await this.watchOnce(rv, resyncAt - now());
           // A watch that ends at once with nothing in it (a proxy closing it, say) would spin: back off instead.
-          if (next === rv && Date.now() - opened < QUICK_END_MS && !signal.aborted && Date.now() < resyncAt) throw new Error('the watch ended at once, without events');
+          if (next === rv && now() - opened < QUICK_END_MS && !signal.aborted && now() < resyncAt) throw new Error('the watch ended at once, without events');
           rv = next;
         }
       } catch (err) {
@@ -104,9 +119,9 @@ export class Reflector<T extends KubeObject> {
           continue;
         }
         this.stats.errors++;
-        this.log.warn({ err: errorText(err), retryInMs: backoff }, 'list/watch failed, retrying');
-        await this.timing.sleep(backoff, signal).catch(() => undefined);
-        backoff = Math.min(backoff * 2, this.timing.backoffMaxMs);
+        const delay = this.backoff.next('relist');
+        this.log.warn({ err: errorText(err), retryInMs: delay }, 'list/watch failed, retrying');
+        await this.timing.sleep(delay, signal).catch(() => undefined);
       }
     }
   }
@@ -215,12 +230,23 @@ function isAbort(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { name?: string }).name === 'AbortError';
 }
 
-/** Real timing: sleep that wakes early when the reflector stops. */
+/**
+ * Real timing: sleep that wakes early when the reflector stops. The backoff is
+ * client-go's reflector's (800 ms doubling to 30 s, jitter 1.0, reset after 2
+ * min) with a 1 s start: every node's agent watches the same apiserver, and a
+ * jitter of 1.0 spreads a fleet's relists after an outage over a window as
+ * wide as the delay itself (one list every 30-60 s per reflector at the
+ * cap), so the apiserver sees a trickle, not a herd.
+ */
 export function realTiming(overrides: Partial<ReflectorTiming> = {}): ReflectorTiming {
   return {
     backoffInitialMs: 1000,
     backoffMaxMs: 30_000,
+    backoffJitter: 1,
+    backoffResetMs: 2 * 60_000,
     resyncMs: 10 * 60_000,
+    now: Date.now,
+    random: Math.random,
     sleep: (ms, signal) =>
       new Promise((resolve, reject) => {
         const onAbort = () => {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { until as untilValue } from '../support/until.js';
-import { Reflector, type KubeObject, type ListWatch, type WatchEventType } from '../../src/kube/reflector.js';
+import { seededRandom } from '../support/seeded-random.js';
+import { Reflector, type KubeObject, type ListWatch, type ReflectorTiming, type WatchEventType } from '../../src/kube/reflector.js';
 
 type Obj = KubeObject & { metadata: { name: string; resourceVersion: string } };
 const obj = (name: string, rv: number): Obj => ({ metadata: { name, resourceVersion: String(rv) } });
@@ -36,7 +37,16 @@ class ScriptedApi implements ListWatch<Obj> {
   }
 }
 
-const timing = { backoffInitialMs: 1, backoffMaxMs: 4, resyncMs: 60_000, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
+const timing: ReflectorTiming = {
+  backoffInitialMs: 1,
+  backoffMaxMs: 4,
+  backoffJitter: 1,
+  backoffResetMs: 60_000,
+  resyncMs: 60_000,
+  sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+  now: Date.now,
+  random: Math.random,
+};
 const quiet = { warn() {}, debug() {} };
 
 const until = (cond: () => boolean) => untilValue('the scripted calls', async () => (cond() ? true : undefined), 2000);
@@ -184,3 +194,64 @@ for (const c of rvCases) {
     assert.equal(r.stats.lists, c.calls.filter((call) => call.startsWith('list')).length);
   });
 }
+
+// The retry's jitter, on a fake clock: sleep records the delay and moves the clock by it instead of waiting.
+function fakeClockTiming(random: () => number) {
+  const clock = { now: 0, delays: [] as number[] };
+  const t: ReflectorTiming = {
+    ...timing,
+    backoffInitialMs: 1000,
+    backoffMaxMs: 30_000,
+    backoffResetMs: 120_000,
+    now: () => clock.now,
+    random,
+    sleep: async (ms) => {
+      clock.delays.push(ms);
+      clock.now += ms;
+    },
+  };
+  return { timing: t, clock };
+}
+
+const refused = () => Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' });
+
+test('two reflectors failing together retry at different, jittered times within the backoff bounds (no lockstep)', async () => {
+  const FAILURES = 10;
+  const runs = await Promise.all(
+    [1, 2].map(async (seed) => {
+      const api = new ScriptedApi([...Array.from({ length: FAILURES }, refused), [obj('a', 1)]], []);
+      const { timing: t, clock } = fakeClockTiming(seededRandom(seed));
+      const r = new Reflector(api, () => undefined, t, quiet);
+      r.start();
+      await until(() => api.calls.length === FAILURES + 2);
+      await r.stop();
+      assert.equal(r.stats.errors, FAILURES);
+      return clock.delays;
+    }),
+  );
+  for (const delays of runs) {
+    assert.equal(delays.length, FAILURES);
+    delays.forEach((d, i) => {
+      const base = Math.min(1000 * 2 ** i, 30_000);
+      assert.ok(d >= base && d <= 2 * base, `retry ${i + 1} after ${d}ms, outside [${base}, ${2 * base}]`);
+    });
+  }
+  const [one, two] = runs as [number[], number[]];
+  assert.ok(one.every((d, i) => d !== two[i]), `the two reflectors retried in step: ${one} / ${two}`);
+});
+
+test('the retry backoff is not reset by a good list, only by a quiet spell of backoffResetMs (client-go\'s backoff manager)', async () => {
+  const { timing: t, clock } = fakeClockTiming(() => 0);
+  const api = new ScriptedApi([[obj('a', 1)], [obj('a', 2)], [obj('a', 3)], [obj('a', 4)]], [cut, cut, cut, hang]);
+  const list = api.list.bind(api);
+  // Every list succeeds and every watch fails at once; before the third list, 121 s pass without a failure.
+  api.list = async (rv) => {
+    if (api.calls.filter((c) => c.startsWith('list')).length === 2) clock.now += 121_000;
+    return list(rv);
+  };
+  const r = new Reflector(api, () => undefined, t, quiet);
+  r.start();
+  await until(() => api.calls.length === 8);
+  await r.stop();
+  assert.deepEqual(clock.delays, [1000, 2000, 1000]);
+});
