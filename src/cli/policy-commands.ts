@@ -1,13 +1,13 @@
 // plan, apply and restore on this host, from a policy file.
 // Bad input (an invalid file, a guardrail refusal, a conflict) is reported,
 // exit code 1, and nothing is written: validate everything first.
-import { readFile } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import { describeRule } from '../kernel/notrack/render-iptables.js';
 import { readHostSnapshot } from '../kernel/snapshot.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
-import { parsePolicyDocuments } from '../policy/load.js';
+import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
+import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
 import { nodeFacts } from '../policy/node-facts.js';
 import type { DesiredState } from '../policy/types.js';
 import type { Baseline } from '../reconcile/planner.js';
@@ -21,8 +21,9 @@ export class InputError extends Error {}
 export async function loadPolicyFile(path: string) {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readRegularFile(path, POLICY_LIMITS.maxBytes)).text;
   } catch (err) {
+    if (err instanceof RefusedFile) throw new InputError(err.message);
     throw new InputError(`${path}: cannot read the policy file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const parsed = parsePolicyDocuments(text, path);
