@@ -74,6 +74,7 @@ test('nftSyncScript replaces only our table, in one transaction', () => {
       'add table inet conntrack_operator',
       'delete table inet conntrack_operator',
       'table inet conntrack_operator {',
+      '  comment "conntrack-operator"',
       '  chain notrack-pre {',
       '    type filter hook prerouting priority raw; policy accept;',
       '    iifname "lo" notrack comment "lo"',

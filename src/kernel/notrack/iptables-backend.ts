@@ -6,10 +6,10 @@
 // back to the lines saved before, built from a fresh save so that foreign
 // rules written meanwhile are kept.
 import type { CommandRunner } from '../command-runner.js';
-import type { NotrackBackend, NotrackBackendName, NotrackCheck, NotrackDesired } from './backend.js';
-import { buildRestore, diffIptables, ownedLines, parseIptablesSave, type SavedRuleset } from './iptables-state.js';
+import { ForeignObjectError, type NotrackBackend, type NotrackBackendName, type NotrackCheck, type NotrackDesired } from './backend.js';
+import { buildRestore, diffIptables, ownedLines, ownedView, parseIptablesSave, type SavedRuleset } from './iptables-state.js';
 import type { IpFamily } from './packet-matches.js';
-import { renderIptablesChains, type ChainLines } from './render-iptables.js';
+import { OWNER_COMMENT, renderIptablesChains, type ChainLines } from './render-iptables.js';
 import { runChecked } from './run-command.js';
 import { errorText } from '../../errors.js';
 
@@ -50,7 +50,8 @@ export class IptablesBackend implements NotrackBackend {
   async check(desired: NotrackDesired): Promise<NotrackCheck> {
     const result: NotrackCheck = { inSync: true, missing: [], extra: [], ownedRules: 0 };
     for (const tools of this.families) {
-      const diff = diffIptables(await this.save(tools), renderIptablesChains(desired, tools.family), tools.family);
+      const wanted = renderIptablesChains(desired, tools.family);
+      const diff = diffIptables(await this.save(tools, wanted), wanted, tools.family);
       result.missing.push(...diff.missing);
       result.extra.push(...diff.extra);
       result.ownedRules += diff.ownedRules;
@@ -71,9 +72,10 @@ export class IptablesBackend implements NotrackBackend {
     const touched: Touched[] = [];
     for (const tools of this.families) {
       try {
-        const before = await this.save(tools);
+        const wanted = wantedFor(tools.family);
+        const before = await this.save(tools, wanted);
         touched.push({ tools, before });
-        await this.apply(tools, before, wantedFor(tools.family));
+        await this.apply(tools, before, wanted);
       } catch (err) {
         await this.undo(touched, err);
         throw err;
@@ -109,7 +111,20 @@ export class IptablesBackend implements NotrackBackend {
     );
   }
 
-  private async save(tools: FamilyTools): Promise<SavedRuleset> {
-    return parseIptablesSave((await runChecked(this.runner, tools.save, [])).stdout);
+  /**
+   * The family's ruleset as far as it is ours; a chain with one of our names
+   * but not our marker is refused when `wanted` needs that name, and left
+   * out of the view (so never touched) otherwise.
+   */
+  private async save(tools: FamilyTools, wanted: ChainLines = new Map()): Promise<SavedRuleset> {
+    const { saved, foreign } = ownedView(parseIptablesSave((await runChecked(this.runner, tools.save, [])).stdout));
+    const taken = foreign.filter((c) => wanted.has(c.name));
+    if (taken.length > 0) {
+      const names = taken.map((c) => `${c.table} chain ${c.name}`).join(', ');
+      throw new ForeignObjectError(
+        `${tools.save}: ${names} already exist${taken.length === 1 ? 's' : ''} and ${taken.length === 1 ? 'is' : 'are'} not ours (no "-m comment --comment ${OWNER_COMMENT}" marker rule): refusing to take ${taken.length === 1 ? 'it' : 'them'} over; rename or remove ${taken.length === 1 ? 'it' : 'them'}`,
+      );
+    }
+    return saved;
   }
 }

@@ -3,7 +3,7 @@
 // them match. Only owned chains (OWNED_CHAINS) and jump rules carrying our
 // comment are ever named in that input, so everything else stays as it was.
 import { linesMissingFrom } from './line-diff.js';
-import { OWNED_CHAINS, jumpSpec, type ChainLines, type IptablesTable, type OwnedChain } from './render-iptables.js';
+import { OWNED_CHAINS, jumpSpec, markerLine, type ChainLines, type IptablesTable, type OwnedChain } from './render-iptables.js';
 
 export interface SavedTable {
   chains: Set<string>;
@@ -34,6 +34,22 @@ export function parseIptablesSave(text: string): SavedRuleset {
     }
   }
   return tables;
+}
+
+/**
+ * Our view of a ruleset: chains with our names that lack our marker are
+ * someone else's and are left out of it (so nothing here ever names them in a
+ * restore), and listed in `foreign`.
+ */
+export function ownedView(saved: SavedRuleset): { saved: SavedRuleset; foreign: OwnedChain[] } {
+  const foreign = OWNED_CHAINS.filter((c) => hasChain(saved, c) && !rulesOf(saved, c.table, c.name).includes(markerLine(c.name)));
+  if (foreign.length === 0) return { saved, foreign };
+  const view: SavedRuleset = new Map([...saved].map(([name, t]) => [name, { chains: new Set(t.chains), rules: new Map(t.rules) }]));
+  for (const c of foreign) {
+    view.get(c.table)?.chains.delete(c.name);
+    view.get(c.table)?.rules.delete(c.name);
+  }
+  return { saved: view, foreign };
 }
 
 function rulesOf(saved: SavedRuleset, table: IptablesTable, chain: string): string[] {
@@ -72,7 +88,7 @@ export function diffIptables(saved: SavedRuleset, wanted: ChainLines, label: str
     const actual = rulesOf(saved, chain.table, chain.name);
     const desired = wanted.get(chain.name) ?? [];
     const tag = (line: string): string => `${label} ${chain.table}: ${line}`;
-    diff.ownedRules += actual.length;
+    diff.ownedRules += actual.filter((l) => l !== markerLine(chain.name)).length;
     diff.missing.push(...linesMissingFrom(actual, desired).map(tag));
     diff.extra.push(...linesMissingFrom(desired, actual).map(tag));
     const jumps = jumpPositions(saved, chain).length;

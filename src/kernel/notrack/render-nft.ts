@@ -16,6 +16,8 @@ import type { NotrackDesired } from './backend.js';
 import { familyOf, packetMatches, type Hook, type PacketMatch } from './packet-matches.js';
 
 export const NFT_TABLE = 'inet conntrack_operator';
+/** The table comment that marks it as ours: a table with our name and without it is someone else's. */
+export const NFT_OWNER_COMMENT = 'comment "conntrack-operator"';
 
 const CHAIN_OF_HOOK: Record<Hook, string> = { prerouting: 'notrack-pre', output: 'notrack-out' };
 // Priority raw (-300): before conntrack (-200) sees the packet.
@@ -79,6 +81,18 @@ export function renderNftLines(desired: NotrackDesired): string[] {
   return [...renderNftChains(desired)].flatMap(([chain, statements]) => statements.map((s) => `${chain}: ${s}`));
 }
 
+/** Whether `nft list table` output shows our marker at table level (outside every chain). */
+export function nftTableIsOurs(text: string): boolean {
+  let depth = 0;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.endsWith('{')) depth++;
+    else if (line === '}') depth--;
+    else if (depth === 1 && line === NFT_OWNER_COMMENT) return true;
+  }
+  return false;
+}
+
 /** Parses `nft list table` output into the same "chain: statement" lines. */
 export function parseNftTable(text: string): string[] {
   const lines: string[] = [];
@@ -105,5 +119,5 @@ export function nftSyncScript(desired: NotrackDesired): string {
   const byChain = renderNftChains(desired);
   if (byChain.size === 0) return RESET;
   const chains = [...byChain].map(([chain, statements]) => [`  chain ${chain} {`, ...statements.map((s) => `    ${s}`), '  }'].join('\n'));
-  return `${RESET}table ${NFT_TABLE} {\n${chains.join('\n')}\n}\n`;
+  return `${RESET}table ${NFT_TABLE} {\n  ${NFT_OWNER_COMMENT}\n${chains.join('\n')}\n}\n`;
 }
