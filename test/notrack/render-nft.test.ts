@@ -90,3 +90,10 @@ test('nftSyncScript replaces only our table, in one transaction', () => {
   assert.equal(nftSyncScript({ rules: [], acceptUntracked: false }), nftDeleteScript());
   assert.doesNotMatch(script, /inet user|flush ruleset/);
 });
+
+test('an iptables interface wildcard ("veth+") is the same wildcard in nft ("veth*")', () => {
+  assert.deepEqual(renderNftLines({ rules: [{ name: 'pods', interface: 'veth+', direction: 'inbound' }], acceptUntracked: false }).filter((l) => l.includes('notrack comment')), [
+    'notrack-pre: iifname "veth*" notrack comment "pods"',
+    'notrack-out: oifname "veth*" notrack comment "pods"',
+  ]);
+});

@@ -51,12 +51,17 @@ function address(cidr: string): string {
   return cidr.endsWith(hostPrefix) ? cidr.slice(0, -hostPrefix.length) : cidr;
 }
 
+// iptables reads a trailing "+" as "any name with this prefix"; nft spells that "*" (and reads "+" literally).
+function interfaceName(name: string): string {
+  return name.endsWith('+') ? `${name.slice(0, -1)}*` : name;
+}
+
 /** One rule statement, as nft prints it (single-element sets lose their braces). */
 function ruleText(m: PacketMatch): string {
   const ip = m.family === 'ipv6' ? 'ip6' : 'ip';
   const parts: string[] = [];
-  if (m.inInterface) parts.push(`iifname "${m.inInterface}"`);
-  if (m.outInterface) parts.push(`oifname "${m.outInterface}"`);
+  if (m.inInterface) parts.push(`iifname "${interfaceName(m.inInterface)}"`);
+  if (m.outInterface) parts.push(`oifname "${interfaceName(m.outInterface)}"`);
   if (m.sources.length > 0) parts.push(`${ip} saddr ${set(m.sources.map(address))}`);
   if (m.destinations.length > 0) parts.push(`${ip} daddr ${set(m.destinations.map(address))}`);
   if (m.protocol && m.destinationPorts.length > 0) parts.push(`${m.protocol} dport ${ports(m.destinationPorts)}`);
