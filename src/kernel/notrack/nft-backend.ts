@@ -3,6 +3,7 @@
 import type { CommandRunner } from '../command-runner.js';
 import { ForeignObjectError, type NotrackBackend, type NotrackCheck, type NotrackDesired } from './backend.js';
 import { linesMissingFrom } from './line-diff.js';
+import { canonicalNftLine } from './nft-canonical.js';
 import { NFT_OWNER_COMMENT, NFT_TABLE, nftDeleteScript, nftSyncScript, nftTableIsOurs, parseNftTable, renderNftLines } from './render-nft.js';
 import { CommandFailedError, runChecked } from './run-command.js';
 
@@ -13,12 +14,12 @@ export class NftablesBackend implements NotrackBackend {
   constructor(private readonly runner: CommandRunner) {}
 
   async check(desired: NotrackDesired): Promise<NotrackCheck> {
-    const wanted = renderNftLines(desired);
+    const wanted = renderNftLines(desired).map(canonicalNftLine);
     const table = await this.listTable();
     if (table === 'foreign' && wanted.length > 0) {
       throw new ForeignObjectError(`nftables table ${NFT_TABLE} already exists and is not ours (no ${NFT_OWNER_COMMENT}): refusing to take it over; rename or remove it`);
     }
-    const actual = typeof table === 'string' ? [] : table;
+    const actual = typeof table === 'string' ? [] : table.map(canonicalNftLine);
     const missing = linesMissingFrom(actual, wanted);
     const extra = linesMissingFrom(wanted, actual);
     const ownedRules = actual.filter((l) => !/: type \S+ hook /.test(l)).length;
