@@ -61,3 +61,16 @@ describe('parsePolicyDocuments: only the keys we own travel further', () => {
     assert.deepEqual(doc!.metadata, { name: 'web', labels: { a: 'b' }, annotations: { c: 'd' } });
   });
 });
+
+describe('parsePolicyDocuments: NOTRACK rules must expand to what the iptables backends can apply', () => {
+  const rule = (i: number, sources: number, destinations: number) =>
+    `    - {name: r${i}, protocol: tcp, ports: [${1000 + i}], sources: [${Array.from({ length: sources }, (_, j) => `10.${i}.${j}.0/24`).join(', ')}], destinations: [${Array.from({ length: destinations }, (_, j) => `192.168.${j}.${i}/32`).join(', ')}]}`;
+  const policy = (rules: string[]) => `${GOOD}`.replace('spec: {timeouts: {tcp: {established: 600}}}', `spec:\n  notrack:\n${rules.join('\n')}`);
+
+  it('32 rules x 32 sources x 32 destinations (32,768 lines per hook) is refused, naming the count', () => {
+    assert.match(errorOf(policy(Array.from({ length: 32 }, (_, i) => rule(i, 32, 32)))), /expands to 32768 iptables rules per hook .* more than the 4096 allowed/);
+  });
+  it('4 rules x 32 x 32 (4,096 lines per hook) is accepted', () => {
+    assert.ok('policies' in parsePolicyDocuments(policy(Array.from({ length: 4 }, (_, i) => rule(i, 32, 32))), 'p.yaml'));
+  });
+});

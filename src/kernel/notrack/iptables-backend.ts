@@ -52,8 +52,9 @@ export class IptablesBackend implements NotrackBackend {
     for (const tools of this.families) {
       const wanted = renderIptablesChains(desired, tools.family);
       const diff = diffIptables(await this.save(tools, wanted), wanted, tools.family);
-      result.missing.push(...diff.missing);
-      result.extra.push(...diff.extra);
+      // concat, not push(...): a policy at the schema's limits renders 10^5 lines, past the call stack's argument limit.
+      result.missing = result.missing.concat(diff.missing);
+      result.extra = result.extra.concat(diff.extra);
       result.ownedRules += diff.ownedRules;
     }
     result.inSync = result.missing.length === 0 && result.extra.length === 0;
