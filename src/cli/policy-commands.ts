@@ -11,7 +11,7 @@ import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
 import { nodeFacts } from '../policy/node-facts.js';
 import type { DesiredState } from '../policy/types.js';
 import type { Baseline } from '../reconcile/planner.js';
-import { describeAction, describeNotApplicable } from '../reconcile/planner.js';
+import { describeAction, describeNotApplicable, NOTRACK_KEY } from '../reconcile/planner.js';
 import { planJson, renderPlanText, type NotrackChange, type PlanView } from '../report/plan-text.js';
 import { buildEngine, type Engine } from './engine.js';
 import type { Host } from './host.js';
@@ -112,6 +112,12 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
     return 1;
   }
   if (r.execution) out.write(`applied ${r.execution.applied.length} change(s)${r.inSync ? '; the node matches the policy' : ''}\n`);
+  // NOTRACK rules asked for and not applied (a name collision, no readable firewall) are a failure, not "left alone".
+  const notrack = r.notApplicable.find((n) => n.key === NOTRACK_KEY);
+  if (notrack && (e.enforced.notrack.length > 0 || e.enforced.acceptUntracked)) {
+    err.write(`NOTRACK rules not applied: ${notrack.reason}\n`);
+    return 1;
+  }
   return 0;
 }
 
