@@ -37,6 +37,20 @@ function source(path: string, stateDir: string, settleMs = 20): { src: PolicyFil
   return { src, seen, warnings };
 }
 
+/** A source started and stopped on `path`: what it holds after start-up alone. */
+async function startUp(path: string, stateDir: string): Promise<ReturnType<typeof source>> {
+  const started = source(path, stateDir);
+  await started.src.start();
+  await started.src.stop();
+  return started;
+}
+
+/** After a broken file at start-up with nothing usable kept: no policies, and not ready. */
+function assertNotReady(src: PolicyFileSource): void {
+  assert.deepEqual(src.current().policies, []);
+  assert.equal(src.ready(), false);
+}
+
 const ruleNames = (s: PolicySnapshot) => s.policies.flatMap((p) => (p.spec.notrack ?? []).map((r) => r.name));
 
 describe('PolicyFileSource: an unusable file keeps the last good policies', () => {
@@ -110,13 +124,9 @@ describe('PolicyFileSource: start-up', () => {
   it('the last good policies kept in the state dir win over a broken file', async () => {
     const { path, stateDir } = await fixture();
     await writeFile(path, GOOD);
-    const first = source(path, stateDir);
-    await first.src.start();
-    await first.src.stop();
+    await startUp(path, stateDir);
     await writeFile(path, GOOD.replace('interface', 'interfce'));
-    const { src } = source(path, stateDir);
-    await src.start();
-    await src.stop();
+    const { src } = await startUp(path, stateDir);
     assert.deepEqual(ruleNames(src.current()), ['loopback', 'web-in']);
     assert.match(src.current().error ?? '', /interfce/);
     assert.equal(src.ready(), true);
@@ -125,26 +135,16 @@ describe('PolicyFileSource: start-up', () => {
   it('a broken file and nothing kept: not ready, so the agent restores nothing', async () => {
     const { path, stateDir } = await fixture();
     await writeFile(path, '');
-    const { src } = source(path, stateDir);
-    await src.start();
-    await src.stop();
-    assert.deepEqual(src.current().policies, []);
-    assert.equal(src.ready(), false);
+    assertNotReady((await startUp(path, stateDir)).src);
   });
 
   it('policies kept for another path are not used', async () => {
     const { dir, path, stateDir } = await fixture();
     const other = join(dir, 'other.yaml');
     await writeFile(other, GOOD);
-    const first = source(other, stateDir);
-    await first.src.start();
-    await first.src.stop();
+    await startUp(other, stateDir);
     await writeFile(path, '');
-    const { src } = source(path, stateDir);
-    await src.start();
-    await src.stop();
-    assert.deepEqual(src.current().policies, []);
-    assert.equal(src.ready(), false);
+    assertNotReady((await startUp(path, stateDir)).src);
   });
 
   it('a tampered kept file is validated like a policy file and not used', async () => {
@@ -153,11 +153,8 @@ describe('PolicyFileSource: start-up', () => {
     const bad = { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'x' }, spec: { notrack: [{ name: 'a\nCOMMIT', interface: 'lo' }] } };
     await writeFile(join(stateDir, 'policy-file-cache.json'), JSON.stringify({ path, policies: [bad] }));
     await writeFile(path, '');
-    const { src, warnings } = source(path, stateDir);
-    await src.start();
-    await src.stop();
-    assert.deepEqual(src.current().policies, []);
-    assert.equal(src.ready(), false);
+    const { src, warnings } = await startUp(path, stateDir);
+    assertNotReady(src);
     assert.ok(warnings.includes('the kept policies cannot be used'));
   });
 });
