@@ -7,6 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NotrackBackendName, NotrackDesired } from '../../src/kernel/notrack/backend.js';
 import { createNotrackBackend } from '../../src/kernel/notrack/detect.js';
+import { CreatedObjectsFile } from '../../src/reconcile/created-objects-file.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { netnsRunner, realKernelSkipReason } from '../support/netns.js';
 import { createNetns } from './netns.js';
 
@@ -98,3 +102,43 @@ for (const c of CASES) {
     }
   });
 }
+
+// iptables-nft creates the nftables tables and base chains a restore names (ip filter, ip6 raw,
+// raw OUTPUT, ...). They are recorded in the state dir and removed with our chains by another
+// process (a later `restore`), unless someone has come to use them meanwhile.
+const nftSkip = realKernelSkipReason(['ip', 'nft', 'iptables-nft-save', 'iptables-nft-restore', 'ip6tables-nft-save', 'ip6tables-nft-restore']) ?? false;
+const EVERYTHING = 'iptables-nft-save; ip6tables-nft-save; nft list ruleset';
+
+test('iptables-nft: tables and base chains our sync created are removed by a later process, byte-identical', { skip: nftSkip }, async () => {
+  const ns = createNetns('i15-created');
+  const state = await mkdtemp(join(tmpdir(), 'ctop-i15-created-'));
+  try {
+    ns.sh('iptables-nft -t raw -A PREROUTING -s 192.0.2.0/24 -j CT --notrack'); // ip raw with PREROUTING only
+    const before = withoutCounters(ns.sh(EVERYTHING));
+    await createNotrackBackend('iptables-nft', netnsRunner(ns.name), new CreatedObjectsFile(state)).sync(DESIRED);
+    assert.match(ns.sh('nft list tables'), /ip6 filter/);
+    await createNotrackBackend('iptables-nft', netnsRunner(ns.name), new CreatedObjectsFile(state)).remove();
+    assert.equal(withoutCounters(ns.sh(EVERYTHING)), before);
+    assert.deepEqual(await new CreatedObjectsFile(state).load(), []);
+  } finally {
+    ns.destroy();
+    await rm(state, { recursive: true, force: true });
+  }
+});
+
+test('iptables-nft: a created base chain someone has put a rule in since stays', { skip: nftSkip }, async () => {
+  const ns = createNetns('i15-created-used');
+  const state = await mkdtemp(join(tmpdir(), 'ctop-i15-created-'));
+  try {
+    const backend = createNotrackBackend('iptables-nft', netnsRunner(ns.name), new CreatedObjectsFile(state));
+    await backend.sync(DESIRED);
+    ns.sh('ip6tables-nft -A INPUT -p tcp --dport 22 -j ACCEPT');
+    await backend.remove();
+    assert.match(ns.sh('ip6tables-nft-save'), /-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT/);
+    assert.doesNotMatch(ns.sh(EVERYTHING), /CTOP-|conntrack-operator/);
+    assert.doesNotMatch(ns.sh('nft list tables'), /ip6 raw/, 'the unused ones are gone');
+  } finally {
+    ns.destroy();
+    await rm(state, { recursive: true, force: true });
+  }
+});

@@ -11,6 +11,7 @@ import { buildRestore, diffIptables, ownedLines, ownedView, parseIptablesSave, t
 import type { IpFamily } from './packet-matches.js';
 import { OWNER_COMMENT, renderIptablesChains, type ChainLines } from './render-iptables.js';
 import { runChecked } from './run-command.js';
+import { existingObjects, removeCreated, type CreatedObjects } from './created-objects.js';
 import { errorText } from '../../errors.js';
 
 export type IptablesMode = 'nft' | 'legacy';
@@ -42,6 +43,8 @@ export class IptablesBackend implements NotrackBackend {
   constructor(
     mode: IptablesMode,
     private readonly runner: CommandRunner,
+    /** iptables-nft only: the record of nftables tables and base chains our restores created, removed with our chains. */
+    private readonly created?: CreatedObjects,
   ) {
     this.name = `iptables-${mode}`;
     this.families = toolsFor(mode);
@@ -65,8 +68,12 @@ export class IptablesBackend implements NotrackBackend {
     return this.applyAll((family) => renderIptablesChains(desired, family));
   }
 
-  remove(): Promise<void> {
-    return this.applyAll(() => new Map());
+  async remove(): Promise<void> {
+    await this.applyAll(() => new Map());
+    const created = (await this.created?.load()) ?? [];
+    if (created.length === 0) return;
+    await removeCreated(this.runner, created);
+    await this.created?.save([]);
   }
 
   private async applyAll(wantedFor: (family: IpFamily) => ChainLines): Promise<void> {
@@ -89,7 +96,16 @@ export class IptablesBackend implements NotrackBackend {
     const diff = diffIptables(current, wanted, tools.family);
     if (diff.missing.length === 0 && diff.extra.length === 0) return;
     // --wait: kube-proxy and CNIs hold the xtables lock now and then; without it legacy restore fails at once.
+    const before = this.created ? await existingObjects(this.runner, tools.family) : null;
     await runChecked(this.runner, tools.restore, ['--noflush', '--wait=5'], buildRestore(current, wanted));
+    if (before) await this.record(tools.family, before);
+  }
+
+  /** Add what the restore just brought into existence to the record. */
+  private async record(family: IpFamily, before: Set<string>): Promise<void> {
+    const after = await existingObjects(this.runner, family);
+    const added = [...(after ?? [])].filter((o) => !before.has(o));
+    if (added.length > 0 && this.created) await this.created.save([...(await this.created.load()), ...added]);
   }
 
   // Puts our chains of every family touched so far (the failing one included:
