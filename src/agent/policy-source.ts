@@ -153,7 +153,8 @@ export class PolicyFileSource implements PolicySource {
       const { text, fingerprint } = await readRegularFile(this.path, POLICY_LIMITS.maxBytes);
       return { kind: 'file', text, fingerprint };
     } catch (err) {
-      return errnoCode(err) === 'ENOENT' ? { kind: 'missing' } : { kind: 'refused', message: `${this.path}: ${errorText(err)}` };
+      // Both RefusedFile and node's errno errors name the path already.
+      return errnoCode(err) === 'ENOENT' ? { kind: 'missing' } : { kind: 'refused', message: errorText(err) };
     }
   }
 
