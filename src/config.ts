@@ -1,6 +1,7 @@
 // Command-line flags and environment, parsed once into a frozen config.
 // The only module that reads process.env or process.argv's shape.
 import { z } from 'zod';
+import { cidrListProblem } from './policy/cidr.js';
 
 export const COMMANDS = ['doctor', 'plan', 'apply', 'restore', 'agent', 'controller'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -31,6 +32,12 @@ const listOfStrings = z.string().transform((text) =>
     .map((s) => s.trim())
     .filter(Boolean),
 );
+
+// A malformed CIDR must not silently skip the Service/Pod overlap check.
+const cidrList = listOfStrings.superRefine((cidrs, ctx) => {
+  const problem = cidrListProblem(cidrs);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const labels = z.string().transform((text, ctx) => {
   const out: Record<string, string> = {};
@@ -64,8 +71,8 @@ const FlagsSchema = z
     'node-labels': labels.optional(),
     'node-name': z.string().min(1).optional(),
     'notrack-backend': z.enum(BACKENDS).default('auto'),
-    'service-cidr': listOfStrings.optional(),
-    'pod-cidr': listOfStrings.optional(),
+    'service-cidr': cidrList.optional(),
+    'pod-cidr': cidrList.optional(),
     'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     json: z.boolean().default(false),
     top: z.coerce.number().int().min(1).max(1000).default(10),

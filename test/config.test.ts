@@ -36,6 +36,9 @@ const bad: Array<{ argv: string[]; message: RegExp }> = [
   { argv: ['agent', '--notrack-backend', 'ipfw'], message: /^--notrack-backend:/ },
   { argv: ['plan'], message: /--policy: plan needs a policy file/ },
   { argv: ['doctor', 'stray'], message: /unexpected argument "stray"/ },
+  { argv: ['plan', '--policy', 'p', '--service-cidr', '10.96.0.0/12,10.96.0.0/33'], message: /^--service-cidr: "10.96.0.0\/33" is not a valid IPv4 or IPv6 CIDR: prefix \/33 is longer than 32 bits/ },
+  { argv: ['agent', '--pod-cidr', '10.244.0.0/16,banana'], message: /^--pod-cidr: "banana" is not a valid IPv4 or IPv6 CIDR/ },
+  { argv: ['apply', '--policy', 'p', '--pod-cidr', '10.244.0.0.0/16'], message: /^--pod-cidr: .*4 dot-separated octets/ },
   { argv: ['doctor', '--node-labels', 'bad key=1'], message: /"bad key" is not a valid label key/ },
 ];
 for (const tc of bad) {

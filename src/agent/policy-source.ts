@@ -1,11 +1,14 @@
 // Where the agent's policies come from. Standalone: a file (this module);
 // in a cluster: the API (src/kube). The agent only sees PolicySnapshot.
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { ConntrackPolicyDoc } from '../policy/schema.js';
-import { formatPolicyErrors, parsePolicyDocuments } from '../policy/load.js';
+import { EXPLICIT_NO_POLICIES, formatPolicyErrors, parsePolicyDocuments, POLICY_LIMITS, validatePolicyObjects } from '../policy/load.js';
 import { errnoCode } from '../kernel/kernel-files.js';
+import { writeFileAtomic } from '../reconcile/atomic-file.js';
+import { readRegularFile } from '../reconcile/regular-file.js';
+import { errorText } from '../errors.js';
 
 export interface PolicySnapshot {
   policies: ConntrackPolicyDoc[];
@@ -27,25 +30,62 @@ export interface PolicySource {
   ready?(): boolean;
 }
 
+export interface PolicyFileSourceOptions {
+  /** How often the file is looked at besides the directory watch. */
+  pollMs: number;
+  /** A version is used only once two looks this far apart saw the same thing (a rewrite in progress is not a policy). */
+  settleMs: number;
+  /** Where the last good policies are kept, so that a broken file at start-up does not lose them. Absent: not kept. */
+  stateDir?: string;
+  log?: { warn(o: object, m: string): void; info(o: object, m: string): void };
+}
+
+/** One look at the policy path. */
+type Look = { kind: 'missing' } | { kind: 'refused'; message: string } | { kind: 'file'; text: string; fingerprint: string };
+
+const CACHE_FILE = 'policy-file-cache.json';
+/** Looks in a row that may each see a different version before the source gives up until the next change or poll. */
+const MAX_LOOKS = 20;
+
+function sameLook(a: Look, b: Look): boolean {
+  if (a.kind === 'file' && b.kind === 'file') return a.fingerprint === b.fingerprint && a.text === b.text;
+  if (a.kind === 'refused' && b.kind === 'refused') return a.message === b.message;
+  return a.kind === b.kind;
+}
+
 /**
- * A policy file, re-read when it changes. An invalid edit keeps the last good
- * policies in force (a typo must not restore a node) and reports the error; a
- * removed file means no policy (the agent restores the node).
+ * A policy file, re-read when it changes. Only a complete, stable version is
+ * used, and only a deliberate removal of every policy restores the node: the
+ * file deleted, or a file that is an explicit empty list (`[]`). Anything else
+ * that cannot be used — unreadable, not a regular file, too large, empty,
+ * comments only, a YAML or schema error, a version still being written —
+ * keeps the last good policies in force and reports why. At start-up, the
+ * last good policies kept in the state dir win over a broken file; with none
+ * kept, the source is not ready (the agent restores nothing) until the file
+ * is fixed.
  */
 export class PolicyFileSource implements PolicySource {
   private snapshot: PolicySnapshot = { policies: [] };
   private listeners: Array<() => void> = [];
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private fingerprint = '';
+  private used: Look | null = null;
+  private known = false;
+  private stopped = false;
+  private running: Promise<void> | null = null;
+  private again = false;
 
   constructor(
     private readonly path: string,
-    private readonly pollMs: number,
+    private readonly opts: PolicyFileSourceOptions,
   ) {}
 
   current(): PolicySnapshot {
     return this.snapshot;
+  }
+
+  ready(): boolean {
+    return this.known;
   }
 
   onChange(listener: () => void): void {
@@ -54,6 +94,7 @@ export class PolicyFileSource implements PolicySource {
 
   async start(): Promise<void> {
     await this.refresh();
+    if (!this.known) await this.useCache();
     // Watch the directory, not the file: editors and ConfigMap updates replace it by rename.
     try {
       this.watcher = watch(dirname(this.path), (_event, name) => {
@@ -63,45 +104,118 @@ export class PolicyFileSource implements PolicySource {
     } catch {
       this.watcher = null;
     }
-    this.timer = setInterval(() => void this.refresh(), this.pollMs);
+    this.timer = setInterval(() => void this.refresh(), this.opts.pollMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.watcher?.close();
     if (this.timer) clearInterval(this.timer);
     this.watcher = null;
     this.timer = null;
+    await this.running;
   }
 
-  /** Re-read the file if it changed; returns whether the snapshot changed. */
-  async refresh(): Promise<boolean> {
-    let text: string | null;
-    let fingerprint: string;
+  /** Look at the file now (or once more after the look in flight); resolves when done. */
+  refresh(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.settle();
+        } while (this.again && !this.stopped);
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  /** Two looks settleMs apart that agree make a version; a version already used changes nothing. */
+  private async settle(): Promise<void> {
+    let previous = await this.look();
+    for (let i = 0; i < MAX_LOOKS && !this.stopped; i++) {
+      if (this.used && sameLook(previous, this.used)) return;
+      await new Promise((r) => setTimeout(r, this.opts.settleMs));
+      const next = await this.look();
+      if (sameLook(previous, next)) return this.use(next);
+      previous = next;
+    }
+  }
+
+  private async look(): Promise<Look> {
     try {
-      const st = await stat(this.path);
-      fingerprint = `${st.ino}:${st.size}:${st.mtimeMs}`;
-      if (fingerprint === this.fingerprint) return false;
-      text = await readFile(this.path, 'utf8');
+      const { text, fingerprint } = await readRegularFile(this.path, POLICY_LIMITS.maxBytes);
+      return { kind: 'file', text, fingerprint };
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') return this.publish({ policies: this.snapshot.policies, error: `${this.path}: ${String(err)}` });
-      fingerprint = 'missing';
-      if (fingerprint === this.fingerprint) return false;
-      text = null;
+      // Both RefusedFile and node's errno errors name the path already.
+      return errnoCode(err) === 'ENOENT' ? { kind: 'missing' } : { kind: 'refused', message: errorText(err) };
     }
-    this.fingerprint = fingerprint;
-    if (text === null) return this.publish({ policies: [] });
-    const parsed = parsePolicyDocuments(text, this.path);
-    if ('errors' in parsed) {
-      return this.publish({ policies: this.snapshot.policies, error: formatPolicyErrors(parsed.errors) });
-    }
-    return this.publish({ policies: parsed.policies });
   }
 
-  private publish(next: PolicySnapshot): boolean {
+  private async use(look: Look): Promise<void> {
+    this.used = look;
+    if (look.kind === 'missing') return this.accept([], 'the policy file was removed: no policy');
+    if (look.kind === 'refused') return this.keepLastGood(look.message);
+    const parsed = parsePolicyDocuments(look.text, this.path);
+    if ('errors' in parsed) return this.keepLastGood(formatPolicyErrors(parsed.errors));
+    await this.accept(parsed.policies, parsed.policies.length === 0 ? `the policy file says "${EXPLICIT_NO_POLICIES}": no policy` : undefined);
+    await this.saveCache(parsed.policies);
+  }
+
+  private async accept(policies: ConntrackPolicyDoc[], why: string | undefined): Promise<void> {
+    this.known = true;
+    if (why && this.snapshot.policies.length > 0) this.opts.log?.info({ path: this.path }, why);
+    this.publish({ policies });
+  }
+
+  private keepLastGood(error: string): void {
+    if (error !== this.snapshot.error) {
+      this.opts.log?.warn({ path: this.path, err: error, kept: this.snapshot.policies.map((p) => p.metadata.name) }, 'the policy file cannot be used; the last good policies stay in force');
+    }
+    this.publish({ policies: this.snapshot.policies, error });
+  }
+
+  private publish(next: PolicySnapshot): void {
     const changed = JSON.stringify(next) !== JSON.stringify(this.snapshot);
     this.snapshot = next;
     if (changed) for (const l of this.listeners) l();
-    return changed;
+  }
+
+  private cachePath(): string | null {
+    return this.opts.stateDir === undefined ? null : join(this.opts.stateDir, CACHE_FILE);
+  }
+
+  /** The last good policies from the state dir, validated again like a file (the schema may have moved on). */
+  private async useCache(): Promise<void> {
+    const path = this.cachePath();
+    if (!path) return;
+    try {
+      const cache = JSON.parse((await readRegularFile(path, POLICY_LIMITS.maxBytes)).text) as { path?: unknown; policies?: unknown };
+      if (cache.path !== this.path || !Array.isArray(cache.policies)) return;
+      const parsed = validatePolicyObjects(cache.policies.map((object, i) => ({ object, document: i + 1 })), path);
+      if ('errors' in parsed) throw new Error(formatPolicyErrors(parsed.errors));
+      this.known = true;
+      this.opts.log?.warn({ path: this.path, err: this.snapshot.error, kept: parsed.policies.map((p) => p.metadata.name) }, 'the policy file cannot be used; enforcing the last good policies kept in the state dir');
+      this.publish({ policies: parsed.policies, ...(this.snapshot.error ? { error: this.snapshot.error } : {}) });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') this.opts.log?.warn({ path, err: errorText(err) }, 'the kept policies cannot be used');
+    }
+  }
+
+  private async saveCache(policies: ConntrackPolicyDoc[]): Promise<void> {
+    const path = this.cachePath();
+    if (!path) return;
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(path, `${JSON.stringify({ path: this.path, policies })}\n`);
+    } catch (err) {
+      this.opts.log?.warn({ path, err: errorText(err) }, 'could not keep the policies in the state dir');
+    }
   }
 }

@@ -41,9 +41,10 @@ interface Sources {
   publish: (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
 }
 
-function standaloneSources(config: Config): Sources {
+function standaloneSources(config: Config, logger: Logger): Sources {
+  const fileOptions = { pollMs: Math.min(config.intervalMs, 5000), settleMs: 250, stateDir: config.stateDir, log: logger };
   return {
-    policies: config.policyFile ? new PolicyFileSource(config.policyFile, Math.min(config.intervalMs, 5000)) : NO_POLICY,
+    policies: config.policyFile ? new PolicyFileSource(config.policyFile, fileOptions) : NO_POLICY,
     nodeLabels: () => config.nodeLabels,
     publish: async (status) => {
       if (config.statusFile) await writeStatusFile(config.statusFile, config.nodeName, status);
@@ -69,7 +70,7 @@ export interface AgentProcess {
 export async function startAgent(config: Config, host: Host, logger: Logger): Promise<AgentProcess> {
   const engine = await buildEngine(config, host, logger);
   const metrics = new AgentMetrics(config.nodeName);
-  const sources = config.kubernetes ? clusterSources(config, logger) : standaloneSources(config);
+  const sources = config.kubernetes ? clusterSources(config, logger) : standaloneSources(config, logger);
   await sources.policies.start();
   const initial = sources.policies.current();
   if (initial.error) logger.error({ err: initial.error }, 'a policy is invalid and is not used');

@@ -7,6 +7,7 @@ import type { NotrackBackend, NotrackBackendName } from '../kernel/notrack/backe
 import { createNotrackBackend, detectBackend } from '../kernel/notrack/detect.js';
 import { readObservedState } from '../kernel/observe.js';
 import { FileBaselineStore, type BaselineStore } from '../reconcile/baseline-store.js';
+import { CreatedObjectsFile } from '../reconcile/created-objects-file.js';
 import { Reconciler, type ReconcileLogger } from '../reconcile/reconciler.js';
 import { StateLock } from '../reconcile/state-lock.js';
 import type { Host } from './host.js';
@@ -20,7 +21,7 @@ export interface Engine {
 
 export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'stateDir'>, host: Host, logger?: ReconcileLogger): Promise<Engine> {
   const backendName = config.notrackBackend === 'auto' ? await detectBackend(host.runner) : config.notrackBackend;
-  const backend = createNotrackBackend(backendName, host.runner);
+  const backend = createNotrackBackend(backendName, host.runner, new CreatedObjectsFile(config.stateDir));
   const baselineStore = new FileBaselineStore(config.stateDir);
   const lock = new StateLock(config.stateDir);
   const reconciler = new Reconciler({

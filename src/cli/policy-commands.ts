@@ -1,17 +1,17 @@
 // plan, apply and restore on this host, from a policy file.
 // Bad input (an invalid file, a guardrail refusal, a conflict) is reported,
 // exit code 1, and nothing is written: validate everything first.
-import { readFile } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import { describeRule } from '../kernel/notrack/render-iptables.js';
 import { readHostSnapshot } from '../kernel/snapshot.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
-import { parsePolicyDocuments } from '../policy/load.js';
+import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
+import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
 import { nodeFacts } from '../policy/node-facts.js';
 import type { DesiredState } from '../policy/types.js';
 import type { Baseline } from '../reconcile/planner.js';
-import { describeAction, describeNotApplicable } from '../reconcile/planner.js';
+import { describeAction, describeNotApplicable, NOTRACK_KEY } from '../reconcile/planner.js';
 import { planJson, renderPlanText, type NotrackChange, type PlanView } from '../report/plan-text.js';
 import { buildEngine, type Engine } from './engine.js';
 import type { Host } from './host.js';
@@ -21,8 +21,9 @@ export class InputError extends Error {}
 export async function loadPolicyFile(path: string) {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readRegularFile(path, POLICY_LIMITS.maxBytes)).text;
   } catch (err) {
+    if (err instanceof RefusedFile) throw new InputError(err.message);
     throw new InputError(`${path}: cannot read the policy file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const parsed = parsePolicyDocuments(text, path);
@@ -111,6 +112,12 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
     return 1;
   }
   if (r.execution) out.write(`applied ${r.execution.applied.length} change(s)${r.inSync ? '; the node matches the policy' : ''}\n`);
+  // NOTRACK rules asked for and not applied (a name collision, no readable firewall) are a failure, not "left alone".
+  const notrack = r.notApplicable.find((n) => n.key === NOTRACK_KEY);
+  if (notrack && (e.enforced.notrack.length > 0 || e.enforced.acceptUntracked)) {
+    err.write(`NOTRACK rules not applied: ${notrack.reason}\n`);
+    return 1;
+  }
   return 0;
 }
 

@@ -259,16 +259,28 @@ export function parseConntrackLine(line: string, start = 0, end = line.length): 
   return entry;
 }
 
+/**
+ * The longest line read as an entry. Real ones are a few hundred bytes (IPv6,
+ * accounting, labels); a longer one is no entry, and a reader that kept
+ * gluing chunks to it would copy it again for every chunk (quadratic).
+ */
+export const MAX_LINE_LENGTH = 4096;
+
 /** Parses lines and counts what it parsed and what it refused (one per table read). */
 export class EntryParser {
-  /** Lines that were not a conntrack entry (parse returned null). */
+  /** Lines that were not a conntrack entry (parse returned null, or longer than MAX_LINE_LENGTH). */
   malformed = 0;
   parsed = 0;
 
   parse(line: string, start = 0, end = line.length): ConntrackEntry | null {
-    const entry = parseConntrackLine(line, start, end);
+    const entry = end - start > MAX_LINE_LENGTH ? null : parseConntrackLine(line, start, end);
     if (entry === null) this.malformed++;
     else this.parsed++;
     return entry;
+  }
+
+  /** A line dropped unread because it ran past MAX_LINE_LENGTH. */
+  tooLong(): void {
+    this.malformed++;
   }
 }

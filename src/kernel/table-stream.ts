@@ -4,7 +4,7 @@
 // as a child process. Both print the same line format.
 import type { Readable } from 'node:stream';
 import type { CommandRunner } from './command-runner.js';
-import { EntryParser, type ConntrackEntry } from './entry-parser.js';
+import { EntryParser, MAX_LINE_LENGTH, type ConntrackEntry } from './entry-parser.js';
 import type { HostPaths } from './host-paths.js';
 import type { KernelFiles } from './kernel-files.js';
 import { isPermissionMessage } from './stats.js';
@@ -44,9 +44,17 @@ export interface TableUnavailable {
 /** Parse a stream of byte chunks, one batch per chunk: only the current chunk's text is held (and what the consumer keeps of its entries). */
 async function* parseChunks(first: IteratorResult<unknown>, rest: AsyncIterator<unknown>, parser: EntryParser): AsyncGenerator<ConntrackEntry[]> {
   let carry = '';
+  let skipping = false; // inside a line past MAX_LINE_LENGTH: dropped up to its newline
   for (let r = first; !r.done; r = await rest.next()) {
     // The table is ASCII: latin1 decodes faster than utf8 and the same here.
-    const text = carry + (Buffer.isBuffer(r.value) ? r.value.toString('latin1') : String(r.value));
+    let chunk = Buffer.isBuffer(r.value) ? r.value.toString('latin1') : String(r.value);
+    if (skipping) {
+      const nl = chunk.indexOf('\n');
+      if (nl < 0) continue;
+      chunk = chunk.slice(nl + 1);
+      skipping = false;
+    }
+    const text = carry + chunk;
     const batch: ConntrackEntry[] = [];
     let start = 0;
     for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
@@ -54,6 +62,11 @@ async function* parseChunks(first: IteratorResult<unknown>, rest: AsyncIterator<
       start = nl + 1;
     }
     carry = text.slice(start);
+    if (carry.length > MAX_LINE_LENGTH) {
+      parser.tooLong();
+      carry = '';
+      skipping = true;
+    }
     yield batch;
   }
   if (carry !== '') {

@@ -37,6 +37,36 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   return ma.every((byte, i) => byte === mb[i]);
 }
 
+/** The first invalid CIDR of a list (a flag's values), as a reason; undefined when all are valid. */
+export function cidrListProblem(values: readonly string[]): string | undefined {
+  for (const text of values) {
+    const parsed = parseCidr(text);
+    if (!parsed.ok) return parsed.reason;
+  }
+  return undefined;
+}
+
+/** The family whose every address the union of `cidrs` covers (e.g. 0.0.0.0/1 + 128.0.0.0/1 is all of IPv4), if any. */
+export function familyCoveredBy(cidrs: readonly Cidr[]): 4 | 6 | undefined {
+  for (const family of [4, 6] as const) {
+    const bits = family === 4 ? 32 : 128;
+    const ranges = cidrs
+      .filter((c) => c.family === family)
+      .map((c) => {
+        const start = c.bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
+        return { start, end: start + (1n << BigInt(bits - c.prefix)) };
+      })
+      .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    let covered = 0n; // every address below this is in the union
+    for (const r of ranges) {
+      if (r.start > covered) break;
+      if (r.end > covered) covered = r.end;
+    }
+    if (ranges.length > 0 && covered === 1n << BigInt(bits)) return family;
+  }
+  return undefined;
+}
+
 function fail(text: string, why: string): CidrResult {
   return { ok: false, reason: `"${text}" is not a valid IPv4 or IPv6 CIDR: ${why}` };
 }

@@ -91,7 +91,10 @@ export function effectivePolicy(docs: readonly ConntrackPolicyDoc[], nodeLabels:
   const byField = new Map<string, Contribution[]>();
   for (const policy of selected) {
     for (const { field, value } of policy.fields) {
-      byField.set(field, [...(byField.get(field) ?? []), { policy, value }]);
+      // Append in place: copying the list on every contribution made many policies quadratic.
+      const list = byField.get(field);
+      if (list) list.push({ policy, value });
+      else byField.set(field, [{ policy, value }]);
     }
   }
 

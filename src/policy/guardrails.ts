@@ -1,8 +1,8 @@
 // Guardrails: values that are valid but dangerous are refused unless the
 // policy opts in. Each check returns the reason for refusing, or undefined.
-import { cidrsOverlap, formatCidr, parseCidr } from './cidr.js';
+import { cidrsOverlap, familyCoveredBy, formatCidr, parseCidr, type Cidr } from './cidr.js';
 import { EXPLICIT_TABLE_BUDGET_PERCENT, tableBytes } from './sizing.js';
-import type { NotrackRule } from './types.js';
+import type { NotrackRule, PortRange } from './types.js';
 
 /**
  * Safe floors (seconds) per timeout sysctl, with why going lower hurts. They
@@ -54,12 +54,19 @@ export interface ClusterCidrs {
 export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, cluster: ClusterCidrs): string | undefined {
   if (allowBroadMatch) return undefined;
   const optIn = 'set allowBroadMatch: true on the rule to allow it';
-  // A /0 prefix restricts nothing; a protocol alone still matches every flow of that protocol.
-  const restricting = (list: string[] | undefined) => (list ?? []).filter((text) => !text.endsWith('/0'));
-  const addresses = restricting(rule.sources).length + restricting(rule.destinations).length;
-  if (!rule.interface && !rule.ports && addresses === 0) {
+  // Judged by meaning, not syntax: iptables reads "+" as every interface, ports
+  // 1-65535 are every port, and CIDRs whose union is a whole family (a /0, or
+  // 0.0.0.0/1 + 128.0.0.0/1) are every address. A protocol alone still matches
+  // every flow of that protocol.
+  const restricting = (list: string[] | undefined) => list !== undefined && list.length > 0 && familyCoveredBy(cidrsOf(list)) === undefined;
+  const narrows = {
+    interface: rule.interface !== undefined && rule.interface !== '+',
+    ports: rule.ports !== undefined && !coversEveryPort(rule.ports),
+    addresses: restricting(rule.sources) || restricting(rule.destinations),
+  };
+  if (!narrows.interface && !narrows.ports && !narrows.addresses) {
     const what = rule.protocol ? `all ${rule.protocol} traffic` : 'all traffic';
-    return `matches ${what} (no interface, ports, or addresses narrower than /0), which disables NAT and stateful filtering for it; ${optIn}`;
+    return `matches ${what} (its interface, ports and addresses, if any, cover everything: "+" is every interface, 1-65535 every port, CIDRs that together span a whole IP family every address), which disables NAT and stateful filtering for it; ${optIn}`;
   }
   const clusterCidrs = [
     ...(cluster.serviceCidrs ?? []).map((text) => ({ text, kind: 'Service' })),
@@ -82,6 +89,23 @@ export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, clus
     return `names no destinations, so on this node it would also match traffic to Pods and Services (${clusterCidrs.map((c) => formatCidr(c.cidr)).join(', ')}), which needs conntrack; add destinations (e.g. this node's address) or ${optIn}`;
   }
   return undefined;
+}
+
+function cidrsOf(list: readonly string[]): Cidr[] {
+  return list.flatMap((text) => {
+    const parsed = parseCidr(text);
+    return parsed.ok ? [parsed.cidr] : [];
+  });
+}
+
+/** Whether the ranges together cover every port, 1 to 65535. */
+function coversEveryPort(ports: readonly PortRange[]): boolean {
+  let next = 1; // every port below this is covered
+  for (const p of [...ports].sort((a, b) => a.from - b.from)) {
+    if (p.from > next) return false;
+    next = Math.max(next, p.to + 1);
+  }
+  return next > 65535;
 }
 
 export interface TableFacts {

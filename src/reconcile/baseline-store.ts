@@ -1,10 +1,16 @@
 // The node's values before our first change of each key, kept in the state
 // dir so that `restore` still knows them after a restart. A kept value is
 // never overwritten: the baseline is what the node had before us.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { errnoCode } from '../kernel/kernel-files.js';
+import { parseCidr } from '../policy/cidr.js';
+import { issueErrors } from '../policy/issue-messages.js';
+import { DNS_LABEL, INTERFACE_NAME } from '../policy/schema.js';
 import { writeFileAtomic, type AtomicFs } from './atomic-file.js';
-import { emptyBaseline, isValueAction, NOTRACK_KEY, type Action, type Baseline, type NotrackTarget } from './planner.js';
+import { BUCKETS_KEY, emptyBaseline, isValueAction, NOTRACK_KEY, type Action, type Baseline, type NotrackTarget } from './planner.js';
+import { readRegularFile } from './regular-file.js';
 
 export interface BaselineStore {
   load(): Promise<Baseline>;
@@ -71,20 +77,52 @@ export class MemoryBaselineStore extends StoredBaseline {
 }
 
 const FILE_NAME = 'baseline.json';
+const MAX_BYTES = 1 << 20;
+
+// The state dir is trusted no more than a policy file: every key becomes a
+// path under /proc/sys/net/netfilter, every value is written to the kernel,
+// every rule name ends up in iptables-restore input on a rollback.
+const Port = z.number().int().min(1).max(65535);
+const Cidr = z.string().refine((t) => parseCidr(t).ok, 'must be a CIDR');
+const StoredRule = z
+  .object({
+    name: z.string().regex(DNS_LABEL).max(28),
+    interface: z.string().regex(INTERFACE_NAME).optional(),
+    protocol: z.enum(['tcp', 'udp']).optional(),
+    ports: z
+      .array(z.object({ from: Port, to: Port }).strict().refine((r) => r.from <= r.to, 'from must not exceed to'))
+      .max(15)
+      .optional(),
+    sources: z.array(Cidr).max(32).optional(),
+    destinations: z.array(Cidr).max(32).optional(),
+    direction: z.enum(['inbound', 'outbound', 'both']),
+  })
+  .strict();
+const BaselineFile = z
+  .object({
+    version: z.literal(1).optional(),
+    // A sysctl file name or the buckets key; values as the kernel holds them (unsigned 32-bit at most).
+    values: z.record(z.string().regex(new RegExp(`^(nf_conntrack_[a-z0-9_]{1,64}|${BUCKETS_KEY})$`)), z.number().int().min(0).max(4294967295)),
+    notrackOwned: z.boolean(),
+    notrackApplied: z.object({ rules: z.array(StoredRule).max(32), acceptUntracked: z.boolean() }).strict().optional(),
+  })
+  .strict();
 
 function parseBaseline(text: string, path: string): Baseline {
+  const fix = 'fix or remove it by hand, it holds the values to restore';
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message}); fix or remove it by hand, it holds the values to restore`);
+    throw new Error(`${path}: not valid JSON (${(err as Error).message}); ${fix}`);
   }
-  const b = data as Partial<Baseline> | null;
-  const values = b?.values;
-  if (typeof values !== 'object' || values === null || Object.values(values).some((v) => typeof v !== 'number')) {
-    throw new Error(`${path}: "values" must be an object of numbers`);
+  const parsed = BaselineFile.safeParse(data, { reportInput: true });
+  if (!parsed.success) {
+    const problems = issueErrors(parsed.error.issues).map((p) => `${p.path || '(top)'}: ${p.message}`);
+    throw new Error(`${path}: invalid (${problems.join('; ')}); ${fix}`);
   }
-  return { values, notrackOwned: b?.notrackOwned === true, ...(b?.notrackApplied ? { notrackApplied: b.notrackApplied } : {}) };
+  const { values, notrackOwned, notrackApplied } = parsed.data;
+  return { values, notrackOwned, ...(notrackApplied ? { notrackApplied } : {}) };
 }
 
 /** baseline.json in the state dir (e.g. /var/lib/conntrack-operator), replaced atomically. */
@@ -102,9 +140,9 @@ export class FileBaselineStore extends StoredBaseline {
   async load(): Promise<Baseline> {
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      text = (await readRegularFile(this.path, MAX_BYTES)).text;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyBaseline();
+      if (errnoCode(err) === 'ENOENT') return emptyBaseline();
       throw err;
     }
     return parseBaseline(text, this.path);

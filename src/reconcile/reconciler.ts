@@ -3,7 +3,7 @@
 // Two passes in a row: the second writes nothing.
 import type { HostPaths } from '../kernel/host-paths.js';
 import type { KernelFiles } from '../kernel/kernel-files.js';
-import type { NotrackBackend } from '../kernel/notrack/backend.js';
+import { ForeignObjectError, type NotrackBackend } from '../kernel/notrack/backend.js';
 import type { DesiredState, PolicyMode } from '../policy/types.js';
 import type { BaselineStore } from './baseline-store.js';
 import { CorrectionGuard, detectDrift, type Clock, type DriftRecord, type WriterFacts } from './drift.js';
@@ -202,7 +202,9 @@ export class Reconciler {
       return { observed, notrack: await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked }) };
     } catch (err) {
       // Rules we cannot read (not root, a missing tool) are one key we cannot manage, not a failed pass.
-      return { observed, notrack: null, notrackError: `cannot read the firewall rules here: ${errorText(err)}` };
+      // A chain or table of someone else's with our name is a refusal, not an unreadable firewall: say which.
+      const why = err instanceof ForeignObjectError ? errorText(err) : `cannot read the firewall rules here: ${errorText(err)}`;
+      return { observed, notrack: null, notrackError: why };
     }
   }
 

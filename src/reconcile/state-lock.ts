@@ -11,9 +11,10 @@
 //   heartbeat and a file not touched for staleMs is abandoned;
 // - another boot: abandoned (the state dir is on disk, the holder is not).
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, readlink, rename, rm, stat, utimes } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readFile, readlink, rename, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../kernel/kernel-files.js';
+import { readRegularFile } from './regular-file.js';
 
 /** Who holds the lock, as written in the lock file. */
 export interface LockHolder {
@@ -75,6 +76,21 @@ function parseHolder(text: string): LockHolder | undefined {
   }
 }
 
+/** The entry at a path, never followed; identity is device, inode and content (inode numbers are reused, tokens are not). */
+async function entryAt(path: string): Promise<{ identity: string; text: string; isFile: boolean; mtimeMs: number }> {
+  const st = await lstat(path);
+  const text = st.isFile() ? (await readRegularFile(path, 64 * 1024)).text : '';
+  return { identity: `${st.dev}:${st.ino}:${st.isFile()}:${text}`, text, isFile: st.isFile(), mtimeMs: st.mtimeMs };
+}
+
+interface LockFound {
+  /** What takeover compares: it removes only the very entry it judged. */
+  identity: string;
+  holder: LockHolder | undefined;
+  ageMs: number;
+  notAFile: boolean;
+}
+
 export class StateLock {
   readonly path: string;
   private readonly timeoutMs: number;
@@ -111,16 +127,14 @@ export class StateLock {
     const deadline = Date.now() + this.timeoutMs;
     for (;;) {
       try {
-        const handle = await open(this.path, 'wx', 0o600);
-        await handle.writeFile(JSON.stringify(me));
-        await handle.close();
+        await this.create(me);
         return me.token;
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err;
       }
       const found = await this.readLock();
       if (found && (await this.abandoned(found, me))) {
-        await this.takeOver(found.text);
+        await this.takeOver(found.identity);
         continue;
       }
       if (Date.now() > deadline) {
@@ -131,23 +145,43 @@ export class StateLock {
     }
   }
 
-  private async readLock(): Promise<{ text: string; holder: LockHolder | undefined; ageMs: number } | undefined> {
+  /** The lock file, written whole or not at all: a write that fails (a full disk) removes the file it created. */
+  private async create(me: LockHolder): Promise<void> {
+    const handle = await open(this.path, 'wx', 0o600);
     try {
-      const [text, st] = await Promise.all([readFile(this.path, 'utf8'), stat(this.path)]);
-      return { text, holder: parseHolder(text), ageMs: Date.now() - st.mtimeMs };
+      await handle.writeFile(JSON.stringify(me));
+      await handle.sync();
+    } catch (err) {
+      await handle.close();
+      await rm(this.path, { force: true });
+      throw err;
+    }
+    await handle.close();
+  }
+
+  /**
+   * What is at the lock path, judged by what it is and holds, not by whether
+   * the path exists: anything but a regular file (a dangling symlink, a
+   * directory, a FIFO) is no lock any holder could release.
+   */
+  private async readLock(): Promise<LockFound | undefined> {
+    try {
+      const entry = await entryAt(this.path);
+      return { identity: entry.identity, holder: entry.isFile ? parseHolder(entry.text) : undefined, ageMs: Date.now() - entry.mtimeMs, notAFile: !entry.isFile };
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return undefined; // released meanwhile: try again
       throw err;
     }
   }
 
-  private async abandoned({ holder, ageMs }: { holder: LockHolder | undefined; ageMs: number }, me: LockHolder): Promise<boolean> {
+  private async abandoned({ holder, ageMs, notAFile }: LockFound, me: LockHolder): Promise<boolean> {
+    if (notAFile) return true;
     if (holder && holder.bootId !== me.bootId) return true;
     if (holder && holder.pidNs !== '' && holder.pidNs === me.pidNs) return (await this.view.startTimeOf(holder.pid)) !== holder.startTime;
     return ageMs > this.staleMs;
   }
 
-  /** Remove the abandoned file, unless another waiter has replaced it since we read it. */
+  /** Remove the abandoned entry, unless another waiter has replaced it since we judged it. */
   private async takeOver(judged: string): Promise<void> {
     const aside = `${this.path}.${randomBytes(6).toString('hex')}`;
     try {
@@ -156,8 +190,12 @@ export class StateLock {
       if (errnoCode(err) === 'ENOENT') return;
       throw err;
     }
-    if ((await readFile(aside, 'utf8')) !== judged) await link(aside, this.path).catch(() => undefined); // a live lock: put it back
-    await rm(aside, { force: true });
+    if ((await entryAt(aside)).identity !== judged) {
+      await link(aside, this.path).catch(() => undefined); // a live lock: put it back
+      await rm(aside, { force: true });
+      return;
+    }
+    await rm(aside, { force: true, recursive: true });
   }
 
   private async removeIf(token: string): Promise<void> {

@@ -49,6 +49,32 @@ for (const mode of MODES) {
   });
 }
 
+/** The foreign capture plus a user's own raw chain that happens to be called CTOP-NOTRACK-PRE (no marker rule in it). */
+function withUserChain(mode: (typeof MODES)[number]): string {
+  return fixture(`iptables-${mode}-save.foreign.txt`)
+    .replace(/^(\*raw\n)/m, '$1:CTOP-NOTRACK-PRE - [0:0]\n')
+    .replace(/^(COMMIT)/m, '-A PREROUTING -j CTOP-NOTRACK-PRE\n-A CTOP-NOTRACK-PRE -s 198.51.100.7/32 -j CT --notrack\n$1');
+}
+
+for (const mode of MODES) {
+  test(`iptables-${mode}: a chain with our name but not our marker is refused by name, never flushed, and restore leaves it`, async () => {
+    const restore = `iptables-${mode}-restore --noflush --wait=5`;
+    const runner = new FakeRunner({
+      ...savesOf(mode, 'foreign', 'foreign'),
+      [`iptables-${mode}-save`]: ok(withUserChain(mode)),
+      [restore]: ok(),
+      [`ip6tables-${mode}-restore --noflush --wait=5`]: ok(),
+    });
+    const backend = new IptablesBackend(mode, runner);
+    await assert.rejects(backend.sync(SAMPLE_DESIRED), /raw chain CTOP-NOTRACK-PRE already exists and is not ours \(no "-m comment --comment conntrack-operator" marker rule\): refusing to take it over/);
+    await assert.rejects(backend.check(SAMPLE_DESIRED), /raw chain CTOP-NOTRACK-PRE already exists and is not ours/);
+    assert.deepEqual(runner.calls.filter((c) => c.cmd.endsWith('-restore')), [], 'nothing written');
+    // Removing ours: the user's chain is not ours, so not named in any restore.
+    await backend.remove();
+    assert.ok(runner.calls.filter((c) => c.cmd.endsWith('-restore')).every((c) => !(c.input ?? '').includes('CTOP-NOTRACK-PRE')));
+  });
+}
+
 test('sync: when the ipv6 restore fails, the ipv4 change is undone and the error names the command', async () => {
   let ipv4Saves = 0;
   const runner = new FakeRunner({

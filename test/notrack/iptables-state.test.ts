@@ -107,3 +107,16 @@ test('buildRestore for removal deletes our jumps and chains, nothing else', () =
 test('ownedLines of a synced ruleset is the desired set (the undo target)', () => {
   assert.deepEqual(ownedLines(parseIptablesSave(fixture('iptables-legacy-save.synced.txt'))), WANT4);
 });
+
+// 10^5 lines (the issue's 32 rules x 32 sources x 32 destinations rendered 131,072): diff and restore
+// input are built without spreading them into one call (before: "Maximum call stack size exceeded").
+test('diffIptables and buildRestore take 150,000 lines without overflowing the stack', () => {
+  const chain = 'CTOP-NOTRACK-PRE';
+  const lines = Array.from({ length: 150_000 }, (_, i) => `-A ${chain} -s 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32 -m comment --comment r -j CT --notrack`);
+  const wanted = new Map([[chain, [`-A ${chain} -m comment --comment conntrack-operator`, ...lines]]]);
+  const foreign = parseIptablesSave(fixture('iptables-nft-save.foreign.txt'));
+  const diff = diffIptables(foreign, wanted, 'ipv4');
+  assert.equal(diff.missing.length, lines.length + 2); // the marker, every line, the jump
+  const restore = buildRestore(foreign, wanted);
+  assert.equal(restore.split('\n').filter((l) => l.startsWith(`-A ${chain} -s `)).length, lines.length);
+});

@@ -48,7 +48,30 @@ test('nftables sync: one list, then one nft -f transaction only when out of sync
 });
 
 test('nftables remove: one transaction that deletes only our table', async () => {
-  const runner = new FakeRunner({ [APPLY]: ok() });
+  const runner = new FakeRunner({ [LIST]: ok(fixture('nft-list-table.synced.txt')), [APPLY]: ok() });
   await new NftablesBackend(runner).remove();
-  assert.deepEqual(runner.calls, [{ cmd: 'nft', args: ['-f', '-'], input: nftDeleteScript() }]);
+  assert.deepEqual(runner.calls.at(-1), { cmd: 'nft', args: ['-f', '-'], input: nftDeleteScript() });
+});
+
+// A user's table that happens to have our name: no `comment "conntrack-operator"` at table level.
+const FOREIGN = fixture('nft-list-table.synced.txt').replace('\tcomment "conntrack-operator"\n', '');
+
+test('nftables: a table with our name that is not ours is refused, never taken over', async () => {
+  for (const [name, answer] of [['foreign', ok(FOREIGN)], ['absent', absent]] as const) {
+    const runner = new FakeRunner({ [LIST]: answer, [APPLY]: ok() });
+    const backend = new NftablesBackend(runner);
+    if (name === 'foreign') {
+      await assert.rejects(backend.sync(SAMPLE_DESIRED), /nftables table inet conntrack_operator already exists and is not ours/);
+      await assert.rejects(backend.check(SAMPLE_DESIRED), /is not ours/);
+    }
+    // Nothing of ours wanted, or removing: the table is left as it is, no transaction at all.
+    assert.deepEqual(await backend.check({ rules: [], acceptUntracked: false }), { inSync: true, missing: [], extra: [], ownedRules: 0 });
+    await backend.sync({ rules: [], acceptUntracked: false });
+    await backend.remove();
+    assert.deepEqual(runner.calls.filter((c) => c.args[0] === '-f'), [], `${name}: no nft -f`);
+  }
+});
+
+test('nftables sync script: our table carries its marker comment', () => {
+  assert.match(nftSyncScript(SAMPLE_DESIRED), /^table inet conntrack_operator \{\n  comment "conntrack-operator"\n/m);
 });

@@ -104,11 +104,16 @@ const cases: Case[] = [
   },
 ];
 
+/** Every chain we render starts with our marker rule. */
+function marked(chain: string, lines: string[]): string[] {
+  return lines.length > 0 ? [`-A ${chain} -m comment --comment conntrack-operator`, ...lines] : [];
+}
+
 for (const c of cases) {
   test(`renderIptablesChains: ${c.name}`, () => {
     const chains = renderIptablesChains({ rules: [c.rule], acceptUntracked: false }, c.family ?? 'ipv4');
-    assert.deepEqual(chains.get('CTOP-NOTRACK-PRE') ?? [], c.pre);
-    assert.deepEqual(chains.get('CTOP-NOTRACK-OUT') ?? [], c.out);
+    assert.deepEqual(chains.get('CTOP-NOTRACK-PRE') ?? [], marked('CTOP-NOTRACK-PRE', c.pre));
+    assert.deepEqual(chains.get('CTOP-NOTRACK-OUT') ?? [], marked('CTOP-NOTRACK-OUT', c.out));
     assert.equal(chains.has('CTOP-ACCEPT-UNTRACKED'), false);
   });
 }
@@ -121,11 +126,11 @@ test('renderIptablesChains: acceptUntracked accepts exactly what our PREROUTING 
     { name: 'web-in', protocol: 'tcp', ports: [p(443)], direction: 'inbound' },
   ];
   const chains = renderIptablesChains({ rules, acceptUntracked: true }, 'ipv4');
-  assert.deepEqual(chains.get('CTOP-ACCEPT-UNTRACKED'), [
+  assert.deepEqual(chains.get('CTOP-ACCEPT-UNTRACKED'), marked('CTOP-ACCEPT-UNTRACKED', [
     '-A CTOP-ACCEPT-UNTRACKED -i lo -m conntrack --ctstate UNTRACKED -m comment --comment loopback -j ACCEPT',
     '-A CTOP-ACCEPT-UNTRACKED -s 10.96.0.10/32 -p udp -m multiport --sports 53 -m conntrack --ctstate UNTRACKED -m comment --comment dns-out -j ACCEPT',
     '-A CTOP-ACCEPT-UNTRACKED -p tcp -m multiport --dports 443 -m conntrack --ctstate UNTRACKED -m comment --comment web-in -j ACCEPT',
-  ]);
+  ]));
   // web-out's replies are untracked (--sports 80) but not accepted: that would open every local port to anyone sending from port 80.
   assert.ok(chains.get('CTOP-NOTRACK-PRE')!.some((l) => l.includes('--sports 80')));
   assert.ok(!chains.get('CTOP-ACCEPT-UNTRACKED')!.some((l) => l.includes('--sports 80')));

@@ -74,6 +74,7 @@ test('nftSyncScript replaces only our table, in one transaction', () => {
       'add table inet conntrack_operator',
       'delete table inet conntrack_operator',
       'table inet conntrack_operator {',
+      '  comment "conntrack-operator"',
       '  chain notrack-pre {',
       '    type filter hook prerouting priority raw; policy accept;',
       '    iifname "lo" notrack comment "lo"',
@@ -88,4 +89,11 @@ test('nftSyncScript replaces only our table, in one transaction', () => {
   );
   assert.equal(nftSyncScript({ rules: [], acceptUntracked: false }), nftDeleteScript());
   assert.doesNotMatch(script, /inet user|flush ruleset/);
+});
+
+test('an iptables interface wildcard ("veth+") is the same wildcard in nft ("veth*")', () => {
+  assert.deepEqual(renderNftLines({ rules: [{ name: 'pods', interface: 'veth+', direction: 'inbound' }], acceptUntracked: false }).filter((l) => l.includes('notrack comment')), [
+    'notrack-pre: iifname "veth*" notrack comment "pods"',
+    'notrack-out: oifname "veth*" notrack comment "pods"',
+  ]);
 });

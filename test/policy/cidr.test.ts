@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from '../../src/policy/cidr.js';
+import { cidrListProblem, cidrsOverlap, familyCoveredBy, formatCidr, parseCidr, type Cidr } from '../../src/policy/cidr.js';
 
 function cidr(text: string): Cidr {
   const result = parseCidr(text);
@@ -70,4 +70,41 @@ describe('cidrsOverlap', () => {
     ['10.0.0.0/8', '::ffff:10.0.0.0/104', false], // different families never overlap
   ];
   for (const [a, b, overlap] of cases) it(`${a} ~ ${b}: ${overlap}`, () => assert.equal(cidrsOverlap(cidr(a), cidr(b)), overlap));
+});
+
+describe('cidrListProblem: the first invalid CIDR of a flag, as a reason', () => {
+  const cases: Array<{ values: string[]; problem?: RegExp }> = [
+    { values: [] },
+    { values: ['10.96.0.0/12', 'fd00:10:96::/112'] },
+    { values: ['10.96.0.0/12', '10.96.0.0/33'], problem: /"10.96.0.0\/33" is not a valid IPv4 or IPv6 CIDR: prefix \/33/ },
+    { values: ['banana'], problem: /"banana"/ },
+    { values: ['010.0.0.0/8'], problem: /leading zeros/ },
+  ];
+  for (const c of cases) {
+    it(JSON.stringify(c.values), () => {
+      const problem = cidrListProblem(c.values);
+      if (!c.problem) return assert.equal(problem, undefined);
+      assert.match(problem ?? '', c.problem);
+    });
+  }
+});
+
+describe('familyCoveredBy: unions that are a whole IP family', () => {
+  const parsed = (list: string[]): Cidr[] => list.map((t) => {
+    const r = parseCidr(t);
+    assert.ok(r.ok, t);
+    return r.cidr;
+  });
+  const cases: Array<{ cidrs: string[]; family: 4 | 6 | undefined }> = [
+    { cidrs: ['0.0.0.0/0'], family: 4 },
+    { cidrs: ['0.0.0.0/1', '128.0.0.0/1'], family: 4 },
+    { cidrs: ['128.0.0.0/1', '0.0.0.0/2', '64.0.0.0/2', '10.0.0.0/8'], family: 4 },
+    { cidrs: ['0.0.0.0/1', '128.0.0.0/2'], family: undefined },
+    { cidrs: ['0.0.0.0/1', '192.0.0.0/2'], family: undefined },
+    { cidrs: ['::/0'], family: 6 },
+    { cidrs: ['::/1', '8000::/1'], family: 6 },
+    { cidrs: ['::/1', '0.0.0.0/1'], family: undefined },
+    { cidrs: [], family: undefined },
+  ];
+  for (const c of cases) it(c.cidrs.join(' + ') || '(none)', () => assert.equal(familyCoveredBy(parsed(c.cidrs)), c.family));
 });

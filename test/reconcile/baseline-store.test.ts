@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -83,6 +84,38 @@ test('baseline (file): a damaged file is an error naming it, never silently repl
     const store = new FileBaselineStore(dir);
     await assert.rejects(store.load(), new RegExp(`${join(dir, 'baseline.json')}: not valid JSON`));
     await assert.rejects(store.recordBefore([raiseMax]));
-    await writeFile(join(dir, 'baseline.json'), '{"values": {"nf_conntrack_max": "big"}}');
-    await assert.rejects(store.load(), /"values" must be an object of numbers/);
+  }));
+
+test('baseline (file): validated like a policy; a tampered or out-of-range file is refused naming the field', async (t) => {
+  const rule = { name: 'loopback', interface: 'lo', direction: 'both' };
+  const applied = (r: object) => ({ values: {}, notrackOwned: true, notrackApplied: { rules: [r], acceptUntracked: false } });
+  const cases: Array<{ name: string; data: unknown; error: RegExp }> = [
+    { name: 'a value that is not a number', data: { values: { nf_conntrack_max: 'big' }, notrackOwned: false }, error: /values\.nf_conntrack_max/ },
+    { name: 'a negative value', data: { values: { nf_conntrack_max: -1 }, notrackOwned: false }, error: /values\.nf_conntrack_max/ },
+    { name: 'above 32 bits', data: { values: { nf_conntrack_max: 2 ** 53 + 2 }, notrackOwned: false }, error: /values\.nf_conntrack_max/ },
+    { name: 'a fraction', data: { values: { nf_conntrack_max: 1.5 }, notrackOwned: false }, error: /values\.nf_conntrack_max/ },
+    { name: 'a key that is a path', data: { values: { '../../../../etc/hostname': 1 }, notrackOwned: false }, error: /values/ },
+    { name: 'a rule name that is iptables-restore input', data: applied({ ...rule, name: 'x\nCOMMIT\n*filter\n-A INPUT -j ACCEPT' }), error: /notrackApplied\.rules\[0\]\.name/ },
+    { name: 'a rule interface with a space', data: applied({ ...rule, interface: 'lo -j ACCEPT' }), error: /notrackApplied\.rules\[0\]\.interface/ },
+    { name: 'a rule list that is not a list', data: { values: {}, notrackOwned: true, notrackApplied: { rules: { a: 1 }, acceptUntracked: false } }, error: /notrackApplied\.rules/ },
+    { name: 'a bad CIDR', data: applied({ ...rule, sources: ['10.0.0.0/33'] }), error: /sources\[0\]/ },
+    { name: 'an unknown key', data: { values: {}, notrackOwned: false, extra: 1 }, error: /extra/ },
+    { name: 'notrackOwned missing', data: { values: {} }, error: /notrackOwned/ },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, () =>
+      withDir(async (dir) => {
+        await writeFile(join(dir, 'baseline.json'), JSON.stringify(c.data));
+        const store = new FileBaselineStore(dir);
+        await assert.rejects(store.load(), (err: Error) => err.message.startsWith(`${join(dir, 'baseline.json')}: invalid (`) && c.error.test(err.message));
+        await assert.rejects(store.recordBefore([raiseMax]), /invalid/);
+      }),
+    );
+  }
+});
+
+test('baseline (file): a FIFO at the path is refused, never waited on', () =>
+  withDir(async (dir) => {
+    execFileSync('mkfifo', [join(dir, 'baseline.json')]);
+    await assert.rejects(new FileBaselineStore(dir).load(), /is a FIFO, not a regular file/);
   }));

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LockHolder, procfsView, StateLock, startTimeFromStat } from '../../src/reconcile/state-lock.js';
@@ -79,6 +79,40 @@ for (const c of cases) {
       }
     }));
 }
+
+// Not a lock file at all: no holder could ever release these, so they must not lock writers out.
+const notAFile: Array<{ name: string; make: (path: string) => Promise<void> }> = [
+  { name: 'a dangling symlink', make: (p) => symlink('/nonexistent/i15-lock-target', p) },
+  { name: 'a symlink to a file elsewhere (never followed, never deleted through)', make: (p) => symlink(process.execPath, p) },
+  { name: 'a directory', make: async (p) => void (await mkdir(join(p, 'sub'), { recursive: true })) },
+  { name: 'a FIFO', make: async (p) => void execFileSync('mkfifo', [p]) },
+];
+for (const c of notAFile) {
+  test(`at the lock path, ${c.name}: taken over at once`, () =>
+    withDir(async (dir) => {
+      await c.make(join(dir, 'lock'));
+      const started = Date.now();
+      assert.equal(await new StateLock(dir, { staleMs: 30_000, timeoutMs: 60_000 }).run(async () => 'ran'), 'ran');
+      assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+      assert.equal(existsSync(join(dir, 'lock')), false);
+      assert.ok(existsSync(process.execPath), 'a symlink target is never touched');
+    }));
+}
+
+const rootSkip = process.getuid?.() === 0 ? false : 'needs root (mounts a tiny tmpfs to fill it)';
+test('a full disk: the failed acquire leaves no empty lock file behind', { skip: rootSkip }, () =>
+  withDir(async (dir) => {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k,nr_inodes=64', 'i15-full', dir]);
+    try {
+      await writeFile(join(dir, 'filler'), Buffer.alloc(4096)).catch(() => undefined); // fill every block
+      await assert.rejects(new StateLock(dir, { timeoutMs: 200 }).run(async () => 'ran'), /ENOSPC/);
+      assert.equal(existsSync(join(dir, 'lock')), false, 'no empty lock file left');
+      await rm(join(dir, 'filler'));
+      assert.equal(await new StateLock(dir, { timeoutMs: 200 }).run(async () => 'ran'), 'ran', 'the next writer gets the lock once space is back');
+    } finally {
+      execFileSync('umount', ['-l', dir]); // lazy: a descriptor left open by a failing lock must not leave the mount behind
+    }
+  }));
 
 test('a holder in another PID namespace keeps its lock alive by touching it; the waiter gets it only after release', () =>
   withDir(async (dir) => {

@@ -5,6 +5,9 @@ import type { NotrackRule } from '../../policy/types.js';
 
 export type NotrackBackendName = 'iptables-nft' | 'iptables-legacy' | 'nftables';
 
+/** An object with one of our names that we did not create: refused, never taken over. */
+export class ForeignObjectError extends Error {}
+
 export interface NotrackDesired {
   rules: NotrackRule[];
   /** Accept --ctstate UNTRACKED first in filter INPUT, in an owned chain. */

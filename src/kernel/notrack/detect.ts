@@ -6,6 +6,7 @@
 // best effort: a missing tool or a failing save counts as "no rules there".
 import type { CommandRunner } from '../command-runner.js';
 import type { NotrackBackend, NotrackBackendName } from './backend.js';
+import type { CreatedObjects } from './created-objects.js';
 import { IptablesBackend } from './iptables-backend.js';
 import { NftablesBackend } from './nft-backend.js';
 
@@ -45,10 +46,11 @@ export async function detectBackend(runner: CommandRunner): Promise<NotrackBacke
   return (await tryRun(runner, 'nft', ['--version'])).found ? 'nftables' : 'iptables-nft';
 }
 
-export function createNotrackBackend(name: NotrackBackendName, runner: CommandRunner): NotrackBackend {
+/** `created`: where iptables-nft records the tables and base chains it created (legacy tables cannot be removed, nftables uses its own table). */
+export function createNotrackBackend(name: NotrackBackendName, runner: CommandRunner, created?: CreatedObjects): NotrackBackend {
   switch (name) {
     case 'iptables-nft':
-      return new IptablesBackend('nft', runner);
+      return new IptablesBackend('nft', runner, created);
     case 'iptables-legacy':
       return new IptablesBackend('legacy', runner);
     case 'nftables':

@@ -6,11 +6,12 @@
 // back to the lines saved before, built from a fresh save so that foreign
 // rules written meanwhile are kept.
 import type { CommandRunner } from '../command-runner.js';
-import type { NotrackBackend, NotrackBackendName, NotrackCheck, NotrackDesired } from './backend.js';
-import { buildRestore, diffIptables, ownedLines, parseIptablesSave, type SavedRuleset } from './iptables-state.js';
+import { ForeignObjectError, type NotrackBackend, type NotrackBackendName, type NotrackCheck, type NotrackDesired } from './backend.js';
+import { buildRestore, diffIptables, ownedLines, ownedView, parseIptablesSave, type SavedRuleset } from './iptables-state.js';
 import type { IpFamily } from './packet-matches.js';
-import { renderIptablesChains, type ChainLines } from './render-iptables.js';
+import { OWNER_COMMENT, renderIptablesChains, type ChainLines } from './render-iptables.js';
 import { runChecked } from './run-command.js';
+import { existingObjects, removeCreated, type CreatedObjects } from './created-objects.js';
 import { errorText } from '../../errors.js';
 
 export type IptablesMode = 'nft' | 'legacy';
@@ -42,6 +43,8 @@ export class IptablesBackend implements NotrackBackend {
   constructor(
     mode: IptablesMode,
     private readonly runner: CommandRunner,
+    /** iptables-nft only: the record of nftables tables and base chains our restores created, removed with our chains. */
+    private readonly created?: CreatedObjects,
   ) {
     this.name = `iptables-${mode}`;
     this.families = toolsFor(mode);
@@ -50,9 +53,11 @@ export class IptablesBackend implements NotrackBackend {
   async check(desired: NotrackDesired): Promise<NotrackCheck> {
     const result: NotrackCheck = { inSync: true, missing: [], extra: [], ownedRules: 0 };
     for (const tools of this.families) {
-      const diff = diffIptables(await this.save(tools), renderIptablesChains(desired, tools.family), tools.family);
-      result.missing.push(...diff.missing);
-      result.extra.push(...diff.extra);
+      const wanted = renderIptablesChains(desired, tools.family);
+      const diff = diffIptables(await this.save(tools, wanted), wanted, tools.family);
+      // concat, not push(...): a policy at the schema's limits renders 10^5 lines, past the call stack's argument limit.
+      result.missing = result.missing.concat(diff.missing);
+      result.extra = result.extra.concat(diff.extra);
       result.ownedRules += diff.ownedRules;
     }
     result.inSync = result.missing.length === 0 && result.extra.length === 0;
@@ -63,17 +68,22 @@ export class IptablesBackend implements NotrackBackend {
     return this.applyAll((family) => renderIptablesChains(desired, family));
   }
 
-  remove(): Promise<void> {
-    return this.applyAll(() => new Map());
+  async remove(): Promise<void> {
+    await this.applyAll(() => new Map());
+    const created = (await this.created?.load()) ?? [];
+    if (created.length === 0) return;
+    await removeCreated(this.runner, created);
+    await this.created?.save([]);
   }
 
   private async applyAll(wantedFor: (family: IpFamily) => ChainLines): Promise<void> {
     const touched: Touched[] = [];
     for (const tools of this.families) {
       try {
-        const before = await this.save(tools);
+        const wanted = wantedFor(tools.family);
+        const before = await this.save(tools, wanted);
         touched.push({ tools, before });
-        await this.apply(tools, before, wantedFor(tools.family));
+        await this.apply(tools, before, wanted);
       } catch (err) {
         await this.undo(touched, err);
         throw err;
@@ -86,7 +96,16 @@ export class IptablesBackend implements NotrackBackend {
     const diff = diffIptables(current, wanted, tools.family);
     if (diff.missing.length === 0 && diff.extra.length === 0) return;
     // --wait: kube-proxy and CNIs hold the xtables lock now and then; without it legacy restore fails at once.
+    const before = this.created ? await existingObjects(this.runner, tools.family) : null;
     await runChecked(this.runner, tools.restore, ['--noflush', '--wait=5'], buildRestore(current, wanted));
+    if (before) await this.record(tools.family, before);
+  }
+
+  /** Add what the restore just brought into existence to the record. */
+  private async record(family: IpFamily, before: Set<string>): Promise<void> {
+    const after = await existingObjects(this.runner, family);
+    const added = [...(after ?? [])].filter((o) => !before.has(o));
+    if (added.length > 0 && this.created) await this.created.save([...(await this.created.load()), ...added]);
   }
 
   // Puts our chains of every family touched so far (the failing one included:
@@ -109,7 +128,20 @@ export class IptablesBackend implements NotrackBackend {
     );
   }
 
-  private async save(tools: FamilyTools): Promise<SavedRuleset> {
-    return parseIptablesSave((await runChecked(this.runner, tools.save, [])).stdout);
+  /**
+   * The family's ruleset as far as it is ours; a chain with one of our names
+   * but not our marker is refused when `wanted` needs that name, and left
+   * out of the view (so never touched) otherwise.
+   */
+  private async save(tools: FamilyTools, wanted: ChainLines = new Map()): Promise<SavedRuleset> {
+    const { saved, foreign } = ownedView(parseIptablesSave((await runChecked(this.runner, tools.save, [])).stdout));
+    const taken = foreign.filter((c) => wanted.has(c.name));
+    if (taken.length > 0) {
+      const names = taken.map((c) => `${c.table} chain ${c.name}`).join(', ');
+      throw new ForeignObjectError(
+        `${tools.save}: ${names} already exist${taken.length === 1 ? 's' : ''} and ${taken.length === 1 ? 'is' : 'are'} not ours (no "-m comment --comment ${OWNER_COMMENT}" marker rule): refusing to take ${taken.length === 1 ? 'it' : 'them'} over; rename or remove ${taken.length === 1 ? 'it' : 'them'}`,
+      );
+    }
+    return saved;
   }
 }

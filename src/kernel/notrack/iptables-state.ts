@@ -3,7 +3,7 @@
 // them match. Only owned chains (OWNED_CHAINS) and jump rules carrying our
 // comment are ever named in that input, so everything else stays as it was.
 import { linesMissingFrom } from './line-diff.js';
-import { OWNED_CHAINS, jumpSpec, type ChainLines, type IptablesTable, type OwnedChain } from './render-iptables.js';
+import { OWNED_CHAINS, jumpSpec, markerLine, type ChainLines, type IptablesTable, type OwnedChain } from './render-iptables.js';
 
 export interface SavedTable {
   chains: Set<string>;
@@ -34,6 +34,22 @@ export function parseIptablesSave(text: string): SavedRuleset {
     }
   }
   return tables;
+}
+
+/**
+ * Our view of a ruleset: chains with our names that lack our marker are
+ * someone else's and are left out of it (so nothing here ever names them in a
+ * restore), and listed in `foreign`.
+ */
+export function ownedView(saved: SavedRuleset): { saved: SavedRuleset; foreign: OwnedChain[] } {
+  const foreign = OWNED_CHAINS.filter((c) => hasChain(saved, c) && !rulesOf(saved, c.table, c.name).includes(markerLine(c.name)));
+  if (foreign.length === 0) return { saved, foreign };
+  const view: SavedRuleset = new Map([...saved].map(([name, t]) => [name, { chains: new Set(t.chains), rules: new Map(t.rules) }]));
+  for (const c of foreign) {
+    view.get(c.table)?.chains.delete(c.name);
+    view.get(c.table)?.rules.delete(c.name);
+  }
+  return { saved: view, foreign };
 }
 
 function rulesOf(saved: SavedRuleset, table: IptablesTable, chain: string): string[] {
@@ -72,15 +88,16 @@ export function diffIptables(saved: SavedRuleset, wanted: ChainLines, label: str
     const actual = rulesOf(saved, chain.table, chain.name);
     const desired = wanted.get(chain.name) ?? [];
     const tag = (line: string): string => `${label} ${chain.table}: ${line}`;
-    diff.ownedRules += actual.length;
-    diff.missing.push(...linesMissingFrom(actual, desired).map(tag));
-    diff.extra.push(...linesMissingFrom(desired, actual).map(tag));
+    diff.ownedRules += actual.filter((l) => l !== markerLine(chain.name)).length;
+    // concat, not push(...): 10^5 lines are past the call stack's argument limit.
+    diff.missing = diff.missing.concat(linesMissingFrom(actual, desired).map(tag));
+    diff.extra = diff.extra.concat(linesMissingFrom(desired, actual).map(tag));
     const jumps = jumpPositions(saved, chain).length;
     const jump = tag(`${chain.jumpFirst ? `-I ${chain.parent} 1` : `-A ${chain.parent}`} ${jumpSpec(chain)}`);
     if (desired.length > 0 && !jumpInPlace(saved, chain)) diff.missing.push(jump);
     if (desired.length === 0 && jumps > 0) diff.extra.push(jump);
     if (desired.length === 0 && hasChain(saved, chain)) diff.extra.push(tag(`:${chain.name}`));
-    if (desired.length > 0 && jumps > 1) diff.extra.push(...Array<string>(jumps - 1).fill(jump));
+    if (desired.length > 0 && jumps > 1) diff.extra = diff.extra.concat(Array<string>(jumps - 1).fill(jump));
   }
   return diff;
 }
@@ -107,7 +124,8 @@ export function buildRestore(saved: SavedRuleset, wanted: ChainLines): string {
     });
     const fill = touched.flatMap((c) => wanted.get(c.name) ?? []);
     const deleteChains = declare.filter((c) => !wanted.has(c.name)).map((c) => `-X ${c.name}`);
-    out.push(`*${table}`, ...declare.map((c) => `:${c.name} - [0:0]`), ...jumps, ...fill, ...deleteChains, 'COMMIT');
+    out.push([`*${table}`, ...declare.map((c) => `:${c.name} - [0:0]`), ...jumps].join('\n'), fill.join('\n'), [...deleteChains, 'COMMIT'].join('\n'));
   }
-  return out.length > 0 ? `${out.join('\n')}\n` : '';
+  const text = out.filter((part) => part !== '').join('\n');
+  return text === '' ? '' : `${text}\n`;
 }

@@ -40,6 +40,15 @@ const PARENT_OF_HOOK: Record<Hook, string> = { prerouting: 'PREROUTING', output:
 // multiport takes at most 15 ports, a range counting as two.
 const MULTIPORT_LIMIT = 15;
 
+/**
+ * The first rule of each chain we create: it matches and does nothing, and
+ * marks the chain as ours. A chain with one of our names but without it is
+ * someone else's, and is never flushed, filled or deleted.
+ */
+export function markerLine(chain: string): string {
+  return `-A ${chain} -m comment --comment ${OWNER_COMMENT}`;
+}
+
 /** The jump rule's arguments after `-A/-I/-D PARENT`. */
 export function jumpSpec(chain: OwnedChain): string {
   return `-m comment --comment ${OWNER_COMMENT} -j ${chain.name}`;
@@ -96,7 +105,7 @@ export function renderIptablesChains(desired: NotrackDesired, family: IpFamily):
   const add = (chain: string, line: string): void => {
     const lines = chains.get(chain);
     if (lines) lines.push(line);
-    else chains.set(chain, [line]);
+    else chains.set(chain, [markerLine(chain), line]);
   };
   for (const rule of desired.rules) {
     for (const m of packetMatches(rule).filter((x) => appliesTo(x, family))) {

@@ -16,6 +16,8 @@ import type { NotrackDesired } from './backend.js';
 import { familyOf, packetMatches, type Hook, type PacketMatch } from './packet-matches.js';
 
 export const NFT_TABLE = 'inet conntrack_operator';
+/** The table comment that marks it as ours: a table with our name and without it is someone else's. */
+export const NFT_OWNER_COMMENT = 'comment "conntrack-operator"';
 
 const CHAIN_OF_HOOK: Record<Hook, string> = { prerouting: 'notrack-pre', output: 'notrack-out' };
 // Priority raw (-300): before conntrack (-200) sees the packet.
@@ -49,12 +51,17 @@ function address(cidr: string): string {
   return cidr.endsWith(hostPrefix) ? cidr.slice(0, -hostPrefix.length) : cidr;
 }
 
+// iptables reads a trailing "+" as "any name with this prefix"; nft spells that "*" (and reads "+" literally).
+function interfaceName(name: string): string {
+  return name.endsWith('+') ? `${name.slice(0, -1)}*` : name;
+}
+
 /** One rule statement, as nft prints it (single-element sets lose their braces). */
 function ruleText(m: PacketMatch): string {
   const ip = m.family === 'ipv6' ? 'ip6' : 'ip';
   const parts: string[] = [];
-  if (m.inInterface) parts.push(`iifname "${m.inInterface}"`);
-  if (m.outInterface) parts.push(`oifname "${m.outInterface}"`);
+  if (m.inInterface) parts.push(`iifname "${interfaceName(m.inInterface)}"`);
+  if (m.outInterface) parts.push(`oifname "${interfaceName(m.outInterface)}"`);
   if (m.sources.length > 0) parts.push(`${ip} saddr ${set(m.sources.map(address))}`);
   if (m.destinations.length > 0) parts.push(`${ip} daddr ${set(m.destinations.map(address))}`);
   if (m.protocol && m.destinationPorts.length > 0) parts.push(`${m.protocol} dport ${ports(m.destinationPorts)}`);
@@ -77,6 +84,18 @@ function renderNftChains(desired: NotrackDesired): Map<string, string[]> {
 /** Canonical lines "chain: statement" for every chain of our table (header included). */
 export function renderNftLines(desired: NotrackDesired): string[] {
   return [...renderNftChains(desired)].flatMap(([chain, statements]) => statements.map((s) => `${chain}: ${s}`));
+}
+
+/** Whether `nft list table` output shows our marker at table level (outside every chain). */
+export function nftTableIsOurs(text: string): boolean {
+  let depth = 0;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.endsWith('{')) depth++;
+    else if (line === '}') depth--;
+    else if (depth === 1 && line === NFT_OWNER_COMMENT) return true;
+  }
+  return false;
 }
 
 /** Parses `nft list table` output into the same "chain: statement" lines. */
@@ -105,5 +124,5 @@ export function nftSyncScript(desired: NotrackDesired): string {
   const byChain = renderNftChains(desired);
   if (byChain.size === 0) return RESET;
   const chains = [...byChain].map(([chain, statements]) => [`  chain ${chain} {`, ...statements.map((s) => `    ${s}`), '  }'].join('\n'));
-  return `${RESET}table ${NFT_TABLE} {\n${chains.join('\n')}\n}\n`;
+  return `${RESET}table ${NFT_TABLE} {\n  ${NFT_OWNER_COMMENT}\n${chains.join('\n')}\n}\n`;
 }
