@@ -7,7 +7,8 @@
 //    wall time and peak RSS.
 // 3. The agent's RSS, standalone (--policy-file) and in-cluster (--kubernetes,
 //    against the test API server run inside the namespace), at 0 and 250,000
-//    entries: sampled every 0.5 s for 20 s after start, steady = the last 10 s.
+//    entries: sampled every 0.5 s for 20 s after start, steady = the last 10 s;
+//    run from dist/cli and as the image's ENTRYPOINT runs it (the bundle).
 // Targets: doctor <= 1.3x the dump and < 80 MB; --help and doctor --no-table
 // <= 2x node; agent steady at 250k < 70 MB standalone, < 90 MB in-cluster;
 // in-cluster idle < 80 MB.
@@ -24,6 +25,15 @@ import { execInOk, makeUdpFlows, realKernelSkipReason, setNetnsSysctl, withNetns
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/cli/main.js');
+
+/** The image's ENTRYPOINT (node, its flags, the bundle npm run build:bundle makes), with /app/ mapped to this checkout. */
+function imageEntrypoint(): string[] {
+  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+  if (!m) throw new Error('no ENTRYPOINT [...] in the Dockerfile');
+  const [node, ...rest] = JSON.parse(m[1]!) as string[];
+  if (node !== 'node') throw new Error(`the ENTRYPOINT starts with ${node}, not node`);
+  return [process.execPath, ...rest.map((a) => a.replace(/^\/app\//, ROOT))];
+}
 const SERVE_API = join(ROOT, 'test/kube-e2e/serve-api.ts');
 const CRDS = join(ROOT, 'crds');
 const POLICY = join(ROOT, 'examples/policy.yaml');
@@ -143,16 +153,20 @@ async function fillTo(ns: string, target: number): Promise<number> {
   return count();
 }
 
+/** The agent as `node dist/cli/main.js` and as the image runs it, standalone and in-cluster. */
 async function agents(ns: string, dir: string, entries: string, kubeconfig: string): Promise<void> {
-  const inNs = (args: string[]) => ['ip', 'netns', 'exec', ns, process.execPath, MAIN, 'agent', ...args];
   const common = ['--dry-run', '--interval', '5s', '--notrack-backend', 'nftables', '--metrics-addr', '127.0.0.1:0', '--log-level', 'warn'];
-  await agentRss(`agent standalone, ${entries}`, inNs(['--policy-file', POLICY, '--state-dir', join(dir, 'state-standalone'), ...common]));
-  await agentRss(`agent in-cluster, ${entries}`, inNs(['--kubernetes', '--kubeconfig', kubeconfig, '--state-dir', join(dir, 'state-cluster'), ...common]), { NODE_NAME: NODE });
+  for (const [build, start] of [['dist/cli', [process.execPath, MAIN]], ['image entrypoint', imageEntrypoint()]] as const) {
+    const inNs = (args: string[]) => ['ip', 'netns', 'exec', ns, ...start, 'agent', ...args];
+    await agentRss(`agent standalone (${build}), ${entries}`, inNs(['--policy-file', POLICY, '--state-dir', join(dir, 'state-standalone'), ...common]));
+    await agentRss(`agent in-cluster (${build}), ${entries}`, inNs(['--kubernetes', '--kubeconfig', kubeconfig, '--state-dir', join(dir, 'state-cluster'), ...common]), { NODE_NAME: NODE });
+  }
 }
 
 async function main(): Promise<void> {
-  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('npm run build failed');
+  for (const script of ['build', 'build:bundle']) {
+    if (spawnSync('npm', ['run', '--silent', script], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error(`npm run ${script} failed`);
+  }
   const node = process.execPath;
   paired('--help', [node, MAIN, '--help'], 'node -e 0', [node, '-e', '0']);
   paired('doctor --no-table', [node, MAIN, 'doctor', '--no-table'], 'node -e 0', [node, '-e', '0']);
