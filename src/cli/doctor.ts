@@ -9,15 +9,6 @@ import type { Unreadable } from '../kernel/unreadable.js';
 import type { Host } from './host.js';
 import { renderData } from './output.js';
 
-/**
- * Distinct addresses counted exactly before the top-N sketch takes over (its
- * counts then carry an error bound, reported). Kept small on purpose: every
- * exactly counted key outlives the young generation, and that survival makes
- * V8 grow the young generation and the heap limit, which doubled the doctor's
- * peak RSS on a 200k-entry table (50,000 exact keys: +45 MB; 2,048: +0).
- */
-const EXACT_KEYS = 2048;
-
 export async function diagnose(host: Host, options: { readTable: boolean; topN: number }): Promise<DoctorReport> {
   const snapshot = await readHostSnapshot(host);
   let summary: TableSummary | null = null;
@@ -27,7 +18,7 @@ export async function diagnose(host: Host, options: { readTable: boolean; topN: 
     const stream = await openTableStream(host);
     tableUnreadable = stream.unreadable;
     if (stream.source !== null) {
-      summary = await summarizeBatches(stream.batches, { sysctls: snapshot.sysctls, topN: options.topN, exactKeys: EXACT_KEYS });
+      summary = await summarizeBatches(stream.batches, { sysctls: snapshot.sysctls, topN: options.topN });
       tableSource = stream.origin;
     }
   }
