@@ -8,7 +8,8 @@
 // 3. The agent's RSS, standalone (--policy-file) and in-cluster (--kubernetes,
 //    against the test API server run inside the namespace), at 0 and 250,000
 //    entries: sampled every 0.5 s for 20 s after start, steady = the last 10 s;
-//    run from dist/cli and as the image's ENTRYPOINT runs it (the bundle).
+//    run from dist/cli and as the image's ENTRYPOINT runs it (the bundle);
+//    the controller's too, as the image runs it.
 // Targets: doctor <= 1.3x the dump and < 80 MB; --help and doctor --no-table
 // <= 2x node; agent steady at 250k < 70 MB standalone, < 90 MB in-cluster;
 // in-cluster idle < 80 MB.
@@ -93,8 +94,8 @@ function status(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** Start the agent (argv runs it), sample its RSS for AGENT_SECONDS, stop it with SIGTERM; prints the steady RSS and the high-water mark. */
-async function agentRss(name: string, argv: string[], env: Record<string, string> = {}): Promise<void> {
+/** Start the agent or the controller (argv runs it), sample its RSS for AGENT_SECONDS, stop it with SIGTERM; prints the steady RSS and the high-water mark. */
+async function daemonRss(name: string, argv: string[], env: Record<string, string> = {}): Promise<void> {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
   child.stderr.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));
@@ -104,7 +105,7 @@ async function agentRss(name: string, argv: string[], env: Record<string, string
   try {
     for (let t = 0; t < (AGENT_SECONDS * 1000) / SAMPLE_MS; t++) {
       await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
-      if (child.exitCode !== null) throw new Error(`${name}: the agent exited ${child.exitCode}: ${log}`);
+      if (child.exitCode !== null) throw new Error(`${name}: exited ${child.exitCode}: ${log}`);
       samples.push(status(child.pid!, 'VmRSS'));
       hwm = status(child.pid!, 'VmHWM');
     }
@@ -158,8 +159,8 @@ async function agents(ns: string, dir: string, entries: string, kubeconfig: stri
   const common = ['--dry-run', '--interval', '5s', '--notrack-backend', 'nftables', '--metrics-addr', '127.0.0.1:0', '--log-level', 'warn'];
   for (const [build, start] of [['dist/cli', [process.execPath, MAIN]], ['image entrypoint', imageEntrypoint()]] as const) {
     const inNs = (args: string[]) => ['ip', 'netns', 'exec', ns, ...start, 'agent', ...args];
-    await agentRss(`agent standalone (${build}), ${entries}`, inNs(['--policy-file', POLICY, '--state-dir', join(dir, 'state-standalone'), ...common]));
-    await agentRss(`agent in-cluster (${build}), ${entries}`, inNs(['--kubernetes', '--kubeconfig', kubeconfig, '--state-dir', join(dir, 'state-cluster'), ...common]), { NODE_NAME: NODE });
+    await daemonRss(`agent standalone (${build}), ${entries}`, inNs(['--policy-file', POLICY, '--state-dir', join(dir, 'state-standalone'), ...common]));
+    await daemonRss(`agent in-cluster (${build}), ${entries}`, inNs(['--kubernetes', '--kubeconfig', kubeconfig, '--state-dir', join(dir, 'state-cluster'), ...common]), { NODE_NAME: NODE });
   }
 }
 
@@ -179,6 +180,7 @@ async function main(): Promise<void> {
       const api = await cluster(ns, dir);
       try {
         await agents(ns, dir, '0 entries', api.kubeconfig);
+        await daemonRss('controller (image entrypoint)', ['ip', 'netns', 'exec', ns, ...imageEntrypoint(), 'controller', '--kubeconfig', api.kubeconfig, '--metrics-addr', '127.0.0.1:0', '--log-level', 'warn']);
         process.stdout.write(`table entries: ${await fillTo(ns, 200_000)}\n`);
         const inNs = ['ip', 'netns', 'exec', ns];
         paired('doctor --json', [...inNs, node, MAIN, 'doctor', '--json'], 'conntrack -L -o extended', [...inNs, 'conntrack', '-L', '-o', 'extended']);
