@@ -99,7 +99,7 @@ async function measureInNamespace(): Promise<void> {
   print('awk says', awkSays.trim().replace(/\n/g, ', '));
   print('summary via conntrack -L says', JSON.stringify(fromCommand.byProtocol));
   print('summary via file says', JSON.stringify(fromFile.byProtocol));
-  print('top destinations exact (200,000 distinct > 50,000 counters)', String(fromFile.topAccuracy.destinations.exact));
+  print('top destinations exact (200,000 distinct > the exact-count budget)', String(fromFile.topAccuracy.destinations.exact));
 }
 
 /** Real captured lines, replicated with varied addresses and ports. */

@@ -1,98 +1,107 @@
 // Command-line flags and environment, parsed once into a frozen config.
-// The only module that reads process.env or process.argv's shape.
-import { z } from 'zod';
+// The only module that reads process.env or process.argv's shape. Every
+// command has its own option table; `--help` text is generated from it. Kept
+// free of heavy imports (no zod, no client): `--help` and the start of every
+// command load this module and little else.
+import { parseArgs } from 'node:util';
 import { cidrListProblem } from './policy/cidr.js';
-
-export const COMMANDS = ['doctor', 'plan', 'apply', 'restore', 'agent', 'controller'] as const;
-export type Command = (typeof COMMANDS)[number];
+import { parseDuration } from './policy/durations.js';
 
 const BACKENDS = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const OUTPUTS = ['text', 'json', 'yaml'] as const;
+export type Output = (typeof OUTPUTS)[number];
 
-/** "30s", "5m", "1h" or plain seconds -> milliseconds. */
-function parseInterval(text: string): number | null {
-  const m = /^([0-9]+)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Placeholder of the value in the help text. */
+  arg?: string;
+  help: string;
+}
+type OptionTable = Record<string, OptionSpec>;
+
+const HOST: OptionTable = {
+  'proc-root': { type: 'string', arg: 'DIR', help: '/proc of the host (default /proc; /host/proc in a pod)' },
+  'sys-root': { type: 'string', arg: 'DIR', help: '/sys of the host (default /sys)' },
+};
+const ENGINE: OptionTable = {
+  'state-dir': { type: 'string', arg: 'DIR', help: 'where the values found before our first change are kept (default /var/lib/conntrack-operator)' },
+  'notrack-backend': { type: 'string', arg: 'B', help: `${BACKENDS.join(' | ')} (default auto)` },
+};
+const NODE: OptionTable = {
+  'node-name': { type: 'string', arg: 'NAME', help: "this node's name (default: NODE_NAME, else the hostname)" },
+  'node-labels': { type: 'string', arg: 'k=v,..', help: 'labels for nodeSelector matching outside Kubernetes' },
+  'service-cidr': { type: 'string', arg: 'C,..', help: 'Service CIDRs NOTRACK rules must not cover' },
+  'pod-cidr': { type: 'string', arg: 'C,..', help: 'Pod CIDRs NOTRACK rules must not cover' },
+};
+const OUTPUT: OptionTable = {
+  output: { type: 'string', short: 'o', arg: 'FORMAT', help: `${OUTPUTS.join(' | ')} (default text)` },
+  json: { type: 'boolean', help: 'same as -o json' },
+};
+const POLICY: OptionTable = { policy: { type: 'string', short: 'f', arg: 'FILE', help: 'the ConntrackPolicy YAML file (required)' } };
+const KUBE: OptionTable = { kubeconfig: { type: 'string', arg: 'FILE', help: 'kubeconfig file (default: KUBECONFIG, else the in-cluster service account)' } };
+const DAEMON: OptionTable = {
+  'metrics-addr': { type: 'string', arg: 'HOST:PORT', help: '/metrics, /healthz and /readyz (default 127.0.0.1:9753; :PORT for all addresses)' },
+  'log-level': { type: 'string', arg: 'L', help: `${LOG_LEVELS.join('|')} (default info)` },
+};
+const HELP: OptionTable = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
+
+interface CommandSpec {
+  summary: string;
+  /** Exit codes beyond 0 ok / 1 error. */
+  exit?: string;
+  options: OptionTable;
 }
 
-const interval = z.string().transform((text, ctx) => {
-  const ms = parseInterval(text);
-  if (ms === null || ms < 1000) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not an interval of at least 1s (e.g. 30s, 5m)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+export const COMMANDS = {
+  doctor: {
+    summary: "diagnose this host's conntrack table (read-only)",
+    exit: '2 when a finding is critical',
+    options: {
+      ...HOST,
+      ...OUTPUT,
+      top: { type: 'string', arg: 'N', help: 'how many top sources and destinations (default 10)' },
+      'no-table': { type: 'boolean', help: 'skip reading the table (huge tables)' },
+    },
+  },
+  plan: {
+    summary: 'show what a policy would change here; nothing is written',
+    exit: '2 when something would change (like diff)',
+    options: { ...POLICY, ...OUTPUT, ...HOST, ...ENGINE, ...NODE },
+  },
+  apply: { summary: 'make this host match the policy, once', options: { ...POLICY, ...OUTPUT, ...HOST, ...ENGINE, ...NODE } },
+  restore: { summary: 'put back the values we changed and remove our NOTRACK rules', options: { ...HOST, ...ENGINE } },
+  agent: {
+    summary: 'keep this host matching its policies: standalone (--policy-file) or in a cluster (--kubernetes)',
+    options: {
+      'policy-file': { type: 'string', short: 'f', arg: 'FILE', help: 'standalone: the ConntrackPolicy YAML file (re-read when it changes)' },
+      kubernetes: { type: 'boolean', help: 'in a cluster: policies from the API, ConntrackStatus and Node events to it (NODE_NAME names the node)' },
+      ...KUBE,
+      'status-file': { type: 'string', arg: 'FILE', help: 'standalone: write the status document here' },
+      interval: { type: 'string', arg: 'D', help: 'time between passes: seconds or a duration such as 30s, 5m, 1m30s (default 30s)' },
+      'dry-run': { type: 'boolean', help: 'never write, whatever the policy says' },
+      once: { type: 'boolean', help: 'one pass, then exit (standalone only)' },
+      ...DAEMON,
+      ...HOST,
+      ...ENGINE,
+      ...NODE,
+    },
+  },
+  controller: {
+    summary: "keep every ConntrackPolicy's status from the node statuses (one per cluster)",
+    options: {
+      'leader-elect': { type: 'boolean', help: 'elect one active replica with a Lease' },
+      'lease-namespace': { type: 'string', arg: 'NS', help: "namespace of the Lease (default POD_NAMESPACE, else 'default')" },
+      ...KUBE,
+      ...DAEMON,
+    },
+  },
+} satisfies Record<string, CommandSpec>;
 
-const listOfStrings = z.string().transform((text) =>
-  text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
-);
-
-// A malformed CIDR must not silently skip the Service/Pod overlap check.
-const cidrList = listOfStrings.superRefine((cidrs, ctx) => {
-  const problem = cidrListProblem(cidrs);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-
-const labels = z.string().transform((text, ctx) => {
-  const out: Record<string, string> = {};
-  for (const pair of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const eq = pair.indexOf('=');
-    const key = eq < 0 ? pair : pair.slice(0, eq);
-    if (!/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(key)) {
-      ctx.addIssue({ code: 'custom', message: `"${key}" is not a valid label key` });
-      return z.NEVER;
-    }
-    out[key] = eq < 0 ? '' : pair.slice(eq + 1);
-  }
-  return out;
-});
-
-const address = z.string().transform((text, ctx) => {
-  const m = /^(.*):([0-9]{1,5})$/.exec(text);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not host:port (e.g. 127.0.0.1:9753, :9753 for all addresses)` });
-    return z.NEVER;
-  }
-  return { host: m[1] === '' ? '0.0.0.0' : m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
-});
-
-const FlagsSchema = z
-  .object({
-    'proc-root': z.string().min(1).default('/proc'),
-    'sys-root': z.string().min(1).default('/sys'),
-    'state-dir': z.string().min(1).default('/var/lib/conntrack-operator'),
-    'node-labels': labels.optional(),
-    'node-name': z.string().min(1).optional(),
-    'notrack-backend': z.enum(BACKENDS).default('auto'),
-    'service-cidr': cidrList.optional(),
-    'pod-cidr': cidrList.optional(),
-    'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    json: z.boolean().default(false),
-    top: z.coerce.number().int().min(1).max(1000).default(10),
-    'no-table': z.boolean().default(false),
-    policy: z.string().min(1).optional(),
-    'policy-file': z.string().min(1).optional(),
-    'status-file': z.string().min(1).optional(),
-    'metrics-addr': address.prefault('127.0.0.1:9753'),
-    interval: interval.prefault('30s'),
-    'dry-run': z.boolean().default(false),
-    once: z.boolean().default(false),
-    kubernetes: z.boolean().default(false),
-    'leader-elect': z.boolean().default(false),
-    'lease-namespace': z.string().min(1).optional(),
-  })
-  .strict();
-
-const BOOLEAN_FLAGS = new Set(['json', 'no-table', 'dry-run', 'once', 'kubernetes', 'leader-elect']);
-
-export type Flags = z.output<typeof FlagsSchema>;
+export type Command = keyof typeof COMMANDS;
+const COMMAND_NAMES = Object.keys(COMMANDS) as Command[];
+const isCommand = (name: string): name is Command => Object.hasOwn(COMMANDS, name);
 
 export interface Config {
   command: Command;
@@ -104,8 +113,8 @@ export interface Config {
   notrackBackend: (typeof BACKENDS)[number];
   serviceCidrs: string[];
   podCidrs: string[];
-  logLevel: Flags['log-level'];
-  json: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+  output: Output;
   top: number;
   noTable: boolean;
   /** plan/apply: --policy; agent: --policy-file. */
@@ -117,7 +126,7 @@ export interface Config {
   once: boolean;
   /** agent: policies from the API, status and events to the API. */
   kubernetes: boolean;
-  /** KUBECONFIG; absent: in-cluster service account. */
+  /** --kubeconfig, else KUBECONFIG; absent: in-cluster service account. */
   kubeconfig?: string;
   leaderElect: boolean;
   /** Namespace of the controller's Lease (POD_NAMESPACE by default). */
@@ -126,105 +135,216 @@ export interface Config {
   identity: string;
 }
 
-export class UsageError extends Error {}
-
-export const USAGE = `Usage: conntrack-operator <command> [flags]
-
-Commands:
-  doctor                       diagnose this host's conntrack table (read-only)
-  plan    --policy FILE        show what a policy would change here; nothing is written
-  apply   --policy FILE        make this host match the policy, once
-  restore                      put back the values we changed and remove our NOTRACK rules
-  agent   [--policy-file FILE] keep this host matching the policy; /metrics, /healthz, /readyz
-          [--kubernetes]       ... with policies from the cluster, ConntrackStatus and Node events to it
-  controller                   aggregate node statuses into ConntrackPolicy status (one per cluster)
-
-Common flags:
-  --proc-root DIR       /proc of the host (default /proc; /host/proc in a pod)
-  --sys-root DIR        /sys of the host (default /sys)
-  --state-dir DIR       where the baseline is kept (default /var/lib/conntrack-operator)
-  --node-labels k=v,..  labels for nodeSelector matching outside Kubernetes
-  --node-name NAME      this node's name (default: NODE_NAME, else the hostname)
-  --notrack-backend B   auto | iptables-nft | iptables-legacy | nftables (default auto)
-  --service-cidr C,..   Service CIDRs NOTRACK rules must not cover
-  --pod-cidr C,..       Pod CIDRs NOTRACK rules must not cover
-  --log-level L         fatal|error|warn|info|debug|trace|silent (default info)
-
-doctor:  --json  --top N (default 10)  --no-table (skip reading the table)
-plan:    --json
-agent:   --status-file F  --metrics-addr HOST:PORT (default 127.0.0.1:9753)
-         --interval 30s  --dry-run (never write, whatever the policy says)  --once
-         --kubernetes (NODE_NAME names the node; KUBECONFIG or the in-cluster service account)
-controller: --leader-elect  --lease-namespace NS (default POD_NAMESPACE)  --metrics-addr
-
-Exit codes: 0 ok; 1 error or bad input; doctor: 2 when a finding is critical.`;
-
-function splitArgv(argv: string[]): { command: string | undefined; flags: Record<string, unknown> } {
-  const [command, ...rest] = argv;
-  const flags: Record<string, unknown> = {};
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (!(name in FlagsSchema.shape)) throw new UsageError(`--${name}: unknown flag`);
-    if (BOOLEAN_FLAGS.has(name)) {
-      flags[name] = eq < 0 ? true : arg.slice(eq + 1) !== 'false';
-    } else if (eq >= 0) {
-      flags[name] = arg.slice(eq + 1);
-    } else {
-      const value = rest[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
-      flags[name] = value;
-    }
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    /** The usage text to show after the message. */
+    readonly usage: string,
+  ) {
+    super(message);
   }
-  return { command, flags };
 }
 
-/** Parse argv (without node and script) and the environment. Throws UsageError naming the flag. */
-export function loadConfig(argv: string[], env: Record<string, string | undefined>, hostname: string): Readonly<Config> {
-  const { command, flags } = splitArgv(argv);
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') throw new UsageError('');
-  if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${command}"`);
-  const parsed = FlagsSchema.safeParse(flags);
-  if (!parsed.success) {
-    const messages = parsed.error.issues.map((issue) => {
-      const flag = issue.path.length ? `--${String(issue.path[0])}` : '';
-      return `${flag}: ${issue.message}`;
-    });
-    throw new UsageError(messages.join('\n'));
+/** What the command line asks for: a help text, the version, or a command to run. */
+export type Invocation = { help: string } | { version: true } | { config: Readonly<Config> };
+
+const PROGRAM = 'conntrack-operator';
+
+function flagLine(name: string, spec: OptionSpec): [string, string] {
+  const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.arg ? ` ${spec.arg}` : ''}`;
+  return [flag, spec.help];
+}
+
+function columns(rows: Array<[string, string]>): string {
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`).join('\n');
+}
+
+export function commandUsage(command: Command): string {
+  const spec: CommandSpec = COMMANDS[command];
+  const rows = Object.entries({ ...spec.options, ...HELP }).map(([name, o]) => flagLine(name, o));
+  return `Usage: ${PROGRAM} ${command} [flags]
+
+${spec.summary}
+
+Flags:
+${columns(rows)}
+
+Exit codes: 0 ok; 1 error or bad input${spec.exit ? `; ${spec.exit}` : ''}.`;
+}
+
+export function globalUsage(): string {
+  return `Usage: ${PROGRAM} <command> [flags]
+
+Commands:
+${columns(COMMAND_NAMES.map((c) => [c, COMMANDS[c].summary]))}
+
+Run '${PROGRAM} <command> --help' for the flags of a command; '${PROGRAM} --version' for the version.`;
+}
+
+/**
+ * For parseArgs: every long flag of every command (so a flag of another command
+ * is named as such, not "unknown"), and this command's own with their short
+ * letters (one letter may mean different flags in different commands).
+ */
+function parseArgsOptions(own: OptionTable) {
+  const asParseArgs = (entries: Array<[string, OptionSpec]>, withShort: boolean) =>
+    Object.fromEntries(entries.map(([name, o]) => [name, { type: o.type, ...(withShort && o.short ? { short: o.short } : {}) }]));
+  return { ...asParseArgs(COMMAND_NAMES.flatMap((c) => Object.entries(COMMANDS[c].options)), false), ...asParseArgs(Object.entries(own), true) };
+}
+
+/** The flag a parseArgs error names ("Unknown option '--x'", "Option '-o, --output <value>' argument missing"). */
+function parseArgsProblem(err: Error): string {
+  const flag = /'(?:-\w, )?(--?[\w-]+)/.exec(err.message)?.[1];
+  const code = (err as { code?: string }).code;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `${flag ?? err.message}: unknown flag`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && / argument missing/.test(err.message)) return `${flag}: needs a value`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${flag}: takes no value`;
+  return err.message;
+}
+
+function parseFlags(args: string[], own: OptionTable, usage: string) {
+  try {
+    return parseArgs({ args, options: parseArgsOptions(own), allowPositionals: true, strict: true, tokens: true });
+  } catch (err) {
+    throw new UsageError(parseArgsProblem(err as Error), usage);
   }
-  const f = parsed.data;
-  const cmd = command as Command;
-  const policyFile = cmd === 'agent' ? f['policy-file'] ?? f.policy : f.policy ?? f['policy-file'];
-  if ((cmd === 'plan' || cmd === 'apply') && !policyFile) throw new UsageError(`--policy: ${cmd} needs a policy file`);
-  if (cmd === 'agent' && f.kubernetes && policyFile) throw new UsageError('--policy-file: with --kubernetes the policies come from the cluster');
-  if (cmd === 'agent' && f.kubernetes && f.once) throw new UsageError('--once: with --kubernetes the agent must watch the cluster; run it as a daemon');
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** Parse argv (without node and script) and the environment. Throws UsageError naming every bad flag. */
+export function parseInvocation(argv: string[], env: Record<string, string | undefined>, hostname: string): Invocation {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === 'help' || first === '--help' || first === '-h') return { help: globalUsage() };
+  if (first === '--version' || first === 'version') return { version: true };
+  if (!isCommand(first)) throw new UsageError(`unknown command "${first}"`, globalUsage());
+  const command = first;
+  const usage = commandUsage(command);
+  const own: OptionTable = { ...COMMANDS[command].options, ...HELP };
+  const parsed = parseFlags(rest, own, usage);
+  const problems: string[] = [];
+  for (const token of parsed.tokens) {
+    if (token.kind === 'positional') problems.push(`unexpected argument "${token.value}"`);
+    if (token.kind === 'option' && !Object.hasOwn(own, token.name)) problems.push(`--${token.name}: ${command} does not take this flag`);
+  }
+  if (problems.length) throw new UsageError(problems.join('\n'), usage);
+  const values = parsed.values as Values;
+  if (values.help) return { help: usage };
+  const config = buildConfig(command, values, env, hostname, problems);
+  if (problems.length) throw new UsageError(problems.join('\n'), usage);
+  return { config };
+}
+
+/** The config of a command line that runs a command; help or version is a UsageError (tests, callers that only run). */
+export function loadConfig(argv: string[], env: Record<string, string | undefined>, hostname: string): Readonly<Config> {
+  const inv = parseInvocation(argv, env, hostname);
+  if ('config' in inv) return inv.config;
+  throw new UsageError('', 'help' in inv ? inv.help : globalUsage());
+}
+
+function buildConfig(command: Command, v: Values, env: Record<string, string | undefined>, hostname: string, problems: string[]): Readonly<Config> {
+  const str = (name: string): string | undefined => {
+    const value = v[name] as string | undefined;
+    if (value === '') problems.push(`--${name}: must not be empty`);
+    return value || undefined;
+  };
+  const check = <T>(name: string, parse: (text: string) => T | string, fallback: T): T => {
+    const text = str(name);
+    if (text === undefined) return fallback;
+    const value = parse(text);
+    if (typeof value === 'string') {
+      problems.push(`--${name}: ${value}`);
+      return fallback;
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T =>
+    check(name, (text) => ((allowed as readonly string[]).includes(text) ? { value: text as T } : `"${text}" is not one of ${allowed.join(', ')}`), { value: fallback }).value;
+
+  const output = v.json ? 'json' : oneOf('output', OUTPUTS, 'text');
+  if (v.json && v.output !== undefined && v.output !== 'json') problems.push(`--json: contradicts -o ${v.output}`);
+  const policyFile = str(command === 'agent' ? 'policy-file' : 'policy');
+  const kubernetes = v.kubernetes === true;
+  if ((command === 'plan' || command === 'apply') && !policyFile) problems.push(`--policy: ${command} needs a policy file`);
+  if (command === 'agent') {
+    if (kubernetes && policyFile) problems.push('--policy-file: with --kubernetes the policies come from the cluster');
+    if (kubernetes && v.once) problems.push('--once: with --kubernetes the agent must watch the cluster; run it as a daemon');
+    if (!kubernetes && !policyFile) problems.push('agent needs a policy source: --policy-file FILE (this host alone) or --kubernetes (ConntrackPolicy objects from the cluster)');
+  }
+  const kubeconfig = str('kubeconfig') ?? (env.KUBECONFIG || undefined);
+  const statusFile = str('status-file');
   return Object.freeze({
-    command: cmd,
-    procRoot: f['proc-root'],
-    sysRoot: f['sys-root'],
-    stateDir: f['state-dir'],
+    command,
+    procRoot: str('proc-root') ?? '/proc',
+    sysRoot: str('sys-root') ?? '/sys',
+    stateDir: str('state-dir') ?? '/var/lib/conntrack-operator',
     // In a pod NODE_NAME comes from the downward API; on a plain host the hostname names it.
-    nodeName: f['node-name'] ?? env.NODE_NAME ?? hostname,
-    nodeLabels: f['node-labels'] ?? {},
-    notrackBackend: f['notrack-backend'],
-    serviceCidrs: f['service-cidr'] ?? [],
-    podCidrs: f['pod-cidr'] ?? [],
-    logLevel: f['log-level'],
-    json: f.json,
-    top: f.top,
-    noTable: f['no-table'],
+    nodeName: str('node-name') ?? env.NODE_NAME ?? hostname,
+    nodeLabels: check('node-labels', parseLabels, {}),
+    notrackBackend: oneOf('notrack-backend', BACKENDS, 'auto'),
+    serviceCidrs: check('service-cidr', parseCidrList, []),
+    podCidrs: check('pod-cidr', parseCidrList, []),
+    logLevel: oneOf('log-level', LOG_LEVELS, 'info'),
+    output,
+    top: check('top', parseTop, 10),
+    noTable: v['no-table'] === true,
     ...(policyFile ? { policyFile } : {}),
-    ...(f['status-file'] ? { statusFile: f['status-file'] } : {}),
-    metrics: f['metrics-addr'],
-    intervalMs: f.interval,
-    dryRun: f['dry-run'],
-    once: f.once,
-    kubernetes: f.kubernetes,
-    ...(env.KUBECONFIG ? { kubeconfig: env.KUBECONFIG } : {}),
-    leaderElect: f['leader-elect'],
-    leaseNamespace: f['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default',
+    ...(statusFile ? { statusFile } : {}),
+    metrics: check('metrics-addr', parseAddress, { host: '127.0.0.1', port: 9753 }),
+    intervalMs: check('interval', parseInterval, 30_000),
+    dryRun: v['dry-run'] === true,
+    once: v.once === true,
+    kubernetes,
+    ...(kubeconfig ? { kubeconfig } : {}),
+    leaderElect: v['leader-elect'] === true,
+    leaseNamespace: str('lease-namespace') ?? env.POD_NAMESPACE ?? 'default',
     identity: env.POD_NAME ?? hostname,
   });
+}
+
+// Value parsers: the value, or the reason it is not one.
+
+/** The policies' duration grammar (whole seconds, or "30s", "5m", "1h30m"), in milliseconds. */
+function parseInterval(text: string): number | string {
+  const r = parseDuration(/^[0-9]+$/.test(text) ? Number(text) : text);
+  return r.ok ? r.seconds * 1000 : `"${text}" is not an interval: ${r.reason}`;
+}
+
+function parseTop(text: string): number | string {
+  const n = Number(text);
+  return /^[0-9]+$/.test(text) && n >= 1 && n <= 1000 ? n : `"${text}" is not a whole number from 1 to 1000`;
+}
+
+function parseList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+const LABEL_KEY = /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** A malformed CIDR must not silently skip the Service/Pod overlap check. */
+function parseCidrList(text: string): string[] | string {
+  const cidrs = parseList(text);
+  return cidrListProblem(cidrs) ?? cidrs;
+}
+
+function parseLabels(text: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  for (const pair of parseList(text)) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    if (!LABEL_KEY.test(key)) return `"${key}" is not a valid label key`;
+    out[key] = eq < 0 ? '' : pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseAddress(text: string): { host: string; port: number } | string {
+  const m = /^(.*):([0-9]{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) return `"${text}" is not host:port (e.g. 127.0.0.1:9753, :9753 for all addresses)`;
+  return { host: m[1] === '' ? '0.0.0.0' : m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }

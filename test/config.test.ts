@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, UsageError } from '../src/config.js';
+import { COMMANDS, commandUsage, globalUsage, loadConfig, parseInvocation, UsageError, type Command } from '../src/config.js';
 
 test('defaults and flags', () => {
   const c = loadConfig(['doctor'], {}, 'host-a');
@@ -9,6 +9,7 @@ test('defaults and flags', () => {
   assert.equal(c.sysRoot, '/sys');
   assert.equal(c.nodeName, 'host-a');
   assert.equal(c.top, 10);
+  assert.equal(c.output, 'text');
   assert.equal(c.intervalMs, 30_000);
   assert.deepEqual(c.metrics, { host: '127.0.0.1', port: 9753 });
   assert.ok(Object.isFrozen(c));
@@ -16,33 +17,77 @@ test('defaults and flags', () => {
 
 const cases: Array<{ name: string; argv: string[]; env?: Record<string, string>; check: (c: ReturnType<typeof loadConfig>) => void }> = [
   { name: 'proc and sys roots', argv: ['doctor', '--proc-root', '/host/proc', '--sys-root=/host/sys'], check: (c) => assert.deepEqual([c.procRoot, c.sysRoot], ['/host/proc', '/host/sys']) },
-  { name: 'boolean flags', argv: ['doctor', '--json', '--no-table', '--top', '3'], check: (c) => assert.deepEqual([c.json, c.noTable, c.top], [true, true, 3]) },
+  { name: 'boolean flags', argv: ['doctor', '--json', '--no-table', '--top', '3'], check: (c) => assert.deepEqual([c.output, c.noTable, c.top], ['json', true, 3]) },
+  { name: '-o yaml', argv: ['doctor', '-o', 'yaml'], check: (c) => assert.equal(c.output, 'yaml') },
+  { name: '--output=json', argv: ['plan', '-f', 'p.yaml', '--output=json'], check: (c) => assert.deepEqual([c.output, c.policyFile], ['json', 'p.yaml']) },
   { name: 'node labels', argv: ['plan', '--policy', 'p.yaml', '--node-labels', 'role=web, zone=a,bare'], check: (c) => assert.deepEqual(c.nodeLabels, { role: 'web', zone: 'a', bare: '' }) },
-  { name: 'NODE_NAME wins over hostname', argv: ['agent'], env: { NODE_NAME: 'node-7' }, check: (c) => assert.equal(c.nodeName, 'node-7') },
-  { name: 'interval units', argv: ['agent', '--interval', '5m'], check: (c) => assert.equal(c.intervalMs, 300_000) },
-  { name: 'metrics on all addresses', argv: ['agent', '--metrics-addr', ':9000'], check: (c) => assert.deepEqual(c.metrics, { host: '0.0.0.0', port: 9000 }) },
+  { name: 'NODE_NAME wins over hostname', argv: ['agent', '--kubernetes'], env: { NODE_NAME: 'node-7' }, check: (c) => assert.equal(c.nodeName, 'node-7') },
+  { name: 'interval as a duration', argv: ['agent', '-f', 'p', '--interval', '5m'], check: (c) => assert.equal(c.intervalMs, 300_000) },
+  { name: 'interval in the policies\' grammar', argv: ['agent', '-f', 'p', '--interval', '1m30s'], check: (c) => assert.equal(c.intervalMs, 90_000) },
+  { name: 'interval in whole seconds', argv: ['agent', '-f', 'p', '--interval=45'], check: (c) => assert.equal(c.intervalMs, 45_000) },
+  { name: 'metrics on all addresses', argv: ['agent', '-f', 'p', '--metrics-addr', ':9000'], check: (c) => assert.deepEqual(c.metrics, { host: '0.0.0.0', port: 9000 }) },
   { name: 'agent takes --policy-file', argv: ['agent', '--policy-file', 'x.yaml'], check: (c) => assert.equal(c.policyFile, 'x.yaml') },
   { name: 'cidr lists', argv: ['plan', '--policy', 'p', '--service-cidr', '10.96.0.0/12,fd00::/108'], check: (c) => assert.deepEqual(c.serviceCidrs, ['10.96.0.0/12', 'fd00::/108']) },
+  { name: 'KUBECONFIG', argv: ['controller'], env: { KUBECONFIG: '/env/kc' }, check: (c) => assert.equal(c.kubeconfig, '/env/kc') },
+  { name: '--kubeconfig wins over KUBECONFIG', argv: ['agent', '--kubernetes', '--kubeconfig', '/flag/kc'], env: { KUBECONFIG: '/env/kc' }, check: (c) => assert.equal(c.kubeconfig, '/flag/kc') },
+  { name: 'no kubeconfig: in-cluster', argv: ['controller', '--leader-elect'], check: (c) => assert.deepEqual([c.kubeconfig, c.leaderElect], [undefined, true]) },
 ];
 for (const tc of cases) test(`config: ${tc.name}`, () => tc.check(loadConfig(tc.argv, tc.env ?? {}, 'h')));
 
 const bad: Array<{ argv: string[]; message: RegExp }> = [
   { argv: ['frobnicate'], message: /unknown command "frobnicate"/ },
   { argv: ['doctor', '--nope'], message: /--nope: unknown flag/ },
-  { argv: ['doctor', '--top', 'x'], message: /^--top:/ },
-  { argv: ['doctor', '--top'], message: /--top needs a value/ },
-  { argv: ['agent', '--interval', '10ms'], message: /--interval: "10ms" is not an interval of at least 1s/ },
-  { argv: ['agent', '--metrics-addr', 'localhost'], message: /--metrics-addr: "localhost" is not host:port/ },
-  { argv: ['agent', '--notrack-backend', 'ipfw'], message: /^--notrack-backend:/ },
+  { argv: ['doctor', '--leader-elect'], message: /--leader-elect: doctor does not take this flag/ },
+  { argv: ['apply', '--policy', 'p', '--interval', '5s'], message: /--interval: apply does not take this flag/ },
+  { argv: ['doctor', '--top', 'x'], message: /^--top: "x" is not a whole number/ },
+  { argv: ['doctor', '--top'], message: /--top: needs a value/ },
+  { argv: ['doctor', '--json=false'], message: /--json: takes no value/ },
+  { argv: ['doctor', '-o', 'xml'], message: /--output: "xml" is not one of text, json, yaml/ },
+  { argv: ['doctor', '-o', 'yaml', '--json'], message: /--json: contradicts -o yaml/ },
+  { argv: ['agent', '-f', 'p', '--interval', '10ms'], message: /--interval: "10ms" is not an interval: expected whole seconds or a duration string/ },
+  { argv: ['agent', '-f', 'p', '--interval', '0'], message: /--interval: "0" is not an interval: must be at least 1 second/ },
+  { argv: ['agent', '-f', 'p', '--metrics-addr', 'localhost'], message: /--metrics-addr: "localhost" is not host:port/ },
+  { argv: ['agent', '-f', 'p', '--notrack-backend', 'ipfw'], message: /^--notrack-backend: "ipfw" is not one of/ },
   { argv: ['plan'], message: /--policy: plan needs a policy file/ },
   { argv: ['doctor', 'stray'], message: /unexpected argument "stray"/ },
   { argv: ['plan', '--policy', 'p', '--service-cidr', '10.96.0.0/12,10.96.0.0/33'], message: /^--service-cidr: "10.96.0.0\/33" is not a valid IPv4 or IPv6 CIDR: prefix \/33 is longer than 32 bits/ },
-  { argv: ['agent', '--pod-cidr', '10.244.0.0/16,banana'], message: /^--pod-cidr: "banana" is not a valid IPv4 or IPv6 CIDR/ },
+  { argv: ['agent', '-f', 'p', '--pod-cidr', '10.244.0.0/16,banana'], message: /^--pod-cidr: "banana" is not a valid IPv4 or IPv6 CIDR/ },
   { argv: ['apply', '--policy', 'p', '--pod-cidr', '10.244.0.0.0/16'], message: /^--pod-cidr: .*4 dot-separated octets/ },
-  { argv: ['doctor', '--node-labels', 'bad key=1'], message: /"bad key" is not a valid label key/ },
+  { argv: ['plan', '-f', 'p', '--node-labels', 'bad key=1'], message: /"bad key" is not a valid label key/ },
+  { argv: ['agent'], message: /agent needs a policy source: --policy-file FILE .* or --kubernetes/ },
+  { argv: ['agent', '--kubernetes', '--policy-file', 'p'], message: /--policy-file: with --kubernetes the policies come from the cluster/ },
+  { argv: ['agent', '--kubernetes', '--once'], message: /--once: with --kubernetes/ },
+  { argv: ['doctor', '--proc-root='], message: /--proc-root: must not be empty/ },
 ];
 for (const tc of bad) {
   test(`config rejects ${tc.argv.join(' ')}`, () => {
     assert.throws(() => loadConfig(tc.argv, {}, 'h'), (err: unknown) => err instanceof UsageError && tc.message.test(err.message));
   });
 }
+
+test('every problem of a command line is reported at once', () => {
+  assert.throws(
+    () => loadConfig(['agent', '-f', 'p', '--interval', 'soon', '--metrics-addr', 'x'], {}, 'h'),
+    (err: unknown) => err instanceof UsageError && /--metrics-addr/.test(err.message) && /--interval/.test(err.message),
+  );
+});
+
+test('help and version', () => {
+  for (const argv of [[], ['help'], ['--help'], ['-h']]) assert.deepEqual(parseInvocation(argv, {}, 'h'), { help: globalUsage() });
+  assert.deepEqual(parseInvocation(['--version'], {}, 'h'), { version: true });
+  for (const command of Object.keys(COMMANDS) as Command[]) {
+    // --help wins over missing required flags: `plan --help` needs no --policy.
+    for (const flag of ['--help', '-h']) assert.deepEqual(parseInvocation([command, flag], {}, 'h'), { help: commandUsage(command) });
+  }
+});
+
+test('usage is generated from each command\'s option table', () => {
+  for (const [command, spec] of Object.entries(COMMANDS) as Array<[Command, (typeof COMMANDS)[Command]]>) {
+    const usage = commandUsage(command);
+    for (const [name, option] of Object.entries(spec.options)) {
+      assert.match(usage, new RegExp(`--${name}${'arg' in option ? ` ${option.arg.replace(/[.*]/g, '\\$&')}` : ''}\\s+${option.help.slice(0, 20).replace(/[()|.*+?[\]]/g, '\\$&')}`), `${command} --${name}`);
+    }
+    assert.match(usage, /-h, --help/);
+    assert.match(globalUsage(), new RegExp(`\\n  ${command}\\s+${spec.summary.slice(0, 20).replace(/[()|.*+?]/g, '\\$&')}`));
+  }
+});

@@ -8,10 +8,6 @@ import { PolicyFileSource, type PolicySource } from '../agent/policy-source.js';
 import { TableFullLog } from '../agent/kernel-log.js';
 import { writeStatusFile } from '../agent/status-file.js';
 import { readNetnsFacts } from '../kernel/host-facts.js';
-import { ClusterApi, loadKubeConfig } from '../kube/cluster-api.js';
-import { ClusterPolicySource } from '../kube/cluster-policy-source.js';
-import { clusterReporter } from '../kube/node-reporter.js';
-import { realTiming } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
 import type { Labels } from '../policy/select.js';
 import { AgentMetrics } from '../report/metrics.js';
@@ -27,24 +23,16 @@ const KMSG = '/dev/kmsg';
 const BREAKDOWN_INTERVAL_MS = 5 * 60_000;
 const DROP_PROBE_MS = 2000;
 
-/** No --policy-file: no policy, so the agent only watches and restores what it changed before. */
-const NO_POLICY: PolicySource = {
-  current: () => ({ policies: [] }),
-  onChange: () => undefined,
-  start: async () => undefined,
-  stop: async () => undefined,
-};
-
 interface Sources {
   policies: PolicySource;
   nodeLabels: () => Labels;
   publish: (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
 }
 
-function standaloneSources(config: Config, logger: Logger): Sources {
+function standaloneSources(config: Config, policyFile: string, logger: Logger): Sources {
   const fileOptions = { pollMs: Math.min(config.intervalMs, 5000), settleMs: 250, stateDir: config.stateDir, log: logger };
   return {
-    policies: config.policyFile ? new PolicyFileSource(config.policyFile, fileOptions) : NO_POLICY,
+    policies: new PolicyFileSource(policyFile, fileOptions),
     nodeLabels: () => config.nodeLabels,
     publish: async (status) => {
       if (config.statusFile) await writeStatusFile(config.statusFile, config.nodeName, status);
@@ -52,7 +40,14 @@ function standaloneSources(config: Config, logger: Logger): Sources {
   };
 }
 
-function clusterSources(config: Config, logger: Logger): Sources {
+/** The Kubernetes client is loaded only here: the standalone agent never pays for it. */
+async function clusterSources(config: Config, logger: Logger): Promise<Sources> {
+  const [{ ClusterApi, loadKubeConfig }, { ClusterPolicySource }, { clusterReporter }, { realTiming }] = await Promise.all([
+    import('../kube/cluster-api.js'),
+    import('../kube/cluster-policy-source.js'),
+    import('../kube/node-reporter.js'),
+    import('../kube/reflector.js'),
+  ]);
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
   const source = new ClusterPolicySource(api, config.nodeName, config.stateDir, realTiming(), logger);
   return {
@@ -70,7 +65,7 @@ export interface AgentProcess {
 export async function startAgent(config: Config, host: Host, logger: Logger): Promise<AgentProcess> {
   const engine = await buildEngine(config, host, logger);
   const metrics = new AgentMetrics(config.nodeName);
-  const sources = config.kubernetes ? clusterSources(config, logger) : standaloneSources(config, logger);
+  const sources = config.policyFile ? standaloneSources(config, config.policyFile, logger) : await clusterSources(config, logger);
   await sources.policies.start();
   const initial = sources.policies.current();
   if (initial.error) logger.error({ err: initial.error }, 'a policy is invalid and is not used');
@@ -117,7 +112,7 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
   const address = await health.listen(config.metrics.host, config.metrics.port);
   logger.info(
     {
-      source: config.kubernetes ? 'kubernetes' : config.policyFile ?? null,
+      source: config.policyFile ?? 'kubernetes',
       dryRun: config.dryRun,
       backend: engine.backendName,
       metrics: `http://${address.address}:${address.port}/metrics`,

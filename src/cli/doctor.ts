@@ -7,6 +7,7 @@ import { renderDoctorText } from '../report/doctor-text.js';
 import { summarizeBatches, type TableSummary } from '../report/summary.js';
 import type { Unreadable } from '../kernel/unreadable.js';
 import type { Host } from './host.js';
+import { renderData } from './output.js';
 
 export async function diagnose(host: Host, options: { readTable: boolean; topN: number }): Promise<DoctorReport> {
   const snapshot = await readHostSnapshot(host);
@@ -26,6 +27,6 @@ export async function diagnose(host: Host, options: { readTable: boolean; topN: 
 
 export async function runDoctor(config: Config, host: Host, out: NodeJS.WritableStream): Promise<number> {
   const report = await diagnose(host, { readTable: !config.noTable, topN: config.top });
-  out.write(config.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctorText(report));
+  out.write(config.output === 'text' ? renderDoctorText(report) : await renderData(report, config.output));
   return doctorExitCode(report);
 }

@@ -14,9 +14,9 @@ import type { Baseline } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, NOTRACK_KEY } from '../reconcile/planner.js';
 import { planJson, renderPlanText, type NotrackChange, type PlanView } from '../report/plan-text.js';
 import { buildEngine, type Engine } from './engine.js';
+import { InputError } from './input-error.js';
+import { renderData } from './output.js';
 import type { Host } from './host.js';
-
-export class InputError extends Error {}
 
 export async function loadPolicyFile(path: string) {
   let text: string;
@@ -71,20 +71,21 @@ async function view(config: Config, e: EffectivePolicy, engine: Engine, actions:
   };
 }
 
-function print(config: Config, v: PlanView, out: NodeJS.WritableStream): void {
-  out.write(config.json ? `${JSON.stringify(planJson(v), null, 2)}\n` : renderPlanText(v));
+async function print(config: Config, v: PlanView, out: NodeJS.WritableStream): Promise<void> {
+  out.write(config.output === 'text' ? renderPlanText(v) : await renderData(planJson(v), config.output));
 }
 
-/** Print what the whole policy (Enforce and DryRun fields alike) would change; writes nothing. */
-async function showPlan(config: Config, e: EffectivePolicy, engine: Engine, out: NodeJS.WritableStream): Promise<void> {
+/** Print what the whole policy (Enforce and DryRun fields alike) would change; writes nothing. Returns the number of changes. */
+async function showPlan(config: Config, e: EffectivePolicy, engine: Engine, out: NodeJS.WritableStream): Promise<number> {
   const r = await engine.reconciler.reconcile(e.desired, 'DryRun');
-  print(config, await view(config, e, engine, r.plan.actions, r.notApplicable, e.desired), out);
+  await print(config, await view(config, e, engine, r.plan.actions, r.notApplicable, e.desired), out);
+  return r.plan.actions.length;
 }
 
+/** Exit 2 when the host differs from the policy (as diff does), 0 when it matches. */
 export async function runPlan(config: Config, host: Host, out: NodeJS.WritableStream): Promise<number> {
   const e = await effectiveHere(config, host);
-  await showPlan(config, e, await buildEngine(config, host), out);
-  return 0;
+  return (await showPlan(config, e, await buildEngine(config, host), out)) > 0 ? 2 : 0;
 }
 
 export async function runApply(config: Config, host: Host, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
@@ -104,7 +105,7 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
   const r = await engine.reconciler.reconcile(e.enforced, 'Enforce');
   const v = await view(config, e, engine, r.plan.actions, r.notApplicable, e.enforced);
   v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before, engine.backend.canAcceptUntracked) : [];
-  print(config, v, out);
+  await print(config, v, out);
   if (r.execution && !r.execution.ok) {
     const f = r.execution.failed;
     err.write(`apply failed at ${f ? describeAction(f.action) : '?'}: ${f?.error ?? 'unknown error'}\n`);

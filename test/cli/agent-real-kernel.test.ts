@@ -1,7 +1,7 @@
 // The standalone agent end to end on the real kernel, inside a network
 // namespace this test creates: it applies a policy (timeouts + NOTRACK), an
 // outside write shows as drift and is corrected, SIGTERM stops it cleanly, and
-// a later start with no policy gives back the exact baseline and raw table.
+// `restore` afterwards gives back the exact baseline and raw table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -58,7 +58,7 @@ function startAgent(ns: string, args: string[]) {
   return { child, log: () => log, exited };
 }
 
-test('agent applies, corrects drift, stops on SIGTERM, and a start without policy restores', { skip, timeout: 120_000 }, async () => {
+test('agent applies, corrects drift, stops on SIGTERM, and restore gives the host back', { skip, timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ctop-agent-e2e-'));
   try {
     await withNetns('agent', async (ns) => {
@@ -103,10 +103,14 @@ test('agent applies, corrects drift, stops on SIGTERM, and a start without polic
       // Still applied after the agent stopped: stopping is not restoring.
       assert.equal((await sysctls(ns)).nf_conntrack_tcp_timeout_established, 600);
 
-      // A later start with no policy puts everything back.
-      const r = await runCli(['agent', '--once', ...common], { prefix: ['ip', 'netns', 'exec', ns] });
+      // An agent without a policy source refuses to start (it would do nothing forever)...
+      const idle = await runCli(['agent', '--once', ...common], { prefix: ['ip', 'netns', 'exec', ns] });
+      assert.equal(idle.code, 1);
+      assert.match(idle.stderr, /agent needs a policy source: --policy-file FILE .* or --kubernetes/);
+      // ...and `restore` puts everything back.
+      const r = await runCli(['restore', '--state-dir', join(dir, 'state'), '--notrack-backend', 'iptables-nft'], { prefix: ['ip', 'netns', 'exec', ns] });
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /restored the original values/);
+      assert.match(r.stdout, /restored \d+ change\(s\)/);
       assert.deepEqual(await sysctls(ns), baseline);
       assert.equal(await rawTable(ns), rawBefore);
     });

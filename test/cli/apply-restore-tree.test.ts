@@ -34,10 +34,10 @@ before(async () => {
 });
 after(() => tree.cleanup());
 
-test('plan shows the diff and writes nothing', async () => {
+test('plan shows the diff, writes nothing, and exits 2 because something would change', async () => {
   const before = await netfilterValues();
   const r = await runCli(['plan', '--policy', join(tree.dir, 'policy.yaml'), ...common]);
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.code, 2, r.stderr);
   assert.match(r.stdout, /tcp established {2}432000 -> 600/);
   assert.match(r.stdout, /tcp time_wait {2}120 -> 30/);
   assert.match(r.stdout, /max {2}262144 -> 524288/);
@@ -60,6 +60,10 @@ test('apply writes, records the baseline, and a second apply changes nothing', a
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /in sync: nothing to change/);
   assert.doesNotMatch(again.stdout, /applied/);
+
+  const plan = await runCli(['plan', '-f', join(tree.dir, 'policy.yaml'), '-o', 'yaml', ...common]);
+  assert.equal(plan.code, 0, 'in sync: plan exits 0');
+  assert.match(plan.stdout, /^inSync: true$/m);
 });
 
 test('restore puts back the exact values from before the first apply', async () => {
@@ -102,8 +106,20 @@ for (const tc of BAD) {
   });
 }
 
-test('bad flags name the flag', async () => {
-  const r = await runCli(['apply', '--policy', 'x.yaml', '--interval', 'soon']);
+test('bad flags name the flag and the command, with its usage', async () => {
+  const r = await runCli(['apply', '--policy', 'x.yaml', '--interval', '5m']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /--interval: "soon" is not an interval/);
+  assert.match(r.stderr, /--interval: apply does not take this flag/);
+  assert.match(r.stderr, /Usage: conntrack-operator apply \[flags\]/);
+});
+
+test('--help on every command exits 0 with its usage; --version', async () => {
+  for (const args of [['--help'], ['agent', '--help'], ['doctor', '-h'], ['plan', '--help']]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, args.length === 1 ? /Commands:/ : new RegExp(`Usage: conntrack-operator ${args[0]} \\[flags\\]`));
+  }
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const v = await runCli(['--version']);
+  assert.deepEqual([v.code, v.stdout], [0, `conntrack-operator ${pkg.version}\n`]);
 });

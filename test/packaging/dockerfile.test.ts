@@ -71,11 +71,13 @@ test('two stages from the same Node LTS slim image: npm ci and the build, then t
   assert.match(nodeImage ?? '', /^node:(20|22|24)-[a-z]+-slim$/);
   assert.ok(runs(build).includes('npm ci --ignore-scripts'));
   assert.ok(runs(build).includes('npm run build'));
+  assert.ok(runs(build).includes('npm run build:bundle'));
   assert.ok(runs(runtime).some((r) => r.startsWith('npm ci --omit=dev')), 'production dependencies only');
   const entrypoint = runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!;
-  assert.deepEqual(JSON.parse(entrypoint.args), ['node', '/app/dist/cli/main.js']);
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-  assert.equal(`/app/${pkg.bin['conntrack-operator']}`, JSON.parse(entrypoint.args)[1], 'the entrypoint is the package binary');
+  assert.deepEqual(JSON.parse(entrypoint.args), ['node', '--optimize-for-size', '/app/dist/bundle/main.js']);
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
+  assert.equal(pkg.bin['conntrack-operator'], 'dist/cli/main.js');
+  assert.match(pkg.scripts['build:bundle']!, /esbuild src\/cli\/main\.ts .*--outdir=dist\/bundle/, 'the entrypoint is the package binary, bundled');
   const labels = runtime.instructions.filter((i) => i.keyword === 'LABEL').map((i) => i.args).join(' ');
   for (const key of ['title', 'description', 'version', 'licenses']) assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key}=`));
 });
@@ -96,6 +98,7 @@ test('every COPY source is in the build context (present and not .dockerignore-d
           assert.equal(fromStage, 'build');
           assert.match(source, /^\/src\/dist\/?$/, `${source}: only dist/ comes from the build stage`);
           assert.ok(runs(build).includes('npm run build'));
+  assert.ok(runs(build).includes('npm run build:bundle'));
           continue;
         }
         const top = source.replace(/\/$/, '').split('/')[0]!;
