@@ -7,7 +7,7 @@
 // of the others.
 import { errorText } from '../errors.js';
 import { podUidFromCgroup } from './cgroup-pod.js';
-import { parseNetnsInode } from './host-facts.js';
+import { parseNetnsInode, readConntrackSlab, type ConntrackSlab } from './host-facts.js';
 import type { HostPaths } from './host-paths.js';
 import { errnoCode, type KernelFiles } from './kernel-files.js';
 import { listPids, mapInBatches } from './processes.js';
@@ -39,6 +39,8 @@ export interface NetnsCensus {
   unreadableProcesses: number;
   /** Pids that exited during the pass: skipped. */
   vanishedProcesses: number;
+  /** The nf_conntrack slab, which counts every namespace's objects; null when unreadable (root only) or absent. */
+  slab: ConntrackSlab | null;
   unreadable: Unreadable[];
 }
 
@@ -107,16 +109,19 @@ async function readFigures(deps: CensusDeps, pid: string, problems: Map<string, 
   };
 }
 
-/** One census pass. Never throws: what could not be read is counted and named in `unreadable`. */
+/**
+ * One census pass. Never throws: what could not be read is counted and named
+ * in `unreadable` (the slab's EACCES without root is left to the snapshot, which names /proc/slabinfo already).
+ */
 export async function readNetnsCensus(deps: CensusDeps, self: SelfNetns): Promise<NetnsCensus> {
   const { files, paths, isRoot } = deps;
-  const census: NetnsCensus = { namespaces: [], hostInode: null, processes: 0, unreadableProcesses: 0, vanishedProcesses: 0, unreadable: [] };
+  const census: NetnsCensus = { namespaces: [], hostInode: null, processes: 0, unreadableProcesses: 0, vanishedProcesses: 0, slab: null, unreadable: [] };
   let pids: string[];
   try {
     pids = await listPids(files, paths);
   } catch (err) {
     census.unreadable.push(unreadable('process list (network namespaces)', paths.proc(), err, isRoot));
-    return census;
+    return { ...census, slab: (await readConntrackSlab(files, paths, isRoot)).value };
   }
   census.processes = pids.length;
 
@@ -159,5 +164,7 @@ export async function readNetnsCensus(deps: CensusDeps, self: SelfNetns): Promis
   });
   census.namespaces = rows.filter((r) => r !== null);
   census.unreadable.push(...problems.values());
+  // The slab last: entries added during the pass are in it, and entries freed during it are still active objects.
+  census.slab = (await readConntrackSlab(files, paths, isRoot)).value;
   return census;
 }

@@ -61,7 +61,8 @@ test('census of the fixture: three namespaces, entries and pods as the kernel sh
   });
   // Bounded work: one readlink per pid, and only one process per namespace has its files read.
   assert.equal(t.links.length, 6);
-  assert.deepEqual(t.reads.sort(), ['20652', '21035', '21037'].flatMap((pid) => [t.paths.cgroup(pid), t.paths.statFile(pid)]).sort());
+  assert.deepEqual(t.reads.sort(), [...['20652', '21035', '21037'].flatMap((pid) => [t.paths.cgroup(pid), t.paths.statFile(pid)]), t.paths.slabinfo()].sort());
+  assert.deepEqual(census.slab, { activeObjects: 64, totalObjects: 64, objectSize: 256 });
 });
 
 test('without root, the unreadable pids are said to need it', async () => {
