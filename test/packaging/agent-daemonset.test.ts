@@ -41,16 +41,17 @@ test('default values: host network, least privilege, critical priority, every no
   assert.equal(sc.allowPrivilegeEscalation, false);
   assert.equal(sc.readOnlyRootFilesystem, true);
   assert.deepEqual(sc.capabilities.drop, ['ALL']);
-  // auto may pick iptables-legacy, whose raw socket needs NET_RAW; kmsg is on by default.
-  assert.deepEqual(sc.capabilities.add, ['NET_ADMIN', 'NET_RAW', 'SYSLOG']);
+  // auto may pick iptables-legacy, whose raw socket needs NET_RAW; kmsg and the namespace census are on by default.
+  assert.deepEqual(sc.capabilities.add, ['NET_ADMIN', 'NET_RAW', 'SYSLOG', 'SYS_PTRACE']);
   assert.ok(spec.terminationGracePeriodSeconds >= 10);
 });
 
-test('capabilities follow the backend and kmsg values', async () => {
+test('capabilities follow the backend, kmsg and namespace census values', async () => {
   const cases: { sets: string[]; add: string[] }[] = [
-    { sets: ['agent.notrackBackend=iptables-nft', 'kmsg.enabled=false'], add: ['NET_ADMIN'] },
-    { sets: ['agent.notrackBackend=nftables'], add: ['NET_ADMIN', 'SYSLOG'] },
-    { sets: ['agent.notrackBackend=iptables-legacy', 'kmsg.enabled=false'], add: ['NET_ADMIN', 'NET_RAW'] },
+    { sets: ['agent.notrackBackend=iptables-nft', 'kmsg.enabled=false', 'agent.namespaceCensus=false'], add: ['NET_ADMIN'] },
+    { sets: ['agent.notrackBackend=nftables', 'agent.namespaceCensus=false'], add: ['NET_ADMIN', 'SYSLOG'] },
+    { sets: ['agent.notrackBackend=iptables-legacy', 'kmsg.enabled=false', 'agent.namespaceCensus=false'], add: ['NET_ADMIN', 'NET_RAW'] },
+    { sets: ['agent.notrackBackend=nftables', 'kmsg.enabled=false'], add: ['NET_ADMIN', 'SYS_PTRACE'] },
   ];
   for (const c of cases) {
     const { container } = await agentPod(c.sets);
