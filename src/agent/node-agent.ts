@@ -217,6 +217,7 @@ export class NodeAgent {
     const previous = this.lastStatus;
     this.lastStatus = status;
     this.deps.metrics.observeTable({ count: snapshot.table.count, max: snapshot.table.max, buckets: snapshot.table.buckets, counters: snapshot.stats.counters });
+    this.deps.metrics.observeNamespaces(status.namespaces ?? null);
     this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
     try {
       await this.deps.publish(status, outcome, previous);
