@@ -164,7 +164,7 @@ export async function readNetnsCensus(deps: CensusDeps, self: SelfNetns): Promis
   });
   census.namespaces = rows.filter((r) => r !== null);
   census.unreadable.push(...problems.values());
-  // The slab last: entries added during the pass are in it, and entries freed during it are still active objects.
+  // The slab last, so entries added while the namespaces were read are in its figure too.
   census.slab = (await readConntrackSlab(files, paths, isRoot)).value;
   return census;
 }
