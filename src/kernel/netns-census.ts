@@ -20,6 +20,8 @@ export interface NetnsRow {
   /** The process whose files were read for it (the lowest pid still alive in it). */
   pid: number;
   host: boolean;
+  /** The namespace this process runs in: the rest of a report (count, counters, conditions) already shows its figures. */
+  ours: boolean;
   /** That namespace's nf_conntrack_count (the stat file's `entries`); null where the stat file could not be read. */
   entries: number | null;
   /** Its counters summed over CPUs; null with entries. */
@@ -158,7 +160,7 @@ export async function readNetnsCensus(deps: CensusDeps, self: SelfNetns): Promis
         census.vanishedProcesses++;
         continue;
       }
-      return { inode, pid: Number(pid), host: inode === census.hostInode, ...figures };
+      return { inode, pid: Number(pid), host: inode === census.hostInode, ours: inode === self.inode, ...figures };
     }
     return null; // every process of it exited: the namespace is gone (or has no process left to read it through)
   });

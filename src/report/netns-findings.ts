@@ -5,7 +5,7 @@
 // bounded list.
 import { DEFAULT_PRESSURE, type Finding, type FindingFacts } from './findings.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
-import { netnsEntries, type NetnsEntry } from './netns-report.js';
+import { isOther, netnsEntries, type NetnsEntry } from './netns-report.js';
 
 /** How many namespaces a finding names before "and N more". */
 const NAMED = 3;
@@ -19,7 +19,7 @@ function naming(rows: NetnsEntry[], detail: (e: NetnsEntry) => string): string {
 
 /** Over every namespace of the census, not only the top N a report lists. */
 export function netnsFindings(census: NetnsCensus, max: number | null, pressure: FindingFacts['pressure'] = DEFAULT_PRESSURE): Finding[] {
-  const others = netnsEntries(census, max).filter((e) => !e.host);
+  const others = netnsEntries(census, max).filter(isOther);
   const byUsage = others.filter((e) => e.usagePercent !== null).sort((a, b) => b.usagePercent! - a.usagePercent!);
   const critical = byUsage.filter((e) => e.usagePercent! >= pressure.criticalPercent);
   const high = byUsage.filter((e) => e.usagePercent! >= pressure.warningPercent && e.usagePercent! < pressure.criticalPercent);

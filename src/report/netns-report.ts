@@ -16,6 +16,8 @@ export interface NetnsEntry {
   insertFailed: number | null;
   /** The host's own namespace. */
   host: boolean;
+  /** The namespace the doctor or agent runs in, whose figures the rest of the report shows. */
+  ours: boolean;
   /** The pod whose containers are in this namespace, from their kubelet cgroup. */
   pod?: { uid: string };
 }
@@ -70,11 +72,15 @@ function entryOf(row: NetnsRow, max: number | null): NetnsEntry {
     earlyDrop: c ? (c.earlyDrop ?? 0) : null,
     insertFailed: c ? (c.insertFailed ?? 0) : null,
     host: row.host,
+    ours: row.ours,
     ...(row.podUid !== null ? { pod: { uid: row.podUid } } : {}),
   };
 }
 
 const troubles = (e: NetnsEntry): number => (e.drop ?? 0) + (e.earlyDrop ?? 0) + (e.insertFailed ?? 0);
+
+/** The namespaces the rest of a report does not cover: neither the host's nor the one we run in. */
+export const isOther = (e: NetnsEntry): boolean => !e.host && !e.ours;
 
 /** Every namespace of the census, most entries first. `max` is the global nf_conntrack_max each namespace's count is checked against. */
 export function netnsEntries(census: NetnsCensus, max: number | null): NetnsEntry[] {
@@ -115,7 +121,7 @@ const num = (v: number | null): string => (v === null ? '?' : v.toLocaleString('
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 function who(e: NetnsEntry): string {
-  return e.host ? 'host' : e.pod ? `pod ${e.pod.uid}` : 'no pod';
+  return e.host ? 'host' : e.pod ? `pod ${e.pod.uid}` : e.ours ? 'this namespace' : 'no pod';
 }
 
 /** The NAMESPACES block of the doctor's text report: a title and its lines. */

@@ -4,7 +4,7 @@
 // the agent keeps each namespace's counters from the previous pass.
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import type { PressureThresholds } from '../policy/normalize.js';
-import { netnsEntries, type NetnsEntry } from './netns-report.js';
+import { isOther, netnsEntries, type NetnsEntry } from './netns-report.js';
 import type { NetnsRowDoc, NetnsSummaryDoc } from './status-schema.js';
 
 /** How many namespaces each list of the summary holds at most (the schema's bound). */
@@ -45,7 +45,7 @@ export function buildNetnsStatus(census: NetnsCensus, previous: NetnsDrops | nul
   const all = netnsEntries(census, max);
   const rising = new Map(all.map((e) => [e.inode, fullDrops(e, previous)]));
   const row = (e: NetnsEntry) => rowOf(e, rising.get(e.inode)!);
-  const others = all.filter((e) => !e.host);
+  const others = all.filter(isOther);
   const read = all.filter((e) => e.entries !== null);
   return {
     count: all.length,

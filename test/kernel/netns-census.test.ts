@@ -50,6 +50,7 @@ test('census of the fixture: three namespaces, entries and pods as the kernel sh
     { inode: NS_B, pid: 21037, host: false, entries: 12, podUid: POD_B },
   ]);
   assert.equal(census.hostInode, HOST);
+  assert.deepEqual(census.namespaces.map((r) => r.ours), [true, false, false]);
   assert.equal(census.processes, 6);
   assert.equal(census.unreadableProcesses, 2);
   assert.equal(census.vanishedProcesses, 0);

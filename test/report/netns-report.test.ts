@@ -11,7 +11,7 @@ const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 
 function row(inode: number, entries: number | null, extra: Partial<NetnsRow> & { drop?: number; earlyDrop?: number; insertFailed?: number } = {}): NetnsRow {
   const { drop = 0, earlyDrop = 0, insertFailed = 0, ...rest } = extra;
-  return { inode, pid: inode % 1000, host: false, entries, counters: entries === null ? null : { drop, earlyDrop, insertFailed, found: 1 }, podUid: null, ...rest };
+  return { inode, pid: inode % 1000, host: false, ours: false, entries, counters: entries === null ? null : { drop, earlyDrop, insertFailed, found: 1 }, podUid: null, ...rest };
 }
 
 function census(namespaces: NetnsRow[], slab: NetnsCensus['slab'] = { activeObjects: 201312, totalObjects: 201328, objectSize: 256 }): NetnsCensus {
@@ -31,10 +31,10 @@ test('node-wide figures: entries summed over the namespaces read, the slab bound
     processesUnread: 0,
     max: MAX,
     slab: { activeObjects: 201312, objectSize: 256, activeBytes: 201312 * 256, notInEntries: 78 },
-    fullest: { inode: 4026532177, entries: 200_000, usagePercent: 76.3, drop: 5, earlyDrop: 0, insertFailed: 1, host: false, pod: { uid: POD } },
+    fullest: { inode: 4026532177, entries: 200_000, usagePercent: 76.3, drop: 5, earlyDrop: 0, insertFailed: 1, host: false, ours: false, pod: { uid: POD } },
     topByDrops: [
-      { inode: 4026532177, entries: 200_000, usagePercent: 76.3, drop: 5, earlyDrop: 0, insertFailed: 1, host: false, pod: { uid: POD } },
-      { inode: 4026532300, entries: 1_234, usagePercent: 0.5, drop: 0, earlyDrop: 7, insertFailed: 0, host: false },
+      { inode: 4026532177, entries: 200_000, usagePercent: 76.3, drop: 5, earlyDrop: 0, insertFailed: 1, host: false, ours: false, pod: { uid: POD } },
+      { inode: 4026532300, entries: 1_234, usagePercent: 0.5, drop: 0, earlyDrop: 7, insertFailed: 0, host: false, ours: false },
     ],
   });
   // --top 2: the two with most entries; the unread one sorts last.
@@ -65,6 +65,7 @@ test('NAMESPACES text names the fullest namespace, its pod, the host share and t
 const findingCases: Array<{ name: string; rows: NetnsRow[]; want: Array<[string, string, RegExp]> }> = [
   { name: 'the measured case: 76% in a pod namespace is a warning naming the pod; its drops too', rows: measured.namespaces, want: [['netns-usage-high', 'warning', new RegExp(`netns 4026532177 \\(pod ${POD}\\) 200000 of 262144 \\(76.3%\\)`)], ['netns-dropped-packets', 'warning', /drop 5, insert_failed 1/]] },
   { name: 'at 90% critical; the host namespace is left to the host findings', rows: [row(1, 250_000, { host: true, drop: 9 }), row(2, 240_000)], want: [['netns-usage-critical', 'critical', /^1 network namespace\(s\).*netns 2 240000 of 262144 \(91.6%\)/]] },
+  { name: 'the namespace we run in (not the host\'s) is the report\'s own table, not another one', rows: [row(2, 250_000, { ours: true, drop: 4 })], want: [] },
   { name: 'below 70% and no drops: nothing', rows: [row(2, 180_000, { earlyDrop: 3 })], want: [] },
   {
     name: 'many namespaces: one finding naming the worst three and how many more',

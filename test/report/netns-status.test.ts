@@ -20,6 +20,7 @@ const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Pa
   inode,
   pid: inode,
   host: false,
+  ours: false,
   entries,
   counters: { drop, insertFailed, earlyDrop: 0 },
   podUid: null,
