@@ -6,11 +6,12 @@
 // /proc (a pod's --proc-root /host/proc), in a private mount namespace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readlinkSync, rmdirSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execInOk, makeUdpFlows, realKernelSkipReason, setNetnsSysctl, withNetns } from '../support/netns.js';
+import { sleeperIn } from '../support/netns-process.js';
 import { runCli } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl', 'unshare', 'mount']);
@@ -20,20 +21,6 @@ interface NetnsJson {
   inode: number;
   entries: number | null;
   host: boolean;
-}
-
-/** A process living in the namespace (a namespace without one is invisible to a census through /proc/<pid>). */
-async function sleeper(ns: string): Promise<{ child: ChildProcess; inode: number }> {
-  const child = spawn('ip', ['netns', 'exec', ns, 'sleep', '120'], { stdio: 'ignore' });
-  // `ip netns exec` setns()es then execs sleep: wait until the pid's link is the namespace's, not ours.
-  const ours = readlinkSync('/proc/self/ns/net');
-  for (let i = 0; i < 100; i++) {
-    const link = readlinkSync(`/proc/${child.pid}/ns/net`);
-    if (link !== ours) return { child, inode: Number(/\[(\d+)\]/.exec(link)![1]) };
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  child.kill();
-  throw new Error(`sleep in ${ns} never entered it`);
 }
 
 async function count(ns: string): Promise<number> {
@@ -57,7 +44,7 @@ test('doctor from the host namespace: each namespace\'s entries as conntrack -C 
           const inodes: number[] = [];
           for (const [i, ns] of names.entries()) {
             await setNetnsSysctl(ns, 'nf_conntrack_udp_timeout', 600); // the entries outlive the test
-            const s = await sleeper(ns);
+            const s = await sleeperIn(ns);
             sleepers.push(s.child);
             inodes.push(s.inode);
             await makeUdpFlows(ns, FLOWS[i]!);
