@@ -128,7 +128,7 @@ function who(e: NetnsEntry): string {
 export function netnsSection({ nodeWide: w, netns }: NetnsReport): { title: string; lines: string[] } {
   const unread = w.processesUnread ? `; ${num(w.processesUnread)} process(es) unreadable, their namespaces may be missing` : '';
   const lines = [
-    `node-wide      ${num(w.entries)} entries in all namespaces${w.namespacesUnread ? ` (${w.namespacesUnread} namespaces unread)` : ''}${w.hostEntries !== null ? `, ${num(w.hostEntries)} of them in the host's` : ''}`,
+    `node-wide      ${num(w.entries)} entries in all namespaces${w.namespacesUnread ? ` (${w.namespacesUnread} namespace(s) unread)` : ''}${w.hostEntries !== null ? `, ${num(w.hostEntries)} of them in the host's` : ''}`,
     w.slab
       ? `slab           ${num(w.slab.activeObjects)} active objects, ${mib(w.slab.activeBytes)} at ${w.slab.objectSize} B: an upper bound on live entries, not a count (freed entries stay until reused, SLAB_TYPESAFE_BY_RCU; namespaces without a process are not seen here)`
       : 'slab           not read (root only)',

@@ -55,7 +55,7 @@ test('no namespace read, no slab, no max: nulls, not zeros', () => {
 test('NAMESPACES text names the fullest namespace, its pod, the host share and the slab bound', () => {
   const { title, lines } = netnsSection(buildNetnsReport(measured, MAX, 3));
   assert.equal(title, 'NAMESPACES (4 network namespaces with a process)');
-  assert.match(lines[0]!, /^node-wide +201,234 entries in all namespaces \(1 namespaces unread\), 0 of them in the host's$/);
+  assert.match(lines[0]!, /^node-wide +201,234 entries in all namespaces \(1 namespace\(s\) unread\), 0 of them in the host's$/);
   assert.match(lines[1]!, /201,312 active objects, 49\.1 MiB at 256 B: an upper bound on live entries, not a count/);
   assert.match(lines[2]!, new RegExp(`^fullest +netns 4026532177 \\(pod ${POD}\\): 200,000 of 262,144 max \\(76\\.3%\\)`));
   assert.match(lines[3]!, /^by entries +4026532177 200,000 \(pod .*\), 4026532300 1,234 \(no pod\), 1 0 \(host\)$/);
