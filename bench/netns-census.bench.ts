@@ -6,7 +6,8 @@
 // 2. The real /proc of this machine.
 // For each: time per pass (min/median/max of PASSES), the files touched per
 // pass, and the RSS the census adds (after a warm-up pass and GC, RSS after
-// PASSES passes minus before, with the last result held as an agent would).
+// PASSES passes minus before, with the last result held as an agent would;
+// and the heap still used after GC, which is what the census keeps).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,7 +68,7 @@ async function measure(label: string, procRoot: string): Promise<void> {
   const self = await readNetnsFacts(files, paths, isRoot);
   let held: NetnsCensus = await readNetnsCensus({ files, paths, isRoot }, self); // warm-up
   gc();
-  const rssBefore = process.memoryUsage().rss;
+  const { rss: rssBefore, heapUsed: heapBefore } = process.memoryUsage();
   const times: number[] = [];
   files.reads = 0;
   files.links = 0;
@@ -77,12 +78,13 @@ async function measure(label: string, procRoot: string): Promise<void> {
     times.push(performance.now() - start);
   }
   gc();
-  const rssAfter = process.memoryUsage().rss;
+  const { rss: rssAfter, heapUsed: heapAfter } = process.memoryUsage();
   times.sort((a, b) => a - b);
   print(`${label}: processes, namespaces, unreadable, vanished`, `${held.processes}, ${held.namespaces.length}, ${held.unreadableProcesses}, ${held.vanishedProcesses}`);
   print(`${label}: ms per pass min/median/max of ${PASSES}`, `${times[0]!.toFixed(1)} / ${times[Math.floor(PASSES / 2)]!.toFixed(1)} / ${times.at(-1)!.toFixed(1)}`);
   print(`${label}: readlinks and file reads per pass`, `${files.links / PASSES} and ${files.reads / PASSES}`);
   print(`${label}: RSS added over ${PASSES} passes (MB)`, ((rssAfter - rssBefore) / MB).toFixed(1));
+  print(`${label}: heap retained after GC, last result held (MB)`, ((heapAfter - heapBefore) / MB).toFixed(2));
   print(`${label}: RSS now (MB)`, (rssAfter / MB).toFixed(1));
 }
 
