@@ -11,6 +11,7 @@ import { buildNetnsStatus, netnsDrops } from '../../src/report/netns-status.js';
 import { eventsForPass } from '../../src/report/node-events.js';
 import { buildNodeStatus } from '../../src/report/node-status.js';
 import { NetnsSummary, NodeStatus, type NodeStatusDoc } from '../../src/report/status-schema.js';
+import { writeReason } from '../../src/report/status-throttle.js';
 import { CannedRunner, loadFixtureTree } from '../support/fixture-tree.js';
 
 const MAX = 1000;
@@ -109,4 +110,13 @@ test('an agent pass over the fixture: the status carries the namespaces and stil
   });
   const full = { ...status, namespaces: { ...status.namespaces!, full: [{ inode: 4026532318, dropsRising: 3 }] } };
   assert.ok(eventsForPass(status, full, { kind: 'no-policy' }).some((e) => e.reason === 'ConntrackTableFull' && e.message.includes('4026532318')));
+});
+
+test('a namespace that starts or stops being full or under pressure is worth a status write; its entries moving are not', () => {
+  const pass1 = doc(buildNetnsStatus(first, null, MAX, DEFAULT_PRESSURE));
+  const moved = doc(buildNetnsStatus(census([ns(1, 12, 3, 0, { host: true }), ns(20, 960, 4, 0, { podUid: POD }), ns(30, 760), ns(40, 90, 7, 2)]), netnsDrops(first), MAX, DEFAULT_PRESSURE));
+  const dropping = doc(buildNetnsStatus(census([ns(1, 10, 3, 0, { host: true }), ns(20, 1000, 14, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]), netnsDrops(first), MAX, DEFAULT_PRESSURE));
+  const last = { status: pass1, at: 0 };
+  assert.equal(writeReason(last, moved, 1000), null);
+  assert.equal(writeReason(last, dropping, 1000), 'namespaces');
 });
