@@ -19,12 +19,24 @@ describe('authentication and RBAC', () => {
 
   const as = (user: string) => ({ token: api.tokenFor(user) });
 
-  it('refuses a request without a valid token with 401 Unauthorized', async () => {
-    for (const token of [undefined, 'not-a-token']) {
-      const res = await api.request('GET', '/api/v1/nodes', { token: token as string });
-      assert.equal(res.status, 401);
-      assert.deepEqual(res.body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
-    }
+  it('refuses a request with a token that names nobody with 401 Unauthorized', async () => {
+    const res = await api.request('GET', '/api/v1/nodes', { token: 'not-a-token' });
+    assert.equal(res.status, 401);
+    assert.deepEqual(res.body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+  });
+
+  it('treats a request without a token as system:anonymous, which RBAC lets read only public info', async () => {
+    const anonymous = { token: undefined as unknown as string };
+    const nodes = await api.request('GET', '/api/v1/nodes', anonymous);
+    assert.equal(nodes.status, 403);
+    assert.deepEqual(nodes.body, {
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      message: 'nodes is forbidden: User "system:anonymous" cannot list resource "nodes" in API group "" at the cluster scope',
+      reason: 'Forbidden', details: { kind: 'nodes' }, code: 403,
+    });
+    const discovery = await api.request('GET', '/api', anonymous);
+    assert.deepEqual([discovery.status, discovery.body.message], [403, 'forbidden: User "system:anonymous" cannot get path "/api"']);
+    assert.equal((await api.request('GET', '/version', anonymous)).status, 200);
   });
 
   it('lets every authenticated user read discovery and /version', async () => {

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';
+import { createCrd, REAL_SERVER_ONLY, startApi, type TestApi } from '../support/kube/harness.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 const GADGETS = '/apis/wire.example/v1alpha1/gadgets';
 const MERGE = 'application/merge-patch+json';
+const JSON_PATCH = 'application/json-patch+json';
 
 describe('object reads and writes', () => {
   let api: TestApi;
@@ -95,7 +96,7 @@ describe('object reads and writes', () => {
     assert.notEqual(res.body.metadata.resourceVersion, created.metadata.resourceVersion);
   });
 
-  it('bumps generation on spec patches only; /status ignores spec; the main resource ignores status (captures 41-44)', async () => {
+  it('bumps generation on spec patches only; /status ignores spec; the main resource ignores status (captures 41-43)', async () => {
     const created = await createGadget('gen', { max: 100 });
     const spec = await api.request('PATCH', `${GADGETS}/gen`, { body: { spec: { max: 200 } }, contentType: MERGE });
     assert.equal(spec.status, 200);
@@ -116,22 +117,33 @@ describe('object reads and writes', () => {
     assert.equal(ignored.body.status.usagePercent, 42);
     assert.equal(ignored.body.metadata.resourceVersion, status.body.metadata.resourceVersion, 'a no-op write keeps the resourceVersion');
 
-    const json = await api.request('PATCH', `${GADGETS}/gen`, { body: [{ op: 'replace', path: '/spec/max', value: 300 }], contentType: 'application/json-patch+json' });
-    assert.equal(json.status, 200);
-    assert.equal(json.body.spec.max, 300);
-    assert.equal(json.body.metadata.generation, 3);
-
     const labels = await api.request('PATCH', `${GADGETS}/gen`, { body: { metadata: { labels: { a: 'b' } } }, contentType: MERGE });
-    assert.equal(labels.body.metadata.generation, 3, 'metadata changes do not bump generation');
+    assert.equal(labels.body.metadata.generation, 2, 'metadata changes do not bump generation');
   });
 
-  it('fails a JSON patch test op and a patch with a stale resourceVersion', async () => {
-    await createGadget('jp');
-    const test = await api.request('PATCH', `${GADGETS}/jp`, { body: [{ op: 'test', path: '/spec/max', value: 1 }, { op: 'replace', path: '/spec/max', value: 2 }], contentType: 'application/json-patch+json' });
+  it('applies JSON patch: a spec replace bumps generation, a failed test op refuses the whole patch (capture 44)', async (t) => {
+    if (api.kind === 'in-process') return t.skip(REAL_SERVER_ONLY);
+    const created = await createGadget('jp');
+    const json = await api.request('PATCH', `${GADGETS}/jp`, { body: [{ op: 'replace', path: '/spec/max', value: 300 }], contentType: JSON_PATCH });
+    assert.equal(json.status, 200);
+    assert.deepEqual([json.body.spec.max, json.body.metadata.generation], [300, created.metadata.generation + 1]);
+    const test = await api.request('PATCH', `${GADGETS}/jp`, { body: [{ op: 'test', path: '/spec/max', value: 1 }, { op: 'replace', path: '/spec/max', value: 2 }], contentType: JSON_PATCH });
     assert.equal(test.status, 422);
-    const stale = await api.request('PATCH', `${GADGETS}/jp`, { body: { metadata: { resourceVersion: '1' }, spec: { max: 2 } }, contentType: MERGE });
+    assert.equal((await api.request('GET', `${GADGETS}/jp`)).body.spec.max, 300);
+  });
+
+  it('refuses a patch with a stale resourceVersion with 409 Conflict', async () => {
+    await createGadget('stale');
+    const stale = await api.request('PATCH', `${GADGETS}/stale`, { body: { metadata: { resourceVersion: '1' }, spec: { max: 2 } }, contentType: MERGE });
     assert.equal(stale.status, 409);
     assert.equal(stale.body.reason, 'Conflict');
+  });
+
+  it('refuses a custom resource of another kind as invalid, naming that kind', async () => {
+    const res = await api.request('POST', GADGETS, { body: { apiVersion: 'wire.example/v1alpha1', kind: 'Other', metadata: { name: 'other' }, spec: { max: 1 } } });
+    assert.equal(res.status, 422);
+    assert.equal(res.body.message, 'Other.wire.example "other" is invalid: kind: Invalid value: "Other": must be Gadget');
+    assert.deepEqual(res.body.details.causes, [{ reason: 'FieldValueInvalid', message: 'Invalid value: "Other": must be Gadget', field: 'kind' }]);
   });
 
   it('refuses strategic merge patch on a custom resource with 415', async () => {
@@ -189,8 +201,13 @@ describe('object reads and writes', () => {
     const wrongUid = await createGadget('precondition');
     const refused = await api.request('DELETE', `${GADGETS}/precondition`, { body: { preconditions: { uid: 'not-the-uid' } } });
     assert.equal(refused.status, 409);
-    assert.match(refused.body.message, /Precondition failed: UID in precondition: not-the-uid, UID in object meta: /);
-    assert.ok(wrongUid.metadata.uid);
+    assert.deepEqual(refused.body, {
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      message: `Operation cannot be fulfilled on Gadget.wire.example "precondition": the UID in the precondition (not-the-uid) does not match the UID in record (${wrongUid.metadata.uid}). The object might have been deleted and then recreated`,
+      reason: 'Conflict', details: { name: 'precondition', group: 'wire.example', kind: 'Gadget' }, code: 409,
+    });
+    const staleRv = await api.request('DELETE', `${GADGETS}/precondition`, { body: { preconditions: { resourceVersion: '1' } } });
+    assert.equal(staleRv.body.message, `Operation cannot be fulfilled on Gadget.wire.example "precondition": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (${wrongUid.metadata.resourceVersion}). The object might have been modified`);
   });
 
   it('generates names from generateName and validates names', async () => {
@@ -251,7 +268,8 @@ describe('object reads and writes', () => {
     assert.equal(res.status, 200);
     const containers = res.body.spec.template.spec.containers;
     assert.deepEqual(containers.map((c: any) => [c.name, c.image]), [['app', 'app:2'], ['side', 'side:1']]);
-    assert.deepEqual(containers[0].env.map((e: any) => e.name), ['A', 'B']);
+    // The patch's items come first unless the live order puts a live-only item before one of them.
+    assert.deepEqual(containers[0].env.map((e: any) => e.name), ['B', 'A']);
     assert.equal(res.body.metadata.generation, 2);
     const merge = await api.request('PATCH', '/apis/apps/v1/namespaces/default/deployments/web', { body: patch, contentType: MERGE });
     assert.deepEqual(merge.body.spec.template.spec.containers.map((c: any) => c.name), ['app'], 'a merge patch replaces lists');
@@ -277,7 +295,7 @@ describe('object reads and writes', () => {
       ['/apis/apps/v1/namespaces/default/daemonsets', { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'agent', image: 'agent:1' }] } } } }],
       ['/api/v1/namespaces/default/services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'metrics' }, spec: { ports: [{ name: 'metrics', port: 9100 }], selector: { app: 'agent' } } }],
       ['/apis/rbac.authorization.k8s.io/v1/clusterroles', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'conntrack:agent' }, rules: [] }],
-      ['/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'policy' }, spec: { validations: [{ expression: 'true' }] } }],
+      ['/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'policy' }, spec: { matchConstraints: { resourceRules: [{ apiGroups: ['conntrack.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['conntrackpolicies'] }] }, validations: [{ expression: 'true' }] } }],
     ];
     for (const [path, body] of objects) {
       const res = await api.request('POST', path, { body });
@@ -285,6 +303,13 @@ describe('object reads and writes', () => {
       const name = (body.metadata as { name: string }).name;
       assert.equal((await api.request('GET', `${path}/${name}`)).status, 200);
     }
+    const bare = await api.request('POST', '/api/v1/namespaces/default/serviceaccounts', { body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bare' } } });
+    assert.equal(bare.status, 201);
+    assert.equal(bare.body.metadata.managedFields, undefined, 'a manager that set no field gets no managedFields entry');
+    const unmatched = await api.request('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', { body: { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'empty' }, spec: {} } });
+    assert.equal(unmatched.status, 422);
+    const detail = 'Required value: validations or auditAnnotations must contain at least one item';
+    assert.deepEqual(unmatched.body.details.causes.map((c: any) => [c.field, c.message]), [['spec.matchConstraints', 'Required value'], ['spec.validations', detail], ['spec.auditAnnotations', detail]]);
   });
 
   it('leaves a deleted namespace Terminating, as a cluster without a namespace controller does', async () => {
@@ -298,7 +323,7 @@ describe('object reads and writes', () => {
     const refused = await api.request('POST', '/api/v1/namespaces/doomed/configmaps', { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' } } });
     assert.equal(refused.status, 403);
     assert.equal(refused.body.message, 'configmaps "late" is forbidden: unable to create new content in namespace doomed because it is being terminated');
-    assert.deepEqual(refused.body.details.causes, [{ reason: 'NamespaceTerminating', message: 'unable to create new content in namespace doomed because it is being terminated', field: 'metadata.namespace' }]);
+    assert.deepEqual(refused.body.details.causes, [{ reason: 'NamespaceTerminating', message: 'namespace doomed is being terminated', field: 'metadata.namespace' }]);
   });
 
   it('deletes a collection by label selector and leaves the rest', async () => {
@@ -346,7 +371,28 @@ describe('object reads and writes', () => {
     const warned = await api.request('POST', '/apis/apps/v1/namespaces/default/daemonsets', { body: ds('warned') });
     assert.equal(warned.status, 201);
     assert.equal(warned.headers.warning, '299 - "unknown field \\"spec.template.spec.containers[0].imagee\\""');
-    assert.deepEqual(warned.body.spec.template.spec.containers[0], { name: 'agent', image: 'agent:1' });
+    // Stored with the pod template's defaults, as every DaemonSet is.
+    assert.deepEqual(warned.body.spec.template.spec.containers[0], {
+      name: 'agent', image: 'agent:1', resources: {}, terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent',
+    });
+  });
+
+  it('refuses a wrong JSON type in a built-in\'s string or bool field with Go\'s decoding error', async () => {
+    const ds = (name: string, container: Record<string, unknown>, labels: Record<string, unknown> = {}) => ({
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name, labels },
+      spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'agent', ...container }] } } },
+    });
+    const cases: [Record<string, unknown>, string][] = [
+      [ds('image', { image: 5 }), 'json: cannot unmarshal number into Go struct field Container.spec.template.spec.containers.image of type string'],
+      [ds('label', { image: 'a:1' }, { on: true }), 'json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string'],
+      [ds('stdin', { image: 'a:1', stdin: 'yes' }), 'json: cannot unmarshal string into Go struct field Container.spec.template.spec.containers.stdin of type bool'],
+    ];
+    for (const [body, detail] of cases) {
+      const res = await api.request('POST', '/apis/apps/v1/namespaces/default/daemonsets', { body });
+      assert.deepEqual([res.status, res.body.reason, res.body.message], [400, 'BadRequest', `DaemonSet in version "v1" cannot be handled as a DaemonSet: ${detail}`]);
+    }
+    const quantity = ds('quantity', { image: 'a:1', resources: { limits: { cpu: 1 } } });
+    assert.equal((await api.request('POST', '/apis/apps/v1/namespaces/default/daemonsets', { body: quantity })).status, 201, 'a Quantity takes a number');
   });
 
   it('refuses a DaemonSet without a matching selector or container image', async () => {

@@ -82,8 +82,27 @@ describe('discovery, OpenAPI and tables', () => {
     assert.ok(core.body.items[0].versions[0].resources.some((r: any) => r.resource === 'nodes'));
   });
 
+  it('answers a group nobody serves with Go\'s plain "404 page not found", an unknown version of a served group with a Status', async () => {
+    for (const path of ['/apis/nope.example/v1/things', '/apis/nope.example', '/nonsense']) {
+      const res = await api.request('GET', path);
+      assert.deepEqual([res.status, res.headers['content-type'], res.text], [404, 'text/plain; charset=utf-8', '404 page not found\n'], path);
+    }
+    const openapi = await api.request('GET', '/openapi/v3/apis/nope.example/v1');
+    assert.deepEqual([openapi.status, openapi.text], [404, '']);
+    for (const path of ['/apis/apps/v9/daemonsets', '/api/v1/nosuch']) {
+      const res = await api.request('GET', path);
+      assert.deepEqual([res.status, res.body.reason, res.body.message], [404, 'NotFound', 'the server could not find the requested resource'], path);
+    }
+  });
+
   it('indexes OpenAPI v3 by group/version with hashes and serves the CRD schema with its GVK (captures 90, 91)', async () => {
-    const index = await api.request('GET', '/openapi/v3');
+    // kube-apiserver publishes a new CRD's OpenAPI a moment after it is Established.
+    const deadline = Date.now() + 10_000;
+    let index = await api.request('GET', '/openapi/v3');
+    while (!index.body?.paths?.['apis/wire.example/v1alpha1'] && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      index = await api.request('GET', '/openapi/v3');
+    }
     assert.equal(index.status, 200);
     const entry = index.body.paths['apis/wire.example/v1alpha1'];
     assert.match(entry.serverRelativeURL, /^\/openapi\/v3\/apis\/wire\.example\/v1alpha1\?hash=[0-9A-F]{128}$/);
@@ -133,8 +152,12 @@ describe('discovery, OpenAPI and tables', () => {
     const ds = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { nodeSelector: { 'kubernetes.io/os': 'linux' }, containers: [{ name: 'agent', image: 'agent:1' }] } } } };
     assert.equal((await api.request('POST', '/apis/apps/v1/namespaces/default/daemonsets', { body: ds })).status, 201);
     const res = await api.request('GET', '/apis/apps/v1/namespaces/default/daemonsets', { accept: TABLE });
-    assert.deepEqual(res.body.columnDefinitions.map((c: any) => c.name), ['Name', 'Desired', 'Current', 'Ready', 'Up-to-date', 'Available', 'Node Selector', 'Age']);
-    assert.deepEqual(res.body.rows[0].cells.slice(0, 7), ['agent', 0, 0, 0, 0, 0, 'kubernetes.io/os=linux']);
+    assert.deepEqual(res.body.columnDefinitions.map((c: any) => [c.name, c.priority]), [
+      ['Name', 0], ['Desired', 0], ['Current', 0], ['Ready', 0], ['Up-to-date', 0], ['Available', 0], ['Node Selector', 0], ['Age', 0],
+      ['Containers', 1], ['Images', 1], ['Selector', 1],
+    ]);
+    const cells = res.body.rows[0].cells;
+    assert.deepEqual([...cells.slice(0, 7), ...cells.slice(8)], ['agent', 0, 0, 0, 0, 0, 'kubernetes.io/os=linux', 'agent', 'agent:1', 'app=agent']);
     const crds = await api.request('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { accept: TABLE });
     assert.deepEqual(crds.body.columnDefinitions.map((c: any) => c.name), ['Name', 'Created At']);
     assert.deepEqual(crds.body.rows.map((r: any) => r.cells[0]), ['gadgets.wire.example']);

@@ -88,17 +88,25 @@ describe('events', () => {
     });
   });
 
-  it('requires eventTime, reportingController, reportingInstance and action on events.k8s.io/v1', async () => {
-    const body: Record<string, unknown> = v1Event('incomplete-');
-    delete body.eventTime;
-    delete body.reportingController;
-    delete body.reportingInstance;
-    delete body.action;
-    const res = await api.request('POST', V1_EVENTS, { body });
-    assert.equal(res.status, 422);
-    const fields = res.body.details.causes.map((c: any) => [c.field, c.message]);
-    for (const field of ['eventTime', 'reportingController', 'reportingInstance', 'action']) {
-      assert.ok(fields.some(([f, m]: [string, string]) => f === field && m === 'Required value'), `${field} is required: ${JSON.stringify(fields)}`);
-    }
+  it('requires eventTime on events.k8s.io/v1, and only with it the reporting fields and action', async () => {
+    const without = (fields: string[]) => {
+      const body: Record<string, unknown> = v1Event('incomplete-');
+      for (const f of fields) delete body[f];
+      return api.request('POST', V1_EVENTS, { body });
+    };
+    const causes = (res: { body: any }) => res.body.details.causes.map((c: any) => [c.field, c.message]);
+    const noTime = await without(['eventTime', 'reportingController', 'reportingInstance', 'action']);
+    assert.equal(noTime.status, 422);
+    assert.deepEqual(causes(noTime), [['eventTime', 'Required value']]);
+    const withTime = await without(['reportingController', 'reportingInstance', 'action']);
+    assert.equal(withTime.status, 422);
+    const part = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    assert.deepEqual(causes(withTime), [
+      ['reportingController', 'Required value'],
+      ['reportingController', 'Invalid value: "": name part must be non-empty'],
+      ['reportingController', `Invalid value: "": name part ${part}`],
+      ['reportingInstance', 'Required value'],
+      ['action', 'Required value'],
+    ]);
   });
 });

@@ -93,11 +93,15 @@ describe('watch', () => {
     await create('mover', { tier: 'edge' });
     const list = await api.request('GET', `${GADGETS}?labelSelector=tier%3Dedge`);
     const stream = await watch(`labelSelector=tier%3Dedge&timeoutSeconds=5&resourceVersion=${list.body.metadata.resourceVersion}`);
-    await api.request('PATCH', `${GADGETS}/mover`, { body: { metadata: { labels: { tier: 'core' } } }, contentType: MERGE });
+    const left = await api.request('PATCH', `${GADGETS}/mover`, { body: { metadata: { labels: { tier: 'core' } } }, contentType: MERGE });
     await api.request('PATCH', `${GADGETS}/mover`, { body: { spec: { max: 2 } }, contentType: MERGE });
-    await api.request('PATCH', `${GADGETS}/mover`, { body: { metadata: { labels: { tier: 'edge' } } }, contentType: MERGE });
+    const back = await api.request('PATCH', `${GADGETS}/mover`, { body: { metadata: { labels: { tier: 'edge' } } }, contentType: MERGE });
     const events = await collect(stream, 2);
-    assert.deepEqual(events.map((e) => [e.type, e.object.metadata.labels.tier]), [['DELETED', 'core'], ['ADDED', 'edge']]);
+    // DELETED carries the object as it last matched the selector, at the resourceVersion of the change that made it leave.
+    assert.deepEqual(events.map((e) => [e.type, e.object.metadata.labels.tier, e.object.metadata.resourceVersion]), [
+      ['DELETED', 'edge', left.body.metadata.resourceVersion],
+      ['ADDED', 'edge', back.body.metadata.resourceVersion],
+    ]);
     stream.close();
   });
 

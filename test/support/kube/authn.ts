@@ -1,10 +1,13 @@
 // Bearer-token authentication and RBAC authorization, as kube-apiserver runs them with a
 // static token file and --authorization-mode=RBAC (capture 70 for the 403 body).
 import type { RequestAttributes, UserInfo } from './auth-types.js';
-import { forbiddenMessage, RbacAuthorizer, SYSTEM_AUTHENTICATED } from './rbac.js';
+import { forbiddenMessage, RbacAuthorizer, SYSTEM_AUTHENTICATED, SYSTEM_UNAUTHENTICATED } from './rbac.js';
 import type { ResourceRegistry } from './registry.js';
 import { grKey, type ObjectStore } from './store.js';
 import { ApiError, statusBody, unauthorized, type StatusDetails } from './status-errors.js';
+
+/** kube-apiserver's default --anonymous-auth=true: a request without credentials is this user, and RBAC decides. */
+const ANONYMOUS: UserInfo = { name: 'system:anonymous', groups: [SYSTEM_UNAUTHENTICATED] };
 
 export class Authenticator {
   private readonly tokens = new Map<string, UserInfo>();
@@ -15,7 +18,9 @@ export class Authenticator {
     this.tokens.set(token, { name: user.name, groups });
   }
 
+  /** No Authorization header is the anonymous user; a token that names nobody is 401. */
   authenticate(authorization: string | undefined): UserInfo {
+    if (authorization === undefined) return ANONYMOUS;
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     const user = match ? this.tokens.get(match[1]!) : undefined;
     if (!user) throw unauthorized();

@@ -1,6 +1,7 @@
 // Unknown-field detection for built-in kinds. kube-apiserver decodes built-ins into Go
 // structs, dropping unknown fields (a 299 warning) or refusing them under
-// fieldValidation=Strict. The field lists come from @kubernetes/client-node's generated
+// fieldValidation=Strict, and refusing a wrong JSON type in a string or bool field as Go's
+// decoder does (400, first error in document order). The field lists come from @kubernetes/client-node's generated
 // models (attributeTypeMap), which mirror the Go structs of a recent Kubernetes release.
 // Only the model files reachable from our kinds are loaded (the package index is slow).
 import { readdirSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ResourceInfo } from './resources.js';
 import { childPath, indexPath, isObject, type Json, type JsonObject } from './schema-walk.js';
+import { badRequest } from './status-errors.js';
 
 /** The client-node model of each built-in resource we serve. */
 const MODEL_OF: Record<string, string> = {
@@ -21,6 +23,26 @@ const MODEL_OF: Record<string, string> = {
   'scheduling.k8s.io/priorityclasses': 'V1PriorityClass', 'apiextensions.k8s.io/customresourcedefinitions': 'V1CustomResourceDefinition',
   'authorization.k8s.io/selfsubjectaccessreviews': 'V1SelfSubjectAccessReview',
 };
+
+/** Go types of the client-node scalar types whose decoding we check. */
+const GO_SCALAR: Record<string, string> = { string: 'string', boolean: 'bool' };
+/** resource.Quantity fields: strings in the models, but Go decodes numbers into them too. */
+const QUANTITY_FIELDS = new Set(['limits', 'requests', 'capacity', 'allocatable', 'overhead', 'sizeLimit', 'hard', 'used']);
+
+/** The Go struct a model stands for: V1Container -> Container, CoreV1Event -> Event. */
+const goStruct = (model: string) => model.replace(/^([A-Z][a-z]+)?V\d+((alpha|beta)\d+)?/, '');
+
+function jsonKind(value: Json): string {
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'boolean') return 'bool';
+  return typeof value === 'object' ? 'object' : typeof value;
+}
+
+/** The struct field being decoded, as Go's UnmarshalTypeError names it: `Container.spec.template.spec.containers.image`. */
+interface GoField {
+  struct: string;
+  path: string;
+}
 
 const ARRAY = /^Array<(.*)>$/;
 const MAP = /^\{ \[key: string\]: (.*); \}$/;
@@ -56,24 +78,36 @@ export class BuiltinFields {
     return new BuiltinFields(models);
   }
 
-  /** Prunes unknown fields of a built-in object in place; returns their paths (`spec.template.spec.containers[0].imagee`). */
+  /**
+   * Prunes unknown fields of a built-in object in place and returns their paths
+   * (`spec.template.spec.containers[0].imagee`); a wrong type in a string or bool field is a 400.
+   */
   prune(info: ResourceInfo, obj: JsonObject): string[] {
     const model = MODEL_OF[`${info.group}/${info.resource}`];
     const unknown: string[] = [];
-    if (model) this.pruneValue(obj, model, '', unknown);
+    try {
+      if (model) this.pruneValue(obj, model, '', unknown, undefined);
+    } catch (err) {
+      if (!(err instanceof TypeMismatch)) throw err;
+      throw badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${err.message}`);
+    }
     return unknown;
   }
 
-  private pruneValue(value: Json, type: string, path: string, unknown: string[]): void {
+  private pruneValue(value: Json, type: string, path: string, unknown: string[], field: GoField | undefined): void {
     const array = ARRAY.exec(type);
     if (array) {
-      if (Array.isArray(value)) value.forEach((item, i) => this.pruneValue(item, array[1]!, indexPath(path, i), unknown));
+      if (Array.isArray(value)) value.forEach((item, i) => this.pruneValue(item, array[1]!, indexPath(path, i), unknown, field));
       return;
     }
     const map = MAP.exec(type);
     if (map) {
-      if (isObject(value)) for (const [key, item] of Object.entries(value)) this.pruneValue(item, map[1]!, childPath(path, key), unknown);
+      if (isObject(value)) for (const [key, item] of Object.entries(value)) this.pruneValue(item, map[1]!, childPath(path, key), unknown, field);
       return;
+    }
+    const scalar = GO_SCALAR[type];
+    if (scalar && field && value !== null && jsonKind(value) !== scalar) {
+      throw new TypeMismatch(`json: cannot unmarshal ${jsonKind(value)} into Go struct field ${field.struct}.${field.path} of type ${scalar}`);
     }
     const fields = this.models.get(type);
     if (!fields || !isObject(value)) return;
@@ -82,7 +116,12 @@ export class BuiltinFields {
       if (fieldType === undefined) {
         unknown.push(childPath(path, key));
         delete value[key];
-      } else this.pruneValue(value[key] as Json, fieldType, childPath(path, key), unknown);
+        continue;
+      }
+      const next = QUANTITY_FIELDS.has(key) ? undefined : { struct: goStruct(type), path: field ? `${field.path}.${key}` : key };
+      this.pruneValue(value[key] as Json, fieldType, childPath(path, key), unknown, next);
     }
   }
 }
+
+class TypeMismatch extends Error {}

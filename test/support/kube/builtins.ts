@@ -2,9 +2,10 @@
 // admission plugins add: name rules, generation tracking, defaults and serialised zero
 // values (captures 60, 62, 92), Event validation (capture 62).
 import type { ResourceInfo } from './resources.js';
-import type { NameRule } from './meta-validate.js';
+import { qualifiedNameProblems, type NameRule } from './meta-validate.js';
 import { isObject, type JsonObject } from './schema-walk.js';
 import { fieldErrors, type FieldError } from './status-errors.js';
+import { applyWorkloadDefaults } from './workload-defaults.js';
 import { validateWorkload } from './workload-validate.js';
 
 export function nameRuleFor(info: ResourceInfo): NameRule {
@@ -57,30 +58,31 @@ export function applyBuiltinCreateDefaults(info: ResourceInfo, obj: JsonObject):
     setIfAbsent(obj, 'deprecatedLastTimestamp', null);
   } else if (key === '/secrets') {
     setIfAbsent(obj, 'type', 'Opaque');
-  } else if (info.group === 'apps') {
-    obj.status = {};
+  } else if (key === 'apps/daemonsets' || key === 'apps/deployments') {
+    applyWorkloadDefaults(info.resource, obj);
   }
 }
 
-const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-
-/** pkg/apis/core/validation/events.go for events.k8s.io/v1 creates. */
+/**
+ * pkg/apis/core/validation/events.go for events.k8s.io/v1 creates: the checks of a "new"
+ * event (reporting fields, lengths) run only when eventTime is set, so an event without
+ * eventTime is refused for that alone (plus type and the deprecated fields).
+ */
 function validateEventsV1(obj: Record<string, any>): FieldError[] {
   const errors: FieldError[] = [];
-  if (!obj.eventTime) errors.push(fieldErrors.required('eventTime'));
+  if (obj.eventTime) {
+    const controller = String(obj.reportingController ?? '');
+    if (!controller) errors.push(fieldErrors.required('reportingController'));
+    for (const p of qualifiedNameProblems(controller)) errors.push(fieldErrors.invalid('reportingController', controller, p));
+    for (const field of ['reportingInstance', 'action', 'reason']) {
+      if (!obj[field]) errors.push(fieldErrors.required(field));
+      else if (String(obj[field]).length > 128) errors.push(fieldErrors.invalid(field, '', 'can have at most 128 characters'));
+    }
+    if (typeof obj.note === 'string' && obj.note.length > 1024) errors.push(fieldErrors.invalid('note', '', 'can have at most 1024 characters'));
+  } else errors.push(fieldErrors.required('eventTime'));
   if (obj.type !== 'Normal' && obj.type !== 'Warning') errors.push(fieldErrors.invalid('type', '', `has invalid value: ${obj.type ?? ''}`));
   if (obj.deprecatedFirstTimestamp) errors.push(fieldErrors.invalid('firstTimestamp', '', 'needs to be unset'));
   if (obj.deprecatedLastTimestamp) errors.push(fieldErrors.invalid('lastTimestamp', '', 'needs to be unset'));
-  if (!obj.reportingController) errors.push(fieldErrors.required('reportingController'));
-  else if (!QUALIFIED_NAME.test(obj.reportingController)) {
-    errors.push(fieldErrors.invalid('reportingController', obj.reportingController, "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"));
-  }
-  const limited: [string, number, string][] = [['reportingInstance', 128, 'reportingInstance'], ['action', 128, 'action'], ['reason', 128, 'reason']];
-  for (const [field, max] of limited) {
-    if (!obj[field]) errors.push(fieldErrors.required(field));
-    else if (String(obj[field]).length > max) errors.push(fieldErrors.invalid(field, '', `can have at most ${max} characters`));
-  }
-  if (typeof obj.note === 'string' && obj.note.length > 1024) errors.push(fieldErrors.invalid('note', '', 'can have at most 1024 characters'));
   return errors;
 }
 
@@ -92,11 +94,24 @@ function validateCoreEvent(obj: Record<string, any>): FieldError[] {
   return [];
 }
 
+/** admissionregistration validation of a ValidatingAdmissionPolicy's spec: what it matches, and something to check. */
+function validateAdmissionPolicy(obj: Record<string, any>): FieldError[] {
+  const spec = obj.spec ?? {};
+  const errors: FieldError[] = [];
+  if (!isObject(spec.matchConstraints)) errors.push(fieldErrors.required('spec.matchConstraints'));
+  if (!spec.validations?.length && !spec.auditAnnotations?.length) {
+    const detail = 'validations or auditAnnotations must contain at least one item';
+    errors.push(fieldErrors.required('spec.validations', detail), fieldErrors.required('spec.auditAnnotations', detail));
+  }
+  return errors;
+}
+
 export function validateBuiltin(info: ResourceInfo, obj: JsonObject, isCreate: boolean): FieldError[] {
   const key = `${info.group}/${info.resource}`;
   if (key === 'events.k8s.io/events' && isCreate) return validateEventsV1(obj);
   if (key === '/events') return validateCoreEvent(obj);
   if (key === 'apps/daemonsets' || key === 'apps/deployments') return validateWorkload(obj);
+  if (key === 'admissionregistration.k8s.io/validatingadmissionpolicies') return validateAdmissionPolicy(obj);
   return [];
 }
 

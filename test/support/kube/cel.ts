@@ -4,7 +4,28 @@ import { Environment, parse } from '@marcbachmann/cel-js';
 import type { JsonSchema, ValidationRule } from './schema-types.js';
 import { isIntOrString, isObject, propertySchema } from './schema-walk.js';
 
-const env = () => new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
+// kube-apiserver's CEL has the strings extension's format(); messageExpressions need it, as
+// concatenating string(int) has no bounded cost and the real server refuses such a CRD.
+const env = () =>
+  new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false }).registerFunction({
+    name: 'format',
+    receiverType: 'string',
+    returnType: 'string',
+    params: [{ name: 'args', type: 'list' }],
+    handler: format,
+  });
+
+/** The %s and %d verbs of the strings extension's format(); any other verb is an evaluation error. */
+function format(template: string, args: unknown[]): string {
+  let next = 0;
+  return template.replace(/%([%sd])/g, (_m, verb: string) => {
+    if (verb === '%') return '%';
+    if (next >= args.length) throw new Error(`format: not enough arguments for ${template}`);
+    const arg = args[next++];
+    if (verb === 'd' && typeof arg !== 'bigint') throw new Error(`format: %d needs an int, got ${typeof arg}`);
+    return String(arg);
+  });
+}
 
 /** Converts JSON into CEL values guided by the schema (integer -> bigint). */
 export function toCel(value: unknown, schema: JsonSchema | undefined): unknown {

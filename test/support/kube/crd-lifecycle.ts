@@ -1,5 +1,5 @@
-// What the apiextensions controllers do around a stored CRD, done synchronously: defaults,
-// NamesAccepted/Established conditions (capture 11), and serving or retiring the resource.
+// What the apiextensions controllers do around a stored CRD: defaults, the status a new CRD
+// is stored with (capture 10), and NamesAccepted/Established once accepted (capture 11).
 import { validateCrdSpec } from './crd-structural.js';
 import type { JsonObject } from './schema-walk.js';
 import { invalid } from './status-errors.js';
@@ -18,6 +18,15 @@ export function defaultCrd(crd: JsonObject): void {
   spec.names.listKind ??= `${spec.names.kind}List`;
 }
 
+function storedVersions(spec: Record<string, any>): string[] {
+  return (spec.versions as { name: string; storage?: boolean }[]).filter((v) => v.storage).map((v) => v.name);
+}
+
+/** A CRD as created: no conditions or accepted names yet; the controllers add them a moment later. */
+export function initialStatus(crd: JsonObject): JsonObject {
+  return { conditions: null, acceptedNames: { plural: '', kind: '' }, storedVersions: storedVersions(crd.spec as Record<string, any>) };
+}
+
 export function establishedStatus(crd: JsonObject): JsonObject {
   const spec = crd.spec as Record<string, any>;
   const now = nowTimestamp();
@@ -27,6 +36,6 @@ export function establishedStatus(crd: JsonObject): JsonObject {
       { type: 'Established', status: 'True', lastTransitionTime: now, reason: 'InitialNamesAccepted', message: 'the initial names have been accepted' },
     ],
     acceptedNames: spec.names,
-    storedVersions: (spec.versions as { name: string; storage?: boolean }[]).filter((v) => v.storage).map((v) => v.name),
+    storedVersions: storedVersions(spec),
   };
 }

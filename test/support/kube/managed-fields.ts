@@ -43,6 +43,7 @@ export interface ManagedFieldsEntry {
   subresource?: string;
 }
 
+/** A manager that owns no field has no entry, and an object nobody manages a field of has no managedFields (a Node created with a name only). */
 export function upsertManagedFields(obj: JsonObject, entry: ManagedFieldsEntry): void {
   const meta = obj.metadata as Record<string, Json>;
   const current = (Array.isArray(meta.managedFields) ? meta.managedFields : []) as unknown as ManagedFieldsEntry[];
@@ -50,7 +51,9 @@ export function upsertManagedFields(obj: JsonObject, entry: ManagedFieldsEntry):
     (e) => !(e.manager === entry.manager && e.operation === entry.operation && (e.subresource ?? '') === (entry.subresource ?? '')),
   );
   const { subresource, ...rest } = entry;
-  meta.managedFields = [...others, subresource ? { ...rest, subresource } : rest] as unknown as Json;
+  const entries = Object.keys(entry.fieldsV1).length > 0 ? [...others, subresource ? { ...rest, subresource } : rest] : others;
+  if (entries.length > 0) meta.managedFields = entries as unknown as Json;
+  else delete meta.managedFields;
 }
 
 export function appliedFieldsOf(obj: JsonObject, manager: string): FieldSet | undefined {

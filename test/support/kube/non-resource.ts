@@ -4,7 +4,7 @@ import {
 } from './discovery.js';
 import { openApiDocument, openApiIndex } from './openapi.js';
 import type { ResourceRegistry } from './registry.js';
-import { ApiError, statusBody } from './status-errors.js';
+import { ApiError, PageNotFound, statusBody } from './status-errors.js';
 
 export interface NonResourceReply {
   status: number;
@@ -35,14 +35,17 @@ export class NonResourceApi {
     if (path === '/api') return aggregated ? json(aggregatedCore(this.registry), AGGREGATED_V2) : json(apiVersions(this.serverAddress()));
     if (path === '/apis') return aggregated ? json(aggregatedGroups(this.registry), AGGREGATED_V2) : json(apiGroupList(this.registry));
     if (parts[0] === 'api' && parts.length === 2) return this.found(apiResourceList(this.registry, '', parts[1]!));
+    if (parts[0] === 'apis' && !apiGroup(this.registry, parts[1] ?? '')) throw new PageNotFound();
     if (parts[0] === 'apis' && parts.length === 2) return this.found(apiGroup(this.registry, parts[1]!));
     if (parts[0] === 'apis' && parts.length === 3) return this.found(apiResourceList(this.registry, parts[1]!, parts[2]!));
     if (path === '/openapi/v3') return json(openApiIndex(this.registry));
     if (parts[0] === 'openapi' && parts[1] === 'v3') {
       const rest = parts.slice(2);
       const doc = rest[0] === 'api' ? openApiDocument(this.registry, '', rest[1] ?? '') : openApiDocument(this.registry, rest[1] ?? '', rest[2] ?? '');
-      return this.found(doc);
+      if (!doc) throw new PageNotFound('');
+      return json(doc);
     }
+    if (parts[0] !== 'api') throw new PageNotFound();
     throw new ApiError(statusBody(404, 'NotFound', 'the server could not find the requested resource', {}));
   }
 

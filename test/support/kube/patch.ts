@@ -1,7 +1,7 @@
-// The patch formats kube-apiserver accepts: JSON merge patch (RFC 7386), JSON patch
-// (RFC 6902) and strategic merge patch for built-in types (list merge by key).
+// The patch formats the project, kubectl and helm send: JSON merge patch (RFC 7386) and
+// strategic merge patch for built-in types (list merge by key). JSON patch (RFC 6902) is
+// left to the real server (conformance-crud runs it there).
 import { clone, isObject, type Json, type JsonObject } from './schema-walk.js';
-import { ApiError, statusBody } from './status-errors.js';
 
 export function mergePatch(target: Json, patch: Json): Json {
   if (!isObject(patch)) return clone(patch);
@@ -11,95 +11,6 @@ export function mergePatch(target: Json, patch: Json): Json {
     else result[key] = mergePatch(result[key] as Json, value);
   }
   return result;
-}
-
-function patchError(message: string): ApiError {
-  return new ApiError(statusBody(422, 'Invalid', message));
-}
-
-function decodePointer(pointer: string): string[] {
-  if (pointer === '') return [];
-  if (!pointer.startsWith('/')) throw patchError(`invalid JSON pointer: "${pointer}"`);
-  return pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-function parentOf(doc: Json, tokens: string[], pointer: string): { parent: Json; last: string } {
-  let parent: Json = doc;
-  for (const token of tokens.slice(0, -1)) {
-    const next: Json | undefined = Array.isArray(parent) ? parent[Number(token)] : isObject(parent) ? parent[token] : undefined;
-    if (next === undefined) throw patchError(`the server rejected our request due to an error in our request: doc is missing path: "${pointer}"`);
-    parent = next;
-  }
-  return { parent, last: tokens[tokens.length - 1] ?? '' };
-}
-
-function getAt(doc: Json, pointer: string): Json {
-  let current: Json | undefined = doc;
-  for (const token of decodePointer(pointer)) {
-    current = Array.isArray(current) ? current[Number(token)] : isObject(current) ? current[token] : undefined;
-    if (current === undefined) throw patchError(`doc is missing path: "${pointer}": missing value`);
-  }
-  return current;
-}
-
-function addAt(doc: Json, pointer: string, value: Json, replace: boolean): Json {
-  const tokens = decodePointer(pointer);
-  if (tokens.length === 0) return value;
-  const { parent, last } = parentOf(doc, tokens, pointer);
-  if (Array.isArray(parent)) {
-    const index = last === '-' ? parent.length : Number(last);
-    if (!Number.isInteger(index) || index < 0 || index > parent.length - (replace ? 1 : 0)) {
-      throw patchError(`doc is missing path: "${pointer}": missing value`);
-    }
-    parent.splice(index, replace ? 1 : 0, value);
-  } else if (isObject(parent)) {
-    if (replace && !(last in parent)) throw patchError(`doc is missing key: ${pointer}: missing value`);
-    parent[last] = value;
-  } else throw patchError(`doc is missing path: "${pointer}": missing value`);
-  return doc;
-}
-
-function removeAt(doc: Json, pointer: string): Json {
-  const tokens = decodePointer(pointer);
-  const { parent, last } = parentOf(doc, tokens, pointer);
-  if (Array.isArray(parent) && Number(last) < parent.length) parent.splice(Number(last), 1);
-  else if (isObject(parent) && last in parent) delete parent[last];
-  else throw patchError(`doc is missing path: "${pointer}": missing value`);
-  return doc;
-}
-
-export function jsonPatch(target: Json, ops: Json): Json {
-  if (!Array.isArray(ops)) throw new ApiError(statusBody(400, 'BadRequest', 'json: cannot unmarshal object into Go value of type jsonpatch.Patch'));
-  let doc = clone(target);
-  for (const raw of ops) {
-    const op = raw as Record<string, any>;
-    const path = String(op.path ?? '');
-    switch (op.op) {
-      case 'add':
-        doc = addAt(doc, path, clone(op.value), false);
-        break;
-      case 'replace':
-        doc = addAt(doc, path, clone(op.value), true);
-        break;
-      case 'remove':
-        doc = removeAt(doc, path);
-        break;
-      case 'move': {
-        const value = getAt(doc, String(op.from));
-        doc = addAt(removeAt(doc, String(op.from)), path, value, false);
-        break;
-      }
-      case 'copy':
-        doc = addAt(doc, path, clone(getAt(doc, String(op.from))), false);
-        break;
-      case 'test':
-        if (JSON.stringify(getAt(doc, path)) !== JSON.stringify(op.value)) throw patchError(`testing value ${path} failed: test failed`);
-        break;
-      default:
-        throw patchError(`Unexpected kind: ${String(op.op)}`);
-    }
-  }
-  return doc;
 }
 
 /**
@@ -131,8 +42,15 @@ export function strategicMergePatch(target: Json, patch: Json, path: string[] = 
   if (patch.$patch === 'delete') return null;
   const result: JsonObject = isObject(target) ? { ...target } : {};
   const retainKeys = Array.isArray(patch.$retainKeys) ? (patch.$retainKeys as string[]) : undefined;
+  const elementOrder = (field: string) => patch[`${ORDER}${field}`] as Json[] | undefined;
   for (const [key, value] of Object.entries(patch)) {
-    if (key.startsWith('$setElementOrder/') || key === '$retainKeys' || key === '$patch') continue;
+    if (key === '$retainKeys' || key === '$patch') continue;
+    if (key.startsWith(ORDER)) {
+      // An order without the list itself still reorders the live list.
+      const field = key.slice(ORDER.length);
+      if (!(field in patch) && Array.isArray(result[field])) result[field] = mergeList(result[field], [], [...path, field], value as Json[]);
+      continue;
+    }
     if (key.startsWith('$deleteFromPrimitiveList/')) {
       const field = key.slice('$deleteFromPrimitiveList/'.length);
       const drop = new Set((value as Json[]).map((v) => JSON.stringify(v)));
@@ -142,7 +60,7 @@ export function strategicMergePatch(target: Json, patch: Json, path: string[] = 
     }
     const childPath = [...path, key];
     if (value === null) delete result[key];
-    else if (Array.isArray(value)) result[key] = mergeList(result[key], value, childPath);
+    else if (Array.isArray(value)) result[key] = mergeList(result[key], value, childPath, elementOrder(key));
     else if (isObject(value)) {
       const merged = strategicMergePatch(result[key] as Json, value, childPath);
       if (merged === null) delete result[key];
@@ -153,24 +71,47 @@ export function strategicMergePatch(target: Json, patch: Json, path: string[] = 
   return result;
 }
 
-function mergeList(current: Json | undefined, patch: Json[], path: string[]): Json {
+const ORDER = '$setElementOrder/';
+
+/**
+ * Merges a list as apimachinery's strategicpatch does: live items updated in place, new ones
+ * added, then ordered: the patch's items in the patch's (or $setElementOrder's) order, with
+ * the live-only items slotted in where the live order puts them (normalizeElementOrder).
+ */
+function mergeList(current: Json | undefined, patch: Json[], path: string[], order: Json[] | undefined): Json {
   const field = path[path.length - 1] ?? '';
   const existing = Array.isArray(current) ? current : [];
-  if (MERGED_PRIMITIVE_LISTS.has(field)) {
-    const seen = new Set(existing.map((v) => JSON.stringify(v)));
-    return [...existing, ...patch.filter((v) => !seen.has(JSON.stringify(v)))];
-  }
+  const primitive = MERGED_PRIMITIVE_LISTS.has(field);
   const key = mergeKeyFor(path);
-  if (!key) return clone(patch);
+  if (!primitive && !key) return clone(patch);
   if (patch.some((p) => isObject(p) && p.$patch === 'replace')) return clone(patch.filter((p) => !(isObject(p) && p.$patch === 'replace')));
-  const result = existing.map((e) => clone(e));
+  const id = (v: Json) => JSON.stringify(primitive ? v : isObject(v) ? v[key!] : undefined);
+  const merged = existing.map((e) => clone(e));
   for (const item of patch) {
-    if (!isObject(item)) continue;
-    const index = result.findIndex((e) => isObject(e) && JSON.stringify(e[key]) === JSON.stringify(item[key]));
-    if (item.$patch === 'delete') {
-      if (index >= 0) result.splice(index, 1);
-    } else if (index >= 0) result[index] = strategicMergePatch(result[index]!, item, path);
-    else result.push(strategicMergePatch({}, item, path));
+    const index = merged.findIndex((e) => id(e) === id(item));
+    if (primitive) {
+      if (index < 0) merged.push(item);
+    } else if (!isObject(item)) continue;
+    else if (item.$patch === 'delete') {
+      if (index >= 0) merged.splice(index, 1);
+    } else if (index >= 0) merged[index] = strategicMergePatch(merged[index]!, item, path);
+    else merged.push(strategicMergePatch({}, item, path));
   }
-  return result;
+  const indexIn = (list: Json[], v: Json) => list.findIndex((x) => id(x) === id(v));
+  const patchOrder = order ?? patch;
+  const fromPatch = merged.filter((v) => indexIn(patchOrder, v) >= 0).sort((a, b) => indexIn(patchOrder, a) - indexIn(patchOrder, b));
+  const serverOnly = merged.filter((v) => indexIn(patchOrder, v) < 0);
+  return mergeSorted(serverOnly, fromPatch, (v) => indexIn(existing, v));
+}
+
+/** mergeSortedSlice: interleaves two ordered lists, a live-only item first only when the live list puts it before the patch item. */
+function mergeSorted(serverOnly: Json[], fromPatch: Json[], liveIndex: (v: Json) => number): Json[] {
+  const out: Json[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < serverOnly.length || j < fromPatch.length) {
+    const takeServer = j >= fromPatch.length || (i < serverOnly.length && liveIndex(fromPatch[j]!) >= 0 && liveIndex(serverOnly[i]!) < liveIndex(fromPatch[j]!));
+    out.push(takeServer ? serverOnly[i++]! : fromPatch[j++]!);
+  }
+  return out;
 }

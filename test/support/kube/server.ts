@@ -23,7 +23,7 @@ import { decodeProtobuf, PROTOBUF } from './protobuf.js';
 import type { Json } from './schema-walk.js';
 import { selectorsOf } from './selectors.js';
 import { ObjectStore } from './store.js';
-import { ApiError, badRequest, methodNotAllowed, statusBody, unsupportedMediaType } from './status-errors.js';
+import { ApiError, badRequest, methodNotAllowed, PageNotFound, statusBody, unsupportedMediaType } from './status-errors.js';
 import { toTable, wantsTable } from './table.js';
 import { WatchHub } from './watch.js';
 
@@ -171,14 +171,18 @@ class ApiServer {
       entry.status = apiError.code;
       for (const [k, v] of Object.entries(apiError.headers)) res.setHeader(k, v);
       if (warnings.length > 0) res.setHeader('Warning', warnings.map((w) => `299 - ${JSON.stringify(w)}`));
-      if (!res.headersSent) sendJson(res, apiError.code, apiError.status);
+      if (res.headersSent) return;
+      if (apiError instanceof PageNotFound) {
+        res.writeHead(404, apiError.text ? { 'Content-Type': 'text/plain; charset=utf-8' } : {});
+        res.end(apiError.text);
+      } else sendJson(res, apiError.code, apiError.status);
     }
   }
 
   private async handleResource(req: IncomingMessage, res: ServerResponse, route: ResourceRoute, url: URL, warnings: string[], entry: RequestLogEntry, user: UserInfo): Promise<void> {
     const info = this.registry.find(route.group, route.version, route.resource);
     const notServed = new ApiError(statusBody(404, 'NotFound', 'the server could not find the requested resource', {}));
-    if (!info) throw notServed;
+    if (!info) throw this.registry.all().some((r) => r.group === route.group) ? notServed : new PageNotFound();
     if (!info.namespaced && route.namespace) throw notServed;
     // A namespaced object is only addressable inside its namespace.
     if (info.namespaced && !route.namespace && route.name !== undefined) throw notServed;

@@ -40,6 +40,16 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A path no API handler serves: Go's http.NotFound text for an unknown group or path, an
+ * empty body for an unknown OpenAPI document; never a Status (kube-apiserver 1.32).
+ */
+export class PageNotFound extends ApiError {
+  constructor(readonly text = '404 page not found\n') {
+    super(statusBody(404, 'NotFound', text.trim()));
+  }
+}
+
 /** The group/resource pair a message names: "gadgets.wire.example" or "nodes". */
 export interface GroupResource {
   group: string;
@@ -85,7 +95,7 @@ export function namespaceTerminating(gr: GroupResource, name: string, namespace:
   return new ApiError(
     statusBody(403, 'Forbidden', `${qualified(gr)} "${name}" is forbidden: ${reason}`, {
       ...grDetails(gr, name),
-      causes: [{ reason: 'NamespaceTerminating', message: reason, field: 'metadata.namespace' }],
+      causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
     }),
   );
 }
@@ -158,11 +168,11 @@ export const fieldErrors = {
     field,
     message: `Too many: ${actual}: must have at most ${max} items`,
   }),
-  /** field.TooLongMaxLength, which apiextensions uses for maxLength (no value in the message). */
+  /** field.TooLong as apiextensions 1.32 reports maxLength: no value, "bytes" although it counts characters. */
   tooLong: (field: string, max: number): FieldError => ({
     type: 'FieldValueTooLong',
     field,
-    message: `Too long: may not be longer than ${max}`,
+    message: `Too long: may not be more than ${max} bytes`,
   }),
   required: (field: string, detail = ''): FieldError => ({
     type: 'FieldValueRequired',

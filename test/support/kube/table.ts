@@ -118,6 +118,28 @@ function selectorText(selector: Record<string, string> | undefined): string {
   return entries.length > 0 ? entries.map(([k, v]) => `${k}=${v}`).join(',') : '<none>';
 }
 
+/** metav1.FormatLabelSelector: matchLabels then matchExpressions, comma-joined. */
+function labelSelectorText(selector: Record<string, any> | undefined): string {
+  const labels = Object.entries((selector?.matchLabels ?? {}) as Record<string, string>).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
+  const expressions = ((selector?.matchExpressions ?? []) as Record<string, any>[]).map(({ key, operator, values = [] }) => {
+    if (operator === 'Exists') return key;
+    if (operator === 'DoesNotExist') return `!${key}`;
+    return `${key} ${String(operator).toLowerCase()} (${[...values].sort().join(',')})`;
+  });
+  const all = [...labels, ...expressions];
+  return all.length > 0 ? all.join(',') : '<none>';
+}
+
+/** The wide (priority 1) columns DaemonSets and Deployments share: the pod template's containers and the selector. */
+function templateColumns(selectorDescription: string): Column[] {
+  const containers = (o: JsonObject) => (((o.spec as any)?.template?.spec?.containers ?? []) as Record<string, string>[]);
+  return [
+    column('Containers', 'string', 'Names of each container in the template.', (o) => containers(o).map((c) => c.name).join(','), 1),
+    column('Images', 'string', 'Images referenced by each container in the template.', (o) => containers(o).map((c) => c.image).join(','), 1),
+    column('Selector', 'string', selectorDescription, (o) => labelSelectorText((o.spec as any)?.selector), 1),
+  ];
+}
+
 /** Default columns of the built-ins whose printers kubectl users look at most. */
 const BUILTIN_COLUMNS: Record<string, Column[]> = {
   '/nodes': [
@@ -139,6 +161,7 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
     }),
     column('Node Selector', 'string', 'NodeSelector is a selector which must be true for the pod to fit on a node.', (o) => selectorText((o.spec as any)?.template?.spec?.nodeSelector)),
     ageColumn,
+    ...templateColumns('A label query over pods that are managed by the daemon set. Must match in order to be controlled. If empty, defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors'),
   ],
   'apps/deployments': [
     nameColumn,
@@ -146,6 +169,7 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
     column('Up-to-date', 'integer', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', (o) => statusNumber(o, 'updatedReplicas')),
     column('Available', 'integer', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', (o) => statusNumber(o, 'availableReplicas')),
     ageColumn,
+    ...templateColumns('Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.'),
   ],
   '/serviceaccounts': [nameColumn, column('Secrets', 'string', 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.', (o) => ((o.secrets as unknown[]) ?? []).length), ageColumn],
   '/secrets': [

@@ -3,7 +3,7 @@
 // 200 stream (capture 51); objects leaving a selector are sent as DELETED.
 import type { ServerResponse } from 'node:http';
 import { apiVersionOf, type ResourceInfo } from './resources.js';
-import type { JsonObject } from './schema-walk.js';
+import { clone, type JsonObject } from './schema-walk.js';
 import type { Matcher } from './selectors.js';
 import { grKey, metaOf, type ObjectStore, type StoreEvent } from './store.js';
 import { expired } from './status-errors.js';
@@ -26,6 +26,13 @@ export interface WatchTiming {
 }
 
 /** Open watch streams, so faults can cut them and stop() can end them. */
+/** The watch cache sends an object leaving the selector as it last matched, at the change's resourceVersion. */
+function leftSelector(event: StoreEvent): JsonObject {
+  const last = clone(event.previous!);
+  metaOf(last).resourceVersion = String(event.rv);
+  return last;
+}
+
 export class WatchHub {
   private readonly open = new Set<ServerResponse>();
 
@@ -73,12 +80,11 @@ export class WatchHub {
       if (event.gr !== gr) return;
       const now = visible(event.object);
       const before = event.type !== 'ADDED' && visible(event.previous);
-      const wire = asEvent(event.object);
       if (event.type === 'DELETED') {
-        if (before || now) send('DELETED', wire);
-      } else if (now && before) send('MODIFIED', wire);
-      else if (now) send('ADDED', wire);
-      else if (before) send('DELETED', wire);
+        if (before || now) send('DELETED', asEvent(event.object));
+      } else if (now && before) send('MODIFIED', asEvent(event.object));
+      else if (now) send('ADDED', asEvent(event.object));
+      else if (before) send('DELETED', asEvent(leftSelector(event)));
     };
 
     const rv = req.resourceVersion;

@@ -9,7 +9,7 @@ import { apiVersionOf, type ResourceInfo } from './resources.js';
 import { applyDefaults, pruneObject } from './schema-prune.js';
 import { validateCustomResource } from './schema-validate.js';
 import { canonicalJson, type JsonObject } from './schema-walk.js';
-import { badRequest, invalid } from './status-errors.js';
+import { badRequest, fieldErrors, invalid } from './status-errors.js';
 import { nowTimestamp } from './wire-format.js';
 
 export interface WriteOptions {
@@ -30,6 +30,11 @@ export function checkTypeMeta(info: ResourceInfo, body: JsonObject): void {
   const expected = apiVersionOf(info);
   if (body.apiVersion !== undefined && body.apiVersion !== expected) {
     throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${expected})`);
+  }
+  if (body.kind !== undefined && body.kind !== info.kind && info.custom) {
+    // A custom resource decodes as unstructured, so the wrong kind is a validation error naming that kind.
+    const name = String((body.metadata as Record<string, unknown> | undefined)?.name ?? '');
+    throw invalid({ kind: String(body.kind), group: info.group }, name, [fieldErrors.invalid('kind', body.kind, `must be ${info.kind}`)]);
   }
   if (body.kind !== undefined && body.kind !== info.kind) {
     throw badRequest(`${String(body.kind)} in version "${info.version}" cannot be handled as a ${info.kind}: the object provided is unrecognized (must be of type ${info.kind})`);
