@@ -1,6 +1,7 @@
 // Turns the kernel log's "table full" lines into a flag the agent takes once
 // per pass, keeping only lines about our own network namespace (a pod's full
-// table is that pod's story, not the node's).
+// table is that pod's story, not the node's: the namespace census reports it),
+// and into an immediate pass for any namespace's line.
 import { uptime as osUptime } from 'node:os';
 import { KmsgWatcher, type TableFullSignal } from '../kernel/kmsg.js';
 import type { KernelFiles } from '../kernel/kernel-files.js';
@@ -35,12 +36,15 @@ export class TableFullLog {
     return seen;
   }
 
-  private onSignal(s: TableFullSignal): void {
+  /**
+   * One "table full" line. Ours sets the flag; any namespace's starts a pass
+   * now: another namespace's full table is then found by the census's drop
+   * counters within seconds instead of at the next interval.
+   */
+  onSignal(s: TableFullSignal): void {
     const ours = this.netnsInode();
     // Old kernels do not name the namespace: then every line counts.
-    if (s.netnsInode === null || ours === null || s.netnsInode === ours) {
-      this.seen = true;
-      this.onFull();
-    }
+    if (s.netnsInode === null || ours === null || s.netnsInode === ours) this.seen = true;
+    this.onFull();
   }
 }

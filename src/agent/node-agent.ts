@@ -6,6 +6,8 @@ import type { Host } from '../cli/host.js';
 import type { Logger } from '../logger.js';
 import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
 import { readConntrackStats } from '../kernel/stats.js';
+import { readNetnsCensus } from '../kernel/netns-census.js';
+import { netnsDrops, type NetnsDrops } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { nodeFacts } from '../policy/node-facts.js';
@@ -62,6 +64,7 @@ export class NodeAgent {
   );
   private conditions: Condition<'Applied' | 'Drifted' | 'Pressure' | 'TableFull'>[] = [];
   private lastDrops: number | null = null;
+  private netnsDrops: NetnsDrops | null = null;
   private summary: TableSummary | null = null;
   private summaryAt = 0;
   private tableSource: NodeStatusInputs['tableSource'] = 'none';
@@ -197,6 +200,8 @@ export class NodeAgent {
     const dropsRising = drops !== null && this.lastDrops !== null ? Math.max(0, drops - this.lastDrops) : 0;
     this.lastDrops = drops;
     await this.refreshSummary(snapshot, now);
+    // Every namespace's own count and drops: a pod's full table never shows in the host's.
+    const census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
     const { status, conditions } = buildNodeStatus({
       nodeName: this.opts.nodeName,
       now,
@@ -208,12 +213,15 @@ export class NodeAgent {
       baseline: await this.deps.baselineStore.load(),
       tableFull: { dropsRising, kernelLogged: this.deps.takeKernelTableFull?.() ?? false },
       ...(policyError ? { policyError } : {}),
+      ...(census ? { namespaces: { census, previousDrops: this.netnsDrops } } : {}),
       previousConditions: this.conditions,
     });
+    this.netnsDrops = census ? netnsDrops(census) : null;
     this.conditions = conditions;
     const previous = this.lastStatus;
     this.lastStatus = status;
     this.deps.metrics.observeTable({ count: snapshot.table.count, max: snapshot.table.max, buckets: snapshot.table.buckets, counters: snapshot.stats.counters });
+    this.deps.metrics.observeNamespaces(status.namespaces ?? null);
     this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
     try {
       await this.deps.publish(status, outcome, previous);

@@ -1,6 +1,7 @@
 // `conntrack-operator doctor`: read-only diagnosis of this host's table.
 import type { Config } from '../config.js';
 import { readHostSnapshot } from '../kernel/snapshot.js';
+import { readNetnsCensus } from '../kernel/netns-census.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { buildDoctorReport, doctorExitCode, type DoctorReport } from '../report/doctor-report.js';
 import { renderDoctorText } from '../report/doctor-text.js';
@@ -22,7 +23,8 @@ export async function diagnose(host: Host, options: { readTable: boolean; topN: 
       tableSource = stream.origin;
     }
   }
-  return buildDoctorReport({ snapshot, summary, tableSource, tableUnreadable });
+  const census = snapshot.moduleLoaded ? await readNetnsCensus(host, snapshot.netns) : null;
+  return buildDoctorReport({ snapshot, summary, tableSource, tableUnreadable, census, topN: options.topN });
 }
 
 export async function runDoctor(config: Config, host: Host, out: NodeJS.WritableStream): Promise<number> {

@@ -4,6 +4,7 @@
 // Each reader returns null plus an Unreadable instead of throwing.
 import type { HostPaths } from './host-paths.js';
 import type { KernelFiles } from './kernel-files.js';
+import { listPids, mapInBatches } from './processes.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
 export interface Fact<T> {
@@ -19,12 +20,30 @@ async function readFact<T>(files: KernelFiles, path: string, what: string, parse
   }
 }
 
-/** The objsize column of the nf_conntrack line of /proc/slabinfo; null when the slab is absent. */
-export function parseSlabObjectSize(slabinfo: string): number | null {
+/**
+ * The nf_conntrack slab, counted over every network namespace. Active objects
+ * bound the live entries from above, they do not equal them: the cache is
+ * SLAB_TYPESAFE_BY_RCU, so a freed entry stays an active object until the
+ * allocator reuses it.
+ */
+export interface ConntrackSlab {
+  activeObjects: number;
+  totalObjects: number;
+  objectSize: number;
+}
+
+/** The nf_conntrack line of /proc/slabinfo; null when the slab is absent. */
+export function parseConntrackSlab(slabinfo: string): ConntrackSlab | null {
   const line = slabinfo.split('\n').find((l) => l.startsWith('nf_conntrack '));
   // name active_objs num_objs objsize ...
-  const size = Number(line?.trim().split(/\s+/)[3]);
-  return Number.isInteger(size) && size > 0 ? size : null;
+  const [activeObjects, totalObjects, objectSize] = (line?.trim().split(/\s+/).slice(1, 4) ?? []).map(Number);
+  const counts = [activeObjects, totalObjects].every((v) => Number.isInteger(v) && v! >= 0);
+  return counts && Number.isInteger(objectSize) && objectSize! > 0 ? { activeObjects: activeObjects!, totalObjects: totalObjects!, objectSize: objectSize! } : null;
+}
+
+/** The objsize column of the nf_conntrack line of /proc/slabinfo; null when the slab is absent. */
+export function parseSlabObjectSize(slabinfo: string): number | null {
+  return parseConntrackSlab(slabinfo)?.objectSize ?? null;
 }
 
 /** MemTotal of /proc/meminfo in bytes (the file says kB, meaning KiB). */
@@ -36,6 +55,11 @@ export function parseMemTotalBytes(meminfo: string): number | null {
 /** /proc/slabinfo is root-only (mode 0400): EACCES without root. */
 export function readSlabObjectSize(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<number>> {
   return readFact(files, paths.slabinfo(), 'nf_conntrack slab object size', parseSlabObjectSize, isRoot);
+}
+
+/** /proc/slabinfo is root-only (mode 0400): EACCES without root. */
+export function readConntrackSlab(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<ConntrackSlab>> {
+  return readFact(files, paths.slabinfo(), 'nf_conntrack slab', parseConntrackSlab, isRoot);
 }
 
 export function readMemTotalBytes(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<number>> {
@@ -112,23 +136,16 @@ export interface KubeProxyFacts {
 }
 
 const KUBE_PROXY_COMM = 'kube-proxy';
-const COMM_BATCH = 256;
 
 /** Scan /proc/<pid>/comm for kube-proxy. A pid that exits during the scan (ENOENT, ESRCH) is simply skipped. */
 export async function findKubeProxy(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<KubeProxyFacts>> {
-  let names: string[];
+  let pids: string[];
   try {
-    names = await files.list(paths.proc());
+    pids = await listPids(files, paths);
   } catch (err) {
     return { value: null, unreadable: unreadable('process list (kube-proxy)', paths.proc(), err, isRoot) };
   }
-  const pids = names.filter((n) => /^\d+$/.test(n));
-  const found: number[] = [];
-  // In batches: a big host has tens of thousands of pids and a file descriptor limit.
-  for (let i = 0; i < pids.length; i += COMM_BATCH) {
-    const batch = pids.slice(i, i + COMM_BATCH);
-    const comms = await Promise.all(batch.map((pid) => files.read(paths.comm(pid)).catch(() => '')));
-    batch.forEach((pid, j) => comms[j]?.trim() === KUBE_PROXY_COMM && found.push(Number(pid)));
-  }
+  const comms = await mapInBatches(pids, (pid) => files.read(paths.comm(pid)).catch(() => ''));
+  const found = pids.filter((_, i) => comms[i]?.trim() === KUBE_PROXY_COMM).map(Number);
   return { value: { running: found.length > 0, pids: found } };
 }

@@ -71,4 +71,9 @@ export class HostPaths {
   comm(pid: string): string {
     return this.proc(pid, 'comm');
   }
+
+  /** The cgroup membership of a process; a kubelet's cgroup path names the pod's UID. */
+  cgroup(pid: string): string {
+    return this.proc(pid, 'cgroup');
+  }
 }

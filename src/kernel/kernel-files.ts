@@ -2,8 +2,8 @@
 // seam, widened to the few file operations we need). Errors are the kernel's
 // own: NodeJS.ErrnoException with code ENOENT, EACCES, EPERM, EROFS, EINVAL.
 // Tests use test/support/fake-kernel.ts, which fails the same way.
-import { access, constants, open, readFile, readdir, readlink, stat } from 'node:fs/promises';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { access, constants, open, readFile, readdir, stat } from 'node:fs/promises';
+import { closeSync, openSync, readSync, readlinkSync } from 'node:fs';
 import { Readable } from 'node:stream';
 
 export interface KernelFiles {
@@ -39,8 +39,14 @@ export class RealKernelFiles implements KernelFiles {
     return readdir(dir);
   }
 
-  readLink(path: string): Promise<string> {
-    return readlink(path);
+  /**
+   * Synchronous: a /proc link is answered from memory, and a thread-pool round
+   * trip costs several times the syscall (bench/netns-census.bench.ts: the
+   * census readlinks every pid). Callers over many pids go in batches
+   * (mapInBatches) that yield to the event loop between them.
+   */
+  async readLink(path: string): Promise<string> {
+    return readlinkSync(path);
   }
 
   async canWrite(path: string): Promise<boolean> {

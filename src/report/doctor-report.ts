@@ -6,6 +6,9 @@ import { KERNEL_DEFAULT_TIMEOUTS } from '../policy/sysctl-keys.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import { buildFindings, chainLength, factsFrom, usagePercent, worstSeverity, type Finding, type Severity } from './findings.js';
 import type { TableSummary } from './summary.js';
+import type { NetnsCensus } from '../kernel/netns-census.js';
+import { buildNetnsReport, type NetnsEntry, type NodeWide } from './netns-report.js';
+import { netnsFindings } from './netns-findings.js';
 
 export interface TimeoutRow {
   key: string;
@@ -42,6 +45,10 @@ export interface DoctorReport {
   };
   counters: ({ source: string } & Record<string, number | string>) | null;
   breakdown: TableSummary | null;
+  /** Over every network namespace with a process; null when the census was not taken (conntrack not loaded). */
+  nodeWide: NodeWide | null;
+  /** The top N namespaces by entries. */
+  netns: NetnsEntry[];
   timeouts: TimeoutRow[];
   findings: Finding[];
   worstSeverity: Severity | null;
@@ -54,16 +61,20 @@ export interface DoctorInputs {
   summary: TableSummary | null;
   tableSource: string | null;
   tableUnreadable: Unreadable[];
+  census?: NetnsCensus | null;
+  /** How many namespaces to list (--top). */
+  topN?: number;
 }
 
 const round = (n: number | null, digits = 1): number | null => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
 
-export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnreadable }: DoctorInputs): DoctorReport {
+export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnreadable, census = null, topN = 10 }: DoctorInputs): DoctorReport {
   const { count, max, buckets } = s.table;
   const slab = s.memory.slabObjectSize;
   const bytesAtMax = max !== null && buckets !== null ? tableBytes(max, buckets, slab ?? FALLBACK_SLAB_OBJECT_SIZE) : null;
   const c = s.stats.counters;
-  const findings = buildFindings(factsFrom(s, summary));
+  const findings = [...buildFindings(factsFrom(s, summary)), ...(census ? netnsFindings(census, max) : [])];
+  const netns = census ? buildNetnsReport(census, max, topN) : null;
   return {
     kernel: {
       release: s.kernelRelease,
@@ -90,13 +101,15 @@ export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnre
     },
     counters: c && s.stats.source ? { source: s.stats.source, ...definedOnly(c) } : null,
     breakdown: summary,
+    nodeWide: netns?.nodeWide ?? null,
+    netns: netns?.netns ?? [],
     timeouts: Object.entries(s.sysctls)
       .filter(([key]) => key.includes('_timeout'))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([key, seconds]) => ({ key, seconds, kernelDefault: KERNEL_DEFAULT_TIMEOUTS[key] ?? null })),
     findings,
     worstSeverity: worstSeverity(findings),
-    unreadable: [...s.unreadable, ...tableUnreadable],
+    unreadable: [...s.unreadable, ...tableUnreadable, ...(census?.unreadable ?? [])],
   };
 }
 

@@ -1,6 +1,7 @@
 // The doctor's report for a person at a terminal. Pure: report in, text out.
 import type { DoctorReport } from './doctor-report.js';
 import type { TopAddress } from './summary.js';
+import { netnsSection } from './netns-report.js';
 import { FALLBACK_SLAB_OBJECT_SIZE } from '../policy/sizing.js';
 
 const n = (v: number | null | undefined): string => (v === null || v === undefined ? '?' : v.toLocaleString('en-US'));
@@ -94,6 +95,10 @@ export function renderDoctorText(r: DoctorReport): string {
       );
     } else {
       out.push('', section('BREAKDOWN', [r.table.source === null ? 'table not read (--no-table, or unreadable: see NOT READ)' : 'empty']));
+    }
+    if (r.nodeWide) {
+      const ns = netnsSection({ nodeWide: r.nodeWide, netns: r.netns });
+      out.push('', section(ns.title, ns.lines));
     }
     out.push(
       '',

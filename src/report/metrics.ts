@@ -1,6 +1,7 @@
 // Every Prometheus metric the agent exposes, in one registry, declared here
 // and nowhere else. A new AgentMetrics per agent: no global registry.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { NetnsSummaryDoc } from './status-schema.js';
 
 export type ReconcileResult = 'applied' | 'in_sync' | 'not_applicable' | 'dry_run' | 'failed' | 'restored';
 
@@ -26,6 +27,9 @@ export class AgentMetrics {
   private readonly reconcileDuration: Histogram;
   private readonly notrackRules: Gauge;
   private readonly lastApply: Gauge;
+  private readonly nodeEntries: Gauge;
+  private readonly namespaces: Gauge;
+  private readonly netnsEntries: Gauge;
 
   constructor(private readonly node: string) {
     const registers = [this.registry];
@@ -67,6 +71,15 @@ export class AgentMetrics {
       help: 'Unix time of the last reconcile that left the node matching the policy.',
       registers,
     });
+    this.nodeEntries = new Gauge({ name: 'conntrack_operator_node_entries', help: 'Entries over every network namespace of the node (each one\'s own count summed).', labelNames, registers });
+    this.namespaces = new Gauge({ name: 'conntrack_operator_network_namespaces', help: 'Network namespaces with a process on the node.', labelNames, registers });
+    // Bounded cardinality: only the status's top namespaces (at most 5), replaced every pass.
+    this.netnsEntries = new Gauge({
+      name: 'conntrack_operator_netns_entries',
+      help: 'Entries of the network namespaces holding the most (at most 5 series); each is checked against table_max on its own.',
+      labelNames: ['netns', 'pod_uid'],
+      registers,
+    });
   }
 
   observeTable(s: TableSample): void {
@@ -80,6 +93,15 @@ export class AgentMetrics {
       if (v === undefined) this.kernelCounter.remove({ counter: name });
       else this.kernelCounter.set({ counter: name }, v);
     }
+  }
+
+  /** Node-wide figures and the top namespaces; null (no census) removes them. */
+  observeNamespaces(s: NetnsSummaryDoc | null): void {
+    const set = (g: Gauge, v: number | undefined) => (v === undefined ? g.remove({ node: this.node }) : g.set({ node: this.node }, v));
+    set(this.nodeEntries, s?.entries);
+    set(this.namespaces, s?.count);
+    this.netnsEntries.reset();
+    for (const r of s?.top ?? []) if (r.entries !== undefined) this.netnsEntries.set({ netns: String(r.inode), pod_uid: r.podUid ?? '' }, r.entries);
   }
 
   /** Replace the drift set: keys no longer drifting disappear. */

@@ -4,6 +4,7 @@
 import type { EventType } from './event-recorder.js';
 import type { PassOutcome } from './node-status.js';
 import type { NodeStatusDoc } from './status-schema.js';
+import { netnsEventsForPass } from './netns-events.js';
 
 export interface NodeEventIntent {
   type: EventType;
@@ -69,5 +70,6 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
       message: `Connection tracking table FULL on ${node}: the kernel is dropping packets of new connections (${full.message}) Requests to and from this node time out with nothing in application logs.`,
     });
   }
+  out.push(...netnsEventsForPass(prev, next));
   return out;
 }

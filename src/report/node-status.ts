@@ -15,6 +15,9 @@ import type { NodeConditionType, NodeStatusDoc } from './status-schema.js';
 type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
 type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
 import type { TableSummary } from './summary.js';
+import type { NetnsCensus } from '../kernel/netns-census.js';
+import { netnsFindings } from './netns-findings.js';
+import { buildNetnsStatus, type NetnsDrops } from './netns-status.js';
 
 /** Applied condition reasons that mean the node could not be made to follow (or given back). */
 export const FAILED_REASONS: ReadonlySet<string> = new Set(['ApplyFailed', 'Error', 'RestoreFailed']);
@@ -44,6 +47,8 @@ export interface NodeStatusInputs {
   tableFull: TableFullSignal;
   /** Why the last policy input could not be used (an invalid edit), if so. */
   policyError?: string;
+  /** This pass's namespace census and each namespace's drop counters at the previous pass. */
+  namespaces?: { census: NetnsCensus; previousDrops: NetnsDrops | null };
   previousConditions: readonly NodeCondition[];
 }
 
@@ -138,7 +143,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     : { type: 'Drifted', status: 'False', reason: 'InSync', message: 'No key differs from what was applied.', observedGeneration: generation };
 
   const conditions = setConditions(i.previousConditions, [appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied')), driftCondition, pressureCondition, tableFullCondition], i.now);
-  const findings = buildFindings(factsFrom(s, i.summary, pressure));
+  const findings = [...buildFindings(factsFrom(s, i.summary, pressure)), ...(i.namespaces ? netnsFindings(i.namespaces.census, max, pressure) : [])];
 
   const status: NodeStatusDoc = {
     nodeName: i.nodeName,
@@ -216,6 +221,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
         }
       : {}),
     ...(findings.length ? { findings: findings.slice(0, 32) } : {}),
+    ...(i.namespaces ? { namespaces: buildNetnsStatus(i.namespaces.census, i.namespaces.previousDrops, max, pressure) } : {}),
     conditions,
   };
   return { status, conditions };

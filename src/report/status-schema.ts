@@ -145,6 +145,28 @@ export const Finding = z
   })
   .describe('A recommendation from the numbers.');
 
+export const NetnsRow = z
+  .strictObject({
+    inode: Count.describe('The namespace\'s inode, as `readlink /proc/<pid>/ns/net` and the kernel\'s "table full in netns N" name it.'),
+    entries: Count.optional().describe('Its own entry count, checked against the global nf_conntrack_max.'),
+    usagePercent: NonNegative.optional().describe('entries / nf_conntrack_max, in %.'),
+    drop: Count.optional().describe('Packets of new connections dropped in it since it was created.'),
+    dropsRising: Count.optional().describe('Drops since the previous pass not explained by insertion races: its table is full now.'),
+    podUid: z.string().max(64).optional().describe('The pod whose containers are in it, from their kubelet cgroup.'),
+  })
+  .describe('One network namespace on the node.');
+
+export const NetnsSummary = z
+  .strictObject({
+    count: Count.describe('Network namespaces with a process on the node.'),
+    entries: Count.optional().describe('Entries over all of them (each one\'s own count summed): the node-wide table.'),
+    slabActiveObjects: Count.optional().describe('Active nf_conntrack slab objects: bounds the node-wide entries from above (freed entries stay until reused).'),
+    top: z.array(NetnsRow).max(5).describe('The namespaces with the most entries (at most 5).'),
+    full: z.array(NetnsRow).max(5).describe('Namespaces other than the host\'s dropping new connections now (at most 5).'),
+    pressure: z.array(NetnsRow).max(5).describe('Namespaces other than the host\'s above the warning threshold, fullest first (at most 5).'),
+  })
+  .describe('Every network namespace of the node: each has its own count against the global max, which the host\'s count does not show.');
+
 export const NodeStatus = z
   .strictObject({
     nodeName: z.string().max(253).describe('The node this status describes.'),
@@ -161,6 +183,7 @@ export const NodeStatus = z
       .optional()
       .describe('Values before the agent first changed them (restored when no policy selects the node).'),
     findings: z.array(Finding).max(32).optional().describe('Recommendations from the numbers.'),
+    namespaces: NetnsSummary.optional(),
     conditions: z.array(NodeCondition).max(8).describe('Applied, Drifted, Pressure and TableFull.'),
   })
   .describe('What the agent sees on the node and what it did.');
@@ -187,3 +210,5 @@ export type BreakdownDoc = z.infer<typeof Breakdown>;
 export type AppliedPolicyDoc = z.infer<typeof AppliedPolicy>;
 export type DriftEntryDoc = z.infer<typeof DriftEntry>;
 export type FindingDoc = z.infer<typeof Finding>;
+export type NetnsRowDoc = z.infer<typeof NetnsRow>;
+export type NetnsSummaryDoc = z.infer<typeof NetnsSummary>;

@@ -8,7 +8,7 @@ export const HEARTBEAT_MS = 5 * 60_000;
 /** Usage has to move this many points to be news. */
 export const USAGE_STEP = 5;
 
-export type WriteReason = 'first' | 'conditions' | 'drift' | 'usage' | 'counters' | 'policy' | 'table' | 'findings' | 'heartbeat';
+export type WriteReason = 'first' | 'conditions' | 'drift' | 'usage' | 'counters' | 'policy' | 'table' | 'findings' | 'namespaces' | 'heartbeat';
 
 const conditionKey = (s: NodeStatusDoc) => s.conditions.map((c) => `${c.type}=${c.status}/${c.reason}/${c.observedGeneration}`).join(',');
 const driftKey = (s: NodeStatusDoc) => (s.drift ?? []).map((d) => `${d.key}:${d.desired}:${d.actual}:${d.fighting ?? false}`).join(',');
@@ -16,6 +16,8 @@ const policyKey = (s: NodeStatusDoc) => JSON.stringify(s.appliedPolicy ?? null);
 // What `kubectl get ctst` shows besides usage: the size of the table and the kernel facts.
 const shapeKey = (s: NodeStatusDoc) => JSON.stringify([s.table?.max, s.table?.buckets, s.kernel]);
 const findingsKey = (s: NodeStatusDoc) => (s.findings ?? []).map((f) => f.id).join(',');
+// Which other network namespaces are full or under pressure: their own TableFull/Pressure.
+const namespacesKey = (s: NodeStatusDoc) => JSON.stringify([s.namespaces?.full.map((r) => r.inode), s.namespaces?.pressure.map((r) => r.inode)]);
 const RISING: Array<'drop' | 'earlyDrop' | 'insertFailed'> = ['drop', 'earlyDrop', 'insertFailed'];
 
 /** Why `next` should be written given the last written status, or null to skip it. */
@@ -29,6 +31,7 @@ export function writeReason(last: { status: NodeStatusDoc; at: number } | null, 
   if (Math.abs((next.table?.usagePercent ?? 0) - (prev.table?.usagePercent ?? 0)) >= USAGE_STEP) return 'usage';
   if (RISING.some((k) => (next.counters?.[k] ?? 0) > (prev.counters?.[k] ?? 0))) return 'counters';
   if (findingsKey(prev) !== findingsKey(next)) return 'findings';
+  if (namespacesKey(prev) !== namespacesKey(next)) return 'namespaces';
   if (now - last.at >= HEARTBEAT_MS) return 'heartbeat';
   return null;
 }

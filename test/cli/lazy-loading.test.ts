@@ -65,7 +65,7 @@ const TRANSITIVE: Record<string, string[]> = {
   'prom-client': ['@opentelemetry/api', 'tdigest', 'bintrees'],
 };
 
-test('--help loads config and the duration grammar, nothing of the commands', () => {
+test('--help loads config and the duration and CIDR grammars, nothing of the commands', () => {
   const r = loadedBy(['--help']);
-  assert.deepEqual(r.own.sort(), ['src/cli/input-error.ts', 'src/cli/main.ts', 'src/config.ts', 'src/errors.ts', 'src/policy/durations.ts']);
+  assert.deepEqual(r.own.sort(), ['src/cli/input-error.ts', 'src/cli/main.ts', 'src/config.ts', 'src/errors.ts', 'src/policy/cidr.ts', 'src/policy/durations.ts']);
 });

@@ -18,6 +18,7 @@ test('default values: the security context, mounts, env, limits and probes of th
     '--cap-drop=ALL',
     '--cap-add=NET_ADMIN',
     '--cap-add=NET_RAW',
+    '--cap-add=SYS_PTRACE',
     '--env=NODE_NAME=node-1',
     '--volume=/proc:/host/proc:ro',
     '--volume=/proc/sys/net/netfilter:/host/proc/sys/net/netfilter:rw',
@@ -26,7 +27,7 @@ test('default values: the security context, mounts, env, limits and probes of th
     '--volume=/tmp/state:/var/lib/conntrack-operator:rw',
     '--volume=/run/xtables.lock:/run/xtables.lock:rw',
     '--mount=type=tmpfs,destination=/tmp,tmpfs-size=64m',
-    '--memory=320m',
+    '--memory=192m',
     '--stop-timeout=30',
   ]);
   assert.equal(run.args[0], 'agent');

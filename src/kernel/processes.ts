@@ -1,0 +1,28 @@
+// Walking <proc-root>/<pid>: the pid list and a bounded fan-out over it. A big
+// host has tens of thousands of pids and a file descriptor limit, so reads go
+// out in batches rather than all at once.
+import { setImmediate } from 'node:timers/promises';
+import type { HostPaths } from './host-paths.js';
+import type { KernelFiles } from './kernel-files.js';
+
+export const PID_BATCH = 256;
+
+/** The pids in the proc root, ascending. Throws what list() throws (ENOENT, EACCES). */
+export async function listPids(files: KernelFiles, paths: HostPaths): Promise<string[]> {
+  const names = await files.list(paths.proc());
+  return names.filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(a) - Number(b));
+}
+
+/**
+ * fn over items, at most `size` at a time; results in the items' order. Yields
+ * to the event loop between batches: some reads are synchronous (readLink), and
+ * a pass over 50,000 pids must not hold up the agent's health and metrics server.
+ */
+export async function mapInBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, size = PID_BATCH): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) {
+    if (i > 0) await setImmediate();
+    out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  }
+  return out;
+}

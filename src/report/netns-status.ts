@@ -1,0 +1,66 @@
+// The `namespaces` summary of a ConntrackStatus: every network namespace of
+// the node in a bounded size (counts and at most five rows per list, whatever
+// the number of pods), and which of them are full or under pressure now. Pure;
+// the agent keeps each namespace's counters from the previous pass.
+import type { NetnsCensus } from '../kernel/netns-census.js';
+import type { PressureThresholds } from '../policy/normalize.js';
+import { isOther, netnsEntries, type NetnsEntry } from './netns-report.js';
+import type { NetnsRowDoc, NetnsSummaryDoc } from './status-schema.js';
+
+/** How many namespaces each list of the summary holds at most (the schema's bound). */
+export const NETNS_STATUS_ROWS = 5;
+
+/** Each namespace's drop and insert_failed counters at a pass, by inode. */
+export type NetnsDrops = ReadonlyMap<number, { drop: number; insertFailed: number }>;
+
+export function netnsDrops(census: NetnsCensus): NetnsDrops {
+  const out = new Map<number, { drop: number; insertFailed: number }>();
+  for (const r of census.namespaces) if (r.counters) out.set(r.inode, { drop: r.counters.drop ?? 0, insertFailed: r.counters.insertFailed ?? 0 });
+  return out;
+}
+
+/**
+ * Drops since the previous pass that were not insertion races (insert_failed
+ * rises with drop for those): the namespace's table is full. 0 for a namespace
+ * first seen this pass, whose counters are since its creation.
+ */
+function fullDrops(e: NetnsEntry, previous: NetnsDrops | null): number {
+  const before = previous?.get(e.inode);
+  if (!before || e.drop === null) return 0;
+  return Math.max(0, e.drop - before.drop - Math.max(0, (e.insertFailed ?? 0) - before.insertFailed));
+}
+
+function rowOf(e: NetnsEntry, dropsRising: number): NetnsRowDoc {
+  return {
+    inode: e.inode,
+    ...(e.entries !== null ? { entries: e.entries } : {}),
+    ...(e.usagePercent !== null ? { usagePercent: e.usagePercent } : {}),
+    ...(e.drop !== null ? { drop: e.drop } : {}),
+    ...(dropsRising > 0 ? { dropsRising } : {}),
+    ...(e.pod ? { podUid: e.pod.uid } : {}),
+  };
+}
+
+export function buildNetnsStatus(census: NetnsCensus, previous: NetnsDrops | null, max: number | null, pressure: PressureThresholds): NetnsSummaryDoc {
+  const all = netnsEntries(census, max);
+  const rising = new Map(all.map((e) => [e.inode, fullDrops(e, previous)]));
+  const row = (e: NetnsEntry) => rowOf(e, rising.get(e.inode)!);
+  const others = all.filter(isOther);
+  const read = all.filter((e) => e.entries !== null);
+  return {
+    count: all.length,
+    ...(read.length ? { entries: read.reduce((sum, e) => sum + e.entries!, 0) } : {}),
+    ...(census.slab ? { slabActiveObjects: census.slab.activeObjects } : {}),
+    top: all.slice(0, NETNS_STATUS_ROWS).map(row),
+    full: others
+      .filter((e) => rising.get(e.inode)! > 0)
+      .sort((a, b) => rising.get(b.inode)! - rising.get(a.inode)!)
+      .slice(0, NETNS_STATUS_ROWS)
+      .map(row),
+    // netnsEntries sorts by entries, and max is one for all: the fullest first.
+    pressure: others
+      .filter((e) => e.usagePercent !== null && e.usagePercent >= pressure.warningPercent)
+      .slice(0, NETNS_STATUS_ROWS)
+      .map(row),
+  };
+}

@@ -1,0 +1,97 @@
+// Root only, real kernel: the standalone agent runs in the host namespace
+// (--dry-run: it writes nothing), a namespace this test creates is driven to
+// its limit (the global max lowered for a few seconds, restored in finally),
+// and the agent's status names that namespace as full, with the Node event the
+// cluster reporter sends for it. The host's own count never shows this table.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eventsForPass } from '../../src/report/node-events.js';
+import type { NodeStatusDoc } from '../../src/report/status-schema.js';
+import { execInOk, realKernelSkipReason, setNetnsSysctl, withNetns } from '../support/netns.js';
+import { sleeperIn } from '../support/netns-process.js';
+import { until } from '../support/until.js';
+import { MAIN } from './cli-support.js';
+
+const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl']);
+const FILL = fileURLToPath(new URL('../kube-e2e/fill-table.ts', import.meta.url));
+const MAX_PATH = '/proc/sys/net/netfilter/nf_conntrack_max';
+const COUNT_PATH = '/proc/sys/net/netfilter/nf_conntrack_count';
+const POLICY = `apiVersion: conntrack.io/v1alpha1
+kind: ConntrackPolicy
+metadata: {name: i13-netns-full}
+spec:
+  mode: DryRun
+  timeouts: {tcp: {established: 600}}
+`;
+
+async function status(file: string): Promise<NodeStatusDoc | undefined> {
+  try {
+    return (JSON.parse(await readFile(file, 'utf8')) as { status: NodeStatusDoc }).status;
+  } catch {
+    return undefined; // not written yet, or being replaced
+  }
+}
+
+test('a namespace driven to its limit: the agent in the host namespace reports it full, naming it, and the Node event says so', { skip, timeout: 180_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ctop-i13-agent-'));
+  const statusFile = join(dir, 'status.json');
+  await writeFile(join(dir, 'policy.yaml'), POLICY);
+  let agent: ChildProcess | null = null;
+  let agentExited: Promise<void> = Promise.resolve();
+  let sleeper: ChildProcess | null = null;
+  let log = '';
+  try {
+    await withNetns('i13-full', async (ns) => {
+      const s = await sleeperIn(ns);
+      sleeper = s.child;
+      await setNetnsSysctl(ns, 'nf_conntrack_tcp_timeout_time_wait', 600);
+      agent = spawn(process.execPath, ['--import', 'tsx', MAIN, 'agent', '--policy-file', join(dir, 'policy.yaml'), '--status-file', statusFile, '--state-dir', join(dir, 'state'), '--interval', '1s', '--dry-run', '--metrics-addr', '127.0.0.1:19813'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      agent.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+      agentExited = new Promise((resolve) => agent!.once('close', () => resolve()));
+      // A first pass records every namespace's drop counter (ours among them: it has a process already).
+      const before = await until('the agent reports the namespaces', async () => {
+        const st = await status(statusFile);
+        return st?.namespaces ? st : undefined;
+      }, 60_000);
+      assert.ok(before.namespaces, 'status.namespaces is written');
+      assert.deepEqual(before.namespaces.full, []);
+
+      const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
+      // Low enough to fill in seconds, with room for what the host's own namespace holds now.
+      const fullMax = 4096 + Number((await readFile(COUNT_PATH, 'utf8')).trim());
+      try {
+        await writeFile(MAX_PATH, String(fullMax));
+        const fill = JSON.parse(await execInOk(ns, process.execPath, ['--import', 'tsx', FILL, String(fullMax * 3)], { timeoutMs: 60_000 })) as { completed: number; failed: number };
+        assert.ok(fill.failed >= 10, `the table filled: ${JSON.stringify(fill)}`);
+        const full = await until('status names the namespace as full', async () => {
+          const st = await status(statusFile);
+          return st?.namespaces?.full.some((r) => r.inode === s.inode) ? st : undefined;
+        }, 20_000);
+        const row = full.namespaces!.full.find((r) => r.inode === s.inode)!;
+        assert.ok(row.dropsRising! > 0);
+        assert.ok(row.entries! >= fullMax - 10, `its own count is at the limit: ${row.entries} of ${fullMax}`);
+        const event = eventsForPass(before, full, { kind: 'no-policy' }).find((e) => e.reason === 'ConntrackTableFull' && e.message.includes(String(s.inode)));
+        assert.ok(event, 'a ConntrackTableFull event names the namespace');
+        assert.match(event.message, new RegExp(`^Connection tracking table FULL in network namespace ${s.inode} on `));
+        // The host's own table did not fill: its condition stays False while the namespace drops.
+        assert.ok((full.table?.count ?? 0) < fullMax);
+        assert.ok(full.findings?.some((f) => f.id === 'netns-usage-critical' && f.message.includes(String(s.inode))));
+      } finally {
+        await writeFile(MAX_PATH, oldMax);
+      }
+    });
+  } finally {
+    (agent as ChildProcess | null)?.kill('SIGTERM');
+    (sleeper as ChildProcess | null)?.kill();
+    await agentExited;
+    await rm(dir, { recursive: true, force: true });
+  }
+  assert.doesNotMatch(log, /"level":50/, log);
+});

@@ -1,0 +1,122 @@
+// The ConntrackStatus `namespaces` summary and the Node events it raises: a pod
+// namespace that fills is its own TableFull event, named by inode and pod UID.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
+import { readNetnsCensus } from '../../src/kernel/netns-census.js';
+import { readHostSnapshot } from '../../src/kernel/snapshot.js';
+import { DEFAULT_PRESSURE } from '../../src/report/findings.js';
+import { netnsEventsForPass } from '../../src/report/netns-events.js';
+import { buildNetnsStatus, netnsDrops } from '../../src/report/netns-status.js';
+import { eventsForPass } from '../../src/report/node-events.js';
+import { buildNodeStatus } from '../../src/report/node-status.js';
+import { NetnsSummary, NodeStatus, type NodeStatusDoc } from '../../src/report/status-schema.js';
+import { writeReason } from '../../src/report/status-throttle.js';
+import { CannedRunner, loadFixtureTree } from '../support/fixture-tree.js';
+
+const MAX = 1000;
+const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
+
+const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Partial<NetnsRow> = {}): NetnsRow => ({
+  inode,
+  pid: inode,
+  host: false,
+  ours: false,
+  entries,
+  counters: { drop, insertFailed, earlyDrop: 0 },
+  podUid: null,
+  ...over,
+});
+const census = (rows: NetnsRow[]): NetnsCensus => ({ namespaces: rows, hostInode: 1, processes: 50, unreadableProcesses: 0, vanishedProcesses: 0, slab: { activeObjects: 5000, totalObjects: 5100, objectSize: 256 }, unreadable: [] });
+
+const first = census([ns(1, 10, 3, 0, { host: true }), ns(20, 950, 4, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]);
+
+const cases: Array<{ name: string; now: NetnsCensus; previous: NetnsCensus | null; full: Array<[number, number]>; pressure: number[] }> = [
+  { name: 'first pass: old drops are history, not "full now"', now: first, previous: null, full: [], pressure: [20, 30] },
+  {
+    name: 'drops rising without insert_failed: full; the host\'s drops are the node\'s own TableFull',
+    now: census([ns(1, 10, 9, 0, { host: true }), ns(20, 1000, 14, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]),
+    previous: first,
+    full: [[20, 10]],
+    pressure: [20, 30],
+  },
+  { name: 'drops rising with insert_failed: an insertion race, not a full table', now: census([ns(40, 100, 12, 7)]), previous: first, full: [], pressure: [] },
+  { name: 'a namespace first seen this pass has no "since last pass"', now: census([ns(50, 999, 40)]), previous: first, full: [], pressure: [50] },
+];
+for (const c of cases) {
+  test(`namespaces summary: ${c.name}`, () => {
+    const s = buildNetnsStatus(c.now, c.previous ? netnsDrops(c.previous) : null, MAX, DEFAULT_PRESSURE);
+    assert.deepEqual(s.full.map((r) => [r.inode, r.dropsRising]), c.full);
+    assert.deepEqual(s.pressure.map((r) => r.inode), c.pressure);
+    NetnsSummary.parse(s);
+  });
+}
+
+test('namespaces summary: bounded to five rows per list whatever the number of pods; totals over all', () => {
+  const many = census(Array.from({ length: 300 }, (_, i) => ns(100 + i, 700 + i, 0, 0, { podUid: POD })));
+  const s = buildNetnsStatus(many, null, MAX, DEFAULT_PRESSURE);
+  assert.equal(s.count, 300);
+  assert.equal(s.entries, 300 * 700 + (299 * 300) / 2);
+  assert.equal(s.slabActiveObjects, 5000);
+  assert.deepEqual(s.top.map((r) => r.inode), [399, 398, 397, 396, 395]);
+  assert.equal(s.pressure.length, 5);
+  assert.deepEqual(s.top[0], { inode: 399, entries: 999, usagePercent: 99.9, drop: 0, podUid: POD });
+  assert.throws(() => NetnsSummary.parse({ ...s, top: [...s.top, s.top[0]] }), /too_big|Too big/);
+});
+
+const doc = (namespaces: NodeStatusDoc['namespaces']): NodeStatusDoc => ({ nodeName: 'n1', lastProbeTime: '2026-01-01T00:00:00Z', kernel: { release: 'x', conntrackLoaded: true, notrackBackend: 'none', tableSource: 'none' }, driftCount: 0, conditions: [], ...(namespaces ? { namespaces } : {}) });
+
+test('events: TableFull for each namespace dropping now, naming it and its pod; Pressure once when it first crosses', () => {
+  const pass1 = doc(buildNetnsStatus(first, null, MAX, DEFAULT_PRESSURE));
+  const second = census([ns(1, 10, 3, 0, { host: true }), ns(20, 1000, 14, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]);
+  const pass2 = doc(buildNetnsStatus(second, netnsDrops(first), MAX, DEFAULT_PRESSURE));
+  assert.deepEqual(netnsEventsForPass(null, pass1).map((e) => [e.reason, e.message.match(/network namespace (\d+)/)?.[1]]), [['ConntrackTablePressure', '20'], ['ConntrackTablePressure', '30']]);
+  const e2 = netnsEventsForPass(pass1, pass2);
+  assert.deepEqual(e2.map((e) => e.reason), ['ConntrackTableFull']);
+  assert.match(e2[0]!.message, new RegExp(`^Connection tracking table FULL in network namespace 20 \\(pod UID ${POD}\\) on n1: 10 new connections dropped since the last check \\(1000 entries, 100% of nf_conntrack_max\\)`));
+  assert.deepEqual(netnsEventsForPass(pass1, doc(undefined)), []);
+});
+
+test('an agent pass over the fixture: the status carries the namespaces and still validates; events go with the node\'s', async () => {
+  const t = loadFixtureTree('netns-census');
+  const hostTree = loadFixtureTree('host-6.18');
+  const snapshot = await readHostSnapshot({ files: hostTree.kernel, paths: hostTree.paths, runner: new CannedRunner({}), isRoot: true });
+  const c = await readNetnsCensus({ files: t.kernel, paths: t.paths, isRoot: true }, { host: true, inode: 4026531833 });
+  const { status } = buildNodeStatus({
+    nodeName: 'n1',
+    now: new Date('2026-01-01T00:00:00Z'),
+    snapshot,
+    summary: null,
+    tableSource: 'procfs',
+    notrackBackend: 'none',
+    outcome: { kind: 'no-policy' },
+    baseline: { values: {}, notrackOwned: false },
+    tableFull: { dropsRising: 0, kernelLogged: false },
+    namespaces: { census: c, previousDrops: null },
+    previousConditions: [],
+  });
+  NodeStatus.parse(status);
+  assert.deepEqual(status.namespaces, {
+    count: 3,
+    entries: 24,
+    slabActiveObjects: 64,
+    top: [
+      { inode: 4026532318, entries: 12, usagePercent: 0, drop: 0, podUid: '5d2c7e44-1b9a-4f0e-8c3d-6a7b8c9d0e1f' },
+      { inode: 4026532249, entries: 7, usagePercent: 0, drop: 0, podUid: POD },
+      { inode: 4026531833, entries: 5, usagePercent: 0, drop: 0 },
+    ],
+    full: [],
+    pressure: [],
+  });
+  const full = { ...status, namespaces: { ...status.namespaces!, full: [{ inode: 4026532318, dropsRising: 3 }] } };
+  assert.ok(eventsForPass(status, full, { kind: 'no-policy' }).some((e) => e.reason === 'ConntrackTableFull' && e.message.includes('4026532318')));
+});
+
+test('a namespace that starts or stops being full or under pressure is worth a status write; its entries moving are not', () => {
+  const pass1 = doc(buildNetnsStatus(first, null, MAX, DEFAULT_PRESSURE));
+  const moved = doc(buildNetnsStatus(census([ns(1, 12, 3, 0, { host: true }), ns(20, 960, 4, 0, { podUid: POD }), ns(30, 760), ns(40, 90, 7, 2)]), netnsDrops(first), MAX, DEFAULT_PRESSURE));
+  const dropping = doc(buildNetnsStatus(census([ns(1, 10, 3, 0, { host: true }), ns(20, 1000, 14, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]), netnsDrops(first), MAX, DEFAULT_PRESSURE));
+  const last = { status: pass1, at: 0 };
+  assert.equal(writeReason(last, moved, 1000), null);
+  assert.equal(writeReason(last, dropping, 1000), 'namespaces');
+});
