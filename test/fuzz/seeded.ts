@@ -1,17 +1,6 @@
 // A seeded generator for the fuzz tests: the same seed gives the same inputs,
 // so a failure names the seed and case that reproduce it.
-
-/** mulberry32: small, fast, and good enough to pick mutations. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/seeded-random.js';
 
 // What a careless or hostile edit puts into a file: YAML structure and tags,
 // aliases, separators, control and odd characters, numbers that do not fit,
