@@ -15,7 +15,7 @@ const snapshot = (count: number, drop = 0): HostSnapshot => ({
   netns: { host: true, inode: 4026531833 },
   table: { count, max: 1000, buckets: 1024, hashsize: 1024 },
   sysctls: { nf_conntrack_tcp_timeout_established: 600 },
-  stats: { source: 'stat-file', counters: { drop, earlyDrop: 0, insertFailed: 0, invalid: 0, searchRestart: 0 }, entries: count, cpus: 2 },
+  stats: { source: 'stat-file', counters: { drop, earlyDrop: 0, insertFailed: 0, invalid: 0, searchRestart: 0 }, entries: count, cpus: 2, missing: [] },
   memory: { memTotalBytes: 8 << 30, slabObjectSize: 256 },
   kubeProxy: { running: false, pids: [] },
   unreadable: [],
