@@ -1,6 +1,8 @@
 // `conntrack-operator doctor`: read-only diagnosis of this host's table.
 import type { Config } from '../config.js';
 import { readHostSnapshot } from '../kernel/snapshot.js';
+import { readConntrackStats } from '../kernel/stats.js';
+import { dropWindow, type CounterSample, type DropWindow } from '../report/drops.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { buildDoctorReport, doctorExitCode, type DoctorReport } from '../report/doctor-report.js';
 import { renderDoctorText } from '../report/doctor-text.js';
@@ -8,8 +10,20 @@ import { summarizeBatches, type TableSummary } from '../report/summary.js';
 import type { Unreadable } from '../kernel/unreadable.js';
 import type { Host } from './host.js';
 
-export async function diagnose(host: Host, options: { readTable: boolean; topN: number }): Promise<DoctorReport> {
+/** Drops are judged over this window (counters are since boot): long enough to see a rate, short enough to wait for. */
+export const DOCTOR_SAMPLE_MS = 2000;
+
+export interface DiagnoseOptions {
+  readTable: boolean;
+  topN: number;
+  sampleMs: number;
+  nowMs: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export async function diagnose(host: Host, options: DiagnoseOptions): Promise<DoctorReport> {
   const snapshot = await readHostSnapshot(host);
+  const first = snapshot.stats.counters ? { atMs: options.nowMs(), counters: snapshot.stats.counters } : null;
   let summary: TableSummary | null = null;
   let tableSource: string | null = null;
   let tableUnreadable: Unreadable[] = [];
@@ -21,11 +35,24 @@ export async function diagnose(host: Host, options: { readTable: boolean; topN: 
       tableSource = stream.origin;
     }
   }
-  return buildDoctorReport({ snapshot, summary, tableSource, tableUnreadable });
+  return buildDoctorReport({ snapshot, summary, tableSource, tableUnreadable, window: first ? await sampleAgain(host, first, options) : null });
+}
+
+/** The counters again, once the window has passed (reading the table counts towards it). */
+async function sampleAgain(host: Host, first: CounterSample, options: DiagnoseOptions): Promise<DropWindow | null> {
+  await options.sleep(Math.max(0, options.sampleMs - (options.nowMs() - first.atMs)));
+  const again = await readConntrackStats(host.files, host.paths, host.runner, host.isRoot);
+  return again.counters ? dropWindow(first, { atMs: options.nowMs(), counters: again.counters }) : null;
 }
 
 export async function runDoctor(config: Config, host: Host, out: NodeJS.WritableStream): Promise<number> {
-  const report = await diagnose(host, { readTable: !config.noTable, topN: config.top });
+  const report = await diagnose(host, {
+    readTable: !config.noTable,
+    topN: config.top,
+    sampleMs: DOCTOR_SAMPLE_MS,
+    nowMs: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  });
   out.write(config.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctorText(report));
   return doctorExitCode(report);
 }

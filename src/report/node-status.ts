@@ -9,6 +9,7 @@ import type { ReconcileResult } from '../reconcile/reconciler.js';
 import type { RestoreResult } from '../reconcile/restore.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
+import { windowText, type DropWindow } from './drops.js';
 import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent } from './findings.js';
 import type { NodeConditionType, NodeStatusDoc } from './status-schema.js';
 
@@ -25,11 +26,11 @@ export type PassOutcome =
   | { kind: 'no-policy' }
   | { kind: 'error'; message: string; effective?: EffectivePolicy; generations?: Record<string, number> };
 
-export interface TableFullSignal {
-  /** Drops rose since the previous pass (the exact measure). */
-  dropsRising: number;
+export interface DropSignal {
+  /** How the counters moved since the previous pass; null on the first pass (one sample). */
+  window: DropWindow | null;
   /** The kernel logged "table full" for this namespace since the previous pass. */
-  kernelLogged: boolean;
+  kernelLoggedFull: boolean;
 }
 
 export interface NodeStatusInputs {
@@ -41,7 +42,7 @@ export interface NodeStatusInputs {
   notrackBackend: 'iptables-nft' | 'iptables-legacy' | 'nftables' | 'none';
   outcome: PassOutcome;
   baseline: Baseline;
-  tableFull: TableFullSignal;
+  drops: DropSignal;
   /** Why the last policy input could not be used (an invalid edit), if so. */
   policyError?: string;
   previousConditions: readonly NodeCondition[];
@@ -98,6 +99,34 @@ function notApplicableText(items: ReconcileResult['notApplicable']): string {
   return items.map((n) => `${n.key} (${n.reason})`).join('; ');
 }
 
+/** Drops because no entry could be allocated, or the kernel's own "table full" line. */
+function tableFullConditionOf(d: DropSignal, generation: number): NodeConditionInput {
+  const base = { type: 'TableFull' as const, observedGeneration: generation };
+  const w = d.window;
+  if (w && w.tableFull > 0) {
+    return { ...base, status: 'True', reason: 'Dropping', message: `The table is full: ${w.tableFull} packets of new connections were dropped ${windowText(w)} because no entry could be allocated.` };
+  }
+  if (d.kernelLoggedFull) return { ...base, status: 'True', reason: 'KernelReportedFull', message: 'The kernel logged "nf_conntrack: table full, dropping packet" for this node.' };
+  if (!w) return { ...base, status: 'Unknown', reason: 'FirstSample', message: 'Drops are judged between two reads of the counters; this is the first.' };
+  return { ...base, status: 'False', reason: 'NotDropping', message: `No connections dropped for a full table ${windowText(w)}.` };
+}
+
+/** Drops because two packets of one new flow raced to insert it: not a full table, and not fixed by a bigger one. */
+function insertionRaceConditionOf(w: DropWindow | null, usage: number | null, generation: number): NodeConditionInput {
+  const base = { type: 'InsertionRace' as const, observedGeneration: generation };
+  if (!w) return { ...base, status: 'Unknown', reason: 'FirstSample', message: 'Drops are judged between two reads of the counters; this is the first.' };
+  if (w.insertionRace > 0) {
+    const fill = usage === null ? '' : ` with the table ${round1(usage)}% full`;
+    return {
+      ...base,
+      status: 'True',
+      reason: 'RaceDrops',
+      message: `${w.insertionRace} packets were dropped ${windowText(w)}${fill} because two packets of one new flow raced to insert it (drop and insert_failed rose together): the UDP/DNS race. NOTRACK DNS or set resolver options single-request-reopen / use-vc; see the findings.`,
+    };
+  }
+  return { ...base, status: 'False', reason: 'NoRaceDrops', message: `No packets dropped for an insertion race ${windowText(w)}.` };
+}
+
 export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; conditions: NodeCondition[] } {
   const s = i.snapshot;
   const { count, max, buckets } = s.table;
@@ -118,27 +147,16 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
         : usage >= pressure.warningPercent
           ? { type: 'Pressure', status: 'True', reason: 'Warning', message: `The table is ${round1(usage)}% full (${count} of ${max}).`, observedGeneration: generation }
           : { type: 'Pressure', status: 'False', reason: 'Normal', message: `The table is ${round1(usage)}% full.`, observedGeneration: generation };
-  const full = i.tableFull.dropsRising > 0 || i.tableFull.kernelLogged;
-  const tableFullCondition: NodeConditionInput = full
-    ? {
-        type: 'TableFull',
-        status: 'True',
-        reason: i.tableFull.dropsRising > 0 ? 'Dropping' : 'KernelReportedFull',
-        message:
-          i.tableFull.dropsRising > 0
-            ? `The table is full: ${i.tableFull.dropsRising} new connections were dropped since the last check.`
-            : 'The kernel logged "nf_conntrack: table full, dropping packet" for this node.',
-        observedGeneration: generation,
-      }
-    : { type: 'TableFull', status: 'False', reason: 'NotDropping', message: 'No connections dropped since the last check.', observedGeneration: generation };
+  const tableFullCondition = tableFullConditionOf(i.drops, generation);
+  const raceCondition = insertionRaceConditionOf(i.drops.window, usage, generation);
   const driftCondition: NodeConditionInput = i.outcome.kind === 'error'
     ? { type: 'Drifted', status: 'Unknown', reason: 'NotChecked', message: 'The last pass failed before comparing the node with the policy.', observedGeneration: generation }
     : drift.length
     ? { type: 'Drifted', status: 'True', reason: drift.some((d) => d.fighting) ? 'Fighting' : 'Drift', message: drift.map(driftText).join('; '), observedGeneration: generation }
     : { type: 'Drifted', status: 'False', reason: 'InSync', message: 'No key differs from what was applied.', observedGeneration: generation };
 
-  const conditions = setConditions(i.previousConditions, [appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied')), driftCondition, pressureCondition, tableFullCondition], i.now);
-  const findings = buildFindings(factsFrom(s, i.summary, pressure));
+  const conditions = setConditions(i.previousConditions, [appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied')), driftCondition, pressureCondition, tableFullCondition, raceCondition], i.now);
+  const findings = buildFindings(factsFrom(s, i.summary, i.drops.window, pressure));
 
   const status: NodeStatusDoc = {
     nodeName: i.nodeName,
@@ -167,7 +185,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ...(c
       ? {
           counters: Object.fromEntries(
-            (['drop', 'earlyDrop', 'insertFailed', 'invalid', 'searchRestart'] as const).filter((k) => c[k] !== undefined).map((k) => [k, c[k]!]),
+            (['drop', 'earlyDrop', 'insertFailed', 'clashResolve', 'invalid', 'searchRestart'] as const).filter((k) => c[k] !== undefined).map((k) => [k, c[k]!]),
           ),
         }
       : {}),

@@ -7,6 +7,7 @@ import { effectivePolicy } from '../../src/policy/effective.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';
 import type { ReconcileResult } from '../../src/reconcile/reconciler.js';
 import { eventsForPass } from '../../src/report/node-events.js';
+import type { DropWindow } from '../../src/report/drops.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../../src/report/node-status.js';
 
 const snapshot = (count: number, drop = 0): HostSnapshot => ({
@@ -20,6 +21,8 @@ const snapshot = (count: number, drop = 0): HostSnapshot => ({
   kubeProxy: { running: false, pids: [] },
   unreadable: [],
 });
+
+const quiet: DropWindow = { seconds: 30, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: 0 };
 
 const parsed = validatePolicyObjects(
   [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 3 }, spec: { timeouts: { tcp: { established: 600 } } } }, document: 1 }],
@@ -43,7 +46,7 @@ function inputs(over: Partial<NodeStatusInputs>): NodeStatusInputs {
     notrackBackend: 'nftables',
     outcome: reconciled({}),
     baseline: { values: { nf_conntrack_tcp_timeout_established: 432000 }, notrackOwned: false },
-    tableFull: { dropsRising: 0, kernelLogged: false },
+    drops: { window: quiet, kernelLoggedFull: false },
     previousConditions: [],
     ...over,
   };
@@ -53,7 +56,7 @@ const conditions = (i: NodeStatusInputs) => Object.fromEntries(buildNodeStatus(i
 
 test('a healthy applied node', () => {
   const { status } = buildNodeStatus(inputs({}));
-  assert.deepEqual(conditions(inputs({})), { Applied: 'True/Applied', Drifted: 'False/InSync', Pressure: 'False/Normal', TableFull: 'False/NotDropping' });
+  assert.deepEqual(conditions(inputs({})), { Applied: 'True/Applied', Drifted: 'False/InSync', Pressure: 'False/Normal', TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' });
   assert.equal(status.table?.usage, '10%');
   assert.equal(status.table?.bytes, 1000 * 256 + 1024 * 8);
   assert.deepEqual(status.appliedPolicy, { name: 'web', policies: [{ name: 'web', generation: 3 }], mode: 'Enforce' });
@@ -64,8 +67,21 @@ test('a healthy applied node', () => {
 const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: Record<string, string>; events: string[] }> = [
   { name: 'pressure warning at 75%', over: { snapshot: snapshot(750) }, conditions: { Pressure: 'True/Warning' }, events: ['Warning ConntrackTablePressure'] },
   { name: 'pressure critical at 95%', over: { snapshot: snapshot(950) }, conditions: { Pressure: 'True/Critical' }, events: ['Warning ConntrackTablePressure'] },
-  { name: 'drops rising: table full', over: { tableFull: { dropsRising: 12, kernelLogged: false } }, conditions: { TableFull: 'True/Dropping' }, events: ['Warning ConntrackTableFull'] },
-  { name: 'the kernel logged table full', over: { tableFull: { dropsRising: 0, kernelLogged: true } }, conditions: { TableFull: 'True/KernelReportedFull' }, events: ['Warning ConntrackTableFull'] },
+  {
+    name: 'drops without insert_failed at 100%: table full',
+    over: { snapshot: snapshot(1000), drops: { window: { ...quiet, tableFull: 12 }, kernelLoggedFull: true } },
+    conditions: { TableFull: 'True/Dropping', InsertionRace: 'False/NoRaceDrops', Pressure: 'True/Critical' },
+    events: ['Warning ConntrackTablePressure', 'Warning ConntrackTableFull'],
+  },
+  {
+    name: 'drops with insert_failed on a table 4% full: the insertion race, not a full table',
+    over: { snapshot: snapshot(40), drops: { window: { ...quiet, insertionRace: 7, insertFailed: 7 }, kernelLoggedFull: false } },
+    conditions: { TableFull: 'False/NotDropping', InsertionRace: 'True/RaceDrops', Pressure: 'False/Normal' },
+    events: ['Warning ConntrackInsertionRace'],
+  },
+  { name: 'races resolved by the kernel: no condition, no event', over: { drops: { window: { ...quiet, clashResolved: 236 }, kernelLoggedFull: false } }, conditions: { TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' }, events: [] },
+  { name: 'the kernel logged table full', over: { drops: { window: quiet, kernelLoggedFull: true } }, conditions: { TableFull: 'True/KernelReportedFull' }, events: ['Warning ConntrackTableFull'] },
+  { name: 'first pass: one sample, drops not judged', over: { drops: { window: null, kernelLoggedFull: false } }, conditions: { TableFull: 'Unknown/FirstSample', InsertionRace: 'Unknown/FirstSample' }, events: [] },
   {
     name: 'drift named with the likely writer',
     over: { outcome: reconciled({ drift: [{ key: 'nf_conntrack_max', desired: 1048576, actual: 262144, since: 't', likelyWriter: 'kube-proxy' }] }) },
