@@ -91,7 +91,7 @@ async function simulatedDay(): Promise<void> {
       nodeLabels: () => ({}),
       reconciler,
       baselineStore,
-      metrics: new AgentMetrics('n1'),
+      metrics: new AgentMetrics({ version: 'bench', processMetrics: false }),
       publish: clusterReporter(api, 'n1', () => ({ name: 'n1', uid: 'uid-1' }), clock, silent),
     },
   );

@@ -15,6 +15,7 @@ import { realTiming } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
 import type { Labels } from '../policy/select.js';
 import { AgentMetrics } from '../report/metrics.js';
+import { packageVersion } from './package-version.js';
 import { FAILED_REASONS, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../report/status-schema.js';
 import { buildEngine } from './engine.js';
@@ -67,7 +68,7 @@ export interface AgentProcess {
 
 export async function startAgent(config: Config, host: Host, logger: Logger): Promise<AgentProcess> {
   const engine = await buildEngine(config, host, logger);
-  const metrics = new AgentMetrics(config.nodeName);
+  const metrics = new AgentMetrics({ version: packageVersion() });
   const sources = config.kubernetes ? clusterSources(config, logger) : standaloneSources(config);
   await sources.policies.start();
   const initial = sources.policies.current();

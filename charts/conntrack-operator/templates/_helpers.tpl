@@ -54,3 +54,33 @@ pick legacy, so it gets NET_RAW too.
 {{- define "conntrack-operator.agentNeedsNetRaw" -}}
 {{- if not (has .Values.agent.notrackBackend (list "iptables-nft" "nftables")) -}}true{{- end -}}
 {{- end -}}
+
+{{/*
+Relabelings of every scrape (ServiceMonitor or PodMonitor): the process sets no
+node or pod label of its own (a self-set "pod" would collide with the target's
+and turn into exported_pod). `node` is the node the pod runs on; for the agent
+(one per node) `instance` is the node name too, as kube-prometheus sets it for
+node_exporter, so the two join on(instance). Then the user's own.
+*/}}
+{{- define "conntrack-operator.scrapeRelabelings" -}}
+- sourceLabels: [__meta_kubernetes_pod_node_name]
+  targetLabel: node
+  action: replace
+- sourceLabels: [__meta_kubernetes_pod_label_app_kubernetes_io_component, __meta_kubernetes_pod_node_name]
+  regex: agent;(.+)
+  targetLabel: instance
+  replacement: $1
+  action: replace
+{{- with .relabelings }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The `up` selector of the agents' scrape: prometheus-operator names the job after the Service (ServiceMonitor) or "<namespace>/<name>" (PodMonitor). */}}
+{{- define "conntrack-operator.agentUpSelector" -}}
+{{- if .Values.metrics.serviceMonitor.enabled -}}
+{{- printf "job=%q, namespace=%q" (printf "%s-metrics" (include "conntrack-operator.componentName" (dict "root" . "component" "agent"))) .Release.Namespace -}}
+{{- else -}}
+{{- printf "job=%q, container=\"agent\"" (printf "%s/%s" .Release.Namespace (include "conntrack-operator.fullname" .)) -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,6 @@
+// The release, from package.json (shipped next to dist/ in the image).
+import { readFileSync } from 'node:fs';
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
