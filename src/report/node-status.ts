@@ -17,6 +17,14 @@ type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
 type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
 import type { TableSummary } from './summary.js';
 
+/**
+ * observedGeneration of every condition: the ConntrackStatus object's own
+ * metadata.generation. The object has no spec (all of it is status, written
+ * through the status subresource), so the API server keeps it at 1. Which
+ * policy generations were applied is in appliedPolicy.policies[].generation.
+ */
+export const STATUS_OBJECT_GENERATION = 1;
+
 /** Applied condition reasons that mean the node could not be made to follow (or given back). */
 export const FAILED_REASONS: ReadonlySet<string> = new Set(['ApplyFailed', 'Error', 'RestoreFailed']);
 
@@ -99,6 +107,16 @@ function notApplicableText(items: ReconcileResult['notApplicable']): string {
   return items.map((n) => `${n.key} (${n.reason})`).join('; ');
 }
 
+/** The summary kubectl wait, kstatus and dashboards look for: False when the node cannot follow its policy or drops packets now. */
+function readyCondition(applied: NodeConditionInput, full: NodeConditionInput, race: NodeConditionInput): NodeConditionInput {
+  const base = { type: 'Ready' as const, observedGeneration: applied.observedGeneration };
+  if (FAILED_REASONS.has(applied.reason)) return { ...base, status: 'False', reason: applied.reason, message: applied.message };
+  for (const c of [full, race]) {
+    if (c.status === 'True') return { ...base, status: 'False', reason: c.type, message: c.message };
+  }
+  return { ...base, status: 'True', reason: 'Ready', message: 'The agent reads this node, it follows its policy (or has none), and no packets are being dropped.' };
+}
+
 /** Drops because no entry could be allocated, or the kernel's own "table full" line. */
 function tableFullConditionOf(d: DropSignal, generation: number): NodeConditionInput {
   const base = { type: 'TableFull' as const, observedGeneration: generation };
@@ -135,8 +153,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
   const usage = usagePercent(count, max);
   const drift = i.outcome.kind === 'reconciled' ? i.outcome.result.drift : [];
   const generations = generationsOf(i.outcome);
-  // A node status has no generation of its own: conditions refer to the newest policy generation they saw.
-  const generation = generations && Object.keys(generations).length ? Math.max(...Object.values(generations)) : 0;
+  const generation = STATUS_OBJECT_GENERATION;
   const c = s.stats.counters;
 
   const pressureCondition: NodeConditionInput =
@@ -155,7 +172,9 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ? { type: 'Drifted', status: 'True', reason: drift.some((d) => d.fighting) ? 'Fighting' : 'Drift', message: drift.map(driftText).join('; '), observedGeneration: generation }
     : { type: 'Drifted', status: 'False', reason: 'InSync', message: 'No key differs from what was applied.', observedGeneration: generation };
 
-  const conditions = setConditions(i.previousConditions, [appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied')), driftCondition, pressureCondition, tableFullCondition, raceCondition], i.now);
+  const applied = appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied'));
+  const ready = readyCondition(applied, tableFullCondition, raceCondition);
+  const conditions = setConditions(i.previousConditions, [ready, applied, driftCondition, pressureCondition, tableFullCondition, raceCondition], i.now);
   const findings = buildFindings(factsFrom(s, i.summary, i.drops.window, pressure));
 
   const status: NodeStatusDoc = {

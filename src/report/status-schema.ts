@@ -33,10 +33,10 @@ function conditionSchema<const T extends readonly [string, ...string[]]>(types: 
     .describe('A condition, as metav1.Condition.');
 }
 
-export const NodeConditionType = ['Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace'] as const;
+export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace'] as const;
 export const NodeCondition = conditionSchema(
   NodeConditionType,
-  'Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
+  'Ready: the node follows its policy (or has none) and drops no packets; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
     'Pressure: usage is above the warning threshold. TableFull: the kernel is dropping new connections because the table is full. ' +
     'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill.',
 );
@@ -163,7 +163,7 @@ export const NodeStatus = z
       .optional()
       .describe('Values before the agent first changed them (restored when no policy selects the node).'),
     findings: z.array(Finding).max(32).optional().describe('Recommendations from the numbers.'),
-    conditions: z.array(NodeCondition).max(8).describe('Applied, Drifted, Pressure, TableFull and InsertionRace.'),
+    conditions: z.array(NodeCondition).max(8).describe('Ready, Applied, Drifted, Pressure, TableFull and InsertionRace; observedGeneration is this object\'s own (always 1: it has no spec).'),
   })
   .describe('What the agent sees on the node and what it did.');
 

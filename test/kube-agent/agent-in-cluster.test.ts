@@ -26,7 +26,7 @@ spec:
   nodeSelector: {matchLabels: {role: web}}
   mode: Enforce
   timeouts:
-    tcp: {established: 600, timeWait: 30}
+    tcp: {establishedSeconds: 600, timeWaitSeconds: 30}
 `;
 
 /** No external tool on this "host": the fixture tree has everything the agent needs. */
@@ -92,7 +92,7 @@ test('apply, drift, API outage, delete: status, events and the kernel follow', {
 
     // kubectl get ctst prints our columns.
     const table = await kubectl(['get', 'ctst']);
-    assert.match(table.split('\n')[0]!, /NAME\s+USAGE\s+COUNT\s+MAX\s+BUCKETS\s+DROPS\s+POLICY\s+DRIFT\s+AGE/);
+    assert.match(table.split('\n')[0]!, /NAME\s+READY\s+USAGE\s+COUNT\s+MAX\s+BUCKETS\s+DROPS\s+POLICY\s+DRIFT\s+AGE/);
     assert.match(table, new RegExp(`${NODE}\\s+0%\\s+0\\s+262144\\s+262144\\s+0\\s+web-nodes\\s+0`));
     // kubectl describe: the sections an SRE looks for, in plain words.
     const described = await kubectl(['describe', 'ctst', NODE]);
@@ -151,7 +151,7 @@ test('API faults: cut watches, expired resourceVersions, 500/503/429: the agent 
     faults.failNext(3, { status: 500, match });
     faults.failNext(3, { status: 503, retryAfterSeconds: 1, match });
     faults.failNext(3, { status: 429, retryAfterSeconds: 1, match });
-    await kubectl(['apply', '-f', '-'], POLICY.replace('timeWait: 30', 'timeWait: 45'));
+    await kubectl(['apply', '-f', '-'], POLICY.replace('timeWaitSeconds: 30', 'timeWaitSeconds: 45'));
     await until('the new policy generation applied', async () => ((await timeWait()) === 45 ? true : undefined), 30_000);
     const s = await until('status for generation 2', async () => {
       const st = await getStatus(cluster.api, NODE);

@@ -68,9 +68,9 @@ before(async () => {
     await post('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { role } } });
   }
   const policy = (name: string, spec: object) => ({ apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name }, spec });
-  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { established: 600 } } }));
-  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web-too', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { established: 900 } } }));
-  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('db', { nodeSelector: { matchLabels: { role: 'db' } }, timeouts: { udp: { unreplied: 10 } } }));
+  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { establishedSeconds: 600 } } }));
+  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web-too', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { establishedSeconds: 900 } } }));
+  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('db', { nodeSelector: { matchLabels: { role: 'db' } }, timeouts: { udp: { unrepliedSeconds: 10 } } }));
   for (const [node, applied, reason, drifted] of [['n1', 'True', 'Applied', 'False'], ['n2', 'True', 'Applied', 'True'], ['n4', 'False', 'ApplyFailed', 'False']] as const) {
     const created = await post('/apis/conntrack.io/v1alpha1/conntrackstatuses', { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackStatus', metadata: { name: node } });
     const r = await api.request('PUT', `/apis/conntrack.io/v1alpha1/conntrackstatuses/${node}/status`, { body: { ...created, status: nodeStatus(node, applied, reason, drifted) } });

@@ -33,7 +33,7 @@ spec:
   nodeSelector: {matchLabels: {e2e: "yes"}}
   mode: Enforce
   timeouts:
-    tcp: {established: 900, closeWait: 30}
+    tcp: {establishedSeconds: 900, closeWaitSeconds: 30}
 `;
 
 interface Served {

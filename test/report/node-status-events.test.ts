@@ -25,7 +25,7 @@ const snapshot = (count: number, drop = 0): HostSnapshot => ({
 const quiet: DropWindow = { seconds: 30, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: 0 };
 
 const parsed = validatePolicyObjects(
-  [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 3 }, spec: { timeouts: { tcp: { established: 600 } } } }, document: 1 }],
+  [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 3 }, spec: { timeouts: { tcp: { establishedSeconds: 600 } } } }, document: 1 }],
   't',
 );
 if ('errors' in parsed) throw new Error('bad fixture');
@@ -56,12 +56,14 @@ const conditions = (i: NodeStatusInputs) => Object.fromEntries(buildNodeStatus(i
 
 test('a healthy applied node', () => {
   const { status } = buildNodeStatus(inputs({}));
-  assert.deepEqual(conditions(inputs({})), { Applied: 'True/Applied', Drifted: 'False/InSync', Pressure: 'False/Normal', TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' });
+  assert.deepEqual(conditions(inputs({})), { Ready: 'True/Ready', Applied: 'True/Applied', Drifted: 'False/InSync', Pressure: 'False/Normal', TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' });
   assert.equal(status.table?.usage, '10%');
   assert.equal(status.table?.bytes, 1000 * 256 + 1024 * 8);
   assert.deepEqual(status.appliedPolicy, { name: 'web', policies: [{ name: 'web', generation: 3 }], mode: 'Enforce' });
   assert.equal(status.baseline?.['nf_conntrack_tcp_timeout_established'], '432000');
-  assert.ok(status.conditions.every((c) => c.observedGeneration === 3));
+  // The object's own generation (a ConntrackStatus has no spec); the policy's is in appliedPolicy.
+  assert.ok(status.conditions.every((c) => c.observedGeneration === 1));
+  assert.equal(status.conditions[0]!.type, 'Ready');
 });
 
 const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: Record<string, string>; events: string[] }> = [
@@ -70,13 +72,13 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
   {
     name: 'drops without insert_failed at 100%: table full',
     over: { snapshot: snapshot(1000), drops: { window: { ...quiet, tableFull: 12 }, kernelLoggedFull: true } },
-    conditions: { TableFull: 'True/Dropping', InsertionRace: 'False/NoRaceDrops', Pressure: 'True/Critical' },
+    conditions: { Ready: 'False/TableFull', TableFull: 'True/Dropping', InsertionRace: 'False/NoRaceDrops', Pressure: 'True/Critical' },
     events: ['Warning ConntrackTablePressure', 'Warning ConntrackTableFull'],
   },
   {
     name: 'drops with insert_failed on a table 4% full: the insertion race, not a full table',
     over: { snapshot: snapshot(40), drops: { window: { ...quiet, insertionRace: 7, insertFailed: 7 }, kernelLoggedFull: false } },
-    conditions: { TableFull: 'False/NotDropping', InsertionRace: 'True/RaceDrops', Pressure: 'False/Normal' },
+    conditions: { Ready: 'False/InsertionRace', TableFull: 'False/NotDropping', InsertionRace: 'True/RaceDrops', Pressure: 'False/Normal' },
     events: ['Warning ConntrackInsertionRace'],
   },
   { name: 'races resolved by the kernel: no condition, no event', over: { drops: { window: { ...quiet, clashResolved: 236 }, kernelLoggedFull: false } }, conditions: { TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' }, events: [] },
@@ -96,7 +98,7 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
         execution: { ok: false, applied: [], failed: { action: { kind: 'sysctl', key: 'nf_conntrack_max', from: 1, to: 2 }, error: 'read-only in this network namespace (EACCES)' }, rolledBack: [], rollbackErrors: [] },
       }),
     },
-    conditions: { Applied: 'False/ApplyFailed' },
+    conditions: { Applied: 'False/ApplyFailed', Ready: 'False/ApplyFailed' },
     events: ['Warning ConntrackPolicyFailed'],
   },
   {
@@ -106,7 +108,7 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
     events: ['Normal ConntrackPolicyApplied'],
   },
   { name: 'restored', over: { outcome: { kind: 'restored', result: { ok: true, plan: { actions: [], notApplicable: [], inSync: true } } } }, conditions: { Applied: 'False/Restored' }, events: ['Normal ConntrackRestored'] },
-  { name: 'no policy', over: { outcome: { kind: 'no-policy' } }, conditions: { Applied: 'False/NoPolicy' }, events: [] },
+  { name: 'no policy', over: { outcome: { kind: 'no-policy' } }, conditions: { Applied: 'False/NoPolicy', Ready: 'True/Ready' }, events: [] },
 ];
 for (const tc of cases) {
   test(`status and events: ${tc.name}`, () => {
