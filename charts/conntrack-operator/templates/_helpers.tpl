@@ -34,15 +34,53 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 app.kubernetes.io/part-of: conntrack-operator
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
+{{/* Pod template labels: the selector's, commonLabels, then the component's podLabels. */}}
+{{- define "conntrack-operator.podLabels" -}}
+{{ include "conntrack-operator.selectorLabels" . }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- with (index .root.Values .component).podLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* repository@digest when a digest is given (immutable), else repository:tag. */}}
 {{- define "conntrack-operator.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{/* The component's service account: ours unless serviceAccount.create is off, then the one named (or "default"). */}}
+{{- define "conntrack-operator.serviceAccountName" -}}
+{{- $sa := (index .root.Values .component).serviceAccount -}}
+{{- if $sa.create -}}
+{{- default (include "conntrack-operator.componentName" .) $sa.name -}}
+{{- else -}}
+{{- default "default" $sa.name -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The username the API server gives the agent's service account token. */}}
 {{- define "conntrack-operator.agentUsername" -}}
-system:serviceaccount:{{ .Release.Namespace }}:{{ include "conntrack-operator.componentName" (dict "root" . "component" "agent") }}
+system:serviceaccount:{{ .Release.Namespace }}:{{ include "conntrack-operator.serviceAccountName" (dict "root" . "component" "agent") }}
+{{- end -}}
+
+{{/* The agent's priority class: the one named, else the chart's own (installs in any namespace, unlike system-node-critical). */}}
+{{- define "conntrack-operator.agentPriorityClassName" -}}
+{{- if .Values.agent.priorityClassName -}}
+{{- .Values.agent.priorityClassName -}}
+{{- else if .Values.agent.priorityClass.create -}}
+{{- include "conntrack-operator.componentName" (dict "root" . "component" "agent") -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -83,4 +121,36 @@ node_exporter, so the two join on(instance). Then the user's own.
 {{- else -}}
 {{- printf "job=%q, container=\"agent\"" (printf "%s/%s" .Release.Namespace (include "conntrack-operator.fullname" .)) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The agent container's securityContext before agent.containerSecurityContext is merged over it. */}}
+{{- define "conntrack-operator.agentSecurityContext" -}}
+{{- if .Values.agent.privileged }}
+# Opt-in (agent.privileged): every capability and device.
+privileged: true
+{{- else }}
+privileged: false
+allowPrivilegeEscalation: false
+{{- end }}
+# Root is needed: the files under /proc/sys/net/netfilter and the
+# hashsize parameter belong to root, and so do the netfilter tools.
+runAsUser: 0
+readOnlyRootFilesystem: true
+capabilities:
+  drop:
+    - ALL
+  add:
+    # iptables/ip6tables-restore and nft (raw-table NOTRACK rules),
+    # conntrack -L/-S over netlink, and net sysctls when the kernel
+    # checks the capability rather than the file owner.
+    - NET_ADMIN
+    {{- if include "conntrack-operator.agentNeedsNetRaw" . }}
+    # iptables-legacy opens a raw socket (libiptc) to read and write rules.
+    - NET_RAW
+    {{- end }}
+    {{- if .Values.kmsg.enabled }}
+    # Reading /dev/kmsg when kernel.dmesg_restrict=1 (the default on
+    # most distributions), for the "table full" lines.
+    - SYSLOG
+    {{- end }}
 {{- end -}}
