@@ -117,22 +117,29 @@ function readyCondition(applied: NodeConditionInput, full: NodeConditionInput, r
   return { ...base, status: 'True', reason: 'Ready', message: 'The agent reads this node, it follows its policy (or has none), and no packets are being dropped.' };
 }
 
+/** Why drops could not be judged this pass: counters unread, or only one sample so far. */
+function notJudged(countersRead: boolean): Pick<NodeConditionInput, 'status' | 'reason' | 'message'> {
+  return countersRead
+    ? { status: 'Unknown', reason: 'FirstSample', message: 'Drops are judged between two reads of the counters; this is the first.' }
+    : { status: 'Unknown', reason: 'CountersUnreadable', message: 'The kernel\'s conntrack counters could not be read: see the findings and what was not read.' };
+}
+
 /** Drops because no entry could be allocated, or the kernel's own "table full" line. */
-function tableFullConditionOf(d: DropSignal, generation: number): NodeConditionInput {
+function tableFullConditionOf(d: DropSignal, unjudged: ReturnType<typeof notJudged>, generation: number): NodeConditionInput {
   const base = { type: 'TableFull' as const, observedGeneration: generation };
   const w = d.window;
   if (w && w.tableFull > 0) {
     return { ...base, status: 'True', reason: 'Dropping', message: `The table is full: ${w.tableFull} packets of new connections were dropped ${windowText(w)} because no entry could be allocated.` };
   }
   if (d.kernelLoggedFull) return { ...base, status: 'True', reason: 'KernelReportedFull', message: 'The kernel logged "nf_conntrack: table full, dropping packet" for this node.' };
-  if (!w) return { ...base, status: 'Unknown', reason: 'FirstSample', message: 'Drops are judged between two reads of the counters; this is the first.' };
+  if (!w) return { ...base, ...unjudged };
   return { ...base, status: 'False', reason: 'NotDropping', message: `No connections dropped for a full table ${windowText(w)}.` };
 }
 
 /** Drops because two packets of one new flow raced to insert it: not a full table, and not fixed by a bigger one. */
-function insertionRaceConditionOf(w: DropWindow | null, usage: number | null, generation: number): NodeConditionInput {
+function insertionRaceConditionOf(w: DropWindow | null, unjudged: ReturnType<typeof notJudged>, usage: number | null, generation: number): NodeConditionInput {
   const base = { type: 'InsertionRace' as const, observedGeneration: generation };
-  if (!w) return { ...base, status: 'Unknown', reason: 'FirstSample', message: 'Drops are judged between two reads of the counters; this is the first.' };
+  if (!w) return { ...base, ...unjudged };
   if (w.insertionRace > 0) {
     const fill = usage === null ? '' : ` with the table ${round1(usage)}% full`;
     return {
@@ -164,8 +171,9 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
         : usage >= pressure.warningPercent
           ? { type: 'Pressure', status: 'True', reason: 'Warning', message: `The table is ${round1(usage)}% full (${count} of ${max}).`, observedGeneration: generation }
           : { type: 'Pressure', status: 'False', reason: 'Normal', message: `The table is ${round1(usage)}% full.`, observedGeneration: generation };
-  const tableFullCondition = tableFullConditionOf(i.drops, generation);
-  const raceCondition = insertionRaceConditionOf(i.drops.window, usage, generation);
+  const unjudged = notJudged(c !== null);
+  const tableFullCondition = tableFullConditionOf(i.drops, unjudged, generation);
+  const raceCondition = insertionRaceConditionOf(i.drops.window, unjudged, usage, generation);
   const driftCondition: NodeConditionInput = i.outcome.kind === 'error'
     ? { type: 'Drifted', status: 'Unknown', reason: 'NotChecked', message: 'The last pass failed before comparing the node with the policy.', observedGeneration: generation }
     : drift.length

@@ -96,7 +96,7 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
     assert.deepEqual([web.selectedNodes, web.inSyncNodes, web.driftedNodes, web.failedNodes, web.observedGeneration], [3, 1, 1, 0, 1]);
     const cond = Object.fromEntries(web.conditions.map((c: any) => [c.type, c.status]));
     assert.deepEqual(cond, { Rejected: 'False', Conflict: 'True', Degraded: 'True', Ready: 'False' });
-    assert.match(web.conditions.find((c: any) => c.type === 'Conflict').message, /timeouts\.tcp\.established \(with web-too\)/);
+    assert.match(web.conditions.find((c: any) => c.type === 'Conflict').message, /timeouts\.tcp\.establishedSeconds \(with web-too\)/);
     const db = (await api.request('GET', '/apis/conntrack.io/v1alpha1/conntrackpolicies/db')).body.status;
     assert.deepEqual([db.selectedNodes, db.failedNodes], [1, 1]);
 

@@ -85,6 +85,12 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
   { name: 'the kernel logged table full', over: { drops: { window: quiet, kernelLoggedFull: true } }, conditions: { TableFull: 'True/KernelReportedFull' }, events: ['Warning ConntrackTableFull'] },
   { name: 'first pass: one sample, drops not judged', over: { drops: { window: null, kernelLoggedFull: false } }, conditions: { TableFull: 'Unknown/FirstSample', InsertionRace: 'Unknown/FirstSample' }, events: [] },
   {
+    name: 'counters unreadable: drops not judged, and it says why',
+    over: { snapshot: { ...snapshot(100), stats: { source: null, counters: null, entries: null, cpus: 0, missing: [] } }, drops: { window: null, kernelLoggedFull: false } },
+    conditions: { TableFull: 'Unknown/CountersUnreadable', InsertionRace: 'Unknown/CountersUnreadable', Ready: 'True/Ready' },
+    events: [],
+  },
+  {
     name: 'drift named with the likely writer',
     over: { outcome: reconciled({ drift: [{ key: 'nf_conntrack_max', desired: 1048576, actual: 262144, since: 't', likelyWriter: 'kube-proxy' }] }) },
     conditions: { Drifted: 'True/Drift' },
