@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # conntrack-operator: one image for the node agent, the controller and the CLI
 # (doctor, plan, apply, restore).
-#   docker build -t conntrack-operator .
+#   docker build -t conntrack-operator .      (without Docker: scripts/image/build.sh)
 #   docker run --rm --net=host --cap-add=NET_ADMIN -v /proc:/host/proc:ro conntrack-operator doctor --proc-root /host/proc
 ARG NODE_IMAGE=node:22-bookworm-slim
 
@@ -9,7 +9,11 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts
+# An optional build secret "npmrc" is the npm config for these installs (a
+# private registry, or the CA bundle of a TLS-inspecting proxy as ca[] lines):
+#   --secret id=npmrc,src=$HOME/.npmrc   (scripts/image/build.sh passes one when
+# NODE_EXTRA_CA_CERTS is set). It is mounted for the one RUN, never stored.
+RUN --mount=type=secret,id=npmrc,target=/root/.npmrc npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
 RUN npm run build
@@ -32,14 +36,14 @@ RUN apt-get update \
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN --mount=type=secret,id=npmrc,target=/root/.npmrc npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist/ dist/
 COPY crds/ crds/
 COPY examples/ examples/
 # Root, on purpose: the agent writes root-owned files under /proc/sys/net/netfilter
 # and /sys/module/nf_conntrack/parameters and runs iptables/nft, which need
 # root's capabilities in the host network namespace. The chart drops every
-# capability but NET_ADMIN (+NET_RAW, SYSLOG where needed) and runs the
+# capability but NET_ADMIN (+NET_RAW for iptables-legacy) and runs the
 # controller, which needs none of this, as the image's "node" user (uid 1000).
 USER root
 ENTRYPOINT ["node", "/app/dist/cli/main.js"]

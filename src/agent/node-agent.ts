@@ -21,6 +21,7 @@ import { summarizeBatches, type TableSummary } from '../report/summary.js';
 import { SerialTask } from '../serial-task.js';
 import type { PolicySource } from './policy-source.js';
 import { errorText } from '../errors.js';
+import { readinessProblem } from './readiness.js';
 
 export interface NodeAgentOptions {
   nodeName: string;
@@ -69,6 +70,7 @@ export class NodeAgent {
   private lastPassEnd = 0;
   private lastWouldChange = '';
   private passesDone = 0;
+  private lastPassError: string | null = null;
   lastStatus: NodeStatusDoc | null = null;
 
   constructor(
@@ -113,8 +115,9 @@ export class NodeAgent {
     return late > 3 * this.opts.intervalMs + 60_000 ? `no reconcile pass finished for ${Math.round(late / 1000)}s` : null;
   }
 
+  /** See readiness.ts for what ready means. */
   readyProblem(): string | null {
-    return this.passesDone === 0 ? 'the first reconcile pass has not finished' : null;
+    return readinessProblem({ passesDone: this.passesDone, policiesKnown: this.deps.policies.ready?.() !== false, lastPassError: this.lastPassError });
   }
 
   /** One pass; never throws (a failed pass is reported and retried on the next tick). */
@@ -139,6 +142,7 @@ export class NodeAgent {
       );
     }
     this.passesDone++;
+    this.lastPassError = outcome.kind === 'error' ? outcome.message : null;
     this.lastPassEnd = this.deps.now().getTime();
     return outcome;
   }

@@ -22,6 +22,7 @@ import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';
 import type { Host } from './host.js';
 import { errorText } from '../errors.js';
+import { errnoCode } from '../kernel/kernel-files.js';
 
 const KMSG = '/dev/kmsg';
 const BREAKDOWN_INTERVAL_MS = 5 * 60_000;
@@ -77,9 +78,11 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
   const netns = await readNetnsFacts(host.files, host.paths, host.isRoot);
   let agent: NodeAgent | null = null;
   const tableFull = new TableFullLog(() => netns.inode, () => agent?.trigger());
-  await tableFull.start(host.files, host.paths, KMSG).catch((err: unknown) =>
-    logger.warn({ err: errorText(err) }, `cannot read ${KMSG}: "table full" lines will not be seen; drops are still counted`),
-  );
+  await tableFull.start(host.files, host.paths, KMSG).catch((err: unknown) => {
+    // Absent is the chart's default (kmsg.enabled=false): said once, not a warning.
+    const level = errnoCode(err) === 'ENOENT' ? 'info' : 'warn';
+    logger[level]({ err: errorText(err) }, `cannot read ${KMSG}: "table full" lines will not be seen; drops are still counted`);
+  });
 
   agent = new NodeAgent(
     {

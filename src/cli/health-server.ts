@@ -1,6 +1,7 @@
-// /metrics, /healthz and /readyz for the agent. Liveness says the loop is
-// turning (a stuck loop gets the pod restarted); readiness says the first
-// reconcile has finished.
+// /metrics, /healthz and /readyz for the agent and the controller. Liveness
+// says the loop is turning (a stuck loop gets the pod restarted); readiness
+// says the process is doing its job (for the agent: src/agent/readiness.ts).
+// A 503 carries the reason as its body, so `kubectl describe pod` shows it.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

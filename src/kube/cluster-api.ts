@@ -79,7 +79,7 @@ export class ClusterApi {
   private async watch(path: string, resourceVersion: string, query: Record<string, string>, onEvent: (t: WatchEventType, o: unknown) => void, done: (err?: unknown) => void) {
     // A server-side timeout, spread out as client-go does, so a half-open connection cannot keep a store stale for long.
     const timeoutSeconds = WATCH_TIMEOUT_MIN_S + Math.floor(Math.random() * WATCH_TIMEOUT_MIN_S);
-    const controller = await this.watcher.watch(path, { ...query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds }, (phase, obj) => onEvent(phase as WatchEventType, obj), (err) => done(err ?? undefined));
+    const controller = await this.watcher.watch(path, { ...query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds }, (phase, obj) => onEvent(phase as WatchEventType, obj), (err) => done(watchError(path, err)));
     return { abort: () => controller.abort() };
   }
 
@@ -125,6 +125,16 @@ export class ClusterApi {
   replaceLease(namespace: string, body: V1Lease): Promise<V1Lease> {
     return this.coordination.replaceNamespacedLease({ namespace, name: body.metadata!.name!, body });
   }
+}
+
+/**
+ * client-node's Watch rejects a refused watch with only the HTTP status text ("Forbidden"), which
+ * leaves a log unable to say what was refused: name the watched path too, and keep the status code.
+ */
+function watchError(path: string, err: unknown): unknown {
+  const code = statusCode(err);
+  if (code === undefined || !(err instanceof Error)) return err ?? undefined;
+  return Object.assign(new Error(`watch ${path}: HTTP ${code} ${err.message}`), { statusCode: code });
 }
 
 /** The list's resourceVersion parameter; "" (a consistent read) is sent as no parameter, as client-go does. */

@@ -1,8 +1,20 @@
 // A small cluster for agent tests: the test API server (or a real one with
 // KUBEBUILDER_ASSETS), our CRDs, the agent's service account bound to exactly
-// the ClusterRole the Helm chart renders, and a Node.
+// the ClusterRole the Helm chart renders, and a Node; and the agent itself,
+// started in-process against a copy of a real kernel's /proc and /sys.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startAgent, type AgentProcess } from '../../src/cli/agent.js';
+import { realHost, type Host } from '../../src/cli/host.js';
+import { loadConfig } from '../../src/config.js';
+import type { CommandRunner } from '../../src/kernel/command-runner.js';
 import { buildCrds } from '../../src/kube/crds.js';
+import { createLogger } from '../../src/logger.js';
+import { fixtureCopy } from '../cli/cli-support.js';
 import { renderAgentClusterRole } from '../packaging/agent-rbac.js';
+import { errno } from '../support/fake-kernel.js';
 import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';
 
 export const AGENT_NS = 'conntrack-operator';
@@ -21,8 +33,14 @@ async function ok(what: string, p: Promise<{ status: number; body: any }>): Prom
   return r.body;
 }
 
-export async function startCluster(nodeName: string, labels: Record<string, string>): Promise<TestCluster> {
-  const api = await startApi({ users: [{ name: AGENT_USER, groups: AGENT_GROUPS }] });
+/** A service account user in the agent's namespace, as its token authenticates. */
+export function agentUser(serviceAccount: string): { name: string; groups: string[] } {
+  return { name: `system:serviceaccount:${AGENT_NS}:${serviceAccount}`, groups: AGENT_GROUPS };
+}
+
+/** `otherAgents`: more service accounts of the agent's namespace with a token, bound to nothing yet. */
+export async function startCluster(nodeName: string, labels: Record<string, string>, otherAgents: string[] = []): Promise<TestCluster> {
+  const api = await startApi({ users: [AGENT_SA, ...otherAgents].map(agentUser) });
   for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, any>);
   const role = (await renderAgentClusterRole()) as { metadata: { name: string } };
   await ok('agent ClusterRole', api.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { body: role }));
@@ -53,4 +71,82 @@ export async function nodeEvents(api: TestApi, nodeName: string): Promise<Array<
 export async function getStatus(api: TestApi, nodeName: string): Promise<any> {
   const r = await api.request('GET', `/apis/conntrack.io/v1alpha1/conntrackstatuses/${nodeName}`);
   return r.status === 200 ? r.body : undefined;
+}
+
+/** No external tool on this "host": the fixture tree has everything the agent needs. */
+const noCommands: CommandRunner = {
+  run: async (cmd) => {
+    throw errno('ENOENT', `spawn ${cmd}`, cmd);
+  },
+  streamChunks: (cmd) => ({ chunks: (async function* () {})(), done: Promise.reject(errno('ENOENT', `spawn ${cmd}`, cmd)) }),
+};
+
+const KUBE_PROXY_PID = 4242;
+
+export interface AgentHost {
+  procRoot: string;
+  sysRoot: string;
+  dir: string;
+  host: Host;
+  cleanup(): Promise<void>;
+}
+
+/** A copy of the host-6.18 fixture tree as the agent's host, with kube-proxy running as on any cluster node. */
+export async function agentHost(): Promise<AgentHost> {
+  const tree = await fixtureCopy('host-6.18');
+  await mkdir(join(tree.procRoot, String(KUBE_PROXY_PID)));
+  await writeFile(join(tree.procRoot, String(KUBE_PROXY_PID), 'comm'), 'kube-proxy\n');
+  return { ...tree, host: { ...realHost({ procRoot: tree.procRoot, sysRoot: tree.sysRoot }, false), runner: noCommands } };
+}
+
+/** Starts `conntrack-operator agent --kubernetes` in-process with a kubeconfig, for node `nodeName`; its JSON log lines go to `log`. */
+export function startClusterAgent(kubeconfig: string, on: AgentHost, nodeName: string, log: (line: string) => void): Promise<AgentProcess> {
+  const config = loadConfig(
+    ['agent', '--kubernetes', '--proc-root', on.procRoot, '--sys-root', on.sysRoot, '--state-dir', join(on.dir, 'state'), '--notrack-backend', 'nftables', '--interval', '1s', '--metrics-addr', '127.0.0.1:0'],
+    { NODE_NAME: nodeName, KUBECONFIG: kubeconfig },
+    'unused',
+  );
+  const sink = new Writable({ write: (chunk, _enc, cb) => (log(String(chunk)), cb()) });
+  return startAgent(config, on.host, createLogger('info', nodeName, sink));
+}
+
+export interface OutageProxy {
+  /** https://127.0.0.1:<port>: the API server's address as seen through the proxy. */
+  url: string;
+  /** The API is gone: open connections are cut and new ones closed at once. */
+  down(): void;
+  up(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A TCP relay to the API server that can be cut: an API outage as the agent sees it, on the
+ * test server and on a real kube-apiserver alike (TLS passes through; the certificate names 127.0.0.1).
+ */
+export async function startOutageProxy(apiUrl: string): Promise<OutageProxy> {
+  const target = new URL(apiUrl);
+  const open = new Set<Socket>();
+  let isUp = true;
+  const server = createServer((client) => {
+    if (!isUp) return void client.destroy();
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.on('error', () => (client.destroy(), upstream.destroy()));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const down = () => {
+    isUp = false;
+    for (const s of open) s.destroy();
+  };
+  return {
+    url: `https://127.0.0.1:${port}`,
+    down,
+    up: () => void (isUp = true),
+    stop: () => (down(), new Promise<void>((resolve) => server.close(() => resolve()))),
+  };
 }

@@ -1,11 +1,15 @@
-// The in-process test API server as a process of its own, so it can run inside
-// a test network namespace next to the agent (which then reaches it on that
-// namespace's 127.0.0.1). Prints one JSON line {url, caData, adminToken,
-// tokens} and serves until its stdin closes.
-import { startTestApiServer } from '../support/kube/server.js';
+// The test API server as a process of its own, so it can run inside a test
+// network namespace next to the agent (which then reaches it on that
+// namespace's 127.0.0.1): the in-process one, or with KUBEBUILDER_ASSETS a real
+// kube-apiserver + etcd (startApi decides). Takes the users to make tokens for
+// as a JSON argument; prints one JSON line {kind, url, caData, adminToken,
+// tokens: {user: token}} and serves until its stdin closes.
+import type { UserInfo } from '../support/kube/auth-types.js';
+import { startApi } from '../support/kube/harness.js';
 
-const tokens = JSON.parse(process.argv[2] ?? '{}') as Record<string, { name: string; groups: string[] }>;
-const server = await startTestApiServer({ tokens });
-process.stdout.write(`${JSON.stringify({ url: server.url, caData: server.caData, adminToken: server.adminToken })}\n`);
+const users = JSON.parse(process.argv[2] ?? '[]') as UserInfo[];
+const api = await startApi({ users });
+const tokens = Object.fromEntries(users.map((u) => [u.name, api.tokenFor(u.name)]));
+process.stdout.write(`${JSON.stringify({ kind: api.kind, url: api.url, caData: api.caData, adminToken: api.adminToken, tokens })}\n`);
 process.stdin.resume();
-process.stdin.on('end', () => void server.stop().then(() => process.exit(0)));
+process.stdin.on('end', () => void api.stop().then(() => process.exit(0)));

@@ -8,6 +8,7 @@ import { buildCrds, buildPolicyCrd, buildStatusCrd, renderCrdFiles, structuralSc
 import { PolicySpec } from '../../src/policy/schema.js';
 import { NodeStatus, type NodeStatusDoc } from '../../src/report/status-schema.js';
 import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';
+import { until } from '../support/until.js';
 import { runKubectl } from '../support/kube/tools.js';
 
 const CRD_DIR = join(import.meta.dirname, '..', '..', 'crds');
@@ -508,7 +509,10 @@ describe('with real kubectl', () => {
     }
     const applied = await kubectl(['apply', '-f', CRD_DIR]);
     assert.equal(applied.code, 0, applied.stderr);
-    await waitServed(api, 2);
+    // As the README tells users: a new CRD is served only once Established.
+    const established = await kubectl(['wait', '--for=condition=Established', '--timeout=20s', 'crd/conntrackpolicies.conntrack.io', 'crd/conntrackstatuses.conntrack.io']);
+    assert.equal(established.code, 0, established.stderr);
+    await waitOpenApi(api, 'apis/conntrack.io/v1alpha1');
 
     const explain = await kubectl(['explain', 'conntrackpolicy.spec.timeouts']);
     assert.equal(explain.code, 0, explain.stderr);
@@ -529,13 +533,14 @@ describe('with real kubectl', () => {
   });
 });
 
-/** Waits until discovery of conntrack.io lists the resources, as a real server needs a moment after a CRD is created. */
-async function waitServed(api: TestApi, resources: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const res = await api.request('GET', '/apis/conntrack.io/v1alpha1');
-    if (res.status === 200 && (res.body?.resources ?? []).filter((r: { name: string }) => !r.name.includes('/')).length >= resources) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('conntrack.io/v1alpha1: not served within 20 s');
+/**
+ * Waits until the OpenAPI v3 index lists the group version: kubectl explain reads the schema there, and a
+ * real kube-apiserver publishes a new CRD's schema a moment after the CRD is Established (until then
+ * explain answers `couldn't find resource for "conntrack.io/v1alpha1, Resource=conntrackpolicies"`).
+ */
+async function waitOpenApi(api: TestApi, groupVersion: string): Promise<void> {
+  await until(`${groupVersion} in the OpenAPI v3 index`, async () => {
+    const res = await api.request('GET', '/openapi/v3');
+    return res.status === 200 && res.body?.paths?.[groupVersion] ? true : undefined;
+  }, 20_000);
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RequestAttributes, UserInfo } from '../support/kube/auth-types.js';
 import {
@@ -268,7 +269,7 @@ describe('default RBAC objects', () => {
 
 describe('forbiddenMessage', () => {
   it('equals the message of the real 403 in capture 70 for the same request, which RBAC denies', () => {
-    const capture = readFileSync('/work/shared/kube-wire/70-forbidden-list.txt', 'utf8');
+    const capture = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'kube-wire', '70-forbidden-list.txt'), 'utf8');
     const body = JSON.parse(capture.slice(capture.indexOf('{'))) as { message: string };
     const user = { name: 'system:node:test-node', groups: ['system:nodes', 'system:authenticated'] };
     const attrs = res('list', 'wire.example', 'gadgets');

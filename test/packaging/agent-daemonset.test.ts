@@ -44,16 +44,16 @@ test('default values: host network, least privilege, a high priority that instal
   assert.equal(sc.allowPrivilegeEscalation, false);
   assert.equal(sc.readOnlyRootFilesystem, true);
   assert.deepEqual(sc.capabilities.drop, ['ALL']);
-  // auto may pick iptables-legacy, whose raw socket needs NET_RAW; kmsg is on by default.
-  assert.deepEqual(sc.capabilities.add, ['NET_ADMIN', 'NET_RAW', 'SYSLOG']);
+  // auto may pick iptables-legacy, whose raw socket needs NET_RAW; kmsg is off by default.
+  assert.deepEqual(sc.capabilities.add, ['NET_ADMIN', 'NET_RAW']);
   assert.ok(spec.terminationGracePeriodSeconds >= 10);
 });
 
-test('capabilities follow the backend and kmsg values', async () => {
+test('capabilities follow the backend value', async () => {
   const cases: { sets: string[]; add: string[] }[] = [
-    { sets: ['agent.notrackBackend=iptables-nft', 'kmsg.enabled=false'], add: ['NET_ADMIN'] },
-    { sets: ['agent.notrackBackend=nftables'], add: ['NET_ADMIN', 'SYSLOG'] },
-    { sets: ['agent.notrackBackend=iptables-legacy', 'kmsg.enabled=false'], add: ['NET_ADMIN', 'NET_RAW'] },
+    { sets: ['agent.notrackBackend=iptables-nft'], add: ['NET_ADMIN'] },
+    { sets: ['agent.notrackBackend=nftables'], add: ['NET_ADMIN'] },
+    { sets: ['agent.notrackBackend=iptables-legacy'], add: ['NET_ADMIN', 'NET_RAW'] },
   ];
   for (const c of cases) {
     const { container } = await agentPod(c.sets);
@@ -77,14 +77,13 @@ test('writable mounts: exactly the netfilter sysctls, the state dir, the xtables
     '/tmp': 'emptyDir',
   });
   const readOnly = (container.volumeMounts as Mount[]).filter((m) => m.readOnly).map((m) => m.mountPath).sort();
-  assert.deepEqual(readOnly, ['/dev/kmsg', '/host/proc', '/host/sys/module']);
+  assert.deepEqual(readOnly, ['/host/proc', '/host/sys/module']);
   // hostPath mounts are recursive binds: read-only must reach the host's submounts too.
   const recursive = (container.volumeMounts as (Mount & { recursiveReadOnly?: string })[]).filter((m) => m.recursiveReadOnly === 'IfPossible');
   assert.deepEqual(recursive.map((m) => m.mountPath).sort(), ['/host/proc', '/host/sys/module']);
   const types = Object.fromEntries(spec.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.hostPath.path, v.hostPath.type]));
   assert.equal(types['/var/lib/conntrack-operator'], 'DirectoryOrCreate');
   assert.equal(types['/run/xtables.lock'], 'FileOrCreate');
-  assert.equal(types['/dev/kmsg'], 'CharDevice');
 });
 
 test('recursiveReadOnly only where the API knows it (Kubernetes >= 1.30)', async () => {
@@ -97,13 +96,16 @@ test('writableHashsize makes /sys/module writable, a path every node has (the mo
   assert.equal(writableMounts(spec, container)['/host/sys/module'], '/sys/module');
   const hostPaths = spec.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path);
   assert.ok(!hostPaths.some((p: string) => p.startsWith('/sys/module/nf_conntrack')), 'no mount source that exists only while nf_conntrack is loaded');
+  assert.equal(spec.volumes.length, container.volumeMounts.length, 'no volume left without a mount');
 });
 
-test('/dev/kmsg goes away when switched off', async () => {
-  const { spec, container } = await agentPod(['kmsg.enabled=false']);
-  const paths = (container.volumeMounts as Mount[]).map((m) => m.mountPath);
-  assert.ok(!paths.includes('/dev/kmsg'));
-  assert.equal(spec.volumes.length, container.volumeMounts.length, 'no volume left without a mount');
+test('/dev/kmsg: only as an opt-in of a privileged agent (the device cgroup refuses it otherwise)', async () => {
+  await assert.rejects(renderChart(['kmsg.enabled=true']), /kmsg\.enabled needs agent\.privileged=true/);
+  const { spec, container } = await agentPod(['kmsg.enabled=true', 'agent.privileged=true']);
+  const kmsg = (container.volumeMounts as Mount[]).find((m) => m.mountPath === '/dev/kmsg');
+  assert.deepEqual(kmsg && { readOnly: kmsg.readOnly }, { readOnly: true });
+  assert.equal(spec.volumes.find((v: any) => v.name === kmsg!.name).hostPath.type, 'CharDevice');
+  assert.equal(container.securityContext.privileged, true);
 });
 
 test('NODE_NAME from the downward API, the documented flags, probes on /healthz and /readyz', async () => {

@@ -58,7 +58,9 @@ const instructions = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf
 const stages = stagesOf(instructions);
 const build = stages.find((s) => s.name === 'build')!;
 const runtime = stages.at(-1)!;
-const runs = (s: Stage) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+const RUN_MOUNTS = /^(?:--mount=\S+\s+)+/;
+/** Each RUN's command, without its --mount flags. */
+const runs = (s: Stage) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args.replace(RUN_MOUNTS, ''));
 
 test('two stages from the same Node LTS slim image: npm ci and the build, then the runtime', () => {
   assert.equal(stages.length, 2);
@@ -102,6 +104,17 @@ test('every COPY source is in the build context (present and not .dockerignore-d
         if (source.endsWith('/')) assert.ok(statSync(join(ROOT, source)).isDirectory() && readdirSync(join(ROOT, source)).length > 0);
       }
     }
+  }
+});
+
+test('npm installs get the optional "npmrc" build secret; no npm config or CA bundle lands in a layer', () => {
+  const npmRuns = stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args));
+  assert.equal(npmRuns.length, 2, 'npm ci in the build and the runtime stage');
+  for (const run of npmRuns) {
+    assert.deepEqual(RUN_MOUNTS.exec(run.args)?.[0].trim().split(/\s+/), ['--mount=type=secret,id=npmrc,target=/root/.npmrc'], run.args);
+  }
+  for (const i of instructions.filter((i) => ['COPY', 'ADD', 'ENV', 'ARG'].includes(i.keyword))) {
+    assert.doesNotMatch(i.args, /npmrc|NODE_EXTRA_CA_CERTS|\.crt\b|\.pem\b/i, `${i.keyword} ${i.args}`);
   }
 });
 

@@ -148,9 +148,4 @@ capabilities:
     # iptables-legacy opens a raw socket (libiptc) to read and write rules.
     - NET_RAW
     {{- end }}
-    {{- if .Values.kmsg.enabled }}
-    # Reading /dev/kmsg when kernel.dmesg_restrict=1 (the default on
-    # most distributions), for the "table full" lines.
-    - SYSLOG
-    {{- end }}
 {{- end -}}

@@ -1,0 +1,164 @@
+// Translates the agent container of a rendered DaemonSet into `podman run`
+// options, so a test (or someone without a cluster) runs the image exactly as
+// the pod runs it: security context, mounts, environment, args, memory limit.
+// What only the kubelet knows (the node's name, its network, where the
+// service account token lives) comes in as options. Pure: host paths to
+// create or check are returned, not touched. Anything the translation does
+// not know is an error naming the field, so the chart cannot drift away from
+// what is tested.
+//   helm template ... | node --import tsx scripts/image/pod-to-podman.ts IMAGE NETNS_PATH NODE_NAME
+import { loadAll } from 'js-yaml';
+import { readFileSync } from 'node:fs';
+
+export type HostPathType = 'Directory' | 'DirectoryOrCreate' | 'File' | 'FileOrCreate' | 'CharDevice' | '';
+
+export interface HostPathNeed {
+  path: string;
+  type: HostPathType;
+}
+
+export interface Probe {
+  path: string;
+  port: number;
+}
+
+export interface KubeletSide {
+  /** The node's network namespace (hostNetwork: true): a path such as /run/netns/NAME. */
+  netnsPath: string;
+  /** spec.nodeName, for fieldRef env. */
+  nodeName: string;
+  /** metadata.namespace and metadata.name of the pod, for fieldRef env. */
+  podNamespace?: string;
+  podName?: string;
+  /** hostPath sources replaced by another host path (e.g. the state dir by a test folder). */
+  hostPathOverrides?: Record<string, string>;
+  /** What the kubelet adds to every pod: KUBERNETES_SERVICE_*, the service account token volume. */
+  extraEnv?: Record<string, string>;
+  extraMounts?: Array<{ source: string; target: string; readOnly: boolean }>;
+}
+
+export interface PodmanRun {
+  /** Options between `podman run` and the image. */
+  options: string[];
+  /** The container's args (after the image). */
+  args: string[];
+  /** Host paths the volumes need, with their hostPath type. */
+  hostPaths: HostPathNeed[];
+  liveness: Probe;
+  readiness: Probe;
+}
+
+type Obj = Record<string, any>;
+
+const FIELD_REFS: Record<string, (k: KubeletSide) => string | undefined> = {
+  'spec.nodeName': (k) => k.nodeName,
+  'metadata.namespace': (k) => k.podNamespace,
+  'metadata.name': (k) => k.podName,
+};
+
+/** Kubernetes quantities podman takes: Mi/Gi -> m/g (binary in both). */
+function quantity(field: string, q: string): string {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(q);
+  if (!m) throw new Error(`${field}: "${q}" is not a quantity this translation knows (N, NKi, NMi, NGi)`);
+  return m[2] ? `${m[1]}${m[2][0]!.toLowerCase()}` : m[1]!;
+}
+
+function probe(field: string, p: Obj | undefined, ports: Obj[]): Probe {
+  const get = p?.httpGet;
+  if (!get) throw new Error(`${field}: only httpGet probes are translated`);
+  const port = typeof get.port === 'number' ? get.port : ports.find((x) => x.name === get.port)?.containerPort;
+  if (typeof port !== 'number') throw new Error(`${field}.httpGet.port: "${get.port}" names no container port`);
+  return { path: get.path, port };
+}
+
+export function podmanRunOptions(daemonSet: Obj, kubelet: KubeletSide): PodmanRun {
+  const pod = daemonSet.spec?.template?.spec as Obj | undefined;
+  if (!pod || pod.containers?.length !== 1) throw new Error('spec.template.spec.containers: expected exactly one container');
+  const c = pod.containers[0] as Obj;
+  const at = `containers[${c.name}]`;
+  const options: string[] = [];
+
+  if (pod.hostNetwork !== true) throw new Error('spec.template.spec.hostNetwork: only host-network pods are translated');
+  options.push(`--network=ns:${kubelet.netnsPath}`);
+
+  const seccomp = pod.securityContext?.seccompProfile?.type ?? c.securityContext?.seccompProfile?.type;
+  if (seccomp === 'Unconfined') options.push('--security-opt=seccomp=unconfined');
+  else if (seccomp !== undefined && seccomp !== 'RuntimeDefault') throw new Error(`seccompProfile.type: ${seccomp} is not translated`);
+
+  const sc = (c.securityContext ?? {}) as Obj;
+  if (sc.privileged) options.push('--privileged');
+  if (sc.allowPrivilegeEscalation === false) options.push('--security-opt=no-new-privileges');
+  if (sc.runAsUser !== undefined) options.push(`--user=${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}`);
+  // Kubernetes adds no tmpfs over a read-only root; podman would (/tmp, /run, /var/tmp).
+  if (sc.readOnlyRootFilesystem) options.push('--read-only', '--read-only-tmpfs=false');
+  // As containerd's CRI does: a privileged container gets every capability, its add/drop lists are not applied.
+  if (!sc.privileged) {
+    for (const cap of sc.capabilities?.drop ?? []) options.push(`--cap-drop=${cap}`);
+    for (const cap of sc.capabilities?.add ?? []) options.push(`--cap-add=${cap}`);
+  }
+
+  for (const e of (c.env ?? []) as Obj[]) {
+    if (e.value !== undefined) options.push(`--env=${e.name}=${e.value}`);
+    else {
+      const path = e.valueFrom?.fieldRef?.fieldPath as string | undefined;
+      const value = path ? FIELD_REFS[path]?.(kubelet) : undefined;
+      if (value === undefined) throw new Error(`${at}.env[${e.name}]: ${JSON.stringify(e.valueFrom)} is not translated`);
+      options.push(`--env=${e.name}=${value}`);
+    }
+  }
+  for (const [k, v] of Object.entries(kubelet.extraEnv ?? {})) options.push(`--env=${k}=${v}`);
+
+  const volumes = new Map<string, Obj>(((pod.volumes ?? []) as Obj[]).map((v) => [v.name, v]));
+  const hostPaths: HostPathNeed[] = [];
+  for (const m of (c.volumeMounts ?? []) as Obj[]) {
+    const v = volumes.get(m.name);
+    if (!v) throw new Error(`${at}.volumeMounts[${m.name}]: no volume of that name`);
+    // recursiveReadOnly: IfPossible may fall back to a plain read-only bind, which is what podman makes.
+    if (m.recursiveReadOnly !== undefined && m.recursiveReadOnly !== 'IfPossible' && m.recursiveReadOnly !== 'Disabled') {
+      throw new Error(`${at}.volumeMounts[${m.name}].recursiveReadOnly: ${m.recursiveReadOnly} is not translated`);
+    }
+    if (v.hostPath) {
+      const source = kubelet.hostPathOverrides?.[v.hostPath.path] ?? v.hostPath.path;
+      hostPaths.push({ path: source, type: v.hostPath.type ?? '' });
+      options.push(`--volume=${source}:${m.mountPath}:${m.readOnly ? 'ro' : 'rw'}`);
+    } else if (v.emptyDir) {
+      const size = v.emptyDir.sizeLimit ? `,tmpfs-size=${quantity(`volumes[${v.name}].emptyDir.sizeLimit`, v.emptyDir.sizeLimit)}` : '';
+      options.push(`--mount=type=tmpfs,destination=${m.mountPath}${size}`);
+    } else {
+      throw new Error(`volumes[${v.name}]: only hostPath and emptyDir volumes are translated`);
+    }
+  }
+  for (const m of kubelet.extraMounts ?? []) options.push(`--volume=${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`);
+
+  const memory = c.resources?.limits?.memory as string | undefined;
+  if (memory) options.push(`--memory=${quantity(`${at}.resources.limits.memory`, memory)}`);
+  if (pod.terminationGracePeriodSeconds !== undefined) options.push(`--stop-timeout=${pod.terminationGracePeriodSeconds}`);
+  if (c.command) options.push(`--entrypoint=${JSON.stringify(c.command)}`);
+
+  const ports = (c.ports ?? []) as Obj[];
+  return {
+    options,
+    args: (c.args ?? []) as string[],
+    hostPaths,
+    liveness: probe(`${at}.livenessProbe`, c.livenessProbe, ports),
+    readiness: probe(`${at}.readinessProbe`, c.readinessProbe, ports),
+  };
+}
+
+/** The one DaemonSet in a multi-document YAML stream (helm template's output). */
+export function daemonSetOf(yaml: string): Obj {
+  const found = loadAll(yaml).filter((o): o is Obj => (o as Obj | null)?.kind === 'DaemonSet');
+  if (found.length !== 1) throw new Error(`expected one DaemonSet in the rendered chart, found ${found.length}`);
+  return found[0]!;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [image, netnsPath, nodeName] = process.argv.slice(2);
+  if (!image || !netnsPath || !nodeName) {
+    console.error('usage: helm template ... | pod-to-podman.ts IMAGE NETNS_PATH NODE_NAME');
+    process.exit(1);
+  }
+  const run = podmanRunOptions(daemonSetOf(readFileSync(0, 'utf8')), { netnsPath, nodeName });
+  const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
+  console.log(['podman', 'run', ...run.options, image, ...run.args].map(quote).join(' '));
+}
