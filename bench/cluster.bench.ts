@@ -30,9 +30,9 @@ const HOUR = 3_600_000;
 const PASS_MS = 30_000;
 const silent = createLogger('silent', 'bench');
 
-function policyDoc(generation: number, timeWait: number) {
+function policyDoc(generation: number, timeWaitSeconds: number) {
   const r = validatePolicyObjects(
-    [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation }, spec: { mode: 'Enforce', timeouts: { tcp: { established: 600, timeWait } } } }, document: 1 }],
+    [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation }, spec: { mode: 'Enforce', timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds } } } }, document: 1 }],
     'bench',
   );
   if ('errors' in r) throw new Error(JSON.stringify(r.errors));
@@ -91,7 +91,7 @@ async function simulatedDay(): Promise<void> {
       nodeLabels: () => ({}),
       reconciler,
       baselineStore,
-      metrics: new AgentMetrics('n1'),
+      metrics: new AgentMetrics({ version: 'bench', processMetrics: false }),
       publish: clusterReporter(api, 'n1', () => ({ name: 'n1', uid: 'uid-1' }), clock, silent),
     },
   );
@@ -135,7 +135,7 @@ async function manyAgents(n: number): Promise<void> {
   const api = await startApi({ inProcess: true });
   try {
     for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, any>);
-    await api.request('POST', '/apis/conntrack.io/v1alpha1/conntrackpolicies', { body: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web' }, spec: { timeouts: { tcp: { established: 600 } } } } });
+    await api.request('POST', '/apis/conntrack.io/v1alpha1/conntrackpolicies', { body: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web' }, spec: { timeouts: { tcp: { establishedSeconds: 600 } } } } });
     for (let i = 0; i < n; i++) await api.request('POST', '/api/v1/nodes', { body: { apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${i}`, labels: { role: 'web' } } } });
     const kc = loadKubeConfig(api.kubeconfig());
     const server = api.server!;

@@ -10,7 +10,7 @@ const doc = (i: number) => ({
   apiVersion: 'conntrack.io/v1alpha1',
   kind: 'ConntrackPolicy',
   metadata: { name: `p${i}` },
-  spec: { priority: 5, timeouts: { tcp: { established: 600 } }, notrack: [{ name: `r${i}`, interface: 'lo' }] },
+  spec: { priority: 5, timeouts: { tcp: { establishedSeconds: 600 } }, notrack: [{ name: `r${i}`, interface: 'lo' }] },
 });
 
 function ms(fn: () => unknown): number {

@@ -113,7 +113,7 @@ async function inside(stateDir: string): Promise<void> {
 
 async function driftCorrection(ns: string, dir: string): Promise<void> {
   const policy = join(dir, 'policy.yaml');
-  writeFileSync(policy, `apiVersion: conntrack.io/v1alpha1\nkind: ConntrackPolicy\nmetadata: {name: bench}\nspec:\n  mode: Enforce\n  timeouts: {tcp: {timeWait: 30}}\n`);
+  writeFileSync(policy, `apiVersion: conntrack.io/v1alpha1\nkind: ConntrackPolicy\nmetadata: {name: bench}\nspec:\n  mode: Enforce\n  timeouts: {tcp: {timeWaitSeconds: 30}}\n`);
   const agent = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', MAIN, 'agent', '--policy-file', policy, '--state-dir', join(dir, 'agent-state'), '--interval', '1s', '--metrics-addr', '127.0.0.1:19770', '--notrack-backend', 'iptables-nft', '--log-level', 'warn'], { stdio: 'ignore' });
   const key = '/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait';
   const read = async () => Number((await execInOk(ns, 'cat', [key])).trim());

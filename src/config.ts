@@ -63,6 +63,7 @@ export const COMMANDS = {
       ...OUTPUT,
       top: { type: 'string', arg: 'N', help: 'how many top sources and destinations (default 10)' },
       'no-table': { type: 'boolean', help: 'skip reading the table (huge tables)' },
+      sample: { type: 'string', arg: 'D', help: 'judge drops over this window, as the counters are since boot (default 2s; 0: one sample, totals only)' },
     },
   },
   plan: {
@@ -117,6 +118,8 @@ export interface Config {
   output: Output;
   top: number;
   noTable: boolean;
+  /** doctor: drops are judged over this window (counters are since boot); 0 takes one sample. */
+  sampleMs: number;
   /** plan/apply: --policy; agent: --policy-file. */
   policyFile?: string;
   statusFile?: string;
@@ -289,6 +292,7 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
     output,
     top: check('top', parseTop, 10),
     noTable: v['no-table'] === true,
+    sampleMs: check('sample', parseSample, 2000),
     ...(policyFile ? { policyFile } : {}),
     ...(statusFile ? { statusFile } : {}),
     metrics: check('metrics-addr', parseAddress, { host: '127.0.0.1', port: 9753 }),
@@ -309,6 +313,11 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
 function parseInterval(text: string): number | string {
   const r = parseDuration(/^[0-9]+$/.test(text) ? Number(text) : text);
   return r.ok ? r.seconds * 1000 : `"${text}" is not an interval: ${r.reason}`;
+}
+
+/** doctor's sampling window: 0 (no window), or the duration grammar, in milliseconds. */
+function parseSample(text: string): number | string {
+  return text === '0' ? 0 : parseInterval(text);
 }
 
 function parseTop(text: string): number | string {

@@ -17,7 +17,8 @@ import type { Reconciler } from '../reconcile/reconciler.js';
 import type { Condition } from '../report/conditions.js';
 import type { AgentMetrics, ReconcileResult as MetricResult } from '../report/metrics.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
-import type { NodeStatusDoc } from '../report/status-schema.js';
+import type { NodeConditionType, NodeStatusDoc } from '../report/status-schema.js';
+import { dropWindow, type CounterSample } from '../report/drops.js';
 import { summarizeBatches, type TableSummary } from '../report/summary.js';
 import { SerialTask } from '../serial-task.js';
 import type { PolicySource } from './policy-source.js';
@@ -62,8 +63,9 @@ export class NodeAgent {
     () => !this.stopped,
     (err) => this.deps.logger.error({ err: errorText(err) }, 'reconcile pass failed unexpectedly; the next tick retries'),
   );
-  private conditions: Condition<'Applied' | 'Drifted' | 'Pressure' | 'TableFull'>[] = [];
-  private lastDrops: number | null = null;
+  private conditions: Condition<(typeof NodeConditionType)[number]>[] = [];
+  /** The counters at the previous pass: drops are judged over the window since then. */
+  private lastCounters: CounterSample | null = null;
   private netnsDrops: NetnsDrops | null = null;
   private summary: TableSummary | null = null;
   private summaryAt = 0;
@@ -87,13 +89,14 @@ export class NodeAgent {
     this.probeTimer = setInterval(() => void this.probeDrops(), this.opts.dropProbeMs);
   }
 
-  /** Between passes: a rising drop counter means the table is full now; report it at once. */
+  /** Between passes: a rising drop counter (a full table or an insertion race) is reported at once. */
   private async probeDrops(): Promise<void> {
-    if (this.passes.busy || this.lastDrops === null) return;
+    const before = this.lastCounters?.counters.drop;
+    if (this.passes.busy || before === undefined) return;
     const { host } = this.deps;
     const stats = await readConntrackStats(host.files, host.paths, host.runner, host.isRoot).catch(() => null);
     const drops = stats?.counters?.drop;
-    if (drops !== undefined && drops > this.lastDrops) this.trigger();
+    if (drops !== undefined && drops > before) this.trigger();
   }
 
   /** Run a pass now, or right after the one running. */
@@ -196,9 +199,10 @@ export class NodeAgent {
 
   private async report(snapshot: HostSnapshot, outcome: PassOutcome, policyError: string | undefined): Promise<void> {
     const now = this.deps.now();
-    const drops = snapshot.stats.counters?.drop ?? null;
-    const dropsRising = drops !== null && this.lastDrops !== null ? Math.max(0, drops - this.lastDrops) : 0;
-    this.lastDrops = drops;
+    const counters = snapshot.stats.counters;
+    const sample = counters ? { atMs: now.getTime(), counters } : null;
+    const window = sample && this.lastCounters ? dropWindow(this.lastCounters, sample) : null;
+    this.lastCounters = sample;
     await this.refreshSummary(snapshot, now);
     // Every namespace's own count and drops: a pod's full table never shows in the host's.
     const census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
@@ -211,7 +215,7 @@ export class NodeAgent {
       notrackBackend: this.opts.notrackBackend,
       outcome,
       baseline: await this.deps.baselineStore.load(),
-      tableFull: { dropsRising, kernelLogged: this.deps.takeKernelTableFull?.() ?? false },
+      drops: { window, kernelLoggedFull: this.deps.takeKernelTableFull?.() ?? false },
       ...(policyError ? { policyError } : {}),
       ...(census ? { namespaces: { census, previousDrops: this.netnsDrops } } : {}),
       previousConditions: this.conditions,

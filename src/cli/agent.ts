@@ -11,6 +11,7 @@ import { readNetnsFacts } from '../kernel/host-facts.js';
 import type { Logger } from '../logger.js';
 import type { Labels } from '../policy/select.js';
 import { AgentMetrics } from '../report/metrics.js';
+import { packageVersion } from './package-version.js';
 import { FAILED_REASONS, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../report/status-schema.js';
 import { buildEngine } from './engine.js';
@@ -64,7 +65,7 @@ export interface AgentProcess {
 
 export async function startAgent(config: Config, host: Host, logger: Logger): Promise<AgentProcess> {
   const engine = await buildEngine(config, host, logger);
-  const metrics = new AgentMetrics(config.nodeName);
+  const metrics = new AgentMetrics({ version: packageVersion() });
   const sources = config.policyFile ? standaloneSources(config, config.policyFile, logger) : await clusterSources(config, logger);
   await sources.policies.start();
   const initial = sources.policies.current();

@@ -7,13 +7,14 @@ import { ClusterApi, loadKubeConfig } from '../kube/cluster-api.js';
 import { realTiming } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
 import { ControllerMetrics } from '../report/metrics.js';
+import { packageVersion } from './package-version.js';
 import { HealthServer } from './health-server.js';
 
 export const LEASE_NAME = 'conntrack-operator-controller';
 
 export async function runController(config: Config, logger: Logger, until: Promise<unknown>): Promise<number> {
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
-  const metrics = new ControllerMetrics(config.identity);
+  const metrics = new ControllerMetrics({ version: packageVersion() });
   const controller = new PolicyController(api, realTiming(), logger, () => new Date(), (s) => metrics.observePass(s));
   const onLeading = (leading: boolean) => {
     logger.info({ identity: config.identity }, leading ? 'became the leader' : 'lost the leadership');

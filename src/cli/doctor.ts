@@ -2,6 +2,8 @@
 import type { Config } from '../config.js';
 import { readHostSnapshot } from '../kernel/snapshot.js';
 import { readNetnsCensus } from '../kernel/netns-census.js';
+import { readConntrackStats } from '../kernel/stats.js';
+import { dropWindow, type CounterSample, type DropWindow } from '../report/drops.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { buildDoctorReport, doctorExitCode, type DoctorReport } from '../report/doctor-report.js';
 import { renderDoctorText } from '../report/doctor-text.js';
@@ -10,8 +12,18 @@ import type { Unreadable } from '../kernel/unreadable.js';
 import type { Host } from './host.js';
 import { renderData } from './output.js';
 
-export async function diagnose(host: Host, options: { readTable: boolean; topN: number }): Promise<DoctorReport> {
+
+export interface DiagnoseOptions {
+  readTable: boolean;
+  topN: number;
+  sampleMs: number;
+  nowMs: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export async function diagnose(host: Host, options: DiagnoseOptions): Promise<DoctorReport> {
   const snapshot = await readHostSnapshot(host);
+  const first = snapshot.stats.counters ? { atMs: options.nowMs(), counters: snapshot.stats.counters } : null;
   let summary: TableSummary | null = null;
   let tableSource: string | null = null;
   let tableUnreadable: Unreadable[] = [];
@@ -24,11 +36,25 @@ export async function diagnose(host: Host, options: { readTable: boolean; topN: 
     }
   }
   const census = snapshot.moduleLoaded ? await readNetnsCensus(host, snapshot.netns) : null;
-  return buildDoctorReport({ snapshot, summary, tableSource, tableUnreadable, census, topN: options.topN });
+  const window = first && options.sampleMs > 0 ? await sampleAgain(host, first, options) : null;
+  return buildDoctorReport({ snapshot, summary, tableSource, tableUnreadable, census, topN: options.topN, window });
+}
+
+/** The counters again, once the window has passed (reading the table counts towards it). */
+async function sampleAgain(host: Host, first: CounterSample, options: DiagnoseOptions): Promise<DropWindow | null> {
+  await options.sleep(Math.max(0, options.sampleMs - (options.nowMs() - first.atMs)));
+  const again = await readConntrackStats(host.files, host.paths, host.runner, host.isRoot);
+  return again.counters ? dropWindow(first, { atMs: options.nowMs(), counters: again.counters }) : null;
 }
 
 export async function runDoctor(config: Config, host: Host, out: NodeJS.WritableStream): Promise<number> {
-  const report = await diagnose(host, { readTable: !config.noTable, topN: config.top });
+  const report = await diagnose(host, {
+    readTable: !config.noTable,
+    topN: config.top,
+    sampleMs: config.sampleMs,
+    nowMs: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  });
   out.write(config.output === 'text' ? renderDoctorText(report) : await renderData(report, config.output));
   return doctorExitCode(report);
 }

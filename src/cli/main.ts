@@ -4,7 +4,6 @@
 // Each command's module is imported only when it runs, so `--help` and the
 // host commands never load the Kubernetes client (about 1 s and 100 MB).
 // Errors reach the user as one clear line, never a stack trace.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseInvocation, UsageError, type Config, type Invocation } from '../config.js';
 import { errorText } from '../errors.js';
@@ -38,12 +37,6 @@ function terminated(): Promise<NodeJS.Signals> {
   });
 }
 
-function version(): string {
-  // package.json sits two levels up from both src/cli/main.ts and dist/cli/main.js.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 async function main(): Promise<void> {
   let invocation: Invocation;
   try {
@@ -55,7 +48,7 @@ async function main(): Promise<void> {
     return;
   }
   if ('help' in invocation) return void process.stdout.write(`${invocation.help}\n`);
-  if ('version' in invocation) return void process.stdout.write(`conntrack-operator ${version()}\n`);
+  if ('version' in invocation) return void process.stdout.write(`conntrack-operator ${(await import('./package-version.js')).packageVersion()}\n`);
   const { config } = invocation;
   try {
     process.exitCode = await run(config);

@@ -46,9 +46,28 @@ export class HostPaths {
     return this.proc(pid, 'net', 'stat', 'nf_conntrack');
   }
 
+  /**
+   * Where our namespace's stat file may be, in order: proc/self/net (the real
+   * location) and proc/net (a link to it on a live system; a plain directory
+   * in node_exporter's fixtures and in many copies of /proc).
+   */
+  statFiles(): string[] {
+    return [this.statFile(), this.proc('net', 'stat', 'nf_conntrack')];
+  }
+
   /** The table as text; absent on many kernels (then conntrack -L). */
   tableFile(): string {
     return this.proc('self', 'net', 'nf_conntrack');
+  }
+
+  /** The table file in both layouts, as statFiles(). */
+  tableFiles(): string[] {
+    return [this.tableFile(), this.proc('net', 'nf_conntrack')];
+  }
+
+  /** The tree's ns/net link for the process reading it ("self" in a live procfs). */
+  treeNetns(): string {
+    return this.netns('self');
   }
 
   slabinfo(): string {

@@ -56,7 +56,7 @@ export async function readHostSnapshot(deps: SnapshotDeps): Promise<HostSnapshot
   // Without the module there are no counters to ask for: not an error.
   const { unreadable: statsProblems, ...stats }: ConntrackStats = moduleLoaded
     ? await readConntrackStats(files, paths, runner, isRoot)
-    : { source: null, counters: null, entries: null, cpus: 0, unreadable: [] };
+    : { source: null, counters: null, entries: null, cpus: 0, missing: [], unreadable: [] };
   const v = sysctls.values;
   return {
     kernelRelease: release.value,

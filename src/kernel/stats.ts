@@ -5,6 +5,7 @@
 import type { CommandRunner } from './command-runner.js';
 import type { HostPaths } from './host-paths.js';
 import { errnoCode, type KernelFiles } from './kernel-files.js';
+import { netlinkAnswersForTree, notRunForTree } from './netlink-scope.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
 /**
@@ -34,7 +35,21 @@ export interface ConntrackStats {
   /** The namespace's entry count where the source prints it (the stat file's `entries`); null over netlink. */
   entries: number | null;
   cpus: number;
+  /** Counters the drop alerts and findings depend on that the source did not print (a renamed or dropped column). */
+  missing: string[];
   unreadable: Unreadable[];
+}
+
+/** The counters drops are classified from: without them a full table or an insertion race goes unseen. */
+export const REQUIRED_COUNTERS = ['drop', 'earlyDrop', 'insertFailed'] as const;
+
+function missingCounters(counters: ConntrackCounters): string[] {
+  return REQUIRED_COUNTERS.filter((k) => counters[k] === undefined);
+}
+
+/** One "not read" entry per required counter the source did not print. */
+function missingEntries(missing: string[], source: string): Unreadable[] {
+  return missing.map((name) => ({ what: `conntrack counter ${name}`, path: source, code: 'no such column', needsRoot: false }));
 }
 
 // The two interfaces (and kernel versions) name some counters differently.
@@ -112,32 +127,45 @@ export function isPermissionMessage(stderr: string): boolean {
   return /CAP_NET_ADMIN|not permitted|permission denied/i.test(stderr);
 }
 
-/** Read the counters: the stat file first, conntrack -S where it is missing or unreadable. Never throws. */
+/**
+ * Read the counters: the stat file first (both layouts of the tree), conntrack
+ * -S where it is missing or unreadable, and only when conntrack answers for
+ * the tree's namespace. Never throws.
+ */
 export async function readConntrackStats(
   files: KernelFiles,
   paths: HostPaths,
   runner: CommandRunner,
   isRoot?: boolean,
 ): Promise<ConntrackStats> {
-  const missing: Unreadable[] = [];
-  const statPath = paths.statFile();
-  try {
-    return { source: 'stat-file', ...parseStatFile(await files.read(statPath)), unreadable: [] };
-  } catch (err) {
-    // ENOENT is the normal case on kernels without the procfs interface; anything else is worth naming.
-    if (errnoCode(err) !== 'ENOENT') missing.push(unreadable('conntrack stat file', statPath, err, isRoot));
+  const problems: Unreadable[] = [];
+  for (const statPath of paths.statFiles()) {
+    try {
+      return found('stat-file', parseStatFile(await files.read(statPath)), statPath, problems);
+    } catch (err) {
+      // ENOENT is the normal case on kernels without the procfs interface; anything else is worth naming.
+      // Both layouts are one file on a live system: one reason per error.
+      const code = errnoCode(err);
+      if (code !== 'ENOENT' && !problems.some((p) => p.code === code)) problems.push(unreadable('conntrack stat file', statPath, err, isRoot));
+    }
   }
   const command = 'conntrack -S';
-  try {
-    const r = await runner.run('conntrack', ['-S']);
-    if (r.code !== 0) {
+  if (!(await netlinkAnswersForTree(files, paths))) {
+    problems.push(notRunForTree('conntrack counters', command));
+  } else {
+    try {
+      const r = await runner.run('conntrack', ['-S']);
+      if (r.code === 0) return found(command, parseConntrackS(r.stdout), command, problems);
       const denied = isPermissionMessage(r.stderr);
-      missing.push({ what: 'conntrack counters', path: command, code: denied ? 'EPERM' : `exit ${r.code}`, needsRoot: denied && isRoot !== true });
-    } else {
-      return { source: command, ...parseConntrackS(r.stdout), unreadable: missing };
+      problems.push({ what: 'conntrack counters', path: command, code: denied ? 'EPERM' : `exit ${r.code}`, needsRoot: denied && isRoot !== true });
+    } catch (err) {
+      problems.push(unreadable('conntrack counters', command, err, isRoot));
     }
-  } catch (err) {
-    missing.push(unreadable('conntrack counters', command, err, isRoot));
   }
-  return { source: null, counters: null, entries: null, cpus: 0, unreadable: missing };
+  return { source: null, counters: null, entries: null, cpus: 0, missing: [], unreadable: problems };
+}
+
+function found(source: StatsSource, parsed: Pick<ConntrackStats, 'counters' | 'entries' | 'cpus'>, origin: string, problems: Unreadable[]): ConntrackStats {
+  const missing = missingCounters(parsed.counters ?? {});
+  return { source, ...parsed, missing, unreadable: [...problems, ...missingEntries(missing, origin)] };
 }

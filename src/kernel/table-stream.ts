@@ -7,6 +7,7 @@ import type { CommandRunner } from './command-runner.js';
 import { EntryParser, MAX_LINE_LENGTH, type ConntrackEntry } from './entry-parser.js';
 import type { HostPaths } from './host-paths.js';
 import type { KernelFiles } from './kernel-files.js';
+import { netlinkAnswersForTree, notRunForTree } from './netlink-scope.js';
 import { isPermissionMessage } from './stats.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
@@ -81,9 +82,19 @@ function pushParsed(batch: ConntrackEntry[], parser: EntryParser, text: string, 
   if (entry !== null) batch.push(entry);
 }
 
-/** Open the table file; undefined (with the reason pushed) when it is missing or unreadable. */
+/** Open the first table file present (either layout); undefined (with the reasons pushed) when none can be read. */
 async function openFile(deps: TableDeps, problems: Unreadable[]): Promise<TableStream | undefined> {
-  const path = deps.paths.tableFile();
+  for (const path of deps.paths.tableFiles()) {
+    const missing: Unreadable[] = [];
+    const stream = await openOneFile(deps, path, missing);
+    if (stream) return stream;
+    // The first layout's reason (the real location) always; the other's only when it adds an error (not a mere absence).
+    problems.push(...missing.filter((m) => (problems.length === 0 || m.code !== 'ENOENT') && !problems.some((p) => p.code === m.code)));
+  }
+  return undefined;
+}
+
+async function openOneFile(deps: TableDeps, path: string, problems: Unreadable[]): Promise<TableStream | undefined> {
   const readable: Readable = deps.files.stream(path);
   const chunks = readable[Symbol.asyncIterator]();
   let first: IteratorResult<unknown>;
@@ -134,5 +145,11 @@ async function openConntrack(deps: TableDeps, problems: Unreadable[]): Promise<T
  */
 export async function openTableStream(deps: TableDeps): Promise<TableStream | TableUnavailable> {
   const problems: Unreadable[] = [];
-  return (await openFile(deps, problems)) ?? (await openConntrack(deps, problems)) ?? { source: null, unreadable: problems };
+  const file = await openFile(deps, problems);
+  if (file) return { ...file, unreadable: problems };
+  if (!(await netlinkAnswersForTree(deps.files, deps.paths))) {
+    problems.push(notRunForTree('conntrack table', `conntrack ${CONNTRACK_LIST_ARGS.join(' ')}`));
+    return { source: null, unreadable: problems };
+  }
+  return (await openConntrack(deps, problems)) ?? { source: null, unreadable: problems };
 }

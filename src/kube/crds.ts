@@ -271,11 +271,12 @@ export function buildStatusCrd(): CustomResourceDefinition {
       CONDITION_LIST,
     ),
     [
+      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'False when the node cannot follow its policy or drops packets now.' },
       { name: 'Usage', type: 'string', jsonPath: '.status.table.usage', description: 'Entries as a share of max.' },
       { name: 'Count', type: 'integer', jsonPath: '.status.table.count', description: 'Entries in the table.' },
       { name: 'Max', type: 'integer', jsonPath: '.status.table.max', description: 'nf_conntrack_max.' },
       { name: 'Buckets', type: 'integer', jsonPath: '.status.table.buckets', description: 'Hash buckets.' },
-      { name: 'Drops', type: 'integer', jsonPath: '.status.counters.drop', description: 'Connections dropped on a full table.' },
+      { name: 'Drops', type: 'integer', jsonPath: '.status.counters.drop', description: 'Packets of new connections dropped since boot (history; TableFull and InsertionRace say whether now).' },
       { name: 'Policy', type: 'string', jsonPath: '.status.appliedPolicy.name', description: 'Policies in effect.' },
       { name: 'Drift', type: 'integer', jsonPath: '.status.driftCount', description: 'Keys that differ from the policy.' },
       { name: 'Kernel', type: 'string', jsonPath: '.status.kernel.release', description: 'Kernel release.', priority: 1 },

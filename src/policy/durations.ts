@@ -1,4 +1,5 @@
-// Policy durations: integer seconds, or "1h30m" / "10m" / "45s" strings.
+// Durations as flags take them (--interval): integer seconds, or "1h30m" /
+// "10m" / "45s" strings. Policies take integer ...Seconds fields only.
 
 /** The largest timeout the kernel's sysctl accepts (an int of seconds). */
 export const MAX_DURATION_SECONDS = 2147483647;
@@ -18,13 +19,6 @@ export function parseDuration(value: unknown): DurationResult {
     return { ok: false, reason: `must be at most ${MAX_DURATION_SECONDS} seconds, got ${JSON.stringify(value)}` };
   }
   return { ok: true, seconds };
-}
-
-/** Seconds for a Duration value; throws an error naming `field` when it is not one. */
-export function durationSeconds(value: unknown, field: string): number {
-  const result = parseDuration(value);
-  if (!result.ok) throw new Error(`${field}: ${result.reason}`);
-  return result.seconds;
 }
 
 function stringSeconds(text: string): number | undefined {

@@ -3,17 +3,15 @@
 // the allowed values or range, and what was given.
 import type { z } from 'zod';
 import { formatPath, type PolicyError } from './errors.js';
-import { CIDR, ConntrackPolicy, DNS_LABEL, DNS_SUBDOMAIN, DURATION, INTERFACE_NAME, PORT_RANGE } from './schema.js';
+import { CIDR, ConntrackPolicy, DNS_LABEL, DNS_SUBDOMAIN, INTERFACE_NAME, PORT_RANGE } from './schema.js';
 
 type Issue = z.core.$ZodIssue;
 
-const DURATION_HINT = 'expected whole seconds or a duration string such as "30s", "10m" or "1h30m" (units h, m, s, in that order)';
 const PORT_HINT = 'expected a port (443) or an inclusive range ("8000-8100")';
 
 const PATTERN_HINTS = new Map<string, string>([
   [String(DNS_LABEL), 'expected lowercase letters, digits and "-", starting and ending with a letter or digit'],
   [String(DNS_SUBDOMAIN), 'expected lowercase letters, digits, "-" and ".", starting and ending with a letter or digit'],
-  [String(DURATION), DURATION_HINT],
   [String(PORT_RANGE), PORT_HINT],
   [String(CIDR), 'expected an IPv4 or IPv6 CIDR such as "10.0.0.0/8" or "fd00::/64"'],
   [String(INTERFACE_NAME), 'expected an interface name: 1 to 15 letters, digits or _.:@+-'],
@@ -45,17 +43,19 @@ export function issueErrors(issues: readonly Issue[]): PolicyError[] {
 
 function issueMessage(issue: Issue): string {
   const got = describe(issue.input);
-  const seconds = isDurationPath(issue.path);
+  const seconds = isSecondsPath(issue.path);
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return `required: expected ${typeName(issue.expected)}`;
+      // "10m" where whole seconds are wanted: the one slip worth a hint since the fields are ...Seconds.
+      if (seconds && typeof issue.input === 'string') return `expected whole seconds (the field is in seconds: 600, not "10m"), got ${got}`;
       // YAML reads unquoted true, 1 or 1.0 as non-strings: the usual slip in label values.
       if (issue.expected === 'string' && (typeof issue.input === 'boolean' || typeof issue.input === 'number')) {
         return `expected a string, got ${got} (quote it: "${String(issue.input)}")`;
       }
       return `expected ${typeName(issue.expected)}, got ${got}`;
     case 'invalid_union': {
-      const hint = isDurationPath(issue.path) ? DURATION_HINT : isPortPath(issue.path) ? PORT_HINT : undefined;
+      const hint = isPortPath(issue.path) ? PORT_HINT : undefined;
       const expected = issue.errors.flatMap((branch) => branch.flatMap((i) => (i.code === 'invalid_type' ? [typeName(i.expected)] : [])));
       return `${hint ?? `expected ${expected.join(' or ')}`}, got ${got}`;
     }
@@ -107,8 +107,8 @@ function describe(input: unknown): string {
   return String(input);
 }
 
-function isDurationPath(path: readonly PropertyKey[]): boolean {
-  return path[0] === 'spec' && path[1] === 'timeouts' && path[path.length - 1] !== 'allowBelowSafeFloor';
+function isSecondsPath(path: readonly PropertyKey[]): boolean {
+  return String(path[path.length - 1]).endsWith('Seconds');
 }
 
 function isPortPath(path: readonly PropertyKey[]): boolean {

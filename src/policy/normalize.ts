@@ -1,9 +1,8 @@
 // A validated policy document -> the pieces the engine merges: one entry per
-// mergeable field, values normalised (seconds, port ranges, canonical CIDRs).
+// mergeable field, values normalised (port ranges, canonical CIDRs).
 // Input must have passed load.ts's checks; a bad value here is a bug and throws
 // naming the field.
 import { formatCidr, parseCidr } from './cidr.js';
-import { durationSeconds } from './durations.js';
 import type { ConntrackPolicyDoc, LabelSelector, NotrackRuleSpec } from './schema.js';
 import { TIMEOUT_SYSCTLS } from './sysctl-keys.js';
 import type { NotrackRule, PolicyMode, PortRange } from './types.js';
@@ -35,7 +34,7 @@ export type FieldValue =
 
 /**
  * One mergeable field. `field` is the spec path, which is also the merge key:
- * "spec.timeouts.tcp.established", "spec.table", "spec.notrack[loopback]",
+ * "spec.timeouts.tcp.establishedSeconds", "spec.table", "spec.notrack[loopback]",
  * "spec.acceptUntracked", "spec.pressure".
  */
 export interface PolicyField {
@@ -58,7 +57,8 @@ export function normalizePolicy(doc: ConntrackPolicyDoc): NormalizedPolicy {
   const spec = doc.spec;
   const fields: PolicyField[] = [];
   for (const { field, sysctl, raw } of timeoutEntries(spec.timeouts)) {
-    fields.push({ field, value: { kind: 'timeout', sysctl, seconds: durationSeconds(raw, field) } });
+    if (typeof raw !== 'number') throw new Error(`${field}: expected whole seconds, got ${JSON.stringify(raw)}`);
+    fields.push({ field, value: { kind: 'timeout', sysctl, seconds: raw } });
   }
   // The table is one field: max and buckets are sized together (memory, chain
   // length), so taking them from different policies could give a pair that

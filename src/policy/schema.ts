@@ -1,8 +1,12 @@
 // The ConntrackPolicy API. This file is the single source of truth: the
 // standalone agent validates policy files with it, and `npm run gen:crds`
 // turns it into the CRD's openAPIV3Schema. So: no transforms here (they have
-// no JSON Schema form); normalising (durations to seconds) happens in
-// normalize.ts, after validation.
+// no JSON Schema form); normalising (ports to ranges, canonical CIDRs)
+// happens in normalize.ts, after validation.
+// API conventions: a field with a unit in its name holds an integer of that
+// unit (timeouts are ...Seconds, never a duration string: "10m" in a field
+// named establishedSeconds would read wrong in kubectl explain and in diffs);
+// percentages are integers.
 import { z } from 'zod';
 
 export const API_GROUP = 'conntrack.io';
@@ -14,17 +18,13 @@ export const POLICY_KIND = 'ConntrackPolicy';
 // server checks the CRD's `pattern` with Go's regexp.
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-// At least one unit, in h-m-s order: "1h30m", "10m", "45s" (never empty).
-export const DURATION = /^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$/;
 export const PORT_RANGE = /^[0-9]{1,5}(-[0-9]{1,5})?$/;
 // IPv4 or IPv6 CIDR (or bare address); the exact check is in cidr.ts.
 export const CIDR = /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/;
 export const INTERFACE_NAME = /^[a-zA-Z0-9_.:@+-]{1,15}$/;
 
-/** Integer seconds, or a duration string such as "90s", "10m", "1h30m". */
-export const Duration = z
-  .union([z.number().int().min(1).max(2147483647), z.string().regex(DURATION)])
-  .describe('Seconds as an integer, or a duration string such as "30s", "10m" or "1h30m".');
+/** A timeout: whole seconds, at most what the kernel's int sysctl holds. */
+export const Seconds = z.number().int().min(1).max(2147483647);
 
 export const LabelSelectorRequirement = z
   .object({
@@ -51,10 +51,11 @@ export const AutoSize = z
   .object({
     memoryBudgetPercent: z
       .number()
-      .min(0.1)
+      .int()
+      .min(1)
       .max(25)
       .default(2)
-      .describe('Share of node RAM (percent) the conntrack table may use: max x slab object size + buckets x 8 bytes.'),
+      .describe('Share of node RAM (whole percent) the conntrack table may use: max x slab object size + buckets x 8 bytes.'),
     targetUsagePercent: z
       .number()
       .int()
@@ -85,24 +86,24 @@ export const Table = z
 
 export const TcpTimeouts = z
   .object({
-    synSent: Duration.optional().describe('nf_conntrack_tcp_timeout_syn_sent (kernel default 120s).'),
-    synRecv: Duration.optional().describe('nf_conntrack_tcp_timeout_syn_recv (kernel default 60s).'),
-    established: Duration.optional().describe('nf_conntrack_tcp_timeout_established (kernel default 432000s = 5 days).'),
-    finWait: Duration.optional().describe('nf_conntrack_tcp_timeout_fin_wait (kernel default 120s).'),
-    closeWait: Duration.optional().describe('nf_conntrack_tcp_timeout_close_wait (kernel default 60s).'),
-    lastAck: Duration.optional().describe('nf_conntrack_tcp_timeout_last_ack (kernel default 30s).'),
-    timeWait: Duration.optional().describe('nf_conntrack_tcp_timeout_time_wait (kernel default 120s).'),
-    close: Duration.optional().describe('nf_conntrack_tcp_timeout_close (kernel default 10s).'),
-    maxRetrans: Duration.optional().describe('nf_conntrack_tcp_timeout_max_retrans (kernel default 300s).'),
-    unacknowledged: Duration.optional().describe('nf_conntrack_tcp_timeout_unacknowledged (kernel default 300s).'),
+    synSentSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_syn_sent (kernel default 120s).'),
+    synRecvSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_syn_recv (kernel default 60s).'),
+    establishedSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_established (kernel default 432000s = 5 days).'),
+    finWaitSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_fin_wait (kernel default 120s).'),
+    closeWaitSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_close_wait (kernel default 60s).'),
+    lastAckSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_last_ack (kernel default 30s).'),
+    timeWaitSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_time_wait (kernel default 120s).'),
+    closeSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_close (kernel default 10s).'),
+    maxRetransSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_max_retrans (kernel default 300s).'),
+    unacknowledgedSeconds: Seconds.optional().describe('nf_conntrack_tcp_timeout_unacknowledged (kernel default 300s).'),
   })
   .strict()
   .describe('TCP timeouts per conntrack state.');
 
 export const UdpTimeouts = z
   .object({
-    unreplied: Duration.optional().describe('nf_conntrack_udp_timeout: flows that saw no reply (kernel default 30s).'),
-    stream: Duration.optional().describe('nf_conntrack_udp_timeout_stream: flows with replies (kernel default 120s; 180s on some kernels).'),
+    unrepliedSeconds: Seconds.optional().describe('nf_conntrack_udp_timeout: flows that saw no reply (kernel default 30s).'),
+    streamSeconds: Seconds.optional().describe('nf_conntrack_udp_timeout_stream: flows with replies (kernel default 120s; 180s on some kernels).'),
   })
   .strict()
   .describe('UDP timeouts.');
@@ -111,9 +112,9 @@ export const Timeouts = z
   .object({
     tcp: TcpTimeouts.optional(),
     udp: UdpTimeouts.optional(),
-    icmp: Duration.optional().describe('nf_conntrack_icmp_timeout (kernel default 30s).'),
-    icmpv6: Duration.optional().describe('nf_conntrack_icmpv6_timeout (kernel default 30s).'),
-    generic: Duration.optional().describe('nf_conntrack_generic_timeout (kernel default 600s).'),
+    icmpSeconds: Seconds.optional().describe('nf_conntrack_icmp_timeout (kernel default 30s).'),
+    icmpv6Seconds: Seconds.optional().describe('nf_conntrack_icmpv6_timeout (kernel default 30s).'),
+    genericSeconds: Seconds.optional().describe('nf_conntrack_generic_timeout (kernel default 600s).'),
     allowBelowSafeFloor: z
       .boolean()
       .default(false)
@@ -157,8 +158,8 @@ export const NotrackRule = z
 
 export const Pressure = z
   .object({
-    warningPercent: z.number().min(1).max(100).default(70).describe('Usage (count / max) at which the Pressure condition turns on.'),
-    criticalPercent: z.number().min(1).max(100).default(90).describe('Usage at which pressure is critical.'),
+    warningPercent: z.number().int().min(1).max(100).default(70).describe('Usage (count / max, whole percent) at which the Pressure condition turns on.'),
+    criticalPercent: z.number().int().min(1).max(100).default(90).describe('Usage (whole percent) at which pressure is critical.'),
   })
   .strict()
   .describe('Table usage thresholds for conditions, events and metrics.');

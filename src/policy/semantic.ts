@@ -3,10 +3,9 @@
 // label syntax. They run beside the schema, on the raw document.
 import { z } from 'zod';
 import { parseCidr } from './cidr.js';
-import { parseDuration } from './durations.js';
 import type { PolicyError } from './errors.js';
 import { parsePortSpec, timeoutEntries } from './normalize.js';
-import { CIDR, Duration, LabelSelectorRequirement, PortSpec, Pressure, Table } from './schema.js';
+import { CIDR, LabelSelectorRequirement, PortSpec, Pressure, Table } from './schema.js';
 import { labelKeyProblem, labelValueProblem } from './select.js';
 
 type Problem = Pick<PolicyError, 'path' | 'message'>;
@@ -25,7 +24,6 @@ export function semanticProblems(document: unknown): Problem[] {
   return [
     ...selectorProblems(member(spec, 'nodeSelector')),
     ...tableProblems(piece(Table, member(spec, 'table'))),
-    ...timeoutProblems(member(spec, 'timeouts')),
     ...rules.flatMap((rule, i) => ruleProblems(rule, `spec.notrack[${i}]`)),
     ...duplicateRuleNames(rules),
     ...expansionProblems(rules),
@@ -92,16 +90,6 @@ function tableProblems(table: z.output<typeof Table> | undefined): Problem[] {
   const auto = table?.autoSize;
   if (auto?.minMax !== undefined && auto.maxMax !== undefined && auto.maxMax < auto.minMax) {
     problems.push({ path: 'spec.table.autoSize.maxMax', message: `must be at least minMax (${auto.minMax}), got ${auto.maxMax}` });
-  }
-  return problems;
-}
-
-function timeoutProblems(timeouts: unknown): Problem[] {
-  const problems: Problem[] = [];
-  for (const { field, raw } of timeoutEntries(timeouts)) {
-    if (!Duration.safeParse(raw).success) continue; // the schema reports it
-    const result = parseDuration(raw);
-    if (!result.ok) problems.push({ path: field, message: result.reason });
   }
   return problems;
 }

@@ -3,21 +3,21 @@
 
 /** Timeout fields (path under spec.timeouts) -> sysctl file name. */
 export const TIMEOUT_SYSCTLS: Readonly<Record<string, string>> = {
-  'tcp.synSent': 'nf_conntrack_tcp_timeout_syn_sent',
-  'tcp.synRecv': 'nf_conntrack_tcp_timeout_syn_recv',
-  'tcp.established': 'nf_conntrack_tcp_timeout_established',
-  'tcp.finWait': 'nf_conntrack_tcp_timeout_fin_wait',
-  'tcp.closeWait': 'nf_conntrack_tcp_timeout_close_wait',
-  'tcp.lastAck': 'nf_conntrack_tcp_timeout_last_ack',
-  'tcp.timeWait': 'nf_conntrack_tcp_timeout_time_wait',
-  'tcp.close': 'nf_conntrack_tcp_timeout_close',
-  'tcp.maxRetrans': 'nf_conntrack_tcp_timeout_max_retrans',
-  'tcp.unacknowledged': 'nf_conntrack_tcp_timeout_unacknowledged',
-  'udp.unreplied': 'nf_conntrack_udp_timeout',
-  'udp.stream': 'nf_conntrack_udp_timeout_stream',
-  icmp: 'nf_conntrack_icmp_timeout',
-  icmpv6: 'nf_conntrack_icmpv6_timeout',
-  generic: 'nf_conntrack_generic_timeout',
+  'tcp.synSentSeconds': 'nf_conntrack_tcp_timeout_syn_sent',
+  'tcp.synRecvSeconds': 'nf_conntrack_tcp_timeout_syn_recv',
+  'tcp.establishedSeconds': 'nf_conntrack_tcp_timeout_established',
+  'tcp.finWaitSeconds': 'nf_conntrack_tcp_timeout_fin_wait',
+  'tcp.closeWaitSeconds': 'nf_conntrack_tcp_timeout_close_wait',
+  'tcp.lastAckSeconds': 'nf_conntrack_tcp_timeout_last_ack',
+  'tcp.timeWaitSeconds': 'nf_conntrack_tcp_timeout_time_wait',
+  'tcp.closeSeconds': 'nf_conntrack_tcp_timeout_close',
+  'tcp.maxRetransSeconds': 'nf_conntrack_tcp_timeout_max_retrans',
+  'tcp.unacknowledgedSeconds': 'nf_conntrack_tcp_timeout_unacknowledged',
+  'udp.unrepliedSeconds': 'nf_conntrack_udp_timeout',
+  'udp.streamSeconds': 'nf_conntrack_udp_timeout_stream',
+  icmpSeconds: 'nf_conntrack_icmp_timeout',
+  icmpv6Seconds: 'nf_conntrack_icmpv6_timeout',
+  genericSeconds: 'nf_conntrack_generic_timeout',
 };
 
 export const MAX_SYSCTL = 'nf_conntrack_max';

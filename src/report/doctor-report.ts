@@ -4,6 +4,7 @@ import type { HostSnapshot } from '../kernel/snapshot.js';
 import type { Unreadable } from '../kernel/unreadable.js';
 import { KERNEL_DEFAULT_TIMEOUTS } from '../policy/sysctl-keys.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
+import type { DropWindow } from './drops.js';
 import { buildFindings, chainLength, factsFrom, usagePercent, worstSeverity, type Finding, type Severity } from './findings.js';
 import type { TableSummary } from './summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
@@ -43,7 +44,10 @@ export interface DoctorReport {
     bytesAtMax: number | null;
     percentOfRam: number | null;
   };
+  /** Totals since boot, summed over CPUs: history. */
   counters: ({ source: string } & Record<string, number | string>) | null;
+  /** How the counters moved over the sampling window, drops split by cause: what is happening now. Null when not sampled twice. */
+  window: DropWindow | null;
   breakdown: TableSummary | null;
   /** Over every network namespace with a process; null when the census was not taken (conntrack not loaded). */
   nodeWide: NodeWide | null;
@@ -64,16 +68,17 @@ export interface DoctorInputs {
   census?: NetnsCensus | null;
   /** How many namespaces to list (--top). */
   topN?: number;
+  window: DropWindow | null;
 }
 
 const round = (n: number | null, digits = 1): number | null => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
 
-export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnreadable, census = null, topN = 10 }: DoctorInputs): DoctorReport {
+export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnreadable, census = null, topN = 10, window }: DoctorInputs): DoctorReport {
   const { count, max, buckets } = s.table;
   const slab = s.memory.slabObjectSize;
   const bytesAtMax = max !== null && buckets !== null ? tableBytes(max, buckets, slab ?? FALLBACK_SLAB_OBJECT_SIZE) : null;
   const c = s.stats.counters;
-  const findings = [...buildFindings(factsFrom(s, summary)), ...(census ? netnsFindings(census, max) : [])];
+  const findings = [...buildFindings(factsFrom(s, summary, window)), ...(census ? netnsFindings(census, max) : [])];
   const netns = census ? buildNetnsReport(census, max, topN) : null;
   return {
     kernel: {
@@ -100,6 +105,7 @@ export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnre
       percentOfRam: bytesAtMax !== null && s.memory.memTotalBytes ? round((bytesAtMax / s.memory.memTotalBytes) * 100, 2) : null,
     },
     counters: c && s.stats.source ? { source: s.stats.source, ...definedOnly(c) } : null,
+    window,
     breakdown: summary,
     nodeWide: netns?.nodeWide ?? null,
     netns: netns?.netns ?? [],

@@ -61,14 +61,26 @@ export function renderDoctorText(r: DoctorReport): string {
     out.push(
       '',
       c
-        ? section(`COUNTERS (from ${c.source}, since boot, all CPUs)`, [
-            ['drop', 'earlyDrop', 'insertFailed', 'invalid', 'searchRestart', 'found', 'insert']
+        ? section(`COUNTERS (from ${c.source}, since boot, all CPUs: history)`, [
+            ['drop', 'earlyDrop', 'insertFailed', 'clashResolve', 'invalid', 'searchRestart', 'found', 'insert']
               .filter((k) => typeof c[k] === 'number')
               .map((k) => `${k} ${n(c[k] as number)}`)
               .join(', '),
           ])
         : section('COUNTERS', ['not read (see NOT READ below)']),
     );
+    const w = r.window;
+    if (w) {
+      out.push(
+        '',
+        section(`NOW (counters sampled twice, ${Number(w.seconds.toFixed(1))}s apart)`, [
+          `dropped, table full       ${n(w.tableFull)}`,
+          `dropped, insertion race   ${n(w.insertionRace)} (insert_failed ${n(w.insertFailed)})`,
+          `early drops               ${n(w.earlyDrop)}`,
+          `races resolved            ${w.clashResolved === null ? 'not counted by this kernel' : n(w.clashResolved)}`,
+        ]),
+      );
+    }
     const b = r.breakdown;
     if (b) {
       const idle = Object.entries(b.idleByTcpState)

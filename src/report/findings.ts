@@ -1,6 +1,7 @@
 // Findings: what a seasoned SRE would conclude from the numbers, each with
 // what to change. Pure: the doctor and the agent's status both use it.
 import type { HostSnapshot } from '../kernel/snapshot.js';
+import { windowText, type DropWindow } from './drops.js';
 import type { TableSummary } from './summary.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
@@ -20,7 +21,12 @@ export interface FindingFacts {
   count: number | null;
   max: number | null;
   buckets: number | null;
-  counters: { drop: number; earlyDrop: number; insertFailed: number } | null;
+  /** Totals since boot: history, never judged as "now". */
+  sinceBoot: { drop: number; earlyDrop: number; insertFailed: number } | null;
+  /** How the counters moved over the last window; null when only one sample exists. */
+  window: DropWindow | null;
+  /** Counters the drop findings need that this kernel's source did not print. */
+  missingCounters: string[];
   /** Conntrack sysctls by file name, as read. */
   sysctls: Record<string, number>;
   /** From the table dump; null when it was not read (--no-table, or unreadable). */
@@ -36,8 +42,8 @@ export interface FindingFacts {
 
 export const DEFAULT_PRESSURE = { warningPercent: 70, criticalPercent: 90 };
 
-/** The facts findings need, from a host snapshot and (when the table was read) its summary. */
-export function factsFrom(s: HostSnapshot, summary: TableSummary | null, pressure?: FindingFacts['pressure']): FindingFacts {
+/** The facts findings need, from a host snapshot, (when the table was read) its summary, and (when sampled twice) the counters' window. */
+export function factsFrom(s: HostSnapshot, summary: TableSummary | null, window: DropWindow | null, pressure?: FindingFacts['pressure']): FindingFacts {
   const c = s.stats.counters;
   return {
     moduleLoaded: s.moduleLoaded,
@@ -46,7 +52,9 @@ export function factsFrom(s: HostSnapshot, summary: TableSummary | null, pressur
     count: s.table.count,
     max: s.table.max,
     buckets: s.table.buckets,
-    counters: c ? { drop: c.drop ?? 0, earlyDrop: c.earlyDrop ?? 0, insertFailed: c.insertFailed ?? 0 } : null,
+    sinceBoot: c ? { drop: c.drop ?? 0, earlyDrop: c.earlyDrop ?? 0, insertFailed: c.insertFailed ?? 0 } : null,
+    window,
+    missingCounters: s.stats.missing,
     sysctls: s.sysctls,
     table: summary
       ? {
@@ -135,31 +143,7 @@ export function buildFindings(f: FindingFacts): Finding[] {
     });
   }
 
-  if (f.counters) {
-    if (f.counters.drop > 0) {
-      out.push({
-        id: 'dropped-packets',
-        severity: 'critical',
-        message: `The table has been full: ${f.counters.drop} packets of new connections were dropped since boot ("nf_conntrack: table full, dropping packet").`,
-        action: 'Find what fills the table (breakdown below) and track less, expire sooner or grow the table.',
-      });
-    }
-    if (f.counters.earlyDrop > 0) {
-      out.push({
-        id: 'early-drops',
-        severity: 'warning',
-        message: `${f.counters.earlyDrop} entries were evicted early to make room: the table has been at its limit.`,
-        action: 'Usually UNREPLIED flows (scans, floods, UDP without answers); lower the udp and syn_sent timeouts or raise the max.',
-      });
-    }
-    if (f.counters.insertFailed > 0) {
-      out.push({
-        id: 'insert-failed',
-        severity: 'warning',
-        message: `${f.counters.insertFailed} entries failed to insert (a full table, or races between CPUs on the same flow, common with UDP DNS through NAT).`,
-      });
-    }
-  }
+  out.push(...dropFindings(f, usage));
 
   const established = f.sysctls['nf_conntrack_tcp_timeout_established'];
   if (established === FIVE_DAYS) {
@@ -206,6 +190,61 @@ export function buildFindings(f: FindingFacts): Finding[] {
       message:
         'kube-proxy runs here: at start it rewrites nf_conntrack_max (raised only), the hashsize, and the tcp established and close_wait timeouts from its own configuration.',
       action: 'Set the same values in kube-proxy\'s conntrack configuration, or expect them to show as drift after kube-proxy restarts.',
+    });
+  }
+  return out;
+}
+
+/** Drops judged over the window, split by cause; since-boot totals only as history. */
+function dropFindings(f: FindingFacts, usage: number | null): Finding[] {
+  const out: Finding[] = [];
+  const w = f.window;
+  const fill = usage === null ? 'usage unknown' : `the table is ${pct(usage / 100)} full`;
+  if (w && w.tableFull > 0) {
+    out.push({
+      id: 'table-full-drops',
+      severity: 'critical',
+      message: `The table is full: ${w.tableFull} packets of new connections were dropped ${windowText(w)} because no entry could be allocated (${fill}; "nf_conntrack: table full, dropping packet").`,
+      action: 'Find what fills the table (breakdown below) and track less (NOTRACK), expire sooner (timeouts) or grow the table (nf_conntrack_max).',
+    });
+  }
+  if (w && w.insertionRace > 0) {
+    out.push({
+      id: 'insertion-race-drops',
+      severity: 'warning',
+      message: `${w.insertionRace} packets were dropped ${windowText(w)} because two packets of one new flow raced to insert it and the kernel could not resolve the clash (drop and insert_failed rose together; ${fill}): the UDP/DNS race behind 5-second DNS lookups. A bigger table does not help.`,
+      action:
+        'NOTRACK DNS (udp and tcp port 53) to the node\'s resolver, as node-local DNS caches do, or set resolver options in pods: single-request-reopen (glibc, separate sockets for A and AAAA) or use-vc (DNS over TCP). Recent kernels resolve most such clashes (counted in clash_resolve): a kernel upgrade is the other fix.',
+    });
+  }
+  if (w && w.earlyDrop > 0) {
+    out.push({
+      id: 'early-drops',
+      severity: 'warning',
+      message: `${w.earlyDrop} entries were evicted early ${windowText(w)} to make room: the table is at its limit.`,
+      action: 'Usually UNREPLIED flows (scans, floods, UDP without answers); lower the udp and syn_sent timeouts or raise the max.',
+    });
+  }
+  if (w && w.clashResolved !== null && w.clashResolved > 0) {
+    out.push({
+      id: 'clashes-resolved',
+      severity: 'info',
+      message: `The kernel resolved ${w.clashResolved} insertion races ${windowText(w)} (clash_resolve): packets of one new flow arrived together and none was dropped. Nothing to do.`,
+    });
+  }
+  const b = f.sinceBoot;
+  if (b && (b.drop > 0 || b.earlyDrop > 0)) {
+    out.push({
+      id: 'drops-since-boot',
+      severity: 'info',
+      message: `History: since boot the kernel dropped ${b.drop} packets of new connections (${b.insertFailed} insert_failed, ${b.earlyDrop} early drops). ${w ? `Judged above ${windowText(w)}, not from these totals.` : 'Only one sample was taken: whether it happens now is not known yet.'}`,
+    });
+  }
+  if (f.missingCounters.length) {
+    out.push({
+      id: 'counters-missing',
+      severity: 'warning',
+      message: `This kernel's conntrack statistics have no ${f.missingCounters.join(', ')} column: a full table or an insertion race cannot be told apart or alerted on here.`,
     });
   }
   return out;

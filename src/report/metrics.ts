@@ -1,27 +1,83 @@
-// Every Prometheus metric the agent exposes, in one registry, declared here
-// and nowhere else. A new AgentMetrics per agent: no global registry.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// Every Prometheus metric the agent and the controller expose, declared here
+// and nowhere else; one registry per instance, no global one. The shape is
+// node_exporter's: kernel totals are counters named after the kernel's own
+// column (snake_case, _total), values that could not be read are absent (not
+// 0), and no label says which node or pod: the ServiceMonitor/PodMonitor adds
+// that from the scrape target (relabeling), where Prometheus users expect it.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ConntrackCounters } from '../kernel/stats.js';
 import type { NetnsSummaryDoc } from './status-schema.js';
 
 export type ReconcileResult = 'applied' | 'in_sync' | 'not_applicable' | 'dry_run' | 'failed' | 'restored';
 
-export const KERNEL_COUNTERS = ['drop', 'earlyDrop', 'insertFailed', 'invalid', 'searchRestart'] as const;
-export type KernelCounterName = (typeof KERNEL_COUNTERS)[number];
+/**
+ * The kernel's conntrack statistics (the stat file's columns, or conntrack -S's
+ * names), by our counter name, with the metric's snake_case name and help.
+ * Columns a kernel does not have are not exported.
+ */
+export const KERNEL_STATS: ReadonlyArray<{ key: string; metric: string; help: string }> = [
+  { key: 'found', metric: 'found', help: 'Lookups that found an entry.' },
+  { key: 'invalid', metric: 'invalid', help: 'Packets that could not be tracked (state INVALID).' },
+  { key: 'ignore', metric: 'ignore', help: 'Packets that already had an entry attached, or were not to be tracked.' },
+  { key: 'insert', metric: 'insert', help: 'Entries inserted into the table.' },
+  { key: 'insertFailed', metric: 'insert_failed', help: 'Entries that could not be inserted: an insertion race the kernel could not resolve (drop rises with it).' },
+  { key: 'drop', metric: 'drop', help: 'Packets of new flows dropped: the table was full (drop rises alone) or an insertion race was lost (insert_failed rises with it).' },
+  { key: 'earlyDrop', metric: 'early_drop', help: 'Unreplied entries evicted to make room in a full table.' },
+  { key: 'icmpError', metric: 'icmp_error', help: 'ICMP errors that matched no entry.' },
+  { key: 'searchRestart', metric: 'search_restart', help: 'Lookups restarted because the table was resized or an entry moved.' },
+  { key: 'clashResolve', metric: 'clash_resolve', help: 'Insertion races the kernel resolved without a drop (information).' },
+  { key: 'chainTooLong', metric: 'chain_too_long', help: 'Inserts refused because a hash chain was too long.' },
+  { key: 'new', metric: 'new', help: 'Entries created.' },
+  { key: 'delete', metric: 'delete', help: 'Entries deleted.' },
+  { key: 'expectNew', metric: 'expect_new', help: 'Expectations added.' },
+  { key: 'expectCreate', metric: 'expect_create', help: 'Expectations created.' },
+  { key: 'expectDelete', metric: 'expect_delete', help: 'Expectations deleted.' },
+];
 
 export interface TableSample {
   count: number | null;
   max: number | null;
   buckets: number | null;
-  counters: Partial<Record<KernelCounterName, number>> | null;
+  counters: ConntrackCounters | null;
 }
 
+export interface MetricsOptions {
+  /** The release, for conntrack_operator_build_info. */
+  version: string;
+  /** Node.js process metrics (CPU, memory, event loop); off only where their values would vary (golden tests). */
+  processMetrics?: boolean;
+}
+
+/** The usual Prometheus extras of every process: process_* and nodejs_* metrics and a _build_info gauge. */
+function registryFor(o: MetricsOptions): Registry {
+  const registry = new Registry();
+  if (o.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'conntrack_operator_build_info',
+    help: 'Always 1; the label says which release runs here (nodejs_version_info has the runtime).',
+    labelNames: ['version'],
+    registers: [registry],
+  }).set({ version: o.version }, 1);
+  return registry;
+}
+
+/** An unlabelled gauge that is absent until set: an unread value must not read as 0. */
+function gauge(registry: Registry, name: string, help: string): Gauge {
+  const g = new Gauge({ name, help, registers: [registry] });
+  g.remove();
+  return g;
+}
+
+const setOrRemove = (g: Gauge, v: number | null | undefined) => (v === null || v === undefined ? g.remove() : g.set(v));
+
 export class AgentMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly entries: Gauge;
   private readonly max: Gauge;
   private readonly buckets: Gauge;
   private readonly usage: Gauge;
-  private readonly kernelCounter: Gauge;
+  /** The kernel's running totals, mirrored: a counter whose value is the kernel's. */
+  private readonly stats = new Map<string, Counter>();
   private readonly drift: Gauge;
   private readonly reconciles: Counter;
   private readonly reconcileDuration: Histogram;
@@ -31,48 +87,34 @@ export class AgentMetrics {
   private readonly namespaces: Gauge;
   private readonly netnsEntries: Gauge;
 
-  constructor(private readonly node: string) {
+  constructor(options: MetricsOptions) {
+    this.registry = registryFor(options);
     const registers = [this.registry];
-    this.registry.setDefaultLabels({ node });
-    // Labelled by node explicitly: an unlabelled gauge exports 0 when it has no value, and an
-    // unreadable count must be absent, not zero.
-    const labelNames = ['node'];
-    this.entries = new Gauge({ name: 'conntrack_operator_table_entries', help: 'Entries in the conntrack table (nf_conntrack_count).', labelNames, registers });
-    this.max = new Gauge({ name: 'conntrack_operator_table_max', help: 'Table limit (nf_conntrack_max).', labelNames, registers });
-    this.buckets = new Gauge({ name: 'conntrack_operator_table_buckets', help: 'Hash buckets (nf_conntrack_buckets).', labelNames, registers });
-    this.usage = new Gauge({ name: 'conntrack_operator_table_usage_ratio', help: 'Entries / max, 0 to 1; new flows are dropped at 1.', labelNames, registers });
-    this.kernelCounter = new Gauge({
-      name: 'conntrack_operator_kernel_counter',
-      help: 'Kernel conntrack counters summed over CPUs, cumulative since boot (use rate()). drop rising means the table is full now.',
-      labelNames: ['counter'],
-      registers,
-    });
-    this.drift = new Gauge({
-      name: 'conntrack_operator_drift',
-      help: '1 while a key differs from the policy, by key.',
-      labelNames: ['key'],
-      registers,
-    });
-    this.reconciles = new Counter({
-      name: 'conntrack_operator_reconciles_total',
-      help: 'Reconcile passes by result.',
-      labelNames: ['result'],
-      registers,
-    });
+    this.entries = gauge(this.registry, 'conntrack_operator_table_entries', 'Entries in the conntrack table (nf_conntrack_count).');
+    this.max = gauge(this.registry, 'conntrack_operator_table_max', 'Table limit (nf_conntrack_max).');
+    this.buckets = gauge(this.registry, 'conntrack_operator_table_buckets', 'Hash buckets (nf_conntrack_buckets).');
+    this.usage = gauge(this.registry, 'conntrack_operator_table_usage_ratio', 'Entries / max, 0 to 1; new flows are dropped at 1.');
+    for (const s of KERNEL_STATS) {
+      const c = new Counter({ name: `conntrack_operator_stat_${s.metric}_total`, help: `${s.help} Kernel total summed over CPUs, since boot.`, registers });
+      c.remove();
+      this.stats.set(s.key, c);
+    }
+    this.drift = new Gauge({ name: 'conntrack_operator_drift', help: '1 while a key differs from the policy, by key.', labelNames: ['key'], registers });
+    this.reconciles = new Counter({ name: 'conntrack_operator_reconciles_total', help: 'Reconcile passes by result.', labelNames: ['result'], registers });
     this.reconcileDuration = new Histogram({
       name: 'conntrack_operator_reconcile_duration_seconds',
       help: 'Time of one reconcile pass.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.notrackRules = new Gauge({ name: 'conntrack_operator_notrack_rules', help: 'NOTRACK rules owned by the agent.', registers });
-    this.lastApply = new Gauge({
-      name: 'conntrack_operator_last_successful_apply_timestamp_seconds',
-      help: 'Unix time of the last reconcile that left the node matching the policy.',
-      registers,
-    });
-    this.nodeEntries = new Gauge({ name: 'conntrack_operator_node_entries', help: 'Entries over every network namespace of the node (each one\'s own count summed).', labelNames, registers });
-    this.namespaces = new Gauge({ name: 'conntrack_operator_network_namespaces', help: 'Network namespaces with a process on the node.', labelNames, registers });
+    this.notrackRules = gauge(this.registry, 'conntrack_operator_notrack_rules', 'NOTRACK rules owned by the agent.');
+    this.lastApply = gauge(
+      this.registry,
+      'conntrack_operator_last_successful_apply_timestamp_seconds',
+      'Unix time of the last reconcile that left the node matching the policy; absent until one did.',
+    );
+    this.nodeEntries = gauge(this.registry, 'conntrack_operator_node_entries', "Entries over every network namespace of the node (each one's own count summed).");
+    this.namespaces = gauge(this.registry, 'conntrack_operator_network_namespaces', 'Network namespaces with a process on the node.');
     // Bounded cardinality: only the status's top namespaces (at most 5), replaced every pass.
     this.netnsEntries = new Gauge({
       name: 'conntrack_operator_netns_entries',
@@ -83,23 +125,22 @@ export class AgentMetrics {
   }
 
   observeTable(s: TableSample): void {
-    const set = (g: Gauge, v: number | null) => (v === null ? g.remove({ node: this.node }) : g.set({ node: this.node }, v));
-    set(this.entries, s.count);
-    set(this.max, s.max);
-    set(this.buckets, s.buckets);
-    set(this.usage, s.count !== null && s.max ? s.count / s.max : null);
-    for (const name of KERNEL_COUNTERS) {
-      const v = s.counters?.[name];
-      if (v === undefined) this.kernelCounter.remove({ counter: name });
-      else this.kernelCounter.set({ counter: name }, v);
+    setOrRemove(this.entries, s.count);
+    setOrRemove(this.max, s.max);
+    setOrRemove(this.buckets, s.buckets);
+    setOrRemove(this.usage, s.count !== null && s.max ? s.count / s.max : null);
+    for (const [key, counter] of this.stats) {
+      const v = s.counters?.[key];
+      counter.reset();
+      if (v === undefined) counter.remove();
+      else counter.inc(v);
     }
   }
 
   /** Node-wide figures and the top namespaces; null (no census) removes them. */
   observeNamespaces(s: NetnsSummaryDoc | null): void {
-    const set = (g: Gauge, v: number | undefined) => (v === undefined ? g.remove({ node: this.node }) : g.set({ node: this.node }, v));
-    set(this.nodeEntries, s?.entries);
-    set(this.namespaces, s?.count);
+    setOrRemove(this.nodeEntries, s?.entries);
+    setOrRemove(this.namespaces, s?.count);
     this.netnsEntries.reset();
     for (const r of s?.top ?? []) if (r.entries !== undefined) this.netnsEntries.set({ netns: String(r.inode), pod_uid: r.podUid ?? '' }, r.entries);
   }
@@ -128,13 +169,13 @@ export class AgentMetrics {
 
 /** The controller's few metrics, in its own registry (one per process). */
 export class ControllerMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly leader: Gauge;
   private readonly passDuration: Histogram;
 
-  constructor(identity: string) {
+  constructor(options: MetricsOptions) {
+    this.registry = registryFor(options);
     const registers = [this.registry];
-    this.registry.setDefaultLabels({ pod: identity });
     this.leader = new Gauge({ name: 'conntrack_operator_controller_leader', help: '1 while this replica holds the leader Lease.', registers });
     this.passDuration = new Histogram({
       name: 'conntrack_operator_controller_pass_duration_seconds',

@@ -14,6 +14,7 @@ export interface NodeEventIntent {
     | 'ConntrackDriftDetected'
     | 'ConntrackTablePressure'
     | 'ConntrackTableFull'
+    | 'ConntrackInsertionRace'
     | 'ConntrackRestored';
   message: string;
 }
@@ -68,6 +69,14 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
       type: 'Warning',
       reason: 'ConntrackTableFull',
       message: `Connection tracking table FULL on ${node}: the kernel is dropping packets of new connections (${full.message}) Requests to and from this node time out with nothing in application logs.`,
+    });
+  }
+  const race = condition(next, 'InsertionRace');
+  if (race?.status === 'True') {
+    out.push({
+      type: 'Warning',
+      reason: 'ConntrackInsertionRace',
+      message: `Insertion races are dropping packets on ${node}, whatever the table's fill: ${race.message} Typically DNS lookups stall for 5 s. A bigger table does not help.`,
     });
   }
   out.push(...netnsEventsForPass(prev, next));

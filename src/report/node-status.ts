@@ -9,6 +9,7 @@ import type { ReconcileResult } from '../reconcile/reconciler.js';
 import type { RestoreResult } from '../reconcile/restore.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
+import { windowText, type DropWindow } from './drops.js';
 import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent } from './findings.js';
 import type { NodeConditionType, NodeStatusDoc } from './status-schema.js';
 
@@ -19,6 +20,14 @@ import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
 import { buildNetnsStatus, type NetnsDrops } from './netns-status.js';
 
+/**
+ * observedGeneration of every condition: the ConntrackStatus object's own
+ * metadata.generation. The object has no spec (all of it is status, written
+ * through the status subresource), so the API server keeps it at 1. Which
+ * policy generations were applied is in appliedPolicy.policies[].generation.
+ */
+export const STATUS_OBJECT_GENERATION = 1;
+
 /** Applied condition reasons that mean the node could not be made to follow (or given back). */
 export const FAILED_REASONS: ReadonlySet<string> = new Set(['ApplyFailed', 'Error', 'RestoreFailed']);
 
@@ -28,11 +37,11 @@ export type PassOutcome =
   | { kind: 'no-policy' }
   | { kind: 'error'; message: string; effective?: EffectivePolicy; generations?: Record<string, number> };
 
-export interface TableFullSignal {
-  /** Drops rose since the previous pass (the exact measure). */
-  dropsRising: number;
+export interface DropSignal {
+  /** How the counters moved since the previous pass; null on the first pass (one sample). */
+  window: DropWindow | null;
   /** The kernel logged "table full" for this namespace since the previous pass. */
-  kernelLogged: boolean;
+  kernelLoggedFull: boolean;
 }
 
 export interface NodeStatusInputs {
@@ -44,7 +53,7 @@ export interface NodeStatusInputs {
   notrackBackend: 'iptables-nft' | 'iptables-legacy' | 'nftables' | 'none';
   outcome: PassOutcome;
   baseline: Baseline;
-  tableFull: TableFullSignal;
+  drops: DropSignal;
   /** Why the last policy input could not be used (an invalid edit), if so. */
   policyError?: string;
   /** This pass's namespace census and each namespace's drop counters at the previous pass. */
@@ -103,6 +112,51 @@ function notApplicableText(items: ReconcileResult['notApplicable']): string {
   return items.map((n) => `${n.key} (${n.reason})`).join('; ');
 }
 
+/** The summary kubectl wait, kstatus and dashboards look for: False when the node cannot follow its policy or drops packets now. */
+function readyCondition(applied: NodeConditionInput, full: NodeConditionInput, race: NodeConditionInput): NodeConditionInput {
+  const base = { type: 'Ready' as const, observedGeneration: applied.observedGeneration };
+  if (FAILED_REASONS.has(applied.reason)) return { ...base, status: 'False', reason: applied.reason, message: applied.message };
+  for (const c of [full, race]) {
+    if (c.status === 'True') return { ...base, status: 'False', reason: c.type, message: c.message };
+  }
+  return { ...base, status: 'True', reason: 'Ready', message: 'The agent reads this node, it follows its policy (or has none), and no packets are being dropped.' };
+}
+
+/** Why drops could not be judged this pass: counters unread, or only one sample so far. */
+function notJudged(countersRead: boolean): Pick<NodeConditionInput, 'status' | 'reason' | 'message'> {
+  return countersRead
+    ? { status: 'Unknown', reason: 'FirstSample', message: 'Drops are judged between two reads of the counters; this is the first.' }
+    : { status: 'Unknown', reason: 'CountersUnreadable', message: 'The kernel\'s conntrack counters could not be read: see the findings and what was not read.' };
+}
+
+/** Drops because no entry could be allocated, or the kernel's own "table full" line. */
+function tableFullConditionOf(d: DropSignal, unjudged: ReturnType<typeof notJudged>, generation: number): NodeConditionInput {
+  const base = { type: 'TableFull' as const, observedGeneration: generation };
+  const w = d.window;
+  if (w && w.tableFull > 0) {
+    return { ...base, status: 'True', reason: 'Dropping', message: `The table is full: ${w.tableFull} packets of new connections were dropped ${windowText(w)} because no entry could be allocated.` };
+  }
+  if (d.kernelLoggedFull) return { ...base, status: 'True', reason: 'KernelReportedFull', message: 'The kernel logged "nf_conntrack: table full, dropping packet" for this node.' };
+  if (!w) return { ...base, ...unjudged };
+  return { ...base, status: 'False', reason: 'NotDropping', message: `No connections dropped for a full table ${windowText(w)}.` };
+}
+
+/** Drops because two packets of one new flow raced to insert it: not a full table, and not fixed by a bigger one. */
+function insertionRaceConditionOf(w: DropWindow | null, unjudged: ReturnType<typeof notJudged>, usage: number | null, generation: number): NodeConditionInput {
+  const base = { type: 'InsertionRace' as const, observedGeneration: generation };
+  if (!w) return { ...base, ...unjudged };
+  if (w.insertionRace > 0) {
+    const fill = usage === null ? '' : ` with the table ${round1(usage)}% full`;
+    return {
+      ...base,
+      status: 'True',
+      reason: 'RaceDrops',
+      message: `${w.insertionRace} packets were dropped ${windowText(w)}${fill} because two packets of one new flow raced to insert it (drop and insert_failed rose together): the UDP/DNS race. NOTRACK DNS or set resolver options single-request-reopen / use-vc; see the findings.`,
+    };
+  }
+  return { ...base, status: 'False', reason: 'NoRaceDrops', message: `No packets dropped for an insertion race ${windowText(w)}.` };
+}
+
 export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; conditions: NodeCondition[] } {
   const s = i.snapshot;
   const { count, max, buckets } = s.table;
@@ -111,8 +165,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
   const usage = usagePercent(count, max);
   const drift = i.outcome.kind === 'reconciled' ? i.outcome.result.drift : [];
   const generations = generationsOf(i.outcome);
-  // A node status has no generation of its own: conditions refer to the newest policy generation they saw.
-  const generation = generations && Object.keys(generations).length ? Math.max(...Object.values(generations)) : 0;
+  const generation = STATUS_OBJECT_GENERATION;
   const c = s.stats.counters;
 
   const pressureCondition: NodeConditionInput =
@@ -123,27 +176,19 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
         : usage >= pressure.warningPercent
           ? { type: 'Pressure', status: 'True', reason: 'Warning', message: `The table is ${round1(usage)}% full (${count} of ${max}).`, observedGeneration: generation }
           : { type: 'Pressure', status: 'False', reason: 'Normal', message: `The table is ${round1(usage)}% full.`, observedGeneration: generation };
-  const full = i.tableFull.dropsRising > 0 || i.tableFull.kernelLogged;
-  const tableFullCondition: NodeConditionInput = full
-    ? {
-        type: 'TableFull',
-        status: 'True',
-        reason: i.tableFull.dropsRising > 0 ? 'Dropping' : 'KernelReportedFull',
-        message:
-          i.tableFull.dropsRising > 0
-            ? `The table is full: ${i.tableFull.dropsRising} new connections were dropped since the last check.`
-            : 'The kernel logged "nf_conntrack: table full, dropping packet" for this node.',
-        observedGeneration: generation,
-      }
-    : { type: 'TableFull', status: 'False', reason: 'NotDropping', message: 'No connections dropped since the last check.', observedGeneration: generation };
+  const unjudged = notJudged(c !== null);
+  const tableFullCondition = tableFullConditionOf(i.drops, unjudged, generation);
+  const raceCondition = insertionRaceConditionOf(i.drops.window, unjudged, usage, generation);
   const driftCondition: NodeConditionInput = i.outcome.kind === 'error'
     ? { type: 'Drifted', status: 'Unknown', reason: 'NotChecked', message: 'The last pass failed before comparing the node with the policy.', observedGeneration: generation }
     : drift.length
     ? { type: 'Drifted', status: 'True', reason: drift.some((d) => d.fighting) ? 'Fighting' : 'Drift', message: drift.map(driftText).join('; '), observedGeneration: generation }
     : { type: 'Drifted', status: 'False', reason: 'InSync', message: 'No key differs from what was applied.', observedGeneration: generation };
 
-  const conditions = setConditions(i.previousConditions, [appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied')), driftCondition, pressureCondition, tableFullCondition], i.now);
-  const findings = [...buildFindings(factsFrom(s, i.summary, pressure)), ...(i.namespaces ? netnsFindings(i.namespaces.census, max, pressure) : [])];
+  const applied = appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied'));
+  const ready = readyCondition(applied, tableFullCondition, raceCondition);
+  const conditions = setConditions(i.previousConditions, [ready, applied, driftCondition, pressureCondition, tableFullCondition, raceCondition], i.now);
+  const findings = [...buildFindings(factsFrom(s, i.summary, i.drops.window, pressure)), ...(i.namespaces ? netnsFindings(i.namespaces.census, max, pressure) : [])];
 
   const status: NodeStatusDoc = {
     nodeName: i.nodeName,
@@ -172,7 +217,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ...(c
       ? {
           counters: Object.fromEntries(
-            (['drop', 'earlyDrop', 'insertFailed', 'invalid', 'searchRestart'] as const).filter((k) => c[k] !== undefined).map((k) => [k, c[k]!]),
+            (['drop', 'earlyDrop', 'insertFailed', 'clashResolve', 'invalid', 'searchRestart'] as const).filter((k) => c[k] !== undefined).map((k) => [k, c[k]!]),
           ),
         }
       : {}),

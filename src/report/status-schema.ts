@@ -33,11 +33,12 @@ function conditionSchema<const T extends readonly [string, ...string[]]>(types: 
     .describe('A condition, as metav1.Condition.');
 }
 
-export const NodeConditionType = ['Applied', 'Drifted', 'Pressure', 'TableFull'] as const;
+export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace'] as const;
 export const NodeCondition = conditionSchema(
   NodeConditionType,
-  'Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
-    'Pressure: usage is above the warning threshold. TableFull: the kernel is dropping new connections.',
+  'Ready: the node follows its policy (or has none) and drops no packets; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
+    'Pressure: usage is above the warning threshold. TableFull: the kernel is dropping new connections because the table is full. ' +
+    'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill.',
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
@@ -79,9 +80,10 @@ export const TableStatus = z
 
 export const Counters = z
   .strictObject({
-    drop: Count.optional().describe('New connections dropped because the table was full.'),
+    drop: Count.optional().describe('Packets of new connections dropped: the table was full, or an insertion race could not be resolved.'),
     earlyDrop: Count.optional().describe('Unreplied entries evicted to make room.'),
-    insertFailed: Count.optional().describe('Entries that could not be inserted (a race or a full table).'),
+    insertFailed: Count.optional().describe('Entries that could not be inserted (an unresolved insertion race; drop rises with it).'),
+    clashResolve: Count.optional().describe('Insertion races the kernel resolved without a drop (information).'),
     invalid: Count.optional().describe('Packets that could not be tracked (state INVALID).'),
     searchRestart: Count.optional().describe('Table lookups restarted because of a concurrent resize.'),
   })
@@ -184,7 +186,7 @@ export const NodeStatus = z
       .describe('Values before the agent first changed them (restored when no policy selects the node).'),
     findings: z.array(Finding).max(32).optional().describe('Recommendations from the numbers.'),
     namespaces: NetnsSummary.optional(),
-    conditions: z.array(NodeCondition).max(8).describe('Applied, Drifted, Pressure and TableFull.'),
+    conditions: z.array(NodeCondition).max(8).describe('Ready, Applied, Drifted, Pressure, TableFull and InsertionRace; observedGeneration is this object\'s own (always 1: it has no spec).'),
   })
   .describe('What the agent sees on the node and what it did.');
 

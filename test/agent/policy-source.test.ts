@@ -10,7 +10,7 @@ const GOOD = `apiVersion: conntrack.io/v1alpha1
 kind: ConntrackPolicy
 metadata: {name: web}
 spec:
-  timeouts: {tcp: {established: 600}}
+  timeouts: {tcp: {establishedSeconds: 600}}
   notrack:
     - {name: loopback, interface: lo}
     - {name: web-in, protocol: tcp, ports: [80], direction: inbound}
@@ -116,7 +116,7 @@ describe('PolicyFileSource: a version still being written is never used', () => 
     assert.ok(seen.length >= 2, 'the final version was published');
     for (const s of seen) assert.notDeepEqual(ruleNames(s), ['loopback'], `the partial version was published: ${JSON.stringify(seen.map(ruleNames))}`);
     assert.deepEqual(ruleNames(src.current()), ['loopback', 'web-in']);
-    assert.equal(src.current().policies[0]?.spec.timeouts?.tcp?.established, 600);
+    assert.equal(src.current().policies[0]?.spec.timeouts?.tcp?.establishedSeconds, 600);
   });
 });
 

@@ -1,6 +1,6 @@
 // Root only, real kernel: the standalone agent runs in the host namespace
 // (--dry-run: it writes nothing), a namespace this test creates is driven to
-// its limit (the global max lowered for a few seconds, restored in finally),
+// its limit (the global max lowered for a few seconds, then restored),
 // and the agent's status names that namespace as full, with the Node event the
 // cluster reporter sends for it. The host's own count never shows this table.
 import { test } from 'node:test';
@@ -15,18 +15,17 @@ import type { NodeStatusDoc } from '../../src/report/status-schema.js';
 import { execInOk, realKernelSkipReason, setNetnsSysctl, withNetns } from '../support/netns.js';
 import { sleeperIn } from '../support/netns-process.js';
 import { until } from '../support/until.js';
+import { withLoweredMax } from '../support/lowered-max.js';
 import { MAIN } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl']);
 const FILL = fileURLToPath(new URL('../kube-e2e/fill-table.ts', import.meta.url));
-const MAX_PATH = '/proc/sys/net/netfilter/nf_conntrack_max';
-const COUNT_PATH = '/proc/sys/net/netfilter/nf_conntrack_count';
 const POLICY = `apiVersion: conntrack.io/v1alpha1
 kind: ConntrackPolicy
 metadata: {name: i13-netns-full}
 spec:
   mode: DryRun
-  timeouts: {tcp: {established: 600}}
+  timeouts: {tcp: {establishedSeconds: 600}}
 `;
 
 async function status(file: string): Promise<NodeStatusDoc | undefined> {
@@ -63,11 +62,7 @@ test('a namespace driven to its limit: the agent in the host namespace reports i
       assert.ok(before.namespaces, 'status.namespaces is written');
       assert.deepEqual(before.namespaces.full, []);
 
-      const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
-      // Low enough to fill in seconds, with room for what the host's own namespace holds now.
-      const fullMax = 4096 + Number((await readFile(COUNT_PATH, 'utf8')).trim());
-      try {
-        await writeFile(MAX_PATH, String(fullMax));
+      await withLoweredMax(async (fullMax) => {
         const fill = JSON.parse(await execInOk(ns, process.execPath, ['--import', 'tsx', FILL, String(fullMax * 3)], { timeoutMs: 60_000 })) as { completed: number; failed: number };
         assert.ok(fill.failed >= 10, `the table filled: ${JSON.stringify(fill)}`);
         const full = await until('status names the namespace as full', async () => {
@@ -83,9 +78,7 @@ test('a namespace driven to its limit: the agent in the host namespace reports i
         // The host's own table did not fill: its condition stays False while the namespace drops.
         assert.ok((full.table?.count ?? 0) < fullMax);
         assert.ok(full.findings?.some((f) => f.id === 'netns-usage-critical' && f.message.includes(String(s.inode))));
-      } finally {
-        await writeFile(MAX_PATH, oldMax);
-      }
+      });
     });
   } finally {
     (agent as ChildProcess | null)?.kill('SIGTERM');

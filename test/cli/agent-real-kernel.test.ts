@@ -23,8 +23,8 @@ metadata: {name: e2e}
 spec:
   mode: Enforce
   timeouts:
-    tcp: {established: 600, timeWait: 30}
-    udp: {unreplied: 15}
+    tcp: {establishedSeconds: 600, timeWaitSeconds: 30}
+    udp: {unrepliedSeconds: 15}
   notrack:
     - name: web
       protocol: tcp

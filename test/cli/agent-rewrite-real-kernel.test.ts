@@ -21,7 +21,7 @@ kind: ConntrackPolicy
 metadata: {name: rewrite}
 spec:
   timeouts:
-    tcp: {established: 600}
+    tcp: {establishedSeconds: 600}
   notrack:
     - {name: loopback, interface: lo}
     - {name: web, protocol: tcp, ports: [18080], direction: inbound}

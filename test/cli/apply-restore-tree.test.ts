@@ -23,8 +23,8 @@ spec:
   mode: Enforce
   table: {max: 524288, buckets: 131072}
   timeouts:
-    tcp: {established: 10m, timeWait: 30}
-    udp: {unreplied: 20}
+    tcp: {establishedSeconds: 600, timeWaitSeconds: 30}
+    udp: {unrepliedSeconds: 20}
 `;
 
 before(async () => {
@@ -81,14 +81,14 @@ test('restore puts back the exact values from before the first apply', async () 
 const BAD: Array<{ name: string; yaml: string; messages: RegExp[] }> = [
   {
     name: 'schema errors, all at once, each naming its field',
-    yaml: POLICY.replace('established: 10m', 'established: 10 minutes').replace('unreplied: 20', 'unreplied: -5'),
-    messages: [/web: spec\.timeouts\.tcp\.established: /, /web: spec\.timeouts\.udp\.unreplied: /],
+    yaml: POLICY.replace('establishedSeconds: 600', 'establishedSeconds: 10m').replace('unrepliedSeconds: 20', 'unrepliedSeconds: -5'),
+    messages: [/web: spec\.timeouts\.tcp\.establishedSeconds: /, /web: spec\.timeouts\.udp\.unrepliedSeconds: /],
   },
-  { name: 'unknown field', yaml: POLICY.replace('timeWait: 30', 'timeWiat: 30'), messages: [/spec\.timeouts\.tcp.*timeWiat/] },
+  { name: 'unknown field', yaml: POLICY.replace('timeWaitSeconds: 30', 'timeWiat: 30'), messages: [/spec\.timeouts\.tcp.*timeWiat/] },
   { name: 'YAML syntax', yaml: 'apiVersion: [', messages: [/line \d+/] },
   {
     name: 'a timeout below the safe floor without the opt-in',
-    yaml: POLICY.replace('established: 10m', 'established: 60'),
+    yaml: POLICY.replace('establishedSeconds: 600', 'establishedSeconds: 60'),
     messages: [/spec\.timeouts\.tcp\.established/, /nothing was written/],
   },
 ];

@@ -80,7 +80,7 @@ class FakeCluster {
   }
 }
 
-const SPEC = { nodeSelector: { matchLabels: { role: 'web' } }, timeouts: { tcp: { established: 600 } } };
+const SPEC = { nodeSelector: { matchLabels: { role: 'web' } }, timeouts: { tcp: { establishedSeconds: 600 } } };
 
 /** A leading controller on a fake clock, with one policy "web" whose first status write is due at 500 ms (the debounce). */
 async function leading(answers: Answer[], random = () => 0.5) {
@@ -153,7 +153,7 @@ test('success resets the backoff: the next failure waits the first delay again',
   await clock.advance(60_000);
   assert.deepEqual(writeTimes(), writesAfter(3));
   cluster.answers = [500];
-  cluster.apply('web', { ...SPEC, timeouts: { tcp: { established: 900 } } }); // a new generation: a new status to write
+  cluster.apply('web', { ...SPEC, timeouts: { tcp: { establishedSeconds: 900 } } }); // a new generation: a new status to write
   const edited = clock.now() - T0;
   await clock.advance(60_000);
   await controller.stop();
@@ -163,7 +163,7 @@ test('success resets the backoff: the next failure waits the first delay again',
 test('a held policy that changes is written at its next pass, not after the backoff; the failure count goes on', async () => {
   const { clock, cluster, controller, writeTimes } = await leading([500, 500, 500, 500]);
   await clock.advanceTo(5000); // failed at 500, 1750, 4250; the next retry is due at 9250
-  cluster.apply('web', { ...SPEC, timeouts: { tcp: { established: 900 } } });
+  cluster.apply('web', { ...SPEC, timeouts: { tcp: { establishedSeconds: 900 } } });
   await clock.advance(60_000);
   await controller.stop();
   assert.deepEqual(writeTimes(), [500, 1750, 4250, 5500, 5500 + retryDelay(4)]);
@@ -181,7 +181,7 @@ for (const code of [400, 403, 422]) {
     assert.deepEqual(writeTimes(), [500]);
     const errors = logged.filter((l) => l.level === 'error');
     assert.deepEqual(errors.map((l) => [l.policy, l.msg]), [['web', 'the API refused the policy status; not retrying until the policy changes']]);
-    cluster.apply('web', { ...SPEC, timeouts: { tcp: { established: 900 } } });
+    cluster.apply('web', { ...SPEC, timeouts: { tcp: { establishedSeconds: 900 } } });
     const edited = clock.now() - T0;
     await clock.advance(60_000);
     await controller.stop();

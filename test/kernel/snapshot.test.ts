@@ -9,7 +9,7 @@ const MEM_TOTAL = 24684096 * 1024; // MemTotal of the machine the trees were cop
 const KERNEL = '6.18.44-fc-v595';
 
 async function snapshotOf(tree: string, runner = new CannedRunner({}), isRoot = true): Promise<{ snap: HostSnapshot; paths: ReturnType<typeof loadFixtureTree>['paths'] }> {
-  const { kernel, paths } = loadFixtureTree(tree);
+  const { kernel, paths } = loadFixtureTree(tree, { live: true });
   return { snap: await readHostSnapshot({ files: kernel, paths, runner, isRoot }), paths };
 }
 
@@ -65,7 +65,7 @@ test('not-loaded: no data, no crash, nothing spawned', async () => {
   assert.equal(snap.moduleLoaded, false);
   assert.deepEqual(snap.table, { count: null, max: null, buckets: null, hashsize: null });
   assert.deepEqual(snap.sysctls, {});
-  assert.deepEqual(snap.stats, { source: null, counters: null, entries: null, cpus: 0 });
+  assert.deepEqual(snap.stats, { source: null, counters: null, entries: null, cpus: 0, missing: [] });
   assert.equal(snap.memory.slabObjectSize, null);
   assert.equal(snap.memory.memTotalBytes, MEM_TOTAL);
   assert.equal(snap.kernelRelease, KERNEL);

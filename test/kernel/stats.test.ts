@@ -76,15 +76,18 @@ const cannedS = (name: string) => ({ code: 0, stdout: fixtureText(name, 'conntra
 
 test('readConntrackStats: which source answers, and why the others did not', async (t) => {
   const denied = { code: 1, stdout: '', stderr: fixtureText('no-stat-file', 'conntrack-S-without-cap-net-admin.stderr') };
-  const cases: Array<{ name: string; tree: string; runner: CannedResults; isRoot: boolean; source: string | null; problems: string[]; calls: number }> = [
-    { name: 'stat file present: no process spawned', tree: 'host-6.18', runner: {}, isRoot: true, source: 'stat-file', problems: [], calls: 0 },
-    { name: 'stat file missing: conntrack -S', tree: 'no-stat-file', runner: { 'conntrack -S': cannedS('no-stat-file') }, isRoot: true, source: 'conntrack -S', problems: [], calls: 1 },
-    { name: 'stat file missing, no CAP_NET_ADMIN', tree: 'no-stat-file', runner: { 'conntrack -S': denied }, isRoot: false, source: null, problems: ['conntrack -S EPERM root'], calls: 1 },
-    { name: 'stat file missing, no conntrack binary', tree: 'no-stat-file', runner: {}, isRoot: true, source: null, problems: ['conntrack -S ENOENT'], calls: 1 },
+  const notRun = 'conntrack -S not run: the --proc-root tree is not this kernel';
+  const cases: Array<{ name: string; tree: string; live: boolean; runner: CannedResults; isRoot: boolean; source: string | null; problems: string[]; calls: number }> = [
+    { name: 'stat file present: no process spawned', tree: 'host-6.18', live: true, runner: {}, isRoot: true, source: 'stat-file', problems: [], calls: 0 },
+    { name: 'stat file at proc/net (node_exporter layout): read there', tree: 'proc-net-layout', live: false, runner: {}, isRoot: true, source: 'stat-file', problems: [], calls: 0 },
+    { name: 'stat file missing: conntrack -S', tree: 'no-stat-file', live: true, runner: { 'conntrack -S': cannedS('no-stat-file') }, isRoot: true, source: 'conntrack -S', problems: [], calls: 1 },
+    { name: 'stat file missing, no CAP_NET_ADMIN', tree: 'no-stat-file', live: true, runner: { 'conntrack -S': denied }, isRoot: false, source: null, problems: ['conntrack -S EPERM root'], calls: 1 },
+    { name: 'stat file missing, no conntrack binary', tree: 'no-stat-file', live: true, runner: {}, isRoot: true, source: null, problems: ['conntrack -S ENOENT'], calls: 1 },
+    { name: 'stat file missing in a copied tree: the live kernel is never asked', tree: 'no-stat-file', live: false, runner: { 'conntrack -S': cannedS('no-stat-file') }, isRoot: true, source: null, problems: [notRun], calls: 0 },
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {
-      const { kernel, paths } = loadFixtureTree(c.tree);
+      const { kernel, paths } = loadFixtureTree(c.tree, { live: c.live });
       const runner = new CannedRunner(c.runner);
       const got = await readConntrackStats(kernel, paths, runner, c.isRoot);
       assert.equal(got.source, c.source);
@@ -96,9 +99,22 @@ test('readConntrackStats: which source answers, and why the others did not', asy
 });
 
 test('readConntrackStats: an unreadable stat file is named, then conntrack -S is used', async () => {
-  const { kernel, paths } = loadFixtureTree('host-6.18');
+  const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
   kernel.failRead(paths.statFile(), 'EACCES');
   const got = await readConntrackStats(kernel, paths, new CannedRunner({ 'conntrack -S': cannedS('host-6.18') }), false);
   assert.equal(got.source, 'conntrack -S');
   assert.deepEqual(got.unreadable, [{ what: 'conntrack stat file', path: paths.statFile(), code: 'EACCES', needsRoot: true }]);
+});
+
+test('readConntrackStats: a header without a counter the drop alerts need names it as not read', async () => {
+  const { kernel, paths } = loadFixtureTree('host-6.18');
+  // As a kernel that renamed insert_failed would print it: the column is gone, the others stay.
+  const real = await kernel.read(paths.statFile());
+  const renamed = real.split('\n').map((line, i) => (i === 0 ? line.replace('insert_failed', 'insert_fail') : line)).join('\n');
+  kernel.set(paths.statFile(), renamed);
+  const got = await readConntrackStats(kernel, paths, new CannedRunner({}), true);
+  assert.equal(got.source, 'stat-file');
+  assert.deepEqual(got.missing, ['insertFailed']);
+  assert.deepEqual(got.unreadable, [{ what: 'conntrack counter insertFailed', path: paths.statFile(), code: 'no such column', needsRoot: false }]);
+  assert.equal(got.counters!.drop, 0);
 });

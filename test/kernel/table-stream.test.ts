@@ -32,7 +32,7 @@ test('with-table: the file is present and readable, no process is spawned', asyn
 });
 
 test('host-6.18: no table file, conntrack -L -o extended is read instead', async () => {
-  const { kernel, paths } = loadFixtureTree('host-6.18');
+  const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
   const runner = new CannedRunner({ [LIST]: { code: 0, stdout: extended, stderr: 'conntrack v1.4.7 (conntrack-tools): 23 flow entries have been shown.\n' } });
   const stream = (await openTableStream({ files: kernel, paths, runner })) as TableStream;
   assert.equal(stream.source, 'conntrack -L');
@@ -41,7 +41,7 @@ test('host-6.18: no table file, conntrack -L -o extended is read instead', async
 });
 
 test('an empty table over conntrack -L is a table with no entries, not an error', async () => {
-  const { kernel, paths } = loadFixtureTree('host-6.18');
+  const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
   const runner = new CannedRunner({ [LIST]: { code: 0, stdout: '', stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n' } });
   const stream = (await openTableStream({ files: kernel, paths, runner })) as TableStream;
   assert.equal(stream.source, 'conntrack -L');
@@ -55,7 +55,7 @@ test('neither source readable: named, with whether root helps, no throw', async 
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {
-      const { kernel, paths } = loadFixtureTree('with-table');
+      const { kernel, paths } = loadFixtureTree('with-table', { live: true });
       kernel.failRead(paths.tableFile(), 'EACCES');
       const got = await openTableStream({ files: kernel, paths, runner: new CannedRunner(c.runner), isRoot: c.isRoot });
       assert.equal(got.source, null);
@@ -65,7 +65,7 @@ test('neither source readable: named, with whether root helps, no throw', async 
 });
 
 test('conntrack -L failing midway makes the iteration throw', async () => {
-  const { kernel, paths } = loadFixtureTree('host-6.18');
+  const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
   const runner = new CannedRunner({ [LIST]: { code: 1, stdout: extended, stderr: 'conntrack: Interrupted system call' } });
   const stream = (await openTableStream({ files: kernel, paths, runner })) as TableStream;
   await assert.rejects(drain(stream), /exited 1 midway: conntrack: Interrupted/);
@@ -80,4 +80,21 @@ test('file chunks split lines anywhere: the same entries come out; odd lines are
   const stream = (await openTableStream({ files, paths, runner: new CannedRunner({}) })) as TableStream;
   assert.deepEqual(await drain(stream), linesOf(fileText).map((l) => parseConntrackLine(l)));
   assert.deepEqual([stream.parser.parsed, stream.parser.malformed], [23, 1]);
+});
+
+test('a copied tree without a table file: conntrack -L is never run against the live kernel', async () => {
+  const { kernel, paths } = loadFixtureTree('proc-net-layout');
+  const runner = new CannedRunner({ [LIST]: { code: 0, stdout: extended, stderr: '' } });
+  const got = await openTableStream({ files: kernel, paths, runner, isRoot: true });
+  assert.equal(got.source, null);
+  assert.deepEqual(runner.calls, []);
+  assert.deepEqual(got.unreadable.map((u) => `${u.path} ${u.code}`), [`${paths.tableFile()} ENOENT`, `${LIST} not run: the --proc-root tree is not this kernel`]);
+});
+
+test('the table file in the proc/net layout is read', async () => {
+  const { kernel, paths } = loadFixtureTree('proc-net-layout');
+  kernel.set(paths.proc('net', 'nf_conntrack'), fileText);
+  const stream = (await openTableStream({ files: kernel, paths, runner: new CannedRunner({}) })) as TableStream;
+  assert.equal(stream.origin, paths.proc('net', 'nf_conntrack'));
+  assert.equal((await drain(stream)).length, 23);
 });

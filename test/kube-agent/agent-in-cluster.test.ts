@@ -21,7 +21,7 @@ spec:
   nodeSelector: {matchLabels: {role: web}}
   mode: Enforce
   timeouts:
-    tcp: {established: 600, timeWait: 30}
+    tcp: {establishedSeconds: 600, timeWaitSeconds: 30}
 `;
 
 let cluster: TestCluster;
@@ -73,12 +73,12 @@ test('apply, drift, API outage, delete: status, events and the kernel follow', {
 
     // kubectl get ctst prints our columns.
     const table = await kubectl(['get', 'ctst']);
-    assert.match(table.split('\n')[0]!, /NAME\s+USAGE\s+COUNT\s+MAX\s+BUCKETS\s+DROPS\s+POLICY\s+DRIFT\s+AGE/);
-    assert.match(table, new RegExp(`${NODE}\\s+0%\\s+0\\s+262144\\s+262144\\s+0\\s+web-nodes\\s+0`));
+    assert.match(table.split('\n')[0]!, /NAME\s+READY\s+USAGE\s+COUNT\s+MAX\s+BUCKETS\s+DROPS\s+POLICY\s+DRIFT\s+AGE/);
+    assert.match(table, new RegExp(`${NODE}\\s+True\\s+0%\\s+0\\s+262144\\s+262144\\s+0\\s+web-nodes\\s+0`));
     // kubectl describe: the sections an SRE looks for, in plain words. (The finding that stays in every
     // pass is kube-proxy's; the 5-day established timeout is one only until the policy changes it.)
     const described = await kubectl(['describe', 'ctst', NODE]);
-    for (const section of [/Applied Policy:/, /Baseline:/, /Conditions:/, /Reason:\s+Applied/, /Findings:[^]*Id:\s+kube-proxy-present/, /Table:\s*\n\s+Buckets:\s+262144/]) assert.match(described, section);
+    for (const section of [/Applied Policy:/, /Baseline:/, /Conditions:/, /Reason:\s+Applied/, /Type:\s+Ready/, /Type:\s+InsertionRace/, /Findings:[^]*Id:\s+kube-proxy-present/, /Table:\s*\n\s+Buckets:\s+262144/]) assert.match(described, section);
 
     // Someone else writes a key: a Warning event names it, and the agent puts it back.
     await writeFile(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait'), '120\n');
@@ -135,7 +135,7 @@ test('API faults: cut watches, expired resourceVersions, 500/503/429: the agent 
     faults.failNext(3, { status: 500, match });
     faults.failNext(3, { status: 503, retryAfterSeconds: 1, match });
     faults.failNext(3, { status: 429, retryAfterSeconds: 1, match });
-    await kubectl(['apply', '-f', '-'], POLICY.replace('timeWait: 30', 'timeWait: 45'));
+    await kubectl(['apply', '-f', '-'], POLICY.replace('timeWaitSeconds: 30', 'timeWaitSeconds: 45'));
     await until('the new policy generation applied', async () => ((await timeWait()) === 45 ? true : undefined), 30_000);
     const s = await until('status for generation 2', async () => {
       const st = await getStatus(cluster.api, NODE);

@@ -71,9 +71,9 @@ before(async () => {
     await post('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { role } } });
   }
   const policy = (name: string, spec: object) => ({ apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name }, spec });
-  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { established: 600 } } }));
-  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web-too', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { established: 900 } } }));
-  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('db', { nodeSelector: { matchLabels: { role: 'db' } }, timeouts: { udp: { unreplied: 10 } } }));
+  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { establishedSeconds: 600 } } }));
+  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web-too', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { establishedSeconds: 900 } } }));
+  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('db', { nodeSelector: { matchLabels: { role: 'db' } }, timeouts: { udp: { unrepliedSeconds: 10 } } }));
   for (const [node, applied, reason, drifted] of [['n1', 'True', 'Applied', 'False'], ['n2', 'True', 'Applied', 'True'], ['n4', 'False', 'ApplyFailed', 'False']] as const) {
     const created = await post('/apis/conntrack.io/v1alpha1/conntrackstatuses', { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackStatus', metadata: { name: node } });
     const r = await api.request('PUT', `/apis/conntrack.io/v1alpha1/conntrackstatuses/${node}/status`, { body: { ...created, status: nodeStatus(node, applied, reason, drifted) } });
@@ -99,7 +99,7 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
     assert.deepEqual([web.selectedNodes, web.inSyncNodes, web.driftedNodes, web.failedNodes, web.observedGeneration], [3, 1, 1, 0, 1]);
     const cond = Object.fromEntries(web.conditions.map((c: any) => [c.type, c.status]));
     assert.deepEqual(cond, { Rejected: 'False', Conflict: 'True', Degraded: 'True', Ready: 'False' });
-    assert.match(web.conditions.find((c: any) => c.type === 'Conflict').message, /timeouts\.tcp\.established \(with web-too\)/);
+    assert.match(web.conditions.find((c: any) => c.type === 'Conflict').message, /timeouts\.tcp\.establishedSeconds \(with web-too\)/);
     const db = (await api.request('GET', '/apis/conntrack.io/v1alpha1/conntrackpolicies/db')).body.status;
     assert.deepEqual([db.selectedNodes, db.failedNodes], [1, 1]);
 

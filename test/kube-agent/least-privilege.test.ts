@@ -83,7 +83,7 @@ before(async () => {
     apiVersion: 'conntrack.io/v1alpha1',
     kind: 'ConntrackPolicy',
     metadata: { name: 'web-nodes' },
-    spec: { nodeSelector: { matchLabels: { role: 'web' } }, timeouts: { tcp: { timeWait: 30 } } },
+    spec: { nodeSelector: { matchLabels: { role: 'web' } }, timeouts: { tcp: { timeWaitSeconds: 30 } } },
   });
   for (const v of VARIANTS) await provision(v);
 });

@@ -16,11 +16,11 @@ import { AGENT_USER, startCluster, until } from '../kube-agent/support.js';
 
 const NODE = 'node-a';
 const POLICIES = '/apis/conntrack.io/v1alpha1/conntrackpolicies';
-const policy = (timeWait: number) => ({
+const policy = (timeWaitSeconds: number) => ({
   apiVersion: 'conntrack.io/v1alpha1',
   kind: 'ConntrackPolicy',
   metadata: { name: 'web-nodes' },
-  spec: { nodeSelector: { matchLabels: { role: 'web' } }, mode: 'Enforce', timeouts: { tcp: { established: 600, timeWait } } },
+  spec: { nodeSelector: { matchLabels: { role: 'web' } }, mode: 'Enforce', timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds } } },
 });
 const quiet = { warn() {}, debug() {}, info() {} };
 
@@ -67,7 +67,7 @@ test('the agent lists its Node and the policies at "0" first, relists at its syn
     // And the source still follows the API.
     const changed = await cluster.api.request('PUT', `${POLICIES}/web-nodes`, { body: { ...policy(45), metadata: { name: 'web-nodes', resourceVersion: created.body.metadata.resourceVersion } } });
     assert.equal(changed.status, 200, changed.text);
-    await until('the change seen', async () => (source!.current().policies[0]?.spec.timeouts?.tcp?.timeWait === 45 ? true : undefined));
+    await until('the change seen', async () => (source!.current().policies[0]?.spec.timeouts?.tcp?.timeWaitSeconds === 45 ? true : undefined));
 
     const consistent = [...lists(server.requests, '/api/v1/nodes'), ...lists(server.requests, POLICIES)].filter((q) => !q.get('resourceVersion'));
     assert.deepEqual(consistent.map(String), [], 'no list without a resourceVersion (a consistent read from etcd)');

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,14 +18,13 @@ import { MAIN } from '../cli/cli-support.js';
 import { AGENT_GROUPS, AGENT_NS, AGENT_SA, AGENT_USER, until } from '../kube-agent/support.js';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
+import { withLoweredMax } from '../support/lowered-max.js';
 import { execIn, execInOk, realKernelSkipReason, withNetns } from '../support/netns.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'iptables-nft-save', 'sysctl']);
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const CRDS = fileURLToPath(new URL('../../crds/', import.meta.url));
 const NODE = 'e2e-node';
-const MAX_PATH = '/proc/sys/net/netfilter/nf_conntrack_max';
-const COUNT_PATH = '/proc/sys/net/netfilter/nf_conntrack_count';
 
 const POLICY = `apiVersion: conntrack.io/v1alpha1
 kind: ConntrackPolicy
@@ -34,7 +33,7 @@ spec:
   nodeSelector: {matchLabels: {e2e: "yes"}}
   mode: Enforce
   timeouts:
-    tcp: {established: 900, closeWait: 30}
+    tcp: {establishedSeconds: 900, closeWaitSeconds: 30}
 `;
 
 interface Served {
@@ -122,15 +121,10 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
         await until('drift corrected', async () => ((await sysctl('nf_conntrack_tcp_timeout_close_wait')) === 30 ? true : undefined));
 
         // A really full table: lower the global max (restored below), fill the namespace with ASSURED entries.
-        const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
-        // Low enough to fill in seconds, with room for what the host's own namespace holds now.
-        const FULL_MAX = 4096 + Number((await readFile(COUNT_PATH, 'utf8')).trim());
-        let fullAt = 0;
-        try {
-          await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_tcp_timeout_time_wait=600']);
-          await writeFile(MAX_PATH, String(FULL_MAX));
+        await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_tcp_timeout_time_wait=600']);
+        await withLoweredMax(async (FULL_MAX) => {
           const fill = JSON.parse(await execInOk(ns, process.execPath, ['--import', 'tsx', here('./fill-table.ts'), String(FULL_MAX * 3)], { timeoutMs: 60_000 })) as { completed: number; failed: number };
-          fullAt = Date.now();
+          const fullAt = Date.now();
           assert.ok(fill.failed >= 10, `the table filled: ${JSON.stringify(fill)}`);
           const drops = (await execInOk(ns, 'conntrack', ['-S'])).match(/drop=(\d+)/g) ?? [];
           assert.ok(drops.some((d) => d !== 'drop=0'), `the kernel counted drops: ${drops.join(' ')}`);
@@ -142,9 +136,7 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
           assert.equal(full.type, 'Warning');
           assert.match(full.message, /FULL on e2e-node/);
           console.log(`# ConntrackTableFull event ${Date.now() - fullAt} ms after the table filled (${fill.completed} entries)`);
-        } finally {
-          await writeFile(MAX_PATH, oldMax);
-        }
+        });
 
         // kubectl delete: the namespace's values come back, the status says so.
         await k(['delete', 'ctpol', 'e2e']);

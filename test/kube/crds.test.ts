@@ -25,11 +25,13 @@ function nodes(schema: JsonSchema, path = ''): Array<{ path: string; node: JsonS
   return [{ path, node: schema }, ...children.flat()];
 }
 
+/** The schema node a printer column's JSONPath reads; a filter (conditions[?(@.type=="Ready")]) steps into the list's items. */
 function at(schema: JsonSchema, jsonPath: string): JsonSchema | undefined {
   return jsonPath
+    .replace(/\[\?\([^)]*\)\]/g, '[]')
     .split('.')
     .filter(Boolean)
-    .reduce<JsonSchema | undefined>((node, key) => node?.properties?.[key], schema);
+    .reduce<JsonSchema | undefined>((node, key) => (key.endsWith('[]') ? node?.properties?.[key.slice(0, -2)]?.items : node?.properties?.[key]), schema);
 }
 
 describe('zod to structural schema', () => {
@@ -136,7 +138,7 @@ describe('CRD shape', () => {
     const visible = (crd: ReturnType<typeof buildPolicyCrd>) =>
       crd.spec.versions[0]!.additionalPrinterColumns.filter((c) => !c.priority).map((c) => c.name);
     assert.deepEqual(visible(buildPolicyCrd()), ['Mode', 'Selected', 'InSync', 'Drifted', 'Age']);
-    assert.deepEqual(visible(buildStatusCrd()), ['Usage', 'Count', 'Max', 'Buckets', 'Drops', 'Policy', 'Drift', 'Age']);
+    assert.deepEqual(visible(buildStatusCrd()), ['Ready', 'Usage', 'Count', 'Max', 'Buckets', 'Drops', 'Policy', 'Drift', 'Age']);
   });
 
   it('printer columns point at fields that exist, with a matching type', () => {
@@ -298,7 +300,7 @@ describe('CEL validations', () => {
         nodeSelector: { matchLabels: { 'node-role.kubernetes.io/web': '' } },
         priority: 10,
         table: { max: 1048576, buckets: 262144 },
-        timeouts: { tcp: { established: 600, timeWait: 30 }, icmp: '10m' },
+        timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds: 30 }, icmpSeconds: 600 },
         notrack: [
           { name: 'loopback', interface: 'lo' },
           { name: 'web-ingress', protocol: 'tcp', ports: [80, 443, '8000-8100'], direction: 'inbound' },

@@ -3,44 +3,73 @@
 // it really sets; the dashboard is valid JSON Grafana can import.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { Histogram } from 'prom-client';
-import { AgentMetrics, KERNEL_COUNTERS } from '../../src/report/metrics.js';
+import { AgentMetrics } from '../../src/report/metrics.js';
 import { findObject, renderChart } from './render.js';
 
 const MONITORING = ['metrics.serviceMonitor.enabled=true', 'metrics.prometheusRule.enabled=true', 'metrics.dashboard.enabled=true'];
 
-/** Series names a scrape of the agent can show (a histogram's _bucket/_sum/_count included). */
+/** conntrack_operator series names a scrape of the agent can show (a histogram's _bucket/_sum/_count included). */
 function exportedSeries(): Set<string> {
-  const metrics = new AgentMetrics('n').registry.getMetricsAsArray();
+  const metrics = new AgentMetrics({ version: 'test', processMetrics: false }).registry.getMetricsAsArray();
   return new Set(metrics.flatMap((m) => (m instanceof Histogram ? ['_bucket', '_sum', '_count'].map((s) => m.name + s) : [m.name])));
 }
 
-function metricNamesIn(expr: string): string[] {
-  return [...expr.matchAll(/\b(conntrack_operator_[a-z_]+)/g)].map((m) => m[1]!);
+/** Metric names an expression selects: by name, or every exported name a {__name__=~"..."} matcher covers. */
+function metricNamesIn(expr: string, known: Set<string>): string[] {
+  const byName = [...expr.replace(/__name__=~"[^"]*"/g, '').matchAll(/\b(conntrack_operator_[a-z_]+)/g)].map((m) => m[1]!);
+  const byRegex = [...expr.matchAll(/__name__=~"([^"]+)"/g)].flatMap((m) => [...known].filter((n) => new RegExp(`^(?:${m[1]})$`).test(n)));
+  return [...byName, ...byRegex];
 }
 
 function assertKnownSeries(expr: string, known: Set<string>): void {
-  const names = metricNamesIn(expr);
+  const names = metricNamesIn(expr, known);
+  assert.ok(names.length > 0, `${expr}: queries no conntrack_operator metric`);
   for (const name of names) assert.ok(known.has(name), `${expr}: ${name} is not exported by the agent`);
-  for (const m of expr.matchAll(/counter="([^"]+)"/g)) assert.ok((KERNEL_COUNTERS as readonly string[]).includes(m[1]!), `${expr}: no kernel counter ${m[1]}`);
+  assert.doesNotMatch(expr, /exported_|pod="/, `${expr}: labels the scrape does not give`);
 }
 
-test('the alerts: nearly full, full and dropping, drift persisting, agent down', async () => {
+const rulesOf = (objects: Awaited<ReturnType<typeof renderChart>>['objects']) =>
+  findObject(objects, 'PrometheusRule').spec.groups.flatMap((g: any) => g.rules) as { alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }[];
+
+test('the alerts: nearly full, full, insertion race, drift persisting, agent down; each held and with a runbook', async () => {
   const { objects } = await renderChart(MONITORING);
-  const rules = findObject(objects, 'PrometheusRule').spec.groups.flatMap((g: any) => g.rules) as { alert: string; expr: string; for?: string }[];
+  const rules = rulesOf(objects);
   const byName = Object.fromEntries(rules.map((r) => [r.alert, r]));
-  assert.deepEqual(Object.keys(byName).sort(), ['ConntrackDriftPersisting', 'ConntrackOperatorAgentDown', 'ConntrackTableFull', 'ConntrackTableNearlyFull']);
+  assert.deepEqual(Object.keys(byName).sort(), ['ConntrackDriftPersisting', 'ConntrackInsertionRaceDrops', 'ConntrackOperatorAgentDown', 'ConntrackTableFull', 'ConntrackTableNearlyFull']);
   assert.equal(byName.ConntrackTableNearlyFull!.expr, 'conntrack_operator_table_usage_ratio > 0.9');
-  assert.equal(byName.ConntrackTableNearlyFull!.for, '5m');
-  assert.equal(byName.ConntrackTableFull!.expr, 'rate(conntrack_operator_kernel_counter{counter="drop"}[5m]) > 0');
+  assert.equal(byName.ConntrackTableFull!.labels.severity, 'critical');
+  assert.equal(byName.ConntrackInsertionRaceDrops!.labels.severity, 'warning');
+  assert.match(byName.ConntrackTableFull!.expr, /rate\(conntrack_operator_stat_drop_total\[5m\]\)\s+- \(rate\(conntrack_operator_stat_insert_failed_total\[5m\]\)/);
+  assert.match(byName.ConntrackInsertionRaceDrops!.expr, /insert_failed_total\[5m\]\) > 0\s+and rate\(conntrack_operator_stat_drop_total\[5m\]\) > 0/);
   assert.equal(byName.ConntrackDriftPersisting!.expr, 'conntrack_operator_drift == 1');
-  assert.equal(byName.ConntrackDriftPersisting!.for, '30m');
   // prometheus-operator names the job after the scraped Service.
   const agentService = objects.find((o) => o.kind === 'Service' && o.metadata.labels?.['app.kubernetes.io/component'] === 'agent')!;
   const up = `up{job="${agentService.metadata.name}", namespace="${agentService.metadata.namespace}"}`;
   assert.equal(byName.ConntrackOperatorAgentDown!.expr, `${up} == 0 or absent(${up})`);
+  const docs = readFileSync(new URL('../../docs/operating.md', import.meta.url), 'utf8');
+  const anchors = new Set([...docs.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
   const known = exportedSeries();
-  for (const r of rules) assertKnownSeries(r.expr, known);
+  for (const r of rules) {
+    if (r.alert !== 'ConntrackOperatorAgentDown') assertKnownSeries(r.expr, known); // that one queries only up{}
+    assert.match(r.for ?? '', /^\d+[smh]$/, `${r.alert} has a for:`);
+    const anchor = /docs\/operating\.md#([a-z0-9-]+)$/.exec(r.annotations.runbook_url ?? '')?.[1];
+    assert.ok(anchor && anchors.has(anchor), `${r.alert}: runbook_url ${r.annotations.runbook_url} points at a section of docs/operating.md`);
+  }
+});
+
+test('the agent-down alert comes only with a scrape config whose job it names', async (t) => {
+  const cases = [
+    { name: 'rule alone: no absent() of a job nobody scrapes', sets: ['metrics.prometheusRule.enabled=true'], up: null },
+    { name: 'with the PodMonitor: its job, the agent container', sets: ['metrics.prometheusRule.enabled=true', 'metrics.podMonitor.enabled=true'], up: 'up{job="conntrack-system/ctop-conntrack-operator", container="agent"}' },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const byName = Object.fromEntries(rulesOf((await renderChart(c.sets)).objects).map((r) => [r.alert, r]));
+      assert.equal(byName.ConntrackOperatorAgentDown?.expr ?? null, c.up && `${c.up} == 0 or absent(${c.up})`);
+    });
+  }
 });
 
 test('the dashboard is valid JSON whose every query uses exported metrics', async () => {
@@ -53,12 +82,9 @@ test('the dashboard is valid JSON whose every query uses exported metrics', asyn
   const exprs = (dashboard.panels as any[]).flatMap((p) => (p.targets as any[]).map((t) => t.expr as string));
   assert.ok(exprs.length >= 8);
   const known = exportedSeries();
-  for (const expr of exprs) {
-    assert.ok(metricNamesIn(expr).length > 0, `${expr}: queries no conntrack_operator metric`);
-    assertKnownSeries(expr, known);
-  }
+  for (const expr of exprs) assertKnownSeries(expr, known);
   // Every exported metric is on the dashboard somewhere.
-  const shown = new Set(exprs.flatMap(metricNamesIn).map((n) => n.replace(/_(bucket|sum|count)$/, '')));
+  const shown = new Set(exprs.flatMap((e) => metricNamesIn(e, known)).map((n) => n.replace(/_(bucket|sum|count)$/, '')));
   for (const name of known) assert.ok(shown.has(name.replace(/_(bucket|sum|count)$/, '')), `${name} is on no panel`);
 });
 

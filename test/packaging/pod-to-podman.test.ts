@@ -23,7 +23,6 @@ test('default values: the security context, mounts, env, limits and probes of th
     '--volume=/proc:/host/proc:ro',
     '--volume=/proc/sys/net/netfilter:/host/proc/sys/net/netfilter:rw',
     '--volume=/sys/module:/host/sys/module:ro',
-    '--volume=/sys/module/nf_conntrack/parameters:/host/sys/module/nf_conntrack/parameters:rw',
     '--volume=/tmp/state:/var/lib/conntrack-operator:rw',
     '--volume=/run/xtables.lock:/run/xtables.lock:rw',
     '--mount=type=tmpfs,destination=/tmp,tmpfs-size=64m',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { durationSeconds, parseDuration } from '../../src/policy/durations.js';
+import { parseDuration } from '../../src/policy/durations.js';
 
 describe('parseDuration', () => {
   const valid: Array<[unknown, number]> = [
@@ -41,11 +41,4 @@ describe('parseDuration', () => {
       assert.ok(!result.ok && result.reason.includes(reason), JSON.stringify(result));
     });
   }
-});
-
-describe('durationSeconds', () => {
-  it('returns seconds', () => assert.equal(durationSeconds('1h', 'spec.timeouts.generic'), 3600));
-  it('names the field in its error', () => {
-    assert.throws(() => durationSeconds('soon', 'spec.timeouts.tcp.established'), /^Error: spec\.timeouts\.tcp\.established: expected whole seconds/);
-  });
 });

@@ -33,7 +33,7 @@ describe('selection', () => {
 describe('merge by priority', () => {
   it('the higher priority wins per field; other fields still come from the lower one', () => {
     const got = effectivePolicy(
-      [pol('low', { priority: 0, timeouts: { tcp: { established: 3600, timeWait: 30 } } }), pol('high', { priority: 10, timeouts: { tcp: { established: '10m' } } })],
+      [pol('low', { priority: 0, timeouts: { tcp: { establishedSeconds: 3600, timeWaitSeconds: 30 } } }), pol('high', { priority: 10, timeouts: { tcp: { establishedSeconds: 600 } } })],
       {},
       facts,
     );
@@ -41,8 +41,8 @@ describe('merge by priority', () => {
     assert.deepEqual(
       got.sources.map((s) => [s.field, s.policies, s.priority]),
       [
-        ['spec.timeouts.tcp.established', ['high'], 10],
-        ['spec.timeouts.tcp.timeWait', ['low'], 0],
+        ['spec.timeouts.tcp.establishedSeconds', ['high'], 10],
+        ['spec.timeouts.tcp.timeWaitSeconds', ['low'], 0],
       ],
     );
     assert.deepEqual(got.conflicts, []);
@@ -50,16 +50,16 @@ describe('merge by priority', () => {
 
   it('equal priority and different values: Conflict, that field not applied, the others applied', () => {
     const got = effectivePolicy(
-      [pol('a', { priority: 5, timeouts: { tcp: { established: 600, timeWait: 30 } } }), pol('b', { priority: 5, timeouts: { tcp: { established: 900 } } })],
+      [pol('a', { priority: 5, timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds: 30 } } }), pol('b', { priority: 5, timeouts: { tcp: { establishedSeconds: 900 } } })],
       {},
       facts,
     );
-    assert.deepEqual(got.conflicts, [{ field: 'spec.timeouts.tcp.established', policies: ['a', 'b'], values: [600, 900] }]);
+    assert.deepEqual(got.conflicts, [{ field: 'spec.timeouts.tcp.establishedSeconds', policies: ['a', 'b'], values: [600, 900] }]);
     assert.deepEqual(got.desired.sysctls, { [TW]: 30 });
   });
 
   it('equal priority and equal values (in different notations): no conflict, both named as sources', () => {
-    const got = effectivePolicy([pol('a', { timeouts: { tcp: { established: 600 } } }), pol('b', { timeouts: { tcp: { established: '10m' } } })], {}, facts);
+    const got = effectivePolicy([pol('a', { timeouts: { tcp: { establishedSeconds: 600 } } }), pol('b', { timeouts: { tcp: { establishedSeconds: 600 } } })], {}, facts);
     assert.deepEqual(got.conflicts, []);
     assert.deepEqual(got.desired.sysctls, { [EST]: 600 });
     assert.deepEqual(got.sources[0]!.policies, ['a', 'b']);
@@ -67,7 +67,7 @@ describe('merge by priority', () => {
 
   it('a lower priority does not conflict with a higher one', () => {
     const got = effectivePolicy(
-      [pol('a', { priority: 1, timeouts: { icmp: 10 } }), pol('b', { priority: 1, timeouts: { icmp: 20 } }), pol('c', { priority: 2, timeouts: { icmp: 15 } })],
+      [pol('a', { priority: 1, timeouts: { icmpSeconds: 10 } }), pol('b', { priority: 1, timeouts: { icmpSeconds: 20 } }), pol('c', { priority: 2, timeouts: { icmpSeconds: 15 } })],
       {},
       facts,
     );
@@ -138,8 +138,8 @@ describe('mode per field', () => {
   it('a field won by a DryRun policy is desired but not enforced; the lower Enforce value is not used either', () => {
     const got = effectivePolicy(
       [
-        pol('trial', { priority: 10, mode: 'DryRun', timeouts: { tcp: { established: 600 } }, notrack: [{ name: 'lo', interface: 'lo' }] }),
-        pol('base', { priority: 0, timeouts: { tcp: { established: 3600, timeWait: 30 } } }),
+        pol('trial', { priority: 10, mode: 'DryRun', timeouts: { tcp: { establishedSeconds: 600 } }, notrack: [{ name: 'lo', interface: 'lo' }] }),
+        pol('base', { priority: 0, timeouts: { tcp: { establishedSeconds: 3600, timeWaitSeconds: 30 } } }),
       ],
       {},
       facts,
@@ -151,18 +151,18 @@ describe('mode per field', () => {
     assert.equal(got.mode, 'Enforce');
     assert.deepEqual(got.sources.map((s) => [s.field, s.mode]), [
       ['spec.notrack[lo]', 'DryRun'],
-      ['spec.timeouts.tcp.established', 'DryRun'],
-      ['spec.timeouts.tcp.timeWait', 'Enforce'],
+      ['spec.timeouts.tcp.establishedSeconds', 'DryRun'],
+      ['spec.timeouts.tcp.timeWaitSeconds', 'Enforce'],
     ]);
   });
 
   it('equal priority, same value, one Enforce: enforced (DryRun never blocks another policy)', () => {
-    const got = effectivePolicy([pol('a', { mode: 'DryRun', timeouts: { icmp: 10 } }), pol('b', { timeouts: { icmp: 10 } })], {}, facts);
+    const got = effectivePolicy([pol('a', { mode: 'DryRun', timeouts: { icmpSeconds: 10 } }), pol('b', { timeouts: { icmpSeconds: 10 } })], {}, facts);
     assert.deepEqual(got.enforced.sysctls, { nf_conntrack_icmp_timeout: 10 });
   });
 
   it('only DryRun policies: mode DryRun, nothing enforced', () => {
-    const got = effectivePolicy([pol('a', { mode: 'DryRun', timeouts: { icmp: 10 }, table: { max: 524288 } })], {}, facts);
+    const got = effectivePolicy([pol('a', { mode: 'DryRun', timeouts: { icmpSeconds: 10 }, table: { max: 524288 } })], {}, facts);
     assert.equal(got.mode, 'DryRun');
     assert.deepEqual(got.desired.sysctls, { nf_conntrack_icmp_timeout: 10, nf_conntrack_max: 524288 });
     assert.deepEqual(got.enforced, { sysctls: {}, notrack: [], acceptUntracked: false });
@@ -173,8 +173,8 @@ describe('guardrails in the merge', () => {
   it('a refused winning value is reported and not applied; the rest of the policy applies', () => {
     const got = effectivePolicy(
       [
-        pol('aggressive', { priority: 10, timeouts: { tcp: { established: 60, timeWait: 30 } } }),
-        pol('base', { timeouts: { tcp: { established: 3600 }, allowBelowSafeFloor: true } }),
+        pol('aggressive', { priority: 10, timeouts: { tcp: { establishedSeconds: 60, timeWaitSeconds: 30 } } }),
+        pol('base', { timeouts: { tcp: { establishedSeconds: 3600 }, allowBelowSafeFloor: true } }),
       ],
       {},
       facts,
@@ -182,12 +182,12 @@ describe('guardrails in the merge', () => {
     assert.deepEqual(got.desired.sysctls, { [TW]: 30 });
     assert.equal(got.refused.length, 1);
     assert.equal(got.refused[0]!.policy, 'aggressive');
-    assert.equal(got.refused[0]!.path, 'spec.timeouts.tcp.established');
+    assert.equal(got.refused[0]!.path, 'spec.timeouts.tcp.establishedSeconds');
     assert.match(got.refused[0]!.message, /60s is below the safe floor of 300s/);
   });
 
   it('the opt-in of the winning policy allows a value below the floor', () => {
-    const got = effectivePolicy([pol('a', { timeouts: { tcp: { synSent: 3 }, allowBelowSafeFloor: true } })], {}, facts);
+    const got = effectivePolicy([pol('a', { timeouts: { tcp: { synSentSeconds: 3 }, allowBelowSafeFloor: true } })], {}, facts);
     assert.deepEqual(got.desired.sysctls, { nf_conntrack_tcp_timeout_syn_sent: 3 });
     assert.deepEqual(got.refused, []);
   });

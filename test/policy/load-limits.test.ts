@@ -5,7 +5,7 @@ import { parsePolicyDocuments, POLICY_LIMITS } from '../../src/policy/load.js';
 const GOOD = `apiVersion: conntrack.io/v1alpha1
 kind: ConntrackPolicy
 metadata: {name: web}
-spec: {timeouts: {tcp: {established: 600}}}
+spec: {timeouts: {tcp: {establishedSeconds: 600}}}
 `;
 
 /** levels of `width` aliases each to the level below: width^levels leaves from a few hundred bytes. */
@@ -65,7 +65,7 @@ describe('parsePolicyDocuments: only the keys we own travel further', () => {
 describe('parsePolicyDocuments: NOTRACK rules must expand to what the iptables backends can apply', () => {
   const rule = (i: number, sources: number, destinations: number) =>
     `    - {name: r${i}, protocol: tcp, ports: [${1000 + i}], sources: [${Array.from({ length: sources }, (_, j) => `10.${i}.${j}.0/24`).join(', ')}], destinations: [${Array.from({ length: destinations }, (_, j) => `192.168.${j}.${i}/32`).join(', ')}]}`;
-  const policy = (rules: string[]) => `${GOOD}`.replace('spec: {timeouts: {tcp: {established: 600}}}', `spec:\n  notrack:\n${rules.join('\n')}`);
+  const policy = (rules: string[]) => `${GOOD}`.replace('spec: {timeouts: {tcp: {establishedSeconds: 600}}}', `spec:\n  notrack:\n${rules.join('\n')}`);
 
   it('32 rules x 32 sources x 32 destinations (32,768 lines per hook) is refused, naming the count', () => {
     assert.match(errorOf(policy(Array.from({ length: 32 }, (_, i) => rule(i, 32, 32)))), /expands to 32768 iptables rules per hook .* more than the 4096 allowed/);

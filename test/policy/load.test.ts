@@ -47,37 +47,37 @@ describe('parsePolicyDocuments: errors name the field and the reason', () => {
     {
       name: 'unknown nested field',
       text: policy('timeouts: {tcp: {establised: 600}}'),
-      errors: [{ path: 'spec.timeouts.tcp.establised', message: 'allowed here: synSent, synRecv, established' }],
+      errors: [{ path: 'spec.timeouts.tcp.establised', message: 'allowed here: synSentSeconds, synRecvSeconds, establishedSeconds' }],
     },
     {
       name: 'timeout of 0 seconds',
-      text: policy('timeouts: {tcp: {established: 0}}'),
-      errors: [{ path: 'spec.timeouts.tcp.established', message: 'must be at least 1 second, got 0' }],
+      text: policy('timeouts: {tcp: {establishedSeconds: 0}}'),
+      errors: [{ path: 'spec.timeouts.tcp.establishedSeconds', message: 'must be at least 1 second, got 0' }],
     },
     {
-      name: 'duration string of zero',
-      text: policy('timeouts: {udp: {unreplied: "0s"}}'),
-      errors: [{ path: 'spec.timeouts.udp.unreplied', message: 'must be at least 1 second, got "0s"' }],
+      name: 'a duration string where whole seconds are wanted',
+      text: policy('timeouts: {udp: {unrepliedSeconds: "10m"}}'),
+      errors: [{ path: 'spec.timeouts.udp.unrepliedSeconds', message: 'expected whole seconds (the field is in seconds: 600, not "10m"), got "10m"' }],
     },
     {
-      name: 'duration too long for the kernel',
-      text: policy('timeouts: {generic: "999999h"}'),
-      errors: [{ path: 'spec.timeouts.generic', message: 'must be at most 2147483647 seconds' }],
+      name: 'timeout too long for the kernel',
+      text: policy('timeouts: {genericSeconds: 3599996400}'),
+      errors: [{ path: 'spec.timeouts.genericSeconds', message: 'must be at most 2147483647 seconds, got 3599996400' }],
     },
     {
-      name: 'bad duration string',
-      text: policy('timeouts: {tcp: {timeWait: "10 minutes"}}'),
-      errors: [{ path: 'spec.timeouts.tcp.timeWait', message: 'duration string such as "30s", "10m" or "1h30m"' }],
+      name: 'fractional seconds',
+      text: policy('timeouts: {tcp: {timeWaitSeconds: 1.5}}'),
+      errors: [{ path: 'spec.timeouts.tcp.timeWaitSeconds', message: 'expected a whole number, got 1.5' }],
     },
     {
-      name: 'duration units out of order',
-      text: policy('timeouts: {tcp: {timeWait: "30s10m"}}'),
-      errors: [{ path: 'spec.timeouts.tcp.timeWait', message: 'units h, m, s, in that order' }],
+      name: 'the old field name without the unit',
+      text: policy('timeouts: {icmp: 10}'),
+      errors: [{ path: 'spec.timeouts.icmp', message: 'unknown field; allowed here: tcp, udp, icmpSeconds, icmpv6Seconds, genericSeconds, allowBelowSafeFloor' }],
     },
     {
-      name: 'duration of the wrong type',
-      text: policy('timeouts: {icmp: true}'),
-      errors: [{ path: 'spec.timeouts.icmp', message: 'expected whole seconds or a duration string' }],
+      name: 'a fractional percent',
+      text: policy('pressure: {warningPercent: 72.5}'),
+      errors: [{ path: 'spec.pressure.warningPercent', message: 'expected a whole number, got 72.5' }],
     },
     {
       name: 'fractional number where an integer is expected',
@@ -197,10 +197,10 @@ describe('parsePolicyDocuments: errors name the field and the reason', () => {
     },
     {
       name: 'several errors at once, schema and semantic together',
-      text: policy('mode: enforce\ntimeouts: {tcp: {established: 0}}\nnotrack: [{name: w, ports: ["9-1"]}]\npressure: {warningPercent: 95}'),
+      text: policy('mode: enforce\ntimeouts: {tcp: {establishedSeconds: 0}}\nnotrack: [{name: w, ports: ["9-1"]}]\npressure: {warningPercent: 95}'),
       errors: [
         { path: 'spec.mode', message: 'must be one of' },
-        { path: 'spec.timeouts.tcp.established', message: 'at least 1 second' },
+        { path: 'spec.timeouts.tcp.establishedSeconds', message: 'at least 1 second' },
         { path: 'spec.notrack[0].protocol', message: 'required when ports are given' },
         { path: 'spec.notrack[0].ports[0]', message: 'range start 9 is above its end 1' },
         { path: 'spec.pressure.warningPercent', message: 'must be below criticalPercent' },
@@ -257,10 +257,10 @@ describe('parsePolicyDocuments: valid input', () => {
     );
   });
 
-  it('accepts durations, port ranges and CIDRs in all their forms', () => {
+  it('accepts timeouts, port ranges and CIDRs in all their forms', () => {
     const result = parsePolicyDocuments(
       policy(
-        'timeouts: {tcp: {established: "1h30m", timeWait: 30, synSent: "45s", finWait: "2m"}}\n' +
+        'timeouts: {tcp: {establishedSeconds: 5400, timeWaitSeconds: 30, synSentSeconds: 45, finWaitSeconds: 120}}\n' +
           'notrack: [{name: r, protocol: udp, ports: [53, "8000-8100", "9000-9000"], sources: [10.0.0.1, "fd00::/64", "::ffff:10.0.0.0/104"]}]',
       ),
       'p.yaml',

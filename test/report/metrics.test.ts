@@ -5,13 +5,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AgentMetrics } from '../../src/report/metrics.js';
+import { AgentMetrics, ControllerMetrics } from '../../src/report/metrics.js';
 
 const GOLDEN = fileURLToPath(new URL('./metrics.golden.txt', import.meta.url));
 
+const options = { version: '0.1.0-test', processMetrics: false };
+
 test('agent /metrics exposition matches the golden file', async () => {
-  const m = new AgentMetrics('node-a');
-  m.observeTable({ count: 183501, max: 262144, buckets: 65536, counters: { drop: 12, earlyDrop: 3, insertFailed: 1, invalid: 40, searchRestart: 0 } });
+  const m = new AgentMetrics(options);
+  // Every counter the stat file of host-6.18 has (and clash_resolve/chain_too_long as conntrack -S names them).
+  m.observeTable({
+    count: 183501,
+    max: 262144,
+    buckets: 65536,
+    counters: { found: 9, invalid: 40, ignore: 7, insert: 0, insertFailed: 1, drop: 12, earlyDrop: 3, icmpError: 2, searchRestart: 0, clashResolve: 236, chainTooLong: 0, new: 0, delete: 0, expectNew: 0, expectCreate: 0, expectDelete: 0 },
+  });
   m.observeDrift(['nf_conntrack_max', 'nf_conntrack_tcp_timeout_established']);
   m.observeNamespaces({
     count: 3,
@@ -27,27 +35,56 @@ test('agent /metrics exposition matches the golden file', async () => {
   assert.equal(text, readFileSync(GOLDEN, 'utf8'));
 });
 
-test('a key that stops drifting disappears; unreadable values are not exported as zero', async () => {
-  const m = new AgentMetrics('node-a');
+test('a key that stops drifting disappears; unreadable values and events that never happened are absent, not zero', async () => {
+  const m = new AgentMetrics(options);
+  const before = await m.render();
+  assert.doesNotMatch(before, /^conntrack_operator_(last_successful_apply_timestamp_seconds|notrack_rules|table_entries|stat_drop_total) /m);
   m.observeDrift(['a', 'b']);
   m.observeDrift(['b']);
-  m.observeTable({ count: null, max: 262144, buckets: null, counters: null });
+  m.observeTable({ count: 10, max: 262144, buckets: 1024, counters: { drop: 3, insertFailed: 1 } });
+  m.observeTable({ count: null, max: 262144, buckets: null, counters: { drop: 4 } });
   const text = await m.render();
   assert.doesNotMatch(text, /conntrack_operator_drift\{key="a"/);
-  assert.match(text, /conntrack_operator_drift\{key="b",node="node-a"\} 1/);
-  assert.doesNotMatch(text, /^conntrack_operator_table_entries\{/m);
-  assert.doesNotMatch(text, /^conntrack_operator_table_usage_ratio\{/m);
-  assert.match(text, /^conntrack_operator_table_max\{node="node-a"\} 262144$/m);
+  assert.match(text, /^conntrack_operator_drift\{key="b"\} 1$/m);
+  assert.doesNotMatch(text, /^conntrack_operator_table_entries /m);
+  assert.doesNotMatch(text, /^conntrack_operator_table_usage_ratio /m);
+  assert.match(text, /^conntrack_operator_table_max 262144$/m);
+  assert.match(text, /^conntrack_operator_stat_drop_total 4$/m);
+  assert.doesNotMatch(text, /^conntrack_operator_stat_insert_failed_total /m, 'a column gone from the source is absent');
+  assert.doesNotMatch(text, /node=|pod=/, 'no self-set node or pod label: the scrape config adds them');
+});
+
+test('kernel stats are counters named after the kernel column, snake_case, _total', async () => {
+  const m = new AgentMetrics(options);
+  m.observeTable({ count: 1, max: 2, buckets: 2, counters: { earlyDrop: 5, clashResolve: 236 } });
+  const text = await m.render();
+  assert.match(text, /^# TYPE conntrack_operator_stat_early_drop_total counter$/m);
+  assert.match(text, /^conntrack_operator_stat_early_drop_total 5$/m);
+  assert.match(text, /^conntrack_operator_stat_clash_resolve_total 236$/m);
+  for (const name of text.matchAll(/^# TYPE (conntrack_operator_stat_\S+) (\S+)$/gm)) {
+    assert.match(name[1]!, /^conntrack_operator_stat_[a-z_]+_total$/);
+    assert.equal(name[2], 'counter');
+  }
+});
+
+test('process metrics and build info, for the agent and the controller', async () => {
+  for (const m of [new AgentMetrics({ version: '1.2.3' }), new ControllerMetrics({ version: '1.2.3' })]) {
+    const text = await m.render();
+    assert.match(text, /^conntrack_operator_build_info\{version="1\.2\.3"\} 1$/m);
+    assert.match(text, /^process_cpu_user_seconds_total /m);
+    assert.match(text, /^nodejs_version_info\{/m);
+    assert.doesNotMatch(text, /pod="/);
+  }
 });
 
 test('namespace series are replaced each pass (bounded to the status top), and removed without a census', async () => {
-  const m = new AgentMetrics('node-a');
+  const m = new AgentMetrics({ version: '1.2.3' });
   m.observeNamespaces({ count: 2, entries: 30, top: [{ inode: 1, entries: 20 }, { inode: 2, entries: 10 }], full: [], pressure: [] });
   m.observeNamespaces({ count: 2, entries: 31, top: [{ inode: 3, entries: 31 }], full: [], pressure: [] });
   let text = await m.render();
-  assert.deepEqual(text.match(/^conntrack_operator_netns_entries\{.*$/gm), ['conntrack_operator_netns_entries{netns="3",pod_uid="",node="node-a"} 31']);
-  assert.match(text, /^conntrack_operator_node_entries\{node="node-a"\} 31$/m);
+  assert.deepEqual(text.match(/^conntrack_operator_netns_entries\{.*$/gm), ['conntrack_operator_netns_entries{netns="3",pod_uid=""} 31']);
+  assert.match(text, /^conntrack_operator_node_entries 31$/m);
   m.observeNamespaces(null);
   text = await m.render();
-  assert.doesNotMatch(text, /^conntrack_operator_(node_entries|network_namespaces|netns_entries)\{/m);
+  assert.doesNotMatch(text, /^conntrack_operator_(node_entries|network_namespaces|netns_entries)[{ ]/m);
 });

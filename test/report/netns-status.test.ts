@@ -91,7 +91,7 @@ test('an agent pass over the fixture: the status carries the namespaces and stil
     notrackBackend: 'none',
     outcome: { kind: 'no-policy' },
     baseline: { values: {}, notrackOwned: false },
-    tableFull: { dropsRising: 0, kernelLogged: false },
+    drops: { window: null, kernelLoggedFull: false },
     namespaces: { census: c, previousDrops: null },
     previousConditions: [],
   });

@@ -7,6 +7,7 @@ import { effectivePolicy } from '../../src/policy/effective.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';
 import type { ReconcileResult } from '../../src/reconcile/reconciler.js';
 import { eventsForPass } from '../../src/report/node-events.js';
+import type { DropWindow } from '../../src/report/drops.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../../src/report/node-status.js';
 
 const snapshot = (count: number, drop = 0): HostSnapshot => ({
@@ -15,14 +16,16 @@ const snapshot = (count: number, drop = 0): HostSnapshot => ({
   netns: { host: true, inode: 4026531833 },
   table: { count, max: 1000, buckets: 1024, hashsize: 1024 },
   sysctls: { nf_conntrack_tcp_timeout_established: 600 },
-  stats: { source: 'stat-file', counters: { drop, earlyDrop: 0, insertFailed: 0, invalid: 0, searchRestart: 0 }, entries: count, cpus: 2 },
+  stats: { source: 'stat-file', counters: { drop, earlyDrop: 0, insertFailed: 0, invalid: 0, searchRestart: 0 }, entries: count, cpus: 2, missing: [] },
   memory: { memTotalBytes: 8 << 30, slabObjectSize: 256 },
   kubeProxy: { running: false, pids: [] },
   unreadable: [],
 });
 
+const quiet: DropWindow = { seconds: 30, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: 0 };
+
 const parsed = validatePolicyObjects(
-  [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 3 }, spec: { timeouts: { tcp: { established: 600 } } } }, document: 1 }],
+  [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 3 }, spec: { timeouts: { tcp: { establishedSeconds: 600 } } } }, document: 1 }],
   't',
 );
 if ('errors' in parsed) throw new Error('bad fixture');
@@ -43,7 +46,7 @@ function inputs(over: Partial<NodeStatusInputs>): NodeStatusInputs {
     notrackBackend: 'nftables',
     outcome: reconciled({}),
     baseline: { values: { nf_conntrack_tcp_timeout_established: 432000 }, notrackOwned: false },
-    tableFull: { dropsRising: 0, kernelLogged: false },
+    drops: { window: quiet, kernelLoggedFull: false },
     previousConditions: [],
     ...over,
   };
@@ -53,19 +56,40 @@ const conditions = (i: NodeStatusInputs) => Object.fromEntries(buildNodeStatus(i
 
 test('a healthy applied node', () => {
   const { status } = buildNodeStatus(inputs({}));
-  assert.deepEqual(conditions(inputs({})), { Applied: 'True/Applied', Drifted: 'False/InSync', Pressure: 'False/Normal', TableFull: 'False/NotDropping' });
+  assert.deepEqual(conditions(inputs({})), { Ready: 'True/Ready', Applied: 'True/Applied', Drifted: 'False/InSync', Pressure: 'False/Normal', TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' });
   assert.equal(status.table?.usage, '10%');
   assert.equal(status.table?.bytes, 1000 * 256 + 1024 * 8);
   assert.deepEqual(status.appliedPolicy, { name: 'web', policies: [{ name: 'web', generation: 3 }], mode: 'Enforce' });
   assert.equal(status.baseline?.['nf_conntrack_tcp_timeout_established'], '432000');
-  assert.ok(status.conditions.every((c) => c.observedGeneration === 3));
+  // The object's own generation (a ConntrackStatus has no spec); the policy's is in appliedPolicy.
+  assert.ok(status.conditions.every((c) => c.observedGeneration === 1));
+  assert.equal(status.conditions[0]!.type, 'Ready');
 });
 
 const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: Record<string, string>; events: string[] }> = [
   { name: 'pressure warning at 75%', over: { snapshot: snapshot(750) }, conditions: { Pressure: 'True/Warning' }, events: ['Warning ConntrackTablePressure'] },
   { name: 'pressure critical at 95%', over: { snapshot: snapshot(950) }, conditions: { Pressure: 'True/Critical' }, events: ['Warning ConntrackTablePressure'] },
-  { name: 'drops rising: table full', over: { tableFull: { dropsRising: 12, kernelLogged: false } }, conditions: { TableFull: 'True/Dropping' }, events: ['Warning ConntrackTableFull'] },
-  { name: 'the kernel logged table full', over: { tableFull: { dropsRising: 0, kernelLogged: true } }, conditions: { TableFull: 'True/KernelReportedFull' }, events: ['Warning ConntrackTableFull'] },
+  {
+    name: 'drops without insert_failed at 100%: table full',
+    over: { snapshot: snapshot(1000), drops: { window: { ...quiet, tableFull: 12 }, kernelLoggedFull: true } },
+    conditions: { Ready: 'False/TableFull', TableFull: 'True/Dropping', InsertionRace: 'False/NoRaceDrops', Pressure: 'True/Critical' },
+    events: ['Warning ConntrackTablePressure', 'Warning ConntrackTableFull'],
+  },
+  {
+    name: 'drops with insert_failed on a table 4% full: the insertion race, not a full table',
+    over: { snapshot: snapshot(40), drops: { window: { ...quiet, insertionRace: 7, insertFailed: 7 }, kernelLoggedFull: false } },
+    conditions: { Ready: 'False/InsertionRace', TableFull: 'False/NotDropping', InsertionRace: 'True/RaceDrops', Pressure: 'False/Normal' },
+    events: ['Warning ConntrackInsertionRace'],
+  },
+  { name: 'races resolved by the kernel: no condition, no event', over: { drops: { window: { ...quiet, clashResolved: 236 }, kernelLoggedFull: false } }, conditions: { TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' }, events: [] },
+  { name: 'the kernel logged table full', over: { drops: { window: quiet, kernelLoggedFull: true } }, conditions: { TableFull: 'True/KernelReportedFull' }, events: ['Warning ConntrackTableFull'] },
+  { name: 'first pass: one sample, drops not judged', over: { drops: { window: null, kernelLoggedFull: false } }, conditions: { TableFull: 'Unknown/FirstSample', InsertionRace: 'Unknown/FirstSample' }, events: [] },
+  {
+    name: 'counters unreadable: drops not judged, and it says why',
+    over: { snapshot: { ...snapshot(100), stats: { source: null, counters: null, entries: null, cpus: 0, missing: [] } }, drops: { window: null, kernelLoggedFull: false } },
+    conditions: { TableFull: 'Unknown/CountersUnreadable', InsertionRace: 'Unknown/CountersUnreadable', Ready: 'True/Ready' },
+    events: [],
+  },
   {
     name: 'drift named with the likely writer',
     over: { outcome: reconciled({ drift: [{ key: 'nf_conntrack_max', desired: 1048576, actual: 262144, since: 't', likelyWriter: 'kube-proxy' }] }) },
@@ -80,7 +104,7 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
         execution: { ok: false, applied: [], failed: { action: { kind: 'sysctl', key: 'nf_conntrack_max', from: 1, to: 2 }, error: 'read-only in this network namespace (EACCES)' }, rolledBack: [], rollbackErrors: [] },
       }),
     },
-    conditions: { Applied: 'False/ApplyFailed' },
+    conditions: { Applied: 'False/ApplyFailed', Ready: 'False/ApplyFailed' },
     events: ['Warning ConntrackPolicyFailed'],
   },
   {
@@ -90,7 +114,7 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
     events: ['Normal ConntrackPolicyApplied'],
   },
   { name: 'restored', over: { outcome: { kind: 'restored', result: { ok: true, plan: { actions: [], notApplicable: [], inSync: true } } } }, conditions: { Applied: 'False/Restored' }, events: ['Normal ConntrackRestored'] },
-  { name: 'no policy', over: { outcome: { kind: 'no-policy' } }, conditions: { Applied: 'False/NoPolicy' }, events: [] },
+  { name: 'no policy', over: { outcome: { kind: 'no-policy' } }, conditions: { Applied: 'False/NoPolicy', Ready: 'True/Ready' }, events: [] },
 ];
 for (const tc of cases) {
   test(`status and events: ${tc.name}`, () => {

@@ -63,16 +63,16 @@ test('all in sync: Ready', () => {
 });
 
 test('a rejected policy says why', () => {
-  const s = buildPolicyStatus({ name: 'bad', generation: 1, nodeSelector: {}, errors: [{ policy: 'bad', path: 'spec.timeouts.tcp.established', message: 'must be at least 1 second' }], previous: [] }, { nodes: [], statuses: new Map() }, undefined, now);
+  const s = buildPolicyStatus({ name: 'bad', generation: 1, nodeSelector: {}, errors: [{ policy: 'bad', path: 'spec.timeouts.tcp.establishedSeconds', message: 'must be at least 1 second' }], previous: [] }, { nodes: [], statuses: new Map() }, undefined, now);
   const r = s.conditions.find((c) => c.type === 'Rejected')!;
   assert.equal(r.status, 'True');
-  assert.match(r.message, /spec\.timeouts\.tcp\.established: must be at least 1 second/);
+  assert.match(r.message, /spec\.timeouts\.tcp\.establishedSeconds: must be at least 1 second/);
 });
 
 test('conflicts: equal priority, different values, on shared nodes only', () => {
-  const a = policy('a', { priority: 5, timeouts: { tcp: { established: 600 } } });
-  const b = policy('b', { priority: 5, nodeSelector: { matchLabels: { role: 'web' } }, timeouts: { tcp: { established: 900 } } });
-  const c = policy('c', { priority: 9, nodeSelector: { matchLabels: { role: 'db' } }, timeouts: { tcp: { established: 900 } } });
+  const a = policy('a', { priority: 5, timeouts: { tcp: { establishedSeconds: 600 } } });
+  const b = policy('b', { priority: 5, nodeSelector: { matchLabels: { role: 'web' } }, timeouts: { tcp: { establishedSeconds: 900 } } });
+  const c = policy('c', { priority: 9, nodeSelector: { matchLabels: { role: 'db' } }, timeouts: { tcp: { establishedSeconds: 900 } } });
   const conflicts = conflictsByPolicy([a, b, c], nodes);
   assert.deepEqual([...conflicts.keys()].sort(), ['a', 'b']);
   assert.match([...conflicts.get('a')!][0]!, /timeouts\.tcp\.established.*\(with b\)/);

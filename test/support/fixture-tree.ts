@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { HostPaths } from '../../src/kernel/host-paths.js';
+import { OWN_NETNS_LINK } from '../../src/kernel/netlink-scope.js';
 import type { CommandResult, CommandRunner, ChunkStream } from '../../src/kernel/command-runner.js';
 import { FakeKernel, errno } from './fake-kernel.js';
 
@@ -75,8 +76,12 @@ function walk(dir: string, rel: string, out: Array<[string, string]>): void {
   }
 }
 
-/** Load test/fixtures/<name>/proc and /sys into a FixtureKernel rooted at the tree's own path. */
-export function loadFixtureTree(name: string): FixtureTree {
+/**
+ * Load test/fixtures/<name>/proc and /sys into a FixtureKernel rooted at the tree's own path.
+ * `live`: the tree stands for this process's own /proc (its self/ns/net is ours), so
+ * conntrack-tools answer for it; otherwise it is a copied tree and they are never run.
+ */
+export function loadFixtureTree(name: string, options: { live?: boolean } = {}): FixtureTree {
   const dir = join(FIXTURES_DIR, name);
   const kernel = new FixtureKernel();
   for (const top of ['proc', 'sys']) {
@@ -101,7 +106,10 @@ export function loadFixtureTree(name: string): FixtureTree {
     if (typeof spec === 'string') kernel.link(join(dir, rel), spec);
     else kernel.failReadLink(join(dir, rel), spec.error);
   }
-  return { kernel, paths: new HostPaths({ procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') }), dir };
+  const paths = new HostPaths({ procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') });
+  const self = links['proc/self/ns/net'];
+  if (options.live && typeof self === 'string') kernel.link(OWN_NETNS_LINK, self);
+  return { kernel, paths, dir };
 }
 
 /** A command output captured into the tree (e.g. conntrack-S.txt). */

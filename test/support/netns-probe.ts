@@ -11,9 +11,9 @@ import { openTableStream } from '../../src/kernel/table-stream.js';
 import { summarizeBatches } from '../../src/report/summary.js';
 import { errno } from './fake-kernel.js';
 
-/** KernelFiles on which the table file is absent, as on kernels without /proc/net/nf_conntrack. */
+/** KernelFiles on which the table file is absent (in both layouts), as on kernels without /proc/net/nf_conntrack. */
 export function withoutTableFile(files: KernelFiles, paths: HostPaths): KernelFiles {
-  const tablePath = paths.tableFile();
+  const tablePaths = new Set(paths.tableFiles());
   return {
     read: (p) => files.read(p),
     write: (p, d) => files.write(p, d),
@@ -22,7 +22,7 @@ export function withoutTableFile(files: KernelFiles, paths: HostPaths): KernelFi
     canWrite: (p) => files.canWrite(p),
     mode: (p) => files.mode(p),
     stream: (p) => {
-      if (p !== tablePath) return files.stream(p);
+      if (!tablePaths.has(p)) return files.stream(p);
       const r = new Readable({ read() {} });
       process.nextTick(() => r.destroy(errno('ENOENT', 'open', p)));
       return r;

@@ -34,15 +34,53 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 app.kubernetes.io/part-of: conntrack-operator
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
+{{/* Pod template labels: the selector's, commonLabels, then the component's podLabels. */}}
+{{- define "conntrack-operator.podLabels" -}}
+{{ include "conntrack-operator.selectorLabels" . }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- with (index .root.Values .component).podLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* repository@digest when a digest is given (immutable), else repository:tag. */}}
 {{- define "conntrack-operator.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{/* The component's service account: ours unless serviceAccount.create is off, then the one named (or "default"). */}}
+{{- define "conntrack-operator.serviceAccountName" -}}
+{{- $sa := (index .root.Values .component).serviceAccount -}}
+{{- if $sa.create -}}
+{{- default (include "conntrack-operator.componentName" .) $sa.name -}}
+{{- else -}}
+{{- default "default" $sa.name -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The username the API server gives the agent's service account token. */}}
 {{- define "conntrack-operator.agentUsername" -}}
-system:serviceaccount:{{ .Release.Namespace }}:{{ include "conntrack-operator.componentName" (dict "root" . "component" "agent") }}
+system:serviceaccount:{{ .Release.Namespace }}:{{ include "conntrack-operator.serviceAccountName" (dict "root" . "component" "agent") }}
+{{- end -}}
+
+{{/* The agent's priority class: the one named, else the chart's own (installs in any namespace, unlike system-node-critical). */}}
+{{- define "conntrack-operator.agentPriorityClassName" -}}
+{{- if .Values.agent.priorityClassName -}}
+{{- .Values.agent.priorityClassName -}}
+{{- else if .Values.agent.priorityClass.create -}}
+{{- include "conntrack-operator.componentName" (dict "root" . "component" "agent") -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -53,4 +91,66 @@ pick legacy, so it gets NET_RAW too.
 */}}
 {{- define "conntrack-operator.agentNeedsNetRaw" -}}
 {{- if not (has .Values.agent.notrackBackend (list "iptables-nft" "nftables")) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+Relabelings of every scrape (ServiceMonitor or PodMonitor): the process sets no
+node or pod label of its own (a self-set "pod" would collide with the target's
+and turn into exported_pod). `node` is the node the pod runs on; for the agent
+(one per node) `instance` is the node name too, as kube-prometheus sets it for
+node_exporter, so the two join on(instance). Then the user's own.
+*/}}
+{{- define "conntrack-operator.scrapeRelabelings" -}}
+- sourceLabels: [__meta_kubernetes_pod_node_name]
+  targetLabel: node
+  action: replace
+- sourceLabels: [__meta_kubernetes_pod_label_app_kubernetes_io_component, __meta_kubernetes_pod_node_name]
+  regex: agent;(.+)
+  targetLabel: instance
+  replacement: $1
+  action: replace
+{{- with .relabelings }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The `up` selector of the agents' scrape: prometheus-operator names the job after the Service (ServiceMonitor) or "<namespace>/<name>" (PodMonitor). */}}
+{{- define "conntrack-operator.agentUpSelector" -}}
+{{- if .Values.metrics.serviceMonitor.enabled -}}
+{{- printf "job=%q, namespace=%q" (printf "%s-metrics" (include "conntrack-operator.componentName" (dict "root" . "component" "agent"))) .Release.Namespace -}}
+{{- else -}}
+{{- printf "job=%q, container=\"agent\"" (printf "%s/%s" .Release.Namespace (include "conntrack-operator.fullname" .)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The agent container's securityContext before agent.containerSecurityContext is merged over it. */}}
+{{- define "conntrack-operator.agentSecurityContext" -}}
+{{- if .Values.agent.privileged }}
+# Opt-in (agent.privileged): every capability and device.
+privileged: true
+{{- else }}
+privileged: false
+allowPrivilegeEscalation: false
+{{- end }}
+# Root is needed: the files under /proc/sys/net/netfilter and the
+# hashsize parameter belong to root, and so do the netfilter tools.
+runAsUser: 0
+readOnlyRootFilesystem: true
+capabilities:
+  drop:
+    - ALL
+  add:
+    # iptables/ip6tables-restore and nft (raw-table NOTRACK rules),
+    # conntrack -L/-S over netlink, and net sysctls when the kernel
+    # checks the capability rather than the file owner.
+    - NET_ADMIN
+    {{- if include "conntrack-operator.agentNeedsNetRaw" . }}
+    # iptables-legacy opens a raw socket (libiptc) to read and write rules.
+    - NET_RAW
+    {{- end }}
+    {{- if .Values.agent.namespaceCensus }}
+    # Reading /host/proc/<pid>/ns/net of other processes (ptrace read
+    # access): which network namespace each pod is in.
+    - SYS_PTRACE
+    {{- end }}
 {{- end -}}

@@ -20,7 +20,7 @@ const MODEL_OF: Record<string, string> = {
   'rbac.authorization.k8s.io/roles': 'V1Role', 'rbac.authorization.k8s.io/rolebindings': 'V1RoleBinding',
   'admissionregistration.k8s.io/validatingadmissionpolicies': 'V1ValidatingAdmissionPolicy',
   'admissionregistration.k8s.io/validatingadmissionpolicybindings': 'V1ValidatingAdmissionPolicyBinding',
-  'scheduling.k8s.io/priorityclasses': 'V1PriorityClass', 'apiextensions.k8s.io/customresourcedefinitions': 'V1CustomResourceDefinition',
+  'scheduling.k8s.io/priorityclasses': 'V1PriorityClass', 'policy/poddisruptionbudgets': 'V1PodDisruptionBudget', 'apiextensions.k8s.io/customresourcedefinitions': 'V1CustomResourceDefinition',
   'authorization.k8s.io/selfsubjectaccessreviews': 'V1SelfSubjectAccessReview',
 };
 

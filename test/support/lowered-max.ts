@@ -1,0 +1,62 @@
+// Tests that drive a namespace's table full lower the global nf_conntrack_max
+// for a few seconds. node's test runner runs test files in parallel, so two such
+// tests at once would refill under each other, and one could "restore" the
+// other's lowered value, leaving the host at a few thousand entries. A lock
+// directory held from lowering to restoring serialises them across processes;
+// a lock whose holder has died is taken over.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const MAX_PATH = '/proc/sys/net/netfilter/nf_conntrack_max';
+const COUNT_PATH = '/proc/sys/net/netfilter/nf_conntrack_count';
+const LOCK = join(tmpdir(), 'conntrack-operator-tests-global-max.lock');
+const WAIT_MS = 180_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function acquire(): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      await mkdir(LOCK);
+      await writeFile(join(LOCK, 'pid'), String(process.pid));
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(await readFile(join(LOCK, 'pid'), 'utf8').catch(() => ''));
+    // No pid yet: the holder is between mkdir and writeFile; wait like for a live one.
+    if (holder > 0 && !alive(holder)) await rm(LOCK, { recursive: true, force: true });
+    else if (Date.now() > deadline) throw new Error(`${LOCK}: still held by pid ${holder || '?'} after ${WAIT_MS / 1000} s`);
+    else await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Runs `fn` with the global max lowered to the host namespace's count plus
+ * `room` (low enough to fill a namespace in seconds), then restores the old
+ * value, whatever happens.
+ */
+export async function withLoweredMax<T>(fn: (max: number) => Promise<T>, room = 4096): Promise<T> {
+  await acquire();
+  try {
+    const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
+    const max = room + Number((await readFile(COUNT_PATH, 'utf8')).trim());
+    try {
+      await writeFile(MAX_PATH, String(max));
+      return await fn(max);
+    } finally {
+      await writeFile(MAX_PATH, oldMax);
+    }
+  } finally {
+    await rm(LOCK, { recursive: true, force: true });
+  }
+}
