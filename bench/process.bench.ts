@@ -10,6 +10,10 @@
 //    entries: sampled every 0.5 s for 20 s after start, steady = the last 10 s;
 //    run from dist/cli and as the image's ENTRYPOINT runs it (the bundle);
 //    the controller's too, as the image runs it.
+// doctor judges drops over a sampling window (--sample, 2 s by default; reading
+// the table counts towards it): a deliberate wait, not work. The targets are
+// about the tool's own cost, so they are measured with --sample 0, and the
+// default is measured beside them to show what the window adds.
 // Targets: doctor <= 1.3x the dump and < 80 MB; --help and doctor --no-table
 // <= 2x node; agent steady at 250k < 70 MB standalone, < 90 MB in-cluster;
 // in-cluster idle < 80 MB.
@@ -170,7 +174,8 @@ async function main(): Promise<void> {
   }
   const node = process.execPath;
   paired('--help', [node, MAIN, '--help'], 'node -e 0', [node, '-e', '0']);
-  paired('doctor --no-table', [node, MAIN, 'doctor', '--no-table'], 'node -e 0', [node, '-e', '0']);
+  paired('doctor --no-table --sample 0', [node, MAIN, 'doctor', '--no-table', '--sample', '0'], 'node -e 0', [node, '-e', '0']);
+  paired('doctor --no-table (2 s window)', [node, MAIN, 'doctor', '--no-table'], 'node -e 0', [node, '-e', '0']);
   const skip = realKernelSkipReason(['ip', 'nft', 'conntrack']);
   if (skip) return void process.stdout.write(`namespace benchmarks skipped: ${skip}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'ctop-bench-process-'));
@@ -183,7 +188,8 @@ async function main(): Promise<void> {
         await daemonRss('controller (image entrypoint)', ['ip', 'netns', 'exec', ns, ...imageEntrypoint(), 'controller', '--kubeconfig', api.kubeconfig, '--metrics-addr', '127.0.0.1:0', '--log-level', 'warn']);
         process.stdout.write(`table entries: ${await fillTo(ns, 200_000)}\n`);
         const inNs = ['ip', 'netns', 'exec', ns];
-        paired('doctor --json', [...inNs, node, MAIN, 'doctor', '--json'], 'conntrack -L -o extended', [...inNs, 'conntrack', '-L', '-o', 'extended']);
+        paired('doctor --json --sample 0', [...inNs, node, MAIN, 'doctor', '--json', '--sample', '0'], 'conntrack -L -o extended', [...inNs, 'conntrack', '-L', '-o', 'extended']);
+        paired('doctor --json (2 s window)', [...inNs, node, MAIN, 'doctor', '--json'], 'conntrack -L -o extended', [...inNs, 'conntrack', '-L', '-o', 'extended']);
         const entries = await fillTo(ns, 250_000);
         process.stdout.write(`table entries: ${entries}\n`);
         await agents(ns, dir, `${entries} entries`, api.kubeconfig);

@@ -64,9 +64,16 @@ export class NodeAgent {
     (err) => this.deps.logger.error({ err: errorText(err) }, 'reconcile pass failed unexpectedly; the next tick retries'),
   );
   private conditions: Condition<(typeof NodeConditionType)[number]>[] = [];
-  /** The counters at the previous pass: drops are judged over the window since then. */
-  private lastCounters: CounterSample | null = null;
-  private netnsDrops: NetnsDrops | null = null;
+  /**
+   * The counters (the host's, and each namespace's drops) drops are judged
+   * against. They move on only once a whole interval has passed: a pass
+   * triggered right after another (the kernel's "table full" line, the drop
+   * probe) judges over the same window, instead of an empty 50 ms one that
+   * would clear a full table's signal at once.
+   */
+  private dropBaseline: { counters: CounterSample | null; netns: NetnsDrops | null; atMs: number } | null = null;
+  /** The drop counter at the last pass, for the probe between passes. */
+  private lastSeenDrop: number | undefined;
   private summary: TableSummary | null = null;
   private summaryAt = 0;
   private tableSource: NodeStatusInputs['tableSource'] = 'none';
@@ -91,7 +98,7 @@ export class NodeAgent {
 
   /** Between passes: a rising drop counter (a full table or an insertion race) is reported at once. */
   private async probeDrops(): Promise<void> {
-    const before = this.lastCounters?.counters.drop;
+    const before = this.lastSeenDrop;
     if (this.passes.busy || before === undefined) return;
     const { host } = this.deps;
     const stats = await readConntrackStats(host.files, host.paths, host.runner, host.isRoot).catch(() => null);
@@ -201,8 +208,9 @@ export class NodeAgent {
     const now = this.deps.now();
     const counters = snapshot.stats.counters;
     const sample = counters ? { atMs: now.getTime(), counters } : null;
-    const window = sample && this.lastCounters ? dropWindow(this.lastCounters, sample) : null;
-    this.lastCounters = sample;
+    const baseline = this.dropBaseline;
+    const window = sample && baseline?.counters ? dropWindow(baseline.counters, sample) : null;
+    this.lastSeenDrop = counters?.drop;
     await this.refreshSummary(snapshot, now);
     // Every namespace's own count and drops: a pod's full table never shows in the host's.
     const census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
@@ -217,10 +225,12 @@ export class NodeAgent {
       baseline: await this.deps.baselineStore.load(),
       drops: { window, kernelLoggedFull: this.deps.takeKernelTableFull?.() ?? false },
       ...(policyError ? { policyError } : {}),
-      ...(census ? { namespaces: { census, previousDrops: this.netnsDrops } } : {}),
+      ...(census ? { namespaces: { census, previousDrops: baseline?.netns ?? null } } : {}),
       previousConditions: this.conditions,
     });
-    this.netnsDrops = census ? netnsDrops(census) : null;
+    if (!baseline || now.getTime() - baseline.atMs >= this.opts.intervalMs) {
+      this.dropBaseline = { counters: sample, netns: census ? netnsDrops(census) : null, atMs: now.getTime() };
+    }
     this.conditions = conditions;
     const previous = this.lastStatus;
     this.lastStatus = status;
