@@ -2,17 +2,18 @@
 // Bad input (an invalid file, a guardrail refusal, a conflict) is reported,
 // exit code 1, and nothing is written: validate everything first.
 import type { Config } from '../config.js';
-import { describeRule } from '../kernel/notrack/render-iptables.js';
+import { describeRule } from '../kernel/notrack/describe-rule.js';
 import { readHostSnapshot } from '../kernel/snapshot.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
 import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
 import { nodeFacts } from '../policy/node-facts.js';
-import type { DesiredState } from '../policy/types.js';
+import type { DesiredState, NotrackRule } from '../policy/types.js';
 import type { Baseline } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, NOTRACK_KEY } from '../reconcile/planner.js';
-import { planJson, renderPlanText, type NotrackChange, type PlanView } from '../report/plan-text.js';
+import { notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
+import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import { buildEngine, type Engine } from './engine.js';
 import { InputError } from './input-error.js';
 import { renderData } from './output.js';
@@ -38,22 +39,9 @@ async function effectiveHere(config: Config, host: Host): Promise<EffectivePolic
   return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, config));
 }
 
-const ACCEPT_UNTRACKED = 'filter INPUT, first: -m conntrack --ctstate UNTRACKED -j ACCEPT';
-
-/** Rule-level NOTRACK diff against what we applied before. */
-function notrackChanges(wanted: DesiredState, baseline: Baseline, canAccept: boolean): NotrackChange[] {
-  const before = new Map((baseline.notrackApplied?.rules ?? []).map((r) => [r.name, r]));
-  const now = new Map(wanted.notrack.map((r) => [r.name, r]));
-  const out: NotrackChange[] = [];
-  const hadAccept = baseline.notrackApplied?.acceptUntracked ?? false;
-  if (canAccept && wanted.acceptUntracked !== hadAccept) out.push({ sign: wanted.acceptUntracked ? '+' : '-', name: 'accept-untracked', description: ACCEPT_UNTRACKED });
-  for (const r of wanted.notrack) {
-    const old = before.get(r.name);
-    if (!old) out.push({ sign: '+', name: r.name, description: describeRule(r) });
-    else if (JSON.stringify(old) !== JSON.stringify(r)) out.push({ sign: '~', name: r.name, description: describeRule(r) });
-  }
-  for (const r of before.values()) if (!now.has(r.name)) out.push({ sign: '-', name: r.name, description: describeRule(r) });
-  return out;
+/** How this host's backend shows rules in the plan: in its own syntax. */
+function shownBy(backend: NotrackBackend) {
+  return { canAcceptUntracked: backend.canAcceptUntracked, describe: (rule: NotrackRule) => describeRule(backend.name, rule) };
 }
 
 async function view(config: Config, e: EffectivePolicy, engine: Engine, actions: PlanView['actions'], notApplicable: PlanView['notApplicable'], wanted: DesiredState): Promise<PlanView> {
@@ -64,7 +52,7 @@ async function view(config: Config, e: EffectivePolicy, engine: Engine, actions:
     policies: e.selected,
     mode: e.mode,
     actions,
-    notrackChanges: notrackAction ? notrackChanges(wanted, baseline, engine.backend.canAcceptUntracked) : [],
+    notrackChanges: notrackAction ? notrackChanges(wanted, baseline, shownBy(engine.backend)) : [],
     notApplicable,
     conflicts: e.conflicts,
     refused: e.refused,
@@ -104,7 +92,7 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
   const before = await engine.baselineStore.load();
   const r = await engine.reconciler.reconcile(e.enforced, 'Enforce');
   const v = await view(config, e, engine, r.plan.actions, r.notApplicable, e.enforced);
-  v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before, engine.backend.canAcceptUntracked) : [];
+  v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before, shownBy(engine.backend)) : [];
   await print(config, v, out);
   if (r.execution && !r.execution.ok) {
     const f = r.execution.failed;

@@ -2,13 +2,39 @@
 // Pure: the CLI gathers the pieces (including NOTRACK rule descriptions).
 import type { Conflict } from '../policy/effective.js';
 import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
-import { describeAction, describeNotApplicable, type Action, type NotApplicable } from '../reconcile/planner.js';
+import type { DesiredState, NotrackRule } from '../policy/types.js';
+import { describeAction, describeNotApplicable, type Action, type Baseline, type NotApplicable } from '../reconcile/planner.js';
 
 export interface NotrackChange {
   sign: '+' | '-' | '~';
   name: string;
-  /** How the rule is put into the kernel, e.g. "raw PREROUTING -i lo, raw OUTPUT -o lo". */
+  /** How the rule is put into the kernel, in the backend's syntax, e.g. "raw PREROUTING -i lo, raw OUTPUT -o lo". */
   description: string;
+}
+
+/** How the host's NOTRACK backend shows a rule: in the syntax it applies it with. */
+export interface RuleDisplay {
+  canAcceptUntracked: boolean;
+  describe(rule: NotrackRule): string;
+}
+
+// Only the iptables backends can accept untracked packets (RuleDisplay.canAcceptUntracked), so this is iptables syntax.
+const ACCEPT_UNTRACKED = 'filter INPUT, first: -m conntrack --ctstate UNTRACKED -j ACCEPT';
+
+/** Rule-level NOTRACK diff against what we applied before. */
+export function notrackChanges(wanted: DesiredState, baseline: Baseline, display: RuleDisplay): NotrackChange[] {
+  const before = new Map((baseline.notrackApplied?.rules ?? []).map((r) => [r.name, r]));
+  const now = new Map(wanted.notrack.map((r) => [r.name, r]));
+  const out: NotrackChange[] = [];
+  const hadAccept = baseline.notrackApplied?.acceptUntracked ?? false;
+  if (display.canAcceptUntracked && wanted.acceptUntracked !== hadAccept) out.push({ sign: wanted.acceptUntracked ? '+' : '-', name: 'accept-untracked', description: ACCEPT_UNTRACKED });
+  for (const r of wanted.notrack) {
+    const old = before.get(r.name);
+    if (!old) out.push({ sign: '+', name: r.name, description: display.describe(r) });
+    else if (JSON.stringify(old) !== JSON.stringify(r)) out.push({ sign: '~', name: r.name, description: display.describe(r) });
+  }
+  for (const r of before.values()) if (!now.has(r.name)) out.push({ sign: '-', name: r.name, description: display.describe(r) });
+  return out;
 }
 
 export interface PlanView {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NotrackRule } from '../../src/policy/types.js';
 import type { IpFamily } from '../../src/kernel/notrack/packet-matches.js';
-import { describeRule, renderIptablesChains } from '../../src/kernel/notrack/render-iptables.js';
+import { describeIptablesRule, renderIptablesChains } from '../../src/kernel/notrack/render-iptables.js';
 
 const CT = '-j CT --notrack';
 const p = (from: number, to = from) => ({ from, to });
@@ -157,5 +157,5 @@ const descriptions: [NotrackRule, string][] = [
 ];
 
 for (const [rule, text] of descriptions) {
-  test(`describeRule: ${rule.name}`, () => assert.equal(describeRule(rule), text));
+  test(`describeIptablesRule: ${rule.name}`, () => assert.equal(describeIptablesRule(rule), text));
 }

@@ -133,6 +133,6 @@ function describeMatch(m: PacketMatch): string {
 }
 
 /** One line for humans (the plan command): "raw PREROUTING -i lo, raw OUTPUT -o lo"; addresses comma-joined as on the iptables command line. */
-export function describeRule(rule: NotrackRule): string {
+export function describeIptablesRule(rule: NotrackRule): string {
   return packetMatches(rule).map(describeMatch).join(', ');
 }

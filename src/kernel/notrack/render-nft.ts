@@ -11,7 +11,7 @@
 // user's own table, which we never touch, so there they must add
 // `ct state untracked accept` themselves. (With the iptables backends the
 // accept works because our chain is jumped to from inside filter INPUT.)
-import type { PortRange } from '../../policy/types.js';
+import type { NotrackRule, PortRange } from '../../policy/types.js';
 import type { NotrackDesired } from './backend.js';
 import { familyOf, packetMatches, type Hook, type PacketMatch } from './packet-matches.js';
 
@@ -56,8 +56,8 @@ function interfaceName(name: string): string {
   return name.endsWith('+') ? `${name.slice(0, -1)}*` : name;
 }
 
-/** One rule statement, as nft prints it (single-element sets lose their braces). */
-function ruleText(m: PacketMatch): string {
+/** The match expressions of one statement, as nft prints them (single-element sets lose their braces). */
+function matchParts(m: PacketMatch): string[] {
   const ip = m.family === 'ipv6' ? 'ip6' : 'ip';
   const parts: string[] = [];
   if (m.inInterface) parts.push(`iifname "${interfaceName(m.inInterface)}"`);
@@ -67,8 +67,12 @@ function ruleText(m: PacketMatch): string {
   if (m.protocol && m.destinationPorts.length > 0) parts.push(`${m.protocol} dport ${ports(m.destinationPorts)}`);
   else if (m.protocol && m.sourcePorts.length > 0) parts.push(`${m.protocol} sport ${ports(m.sourcePorts)}`);
   else if (m.protocol) parts.push(`meta l4proto ${m.protocol}`);
-  parts.push('notrack', `comment "${m.rule}"`);
-  return parts.join(' ');
+  return parts;
+}
+
+/** One rule statement, as nft prints it. */
+function ruleText(m: PacketMatch): string {
+  return [...matchParts(m), 'notrack', `comment "${m.rule}"`].join(' ');
 }
 
 /** Statements per chain of our table, header first; a chain without rules is left out. */
@@ -79,6 +83,13 @@ function renderNftChains(desired: NotrackDesired): Map<string, string[]> {
     chains.set(name, [...(chains.get(name) ?? [CHAIN_HEADER[m.hook]]), ruleText(m)]);
   }
   return chains;
+}
+
+/** One line for humans (the plan command), in nft syntax: 'notrack-pre iifname "lo", notrack-out oifname "lo"'. */
+export function describeNftRule(rule: NotrackRule): string {
+  return packetMatches(rule)
+    .map((m) => [CHAIN_OF_HOOK[m.hook], ...matchParts(m)].join(' '))
+    .join(', ');
 }
 
 /** Canonical lines "chain: statement" for every chain of our table (header included). */
