@@ -8,6 +8,7 @@ import type { HostPaths } from './host-paths.js';
 import type { KernelFiles } from './kernel-files.js';
 import type { HostSnapshot } from './snapshot.js';
 import { readConntrackSysctls, readHashsize } from './sysctls.js';
+import { unreadableReason, type Unreadable } from './unreadable.js';
 
 /** Keys only the initial network namespace may write (global to the host). */
 const GLOBAL_KEYS = new Set(['nf_conntrack_max', 'nf_conntrack_buckets']);
@@ -32,8 +33,8 @@ function notWritableReason(key: string, hostNetns: boolean | null): string {
  * and namespace fact; without one, the sysctls and ns links are read here.
  */
 export async function readObservedState(files: KernelFiles, paths: HostPaths, snapshot?: HostSnapshot): Promise<ObservedState> {
-  const [values, hostNetns, hashsize] = await Promise.all([
-    snapshot ? snapshot.sysctls : readConntrackSysctls(files, paths).then((s) => s.values),
+  const [{ values, unreadable }, hostNetns, hashsize] = await Promise.all([
+    snapshot ? { values: snapshot.sysctls, unreadable: snapshot.unreadable } : readConntrackSysctls(files, paths),
     snapshot ? snapshot.netns.host : readNetnsFacts(files, paths).then((n) => n.host),
     snapshot ? snapshot.table.hashsize : readHashsize(files, paths),
   ]);
@@ -43,7 +44,17 @@ export async function readObservedState(files: KernelFiles, paths: HostPaths, sn
   names.forEach((name, i) => {
     sysctls[name] = writable[i] ? { value: values[name]!, writable: true } : { value: values[name]!, writable: false, reason: notWritableReason(name, hostNetns) };
   });
-  return { sysctls, buckets: await observeBuckets(files, paths, sysctls.nf_conntrack_buckets, hashsize), hostNetns };
+  const state: ObservedState = { sysctls, buckets: await observeBuckets(files, paths, sysctls.nf_conntrack_buckets, hashsize), hostNetns };
+  const notRead = unreadableSysctls(paths, unreadable);
+  return Object.keys(notRead).length ? { ...state, unreadable: notRead } : state;
+}
+
+/** The sysctls whose files were listed but not read, by key, with the reason in words (EACCES is not "not present"). */
+function unreadableSysctls(paths: HostPaths, problems: Unreadable[]): Record<string, string> {
+  const dir = `${paths.netfilterDir()}/`;
+  const byKey: Record<string, string> = {};
+  for (const u of problems) if (u.path.startsWith(dir)) byKey[u.path.slice(dir.length)] = unreadableReason(u);
+  return byKey;
 }
 
 async function observeBuckets(files: KernelFiles, paths: HostPaths, sysctl: ObservedKey | undefined, hashsize: number | null): Promise<ObservedState['buckets']> {

@@ -24,3 +24,13 @@ export function unreadable(what: string, path: string, err: unknown, isRoot?: bo
   const code = errnoCode(err) ?? 'EIO';
   return { what, path, code, needsRoot: PERMISSION_CODES.has(code) && isRoot !== true };
 }
+
+const READ_FAILURE: Record<string, string> = {
+  EACCES: 'present but not readable here: permission denied',
+  EPERM: 'present but not readable here: operation not permitted',
+};
+
+/** Why a file that exists could not be read, e.g. "present but not readable here: permission denied (EACCES)". */
+export function unreadableReason(u: Unreadable): string {
+  return `${READ_FAILURE[u.code] ?? 'present but could not be read'} (${u.code})`;
+}

@@ -13,6 +13,8 @@ export interface ObservedState {
   sysctls: Record<string, ObservedKey>;
   /** Bucket count and the way to change it: the sysctl where writable, else the module parameter, else none. */
   buckets: { value: number; via: 'sysctl' | 'hashsize' | null; reason?: string } | null;
+  /** Sysctls listed but not readable here, by key: why (permission denied, ...); never "not present". */
+  unreadable?: Record<string, string>;
   /** True in the initial network namespace; null when it cannot be told. */
   hostNetns: boolean | null;
 }

@@ -84,7 +84,7 @@ function sysctlActions(desired: DesiredState, observed: ObservedState, baseline:
     const to = targets.get(key)!;
     const seen = observed.sysctls[key];
     if (!seen) {
-      out.notApplicable.push({ key, desired: to, reason: 'not present on this kernel' });
+      out.notApplicable.push({ key, desired: to, reason: observed.unreadable?.[key] ?? 'not present on this kernel' });
     } else if (seen.value !== to) {
       if (seen.writable) out.actions.push({ kind: 'sysctl', key, from: seen.value, to });
       else out.notApplicable.push({ key, desired: to, current: seen.value, reason: seen.reason ?? 'not writable here' });

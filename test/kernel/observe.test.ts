@@ -76,3 +76,24 @@ test('a snapshot passed in gives the same state as reading afresh', async () => 
   const snapshot = await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}), isRoot: true });
   assert.deepEqual(await readObservedState(kernel, paths, snapshot), await readObservedState(kernel, paths));
 });
+
+for (const [code, reason] of [
+  ['EACCES', 'present but not readable here: permission denied (EACCES)'],
+  ['EPERM', 'present but not readable here: operation not permitted (EPERM)'],
+] as const) {
+  test(`a sysctl listed but refused on read (${code}) is named with its reason, read afresh or from a snapshot`, async () => {
+    const { kernel, paths } = tree('host-6.18', HOST_NS, {});
+    const path = paths.sysctl('nf_conntrack_udp_timeout');
+    kernel.set(path, { ...kernel.files.get(path)!, refuseRead: code });
+    const fresh = await readObservedState(kernel, paths);
+    assert.equal(fresh.sysctls.nf_conntrack_udp_timeout, undefined);
+    assert.deepEqual(fresh.unreadable, { nf_conntrack_udp_timeout: reason });
+    const snapshot = await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}), isRoot: true });
+    assert.deepEqual((await readObservedState(kernel, paths, snapshot)).unreadable, fresh.unreadable);
+  });
+}
+
+test('every sysctl readable: no unreadable map at all', async () => {
+  const { kernel, paths } = tree('host-6.18', HOST_NS, {});
+  assert.equal((await readObservedState(kernel, paths)).unreadable, undefined);
+});

@@ -2,7 +2,7 @@
 // development VM), with the buckets sysctl and the hashsize parameter coupled
 // and rounded up to whole 4 KiB pages of bucket heads, as the kernel does.
 import { HostPaths } from '../../src/kernel/host-paths.js';
-import { FakeKernel, type WriteRefusal } from '../support/fake-kernel.js';
+import { FakeKernel, type ReadRefusal, type WriteRefusal } from '../support/fake-kernel.js';
 
 export const paths = new HostPaths({ procRoot: '/proc', sysRoot: '/sys' });
 
@@ -24,6 +24,8 @@ export interface KernelOptions {
   values?: Record<string, number>;
   /** Write refusals by sysctl name, or 'hashsize' / 'nf_conntrack_buckets'. */
   refuse?: Record<string, WriteRefusal>;
+  /** Read refusals by sysctl name (a key listed but hidden from this user or namespace). */
+  refuseRead?: Record<string, ReadRefusal>;
   buckets?: number;
 }
 
@@ -33,7 +35,12 @@ export function conntrackKernel(options: KernelOptions = {}): FakeKernel {
   const values = { ...DEFAULT_VALUES, ...options.values };
   for (const [name, value] of Object.entries(values)) {
     // EACCES on a sysctl is what the kernel's mode 0444 gives (global keys outside the host namespace).
-    kernel.set(paths.sysctl(name), { content: `${value}\n`, ...(refuse[name] ? { refuse: refuse[name], ...(refuse[name] === 'EACCES' ? { mode: 0o444 } : {}) } : {}) });
+    const refuseRead = options.refuseRead?.[name];
+    kernel.set(paths.sysctl(name), {
+      content: `${value}\n`,
+      ...(refuse[name] ? { refuse: refuse[name], ...(refuse[name] === 'EACCES' ? { mode: 0o444 } : {}) } : {}),
+      ...(refuseRead ? { refuseRead } : {}),
+    });
   }
   kernel.set(paths.sysctl('nf_conntrack_count'), { content: '12\n', refuse: 'EACCES', mode: 0o444 });
   const buckets = `${options.buckets ?? 262144}\n`;

@@ -84,6 +84,19 @@ const cases: Array<{ name: string; kernel?: KernelOptions; hostNetns?: boolean; 
     actions: ['nf_conntrack_icmp_timeout 30->10'],
     notApplicable: [['nf_conntrack_dccp_timeout_request', 'not present on this kernel']],
   },
+  ...(
+    [
+      ['EACCES', 'present but not readable here: permission denied (EACCES)'],
+      ['EPERM', 'present but not readable here: operation not permitted (EPERM)'],
+      ['EIO', 'present but could not be read (EIO)'],
+    ] as const
+  ).map(([code, reason]) => ({
+    name: `key listed but its read fails with ${code}: said so, not "not present"`,
+    kernel: { refuseRead: { nf_conntrack_udp_timeout: code } },
+    desired: desired({ sysctls: { nf_conntrack_udp_timeout: 10, nf_conntrack_icmp_timeout: 10 } }),
+    actions: ['nf_conntrack_icmp_timeout 30->10'],
+    notApplicable: [['nf_conntrack_udp_timeout', reason]] as Array<[string, string]>,
+  })),
   {
     name: 'a key the policy no longer names goes back to its baseline',
     desired: desired({ sysctls: { nf_conntrack_max: 262144 } }),

@@ -7,11 +7,14 @@ import { dirname } from 'node:path';
 import type { KernelFiles } from '../../src/kernel/kernel-files.js';
 
 export type WriteRefusal = 'EACCES' | 'EPERM' | 'EROFS';
+export type ReadRefusal = 'EACCES' | 'EPERM' | 'EIO';
 
 export interface FakeFile {
   content: string;
   /** Why a write fails; undefined = writable. */
   refuse?: WriteRefusal;
+  /** Why a read fails (a key hidden from this user or namespace); undefined = readable. */
+  refuseRead?: ReadRefusal;
   /** Return false to fail the write with EINVAL, as the kernel does for out-of-range values. */
   accept?: (value: string) => boolean;
   /** Permission bits as stat shows them; 0o644 when not given. */
@@ -69,6 +72,7 @@ export class FakeKernel implements KernelFiles {
   async read(path: string): Promise<string> {
     const f = this.files.get(path);
     if (!f) throw errno(this.isDir(path) ? 'EISDIR' : 'ENOENT', 'open', path);
+    if (f.refuseRead) throw errno(f.refuseRead, 'open', path);
     return f.content;
   }
 
