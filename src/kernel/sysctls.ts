@@ -6,6 +6,17 @@ import { unreadable, type Unreadable } from './unreadable.js';
 
 export const CONNTRACK_SYSCTL_PREFIX = 'nf_conntrack_';
 const NOT_A_VALUE = new Set(['ENOENT', 'EISDIR']);
+// The table's size figures are C ints the kernel keeps in 0..INT_MAX (max 0 means
+// "no limit", so it is plausible). Anything else (a negative count, from a copied or
+// tampered tree) is not a reading: it would print as negative usage.
+const TABLE_SIZE_KEYS = new Set(['nf_conntrack_count', 'nf_conntrack_max', 'nf_conntrack_buckets']);
+const INT_MAX = 2 ** 31 - 1;
+
+/** An Unreadable for a value no kernel prints for this key, or null when it is plausible. */
+function implausible(name: string, path: string, value: number): Unreadable | null {
+  if (!TABLE_SIZE_KEYS.has(name) || (value >= 0 && value <= INT_MAX)) return null;
+  return { what: `sysctl ${name}`, path, code: `implausible value ${value}`, needsRoot: false };
+}
 
 export interface ConntrackSysctls {
   /** Every numeric nf_conntrack_* key present, by file name. Empty when conntrack is not loaded. */
@@ -29,6 +40,14 @@ export async function readConntrackSysctls(files: KernelFiles, paths: HostPaths,
     names = [];
     if (errnoCode(err) !== 'ENOENT') result.unreadable.push(unreadable('conntrack sysctls', paths.netfilterDir(), err, isRoot));
   }
+  const printed = new Set<string>();
+  const take = (name: string, path: string, value: number | null): void => {
+    if (value === null) return;
+    printed.add(name);
+    const wrong = implausible(name, path, value);
+    if (wrong) result.unreadable.push(wrong);
+    else result.values[name] = value;
+  };
   const texts = await Promise.all(names.map((n) => files.read(paths.sysctl(n)).catch((err: unknown) => err)));
   names.forEach((name, i) => {
     const text = texts[i];
@@ -37,14 +56,13 @@ export async function readConntrackSysctls(files: KernelFiles, paths: HostPaths,
       if (!NOT_A_VALUE.has(errnoCode(text) ?? '')) result.unreadable.push(unreadable(`sysctl ${name}`, paths.sysctl(name), text, isRoot));
       return;
     }
-    const value = parseSysctlNumber(text);
-    if (value !== null) result.values[name] = value;
+    take(name, paths.sysctl(name), parseSysctlNumber(text));
   });
-  // Older layouts keep only net.nf_conntrack_max; it is the same value as netfilter's.
-  if (result.values.nf_conntrack_max === undefined) {
+  // Older layouts keep only net.nf_conntrack_max; it is the same value as netfilter's,
+  // so it does not stand in for an implausible figure netfilter's file printed.
+  if (!printed.has('nf_conntrack_max')) {
     const legacy = await files.read(legacyMaxPath(paths)).catch(() => undefined);
-    const value = legacy === undefined ? null : parseSysctlNumber(legacy);
-    if (value !== null) result.values.nf_conntrack_max = value;
+    take('nf_conntrack_max', legacyMaxPath(paths), legacy === undefined ? null : parseSysctlNumber(legacy));
   }
   return result;
 }

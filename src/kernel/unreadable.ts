@@ -7,7 +7,7 @@ export interface Unreadable {
   what: string;
   /** The file or command that failed. */
   path: string;
-  /** The errno code (ENOENT, EACCES, EPERM, ...) or "exit <n>" for a command. */
+  /** The errno code (ENOENT, EACCES, EPERM, ...), "exit <n>" for a command, or "implausible value <v>" for a figure no kernel prints. */
   code: string;
   /** Whether running as root (with CAP_NET_ADMIN) would likely have helped. */
   needsRoot: boolean;

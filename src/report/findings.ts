@@ -78,8 +78,9 @@ const MAX_CHAIN_LENGTH = 2;
 
 const pct = (n: number) => `${(Math.round(n * 1000) / 10).toString()}%`;
 
+/** Null when unknown, and when max is 0 (the kernel's "no limit") or a figure is negative (not a reading). */
 export function usagePercent(count: number | null, max: number | null): number | null {
-  return count === null || max === null || max === 0 ? null : (count / max) * 100;
+  return count === null || max === null || max <= 0 || count < 0 ? null : (count / max) * 100;
 }
 
 /** Average hash chain length: each entry is hashed twice (original and reply tuple). */

@@ -61,6 +61,8 @@ test('usage and chain length math', () => {
   assert.equal(usagePercent(50, 200), 25);
   assert.equal(usagePercent(null, 200), null);
   assert.equal(usagePercent(5, 0), null);
+  assert.equal(usagePercent(-5, 200), null, 'a negative count is no usage');
+  assert.equal(usagePercent(5, -200), null, 'a negative max is no usage');
   assert.equal(chainLength(262144, 262144), 2);
   assert.equal(chainLength(1, null), null);
 });
