@@ -1,7 +1,17 @@
-// The release, from package.json: two levels up from src/cli/, dist/cli/ and
-// dist/bundle/ alike (it ships next to dist/ in the image).
+// The release, from package.json: the nearest one above this module. src/cli/,
+// dist/cli/ and the image's bundle chunks (dist/bundle/chunks/) sit at
+// different depths below it; the image ships it next to dist/.
 import { readFileSync } from 'node:fs';
 
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  for (let dir = new URL('.', import.meta.url); ; ) {
+    try {
+      return (JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version: string }).version;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const parent = new URL('..', dir);
+    if (parent.href === dir.href) throw new Error(`no package.json above ${import.meta.url}`);
+    dir = parent;
+  }
 }
