@@ -29,7 +29,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PODMAN = join(ROOT, 'scripts/image/podman.sh');
 const BUILD = join(ROOT, 'scripts/image/build.sh');
 // With KUBEBUILDER_ASSETS (the envtest convention) the real kube-apiserver, else the in-process test server.
-const SERVE_API = join(ROOT, envtestConfigured() ? 'test/image/serve-envtest.ts' : 'test/kube-e2e/serve-api.ts');
+// The in-process test API server, or with KUBEBUILDER_ASSETS a real kube-apiserver (it decides).
+const SERVE_API = join(ROOT, 'test/kube-e2e/serve-api.ts');
 const CRDS = join(ROOT, 'crds');
 const TAG = 'localhost/conntrack-operator:image-test';
 const NODE = 'image-node';
@@ -218,23 +219,23 @@ async function standaloneAgent(t: TestContext, ns: string, ds: any, kubelet: Kub
 }
 
 /** The API server in the namespace (where the container reaches it on 127.0.0.1). */
-async function serveApi(ns: string, tokens: Record<string, { name: string; groups: string[] }>) {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', SERVE_API, JSON.stringify(tokens)], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function serveApi(ns: string, users: Array<{ name: string; groups: string[] }>) {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', SERVE_API, JSON.stringify(users)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('close', (code) => reject(new Error(`test API server exited ${code}`)));
   });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  return { served: JSON.parse(line) as { url: string; caData: string; adminToken: string }, stop: async () => (child.stdin.end(), await exited) };
+  return { served: JSON.parse(line) as { url: string; caData: string; adminToken: string; tokens: Record<string, string> }, stop: async () => (child.stdin.end(), await exited) };
 }
 
 async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSide, dir: string, rbac: object[]): Promise<void> {
   const { kubectl } = await ensureKubeTools();
   const sa = ds.spec.template.spec.serviceAccountName as string;
   const user = `system:serviceaccount:${ds.metadata.namespace}:${sa}`;
-  const token = `image-agent-${process.pid}-${Date.now()}`;
   t.diagnostic(`API server: ${envtestConfigured() ? 'kube-apiserver from KUBEBUILDER_ASSETS' : 'the in-process test server'}`);
-  const api = await serveApi(ns, { [token]: { name: user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ds.metadata.namespace}`, 'system:authenticated'] } });
+  const api = await serveApi(ns, [{ name: user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ds.metadata.namespace}`, 'system:authenticated'] }]);
+  const token = api.served.tokens[user]!;
   let agent: Container | null = null;
   try {
     const admin = writeKubeconfig({ server: api.served.url, token: api.served.adminToken, user: 'admin', dir, caData: api.served.caData });
