@@ -4,11 +4,10 @@
 // spec.nodeName, so each agent sees only its own node's pods; only their
 // identities are kept. Optional: when the pods cannot be read (RBAC refused),
 // the agent goes on and its rows carry the UID only; the refusal is said once.
-import type { Logger } from '../logger.js';
 import { errorText, statusCode } from '../errors.js';
 import type { PodName } from '../report/netns-status.js';
 import type { ClusterApi } from './cluster-api.js';
-import { Reflector, type KubeObject, type ListWatch, type ReflectorTiming } from './reflector.js';
+import { Reflector, type KubeObject, type ListWatch, type ReflectorLog, type ReflectorTiming } from './reflector.js';
 
 export class NodePods {
   private byUid = new Map<string, PodName>();
@@ -17,8 +16,8 @@ export class NodePods {
   private refused = false;
   private refusalLogged = false;
 
-  constructor(api: Pick<ClusterApi, 'nodePodsListWatch'>, nodeName: string, timing: ReflectorTiming, private readonly log: Pick<Logger, 'warn' | 'debug'>) {
-    const quietWhenRefused = {
+  constructor(api: Pick<ClusterApi, 'nodePodsListWatch'>, nodeName: string, timing: ReflectorTiming, private readonly log: ReflectorLog) {
+    const quietWhenRefused: ReflectorLog = {
       warn: (obj: object, msg: string) => (this.refused ? log.debug(obj, msg) : log.warn(obj, msg)),
       debug: (obj: object, msg: string) => log.debug(obj, msg),
     };
