@@ -52,21 +52,26 @@ test('pods by UID from the list and the watch; only its own node asked for', asy
   }
 });
 
+/** The cache started on a failing API and stopped once it has logged a few retries. */
+async function afterRetries(api: ReturnType<typeof fakeApi>['api']) {
+  const { lines, log } = logs();
+  const pods = new NodePods(api, 'node-a', timing, log);
+  pods.start();
+  try {
+    await until('several retries', async () => (lines.length >= 4 ? true : undefined), 2000);
+  } finally {
+    await pods.stop();
+  }
+  return { pods, lines };
+}
+
 const failures: Array<{ name: string; error: Error; warns: (n: number) => boolean }> = [
   { name: 'refused (403): said once at warn, naming what was refused; retries at debug', error: forbidden('list'), warns: (n) => n === 1 },
   { name: 'any other failure: a warning on every retry', error: Object.assign(new Error('etcdserver: request timed out'), { statusCode: 500 }), warns: (n) => n >= 3 },
 ];
 for (const f of failures) {
   test(`the pods cannot be listed, ${f.name}; nothing is named`, async () => {
-    const { api } = fakeApi([f.error]);
-    const { lines, log } = logs();
-    const pods = new NodePods(api, 'node-a', timing, log);
-    pods.start();
-    try {
-      await until('several retries', async () => (lines.length >= 4 ? true : undefined), 2000);
-    } finally {
-      await pods.stop();
-    }
+    const { pods, lines } = await afterRetries(fakeApi([f.error]).api);
     const warns = lines.filter(([level]) => level === 'warn');
     assert.ok(f.warns(warns.length), `warnings: ${JSON.stringify(warns)}`);
     assert.ok(warns.every(([, , o]) => JSON.stringify(o).includes(f.error.message.replace(/"/g, '\\"'))), JSON.stringify(warns));
@@ -79,14 +84,7 @@ test('a refused watch after a good list: the listed pods stay named, the refusal
   const refusing: typeof api = {
     nodePodsListWatch: (n) => ({ ...api.nodePodsListWatch(n), watch: async (_rv, _on, done) => (setImmediate(() => done(Object.assign(new Error('watch /api/v1/pods: HTTP 403 Forbidden'), { statusCode: 403 }))), { abort: () => undefined }) }),
   };
-  const { lines, log } = logs();
-  const pods = new NodePods(refusing, 'node-a', timing, log);
-  pods.start();
-  try {
-    await until('several retries', async () => (lines.length >= 4 ? true : undefined), 2000);
-  } finally {
-    await pods.stop();
-  }
+  const { pods, lines } = await afterRetries(refusing);
   assert.deepEqual(pods.lookup('u1'), { namespace: 'shop', name: 'web-1' });
   assert.deepEqual(lines.filter(([level]) => level === 'warn').map(([, m, o]) => [m.split(':')[0], o]), [["cannot read this node's pods", { err: 'watch /api/v1/pods: HTTP 403 Forbidden' }]]);
 });
