@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
 import { readConntrackStats } from '../kernel/stats.js';
 import { readNetnsCensus } from '../kernel/netns-census.js';
-import { netnsDrops, type NetnsDrops } from '../report/netns-status.js';
+import { netnsDrops, type NetnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { nodeFacts } from '../policy/node-facts.js';
@@ -52,6 +52,8 @@ export interface NodeAgentDeps {
   publish: (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
   /** "table full" lines from the kernel log for our namespace since the last call. */
   takeKernelTableFull?: () => boolean;
+  /** In a cluster: the namespace and name of a pod on this node, by UID (undefined when not known). */
+  podNames?: PodNames;
 }
 
 export class NodeAgent {
@@ -225,7 +227,7 @@ export class NodeAgent {
       baseline: await this.deps.baselineStore.load(),
       drops: { window, kernelLoggedFull: this.deps.takeKernelTableFull?.() ?? false },
       ...(policyError ? { policyError } : {}),
-      ...(census ? { namespaces: { census, previousDrops: baseline?.netns ?? null } } : {}),
+      ...(census ? { namespaces: { census, previousDrops: baseline?.netns ?? null, podNames: this.deps.podNames } } : {}),
       previousConditions: this.conditions,
     });
     if (!baseline || now.getTime() - baseline.atMs >= this.opts.intervalMs) {

@@ -14,6 +14,7 @@ import { AgentMetrics } from '../report/metrics.js';
 import { packageVersion } from './package-version.js';
 import { FAILED_REASONS, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../report/status-schema.js';
+import type { PodNames } from '../report/netns-status.js';
 import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';
 import type { Host } from './host.js';
@@ -28,6 +29,8 @@ interface Sources {
   policies: PolicySource;
   nodeLabels: () => Labels;
   publish: (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
+  /** In a cluster: this node's pods by UID, to name the pods of network namespaces. */
+  pods?: { lookup: PodNames; stop(): Promise<void> };
 }
 
 function standaloneSources(config: Config, policyFile: string, logger: Logger): Sources {
@@ -43,15 +46,19 @@ function standaloneSources(config: Config, policyFile: string, logger: Logger): 
 
 /** The Kubernetes client is loaded only here: the standalone agent never pays for it. */
 async function clusterSources(config: Config, logger: Logger): Promise<Sources> {
-  const [{ ClusterApi, loadKubeConfig }, { ClusterPolicySource }, { clusterReporter }, { realTiming }] = await Promise.all([
+  const [{ ClusterApi, loadKubeConfig }, { ClusterPolicySource }, { clusterReporter }, { realTiming }, { NodePods }] = await Promise.all([
     import('../kube/cluster-api.js'),
     import('../kube/cluster-policy-source.js'),
     import('../kube/node-reporter.js'),
     import('../kube/reflector.js'),
+    import('../kube/node-pods.js'),
   ]);
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
   const source = new ClusterPolicySource(api, config.nodeName, config.stateDir, realTiming(), logger);
+  const pods = new NodePods(api, config.nodeName, realTiming(), logger);
+  pods.start();
   return {
+    pods,
     policies: source,
     nodeLabels: () => source.nodeLabels(),
     publish: clusterReporter(api, config.nodeName, () => source.nodeRef(), () => new Date(), logger),
@@ -102,6 +109,7 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
       metrics,
       publish: sources.publish,
       takeKernelTableFull: () => tableFull.take(),
+      podNames: sources.pods?.lookup,
     },
   );
   const running = agent;
@@ -126,7 +134,7 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
     agent: running,
     stop: async () => {
       await running.stop();
-      await Promise.all([sources.policies.stop(), tableFull.stop(), health.close()]);
+      await Promise.all([sources.policies.stop(), sources.pods?.stop(), tableFull.stop(), health.close()]);
       logger.info({}, 'agent stopped');
     },
   };

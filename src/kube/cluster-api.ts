@@ -76,6 +76,22 @@ export class ClusterApi {
     };
   }
 
+  /**
+   * List and watch the Pods bound to one node (fieldSelector spec.nodeName, which kube-apiserver
+   * indexes for pods), each cut at once to its namespace, name and UID: a node's pod specs are not kept.
+   */
+  nodePodsListWatch(nodeName: string): ListWatch<KubeObject> {
+    const fieldSelector = `spec.nodeName=${nodeName}`;
+    return {
+      list: async (rv) => {
+        const list = await this.core.listPodForAllNamespaces({ fieldSelector, ...listRv(rv) });
+        return { items: list.items.map(podIdentity), resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      // An ERROR event's object is a Status (its code tells a 410): passed as it is.
+      watch: (rv, onEvent, done) => this.watch('/api/v1/pods', rv, { fieldSelector }, (t, o) => onEvent(t, t === 'ERROR' ? o : podIdentity(o)), done),
+    };
+  }
+
   private async watch(path: string, resourceVersion: string, query: Record<string, string>, onEvent: (t: WatchEventType, o: unknown) => void, done: (err?: unknown) => void) {
     // A server-side timeout, spread out as client-go does, so a half-open connection cannot keep a store stale for long.
     const timeoutSeconds = WATCH_TIMEOUT_MIN_S + Math.floor(Math.random() * WATCH_TIMEOUT_MIN_S);
@@ -135,6 +151,13 @@ function watchError(path: string, err: unknown): unknown {
   const code = statusCode(err);
   if (code === undefined || !(err instanceof Error)) return err ?? undefined;
   return Object.assign(new Error(`watch ${path}: HTTP ${code} ${err.message}`), { statusCode: code });
+}
+
+/** What the agent keeps of a Pod: who it is, and the resourceVersion a watch resumes from. */
+function podIdentity(pod: unknown): KubeObject {
+  const m = (pod as { metadata?: Record<string, unknown> }).metadata ?? {};
+  const keep = ['namespace', 'name', 'uid', 'resourceVersion'].filter((k) => typeof m[k] === 'string');
+  return { metadata: Object.fromEntries(keep.map((k) => [k, m[k]])) };
 }
 
 /** The list's resourceVersion parameter; "" (a consistent read) is sent as no parameter, as client-go does. */

@@ -1,8 +1,10 @@
 // What the agent sends to the API after each pass: Node events for what
-// changed (through the deduping, rate-limiting recorder) and the
-// ConntrackStatus when it is worth a write.
+// changed (through the deduping, rate-limiting recorder), the same events on
+// the Pod whose network namespace fills, and the ConntrackStatus when it is
+// worth a write.
 import type { Logger } from '../logger.js';
 import { EventRecorder } from '../report/event-recorder.js';
+import { podEventsForPass } from '../report/netns-events.js';
 import { eventsForPass } from '../report/node-events.js';
 import type { PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../report/status-schema.js';
@@ -23,6 +25,10 @@ export function clusterReporter(api: ReporterApi, nodeName: string, nodeRef: () 
     const target = { kind: 'Node', apiVersion: 'v1', name: nodeName, ...(uid ? { uid } : {}) };
     for (const e of eventsForPass(previous, status, outcome)) {
       await recorder.record(target, e.type, e.reason, e.message).catch((err: unknown) => logger.warn({ err: String(err), reason: e.reason }, 'could not record a Node event'));
+    }
+    for (const e of podEventsForPass(previous, status)) {
+      const pod = { kind: 'Pod', apiVersion: 'v1', ...e.pod };
+      await recorder.record(pod, e.type, e.reason, e.message).catch((err: unknown) => logger.warn({ err: String(err), reason: e.reason, pod: `${e.pod.namespace}/${e.pod.name}` }, 'could not record a Pod event'));
     }
     const wrote = await publisher.publish(status);
     if (wrote) logger.debug({ reason: wrote }, 'ConntrackStatus written');

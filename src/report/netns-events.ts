@@ -1,34 +1,54 @@
-// Node events for network namespaces other than the host's: a pod's table that
+// Events for network namespaces other than the host's: a pod's table that
 // fills drops that pod's new connections while the node's own count looks
-// fine, so each gets its own event naming the namespace and the pod. Pure.
+// fine, so each gets its own event naming the namespace and the pod, on the
+// Node and, where the pod's name is known, on the Pod too. Pure.
 import type { NodeEventIntent } from './node-events.js';
 import type { NetnsRowDoc, NodeStatusDoc } from './status-schema.js';
 
-const who = (r: NetnsRowDoc): string => `network namespace ${r.inode}${r.podUid ? ` (pod UID ${r.podUid})` : ''}`;
+/** An event about a pod's namespace, to be recorded on that Pod. */
+export interface PodEventIntent extends NodeEventIntent {
+  pod: { namespace: string; name: string; uid: string };
+}
+
+const podText = (r: NetnsRowDoc): string => (r.podNamespace && r.podName ? ` (pod ${r.podNamespace}/${r.podName}, UID ${r.podUid})` : r.podUid ? ` (pod UID ${r.podUid})` : '');
+const who = (r: NetnsRowDoc): string => `network namespace ${r.inode}${podText(r)}`;
 const usage = (r: NetnsRowDoc): string => (r.entries !== undefined && r.usagePercent !== undefined ? `${r.entries} entries, ${r.usagePercent}% of nf_conntrack_max` : 'count unknown');
 
 /** TableFull for each namespace dropping now (every pass it does, as for the node); Pressure when a namespace first crosses the threshold. */
-export function netnsEventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc): NodeEventIntent[] {
+function netnsEvents(prev: NodeStatusDoc | null, next: NodeStatusDoc): Array<{ row: NetnsRowDoc; intent: NodeEventIntent }> {
   const ns = next.namespaces;
   if (!ns) return [];
   const node = next.nodeName;
   const before = new Set((prev?.namespaces?.pressure ?? []).map((r) => r.inode));
   return [
-    ...ns.full.map(
-      (r): NodeEventIntent => ({
-        type: 'Warning',
-        reason: 'ConntrackTableFull',
-        message: `Connection tracking table FULL in ${who(r)} on ${node}: ${r.dropsRising} new connections dropped since the last check (${usage(r)}). Each namespace has its own limit; the node's own count does not show this one.`,
-      }),
-    ),
+    ...ns.full.map((row) => ({
+      row,
+      intent: {
+        type: 'Warning' as const,
+        reason: 'ConntrackTableFull' as const,
+        message: `Connection tracking table FULL in ${who(row)} on ${node}: ${row.dropsRising} new connections dropped since the last check (${usage(row)}). Each namespace has its own limit; the node's own count does not show this one.`,
+      },
+    })),
     ...ns.pressure
       .filter((r) => !before.has(r.inode))
-      .map(
-        (r): NodeEventIntent => ({
-          type: 'Warning',
-          reason: 'ConntrackTablePressure',
-          message: `Connection tracking in ${who(r)} on ${node} is filling up: ${usage(r)}. At 100% that namespace drops new connections.`,
-        }),
-      ),
+      .map((row) => ({
+        row,
+        intent: {
+          type: 'Warning' as const,
+          reason: 'ConntrackTablePressure' as const,
+          message: `Connection tracking in ${who(row)} on ${node} is filling up: ${usage(row)}. At 100% that namespace drops new connections.`,
+        },
+      })),
   ];
+}
+
+export function netnsEventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc): NodeEventIntent[] {
+  return netnsEvents(prev, next).map((e) => e.intent);
+}
+
+/** The same events for the namespaces of pods known by name, so `kubectl describe pod` shows them; the message names the node. */
+export function podEventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc): PodEventIntent[] {
+  return netnsEvents(prev, next).flatMap(({ row, intent }) =>
+    row.podUid && row.podNamespace && row.podName ? [{ ...intent, pod: { namespace: row.podNamespace, name: row.podName, uid: row.podUid } }] : [],
+  );
 }

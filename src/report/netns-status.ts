@@ -10,6 +10,15 @@ import type { NetnsRowDoc, NetnsSummaryDoc } from './status-schema.js';
 /** How many namespaces each list of the summary holds at most (the schema's bound). */
 export const NETNS_STATUS_ROWS = 5;
 
+/** A pod as the API names it. */
+export interface PodName {
+  namespace: string;
+  name: string;
+}
+
+/** The pod of a UID, where the agent knows the node's pods (in a cluster); undefined when it does not. */
+export type PodNames = (uid: string) => PodName | undefined;
+
 /** Each namespace's drop and insert_failed counters at a pass, by inode. */
 export type NetnsDrops = ReadonlyMap<number, { drop: number; insertFailed: number }>;
 
@@ -30,7 +39,8 @@ function fullDrops(e: NetnsEntry, previous: NetnsDrops | null): number {
   return Math.max(0, e.drop - before.drop - Math.max(0, (e.insertFailed ?? 0) - before.insertFailed));
 }
 
-function rowOf(e: NetnsEntry, dropsRising: number): NetnsRowDoc {
+function rowOf(e: NetnsEntry, dropsRising: number, podNames: PodNames | undefined): NetnsRowDoc {
+  const pod = e.pod ? podNames?.(e.pod.uid) : undefined;
   return {
     inode: e.inode,
     ...(e.entries !== null ? { entries: e.entries } : {}),
@@ -38,13 +48,14 @@ function rowOf(e: NetnsEntry, dropsRising: number): NetnsRowDoc {
     ...(e.drop !== null ? { drop: e.drop } : {}),
     ...(dropsRising > 0 ? { dropsRising } : {}),
     ...(e.pod ? { podUid: e.pod.uid } : {}),
+    ...(pod ? { podNamespace: pod.namespace, podName: pod.name } : {}),
   };
 }
 
-export function buildNetnsStatus(census: NetnsCensus, previous: NetnsDrops | null, max: number | null, pressure: PressureThresholds): NetnsSummaryDoc {
+export function buildNetnsStatus(census: NetnsCensus, previous: NetnsDrops | null, max: number | null, pressure: PressureThresholds, podNames?: PodNames): NetnsSummaryDoc {
   const all = netnsEntries(census, max);
   const rising = new Map(all.map((e) => [e.inode, fullDrops(e, previous)]));
-  const row = (e: NetnsEntry) => rowOf(e, rising.get(e.inode)!);
+  const row = (e: NetnsEntry) => rowOf(e, rising.get(e.inode)!, podNames);
   const others = all.filter(isOther);
   const read = all.filter((e) => e.entries !== null);
   return {

@@ -18,7 +18,7 @@ type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
 import type { TableSummary } from './summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
-import { buildNetnsStatus, type NetnsDrops } from './netns-status.js';
+import { buildNetnsStatus, type NetnsDrops, type PodNames } from './netns-status.js';
 
 /**
  * observedGeneration of every condition: the ConntrackStatus object's own
@@ -57,7 +57,7 @@ export interface NodeStatusInputs {
   /** Why the last policy input could not be used (an invalid edit), if so. */
   policyError?: string;
   /** This pass's namespace census and each namespace's drop counters at the previous pass. */
-  namespaces?: { census: NetnsCensus; previousDrops: NetnsDrops | null };
+  namespaces?: { census: NetnsCensus; previousDrops: NetnsDrops | null; podNames?: PodNames };
   previousConditions: readonly NodeCondition[];
 }
 
@@ -266,7 +266,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
         }
       : {}),
     ...(findings.length ? { findings: findings.slice(0, 32) } : {}),
-    ...(i.namespaces ? { namespaces: buildNetnsStatus(i.namespaces.census, i.namespaces.previousDrops, max, pressure) } : {}),
+    ...(i.namespaces ? { namespaces: buildNetnsStatus(i.namespaces.census, i.namespaces.previousDrops, max, pressure, i.namespaces.podNames) } : {}),
     conditions,
   };
   return { status, conditions };

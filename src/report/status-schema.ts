@@ -155,6 +155,8 @@ export const NetnsRow = z
     drop: Count.optional().describe('Packets of new connections dropped in it since it was created.'),
     dropsRising: Count.optional().describe('Drops since the previous pass not explained by insertion races: its table is full now.'),
     podUid: z.string().max(64).optional().describe('The pod whose containers are in it, from their kubelet cgroup.'),
+    podNamespace: z.string().max(63).optional().describe('That pod\'s namespace, from the API (agent in a cluster, once it has listed the node\'s pods).'),
+    podName: z.string().max(253).optional().describe('That pod\'s name, from the API (agent in a cluster, once it has listed the node\'s pods).'),
   })
   .describe('One network namespace on the node.');
 

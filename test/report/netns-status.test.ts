@@ -6,8 +6,8 @@ import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
 import { readNetnsCensus } from '../../src/kernel/netns-census.js';
 import { readHostSnapshot } from '../../src/kernel/snapshot.js';
 import { DEFAULT_PRESSURE } from '../../src/report/findings.js';
-import { netnsEventsForPass } from '../../src/report/netns-events.js';
-import { buildNetnsStatus, netnsDrops } from '../../src/report/netns-status.js';
+import { netnsEventsForPass, podEventsForPass } from '../../src/report/netns-events.js';
+import { buildNetnsStatus, netnsDrops, type PodNames } from '../../src/report/netns-status.js';
 import { eventsForPass } from '../../src/report/node-events.js';
 import { buildNodeStatus } from '../../src/report/node-status.js';
 import { NetnsSummary, NodeStatus, type NodeStatusDoc } from '../../src/report/status-schema.js';
@@ -77,6 +77,39 @@ test('events: TableFull for each namespace dropping now, naming it and its pod; 
   assert.deepEqual(netnsEventsForPass(pass1, doc(undefined)), []);
 });
 
+test('pod names: rows of a known pod UID carry its namespace and name; unknown UIDs and the host keep what the cgroup says', () => {
+  const OTHER = '9a1b2c3d-0000-4000-8000-000000000001';
+  const asked: string[] = [];
+  const podNames: PodNames = (uid) => (asked.push(uid), uid === POD ? { namespace: 'shop', name: 'cache-1' } : undefined);
+  const s = buildNetnsStatus(census([ns(1, 10, 0, 0, { host: true }), ns(20, 950, 0, 0, { podUid: POD }), ns(30, 800, 0, 0, { podUid: OTHER })]), null, MAX, DEFAULT_PRESSURE, podNames);
+  assert.deepEqual(s.top.map((r) => [r.inode, r.podUid, r.podNamespace, r.podName]), [
+    [20, POD, 'shop', 'cache-1'],
+    [30, OTHER, undefined, undefined],
+    [1, undefined, undefined, undefined],
+  ]);
+  assert.deepEqual(s.pressure.map((r) => r.podName), ['cache-1', undefined]);
+  assert.deepEqual(new Set(asked), new Set([POD, OTHER]), 'only pod UIDs are looked up');
+  NetnsSummary.parse(s);
+  assert.throws(() => NetnsSummary.parse({ ...s, top: [{ ...s.top[0], podName: 'x'.repeat(254) }] }), /too_big|Too big/);
+});
+
+test('pod events: the namespace events of known pods, on the Pod, naming it and the node; none for a UID without a name', () => {
+  const named: PodNames = (uid) => (uid === POD ? { namespace: 'shop', name: 'cache-1' } : undefined);
+  const before = census([ns(1, 10, 3, 0, { host: true }), ns(20, 900, 4, 0, { podUid: POD }), ns(30, 10, 0, 0, { podUid: 'u-2' })]);
+  const nowFull = census([ns(1, 10, 3, 0, { host: true }), ns(20, 1000, 14, 0, { podUid: POD }), ns(30, 950, 5, 0, { podUid: 'u-2' })]);
+  const pass1 = doc(buildNetnsStatus(before, null, MAX, DEFAULT_PRESSURE, named));
+  const pass2 = doc(buildNetnsStatus(nowFull, netnsDrops(before), MAX, DEFAULT_PRESSURE, named));
+  const onPods = podEventsForPass(pass1, pass2);
+  assert.deepEqual(onPods.map((e) => [e.reason, e.pod]), [['ConntrackTableFull', { namespace: 'shop', name: 'cache-1', uid: POD }]]);
+  assert.match(onPods[0]!.message, new RegExp(`^Connection tracking table FULL in network namespace 20 \\(pod shop/cache-1, UID ${POD}\\) on n1: 10 new connections dropped`));
+  const onNode = netnsEventsForPass(pass1, pass2);
+  assert.deepEqual(onNode.map((e) => e.reason), ['ConntrackTableFull', 'ConntrackTableFull', 'ConntrackTablePressure']);
+  assert.equal(onNode[0]!.message, onPods[0]!.message, 'the Node gets the same text');
+  assert.match(onNode[1]!.message, /network namespace 30 \(pod UID u-2\)/);
+  assert.deepEqual(podEventsForPass(null, pass1).map((e) => [e.reason, e.pod.name]), [['ConntrackTablePressure', 'cache-1']]);
+  assert.deepEqual(podEventsForPass(pass1, doc(buildNetnsStatus(nowFull, netnsDrops(before), MAX, DEFAULT_PRESSURE))), [], 'no names known: no Pod events');
+});
+
 test('an agent pass over the fixture: the status carries the namespaces and still validates; events go with the node\'s', async () => {
   const t = loadFixtureTree('netns-census');
   const hostTree = loadFixtureTree('host-6.18');
@@ -92,7 +125,7 @@ test('an agent pass over the fixture: the status carries the namespaces and stil
     outcome: { kind: 'no-policy' },
     baseline: { values: {}, notrackOwned: false },
     drops: { window: null, kernelLoggedFull: false },
-    namespaces: { census: c, previousDrops: null },
+    namespaces: { census: c, previousDrops: null, podNames: (uid) => (uid === POD ? { namespace: 'shop', name: 'web-7' } : undefined) },
     previousConditions: [],
   });
   NodeStatus.parse(status);
@@ -102,7 +135,7 @@ test('an agent pass over the fixture: the status carries the namespaces and stil
     slabActiveObjects: 64,
     top: [
       { inode: 4026532318, entries: 12, usagePercent: 0, drop: 0, podUid: '5d2c7e44-1b9a-4f0e-8c3d-6a7b8c9d0e1f' },
-      { inode: 4026532249, entries: 7, usagePercent: 0, drop: 0, podUid: POD },
+      { inode: 4026532249, entries: 7, usagePercent: 0, drop: 0, podUid: POD, podNamespace: 'shop', podName: 'web-7' },
       { inode: 4026531833, entries: 5, usagePercent: 0, drop: 0 },
     ],
     full: [],
