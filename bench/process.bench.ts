@@ -125,7 +125,7 @@ async function daemonRss(name: string, argv: string[], env: Record<string, strin
 /** The test API server in the namespace, with the CRDs, this node and the example policy; returns a kubeconfig and a stop. */
 async function cluster(ns: string, dir: string): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
   const { kubectl } = await ensureKubeTools();
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', SERVE_API, '{}'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', SERVE_API, '[]'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('close', (code) => reject(new Error(`test API server exited ${code}`)));
