@@ -21,9 +21,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dump } from 'js-yaml';
+import { serveApiIn } from '../test/kube-e2e/serve-api-in.js';
 import { writeKubeconfig } from '../test/support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../test/support/kube/tools.js';
 import { execInOk, makeUdpFlows, realKernelSkipReason, setNetnsSysctl, withNetns } from '../test/support/netns.js';
@@ -39,7 +39,6 @@ function imageEntrypoint(): string[] {
   if (node !== 'node') throw new Error(`the ENTRYPOINT starts with ${node}, not node`);
   return [process.execPath, ...rest.map((a) => a.replace(/^\/app\//, ROOT))];
 }
-const SERVE_API = join(ROOT, 'test/kube-e2e/serve-api.ts');
 const CRDS = join(ROOT, 'crds');
 const POLICY = join(ROOT, 'examples/policy.yaml');
 const RUNS = 5;
@@ -125,13 +124,7 @@ async function daemonRss(name: string, argv: string[], env: Record<string, strin
 /** The test API server in the namespace, with the CRDs, this node and the example policy; returns a kubeconfig and a stop. */
 async function cluster(ns: string, dir: string): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
   const { kubectl } = await ensureKubeTools();
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', SERVE_API, '[]'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('close', (code) => reject(new Error(`test API server exited ${code}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const served = JSON.parse(line) as { url: string; caData: string; adminToken: string };
+  const { served, stop } = await serveApiIn(ns, []);
   const kubeconfig = writeKubeconfig({ server: served.url, token: served.adminToken, user: 'admin', dir, caData: served.caData });
   const k = (args: string[], input?: string) => execInOk(ns, kubectl, ['--kubeconfig', kubeconfig, ...args], input === undefined ? {} : { input });
   for (const f of readdirSync(CRDS).filter((f) => f.endsWith('.yaml'))) await k(['apply', '-f', join(CRDS, f)]);
@@ -141,7 +134,7 @@ async function cluster(ns: string, dir: string): Promise<{ kubeconfig: string; s
   }
   await k(['apply', '-f', '-'], dump({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE } }));
   await k(['apply', '-f', POLICY]);
-  return { kubeconfig, stop: async () => (child.stdin.end(), await exited) };
+  return { kubeconfig, stop };
 }
 
 async function execInOkOrNull(fn: () => Promise<string>): Promise<string | null> {

@@ -6,12 +6,11 @@
 // that helm renders with default values (scripts/image/pod-to-podman.ts), in a
 // network namespace this test makes, which plays the node's network.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -24,13 +23,12 @@ import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
 import { execIn, execInOk, withNetns } from '../support/netns.js';
 import { until } from '../support/until.js';
+import { serveApiIn } from '../kube-e2e/serve-api-in.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PODMAN = join(ROOT, 'scripts/image/podman.sh');
 const BUILD = join(ROOT, 'scripts/image/build.sh');
 // With KUBEBUILDER_ASSETS (the envtest convention) the real kube-apiserver, else the in-process test server.
-// The in-process test API server, or with KUBEBUILDER_ASSETS a real kube-apiserver (it decides).
-const SERVE_API = join(ROOT, 'test/kube-e2e/serve-api.ts');
 const CRDS = join(ROOT, 'crds');
 const TAG = 'localhost/conntrack-operator:image-test';
 const NODE = 'image-node';
@@ -218,23 +216,12 @@ async function standaloneAgent(t: TestContext, ns: string, ds: any, kubelet: Kub
   }
 }
 
-/** The API server in the namespace (where the container reaches it on 127.0.0.1). */
-async function serveApi(ns: string, users: Array<{ name: string; groups: string[] }>) {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', SERVE_API, JSON.stringify(users)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('close', (code) => reject(new Error(`test API server exited ${code}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  return { served: JSON.parse(line) as { url: string; caData: string; adminToken: string; tokens: Record<string, string> }, stop: async () => (child.stdin.end(), await exited) };
-}
-
 async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSide, dir: string, rbac: object[]): Promise<void> {
   const { kubectl } = await ensureKubeTools();
   const sa = ds.spec.template.spec.serviceAccountName as string;
   const user = `system:serviceaccount:${ds.metadata.namespace}:${sa}`;
   t.diagnostic(`API server: ${envtestConfigured() ? 'kube-apiserver from KUBEBUILDER_ASSETS' : 'the in-process test server'}`);
-  const api = await serveApi(ns, [{ name: user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ds.metadata.namespace}`, 'system:authenticated'] }]);
+  const api = await serveApiIn(ns, [{ name: user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ds.metadata.namespace}`, 'system:authenticated'] }]);
   const token = api.served.tokens[user]!;
   let agent: Container | null = null;
   try {

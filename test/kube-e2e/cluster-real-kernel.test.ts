@@ -10,7 +10,6 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dump } from 'js-yaml';
 import { renderAgentClusterRole } from '../packaging/agent-rbac.js';
@@ -19,6 +18,7 @@ import { AGENT_GROUPS, AGENT_NS, AGENT_SA, AGENT_USER, until } from '../kube-age
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
 import { withLoweredMax } from '../support/lowered-max.js';
+import { serveApiIn } from './serve-api-in.js';
 import { execIn, execInOk, realKernelSkipReason, withNetns } from '../support/netns.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'iptables-nft-save', 'sysctl']);
@@ -36,26 +36,6 @@ spec:
     tcp: {establishedSeconds: 900, closeWaitSeconds: 30}
 `;
 
-interface Served {
-  kind: string;
-  url: string;
-  caData: string;
-  adminToken: string;
-  tokens: Record<string, string>;
-}
-
-/** The API server as a child process in the namespace, with a token for the agent; resolves once it is ready. */
-async function serveApi(ns: string) {
-  const users = JSON.stringify([{ name: AGENT_USER, groups: AGENT_GROUPS }]);
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', here('./serve-api.ts'), users], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('close', (code) => reject(new Error(`test API server exited ${code}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  return { served: JSON.parse(line) as Served, stop: async () => (child.stdin.end(), await exited) };
-}
-
 function parseEvents(json: string): Array<{ reason: string; type: string; message: string; count: number; lastTimestamp: string }> {
   return (JSON.parse(json) as { items: Array<{ reason: string; type: string; message: string; count: number; lastTimestamp: string }> }).items;
 }
@@ -71,7 +51,7 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
       await execInOk(ns, 'nft', ['-f', '-'], {
         input: `table ip ctop_e2e_api {\n chain pre { type filter hook prerouting priority raw; ip saddr 127.0.0.1 ip daddr 127.0.0.1 notrack; }\n chain out { type filter hook output priority raw; ip saddr 127.0.0.1 ip daddr 127.0.0.1 notrack; }\n}\n`,
       });
-      const api = await serveApi(ns);
+      const api = await serveApiIn(ns, [{ name: AGENT_USER, groups: AGENT_GROUPS }]);
       console.log(`# API server: ${api.served.kind}`);
       const admin = writeKubeconfig({ server: api.served.url, token: api.served.adminToken, user: 'admin', dir, caData: api.served.caData });
       const agentConfig = writeKubeconfig({ server: api.served.url, token: api.served.tokens[AGENT_USER]!, user: 'agent', dir, caData: api.served.caData });
