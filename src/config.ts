@@ -309,15 +309,15 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
 
 // Value parsers: the value, or the reason it is not one.
 
-/** The policies' duration grammar (whole seconds, or "30s", "5m", "1h30m"), in milliseconds. */
-function parseInterval(text: string): number | string {
-  const r = parseDuration(/^[0-9]+$/.test(text) ? Number(text) : text);
+/** The duration grammar (whole seconds, or "30s", "5m", "1h30m"), in milliseconds. */
+function parseInterval(text: string, minSeconds = 1): number | string {
+  const r = parseDuration(/^[0-9]+$/.test(text) ? Number(text) : text, minSeconds);
   return r.ok ? r.seconds * 1000 : `"${text}" is not an interval: ${r.reason}`;
 }
 
-/** doctor's sampling window: 0 (no window), or the duration grammar, in milliseconds. */
+/** doctor's sampling window: the same grammar, where 0 (or "0s") means no window. */
 function parseSample(text: string): number | string {
-  return text === '0' ? 0 : parseInterval(text);
+  return parseInterval(text, 0);
 }
 
 function parseTop(text: string): number | string {
