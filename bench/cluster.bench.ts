@@ -13,7 +13,7 @@ import { PolicyController } from '../src/controller/policy-controller.js';
 import { readObservedState } from '../src/kernel/observe.js';
 import { ClusterApi, loadKubeConfig, type CustomObject } from '../src/kube/cluster-api.js';
 import { ClusterPolicySource } from '../src/kube/cluster-policy-source.js';
-import { buildCrds } from '../src/kube/crds.js';
+import { buildCrds } from '../src/api/v1alpha1/crds.js';
 import { clusterReporter, type ReporterApi } from '../src/kube/node-reporter.js';
 import { realTiming } from '../src/kube/reflector.js';
 import { createLogger } from '../src/logger.js';
@@ -21,7 +21,7 @@ import { validatePolicyObjects } from '../src/policy/load.js';
 import { MemoryBaselineStore } from '../src/reconcile/baseline-store.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { AgentMetrics } from '../src/report/metrics.js';
-import type { NodeStatusDoc } from '../src/report/status-schema.js';
+import type { NodeStatusDoc } from '../src/api/v1alpha1/status.js';
 import { CannedRunner, loadFixtureTree } from '../test/support/fixture-tree.js';
 import { createCrd, startApi } from '../test/support/kube/harness.js';
 

@@ -21,7 +21,7 @@ import { HostPaths } from '../src/kernel/host-paths.js';
 import { RealKernelFiles, type KernelFiles } from '../src/kernel/kernel-files.js';
 import { readConntrackSysctls } from '../src/kernel/sysctls.js';
 import { openTableStream, type TableStream } from '../src/kernel/table-stream.js';
-import { summarizeBatches, type TableSummary } from '../src/report/summary.js';
+import { summarizeBatches, type TableSummary } from '../src/kernel/table-summary.js';
 import { execInOk, makeUdpFlows, realKernelSkipReason, setNetnsSysctl, withNetns } from '../test/support/netns.js';
 import { withoutTableFile } from '../test/support/netns-probe.js';
 

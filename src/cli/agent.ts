@@ -13,7 +13,7 @@ import type { Labels } from '../policy/select.js';
 import { AgentMetrics } from '../report/metrics.js';
 import { packageVersion } from './package-version.js';
 import { FAILED_REASONS, type PassOutcome } from '../report/node-status.js';
-import type { NodeStatusDoc } from '../report/status-schema.js';
+import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 import type { PodNames } from '../report/netns-status.js';
 import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';

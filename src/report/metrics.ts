@@ -6,7 +6,7 @@
 // that from the scrape target (relabeling), where Prometheus users expect it.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConntrackCounters } from '../kernel/stats.js';
-import type { NetnsSummaryDoc } from './status-schema.js';
+import type { NetnsSummaryDoc } from '../api/v1alpha1/status.js';
 
 export type ReconcileResult = 'applied' | 'in_sync' | 'not_applicable' | 'dry_run' | 'failed' | 'restored';
 

@@ -3,7 +3,7 @@
 // fine, so each gets its own event naming the namespace and the pod, on the
 // Node and, where the pod's name is known, on the Pod too. Pure.
 import type { NodeEventIntent } from './node-events.js';
-import type { NetnsRowDoc, NodeStatusDoc } from './status-schema.js';
+import type { NetnsRowDoc, NodeStatusDoc } from '../api/v1alpha1/status.js';
 
 /** An event about a pod's namespace, to be recorded on that Pod. */
 export interface PodEventIntent extends NodeEventIntent {

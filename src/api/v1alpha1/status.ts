@@ -5,8 +5,6 @@
 // text) and there are no transforms.
 import { z } from 'zod';
 
-export const STATUS_KIND = 'ConntrackStatus';
-
 const Count = z.number().int().min(0);
 const NonNegative = z.number().min(0);
 /** RFC 3339 time in UTC, as Kubernetes writes metav1.Time. */
