@@ -134,7 +134,7 @@ function status(node: string): NodeStatusDoc {
 async function manyAgents(n: number): Promise<void> {
   const api = await startApi({ inProcess: true });
   try {
-    for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, any>);
+    for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, unknown>);
     await api.request('POST', '/apis/conntrack.io/v1alpha1/conntrackpolicies', { body: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web' }, spec: { timeouts: { tcp: { establishedSeconds: 600 } } } } });
     for (let i = 0; i < n; i++) await api.request('POST', '/api/v1/nodes', { body: { apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${i}`, labels: { role: 'web' } } } });
     const kc = loadKubeConfig(api.kubeconfig());

@@ -10,7 +10,7 @@ import { readNetnsCensus } from '../kernel/netns-census.js';
 import { netnsDrops, type NetnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
-import { nodeFacts } from '../policy/node-facts.js';
+import { nodeFacts } from '../kernel/node-facts.js';
 import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
 import type { Reconciler } from '../reconcile/reconciler.js';

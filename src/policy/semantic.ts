@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { parseCidr } from './cidr.js';
 import type { PolicyError } from './errors.js';
-import { parsePortSpec, timeoutEntries } from './normalize.js';
+import { parsePortSpec } from './normalize.js';
 import { CIDR, LabelSelectorRequirement, PortSpec, Pressure, Table } from '../api/v1alpha1/policy.js';
 import { labelKeyProblem, labelValueProblem } from './select.js';
 

@@ -1,6 +1,6 @@
 // The status API: ConntrackStatus.status (one object per node, written by the
 // agent) and ConntrackPolicy.status (written by the controller). Like
-// src/policy/schema.ts this is a source of the CRD schemas (`npm run
+// policy.ts this is a source of the CRD schemas (`npm run
 // gen:crds`), so every field has a description (it becomes `kubectl explain`
 // text) and there are no transforms.
 import { z } from 'zod';
