@@ -39,17 +39,20 @@ export interface AgentState {
   lastPassEndMs: number;
 }
 
-export const INITIAL_STATE: AgentState = {
-  dropBaseline: null,
-  lastDrop: undefined,
-  breakdown: { summary: null, source: 'none', atMs: 0 },
-  conditions: [],
-  status: null,
-  wouldChange: '',
-  passesDone: 0,
-  lastPassError: null,
-  lastPassEndMs: 0,
-};
+/** Before the first pass: nothing seen yet. */
+export function initialState(): AgentState {
+  return {
+    dropBaseline: null,
+    lastDrop: undefined,
+    breakdown: { summary: null, source: 'none', atMs: 0 },
+    conditions: [],
+    status: null,
+    wouldChange: '',
+    passesDone: 0,
+    lastPassError: null,
+    lastPassEndMs: 0,
+  };
+}
 
 /** The table is dumped again once `everyMs` passed since the last try, and until one dump succeeded. */
 export function breakdownDue(b: TableBreakdown, nowMs: number, everyMs: number): boolean {

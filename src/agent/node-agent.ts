@@ -7,7 +7,7 @@ import { SerialTask } from '../serial-task.js';
 import { errorText } from '../errors.js';
 import { readinessProblem } from './readiness.js';
 import { AgentPass, type PassDeps, type PassOptions, type PassResult } from './agent-pass.js';
-import { dropRose, INITIAL_STATE, stuckProblem, type AgentState } from './agent-state.js';
+import { dropRose, initialState, stuckProblem, type AgentState } from './agent-state.js';
 
 export interface NodeAgentOptions extends PassOptions {
   /** How often the drop counter alone is read between passes, so a full table is reported within seconds. */
@@ -18,7 +18,7 @@ export class NodeAgent {
   private timer: NodeJS.Timeout | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private state: AgentState = INITIAL_STATE;
+  private state: AgentState = initialState();
   private readonly onePass: AgentPass;
   private readonly passes = new SerialTask(
     () => this.pass(),
