@@ -144,8 +144,8 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
 export async function runAgent(config: Config, host: Host, logger: Logger, until: Promise<unknown>): Promise<number> {
   const proc = await startAgent(config, host, logger);
   if (config.once) {
-    await proc.agent.stop(); // waits for the first pass, started by start()
-    const applied = proc.agent.lastStatus?.conditions.find((c) => c.type === 'Applied');
+    const { status } = await proc.agent.stop(); // waits for the first pass, started by start()
+    const applied = status?.conditions.find((c) => c.type === 'Applied');
     await proc.stop();
     return applied && FAILED_REASONS.has(applied.reason) ? 1 : 0;
   }
