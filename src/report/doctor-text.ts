@@ -1,6 +1,6 @@
 // The doctor's report for a person at a terminal. Pure: report in, text out.
 import type { DoctorReport } from './doctor-report.js';
-import type { TableSummary, TopAddress } from './summary.js';
+import type { TopAddress } from './summary.js';
 import { netnsSection } from './netns-report.js';
 import { FALLBACK_SLAB_OBJECT_SIZE } from '../policy/sizing.js';
 
@@ -78,7 +78,7 @@ function windowSection({ window: w }: DoctorReport): string | null {
 }
 
 /** Per TCP state, the entries a lower timeout would already have expired. */
-function idleLines(b: TableSummary): string[] {
+function idleLines(b: NonNullable<DoctorReport['breakdown']>): string[] {
   return Object.entries(b.idleByTcpState)
     .filter(([, v]) => v.entries > 0 && v.idleLongerThan.some((x) => x.count > 0))
     .map(
