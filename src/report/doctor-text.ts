@@ -34,117 +34,117 @@ function section(title: string, lines: string[]): string {
   return [title, ...lines.map((l) => `  ${l}`)].join('\n');
 }
 
-export function renderDoctorText(r: DoctorReport): string {
-  const out: string[] = [];
+/** A section of the report, or null when it has nothing to show for this report. */
+type SectionRenderer = (r: DoctorReport) => string | null;
+
+function headline(r: DoctorReport): string {
   const ns =
     r.kernel.hostNetworkNamespace === true
       ? 'host network namespace'
       : r.kernel.hostNetworkNamespace === false
         ? 'NOT the host network namespace'
         : 'network namespace unknown';
-  out.push(`conntrack doctor: kernel ${r.kernel.release ?? '?'}, ${ns}${r.kernel.netnsInode ? ` (netns ${r.kernel.netnsInode})` : ''}`);
+  return `conntrack doctor: kernel ${r.kernel.release ?? '?'}, ${ns}${r.kernel.netnsInode ? ` (netns ${r.kernel.netnsInode})` : ''}`;
+}
 
-  if (!r.kernel.conntrackLoaded) {
-    out.push('', 'nf_conntrack is not loaded: nothing is tracked here.');
-  } else {
-    const t = r.table;
-    const m = r.memory;
-    out.push(
-      '',
-      section('TABLE AND PRESSURE', [
-        `entries        ${n(t.count)} of ${n(t.max)} max${t.usagePercent !== null ? ` (${t.usagePercent}% used)` : ''}`,
-        `buckets        ${n(t.buckets)}${t.hashsize !== null && t.hashsize !== t.buckets ? ` (hashsize parameter ${n(t.hashsize)})` : ''}, average chain length ${t.chainLength ?? '?'}`,
-        `memory at max  ${bytes(m.bytesAtMax)} (${m.slabObjectSize !== null ? `${m.slabObjectSize} B per entry from slabinfo` : `~${FALLBACK_SLAB_OBJECT_SIZE} B per entry assumed, slabinfo unreadable`} + 8 B per bucket)${m.percentOfRam !== null ? `, ${m.percentOfRam}% of ${bytes(m.memTotalBytes)} RAM` : ''}`,
-      ]),
-    );
-    const c = r.counters;
-    out.push(
-      '',
-      c
-        ? section(`COUNTERS (from ${c.source}, since boot, all CPUs: history)`, [
-            ['drop', 'earlyDrop', 'insertFailed', 'clashResolve', 'invalid', 'searchRestart', 'found', 'insert']
-              .filter((k) => typeof c[k] === 'number')
-              .map((k) => `${k} ${n(c[k] as number)}`)
-              .join(', '),
-          ])
-        : section('COUNTERS', ['not read (see NOT READ below)']),
-    );
-    const w = r.window;
-    if (w) {
-      out.push(
-        '',
-        section(`NOW (counters sampled twice, ${Number(w.seconds.toFixed(1))}s apart)`, [
-          `dropped, table full       ${n(w.tableFull)}`,
-          `dropped, insertion race   ${n(w.insertionRace)} (insert_failed ${n(w.insertFailed)})`,
-          `early drops               ${n(w.earlyDrop)}`,
-          `races resolved            ${w.clashResolved === null ? 'not counted by this kernel' : n(w.clashResolved)}`,
-        ]),
-      );
-    }
-    const b = r.breakdown;
-    if (b) {
-      const idle = Object.entries(b.idleByTcpState)
-        .filter(([, v]) => v.entries > 0 && v.idleLongerThan.some((x) => x.count > 0))
-        .map(
-          ([state, v]) =>
-            `  ${state} (timeout ${n(v.timeoutSeconds)}s, ${n(v.entries)} entries): ${v.idleLongerThan
-              .filter((x) => x.count > 0)
-              .map((x) => `idle >${n(x.seconds)}s ${n(x.count)}`)
-              .join(', ')}`,
-        );
-      out.push(
-        '',
-        section(`BREAKDOWN (${n(b.total)} entries, read from ${r.table.source})`, [
-          `L3             ${counts(b.byL3, b.total)}`,
-          `protocols      ${counts(b.byProtocol, b.total)}`,
-          `tcp states     ${counts(b.tcpStates)}`,
-          `flags          assured ${n(b.flags.assured)}${share(b.flags.assured, b.total)}, unreplied ${n(b.flags.unreplied)}${share(b.flags.unreplied, b.total)}`,
-          `loopback       ${n(b.loopback.count)}${share(b.loopback.count, b.total)}`,
-          `top sources    ${top(b.topSources, b.topAccuracy.sources.exact)}`,
-          `top dests      ${top(b.topDestinations, b.topAccuracy.destinations.exact)}`,
-          ...(idle.length ? ['entries a lower timeout would already have expired:', ...idle] : []),
-        ]),
-      );
-    } else {
-      out.push('', section('BREAKDOWN', [r.table.source === null ? 'table not read (--no-table, or unreadable: see NOT READ)' : 'empty']));
-    }
-    if (r.nodeWide) {
-      const ns = netnsSection({ nodeWide: r.nodeWide, netns: r.netns });
-      out.push('', section(ns.title, ns.lines));
-    }
-    out.push(
-      '',
-      section(
-        'TIMEOUTS (seconds; * differs from the kernel default)',
-        r.timeouts.map((row) => {
-          const changed = row.kernelDefault !== null && row.kernelDefault !== row.seconds;
-          const name = row.key.replace(/^nf_conntrack_/, '');
-          return `${changed ? '*' : ' '} ${name.padEnd(32)} ${String(row.seconds).padStart(7)}${row.kernelDefault !== null ? `   default ${row.kernelDefault}` : ''}`;
-        }),
-      ),
-    );
-  }
+function tableSection({ table: t, memory: m }: DoctorReport): string {
+  const perEntry = m.slabObjectSize !== null ? `${m.slabObjectSize} B per entry from slabinfo` : `~${FALLBACK_SLAB_OBJECT_SIZE} B per entry assumed, slabinfo unreadable`;
+  return section('TABLE AND PRESSURE', [
+    `entries        ${n(t.count)} of ${n(t.max)} max${t.usagePercent !== null ? ` (${t.usagePercent}% used)` : ''}`,
+    `buckets        ${n(t.buckets)}${t.hashsize !== null && t.hashsize !== t.buckets ? ` (hashsize parameter ${n(t.hashsize)})` : ''}, average chain length ${t.chainLength ?? '?'}`,
+    `memory at max  ${bytes(m.bytesAtMax)} (${perEntry} + 8 B per bucket)${m.percentOfRam !== null ? `, ${m.percentOfRam}% of ${bytes(m.memTotalBytes)} RAM` : ''}`,
+  ]);
+}
 
-  out.push(
-    '',
-    section(
-      'FINDINGS',
-      r.findings.length
-        ? r.findings.flatMap((f) => [
-            `${f.severity.toUpperCase().padEnd(8)} ${f.id}: ${f.message}`,
-            ...(f.action ? [`${' '.repeat(9)}-> ${f.action}`] : []),
-          ])
-        : ['none: the table is healthy.'],
-    ),
+const COUNTER_NAMES = ['drop', 'earlyDrop', 'insertFailed', 'clashResolve', 'invalid', 'searchRestart', 'found', 'insert'];
+
+function countersSection({ counters: c }: DoctorReport): string {
+  if (!c) return section('COUNTERS', ['not read (see NOT READ below)']);
+  return section(`COUNTERS (from ${c.source}, since boot, all CPUs: history)`, [
+    COUNTER_NAMES.filter((k) => typeof c[k] === 'number')
+      .map((k) => `${k} ${n(c[k] as number)}`)
+      .join(', '),
+  ]);
+}
+
+function windowSection({ window: w }: DoctorReport): string | null {
+  if (!w) return null;
+  return section(`NOW (counters sampled twice, ${Number(w.seconds.toFixed(1))}s apart)`, [
+    `dropped, table full       ${n(w.tableFull)}`,
+    `dropped, insertion race   ${n(w.insertionRace)} (insert_failed ${n(w.insertFailed)})`,
+    `early drops               ${n(w.earlyDrop)}`,
+    `races resolved            ${w.clashResolved === null ? 'not counted by this kernel' : n(w.clashResolved)}`,
+  ]);
+}
+
+/** Per TCP state, the entries a lower timeout would already have expired. */
+function idleLines(b: NonNullable<DoctorReport['breakdown']>): string[] {
+  return Object.entries(b.idleByTcpState)
+    .filter(([, v]) => v.entries > 0 && v.idleLongerThan.some((x) => x.count > 0))
+    .map(
+      ([state, v]) =>
+        `  ${state} (timeout ${n(v.timeoutSeconds)}s, ${n(v.entries)} entries): ${v.idleLongerThan
+          .filter((x) => x.count > 0)
+          .map((x) => `idle >${n(x.seconds)}s ${n(x.count)}`)
+          .join(', ')}`,
+    );
+}
+
+function breakdownSection(r: DoctorReport): string {
+  const b = r.breakdown;
+  if (!b) return section('BREAKDOWN', [r.table.source === null ? 'table not read (--no-table, or unreadable: see NOT READ)' : 'empty']);
+  const idle = idleLines(b);
+  return section(`BREAKDOWN (${n(b.total)} entries, read from ${r.table.source})`, [
+    `L3             ${counts(b.byL3, b.total)}`,
+    `protocols      ${counts(b.byProtocol, b.total)}`,
+    `tcp states     ${counts(b.tcpStates)}`,
+    `flags          assured ${n(b.flags.assured)}${share(b.flags.assured, b.total)}, unreplied ${n(b.flags.unreplied)}${share(b.flags.unreplied, b.total)}`,
+    `loopback       ${n(b.loopback.count)}${share(b.loopback.count, b.total)}`,
+    `top sources    ${top(b.topSources, b.topAccuracy.sources.exact)}`,
+    `top dests      ${top(b.topDestinations, b.topAccuracy.destinations.exact)}`,
+    ...(idle.length ? ['entries a lower timeout would already have expired:', ...idle] : []),
+  ]);
+}
+
+function namespacesSection(r: DoctorReport): string | null {
+  if (!r.nodeWide) return null;
+  const ns = netnsSection({ nodeWide: r.nodeWide, netns: r.netns });
+  return section(ns.title, ns.lines);
+}
+
+function timeoutsSection(r: DoctorReport): string {
+  return section(
+    'TIMEOUTS (seconds; * differs from the kernel default)',
+    r.timeouts.map((row) => {
+      const changed = row.kernelDefault !== null && row.kernelDefault !== row.seconds;
+      const name = row.key.replace(/^nf_conntrack_/, '');
+      return `${changed ? '*' : ' '} ${name.padEnd(32)} ${String(row.seconds).padStart(7)}${row.kernelDefault !== null ? `   default ${row.kernelDefault}` : ''}`;
+    }),
   );
-  if (r.unreadable.length) {
-    out.push(
-      '',
-      section(
-        'NOT READ',
-        r.unreadable.map((u) => `${u.what}: ${u.path} (${u.code})${u.needsRoot ? ' - run as root' : ''}`),
-      ),
-    );
-  }
-  return `${out.join('\n')}\n`;
+}
+
+function findingsSection({ findings }: DoctorReport): string {
+  return section(
+    'FINDINGS',
+    findings.length
+      ? findings.flatMap((f) => [`${f.severity.toUpperCase().padEnd(8)} ${f.id}: ${f.message}`, ...(f.action ? [`${' '.repeat(9)}-> ${f.action}`] : [])])
+      : ['none: the table is healthy.'],
+  );
+}
+
+function notReadSection({ unreadable }: DoctorReport): string | null {
+  if (!unreadable.length) return null;
+  return section(
+    'NOT READ',
+    unreadable.map((u) => `${u.what}: ${u.path} (${u.code})${u.needsRoot ? ' - run as root' : ''}`),
+  );
+}
+
+/** What the table shows, in the order a reader goes: how full, what drops, what holds the entries, the timeouts. */
+const TABLE_SECTIONS: readonly SectionRenderer[] = [tableSection, countersSection, windowSection, breakdownSection, namespacesSection, timeoutsSection];
+
+export function renderDoctorText(r: DoctorReport): string {
+  const table = r.kernel.conntrackLoaded ? TABLE_SECTIONS.map((render) => render(r)) : ['nf_conntrack is not loaded: nothing is tracked here.'];
+  const sections = [headline(r), ...table, findingsSection(r), notReadSection(r)];
+  return `${sections.filter((s) => s !== null).join('\n\n')}\n`;
 }

@@ -10,15 +10,15 @@ import type { RestoreResult } from '../reconcile/restore.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
 import { windowText, type DropWindow } from './drops.js';
-import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent } from './findings.js';
+import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent, type FindingFacts } from './findings.js';
 import type { NodeConditionType, NodeStatusDoc } from '../api/v1alpha1/status.js';
-
-type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
-type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
 import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
 import { buildNetnsStatus, type NetnsDrops, type PodNames } from './netns-status.js';
+
+type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
+type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
 
 /**
  * observedGeneration of every condition: the ConntrackStatus object's own
@@ -61,6 +61,11 @@ export interface NodeStatusInputs {
   previousConditions: readonly NodeCondition[];
 }
 
+type Pressure = NonNullable<FindingFacts['pressure']>;
+type Reconciled = Extract<PassOutcome, { kind: 'reconciled' }>;
+/** A condition's state, before its type and generation are added. */
+type ConditionOutcome = Pick<NodeConditionInput, 'status' | 'reason' | 'message'>;
+
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
 function driftText(d: DriftRecord): string {
@@ -72,8 +77,16 @@ function generationsOf(outcome: PassOutcome): Record<string, number> | undefined
   return 'generations' in outcome ? outcome.generations : undefined;
 }
 
-function appliedCondition(outcome: PassOutcome, policyError: string | undefined, generation: number, previous: NodeCondition | undefined): NodeConditionInput {
-  const base = { type: 'Applied' as const, observedGeneration: generation };
+function effectiveOf(outcome: PassOutcome): EffectivePolicy | undefined {
+  return 'effective' in outcome ? outcome.effective : undefined;
+}
+
+function driftOf(outcome: PassOutcome): DriftRecord[] {
+  return outcome.kind === 'reconciled' ? outcome.result.drift : [];
+}
+
+function appliedCondition(outcome: PassOutcome, policyError: string | undefined, previous: NodeCondition | undefined): NodeConditionInput {
+  const base = { type: 'Applied' as const, observedGeneration: STATUS_OBJECT_GENERATION };
   switch (outcome.kind) {
     case 'no-policy':
       // After a restore the node stays "Restored" until a policy selects it again.
@@ -85,23 +98,30 @@ function appliedCondition(outcome: PassOutcome, policyError: string | undefined,
         : { ...base, status: 'False', reason: 'RestoreFailed', message: `Putting back the original values failed: ${executionError(outcome.result.execution) ?? notApplicableText(outcome.result.plan.notApplicable)}` };
     case 'error':
       return { ...base, status: 'False', reason: 'Error', message: outcome.message };
-    case 'reconciled': {
-      const r = outcome.result;
-      const names = outcome.effective.selected.join(', ');
-      const skipped = r.notApplicable.length ? ` Not applicable here: ${notApplicableText(r.notApplicable)}.` : '';
-      const invalid = policyError ? ` The latest policy edit was not used: ${policyError}` : '';
-      if (r.execution && !r.execution.ok) {
-        return { ...base, status: 'False', reason: 'ApplyFailed', message: `Applying ${names} failed and was rolled back: ${executionError(r.execution)}.${invalid}` };
-      }
-      if (r.mode === 'DryRun') {
-        const n = r.plan.actions.length;
-        const would = n > 0 ? `${n} change(s) would be made` : r.notApplicable.length ? 'nothing that differs can be changed here' : 'the node already matches';
-        return { ...base, status: 'False', reason: 'DryRun', message: `${names} is in DryRun: ${would}, nothing is written.${skipped}${invalid}` };
-      }
-      if (!r.inSync) return { ...base, status: 'False', reason: 'NotInSync', message: `The node does not match ${names} yet.${skipped}${invalid}` };
-      return { ...base, status: 'True', reason: 'Applied', message: `The node matches ${names}.${skipped}${invalid}` };
-    }
+    case 'reconciled':
+      return { ...base, ...reconciledOutcome(outcome, policyError) };
   }
+}
+
+/** Applied after a reconcile: failed and rolled back, DryRun, not in sync yet, or applied. */
+function reconciledOutcome({ effective, result: r }: Reconciled, policyError: string | undefined): ConditionOutcome {
+  const names = effective.selected.join(', ');
+  const skipped = r.notApplicable.length ? ` Not applicable here: ${notApplicableText(r.notApplicable)}.` : '';
+  const invalid = policyError ? ` The latest policy edit was not used: ${policyError}` : '';
+  if (r.execution && !r.execution.ok) {
+    return { status: 'False', reason: 'ApplyFailed', message: `Applying ${names} failed and was rolled back: ${executionError(r.execution)}.${invalid}` };
+  }
+  if (r.mode === 'DryRun') {
+    return { status: 'False', reason: 'DryRun', message: `${names} is in DryRun: ${dryRunText(r)}, nothing is written.${skipped}${invalid}` };
+  }
+  if (!r.inSync) return { status: 'False', reason: 'NotInSync', message: `The node does not match ${names} yet.${skipped}${invalid}` };
+  return { status: 'True', reason: 'Applied', message: `The node matches ${names}.${skipped}${invalid}` };
+}
+
+function dryRunText(r: ReconcileResult): string {
+  const n = r.plan.actions.length;
+  if (n > 0) return `${n} change(s) would be made`;
+  return r.notApplicable.length ? 'nothing that differs can be changed here' : 'the node already matches';
 }
 
 function executionError(e: ReconcileResult['execution']): string | undefined {
@@ -122,16 +142,34 @@ function readyCondition(applied: NodeConditionInput, full: NodeConditionInput, r
   return { ...base, status: 'True', reason: 'Ready', message: 'The agent reads this node, it follows its policy (or has none), and no packets are being dropped.' };
 }
 
+/** How full the table is against the policy's thresholds. */
+function pressureState(usage: number | null, { count, max }: HostSnapshot['table'], pressure: Pressure): ConditionOutcome {
+  if (usage === null) return { status: 'Unknown', reason: 'Unreadable', message: 'The entry count or the max could not be read.' };
+  if (usage >= pressure.criticalPercent) {
+    return { status: 'True', reason: 'Critical', message: `The table is ${round1(usage)}% full (${count} of ${max}); at 100% new connections are dropped.` };
+  }
+  if (usage >= pressure.warningPercent) return { status: 'True', reason: 'Warning', message: `The table is ${round1(usage)}% full (${count} of ${max}).` };
+  return { status: 'False', reason: 'Normal', message: `The table is ${round1(usage)}% full.` };
+}
+
+/** Whether keys moved away from what was applied, and whether another writer keeps moving them. */
+function driftState(outcome: PassOutcome): ConditionOutcome {
+  const drift = driftOf(outcome);
+  if (outcome.kind === 'error') return { status: 'Unknown', reason: 'NotChecked', message: 'The last pass failed before comparing the node with the policy.' };
+  if (drift.length) return { status: 'True', reason: drift.some((d) => d.fighting) ? 'Fighting' : 'Drift', message: drift.map(driftText).join('; ') };
+  return { status: 'False', reason: 'InSync', message: 'No key differs from what was applied.' };
+}
+
 /** Why drops could not be judged this pass: counters unread, or only one sample so far. */
-function notJudged(countersRead: boolean): Pick<NodeConditionInput, 'status' | 'reason' | 'message'> {
+function notJudged(countersRead: boolean): ConditionOutcome {
   return countersRead
     ? { status: 'Unknown', reason: 'FirstSample', message: 'Drops are judged between two reads of the counters; this is the first.' }
     : { status: 'Unknown', reason: 'CountersUnreadable', message: 'The kernel\'s conntrack counters could not be read: see the findings and what was not read.' };
 }
 
 /** Drops because no entry could be allocated, or the kernel's own "table full" line. */
-function tableFullConditionOf(d: DropSignal, unjudged: ReturnType<typeof notJudged>, generation: number): NodeConditionInput {
-  const base = { type: 'TableFull' as const, observedGeneration: generation };
+function tableFullCondition(d: DropSignal, unjudged: ConditionOutcome): NodeConditionInput {
+  const base = { type: 'TableFull' as const, observedGeneration: STATUS_OBJECT_GENERATION };
   const w = d.window;
   if (w && w.tableFull > 0) {
     return { ...base, status: 'True', reason: 'Dropping', message: `The table is full: ${w.tableFull} packets of new connections were dropped ${windowText(w)} because no entry could be allocated.` };
@@ -142,8 +180,8 @@ function tableFullConditionOf(d: DropSignal, unjudged: ReturnType<typeof notJudg
 }
 
 /** Drops because two packets of one new flow raced to insert it: not a full table, and not fixed by a bigger one. */
-function insertionRaceConditionOf(w: DropWindow | null, unjudged: ReturnType<typeof notJudged>, usage: number | null, generation: number): NodeConditionInput {
-  const base = { type: 'InsertionRace' as const, observedGeneration: generation };
+function insertionRaceCondition(w: DropWindow | null, unjudged: ConditionOutcome, usage: number | null): NodeConditionInput {
+  const base = { type: 'InsertionRace' as const, observedGeneration: STATUS_OBJECT_GENERATION };
   if (!w) return { ...base, ...unjudged };
   if (w.insertionRace > 0) {
     const fill = usage === null ? '' : ` with the table ${round1(usage)}% full`;
@@ -157,42 +195,27 @@ function insertionRaceConditionOf(w: DropWindow | null, unjudged: ReturnType<typ
   return { ...base, status: 'False', reason: 'NoRaceDrops', message: `No packets dropped for an insertion race ${windowText(w)}.` };
 }
 
-export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; conditions: NodeCondition[] } {
+/** This pass's conditions, Ready first. */
+function conditionsOf(i: NodeStatusInputs, usage: number | null, pressure: Pressure): NodeConditionInput[] {
+  const unjudged = notJudged(i.snapshot.stats.counters !== null);
+  const full = tableFullCondition(i.drops, unjudged);
+  const race = insertionRaceCondition(i.drops.window, unjudged, usage);
+  const applied = appliedCondition(i.outcome, i.policyError, i.previousConditions.find((c) => c.type === 'Applied'));
+  const ready = readyCondition(applied, full, race);
+  // Drifted and Pressure carry observedGeneration last, as they always have.
+  return [
+    ready,
+    applied,
+    { type: 'Drifted', ...driftState(i.outcome), observedGeneration: STATUS_OBJECT_GENERATION },
+    { type: 'Pressure', ...pressureState(usage, i.snapshot.table, pressure), observedGeneration: STATUS_OBJECT_GENERATION },
+    full,
+    race,
+  ];
+}
+
+function kernelSection(i: NodeStatusInputs): Pick<NodeStatusDoc, 'kernel'> {
   const s = i.snapshot;
-  const { count, max, buckets } = s.table;
-  const effective = 'effective' in i.outcome ? i.outcome.effective : undefined;
-  const pressure = effective?.pressure ?? DEFAULT_PRESSURE;
-  const usage = usagePercent(count, max);
-  const drift = i.outcome.kind === 'reconciled' ? i.outcome.result.drift : [];
-  const generations = generationsOf(i.outcome);
-  const generation = STATUS_OBJECT_GENERATION;
-  const c = s.stats.counters;
-
-  const pressureCondition: NodeConditionInput =
-    usage === null
-      ? { type: 'Pressure', status: 'Unknown', reason: 'Unreadable', message: 'The entry count or the max could not be read.', observedGeneration: generation }
-      : usage >= pressure.criticalPercent
-        ? { type: 'Pressure', status: 'True', reason: 'Critical', message: `The table is ${round1(usage)}% full (${count} of ${max}); at 100% new connections are dropped.`, observedGeneration: generation }
-        : usage >= pressure.warningPercent
-          ? { type: 'Pressure', status: 'True', reason: 'Warning', message: `The table is ${round1(usage)}% full (${count} of ${max}).`, observedGeneration: generation }
-          : { type: 'Pressure', status: 'False', reason: 'Normal', message: `The table is ${round1(usage)}% full.`, observedGeneration: generation };
-  const unjudged = notJudged(c !== null);
-  const tableFullCondition = tableFullConditionOf(i.drops, unjudged, generation);
-  const raceCondition = insertionRaceConditionOf(i.drops.window, unjudged, usage, generation);
-  const driftCondition: NodeConditionInput = i.outcome.kind === 'error'
-    ? { type: 'Drifted', status: 'Unknown', reason: 'NotChecked', message: 'The last pass failed before comparing the node with the policy.', observedGeneration: generation }
-    : drift.length
-    ? { type: 'Drifted', status: 'True', reason: drift.some((d) => d.fighting) ? 'Fighting' : 'Drift', message: drift.map(driftText).join('; '), observedGeneration: generation }
-    : { type: 'Drifted', status: 'False', reason: 'InSync', message: 'No key differs from what was applied.', observedGeneration: generation };
-
-  const applied = appliedCondition(i.outcome, i.policyError, generation, i.previousConditions.find((c) => c.type === 'Applied'));
-  const ready = readyCondition(applied, tableFullCondition, raceCondition);
-  const conditions = setConditions(i.previousConditions, [ready, applied, driftCondition, pressureCondition, tableFullCondition, raceCondition], i.now);
-  const findings = [...buildFindings(factsFrom(s, i.summary, i.drops.window, pressure)), ...(i.namespaces ? netnsFindings(i.namespaces.census, max, pressure) : [])];
-
-  const status: NodeStatusDoc = {
-    nodeName: i.nodeName,
-    lastProbeTime: i.now.toISOString(),
+  return {
     kernel: {
       release: s.kernelRelease ?? 'unknown',
       conntrackLoaded: s.moduleLoaded,
@@ -200,50 +223,64 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
       notrackBackend: i.notrackBackend,
       tableSource: i.tableSource,
     },
-    ...(count !== null && max !== null && buckets !== null
-      ? {
-          table: {
-            count,
-            max,
-            buckets,
-            usagePercent: round1(usage ?? 0),
-            usage: `${Math.round(usage ?? 0)}%`,
-            ...(chainLength(count, buckets) !== null ? { chainLength: round1(chainLength(count, buckets)!) } : {}),
-            bytes: tableBytes(max, buckets, s.memory.slabObjectSize ?? FALLBACK_SLAB_OBJECT_SIZE),
-            ...(s.memory.slabObjectSize !== null ? { slabObjectSize: s.memory.slabObjectSize } : {}),
-          },
-        }
-      : {}),
-    ...(c
-      ? {
-          counters: Object.fromEntries(
-            (['drop', 'earlyDrop', 'insertFailed', 'clashResolve', 'invalid', 'searchRestart'] as const).filter((k) => c[k] !== undefined).map((k) => [k, c[k]!]),
-          ),
-        }
-      : {}),
-    ...(i.summary
-      ? {
-          breakdown: {
-            entries: i.summary.total,
-            byL3: i.summary.byL3,
-            byProtocol: i.summary.byProtocol,
-            tcpStates: i.summary.tcpStates,
-            assured: i.summary.flags.assured,
-            unreplied: i.summary.flags.unreplied,
-            loopbackPercent: round1(i.summary.loopback.share * 100),
-            topSources: i.summary.topSources.slice(0, 10),
-          },
-        }
-      : {}),
-    ...(effective && generations
-      ? {
-          appliedPolicy: {
-            name: effective.selected.join(','),
-            policies: effective.selected.map((name) => ({ name, generation: generations[name] ?? 0 })),
-            mode: i.outcome.kind === 'reconciled' ? i.outcome.result.mode : effective.mode,
-          },
-        }
-      : {}),
+  };
+}
+
+function tableSection({ table: { count, max, buckets }, memory }: HostSnapshot, usage: number | null): Pick<NodeStatusDoc, 'table'> {
+  if (count === null || max === null || buckets === null) return {};
+  const chain = chainLength(count, buckets);
+  return {
+    table: {
+      count,
+      max,
+      buckets,
+      usagePercent: round1(usage ?? 0),
+      usage: `${Math.round(usage ?? 0)}%`,
+      ...(chain !== null ? { chainLength: round1(chain) } : {}),
+      bytes: tableBytes(max, buckets, memory.slabObjectSize ?? FALLBACK_SLAB_OBJECT_SIZE),
+      ...(memory.slabObjectSize !== null ? { slabObjectSize: memory.slabObjectSize } : {}),
+    },
+  };
+}
+
+const STATUS_COUNTERS = ['drop', 'earlyDrop', 'insertFailed', 'clashResolve', 'invalid', 'searchRestart'] as const;
+
+function countersSection(c: HostSnapshot['stats']['counters']): Pick<NodeStatusDoc, 'counters'> {
+  if (!c) return {};
+  return { counters: Object.fromEntries(STATUS_COUNTERS.filter((k) => c[k] !== undefined).map((k) => [k, c[k]!])) };
+}
+
+function breakdownSection(summary: TableSummary | null): Pick<NodeStatusDoc, 'breakdown'> {
+  if (!summary) return {};
+  return {
+    breakdown: {
+      entries: summary.total,
+      byL3: summary.byL3,
+      byProtocol: summary.byProtocol,
+      tcpStates: summary.tcpStates,
+      assured: summary.flags.assured,
+      unreplied: summary.flags.unreplied,
+      loopbackPercent: round1(summary.loopback.share * 100),
+      topSources: summary.topSources.slice(0, 10),
+    },
+  };
+}
+
+function appliedPolicySection(outcome: PassOutcome): Pick<NodeStatusDoc, 'appliedPolicy'> {
+  const effective = effectiveOf(outcome);
+  const generations = generationsOf(outcome);
+  if (!effective || !generations) return {};
+  return {
+    appliedPolicy: {
+      name: effective.selected.join(','),
+      policies: effective.selected.map((name) => ({ name, generation: generations[name] ?? 0 })),
+      mode: outcome.kind === 'reconciled' ? outcome.result.mode : effective.mode,
+    },
+  };
+}
+
+function driftSection(drift: DriftRecord[]): Pick<NodeStatusDoc, 'driftCount' | 'drift'> {
+  return {
     driftCount: drift.length,
     ...(drift.length
       ? {
@@ -257,16 +294,46 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
           })),
         }
       : {}),
-    ...(Object.keys(i.baseline.values).length || i.baseline.notrackOwned
-      ? {
-          baseline: {
-            ...Object.fromEntries(Object.entries(i.baseline.values).map(([k, v]) => [k, String(v)])),
-            ...(i.baseline.notrackOwned ? { notrack: 'none (our NOTRACK chains are removed on restore)' } : {}),
-          },
-        }
-      : {}),
-    ...(findings.length ? { findings: findings.slice(0, 32) } : {}),
-    ...(i.namespaces ? { namespaces: buildNetnsStatus(i.namespaces.census, i.namespaces.previousDrops, max, pressure, i.namespaces.podNames) } : {}),
+  };
+}
+
+function baselineSection({ values, notrackOwned }: Baseline): Pick<NodeStatusDoc, 'baseline'> {
+  if (!Object.keys(values).length && !notrackOwned) return {};
+  return {
+    baseline: {
+      ...Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)])),
+      ...(notrackOwned ? { notrack: 'none (our NOTRACK chains are removed on restore)' } : {}),
+    },
+  };
+}
+
+function findingsSection(i: NodeStatusInputs, pressure: Pressure): Pick<NodeStatusDoc, 'findings'> {
+  const host = buildFindings(factsFrom(i.snapshot, i.summary, i.drops.window, pressure));
+  const findings = [...host, ...(i.namespaces ? netnsFindings(i.namespaces.census, i.snapshot.table.max, pressure) : [])];
+  return findings.length ? { findings: findings.slice(0, 32) } : {};
+}
+
+function namespacesSection(i: NodeStatusInputs, pressure: Pressure): Pick<NodeStatusDoc, 'namespaces'> {
+  const ns = i.namespaces;
+  return ns ? { namespaces: buildNetnsStatus(ns.census, ns.previousDrops, i.snapshot.table.max, pressure, ns.podNames) } : {};
+}
+
+export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; conditions: NodeCondition[] } {
+  const pressure = effectiveOf(i.outcome)?.pressure ?? DEFAULT_PRESSURE;
+  const usage = usagePercent(i.snapshot.table.count, i.snapshot.table.max);
+  const conditions = setConditions(i.previousConditions, conditionsOf(i, usage, pressure), i.now);
+  const status: NodeStatusDoc = {
+    nodeName: i.nodeName,
+    lastProbeTime: i.now.toISOString(),
+    ...kernelSection(i),
+    ...tableSection(i.snapshot, usage),
+    ...countersSection(i.snapshot.stats.counters),
+    ...breakdownSection(i.summary),
+    ...appliedPolicySection(i.outcome),
+    ...driftSection(driftOf(i.outcome)),
+    ...baselineSection(i.baseline),
+    ...findingsSection(i, pressure),
+    ...namespacesSection(i, pressure),
     conditions,
   };
   return { status, conditions };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildFindings, chainLength, usagePercent, worstSeverity, type FindingFacts } from '../../src/report/findings.js';
+import { buildFindings, chainLength, CONNTRACK_NOT_LOADED, FINDING_RULES, usagePercent, worstSeverity, type FindingFacts } from '../../src/report/findings.js';
 import type { DropWindow } from '../../src/report/drops.js';
 
 const quiet: DropWindow = { seconds: 2, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: 0 };
@@ -54,6 +54,56 @@ for (const tc of cases) {
     assert.deepEqual(findings.map((f) => f.id), tc.ids);
     assert.equal(worstSeverity(findings), tc.worst);
     for (const f of findings) assert.ok(f.message.length > 20, `${f.id} has a readable message`);
+  });
+}
+
+// Each rule on its own: facts on both sides of its threshold. Every rule of the
+// table needs a row here, so a new rule cannot come without its cases.
+const shares = (over: Partial<NonNullable<FindingFacts['table']>>): Partial<FindingFacts> => ({ table: { total: 1000, tcp: 800, timeWait: 0, unreplied: 0, loopback: 0, ...over } });
+const ruleCases: Record<string, { fires: Partial<FindingFacts>[]; quiet: Partial<FindingFacts>[] }> = {
+  'conntrack-not-loaded': { fires: [{ moduleLoaded: false }], quiet: [{}] },
+  'not-host-netns': { fires: [{ hostNetns: false }], quiet: [{}, { hostNetns: null }] },
+  'netns-unknown': { fires: [{ hostNetns: null }], quiet: [{}, { hostNetns: false }] },
+  'usage-critical': { fires: [{ count: 235930 }, { count: 300000 }, { count: 10, max: 20, pressure: { warningPercent: 10, criticalPercent: 50 } }], quiet: [{ count: 235929 }, { max: 0 }, { count: null }] },
+  'usage-high': { fires: [{ count: 183501 }, { count: 235929 }], quiet: [{ count: 183500 }, { count: 235930 }, { max: null }] },
+  'long-hash-chains': { fires: [{ count: 131073, buckets: 131072 }], quiet: [{ count: 131072, buckets: 131072 }, { buckets: 0 }, { count: null }] },
+  'table-full-drops': { fires: [{ window: win({ tableFull: 1 }) }], quiet: [{}, { window: null }, { window: win({ insertionRace: 3, earlyDrop: 3 }) }] },
+  'insertion-race-drops': { fires: [{ window: win({ insertionRace: 1, insertFailed: 1 }) }], quiet: [{}, { window: null }, { window: win({ tableFull: 3, insertFailed: 3 }) }] },
+  'early-drops': { fires: [{ window: win({ earlyDrop: 1 }) }], quiet: [{}, { window: null }] },
+  'clashes-resolved': { fires: [{ window: win({ clashResolved: 1 }) }], quiet: [{}, { window: win({ clashResolved: null }) }, { window: null }] },
+  'drops-since-boot': {
+    fires: [{ sinceBoot: { drop: 1, earlyDrop: 0, insertFailed: 0 } }, { sinceBoot: { drop: 0, earlyDrop: 1, insertFailed: 0 }, window: null }],
+    quiet: [{}, { sinceBoot: null }, { sinceBoot: { drop: 0, earlyDrop: 0, insertFailed: 5 } }],
+  },
+  'counters-missing': { fires: [{ missingCounters: ['clashResolve'] }], quiet: [{}] },
+  'established-timeout-default': { fires: [{ sysctls: { nf_conntrack_tcp_timeout_established: 432000 } }], quiet: [{}, { sysctls: { nf_conntrack_tcp_timeout_established: 431999 } }, { sysctls: {} }] },
+  'time-wait-heavy': { fires: [shares({ timeWait: 401 })], quiet: [shares({ timeWait: 400 }), shares({ tcp: 0 }), shares({ timeWait: 99, tcp: 99, total: 99 }), { table: null }] },
+  'unreplied-heavy': { fires: [shares({ unreplied: 301 })], quiet: [shares({ unreplied: 300 }), shares({ unreplied: 99, total: 99 }), { table: null }] },
+  'loopback-heavy': { fires: [shares({ loopback: 201 })], quiet: [shares({ loopback: 200 }), shares({ loopback: 99, total: 99 }), { table: null }] },
+  'kube-proxy-present': { fires: [{ kubeProxyRunning: true }], quiet: [{}] },
+};
+
+const allRules = [CONNTRACK_NOT_LOADED, ...FINDING_RULES];
+
+test('finding rules: one id each, and every rule has cases', () => {
+  const ids = allRules.map((r) => r.id);
+  assert.equal(new Set(ids).size, ids.length, 'ids are unique');
+  assert.deepEqual([...ids].sort(), Object.keys(ruleCases).sort());
+});
+
+for (const rule of allRules) {
+  const { fires, quiet } = ruleCases[rule.id] ?? { fires: [], quiet: [] };
+  fires.forEach((facts, n) => {
+    test(`finding rule ${rule.id} fires (${n + 1})`, () => {
+      const found = rule.check({ ...healthy, ...facts });
+      assert.ok(found, `${rule.id} on ${JSON.stringify(facts)}`);
+      assert.ok(found.message.length > 20, 'a readable message');
+    });
+  });
+  quiet.forEach((facts, n) => {
+    test(`finding rule ${rule.id} stays quiet (${n + 1})`, () => {
+      assert.equal(rule.check({ ...healthy, ...facts }), undefined, `${rule.id} on ${JSON.stringify(facts)}`);
+    });
   });
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
 import { buildNetnsReport, netnsSection } from '../../src/report/netns-report.js';
-import { netnsFindings } from '../../src/report/netns-findings.js';
+import { NETNS_FINDING_RULES, netnsFindings } from '../../src/report/netns-findings.js';
 import { readNetnsCensus } from '../../src/kernel/netns-census.js';
 import { loadFixtureTree } from '../support/fixture-tree.js';
 
@@ -79,6 +79,31 @@ for (const c of findingCases) {
     assert.deepEqual(got.map((f) => [f.id, f.severity]), c.want.map(([id, sev]) => [id, sev]));
     got.forEach((f, i) => assert.match(f.message, c.want[i]![2]));
   });
+}
+
+// Each namespace rule on both sides of its threshold (usage as the report rounds it, to 0.1%);
+// every rule of the table needs a row here.
+const netnsRuleCases: Record<string, { fires: NetnsRow[][]; quiet: NetnsRow[][] }> = {
+  'netns-usage-critical': { fires: [[row(2, 235_930)]], quiet: [[row(2, 235_667)], [row(1, 250_000, { host: true })], [row(2, 250_000, { ours: true })], [row(2, null)]] },
+  'netns-usage-high': { fires: [[row(2, 183_501)], [row(2, 235_667)]], quiet: [[row(2, 183_239)], [row(2, 235_930)], [row(1, 200_000, { host: true })], [row(2, null)]] },
+  'netns-dropped-packets': { fires: [[row(2, 10, { drop: 1 })]], quiet: [[row(2, 10, { earlyDrop: 3, insertFailed: 2 })], [row(1, 10, { host: true, drop: 5 })], [row(2, 10, { ours: true, drop: 5 })]] },
+};
+
+test('namespace finding rules: one id each, and every rule has cases', () => {
+  const ids = NETNS_FINDING_RULES.map((r) => r.id);
+  assert.equal(new Set(ids).size, ids.length, 'ids are unique');
+  assert.deepEqual([...ids].sort(), Object.keys(netnsRuleCases).sort());
+});
+
+for (const { id } of NETNS_FINDING_RULES) {
+  const { fires, quiet } = netnsRuleCases[id] ?? { fires: [], quiet: [] };
+  for (const [want, rowsList] of [[true, fires], [false, quiet]] as const) {
+    rowsList.forEach((rows, n) => {
+      test(`namespace finding rule ${id} ${want ? 'fires' : 'stays quiet'} (${n + 1})`, () => {
+        assert.equal(netnsFindings(census(rows), MAX).some((f) => f.id === id), want, JSON.stringify(rows.map((r) => [r.inode, r.entries, r.counters])));
+      });
+    });
+  }
 }
 
 test('custom pressure thresholds apply', () => {
