@@ -2,7 +2,7 @@
 // labels change) it reads the host, computes the node's effective policy,
 // reconciles, and publishes status and metrics. Level-based: each pass starts
 // from what the kernel shows now, so a missed tick or a restart loses nothing.
-import type { Host } from '../cli/host.js';
+import type { Host } from '../kernel/host.js';
 import type { Logger } from '../logger.js';
 import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
 import { readConntrackStats } from '../kernel/stats.js';
@@ -103,7 +103,7 @@ export class NodeAgent {
     const before = this.lastSeenDrop;
     if (this.passes.busy || before === undefined) return;
     const { host } = this.deps;
-    const stats = await readConntrackStats(host.files, host.paths, host.runner, host.isRoot).catch(() => null);
+    const stats = await readConntrackStats(host).catch(() => null);
     const drops = stats?.counters?.drop;
     if (drops !== undefined && drops > before) this.trigger();
   }

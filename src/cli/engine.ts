@@ -10,7 +10,7 @@ import { FileBaselineStore, type BaselineStore } from '../reconcile/baseline-sto
 import { CreatedObjectsFile } from '../reconcile/created-objects-file.js';
 import { Reconciler, type ReconcileLogger } from '../reconcile/reconciler.js';
 import { StateLock } from '../reconcile/state-lock.js';
-import type { Host } from './host.js';
+import type { Host } from '../kernel/host.js';
 
 export interface Engine {
   backendName: NotrackBackendName;
@@ -25,15 +25,15 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
   const baselineStore = new FileBaselineStore(config.stateDir);
   const lock = new StateLock(config.stateDir);
   const reconciler = new Reconciler({
-    observe: () => readObservedState(host.files, host.paths),
+    observe: () => readObservedState(host),
     files: host.files,
     paths: host.paths,
     backend,
     baselineStore,
-    clock: Date.now,
+    clock: () => host.clock().getTime(),
     ...(logger ? { logger } : {}),
     exclusive: (fn) => lock.run(fn),
-    writerFacts: async () => ({ kubeProxyRunning: (await findKubeProxy(host.files, host.paths, host.isRoot)).value?.running ?? false }),
+    writerFacts: async () => ({ kubeProxyRunning: (await findKubeProxy(host)).value?.running ?? false }),
   });
   return { backendName, backend, baselineStore, reconciler };
 }

@@ -17,7 +17,7 @@ import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import { buildEngine, type Engine } from './engine.js';
 import { InputError } from './input-error.js';
 import { renderData } from './output.js';
-import type { Host } from './host.js';
+import type { Host } from '../kernel/host.js';
 
 export async function loadPolicyFile(path: string) {
   let text: string;

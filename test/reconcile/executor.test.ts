@@ -7,6 +7,7 @@ import { errno } from '../support/fake-kernel.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { conntrackKernel, paths, snapshot } from './kernel-fixture.js';
+import { fakeHost } from '../support/fake-host.js';
 
 const FULL: DesiredState = {
   sysctls: {
@@ -30,7 +31,7 @@ async function setUp(desired: DesiredState = FULL) {
   const kernel = conntrackKernel();
   const backend = new FakeNotrackBackend();
   const check = await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
-  const fullPlan = plan(desired, await readObservedState(kernel, paths), emptyBaseline(), check);
+  const fullPlan = plan(desired, await readObservedState(fakeHost(kernel, paths)), emptyBaseline(), check);
   return { kernel, backend, actions: fullPlan.actions, executor: new Executor(kernel, paths, backend), before: snapshot(kernel) };
 }
 

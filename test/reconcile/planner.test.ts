@@ -6,6 +6,7 @@ import { Executor } from '../../src/reconcile/executor.js';
 import { describeAction, describeNotApplicable, emptyBaseline, plan, type Action, type Baseline, type NotrackState } from '../../src/reconcile/planner.js';
 import { readObservedState, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS } from '../../src/kernel/observe.js';
 import { conntrackKernel, paths, type KernelOptions } from './kernel-fixture.js';
+import { fakeHost } from '../support/fake-host.js';
 
 const LOOPBACK = { name: 'loopback', interface: 'lo', direction: 'both' as const };
 
@@ -14,7 +15,7 @@ function desired(partial: Partial<DesiredState> = {}): DesiredState {
 }
 
 async function observe(options: KernelOptions = {}, hostNetns: boolean | null = null): Promise<ObservedState> {
-  return { ...(await readObservedState(conntrackKernel(options), paths)), hostNetns };
+  return { ...(await readObservedState(fakeHost(conntrackKernel(options), paths))), hostNetns };
 }
 
 const summary = (actions: Action[]) => actions.map((a) => ('to' in a && typeof a.to === 'number' ? `${a.key} ${a.from}->${a.to}` : `${a.kind}`));
@@ -156,7 +157,7 @@ for (const c of notrackCases) {
 
 test('plan: a second plan after applying the first is empty', async () => {
   const kernel = conntrackKernel();
-  const observeKernel = () => readObservedState(kernel, paths);
+  const observeKernel = () => readObservedState(fakeHost(kernel, paths));
   const want = desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_established: 600, nf_conntrack_udp_timeout: 10 }, buckets: 300000 });
   const first = plan(want, await observeKernel(), emptyBaseline(), null);
   assert.equal(first.actions.length, 4);

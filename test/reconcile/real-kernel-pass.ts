@@ -6,16 +6,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { HostPaths } from '../../src/kernel/host-paths.js';
-import { RealKernelFiles } from '../../src/kernel/kernel-files.js';
+import { realHost } from '../../src/kernel/host.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import type { DesiredState } from '../../src/policy/types.js';
 import { FileBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { Executor } from '../../src/reconcile/executor.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 
-const files = new RealKernelFiles();
-const paths = new HostPaths({ procRoot: '/proc', sysRoot: '/sys' });
+const host = realHost({ procRoot: '/proc', sysRoot: '/sys' }, process.geteuid?.() === 0);
+const { files, paths } = host;
 const KEYS = ['nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'nf_conntrack_udp_timeout', 'nf_conntrack_icmp_timeout'];
 const GLOBAL = ['nf_conntrack_max', 'nf_conntrack_buckets'];
 
@@ -36,7 +35,7 @@ async function main(): Promise<Record<string, unknown>> {
   const stateDir = await mkdtemp(join(tmpdir(), 'ctop-real-pass-'));
   try {
     const reconciler = new Reconciler({
-      observe: () => readObservedState(files, paths),
+      observe: () => readObservedState(host),
       files,
       paths,
       backend: null,

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/logger.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { conntrackKernel, paths, snapshot, type KernelOptions } from './kernel-fixture.js';
+import { fakeHost } from '../support/fake-host.js';
 
 const MIN = 60_000;
 const TIME_WAIT = paths.sysctl('nf_conntrack_tcp_timeout_time_wait');
@@ -41,7 +42,7 @@ function setUp(options: KernelOptions = {}, kubeProxyRunning = false) {
   const clock = { now: Date.parse('2026-11-22T04:00:00Z') };
   const { logger, logged } = collectingLogger();
   const reconciler = new Reconciler({
-    observe: () => readObservedState(kernel, paths),
+    observe: () => readObservedState(fakeHost(kernel, paths)),
     files: kernel,
     paths,
     backend,
