@@ -1,5 +1,7 @@
-// What the kernel looks like now, as far as the planner needs it. Read by
-// src/kernel/, consumed by the pure planner.
+// What the kernel looks like now, as far as the planner needs it, and what our
+// NOTRACK rules should be and are. Read by src/kernel/ (observe.ts, the NOTRACK
+// backends), consumed by the pure planner: one definition for both sides.
+import type { NotrackRule } from '../policy/types.js';
 
 export interface ObservedKey {
   value: number;
@@ -17,4 +19,22 @@ export interface ObservedState {
   unreadable?: Record<string, string>;
   /** True in the initial network namespace; null when it cannot be told. */
   hostNetns: boolean | null;
+}
+
+/** What our NOTRACK chains should hold. */
+export interface NotrackDesired {
+  rules: NotrackRule[];
+  /** Accept --ctstate UNTRACKED first in filter INPUT, in an owned chain. */
+  acceptUntracked: boolean;
+}
+
+/** A NOTRACK backend's comparison of our chains with a NotrackDesired. */
+export interface NotrackCheck {
+  inSync: boolean;
+  /** Rendered rule lines (canonical form) that should be there and are not. */
+  missing: string[];
+  /** Rendered rule lines in our chains that should not be there. */
+  extra: string[];
+  /** How many rules we own now (for the owned-rules metric). */
+  ownedRules: number;
 }

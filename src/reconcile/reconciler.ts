@@ -8,8 +8,8 @@ import type { DesiredState, PolicyMode } from '../policy/types.js';
 import type { BaselineStore } from './baseline-store.js';
 import { CorrectionGuard, detectDrift, type Clock, type DriftRecord, type WriterFacts } from './drift.js';
 import { Executor, type ExecutionResult } from './executor.js';
-import type { ObservedState } from './observed.js';
-import { BUCKETS_KEY, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type NotrackState, type Plan } from './planner.js';
+import type { NotrackCheck, ObservedState } from './observed.js';
+import { BUCKETS_KEY, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
 import { restoreBaseline, type RestoreResult } from './restore.js';
 import { errorText } from '../errors.js';
 
@@ -59,7 +59,7 @@ const ACCEPT_UNTRACKED_NFT =
 /** One look at the node: the kernel, our NOTRACK rules, and why those could not be read if so. */
 interface Seen {
   observed: ObservedState;
-  notrack: NotrackState | null;
+  notrack: NotrackCheck | null;
   notrackError?: string;
 }
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DesiredState } from '../../src/policy/types.js';
-import type { ObservedState } from '../../src/reconcile/observed.js';
+import type { NotrackCheck, ObservedState } from '../../src/reconcile/observed.js';
 import { Executor } from '../../src/reconcile/executor.js';
-import { describeAction, describeNotApplicable, emptyBaseline, plan, type Action, type Baseline, type NotrackState } from '../../src/reconcile/planner.js';
+import { describeAction, describeNotApplicable, emptyBaseline, plan, type Action, type Baseline } from '../../src/reconcile/planner.js';
 import { readObservedState, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS } from '../../src/kernel/observe.js';
 import { conntrackKernel, paths, type KernelOptions } from './kernel-fixture.js';
 import { fakeHost } from '../support/fake-host.js';
@@ -116,7 +116,7 @@ for (const c of cases) {
   });
 }
 
-const notrackCases: Array<{ name: string; desired: DesiredState; check: NotrackState | null; baseline?: Baseline; kinds: string[]; notApplicable?: string }> = [
+const notrackCases: Array<{ name: string; desired: DesiredState; check: NotrackCheck | null; baseline?: Baseline; kinds: string[]; notApplicable?: string }> = [
   {
     name: 'rules missing: one sync action, last, carrying the lines',
     desired: desired({ notrack: [LOOPBACK], sysctls: { nf_conntrack_icmp_timeout: 10 } }),
