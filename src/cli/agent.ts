@@ -18,8 +18,7 @@ import type { PodNames } from '../report/netns-status.js';
 import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';
 import type { Host } from '../kernel/host.js';
-import { errorText } from '../errors.js';
-import { errnoCode } from '../kernel/kernel-files.js';
+import { errnoCode, errorText } from '../errors.js';
 
 const KMSG = '/dev/kmsg';
 const BREAKDOWN_INTERVAL_MS = 5 * 60_000;

@@ -5,11 +5,11 @@
 // namespace is one row among them. Each namespace has its own count checked
 // against the global nf_conntrack_max; the host's nf_conntrack_count shows none
 // of the others.
-import { errorText } from '../errors.js';
+import { errnoCode, errorText } from '../errors.js';
 import { podUidFromCgroup } from './cgroup-pod.js';
 import { parseNetnsInode, readConntrackSlab, type ConntrackSlab } from './host-facts.js';
 import type { Host } from './host.js';
-import { errnoCode, type KernelFiles } from './kernel-files.js';
+import type { KernelFiles } from './kernel-files.js';
 import { listPids, mapInBatches } from './processes.js';
 import { parseStatFile, type ConntrackCounters } from './stats.js';
 import { unreadable, type Unreadable } from './unreadable.js';

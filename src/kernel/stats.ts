@@ -3,9 +3,9 @@
 // per-CPU; both are parsed by their own key names (column sets differ by
 // kernel) into one camelCase shape summed over CPUs.
 import type { Host } from './host.js';
-import { errnoCode } from './kernel-files.js';
 import { netlinkAnswersForTree, notRunForTree } from './netlink-scope.js';
 import { unreadable, type Unreadable } from './unreadable.js';
+import { errnoCode } from '../errors.js';
 
 /**
  * Counters summed over CPUs. Only the keys the source printed are present;

@@ -2,8 +2,8 @@
 // /proc/sys/net/netfilter (the set differs by kernel version: never assumed).
 import type { HostPaths } from './host-paths.js';
 import type { Host } from './host.js';
-import { errnoCode } from './kernel-files.js';
 import { unreadable, type Unreadable } from './unreadable.js';
+import { errnoCode } from '../errors.js';
 
 export const CONNTRACK_SYSCTL_PREFIX = 'nf_conntrack_';
 const NOT_A_VALUE = new Set(['ENOENT', 'EISDIR']);

@@ -1,6 +1,6 @@
 // How the kernel readers name what they could not read, so a report can say
 // "run as root for this" instead of failing or printing a stack trace.
-import { errnoCode } from './kernel-files.js';
+import { errnoCode } from '../errors.js';
 
 export interface Unreadable {
   /** What was wanted, e.g. "nf_conntrack slab object size". */

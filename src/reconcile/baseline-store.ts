@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { errnoCode } from '../kernel/kernel-files.js';
+import { errnoCode } from '../errors.js';
 import { parseCidr } from '../policy/cidr.js';
 import { issueErrors } from '../policy/issue-messages.js';
 import { DNS_LABEL, INTERFACE_NAME } from '../policy/schema.js';

@@ -4,7 +4,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { errnoCode } from '../kernel/kernel-files.js';
+import { errnoCode } from '../errors.js';
 import { CREATED_OBJECT, type CreatedObjects } from '../kernel/notrack/created-objects.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { readRegularFile } from './regular-file.js';

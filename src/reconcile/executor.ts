@@ -1,10 +1,10 @@
 // Applies a plan all-or-nothing: each value is written, read back and compared;
 // on the first failure everything this run changed is put back in reverse order.
-import { errnoCode, type KernelFiles } from '../kernel/kernel-files.js';
+import type { KernelFiles } from '../kernel/kernel-files.js';
 import type { HostPaths } from '../kernel/host-paths.js';
 import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import { bucketsMatch, type Action, type ValueAction } from './planner.js';
-import { errorText } from '../errors.js';
+import { errnoCode, errorText } from '../errors.js';
 
 export interface ActionError {
   action: Action;
