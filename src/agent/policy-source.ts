@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ConntrackPolicyDoc } from '../policy/schema.js';
 import { EXPLICIT_NO_POLICIES, formatPolicyErrors, parsePolicyDocuments, POLICY_LIMITS, validatePolicyObjects } from '../policy/load.js';
-import { writeFileAtomic } from '../reconcile/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { readRegularFile } from '../reconcile/regular-file.js';
 import { errnoCode, errorText } from '../errors.js';
 

@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { API_GROUP, API_VERSION } from '../policy/schema.js';
-import { writeFileAtomic } from '../reconcile/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { STATUS_KIND, type NodeStatusDoc } from '../report/status-schema.js';
 
 export function statusDocument(nodeName: string, status: NodeStatusDoc) {

@@ -10,7 +10,7 @@ import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
 import { validatePolicyObjects } from '../policy/load.js';
 import type { ConntrackPolicyDoc } from '../policy/schema.js';
 import type { Labels } from '../policy/select.js';
-import { writeFileAtomic } from '../reconcile/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { POLICIES, type ClusterApi, type CustomObject } from './cluster-api.js';
 import { Reflector, type KubeObject, type ReflectorLog, type ReflectorTiming } from './reflector.js';
 
