@@ -11,8 +11,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Backoff, type BackoffPolicy } from '../backoff.js';
 import { POLICIES, STATUSES, type ClusterApi, type CustomObject } from '../kube/cluster-api.js';
-import { validPolicies } from '../kube/cluster-policy-source.js';
 import { Reflector, type KubeObject, type ReflectorLog, type ReflectorTiming } from '../kube/reflector.js';
+import { validPolicies } from '../policy/load.js';
 import type { Labels } from '../policy/select.js';
 import type { Condition } from '../report/conditions.js';
 import { buildPolicyStatus, conflictsByPolicy, type ClusterView } from '../report/policy-status.js';

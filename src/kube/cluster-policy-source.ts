@@ -6,8 +6,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import type { PolicySnapshot, PolicySource } from '../agent/policy-source.js';
-import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
-import { validatePolicyObjects } from '../policy/load.js';
+import { formatPolicyErrors } from '../policy/errors.js';
+import { validPolicies } from '../policy/load.js';
 import type { ConntrackPolicyDoc } from '../policy/schema.js';
 import type { Labels } from '../policy/select.js';
 import { writeFileAtomic } from '../atomic-file.js';
@@ -26,18 +26,6 @@ interface Cache {
 }
 
 const CACHE_FILE = 'cluster-cache.json';
-
-/** Validate each policy on its own: one invalid policy must not take the others down. */
-export function validPolicies(items: readonly unknown[]): { policies: ConntrackPolicyDoc[]; errors: PolicyError[] } {
-  const policies: ConntrackPolicyDoc[] = [];
-  const errors: PolicyError[] = [];
-  for (const object of items) {
-    const r = validatePolicyObjects([{ object, document: 1 }], 'api');
-    if ('errors' in r) errors.push(...r.errors);
-    else policies.push(...r.policies);
-  }
-  return { policies, errors };
-}
 
 export class ClusterPolicySource implements PolicySource {
   private snapshot: PolicySnapshot = { policies: [] };
