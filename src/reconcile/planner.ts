@@ -149,30 +149,3 @@ export function plan(desired: DesiredState, observed: ObservedState, baseline: B
   out.inSync = out.actions.length === 0 && out.notApplicable.length === 0;
   return out;
 }
-
-/** nf_conntrack_tcp_timeout_established -> "tcp established"; nf_conntrack_max -> "max". */
-export function keyLabel(key: string): string {
-  if (key === BUCKETS_KEY) return key;
-  const name = key.replace(/^nf_conntrack_/, '');
-  const timeout = /^(\w+?)_timeout(?:_(\w+))?$/.exec(name);
-  return timeout ? `${timeout[1]} ${timeout[2] ?? 'timeout'}` : name;
-}
-
-/** The human diff line of an action, as `plan` prints it. NOTRACK rule lines come with the action (missing/extra). */
-export function describeAction(action: Action): string {
-  switch (action.kind) {
-    case 'sysctl':
-      return `${keyLabel(action.key)}  ${action.from} -> ${action.to}`;
-    case 'buckets':
-      return `buckets  ${action.from} -> ${action.to} (via ${action.via})`;
-    case 'notrack-sync':
-      return `notrack  sync: ${action.missing.length} to add, ${action.extra.length} to remove`;
-    case 'notrack-remove':
-      return `notrack  remove our chains (${action.extra.length} rules)`;
-  }
-}
-
-export function describeNotApplicable(item: NotApplicable): string {
-  const current = item.current === undefined ? '' : ` (now ${item.current})`;
-  return `${keyLabel(item.key)}  wanted ${item.desired}${current}: ${item.reason}`;
-}

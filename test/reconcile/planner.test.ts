@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { DesiredState } from '../../src/policy/types.js';
 import type { NotrackCheck, ObservedState } from '../../src/reconcile/observed.js';
 import { Executor } from '../../src/reconcile/executor.js';
-import { describeAction, describeNotApplicable, emptyBaseline, plan, type Action, type Baseline } from '../../src/reconcile/planner.js';
+import { emptyBaseline, plan, type Action, type Baseline } from '../../src/reconcile/planner.js';
 import { readObservedState, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS } from '../../src/kernel/observe.js';
 import { conntrackKernel, paths, type KernelOptions } from './kernel-fixture.js';
 import { fakeHost } from '../support/fake-host.js';
@@ -166,20 +166,4 @@ test('plan: a second plan after applying the first is empty', async () => {
   const second = plan(want, await observeKernel(), emptyBaseline(), null);
   assert.deepEqual(second, { actions: [], notApplicable: [], inSync: true });
   assert.equal(kernel.value(paths.sysctl('nf_conntrack_buckets')), '300032', 'the fake rounds like the kernel');
-});
-
-test('describeAction: the diff lines plan prints', () => {
-  const lines: Array<[Action, string]> = [
-    [{ kind: 'sysctl', key: 'nf_conntrack_tcp_timeout_established', from: 432000, to: 600 }, 'tcp established  432000 -> 600'],
-    [{ kind: 'sysctl', key: 'nf_conntrack_tcp_timeout_close_wait', from: 3600, to: 60 }, 'tcp close_wait  3600 -> 60'],
-    [{ kind: 'sysctl', key: 'nf_conntrack_udp_timeout', from: 30, to: 10 }, 'udp timeout  30 -> 10'],
-    [{ kind: 'sysctl', key: 'nf_conntrack_max', from: 262144, to: 1048576 }, 'max  262144 -> 1048576'],
-    [{ kind: 'buckets', key: 'buckets', via: 'hashsize', from: 262144, to: 524288 }, 'buckets  262144 -> 524288 (via hashsize)'],
-    [{ kind: 'notrack-sync', key: 'notrack', to: { rules: [], acceptUntracked: false }, from: null, missing: ['a', 'b'], extra: ['c'] }, 'notrack  sync: 2 to add, 1 to remove'],
-  ];
-  for (const [action, line] of lines) assert.equal(describeAction(action), line);
-  assert.equal(
-    describeNotApplicable({ key: 'nf_conntrack_max', desired: 1048576, current: 262144, reason: 'read-only in this network namespace' }),
-    'max  wanted 1048576 (now 262144): read-only in this network namespace',
-  );
 });
