@@ -15,7 +15,7 @@ import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { Condition } from '../report/conditions.js';
-import type { AgentMetrics, ReconcileResult as MetricResult } from '../report/metrics.js';
+import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../report/metrics.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
 import type { NodeConditionType, NodeStatusDoc } from '../report/status-schema.js';
 import { dropWindow, type CounterSample } from '../report/drops.js';
