@@ -8,6 +8,7 @@ import { EXPLICIT_NO_POLICIES, formatPolicyErrors, parsePolicyDocuments, POLICY_
 import { writeFileAtomic } from '../atomic-file.js';
 import { readRegularFile } from '../reconcile/regular-file.js';
 import { errnoCode, errorText } from '../errors.js';
+import type { Log } from '../logger.js';
 
 export interface PolicySnapshot {
   policies: ConntrackPolicyDoc[];
@@ -36,7 +37,7 @@ export interface PolicyFileSourceOptions {
   settleMs: number;
   /** Where the last good policies are kept, so that a broken file at start-up does not lose them. Absent: not kept. */
   stateDir?: string;
-  log?: { warn(o: object, m: string): void; info(o: object, m: string): void };
+  log?: Log;
 }
 
 /** One look at the policy path. */

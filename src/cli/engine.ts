@@ -8,7 +8,8 @@ import { createNotrackBackend, detectBackend } from '../kernel/notrack/detect.js
 import { readObservedState } from '../kernel/observe.js';
 import { FileBaselineStore, type BaselineStore } from '../reconcile/baseline-store.js';
 import { CreatedObjectsFile } from '../reconcile/created-objects-file.js';
-import { Reconciler, type ReconcileLogger } from '../reconcile/reconciler.js';
+import type { Log } from '../logger.js';
+import { Reconciler } from '../reconcile/reconciler.js';
 import { StateLock } from '../reconcile/state-lock.js';
 import type { Host } from '../kernel/host.js';
 
@@ -19,7 +20,7 @@ export interface Engine {
   reconciler: Reconciler;
 }
 
-export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'stateDir'>, host: Host, logger?: ReconcileLogger): Promise<Engine> {
+export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'stateDir'>, host: Host, logger?: Log): Promise<Engine> {
   const backendName = config.notrackBackend === 'auto' ? await detectBackend(host.runner) : config.notrackBackend;
   const backend = createNotrackBackend(backendName, host.runner, new CreatedObjectsFile(config.stateDir));
   const baselineStore = new FileBaselineStore(config.stateDir);

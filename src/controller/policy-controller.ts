@@ -11,7 +11,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Backoff, type BackoffPolicy } from '../backoff.js';
 import { POLICIES, STATUSES, type ClusterApi, type CustomObject } from '../kube/cluster-api.js';
-import { Reflector, type KubeObject, type ReflectorLog, type ReflectorTiming } from '../kube/reflector.js';
+import { Reflector, type KubeObject, type ReflectorTiming } from '../kube/reflector.js';
+import type { Log } from '../logger.js';
 import { validPolicies } from '../policy/load.js';
 import type { Labels } from '../policy/select.js';
 import type { Condition } from '../report/conditions.js';
@@ -20,11 +21,6 @@ import type { NodeStatusDoc, PolicyStatusDoc } from '../report/status-schema.js'
 import { SerialTask } from '../serial-task.js';
 import { errorText, statusCode } from '../errors.js';
 import { realTimers, type Timers } from './leader-election.js';
-
-export interface ControllerLog extends ReflectorLog {
-  info(o: object, m: string): void;
-  error(o: object, m: string): void;
-}
 
 const DEBOUNCE_MS = 500;
 /**
@@ -79,7 +75,7 @@ export class PolicyController {
   constructor(
     private readonly api: ClusterApi,
     timing: ReflectorTiming,
-    private readonly log: ControllerLog,
+    private readonly log: Log,
     private readonly now: () => Date,
     private readonly onPass?: (seconds: number) => void,
     private readonly clock: ControllerClock = { ...realTimers, random: Math.random },

@@ -7,12 +7,13 @@ import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import type { PolicySnapshot, PolicySource } from '../agent/policy-source.js';
 import { formatPolicyErrors } from '../policy/errors.js';
+import type { Log } from '../logger.js';
 import { validPolicies } from '../policy/load.js';
 import type { ConntrackPolicyDoc } from '../policy/schema.js';
 import type { Labels } from '../policy/select.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { POLICIES, type ClusterApi, type CustomObject } from './cluster-api.js';
-import { Reflector, type KubeObject, type ReflectorLog, type ReflectorTiming } from './reflector.js';
+import { Reflector, type KubeObject, type ReflectorTiming } from './reflector.js';
 
 export interface NodeRef {
   name: string;
@@ -43,7 +44,7 @@ export class ClusterPolicySource implements PolicySource {
     private readonly nodeName: string,
     private readonly stateDir: string,
     timing: ReflectorTiming,
-    private readonly log: ReflectorLog & { info(o: object, m: string): void },
+    private readonly log: Log,
   ) {
     this.cachePath = join(stateDir, CACHE_FILE);
     this.policyReflector = new Reflector(api.customListWatch(POLICIES), (store) => this.onPolicies([...store.values()]), timing, log);

@@ -12,13 +12,7 @@ import type { NotrackCheck, ObservedState } from './observed.js';
 import { BUCKETS_KEY, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
 import { restoreBaseline, type RestoreResult } from './restore.js';
 import { errorText } from '../errors.js';
-
-/** The slice of a logger used here (pino's Logger fits). */
-export interface ReconcileLogger {
-  info(fields: object, msg: string): void;
-  warn(fields: object, msg: string): void;
-  error(fields: object, msg: string): void;
-}
+import type { Log } from '../logger.js';
 
 export interface ReconcilerDeps {
   observe: () => Promise<ObservedState>;
@@ -27,7 +21,7 @@ export interface ReconcilerDeps {
   backend: NotrackBackend | null;
   baselineStore: BaselineStore;
   clock: Clock;
-  logger?: ReconcileLogger;
+  logger?: Log;
   /** Who else writes these keys here (kube-proxy running, /etc/sysctl.d keys); none known when absent. */
   writerFacts?: () => Promise<WriterFacts>;
   /** Defaults to 3 corrections per key in 10 minutes. */
@@ -73,7 +67,7 @@ function planWith(desired: DesiredState, seen: Seen, baseline: Baseline, acceptU
   return { ...p, notApplicable, inSync: p.inSync && notApplicable.length === 0 };
 }
 
-const NOOP_LOGGER: ReconcileLogger = { info() {}, warn() {}, error() {} };
+const NOOP_LOGGER: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Keys we changed before: moving away from desired is drift, not a first apply. */
 function appliedKeys(baseline: Baseline): Set<string> {
@@ -85,7 +79,7 @@ function appliedKeys(baseline: Baseline): Set<string> {
 export class Reconciler {
   private readonly executor: Executor;
   private readonly guard: CorrectionGuard;
-  private readonly logger: ReconcileLogger;
+  private readonly logger: Log;
   private previousDrift: DriftRecord[] = [];
   private applied: { sysctls: Record<string, number>; buckets?: number } = { sysctls: {} };
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import type { DesiredState, PolicyMode } from '../../src/policy/types.js';
 import { MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { CorrectionGuard } from '../../src/reconcile/drift.js';
-import { Reconciler, type ReconcileLogger } from '../../src/reconcile/reconciler.js';
+import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Log } from '../../src/logger.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { conntrackKernel, paths, snapshot, type KernelOptions } from './kernel-fixture.js';
@@ -23,7 +23,7 @@ const POLICY: DesiredState = {
 };
 
 /** The project's pino logger, its lines collected as "level message". */
-function collectingLogger(): { logger: ReconcileLogger; logged: string[] } {
+function collectingLogger(): { logger: Log; logged: string[] } {
   const logged: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
