@@ -81,7 +81,7 @@ async function simulatedDay(): Promise<void> {
   const api = new CountingApi();
   const host = fakeHost(tree.kernel, tree.paths, { clock, isRoot: true });
   const baselineStore = new MemoryBaselineStore();
-  const reconciler = new Reconciler({ observe: () => readObservedState(host), files: tree.kernel, paths: tree.paths, backend: null, baselineStore, clock: () => now });
+  const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore, clock: () => now });
   const agent = new NodeAgent(
     { nodeName: 'n1', intervalMs: PASS_MS, breakdownIntervalMs: 5 * 60_000, dropProbeMs: 2000, forceDryRun: false, serviceCidrs: [], podCidrs: [], notrackBackend: 'nftables' },
     {

@@ -27,8 +27,7 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
   const lock = new StateLock(config.stateDir);
   const reconciler = new Reconciler({
     observe: () => readObservedState(host),
-    files: host.files,
-    paths: host.paths,
+    host,
     backend,
     baselineStore,
     clock: () => host.clock().getTime(),

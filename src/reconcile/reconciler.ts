@@ -1,8 +1,7 @@
 // One level-based reconcile pass (controller-runtime's contract): re-read the
 // node every time, plan, and in Enforce write, then observe again to verify.
 // Two passes in a row: the second writes nothing.
-import type { HostPaths } from '../kernel/host-paths.js';
-import type { KernelFiles } from '../kernel/kernel-files.js';
+import type { Host } from '../kernel/host.js';
 import { ForeignObjectError, type NotrackBackend } from '../kernel/notrack/backend.js';
 import type { DesiredState, PolicyMode } from '../policy/types.js';
 import type { BaselineStore } from './baseline-store.js';
@@ -16,8 +15,8 @@ import type { Log } from '../logger.js';
 
 export interface ReconcilerDeps {
   observe: () => Promise<ObservedState>;
-  files: KernelFiles;
-  paths: HostPaths;
+  /** Where the executor writes. */
+  host: Pick<Host, 'files' | 'paths'>;
   backend: NotrackBackend | null;
   baselineStore: BaselineStore;
   clock: Clock;
@@ -84,7 +83,7 @@ export class Reconciler {
   private applied: { sysctls: Record<string, number>; buckets?: number } = { sysctls: {} };
 
   constructor(private readonly deps: ReconcilerDeps) {
-    this.executor = new Executor(deps.files, deps.paths, deps.backend);
+    this.executor = new Executor(deps.host, deps.backend);
     this.guard = deps.guard ?? new CorrectionGuard({ clock: deps.clock });
     this.logger = deps.logger ?? NOOP_LOGGER;
   }

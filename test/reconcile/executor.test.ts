@@ -32,7 +32,7 @@ async function setUp(desired: DesiredState = FULL) {
   const backend = new FakeNotrackBackend();
   const check = await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
   const fullPlan = plan(desired, await readObservedState(fakeHost(kernel, paths)), emptyBaseline(), check);
-  return { kernel, backend, actions: fullPlan.actions, executor: new Executor(kernel, paths, backend), before: snapshot(kernel) };
+  return { kernel, backend, actions: fullPlan.actions, executor: new Executor(fakeHost(kernel, paths), backend), before: snapshot(kernel) };
 }
 
 test('executor: a full plan applies and reads back', async () => {
@@ -124,13 +124,13 @@ test('executor: errors name the key, the value and what the errno means', async 
     assert.equal(writeErrorMessage('nf_conntrack_max', 1048576, errno(code, 'write', '/proc/sys/net/netfilter/nf_conntrack_max')), message);
   }
   const kernel = conntrackKernel();
-  const result = await new Executor(kernel, paths, null).execute([{ kind: 'buckets', key: 'buckets', via: 'sysctl', from: 262144, to: 0 }]);
+  const result = await new Executor(fakeHost(kernel, paths), null).execute([{ kind: 'buckets', key: 'buckets', via: 'sysctl', from: 262144, to: 0 }]);
   assert.equal(result.failed?.error, 'buckets = 0: the kernel refused the value (EINVAL)');
 });
 
 test('executor: buckets rounded up by the kernel are accepted', async () => {
   const kernel = conntrackKernel();
-  const result = await new Executor(kernel, paths, null).execute([{ kind: 'buckets', key: 'buckets', via: 'hashsize', from: 262144, to: 300000 }]);
+  const result = await new Executor(fakeHost(kernel, paths), null).execute([{ kind: 'buckets', key: 'buckets', via: 'hashsize', from: 262144, to: 300000 }]);
   assert.equal(result.ok, true, result.failed?.error);
   assert.equal(kernel.value(paths.hashsizeParam()), '300032');
 });

@@ -161,7 +161,7 @@ test('plan: a second plan after applying the first is empty', async () => {
   const want = desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_established: 600, nf_conntrack_udp_timeout: 10 }, buckets: 300000 });
   const first = plan(want, await observeKernel(), emptyBaseline(), null);
   assert.equal(first.actions.length, 4);
-  const run = await new Executor(kernel, paths, null).execute(first.actions);
+  const run = await new Executor(fakeHost(kernel, paths), null).execute(first.actions);
   assert.equal(run.ok, true, run.failed?.error);
   const second = plan(want, await observeKernel(), emptyBaseline(), null);
   assert.deepEqual(second, { actions: [], notApplicable: [], inSync: true });

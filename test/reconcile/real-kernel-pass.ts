@@ -36,8 +36,7 @@ async function main(): Promise<Record<string, unknown>> {
   try {
     const reconciler = new Reconciler({
       observe: () => readObservedState(host),
-      files,
-      paths,
+      host,
       backend: null,
       baselineStore: new FileBaselineStore(stateDir),
       clock: () => performance.timeOrigin + performance.now(),
@@ -51,7 +50,7 @@ async function main(): Promise<Record<string, unknown>> {
     const corrected = await reconciler.reconcile(desired, 'Enforce');
     const afterCorrection = await values(KEYS);
     // All-or-nothing on the real kernel: the second write is refused (EACCES), the first is put back.
-    const refused = await new Executor(files, paths, null).execute([
+    const refused = await new Executor(host, null).execute([
       { kind: 'sysctl', key: 'nf_conntrack_udp_timeout', from: 10, to: 11 },
       { kind: 'sysctl', key: 'nf_conntrack_max', from: start.nf_conntrack_max!, to: start.nf_conntrack_max! * 2 },
     ]);

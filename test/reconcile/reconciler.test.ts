@@ -37,14 +37,14 @@ function collectingLogger(): { logger: Log; logged: string[] } {
 
 function setUp(options: KernelOptions = {}, kubeProxyRunning = false) {
   const kernel = conntrackKernel(options);
+  const host = fakeHost(kernel, paths);
   const backend = new FakeNotrackBackend();
   const baselineStore = new MemoryBaselineStore();
   const clock = { now: Date.parse('2026-11-22T04:00:00Z') };
   const { logger, logged } = collectingLogger();
   const reconciler = new Reconciler({
-    observe: () => readObservedState(fakeHost(kernel, paths)),
-    files: kernel,
-    paths,
+    observe: () => readObservedState(host),
+    host,
     backend,
     baselineStore,
     clock: () => clock.now,
