@@ -74,7 +74,7 @@ function pushParsed(batch: ConntrackEntry[], parser: EntryParser, text: string, 
 }
 
 /** Open the first table file present (either layout); undefined (with the reasons pushed) when none can be read. */
-async function openFile(host: Pick<Host, 'files' | 'paths' | 'runner' | 'isRoot'>, problems: Unreadable[]): Promise<TableStream | undefined> {
+async function openFile(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, problems: Unreadable[]): Promise<TableStream | undefined> {
   for (const path of host.paths.tableFiles()) {
     const missing: Unreadable[] = [];
     const stream = await openOneFile(host, path, missing);
@@ -85,7 +85,7 @@ async function openFile(host: Pick<Host, 'files' | 'paths' | 'runner' | 'isRoot'
   return undefined;
 }
 
-async function openOneFile(host: Pick<Host, 'files' | 'paths' | 'runner' | 'isRoot'>, path: string, problems: Unreadable[]): Promise<TableStream | undefined> {
+async function openOneFile(host: Pick<Host, 'files' | 'isRoot'>, path: string, problems: Unreadable[]): Promise<TableStream | undefined> {
   const readable: Readable = host.files.stream(path);
   const chunks = readable[Symbol.asyncIterator]();
   let first: IteratorResult<unknown>;
@@ -102,7 +102,7 @@ async function openOneFile(host: Pick<Host, 'files' | 'paths' | 'runner' | 'isRo
 }
 
 /** Start `conntrack -L -o extended`; undefined (with the reason pushed) when it cannot run or is refused. */
-async function openConntrack(host: Pick<Host, 'files' | 'paths' | 'runner' | 'isRoot'>, problems: Unreadable[]): Promise<TableStream | undefined> {
+async function openConntrack(host: Pick<Host, 'runner' | 'isRoot'>, problems: Unreadable[]): Promise<TableStream | undefined> {
   const command = `conntrack ${CONNTRACK_LIST_ARGS.join(' ')}`;
   const { chunks, done } = host.runner.streamChunks('conntrack', CONNTRACK_LIST_ARGS);
   const it = chunks[Symbol.asyncIterator]();

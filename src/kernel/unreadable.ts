@@ -20,7 +20,7 @@ const PERMISSION_CODES = new Set(['EACCES', 'EPERM']);
  * already are root (isRoot true): then root does not help (e.g. EACCES on
  * /proc/1/ns/net inside a sandbox).
  */
-export function unreadable(what: string, path: string, err: unknown, isRoot?: boolean): Unreadable {
+export function unreadable(what: string, path: string, err: unknown, isRoot: boolean): Unreadable {
   const code = errnoCode(err) ?? 'EIO';
   return { what, path, code, needsRoot: PERMISSION_CODES.has(code) && isRoot !== true };
 }
