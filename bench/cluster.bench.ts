@@ -13,7 +13,7 @@ import { PolicyController } from '../src/controller/policy-controller.js';
 import { readObservedState } from '../src/kernel/observe.js';
 import { ClusterApi, loadKubeConfig, type CustomObject } from '../src/kube/cluster-api.js';
 import { ClusterPolicySource } from '../src/kube/cluster-policy-source.js';
-import { buildCrds } from '../src/kube/crds.js';
+import { buildCrds } from '../src/api/v1alpha1/crds.js';
 import { clusterReporter, type ReporterApi } from '../src/kube/node-reporter.js';
 import { realTiming } from '../src/kube/reflector.js';
 import { createLogger } from '../src/logger.js';
@@ -21,7 +21,7 @@ import { validatePolicyObjects } from '../src/policy/load.js';
 import { MemoryBaselineStore } from '../src/reconcile/baseline-store.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { AgentMetrics } from '../src/report/metrics.js';
-import type { NodeStatusDoc } from '../src/report/status-schema.js';
+import type { NodeStatusDoc } from '../src/api/v1alpha1/status.js';
 import { fakeHost } from '../test/support/fake-host.js';
 import { loadFixtureTree } from '../test/support/fixture-tree.js';
 import { createCrd, startApi } from '../test/support/kube/harness.js';
@@ -135,7 +135,7 @@ function status(node: string): NodeStatusDoc {
 async function manyAgents(n: number): Promise<void> {
   const api = await startApi({ inProcess: true });
   try {
-    for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, any>);
+    for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, unknown>);
     await api.request('POST', '/apis/conntrack.io/v1alpha1/conntrackpolicies', { body: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web' }, spec: { timeouts: { tcp: { establishedSeconds: 600 } } } } });
     for (let i = 0; i < n; i++) await api.request('POST', '/api/v1/nodes', { body: { apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${i}`, labels: { role: 'web' } } } });
     const kc = loadKubeConfig(api.kubeconfig());

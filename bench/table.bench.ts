@@ -20,7 +20,7 @@ import { EntryParser } from '../src/kernel/entry-parser.js';
 import { realHost, type Host } from '../src/kernel/host.js';
 import { readConntrackSysctls } from '../src/kernel/sysctls.js';
 import { openTableStream, type TableStream } from '../src/kernel/table-stream.js';
-import { summarizeBatches, type TableSummary } from '../src/report/summary.js';
+import { summarizeBatches, type TableSummary } from '../src/kernel/table-summary.js';
 import { execInOk, makeUdpFlows, realKernelSkipReason, setNetnsSysctl, withNetns } from '../test/support/netns.js';
 import { withoutTableFile } from '../test/support/netns-probe.js';
 

@@ -2,7 +2,7 @@
 // npm run gen:crds -- --check — exits 1 when the committed files are stale.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderCrdFiles } from '../src/kube/crds.js';
+import { renderCrdFiles } from '../src/api/v1alpha1/crds.js';
 
 const CRD_DIR = join(import.meta.dirname, '..', 'crds');
 

@@ -48,6 +48,8 @@ export interface PodmanRun {
   readiness: Probe;
 }
 
+// A rendered manifest, of any shape: every field read is checked where it is used.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
 
 const FIELD_REFS: Record<string, (k: KubeletSide) => string | undefined> = {

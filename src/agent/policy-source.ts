@@ -3,7 +3,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { ConntrackPolicyDoc } from '../policy/schema.js';
+import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { EXPLICIT_NO_POLICIES, formatPolicyErrors, parsePolicyDocuments, POLICY_LIMITS, validatePolicyObjects } from '../policy/load.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { readRegularFile } from '../reconcile/regular-file.js';

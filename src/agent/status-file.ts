@@ -2,12 +2,12 @@
 // would hold, written atomically so a reader never sees half a file.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { API_GROUP, API_VERSION } from '../policy/schema.js';
+import { GROUP_VERSION, STATUS_RESOURCE } from '../api/v1alpha1/names.js';
 import { writeFileAtomic } from '../atomic-file.js';
-import { STATUS_KIND, type NodeStatusDoc } from '../report/status-schema.js';
+import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 
 export function statusDocument(nodeName: string, status: NodeStatusDoc) {
-  return { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: STATUS_KIND, metadata: { name: nodeName }, status };
+  return { apiVersion: GROUP_VERSION, kind: STATUS_RESOURCE.kind, metadata: { name: nodeName }, status };
 }
 
 export async function writeStatusFile(path: string, nodeName: string, status: NodeStatusDoc): Promise<void> {

@@ -7,7 +7,7 @@ import { dropWindow, type CounterSample, type DropWindow } from '../report/drops
 import { openTableStream } from '../kernel/table-stream.js';
 import { buildDoctorReport, doctorExitCode, type DoctorReport } from '../report/doctor-report.js';
 import { renderDoctorText } from '../report/doctor-text.js';
-import { summarizeBatches, type TableSummary } from '../report/summary.js';
+import { summarizeBatches, type TableSummary } from '../kernel/table-summary.js';
 import type { Unreadable } from '../kernel/unreadable.js';
 import type { Host } from '../kernel/host.js';
 import { renderData } from './output.js';

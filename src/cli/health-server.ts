@@ -4,6 +4,7 @@
 // A 503 carries the reason as its body, so `kubectl describe pod` shows it.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { errorText } from '../errors.js';
 
 export interface HealthSource {
   metrics(): Promise<{ body: string; contentType: string }>;
@@ -28,7 +29,7 @@ export class HealthServer {
       if (path === '/metrics') {
         this.source.metrics().then(
           (m) => reply(200, m.body, m.contentType),
-          (err: unknown) => reply(500, `metrics: ${String(err)}\n`),
+          (err: unknown) => reply(500, `metrics: ${errorText(err)}\n`),
         );
         return;
       }

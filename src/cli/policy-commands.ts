@@ -8,15 +8,16 @@ import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
 import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
-import { nodeFacts } from '../policy/node-facts.js';
+import { nodeFacts } from '../kernel/node-facts.js';
 import type { DesiredState, NotrackRule } from '../policy/types.js';
-import { NOTRACK_KEY, type Baseline } from '../reconcile/planner.js';
+import { NOTRACK_KEY } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
 import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import { buildEngine, type Engine } from './engine.js';
 import { InputError } from './input-error.js';
 import { renderData } from './output.js';
 import type { Host } from '../kernel/host.js';
+import { errorText } from '../errors.js';
 
 export async function loadPolicyFile(path: string) {
   let text: string;
@@ -24,7 +25,7 @@ export async function loadPolicyFile(path: string) {
     text = (await readRegularFile(path, POLICY_LIMITS.maxBytes)).text;
   } catch (err) {
     if (err instanceof RefusedFile) throw new InputError(err.message);
-    throw new InputError(`${path}: cannot read the policy file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new InputError(`${path}: cannot read the policy file (${(err as NodeJS.ErrnoException).code ?? errorText(err)})`);
   }
   const parsed = parsePolicyDocuments(text, path);
   if ('errors' in parsed) throw new InputError(`invalid policy:\n${formatPolicyErrors(parsed.errors)}`);

@@ -10,14 +10,15 @@
 // watch event re-queues an object at once) is tried at its next pass anyway.
 import { isDeepStrictEqual } from 'node:util';
 import { Backoff, type BackoffPolicy } from '../backoff.js';
-import { POLICIES, STATUSES, type ClusterApi, type CustomObject } from '../kube/cluster-api.js';
+import { POLICY_RESOURCE, STATUS_RESOURCE } from '../api/v1alpha1/names.js';
+import type { ClusterApi, CustomObject } from '../kube/cluster-api.js';
 import { Reflector, type KubeObject, type ReflectorTiming } from '../kube/reflector.js';
 import type { Log } from '../logger.js';
 import { validPolicies } from '../policy/load.js';
 import type { Labels } from '../policy/select.js';
 import type { Condition } from '../report/conditions.js';
 import { buildPolicyStatus, conflictsByPolicy, type ClusterView } from '../report/policy-status.js';
-import type { NodeStatusDoc, PolicyStatusDoc } from '../report/status-schema.js';
+import type { NodeStatusDoc, PolicyStatusDoc } from '../api/v1alpha1/status.js';
 import { SerialTask } from '../serial-task.js';
 import { errorText, statusCode } from '../errors.js';
 import { realTimers, type Timers } from './leader-election.js';
@@ -82,8 +83,8 @@ export class PolicyController {
   ) {
     this.failures = new Backoff(WRITE_BACKOFF, () => this.nowMs(), clock.random);
     const changed = () => this.schedule();
-    this.policies = new Reflector(api.customListWatch(POLICIES), changed, timing, log);
-    this.statuses = new Reflector(api.customListWatch(STATUSES), changed, timing, log);
+    this.policies = new Reflector(api.customListWatch(POLICY_RESOURCE.plural), changed, timing, log);
+    this.statuses = new Reflector(api.customListWatch(STATUS_RESOURCE.plural), changed, timing, log);
     this.nodes = new Reflector(api.nodeListWatch(), changed, timing, log);
   }
 
@@ -187,7 +188,7 @@ export class PolicyController {
   private async write(obj: CustomObject): Promise<void> {
     const name = obj.metadata.name;
     try {
-      await this.api.replaceCustomStatus(POLICIES, obj);
+      await this.api.replaceCustomStatus(POLICY_RESOURCE.plural, obj);
       this.stats.writes++;
       this.forget(name);
     } catch (err) {

@@ -2,7 +2,7 @@
 // every conntrack sysctl with whether it can be written here and why not, and
 // how the bucket count can be changed. Runs every reconcile (30 s): only file
 // reads and access(2) checks, no process spawned.
-import type { ObservedKey, ObservedState } from '../reconcile/observed.js';
+import type { ObservedKey, ObservedState } from './observed.js';
 import { readNetnsFacts } from './host-facts.js';
 import type { HostPaths } from './host-paths.js';
 import type { Host } from './host.js';

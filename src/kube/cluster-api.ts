@@ -12,13 +12,11 @@ import {
   type CoreV1Event,
   type V1Lease,
 } from '@kubernetes/client-node';
-import { API_GROUP, API_VERSION } from '../policy/schema.js';
+import { API_GROUP, API_VERSION, GROUP_VERSION } from '../api/v1alpha1/names.js';
 import type { KubeObject, ListWatch, WatchEventType } from './reflector.js';
 import { statusCode } from '../errors.js';
 
-export const POLICIES = 'conntrackpolicies';
 const WATCH_TIMEOUT_MIN_S = 300;
-export const STATUSES = 'conntrackstatuses';
 
 export interface ObjectMeta {
   name: string;
@@ -60,7 +58,7 @@ export class ClusterApi {
         };
         return { items: list.items, resourceVersion: list.metadata.resourceVersion };
       },
-      watch: (rv, onEvent, done) => this.watch(`/apis/${API_GROUP}/${API_VERSION}/${plural}`, rv, {}, onEvent, done),
+      watch: (rv, onEvent, done) => this.watch(`/apis/${GROUP_VERSION}/${plural}`, rv, {}, onEvent, done),
     };
   }
 

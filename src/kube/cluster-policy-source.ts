@@ -9,11 +9,13 @@ import type { PolicySnapshot, PolicySource } from '../agent/policy-source.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import type { Log } from '../logger.js';
 import { validPolicies } from '../policy/load.js';
-import type { ConntrackPolicyDoc } from '../policy/schema.js';
+import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import type { Labels } from '../policy/select.js';
 import { writeFileAtomic } from '../atomic-file.js';
-import { POLICIES, type ClusterApi, type CustomObject } from './cluster-api.js';
+import { POLICY_RESOURCE } from '../api/v1alpha1/names.js';
+import type { ClusterApi, CustomObject } from './cluster-api.js';
 import { Reflector, type KubeObject, type ReflectorTiming } from './reflector.js';
+import { errorText } from '../errors.js';
 
 export interface NodeRef {
   name: string;
@@ -47,7 +49,7 @@ export class ClusterPolicySource implements PolicySource {
     private readonly log: Log,
   ) {
     this.cachePath = join(stateDir, CACHE_FILE);
-    this.policyReflector = new Reflector(api.customListWatch(POLICIES), (store) => this.onPolicies([...store.values()]), timing, log);
+    this.policyReflector = new Reflector(api.customListWatch(POLICY_RESOURCE.plural), (store) => this.onPolicies([...store.values()]), timing, log);
     this.nodeReflector = new Reflector(api.nodeListWatch(nodeName), (store) => this.onNode(store.get(nodeName)), timing, log);
   }
 
@@ -134,7 +136,7 @@ export class ClusterPolicySource implements PolicySource {
       await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
       await writeFileAtomic(this.cachePath, `${JSON.stringify(cache)}\n`);
     } catch (err) {
-      this.log.warn({ err: String(err) }, 'could not keep the policies in the state dir');
+      this.log.warn({ err: errorText(err) }, 'could not keep the policies in the state dir');
     }
   }
 }

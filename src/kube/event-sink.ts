@@ -3,7 +3,7 @@
 // about a namespaced object (a Pod) in its namespace, as the API requires.
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Event } from '@kubernetes/client-node';
-import type { EventSink, EventTarget, RecordedEvent } from '../report/event-recorder.js';
+import type { EventSink, EventTarget, RecordedEvent } from './event-recorder.js';
 import type { ClusterApi } from './cluster-api.js';
 
 export const EVENT_NAMESPACE = 'default';

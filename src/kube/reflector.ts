@@ -111,7 +111,7 @@ export class Reflector<T extends KubeObject> {
         if (signal.aborted) break;
         if (err instanceof GoneError) {
           this.stats.relistsOnGone++;
-          this.log.debug({ err: String(err) }, 'resourceVersion too old, relisting');
+          this.log.debug({ err: errorText(err) }, 'resourceVersion too old, relisting');
           continue;
         }
         this.stats.errors++;

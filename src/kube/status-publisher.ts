@@ -1,10 +1,10 @@
 // Writes this node's ConntrackStatus: created once (owned by the Node, so it
 // goes with it), then only its status subresource, only when worth it
 // (status-throttle.ts), retrying conflicts by re-reading.
-import { API_GROUP, API_VERSION } from '../policy/schema.js';
-import { STATUS_KIND, type NodeStatusDoc } from '../report/status-schema.js';
+import { GROUP_VERSION, STATUS_RESOURCE } from '../api/v1alpha1/names.js';
+import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { writeReason, type WriteReason } from '../report/status-throttle.js';
-import { STATUSES, type ClusterApi, type CustomObject } from './cluster-api.js';
+import type { ClusterApi, CustomObject } from './cluster-api.js';
 import type { NodeRef } from './cluster-policy-source.js';
 import { statusCode } from '../errors.js';
 
@@ -28,10 +28,10 @@ export class StatusPublisher {
     if (!reason) return null;
     for (let attempt = 0; ; attempt++) {
       try {
-        const current = this.object ?? (await this.api.getCustom(STATUSES, this.nodeName)) ?? (this.nodeRef() ? await this.create() : null);
+        const current = this.object ?? (await this.api.getCustom(STATUS_RESOURCE.plural, this.nodeName)) ?? (this.nodeRef() ? await this.create() : null);
         // Not created before the Node is known: it must be owned by the Node, or it outlives it.
         if (!current) return null;
-        this.object = await this.api.replaceCustomStatus(STATUSES, { ...current, status });
+        this.object = await this.api.replaceCustomStatus(STATUS_RESOURCE.plural, { ...current, status });
         this.last = { status, at: this.now() };
         return reason;
       } catch (err) {
@@ -45,8 +45,8 @@ export class StatusPublisher {
   private async create(): Promise<CustomObject> {
     const node = this.nodeRef();
     const body: CustomObject = {
-      apiVersion: `${API_GROUP}/${API_VERSION}`,
-      kind: STATUS_KIND,
+      apiVersion: GROUP_VERSION,
+      kind: STATUS_RESOURCE.kind,
       metadata: {
         name: this.nodeName,
         labels: { 'app.kubernetes.io/managed-by': 'conntrack-operator' },
@@ -55,10 +55,10 @@ export class StatusPublisher {
       },
     };
     try {
-      return await this.api.createCustom(STATUSES, body);
+      return await this.api.createCustom(STATUS_RESOURCE.plural, body);
     } catch (err) {
       if (statusCode(err) !== 409) throw err;
-      const existing = await this.api.getCustom(STATUSES, this.nodeName);
+      const existing = await this.api.getCustom(STATUS_RESOURCE.plural, this.nodeName);
       if (!existing) throw err;
       return existing;
     }

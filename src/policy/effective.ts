@@ -25,7 +25,7 @@ import {
   type PressureThresholds,
   type TableSpec,
 } from './normalize.js';
-import type { ConntrackPolicyDoc } from './schema.js';
+import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { selectorMatches, type Labels } from './select.js';
 import { autoSize, FALLBACK_SLAB_OBJECT_SIZE, type AutoSizeResult } from './sizing.js';
 import { MAX_SYSCTL } from './sysctl-keys.js';

@@ -3,7 +3,7 @@
 // the allowed values or range, and what was given.
 import type { z } from 'zod';
 import { formatPath, type PolicyError } from './errors.js';
-import { CIDR, ConntrackPolicy, DNS_LABEL, DNS_SUBDOMAIN, INTERFACE_NAME, PORT_RANGE } from './schema.js';
+import { CIDR, ConntrackPolicy, DNS_LABEL, DNS_SUBDOMAIN, INTERFACE_NAME, PORT_RANGE } from '../api/v1alpha1/policy.js';
 
 type Issue = z.core.$ZodIssue;
 
@@ -11,7 +11,7 @@ const PORT_HINT = 'expected a port (443) or an inclusive range ("8000-8100")';
 
 const PATTERN_HINTS = new Map<string, string>([
   [String(DNS_LABEL), 'expected lowercase letters, digits and "-", starting and ending with a letter or digit'],
-  [String(DNS_SUBDOMAIN), 'expected lowercase letters, digits, "-" and ".", starting and ending with a letter or digit'],
+  [String(DNS_SUBDOMAIN), 'expected lowercase letters, digits, "-" and ".", each dot-separated part starting and ending with a letter or digit'],
   [String(PORT_RANGE), PORT_HINT],
   [String(CIDR), 'expected an IPv4 or IPv6 CIDR such as "10.0.0.0/8" or "fd00::/64"'],
   [String(INTERFACE_NAME), 'expected an interface name: 1 to 15 letters, digits or _.:@+-'],

@@ -4,7 +4,7 @@ import { loadAll, YAMLException } from 'js-yaml';
 import type { PolicyError } from './errors.js';
 export { formatPolicyErrors, type PolicyError } from './errors.js';
 import { issueErrors } from './issue-messages.js';
-import { ConntrackPolicy, type ConntrackPolicyDoc } from './schema.js';
+import { ConntrackPolicy, type ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { semanticProblems } from './semantic.js';
 
 export type PolicyParseResult = { policies: ConntrackPolicyDoc[] } | { errors: PolicyError[] };

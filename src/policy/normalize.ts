@@ -3,7 +3,7 @@
 // Input must have passed load.ts's checks; a bad value here is a bug and throws
 // naming the field.
 import { formatCidr, parseCidr } from './cidr.js';
-import type { ConntrackPolicyDoc, LabelSelector, NotrackRuleSpec } from './schema.js';
+import type { ConntrackPolicyDoc, LabelSelector, NotrackRuleSpec } from '../api/v1alpha1/policy.js';
 import { TIMEOUT_SYSCTLS } from './sysctl-keys.js';
 import type { NotrackRule, PolicyMode, PortRange } from './types.js';
 

@@ -1,7 +1,7 @@
 // Kubernetes label selector matching (metav1.LabelSelector semantics):
 // matchLabels and matchExpressions are ANDed; an empty or absent selector
 // selects every node (as DESIGN.md defines for nodeSelector).
-import type { LabelSelector } from './schema.js';
+import { DNS_SUBDOMAIN, type LabelSelector } from '../api/v1alpha1/policy.js';
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -33,7 +33,6 @@ export function selectorMatches(selector: LabelSelector | undefined, labels: Lab
 }
 
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Why `key` is not a valid label key ("prefix/name"), or undefined when it is. */
 export function labelKeyProblem(key: string): string | undefined {

@@ -4,8 +4,8 @@
 import { z } from 'zod';
 import { parseCidr } from './cidr.js';
 import type { PolicyError } from './errors.js';
-import { parsePortSpec, timeoutEntries } from './normalize.js';
-import { CIDR, LabelSelectorRequirement, PortSpec, Pressure, Table } from './schema.js';
+import { parsePortSpec } from './normalize.js';
+import { CIDR, LabelSelectorRequirement, PortSpec, Pressure, Table } from '../api/v1alpha1/policy.js';
 import { labelKeyProblem, labelValueProblem } from './select.js';
 
 type Problem = Pick<PolicyError, 'path' | 'message'>;

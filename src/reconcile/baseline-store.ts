@@ -7,10 +7,10 @@ import { z } from 'zod';
 import { errnoCode } from '../errors.js';
 import { parseCidr } from '../policy/cidr.js';
 import { issueErrors } from '../policy/issue-messages.js';
-import { DNS_LABEL, INTERFACE_NAME } from '../policy/schema.js';
+import { DNS_LABEL, INTERFACE_NAME } from '../api/v1alpha1/policy.js';
 import { writeFileAtomic, type AtomicFs } from '../atomic-file.js';
 import { BUCKETS_KEY, emptyBaseline, isValueAction, NOTRACK_KEY, type Action, type Baseline } from './planner.js';
-import type { NotrackDesired } from './observed.js';
+import type { NotrackDesired } from '../kernel/observed.js';
 import { readRegularFile } from './regular-file.js';
 
 export interface BaselineStore {

@@ -2,7 +2,7 @@
 // actions with from/to values. No I/O: the executor writes, this only decides.
 import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
 import type { DesiredState } from '../policy/types.js';
-import type { NotrackCheck, NotrackDesired, ObservedState } from './observed.js';
+import type { NotrackCheck, NotrackDesired, ObservedState } from '../kernel/observed.js';
 
 /** The logical key of the hash bucket count (written via the sysctl or the hashsize parameter). */
 export const BUCKETS_KEY = 'buckets';

@@ -6,7 +6,7 @@ import { KERNEL_DEFAULT_TIMEOUTS } from '../policy/sysctl-keys.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import type { DropWindow } from './drops.js';
 import { buildFindings, chainLength, factsFrom, usagePercent, worstSeverity, type Finding, type Severity } from './findings.js';
-import type { TableSummary } from './summary.js';
+import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { buildNetnsReport, type NetnsEntry, type NodeWide } from './netns-report.js';
 import { netnsFindings } from './netns-findings.js';

@@ -1,6 +1,6 @@
 // The doctor's report for a person at a terminal. Pure: report in, text out.
 import type { DoctorReport } from './doctor-report.js';
-import type { TopAddress } from './summary.js';
+import type { TopAddress } from '../kernel/table-summary.js';
 import { netnsSection } from './netns-report.js';
 import { FALLBACK_SLAB_OBJECT_SIZE } from '../policy/sizing.js';
 

@@ -2,7 +2,7 @@
 // what to change. Pure: the doctor and the agent's status both use it.
 import type { HostSnapshot } from '../kernel/snapshot.js';
 import { windowText, type DropWindow } from './drops.js';
-import type { TableSummary } from './summary.js';
+import type { TableSummary } from '../kernel/table-summary.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
 

@@ -6,7 +6,7 @@
 // that from the scrape target (relabeling), where Prometheus users expect it.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConntrackCounters } from '../kernel/stats.js';
-import type { NetnsSummaryDoc } from './status-schema.js';
+import type { NetnsSummaryDoc } from '../api/v1alpha1/status.js';
 
 /** The `result` label of the reconciles counter: a pass's outcome in one word (the pass itself is reconcile/reconciler.ts's ReconcileResult). */
 export type ReconcileResultLabel = 'applied' | 'in_sync' | 'not_applicable' | 'dry_run' | 'failed' | 'restored';

@@ -2,8 +2,8 @@
 // fills drops that pod's new connections while the node's own count looks
 // fine, so each gets its own event naming the namespace and the pod, on the
 // Node and, where the pod's name is known, on the Pod too. Pure.
-import type { NodeEventIntent } from './node-events.js';
-import type { NetnsRowDoc, NodeStatusDoc } from './status-schema.js';
+import type { NodeEventIntent } from './event-intent.js';
+import type { NetnsRowDoc, NodeStatusDoc } from '../api/v1alpha1/status.js';
 
 /** An event about a pod's namespace, to be recorded on that Pod. */
 export interface PodEventIntent extends NodeEventIntent {

@@ -5,7 +5,7 @@
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import type { PressureThresholds } from '../policy/normalize.js';
 import { isOther, netnsEntries, type NetnsEntry } from './netns-report.js';
-import type { NetnsRowDoc, NetnsSummaryDoc } from './status-schema.js';
+import type { NetnsRowDoc, NetnsSummaryDoc } from '../api/v1alpha1/status.js';
 
 /** How many namespaces each list of the summary holds at most (the schema's bound). */
 export const NETNS_STATUS_ROWS = 5;

@@ -1,23 +1,10 @@
 // Which Node events a pass deserves, from the status before and after it.
 // Texts are for the on-call engineer who reads `kubectl describe node` at 3 am:
 // what happened, on which node, what it means, without the docs.
-import type { EventType } from './event-recorder.js';
 import type { PassOutcome } from './node-status.js';
-import type { NodeStatusDoc } from './status-schema.js';
+import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { netnsEventsForPass } from './netns-events.js';
-
-export interface NodeEventIntent {
-  type: EventType;
-  reason:
-    | 'ConntrackPolicyApplied'
-    | 'ConntrackPolicyFailed'
-    | 'ConntrackDriftDetected'
-    | 'ConntrackTablePressure'
-    | 'ConntrackTableFull'
-    | 'ConntrackInsertionRace'
-    | 'ConntrackRestored';
-  message: string;
-}
+import type { NodeEventIntent } from './event-intent.js';
 
 const condition = (s: NodeStatusDoc | null, type: string) => s?.conditions.find((c) => c.type === type);
 

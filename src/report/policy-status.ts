@@ -4,11 +4,11 @@
 // the watched objects; conflicts come from the same merge the agents run.
 import { effectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
-import type { ConntrackPolicyDoc } from '../policy/schema.js';
+import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { selectorMatches, type Labels } from '../policy/select.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
 import { FAILED_REASONS } from './node-status.js';
-import type { NodeStatusDoc, PolicyConditionType, PolicyStatusDoc } from './status-schema.js';
+import type { NodeStatusDoc, PolicyConditionType, PolicyStatusDoc } from '../api/v1alpha1/status.js';
 
 type PolicyConditionName = (typeof PolicyConditionType)[number];
 

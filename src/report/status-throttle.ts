@@ -2,7 +2,7 @@
 // status, but at thousands of nodes a write per pass would flood the API
 // server: write on a meaningful change, plus a heartbeat so a stale status
 // (a dead agent) can be told from a quiet one.
-import type { NodeStatusDoc } from './status-schema.js';
+import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 
 export const HEARTBEAT_MS = 5 * 60_000;
 /** Usage has to move this many points to be news. */

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventsForPass } from '../../src/report/node-events.js';
-import type { NodeStatusDoc } from '../../src/report/status-schema.js';
+import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { execInOk, realKernelSkipReason, setNetnsSysctl, withNetns } from '../support/netns.js';
 import { sleeperIn } from '../support/netns-process.js';
 import { until } from '../support/until.js';

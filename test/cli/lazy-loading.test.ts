@@ -37,7 +37,7 @@ const host = ['--proc-root', join(TREE, 'proc'), '--sys-root', join(TREE, 'sys')
 const CASES: Array<{ args: string[]; code: number; allowed: string[]; reaches?: string }> = [
   { args: ['--help'], code: 0, allowed: [] },
   { args: ['agent', '--help'], code: 0, allowed: [] },
-  { args: ['doctor', '--json', '--top', '3', ...host], code: 0, allowed: [], reaches: 'src/report/summary.ts' },
+  { args: ['doctor', '--json', '--top', '3', ...host], code: 0, allowed: [], reaches: 'src/kernel/table-summary.ts' },
   { args: ['doctor', '-o', 'yaml', '--no-table', ...host], code: 0, allowed: ['js-yaml'] },
   { args: ['plan', '-f', POLICY, ...host, '--state-dir', join(tmpdir(), 'ctop-loads-none'), '--notrack-backend', 'nftables', '--node-name', 'n'], code: -1, allowed: ['zod', 'js-yaml'], reaches: 'src/reconcile/reconciler.ts' },
   // A standalone agent whose policy file is missing stops early, after loading everything it runs with.

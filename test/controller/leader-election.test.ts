@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, type V1Lease } from '@kubernetes/client-node';
 import { DEFAULT_LEASE, LeaderElector, type LeaseApi } from '../../src/controller/leader-election.js';
-import { FakeClock, flush, T0 } from './fake-clock.js';
+import { FakeClock, T0 } from './fake-clock.js';
 import { silentLog } from '../support/silent-log.js';
 
 const NS = 'conntrack-system';

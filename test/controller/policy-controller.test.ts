@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import { PolicyController, WRITE_BACKOFF } from '../../src/controller/policy-controller.js';
-import { POLICIES, type ClusterApi, type CustomObject } from '../../src/kube/cluster-api.js';
+import { POLICY_RESOURCE } from '../../src/api/v1alpha1/names.js';
+import type { ClusterApi, CustomObject } from '../../src/kube/cluster-api.js';
 import { realTiming, type KubeObject, type ListWatch, type WatchEventType } from '../../src/kube/reflector.js';
 import { FakeClock, T0 } from './fake-clock.js';
 
@@ -41,7 +42,7 @@ class FakeCluster {
   }
 
   customListWatch(plural: string): ListWatch<CustomObject> {
-    return this.listWatch(plural, () => (plural === POLICIES ? [...this.policies.values()].map((o) => structuredClone(o)) : []));
+    return this.listWatch(plural, () => (plural === POLICY_RESOURCE.plural ? [...this.policies.values()].map((o) => structuredClone(o)) : []));
   }
 
   nodeListWatch(): ListWatch<KubeObject> {
@@ -66,7 +67,7 @@ class FakeCluster {
 
   private store(obj: CustomObject, type: WatchEventType): void {
     this.policies.set(obj.metadata.name, obj);
-    for (const w of this.watchers.get(POLICIES) ?? []) w(type, structuredClone(obj));
+    for (const w of this.watchers.get(POLICY_RESOURCE.plural) ?? []) w(type, structuredClone(obj));
   }
 
   private listWatch<T extends KubeObject>(kind: string, items: () => T[]): ListWatch<T> {

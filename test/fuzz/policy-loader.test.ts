@@ -11,7 +11,7 @@ import { renderNftLines } from '../../src/kernel/notrack/render-nft.js';
 import { parseCidr } from '../../src/policy/cidr.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
 import { parsePolicyDocuments } from '../../src/policy/load.js';
-import { DNS_LABEL, INTERFACE_NAME } from '../../src/policy/schema.js';
+import { DNS_LABEL, INTERFACE_NAME } from '../../src/api/v1alpha1/policy.js';
 import { cases } from './seeded.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url);

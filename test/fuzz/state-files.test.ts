@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCidr } from '../../src/policy/cidr.js';
-import { DNS_LABEL, INTERFACE_NAME } from '../../src/policy/schema.js';
+import { DNS_LABEL, INTERFACE_NAME } from '../../src/api/v1alpha1/policy.js';
 import { FileBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { procfsView, StateLock } from '../../src/reconcile/state-lock.js';
 import { cases } from './seeded.js';

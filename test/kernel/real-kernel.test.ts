@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { execInOk, holdEstablished, makeTimeWait, makeUdpEcho, makeUdpFlows, realKernelSkipReason, setNetnsSysctl, withNetns } from '../support/netns.js';
 import type { HostSnapshot } from '../../src/kernel/snapshot.js';
-import type { TableSummary } from '../../src/report/summary.js';
+import type { TableSummary } from '../../src/kernel/table-summary.js';
 
 const PROBE = fileURLToPath(new URL('../support/netns-probe.ts', import.meta.url));
 const skip = realKernelSkipReason();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { LeaderElector } from '../../src/controller/leader-election.js';
 import { PolicyController } from '../../src/controller/policy-controller.js';
 import { ClusterApi, loadKubeConfig } from '../../src/kube/cluster-api.js';
-import { buildCrds } from '../../src/kube/crds.js';
+import { buildCrds } from '../../src/api/v1alpha1/crds.js';
 import { realTiming } from '../../src/kube/reflector.js';
 import { findObject, renderChart } from '../packaging/render.js';
 import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';

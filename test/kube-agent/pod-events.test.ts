@@ -17,7 +17,7 @@ import { realTiming } from '../../src/kube/reflector.js';
 import { createLogger } from '../../src/logger.js';
 import { DEFAULT_PRESSURE } from '../../src/report/findings.js';
 import { buildNetnsStatus, netnsDrops, type PodNames } from '../../src/report/netns-status.js';
-import type { NodeStatusDoc } from '../../src/report/status-schema.js';
+import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { AGENT_USER, nodeEvents, startCluster, until, type TestCluster } from './support.js';
 import { silentLog } from '../support/silent-log.js';
 

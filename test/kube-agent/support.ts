@@ -10,7 +10,7 @@ import { startAgent, type AgentProcess } from '../../src/cli/agent.js';
 import { realHost, type Host } from '../../src/kernel/host.js';
 import { loadConfig } from '../../src/config.js';
 import type { CommandRunner } from '../../src/kernel/command-runner.js';
-import { buildCrds } from '../../src/kube/crds.js';
+import { buildCrds } from '../../src/api/v1alpha1/crds.js';
 import { createLogger } from '../../src/logger.js';
 import { fixtureCopy } from '../cli/cli-support.js';
 import { renderAgentClusterRole } from '../packaging/agent-rbac.js';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NotrackBackendName } from '../../src/kernel/notrack/backend.js';
-import type { NotrackDesired } from '../../src/reconcile/observed.js';
+import type { NotrackDesired } from '../../src/kernel/observed.js';
 import { createNotrackBackend } from '../../src/kernel/notrack/detect.js';
 import { CreatedObjectsFile } from '../../src/reconcile/created-objects-file.js';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { effectivePolicy, type NodeFacts } from '../../src/policy/effective.js';
-import { ConntrackPolicy, type ConntrackPolicyDoc, type PolicySpecInput } from '../../src/policy/schema.js';
+import { ConntrackPolicy, type ConntrackPolicyDoc, type PolicySpecInput } from '../../src/api/v1alpha1/policy.js';
 
 const GiB = 1024 ** 3;
 const EST = 'nf_conntrack_tcp_timeout_established';

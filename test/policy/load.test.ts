@@ -191,6 +191,12 @@ describe('parsePolicyDocuments: errors name the field and the reason', () => {
       errors: [{ path: 'metadata.name', message: 'got "Web_Nodes"' }],
     },
     {
+      // kube-apiserver refuses an empty DNS label between dots; the file loader must agree.
+      name: 'policy name with an empty part between dots',
+      text: policy('priority: 1', 'web..nodes'),
+      errors: [{ path: 'metadata.name', message: 'got "web..nodes"' }],
+    },
+    {
       name: 'a document that is not a mapping',
       text: '--- just a string\n',
       errors: [{ path: '', message: 'expected a mapping, got "just a string"' }],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LabelSelector } from '../../src/policy/schema.js';
+import type { LabelSelector } from '../../src/api/v1alpha1/policy.js';
 import { labelKeyProblem, labelValueProblem, selectorMatches } from '../../src/policy/select.js';
 
 const node = { 'kubernetes.io/hostname': 'n1', role: 'web', zone: 'a', empty: '' };

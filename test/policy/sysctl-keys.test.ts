@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { SAFE_FLOORS } from '../../src/policy/guardrails.js';
-import { TcpTimeouts, Timeouts, UdpTimeouts } from '../../src/policy/schema.js';
+import { TcpTimeouts, Timeouts, UdpTimeouts } from '../../src/api/v1alpha1/policy.js';
 import { KERNEL_DEFAULT_TIMEOUTS, kubeProxyWrites, TIMEOUT_SYSCTLS } from '../../src/policy/sysctl-keys.js';
 
 describe('sysctl keys', () => {

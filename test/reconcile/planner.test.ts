@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DesiredState } from '../../src/policy/types.js';
-import type { NotrackCheck, ObservedState } from '../../src/reconcile/observed.js';
+import type { NotrackCheck, ObservedState } from '../../src/kernel/observed.js';
 import { Executor } from '../../src/reconcile/executor.js';
 import { emptyBaseline, plan, type Action, type Baseline } from '../../src/reconcile/planner.js';
 import { readObservedState, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS } from '../../src/kernel/observe.js';

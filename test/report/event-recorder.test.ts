@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventRecorder, type EventSink, type RecordedEvent } from '../../src/report/event-recorder.js';
+import { EventRecorder, type EventSink, type RecordedEvent } from '../../src/kube/event-recorder.js';
 
 class MemorySink implements EventSink {
   readonly events = new Map<string, Omit<RecordedEvent, 'ref'>>();

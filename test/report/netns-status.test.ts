@@ -10,7 +10,7 @@ import { netnsEventsForPass, podEventsForPass } from '../../src/report/netns-eve
 import { buildNetnsStatus, netnsDrops, type PodNames } from '../../src/report/netns-status.js';
 import { eventsForPass } from '../../src/report/node-events.js';
 import { buildNodeStatus } from '../../src/report/node-status.js';
-import { NetnsSummary, NodeStatus, type NodeStatusDoc } from '../../src/report/status-schema.js';
+import { NetnsSummary, NodeStatus, type NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { writeReason } from '../../src/report/status-throttle.js';
 import { fakeHost } from '../support/fake-host.js';
 import { loadFixtureTree } from '../support/fixture-tree.js';

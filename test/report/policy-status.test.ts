@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validatePolicyObjects } from '../../src/policy/load.js';
-import type { ConntrackPolicyDoc } from '../../src/policy/schema.js';
+import type { ConntrackPolicyDoc } from '../../src/api/v1alpha1/policy.js';
 import { buildPolicyStatus, conflictsByPolicy, type ClusterView } from '../../src/report/policy-status.js';
-import type { NodeStatusDoc } from '../../src/report/status-schema.js';
+import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HEARTBEAT_MS, writeReason } from '../../src/report/status-throttle.js';
-import type { NodeStatusDoc } from '../../src/report/status-schema.js';
+import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 
 const base: NodeStatusDoc = {
   nodeName: 'n1',

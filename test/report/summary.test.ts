@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { summarizeBatches, TableSummarizer, tcpTimeoutKey, type SummaryEntry } from '../../src/report/summary.js';
-import { HeavyHitters } from '../../src/report/top-k.js';
+import { summarizeBatches, TableSummarizer, tcpTimeoutKey, type SummaryEntry } from '../../src/kernel/table-summary.js';
+import { HeavyHitters } from '../../src/kernel/top-k.js';
 import { EntryParser } from '../../src/kernel/entry-parser.js';
 import { readConntrackSysctls } from '../../src/kernel/sysctls.js';
 import { fakeHost } from '../support/fake-host.js';

@@ -2,7 +2,7 @@
 // comparable lines, and can be told to fail its next sync or remove, either
 // cleanly or after changing its state (one IP family synced, the other not).
 import type { NotrackBackend } from '../../src/kernel/notrack/backend.js';
-import type { NotrackCheck, NotrackDesired } from '../../src/reconcile/observed.js';
+import type { NotrackCheck, NotrackDesired } from '../../src/kernel/observed.js';
 
 export type NotrackCall = { op: 'check' | 'sync'; desired: NotrackDesired } | { op: 'remove' };
 

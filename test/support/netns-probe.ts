@@ -8,7 +8,7 @@ import type { HostPaths } from '../../src/kernel/host-paths.js';
 import type { KernelFiles } from '../../src/kernel/kernel-files.js';
 import { readHostSnapshot } from '../../src/kernel/snapshot.js';
 import { openTableStream } from '../../src/kernel/table-stream.js';
-import { summarizeBatches } from '../../src/report/summary.js';
+import { summarizeBatches } from '../../src/kernel/table-summary.js';
 import { errno } from './fake-kernel.js';
 
 /** KernelFiles on which the table file is absent (in both layouts), as on kernels without /proc/net/nf_conntrack. */

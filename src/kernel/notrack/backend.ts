@@ -1,7 +1,7 @@
 // The contract every NOTRACK backend (iptables-nft, iptables-legacy,
 // nftables) meets. A backend only ever touches chains/tables it created and
 // names as its own, and syncs them atomically.
-import type { NotrackCheck, NotrackDesired } from '../../reconcile/observed.js';
+import type { NotrackCheck, NotrackDesired } from '../observed.js';
 
 export type NotrackBackendName = 'iptables-nft' | 'iptables-legacy' | 'nftables';
 

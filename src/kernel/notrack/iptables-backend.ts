@@ -6,7 +6,7 @@
 // back to the lines saved before, built from a fresh save so that foreign
 // rules written meanwhile are kept.
 import type { CommandRunner } from '../command-runner.js';
-import type { NotrackCheck, NotrackDesired } from '../../reconcile/observed.js';
+import type { NotrackCheck, NotrackDesired } from '../observed.js';
 import { ForeignObjectError, type NotrackBackend, type NotrackBackendName } from './backend.js';
 import { buildRestore, diffIptables, ownedLines, ownedView, parseIptablesSave, type SavedRuleset } from './iptables-state.js';
 import type { IpFamily } from './packet-matches.js';

@@ -1,11 +1,9 @@
 // The status API: ConntrackStatus.status (one object per node, written by the
 // agent) and ConntrackPolicy.status (written by the controller). Like
-// src/policy/schema.ts this is a source of the CRD schemas (`npm run
+// policy.ts this is a source of the CRD schemas (`npm run
 // gen:crds`), so every field has a description (it becomes `kubectl explain`
 // text) and there are no transforms.
 import { z } from 'zod';
-
-export const STATUS_KIND = 'ConntrackStatus';
 
 const Count = z.number().int().min(0);
 const NonNegative = z.number().min(0);

@@ -1,6 +1,6 @@
-// The node facts policy merging and guardrails need, from a host snapshot.
-import type { HostSnapshot } from '../kernel/snapshot.js';
-import type { NodeFacts } from './effective.js';
+// The node facts policy merging and guardrails need, read off a host snapshot.
+import type { HostSnapshot } from './snapshot.js';
+import type { NodeFacts } from '../policy/effective.js';
 
 export function nodeFacts(s: HostSnapshot, cidrs: { serviceCidrs: string[]; podCidrs: string[] }): NodeFacts {
   return {

@@ -3,8 +3,9 @@
 // scripts/gen-crds.ts writes the YAML.
 import { dump } from 'js-yaml';
 import { z } from 'zod';
-import { API_GROUP, API_VERSION, POLICY_KIND, PolicySpec } from '../policy/schema.js';
-import { NodeStatus, PolicyStatus, STATUS_KIND } from '../report/status-schema.js';
+import { API_GROUP, API_VERSION, POLICY_RESOURCE, STATUS_RESOURCE, type ResourceNames } from './names.js';
+import { PolicySpec } from './policy.js';
+import { NodeStatus, PolicyStatus } from './status.js';
 
 export interface JsonSchema {
   type?: string;
@@ -56,9 +57,6 @@ export interface CustomResourceDefinition {
     }>;
   };
 }
-
-export const POLICY_PLURAL = 'conntrackpolicies';
-export const STATUS_PLURAL = 'conntrackstatuses';
 
 /** Kubernetes-only additions the zod schema has no words for, by schema path ("a.b[]" = items of a.b). */
 type Extras = Record<string, Pick<JsonSchema, 'x-kubernetes-validations' | 'x-kubernetes-list-type' | 'x-kubernetes-list-map-keys'>>;
@@ -202,7 +200,7 @@ function rootSchema(description: string, parts: { spec?: z.ZodType; status: z.Zo
 }
 
 function crd(
-  names: { kind: string; plural: string; singular: string; shortName: string },
+  names: ResourceNames,
   openAPIV3Schema: JsonSchema,
   additionalPrinterColumns: PrinterColumn[],
 ): CustomResourceDefinition {
@@ -244,7 +242,7 @@ const AGE: PrinterColumn = {
 
 export function buildPolicyCrd(): CustomResourceDefinition {
   return crd(
-    { kind: POLICY_KIND, plural: POLICY_PLURAL, singular: 'conntrackpolicy', shortName: 'ctpol' },
+    POLICY_RESOURCE,
     rootSchema(
       'ConntrackPolicy states the desired conntrack settings (table size, timeouts, NOTRACK rules) for the nodes it selects.',
       { spec: PolicySpec, status: PolicyStatus },
@@ -264,7 +262,7 @@ export function buildPolicyCrd(): CustomResourceDefinition {
 
 export function buildStatusCrd(): CustomResourceDefinition {
   return crd(
-    { kind: STATUS_KIND, plural: STATUS_PLURAL, singular: 'conntrackstatus', shortName: 'ctst' },
+    STATUS_RESOURCE,
     rootSchema(
       "ConntrackStatus reports one node's conntrack table, counters, applied policy, drift and findings; it is named after the node.",
       { status: NodeStatus },

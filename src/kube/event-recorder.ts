@@ -10,8 +10,7 @@
 // Pure: the clock and the sink are passed in.
 
 import { statusCode } from '../errors.js';
-
-export type EventType = 'Normal' | 'Warning';
+import type { EventType } from '../report/event-intent.js';
 
 export interface EventTarget {
   kind: string;

@@ -8,16 +8,15 @@
 // named establishedSeconds would read wrong in kubectl explain and in diffs);
 // percentages are integers.
 import { z } from 'zod';
+import { GROUP_VERSION, POLICY_RESOURCE } from './names.js';
 
-export const API_GROUP = 'conntrack.io';
-export const API_VERSION = 'v1alpha1';
-export const POLICY_KIND = 'ConntrackPolicy';
 
 // Patterns are exported so that load.ts can turn "must match /.../" into a
 // readable reason. They must stay RE2-compatible (no lookaround): the API
 // server checks the CRD's `pattern` with Go's regexp.
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** Dot-separated DNS labels, as metadata.name and label key prefixes must be (kube-apiserver refuses "a..b"). */
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 export const PORT_RANGE = /^[0-9]{1,5}(-[0-9]{1,5})?$/;
 // IPv4 or IPv6 CIDR (or bare address); the exact check is in cidr.ts.
 export const CIDR = /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/;
@@ -201,8 +200,8 @@ export const PolicyMetadata = z
 
 /** A whole ConntrackPolicy document, as in a policy file or from the API. */
 export const ConntrackPolicy = z.object({
-  apiVersion: z.literal(`${API_GROUP}/${API_VERSION}`),
-  kind: z.literal(POLICY_KIND),
+  apiVersion: z.literal(GROUP_VERSION),
+  kind: z.literal(POLICY_RESOURCE.kind),
   metadata: PolicyMetadata,
   spec: PolicySpec,
   status: z.unknown().optional(),

@@ -1,6 +1,6 @@
 // What the kernel looks like now, as far as the planner needs it, and what our
-// NOTRACK rules should be and are. Read by src/kernel/ (observe.ts, the NOTRACK
-// backends), consumed by the pure planner: one definition for both sides.
+// NOTRACK rules should be and are. Read here in kernel/ (observe.ts, the NOTRACK
+// backends), consumed by the pure planner (types only): one definition for both.
 import type { NotrackRule } from '../policy/types.js';
 
 export interface ObservedKey {

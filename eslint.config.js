@@ -1,0 +1,70 @@
+// The lint rules, and the layer rules of README.md's ARCHITECTURE section:
+// each folder of src/ may import only the folders below it, and the pure ones
+// (no I/O, so unit tests need no fakes) may not import node:, the kernel's or
+// the API's runtime code, or a logger.
+import tseslint from 'typescript-eslint';
+
+/** From the bottom up: a folder may import the ones before it, never one after it. */
+const LAYERS = ['api', 'policy', 'kernel', 'reconcile', 'report', 'agent', 'kube', 'controller', 'cli'];
+
+/** Pure code: folders, and single files in otherwise impure folders. */
+const PURE = ['src/api/**', 'src/policy/**', 'src/report/**', 'src/kernel/table-summary.ts', 'src/kernel/top-k.ts', 'src/agent/agent-state.ts', 'src/reconcile/planner.ts', 'src/reconcile/drift.ts', 'src/backoff.ts'];
+
+/** Outside every layer: small shared modules anything may import. */
+const SHARED = ['errors', 'backoff', 'serial-task', 'atomic-file'];
+
+const higher = (layer) => LAYERS.slice(LAYERS.indexOf(layer) + 1);
+const folderPattern = (names) => `(^|/)(${names.join('|')})/`;
+
+function layerPatterns(layer) {
+  return [
+    { regex: folderPattern(higher(layer)), message: `${layer}/ sits below ${higher(layer).join(', ')}: move the shared piece down instead (README, ARCHITECTURE)` },
+    // Only the commands read the configuration; everyone else is handed values.
+    ...(layer === 'cli' ? [] : [{ regex: '(^|/)config\\.js$', message: 'only src/cli reads the configuration; take values through the constructor' }]),
+  ];
+}
+
+/** What pure code of `layer` may not import; a layer's own kernel/API types it may, when that layer is below it. */
+function purePatterns(layer) {
+  const typesOnly = ['kernel', 'kube'].filter((io) => LAYERS.indexOf(io) < LAYERS.indexOf(layer));
+  return [
+    { regex: '^(node:|(fs|child_process|net|http|https|os|path)$)', message: 'pure code does no I/O (README, ARCHITECTURE)' },
+    { regex: '^(pino|@kubernetes/)', message: 'pure code does no I/O (README, ARCHITECTURE)' },
+    { regex: '(^|/)(logger|config)\\.js$', message: 'pure code neither logs nor reads the configuration' },
+    // A type only names a shape: pure code may import the types of a lower I/O layer, not its code.
+    ...(typesOnly.length ? [{ regex: folderPattern(typesOnly), allowTypeImports: true, message: `pure code may import only the types of ${typesOnly.join(' and ')}/` }] : []),
+  ];
+}
+
+const isPure = (file) => PURE.some((p) => (p.endsWith('/**') ? file.startsWith(p.slice(0, -2)) : file === p));
+
+/** One rule per file group: ESLint keeps only the last setting of a rule, so each group states all of its patterns. */
+function restrict(files, patterns) {
+  return { files, rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } };
+}
+
+const layerConfigs = LAYERS.map((layer) => restrict([`src/${layer}/**/*.ts`], [...layerPatterns(layer), ...(isPure(`src/${layer}/x`) ? purePatterns(layer) : [])]));
+const pureFileConfigs = PURE.filter((p) => !p.endsWith('/**')).map((file) => {
+  const layer = LAYERS.find((l) => file.startsWith(`src/${l}/`));
+  return restrict([file], [...layerPatterns(layer), ...purePatterns(layer)]);
+});
+const sharedConfigs = SHARED.map((name) => {
+  const file = `src/${name}.ts`;
+  return restrict([file], [{ regex: folderPattern(LAYERS), message: 'a shared module depends on no layer' }, ...(isPure(file) ? purePatterns('api') : [])]);
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'test/fixtures/**', 'run/**'] },
+  {
+    files: ['**/*.ts'],
+    extends: [tseslint.configs.recommended],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+    },
+  },
+  // Tests read JSON answers of the API server and kubectl, whose shape is the thing under test.
+  { files: ['test/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  ...layerConfigs,
+  ...sharedConfigs,
+  ...pureFileConfigs,
+);

@@ -1,0 +1,224 @@
+// One pass of the node agent: read the host, compute the node's effective
+// policy, reconcile, and publish status and metrics. It keeps nothing: what
+// the next pass needs comes back in the result's state.
+import type { Host } from '../kernel/host.js';
+import type { Logger } from '../logger.js';
+import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
+import { readNetnsCensus } from '../kernel/netns-census.js';
+import { netnsDrops, type PodNames } from '../report/netns-status.js';
+import { openTableStream } from '../kernel/table-stream.js';
+import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
+import { nodeFacts } from '../kernel/node-facts.js';
+import type { Labels } from '../policy/select.js';
+import type { BaselineStore } from '../reconcile/baseline-store.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
+import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../report/metrics.js';
+import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
+import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
+import { dropWindow } from '../report/drops.js';
+import { summarizeBatches } from '../kernel/table-summary.js';
+import type { PolicySource } from './policy-source.js';
+import { errorText } from '../errors.js';
+import { advanceDropBaseline, breakdownDue, type AgentState, type TableBreakdown } from './agent-state.js';
+
+export interface PassOptions {
+  nodeName: string;
+  intervalMs: number;
+  /** How often the table itself is dumped for the breakdown (a big table costs seconds of CPU). */
+  breakdownIntervalMs: number;
+  /** Never write, whatever the policies say (npm start, --dry-run). */
+  forceDryRun: boolean;
+  serviceCidrs: string[];
+  podCidrs: string[];
+  notrackBackend: NodeStatusInputs['notrackBackend'];
+}
+
+export interface PassDeps {
+  host: Host;
+  logger: Logger;
+  now: () => Date;
+  policies: PolicySource;
+  nodeLabels: () => Labels;
+  reconciler: Reconciler;
+  baselineStore: BaselineStore;
+  metrics: AgentMetrics;
+  /** Where the status goes: a file standalone, the API (and Node events) in a cluster. */
+  publish: (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
+  /** "table full" lines from the kernel log for our namespace since the last call. */
+  takeKernelTableFull?: () => boolean;
+  /** In a cluster: the namespace and name of a pod on this node, by UID (undefined when not known). */
+  podNames?: PodNames;
+}
+
+export interface PassResult {
+  /** What the next pass starts from. */
+  state: AgentState;
+  outcome: PassOutcome;
+  /** The status this pass built; null when the host could not be read or the status not built. */
+  status: NodeStatusDoc | null;
+}
+
+type Policies = ReturnType<PolicySource['current']>['policies'];
+
+export class AgentPass {
+  constructor(
+    private readonly opts: PassOptions,
+    private readonly deps: PassDeps,
+  ) {}
+
+  /** One pass from `prev`; never throws (a failed pass is reported and retried on the next tick). */
+  async run(prev: AgentState): Promise<PassResult> {
+    const started = this.deps.now();
+    const log = this.deps.logger;
+    let outcome: PassOutcome;
+    let wouldChange = prev.wouldChange;
+    let snapshot: HostSnapshot | null = null;
+    const policyInput = this.deps.policies.current();
+    try {
+      snapshot = await readHostSnapshot(this.deps.host);
+      ({ outcome, wouldChange } = await this.reconcile(snapshot, policyInput.policies, prev.wouldChange));
+    } catch (err) {
+      outcome = { kind: 'error', message: errorText(err) };
+      log.error({ err: outcome.message }, 'reconcile pass failed');
+    }
+    const seconds = (this.deps.now().getTime() - started.getTime()) / 1000;
+    this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.now().getTime() / 1000);
+    const reported = snapshot ? await this.report(snapshot, outcome, policyInput.error, prev) : { state: prev, status: null };
+    const state: AgentState = {
+      ...reported.state,
+      wouldChange,
+      passesDone: prev.passesDone + 1,
+      lastPassError: outcome.kind === 'error' ? outcome.message : null,
+      lastPassEndMs: this.deps.now().getTime(),
+    };
+    return { state, outcome, status: reported.status };
+  }
+
+  private async reconcile(snapshot: HostSnapshot, policies: Policies, lastWouldChange: string): Promise<{ outcome: PassOutcome; wouldChange: string }> {
+    const log = this.deps.logger;
+    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, this.opts));
+    const generations = Object.fromEntries(
+      policies.filter((p) => effective.selected.includes(p.metadata.name)).map((p) => [p.metadata.name, p.metadata.generation ?? 1]),
+    );
+    if (effective.selected.length === 0) return { outcome: await this.noPolicy(), wouldChange: lastWouldChange };
+    logProblems(log, effective);
+    const dryRun = this.opts.forceDryRun || effective.mode === 'DryRun';
+    const result = dryRun
+      ? await this.deps.reconciler.reconcile(effective.desired, 'DryRun')
+      : await this.deps.reconciler.reconcile(effective.enforced, 'Enforce');
+    const policyLog = log.child({ policy: effective.selected.join(',') });
+    let wouldChange = lastWouldChange;
+    if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
+    else if (result.execution) policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
+    else if (dryRun) wouldChange = logWouldChange(policyLog, lastWouldChange, result.plan.actions.map((a) => a.key), result.notApplicable.map((n) => ({ key: n.key, reason: n.reason })));
+    return { outcome: { kind: 'reconciled', effective, result, generations }, wouldChange };
+  }
+
+  /** No policy selects the node: put back what we changed (unless told never to write). */
+  private async noPolicy(): Promise<PassOutcome> {
+    const baseline = await this.deps.baselineStore.load();
+    const ours = Object.keys(baseline.values).length > 0 || baseline.notrackOwned;
+    if (!ours) return { kind: 'no-policy' };
+    if (this.deps.policies.ready?.() === false) {
+      this.deps.logger.info({}, 'policies not known yet (API not answered, no cache): not restoring');
+      return { kind: 'no-policy' };
+    }
+    if (this.opts.forceDryRun) {
+      this.deps.logger.info({ keys: Object.keys(baseline.values) }, 'DryRun: no policy selects this node; restore not done');
+      return { kind: 'no-policy' };
+    }
+    const result = await this.deps.reconciler.restore();
+    if (result.ok) this.deps.logger.info({ restored: result.plan.actions.map((a) => a.key) }, 'no policy selects this node: restored the original values');
+    else this.deps.logger.error({ notApplicable: result.plan.notApplicable, failed: result.execution?.failed }, 'restore failed');
+    return { kind: 'restored', result };
+  }
+
+  /** Builds, observes and publishes the status; a failure is logged and leaves the drop baseline, conditions and last status as they were. */
+  private async report(snapshot: HostSnapshot, outcome: PassOutcome, policyError: string | undefined, prev: AgentState): Promise<{ state: AgentState; status: NodeStatusDoc | null }> {
+    const now = this.deps.now();
+    const counters = snapshot.stats.counters;
+    const carried: AgentState = { ...prev, lastDrop: counters?.drop, breakdown: await this.breakdown(snapshot, now, prev.breakdown) };
+    let reported: { state: AgentState; status: NodeStatusDoc } | null = null;
+    try {
+      const sample = counters ? { atMs: now.getTime(), counters } : null;
+      const baseline = prev.dropBaseline;
+      // Every namespace's own count and drops: a pod's full table never shows in the host's.
+      const census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
+      const { status, conditions } = buildNodeStatus({
+        nodeName: this.opts.nodeName,
+        now,
+        snapshot,
+        summary: carried.breakdown.summary,
+        tableSource: carried.breakdown.source,
+        notrackBackend: this.opts.notrackBackend,
+        outcome,
+        baseline: await this.deps.baselineStore.load(),
+        drops: { window: sample && baseline?.counters ? dropWindow(baseline.counters, sample) : null, kernelLoggedFull: this.deps.takeKernelTableFull?.() ?? false },
+        ...(policyError ? { policyError } : {}),
+        ...(census ? { namespaces: { census, previousDrops: baseline?.netns ?? null, podNames: this.deps.podNames } } : {}),
+        previousConditions: prev.conditions,
+      });
+      const dropBaseline = advanceDropBaseline(baseline, { counters: sample, netns: census ? netnsDrops(census) : null, atMs: now.getTime() }, this.opts.intervalMs);
+      reported = { state: { ...carried, dropBaseline, conditions, status }, status };
+      this.deps.metrics.observeTable({ count: snapshot.table.count, max: snapshot.table.max, buckets: snapshot.table.buckets, counters: snapshot.stats.counters });
+      this.deps.metrics.observeNamespaces(status.namespaces ?? null);
+      this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
+      try {
+        await this.deps.publish(status, outcome, prev.status);
+      } catch (err) {
+        this.deps.logger.warn({ err: errorText(err) }, 'publishing the status failed; next pass retries');
+      }
+    } catch (err) {
+      this.deps.logger.error({ err: errorText(err) }, 'building or publishing the status failed');
+    }
+    return reported ?? { state: carried, status: null };
+  }
+
+  /** The table breakdown, dumped again when due; a failed dump keeps the last one. */
+  private async breakdown(snapshot: HostSnapshot, now: Date, last: TableBreakdown): Promise<TableBreakdown> {
+    if (!snapshot.moduleLoaded || !breakdownDue(last, now.getTime(), this.opts.breakdownIntervalMs)) return last;
+    const tried = { ...last, atMs: now.getTime() };
+    try {
+      const stream = await openTableStream(this.deps.host);
+      if (stream.source === null) return { ...tried, source: 'none' };
+      const summary = await summarizeBatches(stream.batches, { sysctls: snapshot.sysctls });
+      return { summary, source: stream.source === 'file' ? 'procfs' : 'conntrack-tool', atMs: tried.atMs };
+    } catch (err) {
+      this.deps.logger.warn({ err: errorText(err) }, 'reading the table for the breakdown failed');
+      return tried;
+    }
+  }
+}
+
+/** DryRun: say what would change when that changes, not on every pass. Returns what was said. */
+function logWouldChange(log: Logger, last: string, keys: string[], cannotChangeHere: Array<{ key: string; reason: string }>): string {
+  const text = JSON.stringify([keys, cannotChangeHere]);
+  if (text === last) return last;
+  const msg = keys.length ? 'DryRun: changes not made' : cannotChangeHere.length ? 'DryRun: nothing that differs can be changed here' : 'DryRun: the node matches the policy';
+  log.info({ wouldChange: keys, ...(cannotChangeHere.length ? { cannotChangeHere } : {}) }, msg);
+  return text;
+}
+
+function logProblems(log: Logger, e: EffectivePolicy): void {
+  for (const c of e.conflicts) log.warn({ policy: c.policies.join(','), field: c.field, values: c.values }, 'policies conflict at equal priority: field not applied');
+  for (const r of e.refused) log.warn({ policy: r.policy, field: r.path, reason: r.message }, 'guardrail refused a field: not applied');
+}
+
+function metricResult(o: PassOutcome): MetricResult {
+  switch (o.kind) {
+    case 'reconciled':
+      if (o.result.execution && !o.result.execution.ok) return 'failed';
+      if (o.result.mode === 'DryRun') return 'dry_run';
+      return o.result.execution ? 'applied' : o.result.inSync ? 'in_sync' : 'not_applicable';
+    case 'restored':
+      return o.result.ok ? 'restored' : 'failed';
+    case 'no-policy':
+      return 'in_sync';
+    case 'error':
+      return 'failed';
+  }
+}
+
+function ownedRules(o: PassOutcome): number | null {
+  return o.kind === 'reconciled' ? o.result.notrackOwnedRules ?? null : null;
+}

@@ -1,0 +1,81 @@
+// What one agent pass hands to the next, and the small rules that move it on.
+// Everything else a pass needs is read from the host again (level-based); only
+// what must be compared across passes lives here. Pure: no I/O.
+import type { Condition } from '../report/conditions.js';
+import type { CounterSample } from '../report/drops.js';
+import type { NetnsDrops } from '../report/netns-status.js';
+import type { NodeStatusInputs } from '../report/node-status.js';
+import type { NodeConditionType, NodeStatusDoc } from '../api/v1alpha1/status.js';
+import type { TableSummary } from '../kernel/table-summary.js';
+
+/** The counters (the host's, and each namespace's drops) drops are judged against. */
+export interface DropBaseline {
+  counters: CounterSample | null;
+  netns: NetnsDrops | null;
+  atMs: number;
+}
+
+/** The table breakdown (a dump of the whole table), kept between dumps. */
+export interface TableBreakdown {
+  summary: TableSummary | null;
+  source: NodeStatusInputs['tableSource'];
+  /** When the table was last read (or tried), ms since the epoch. */
+  atMs: number;
+}
+
+export interface AgentState {
+  dropBaseline: DropBaseline | null;
+  /** The drop counter at the last pass, for the probe between passes. */
+  lastDrop: number | undefined;
+  breakdown: TableBreakdown;
+  conditions: Condition<(typeof NodeConditionType)[number]>[];
+  /** The last status built: the publisher compares the new one with it. */
+  status: NodeStatusDoc | null;
+  /** What DryRun last said it would change: said again only when that changes. */
+  wouldChange: string;
+  passesDone: number;
+  lastPassError: string | null;
+  /** When the last pass finished (or the loop started), ms since the epoch. */
+  lastPassEndMs: number;
+}
+
+/** Before the first pass: nothing seen yet. */
+export function initialState(): AgentState {
+  return {
+    dropBaseline: null,
+    lastDrop: undefined,
+    breakdown: { summary: null, source: 'none', atMs: 0 },
+    conditions: [],
+    status: null,
+    wouldChange: '',
+    passesDone: 0,
+    lastPassError: null,
+    lastPassEndMs: 0,
+  };
+}
+
+/** The table is dumped again once `everyMs` passed since the last try, and until one dump succeeded. */
+export function breakdownDue(b: TableBreakdown, nowMs: number, everyMs: number): boolean {
+  return b.summary === null || nowMs - b.atMs >= everyMs;
+}
+
+/**
+ * The baseline moves on only once a whole interval has passed: a pass
+ * triggered right after another (the kernel's "table full" line, the drop
+ * probe) judges over the same window, instead of an empty 50 ms one that
+ * would clear a full table's signal at once.
+ */
+export function advanceDropBaseline(prev: DropBaseline | null, next: DropBaseline, intervalMs: number): DropBaseline {
+  return !prev || next.atMs - prev.atMs >= intervalMs ? next : prev;
+}
+
+/** Between passes: a drop counter above the last pass's means a full table or an insertion race now. */
+export function dropRose(lastDrop: number | undefined, drop: number | undefined): boolean {
+  return lastDrop !== undefined && drop !== undefined && drop > lastDrop;
+}
+
+/** A pass must finish within three intervals, or the loop is stuck. */
+export function stuckProblem(lastPassEndMs: number, nowMs: number, intervalMs: number): string | null {
+  const late = nowMs - lastPassEndMs;
+  return late > 3 * intervalMs + 60_000 ? `no reconcile pass finished for ${Math.round(late / 1000)}s` : null;
+}

@@ -1,0 +1,18 @@
+// What an event should say, before anyone records it: the pure report side
+// decides this, src/kube/event-recorder.ts writes it to the API.
+
+/** A Kubernetes event's type (core/v1 Event.type). */
+export type EventType = 'Normal' | 'Warning';
+
+export interface NodeEventIntent {
+  type: EventType;
+  reason:
+    | 'ConntrackPolicyApplied'
+    | 'ConntrackPolicyFailed'
+    | 'ConntrackDriftDetected'
+    | 'ConntrackTablePressure'
+    | 'ConntrackTableFull'
+    | 'ConntrackInsertionRace'
+    | 'ConntrackRestored';
+  message: string;
+}

@@ -1,0 +1,52 @@
+// The rules that move the agent's state from one pass to the next.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { advanceDropBaseline, breakdownDue, dropRose, stuckProblem, type DropBaseline, type TableBreakdown } from '../../src/agent/agent-state.js';
+import type { TableSummary } from '../../src/kernel/table-summary.js';
+
+const MIN = 60_000;
+const T = (ms: number) => Date.parse('2026-11-22T04:00:00Z') + ms;
+
+test('breakdownDue: the table is dumped again after its interval, and until one dump succeeded', () => {
+  const summary = {} as TableSummary; // only whether there is one matters here
+  const cases: Array<{ name: string; last: TableBreakdown; nowMs: number; due: boolean }> = [
+    { name: 'never dumped', last: { summary: null, source: 'none', atMs: 0 }, nowMs: 1000, due: true },
+    { name: 'tried a second ago, nothing read (no source, or it failed)', last: { summary: null, source: 'none', atMs: 10 * MIN }, nowMs: 10 * MIN + 1000, due: true },
+    { name: 'dumped a minute ago', last: { summary, source: 'procfs', atMs: 10 * MIN }, nowMs: 11 * MIN, due: false },
+    { name: 'dumped just under five minutes ago', last: { summary, source: 'procfs', atMs: 10 * MIN }, nowMs: 15 * MIN - 1, due: false },
+    { name: 'dumped five minutes ago', last: { summary, source: 'conntrack-tool', atMs: 10 * MIN }, nowMs: 15 * MIN, due: true },
+  ];
+  for (const c of cases) assert.equal(breakdownDue(c.last, c.nowMs, 5 * MIN), c.due, c.name);
+});
+
+test('advanceDropBaseline: drops are judged over at least one interval', () => {
+  const at = (atMs: number, drop: number): DropBaseline => ({ counters: { atMs, counters: { drop } }, netns: null, atMs });
+  const cases: Array<{ name: string; prev: DropBaseline | null; next: DropBaseline; kept: 'prev' | 'next' }> = [
+    { name: 'the first pass starts the window', prev: null, next: at(0, 5), kept: 'next' },
+    { name: 'a pass 2 s later (the probe, a kmsg line) keeps the window', prev: at(0, 5), next: at(2000, 15), kept: 'prev' },
+    { name: 'just under an interval later: kept', prev: at(0, 5), next: at(MIN - 1, 15), kept: 'prev' },
+    { name: 'an interval later: moves on', prev: at(0, 5), next: at(MIN, 15), kept: 'next' },
+    { name: 'a pass that could not read the counters moves on too, after an interval', prev: at(0, 5), next: { counters: null, netns: null, atMs: 2 * MIN }, kept: 'next' },
+  ];
+  for (const c of cases) assert.equal(advanceDropBaseline(c.prev, c.next, MIN), c.kept === 'prev' ? c.prev : c.next, c.name);
+});
+
+test('dropRose: only a drop counter above the last pass triggers a pass', () => {
+  const cases: Array<{ name: string; last: number | undefined; now: number | undefined; rose: boolean }> = [
+    { name: 'rose', last: 10, now: 11, rose: true },
+    { name: 'same', last: 10, now: 10, rose: false },
+    { name: 'went back (a CPU row gone, a reboot)', last: 10, now: 3, rose: false },
+    { name: 'no pass has read it yet', last: undefined, now: 10, rose: false },
+    { name: 'unreadable now', last: 10, now: undefined, rose: false },
+  ];
+  for (const c of cases) assert.equal(dropRose(c.last, c.now), c.rose, c.name);
+});
+
+test('stuckProblem: live while a pass finished within three intervals and a minute', () => {
+  const cases: Array<{ name: string; lateMs: number; problem: string | null }> = [
+    { name: 'just finished', lateMs: 0, problem: null },
+    { name: 'at the limit', lateMs: 3 * 30_000 + MIN, problem: null },
+    { name: 'past it', lateMs: 3 * 30_000 + MIN + 1000, problem: 'no reconcile pass finished for 151s' },
+  ];
+  for (const c of cases) assert.equal(stuckProblem(T(0), T(c.lateMs), 30_000), c.problem, c.name);
+});

@@ -1,0 +1,182 @@
+// The node agent's loop on a copied kernel tree (FixtureKernel), the real
+// reconciler and status builder, a policy source and publisher in memory, and
+// a fake clock: what it does when no policy selects the node, when the
+// policies are not known yet, in DryRun, and how the drop probe between passes
+// reports a full table before the next tick.
+import { mock, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeAgent, type NodeAgentOptions } from '../../src/agent/node-agent.js';
+import type { PolicySnapshot, PolicySource } from '../../src/agent/policy-source.js';
+import { readObservedState } from '../../src/kernel/observe.js';
+import { createLogger } from '../../src/logger.js';
+import { validatePolicyObjects } from '../../src/policy/load.js';
+import type { Labels } from '../../src/policy/select.js';
+import { MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
+import { Reconciler } from '../../src/reconcile/reconciler.js';
+import { AgentMetrics } from '../../src/report/metrics.js';
+import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
+import { fakeHost } from '../support/fake-host.js';
+import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
+
+const T0 = Date.parse('2026-11-22T04:00:00Z');
+const INTERVAL_MS = 60_000;
+const PROBE_MS = 2000;
+const TIME_WAIT = 'nf_conntrack_tcp_timeout_time_wait';
+
+/** One policy for nodes labelled pool=web, TIME_WAIT 120 s (the kernel's) -> 30 s. */
+function webPolicy(mode: 'Enforce' | 'DryRun') {
+  const spec = { nodeSelector: { matchLabels: { pool: 'web' } }, mode, timeouts: { tcp: { timeWaitSeconds: 30 } } };
+  const r = validatePolicyObjects([{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 1 }, spec }, document: 1 }], 'test');
+  if ('errors' in r) throw new Error(JSON.stringify(r.errors));
+  return r.policies;
+}
+
+/** A policy source in memory; `known` false is an API server that has not answered and no stored copy. */
+class MemoryPolicySource implements PolicySource {
+  known = true;
+  constructor(public snapshot: PolicySnapshot) {}
+  current(): PolicySnapshot {
+    return this.snapshot;
+  }
+  onChange(): void {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  ready(): boolean {
+    return this.known;
+  }
+}
+
+interface RigOptions {
+  labels: Labels;
+  mode?: 'Enforce' | 'DryRun';
+  known?: boolean;
+  forceDryRun?: boolean;
+  baselineStore?: MemoryBaselineStore;
+}
+
+/** An agent on `tree`; every status it publishes is kept, and `nextPublish` waits for the next one. */
+function rig(tree: FixtureTree, o: RigOptions) {
+  const clock = { ms: T0 };
+  const source = new MemoryPolicySource({ policies: webPolicy(o.mode ?? 'Enforce') });
+  source.known = o.known ?? true;
+  const baselineStore = o.baselineStore ?? new MemoryBaselineStore();
+  const host = fakeHost(tree.kernel, tree.paths, { clock: () => new Date(clock.ms), isRoot: true });
+  const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore, clock: () => clock.ms });
+  const published: NodeStatusDoc[] = [];
+  let waiting: ((s: NodeStatusDoc) => void) | null = null;
+  const options: NodeAgentOptions = {
+    nodeName: 'node-a',
+    intervalMs: INTERVAL_MS,
+    breakdownIntervalMs: 5 * 60_000,
+    dropProbeMs: PROBE_MS,
+    forceDryRun: o.forceDryRun ?? false,
+    serviceCidrs: [],
+    podCidrs: [],
+    notrackBackend: 'none',
+  };
+  const agent = new NodeAgent(options, {
+    host,
+    logger: createLogger('silent', 'node-a'),
+    now: () => new Date(clock.ms),
+    policies: source,
+    nodeLabels: () => o.labels,
+    reconciler,
+    baselineStore,
+    metrics: new AgentMetrics({ version: 'test', processMetrics: false }),
+    publish: async (status) => {
+      published.push(status);
+      waiting?.(status);
+      waiting = null;
+    },
+  });
+  const nextPublish = () => new Promise<NodeStatusDoc>((resolve) => (waiting = resolve));
+  return { agent, clock, baselineStore, published, nextPublish };
+}
+
+const condition = (s: NodeStatusDoc | null, type: string) => s?.conditions.find((c) => c.type === type);
+const timeWait = (tree: FixtureTree) => tree.kernel.value(tree.paths.sysctl(TIME_WAIT));
+
+test('node agent: no policy selects the node any more (its labels changed)', async () => {
+  const cases = [
+    { name: 'policies known: the original values are put back', known: true, forceDryRun: false, kind: 'restored', applied: 'Restored', after: '120', ready: null },
+    { name: 'policies not known yet: nothing restored, not Ready', known: false, forceDryRun: false, kind: 'no-policy', applied: 'NoPolicy', after: '30', ready: /policies are not known/ },
+    { name: 'told never to write (--dry-run): nothing restored', known: true, forceDryRun: true, kind: 'no-policy', applied: 'NoPolicy', after: '30', ready: null },
+  ];
+  for (const c of cases) {
+    const tree = loadFixtureTree('host-6.18');
+    // An earlier run of the agent, while the node was in the pool, applied the policy.
+    const earlier = rig(tree, { labels: { pool: 'web' } });
+    assert.equal((await earlier.agent.pass()).outcome.kind, 'reconciled', c.name);
+    assert.equal(timeWait(tree), '30', `${c.name}: applied first`);
+    const writes = tree.kernel.writes.length;
+
+    const { agent } = rig(tree, { labels: {}, known: c.known, forceDryRun: c.forceDryRun, baselineStore: earlier.baselineStore });
+    const { outcome, status } = await agent.pass();
+    assert.equal(outcome.kind, c.kind, c.name);
+    assert.equal(condition(status, 'Applied')?.reason, c.applied, c.name);
+    assert.equal(timeWait(tree), c.after, c.name);
+    if (c.kind !== 'restored') assert.equal(tree.kernel.writes.length, writes, `${c.name}: no write`);
+    if (c.ready === null) assert.equal(agent.readyProblem(), null, c.name);
+    else assert.match(agent.readyProblem() ?? '', c.ready, c.name);
+  }
+});
+
+test('node agent: DryRun plans, reports and writes nothing, pass after pass', async () => {
+  const cases = [
+    { name: 'the policy says DryRun', mode: 'DryRun' as const, forceDryRun: false },
+    { name: '--dry-run over an Enforce policy', mode: 'Enforce' as const, forceDryRun: true },
+  ];
+  for (const c of cases) {
+    const tree = loadFixtureTree('host-6.18');
+    const { agent, baselineStore } = rig(tree, { labels: { pool: 'web' }, mode: c.mode, forceDryRun: c.forceDryRun });
+    for (const pass of [1, 2]) {
+      const { outcome, status } = await agent.pass();
+      assert.ok(outcome.kind === 'reconciled', `${c.name}, pass ${pass}: ${outcome.kind}`);
+      assert.equal(outcome.result.mode, 'DryRun', c.name);
+      assert.deepEqual(outcome.result.plan.actions.map((a) => a.key), [TIME_WAIT], `${c.name}: what would change`);
+      assert.equal(condition(status, 'Applied')?.reason, 'DryRun', c.name);
+    }
+    assert.deepEqual(tree.kernel.writes, [], `${c.name}: no kernel write`);
+    assert.equal(timeWait(tree), '120', c.name);
+    assert.deepEqual((await baselineStore.load()).values, {}, `${c.name}: nothing recorded as ours`);
+  }
+});
+
+test('node agent: the drop probe reports a full table within the probe period, not at the next tick', async (t) => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  // A namespace driven full on a real kernel: its stat file before, then after, 10 packets dropped.
+  const tree = loadFixtureTree('full-table');
+  const statFile = tree.paths.statFile();
+  const after = await tree.kernel.read(statFile);
+  tree.kernel.set(statFile, fixtureText('full-table', 'stat-before.txt'));
+  const { agent, clock, published, nextPublish } = rig(tree, { labels: {} });
+  // FakeKernel answers in microtasks: one turn of the event loop lets the pass in flight, or the probe's read, finish.
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const advance = async (ms: number) => {
+    clock.ms += ms;
+    mock.timers.tick(ms);
+    await settle();
+  };
+
+  const first = nextPublish();
+  agent.start();
+  assert.equal(condition(await first, 'TableFull')?.reason, 'FirstSample');
+  await settle();
+
+  // The counter did not move: the probe leaves the loop alone.
+  await advance(PROBE_MS);
+  tree.kernel.set(statFile, after);
+  const second = nextPublish();
+  await advance(PROBE_MS);
+  const full = condition(await second, 'TableFull');
+  assert.deepEqual([full?.status, full?.reason], ['True', 'Dropping']);
+  assert.match(full?.message ?? '', /10 packets .* in the last 4s/, 'judged against the first pass, a whole interval not yet gone');
+  assert.deepEqual(
+    published.map((s) => Date.parse(s.lastProbeTime) - T0),
+    [0, 2 * PROBE_MS],
+    'one pass at start, one when the probe saw drops rise; none for the probe that saw nothing',
+  );
+  const { status } = await agent.stop();
+  assert.equal(status, published.at(-1), 'stop() hands back the last status');
+});

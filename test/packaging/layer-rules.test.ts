@@ -1,0 +1,49 @@
+// The layer rules of eslint.config.js (README, ARCHITECTURE) refuse what they
+// should and let through what they should: each case lints one import as if
+// it stood in the named file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const CASES: Array<{ file: string; code: string; refused: boolean }> = [
+  // layers: only downwards
+  { file: 'src/kernel/x.ts', code: "import { a } from '../policy/cidr.js';", refused: false },
+  { file: 'src/kernel/x.ts', code: "import { a } from '../reconcile/executor.js';", refused: true },
+  { file: 'src/kernel/x.ts', code: "import type { A } from '../reconcile/executor.js';", refused: true },
+  { file: 'src/kernel/notrack/x.ts', code: "import { a } from '../../kube/cluster-api.js';", refused: true },
+  { file: 'src/agent/x.ts', code: "import { a } from '../cli/main.js';", refused: true },
+  { file: 'src/controller/x.ts', code: "import { a } from '../kube/reflector.js';", refused: false },
+  { file: 'src/kube/x.ts', code: "import { a } from '../controller/leader-election.js';", refused: true },
+  { file: 'src/api/v1alpha1/x.ts', code: "import { a } from '../../policy/load.js';", refused: true },
+  { file: 'src/cli/x.ts', code: "import { a } from '../controller/policy-controller.js';", refused: false },
+  // the configuration only in cli/
+  { file: 'src/agent/x.ts', code: "import { a } from '../config.js';", refused: true },
+  { file: 'src/cli/x.ts', code: "import { a } from '../config.js';", refused: false },
+  // shared modules stand on no layer
+  { file: 'src/errors.ts', code: "import { a } from './policy/load.js';", refused: true },
+  // pure code: no I/O, kernel types only
+  { file: 'src/policy/x.ts', code: "import { readFile } from 'node:fs/promises';", refused: true },
+  { file: 'src/report/x.ts', code: "import { readFileSync } from 'fs';", refused: true },
+  { file: 'src/report/x.ts', code: "import { pino } from 'pino';", refused: true },
+  { file: 'src/report/x.ts', code: "import { a } from '../kernel/snapshot.js';", refused: true },
+  { file: 'src/report/x.ts', code: "import type { A } from '../kernel/snapshot.js';", refused: false },
+  { file: 'src/report/x.ts', code: "import type { A } from '../kube/cluster-api.js';", refused: true },
+  { file: 'src/policy/x.ts', code: "import type { A } from '../kernel/snapshot.js';", refused: true },
+  { file: 'src/reconcile/planner.ts', code: "import { a } from 'node:fs';", refused: true },
+  { file: 'src/reconcile/executor.ts', code: "import { a } from 'node:fs';", refused: false },
+  { file: 'src/kernel/table-summary.ts', code: "import { a } from 'node:fs';", refused: true },
+  { file: 'src/backoff.ts', code: "import { a } from 'node:timers';", refused: true },
+];
+
+test('layer and purity rules', async () => {
+  const eslint = new ESLint({ cwd: ROOT });
+  for (const c of CASES) {
+    const use = c.code.startsWith('import type') ? 'export type Used = A;' : `export const used = ${/\{ (\w+) \}/.exec(c.code)?.[1]};`;
+    const [result] = await eslint.lintText(`${c.code}\n${use}\n`, { filePath: `${ROOT}${c.file}` });
+    const refusals = (result?.messages ?? []).filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports');
+    assert.equal(refusals.length > 0, c.refused, `${c.file}: ${c.code} → ${refusals.map((m) => m.message).join('; ') || 'allowed'}`);
+  }
+});
