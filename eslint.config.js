@@ -11,7 +11,7 @@ const LAYERS = ['api', 'policy', 'kernel', 'reconcile', 'report', 'agent', 'kube
 const PURE = ['src/api/**', 'src/policy/**', 'src/report/**', 'src/kernel/table-summary.ts', 'src/kernel/top-k.ts', 'src/agent/agent-state.ts', 'src/reconcile/planner.ts', 'src/reconcile/drift.ts', 'src/backoff.ts'];
 
 /** Outside every layer: small shared modules anything may import. */
-const SHARED = ['errors', 'backoff', 'serial-task'];
+const SHARED = ['errors', 'backoff', 'serial-task', 'atomic-file'];
 
 const higher = (layer) => LAYERS.slice(LAYERS.indexOf(layer) + 1);
 const folderPattern = (names) => `(^|/)(${names.join('|')})/`;

@@ -22,7 +22,8 @@ import { MemoryBaselineStore } from '../src/reconcile/baseline-store.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { AgentMetrics } from '../src/report/metrics.js';
 import type { NodeStatusDoc } from '../src/api/v1alpha1/status.js';
-import { CannedRunner, loadFixtureTree } from '../test/support/fixture-tree.js';
+import { fakeHost } from '../test/support/fake-host.js';
+import { loadFixtureTree } from '../test/support/fixture-tree.js';
 import { createCrd, startApi } from '../test/support/kube/harness.js';
 
 const print = (name: string, value: string | number) => process.stdout.write(`${name}: ${value}\n`);
@@ -78,9 +79,9 @@ async function simulatedDay(): Promise<void> {
   let snapshot: PolicySnapshot = { policies: policyDoc(1, 30) };
   const policies: PolicySource = { current: () => snapshot, onChange: () => undefined, start: async () => undefined, stop: async () => undefined };
   const api = new CountingApi();
-  const host = { files: tree.kernel, paths: tree.paths, runner: new CannedRunner({}), isRoot: true };
+  const host = fakeHost(tree.kernel, tree.paths, { clock, isRoot: true });
   const baselineStore = new MemoryBaselineStore();
-  const reconciler = new Reconciler({ observe: () => readObservedState(tree.kernel, tree.paths), files: tree.kernel, paths: tree.paths, backend: null, baselineStore, clock: () => now });
+  const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore, clock: () => now });
   const agent = new NodeAgent(
     { nodeName: 'n1', intervalMs: PASS_MS, breakdownIntervalMs: 5 * 60_000, dropProbeMs: 2000, forceDryRun: false, serviceCidrs: [], podCidrs: [], notrackBackend: 'nftables' },
     {

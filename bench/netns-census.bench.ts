@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HostPaths } from '../src/kernel/host-paths.js';
+import { realHost } from '../src/kernel/host.js';
 import { RealKernelFiles, type KernelFiles } from '../src/kernel/kernel-files.js';
 import { readNetnsFacts } from '../src/kernel/host-facts.js';
 import { readNetnsCensus, type NetnsCensus } from '../src/kernel/netns-census.js';
@@ -62,11 +62,10 @@ function counting(inner: KernelFiles): KernelFiles & { reads: number; links: num
 }
 
 async function measure(label: string, procRoot: string): Promise<void> {
-  const paths = new HostPaths({ procRoot, sysRoot: '/sys' });
   const files = counting(new RealKernelFiles());
-  const isRoot = process.geteuid?.() === 0;
-  const self = await readNetnsFacts(files, paths, isRoot);
-  let held: NetnsCensus = await readNetnsCensus({ files, paths, isRoot }, self); // warm-up
+  const host = { ...realHost({ procRoot, sysRoot: '/sys' }, process.geteuid?.() === 0), files };
+  const self = await readNetnsFacts(host);
+  let held: NetnsCensus = await readNetnsCensus(host, self); // warm-up
   gc();
   const { rss: rssBefore, heapUsed: heapBefore } = process.memoryUsage();
   const times: number[] = [];
@@ -74,7 +73,7 @@ async function measure(label: string, procRoot: string): Promise<void> {
   files.links = 0;
   for (let i = 0; i < PASSES; i++) {
     const start = performance.now();
-    held = await readNetnsCensus({ files, paths, isRoot }, self);
+    held = await readNetnsCensus(host, self);
     times.push(performance.now() - start);
   }
   gc();

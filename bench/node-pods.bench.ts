@@ -12,6 +12,7 @@ import { ClusterApi, loadKubeConfig } from '../src/kube/cluster-api.js';
 import { NodePods } from '../src/kube/node-pods.js';
 import { realTiming } from '../src/kube/reflector.js';
 import { startApi } from '../test/support/kube/harness.js';
+import { silentLog } from '../test/support/silent-log.js';
 
 const N = Number(process.argv[2] ?? 110);
 const print = (name: string, value: string | number) => process.stdout.write(`${name}: ${value}\n`);
@@ -46,7 +47,7 @@ try {
   await clusterApi.nodePodsListWatch('no-such-node').list('0');
   gc();
   const before = process.memoryUsage().heapUsed;
-  const pods = new NodePods(clusterApi, 'bench-node', realTiming(), { warn: () => undefined, debug: () => undefined });
+  const pods = new NodePods(clusterApi, 'bench-node', realTiming(), silentLog());
   const started = performance.now();
   pods.start();
   const uid = (await api.request('GET', '/api/v1/namespaces/bench/pods/bench-node-0')).body.metadata.uid as string;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildEngine } from '../src/cli/engine.js';
-import { realHost } from '../src/cli/host.js';
+import { realHost } from '../src/kernel/host.js';
 import { RealCommandRunner, type CommandRunner } from '../src/kernel/command-runner.js';
 import type { DesiredState } from '../src/policy/types.js';
 import { execInOk, realKernelSkipReason, withNetns } from '../test/support/netns.js';

@@ -17,8 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RealCommandRunner } from '../src/kernel/command-runner.js';
 import { EntryParser } from '../src/kernel/entry-parser.js';
-import { HostPaths } from '../src/kernel/host-paths.js';
-import { RealKernelFiles, type KernelFiles } from '../src/kernel/kernel-files.js';
+import { realHost, type Host } from '../src/kernel/host.js';
 import { readConntrackSysctls } from '../src/kernel/sysctls.js';
 import { openTableStream, type TableStream } from '../src/kernel/table-stream.js';
 import { summarizeBatches, type TableSummary } from '../src/kernel/table-summary.js';
@@ -65,21 +64,20 @@ async function sh(runner: RealCommandRunner, script: string): Promise<string> {
   return r.stdout;
 }
 
-async function summarize(files: KernelFiles, paths: HostPaths, runner: RealCommandRunner, sysctls: Record<string, number>): Promise<{ source: string; summary: TableSummary }> {
-  const table = await openTableStream({ files, paths, runner, isRoot: true });
+async function summarize(host: Host, sysctls: Record<string, number>): Promise<{ source: string; summary: TableSummary }> {
+  const table = await openTableStream(host);
   if (table.source === null) throw new Error(`table unreadable: ${JSON.stringify(table.unreadable)}`);
   return { source: table.source, summary: await summarizeBatches(table.batches, { sysctls }) };
 }
 
 /** Part 1, run inside the filled namespace. */
 async function measureInNamespace(): Promise<void> {
-  const runner = new RealCommandRunner();
-  const paths = new HostPaths({ procRoot: '/proc', sysRoot: '/sys' });
-  const files = new RealKernelFiles();
-  const { values: sysctls } = await readConntrackSysctls(files, paths);
+  const host = realHost({ procRoot: '/proc', sysRoot: '/sys' }, true);
+  const { runner } = host;
+  const { values: sysctls } = await readConntrackSysctls(host);
   print('table entries', sysctls.nf_conntrack_count ?? 'unknown');
-  const viaCommand = () => summarize(withoutTableFile(files, paths), paths, runner, sysctls);
-  const viaFile = () => summarize(files, paths, runner, sysctls);
+  const viaCommand = () => summarize({ ...host, files: withoutTableFile(host.files, host.paths) }, sysctls);
+  const viaFile = () => summarize(host, sysctls);
   const ms = await fastestOf({
     bare: () => sh(runner, 'conntrack -L -o extended > /dev/null 2>&1'),
     awk: () => sh(runner, AWK_PIPELINE),
@@ -123,8 +121,7 @@ async function measureDump(): Promise<void> {
     mkdirSync(join(dir, 'proc', 'self', 'net'), { recursive: true });
     const dumpPath = join(dir, 'proc', 'self', 'net', 'nf_conntrack');
     writeDump(dumpPath);
-    const paths = new HostPaths({ procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') });
-    const deps = { files: new RealKernelFiles(), paths, runner: new RealCommandRunner() };
+    const host = realHost({ procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') }, process.geteuid?.() === 0);
 
     const parseOnly = async () => {
       // The text already in memory, in 64 KiB chunks cut at line ends, parsed in place as the stream does.
@@ -139,12 +136,12 @@ async function measureDump(): Promise<void> {
       return parser.parsed;
     };
     const readAndParse = async () => {
-      const table = (await openTableStream(deps)) as TableStream;
+      const table = (await openTableStream(host)) as TableStream;
       let n = 0;
       for await (const batch of table.batches) n += batch.length;
       return n;
     };
-    const readParseSummarize = async () => summarizeBatches(((await openTableStream(deps)) as TableStream).batches, { sysctls: {} });
+    const readParseSummarize = async () => summarizeBatches(((await openTableStream(host)) as TableStream).batches, { sysctls: {} });
     const chunks = chunkText(readFileSync(dumpPath, 'latin1'));
     const ms = await fastestOf({ parseOnly, readAndParse, readParseSummarize });
     chunks.length = 0;
@@ -152,7 +149,7 @@ async function measureDump(): Promise<void> {
     print('parse only (lines/s, target >= 1,000,000)', Math.round(DUMP_LINES / (ms.parseOnly / 1000)));
     print('read + parse from the file (lines/s)', Math.round(DUMP_LINES / (ms.readAndParse / 1000)));
     print('read + parse + summary from the file (lines/s)', Math.round(DUMP_LINES / (ms.readParseSummarize / 1000)));
-    print('live heap growth while summarising the dump, after GC (MB, target < 64)', (await liveHeapGrowth(deps) / MB).toFixed(1));
+    print('live heap growth while summarising the dump, after GC (MB, target < 64)', (await liveHeapGrowth(host) / MB).toFixed(1));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -171,14 +168,14 @@ function chunkText(text: string): string[] {
 }
 
 /** The largest growth of the live heap (measured after a full GC every 64 batches) over one summary of the dump. */
-async function liveHeapGrowth(deps: Parameters<typeof openTableStream>[0]): Promise<number> {
+async function liveHeapGrowth(host: Host): Promise<number> {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   gc();
   const base = process.memoryUsage().heapUsed;
   let peak = base;
   let batches = 0;
-  const table = (await openTableStream(deps)) as TableStream;
+  const table = (await openTableStream(host)) as TableStream;
   const sampled = (async function* () {
     for await (const batch of table.batches) {
       yield batch;

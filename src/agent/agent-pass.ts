@@ -1,7 +1,7 @@
 // One pass of the node agent: read the host, compute the node's effective
 // policy, reconcile, and publish status and metrics. It keeps nothing: what
 // the next pass needs comes back in the result's state.
-import type { Host } from '../cli/host.js';
+import type { Host } from '../kernel/host.js';
 import type { Logger } from '../logger.js';
 import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
 import { readNetnsCensus } from '../kernel/netns-census.js';
@@ -12,7 +12,7 @@ import { nodeFacts } from '../kernel/node-facts.js';
 import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
-import type { AgentMetrics, ReconcileResult as MetricResult } from '../report/metrics.js';
+import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../report/metrics.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { dropWindow } from '../report/drops.js';

@@ -4,8 +4,7 @@
 // and into an immediate pass for any namespace's line.
 import { uptime as osUptime } from 'node:os';
 import { KmsgWatcher, type TableFullSignal } from '../kernel/kmsg.js';
-import type { KernelFiles } from '../kernel/kernel-files.js';
-import type { HostPaths } from '../kernel/host-paths.js';
+import type { Host } from '../kernel/host.js';
 
 export class TableFullLog {
   private seen = false;
@@ -18,9 +17,9 @@ export class TableFullLog {
   ) {}
 
   /** Start watching; rejects when the log cannot be opened (no CAP_SYSLOG, no /dev/kmsg). */
-  async start(files: KernelFiles, paths: HostPaths, kmsgPath: string): Promise<void> {
+  async start(host: Pick<Host, 'files' | 'paths'>, kmsgPath: string): Promise<void> {
     // Seconds since boot, to skip the log's history. The host's /proc when we have it; the kernel is the same either way.
-    const uptime = await files.read(paths.proc('uptime')).then((t) => Number(t.split(' ')[0]), () => osUptime());
+    const uptime = await host.files.read(host.paths.proc('uptime')).then((t) => Number(t.split(' ')[0]), () => osUptime());
     this.watcher = new KmsgWatcher(kmsgPath, Math.floor(uptime * 1e6), (s) => this.onSignal(s));
     await this.watcher.start();
   }

@@ -46,7 +46,7 @@ export class NodeAgent {
     const before = this.state.lastDrop;
     if (this.passes.busy || before === undefined) return;
     const { host } = this.deps;
-    const stats = await readConntrackStats(host.files, host.paths, host.runner, host.isRoot).catch(() => null);
+    const stats = await readConntrackStats(host).catch(() => null);
     if (dropRose(before, stats?.counters?.drop)) this.trigger();
   }
 

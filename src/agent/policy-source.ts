@@ -5,10 +5,10 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { EXPLICIT_NO_POLICIES, formatPolicyErrors, parsePolicyDocuments, POLICY_LIMITS, validatePolicyObjects } from '../policy/load.js';
-import { errnoCode } from '../kernel/kernel-files.js';
-import { writeFileAtomic } from '../reconcile/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { readRegularFile } from '../reconcile/regular-file.js';
-import { errorText } from '../errors.js';
+import { errnoCode, errorText } from '../errors.js';
+import type { Log } from '../logger.js';
 
 export interface PolicySnapshot {
   policies: ConntrackPolicyDoc[];
@@ -37,7 +37,7 @@ export interface PolicyFileSourceOptions {
   settleMs: number;
   /** Where the last good policies are kept, so that a broken file at start-up does not lose them. Absent: not kept. */
   stateDir?: string;
-  log?: { warn(o: object, m: string): void; info(o: object, m: string): void };
+  log?: Log;
 }
 
 /** One look at the policy path. */

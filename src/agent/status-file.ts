@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { GROUP_VERSION, STATUS_RESOURCE } from '../api/v1alpha1/names.js';
-import { writeFileAtomic } from '../reconcile/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 
 export function statusDocument(nodeName: string, status: NodeStatusDoc) {

@@ -17,9 +17,8 @@ import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 import type { PodNames } from '../report/netns-status.js';
 import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';
-import type { Host } from './host.js';
-import { errorText } from '../errors.js';
-import { errnoCode } from '../kernel/kernel-files.js';
+import type { Host } from '../kernel/host.js';
+import { errnoCode, errorText } from '../errors.js';
 
 const KMSG = '/dev/kmsg';
 const BREAKDOWN_INTERVAL_MS = 5 * 60_000;
@@ -78,10 +77,10 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
   const initial = sources.policies.current();
   if (initial.error) logger.error({ err: initial.error }, 'a policy is invalid and is not used');
 
-  const netns = await readNetnsFacts(host.files, host.paths, host.isRoot);
+  const netns = await readNetnsFacts(host);
   let agent: NodeAgent | null = null;
   const tableFull = new TableFullLog(() => netns.inode, () => agent?.trigger());
-  await tableFull.start(host.files, host.paths, KMSG).catch((err: unknown) => {
+  await tableFull.start(host, KMSG).catch((err: unknown) => {
     // Absent is the chart's default (kmsg.enabled=false): said once, not a warning.
     const level = errnoCode(err) === 'ENOENT' ? 'info' : 'warn';
     logger[level]({ err: errorText(err) }, `cannot read ${KMSG}: "table full" lines will not be seen; drops are still counted`);
@@ -101,7 +100,7 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
     {
       host,
       logger,
-      now: () => new Date(),
+      now: host.clock,
       policies: sources.policies,
       nodeLabels: sources.nodeLabels,
       reconciler: engine.reconciler,

@@ -9,7 +9,7 @@ import { buildDoctorReport, doctorExitCode, type DoctorReport } from '../report/
 import { renderDoctorText } from '../report/doctor-text.js';
 import { summarizeBatches, type TableSummary } from '../kernel/table-summary.js';
 import type { Unreadable } from '../kernel/unreadable.js';
-import type { Host } from './host.js';
+import type { Host } from '../kernel/host.js';
 import { renderData } from './output.js';
 
 
@@ -43,7 +43,7 @@ export async function diagnose(host: Host, options: DiagnoseOptions): Promise<Do
 /** The counters again, once the window has passed (reading the table counts towards it). */
 async function sampleAgain(host: Host, first: CounterSample, options: DiagnoseOptions): Promise<DropWindow | null> {
   await options.sleep(Math.max(0, options.sampleMs - (options.nowMs() - first.atMs)));
-  const again = await readConntrackStats(host.files, host.paths, host.runner, host.isRoot);
+  const again = await readConntrackStats(host);
   return again.counters ? dropWindow(first, { atMs: options.nowMs(), counters: again.counters }) : null;
 }
 
@@ -52,7 +52,7 @@ export async function runDoctor(config: Config, host: Host, out: NodeJS.Writable
     readTable: !config.noTable,
     topN: config.top,
     sampleMs: config.sampleMs,
-    nowMs: () => Date.now(),
+    nowMs: () => host.clock().getTime(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   });
   out.write(config.output === 'text' ? renderDoctorText(report) : await renderData(report, config.output));

@@ -8,9 +8,10 @@ import { createNotrackBackend, detectBackend } from '../kernel/notrack/detect.js
 import { readObservedState } from '../kernel/observe.js';
 import { FileBaselineStore, type BaselineStore } from '../reconcile/baseline-store.js';
 import { CreatedObjectsFile } from '../reconcile/created-objects-file.js';
-import { Reconciler, type ReconcileLogger } from '../reconcile/reconciler.js';
+import type { Log } from '../logger.js';
+import { Reconciler } from '../reconcile/reconciler.js';
 import { StateLock } from '../reconcile/state-lock.js';
-import type { Host } from './host.js';
+import type { Host } from '../kernel/host.js';
 
 export interface Engine {
   backendName: NotrackBackendName;
@@ -19,21 +20,20 @@ export interface Engine {
   reconciler: Reconciler;
 }
 
-export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'stateDir'>, host: Host, logger?: ReconcileLogger): Promise<Engine> {
+export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'stateDir'>, host: Host, logger?: Log): Promise<Engine> {
   const backendName = config.notrackBackend === 'auto' ? await detectBackend(host.runner) : config.notrackBackend;
   const backend = createNotrackBackend(backendName, host.runner, new CreatedObjectsFile(config.stateDir));
   const baselineStore = new FileBaselineStore(config.stateDir);
   const lock = new StateLock(config.stateDir);
   const reconciler = new Reconciler({
-    observe: () => readObservedState(host.files, host.paths),
-    files: host.files,
-    paths: host.paths,
+    observe: () => readObservedState(host),
+    host,
     backend,
     baselineStore,
-    clock: Date.now,
+    clock: () => host.clock().getTime(),
     ...(logger ? { logger } : {}),
     exclusive: (fn) => lock.run(fn),
-    writerFacts: async () => ({ kubeProxyRunning: (await findKubeProxy(host.files, host.paths, host.isRoot)).value?.running ?? false }),
+    writerFacts: async () => ({ kubeProxyRunning: (await findKubeProxy(host)).value?.running ?? false }),
   });
   return { backendName, backend, baselineStore, reconciler };
 }

@@ -11,7 +11,7 @@ import { InputError } from './input-error.js';
 
 async function run(config: Config): Promise<number> {
   const isRoot = process.geteuid?.() === 0;
-  const host = async () => (await import('./host.js')).realHost(config, isRoot);
+  const host = async () => (await import('../kernel/host.js')).realHost(config, isRoot);
   const logger = async (name: string) => (await import('../logger.js')).createLogger(config.logLevel, name);
   switch (config.command) {
     case 'doctor':

@@ -10,13 +10,13 @@ import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
 import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
 import { nodeFacts } from '../kernel/node-facts.js';
 import type { DesiredState, NotrackRule } from '../policy/types.js';
-import { describeAction, describeNotApplicable, NOTRACK_KEY } from '../reconcile/planner.js';
-import { notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
+import { NOTRACK_KEY } from '../reconcile/planner.js';
+import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
 import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import { buildEngine, type Engine } from './engine.js';
 import { InputError } from './input-error.js';
 import { renderData } from './output.js';
-import type { Host } from './host.js';
+import type { Host } from '../kernel/host.js';
 import { errorText } from '../errors.js';
 
 export async function loadPolicyFile(path: string) {

@@ -4,6 +4,7 @@
 import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import type { ClusterApi } from '../kube/cluster-api.js';
 import { errorText, statusCode } from '../errors.js';
+import type { Log } from '../logger.js';
 
 export interface LeaseConfig {
   namespace: string;
@@ -41,7 +42,7 @@ export class LeaderElector {
     private readonly cfg: LeaseConfig,
     private readonly now: () => number,
     private readonly onChange: (leading: boolean) => void,
-    private readonly log: { warn(o: object, m: string): void },
+    private readonly log: Log,
     private readonly timers: Timers = realTimers,
   ) {
     // A leader must give up before a follower may take over, and get several tries before that.

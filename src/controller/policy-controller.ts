@@ -12,8 +12,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { Backoff, type BackoffPolicy } from '../backoff.js';
 import { POLICY_RESOURCE, STATUS_RESOURCE } from '../api/v1alpha1/names.js';
 import type { ClusterApi, CustomObject } from '../kube/cluster-api.js';
-import { validPolicies } from '../kube/cluster-policy-source.js';
-import { Reflector, type KubeObject, type ReflectorLog, type ReflectorTiming } from '../kube/reflector.js';
+import { Reflector, type KubeObject, type ReflectorTiming } from '../kube/reflector.js';
+import type { Log } from '../logger.js';
+import { validPolicies } from '../policy/load.js';
 import type { Labels } from '../policy/select.js';
 import type { Condition } from '../report/conditions.js';
 import { buildPolicyStatus, conflictsByPolicy, type ClusterView } from '../report/policy-status.js';
@@ -21,11 +22,6 @@ import type { NodeStatusDoc, PolicyStatusDoc } from '../api/v1alpha1/status.js';
 import { SerialTask } from '../serial-task.js';
 import { errorText, statusCode } from '../errors.js';
 import { realTimers, type Timers } from './leader-election.js';
-
-export interface ControllerLog extends ReflectorLog {
-  info(o: object, m: string): void;
-  error(o: object, m: string): void;
-}
 
 const DEBOUNCE_MS = 500;
 /**
@@ -80,7 +76,7 @@ export class PolicyController {
   constructor(
     private readonly api: ClusterApi,
     timing: ReflectorTiming,
-    private readonly log: ControllerLog,
+    private readonly log: Log,
     private readonly now: () => Date,
     private readonly onPass?: (seconds: number) => void,
     private readonly clock: ControllerClock = { ...realTimers, random: Math.random },

@@ -2,8 +2,7 @@
 // RAM, kernel release, whether the module is loaded, which network namespace
 // we are in, and whether kube-proxy (another writer of these keys) runs.
 // Each reader returns null plus an Unreadable instead of throwing.
-import type { HostPaths } from './host-paths.js';
-import type { KernelFiles } from './kernel-files.js';
+import type { Host } from './host.js';
 import { listPids, mapInBatches } from './processes.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
@@ -12,11 +11,11 @@ export interface Fact<T> {
   unreadable?: Unreadable;
 }
 
-async function readFact<T>(files: KernelFiles, path: string, what: string, parse: (text: string) => T | null, isRoot?: boolean): Promise<Fact<T>> {
+async function readFact<T>(host: Pick<Host, 'files' | 'isRoot'>, path: string, what: string, parse: (text: string) => T | null): Promise<Fact<T>> {
   try {
-    return { value: parse(await files.read(path)) };
+    return { value: parse(await host.files.read(path)) };
   } catch (err) {
-    return { value: null, unreadable: unreadable(what, path, err, isRoot) };
+    return { value: null, unreadable: unreadable(what, path, err, host.isRoot) };
   }
 }
 
@@ -53,28 +52,28 @@ export function parseMemTotalBytes(meminfo: string): number | null {
 }
 
 /** /proc/slabinfo is root-only (mode 0400): EACCES without root. */
-export function readSlabObjectSize(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<number>> {
-  return readFact(files, paths.slabinfo(), 'nf_conntrack slab object size', parseSlabObjectSize, isRoot);
+export function readSlabObjectSize(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<number>> {
+  return readFact(host, host.paths.slabinfo(), 'nf_conntrack slab object size', parseSlabObjectSize);
 }
 
 /** /proc/slabinfo is root-only (mode 0400): EACCES without root. */
-export function readConntrackSlab(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<ConntrackSlab>> {
-  return readFact(files, paths.slabinfo(), 'nf_conntrack slab', parseConntrackSlab, isRoot);
+export function readConntrackSlab(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<ConntrackSlab>> {
+  return readFact(host, host.paths.slabinfo(), 'nf_conntrack slab', parseConntrackSlab);
 }
 
-export function readMemTotalBytes(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<number>> {
-  return readFact(files, paths.meminfo(), 'MemTotal', parseMemTotalBytes, isRoot);
+export function readMemTotalBytes(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<number>> {
+  return readFact(host, host.paths.meminfo(), 'MemTotal', parseMemTotalBytes);
 }
 
-export function readKernelRelease(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<string>> {
-  return readFact(files, paths.osRelease(), 'kernel release', (t) => t.trim() || null, isRoot);
+export function readKernelRelease(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<string>> {
+  return readFact(host, host.paths.osRelease(), 'kernel release', (t) => t.trim() || null);
 }
 
 /** Loaded (or built in) when /sys/module/nf_conntrack exists or the netfilter dir has nf_conntrack_ keys. */
-export async function isConntrackLoaded(files: KernelFiles, paths: HostPaths, sysctlNames: string[]): Promise<boolean> {
+export async function isConntrackLoaded(host: Pick<Host, 'files' | 'paths'>, sysctlNames: string[]): Promise<boolean> {
   if (sysctlNames.some((n) => n.startsWith('nf_conntrack_'))) return true;
   try {
-    await files.list(paths.moduleDir());
+    await host.files.list(host.paths.moduleDir());
     return true;
   } catch {
     return false;
@@ -100,16 +99,17 @@ export interface NetnsFacts {
  * namespace but the initial one, whoever reads it. null when conntrack is not
  * loaded (then the ns links of self and pid 1 are compared).
  */
-async function hostByMaxMode(files: KernelFiles, paths: HostPaths): Promise<boolean | null> {
+async function hostByMaxMode(host: Pick<Host, 'files' | 'paths'>): Promise<boolean | null> {
   try {
-    return ((await files.mode(paths.sysctl('nf_conntrack_max'))) & 0o222) !== 0;
+    return ((await host.files.mode(host.paths.sysctl('nf_conntrack_max'))) & 0o222) !== 0;
   } catch {
     return null;
   }
 }
 
 /** Whether this is the host network namespace, and our namespace's inode. Reading pid 1's link needs ptrace rights: EACCES in many sandboxes, even as root. */
-export async function readNetnsFacts(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<NetnsFacts> {
+export async function readNetnsFacts(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<NetnsFacts> {
+  const { files, paths, isRoot } = host;
   const read = async (pid: string): Promise<string | Unreadable> => {
     try {
       return await files.readLink(paths.netns(pid));
@@ -120,13 +120,13 @@ export async function readNetnsFacts(files: KernelFiles, paths: HostPaths, isRoo
   const [self, init] = await Promise.all([read('self'), read('1')]);
   const problems = [self, init].filter((x): x is Unreadable => typeof x !== 'string');
   // The kernel's own answer first: pid 1 may share our namespace without being the host's (a container without hostPID).
-  const byMode = await hostByMaxMode(files, paths);
-  const host = byMode ?? (typeof self === 'string' && typeof init === 'string' ? self === init : null);
+  const byMode = await hostByMaxMode(host);
+  const hostNetns = byMode ?? (typeof self === 'string' && typeof init === 'string' ? self === init : null);
   return {
     inode: typeof self === 'string' ? parseNetnsInode(self) : null,
-    host,
+    host: hostNetns,
     // Pid 1's link is only worth naming when nothing else could tell.
-    unreadable: host === null ? problems : problems.filter((p) => p.path !== paths.netns('1')),
+    unreadable: hostNetns === null ? problems : problems.filter((p) => p.path !== paths.netns('1')),
   };
 }
 
@@ -138,10 +138,11 @@ export interface KubeProxyFacts {
 const KUBE_PROXY_COMM = 'kube-proxy';
 
 /** Scan /proc/<pid>/comm for kube-proxy. A pid that exits during the scan (ENOENT, ESRCH) is simply skipped. */
-export async function findKubeProxy(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<Fact<KubeProxyFacts>> {
+export async function findKubeProxy(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<KubeProxyFacts>> {
+  const { files, paths, isRoot } = host;
   let pids: string[];
   try {
-    pids = await listPids(files, paths);
+    pids = await listPids(host);
   } catch (err) {
     return { value: null, unreadable: unreadable('process list (kube-proxy)', paths.proc(), err, isRoot) };
   }

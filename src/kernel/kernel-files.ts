@@ -95,8 +95,3 @@ function* readInBatches(path: string): Generator<Buffer> {
     closeSync(fd);
   }
 }
-
-/** The errno code of an error, or undefined. */
-export function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}

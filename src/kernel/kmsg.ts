@@ -4,7 +4,7 @@
 // Polled non-blocking: a blocking read would pin a libuv thread until the
 // kernel logs something, and could not be cancelled on shutdown.
 import { constants, open, type FileHandle } from 'node:fs/promises';
-import { errnoCode } from './kernel-files.js';
+import { errnoCode } from '../errors.js';
 
 export interface KmsgRecord {
   seq: number;

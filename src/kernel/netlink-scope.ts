@@ -4,15 +4,15 @@
 // (/proc itself, or the host's /proc mounted at /host/proc: its "self" is us).
 // A copied tree (a fixture, a support bundle, another host's /proc) is not:
 // the live kernel's numbers must never be shown as the tree's own.
-import type { HostPaths } from './host-paths.js';
-import type { KernelFiles } from './kernel-files.js';
+import type { Host } from './host.js';
 import type { Unreadable } from './unreadable.js';
 
 /** This process's own namespace link: deliberately not under --proc-root. */
 export const OWN_NETNS_LINK = '/proc/self/ns/net';
 
 /** Whether `conntrack` run here answers for the tree's namespace. */
-export async function netlinkAnswersForTree(files: KernelFiles, paths: HostPaths): Promise<boolean> {
+export async function netlinkAnswersForTree(host: Pick<Host, 'files' | 'paths'>): Promise<boolean> {
+  const { files, paths } = host;
   if (paths.roots.procRoot === '/proc') return true;
   const [tree, own] = await Promise.all([
     files.readLink(paths.treeNetns()).catch(() => null),

@@ -5,11 +5,11 @@
 // namespace is one row among them. Each namespace has its own count checked
 // against the global nf_conntrack_max; the host's nf_conntrack_count shows none
 // of the others.
-import { errorText } from '../errors.js';
+import { errnoCode, errorText } from '../errors.js';
 import { podUidFromCgroup } from './cgroup-pod.js';
 import { parseNetnsInode, readConntrackSlab, type ConntrackSlab } from './host-facts.js';
-import type { HostPaths } from './host-paths.js';
-import { errnoCode, type KernelFiles } from './kernel-files.js';
+import type { Host } from './host.js';
+import type { KernelFiles } from './kernel-files.js';
 import { listPids, mapInBatches } from './processes.js';
 import { parseStatFile, type ConntrackCounters } from './stats.js';
 import { unreadable, type Unreadable } from './unreadable.js';
@@ -44,12 +44,6 @@ export interface NetnsCensus {
   /** The nf_conntrack slab, which counts every namespace's objects; null when unreadable (root only) or absent. */
   slab: ConntrackSlab | null;
   unreadable: Unreadable[];
-}
-
-export interface CensusDeps {
-  files: KernelFiles;
-  paths: HostPaths;
-  isRoot?: boolean;
 }
 
 /** Our own namespace as src/kernel/host-facts.ts's readNetnsFacts tells it (HostSnapshot.netns). */
@@ -87,8 +81,8 @@ async function readInode(files: KernelFiles, path: string): Promise<LinkResult> 
 type Figures = Pick<NetnsRow, 'entries' | 'counters' | 'podUid'>;
 
 /** Read one process's stat file and cgroup; 'gone' when it exited before they could be read. */
-async function readFigures(deps: CensusDeps, pid: string, problems: Map<string, Unreadable>): Promise<Figures | 'gone'> {
-  const { files, paths, isRoot } = deps;
+async function readFigures(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, pid: string, problems: Map<string, Unreadable>): Promise<Figures | 'gone'> {
+  const { files, paths, isRoot } = host;
   const [stat, cgroup] = await Promise.allSettled([files.read(paths.statFile(pid)), files.read(paths.cgroup(pid))]);
   if (stat.status === 'rejected') {
     // ENOENT is either an exited process or a kernel without the stat file: the ns link tells which.
@@ -115,15 +109,15 @@ async function readFigures(deps: CensusDeps, pid: string, problems: Map<string, 
  * One census pass. Never throws: what could not be read is counted and named
  * in `unreadable` (the slab's EACCES without root is left to the snapshot, which names /proc/slabinfo already).
  */
-export async function readNetnsCensus(deps: CensusDeps, self: SelfNetns): Promise<NetnsCensus> {
-  const { files, paths, isRoot } = deps;
+export async function readNetnsCensus(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, self: SelfNetns): Promise<NetnsCensus> {
+  const { files, paths, isRoot } = host;
   const census: NetnsCensus = { namespaces: [], hostInode: null, processes: 0, unreadableProcesses: 0, vanishedProcesses: 0, slab: null, unreadable: [] };
   let pids: string[];
   try {
-    pids = await listPids(files, paths);
+    pids = await listPids(host);
   } catch (err) {
     census.unreadable.push(unreadable('process list (network namespaces)', paths.proc(), err, isRoot));
-    return { ...census, slab: (await readConntrackSlab(files, paths, isRoot)).value };
+    return { ...census, slab: (await readConntrackSlab(host)).value };
   }
   census.processes = pids.length;
 
@@ -155,7 +149,7 @@ export async function readNetnsCensus(deps: CensusDeps, self: SelfNetns): Promis
   const problems = new Map<string, Unreadable>();
   const rows = await mapInBatches([...byInode], async ([inode, candidates]): Promise<NetnsRow | null> => {
     for (const pid of candidates) {
-      const figures = await readFigures(deps, pid, problems);
+      const figures = await readFigures(host, pid, problems);
       if (figures === 'gone') {
         census.vanishedProcesses++;
         continue;
@@ -167,6 +161,6 @@ export async function readNetnsCensus(deps: CensusDeps, self: SelfNetns): Promis
   census.namespaces = rows.filter((r) => r !== null);
   census.unreadable.push(...problems.values());
   // The slab last, so entries added while the namespaces were read are in its figure too.
-  census.slab = (await readConntrackSlab(files, paths, isRoot)).value;
+  census.slab = (await readConntrackSlab(host)).value;
   return census;
 }

@@ -2,10 +2,10 @@
 // every conntrack sysctl with whether it can be written here and why not, and
 // how the bucket count can be changed. Runs every reconcile (30 s): only file
 // reads and access(2) checks, no process spawned.
-import type { ObservedKey, ObservedState } from '../reconcile/observed.js';
+import type { ObservedKey, ObservedState } from './observed.js';
 import { readNetnsFacts } from './host-facts.js';
 import type { HostPaths } from './host-paths.js';
-import type { KernelFiles } from './kernel-files.js';
+import type { Host } from './host.js';
 import type { HostSnapshot } from './snapshot.js';
 import { readConntrackSysctls, readHashsize } from './sysctls.js';
 import { unreadableReason, type Unreadable } from './unreadable.js';
@@ -32,11 +32,12 @@ function notWritableReason(key: string, hostNetns: boolean | null): string {
  * Read the observed state. Pass a fresh snapshot to reuse its sysctl values
  * and namespace fact; without one, the sysctls and ns links are read here.
  */
-export async function readObservedState(files: KernelFiles, paths: HostPaths, snapshot?: HostSnapshot): Promise<ObservedState> {
+export async function readObservedState(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, snapshot?: HostSnapshot): Promise<ObservedState> {
+  const { files, paths } = host;
   const [{ values, unreadable }, hostNetns, hashsize] = await Promise.all([
-    snapshot ? { values: snapshot.sysctls, unreadable: snapshot.unreadable } : readConntrackSysctls(files, paths),
-    snapshot ? snapshot.netns.host : readNetnsFacts(files, paths).then((n) => n.host),
-    snapshot ? snapshot.table.hashsize : readHashsize(files, paths),
+    snapshot ? { values: snapshot.sysctls, unreadable: snapshot.unreadable } : readConntrackSysctls(host),
+    snapshot ? snapshot.netns.host : readNetnsFacts(host).then((n) => n.host),
+    snapshot ? snapshot.table.hashsize : readHashsize(host),
   ]);
   const names = Object.keys(values).sort();
   const writable = await Promise.all(names.map((n) => files.canWrite(paths.sysctl(n))));
@@ -44,7 +45,7 @@ export async function readObservedState(files: KernelFiles, paths: HostPaths, sn
   names.forEach((name, i) => {
     sysctls[name] = writable[i] ? { value: values[name]!, writable: true } : { value: values[name]!, writable: false, reason: notWritableReason(name, hostNetns) };
   });
-  const state: ObservedState = { sysctls, buckets: await observeBuckets(files, paths, sysctls.nf_conntrack_buckets, hashsize), hostNetns };
+  const state: ObservedState = { sysctls, buckets: await observeBuckets(host, sysctls.nf_conntrack_buckets, hashsize), hostNetns };
   const notRead = unreadableSysctls(paths, unreadable);
   return Object.keys(notRead).length ? { ...state, unreadable: notRead } : state;
 }
@@ -57,11 +58,11 @@ function unreadableSysctls(paths: HostPaths, problems: Unreadable[]): Record<str
   return byKey;
 }
 
-async function observeBuckets(files: KernelFiles, paths: HostPaths, sysctl: ObservedKey | undefined, hashsize: number | null): Promise<ObservedState['buckets']> {
+async function observeBuckets(host: Pick<Host, 'files' | 'paths'>, sysctl: ObservedKey | undefined, hashsize: number | null): Promise<ObservedState['buckets']> {
   const value = sysctl?.value ?? hashsize;
   if (value === null || value === undefined) return null;
   if (sysctl?.writable) return { value, via: 'sysctl' };
-  if (hashsize !== null && (await files.canWrite(paths.hashsizeParam()))) return { value, via: 'hashsize' };
+  if (hashsize !== null && (await host.files.canWrite(host.paths.hashsizeParam()))) return { value, via: 'hashsize' };
   const reasons = [sysctl?.reason, hashsize === null ? undefined : REASON_HASHSIZE_READ_ONLY].filter((r) => r !== undefined);
   return { value, via: null, reason: reasons.length ? `${REASON_NO_BUCKET_CONTROL} (${reasons.join('; ')})` : REASON_NO_BUCKET_CONTROL };
 }

@@ -2,14 +2,13 @@
 // host has tens of thousands of pids and a file descriptor limit, so reads go
 // out in batches rather than all at once.
 import { setImmediate } from 'node:timers/promises';
-import type { HostPaths } from './host-paths.js';
-import type { KernelFiles } from './kernel-files.js';
+import type { Host } from './host.js';
 
 export const PID_BATCH = 256;
 
 /** The pids in the proc root, ascending. Throws what list() throws (ENOENT, EACCES). */
-export async function listPids(files: KernelFiles, paths: HostPaths): Promise<string[]> {
-  const names = await files.list(paths.proc());
+export async function listPids(host: Pick<Host, 'files' | 'paths'>): Promise<string[]> {
+  const names = await host.files.list(host.paths.proc());
   return names.filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(a) - Number(b));
 }
 

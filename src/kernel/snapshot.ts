@@ -2,21 +2,11 @@
 // as one plain object. Never throws for a missing module or file: a host
 // without conntrack is "no data" (moduleLoaded false, nulls), and whatever
 // could not be read is listed in `unreadable` with whether root would help.
-import type { CommandRunner } from './command-runner.js';
 import { findKubeProxy, isConntrackLoaded, readKernelRelease, readMemTotalBytes, readNetnsFacts, readSlabObjectSize, type KubeProxyFacts } from './host-facts.js';
-import type { HostPaths } from './host-paths.js';
-import type { KernelFiles } from './kernel-files.js';
+import type { Host } from './host.js';
 import { readConntrackStats, type ConntrackStats } from './stats.js';
 import { readConntrackSysctls, readHashsize } from './sysctls.js';
 import type { Unreadable } from './unreadable.js';
-
-export interface SnapshotDeps {
-  files: KernelFiles;
-  paths: HostPaths;
-  runner: CommandRunner;
-  /** Whether we run as root; decides Unreadable.needsRoot for permission errors. Unknown: they are said to need root. */
-  isRoot?: boolean;
-}
 
 export interface TableFacts {
   count: number | null;
@@ -41,21 +31,20 @@ export interface HostSnapshot {
 }
 
 /** Read the host's conntrack facts once. Spawns at most `conntrack -S` (only when the stat file is missing). */
-export async function readHostSnapshot(deps: SnapshotDeps): Promise<HostSnapshot> {
-  const { files, paths, runner, isRoot } = deps;
-  const sysctls = await readConntrackSysctls(files, paths, isRoot);
-  const moduleLoaded = await isConntrackLoaded(files, paths, Object.keys(sysctls.values));
+export async function readHostSnapshot(host: Pick<Host, 'files' | 'paths' | 'runner' | 'isRoot'>): Promise<HostSnapshot> {
+  const sysctls = await readConntrackSysctls(host);
+  const moduleLoaded = await isConntrackLoaded(host, Object.keys(sysctls.values));
   const [release, memTotal, slab, netns, kubeProxy, hashsize] = await Promise.all([
-    readKernelRelease(files, paths, isRoot),
-    readMemTotalBytes(files, paths, isRoot),
-    moduleLoaded ? readSlabObjectSize(files, paths, isRoot) : Promise.resolve({ value: null }),
-    readNetnsFacts(files, paths, isRoot),
-    findKubeProxy(files, paths, isRoot),
-    moduleLoaded ? readHashsize(files, paths) : Promise.resolve(null),
+    readKernelRelease(host),
+    readMemTotalBytes(host),
+    moduleLoaded ? readSlabObjectSize(host) : Promise.resolve({ value: null }),
+    readNetnsFacts(host),
+    findKubeProxy(host),
+    moduleLoaded ? readHashsize(host) : Promise.resolve(null),
   ]);
   // Without the module there are no counters to ask for: not an error.
   const { unreadable: statsProblems, ...stats }: ConntrackStats = moduleLoaded
-    ? await readConntrackStats(files, paths, runner, isRoot)
+    ? await readConntrackStats(host)
     : { source: null, counters: null, entries: null, cpus: 0, missing: [], unreadable: [] };
   const v = sysctls.values;
   return {

@@ -2,11 +2,10 @@
 // kernel keeps it, else `conntrack -S` (netlink, needs CAP_NET_ADMIN). Both are
 // per-CPU; both are parsed by their own key names (column sets differ by
 // kernel) into one camelCase shape summed over CPUs.
-import type { CommandRunner } from './command-runner.js';
-import type { HostPaths } from './host-paths.js';
-import { errnoCode, type KernelFiles } from './kernel-files.js';
+import type { Host } from './host.js';
 import { netlinkAnswersForTree, notRunForTree } from './netlink-scope.js';
 import { unreadable, type Unreadable } from './unreadable.js';
+import { errnoCode } from '../errors.js';
 
 /**
  * Counters summed over CPUs. Only the keys the source printed are present;
@@ -132,12 +131,8 @@ export function isPermissionMessage(stderr: string): boolean {
  * -S where it is missing or unreadable, and only when conntrack answers for
  * the tree's namespace. Never throws.
  */
-export async function readConntrackStats(
-  files: KernelFiles,
-  paths: HostPaths,
-  runner: CommandRunner,
-  isRoot?: boolean,
-): Promise<ConntrackStats> {
+export async function readConntrackStats(host: Pick<Host, 'files' | 'paths' | 'runner' | 'isRoot'>): Promise<ConntrackStats> {
+  const { files, paths, runner, isRoot } = host;
   const problems: Unreadable[] = [];
   for (const statPath of paths.statFiles()) {
     try {
@@ -150,7 +145,7 @@ export async function readConntrackStats(
     }
   }
   const command = 'conntrack -S';
-  if (!(await netlinkAnswersForTree(files, paths))) {
+  if (!(await netlinkAnswersForTree(host))) {
     problems.push(notRunForTree('conntrack counters', command));
   } else {
     try {

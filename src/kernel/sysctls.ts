@@ -1,8 +1,9 @@
 // The conntrack sysctls as numbers, discovered by listing
 // /proc/sys/net/netfilter (the set differs by kernel version: never assumed).
 import type { HostPaths } from './host-paths.js';
-import { errnoCode, type KernelFiles } from './kernel-files.js';
+import type { Host } from './host.js';
 import { unreadable, type Unreadable } from './unreadable.js';
+import { errnoCode } from '../errors.js';
 
 export const CONNTRACK_SYSCTL_PREFIX = 'nf_conntrack_';
 const NOT_A_VALUE = new Set(['ENOENT', 'EISDIR']);
@@ -31,7 +32,8 @@ export function parseSysctlNumber(text: string): number | null {
 }
 
 /** Read every nf_conntrack_* sysctl present. A missing directory means no conntrack here: no values, no error. */
-export async function readConntrackSysctls(files: KernelFiles, paths: HostPaths, isRoot?: boolean): Promise<ConntrackSysctls> {
+export async function readConntrackSysctls(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<ConntrackSysctls> {
+  const { files, paths, isRoot } = host;
   const result: ConntrackSysctls = { values: {}, unreadable: [] };
   let names: string[];
   try {
@@ -73,7 +75,7 @@ export function legacyMaxPath(paths: HostPaths): string {
 }
 
 /** The hashsize module parameter, or null where /sys/module/nf_conntrack/parameters is absent (not loaded, or /sys not mounted). */
-export async function readHashsize(files: KernelFiles, paths: HostPaths): Promise<number | null> {
-  const text = await files.read(paths.hashsizeParam()).catch(() => null);
+export async function readHashsize(host: Pick<Host, 'files' | 'paths'>): Promise<number | null> {
+  const text = await host.files.read(host.paths.hashsizeParam()).catch(() => null);
   return text === null ? null : parseSysctlNumber(text);
 }

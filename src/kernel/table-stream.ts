@@ -3,22 +3,13 @@
 // read it (root), otherwise `conntrack -L -o extended` (netlink, CAP_NET_ADMIN)
 // as a child process. Both print the same line format.
 import type { Readable } from 'node:stream';
-import type { CommandRunner } from './command-runner.js';
 import { EntryParser, MAX_LINE_LENGTH, type ConntrackEntry } from './entry-parser.js';
-import type { HostPaths } from './host-paths.js';
-import type { KernelFiles } from './kernel-files.js';
+import type { Host } from './host.js';
 import { netlinkAnswersForTree, notRunForTree } from './netlink-scope.js';
 import { isPermissionMessage } from './stats.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
 export const CONNTRACK_LIST_ARGS = ['-L', '-o', 'extended'];
-
-export interface TableDeps {
-  files: KernelFiles;
-  paths: HostPaths;
-  runner: CommandRunner;
-  isRoot?: boolean;
-}
 
 export interface TableStream {
   source: 'file' | 'conntrack -L';
@@ -83,10 +74,10 @@ function pushParsed(batch: ConntrackEntry[], parser: EntryParser, text: string, 
 }
 
 /** Open the first table file present (either layout); undefined (with the reasons pushed) when none can be read. */
-async function openFile(deps: TableDeps, problems: Unreadable[]): Promise<TableStream | undefined> {
-  for (const path of deps.paths.tableFiles()) {
+async function openFile(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, problems: Unreadable[]): Promise<TableStream | undefined> {
+  for (const path of host.paths.tableFiles()) {
     const missing: Unreadable[] = [];
-    const stream = await openOneFile(deps, path, missing);
+    const stream = await openOneFile(host, path, missing);
     if (stream) return stream;
     // The first layout's reason (the real location) always; the other's only when it adds an error (not a mere absence).
     problems.push(...missing.filter((m) => (problems.length === 0 || m.code !== 'ENOENT') && !problems.some((p) => p.code === m.code)));
@@ -94,8 +85,8 @@ async function openFile(deps: TableDeps, problems: Unreadable[]): Promise<TableS
   return undefined;
 }
 
-async function openOneFile(deps: TableDeps, path: string, problems: Unreadable[]): Promise<TableStream | undefined> {
-  const readable: Readable = deps.files.stream(path);
+async function openOneFile(host: Pick<Host, 'files' | 'isRoot'>, path: string, problems: Unreadable[]): Promise<TableStream | undefined> {
+  const readable: Readable = host.files.stream(path);
   const chunks = readable[Symbol.asyncIterator]();
   let first: IteratorResult<unknown>;
   try {
@@ -103,7 +94,7 @@ async function openOneFile(deps: TableDeps, path: string, problems: Unreadable[]
     first = await chunks.next();
   } catch (err) {
     readable.destroy();
-    problems.push(unreadable('conntrack table file', path, err, deps.isRoot));
+    problems.push(unreadable('conntrack table file', path, err, host.isRoot));
     return undefined;
   }
   const parser = new EntryParser();
@@ -111,9 +102,9 @@ async function openOneFile(deps: TableDeps, path: string, problems: Unreadable[]
 }
 
 /** Start `conntrack -L -o extended`; undefined (with the reason pushed) when it cannot run or is refused. */
-async function openConntrack(deps: TableDeps, problems: Unreadable[]): Promise<TableStream | undefined> {
+async function openConntrack(host: Pick<Host, 'runner' | 'isRoot'>, problems: Unreadable[]): Promise<TableStream | undefined> {
   const command = `conntrack ${CONNTRACK_LIST_ARGS.join(' ')}`;
-  const { chunks, done } = deps.runner.streamChunks('conntrack', CONNTRACK_LIST_ARGS);
+  const { chunks, done } = host.runner.streamChunks('conntrack', CONNTRACK_LIST_ARGS);
   const it = chunks[Symbol.asyncIterator]();
   const first = await it.next();
   if (first.done) {
@@ -122,11 +113,11 @@ async function openConntrack(deps: TableDeps, problems: Unreadable[]): Promise<T
       const { code, stderr } = await done;
       if (code !== 0) {
         const denied = isPermissionMessage(stderr);
-        problems.push({ what: 'conntrack table', path: command, code: denied ? 'EPERM' : `exit ${code}`, needsRoot: denied && deps.isRoot !== true });
+        problems.push({ what: 'conntrack table', path: command, code: denied ? 'EPERM' : `exit ${code}`, needsRoot: denied && host.isRoot !== true });
         return undefined;
       }
     } catch (err) {
-      problems.push(unreadable('conntrack table', command, err, deps.isRoot));
+      problems.push(unreadable('conntrack table', command, err, host.isRoot));
       return undefined;
     }
   }
@@ -143,13 +134,13 @@ async function openConntrack(deps: TableDeps, problems: Unreadable[]): Promise<T
  * Open the table: the file where present and readable, else conntrack -L.
  * Resolves to { source: null, unreadable } when neither can be read; never rejects for that.
  */
-export async function openTableStream(deps: TableDeps): Promise<TableStream | TableUnavailable> {
+export async function openTableStream(host: Pick<Host, 'files' | 'paths' | 'runner' | 'isRoot'>): Promise<TableStream | TableUnavailable> {
   const problems: Unreadable[] = [];
-  const file = await openFile(deps, problems);
+  const file = await openFile(host, problems);
   if (file) return { ...file, unreadable: problems };
-  if (!(await netlinkAnswersForTree(deps.files, deps.paths))) {
+  if (!(await netlinkAnswersForTree(host))) {
     problems.push(notRunForTree('conntrack table', `conntrack ${CONNTRACK_LIST_ARGS.join(' ')}`));
     return { source: null, unreadable: problems };
   }
-  return (await openConntrack(deps, problems)) ?? { source: null, unreadable: problems };
+  return (await openConntrack(host, problems)) ?? { source: null, unreadable: problems };
 }

@@ -1,6 +1,6 @@
 // How the kernel readers name what they could not read, so a report can say
 // "run as root for this" instead of failing or printing a stack trace.
-import { errnoCode } from './kernel-files.js';
+import { errnoCode } from '../errors.js';
 
 export interface Unreadable {
   /** What was wanted, e.g. "nf_conntrack slab object size". */
@@ -20,7 +20,7 @@ const PERMISSION_CODES = new Set(['EACCES', 'EPERM']);
  * already are root (isRoot true): then root does not help (e.g. EACCES on
  * /proc/1/ns/net inside a sandbox).
  */
-export function unreadable(what: string, path: string, err: unknown, isRoot?: boolean): Unreadable {
+export function unreadable(what: string, path: string, err: unknown, isRoot: boolean): Unreadable {
   const code = errnoCode(err) ?? 'EIO';
   return { what, path, code, needsRoot: PERMISSION_CODES.has(code) && isRoot !== true };
 }

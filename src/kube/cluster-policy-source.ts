@@ -6,14 +6,15 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import type { PolicySnapshot, PolicySource } from '../agent/policy-source.js';
-import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
-import { validatePolicyObjects } from '../policy/load.js';
+import { formatPolicyErrors } from '../policy/errors.js';
+import type { Log } from '../logger.js';
+import { validPolicies } from '../policy/load.js';
 import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import type { Labels } from '../policy/select.js';
-import { writeFileAtomic } from '../reconcile/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { POLICY_RESOURCE } from '../api/v1alpha1/names.js';
 import type { ClusterApi, CustomObject } from './cluster-api.js';
-import { Reflector, type KubeObject, type ReflectorLog, type ReflectorTiming } from './reflector.js';
+import { Reflector, type KubeObject, type ReflectorTiming } from './reflector.js';
 import { errorText } from '../errors.js';
 
 export interface NodeRef {
@@ -28,18 +29,6 @@ interface Cache {
 }
 
 const CACHE_FILE = 'cluster-cache.json';
-
-/** Validate each policy on its own: one invalid policy must not take the others down. */
-export function validPolicies(items: readonly unknown[]): { policies: ConntrackPolicyDoc[]; errors: PolicyError[] } {
-  const policies: ConntrackPolicyDoc[] = [];
-  const errors: PolicyError[] = [];
-  for (const object of items) {
-    const r = validatePolicyObjects([{ object, document: 1 }], 'api');
-    if ('errors' in r) errors.push(...r.errors);
-    else policies.push(...r.policies);
-  }
-  return { policies, errors };
-}
 
 export class ClusterPolicySource implements PolicySource {
   private snapshot: PolicySnapshot = { policies: [] };
@@ -57,7 +46,7 @@ export class ClusterPolicySource implements PolicySource {
     private readonly nodeName: string,
     private readonly stateDir: string,
     timing: ReflectorTiming,
-    private readonly log: ReflectorLog & { info(o: object, m: string): void },
+    private readonly log: Log,
   ) {
     this.cachePath = join(stateDir, CACHE_FILE);
     this.policyReflector = new Reflector(api.customListWatch(POLICY_RESOURCE.plural), (store) => this.onPolicies([...store.values()]), timing, log);

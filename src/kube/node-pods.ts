@@ -7,7 +7,8 @@
 import { errorText, statusCode } from '../errors.js';
 import type { PodName } from '../report/netns-status.js';
 import type { ClusterApi } from './cluster-api.js';
-import { Reflector, type KubeObject, type ListWatch, type ReflectorLog, type ReflectorTiming } from './reflector.js';
+import type { Log } from '../logger.js';
+import { Reflector, type KubeObject, type ListWatch, type ReflectorTiming } from './reflector.js';
 
 export class NodePods {
   private byUid = new Map<string, PodName>();
@@ -16,10 +17,13 @@ export class NodePods {
   private refused = false;
   private refusalLogged = false;
 
-  constructor(api: Pick<ClusterApi, 'nodePodsListWatch'>, nodeName: string, timing: ReflectorTiming, private readonly log: ReflectorLog) {
-    const quietWhenRefused: ReflectorLog = {
-      warn: (obj: object, msg: string) => (this.refused ? log.debug(obj, msg) : log.warn(obj, msg)),
+  constructor(api: Pick<ClusterApi, 'nodePodsListWatch'>, nodeName: string, timing: ReflectorTiming, private readonly log: Log) {
+    // Not a spread of log: pino's level methods need it as `this`.
+    const quietWhenRefused: Log = {
       debug: (obj: object, msg: string) => log.debug(obj, msg),
+      info: (obj: object, msg: string) => log.info(obj, msg),
+      warn: (obj: object, msg: string) => (this.refused ? log.debug(obj, msg) : log.warn(obj, msg)),
+      error: (obj: object, msg: string) => log.error(obj, msg),
     };
     this.reflector = new Reflector(this.noticeRefusals(api.nodePodsListWatch(nodeName)), (store) => this.index(store), timing, quietWhenRefused);
   }

@@ -2,7 +2,7 @@
 // changed (through the deduping, rate-limiting recorder), the same events on
 // the Pod whose network namespace fills, and the ConntrackStatus when it is
 // worth a write.
-import type { Logger } from '../logger.js';
+import type { Log } from '../logger.js';
 import { EventRecorder } from './event-recorder.js';
 import { podEventsForPass } from '../report/netns-events.js';
 import { eventsForPass } from '../report/node-events.js';
@@ -18,7 +18,7 @@ export type ReporterApi = Pick<ClusterApi, 'getCustom' | 'createCustom' | 'repla
 
 export type Report = (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
 
-export function clusterReporter(api: ReporterApi, nodeName: string, nodeRef: () => NodeRef | null, now: () => Date, logger: Pick<Logger, 'warn' | 'debug'>): Report {
+export function clusterReporter(api: ReporterApi, nodeName: string, nodeRef: () => NodeRef | null, now: () => Date, logger: Log): Report {
   const publisher = new StatusPublisher(api, nodeName, nodeRef, () => now().getTime());
   const recorder = new EventRecorder(new KubeEventSink(api, nodeName), now);
   return async (status, outcome, previous) => {

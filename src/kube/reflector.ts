@@ -19,6 +19,7 @@
 
 import { Backoff } from '../backoff.js';
 import { errorText, statusCode } from '../errors.js';
+import type { Log } from '../logger.js';
 
 export interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string; [k: string]: unknown };
@@ -52,11 +53,6 @@ export interface ReflectorTiming {
   random(): number;
 }
 
-export interface ReflectorLog {
-  warn(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
-
 export class GoneError extends Error {}
 
 const QUICK_END_MS = 1000;
@@ -80,7 +76,7 @@ export class Reflector<T extends KubeObject> {
     private readonly lw: ListWatch<T>,
     private readonly onChange: (store: ReadonlyMap<string, T>) => void,
     private readonly timing: ReflectorTiming,
-    private readonly log: ReflectorLog,
+    private readonly log: Log,
   ) {
     const policy = { initialMs: timing.backoffInitialMs, maxMs: timing.backoffMaxMs, jitter: timing.backoffJitter, resetAfterMs: timing.backoffResetMs };
     this.backoff = new Backoff(policy, timing.now, timing.random);

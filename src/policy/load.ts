@@ -102,6 +102,18 @@ export function validatePolicyObjects(
   return errors.length ? { errors } : { policies };
 }
 
+/** Validate each policy on its own: one invalid policy must not take the others down (the API's objects, for the agent and the controller). */
+export function validPolicies(items: readonly unknown[]): { policies: ConntrackPolicyDoc[]; errors: PolicyError[] } {
+  const policies: ConntrackPolicyDoc[] = [];
+  const errors: PolicyError[] = [];
+  for (const object of items) {
+    const r = validatePolicyObjects([{ object, document: 1 }], 'api');
+    if ('errors' in r) errors.push(...r.errors);
+    else policies.push(...r.policies);
+  }
+  return { policies, errors };
+}
+
 /**
  * Only the keys we own travel further: metadata the schema lets through for
  * the API server's sake and any status are dropped here (a policy's status is

@@ -4,12 +4,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { errnoCode } from '../kernel/kernel-files.js';
+import { errnoCode } from '../errors.js';
 import { parseCidr } from '../policy/cidr.js';
 import { issueErrors } from '../policy/issue-messages.js';
 import { DNS_LABEL, INTERFACE_NAME } from '../api/v1alpha1/policy.js';
-import { writeFileAtomic, type AtomicFs } from './atomic-file.js';
-import { BUCKETS_KEY, emptyBaseline, isValueAction, NOTRACK_KEY, type Action, type Baseline, type NotrackTarget } from './planner.js';
+import { writeFileAtomic, type AtomicFs } from '../atomic-file.js';
+import { BUCKETS_KEY, emptyBaseline, isValueAction, NOTRACK_KEY, type Action, type Baseline } from './planner.js';
+import type { NotrackDesired } from '../kernel/observed.js';
 import { readRegularFile } from './regular-file.js';
 
 export interface BaselineStore {
@@ -17,7 +18,7 @@ export interface BaselineStore {
   /** Before `actions` are written: keep each key's `from` unless one is kept already; mark NOTRACK chains as ours before a sync. */
   recordBefore(actions: readonly Action[]): Promise<void>;
   /** After a successful NOTRACK sync: the set our chains now hold (what a later failed sync rolls back to). */
-  recordNotrackApplied(target: NotrackTarget): Promise<void>;
+  recordNotrackApplied(target: NotrackDesired): Promise<void>;
   /** Forget the given keys (NOTRACK_KEY forgets our chains), or everything. */
   clear(keys?: readonly string[]): Promise<void>;
 }
@@ -55,7 +56,7 @@ abstract class StoredBaseline implements BaselineStore {
     if (JSON.stringify(after) !== JSON.stringify(before)) await this.save(after);
   }
 
-  async recordNotrackApplied(target: NotrackTarget): Promise<void> {
+  async recordNotrackApplied(target: NotrackDesired): Promise<void> {
     await this.save({ ...(await this.load()), notrackOwned: true, notrackApplied: target });
   }
 

@@ -4,9 +4,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { errnoCode } from '../kernel/kernel-files.js';
+import { errnoCode } from '../errors.js';
 import { CREATED_OBJECT, type CreatedObjects } from '../kernel/notrack/created-objects.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { readRegularFile } from './regular-file.js';
 
 const Record = z.object({ objects: z.array(z.string().regex(CREATED_OBJECT)).max(16) }).strict();

@@ -2,8 +2,8 @@
 // likely changed it, and a guard that stops us fighting another writer forever.
 import { kubeProxyWrites } from '../policy/sysctl-keys.js';
 import type { DesiredState } from '../policy/types.js';
-import type { ObservedState } from './observed.js';
-import { BUCKETS_KEY, bucketsMatch, NOTRACK_KEY, type NotrackState } from './planner.js';
+import type { NotrackCheck, ObservedState } from '../kernel/observed.js';
+import { BUCKETS_KEY, bucketsMatch, NOTRACK_KEY } from './planner.js';
 
 /** Milliseconds since the epoch; injected so tests control time. */
 export type Clock = () => number;
@@ -38,7 +38,7 @@ export function likelyWriter(key: string, facts: WriterFacts): LikelyWriter {
 export interface DriftInput {
   desired: DesiredState;
   observed: ObservedState;
-  notrack: NotrackState | null;
+  notrack: NotrackCheck | null;
   previous: readonly DriftRecord[];
   facts: WriterFacts;
   now: number;
@@ -46,7 +46,7 @@ export interface DriftInput {
   keys?: ReadonlySet<string>;
 }
 
-function differences(desired: DesiredState, observed: ObservedState, notrack: NotrackState | null): Array<{ key: string; desired: number; actual: number }> {
+function differences(desired: DesiredState, observed: ObservedState, notrack: NotrackCheck | null): Array<{ key: string; desired: number; actual: number }> {
   const out: Array<{ key: string; desired: number; actual: number }> = [];
   for (const [key, want] of Object.entries(desired.sysctls)) {
     const seen = observed.sysctls[key];

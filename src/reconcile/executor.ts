@@ -1,10 +1,9 @@
 // Applies a plan all-or-nothing: each value is written, read back and compared;
 // on the first failure everything this run changed is put back in reverse order.
-import { errnoCode, type KernelFiles } from '../kernel/kernel-files.js';
-import type { HostPaths } from '../kernel/host-paths.js';
+import type { Host } from '../kernel/host.js';
 import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import { bucketsMatch, type Action, type ValueAction } from './planner.js';
-import { errorText } from '../errors.js';
+import { errnoCode, errorText } from '../errors.js';
 
 export interface ActionError {
   action: Action;
@@ -41,8 +40,7 @@ class ReadBackMismatch extends Error {}
 
 export class Executor {
   constructor(
-    private readonly files: KernelFiles,
-    private readonly paths: HostPaths,
+    private readonly host: Pick<Host, 'files' | 'paths'>,
     private readonly backend: NotrackBackend | null,
   ) {}
 
@@ -99,13 +97,13 @@ export class Executor {
   private async writeValue(action: ValueAction, value: number): Promise<void> {
     const path = this.pathOf(action);
     try {
-      await this.files.write(path, `${value}\n`);
+      await this.host.files.write(path, `${value}\n`);
     } catch (err) {
       throw new Error(writeErrorMessage(action.key, value, err), { cause: err });
     }
     let readBack: number;
     try {
-      readBack = Number((await this.files.read(path)).trim());
+      readBack = Number((await this.host.files.read(path)).trim());
     } catch (err) {
       throw new ReadBackMismatch(`${action.key} = ${value}: cannot read it back: ${errorText(err)}`, { cause: err });
     }
@@ -114,8 +112,8 @@ export class Executor {
   }
 
   private pathOf(action: ValueAction): string {
-    if (action.kind === 'sysctl') return this.paths.sysctl(action.key);
-    return action.via === 'sysctl' ? this.paths.sysctl('nf_conntrack_buckets') : this.paths.hashsizeParam();
+    if (action.kind === 'sysctl') return this.host.paths.sysctl(action.key);
+    return action.via === 'sysctl' ? this.host.paths.sysctl('nf_conntrack_buckets') : this.host.paths.hashsizeParam();
   }
 
   private requireBackend(): NotrackBackend {

@@ -1,28 +1,14 @@
 // Pure planner: (desired, observed, baseline, NOTRACK check) -> ordered
 // actions with from/to values. No I/O: the executor writes, this only decides.
 import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
-import type { DesiredState, NotrackRule } from '../policy/types.js';
-import type { ObservedState } from './observed.js';
+import type { DesiredState } from '../policy/types.js';
+import type { NotrackCheck, NotrackDesired, ObservedState } from '../kernel/observed.js';
 
 /** The logical key of the hash bucket count (written via the sysctl or the hashsize parameter). */
 export const BUCKETS_KEY = 'buckets';
 /** The logical key of our NOTRACK chains. */
 export const NOTRACK_KEY = 'notrack';
 export const HASHSIZE_NOT_HOST_NETNS = 'the hashsize parameter can only be changed from the host network namespace';
-
-/** What our NOTRACK chains should hold (same shape as the backend's NotrackDesired). */
-export interface NotrackTarget {
-  rules: NotrackRule[];
-  acceptUntracked: boolean;
-}
-
-/** The backend's check result (structurally the backend's NotrackCheck; pure code may not import src/kernel). */
-export interface NotrackState {
-  inSync: boolean;
-  missing: string[];
-  extra: string[];
-  ownedRules: number;
-}
 
 /** What the node had before we changed it, and what NOTRACK state we own. */
 export interface Baseline {
@@ -31,7 +17,7 @@ export interface Baseline {
   /** True once we may have created NOTRACK chains (set before the first sync). */
   notrackOwned: boolean;
   /** The rule set of our last successful sync: what a failed later sync rolls back to. */
-  notrackApplied?: NotrackTarget;
+  notrackApplied?: NotrackDesired;
 }
 
 export function emptyBaseline(): Baseline {
@@ -42,8 +28,8 @@ export type Action =
   | { kind: 'sysctl'; key: string; from: number; to: number }
   | { kind: 'buckets'; key: typeof BUCKETS_KEY; via: 'sysctl' | 'hashsize'; from: number; to: number }
   /** from: the set to roll back to; null = we owned no rules before (roll back by removing). */
-  | { kind: 'notrack-sync'; key: typeof NOTRACK_KEY; to: NotrackTarget; from: NotrackTarget | null; missing: string[]; extra: string[] }
-  | { kind: 'notrack-remove'; key: typeof NOTRACK_KEY; from: NotrackTarget | null; extra: string[] };
+  | { kind: 'notrack-sync'; key: typeof NOTRACK_KEY; to: NotrackDesired; from: NotrackDesired | null; missing: string[]; extra: string[] }
+  | { kind: 'notrack-remove'; key: typeof NOTRACK_KEY; from: NotrackDesired | null; extra: string[] };
 
 export type ValueAction = Extract<Action, { kind: 'sysctl' | 'buckets' }>;
 
@@ -131,7 +117,7 @@ function orderTableWrites(actions: Action[]): Action[] {
   return [...table, ...rest];
 }
 
-function notrackAction(desired: DesiredState, baseline: Baseline, check: NotrackState | null, out: Plan): void {
+function notrackAction(desired: DesiredState, baseline: Baseline, check: NotrackCheck | null, out: Plan): void {
   const wanted = desired.notrack.length > 0 || desired.acceptUntracked;
   if (!wanted && !baseline.notrackOwned && (check === null || check.ownedRules === 0)) return;
   if (check === null) {
@@ -154,7 +140,7 @@ function notrackAction(desired: DesiredState, baseline: Baseline, check: Notrack
  * Decide what to write. Keys the node cannot change are NotApplicable (with the
  * reason) and do not hold back the others. NOTRACK is synced last, as one action.
  */
-export function plan(desired: DesiredState, observed: ObservedState, baseline: Baseline, notrack: NotrackState | null): Plan {
+export function plan(desired: DesiredState, observed: ObservedState, baseline: Baseline, notrack: NotrackCheck | null): Plan {
   const out: Plan = { actions: [], notApplicable: [], inSync: false };
   bucketsAction(desired, observed, baseline, out);
   sysctlActions(desired, observed, baseline, out);
@@ -162,31 +148,4 @@ export function plan(desired: DesiredState, observed: ObservedState, baseline: B
   notrackAction(desired, baseline, notrack, out);
   out.inSync = out.actions.length === 0 && out.notApplicable.length === 0;
   return out;
-}
-
-/** nf_conntrack_tcp_timeout_established -> "tcp established"; nf_conntrack_max -> "max". */
-export function keyLabel(key: string): string {
-  if (key === BUCKETS_KEY) return key;
-  const name = key.replace(/^nf_conntrack_/, '');
-  const timeout = /^(\w+?)_timeout(?:_(\w+))?$/.exec(name);
-  return timeout ? `${timeout[1]} ${timeout[2] ?? 'timeout'}` : name;
-}
-
-/** The human diff line of an action, as `plan` prints it. NOTRACK rule lines come with the action (missing/extra). */
-export function describeAction(action: Action): string {
-  switch (action.kind) {
-    case 'sysctl':
-      return `${keyLabel(action.key)}  ${action.from} -> ${action.to}`;
-    case 'buckets':
-      return `buckets  ${action.from} -> ${action.to} (via ${action.via})`;
-    case 'notrack-sync':
-      return `notrack  sync: ${action.missing.length} to add, ${action.extra.length} to remove`;
-    case 'notrack-remove':
-      return `notrack  remove our chains (${action.extra.length} rules)`;
-  }
-}
-
-export function describeNotApplicable(item: NotApplicable): string {
-  const current = item.current === undefined ? '' : ` (now ${item.current})`;
-  return `${keyLabel(item.key)}  wanted ${item.desired}${current}: ${item.reason}`;
 }

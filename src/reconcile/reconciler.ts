@@ -1,33 +1,26 @@
 // One level-based reconcile pass (controller-runtime's contract): re-read the
 // node every time, plan, and in Enforce write, then observe again to verify.
 // Two passes in a row: the second writes nothing.
-import type { HostPaths } from '../kernel/host-paths.js';
-import type { KernelFiles } from '../kernel/kernel-files.js';
+import type { Host } from '../kernel/host.js';
 import { ForeignObjectError, type NotrackBackend } from '../kernel/notrack/backend.js';
 import type { DesiredState, PolicyMode } from '../policy/types.js';
 import type { BaselineStore } from './baseline-store.js';
 import { CorrectionGuard, detectDrift, type Clock, type DriftRecord, type WriterFacts } from './drift.js';
 import { Executor, type ExecutionResult } from './executor.js';
-import type { ObservedState } from './observed.js';
-import { BUCKETS_KEY, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type NotrackState, type Plan } from './planner.js';
+import type { NotrackCheck, ObservedState } from '../kernel/observed.js';
+import { BUCKETS_KEY, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
 import { restoreBaseline, type RestoreResult } from './restore.js';
 import { errorText } from '../errors.js';
-
-/** The slice of a logger used here (pino's Logger fits). */
-export interface ReconcileLogger {
-  info(fields: object, msg: string): void;
-  warn(fields: object, msg: string): void;
-  error(fields: object, msg: string): void;
-}
+import type { Log } from '../logger.js';
 
 export interface ReconcilerDeps {
   observe: () => Promise<ObservedState>;
-  files: KernelFiles;
-  paths: HostPaths;
+  /** Where the executor writes. */
+  host: Pick<Host, 'files' | 'paths'>;
   backend: NotrackBackend | null;
   baselineStore: BaselineStore;
   clock: Clock;
-  logger?: ReconcileLogger;
+  logger?: Log;
   /** Who else writes these keys here (kube-proxy running, /etc/sysctl.d keys); none known when absent. */
   writerFacts?: () => Promise<WriterFacts>;
   /** Defaults to 3 corrections per key in 10 minutes. */
@@ -59,7 +52,7 @@ const ACCEPT_UNTRACKED_NFT =
 /** One look at the node: the kernel, our NOTRACK rules, and why those could not be read if so. */
 interface Seen {
   observed: ObservedState;
-  notrack: NotrackState | null;
+  notrack: NotrackCheck | null;
   notrackError?: string;
 }
 
@@ -73,7 +66,7 @@ function planWith(desired: DesiredState, seen: Seen, baseline: Baseline, acceptU
   return { ...p, notApplicable, inSync: p.inSync && notApplicable.length === 0 };
 }
 
-const NOOP_LOGGER: ReconcileLogger = { info() {}, warn() {}, error() {} };
+const NOOP_LOGGER: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Keys we changed before: moving away from desired is drift, not a first apply. */
 function appliedKeys(baseline: Baseline): Set<string> {
@@ -85,12 +78,12 @@ function appliedKeys(baseline: Baseline): Set<string> {
 export class Reconciler {
   private readonly executor: Executor;
   private readonly guard: CorrectionGuard;
-  private readonly logger: ReconcileLogger;
+  private readonly logger: Log;
   private previousDrift: DriftRecord[] = [];
   private applied: { sysctls: Record<string, number>; buckets?: number } = { sysctls: {} };
 
   constructor(private readonly deps: ReconcilerDeps) {
-    this.executor = new Executor(deps.files, deps.paths, deps.backend);
+    this.executor = new Executor(deps.host, deps.backend);
     this.guard = deps.guard ?? new CorrectionGuard({ clock: deps.clock });
     this.logger = deps.logger ?? NOOP_LOGGER;
   }

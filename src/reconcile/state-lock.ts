@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, open, readFile, readlink, rename, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode } from '../kernel/kernel-files.js';
+import { errnoCode } from '../errors.js';
 import { readRegularFile } from './regular-file.js';
 
 /** Who holds the lock, as written in the lock file. */

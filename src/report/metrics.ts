@@ -8,7 +8,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ConntrackCounters } from '../kernel/stats.js';
 import type { NetnsSummaryDoc } from '../api/v1alpha1/status.js';
 
-export type ReconcileResult = 'applied' | 'in_sync' | 'not_applicable' | 'dry_run' | 'failed' | 'restored';
+/** The `result` label of the reconciles counter: a pass's outcome in one word (the pass itself is reconcile/reconciler.ts's ReconcileResult). */
+export type ReconcileResultLabel = 'applied' | 'in_sync' | 'not_applicable' | 'dry_run' | 'failed' | 'restored';
 
 /**
  * The kernel's conntrack statistics (the stat file's columns, or conntrack -S's
@@ -151,7 +152,7 @@ export class AgentMetrics {
     for (const key of keys) this.drift.set({ key }, 1);
   }
 
-  observeReconcile(result: ReconcileResult, seconds: number, notrackRules: number | null, nowSeconds: number): void {
+  observeReconcile(result: ReconcileResultLabel, seconds: number, notrackRules: number | null, nowSeconds: number): void {
     this.reconciles.inc({ result });
     this.reconcileDuration.observe(seconds);
     if (notrackRules !== null) this.notrackRules.set(notrackRules);

@@ -3,7 +3,34 @@
 import type { Conflict } from '../policy/effective.js';
 import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
 import type { DesiredState, NotrackRule } from '../policy/types.js';
-import { describeAction, describeNotApplicable, type Action, type Baseline, type NotApplicable } from '../reconcile/planner.js';
+import { BUCKETS_KEY, type Action, type Baseline, type NotApplicable } from '../reconcile/planner.js';
+
+/** nf_conntrack_tcp_timeout_established -> "tcp established"; nf_conntrack_max -> "max". */
+function keyLabel(key: string): string {
+  if (key === BUCKETS_KEY) return key;
+  const name = key.replace(/^nf_conntrack_/, '');
+  const timeout = /^(\w+?)_timeout(?:_(\w+))?$/.exec(name);
+  return timeout ? `${timeout[1]} ${timeout[2] ?? 'timeout'}` : name;
+}
+
+/** The human diff line of an action, as `plan` prints it. NOTRACK rule lines come with the action (missing/extra). */
+export function describeAction(action: Action): string {
+  switch (action.kind) {
+    case 'sysctl':
+      return `${keyLabel(action.key)}  ${action.from} -> ${action.to}`;
+    case 'buckets':
+      return `buckets  ${action.from} -> ${action.to} (via ${action.via})`;
+    case 'notrack-sync':
+      return `notrack  sync: ${action.missing.length} to add, ${action.extra.length} to remove`;
+    case 'notrack-remove':
+      return `notrack  remove our chains (${action.extra.length} rules)`;
+  }
+}
+
+export function describeNotApplicable(item: NotApplicable): string {
+  const current = item.current === undefined ? '' : ` (now ${item.current})`;
+  return `${keyLabel(item.key)}  wanted ${item.desired}${current}: ${item.reason}`;
+}
 
 export interface NotrackChange {
   sign: '+' | '-' | '~';

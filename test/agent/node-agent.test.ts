@@ -15,7 +15,8 @@ import { MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { AgentMetrics } from '../../src/report/metrics.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
-import { CannedRunner, fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
+import { fakeHost } from '../support/fake-host.js';
+import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
 
 const T0 = Date.parse('2026-11-22T04:00:00Z');
 const INTERVAL_MS = 60_000;
@@ -59,7 +60,8 @@ function rig(tree: FixtureTree, o: RigOptions) {
   const source = new MemoryPolicySource({ policies: webPolicy(o.mode ?? 'Enforce') });
   source.known = o.known ?? true;
   const baselineStore = o.baselineStore ?? new MemoryBaselineStore();
-  const reconciler = new Reconciler({ observe: () => readObservedState(tree.kernel, tree.paths), files: tree.kernel, paths: tree.paths, backend: null, baselineStore, clock: () => clock.ms });
+  const host = fakeHost(tree.kernel, tree.paths, { clock: () => new Date(clock.ms), isRoot: true });
+  const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore, clock: () => clock.ms });
   const published: NodeStatusDoc[] = [];
   let waiting: ((s: NodeStatusDoc) => void) | null = null;
   const options: NodeAgentOptions = {
@@ -73,7 +75,7 @@ function rig(tree: FixtureTree, o: RigOptions) {
     notrackBackend: 'none',
   };
   const agent = new NodeAgent(options, {
-    host: { files: tree.kernel, paths: tree.paths, runner: new CannedRunner({}), isRoot: true },
+    host,
     logger: createLogger('silent', 'node-a'),
     now: () => new Date(clock.ms),
     policies: source,

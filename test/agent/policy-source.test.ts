@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PolicyFileSource, type PolicySnapshot } from '../../src/agent/policy-source.js';
+import { silentLog } from '../support/silent-log.js';
 
 const GOOD = `apiVersion: conntrack.io/v1alpha1
 kind: ConntrackPolicy
@@ -31,7 +32,7 @@ async function fixture(): Promise<{ dir: string; path: string; stateDir: string 
 
 function source(path: string, stateDir: string, settleMs = 20): { src: PolicyFileSource; seen: PolicySnapshot[]; warnings: string[] } {
   const warnings: string[] = [];
-  const src = new PolicyFileSource(path, { pollMs: 60_000, settleMs, stateDir, log: { warn: (_o, m) => warnings.push(m), info: () => undefined } });
+  const src = new PolicyFileSource(path, { pollMs: 60_000, settleMs, stateDir, log: silentLog({ warn: (_o, m) => void warnings.push(m) }) });
   const seen: PolicySnapshot[] = [];
   src.onChange(() => seen.push(src.current()));
   return { src, seen, warnings };

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { ApiException, type V1Lease } from '@kubernetes/client-node';
 import { DEFAULT_LEASE, LeaderElector, type LeaseApi } from '../../src/controller/leader-election.js';
 import { FakeClock, T0 } from './fake-clock.js';
+import { silentLog } from '../support/silent-log.js';
 
 const NS = 'conntrack-system';
 const NAME = 'conntrack-operator-controller';
@@ -75,7 +76,7 @@ class FakeLeases implements LeaseApi {
 function elector(leases: FakeLeases, clock: FakeClock, identity: string, cfg: Partial<typeof DEFAULT_LEASE> = {}) {
   const changes: boolean[] = [];
   const warnings: string[] = [];
-  const log = { warn: (_o: object, m: string) => void warnings.push(m) };
+  const log = silentLog({ warn: (_o, m) => void warnings.push(m) });
   const e = new LeaderElector(leases, { namespace: NS, name: NAME, identity, ...DEFAULT_LEASE, ...cfg }, clock.now, (l) => changes.push(l), log, clock);
   return { e, changes, warnings };
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { hostInodeOf, readNetnsCensus, type NetnsCensus } from '../../src/kernel/netns-census.js';
 import type { KernelFiles } from '../../src/kernel/kernel-files.js';
 import { parseConntrackSlab } from '../../src/kernel/host-facts.js';
+import { fakeHost } from '../support/fake-host.js';
 import { fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
 
 const HOST = 4026531833;
@@ -43,7 +44,7 @@ const rows = (c: NetnsCensus) => c.namespaces.map((r) => ({ inode: r.inode, pid:
 
 test('census of the fixture: three namespaces, entries and pods as the kernel showed them; pid 1 and 21038 unreadable', async () => {
   const t = tree();
-  const census = await readNetnsCensus({ files: t.files, paths: t.paths, isRoot: true }, SELF);
+  const census = await readNetnsCensus(fakeHost(t.files, t.paths, { isRoot: true }), SELF);
   assert.deepEqual(rows(census), [
     { inode: HOST, pid: 20652, host: true, entries: 5, podUid: null },
     { inode: NS_A, pid: 21035, host: false, entries: 7, podUid: POD_A },
@@ -68,7 +69,7 @@ test('census of the fixture: three namespaces, entries and pods as the kernel sh
 
 test('without root, the unreadable pids are said to need it', async () => {
   const t = tree();
-  const census = await readNetnsCensus({ files: t.files, paths: t.paths, isRoot: false }, SELF);
+  const census = await readNetnsCensus(fakeHost(t.files, t.paths, { isRoot: false }), SELF);
   assert.equal(census.unreadable[0]!.needsRoot, true);
 });
 
@@ -82,7 +83,7 @@ test('a process that exits between its readlink and its files: the next process 
       return target;
     },
   };
-  const census = await readNetnsCensus({ files, paths: t.paths, isRoot: true }, SELF);
+  const census = await readNetnsCensus(fakeHost(files, t.paths, { isRoot: true }), SELF);
   assert.deepEqual(rows(census)[1], { inode: NS_A, pid: 21036, host: false, entries: 7, podUid: POD_A });
   assert.equal(census.vanishedProcesses, 1);
   assert.deepEqual(census.unreadable.map((u) => u.code), ['EACCES']);
@@ -99,7 +100,7 @@ test('a process listed but gone before its readlink is skipped silently; a names
       return target;
     },
   };
-  const census = await readNetnsCensus({ files, paths: t.paths, isRoot: true }, SELF);
+  const census = await readNetnsCensus(fakeHost(files, t.paths, { isRoot: true }), SELF);
   assert.deepEqual(census.namespaces.map((r) => r.inode), [HOST]);
   assert.equal(census.vanishedProcesses, 3);
   assert.equal(census.unreadableProcesses, 2);
@@ -108,7 +109,7 @@ test('a process listed but gone before its readlink is skipped silently; a names
 test('a kernel without the stat file: namespaces and pods still listed, entries null, named once', async () => {
   const t = tree();
   for (const p of [...t.kernel.files.keys()]) if (p.endsWith('/net/stat/nf_conntrack')) t.kernel.files.delete(p);
-  const census = await readNetnsCensus({ files: t.files, paths: t.paths, isRoot: true }, SELF);
+  const census = await readNetnsCensus(fakeHost(t.files, t.paths, { isRoot: true }), SELF);
   assert.deepEqual(rows(census).map((r) => [r.inode, r.entries, r.podUid]), [[HOST, null, null], [NS_A, null, POD_A], [NS_B, null, POD_B]]);
   assert.deepEqual(census.unreadable.map((u) => [u.what, u.code]), [
     ['network namespaces of 2 process(es) (the first shown)', 'EACCES'],
@@ -120,7 +121,7 @@ test('a kernel without the stat file: namespaces and pods still listed, entries 
 test('a stat file that does not parse: that namespace has no entries, the reason is named', async () => {
   const t = tree();
   t.kernel.set(t.paths.statFile('21037'), 'entries found\n0000000c\n');
-  const census = await readNetnsCensus({ files: t.files, paths: t.paths, isRoot: true }, SELF);
+  const census = await readNetnsCensus(fakeHost(t.files, t.paths, { isRoot: true }), SELF);
   assert.equal(census.namespaces[2]!.entries, null);
   assert.match(census.unreadable[1]!.what, /1 values for 2 columns/);
   assert.equal(census.unreadable[1]!.code, 'EINVAL');
@@ -129,7 +130,7 @@ test('a stat file that does not parse: that namespace has no entries, the reason
 test('proc root not listable: an empty census naming it', async () => {
   const t = tree();
   const files: KernelFiles = { ...t.files, list: async () => Promise.reject(Object.assign(new Error('EACCES'), { code: 'EACCES' })) };
-  const census = await readNetnsCensus({ files, paths: t.paths, isRoot: true }, SELF);
+  const census = await readNetnsCensus(fakeHost(files, t.paths, { isRoot: true }), SELF);
   assert.deepEqual(census.namespaces, []);
   assert.deepEqual(census.unreadable, [{ what: 'process list (network namespaces)', path: t.paths.proc(), code: 'EACCES', needsRoot: false }]);
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readObservedState, REASON_GLOBAL_KEY_HERE, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS, REASON_READ_ONLY_KEY } from '../../src/kernel/observe.js';
 import { readHostSnapshot } from '../../src/kernel/snapshot.js';
 import type { WriteRefusal } from '../support/fake-kernel.js';
-import { CannedRunner, loadFixtureTree } from '../support/fixture-tree.js';
+import { fakeHost } from '../support/fake-host.js';
+import { loadFixtureTree } from '../support/fixture-tree.js';
 
 const HOST_NS = 'net:[4026531833]';
 
@@ -20,7 +21,7 @@ function tree(name: string, pid1Link: string, refusals: Record<string, WriteRefu
 
 test('host namespace of this kernel: every key writable but the count; buckets via the sysctl', async () => {
   const { kernel, paths } = tree('host-6.18', HOST_NS, { nf_conntrack_count: 'EACCES' });
-  const got = await readObservedState(kernel, paths);
+  const got = await readObservedState(fakeHost(kernel, paths));
   assert.equal(got.hostNetns, true);
   assert.deepEqual(got.sysctls.nf_conntrack_count, { value: 0, writable: false, reason: REASON_READ_ONLY_KEY });
   assert.deepEqual(got.sysctls.nf_conntrack_max, { value: 262144, writable: true });
@@ -36,7 +37,7 @@ test('a pod/test namespace: max and buckets read-only there, /sys read-only: no 
     nf_conntrack_buckets: 'EACCES',
     hashsize: 'EROFS',
   });
-  const got = await readObservedState(kernel, paths);
+  const got = await readObservedState(fakeHost(kernel, paths));
   assert.equal(got.hostNetns, false);
   assert.deepEqual(got.sysctls.nf_conntrack_max, { value: 262144, writable: false, reason: REASON_NOT_HOST_NETNS });
   assert.deepEqual(got.sysctls.nf_conntrack_udp_timeout, { value: 3000, writable: true });
@@ -45,20 +46,20 @@ test('a pod/test namespace: max and buckets read-only there, /sys read-only: no 
 
 test('old kernel: nf_conntrack_buckets read-only even on the host, hashsize writable', async () => {
   const { kernel, paths } = tree('host-6.18', HOST_NS, { nf_conntrack_buckets: 'EACCES' });
-  const got = await readObservedState(kernel, paths);
+  const got = await readObservedState(fakeHost(kernel, paths));
   assert.equal(got.sysctls.nf_conntrack_buckets!.writable, false);
   assert.deepEqual(got.buckets, { value: 262144, via: 'hashsize' });
 });
 
 test('not loaded: nothing to observe', async () => {
   const { kernel, paths } = tree('not-loaded', HOST_NS, {});
-  assert.deepEqual(await readObservedState(kernel, paths), { sysctls: {}, buckets: null, hostNetns: true });
+  assert.deepEqual(await readObservedState(fakeHost(kernel, paths)), { sysctls: {}, buckets: null, hostNetns: true });
 });
 
 test('pid 1 unreadable: the read-only (0444) nf_conntrack_max tells a non-host namespace', async () => {
   const { kernel, paths } = loadFixtureTree('with-table'); // links.json: EACCES on /proc/1/ns/net; modes.json: max 0444
   kernel.set(paths.sysctl('nf_conntrack_max'), { content: '262144\n', refuse: 'EACCES', mode: 0o444 });
-  const got = await readObservedState(kernel, paths);
+  const got = await readObservedState(fakeHost(kernel, paths));
   assert.equal(got.hostNetns, false);
   assert.deepEqual(got.sysctls.nf_conntrack_max, { value: 262144, writable: false, reason: REASON_NOT_HOST_NETNS });
 });
@@ -66,15 +67,15 @@ test('pid 1 unreadable: the read-only (0444) nf_conntrack_max tells a non-host n
 test('host namespace but not root: global keys get the hedged reason', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18'); // max 0644: the host namespace
   kernel.set(paths.sysctl('nf_conntrack_max'), { content: '262144\n', refuse: 'EACCES', mode: 0o644 });
-  const got = await readObservedState(kernel, paths);
+  const got = await readObservedState(fakeHost(kernel, paths));
   assert.equal(got.hostNetns, true);
   assert.deepEqual(got.sysctls.nf_conntrack_max, { value: 262144, writable: false, reason: REASON_GLOBAL_KEY_HERE });
 });
 
 test('a snapshot passed in gives the same state as reading afresh', async () => {
   const { kernel, paths } = tree('with-table', HOST_NS, { nf_conntrack_max: 'EACCES', nf_conntrack_buckets: 'EACCES' });
-  const snapshot = await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}), isRoot: true });
-  assert.deepEqual(await readObservedState(kernel, paths, snapshot), await readObservedState(kernel, paths));
+  const snapshot = await readHostSnapshot(fakeHost(kernel, paths, { isRoot: true }));
+  assert.deepEqual(await readObservedState(fakeHost(kernel, paths), snapshot), await readObservedState(fakeHost(kernel, paths)));
 });
 
 for (const [code, reason] of [
@@ -85,15 +86,15 @@ for (const [code, reason] of [
     const { kernel, paths } = tree('host-6.18', HOST_NS, {});
     const path = paths.sysctl('nf_conntrack_udp_timeout');
     kernel.set(path, { ...kernel.files.get(path)!, refuseRead: code });
-    const fresh = await readObservedState(kernel, paths);
+    const fresh = await readObservedState(fakeHost(kernel, paths));
     assert.equal(fresh.sysctls.nf_conntrack_udp_timeout, undefined);
     assert.deepEqual(fresh.unreadable, { nf_conntrack_udp_timeout: reason });
-    const snapshot = await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}), isRoot: true });
-    assert.deepEqual((await readObservedState(kernel, paths, snapshot)).unreadable, fresh.unreadable);
+    const snapshot = await readHostSnapshot(fakeHost(kernel, paths, { isRoot: true }));
+    assert.deepEqual((await readObservedState(fakeHost(kernel, paths), snapshot)).unreadable, fresh.unreadable);
   });
 }
 
 test('every sysctl readable: no unreadable map at all', async () => {
   const { kernel, paths } = tree('host-6.18', HOST_NS, {});
-  assert.equal((await readObservedState(kernel, paths)).unreadable, undefined);
+  assert.equal((await readObservedState(fakeHost(kernel, paths))).unreadable, undefined);
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readHostSnapshot, type HostSnapshot } from '../../src/kernel/snapshot.js';
 import { readConntrackSysctls, parseSysctlNumber } from '../../src/kernel/sysctls.js';
 import { findKubeProxy, parseNetnsInode, parseSlabObjectSize } from '../../src/kernel/host-facts.js';
+import { fakeHost } from '../support/fake-host.js';
 import { CannedRunner, fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
 
 const MEM_TOTAL = 24684096 * 1024; // MemTotal of the machine the trees were copied from
@@ -10,7 +11,7 @@ const KERNEL = '6.18.44-fc-v595';
 
 async function snapshotOf(tree: string, runner = new CannedRunner({}), isRoot = true): Promise<{ snap: HostSnapshot; paths: ReturnType<typeof loadFixtureTree>['paths'] }> {
   const { kernel, paths } = loadFixtureTree(tree, { live: true });
-  return { snap: await readHostSnapshot({ files: kernel, paths, runner, isRoot }), paths };
+  return { snap: await readHostSnapshot(fakeHost(kernel, paths, { runner, isRoot })), paths };
 }
 
 test('host-6.18: this machine, stat file present, pid 1 ns link refused, host namespace told by the writable max', async () => {
@@ -76,7 +77,7 @@ test('not-loaded: no data, no crash, nothing spawned', async () => {
 test('not root: slabinfo EACCES is named as needing root', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18');
   kernel.failRead(paths.slabinfo(), 'EACCES');
-  const snap = await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}), isRoot: false });
+  const snap = await readHostSnapshot(fakeHost(kernel, paths, { isRoot: false }));
   assert.equal(snap.memory.slabObjectSize, null);
   assert.deepEqual(
     snap.unreadable.filter((u) => u.needsRoot),
@@ -89,11 +90,11 @@ test('host network namespace: the kernel\'s answer (max 0644 vs 0444) wins over 
   // A container without hostPID shares pid 1's namespace: the links agree, yet this is not the host.
   kernel.link(paths.netns('1'), 'net:[4026531833]');
   kernel.files.get(paths.sysctl('nf_conntrack_max'))!.mode = 0o444;
-  const snap = await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}), isRoot: true });
+  const snap = await readHostSnapshot(fakeHost(kernel, paths, { isRoot: true }));
   assert.deepEqual(snap.netns, { host: false, inode: 4026531833 });
   assert.deepEqual(snap.unreadable, []);
   kernel.files.get(paths.sysctl('nf_conntrack_max'))!.mode = 0o644;
-  assert.equal((await readHostSnapshot({ files: kernel, paths, runner: new CannedRunner({}) })).netns.host, true);
+  assert.equal((await readHostSnapshot(fakeHost(kernel, paths))).netns.host, true);
 });
 
 test('kube-proxy: found by comm; a pid that vanishes mid-scan is skipped', async () => {
@@ -101,17 +102,17 @@ test('kube-proxy: found by comm; a pid that vanishes mid-scan is skipped', async
   kernel.set(paths.comm('4242'), 'kube-proxy\n');
   kernel.set(paths.proc('4243', 'status'), 'Name: gone\n'); // listed, but its comm is gone (ENOENT)
   kernel.set(paths.comm('4244'), 'kubelet\n');
-  assert.deepEqual((await findKubeProxy(kernel, paths)).value, { running: true, pids: [4242] });
+  assert.deepEqual((await findKubeProxy(fakeHost(kernel, paths))).value, { running: true, pids: [4242] });
 });
 
 test('sysctls: non-numeric values and directories are skipped, not errors', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18');
   kernel.set(paths.sysctl('nf_conntrack_helper_names'), 'ftp sip\n');
-  const got = await readConntrackSysctls(kernel, paths);
+  const got = await readConntrackSysctls(fakeHost(kernel, paths));
   assert.equal(got.values.nf_conntrack_helper_names, undefined);
   assert.deepEqual(got.unreadable, []);
   kernel.failRead(paths.sysctl('nf_conntrack_max'), 'EACCES');
-  const refused = await readConntrackSysctls(kernel, paths, false);
+  const refused = await readConntrackSysctls(fakeHost(kernel, paths, { isRoot: false }));
   assert.equal(refused.values.nf_conntrack_max, 262144, 'falls back to /proc/sys/net/nf_conntrack_max');
   assert.deepEqual(refused.unreadable.map((u) => [u.what, u.code, u.needsRoot]), [['sysctl nf_conntrack_max', 'EACCES', true]]);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { counterName, parseConntrackS, parseStatFile, readConntrackStats } from '../../src/kernel/stats.js';
+import { fakeHost } from '../support/fake-host.js';
 import { CannedRunner, fixtureText, loadFixtureTree, type CannedResults } from '../support/fixture-tree.js';
 
 test('counterName maps both interfaces to one camelCase vocabulary', () => {
@@ -89,7 +90,7 @@ test('readConntrackStats: which source answers, and why the others did not', asy
     await t.test(c.name, async () => {
       const { kernel, paths } = loadFixtureTree(c.tree, { live: c.live });
       const runner = new CannedRunner(c.runner);
-      const got = await readConntrackStats(kernel, paths, runner, c.isRoot);
+      const got = await readConntrackStats(fakeHost(kernel, paths, { runner, isRoot: c.isRoot }));
       assert.equal(got.source, c.source);
       assert.equal(got.counters === null, c.source === null);
       assert.deepEqual(got.unreadable.map((u) => `${u.path} ${u.code}${u.needsRoot ? ' root' : ''}`), c.problems);
@@ -101,7 +102,7 @@ test('readConntrackStats: which source answers, and why the others did not', asy
 test('readConntrackStats: an unreadable stat file is named, then conntrack -S is used', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
   kernel.failRead(paths.statFile(), 'EACCES');
-  const got = await readConntrackStats(kernel, paths, new CannedRunner({ 'conntrack -S': cannedS('host-6.18') }), false);
+  const got = await readConntrackStats(fakeHost(kernel, paths, { runner: new CannedRunner({ 'conntrack -S': cannedS('host-6.18') }), isRoot: false }));
   assert.equal(got.source, 'conntrack -S');
   assert.deepEqual(got.unreadable, [{ what: 'conntrack stat file', path: paths.statFile(), code: 'EACCES', needsRoot: true }]);
 });
@@ -112,7 +113,7 @@ test('readConntrackStats: a header without a counter the drop alerts need names 
   const real = await kernel.read(paths.statFile());
   const renamed = real.split('\n').map((line, i) => (i === 0 ? line.replace('insert_failed', 'insert_fail') : line)).join('\n');
   kernel.set(paths.statFile(), renamed);
-  const got = await readConntrackStats(kernel, paths, new CannedRunner({}), true);
+  const got = await readConntrackStats(fakeHost(kernel, paths, { isRoot: true }));
   assert.equal(got.source, 'stat-file');
   assert.deepEqual(got.missing, ['insertFailed']);
   assert.deepEqual(got.unreadable, [{ what: 'conntrack counter insertFailed', path: paths.statFile(), code: 'no such column', needsRoot: false }]);

@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { MAX_LINE_LENGTH, parseConntrackLine } from '../../src/kernel/entry-parser.js';
 import type { KernelFiles } from '../../src/kernel/kernel-files.js';
 import { openTableStream, type TableStream } from '../../src/kernel/table-stream.js';
-import { CannedRunner, fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
+import { fakeHost } from '../support/fake-host.js';
+import { fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
 
 const fileText = fixtureText('with-table', 'proc/self/net/nf_conntrack');
 const entries = fileText.split('\n').filter((l) => l !== '');
@@ -28,7 +29,7 @@ for (const c of cases) {
     const { kernel, paths } = loadFixtureTree('with-table');
     const text = `${entries[0]}\n${'x'.repeat(c.long)}\n${entries.slice(1).join('\n')}\n`;
     const files: KernelFiles = Object.assign(Object.create(kernel) as KernelFiles, { stream: streamOf(text, 65536) });
-    const stream = (await openTableStream({ files, paths, runner: new CannedRunner({}) })) as TableStream;
+    const stream = (await openTableStream(fakeHost(files, paths))) as TableStream;
     const started = performance.now();
     const out = [];
     for await (const batch of stream.batches) out.push(...batch);

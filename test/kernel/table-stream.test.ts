@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { openTableStream, type TableStream } from '../../src/kernel/table-stream.js';
 import { parseConntrackLine, type ConntrackEntry } from '../../src/kernel/entry-parser.js';
 import type { KernelFiles } from '../../src/kernel/kernel-files.js';
+import { fakeHost } from '../support/fake-host.js';
 import { CannedRunner, fixtureText, loadFixtureTree, type CannedResults } from '../support/fixture-tree.js';
 
 const LIST = 'conntrack -L -o extended';
@@ -22,7 +23,7 @@ const linesOf = (text: string) => text.split('\n').filter((l) => l !== '');
 test('with-table: the file is present and readable, no process is spawned', async () => {
   const { kernel, paths } = loadFixtureTree('with-table');
   const runner = new CannedRunner({});
-  const stream = await openTableStream({ files: kernel, paths, runner });
+  const stream = await openTableStream(fakeHost(kernel, paths, { runner }));
   assert.equal(stream.source, 'file');
   const s = stream as TableStream;
   assert.equal(s.origin, paths.tableFile());
@@ -34,7 +35,7 @@ test('with-table: the file is present and readable, no process is spawned', asyn
 test('host-6.18: no table file, conntrack -L -o extended is read instead', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
   const runner = new CannedRunner({ [LIST]: { code: 0, stdout: extended, stderr: 'conntrack v1.4.7 (conntrack-tools): 23 flow entries have been shown.\n' } });
-  const stream = (await openTableStream({ files: kernel, paths, runner })) as TableStream;
+  const stream = (await openTableStream(fakeHost(kernel, paths, { runner }))) as TableStream;
   assert.equal(stream.source, 'conntrack -L');
   assert.equal((await drain(stream)).length, 23);
   assert.deepEqual(stream.unreadable.map((u) => u.code), ['ENOENT']);
@@ -43,7 +44,7 @@ test('host-6.18: no table file, conntrack -L -o extended is read instead', async
 test('an empty table over conntrack -L is a table with no entries, not an error', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
   const runner = new CannedRunner({ [LIST]: { code: 0, stdout: '', stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n' } });
-  const stream = (await openTableStream({ files: kernel, paths, runner })) as TableStream;
+  const stream = (await openTableStream(fakeHost(kernel, paths, { runner }))) as TableStream;
   assert.equal(stream.source, 'conntrack -L');
   assert.deepEqual(await drain(stream), []);
 });
@@ -57,7 +58,7 @@ test('neither source readable: named, with whether root helps, no throw', async 
     await t.test(c.name, async () => {
       const { kernel, paths } = loadFixtureTree('with-table', { live: true });
       kernel.failRead(paths.tableFile(), 'EACCES');
-      const got = await openTableStream({ files: kernel, paths, runner: new CannedRunner(c.runner), isRoot: c.isRoot });
+      const got = await openTableStream(fakeHost(kernel, paths, { runner: new CannedRunner(c.runner), isRoot: c.isRoot }));
       assert.equal(got.source, null);
       assert.deepEqual(got.unreadable.map((u) => [u.code, u.needsRoot]), c.want);
     });
@@ -67,7 +68,7 @@ test('neither source readable: named, with whether root helps, no throw', async 
 test('conntrack -L failing midway makes the iteration throw', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
   const runner = new CannedRunner({ [LIST]: { code: 1, stdout: extended, stderr: 'conntrack: Interrupted system call' } });
-  const stream = (await openTableStream({ files: kernel, paths, runner })) as TableStream;
+  const stream = (await openTableStream(fakeHost(kernel, paths, { runner }))) as TableStream;
   await assert.rejects(drain(stream), /exited 1 midway: conntrack: Interrupted/);
 });
 
@@ -77,7 +78,7 @@ test('file chunks split lines anywhere: the same entries come out; odd lines are
   const files: KernelFiles = Object.assign(Object.create(kernel) as KernelFiles, {
     stream: () => Readable.from(Array.from({ length: Math.ceil(text.length / 7) }, (_, i) => Buffer.from(text.slice(i * 7, i * 7 + 7)))),
   });
-  const stream = (await openTableStream({ files, paths, runner: new CannedRunner({}) })) as TableStream;
+  const stream = (await openTableStream(fakeHost(files, paths))) as TableStream;
   assert.deepEqual(await drain(stream), linesOf(fileText).map((l) => parseConntrackLine(l)));
   assert.deepEqual([stream.parser.parsed, stream.parser.malformed], [23, 1]);
 });
@@ -85,7 +86,7 @@ test('file chunks split lines anywhere: the same entries come out; odd lines are
 test('a copied tree without a table file: conntrack -L is never run against the live kernel', async () => {
   const { kernel, paths } = loadFixtureTree('proc-net-layout');
   const runner = new CannedRunner({ [LIST]: { code: 0, stdout: extended, stderr: '' } });
-  const got = await openTableStream({ files: kernel, paths, runner, isRoot: true });
+  const got = await openTableStream(fakeHost(kernel, paths, { runner, isRoot: true }));
   assert.equal(got.source, null);
   assert.deepEqual(runner.calls, []);
   assert.deepEqual(got.unreadable.map((u) => `${u.path} ${u.code}`), [`${paths.tableFile()} ENOENT`, `${LIST} not run: the --proc-root tree is not this kernel`]);
@@ -94,7 +95,7 @@ test('a copied tree without a table file: conntrack -L is never run against the 
 test('the table file in the proc/net layout is read', async () => {
   const { kernel, paths } = loadFixtureTree('proc-net-layout');
   kernel.set(paths.proc('net', 'nf_conntrack'), fileText);
-  const stream = (await openTableStream({ files: kernel, paths, runner: new CannedRunner({}) })) as TableStream;
+  const stream = (await openTableStream(fakeHost(kernel, paths))) as TableStream;
   assert.equal(stream.origin, paths.proc('net', 'nf_conntrack'));
   assert.equal((await drain(stream)).length, 23);
 });

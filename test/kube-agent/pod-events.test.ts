@@ -19,6 +19,7 @@ import { DEFAULT_PRESSURE } from '../../src/report/findings.js';
 import { buildNetnsStatus, netnsDrops, type PodNames } from '../../src/report/netns-status.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { AGENT_USER, nodeEvents, startCluster, until, type TestCluster } from './support.js';
+import { silentLog } from '../support/silent-log.js';
 
 const NODE = 'node-pods-1';
 const NS = 'shop';
@@ -58,7 +59,7 @@ before(async () => {
   await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
   // kube-apiserver's ServiceAccount admission wants the pod's service account to exist.
   await create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
-  const log = { warn: (_o: object, msg: string) => void warnings.push(msg), debug: () => undefined };
+  const log = silentLog({ warn: (_o, msg) => void warnings.push(msg) });
   listedUid = await pod('web-1', NODE);
   elsewhereUid = await pod('web-2', 'another-node');
   pods = new NodePods(new ClusterApi(loadKubeConfig(cluster.api.kubeconfig(AGENT_USER))), NODE, realTiming(), log);

@@ -7,7 +7,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startAgent, type AgentProcess } from '../../src/cli/agent.js';
-import { realHost, type Host } from '../../src/cli/host.js';
+import { realHost, type Host } from '../../src/kernel/host.js';
 import { loadConfig } from '../../src/config.js';
 import type { CommandRunner } from '../../src/kernel/command-runner.js';
 import { buildCrds } from '../../src/api/v1alpha1/crds.js';

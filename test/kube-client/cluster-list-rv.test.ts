@@ -13,6 +13,7 @@ import { realTiming } from '../../src/kube/reflector.js';
 import { SKIP_REAL_SERVER } from '../support/kube/harness.js';
 import type { RequestLogEntry } from '../support/kube/server.js';
 import { AGENT_USER, startCluster, until } from '../kube-agent/support.js';
+import { silentLog } from '../support/silent-log.js';
 
 const NODE = 'node-a';
 const POLICIES = '/apis/conntrack.io/v1alpha1/conntrackpolicies';
@@ -22,7 +23,7 @@ const policy = (timeWaitSeconds: number) => ({
   metadata: { name: 'web-nodes' },
   spec: { nodeSelector: { matchLabels: { role: 'web' } }, mode: 'Enforce', timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds } } },
 });
-const quiet = { warn() {}, debug() {}, info() {} };
+const quiet = silentLog();
 
 /** The agent's lists (not watches) of one collection, with their query. */
 function lists(log: RequestLogEntry[], path: string): URLSearchParams[] {

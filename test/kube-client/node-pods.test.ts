@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { NodePods } from '../../src/kube/node-pods.js';
 import type { KubeObject, ListWatch, ReflectorTiming, WatchEventType } from '../../src/kube/reflector.js';
 import { until } from '../support/until.js';
+import { silentLog } from '../support/silent-log.js';
 
 const pod = (namespace: string, name: string, uid: string, rv: number): KubeObject => ({ metadata: { namespace, name, uid, resourceVersion: String(rv) } });
 const forbidden = (what: string) => Object.assign(new Error(`pods is forbidden: User "agent" cannot ${what} resource "pods"`), { statusCode: 403 });
@@ -32,7 +33,7 @@ const timing: ReflectorTiming = { backoffInitialMs: 1, backoffMaxMs: 2, backoffJ
 
 function logs() {
   const lines: Array<[level: string, msg: string, obj: object]> = [];
-  return { lines, log: { warn: (o: object, m: string) => void lines.push(['warn', m, o]), debug: (o: object, m: string) => void lines.push(['debug', m, o]) } };
+  return { lines, log: silentLog({ warn: (o, m) => void lines.push(['warn', m, o]), debug: (o, m) => void lines.push(['debug', m, o]) }) };
 }
 
 test('pods by UID from the list and the watch; only its own node asked for', async () => {

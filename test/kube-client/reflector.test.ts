@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { until as untilValue } from '../support/until.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { Reflector, type KubeObject, type ListWatch, type ReflectorTiming, type WatchEventType } from '../../src/kube/reflector.js';
+import { silentLog } from '../support/silent-log.js';
 
 type Obj = KubeObject & { metadata: { name: string; resourceVersion: string } };
 const obj = (name: string, rv: number): Obj => ({ metadata: { name, resourceVersion: String(rv) } });
@@ -47,7 +48,7 @@ const timing: ReflectorTiming = {
   now: Date.now,
   random: Math.random,
 };
-const quiet = { warn() {}, debug() {} };
+const quiet = silentLog();
 
 const until = (cond: () => boolean) => untilValue('the scripted calls', async () => (cond() ? true : undefined), 2000);
 

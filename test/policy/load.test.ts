@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatPolicyErrors, parsePolicyDocuments, validatePolicyObjects, type PolicyError } from '../../src/policy/load.js';
+import { formatPolicyErrors, parsePolicyDocuments, validatePolicyObjects, validPolicies, type PolicyError } from '../../src/policy/load.js';
 
 const HEADER = 'apiVersion: conntrack.io/v1alpha1\nkind: ConntrackPolicy\n';
 
@@ -278,5 +278,12 @@ describe('parsePolicyDocuments: valid input', () => {
     const result = validatePolicyObjects([{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'x' }, spec: { priority: 'high' } }, document: 1 }], 'api');
     assert.ok('errors' in result);
     assert.equal(formatPolicyErrors(result.errors), 'api: x: spec.priority: expected a number, got "high"');
+  });
+
+  it('validates API objects one by one: an invalid policy does not take the valid ones down', () => {
+    const object = (name: string, spec: object) => ({ apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name }, spec });
+    const { policies, errors } = validPolicies([object('good', { priority: 1 }), object('bad', { priority: 'high' }), object('also-good', {})]);
+    assert.deepEqual(policies.map((p) => p.metadata.name), ['good', 'also-good']);
+    assert.equal(formatPolicyErrors(errors), 'api: bad: spec.priority: expected a number, got "high"');
   });
 });

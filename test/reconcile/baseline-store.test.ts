@@ -5,7 +5,7 @@ import * as fsp from 'node:fs/promises';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AtomicFs } from '../../src/reconcile/atomic-file.js';
+import type { AtomicFs } from '../../src/atomic-file.js';
 import { FileBaselineStore, MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
 import type { Action } from '../../src/reconcile/planner.js';
 

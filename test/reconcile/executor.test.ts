@@ -7,6 +7,7 @@ import { errno } from '../support/fake-kernel.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { conntrackKernel, paths, snapshot } from './kernel-fixture.js';
+import { fakeHost } from '../support/fake-host.js';
 
 const FULL: DesiredState = {
   sysctls: {
@@ -30,8 +31,8 @@ async function setUp(desired: DesiredState = FULL) {
   const kernel = conntrackKernel();
   const backend = new FakeNotrackBackend();
   const check = await backend.check({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
-  const fullPlan = plan(desired, await readObservedState(kernel, paths), emptyBaseline(), check);
-  return { kernel, backend, actions: fullPlan.actions, executor: new Executor(kernel, paths, backend), before: snapshot(kernel) };
+  const fullPlan = plan(desired, await readObservedState(fakeHost(kernel, paths)), emptyBaseline(), check);
+  return { kernel, backend, actions: fullPlan.actions, executor: new Executor(fakeHost(kernel, paths), backend), before: snapshot(kernel) };
 }
 
 test('executor: a full plan applies and reads back', async () => {
@@ -123,13 +124,13 @@ test('executor: errors name the key, the value and what the errno means', async 
     assert.equal(writeErrorMessage('nf_conntrack_max', 1048576, errno(code, 'write', '/proc/sys/net/netfilter/nf_conntrack_max')), message);
   }
   const kernel = conntrackKernel();
-  const result = await new Executor(kernel, paths, null).execute([{ kind: 'buckets', key: 'buckets', via: 'sysctl', from: 262144, to: 0 }]);
+  const result = await new Executor(fakeHost(kernel, paths), null).execute([{ kind: 'buckets', key: 'buckets', via: 'sysctl', from: 262144, to: 0 }]);
   assert.equal(result.failed?.error, 'buckets = 0: the kernel refused the value (EINVAL)');
 });
 
 test('executor: buckets rounded up by the kernel are accepted', async () => {
   const kernel = conntrackKernel();
-  const result = await new Executor(kernel, paths, null).execute([{ kind: 'buckets', key: 'buckets', via: 'hashsize', from: 262144, to: 300000 }]);
+  const result = await new Executor(fakeHost(kernel, paths), null).execute([{ kind: 'buckets', key: 'buckets', via: 'hashsize', from: 262144, to: 300000 }]);
   assert.equal(result.ok, true, result.failed?.error);
   assert.equal(kernel.value(paths.hashsizeParam()), '300032');
 });

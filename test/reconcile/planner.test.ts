@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DesiredState } from '../../src/policy/types.js';
-import type { ObservedState } from '../../src/reconcile/observed.js';
+import type { NotrackCheck, ObservedState } from '../../src/kernel/observed.js';
 import { Executor } from '../../src/reconcile/executor.js';
-import { describeAction, describeNotApplicable, emptyBaseline, plan, type Action, type Baseline, type NotrackState } from '../../src/reconcile/planner.js';
+import { emptyBaseline, plan, type Action, type Baseline } from '../../src/reconcile/planner.js';
 import { readObservedState, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS } from '../../src/kernel/observe.js';
 import { conntrackKernel, paths, type KernelOptions } from './kernel-fixture.js';
+import { fakeHost } from '../support/fake-host.js';
 
 const LOOPBACK = { name: 'loopback', interface: 'lo', direction: 'both' as const };
 
@@ -14,7 +15,7 @@ function desired(partial: Partial<DesiredState> = {}): DesiredState {
 }
 
 async function observe(options: KernelOptions = {}, hostNetns: boolean | null = null): Promise<ObservedState> {
-  return { ...(await readObservedState(conntrackKernel(options), paths)), hostNetns };
+  return { ...(await readObservedState(fakeHost(conntrackKernel(options), paths))), hostNetns };
 }
 
 const summary = (actions: Action[]) => actions.map((a) => ('to' in a && typeof a.to === 'number' ? `${a.key} ${a.from}->${a.to}` : `${a.kind}`));
@@ -115,7 +116,7 @@ for (const c of cases) {
   });
 }
 
-const notrackCases: Array<{ name: string; desired: DesiredState; check: NotrackState | null; baseline?: Baseline; kinds: string[]; notApplicable?: string }> = [
+const notrackCases: Array<{ name: string; desired: DesiredState; check: NotrackCheck | null; baseline?: Baseline; kinds: string[]; notApplicable?: string }> = [
   {
     name: 'rules missing: one sync action, last, carrying the lines',
     desired: desired({ notrack: [LOOPBACK], sysctls: { nf_conntrack_icmp_timeout: 10 } }),
@@ -156,29 +157,13 @@ for (const c of notrackCases) {
 
 test('plan: a second plan after applying the first is empty', async () => {
   const kernel = conntrackKernel();
-  const observeKernel = () => readObservedState(kernel, paths);
+  const observeKernel = () => readObservedState(fakeHost(kernel, paths));
   const want = desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_established: 600, nf_conntrack_udp_timeout: 10 }, buckets: 300000 });
   const first = plan(want, await observeKernel(), emptyBaseline(), null);
   assert.equal(first.actions.length, 4);
-  const run = await new Executor(kernel, paths, null).execute(first.actions);
+  const run = await new Executor(fakeHost(kernel, paths), null).execute(first.actions);
   assert.equal(run.ok, true, run.failed?.error);
   const second = plan(want, await observeKernel(), emptyBaseline(), null);
   assert.deepEqual(second, { actions: [], notApplicable: [], inSync: true });
   assert.equal(kernel.value(paths.sysctl('nf_conntrack_buckets')), '300032', 'the fake rounds like the kernel');
-});
-
-test('describeAction: the diff lines plan prints', () => {
-  const lines: Array<[Action, string]> = [
-    [{ kind: 'sysctl', key: 'nf_conntrack_tcp_timeout_established', from: 432000, to: 600 }, 'tcp established  432000 -> 600'],
-    [{ kind: 'sysctl', key: 'nf_conntrack_tcp_timeout_close_wait', from: 3600, to: 60 }, 'tcp close_wait  3600 -> 60'],
-    [{ kind: 'sysctl', key: 'nf_conntrack_udp_timeout', from: 30, to: 10 }, 'udp timeout  30 -> 10'],
-    [{ kind: 'sysctl', key: 'nf_conntrack_max', from: 262144, to: 1048576 }, 'max  262144 -> 1048576'],
-    [{ kind: 'buckets', key: 'buckets', via: 'hashsize', from: 262144, to: 524288 }, 'buckets  262144 -> 524288 (via hashsize)'],
-    [{ kind: 'notrack-sync', key: 'notrack', to: { rules: [], acceptUntracked: false }, from: null, missing: ['a', 'b'], extra: ['c'] }, 'notrack  sync: 2 to add, 1 to remove'],
-  ];
-  for (const [action, line] of lines) assert.equal(describeAction(action), line);
-  assert.equal(
-    describeNotApplicable({ key: 'nf_conntrack_max', desired: 1048576, current: 262144, reason: 'read-only in this network namespace' }),
-    'max  wanted 1048576 (now 262144): read-only in this network namespace',
-  );
 });

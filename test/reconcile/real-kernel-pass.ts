@@ -6,16 +6,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { HostPaths } from '../../src/kernel/host-paths.js';
-import { RealKernelFiles } from '../../src/kernel/kernel-files.js';
+import { realHost } from '../../src/kernel/host.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import type { DesiredState } from '../../src/policy/types.js';
 import { FileBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { Executor } from '../../src/reconcile/executor.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 
-const files = new RealKernelFiles();
-const paths = new HostPaths({ procRoot: '/proc', sysRoot: '/sys' });
+const host = realHost({ procRoot: '/proc', sysRoot: '/sys' }, process.geteuid?.() === 0);
+const { files, paths } = host;
 const KEYS = ['nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'nf_conntrack_udp_timeout', 'nf_conntrack_icmp_timeout'];
 const GLOBAL = ['nf_conntrack_max', 'nf_conntrack_buckets'];
 
@@ -36,9 +35,8 @@ async function main(): Promise<Record<string, unknown>> {
   const stateDir = await mkdtemp(join(tmpdir(), 'ctop-real-pass-'));
   try {
     const reconciler = new Reconciler({
-      observe: () => readObservedState(files, paths),
-      files,
-      paths,
+      observe: () => readObservedState(host),
+      host,
       backend: null,
       baselineStore: new FileBaselineStore(stateDir),
       clock: () => performance.timeOrigin + performance.now(),
@@ -52,7 +50,7 @@ async function main(): Promise<Record<string, unknown>> {
     const corrected = await reconciler.reconcile(desired, 'Enforce');
     const afterCorrection = await values(KEYS);
     // All-or-nothing on the real kernel: the second write is refused (EACCES), the first is put back.
-    const refused = await new Executor(files, paths, null).execute([
+    const refused = await new Executor(host, null).execute([
       { kind: 'sysctl', key: 'nf_conntrack_udp_timeout', from: 10, to: 11 },
       { kind: 'sysctl', key: 'nf_conntrack_max', from: start.nf_conntrack_max!, to: start.nf_conntrack_max! * 2 },
     ]);

@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import type { DesiredState, PolicyMode } from '../../src/policy/types.js';
 import { MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { CorrectionGuard } from '../../src/reconcile/drift.js';
-import { Reconciler, type ReconcileLogger } from '../../src/reconcile/reconciler.js';
+import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Log } from '../../src/logger.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { conntrackKernel, paths, snapshot, type KernelOptions } from './kernel-fixture.js';
+import { fakeHost } from '../support/fake-host.js';
 
 const MIN = 60_000;
 const TIME_WAIT = paths.sysctl('nf_conntrack_tcp_timeout_time_wait');
@@ -22,7 +23,7 @@ const POLICY: DesiredState = {
 };
 
 /** The project's pino logger, its lines collected as "level message". */
-function collectingLogger(): { logger: ReconcileLogger; logged: string[] } {
+function collectingLogger(): { logger: Log; logged: string[] } {
   const logged: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -36,14 +37,14 @@ function collectingLogger(): { logger: ReconcileLogger; logged: string[] } {
 
 function setUp(options: KernelOptions = {}, kubeProxyRunning = false) {
   const kernel = conntrackKernel(options);
+  const host = fakeHost(kernel, paths);
   const backend = new FakeNotrackBackend();
   const baselineStore = new MemoryBaselineStore();
   const clock = { now: Date.parse('2026-11-22T04:00:00Z') };
   const { logger, logged } = collectingLogger();
   const reconciler = new Reconciler({
-    observe: () => readObservedState(kernel, paths),
-    files: kernel,
-    paths,
+    observe: () => readObservedState(host),
+    host,
     backend,
     baselineStore,
     clock: () => clock.now,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { diagnose } from '../../src/cli/doctor.js';
 import { doctorExitCode } from '../../src/report/doctor-report.js';
 import { renderDoctorText } from '../../src/report/doctor-text.js';
+import { fakeHost } from '../support/fake-host.js';
 import { CannedRunner, fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
 
 /** Run doctor on a tree whose stat file reads `before` at the first sample and `after` at the second. */
@@ -12,7 +13,7 @@ async function doctorOn(tree: FixtureTree, before: string, after: string, runner
   tree.kernel.set(tree.paths.statFile(), before);
   let now = 1_000_000;
   const report = await diagnose(
-    { files: tree.kernel, paths: tree.paths, runner, isRoot: true },
+    fakeHost(tree.kernel, tree.paths, { runner, isRoot: true }),
     {
       readTable: true,
       topN: 10,
@@ -90,7 +91,7 @@ test('a proc/net tree without a table file: only its own values, what is missing
   });
   let now = 0;
   const report = await diagnose(
-    { files: tree.kernel, paths: tree.paths, runner, isRoot: true },
+    fakeHost(tree.kernel, tree.paths, { runner, isRoot: true }),
     { readTable: true, topN: 10, sampleMs: 2000, nowMs: () => now, sleep: async (ms) => void (now += ms) },
   );
   assert.deepEqual(runner.calls, []);

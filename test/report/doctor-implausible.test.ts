@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diagnose } from '../../src/cli/doctor.js';
 import { renderDoctorText } from '../../src/report/doctor-text.js';
-import { CannedRunner, loadFixtureTree } from '../support/fixture-tree.js';
+import { fakeHost } from '../support/fake-host.js';
+import { loadFixtureTree } from '../support/fixture-tree.js';
 
 const cases: { name: string; key: string; value: string; notRead: string | null; entries: string }[] = [
   { name: 'negative count', key: 'nf_conntrack_count', value: '-5', notRead: 'implausible value -5', entries: 'entries        ? of 262,144 max' },
@@ -21,7 +22,7 @@ for (const c of cases) {
     const tree = loadFixtureTree('with-table');
     const path = tree.paths.sysctl(c.key);
     tree.kernel.set(path, `${c.value}\n`);
-    const report = await diagnose({ files: tree.kernel, paths: tree.paths, runner: new CannedRunner({}), isRoot: true }, { readTable: false, topN: 10, sampleMs: 0, nowMs: () => 0, sleep: async () => {} });
+    const report = await diagnose(fakeHost(tree.kernel, tree.paths, { isRoot: true }), { readTable: false, topN: 10, sampleMs: 0, nowMs: () => 0, sleep: async () => {} });
     const text = renderDoctorText(report);
     const entries = text.split('\n').find((l) => l.trimStart().startsWith('entries'));
     assert.equal(entries?.trim(), c.entries);

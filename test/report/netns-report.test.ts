@@ -4,6 +4,7 @@ import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
 import { buildNetnsReport, netnsSection } from '../../src/report/netns-report.js';
 import { NETNS_FINDING_RULES, netnsFindings } from '../../src/report/netns-findings.js';
 import { readNetnsCensus } from '../../src/kernel/netns-census.js';
+import { fakeHost } from '../support/fake-host.js';
 import { loadFixtureTree } from '../support/fixture-tree.js';
 
 const MAX = 262144;
@@ -112,7 +113,7 @@ test('custom pressure thresholds apply', () => {
 
 test('the fixture census end to end: three namespaces, pods attributed, total within the slab', async () => {
   const t = loadFixtureTree('netns-census');
-  const r = buildNetnsReport(await readNetnsCensus({ files: t.kernel, paths: t.paths, isRoot: true }, { host: true, inode: 4026531833 }), MAX, 10);
+  const r = buildNetnsReport(await readNetnsCensus(fakeHost(t.kernel, t.paths, { isRoot: true }), { host: true, inode: 4026531833 }), MAX, 10);
   assert.equal(r.nodeWide.entries, 5 + 7 + 12);
   assert.equal(r.nodeWide.hostEntries, 5);
   assert.ok(r.nodeWide.entries! <= r.nodeWide.slab!.activeObjects);

@@ -12,7 +12,8 @@ import { eventsForPass } from '../../src/report/node-events.js';
 import { buildNodeStatus } from '../../src/report/node-status.js';
 import { NetnsSummary, NodeStatus, type NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { writeReason } from '../../src/report/status-throttle.js';
-import { CannedRunner, loadFixtureTree } from '../support/fixture-tree.js';
+import { fakeHost } from '../support/fake-host.js';
+import { loadFixtureTree } from '../support/fixture-tree.js';
 
 const MAX = 1000;
 const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
@@ -113,8 +114,8 @@ test('pod events: the namespace events of known pods, on the Pod, naming it and 
 test('an agent pass over the fixture: the status carries the namespaces and still validates; events go with the node\'s', async () => {
   const t = loadFixtureTree('netns-census');
   const hostTree = loadFixtureTree('host-6.18');
-  const snapshot = await readHostSnapshot({ files: hostTree.kernel, paths: hostTree.paths, runner: new CannedRunner({}), isRoot: true });
-  const c = await readNetnsCensus({ files: t.kernel, paths: t.paths, isRoot: true }, { host: true, inode: 4026531833 });
+  const snapshot = await readHostSnapshot(fakeHost(hostTree.kernel, hostTree.paths, { isRoot: true }));
+  const c = await readNetnsCensus(fakeHost(t.kernel, t.paths, { isRoot: true }), { host: true, inode: 4026531833 });
   const { status } = buildNodeStatus({
     nodeName: 'n1',
     now: new Date('2026-01-01T00:00:00Z'),

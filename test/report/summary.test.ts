@@ -4,6 +4,7 @@ import { summarizeBatches, TableSummarizer, tcpTimeoutKey, type SummaryEntry } f
 import { HeavyHitters } from '../../src/kernel/top-k.js';
 import { EntryParser } from '../../src/kernel/entry-parser.js';
 import { readConntrackSysctls } from '../../src/kernel/sysctls.js';
+import { fakeHost } from '../support/fake-host.js';
 import { fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
 
 function entry(over: Partial<SummaryEntry> & { src?: string; dst?: string }): SummaryEntry {
@@ -30,7 +31,7 @@ function countBy(values: string[]): Record<string, number> {
 test('the with-table capture: the same counts as the field notes\' awk over the same lines', async () => {
   const lines = fixtureText('with-table', 'conntrack-L-extended.txt').split('\n').filter((l) => l !== '');
   const { kernel, paths } = loadFixtureTree('with-table');
-  const { values: sysctls } = await readConntrackSysctls(kernel, paths);
+  const { values: sysctls } = await readConntrackSysctls(fakeHost(kernel, paths));
   const parser = new EntryParser();
   const got = await summarizeBatches(inBatches(lines.map((l) => parser.parse(l)!), 5), { sysctls });
   // The oracle: awk '{print $3}' and '$3=="tcp" {print $6}' over the same text.

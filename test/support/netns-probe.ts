@@ -3,9 +3,9 @@
 // prints one JSON object { snapshot, source, summary, parsed, malformed }.
 // --no-file hides /proc/self/net/nf_conntrack so the conntrack -L path is used.
 import { Readable } from 'node:stream';
-import { RealCommandRunner } from '../../src/kernel/command-runner.js';
-import { HostPaths } from '../../src/kernel/host-paths.js';
-import { RealKernelFiles, type KernelFiles } from '../../src/kernel/kernel-files.js';
+import { realHost } from '../../src/kernel/host.js';
+import type { HostPaths } from '../../src/kernel/host-paths.js';
+import type { KernelFiles } from '../../src/kernel/kernel-files.js';
 import { readHostSnapshot } from '../../src/kernel/snapshot.js';
 import { openTableStream } from '../../src/kernel/table-stream.js';
 import { summarizeBatches } from '../../src/kernel/table-summary.js';
@@ -31,13 +31,10 @@ export function withoutTableFile(files: KernelFiles, paths: HostPaths): KernelFi
 }
 
 async function main(): Promise<void> {
-  const paths = new HostPaths({ procRoot: '/proc', sysRoot: '/sys' });
-  const real = new RealKernelFiles();
-  const files = process.argv.includes('--no-file') ? withoutTableFile(real, paths) : real;
-  const runner = new RealCommandRunner();
-  const isRoot = process.geteuid?.() === 0;
-  const snapshot = await readHostSnapshot({ files, paths, runner, isRoot });
-  const table = await openTableStream({ files, paths, runner, isRoot });
+  const real = realHost({ procRoot: '/proc', sysRoot: '/sys' }, process.geteuid?.() === 0);
+  const host = process.argv.includes('--no-file') ? { ...real, files: withoutTableFile(real.files, real.paths) } : real;
+  const snapshot = await readHostSnapshot(host);
+  const table = await openTableStream(host);
   if (table.source === null) throw new Error(`table unreadable: ${JSON.stringify(table.unreadable)}`);
   const summary = await summarizeBatches(table.batches, { sysctls: snapshot.sysctls });
   process.stdout.write(`${JSON.stringify({ snapshot, source: table.source, summary, parsed: table.parser.parsed, malformed: table.parser.malformed })}\n`);

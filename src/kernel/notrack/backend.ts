@@ -1,28 +1,12 @@
 // The contract every NOTRACK backend (iptables-nft, iptables-legacy,
 // nftables) meets. A backend only ever touches chains/tables it created and
 // names as its own, and syncs them atomically.
-import type { NotrackRule } from '../../policy/types.js';
+import type { NotrackCheck, NotrackDesired } from '../observed.js';
 
 export type NotrackBackendName = 'iptables-nft' | 'iptables-legacy' | 'nftables';
 
 /** An object with one of our names that we did not create: refused, never taken over. */
 export class ForeignObjectError extends Error {}
-
-export interface NotrackDesired {
-  rules: NotrackRule[];
-  /** Accept --ctstate UNTRACKED first in filter INPUT, in an owned chain. */
-  acceptUntracked: boolean;
-}
-
-export interface NotrackCheck {
-  inSync: boolean;
-  /** Rendered rule lines (canonical form) that should be there and are not. */
-  missing: string[];
-  /** Rendered rule lines in our chains that should not be there. */
-  extra: string[];
-  /** How many rules we own now (for the owned-rules metric). */
-  ownedRules: number;
-}
 
 export interface NotrackBackend {
   readonly name: NotrackBackendName;

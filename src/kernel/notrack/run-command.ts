@@ -1,7 +1,7 @@
 // Runs a tool through the injected CommandRunner and turns a non-zero exit
 // into an Error naming the command, its exit code and stderr.
 import type { CommandResult, CommandRunner } from '../command-runner.js';
-import { errnoCode } from '../kernel-files.js';
+import { errnoCode } from '../../errors.js';
 
 export class CommandFailedError extends Error {
   constructor(
