@@ -8,7 +8,17 @@ import tseslint from 'typescript-eslint';
 const LAYERS = ['api', 'policy', 'kernel', 'reconcile', 'report', 'agent', 'kube', 'controller', 'cli'];
 
 /** Pure code: folders, and single files in otherwise impure folders. */
-const PURE = ['src/api/**', 'src/policy/**', 'src/report/**', 'src/kernel/table-summary.ts', 'src/kernel/top-k.ts', 'src/agent/agent-state.ts', 'src/reconcile/planner.ts', 'src/reconcile/drift.ts', 'src/backoff.ts'];
+const PURE = [
+  'src/api/**',
+  'src/policy/**',
+  'src/report/**',
+  'src/kernel/table-summary.ts',
+  'src/kernel/top-k.ts',
+  'src/agent/agent-state.ts',
+  'src/reconcile/planner.ts',
+  'src/reconcile/drift.ts',
+  'src/backoff.ts',
+];
 
 /** Outside every layer: small shared modules anything may import. */
 const SHARED = ['errors', 'backoff', 'serial-task', 'atomic-file'];
@@ -18,7 +28,10 @@ const folderPattern = (names) => `(^|/)(${names.join('|')})/`;
 
 function layerPatterns(layer) {
   return [
-    { regex: folderPattern(higher(layer)), message: `${layer}/ sits below ${higher(layer).join(', ')}: move the shared piece down instead (README, ARCHITECTURE)` },
+    {
+      regex: folderPattern(higher(layer)),
+      message: `${layer}/ sits below ${higher(layer).join(', ')}: move the shared piece down instead (README, ARCHITECTURE)`,
+    },
     // Only the commands read the configuration; everyone else is handed values.
     ...(layer === 'cli' ? [] : [{ regex: '(^|/)config\\.js$', message: 'only src/cli reads the configuration; take values through the constructor' }]),
   ];
@@ -32,7 +45,9 @@ function purePatterns(layer) {
     { regex: '^(pino|@kubernetes/)', message: 'pure code does no I/O (README, ARCHITECTURE)' },
     { regex: '(^|/)(logger|config)\\.js$', message: 'pure code neither logs nor reads the configuration' },
     // A type only names a shape: pure code may import the types of a lower I/O layer, not its code.
-    ...(typesOnly.length ? [{ regex: folderPattern(typesOnly), allowTypeImports: true, message: `pure code may import only the types of ${typesOnly.join(' and ')}/` }] : []),
+    ...(typesOnly.length
+      ? [{ regex: folderPattern(typesOnly), allowTypeImports: true, message: `pure code may import only the types of ${typesOnly.join(' and ')}/` }]
+      : []),
   ];
 }
 
@@ -43,7 +58,9 @@ function restrict(files, patterns) {
   return { files, rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } };
 }
 
-const layerConfigs = LAYERS.map((layer) => restrict([`src/${layer}/**/*.ts`], [...layerPatterns(layer), ...(isPure(`src/${layer}/x`) ? purePatterns(layer) : [])]));
+const layerConfigs = LAYERS.map((layer) =>
+  restrict([`src/${layer}/**/*.ts`], [...layerPatterns(layer), ...(isPure(`src/${layer}/x`) ? purePatterns(layer) : [])]),
+);
 const pureFileConfigs = PURE.filter((p) => !p.endsWith('/**')).map((file) => {
   const layer = LAYERS.find((l) => file.startsWith(`src/${l}/`));
   return restrict([file], [...layerPatterns(layer), ...purePatterns(layer)]);

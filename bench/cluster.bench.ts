@@ -33,7 +33,17 @@ const silent = createLogger('silent', 'bench');
 
 function policyDoc(generation: number, timeWaitSeconds: number) {
   const r = validatePolicyObjects(
-    [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation }, spec: { mode: 'Enforce', timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds } } } }, document: 1 }],
+    [
+      {
+        object: {
+          apiVersion: 'conntrack.io/v1alpha1',
+          kind: 'ConntrackPolicy',
+          metadata: { name: 'web', generation },
+          spec: { mode: 'Enforce', timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds } } },
+        },
+        document: 1,
+      },
+    ],
     'bench',
   );
   if ('errors' in r) throw new Error(JSON.stringify(r.errors));
@@ -83,7 +93,16 @@ async function simulatedDay(): Promise<void> {
   const baselineStore = new MemoryBaselineStore();
   const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore, clock: () => now });
   const agent = new NodeAgent(
-    { nodeName: 'n1', intervalMs: PASS_MS, breakdownIntervalMs: 5 * 60_000, dropProbeMs: 2000, forceDryRun: false, serviceCidrs: [], podCidrs: [], notrackBackend: 'nftables' },
+    {
+      nodeName: 'n1',
+      intervalMs: PASS_MS,
+      breakdownIntervalMs: 5 * 60_000,
+      dropProbeMs: 2000,
+      forceDryRun: false,
+      serviceCidrs: [],
+      podCidrs: [],
+      notrackBackend: 'nftables',
+    },
     {
       host,
       logger: silent,
@@ -120,7 +139,14 @@ async function simulatedDay(): Promise<void> {
 }
 
 function status(node: string): NodeStatusDoc {
-  const c = (type: 'Applied' | 'Drifted' | 'Pressure' | 'TableFull', status: 'True' | 'False', reason: string) => ({ type, status, reason, message: '', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 });
+  const c = (type: 'Applied' | 'Drifted' | 'Pressure' | 'TableFull', status: 'True' | 'False', reason: string) => ({
+    type,
+    status,
+    reason,
+    message: '',
+    lastTransitionTime: '2026-01-01T00:00:00Z',
+    observedGeneration: 1,
+  });
   return {
     nodeName: node,
     lastProbeTime: '2026-01-01T00:00:00Z',
@@ -136,8 +162,16 @@ async function manyAgents(n: number): Promise<void> {
   const api = await startApi({ inProcess: true });
   try {
     for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, unknown>);
-    await api.request('POST', '/apis/conntrack.io/v1alpha1/conntrackpolicies', { body: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web' }, spec: { timeouts: { tcp: { establishedSeconds: 600 } } } } });
-    for (let i = 0; i < n; i++) await api.request('POST', '/api/v1/nodes', { body: { apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${i}`, labels: { role: 'web' } } } });
+    await api.request('POST', '/apis/conntrack.io/v1alpha1/conntrackpolicies', {
+      body: {
+        apiVersion: 'conntrack.io/v1alpha1',
+        kind: 'ConntrackPolicy',
+        metadata: { name: 'web' },
+        spec: { timeouts: { tcp: { establishedSeconds: 600 } } },
+      },
+    });
+    for (let i = 0; i < n; i++)
+      await api.request('POST', '/api/v1/nodes', { body: { apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${i}`, labels: { role: 'web' } } } });
     const kc = loadKubeConfig(api.kubeconfig());
     const server = api.server!;
     const before = server.requests.length;
@@ -147,7 +181,13 @@ async function manyAgents(n: number): Promise<void> {
       const cluster = new ClusterApi(kc);
       const node = `node-${i}`;
       const source = new ClusterPolicySource(cluster, node, `${dir}/${node}`, realTiming(), silent);
-      const report = clusterReporter(cluster, node, () => source.nodeRef(), () => new Date(), silent);
+      const report = clusterReporter(
+        cluster,
+        node,
+        () => source.nodeRef(),
+        () => new Date(),
+        silent,
+      );
       return { node, source, report };
     });
     await Promise.all(agents.map((a) => a.source.start()));

@@ -40,9 +40,15 @@ function generateTree(dir: string): void {
     symlinkSync(`net:[${FIRST_INODE + ns}]`, join(pidDir, 'ns/net'));
     writeFileSync(join(pidDir, 'net/stat/nf_conntrack'), STAT_FILE);
     const uid = `0f3b0c1e_7a2d_4c55_9a8e_${String(ns).padStart(12, '0')}`;
-    writeFileSync(join(pidDir, 'cgroup'), ns === 0 ? '0::/init.scope\n' : `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid}.slice/cri-containerd-${p}.scope\n`);
+    writeFileSync(
+      join(pidDir, 'cgroup'),
+      ns === 0 ? '0::/init.scope\n' : `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid}.slice/cri-containerd-${p}.scope\n`,
+    );
   }
-  writeFileSync(join(dir, 'proc/slabinfo'), 'slabinfo - version: 2.1\nnf_conntrack        100    112    256   16    1 : tunables    0    0    0 : slabdata      7      7      0\n');
+  writeFileSync(
+    join(dir, 'proc/slabinfo'),
+    'slabinfo - version: 2.1\nnf_conntrack        100    112    256   16    1 : tunables    0    0    0 : slabdata      7      7      0\n',
+  );
 }
 
 /** KernelFiles counting what one pass touches. */
@@ -79,8 +85,14 @@ async function measure(label: string, procRoot: string): Promise<void> {
   gc();
   const { rss: rssAfter, heapUsed: heapAfter } = process.memoryUsage();
   times.sort((a, b) => a - b);
-  print(`${label}: processes, namespaces, unreadable, vanished`, `${held.processes}, ${held.namespaces.length}, ${held.unreadableProcesses}, ${held.vanishedProcesses}`);
-  print(`${label}: ms per pass min/median/max of ${PASSES}`, `${times[0]!.toFixed(1)} / ${times[Math.floor(PASSES / 2)]!.toFixed(1)} / ${times.at(-1)!.toFixed(1)}`);
+  print(
+    `${label}: processes, namespaces, unreadable, vanished`,
+    `${held.processes}, ${held.namespaces.length}, ${held.unreadableProcesses}, ${held.vanishedProcesses}`,
+  );
+  print(
+    `${label}: ms per pass min/median/max of ${PASSES}`,
+    `${times[0]!.toFixed(1)} / ${times[Math.floor(PASSES / 2)]!.toFixed(1)} / ${times.at(-1)!.toFixed(1)}`,
+  );
   print(`${label}: readlinks and file reads per pass`, `${files.links / PASSES} and ${files.reads / PASSES}`);
   print(`${label}: RSS added over ${PASSES} passes (MB)`, ((rssAfter - rssBefore) / MB).toFixed(1));
   print(`${label}: heap retained after GC, last result held (MB)`, ((heapAfter - heapBefore) / MB).toFixed(2));

@@ -24,8 +24,18 @@ function podBody(name: string, node: string) {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: 'bench', labels: { app: 'web', 'pod-template-hash': '7d9f8c6b5' }, annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' } },
-    spec: { nodeName: node, containers: [{ name: 'app', image: 'registry.example/web:1.2.3', env, ports: [{ containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '128Mi' } } }] },
+    metadata: {
+      name,
+      namespace: 'bench',
+      labels: { app: 'web', 'pod-template-hash': '7d9f8c6b5' },
+      annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' },
+    },
+    spec: {
+      nodeName: node,
+      containers: [
+        { name: 'app', image: 'registry.example/web:1.2.3', env, ports: [{ containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '128Mi' } } },
+      ],
+    },
   };
 }
 

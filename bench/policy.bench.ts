@@ -44,7 +44,12 @@ const FULL: DesiredState = {
   sysctls: TIMEOUTS,
   notrack: [
     { name: 'loopback', interface: 'lo', direction: 'both' },
-    ...Array.from({ length: 9 }, (_, i) => ({ name: `svc-${i}`, protocol: (i % 2 ? 'udp' : 'tcp') as 'tcp' | 'udp', ports: [{ from: 8000 + i * 10, to: 8005 + i * 10 }], direction: 'inbound' as const })),
+    ...Array.from({ length: 9 }, (_, i) => ({
+      name: `svc-${i}`,
+      protocol: (i % 2 ? 'udp' : 'tcp') as 'tcp' | 'udp',
+      ports: [{ from: 8000 + i * 10, to: 8005 + i * 10 }],
+      direction: 'inbound' as const,
+    })),
   ],
   acceptUntracked: true,
 };
@@ -113,8 +118,36 @@ async function inside(stateDir: string): Promise<void> {
 
 async function driftCorrection(ns: string, dir: string): Promise<void> {
   const policy = join(dir, 'policy.yaml');
-  writeFileSync(policy, `apiVersion: conntrack.io/v1alpha1\nkind: ConntrackPolicy\nmetadata: {name: bench}\nspec:\n  mode: Enforce\n  timeouts: {tcp: {timeWaitSeconds: 30}}\n`);
-  const agent = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', MAIN, 'agent', '--policy-file', policy, '--state-dir', join(dir, 'agent-state'), '--interval', '1s', '--metrics-addr', '127.0.0.1:19770', '--notrack-backend', 'iptables-nft', '--log-level', 'warn'], { stdio: 'ignore' });
+  writeFileSync(
+    policy,
+    `apiVersion: conntrack.io/v1alpha1\nkind: ConntrackPolicy\nmetadata: {name: bench}\nspec:\n  mode: Enforce\n  timeouts: {tcp: {timeWaitSeconds: 30}}\n`,
+  );
+  const agent = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      '--import',
+      'tsx',
+      MAIN,
+      'agent',
+      '--policy-file',
+      policy,
+      '--state-dir',
+      join(dir, 'agent-state'),
+      '--interval',
+      '1s',
+      '--metrics-addr',
+      '127.0.0.1:19770',
+      '--notrack-backend',
+      'iptables-nft',
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'ignore' },
+  );
   const key = '/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait';
   const read = async () => Number((await execInOk(ns, 'cat', [key])).trim());
   try {
@@ -127,7 +160,10 @@ async function driftCorrection(ns: string, dir: string): Promise<void> {
       while ((await read()) !== 30) if (Date.now() - start > 10_000) throw new Error('drift not corrected in 10 s');
       samples.push(Date.now() - start);
     }
-    print('drift corrected after (ms, interval 1000 ms), 3 samples (a 4th in 10 minutes is not corrected: the agent stops fighting another writer)', samples.join(', '));
+    print(
+      'drift corrected after (ms, interval 1000 ms), 3 samples (a 4th in 10 minutes is not corrected: the agent stops fighting another writer)',
+      samples.join(', '),
+    );
     print('drift corrected within one interval', samples.every((s) => s <= 1100) ? 'yes' : 'NO');
   } finally {
     agent.kill('SIGTERM');

@@ -85,11 +85,33 @@ function paired(nameA: string, a: string[], nameB: string, b: string[]): void {
     ra.push(runOnce(a));
     rb.push(runOnce(b));
   }
-  print(`${nameA}: wall`, ra.map((r) => r.ms / 1000), 's');
-  print(`${nameB}: wall`, rb.map((r) => r.ms / 1000), 's');
-  print(`${nameA} / ${nameB}: wall ratio`, ra.map((r, i) => r.ms / rb[i]!.ms), 'x');
-  print(`${nameA}: peak RSS`, ra.map((r) => r.peakMb), 'MB', 1);
-  print(`${nameB}: peak RSS`, rb.map((r) => r.peakMb), 'MB', 1);
+  print(
+    `${nameA}: wall`,
+    ra.map((r) => r.ms / 1000),
+    's',
+  );
+  print(
+    `${nameB}: wall`,
+    rb.map((r) => r.ms / 1000),
+    's',
+  );
+  print(
+    `${nameA} / ${nameB}: wall ratio`,
+    ra.map((r, i) => r.ms / rb[i]!.ms),
+    'x',
+  );
+  print(
+    `${nameA}: peak RSS`,
+    ra.map((r) => r.peakMb),
+    'MB',
+    1,
+  );
+  print(
+    `${nameB}: peak RSS`,
+    rb.map((r) => r.peakMb),
+    'MB',
+    1,
+  );
 }
 
 function status(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -154,10 +176,17 @@ async function fillTo(ns: string, target: number): Promise<number> {
 /** The agent as `node dist/cli/main.js` and as the image runs it, standalone and in-cluster. */
 async function agents(ns: string, dir: string, entries: string, kubeconfig: string): Promise<void> {
   const common = ['--dry-run', '--interval', '5s', '--notrack-backend', 'nftables', '--metrics-addr', '127.0.0.1:0', '--log-level', 'warn'];
-  for (const [build, start] of [['dist/cli', [process.execPath, MAIN]], ['image entrypoint', imageEntrypoint()]] as const) {
+  for (const [build, start] of [
+    ['dist/cli', [process.execPath, MAIN]],
+    ['image entrypoint', imageEntrypoint()],
+  ] as const) {
     const inNs = (args: string[]) => ['ip', 'netns', 'exec', ns, ...start, 'agent', ...args];
     await daemonRss(`agent standalone (${build}), ${entries}`, inNs(['--policy-file', POLICY, '--state-dir', join(dir, 'state-standalone'), ...common]));
-    await daemonRss(`agent in-cluster (${build}), ${entries}`, inNs(['--kubernetes', '--kubeconfig', kubeconfig, '--state-dir', join(dir, 'state-cluster'), ...common]), { NODE_NAME: NODE });
+    await daemonRss(
+      `agent in-cluster (${build}), ${entries}`,
+      inNs(['--kubernetes', '--kubeconfig', kubeconfig, '--state-dir', join(dir, 'state-cluster'), ...common]),
+      { NODE_NAME: NODE },
+    );
   }
 }
 
@@ -178,11 +207,36 @@ async function main(): Promise<void> {
       const api = await cluster(ns, dir);
       try {
         await agents(ns, dir, '0 entries', api.kubeconfig);
-        await daemonRss('controller (image entrypoint)', ['ip', 'netns', 'exec', ns, ...imageEntrypoint(), 'controller', '--kubeconfig', api.kubeconfig, '--metrics-addr', '127.0.0.1:0', '--log-level', 'warn']);
+        await daemonRss('controller (image entrypoint)', [
+          'ip',
+          'netns',
+          'exec',
+          ns,
+          ...imageEntrypoint(),
+          'controller',
+          '--kubeconfig',
+          api.kubeconfig,
+          '--metrics-addr',
+          '127.0.0.1:0',
+          '--log-level',
+          'warn',
+        ]);
         process.stdout.write(`table entries: ${await fillTo(ns, 200_000)}\n`);
         const inNs = ['ip', 'netns', 'exec', ns];
-        paired('doctor --json --sample 0', [...inNs, node, MAIN, 'doctor', '--json', '--sample', '0'], 'conntrack -L -o extended', [...inNs, 'conntrack', '-L', '-o', 'extended']);
-        paired('doctor --json (2 s window)', [...inNs, node, MAIN, 'doctor', '--json'], 'conntrack -L -o extended', [...inNs, 'conntrack', '-L', '-o', 'extended']);
+        paired('doctor --json --sample 0', [...inNs, node, MAIN, 'doctor', '--json', '--sample', '0'], 'conntrack -L -o extended', [
+          ...inNs,
+          'conntrack',
+          '-L',
+          '-o',
+          'extended',
+        ]);
+        paired('doctor --json (2 s window)', [...inNs, node, MAIN, 'doctor', '--json'], 'conntrack -L -o extended', [
+          ...inNs,
+          'conntrack',
+          '-L',
+          '-o',
+          'extended',
+        ]);
         const entries = await fillTo(ns, 250_000);
         process.stdout.write(`table entries: ${entries}\n`);
         await agents(ns, dir, `${entries} entries`, api.kubeconfig);

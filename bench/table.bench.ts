@@ -102,7 +102,9 @@ async function measureInNamespace(): Promise<void> {
 
 /** Real captured lines, replicated with varied addresses and ports. */
 function writeDump(path: string): void {
-  const samples = readFileSync(SAMPLE_LINES, 'utf8').split('\n').filter((l) => l.startsWith('ipv4 '));
+  const samples = readFileSync(SAMPLE_LINES, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('ipv4 '));
   const out: string[] = [];
   for (let i = 0; i < DUMP_LINES; i++) {
     const a = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
@@ -149,7 +151,7 @@ async function measureDump(): Promise<void> {
     print('parse only (lines/s, target >= 1,000,000)', Math.round(DUMP_LINES / (ms.parseOnly / 1000)));
     print('read + parse from the file (lines/s)', Math.round(DUMP_LINES / (ms.readAndParse / 1000)));
     print('read + parse + summary from the file (lines/s)', Math.round(DUMP_LINES / (ms.readParseSummarize / 1000)));
-    print('live heap growth while summarising the dump, after GC (MB, target < 64)', (await liveHeapGrowth(host) / MB).toFixed(1));
+    print('live heap growth while summarising the dump, after GC (MB, target < 64)', ((await liveHeapGrowth(host)) / MB).toFixed(1));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -158,7 +160,7 @@ async function measureDump(): Promise<void> {
 /** The dump cut into flat pieces of about 64 KiB at line ends, as the table stream sees it. */
 function chunkText(text: string): string[] {
   const out: string[] = [];
-  for (let start = 0; start < text.length; ) {
+  for (let start = 0; start < text.length;) {
     const nl = text.indexOf('\n', Math.min(start + 64 * 1024, text.length - 1));
     const end = nl < 0 ? text.length : nl + 1;
     out.push(Buffer.from(text.slice(start, end), 'latin1').toString('latin1'));

@@ -12,7 +12,9 @@ export const CHART_CRD_DIR = join(ROOT, 'charts', 'conntrack-operator', 'crds');
 
 function yamlFiles(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort();
   } catch {
     return []; // no folder yet: nothing copied so far
   }
@@ -61,6 +63,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log('charts/conntrack-operator/crds/ is up to date');
   } else {
     const changed = syncChartCrds(SOURCE_DIR, CHART_CRD_DIR);
-    console.log(changed.length ? `synced ${changed.map((f) => `charts/conntrack-operator/crds/${f}`).join(', ')}` : 'charts/conntrack-operator/crds/ is up to date');
+    console.log(
+      changed.length ? `synced ${changed.map((f) => `charts/conntrack-operator/crds/${f}`).join(', ')}` : 'charts/conntrack-operator/crds/ is up to date',
+    );
   }
 }

@@ -193,7 +193,13 @@ Run '${PROGRAM} <command> --help' for the flags of a command; '${PROGRAM} --vers
 function parseArgsOptions(own: OptionTable) {
   const asParseArgs = (entries: Array<[string, OptionSpec]>, withShort: boolean) =>
     Object.fromEntries(entries.map(([name, o]) => [name, { type: o.type, ...(withShort && o.short ? { short: o.short } : {}) }]));
-  return { ...asParseArgs(COMMAND_NAMES.flatMap((c) => Object.entries(COMMANDS[c].options)), false), ...asParseArgs(Object.entries(own), true) };
+  return {
+    ...asParseArgs(
+      COMMAND_NAMES.flatMap((c) => Object.entries(COMMANDS[c].options)),
+      false,
+    ),
+    ...asParseArgs(Object.entries(own), true),
+  };
 }
 
 /** The flag a parseArgs error names ("Unknown option '--x'", "Option '-o, --output <value>' argument missing"). */
@@ -263,7 +269,9 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
     return value;
   };
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T =>
-    check(name, (text) => ((allowed as readonly string[]).includes(text) ? { value: text as T } : `"${text}" is not one of ${allowed.join(', ')}`), { value: fallback }).value;
+    check(name, (text) => ((allowed as readonly string[]).includes(text) ? { value: text as T } : `"${text}" is not one of ${allowed.join(', ')}`), {
+      value: fallback,
+    }).value;
 
   const output = v.json ? 'json' : oneOf('output', OUTPUTS, 'text');
   if (v.json && v.output !== undefined && v.output !== 'json') problems.push(`--json: contradicts -o ${v.output}`);
@@ -273,7 +281,8 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
   if (command === 'agent') {
     if (kubernetes && policyFile) problems.push('--policy-file: with --kubernetes the policies come from the cluster');
     if (kubernetes && v.once) problems.push('--once: with --kubernetes the agent must watch the cluster; run it as a daemon');
-    if (!kubernetes && !policyFile) problems.push('agent needs a policy source: --policy-file FILE (this host alone) or --kubernetes (ConntrackPolicy objects from the cluster)');
+    if (!kubernetes && !policyFile)
+      problems.push('agent needs a policy source: --policy-file FILE (this host alone) or --kubernetes (ConntrackPolicy objects from the cluster)');
   }
   const kubeconfig = str('kubeconfig') ?? (env.KUBECONFIG || undefined);
   const statusFile = str('status-file');

@@ -8,8 +8,18 @@ const fixed = (r: number) => () => r;
 // Without jitter (or with random() = 0) the sequence is the doubling, capped; random() near 1 stretches each by jitter.
 const sequences: Array<{ name: string; policy: BackoffPolicy; random: number; delays: number[] }> = [
   { name: 'doubles from initialMs up to maxMs', policy: { initialMs: 5, maxMs: 40, jitter: 0 }, random: 0.7, delays: [5, 10, 20, 40, 40, 40] },
-  { name: 'random() = 0: the lower bound, the plain doubling', policy: { initialMs: 800, maxMs: 30_000, jitter: 1 }, random: 0, delays: [800, 1600, 3200, 6400, 12_800, 25_600, 30_000, 30_000] },
-  { name: 'jitter 1.0, random() = 0.5: each delay 1.5 times', policy: { initialMs: 800, maxMs: 30_000, jitter: 1 }, random: 0.5, delays: [1200, 2400, 4800, 9600, 19_200, 38_400, 45_000, 45_000] },
+  {
+    name: 'random() = 0: the lower bound, the plain doubling',
+    policy: { initialMs: 800, maxMs: 30_000, jitter: 1 },
+    random: 0,
+    delays: [800, 1600, 3200, 6400, 12_800, 25_600, 30_000, 30_000],
+  },
+  {
+    name: 'jitter 1.0, random() = 0.5: each delay 1.5 times',
+    policy: { initialMs: 800, maxMs: 30_000, jitter: 1 },
+    random: 0.5,
+    delays: [1200, 2400, 4800, 9600, 19_200, 38_400, 45_000, 45_000],
+  },
   { name: 'the cap applies before the jitter (wait.Backoff)', policy: { initialMs: 1000, maxMs: 2000, jitter: 0.5 }, random: 0.5, delays: [1250, 2500, 2500] },
   { name: 'a maxMs below initialMs caps the first delay too', policy: { initialMs: 1000, maxMs: 300, jitter: 0 }, random: 0, delays: [300, 300] },
 ];
@@ -17,7 +27,10 @@ const sequences: Array<{ name: string; policy: BackoffPolicy; random: number; de
 for (const c of sequences) {
   test(`backoff: ${c.name}`, () => {
     const b = new Backoff(c.policy, () => 0, fixed(c.random));
-    assert.deepEqual(c.delays.map(() => b.next('k')), c.delays);
+    assert.deepEqual(
+      c.delays.map(() => b.next('k')),
+      c.delays,
+    );
     assert.equal(b.failureCount('k'), c.delays.length);
   });
 }

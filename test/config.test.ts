@@ -16,25 +16,54 @@ test('defaults and flags', () => {
 });
 
 const cases: Array<{ name: string; argv: string[]; env?: Record<string, string>; check: (c: ReturnType<typeof loadConfig>) => void }> = [
-  { name: 'proc and sys roots', argv: ['doctor', '--proc-root', '/host/proc', '--sys-root=/host/sys'], check: (c) => assert.deepEqual([c.procRoot, c.sysRoot], ['/host/proc', '/host/sys']) },
-  { name: 'boolean flags', argv: ['doctor', '--json', '--no-table', '--top', '3'], check: (c) => assert.deepEqual([c.output, c.noTable, c.top], ['json', true, 3]) },
+  {
+    name: 'proc and sys roots',
+    argv: ['doctor', '--proc-root', '/host/proc', '--sys-root=/host/sys'],
+    check: (c) => assert.deepEqual([c.procRoot, c.sysRoot], ['/host/proc', '/host/sys']),
+  },
+  {
+    name: 'boolean flags',
+    argv: ['doctor', '--json', '--no-table', '--top', '3'],
+    check: (c) => assert.deepEqual([c.output, c.noTable, c.top], ['json', true, 3]),
+  },
   { name: '-o yaml', argv: ['doctor', '-o', 'yaml'], check: (c) => assert.equal(c.output, 'yaml') },
   { name: 'doctor samples 2 s by default', argv: ['doctor'], check: (c) => assert.equal(c.sampleMs, 2000) },
   { name: '--sample 0: no window', argv: ['doctor', '--sample', '0'], check: (c) => assert.equal(c.sampleMs, 0) },
   { name: '--sample 0s: no window, in the same grammar', argv: ['doctor', '--sample', '0s'], check: (c) => assert.equal(c.sampleMs, 0) },
   { name: '--sample 1m30s', argv: ['doctor', '--sample', '1m30s'], check: (c) => assert.equal(c.sampleMs, 90_000) },
   { name: '--output=json', argv: ['plan', '-f', 'p.yaml', '--output=json'], check: (c) => assert.deepEqual([c.output, c.policyFile], ['json', 'p.yaml']) },
-  { name: 'node labels', argv: ['plan', '--policy', 'p.yaml', '--node-labels', 'role=web, zone=a,bare'], check: (c) => assert.deepEqual(c.nodeLabels, { role: 'web', zone: 'a', bare: '' }) },
+  {
+    name: 'node labels',
+    argv: ['plan', '--policy', 'p.yaml', '--node-labels', 'role=web, zone=a,bare'],
+    check: (c) => assert.deepEqual(c.nodeLabels, { role: 'web', zone: 'a', bare: '' }),
+  },
   { name: 'NODE_NAME wins over hostname', argv: ['agent', '--kubernetes'], env: { NODE_NAME: 'node-7' }, check: (c) => assert.equal(c.nodeName, 'node-7') },
   { name: 'interval as a duration', argv: ['agent', '-f', 'p', '--interval', '5m'], check: (c) => assert.equal(c.intervalMs, 300_000) },
-  { name: 'interval in the policies\' grammar', argv: ['agent', '-f', 'p', '--interval', '1m30s'], check: (c) => assert.equal(c.intervalMs, 90_000) },
+  { name: "interval in the policies' grammar", argv: ['agent', '-f', 'p', '--interval', '1m30s'], check: (c) => assert.equal(c.intervalMs, 90_000) },
   { name: 'interval in whole seconds', argv: ['agent', '-f', 'p', '--interval=45'], check: (c) => assert.equal(c.intervalMs, 45_000) },
-  { name: 'metrics on all addresses', argv: ['agent', '-f', 'p', '--metrics-addr', ':9000'], check: (c) => assert.deepEqual(c.metrics, { host: '0.0.0.0', port: 9000 }) },
+  {
+    name: 'metrics on all addresses',
+    argv: ['agent', '-f', 'p', '--metrics-addr', ':9000'],
+    check: (c) => assert.deepEqual(c.metrics, { host: '0.0.0.0', port: 9000 }),
+  },
   { name: 'agent takes --policy-file', argv: ['agent', '--policy-file', 'x.yaml'], check: (c) => assert.equal(c.policyFile, 'x.yaml') },
-  { name: 'cidr lists', argv: ['plan', '--policy', 'p', '--service-cidr', '10.96.0.0/12,fd00::/108'], check: (c) => assert.deepEqual(c.serviceCidrs, ['10.96.0.0/12', 'fd00::/108']) },
+  {
+    name: 'cidr lists',
+    argv: ['plan', '--policy', 'p', '--service-cidr', '10.96.0.0/12,fd00::/108'],
+    check: (c) => assert.deepEqual(c.serviceCidrs, ['10.96.0.0/12', 'fd00::/108']),
+  },
   { name: 'KUBECONFIG', argv: ['controller'], env: { KUBECONFIG: '/env/kc' }, check: (c) => assert.equal(c.kubeconfig, '/env/kc') },
-  { name: '--kubeconfig wins over KUBECONFIG', argv: ['agent', '--kubernetes', '--kubeconfig', '/flag/kc'], env: { KUBECONFIG: '/env/kc' }, check: (c) => assert.equal(c.kubeconfig, '/flag/kc') },
-  { name: 'no kubeconfig: in-cluster', argv: ['controller', '--leader-elect'], check: (c) => assert.deepEqual([c.kubeconfig, c.leaderElect], [undefined, true]) },
+  {
+    name: '--kubeconfig wins over KUBECONFIG',
+    argv: ['agent', '--kubernetes', '--kubeconfig', '/flag/kc'],
+    env: { KUBECONFIG: '/env/kc' },
+    check: (c) => assert.equal(c.kubeconfig, '/flag/kc'),
+  },
+  {
+    name: 'no kubeconfig: in-cluster',
+    argv: ['controller', '--leader-elect'],
+    check: (c) => assert.deepEqual([c.kubeconfig, c.leaderElect], [undefined, true]),
+  },
 ];
 for (const tc of cases) test(`config: ${tc.name}`, () => tc.check(loadConfig(tc.argv, tc.env ?? {}, 'h')));
 
@@ -56,7 +85,10 @@ const bad: Array<{ argv: string[]; message: RegExp }> = [
   { argv: ['doctor', '--sample', '2x'], message: /^--sample: "2x" is not an interval: expected whole seconds or a duration string/ },
   { argv: ['plan', '-f', 'p', '--sample', '2s'], message: /--sample: plan does not take this flag/ },
   { argv: ['doctor', 'stray'], message: /unexpected argument "stray"/ },
-  { argv: ['plan', '--policy', 'p', '--service-cidr', '10.96.0.0/12,10.96.0.0/33'], message: /^--service-cidr: "10.96.0.0\/33" is not a valid IPv4 or IPv6 CIDR: prefix \/33 is longer than 32 bits/ },
+  {
+    argv: ['plan', '--policy', 'p', '--service-cidr', '10.96.0.0/12,10.96.0.0/33'],
+    message: /^--service-cidr: "10.96.0.0\/33" is not a valid IPv4 or IPv6 CIDR: prefix \/33 is longer than 32 bits/,
+  },
   { argv: ['agent', '-f', 'p', '--pod-cidr', '10.244.0.0/16,banana'], message: /^--pod-cidr: "banana" is not a valid IPv4 or IPv6 CIDR/ },
   { argv: ['apply', '--policy', 'p', '--pod-cidr', '10.244.0.0.0/16'], message: /^--pod-cidr: .*4 dot-separated octets/ },
   { argv: ['plan', '-f', 'p', '--node-labels', 'bad key=1'], message: /"bad key" is not a valid label key/ },
@@ -67,7 +99,10 @@ const bad: Array<{ argv: string[]; message: RegExp }> = [
 ];
 for (const tc of bad) {
   test(`config rejects ${tc.argv.join(' ')}`, () => {
-    assert.throws(() => loadConfig(tc.argv, {}, 'h'), (err: unknown) => err instanceof UsageError && tc.message.test(err.message));
+    assert.throws(
+      () => loadConfig(tc.argv, {}, 'h'),
+      (err: unknown) => err instanceof UsageError && tc.message.test(err.message),
+    );
   });
 }
 
@@ -87,11 +122,17 @@ test('help and version', () => {
   }
 });
 
-test('usage is generated from each command\'s option table', () => {
+test("usage is generated from each command's option table", () => {
   for (const [command, spec] of Object.entries(COMMANDS) as Array<[Command, (typeof COMMANDS)[Command]]>) {
     const usage = commandUsage(command);
     for (const [name, option] of Object.entries(spec.options)) {
-      assert.match(usage, new RegExp(`--${name}${'arg' in option ? ` ${option.arg.replace(/[.*]/g, '\\$&')}` : ''}\\s+${option.help.slice(0, 20).replace(/[()|.*+?[\]]/g, '\\$&')}`), `${command} --${name}`);
+      assert.match(
+        usage,
+        new RegExp(
+          `--${name}${'arg' in option ? ` ${option.arg.replace(/[.*]/g, '\\$&')}` : ''}\\s+${option.help.slice(0, 20).replace(/[()|.*+?[\]]/g, '\\$&')}`,
+        ),
+        `${command} --${name}`,
+      );
     }
     assert.match(usage, /-h, --help/);
     assert.match(globalUsage(), new RegExp(`\\n  ${command}\\s+${spec.summary.slice(0, 20).replace(/[()|.*+?]/g, '\\$&')}`));

@@ -110,7 +110,13 @@ export class AgentPass {
     let wouldChange = lastWouldChange;
     if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
     else if (result.execution) policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
-    else if (dryRun) wouldChange = logWouldChange(policyLog, lastWouldChange, result.plan.actions.map((a) => a.key), result.notApplicable.map((n) => ({ key: n.key, reason: n.reason })));
+    else if (dryRun)
+      wouldChange = logWouldChange(
+        policyLog,
+        lastWouldChange,
+        result.plan.actions.map((a) => a.key),
+        result.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
+      );
     return { outcome: { kind: 'reconciled', effective, result, generations }, wouldChange };
   }
 
@@ -134,7 +140,12 @@ export class AgentPass {
   }
 
   /** Builds, observes and publishes the status; a failure is logged and leaves the drop baseline, conditions and last status as they were. */
-  private async report(snapshot: HostSnapshot, outcome: PassOutcome, policyError: string | undefined, prev: AgentState): Promise<{ state: AgentState; status: NodeStatusDoc | null }> {
+  private async report(
+    snapshot: HostSnapshot,
+    outcome: PassOutcome,
+    policyError: string | undefined,
+    prev: AgentState,
+  ): Promise<{ state: AgentState; status: NodeStatusDoc | null }> {
     const now = this.deps.now();
     const counters = snapshot.stats.counters;
     const carried: AgentState = { ...prev, lastDrop: counters?.drop, breakdown: await this.breakdown(snapshot, now, prev.breakdown) };
@@ -153,14 +164,26 @@ export class AgentPass {
         notrackBackend: this.opts.notrackBackend,
         outcome,
         baseline: await this.deps.baselineStore.load(),
-        drops: { window: sample && baseline?.counters ? dropWindow(baseline.counters, sample) : null, kernelLoggedFull: this.deps.takeKernelTableFull?.() ?? false },
+        drops: {
+          window: sample && baseline?.counters ? dropWindow(baseline.counters, sample) : null,
+          kernelLoggedFull: this.deps.takeKernelTableFull?.() ?? false,
+        },
         ...(policyError ? { policyError } : {}),
         ...(census ? { namespaces: { census, previousDrops: baseline?.netns ?? null, podNames: this.deps.podNames } } : {}),
         previousConditions: prev.conditions,
       });
-      const dropBaseline = advanceDropBaseline(baseline, { counters: sample, netns: census ? netnsDrops(census) : null, atMs: now.getTime() }, this.opts.intervalMs);
+      const dropBaseline = advanceDropBaseline(
+        baseline,
+        { counters: sample, netns: census ? netnsDrops(census) : null, atMs: now.getTime() },
+        this.opts.intervalMs,
+      );
       reported = { state: { ...carried, dropBaseline, conditions, status }, status };
-      this.deps.metrics.observeTable({ count: snapshot.table.count, max: snapshot.table.max, buckets: snapshot.table.buckets, counters: snapshot.stats.counters });
+      this.deps.metrics.observeTable({
+        count: snapshot.table.count,
+        max: snapshot.table.max,
+        buckets: snapshot.table.buckets,
+        counters: snapshot.stats.counters,
+      });
       this.deps.metrics.observeNamespaces(status.namespaces ?? null);
       this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
       try {
@@ -194,13 +217,18 @@ export class AgentPass {
 function logWouldChange(log: Logger, last: string, keys: string[], cannotChangeHere: Array<{ key: string; reason: string }>): string {
   const text = JSON.stringify([keys, cannotChangeHere]);
   if (text === last) return last;
-  const msg = keys.length ? 'DryRun: changes not made' : cannotChangeHere.length ? 'DryRun: nothing that differs can be changed here' : 'DryRun: the node matches the policy';
+  const msg = keys.length
+    ? 'DryRun: changes not made'
+    : cannotChangeHere.length
+      ? 'DryRun: nothing that differs can be changed here'
+      : 'DryRun: the node matches the policy';
   log.info({ wouldChange: keys, ...(cannotChangeHere.length ? { cannotChangeHere } : {}) }, msg);
   return text;
 }
 
 function logProblems(log: Logger, e: EffectivePolicy): void {
-  for (const c of e.conflicts) log.warn({ policy: c.policies.join(','), field: c.field, values: c.values }, 'policies conflict at equal priority: field not applied');
+  for (const c of e.conflicts)
+    log.warn({ policy: c.policies.join(','), field: c.field, values: c.values }, 'policies conflict at equal priority: field not applied');
   for (const r of e.refused) log.warn({ policy: r.policy, field: r.path, reason: r.message }, 'guardrail refused a field: not applied');
 }
 
@@ -220,5 +248,5 @@ function metricResult(o: PassOutcome): MetricResult {
 }
 
 function ownedRules(o: PassOutcome): number | null {
-  return o.kind === 'reconciled' ? o.result.notrackOwnedRules ?? null : null;
+  return o.kind === 'reconciled' ? (o.result.notrackOwnedRules ?? null) : null;
 }

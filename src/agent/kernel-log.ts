@@ -19,7 +19,10 @@ export class TableFullLog {
   /** Start watching; rejects when the log cannot be opened (no CAP_SYSLOG, no /dev/kmsg). */
   async start(host: Pick<Host, 'files' | 'paths'>, kmsgPath: string): Promise<void> {
     // Seconds since boot, to skip the log's history. The host's /proc when we have it; the kernel is the same either way.
-    const uptime = await host.files.read(host.paths.proc('uptime')).then((t) => Number(t.split(' ')[0]), () => osUptime());
+    const uptime = await host.files.read(host.paths.proc('uptime')).then(
+      (t) => Number(t.split(' ')[0]),
+      () => osUptime(),
+    );
     this.watcher = new KmsgWatcher(kmsgPath, Math.floor(uptime * 1e6), (s) => this.onSignal(s));
     await this.watcher.start();
   }

@@ -176,7 +176,10 @@ export class PolicyFileSource implements PolicySource {
 
   private keepLastGood(error: string): void {
     if (error !== this.snapshot.error) {
-      this.opts.log?.warn({ path: this.path, err: error, kept: this.snapshot.policies.map((p) => p.metadata.name) }, 'the policy file cannot be used; the last good policies stay in force');
+      this.opts.log?.warn(
+        { path: this.path, err: error, kept: this.snapshot.policies.map((p) => p.metadata.name) },
+        'the policy file cannot be used; the last good policies stay in force',
+      );
     }
     this.publish({ policies: this.snapshot.policies, error });
   }
@@ -198,10 +201,16 @@ export class PolicyFileSource implements PolicySource {
     try {
       const cache = JSON.parse((await readRegularFile(path, POLICY_LIMITS.maxBytes)).text) as { path?: unknown; policies?: unknown };
       if (cache.path !== this.path || !Array.isArray(cache.policies)) return;
-      const parsed = validatePolicyObjects(cache.policies.map((object, i) => ({ object, document: i + 1 })), path);
+      const parsed = validatePolicyObjects(
+        cache.policies.map((object, i) => ({ object, document: i + 1 })),
+        path,
+      );
       if ('errors' in parsed) throw new Error(formatPolicyErrors(parsed.errors));
       this.known = true;
-      this.opts.log?.warn({ path: this.path, err: this.snapshot.error, kept: parsed.policies.map((p) => p.metadata.name) }, 'the policy file cannot be used; enforcing the last good policies kept in the state dir');
+      this.opts.log?.warn(
+        { path: this.path, err: this.snapshot.error, kept: parsed.policies.map((p) => p.metadata.name) },
+        'the policy file cannot be used; enforcing the last good policies kept in the state dir',
+      );
       this.publish({ policies: parsed.policies, ...(this.snapshot.error ? { error: this.snapshot.error } : {}) });
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') this.opts.log?.warn({ path, err: errorText(err) }, 'the kept policies cannot be used');

@@ -60,7 +60,13 @@ async function clusterSources(config: Config, logger: Logger): Promise<Sources> 
     pods,
     policies: source,
     nodeLabels: () => source.nodeLabels(),
-    publish: clusterReporter(api, config.nodeName, () => source.nodeRef(), () => new Date(), logger),
+    publish: clusterReporter(
+      api,
+      config.nodeName,
+      () => source.nodeRef(),
+      () => new Date(),
+      logger,
+    ),
   };
 }
 
@@ -79,7 +85,10 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
 
   const netns = await readNetnsFacts(host);
   let agent: NodeAgent | null = null;
-  const tableFull = new TableFullLog(() => netns.inode, () => agent?.trigger());
+  const tableFull = new TableFullLog(
+    () => netns.inode,
+    () => agent?.trigger(),
+  );
   await tableFull.start(host, KMSG).catch((err: unknown) => {
     // Absent is the chart's default (kmsg.enabled=false): said once, not a warning.
     const level = errnoCode(err) === 'ENOENT' ? 'info' : 'warn';

@@ -15,7 +15,13 @@ export const LEASE_NAME = 'conntrack-operator-controller';
 export async function runController(config: Config, logger: Logger, until: Promise<unknown>): Promise<number> {
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
   const metrics = new ControllerMetrics({ version: packageVersion() });
-  const controller = new PolicyController(api, realTiming(), logger, () => new Date(), (s) => metrics.observePass(s));
+  const controller = new PolicyController(
+    api,
+    realTiming(),
+    logger,
+    () => new Date(),
+    (s) => metrics.observePass(s),
+  );
   const onLeading = (leading: boolean) => {
     logger.info({ identity: config.identity }, leading ? 'became the leader' : 'lost the leadership');
     metrics.setLeader(leading);

@@ -12,7 +12,6 @@ import type { Unreadable } from '../kernel/unreadable.js';
 import type { Host } from '../kernel/host.js';
 import { renderData } from './output.js';
 
-
 export interface DiagnoseOptions {
   readTable: boolean;
   topN: number;

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 
 export function packageVersion(): string {
-  for (let dir = new URL('.', import.meta.url); ; ) {
+  for (let dir = new URL('.', import.meta.url); ;) {
     try {
       return (JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version: string }).version;
     } catch (err) {

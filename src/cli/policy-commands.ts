@@ -44,7 +44,14 @@ function shownBy(backend: NotrackBackend) {
   return { canAcceptUntracked: backend.canAcceptUntracked, describe: (rule: NotrackRule) => describeRule(backend.name, rule) };
 }
 
-async function view(config: Config, e: EffectivePolicy, engine: Engine, actions: PlanView['actions'], notApplicable: PlanView['notApplicable'], wanted: DesiredState): Promise<PlanView> {
+async function view(
+  config: Config,
+  e: EffectivePolicy,
+  engine: Engine,
+  actions: PlanView['actions'],
+  notApplicable: PlanView['notApplicable'],
+  wanted: DesiredState,
+): Promise<PlanView> {
   const baseline = await engine.baselineStore.load();
   const notrackAction = actions.some((a) => a.kind === 'notrack-sync' || a.kind === 'notrack-remove');
   return {
@@ -97,7 +104,9 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
   if (r.execution && !r.execution.ok) {
     const f = r.execution.failed;
     err.write(`apply failed at ${f ? describeAction(f.action) : '?'}: ${f?.error ?? 'unknown error'}\n`);
-    err.write(`rolled back ${r.execution.rolledBack.length} change(s)${r.execution.rollbackErrors.length ? `; rollback errors: ${r.execution.rollbackErrors.map((x) => x.error).join('; ')}` : ''}\n`);
+    err.write(
+      `rolled back ${r.execution.rolledBack.length} change(s)${r.execution.rollbackErrors.length ? `; rollback errors: ${r.execution.rollbackErrors.map((x) => x.error).join('; ')}` : ''}\n`,
+    );
     return 1;
   }
   if (r.execution) out.write(`applied ${r.execution.applied.length} change(s)${r.inSync ? '; the node matches the policy' : ''}\n`);

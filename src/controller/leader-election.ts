@@ -46,8 +46,10 @@ export class LeaderElector {
     private readonly timers: Timers = realTimers,
   ) {
     // A leader must give up before a follower may take over, and get several tries before that.
-    if (!(cfg.renewDeadlineSeconds < cfg.leaseDurationSeconds)) throw new Error(`renewDeadlineSeconds (${cfg.renewDeadlineSeconds}) must be less than leaseDurationSeconds (${cfg.leaseDurationSeconds})`);
-    if (!(cfg.retryMs > 0 && cfg.retryMs < cfg.renewDeadlineSeconds * 1000)) throw new Error(`retryMs (${cfg.retryMs}) must be positive and less than renewDeadlineSeconds (${cfg.renewDeadlineSeconds}s)`);
+    if (!(cfg.renewDeadlineSeconds < cfg.leaseDurationSeconds))
+      throw new Error(`renewDeadlineSeconds (${cfg.renewDeadlineSeconds}) must be less than leaseDurationSeconds (${cfg.leaseDurationSeconds})`);
+    if (!(cfg.retryMs > 0 && cfg.retryMs < cfg.renewDeadlineSeconds * 1000))
+      throw new Error(`retryMs (${cfg.retryMs}) must be positive and less than renewDeadlineSeconds (${cfg.renewDeadlineSeconds}s)`);
   }
 
   isLeader(): boolean {
@@ -175,7 +177,12 @@ export class LeaderElector {
       const lease = await this.api.getLease(namespace, name); // for a current resourceVersion
       if (lease?.spec?.holderIdentity !== identity) return;
       const now = new V1MicroTime(this.now());
-      this.observe(await this.api.replaceLease(namespace, { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now } }));
+      this.observe(
+        await this.api.replaceLease(namespace, {
+          ...lease,
+          spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
+        }),
+      );
     } catch (err) {
       this.log.warn({ err: errorText(err), lease: this.leaseName() }, 'could not release the leader Lease');
     }

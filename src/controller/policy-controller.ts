@@ -125,11 +125,14 @@ export class PolicyController {
     this.retryTimer = null;
     this.retryTimerAt = due;
     if (due === Infinity) return;
-    this.retryTimer = this.clock.setTimeout(() => {
-      this.retryTimer = null;
-      this.retryTimerAt = Infinity;
-      this.passes.trigger();
-    }, Math.max(due - this.nowMs(), 0));
+    this.retryTimer = this.clock.setTimeout(
+      () => {
+        this.retryTimer = null;
+        this.retryTimerAt = Infinity;
+        this.passes.trigger();
+      },
+      Math.max(due - this.nowMs(), 0),
+    );
   }
 
   private nowMs(): number {
@@ -144,7 +147,10 @@ export class PolicyController {
     this.passRetryAt = Infinity;
     const started = Date.now();
     const view: ClusterView = {
-      nodes: [...this.nodes.store.values()].map((n) => ({ name: n.metadata?.name ?? '', labels: ((n.metadata as { labels?: Labels } | undefined)?.labels ?? {}) as Labels })),
+      nodes: [...this.nodes.store.values()].map((n) => ({
+        name: n.metadata?.name ?? '',
+        labels: ((n.metadata as { labels?: Labels } | undefined)?.labels ?? {}) as Labels,
+      })),
       statuses: new Map([...this.statuses.store.values()].filter((s) => s.status).map((s) => [s.metadata.name, s.status as NodeStatusDoc])),
     };
     const objects = [...this.policies.store.values()];

@@ -92,7 +92,7 @@ export function compressIpv6(addr: string): string {
   // The longest run of two or more zero groups (the first one on a tie) becomes "::".
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];
@@ -220,7 +220,11 @@ export function parseConntrackLine(line: string, start = 0, end = line.length): 
         }
         tuple.src = line.slice(v, e);
       }
-    } else if ((keyLen === 5 && c1 === CH_P && (c0 === CH_S || c0 === CH_D)) || (keyLen === 4 && ((c0 === CH_M && c1 === CH_A) || (c0 === CH_Z && c1 === CH_O))) || (keyLen === 3 && c0 === CH_U && c1 === CH_S)) {
+    } else if (
+      (keyLen === 5 && c1 === CH_P && (c0 === CH_S || c0 === CH_D)) ||
+      (keyLen === 4 && ((c0 === CH_M && c1 === CH_A) || (c0 === CH_Z && c1 === CH_O))) ||
+      (keyLen === 3 && c0 === CH_U && c1 === CH_S)
+    ) {
       let num = 0;
       e = v;
       while (e < n) {

@@ -37,7 +37,9 @@ export function parseConntrackSlab(slabinfo: string): ConntrackSlab | null {
   // name active_objs num_objs objsize ...
   const [activeObjects, totalObjects, objectSize] = (line?.trim().split(/\s+/).slice(1, 4) ?? []).map(Number);
   const counts = [activeObjects, totalObjects].every((v) => Number.isInteger(v) && v! >= 0);
-  return counts && Number.isInteger(objectSize) && objectSize! > 0 ? { activeObjects: activeObjects!, totalObjects: totalObjects!, objectSize: objectSize! } : null;
+  return counts && Number.isInteger(objectSize) && objectSize! > 0
+    ? { activeObjects: activeObjects!, totalObjects: totalObjects!, objectSize: objectSize! }
+    : null;
 }
 
 /** The objsize column of the nf_conntrack line of /proc/slabinfo; null when the slab is absent. */

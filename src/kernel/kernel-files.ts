@@ -78,7 +78,7 @@ const BATCH = 1 << 16;
 function* readInBatches(path: string): Generator<Buffer> {
   const fd = openSync(path, 'r');
   try {
-    for (let eof = false; !eof; ) {
+    for (let eof = false; !eof;) {
       const buf = Buffer.allocUnsafe(BATCH);
       let filled = 0;
       while (filled < BATCH) {

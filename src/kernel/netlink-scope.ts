@@ -14,10 +14,7 @@ export const OWN_NETNS_LINK = '/proc/self/ns/net';
 export async function netlinkAnswersForTree(host: Pick<Host, 'files' | 'paths'>): Promise<boolean> {
   const { files, paths } = host;
   if (paths.roots.procRoot === '/proc') return true;
-  const [tree, own] = await Promise.all([
-    files.readLink(paths.treeNetns()).catch(() => null),
-    files.readLink(OWN_NETNS_LINK).catch(() => null),
-  ]);
+  const [tree, own] = await Promise.all([files.readLink(paths.treeNetns()).catch(() => null), files.readLink(OWN_NETNS_LINK).catch(() => null)]);
   return tree !== null && tree === own;
 }
 

@@ -95,7 +95,15 @@ async function readFigures(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, pid: 
     try {
       parsed = parseStatFile(stat.value);
     } catch (err) {
-      problems.set('stat parse', problems.get('stat parse') ?? { what: `per-namespace conntrack stat file (${errorText(err)})`, path: paths.statFile(pid), code: 'EINVAL', needsRoot: false });
+      problems.set(
+        'stat parse',
+        problems.get('stat parse') ?? {
+          what: `per-namespace conntrack stat file (${errorText(err)})`,
+          path: paths.statFile(pid),
+          code: 'EINVAL',
+          needsRoot: false,
+        },
+      );
     }
   }
   return {
@@ -140,7 +148,9 @@ export async function readNetnsCensus(host: Pick<Host, 'files' | 'paths' | 'isRo
     }
   }
   if (firstDenied) {
-    census.unreadable.push(unreadable(`network namespaces of ${census.unreadableProcesses} process(es) (the first shown)`, paths.netns(firstDenied.pid), firstDenied.error, isRoot));
+    census.unreadable.push(
+      unreadable(`network namespaces of ${census.unreadableProcesses} process(es) (the first shown)`, paths.netns(firstDenied.pid), firstDenied.error, isRoot),
+    );
   }
   const pid1 = pids[0] === '1' ? links[0] : undefined;
   census.hostInode = hostInodeOf(self, pid1 && 'inode' in pid1 ? pid1.inode : null);

@@ -43,7 +43,9 @@ export async function readObservedState(host: Pick<Host, 'files' | 'paths' | 'is
   const writable = await Promise.all(names.map((n) => files.canWrite(paths.sysctl(n))));
   const sysctls: Record<string, ObservedKey> = {};
   names.forEach((name, i) => {
-    sysctls[name] = writable[i] ? { value: values[name]!, writable: true } : { value: values[name]!, writable: false, reason: notWritableReason(name, hostNetns) };
+    sysctls[name] = writable[i]
+      ? { value: values[name]!, writable: true }
+      : { value: values[name]!, writable: false, reason: notWritableReason(name, hostNetns) };
   });
   const state: ObservedState = { sysctls, buckets: await observeBuckets(host, sysctls.nf_conntrack_buckets, hashsize), hostNetns };
   const notRead = unreadableSysctls(paths, unreadable);
@@ -58,7 +60,11 @@ function unreadableSysctls(paths: HostPaths, problems: Unreadable[]): Record<str
   return byKey;
 }
 
-async function observeBuckets(host: Pick<Host, 'files' | 'paths'>, sysctl: ObservedKey | undefined, hashsize: number | null): Promise<ObservedState['buckets']> {
+async function observeBuckets(
+  host: Pick<Host, 'files' | 'paths'>,
+  sysctl: ObservedKey | undefined,
+  hashsize: number | null,
+): Promise<ObservedState['buckets']> {
   const value = sysctl?.value ?? hashsize;
   if (value === null || value === undefined) return null;
   if (sysctl?.writable) return { value, via: 'sysctl' };

@@ -2,7 +2,15 @@
 // as one plain object. Never throws for a missing module or file: a host
 // without conntrack is "no data" (moduleLoaded false, nulls), and whatever
 // could not be read is listed in `unreadable` with whether root would help.
-import { findKubeProxy, isConntrackLoaded, readKernelRelease, readMemTotalBytes, readNetnsFacts, readSlabObjectSize, type KubeProxyFacts } from './host-facts.js';
+import {
+  findKubeProxy,
+  isConntrackLoaded,
+  readKernelRelease,
+  readMemTotalBytes,
+  readNetnsFacts,
+  readSlabObjectSize,
+  type KubeProxyFacts,
+} from './host-facts.js';
 import type { Host } from './host.js';
 import { readConntrackStats, type ConntrackStats } from './stats.js';
 import { readConntrackSysctls, readHashsize } from './sysctls.js';

@@ -106,7 +106,10 @@ export function parseConntrackS(text: string): Pick<ConntrackStats, 'counters' |
   let entries: number | null = null;
   let cpus = 0;
   for (const line of text.split('\n')) {
-    const pairs = line.trim().split(/\s+/).filter((p) => p.includes('='));
+    const pairs = line
+      .trim()
+      .split(/\s+/)
+      .filter((p) => p.includes('='));
     if (!pairs[0]?.startsWith('cpu=')) continue;
     cpus++;
     for (const pair of pairs.slice(1)) {

@@ -90,10 +90,21 @@ export class ClusterApi {
     };
   }
 
-  private async watch(path: string, resourceVersion: string, query: Record<string, string>, onEvent: (t: WatchEventType, o: unknown) => void, done: (err?: unknown) => void) {
+  private async watch(
+    path: string,
+    resourceVersion: string,
+    query: Record<string, string>,
+    onEvent: (t: WatchEventType, o: unknown) => void,
+    done: (err?: unknown) => void,
+  ) {
     // A server-side timeout, spread out as client-go does, so a half-open connection cannot keep a store stale for long.
     const timeoutSeconds = WATCH_TIMEOUT_MIN_S + Math.floor(Math.random() * WATCH_TIMEOUT_MIN_S);
-    const controller = await this.watcher.watch(path, { ...query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds }, (phase, obj) => onEvent(phase as WatchEventType, obj), (err) => done(watchError(path, err)));
+    const controller = await this.watcher.watch(
+      path,
+      { ...query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+      (phase, obj) => onEvent(phase as WatchEventType, obj),
+      (err) => done(watchError(path, err)),
+    );
     return { abort: () => controller.abort() };
   }
 
@@ -112,7 +123,13 @@ export class ClusterApi {
 
   /** PUT of the status subresource; body.metadata.resourceVersion makes it conditional (409 on a stale one). */
   async replaceCustomStatus(plural: string, body: CustomObject): Promise<CustomObject> {
-    return (await this.custom.replaceClusterCustomObjectStatus({ group: API_GROUP, version: API_VERSION, plural, name: body.metadata.name, body })) as CustomObject;
+    return (await this.custom.replaceClusterCustomObjectStatus({
+      group: API_GROUP,
+      version: API_VERSION,
+      plural,
+      name: body.metadata.name,
+      body,
+    })) as CustomObject;
   }
 
   createEvent(namespace: string, body: CoreV1Event): Promise<CoreV1Event> {

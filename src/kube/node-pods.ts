@@ -17,7 +17,12 @@ export class NodePods {
   private refused = false;
   private refusalLogged = false;
 
-  constructor(api: Pick<ClusterApi, 'nodePodsListWatch'>, nodeName: string, timing: ReflectorTiming, private readonly log: Log) {
+  constructor(
+    api: Pick<ClusterApi, 'nodePodsListWatch'>,
+    nodeName: string,
+    timing: ReflectorTiming,
+    private readonly log: Log,
+  ) {
     // Not a spread of log: pino's level methods need it as `this`.
     const quietWhenRefused: Log = {
       debug: (obj: object, msg: string) => log.debug(obj, msg),
@@ -54,7 +59,10 @@ export class NodePods {
       this.refused = statusCode(err) === 403;
       if (!this.refused || this.refusalLogged) return;
       this.refusalLogged = true;
-      this.log.warn({ err: errorText(err) }, "cannot read this node's pods: network namespaces are reported by pod UID only, and their events go on the Node only");
+      this.log.warn(
+        { err: errorText(err) },
+        "cannot read this node's pods: network namespaces are reported by pod UID only, and their events go on the Node only",
+      );
     };
     return {
       list: (rv) =>

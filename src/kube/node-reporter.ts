@@ -25,11 +25,17 @@ export function clusterReporter(api: ReporterApi, nodeName: string, nodeRef: () 
     const uid = nodeRef()?.uid;
     const target = { kind: 'Node', apiVersion: 'v1', name: nodeName, ...(uid ? { uid } : {}) };
     for (const e of eventsForPass(previous, status, outcome)) {
-      await recorder.record(target, e.type, e.reason, e.message).catch((err: unknown) => logger.warn({ err: errorText(err), reason: e.reason }, 'could not record a Node event'));
+      await recorder
+        .record(target, e.type, e.reason, e.message)
+        .catch((err: unknown) => logger.warn({ err: errorText(err), reason: e.reason }, 'could not record a Node event'));
     }
     for (const e of podEventsForPass(previous, status)) {
       const pod = { kind: 'Pod', apiVersion: 'v1', ...e.pod };
-      await recorder.record(pod, e.type, e.reason, e.message).catch((err: unknown) => logger.warn({ err: errorText(err), reason: e.reason, pod: `${e.pod.namespace}/${e.pod.name}` }, 'could not record a Pod event'));
+      await recorder
+        .record(pod, e.type, e.reason, e.message)
+        .catch((err: unknown) =>
+          logger.warn({ err: errorText(err), reason: e.reason, pod: `${e.pod.namespace}/${e.pod.name}` }, 'could not record a Pod event'),
+        );
     }
     const wrote = await publisher.publish(status);
     if (wrote) logger.debug({ reason: wrote }, 'ConntrackStatus written');

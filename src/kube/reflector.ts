@@ -32,11 +32,7 @@ export interface ListWatch<T extends KubeObject> {
   /** List at resourceVersion: "0" any, "" consistent (quorum) read, else not older than it. */
   list(resourceVersion: string): Promise<{ items: T[]; resourceVersion: string }>;
   /** Start a watch; resolves with a handle once the request is open. done(err) fires once when it ends. */
-  watch(
-    resourceVersion: string,
-    onEvent: (type: WatchEventType, obj: unknown) => void,
-    done: (err?: unknown) => void,
-  ): Promise<{ abort(): void }>;
+  watch(resourceVersion: string, onEvent: (type: WatchEventType, obj: unknown) => void, done: (err?: unknown) => void): Promise<{ abort(): void }>;
 }
 
 export interface ReflectorTiming {

@@ -10,7 +10,6 @@ import { statusCode } from '../errors.js';
 
 const MAX_CONFLICT_RETRIES = 3;
 
-
 export class StatusPublisher {
   private object: CustomObject | null = null;
   private last: { status: NodeStatusDoc; at: number } | null = null;

@@ -27,4 +27,3 @@ function stringSeconds(text: string): number | undefined {
   const [, h, min, s] = m;
   return Number(h ?? 0) * 3600 + Number(min ?? 0) * 60 + Number(s ?? 0);
 }
-

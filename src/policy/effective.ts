@@ -17,14 +17,7 @@
 // timeout that stops the table from filling).
 import type { PolicyError } from './errors.js';
 import { notrackRefusal, tableMemoryRefusal, timeoutRefusal } from './guardrails.js';
-import {
-  DEFAULT_PRESSURE,
-  normalizePolicy,
-  type FieldValue,
-  type NormalizedPolicy,
-  type PressureThresholds,
-  type TableSpec,
-} from './normalize.js';
+import { DEFAULT_PRESSURE, normalizePolicy, type FieldValue, type NormalizedPolicy, type PressureThresholds, type TableSpec } from './normalize.js';
 import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { selectorMatches, type Labels } from './select.js';
 import { autoSize, FALLBACK_SLAB_OBJECT_SIZE, type AutoSizeResult } from './sizing.js';

@@ -25,7 +25,5 @@ export function formatPolicyErrors(errors: readonly PolicyError[]): string {
 
 /** "spec.notrack[0].ports[1]" from a path of keys and indexes. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
-    .join('');
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`)).join('');
 }

@@ -49,7 +49,8 @@ export function parsePolicyDocuments(text: string, source: string): PolicyParseR
     return refuse(`expands (aliases included) to more than ${POLICY_LIMITS.maxExpandedSize} nodes and characters`);
   }
   const present = documents.map((object, i) => ({ object, document: i + 1 })).filter(({ object }) => object !== null && object !== undefined);
-  if (present.length === 0) return refuse(`no ConntrackPolicy document (an empty file is refused; to remove every policy write "${EXPLICIT_NO_POLICIES}" or delete the file)`);
+  if (present.length === 0)
+    return refuse(`no ConntrackPolicy document (an empty file is refused; to remove every policy write "${EXPLICIT_NO_POLICIES}" or delete the file)`);
   return validatePolicyObjects(
     present.filter(({ object }) => !(Array.isArray(object) && object.length === 0)),
     source,
@@ -76,10 +77,7 @@ export function expandedSize(value: unknown, budget: number): number {
 }
 
 /** Validates already-decoded documents (from a file, or objects from the API). `document` is the 1-based position for messages. */
-export function validatePolicyObjects(
-  documents: ReadonlyArray<{ object: unknown; document: number }>,
-  source: string,
-): PolicyParseResult {
+export function validatePolicyObjects(documents: ReadonlyArray<{ object: unknown; document: number }>, source: string): PolicyParseResult {
   const policies: ConntrackPolicyDoc[] = [];
   const errors: PolicyError[] = [];
   const firstByName = new Map<string, number>();

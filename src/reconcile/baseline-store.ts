@@ -91,7 +91,12 @@ const StoredRule = z
     interface: z.string().regex(INTERFACE_NAME).optional(),
     protocol: z.enum(['tcp', 'udp']).optional(),
     ports: z
-      .array(z.object({ from: Port, to: Port }).strict().refine((r) => r.from <= r.to, 'from must not exceed to'))
+      .array(
+        z
+          .object({ from: Port, to: Port })
+          .strict()
+          .refine((r) => r.from <= r.to, 'from must not exceed to'),
+      )
       .max(15)
       .optional(),
     sources: z.array(Cidr).max(32).optional(),
@@ -105,7 +110,10 @@ const BaselineFile = z
     // A sysctl file name or the buckets key; values as the kernel holds them (unsigned 32-bit at most).
     values: z.record(z.string().regex(new RegExp(`^(nf_conntrack_[a-z0-9_]{1,64}|${BUCKETS_KEY})$`)), z.number().int().min(0).max(4294967295)),
     notrackOwned: z.boolean(),
-    notrackApplied: z.object({ rules: z.array(StoredRule).max(32), acceptUntracked: z.boolean() }).strict().optional(),
+    notrackApplied: z
+      .object({ rules: z.array(StoredRule).max(32), acceptUntracked: z.boolean() })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -46,8 +46,7 @@ export interface ReconcileResult {
 }
 
 export const ACCEPT_UNTRACKED_KEY = 'acceptUntracked';
-const ACCEPT_UNTRACKED_NFT =
-  'the nftables backend cannot accept untracked packets ahead of your own input chain; add "ct state untracked accept" to it';
+const ACCEPT_UNTRACKED_NFT = 'the nftables backend cannot accept untracked packets ahead of your own input chain; add "ct state untracked accept" to it';
 
 /** One look at the node: the kernel, our NOTRACK rules, and why those could not be read if so. */
 interface Seen {
@@ -102,7 +101,8 @@ export class Reconciler {
     const { observed, notrack } = seen;
     const enforce = mode === 'Enforce';
     // Enforce: drift is a move away from what we applied; a policy edit is a change, not drift.
-    const notrackUnchanged = JSON.stringify(baseline.notrackApplied ?? null) === JSON.stringify({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
+    const notrackUnchanged =
+      JSON.stringify(baseline.notrackApplied ?? null) === JSON.stringify({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
     const driftWith = (facts: WriterFacts) =>
       detectDrift({
         desired: enforce ? this.lastApplied(desired) : desired,
@@ -144,7 +144,10 @@ export class Reconciler {
     await this.deps.baselineStore.recordBefore(todo.actions);
     const execution = await this.executor.execute(todo.actions);
     if (!execution.ok) {
-      this.logger.error({ failed: execution.failed, rolledBack: execution.rolledBack.length, rollbackErrors: execution.rollbackErrors }, 'apply failed, rolled back');
+      this.logger.error(
+        { failed: execution.failed, rolledBack: execution.rolledBack.length, rollbackErrors: execution.rollbackErrors },
+        'apply failed, rolled back',
+      );
       return done(execution, false, notrack?.ownedRules);
     }
     await this.afterApply(desired, todo.actions, drift);
@@ -170,7 +173,6 @@ export class Reconciler {
     for (const [key, value] of Object.entries(desired.sysctls)) if (!skipped.has(key)) this.applied.sysctls[key] = value;
     if (desired.buckets !== undefined && !skipped.has(BUCKETS_KEY)) this.applied.buckets = desired.buckets;
   }
-
 
   /** Put the baseline back and remove our NOTRACK chains. */
   async restore(): Promise<RestoreResult> {
@@ -208,7 +210,9 @@ export class Reconciler {
     }
     // Keys put back to their baseline (the policy no longer names them) are no longer ours.
     const released = actions
-      .filter((a) => a.kind === 'notrack-remove' || (a.kind === 'sysctl' && !(a.key in desired.sysctls)) || (a.kind === 'buckets' && desired.buckets === undefined))
+      .filter(
+        (a) => a.kind === 'notrack-remove' || (a.kind === 'sysctl' && !(a.key in desired.sysctls)) || (a.kind === 'buckets' && desired.buckets === undefined),
+      )
       .map((a) => a.key);
     if (released.length > 0) await store.clear(released);
     const corrected = new Set(actions.map((a) => a.key));

@@ -167,7 +167,12 @@ export class StateLock {
   private async readLock(): Promise<LockFound | undefined> {
     try {
       const entry = await entryAt(this.path);
-      return { identity: entry.identity, holder: entry.isFile ? parseHolder(entry.text) : undefined, ageMs: Date.now() - entry.mtimeMs, notAFile: !entry.isFile };
+      return {
+        identity: entry.identity,
+        holder: entry.isFile ? parseHolder(entry.text) : undefined,
+        ageMs: Date.now() - entry.mtimeMs,
+        notAFile: !entry.isFile,
+      };
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return undefined; // released meanwhile: try again
       throw err;

@@ -17,8 +17,7 @@ export type ConditionInput<T extends string = string> = Omit<Condition<T>, 'last
 
 export function setCondition<T extends string>(conditions: readonly Condition<T>[], next: ConditionInput<T>, now: Date): Condition<T>[] {
   const existing = conditions.find((c) => c.type === next.type);
-  const lastTransitionTime =
-    existing && existing.status === next.status ? existing.lastTransitionTime : now.toISOString();
+  const lastTransitionTime = existing && existing.status === next.status ? existing.lastTransitionTime : now.toISOString();
   const updated: Condition<T> = { ...next, lastTransitionTime };
   return existing ? conditions.map((c) => (c.type === next.type ? updated : c)) : [...conditions, updated];
 }

@@ -48,7 +48,8 @@ function headline(r: DoctorReport): string {
 }
 
 function tableSection({ table: t, memory: m }: DoctorReport): string {
-  const perEntry = m.slabObjectSize !== null ? `${m.slabObjectSize} B per entry from slabinfo` : `~${FALLBACK_SLAB_OBJECT_SIZE} B per entry assumed, slabinfo unreadable`;
+  const perEntry =
+    m.slabObjectSize !== null ? `${m.slabObjectSize} B per entry from slabinfo` : `~${FALLBACK_SLAB_OBJECT_SIZE} B per entry assumed, slabinfo unreadable`;
   return section('TABLE AND PRESSURE', [
     `entries        ${n(t.count)} of ${n(t.max)} max${t.usagePercent !== null ? ` (${t.usagePercent}% used)` : ''}`,
     `buckets        ${n(t.buckets)}${t.hashsize !== null && t.hashsize !== t.buckets ? ` (hashsize parameter ${n(t.hashsize)})` : ''}, average chain length ${t.chainLength ?? '?'}`,

@@ -31,8 +31,7 @@ export interface DropWindow {
 }
 
 // A counter going backwards (a reboot between samples, a CPU row gone) is a new start, not a negative rate.
-const rise = (before: number | undefined, after: number | undefined): number =>
-  before === undefined || after === undefined ? 0 : Math.max(0, after - before);
+const rise = (before: number | undefined, after: number | undefined): number => (before === undefined || after === undefined ? 0 : Math.max(0, after - before));
 
 /** How the counters moved from one sample to the next, drops split by cause. */
 export function dropWindow(before: CounterSample, after: CounterSample): DropWindow {

@@ -137,7 +137,7 @@ export const FINDING_RULES: readonly FindingRule[] = [
         ? {
             severity: 'info',
             message:
-              'Not in the host network namespace: count, timeouts and the table shown are this namespace\'s own; nf_conntrack_max and buckets are global and read-only here.',
+              "Not in the host network namespace: count, timeouts and the table shown are this namespace's own; nf_conntrack_max and buckets are global and read-only here.",
             action: 'Run on the host (or in a pod with hostNetwork: true) to see and change the node-wide values.',
           }
         : undefined,
@@ -213,7 +213,7 @@ export const FINDING_RULES: readonly FindingRule[] = [
             severity: 'warning',
             message: `${w.insertionRace} packets were dropped ${windowText(w)} because two packets of one new flow raced to insert it and the kernel could not resolve the clash (drop and insert_failed rose together; ${fillText(f)}): the UDP/DNS race behind 5-second DNS lookups. A bigger table does not help.`,
             action:
-              'NOTRACK DNS (udp and tcp port 53) to the node\'s resolver, as node-local DNS caches do, or set resolver options in pods: single-request-reopen (glibc, separate sockets for A and AAAA) or use-vc (DNS over TCP). Recent kernels resolve most such clashes (counted in clash_resolve): a kernel upgrade is the other fix.',
+              "NOTRACK DNS (udp and tcp port 53) to the node's resolver, as node-local DNS caches do, or set resolver options in pods: single-request-reopen (glibc, separate sockets for A and AAAA) or use-vc (DNS over TCP). Recent kernels resolve most such clashes (counted in clash_resolve): a kernel upgrade is the other fix.",
           }
         : undefined;
     },
@@ -317,7 +317,7 @@ export const FINDING_RULES: readonly FindingRule[] = [
             severity: 'info',
             message:
               'kube-proxy runs here: at start it rewrites nf_conntrack_max (raised only), the hashsize, and the tcp established and close_wait timeouts from its own configuration.',
-            action: 'Set the same values in kube-proxy\'s conntrack configuration, or expect them to show as drift after kube-proxy restarts.',
+            action: "Set the same values in kube-proxy's conntrack configuration, or expect them to show as drift after kube-proxy restarts.",
           }
         : undefined,
   },

@@ -21,8 +21,16 @@ export const KERNEL_STATS: ReadonlyArray<{ key: string; metric: string; help: st
   { key: 'invalid', metric: 'invalid', help: 'Packets that could not be tracked (state INVALID).' },
   { key: 'ignore', metric: 'ignore', help: 'Packets that already had an entry attached, or were not to be tracked.' },
   { key: 'insert', metric: 'insert', help: 'Entries inserted into the table.' },
-  { key: 'insertFailed', metric: 'insert_failed', help: 'Entries that could not be inserted: an insertion race the kernel could not resolve (drop rises with it).' },
-  { key: 'drop', metric: 'drop', help: 'Packets of new flows dropped: the table was full (drop rises alone) or an insertion race was lost (insert_failed rises with it).' },
+  {
+    key: 'insertFailed',
+    metric: 'insert_failed',
+    help: 'Entries that could not be inserted: an insertion race the kernel could not resolve (drop rises with it).',
+  },
+  {
+    key: 'drop',
+    metric: 'drop',
+    help: 'Packets of new flows dropped: the table was full (drop rises alone) or an insertion race was lost (insert_failed rises with it).',
+  },
   { key: 'earlyDrop', metric: 'early_drop', help: 'Unreplied entries evicted to make room in a full table.' },
   { key: 'icmpError', metric: 'icmp_error', help: 'ICMP errors that matched no entry.' },
   { key: 'searchRestart', metric: 'search_restart', help: 'Lookups restarted because the table was resized or an entry moved.' },
@@ -114,7 +122,11 @@ export class AgentMetrics {
       'conntrack_operator_last_successful_apply_timestamp_seconds',
       'Unix time of the last reconcile that left the node matching the policy; absent until one did.',
     );
-    this.nodeEntries = gauge(this.registry, 'conntrack_operator_node_entries', "Entries over every network namespace of the node (each one's own count summed).");
+    this.nodeEntries = gauge(
+      this.registry,
+      'conntrack_operator_node_entries',
+      "Entries over every network namespace of the node (each one's own count summed).",
+    );
     this.namespaces = gauge(this.registry, 'conntrack_operator_network_namespaces', 'Network namespaces with a process on the node.');
     // Bounded cardinality: only the status's top namespaces (at most 5), replaced every pass.
     this.netnsEntries = new Gauge({
@@ -180,7 +192,7 @@ export class ControllerMetrics {
     this.leader = new Gauge({ name: 'conntrack_operator_controller_leader', help: '1 while this replica holds the leader Lease.', registers });
     this.passDuration = new Histogram({
       name: 'conntrack_operator_controller_pass_duration_seconds',
-      help: 'Time to aggregate every node status into the policies\' status.',
+      help: "Time to aggregate every node status into the policies' status.",
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });

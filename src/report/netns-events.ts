@@ -10,9 +10,11 @@ export interface PodEventIntent extends NodeEventIntent {
   pod: { namespace: string; name: string; uid: string };
 }
 
-const podText = (r: NetnsRowDoc): string => (r.podNamespace && r.podName ? ` (pod ${r.podNamespace}/${r.podName}, UID ${r.podUid})` : r.podUid ? ` (pod UID ${r.podUid})` : '');
+const podText = (r: NetnsRowDoc): string =>
+  r.podNamespace && r.podName ? ` (pod ${r.podNamespace}/${r.podName}, UID ${r.podUid})` : r.podUid ? ` (pod UID ${r.podUid})` : '';
 const who = (r: NetnsRowDoc): string => `network namespace ${r.inode}${podText(r)}`;
-const usage = (r: NetnsRowDoc): string => (r.entries !== undefined && r.usagePercent !== undefined ? `${r.entries} entries, ${r.usagePercent}% of nf_conntrack_max` : 'count unknown');
+const usage = (r: NetnsRowDoc): string =>
+  r.entries !== undefined && r.usagePercent !== undefined ? `${r.entries} entries, ${r.usagePercent}% of nf_conntrack_max` : 'count unknown';
 
 /** TableFull for each namespace dropping now (every pass it does, as for the node); Pressure when a namespace first crosses the threshold. */
 function netnsEvents(prev: NodeStatusDoc | null, next: NodeStatusDoc): Array<{ row: NetnsRowDoc; intent: NodeEventIntent }> {

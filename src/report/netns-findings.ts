@@ -40,7 +40,8 @@ export const NETNS_FINDING_RULES: readonly FindingRule<NetnsFacts>[] = [
         ? {
             severity: 'critical',
             message: `${critical.length} network namespace(s) other than the host's are nearly full: ${naming(critical, usageText(max))}. Each drops its new connections at 100%, and the host's count does not show it.`,
-            action: 'Find what that pod tracks (conntrack -L inside its namespace: nsenter -t <pid> -n); NOTRACK or shorter timeouts there, or raise nf_conntrack_max.',
+            action:
+              'Find what that pod tracks (conntrack -L inside its namespace: nsenter -t <pid> -n); NOTRACK or shorter timeouts there, or raise nf_conntrack_max.',
           }
         : undefined;
     },

@@ -134,7 +134,9 @@ export function netnsSection({ nodeWide: w, netns }: NetnsReport): { title: stri
       : 'slab           not read (root only)',
   ];
   if (w.fullest) {
-    lines.push(`fullest        netns ${w.fullest.inode} (${who(w.fullest)}): ${num(w.fullest.entries)} of ${num(w.max)} max${w.fullest.usagePercent !== null ? ` (${w.fullest.usagePercent}%)` : ''}; each namespace may hold up to max of its own`);
+    lines.push(
+      `fullest        netns ${w.fullest.inode} (${who(w.fullest)}): ${num(w.fullest.entries)} of ${num(w.max)} max${w.fullest.usagePercent !== null ? ` (${w.fullest.usagePercent}%)` : ''}; each namespace may hold up to max of its own`,
+    );
   }
   lines.push(`by entries     ${netns.length ? netns.map((e) => `${e.inode} ${num(e.entries)} (${who(e)})`).join(', ') : 'none'}`);
   lines.push(

@@ -52,7 +52,13 @@ function rowOf(e: NetnsEntry, dropsRising: number, podNames: PodNames | undefine
   };
 }
 
-export function buildNetnsStatus(census: NetnsCensus, previous: NetnsDrops | null, max: number | null, pressure: PressureThresholds, podNames?: PodNames): NetnsSummaryDoc {
+export function buildNetnsStatus(
+  census: NetnsCensus,
+  previous: NetnsDrops | null,
+  max: number | null,
+  pressure: PressureThresholds,
+  podNames?: PodNames,
+): NetnsSummaryDoc {
   const all = netnsEntries(census, max);
   const rising = new Map(all.map((e) => [e.inode, fullDrops(e, previous)]));
   const row = (e: NetnsEntry) => rowOf(e, rising.get(e.inode)!, podNames);

@@ -30,8 +30,16 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
   if (outcome.kind === 'restored') {
     out.push(
       outcome.result.ok
-        ? { type: 'Normal', reason: 'ConntrackRestored', message: `No ConntrackPolicy selects ${node} any more: put back the conntrack settings it had before and removed our NOTRACK rules.` }
-        : { type: 'Warning', reason: 'ConntrackPolicyFailed', message: `Restoring the original conntrack settings on ${node} failed: ${outcome.result.execution?.failed?.error ?? 'a key cannot be written here'}; retrying.` },
+        ? {
+            type: 'Normal',
+            reason: 'ConntrackRestored',
+            message: `No ConntrackPolicy selects ${node} any more: put back the conntrack settings it had before and removed our NOTRACK rules.`,
+          }
+        : {
+            type: 'Warning',
+            reason: 'ConntrackPolicyFailed',
+            message: `Restoring the original conntrack settings on ${node} failed: ${outcome.result.execution?.failed?.error ?? 'a key cannot be written here'}; retrying.`,
+          },
     );
   }
   const before = new Set((prev?.drift ?? []).map((d) => d.key));
@@ -48,7 +56,11 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
   const pressure = condition(next, 'Pressure');
   const prevPressure = condition(prev, 'Pressure');
   if (pressure?.status === 'True' && (prevPressure?.status !== 'True' || prevPressure.reason !== pressure.reason)) {
-    out.push({ type: 'Warning', reason: 'ConntrackTablePressure', message: `${pressure.message} Node ${node}: see kubectl describe conntrackstatus ${node} for what fills it.` });
+    out.push({
+      type: 'Warning',
+      reason: 'ConntrackTablePressure',
+      message: `${pressure.message} Node ${node}: see kubectl describe conntrackstatus ${node} for what fills it.`,
+    });
   }
   const full = condition(next, 'TableFull');
   if (full?.status === 'True') {

@@ -94,8 +94,18 @@ function appliedCondition(outcome: PassOutcome, policyError: string | undefined,
       return { ...base, status: 'False', reason: 'NoPolicy', message: 'No ConntrackPolicy selects this node; its kernel settings are its own.' };
     case 'restored':
       return outcome.result.ok
-        ? { ...base, status: 'False', reason: 'Restored', message: 'No policy selects this node any more: the values from before the first change were put back and our NOTRACK rules removed.' }
-        : { ...base, status: 'False', reason: 'RestoreFailed', message: `Putting back the original values failed: ${executionError(outcome.result.execution) ?? notApplicableText(outcome.result.plan.notApplicable)}` };
+        ? {
+            ...base,
+            status: 'False',
+            reason: 'Restored',
+            message: 'No policy selects this node any more: the values from before the first change were put back and our NOTRACK rules removed.',
+          }
+        : {
+            ...base,
+            status: 'False',
+            reason: 'RestoreFailed',
+            message: `Putting back the original values failed: ${executionError(outcome.result.execution) ?? notApplicableText(outcome.result.plan.notApplicable)}`,
+          };
     case 'error':
       return { ...base, status: 'False', reason: 'Error', message: outcome.message };
     case 'reconciled':
@@ -139,7 +149,12 @@ function readyCondition(applied: NodeConditionInput, full: NodeConditionInput, r
   for (const c of [full, race]) {
     if (c.status === 'True') return { ...base, status: 'False', reason: c.type, message: c.message };
   }
-  return { ...base, status: 'True', reason: 'Ready', message: 'The agent reads this node, it follows its policy (or has none), and no packets are being dropped.' };
+  return {
+    ...base,
+    status: 'True',
+    reason: 'Ready',
+    message: 'The agent reads this node, it follows its policy (or has none), and no packets are being dropped.',
+  };
 }
 
 /** How full the table is against the policy's thresholds. */
@@ -164,7 +179,11 @@ function driftState(outcome: PassOutcome): ConditionOutcome {
 function notJudged(countersRead: boolean): ConditionOutcome {
   return countersRead
     ? { status: 'Unknown', reason: 'FirstSample', message: 'Drops are judged between two reads of the counters; this is the first.' }
-    : { status: 'Unknown', reason: 'CountersUnreadable', message: 'The kernel\'s conntrack counters could not be read: see the findings and what was not read.' };
+    : {
+        status: 'Unknown',
+        reason: 'CountersUnreadable',
+        message: "The kernel's conntrack counters could not be read: see the findings and what was not read.",
+      };
 }
 
 /** Drops because no entry could be allocated, or the kernel's own "table full" line. */
@@ -172,9 +191,15 @@ function tableFullCondition(d: DropSignal, unjudged: ConditionOutcome): NodeCond
   const base = { type: 'TableFull' as const, observedGeneration: STATUS_OBJECT_GENERATION };
   const w = d.window;
   if (w && w.tableFull > 0) {
-    return { ...base, status: 'True', reason: 'Dropping', message: `The table is full: ${w.tableFull} packets of new connections were dropped ${windowText(w)} because no entry could be allocated.` };
+    return {
+      ...base,
+      status: 'True',
+      reason: 'Dropping',
+      message: `The table is full: ${w.tableFull} packets of new connections were dropped ${windowText(w)} because no entry could be allocated.`,
+    };
   }
-  if (d.kernelLoggedFull) return { ...base, status: 'True', reason: 'KernelReportedFull', message: 'The kernel logged "nf_conntrack: table full, dropping packet" for this node.' };
+  if (d.kernelLoggedFull)
+    return { ...base, status: 'True', reason: 'KernelReportedFull', message: 'The kernel logged "nf_conntrack: table full, dropping packet" for this node.' };
   if (!w) return { ...base, ...unjudged };
   return { ...base, status: 'False', reason: 'NotDropping', message: `No connections dropped for a full table ${windowText(w)}.` };
 }
@@ -200,7 +225,11 @@ function conditionsOf(i: NodeStatusInputs, usage: number | null, pressure: Press
   const unjudged = notJudged(i.snapshot.stats.counters !== null);
   const full = tableFullCondition(i.drops, unjudged);
   const race = insertionRaceCondition(i.drops.window, unjudged, usage);
-  const applied = appliedCondition(i.outcome, i.policyError, i.previousConditions.find((c) => c.type === 'Applied'));
+  const applied = appliedCondition(
+    i.outcome,
+    i.policyError,
+    i.previousConditions.find((c) => c.type === 'Applied'),
+  );
   const ready = readyCondition(applied, full, race);
   // Drifted and Pressure carry observedGeneration last, as they always have.
   return [

@@ -54,7 +54,8 @@ export function notrackChanges(wanted: DesiredState, baseline: Baseline, display
   const now = new Map(wanted.notrack.map((r) => [r.name, r]));
   const out: NotrackChange[] = [];
   const hadAccept = baseline.notrackApplied?.acceptUntracked ?? false;
-  if (display.canAcceptUntracked && wanted.acceptUntracked !== hadAccept) out.push({ sign: wanted.acceptUntracked ? '+' : '-', name: 'accept-untracked', description: ACCEPT_UNTRACKED });
+  if (display.canAcceptUntracked && wanted.acceptUntracked !== hadAccept)
+    out.push({ sign: wanted.acceptUntracked ? '+' : '-', name: 'accept-untracked', description: ACCEPT_UNTRACKED });
   for (const r of wanted.notrack) {
     const old = before.get(r.name);
     if (!old) out.push({ sign: '+', name: r.name, description: display.describe(r) });
@@ -103,7 +104,13 @@ export function renderPlanText(v: PlanView): string {
   if (notrack) {
     const byRule = v.notrackChanges.map((c) => `  ${c.sign} notrack ${c.name}${c.description ? ` (${c.description})` : ''}`);
     // No rule-level change but the action exists: our chains were edited outside.
-    lines.push(...(byRule.length ? byRule : [`  ~ notrack: our chains were changed outside (${notrack.kind === 'notrack-sync' ? notrack.missing.length : 0} rule lines missing, ${notrack.extra.length} extra)`]));
+    lines.push(
+      ...(byRule.length
+        ? byRule
+        : [
+            `  ~ notrack: our chains were changed outside (${notrack.kind === 'notrack-sync' ? notrack.missing.length : 0} rule lines missing, ${notrack.extra.length} extra)`,
+          ]),
+    );
   }
   if (v.actions.length === 0) lines.push('  in sync: nothing to change');
   if (v.notApplicable.length) {

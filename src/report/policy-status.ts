@@ -26,7 +26,6 @@ export interface ClusterView {
   statuses: ReadonlyMap<string, NodeStatusDoc>;
 }
 
-
 /** Conflicting fields per policy name, computed once per distinct label set (nodes sharing labels merge alike). */
 export function conflictsByPolicy(valid: readonly ConntrackPolicyDoc[], nodes: ClusterView['nodes']): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
@@ -70,22 +69,41 @@ export function buildPolicyStatus(p: PolicyInput, view: ClusterView, conflicts: 
     else if (follows && drift?.status === 'False' && (applied?.status === 'True' || applied?.reason === 'DryRun')) inSync++;
   }
   const g = p.generation;
-  const c = (type: PolicyConditionName, status: 'True' | 'False', reason: string, message: string): ConditionInput<PolicyConditionName> => ({ type, status, reason, message, observedGeneration: g });
+  const c = (type: PolicyConditionName, status: 'True' | 'False', reason: string, message: string): ConditionInput<PolicyConditionName> => ({
+    type,
+    status,
+    reason,
+    message,
+    observedGeneration: g,
+  });
   const rejected = p.errors.length > 0;
   const pending = selected.length - inSync - drifted - failed;
   const next = [
-    rejected
-      ? c('Rejected', 'True', 'Invalid', formatPolicyErrors(p.errors).slice(0, 4000))
-      : c('Rejected', 'False', 'Valid', 'The policy is valid.'),
+    rejected ? c('Rejected', 'True', 'Invalid', formatPolicyErrors(p.errors).slice(0, 4000)) : c('Rejected', 'False', 'Valid', 'The policy is valid.'),
     conflicts && conflicts.size
-      ? c('Conflict', 'True', 'EqualPriority', `Policies of equal priority set different values; these fields are not applied: ${[...conflicts].join('; ')}`.slice(0, 4000))
+      ? c(
+          'Conflict',
+          'True',
+          'EqualPriority',
+          `Policies of equal priority set different values; these fields are not applied: ${[...conflicts].join('; ')}`.slice(0, 4000),
+        )
       : c('Conflict', 'False', 'NoConflict', 'No policy of equal priority disagrees on shared nodes.'),
     failed || drifted
       ? c('Degraded', 'True', failed ? 'NodesFailed' : 'NodesDrifted', `${failed} node(s) failed to apply, ${drifted} drifted, of ${selected.length} selected.`)
       : c('Degraded', 'False', 'Healthy', `No selected node failed or drifted.`),
     !rejected && inSync === selected.length
-      ? c('Ready', 'True', selected.length ? 'AllInSync' : 'NoNodesSelected', selected.length ? `All ${selected.length} selected node(s) are in sync.` : 'The nodeSelector matches no node.')
-      : c('Ready', 'False', rejected ? 'Rejected' : 'NotAllInSync', rejected ? 'The policy is invalid; no agent applies it.' : `${inSync} of ${selected.length} node(s) in sync; ${pending} not reported yet.`),
+      ? c(
+          'Ready',
+          'True',
+          selected.length ? 'AllInSync' : 'NoNodesSelected',
+          selected.length ? `All ${selected.length} selected node(s) are in sync.` : 'The nodeSelector matches no node.',
+        )
+      : c(
+          'Ready',
+          'False',
+          rejected ? 'Rejected' : 'NotAllInSync',
+          rejected ? 'The policy is invalid; no agent applies it.' : `${inSync} of ${selected.length} node(s) in sync; ${pending} not reported yet.`,
+        ),
   ];
   return {
     observedGeneration: g,

@@ -11,7 +11,12 @@ test('breakdownDue: the table is dumped again after its interval, and until one 
   const summary = {} as TableSummary; // only whether there is one matters here
   const cases: Array<{ name: string; last: TableBreakdown; nowMs: number; due: boolean }> = [
     { name: 'never dumped', last: { summary: null, source: 'none', atMs: 0 }, nowMs: 1000, due: true },
-    { name: 'tried a second ago, nothing read (no source, or it failed)', last: { summary: null, source: 'none', atMs: 10 * MIN }, nowMs: 10 * MIN + 1000, due: true },
+    {
+      name: 'tried a second ago, nothing read (no source, or it failed)',
+      last: { summary: null, source: 'none', atMs: 10 * MIN },
+      nowMs: 10 * MIN + 1000,
+      due: true,
+    },
     { name: 'dumped a minute ago', last: { summary, source: 'procfs', atMs: 10 * MIN }, nowMs: 11 * MIN, due: false },
     { name: 'dumped just under five minutes ago', last: { summary, source: 'procfs', atMs: 10 * MIN }, nowMs: 15 * MIN - 1, due: false },
     { name: 'dumped five minutes ago', last: { summary, source: 'conntrack-tool', atMs: 10 * MIN }, nowMs: 15 * MIN, due: true },
@@ -26,7 +31,12 @@ test('advanceDropBaseline: drops are judged over at least one interval', () => {
     { name: 'a pass 2 s later (the probe, a kmsg line) keeps the window', prev: at(0, 5), next: at(2000, 15), kept: 'prev' },
     { name: 'just under an interval later: kept', prev: at(0, 5), next: at(MIN - 1, 15), kept: 'prev' },
     { name: 'an interval later: moves on', prev: at(0, 5), next: at(MIN, 15), kept: 'next' },
-    { name: 'a pass that could not read the counters moves on too, after an interval', prev: at(0, 5), next: { counters: null, netns: null, atMs: 2 * MIN }, kept: 'next' },
+    {
+      name: 'a pass that could not read the counters moves on too, after an interval',
+      prev: at(0, 5),
+      next: { counters: null, netns: null, atMs: 2 * MIN },
+      kept: 'next',
+    },
   ];
   for (const c of cases) assert.equal(advanceDropBaseline(c.prev, c.next, MIN), c.kept === 'prev' ? c.prev : c.next, c.name);
 });

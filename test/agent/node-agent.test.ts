@@ -26,7 +26,10 @@ const TIME_WAIT = 'nf_conntrack_tcp_timeout_time_wait';
 /** One policy for nodes labelled pool=web, TIME_WAIT 120 s (the kernel's) -> 30 s. */
 function webPolicy(mode: 'Enforce' | 'DryRun') {
   const spec = { nodeSelector: { matchLabels: { pool: 'web' } }, mode, timeouts: { tcp: { timeWaitSeconds: 30 } } };
-  const r = validatePolicyObjects([{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 1 }, spec }, document: 1 }], 'test');
+  const r = validatePolicyObjects(
+    [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 1 }, spec }, document: 1 }],
+    'test',
+  );
   if ('errors' in r) throw new Error(JSON.stringify(r.errors));
   return r.policies;
 }
@@ -98,9 +101,33 @@ const timeWait = (tree: FixtureTree) => tree.kernel.value(tree.paths.sysctl(TIME
 
 test('node agent: no policy selects the node any more (its labels changed)', async () => {
   const cases = [
-    { name: 'policies known: the original values are put back', known: true, forceDryRun: false, kind: 'restored', applied: 'Restored', after: '120', ready: null },
-    { name: 'policies not known yet: nothing restored, not Ready', known: false, forceDryRun: false, kind: 'no-policy', applied: 'NoPolicy', after: '30', ready: /policies are not known/ },
-    { name: 'told never to write (--dry-run): nothing restored', known: true, forceDryRun: true, kind: 'no-policy', applied: 'NoPolicy', after: '30', ready: null },
+    {
+      name: 'policies known: the original values are put back',
+      known: true,
+      forceDryRun: false,
+      kind: 'restored',
+      applied: 'Restored',
+      after: '120',
+      ready: null,
+    },
+    {
+      name: 'policies not known yet: nothing restored, not Ready',
+      known: false,
+      forceDryRun: false,
+      kind: 'no-policy',
+      applied: 'NoPolicy',
+      after: '30',
+      ready: /policies are not known/,
+    },
+    {
+      name: 'told never to write (--dry-run): nothing restored',
+      known: true,
+      forceDryRun: true,
+      kind: 'no-policy',
+      applied: 'NoPolicy',
+      after: '30',
+      ready: null,
+    },
   ];
   for (const c of cases) {
     const tree = loadFixtureTree('host-6.18');
@@ -133,7 +160,11 @@ test('node agent: DryRun plans, reports and writes nothing, pass after pass', as
       const { outcome, status } = await agent.pass();
       assert.ok(outcome.kind === 'reconciled', `${c.name}, pass ${pass}: ${outcome.kind}`);
       assert.equal(outcome.result.mode, 'DryRun', c.name);
-      assert.deepEqual(outcome.result.plan.actions.map((a) => a.key), [TIME_WAIT], `${c.name}: what would change`);
+      assert.deepEqual(
+        outcome.result.plan.actions.map((a) => a.key),
+        [TIME_WAIT],
+        `${c.name}: what would change`,
+      );
       assert.equal(condition(status, 'Applied')?.reason, 'DryRun', c.name);
     }
     assert.deepEqual(tree.kernel.writes, [], `${c.name}: no kernel write`);

@@ -61,7 +61,14 @@ describe('PolicyFileSource: an unusable file keeps the last good policies', () =
     { name: 'YAML syntax error', make: (p) => writeFile(p, `${GOOD}  - {name: [\n`), error: /YAML syntax error/ },
     { name: 'schema error (typo)', make: (p) => writeFile(p, GOOD.replace('interface', 'interfce')), error: /interfce/ },
     { name: 'too large', make: (p) => writeFile(p, `${GOOD}#${'x'.repeat(1 << 20)}\n`), error: /more than the \d+ allowed/ },
-    { name: 'a FIFO', make: async (p) => { await rm(p); execFileSync('mkfifo', [p]); }, error: /is a FIFO, not a regular file/ },
+    {
+      name: 'a FIFO',
+      make: async (p) => {
+        await rm(p);
+        execFileSync('mkfifo', [p]);
+      },
+      error: /is a FIFO, not a regular file/,
+    },
     { name: 'a directory', make: async (p) => (await rm(p), await mkdir(p)), error: /is a directory/ },
   ];
   for (const c of broken) {
@@ -77,7 +84,10 @@ describe('PolicyFileSource: an unusable file keeps the last good policies', () =
       assert.deepEqual(ruleNames(src.current()), ['loopback', 'web-in'], 'the last good policies stay');
       assert.match(src.current().error ?? '', c.error);
       assert.equal(src.ready(), true);
-      assert.ok(warnings.some((w) => /last good policies stay/.test(w)), 'logged, not only in the status');
+      assert.ok(
+        warnings.some((w) => /last good policies stay/.test(w)),
+        'logged, not only in the status',
+      );
     });
   }
 });
@@ -151,7 +161,12 @@ describe('PolicyFileSource: start-up', () => {
   it('a tampered kept file is validated like a policy file and not used', async () => {
     const { path, stateDir } = await fixture();
     await mkdir(stateDir, { recursive: true });
-    const bad = { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'x' }, spec: { notrack: [{ name: 'a\nCOMMIT', interface: 'lo' }] } };
+    const bad = {
+      apiVersion: 'conntrack.io/v1alpha1',
+      kind: 'ConntrackPolicy',
+      metadata: { name: 'x' },
+      spec: { notrack: [{ name: 'a\nCOMMIT', interface: 'lo' }] },
+    };
     await writeFile(join(stateDir, 'policy-file-cache.json'), JSON.stringify({ path, policies: [bad] }));
     await writeFile(path, '');
     const { src, warnings } = await startUp(path, stateDir);

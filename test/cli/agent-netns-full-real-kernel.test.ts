@@ -36,58 +36,95 @@ async function status(file: string): Promise<NodeStatusDoc | undefined> {
   }
 }
 
-test('a namespace driven to its limit: the agent in the host namespace reports it full, naming it, and the Node event says so', { skip, timeout: 180_000 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ctop-i13-agent-'));
-  const statusFile = join(dir, 'status.json');
-  await writeFile(join(dir, 'policy.yaml'), POLICY);
-  let agent: ChildProcess | null = null;
-  let agentExited: Promise<void> = Promise.resolve();
-  let sleeper: ChildProcess | null = null;
-  let log = '';
-  try {
-    await withNetns('i13-full', async (ns) => {
-      const s = await sleeperIn(ns);
-      sleeper = s.child;
-      await setNetnsSysctl(ns, 'nf_conntrack_tcp_timeout_time_wait', 600);
-      agent = spawn(process.execPath, ['--import', 'tsx', MAIN, 'agent', '--policy-file', join(dir, 'policy.yaml'), '--status-file', statusFile, '--state-dir', join(dir, 'state'), '--interval', '1s', '--dry-run', '--metrics-addr', '127.0.0.1:19813'], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      agent.stderr!.on('data', (b: Buffer) => (log += b.toString()));
-      agentExited = new Promise((resolve) => agent!.once('close', () => resolve()));
-      // A first pass records every namespace's drop counter (ours among them: it has a process already).
-      const before = await until('the agent reports the namespaces', async () => {
-        const st = await status(statusFile);
-        return st?.namespaces ? st : undefined;
-      }, 60_000);
-      assert.ok(before.namespaces, 'status.namespaces is written');
-      assert.deepEqual(before.namespaces.full, []);
+test(
+  'a namespace driven to its limit: the agent in the host namespace reports it full, naming it, and the Node event says so',
+  { skip, timeout: 180_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ctop-i13-agent-'));
+    const statusFile = join(dir, 'status.json');
+    await writeFile(join(dir, 'policy.yaml'), POLICY);
+    let agent: ChildProcess | null = null;
+    let agentExited: Promise<void> = Promise.resolve();
+    let sleeper: ChildProcess | null = null;
+    let log = '';
+    try {
+      await withNetns('i13-full', async (ns) => {
+        const s = await sleeperIn(ns);
+        sleeper = s.child;
+        await setNetnsSysctl(ns, 'nf_conntrack_tcp_timeout_time_wait', 600);
+        agent = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            MAIN,
+            'agent',
+            '--policy-file',
+            join(dir, 'policy.yaml'),
+            '--status-file',
+            statusFile,
+            '--state-dir',
+            join(dir, 'state'),
+            '--interval',
+            '1s',
+            '--dry-run',
+            '--metrics-addr',
+            '127.0.0.1:19813',
+          ],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+        agent.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+        agentExited = new Promise((resolve) => agent!.once('close', () => resolve()));
+        // A first pass records every namespace's drop counter (ours among them: it has a process already).
+        const before = await until(
+          'the agent reports the namespaces',
+          async () => {
+            const st = await status(statusFile);
+            return st?.namespaces ? st : undefined;
+          },
+          60_000,
+        );
+        assert.ok(before.namespaces, 'status.namespaces is written');
+        assert.deepEqual(before.namespaces.full, []);
 
-      await withLoweredMax(async (fullMax) => {
-        // "Full" is the pass that saw the drops rise: it may come and go while the
-        // fill still runs, so the status is watched from before the fill starts.
-        const watched = until('status names the namespace as full', async () => {
-          const st = await status(statusFile);
-          return st?.namespaces?.full.some((r) => r.inode === s.inode) ? st : undefined;
-        }, 80_000);
-        const fill = JSON.parse(await execInOk(ns, process.execPath, ['--import', 'tsx', FILL, String(fullMax * 3)], { timeoutMs: 60_000 })) as { completed: number; failed: number };
-        assert.ok(fill.failed >= 10, `the table filled: ${JSON.stringify(fill)}`);
-        const full = await watched;
-        const row = full.namespaces!.full.find((r) => r.inode === s.inode)!;
-        assert.ok(row.dropsRising! > 0);
-        assert.ok(row.entries! >= fullMax - 10, `its own count is at the limit: ${row.entries} of ${fullMax}`);
-        const event = eventsForPass(before, full, { kind: 'no-policy' }).find((e) => e.reason === 'ConntrackTableFull' && e.message.includes(String(s.inode)));
-        assert.ok(event, 'a ConntrackTableFull event names the namespace');
-        assert.match(event.message, new RegExp(`^Connection tracking table FULL in network namespace ${s.inode} on `));
-        // The host's own table did not fill: its condition stays False while the namespace drops.
-        assert.ok((full.table?.count ?? 0) < fullMax);
-        assert.ok(full.findings?.some((f) => f.id === 'netns-usage-critical' && f.message.includes(String(s.inode))));
+        await withLoweredMax(async (fullMax) => {
+          // "Full" is the pass that saw the drops rise: it may come and go while the
+          // fill still runs, so the status is watched from before the fill starts.
+          const watched = until(
+            'status names the namespace as full',
+            async () => {
+              const st = await status(statusFile);
+              return st?.namespaces?.full.some((r) => r.inode === s.inode) ? st : undefined;
+            },
+            80_000,
+          );
+          const fill = JSON.parse(await execInOk(ns, process.execPath, ['--import', 'tsx', FILL, String(fullMax * 3)], { timeoutMs: 60_000 })) as {
+            completed: number;
+            failed: number;
+          };
+          assert.ok(fill.failed >= 10, `the table filled: ${JSON.stringify(fill)}`);
+          const full = await watched;
+          const row = full.namespaces!.full.find((r) => r.inode === s.inode)!;
+          assert.ok(row.dropsRising! > 0);
+          assert.ok(row.entries! >= fullMax - 10, `its own count is at the limit: ${row.entries} of ${fullMax}`);
+          const event = eventsForPass(before, full, { kind: 'no-policy' }).find(
+            (e) => e.reason === 'ConntrackTableFull' && e.message.includes(String(s.inode)),
+          );
+          assert.ok(event, 'a ConntrackTableFull event names the namespace');
+          assert.match(event.message, new RegExp(`^Connection tracking table FULL in network namespace ${s.inode} on `));
+          // The host's own table did not fill: its condition stays False while the namespace drops.
+          assert.ok((full.table?.count ?? 0) < fullMax);
+          assert.ok(full.findings?.some((f) => f.id === 'netns-usage-critical' && f.message.includes(String(s.inode))));
+        });
       });
-    });
-  } finally {
-    (agent as ChildProcess | null)?.kill('SIGTERM');
-    (sleeper as ChildProcess | null)?.kill();
-    await agentExited;
-    await rm(dir, { recursive: true, force: true });
-  }
-  assert.doesNotMatch(log, /"level":50/, log);
-});
+    } finally {
+      (agent as ChildProcess | null)?.kill('SIGTERM');
+      (sleeper as ChildProcess | null)?.kill();
+      await agentExited;
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.doesNotMatch(log, /"level":50/, log);
+  },
+);

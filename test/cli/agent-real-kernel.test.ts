@@ -94,7 +94,12 @@ test('agent applies, corrects drift, stops on SIGTERM, and restore gives the hos
         await until('the drift to be corrected', async () => ((await sysctls(ns)).nf_conntrack_tcp_timeout_time_wait === 30 ? true : undefined), 5000);
         const correctedAfterMs = Date.now() - written;
         assert.ok(correctedAfterMs < 3000, `corrected after ${correctedAfterMs} ms`);
-        await until('the drift log line', async () => (/"conntrack settings drifted".*|nf_conntrack_tcp_timeout_time_wait/.test(agent.log()) && agent.log().includes('"actual":120') ? true : undefined), 3000);
+        await until(
+          'the drift log line',
+          async () =>
+            /"conntrack settings drifted".*|nf_conntrack_tcp_timeout_time_wait/.test(agent.log()) && agent.log().includes('"actual":120') ? true : undefined,
+          3000,
+        );
       } finally {
         agent.child.kill('SIGTERM');
       }
@@ -127,9 +132,24 @@ test('agent --dry-run writes nothing, whatever the policy says', { skip, timeout
       await writeFile(policyFile, POLICY);
       const before = await sysctls(ns);
       const rawBefore = await rawTable(ns);
-      const r = await runCli(['agent', '--once', '--dry-run', '--policy-file', policyFile, '--state-dir', join(dir, 'state'), '--notrack-backend', 'iptables-nft', '--metrics-addr', '127.0.0.1:19754'], {
-        prefix: ['ip', 'netns', 'exec', ns],
-      });
+      const r = await runCli(
+        [
+          'agent',
+          '--once',
+          '--dry-run',
+          '--policy-file',
+          policyFile,
+          '--state-dir',
+          join(dir, 'state'),
+          '--notrack-backend',
+          'iptables-nft',
+          '--metrics-addr',
+          '127.0.0.1:19754',
+        ],
+        {
+          prefix: ['ip', 'netns', 'exec', ns],
+        },
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /DryRun: changes not made/);
       assert.deepEqual(await sysctls(ns), before);

@@ -46,17 +46,44 @@ test('in-place rewrites, an empty file, a typo and a FIFO under a running agent:
       await writeFile(next, POLICY);
       const child = spawn(
         'ip',
-        ['netns', 'exec', ns, process.execPath, '--import', 'tsx', MAIN, 'agent', '--policy-file', policyFile, '--status-file', statusFile, '--interval', '1s', '--state-dir', join(dir, 'state'), '--notrack-backend', 'iptables-nft', '--metrics-addr', '127.0.0.1:19815'],
+        [
+          'netns',
+          'exec',
+          ns,
+          process.execPath,
+          '--import',
+          'tsx',
+          MAIN,
+          'agent',
+          '--policy-file',
+          policyFile,
+          '--status-file',
+          statusFile,
+          '--interval',
+          '1s',
+          '--state-dir',
+          join(dir, 'state'),
+          '--notrack-backend',
+          'iptables-nft',
+          '--metrics-addr',
+          '127.0.0.1:19815',
+        ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
       let log = '';
       child.stderr.on('data', (b: Buffer) => (log += b.toString()));
       const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
       try {
-        await until('Applied=True in the status file', async () => {
-          const doc = JSON.parse(await readFile(statusFile, 'utf8').catch(() => '{}')) as { status?: { conditions: Array<{ type: string; status: string }> } };
-          return doc.status?.conditions.some((c) => c.type === 'Applied' && c.status === 'True') ? true : undefined;
-        }, 60_000);
+        await until(
+          'Applied=True in the status file',
+          async () => {
+            const doc = JSON.parse(await readFile(statusFile, 'utf8').catch(() => '{}')) as {
+              status?: { conditions: Array<{ type: string; status: string }> };
+            };
+            return doc.status?.conditions.some((c) => c.type === 'Applied' && c.status === 'True') ? true : undefined;
+          },
+          60_000,
+        );
         const samples: Array<{ established: number; chain: boolean }> = [];
         for (let i = 0; i < REWRITES; i++) {
           execFileSync('sh', ['-c', `cat '${next}' > '${policyFile}'`]);
@@ -83,7 +110,11 @@ test('in-place rewrites, an empty file, a typo and a FIFO under a running agent:
         assert.equal(health.code, 0, `healthz with a FIFO at the policy path: ${health.stderr}`);
         assert.match(log, /is a FIFO, not a regular file/);
 
-        assert.deepEqual(samples.filter((s) => s.established !== 600 || !s.chain), [], 'the policy stayed applied at every sample');
+        assert.deepEqual(
+          samples.filter((s) => s.established !== 600 || !s.chain),
+          [],
+          'the policy stayed applied at every sample',
+        );
         assert.equal(log.match(/restored the original values/g)?.length ?? 0, 0, 'zero restores');
       } finally {
         child.kill('SIGTERM');

@@ -27,13 +27,17 @@ async function count(ns: string): Promise<number> {
   return Number((await execInOk(ns, 'conntrack', ['-C'])).trim());
 }
 
-async function doctorJson(top: number, prefix?: string[], extra: string[] = []): Promise<{ nodeWide: { entries: number; namespaces: number; slab: { activeObjects: number } | null }; netns: NetnsJson[] }> {
+async function doctorJson(
+  top: number,
+  prefix?: string[],
+  extra: string[] = [],
+): Promise<{ nodeWide: { entries: number; namespaces: number; slab: { activeObjects: number } | null }; netns: NetnsJson[] }> {
   const r = await runCli(['doctor', '--json', '--no-table', '--top', String(top), ...extra], { prefix });
   assert.ok(r.code === 0 || r.code === 2, `exit ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
 
-test('doctor from the host namespace: each namespace\'s entries as conntrack -C inside it; the total within the slab', { skip, timeout: 300_000 }, async () => {
+test("doctor from the host namespace: each namespace's entries as conntrack -C inside it; the total within the slab", { skip, timeout: 300_000 }, async () => {
   const sleepers: ChildProcess[] = [];
   const hostProc = mkdtempSync(join(tmpdir(), 'ctop-i13-host-proc-'));
   try {
@@ -66,7 +70,10 @@ test('doctor from the host namespace: each namespace\'s entries as conntrack -C 
           assert.equal(report.nodeWide.entries, listed, '--top 1000 lists every namespace: the total is their sum');
           assert.ok(report.nodeWide.entries >= FLOWS[0]! + FLOWS[1]! + FLOWS[2]!);
           assert.ok(report.nodeWide.slab, 'root reads /proc/slabinfo');
-          assert.ok(report.nodeWide.entries <= report.nodeWide.slab.activeObjects, `node-wide ${report.nodeWide.entries} entries within ${report.nodeWide.slab.activeObjects} active slab objects`);
+          assert.ok(
+            report.nodeWide.entries <= report.nodeWide.slab.activeObjects,
+            `node-wide ${report.nodeWide.entries} entries within ${report.nodeWide.slab.activeObjects} active slab objects`,
+          );
 
           // A pod with hostNetwork reading the host's /proc through a hostPath mount: the same figures.
           const viaMount = await doctorJson(
@@ -78,7 +85,10 @@ test('doctor from the host namespace: each namespace\'s entries as conntrack -C 
 
           const top = await doctorJson(2);
           assert.equal(top.netns.length, 2, '--top bounds the list');
-          assert.deepEqual(top.netns.map((e) => e.entries), [...top.netns.map((e) => e.entries)].sort((x, y) => (y ?? 0) - (x ?? 0)));
+          assert.deepEqual(
+            top.netns.map((e) => e.entries),
+            [...top.netns.map((e) => e.entries)].sort((x, y) => (y ?? 0) - (x ?? 0)),
+          );
         }),
       ),
     );

@@ -55,7 +55,10 @@ test('doctor --json in a namespace agrees with conntrack -L and conntrack -S', {
   });
 });
 
-const nobody = spawnSync('sh', ['-c', 'command -v setpriv']).status === 0 && process.geteuid?.() === 0 ? undefined : 'needs root and setpriv to drop to an unprivileged user';
+const nobody =
+  spawnSync('sh', ['-c', 'command -v setpriv']).status === 0 && process.geteuid?.() === 0
+    ? undefined
+    : 'needs root and setpriv to drop to an unprivileged user';
 
 test('doctor without root: reports what it could read, names what needs root, no stack trace', { skip: nobody, timeout: 60_000 }, async () => {
   const r = await runCli(['doctor'], { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });

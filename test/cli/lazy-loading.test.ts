@@ -25,7 +25,11 @@ function loadedBy(args: string[]): { code: number | null; stderr: string; packag
       timeout: 60_000,
     });
     const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-    const packages = new Set(urls.flatMap((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? []).filter((p) => !TS_LOADER.some((l) => p === l || p.startsWith('@esbuild/'))));
+    const packages = new Set(
+      urls
+        .flatMap((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? [])
+        .filter((p) => !TS_LOADER.some((l) => p === l || p.startsWith('@esbuild/'))),
+    );
     const own = urls.filter((u) => u.includes('/src/')).map((u) => u.slice(u.indexOf('/src/') + 1));
     return { code: r.status, stderr: r.stderr, packages, own };
   } finally {
@@ -39,9 +43,31 @@ const CASES: Array<{ args: string[]; code: number; allowed: string[]; reaches?: 
   { args: ['agent', '--help'], code: 0, allowed: [] },
   { args: ['doctor', '--json', '--top', '3', ...host], code: 0, allowed: [], reaches: 'src/kernel/table-summary.ts' },
   { args: ['doctor', '-o', 'yaml', '--no-table', ...host], code: 0, allowed: ['js-yaml'] },
-  { args: ['plan', '-f', POLICY, ...host, '--state-dir', join(tmpdir(), 'ctop-loads-none'), '--notrack-backend', 'nftables', '--node-name', 'n'], code: -1, allowed: ['zod', 'js-yaml'], reaches: 'src/reconcile/reconciler.ts' },
+  {
+    args: ['plan', '-f', POLICY, ...host, '--state-dir', join(tmpdir(), 'ctop-loads-none'), '--notrack-backend', 'nftables', '--node-name', 'n'],
+    code: -1,
+    allowed: ['zod', 'js-yaml'],
+    reaches: 'src/reconcile/reconciler.ts',
+  },
   // A standalone agent whose policy file is missing stops early, after loading everything it runs with.
-  { args: ['agent', '--once', '-f', '/nonexistent/policy.yaml', ...host, '--notrack-backend', 'nftables', '--state-dir', join(tmpdir(), 'ctop-loads-none'), '--metrics-addr', '127.0.0.1:0'], code: -1, allowed: ['zod', 'js-yaml', 'pino', 'prom-client'], reaches: 'src/agent/node-agent.ts' },
+  {
+    args: [
+      'agent',
+      '--once',
+      '-f',
+      '/nonexistent/policy.yaml',
+      ...host,
+      '--notrack-backend',
+      'nftables',
+      '--state-dir',
+      join(tmpdir(), 'ctop-loads-none'),
+      '--metrics-addr',
+      '127.0.0.1:0',
+    ],
+    code: -1,
+    allowed: ['zod', 'js-yaml', 'pino', 'prom-client'],
+    reaches: 'src/agent/node-agent.ts',
+  },
 ];
 
 for (const tc of CASES) {
@@ -61,11 +87,31 @@ function isDependencyOf(pkg: string, allowed: string[]): boolean {
   return allowed.some((a) => (TRANSITIVE[a] ?? []).includes(pkg));
 }
 const TRANSITIVE: Record<string, string[]> = {
-  pino: ['atomic-sleep', 'on-exit-leak-free', 'pino-abstract-transport', 'pino-std-serializers', 'process-warning', 'quick-format-unescaped', 'real-require', 'safe-stable-stringify', 'sonic-boom', 'thread-stream', '@pinojs/redact', 'split2'],
+  pino: [
+    'atomic-sleep',
+    'on-exit-leak-free',
+    'pino-abstract-transport',
+    'pino-std-serializers',
+    'process-warning',
+    'quick-format-unescaped',
+    'real-require',
+    'safe-stable-stringify',
+    'sonic-boom',
+    'thread-stream',
+    '@pinojs/redact',
+    'split2',
+  ],
   'prom-client': ['@opentelemetry/api', 'tdigest', 'bintrees'],
 };
 
 test('--help loads config and the duration and CIDR grammars, nothing of the commands', () => {
   const r = loadedBy(['--help']);
-  assert.deepEqual(r.own.sort(), ['src/cli/input-error.ts', 'src/cli/main.ts', 'src/config.ts', 'src/errors.ts', 'src/policy/cidr.ts', 'src/policy/durations.ts']);
+  assert.deepEqual(r.own.sort(), [
+    'src/cli/input-error.ts',
+    'src/cli/main.ts',
+    'src/config.ts',
+    'src/errors.ts',
+    'src/policy/cidr.ts',
+    'src/policy/durations.ts',
+  ]);
 });

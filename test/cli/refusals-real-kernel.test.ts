@@ -50,8 +50,13 @@ test('apply next to a user chain named like ours: exit 1 naming the chain, the c
       await execInOk(ns, 'sh', ['-c', 'iptables-nft -t raw -N CTOP-NOTRACK-PRE && iptables-nft -t raw -A CTOP-NOTRACK-PRE -s 198.51.100.7/32 -j CT --notrack']);
       const before = await execInOk(ns, 'iptables-nft-save', ['-t', 'raw']);
       const file = join(dir, 'p.yaml');
-      await writeFile(file, 'apiVersion: conntrack.io/v1alpha1\nkind: ConntrackPolicy\nmetadata: {name: taken}\nspec:\n  notrack:\n    - {name: loopback, interface: lo}\n');
-      const r = await runCli(['apply', '--policy', file, '--notrack-backend', 'iptables-nft', '--state-dir', join(dir, 'state')], { prefix: ['ip', 'netns', 'exec', ns] });
+      await writeFile(
+        file,
+        'apiVersion: conntrack.io/v1alpha1\nkind: ConntrackPolicy\nmetadata: {name: taken}\nspec:\n  notrack:\n    - {name: loopback, interface: lo}\n',
+      );
+      const r = await runCli(['apply', '--policy', file, '--notrack-backend', 'iptables-nft', '--state-dir', join(dir, 'state')], {
+        prefix: ['ip', 'netns', 'exec', ns],
+      });
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.stderr, /raw chain CTOP-NOTRACK-PRE already exists and is not ours/);
       const strip = (t: string) => t.replace(/^#.*\n/gm, '').replace(/\[\d+:\d+\]/g, '');

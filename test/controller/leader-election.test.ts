@@ -113,12 +113,40 @@ describe('LeaderElector', () => {
       transitions?: number;
     }[] = [
       { name: 'no Lease: created, held at once', leaderAt: 0, acquiredAt: 0, transitions: 0 },
-      { name: 'released Lease (no holder): taken at once', holder: { identity: '', clockSkewMs: 0, keepsRenewing: false, durationSeconds: 1 }, leaderAt: 0, acquiredAt: 0, transitions: 4 },
-      { name: "live holder whose clock is an hour behind ours (renewTime long 'expired'): never taken", holder: { identity: 'other', clockSkewMs: -HOUR, keepsRenewing: true }, notYetAt: 60_000 },
-      { name: 'live holder whose clock is an hour ahead: never taken', holder: { identity: 'other', clockSkewMs: HOUR, keepsRenewing: true }, notYetAt: 60_000 },
+      {
+        name: 'released Lease (no holder): taken at once',
+        holder: { identity: '', clockSkewMs: 0, keepsRenewing: false, durationSeconds: 1 },
+        leaderAt: 0,
+        acquiredAt: 0,
+        transitions: 4,
+      },
+      {
+        name: "live holder whose clock is an hour behind ours (renewTime long 'expired'): never taken",
+        holder: { identity: 'other', clockSkewMs: -HOUR, keepsRenewing: true },
+        notYetAt: 60_000,
+      },
+      {
+        name: 'live holder whose clock is an hour ahead: never taken',
+        holder: { identity: 'other', clockSkewMs: HOUR, keepsRenewing: true },
+        notYetAt: 60_000,
+      },
       // Seen unchanged at 0; at 14s it may still be alive; the try at 16s is the first after 15s.
-      { name: 'dead holder, clock an hour behind: taken once unchanged for leaseDuration, not before', holder: { identity: 'other', clockSkewMs: -HOUR, keepsRenewing: false }, notYetAt: 14_000, leaderAt: 16_000, acquiredAt: 16_000, transitions: 4 },
-      { name: 'dead holder, clock an hour ahead: taken once unchanged for leaseDuration', holder: { identity: 'other', clockSkewMs: HOUR, keepsRenewing: false }, notYetAt: 14_000, leaderAt: 16_000, acquiredAt: 16_000, transitions: 4 },
+      {
+        name: 'dead holder, clock an hour behind: taken once unchanged for leaseDuration, not before',
+        holder: { identity: 'other', clockSkewMs: -HOUR, keepsRenewing: false },
+        notYetAt: 14_000,
+        leaderAt: 16_000,
+        acquiredAt: 16_000,
+        transitions: 4,
+      },
+      {
+        name: 'dead holder, clock an hour ahead: taken once unchanged for leaseDuration',
+        holder: { identity: 'other', clockSkewMs: HOUR, keepsRenewing: false },
+        notYetAt: 14_000,
+        leaderAt: 16_000,
+        acquiredAt: 16_000,
+        transitions: 4,
+      },
     ];
     for (const c of cases) {
       test(c.name, async () => {
@@ -164,7 +192,11 @@ describe('LeaderElector', () => {
       { name: 'the API hangs', faults: [[1, (l) => (l.mode = 'hang')]], stepsDownAt: 10_000, warning: /within renewDeadline/ },
       {
         name: 'errors, one renewal gets through at 8s: the deadline counts from it',
-        faults: [[1, (l) => (l.mode = 'fail')], [7000, (l) => (l.mode = 'ok')], [9000, (l) => (l.mode = 'fail')]],
+        faults: [
+          [1, (l) => (l.mode = 'fail')],
+          [7000, (l) => (l.mode = 'ok')],
+          [9000, (l) => (l.mode = 'fail')],
+        ],
         stepsDownAt: 18_000,
         warning: /within renewDeadline/,
       },
@@ -184,7 +216,10 @@ describe('LeaderElector', () => {
         await clock.advanceTo(c.stepsDownAt);
         assert.deepEqual(me.changes, [true, false], 'stepped down');
         assert.equal(me.e.isLeader(), false);
-        assert.ok(me.warnings.some((w) => c.warning.test(w)), me.warnings.join('; '));
+        assert.ok(
+          me.warnings.some((w) => c.warning.test(w)),
+          me.warnings.join('; '),
+        );
         leases.unhang();
         await me.e.stop();
       });
@@ -222,7 +257,12 @@ describe('LeaderElector', () => {
   describe('stop() while leading releases the Lease', () => {
     const cases: { name: string; releaseFails: boolean; otherNotYetAfter?: number; otherLeadsAfter: number }[] = [
       { name: 'released: the other replica takes over at its next try', releaseFails: false, otherLeadsAfter: 2000 },
-      { name: 'release fails: logged, stop() still resolves; the other waits out the lease', releaseFails: true, otherNotYetAfter: 14_000, otherLeadsAfter: 17_000 },
+      {
+        name: 'release fails: logged, stop() still resolves; the other waits out the lease',
+        releaseFails: true,
+        otherNotYetAfter: 14_000,
+        otherLeadsAfter: 17_000,
+      },
     ];
     for (const c of cases) {
       test(c.name, async () => {

@@ -32,7 +32,13 @@ class FakeCluster {
   apply(name: string, spec: object): void {
     const old = this.policies.get(name);
     const generation = (old?.metadata.generation ?? 0) + 1;
-    const obj = { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', ...old, metadata: { name, generation, resourceVersion: String(++this.rv) }, spec };
+    const obj = {
+      apiVersion: 'conntrack.io/v1alpha1',
+      kind: 'ConntrackPolicy',
+      ...old,
+      metadata: { name, generation, resourceVersion: String(++this.rv) },
+      spec,
+    };
     this.store(obj, old ? 'MODIFIED' : 'ADDED');
   }
 
@@ -102,7 +108,8 @@ async function leading(answers: Answer[], random = () => 0.5) {
 /** The retry delays the backoff gives with random() = 0.5: d * (1 + jitter / 2) for d = 1 s, 2 s, 4 s, ... */
 const retryDelay = (failure: number) => Math.min(WRITE_BACKOFF.initialMs * 2 ** (failure - 1), WRITE_BACKOFF.maxMs) * (1 + 0.5 * WRITE_BACKOFF.jitter);
 /** When each write happens after failures at 500 ms, then at each retry. */
-const writesAfter = (failures: number) => Array.from({ length: failures + 1 }, (_, i) => 500 + Array.from({ length: i }, (_, j) => retryDelay(j + 1)).reduce((a, b) => a + b, 0));
+const writesAfter = (failures: number) =>
+  Array.from({ length: failures + 1 }, (_, i) => 500 + Array.from({ length: i }, (_, j) => retryDelay(j + 1)).reduce((a, b) => a + b, 0));
 
 const retried: Array<{ name: string; answers: Answer[] }> = [
   { name: '409 Conflict', answers: [409, 409, 409] },
@@ -121,7 +128,10 @@ for (const c of retried) {
     const expected = writesAfter(c.answers.length);
     assert.deepEqual(writeTimes(), expected);
     const gaps = expected.slice(1).map((t, i) => t - expected[i]!);
-    assert.ok(gaps.every((g, i) => i === 0 || g === 2 * gaps[i - 1]!), `delays do not double: ${gaps}`);
+    assert.ok(
+      gaps.every((g, i) => i === 0 || g === 2 * gaps[i - 1]!),
+      `delays do not double: ${gaps}`,
+    );
   });
 }
 
@@ -141,7 +151,10 @@ test('the delays stay within [d, d * (1 + jitter)] and differ with another rando
 
 test('the backoff is capped at maxMs (plus jitter)', async () => {
   const failures = 12;
-  const { clock, controller, writeTimes } = await leading(Array.from({ length: failures }, () => 500), () => 0);
+  const { clock, controller, writeTimes } = await leading(
+    Array.from({ length: failures }, () => 500),
+    () => 0,
+  );
   await clock.advance(60 * 60_000);
   await controller.stop();
   const t = writeTimes();
@@ -181,7 +194,10 @@ for (const code of [400, 403, 422]) {
     assert.ok(controller.stats.passes > passes, 'no pass ran after the node event');
     assert.deepEqual(writeTimes(), [500]);
     const errors = logged.filter((l) => l.level === 'error');
-    assert.deepEqual(errors.map((l) => [l.policy, l.msg]), [['web', 'the API refused the policy status; not retrying until the policy changes']]);
+    assert.deepEqual(
+      errors.map((l) => [l.policy, l.msg]),
+      [['web', 'the API refused the policy status; not retrying until the policy changes']],
+    );
     cluster.apply('web', { ...SPEC, timeouts: { tcp: { establishedSeconds: 900 } } });
     const edited = clock.now() - T0;
     await clock.advance(60_000);

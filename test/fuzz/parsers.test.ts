@@ -34,7 +34,9 @@ test(`conntrack table lines: ${COUNT} mutated captures, every line parsed or cou
 });
 
 test(`iptables-save: ${COUNT} mutated captures; removing ours never names a chain without our marker`, () => {
-  const seeds = ['iptables-nft-save.synced.txt', 'iptables-legacy-save.drifted.txt', 'ip6tables-nft-save.synced.txt', 'iptables-legacy-save.kubelet.txt'].map((f) => fixture(`notrack/fixtures/${f}`));
+  const seeds = ['iptables-nft-save.synced.txt', 'iptables-legacy-save.drifted.txt', 'ip6tables-nft-save.synced.txt', 'iptables-legacy-save.kubelet.txt'].map(
+    (f) => fixture(`notrack/fixtures/${f}`),
+  );
   const owned = new Set(OWNED_CHAINS.map((c) => c.name));
   for (const { seed, input } of cases(seeds, COUNT, 9000)) {
     const saved = timed(seed, () => parseIptablesSave(input));
@@ -52,7 +54,10 @@ test(`nft list table: ${COUNT} mutated captures parse without throwing`, () => {
   const seeds = ['nft-list-table.synced.txt', 'nft-list-table.drifted.txt', 'nft-list-ruleset.synced.txt'].map((f) => fixture(`notrack/fixtures/${f}`));
   for (const { seed, input } of cases(seeds, COUNT, 11000)) {
     const lines = timed(seed, () => parseNftTable(input));
-    assert.ok(lines.every((l) => typeof l === 'string'), `seed ${seed}`);
+    assert.ok(
+      lines.every((l) => typeof l === 'string'),
+      `seed ${seed}`,
+    );
     assert.equal(typeof timed(seed, () => nftTableIsOurs(input)), 'boolean');
   }
 });

@@ -27,7 +27,10 @@ test(`policy loader: ${COUNT} mutated files, none throws, none takes over ${BOUN
     const ms = performance.now() - started;
     assert.ok(ms < BOUND_MS, `seed ${seed}: ${Math.round(ms)} ms`);
     if ('errors' in result) {
-      assert.ok(result.errors.length > 0 && result.errors.every((e) => typeof e.message === 'string' && e.message.length > 0), `seed ${seed}: errors have messages`);
+      assert.ok(
+        result.errors.length > 0 && result.errors.every((e) => typeof e.message === 'string' && e.message.length > 0),
+        `seed ${seed}: errors have messages`,
+      );
       continue;
     }
     accepted++;
@@ -41,7 +44,9 @@ test(`policy loader: ${COUNT} mutated files, none throws, none takes over ${BOUN
       for (const c of [...(rule.sources ?? []), ...(rule.destinations ?? [])]) assert.ok(parseCidr(c).ok, `seed ${seed}: ${c}`);
     }
     const lines = [
-      ...(['ipv4', 'ipv6'] as const).flatMap((f) => [...renderIptablesChains({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked }, f).values()].flat()),
+      ...(['ipv4', 'ipv6'] as const).flatMap((f) =>
+        [...renderIptablesChains({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked }, f).values()].flat(),
+      ),
       ...renderNftLines({ rules: desired.notrack, acceptUntracked: false }),
     ];
     for (const line of lines) assert.match(line, /^[\x20-\x7e]+$/, `seed ${seed}: ${JSON.stringify(line)}`);

@@ -21,7 +21,17 @@ const BASELINE = JSON.stringify(
     notrackApplied: {
       rules: [
         { name: 'loopback', interface: 'lo', direction: 'both' },
-        { name: 'web', protocol: 'tcp', ports: [{ from: 80, to: 80 }, { from: 8000, to: 8100 }], sources: ['10.0.0.0/8'], destinations: ['fd00::/8'], direction: 'inbound' },
+        {
+          name: 'web',
+          protocol: 'tcp',
+          ports: [
+            { from: 80, to: 80 },
+            { from: 8000, to: 8100 },
+          ],
+          sources: ['10.0.0.0/8'],
+          destinations: ['fd00::/8'],
+          direction: 'inbound',
+        },
       ],
       acceptUntracked: true,
     },
@@ -73,9 +83,11 @@ test('lock file: 20 mutated locks are taken over or waited for, never past the t
     for (const { seed, input } of cases([lockText], 20, 5000)) {
       await writeFile(join(dir, 'lock'), input);
       const started = Date.now();
-      await new StateLock(dir, { staleMs: 30_000, timeoutMs: 100 }).run(async () => 'ran').catch((err: Error) => {
-        assert.match(err.message, /is changing this host/, `seed ${seed}`);
-      });
+      await new StateLock(dir, { staleMs: 30_000, timeoutMs: 100 })
+        .run(async () => 'ran')
+        .catch((err: Error) => {
+          assert.match(err.message, /is changing this host/, `seed ${seed}`);
+        });
       assert.ok(Date.now() - started < 2_000, `seed ${seed}: ${Date.now() - started} ms`);
       await rm(join(dir, 'lock'), { force: true });
     }

@@ -67,7 +67,14 @@ async function prepareHostPaths(needs: HostPathNeed[]): Promise<void> {
     if (type === 'DirectoryOrCreate') await mkdir(path, { recursive: true });
     else if (type === 'FileOrCreate' && !existsSync(path)) await writeFile(path, '');
     const st = statSync(path);
-    const fine = { Directory: st.isDirectory(), DirectoryOrCreate: st.isDirectory(), File: st.isFile(), FileOrCreate: st.isFile(), CharDevice: st.isCharacterDevice(), '': true }[type];
+    const fine = {
+      Directory: st.isDirectory(),
+      DirectoryOrCreate: st.isDirectory(),
+      File: st.isFile(),
+      FileOrCreate: st.isFile(),
+      CharDevice: st.isCharacterDevice(),
+      '': true,
+    }[type];
     assert.ok(fine, `hostPath ${path}: not a ${type}; the kubelet would refuse the pod`);
   }
 }
@@ -84,7 +91,11 @@ function withStateDir(ds: any, kubelet: KubeletSide, dir: string): KubeletSide {
 
 /** The pod's args with `--name=value` flags replaced (each must be there) or dropped (value null). */
 function withFlags(args: string[], flags: Record<string, string | null>): string[] {
-  for (const name of Object.keys(flags)) assert.ok(args.some((a) => a === name || a.startsWith(`${name}=`)), `the pod's args have no ${name}`);
+  for (const name of Object.keys(flags))
+    assert.ok(
+      args.some((a) => a === name || a.startsWith(`${name}=`)),
+      `the pod's args have no ${name}`,
+    );
   return args.flatMap((a) => {
     const name = a.split('=')[0]!;
     if (!(name in flags)) return [a];
@@ -101,12 +112,20 @@ function rootFlags(pod: PodmanRun): string[] {
 /** HTTP GET from inside the namespace (the probe port is on its loopback). */
 async function httpGet(ns: string, port: number, path: string): Promise<{ status: number; body: string }> {
   const script = `fetch(process.argv[1]).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })), (e) => { console.error(String(e)); process.exit(1); })`;
-  return JSON.parse(await execInOk(ns, process.execPath, ['-e', script, `http://127.0.0.1:${port}${path}`], { timeoutMs: 10_000 })) as { status: number; body: string };
+  return JSON.parse(await execInOk(ns, process.execPath, ['-e', script, `http://127.0.0.1:${port}${path}`], { timeoutMs: 10_000 })) as {
+    status: number;
+    body: string;
+  };
 }
 
 async function netfilterValues(ns: string): Promise<Record<string, string>> {
   const out = await execInOk(ns, 'sh', ['-c', `cd ${NETFILTER} && grep -H . nf_conntrack_*timeout*`]);
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split(':') as [string, string]));
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(':') as [string, string]),
+  );
 }
 
 /** VmRSS of the container's first process (the agent), from the host's /proc. */
@@ -141,7 +160,11 @@ async function startContainer(name: string, options: string[], args: string[]): 
 }
 
 async function readyWithin(ns: string, pod: PodmanRun, c: Container, ms = 60_000): Promise<void> {
-  await until(`${c.name}: ${pod.readiness.path} 200`, async () => ((await httpGet(ns, pod.readiness.port, pod.readiness.path)).status === 200 ? true : undefined), ms).catch(async (err: unknown) => {
+  await until(
+    `${c.name}: ${pod.readiness.path} 200`,
+    async () => ((await httpGet(ns, pod.readiness.port, pod.readiness.path)).status === 200 ? true : undefined),
+    ms,
+  ).catch(async (err: unknown) => {
     throw new Error(`${String(err)}\n${await c.logs()}`);
   });
 }
@@ -163,9 +186,15 @@ const POLICY_VALUES = { nf_conntrack_tcp_timeout_established: '900', nf_conntrac
 /** Our NOTRACK rules as the backend shows them in the namespace ('' when there are none). */
 async function notrackRules(ns: string, backend: string): Promise<string> {
   if (backend === 'nftables') {
-    return (await execInOk(ns, 'nft', ['list', 'ruleset'])).split('\n').filter((l) => /notrack/.test(l) && /lo\b/.test(l)).join('\n');
+    return (await execInOk(ns, 'nft', ['list', 'ruleset']))
+      .split('\n')
+      .filter((l) => /notrack/.test(l) && /lo\b/.test(l))
+      .join('\n');
   }
-  return (await execInOk(ns, 'iptables-nft-save', ['-t', 'raw'])).split('\n').filter((l) => l.startsWith('-A CTOP-')).join('\n');
+  return (await execInOk(ns, 'iptables-nft-save', ['-t', 'raw']))
+    .split('\n')
+    .filter((l) => l.startsWith('-A CTOP-'))
+    .join('\n');
 }
 
 async function standaloneAgent(t: TestContext, ns: string, ds: any, kubelet: KubeletSide, dir: string, backend: string): Promise<void> {
@@ -221,7 +250,9 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
   const sa = ds.spec.template.spec.serviceAccountName as string;
   const user = `system:serviceaccount:${ds.metadata.namespace}:${sa}`;
   t.diagnostic(`API server: ${envtestConfigured() ? 'kube-apiserver from KUBEBUILDER_ASSETS' : 'the in-process test server'}`);
-  const api = await serveApiIn(ns, [{ name: user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ds.metadata.namespace}`, 'system:authenticated'] }]);
+  const api = await serveApiIn(ns, [
+    { name: user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ds.metadata.namespace}`, 'system:authenticated'] },
+  ]);
   const token = api.served.tokens[user]!;
   let agent: Container | null = null;
   try {
@@ -254,17 +285,25 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     const name = `ctop-image-cluster-${process.pid}`;
     agent = await startContainer(name, run.options, run.args);
     // Before its RBAC exists every call is refused: not ready, and /readyz says why.
-    const refused = await until('/readyz 503: policies not known', async () => {
-      const r = await httpGet(ns, run.readiness.port, run.readiness.path);
-      return r.status === 503 && /policies are not known/.test(r.body) ? r : undefined;
-    }, 60_000);
+    const refused = await until(
+      '/readyz 503: policies not known',
+      async () => {
+        const r = await httpGet(ns, run.readiness.port, run.readiness.path);
+        return r.status === 503 && /policies are not known/.test(r.body) ? r : undefined;
+      },
+      60_000,
+    );
     t.diagnostic(`before the RBAC: ${run.readiness.path} ${refused.status} ${refused.body.trim()}`);
     await k(['apply', '-f', '-'], rbac.map((o) => dump(o)).join('---\n'));
-    const status = await until('ConntrackStatus Applied=True', async () => {
-      const r = await execIn(ns, kubectl, ['--kubeconfig', admin, 'get', 'ctst', NODE, '-o', 'json']);
-      const s = r.code === 0 ? JSON.parse(r.stdout) : undefined;
-      return s?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Applied' && c.status === 'True') ? s : undefined;
-    }, 60_000).catch(async (err: unknown) => {
+    const status = await until(
+      'ConntrackStatus Applied=True',
+      async () => {
+        const r = await execIn(ns, kubectl, ['--kubeconfig', admin, 'get', 'ctst', NODE, '-o', 'json']);
+        const s = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+        return s?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Applied' && c.status === 'True') ? s : undefined;
+      },
+      60_000,
+    ).catch(async (err: unknown) => {
       throw new Error(`${String(err)}\n${await agent!.logs()}`);
     });
     assert.equal(status.status.appliedPolicy.name, 'image-test');
@@ -272,7 +311,11 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     t.diagnostic(`in-cluster: agent RSS in the container ${Math.round((await rssKiB(name)) / 1024)} MiB`);
 
     await k(['delete', 'ctpol', 'image-test']);
-    await until('every value restored after the policy was deleted', async () => (isDeepStrictEqual(await netfilterValues(ns), before) ? true : undefined), 30_000);
+    await until(
+      'every value restored after the policy was deleted',
+      async () => (isDeepStrictEqual(await netfilterValues(ns), before) ? true : undefined),
+      30_000,
+    );
     assert.equal(await agent.stop(), 0);
     agent = null;
   } finally {
@@ -289,7 +332,10 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
 
   const rendered = await renderChart();
   const ds = daemonSetOf(rendered.text);
-  const rbac = [findObject(rendered.objects, 'ClusterRole', 'conntrack-operator-agent'), findObject(rendered.objects, 'ClusterRoleBinding', 'conntrack-operator-agent')];
+  const rbac = [
+    findObject(rendered.objects, 'ClusterRole', 'conntrack-operator-agent'),
+    findObject(rendered.objects, 'ClusterRoleBinding', 'conntrack-operator-agent'),
+  ];
   const dir = await mkdtemp(join(tmpdir(), 'ctop-image-'));
   try {
     await withNetns('image', async (ns) => {
@@ -300,14 +346,22 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
       await t.test("doctor --json reads the namespace's own table through /host/proc", async () => {
         await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_udp_timeout=123']);
         const out = await podman(['run', '--rm', ...pod.options, TAG, 'doctor', '--json', ...rootFlags(pod).filter((f) => !f.startsWith('--state-dir'))]);
-        const doctor = JSON.parse(out) as { kernel: { netnsInode: number; hostNetworkNamespace: boolean }; table: { count: number }; timeouts: Array<{ key: string; seconds: number }>; unreadable: Array<{ path: string; code?: string }> };
+        const doctor = JSON.parse(out) as {
+          kernel: { netnsInode: number; hostNetworkNamespace: boolean };
+          table: { count: number };
+          timeouts: Array<{ key: string; seconds: number }>;
+          unreadable: Array<{ path: string; code?: string }>;
+        };
         assert.equal(doctor.kernel.netnsInode, statSync(`/run/netns/${ns}`).ino, "the test namespace's inode");
         assert.equal(doctor.kernel.hostNetworkNamespace, false);
         assert.equal(doctor.timeouts.find((x) => x.key === 'nf_conntrack_udp_timeout')?.seconds, 123);
         // With the pod's capabilities, doctor reads all that root on the host can: the only
         // refusals allowed are namespace links the host's root is refused too (here pid 1,
         // the sandbox's own init, refuses everyone).
-        assert.deepEqual(doctor.unreadable.filter((u) => !refusedOnHostToo(u.path)), []);
+        assert.deepEqual(
+          doctor.unreadable.filter((u) => !refusedOnHostToo(u.path)),
+          [],
+        );
         await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_udp_timeout=30']);
       });
       await t.test('/dev/kmsg: EPERM in the unprivileged pod, whatever its capabilities (so the chart mounts it only for a privileged agent)', async () => {
@@ -325,7 +379,7 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
           standaloneAgent(st, ns, ds, kubelet, dir, backend),
         );
       }
-      await t.test('in-cluster: the agent reaches the API server with a token bound to the chart\'s RBAC and publishes its ConntrackStatus', (st) =>
+      await t.test("in-cluster: the agent reaches the API server with a token bound to the chart's RBAC and publishes its ConntrackStatus", (st) =>
         inCluster(st, ns, ds, kubelet, dir, rbac),
       );
     });
@@ -334,4 +388,3 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
   }
   t.diagnostic(`whole run ${((Date.now() - started) / 1000).toFixed(0)} s`);
 });
-

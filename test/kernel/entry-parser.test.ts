@@ -3,19 +3,45 @@ import assert from 'node:assert/strict';
 import { EntryParser, compressIpv6, parseConntrackLine, type ConntrackEntry } from '../../src/kernel/entry-parser.js';
 import { fixtureText } from '../support/fixture-tree.js';
 
-const tuple = (src: string, dst: string, sport: number | null, dport: number | null, extra: Record<string, string> | null = null) => ({ src, dst, sport, dport, extra });
+const tuple = (src: string, dst: string, sport: number | null, dport: number | null, extra: Record<string, string> | null = null) => ({
+  src,
+  dst,
+  sport,
+  dport,
+  extra,
+});
 
 // Lines copied from test/fixtures/with-table (a namespace filled on kernel 6.18).
 const cases: Array<{ name: string; line: string; want: Partial<ConntrackEntry> }> = [
   {
     name: '/proc: udp unreplied',
     line: 'ipv4     2 udp      17 2997 src=127.0.0.1 dst=127.1.0.2 sport=43976 dport=9 [UNREPLIED] src=127.1.0.2 dst=127.0.0.1 sport=9 dport=43976 mark=0 zone=0 use=2',
-    want: { l3: 'ipv4', l4: 'udp', l4num: 17, timeout: 2997, state: null, orig: tuple('127.0.0.1', '127.1.0.2', 43976, 9), reply: tuple('127.1.0.2', '127.0.0.1', 9, 43976), flags: { assured: false, unreplied: true, others: null }, mark: 0, zone: 0 },
+    want: {
+      l3: 'ipv4',
+      l4: 'udp',
+      l4num: 17,
+      timeout: 2997,
+      state: null,
+      orig: tuple('127.0.0.1', '127.1.0.2', 43976, 9),
+      reply: tuple('127.1.0.2', '127.0.0.1', 9, 43976),
+      flags: { assured: false, unreplied: true, others: null },
+      mark: 0,
+      zone: 0,
+    },
   },
   {
     name: 'extended: tcp established assured',
     line: 'ipv4     2 tcp      6 431999 ESTABLISHED src=127.0.0.1 dst=127.0.0.1 sport=36156 dport=45065 src=127.0.0.1 dst=127.0.0.1 sport=45065 dport=36156 [ASSURED] mark=0 use=1',
-    want: { l3: 'ipv4', l4: 'tcp', l4num: 6, timeout: 431999, state: 'ESTABLISHED', flags: { assured: true, unreplied: false, others: null }, mark: 0, zone: null },
+    want: {
+      l3: 'ipv4',
+      l4: 'tcp',
+      l4num: 6,
+      timeout: 431999,
+      state: 'ESTABLISHED',
+      flags: { assured: true, unreplied: false, others: null },
+      mark: 0,
+      zone: null,
+    },
   },
   {
     name: 'plain conntrack -L: tcp time_wait, l3 inferred',
@@ -35,7 +61,14 @@ const cases: Array<{ name: string; line: string; want: Partial<ConntrackEntry> }
   {
     name: 'icmp: type/code/id kept per direction',
     line: 'ipv4     2 icmp     1 29 src=127.0.0.1 dst=127.0.0.1 type=8 code=0 id=1 src=127.0.0.1 dst=127.0.0.1 type=0 code=0 id=1 mark=0 zone=0 use=2',
-    want: { l4: 'icmp', l4num: 1, timeout: 29, state: null, orig: tuple('127.0.0.1', '127.0.0.1', null, null, { type: '8', code: '0', id: '1' }), reply: tuple('127.0.0.1', '127.0.0.1', null, null, { type: '0', code: '0', id: '1' }) },
+    want: {
+      l4: 'icmp',
+      l4num: 1,
+      timeout: 29,
+      state: null,
+      orig: tuple('127.0.0.1', '127.0.0.1', null, null, { type: '8', code: '0', id: '1' }),
+      reply: tuple('127.0.0.1', '127.0.0.1', null, null, { type: '0', code: '0', id: '1' }),
+    },
   },
   {
     name: 'icmpv6 over conntrack -L',
@@ -45,13 +78,26 @@ const cases: Array<{ name: string; line: string; want: Partial<ConntrackEntry> }
   {
     name: 'unknown protocol: no ports',
     line: 'ipv4     2 unknown  253 599 src=127.0.0.1 dst=127.0.0.9 [UNREPLIED] src=127.0.0.9 dst=127.0.0.1 mark=0 zone=0 use=2',
-    want: { l4: 'unknown', l4num: 253, timeout: 599, orig: tuple('127.0.0.1', '127.0.0.9', null, null), flags: { assured: false, unreplied: true, others: null } },
+    want: {
+      l4: 'unknown',
+      l4num: 253,
+      timeout: 599,
+      orig: tuple('127.0.0.1', '127.0.0.9', null, null),
+      flags: { assured: false, unreplied: true, others: null },
+    },
   },
   {
     // Hand-edited from the udp line above: accounting on (packets/bytes) and an offload flag, as newer kernels print them.
     name: 'acct keys and other flags',
     line: 'ipv4     2 udp      17 29 src=10.0.0.1 dst=10.0.0.2 sport=53 dport=5353 packets=3 bytes=180 src=10.0.0.2 dst=10.0.0.1 sport=5353 dport=53 packets=1 bytes=60 [OFFLOAD] mark=7 secctx=system_u:object_r:unlabeled_t:s0 zone=3 use=2',
-    want: { orig: tuple('10.0.0.1', '10.0.0.2', 53, 5353, { packets: '3', bytes: '180' }), reply: tuple('10.0.0.2', '10.0.0.1', 5353, 53, { packets: '1', bytes: '60' }), flags: { assured: false, unreplied: false, others: ['OFFLOAD'] }, mark: 7, zone: 3, extra: { secctx: 'system_u:object_r:unlabeled_t:s0' } },
+    want: {
+      orig: tuple('10.0.0.1', '10.0.0.2', 53, 5353, { packets: '3', bytes: '180' }),
+      reply: tuple('10.0.0.2', '10.0.0.1', 5353, 53, { packets: '1', bytes: '60' }),
+      flags: { assured: false, unreplied: false, others: ['OFFLOAD'] },
+      mark: 7,
+      zone: 3,
+      extra: { secctx: 'system_u:object_r:unlabeled_t:s0' },
+    },
   },
 ];
 
@@ -82,7 +128,10 @@ test('malformed lines: null, and counted by EntryParser', () => {
 });
 
 test('the three captured formats of the same table parse to the same entries', () => {
-  const lines = (f: string) => fixtureText('with-table', f).split('\n').filter((l) => l !== '');
+  const lines = (f: string) =>
+    fixtureText('with-table', f)
+      .split('\n')
+      .filter((l) => l !== '');
   const file = lines('proc/self/net/nf_conntrack');
   const extended = lines('conntrack-L-extended.txt');
   const plain = lines('conntrack-L.txt');
@@ -118,5 +167,6 @@ test('compressIpv6 follows RFC 5952', () => {
     ['2001:0db8:0001:0002:0003:0004:0005:0006', '2001:db8:1:2:3:4:5:6'],
     ['2001:0db8:0000:0001:0001:0001:0001:0001', '2001:db8:0:1:1:1:1:1'],
     ['::1', '::1'],
-  ]) assert.equal(compressIpv6(full!), short, full);
+  ])
+    assert.equal(compressIpv6(full!), short, full);
 });

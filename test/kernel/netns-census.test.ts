@@ -51,7 +51,10 @@ test('census of the fixture: three namespaces, entries and pods as the kernel sh
     { inode: NS_B, pid: 21037, host: false, entries: 12, podUid: POD_B },
   ]);
   assert.equal(census.hostInode, HOST);
-  assert.deepEqual(census.namespaces.map((r) => r.ours), [true, false, false]);
+  assert.deepEqual(
+    census.namespaces.map((r) => r.ours),
+    [true, false, false],
+  );
   assert.equal(census.processes, 6);
   assert.equal(census.unreadableProcesses, 2);
   assert.equal(census.vanishedProcesses, 0);
@@ -59,7 +62,22 @@ test('census of the fixture: three namespaces, entries and pods as the kernel sh
     { what: 'network namespaces of 2 process(es) (the first shown)', path: t.paths.netns('1'), code: 'EACCES', needsRoot: false },
   ]);
   assert.deepEqual(census.namespaces[2]!.counters, {
-    clashResolve: 0, found: 0, new: 0, invalid: 0, ignore: 0, delete: 0, chainTooLong: 0, insert: 0, insertFailed: 0, drop: 0, earlyDrop: 0, icmpError: 0, expectNew: 0, expectCreate: 0, expectDelete: 0, searchRestart: 0,
+    clashResolve: 0,
+    found: 0,
+    new: 0,
+    invalid: 0,
+    ignore: 0,
+    delete: 0,
+    chainTooLong: 0,
+    insert: 0,
+    insertFailed: 0,
+    drop: 0,
+    earlyDrop: 0,
+    icmpError: 0,
+    expectNew: 0,
+    expectCreate: 0,
+    expectDelete: 0,
+    searchRestart: 0,
   });
   // Bounded work: one readlink per pid, and only one process per namespace has its files read.
   assert.equal(t.links.length, 6);
@@ -86,7 +104,10 @@ test('a process that exits between its readlink and its files: the next process 
   const census = await readNetnsCensus(fakeHost(files, t.paths, { isRoot: true }), SELF);
   assert.deepEqual(rows(census)[1], { inode: NS_A, pid: 21036, host: false, entries: 7, podUid: POD_A });
   assert.equal(census.vanishedProcesses, 1);
-  assert.deepEqual(census.unreadable.map((u) => u.code), ['EACCES']);
+  assert.deepEqual(
+    census.unreadable.map((u) => u.code),
+    ['EACCES'],
+  );
 });
 
 test('a process listed but gone before its readlink is skipped silently; a namespace whose every process exited is gone', async () => {
@@ -101,7 +122,10 @@ test('a process listed but gone before its readlink is skipped silently; a names
     },
   };
   const census = await readNetnsCensus(fakeHost(files, t.paths, { isRoot: true }), SELF);
-  assert.deepEqual(census.namespaces.map((r) => r.inode), [HOST]);
+  assert.deepEqual(
+    census.namespaces.map((r) => r.inode),
+    [HOST],
+  );
   assert.equal(census.vanishedProcesses, 3);
   assert.equal(census.unreadableProcesses, 2);
 });
@@ -110,11 +134,21 @@ test('a kernel without the stat file: namespaces and pods still listed, entries 
   const t = tree();
   for (const p of [...t.kernel.files.keys()]) if (p.endsWith('/net/stat/nf_conntrack')) t.kernel.files.delete(p);
   const census = await readNetnsCensus(fakeHost(t.files, t.paths, { isRoot: true }), SELF);
-  assert.deepEqual(rows(census).map((r) => [r.inode, r.entries, r.podUid]), [[HOST, null, null], [NS_A, null, POD_A], [NS_B, null, POD_B]]);
-  assert.deepEqual(census.unreadable.map((u) => [u.what, u.code]), [
-    ['network namespaces of 2 process(es) (the first shown)', 'EACCES'],
-    ['per-namespace conntrack stat file', 'ENOENT'],
-  ]);
+  assert.deepEqual(
+    rows(census).map((r) => [r.inode, r.entries, r.podUid]),
+    [
+      [HOST, null, null],
+      [NS_A, null, POD_A],
+      [NS_B, null, POD_B],
+    ],
+  );
+  assert.deepEqual(
+    census.unreadable.map((u) => [u.what, u.code]),
+    [
+      ['network namespaces of 2 process(es) (the first shown)', 'EACCES'],
+      ['per-namespace conntrack stat file', 'ENOENT'],
+    ],
+  );
   assert.equal(census.vanishedProcesses, 0);
 });
 

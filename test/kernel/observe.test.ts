@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readObservedState, REASON_GLOBAL_KEY_HERE, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS, REASON_READ_ONLY_KEY } from '../../src/kernel/observe.js';
+import {
+  readObservedState,
+  REASON_GLOBAL_KEY_HERE,
+  REASON_HASHSIZE_READ_ONLY,
+  REASON_NO_BUCKET_CONTROL,
+  REASON_NOT_HOST_NETNS,
+  REASON_READ_ONLY_KEY,
+} from '../../src/kernel/observe.js';
 import { readHostSnapshot } from '../../src/kernel/snapshot.js';
 import type { WriteRefusal } from '../support/fake-kernel.js';
 import { fakeHost } from '../support/fake-host.js';

@@ -31,7 +31,10 @@ function countBy(values: string[]): Record<string, number> {
 
 /** The field notes' way: conntrack -L | awk, per protocol ($1) and per TCP state ($4). */
 function awkCounts(listing: string): { byProtocol: Record<string, number>; tcpStates: Record<string, number>; total: number } {
-  const rows = listing.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/));
+  const rows = listing
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.trim().split(/\s+/));
   return { byProtocol: countBy(rows.map((r) => r[0]!)), tcpStates: countBy(rows.filter((r) => r[0] === 'tcp').map((r) => r[3]!)), total: rows.length };
 }
 

@@ -9,7 +9,11 @@ import { CannedRunner, fixtureText, loadFixtureTree } from '../support/fixture-t
 const MEM_TOTAL = 24684096 * 1024; // MemTotal of the machine the trees were copied from
 const KERNEL = '6.18.44-fc-v595';
 
-async function snapshotOf(tree: string, runner = new CannedRunner({}), isRoot = true): Promise<{ snap: HostSnapshot; paths: ReturnType<typeof loadFixtureTree>['paths'] }> {
+async function snapshotOf(
+  tree: string,
+  runner = new CannedRunner({}),
+  isRoot = true,
+): Promise<{ snap: HostSnapshot; paths: ReturnType<typeof loadFixtureTree>['paths'] }> {
   const { kernel, paths } = loadFixtureTree(tree, { live: true });
   return { snap: await readHostSnapshot(fakeHost(kernel, paths, { runner, isRoot })), paths };
 }
@@ -71,7 +75,10 @@ test('not-loaded: no data, no crash, nothing spawned', async () => {
   assert.equal(snap.memory.memTotalBytes, MEM_TOTAL);
   assert.equal(snap.kernelRelease, KERNEL);
   assert.deepEqual(runner.calls, []);
-  assert.deepEqual(snap.unreadable.map((u) => u.code), ['EACCES']); // only pid 1's ns link, as on host-6.18
+  assert.deepEqual(
+    snap.unreadable.map((u) => u.code),
+    ['EACCES'],
+  ); // only pid 1's ns link, as on host-6.18
 });
 
 test('not root: slabinfo EACCES is named as needing root', async () => {
@@ -85,7 +92,7 @@ test('not root: slabinfo EACCES is named as needing root', async () => {
   );
 });
 
-test('host network namespace: the kernel\'s answer (max 0644 vs 0444) wins over the ns links', async () => {
+test("host network namespace: the kernel's answer (max 0644 vs 0444) wins over the ns links", async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18');
   // A container without hostPID shares pid 1's namespace: the links agree, yet this is not the host.
   kernel.link(paths.netns('1'), 'net:[4026531833]');
@@ -114,7 +121,10 @@ test('sysctls: non-numeric values and directories are skipped, not errors', asyn
   kernel.failRead(paths.sysctl('nf_conntrack_max'), 'EACCES');
   const refused = await readConntrackSysctls(fakeHost(kernel, paths, { isRoot: false }));
   assert.equal(refused.values.nf_conntrack_max, 262144, 'falls back to /proc/sys/net/nf_conntrack_max');
-  assert.deepEqual(refused.unreadable.map((u) => [u.what, u.code, u.needsRoot]), [['sysctl nf_conntrack_max', 'EACCES', true]]);
+  assert.deepEqual(
+    refused.unreadable.map((u) => [u.what, u.code, u.needsRoot]),
+    [['sysctl nf_conntrack_max', 'EACCES', true]],
+  );
 });
 
 test('small parsers', () => {

@@ -17,7 +17,8 @@ test('counterName maps both interfaces to one camelCase vocabulary', () => {
     ['search_restart', 'searchRestart'],
     ['expect_new', 'expectNew'],
     ['drop', 'drop'],
-  ]) assert.equal(counterName(raw!), want, raw);
+  ])
+    assert.equal(counterName(raw!), want, raw);
 });
 
 test('stat file of this kernel (with-table): entries taken once, not summed over CPUs', () => {
@@ -25,8 +26,22 @@ test('stat file of this kernel (with-table): entries taken once, not summed over
   assert.equal(got.cpus, 2);
   assert.equal(got.entries, 23); // 0x17 on each of the 2 rows; the table had 23 entries
   assert.deepEqual(Object.keys(got.counters!).sort(), [
-    'chainTooLong', 'clashResolve', 'delete', 'drop', 'earlyDrop', 'expectCreate', 'expectDelete', 'expectNew',
-    'found', 'icmpError', 'ignore', 'insert', 'insertFailed', 'invalid', 'new', 'searchRestart',
+    'chainTooLong',
+    'clashResolve',
+    'delete',
+    'drop',
+    'earlyDrop',
+    'expectCreate',
+    'expectDelete',
+    'expectNew',
+    'found',
+    'icmpError',
+    'ignore',
+    'insert',
+    'insertFailed',
+    'invalid',
+    'new',
+    'searchRestart',
   ]);
 });
 
@@ -60,7 +75,18 @@ test('conntrack -S over netlink (no-stat-file fixture) and its /proc fallback fo
   const netlink = parseConntrackS(fixtureText('no-stat-file', 'conntrack-S.txt'));
   assert.equal(netlink.cpus, 2);
   assert.equal(netlink.entries, null);
-  assert.deepEqual(Object.keys(netlink.counters!).sort(), ['chainTooLong', 'clashResolve', 'drop', 'earlyDrop', 'found', 'icmpError', 'insert', 'insertFailed', 'invalid', 'searchRestart']);
+  assert.deepEqual(Object.keys(netlink.counters!).sort(), [
+    'chainTooLong',
+    'clashResolve',
+    'drop',
+    'earlyDrop',
+    'found',
+    'icmpError',
+    'insert',
+    'insertFailed',
+    'invalid',
+    'searchRestart',
+  ]);
   const fallback = parseConntrackS(fixtureText('host-6.18', 'conntrack-S-without-cap-net-admin.stdout'));
   assert.equal(fallback.entries, 0);
   assert.ok('clashResolve' in fallback.counters! && 'chainTooLong' in fallback.counters!);
@@ -69,7 +95,9 @@ test('conntrack -S over netlink (no-stat-file fixture) and its /proc fallback fo
 });
 
 test('conntrack -S sums per-CPU values', () => {
-  const got = parseConntrackS('cpu=0   \tfound=1 drop=2 early_drop=3 error=4 clash_resolve=5 chaintoolong=6\ncpu=1   \tfound=10 drop=20 early_drop=30 error=40 clash_resolve=50 chaintoolong=60 \n');
+  const got = parseConntrackS(
+    'cpu=0   \tfound=1 drop=2 early_drop=3 error=4 clash_resolve=5 chaintoolong=6\ncpu=1   \tfound=10 drop=20 early_drop=30 error=40 clash_resolve=50 chaintoolong=60 \n',
+  );
   assert.deepEqual(got.counters, { found: 11, drop: 22, earlyDrop: 33, icmpError: 44, clashResolve: 55, chainTooLong: 66 });
 });
 
@@ -78,13 +106,67 @@ const cannedS = (name: string) => ({ code: 0, stdout: fixtureText(name, 'conntra
 test('readConntrackStats: which source answers, and why the others did not', async (t) => {
   const denied = { code: 1, stdout: '', stderr: fixtureText('no-stat-file', 'conntrack-S-without-cap-net-admin.stderr') };
   const notRun = 'conntrack -S not run: the --proc-root tree is not this kernel';
-  const cases: Array<{ name: string; tree: string; live: boolean; runner: CannedResults; isRoot: boolean; source: string | null; problems: string[]; calls: number }> = [
+  const cases: Array<{
+    name: string;
+    tree: string;
+    live: boolean;
+    runner: CannedResults;
+    isRoot: boolean;
+    source: string | null;
+    problems: string[];
+    calls: number;
+  }> = [
     { name: 'stat file present: no process spawned', tree: 'host-6.18', live: true, runner: {}, isRoot: true, source: 'stat-file', problems: [], calls: 0 },
-    { name: 'stat file at proc/net (node_exporter layout): read there', tree: 'proc-net-layout', live: false, runner: {}, isRoot: true, source: 'stat-file', problems: [], calls: 0 },
-    { name: 'stat file missing: conntrack -S', tree: 'no-stat-file', live: true, runner: { 'conntrack -S': cannedS('no-stat-file') }, isRoot: true, source: 'conntrack -S', problems: [], calls: 1 },
-    { name: 'stat file missing, no CAP_NET_ADMIN', tree: 'no-stat-file', live: true, runner: { 'conntrack -S': denied }, isRoot: false, source: null, problems: ['conntrack -S EPERM root'], calls: 1 },
-    { name: 'stat file missing, no conntrack binary', tree: 'no-stat-file', live: true, runner: {}, isRoot: true, source: null, problems: ['conntrack -S ENOENT'], calls: 1 },
-    { name: 'stat file missing in a copied tree: the live kernel is never asked', tree: 'no-stat-file', live: false, runner: { 'conntrack -S': cannedS('no-stat-file') }, isRoot: true, source: null, problems: [notRun], calls: 0 },
+    {
+      name: 'stat file at proc/net (node_exporter layout): read there',
+      tree: 'proc-net-layout',
+      live: false,
+      runner: {},
+      isRoot: true,
+      source: 'stat-file',
+      problems: [],
+      calls: 0,
+    },
+    {
+      name: 'stat file missing: conntrack -S',
+      tree: 'no-stat-file',
+      live: true,
+      runner: { 'conntrack -S': cannedS('no-stat-file') },
+      isRoot: true,
+      source: 'conntrack -S',
+      problems: [],
+      calls: 1,
+    },
+    {
+      name: 'stat file missing, no CAP_NET_ADMIN',
+      tree: 'no-stat-file',
+      live: true,
+      runner: { 'conntrack -S': denied },
+      isRoot: false,
+      source: null,
+      problems: ['conntrack -S EPERM root'],
+      calls: 1,
+    },
+    {
+      name: 'stat file missing, no conntrack binary',
+      tree: 'no-stat-file',
+      live: true,
+      runner: {},
+      isRoot: true,
+      source: null,
+      problems: ['conntrack -S ENOENT'],
+      calls: 1,
+    },
+    {
+      name: 'stat file missing in a copied tree: the live kernel is never asked',
+      tree: 'no-stat-file',
+      live: false,
+      runner: { 'conntrack -S': cannedS('no-stat-file') },
+      isRoot: true,
+      source: null,
+      problems: [notRun],
+      calls: 0,
+    },
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {
@@ -93,7 +175,10 @@ test('readConntrackStats: which source answers, and why the others did not', asy
       const got = await readConntrackStats(fakeHost(kernel, paths, { runner, isRoot: c.isRoot }));
       assert.equal(got.source, c.source);
       assert.equal(got.counters === null, c.source === null);
-      assert.deepEqual(got.unreadable.map((u) => `${u.path} ${u.code}${u.needsRoot ? ' root' : ''}`), c.problems);
+      assert.deepEqual(
+        got.unreadable.map((u) => `${u.path} ${u.code}${u.needsRoot ? ' root' : ''}`),
+        c.problems,
+      );
       assert.equal(runner.calls.length, c.calls);
     });
   }
@@ -111,7 +196,10 @@ test('readConntrackStats: a header without a counter the drop alerts need names 
   const { kernel, paths } = loadFixtureTree('host-6.18');
   // As a kernel that renamed insert_failed would print it: the column is gone, the others stay.
   const real = await kernel.read(paths.statFile());
-  const renamed = real.split('\n').map((line, i) => (i === 0 ? line.replace('insert_failed', 'insert_fail') : line)).join('\n');
+  const renamed = real
+    .split('\n')
+    .map((line, i) => (i === 0 ? line.replace('insert_failed', 'insert_fail') : line))
+    .join('\n');
   kernel.set(paths.statFile(), renamed);
   const got = await readConntrackStats(fakeHost(kernel, paths, { isRoot: true }));
   assert.equal(got.source, 'stat-file');

@@ -15,9 +15,12 @@ const fileText = fixtureText('with-table', 'proc/self/net/nf_conntrack');
 const entries = fileText.split('\n').filter((l) => l !== '');
 
 function streamOf(text: string, chunk: number): () => Readable {
-  return () => Readable.from((function* () {
-    for (let i = 0; i < text.length; i += chunk) yield Buffer.from(text.slice(i, i + chunk), 'latin1');
-  })());
+  return () =>
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < text.length; i += chunk) yield Buffer.from(text.slice(i, i + chunk), 'latin1');
+      })(),
+    );
 }
 
 const cases = [
@@ -34,7 +37,10 @@ for (const c of cases) {
     const out = [];
     for await (const batch of stream.batches) out.push(...batch);
     const ms = performance.now() - started;
-    assert.deepEqual(out, entries.map((l) => parseConntrackLine(l)));
+    assert.deepEqual(
+      out,
+      entries.map((l) => parseConntrackLine(l)),
+    );
     assert.deepEqual([stream.parser.parsed, stream.parser.malformed], [entries.length, 1]);
     assert.ok(ms < 5000, `read in ${Math.round(ms)} ms`);
   });

@@ -27,7 +27,10 @@ test('with-table: the file is present and readable, no process is spawned', asyn
   assert.equal(stream.source, 'file');
   const s = stream as TableStream;
   assert.equal(s.origin, paths.tableFile());
-  assert.deepEqual(await drain(s), linesOf(fileText).map((l) => parseConntrackLine(l)));
+  assert.deepEqual(
+    await drain(s),
+    linesOf(fileText).map((l) => parseConntrackLine(l)),
+  );
   assert.deepEqual([s.parser.parsed, s.parser.malformed], [23, 0]);
   assert.deepEqual(runner.calls, []);
 });
@@ -38,7 +41,10 @@ test('host-6.18: no table file, conntrack -L -o extended is read instead', async
   const stream = (await openTableStream(fakeHost(kernel, paths, { runner }))) as TableStream;
   assert.equal(stream.source, 'conntrack -L');
   assert.equal((await drain(stream)).length, 23);
-  assert.deepEqual(stream.unreadable.map((u) => u.code), ['ENOENT']);
+  assert.deepEqual(
+    stream.unreadable.map((u) => u.code),
+    ['ENOENT'],
+  );
 });
 
 test('an empty table over conntrack -L is a table with no entries, not an error', async () => {
@@ -51,8 +57,24 @@ test('an empty table over conntrack -L is a table with no entries, not an error'
 
 test('neither source readable: named, with whether root helps, no throw', async (t) => {
   const cases: Array<{ name: string; isRoot: boolean; runner: CannedResults; want: Array<[string, boolean]> }> = [
-    { name: 'not root: file EACCES, conntrack refused', isRoot: false, runner: { [LIST]: { code: 1, stdout: '', stderr: deniedStderr } }, want: [['EACCES', true], ['EPERM', true]] },
-    { name: 'root, but no conntrack binary', isRoot: true, runner: {}, want: [['EACCES', false], ['ENOENT', false]] },
+    {
+      name: 'not root: file EACCES, conntrack refused',
+      isRoot: false,
+      runner: { [LIST]: { code: 1, stdout: '', stderr: deniedStderr } },
+      want: [
+        ['EACCES', true],
+        ['EPERM', true],
+      ],
+    },
+    {
+      name: 'root, but no conntrack binary',
+      isRoot: true,
+      runner: {},
+      want: [
+        ['EACCES', false],
+        ['ENOENT', false],
+      ],
+    },
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {
@@ -60,7 +82,10 @@ test('neither source readable: named, with whether root helps, no throw', async 
       kernel.failRead(paths.tableFile(), 'EACCES');
       const got = await openTableStream(fakeHost(kernel, paths, { runner: new CannedRunner(c.runner), isRoot: c.isRoot }));
       assert.equal(got.source, null);
-      assert.deepEqual(got.unreadable.map((u) => [u.code, u.needsRoot]), c.want);
+      assert.deepEqual(
+        got.unreadable.map((u) => [u.code, u.needsRoot]),
+        c.want,
+      );
     });
   }
 });
@@ -79,7 +104,10 @@ test('file chunks split lines anywhere: the same entries come out; odd lines are
     stream: () => Readable.from(Array.from({ length: Math.ceil(text.length / 7) }, (_, i) => Buffer.from(text.slice(i * 7, i * 7 + 7)))),
   });
   const stream = (await openTableStream(fakeHost(files, paths))) as TableStream;
-  assert.deepEqual(await drain(stream), linesOf(fileText).map((l) => parseConntrackLine(l)));
+  assert.deepEqual(
+    await drain(stream),
+    linesOf(fileText).map((l) => parseConntrackLine(l)),
+  );
   assert.deepEqual([stream.parser.parsed, stream.parser.malformed], [23, 1]);
 });
 
@@ -89,7 +117,10 @@ test('a copied tree without a table file: conntrack -L is never run against the 
   const got = await openTableStream(fakeHost(kernel, paths, { runner, isRoot: true }));
   assert.equal(got.source, null);
   assert.deepEqual(runner.calls, []);
-  assert.deepEqual(got.unreadable.map((u) => `${u.path} ${u.code}`), [`${paths.tableFile()} ENOENT`, `${LIST} not run: the --proc-root tree is not this kernel`]);
+  assert.deepEqual(
+    got.unreadable.map((u) => `${u.path} ${u.code}`),
+    [`${paths.tableFile()} ENOENT`, `${LIST} not run: the --proc-root tree is not this kernel`],
+  );
 });
 
 test('the table file in the proc/net layout is read', async () => {

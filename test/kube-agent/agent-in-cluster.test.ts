@@ -11,7 +11,19 @@ import { readNumber } from '../cli/cli-support.js';
 import { runKubectl } from '../support/kube/tools.js';
 import { SKIP_REAL_SERVER } from '../support/kube/harness.js';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
-import { AGENT_USER, agentHost, getStatus, nodeEvents, startCluster, startClusterAgent, startOutageProxy, until, type AgentHost, type OutageProxy, type TestCluster } from './support.js';
+import {
+  AGENT_USER,
+  agentHost,
+  getStatus,
+  nodeEvents,
+  startCluster,
+  startClusterAgent,
+  startOutageProxy,
+  until,
+  type AgentHost,
+  type OutageProxy,
+  type TestCluster,
+} from './support.js';
 
 const NODE = 'node-a';
 const POLICY = `apiVersion: conntrack.io/v1alpha1
@@ -33,7 +45,13 @@ const timeWait = () => readNumber(join(tree.procRoot, 'sys/net/netfilter/nf_conn
 const established = () => readNumber(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_established'));
 
 function start(): Promise<AgentProcess> {
-  const kubeconfig = writeKubeconfig({ server: proxy.url, token: cluster.api.tokenFor(AGENT_USER), user: AGENT_USER, dir: tree.dir, caData: cluster.api.caData });
+  const kubeconfig = writeKubeconfig({
+    server: proxy.url,
+    token: cluster.api.tokenFor(AGENT_USER),
+    user: AGENT_USER,
+    dir: tree.dir,
+    caData: cluster.api.caData,
+  });
   return startClusterAgent(kubeconfig, tree, NODE, (line) => (logs += line));
 }
 
@@ -65,11 +83,16 @@ test('apply, drift, API outage, delete: status, events and the kernel follow', {
     });
     assert.equal(await established(), 600);
     assert.equal(await timeWait(), 30);
-    assert.deepEqual(status.metadata.ownerReferences.map((o: any) => [o.kind, o.name, o.uid]), [['Node', NODE, cluster.nodeUid]]);
+    assert.deepEqual(
+      status.metadata.ownerReferences.map((o: any) => [o.kind, o.name, o.uid]),
+      [['Node', NODE, cluster.nodeUid]],
+    );
     assert.equal(status.status.appliedPolicy.name, 'web-nodes');
     assert.equal(status.status.baseline.nf_conntrack_tcp_timeout_established, '432000');
     for (const c of status.status.conditions) assert.equal(c.observedGeneration, 1, `${c.type} observedGeneration`);
-    await until('ConntrackPolicyApplied event', async () => ((await nodeEvents(cluster.api, NODE)).some((e) => e.reason === 'ConntrackPolicyApplied' && e.type === 'Normal') ? true : undefined));
+    await until('ConntrackPolicyApplied event', async () =>
+      (await nodeEvents(cluster.api, NODE)).some((e) => e.reason === 'ConntrackPolicyApplied' && e.type === 'Normal') ? true : undefined,
+    );
 
     // kubectl get ctst prints our columns.
     const table = await kubectl(['get', 'ctst']);
@@ -78,11 +101,23 @@ test('apply, drift, API outage, delete: status, events and the kernel follow', {
     // kubectl describe: the sections an SRE looks for, in plain words. (The finding that stays in every
     // pass is kube-proxy's; the 5-day established timeout is one only until the policy changes it.)
     const described = await kubectl(['describe', 'ctst', NODE]);
-    for (const section of [/Applied Policy:/, /Baseline:/, /Conditions:/, /Reason:\s+Applied/, /Type:\s+Ready/, /Type:\s+InsertionRace/, /Findings:[^]*Id:\s+kube-proxy-present/, /Table:\s*\n\s+Buckets:\s+262144/]) assert.match(described, section);
+    for (const section of [
+      /Applied Policy:/,
+      /Baseline:/,
+      /Conditions:/,
+      /Reason:\s+Applied/,
+      /Type:\s+Ready/,
+      /Type:\s+InsertionRace/,
+      /Findings:[^]*Id:\s+kube-proxy-present/,
+      /Table:\s*\n\s+Buckets:\s+262144/,
+    ])
+      assert.match(described, section);
 
     // Someone else writes a key: a Warning event names it, and the agent puts it back.
     await writeFile(join(tree.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait'), '120\n');
-    const drift = await until('ConntrackDriftDetected event', async () => (await nodeEvents(cluster.api, NODE)).find((e) => e.reason === 'ConntrackDriftDetected'));
+    const drift = await until('ConntrackDriftDetected event', async () =>
+      (await nodeEvents(cluster.api, NODE)).find((e) => e.reason === 'ConntrackDriftDetected'),
+    );
     assert.equal(drift.type, 'Warning');
     assert.match(drift.message, /nf_conntrack_tcp_timeout_time_wait is 120, policy says 30/);
     await until('the drift corrected', async () => ((await timeWait()) === 30 ? true : undefined));
@@ -107,7 +142,9 @@ test('apply, drift, API outage, delete: status, events and the kernel follow', {
       return s?.status?.conditions?.find((c: any) => c.type === 'Applied' && c.reason === 'Restored');
     });
     assert.equal(restored.status, 'False');
-    await until('ConntrackRestored event', async () => ((await nodeEvents(cluster.api, NODE)).some((e) => e.reason === 'ConntrackRestored') ? true : undefined));
+    await until('ConntrackRestored event', async () =>
+      (await nodeEvents(cluster.api, NODE)).some((e) => e.reason === 'ConntrackRestored') ? true : undefined,
+    );
   } finally {
     await agent.stop();
   }
@@ -116,7 +153,10 @@ test('apply, drift, API outage, delete: status, events and the kernel follow', {
   // the test server's request log says so, and on both servers the agent logged no 403).
   const log = cluster.api.server?.requests ?? [];
   const refused = log.filter((r) => r.user === AGENT_USER && r.status === 403);
-  assert.deepEqual(refused.map((r) => `${r.method} ${r.path}`), []);
+  assert.deepEqual(
+    refused.map((r) => `${r.method} ${r.path}`),
+    [],
+  );
   assert.doesNotMatch(logs, /forbidden|HTTP-Code: 403/i);
   assert.doesNotMatch(logs, /"level":50/, 'no error logged');
 });
@@ -131,16 +171,23 @@ test('API faults: cut watches, expired resourceVersions, 500/503/429: the agent 
     faults.cutWatches();
     faults.expireResourceVersions();
     // The agent's own requests (lists, watches, status writes), not kubectl's.
-    const match = (r: { method: string; path: string }) => (r.method === 'GET' && /\/(conntrackpolicies|nodes)$/.test(r.path)) || r.path.includes('/conntrackstatuses');
+    const match = (r: { method: string; path: string }) =>
+      (r.method === 'GET' && /\/(conntrackpolicies|nodes)$/.test(r.path)) || r.path.includes('/conntrackstatuses');
     faults.failNext(3, { status: 500, match });
     faults.failNext(3, { status: 503, retryAfterSeconds: 1, match });
     faults.failNext(3, { status: 429, retryAfterSeconds: 1, match });
     await kubectl(['apply', '-f', '-'], POLICY.replace('timeWaitSeconds: 30', 'timeWaitSeconds: 45'));
     await until('the new policy generation applied', async () => ((await timeWait()) === 45 ? true : undefined), 30_000);
-    const s = await until('status for generation 2', async () => {
-      const st = await getStatus(cluster.api, NODE);
-      return st?.status?.appliedPolicy?.policies?.[0]?.generation === 2 && st.status.conditions.some((c: any) => c.type === 'Applied' && c.status === 'True') ? st : undefined;
-    }, 30_000);
+    const s = await until(
+      'status for generation 2',
+      async () => {
+        const st = await getStatus(cluster.api, NODE);
+        return st?.status?.appliedPolicy?.policies?.[0]?.generation === 2 && st.status.conditions.some((c: any) => c.type === 'Applied' && c.status === 'True')
+          ? st
+          : undefined;
+      },
+      30_000,
+    );
     assert.equal(s.status.driftCount, 0);
   } finally {
     await agent.stop();

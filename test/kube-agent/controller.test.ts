@@ -31,14 +31,26 @@ async function post(path: string, body: object): Promise<any> {
 }
 
 function nodeStatus(node: string, applied: 'True' | 'False', appliedReason: string, drifted: 'True' | 'False') {
-  const c = (type: string, status: string, reason: string) => ({ type, status, reason, message: '', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 });
+  const c = (type: string, status: string, reason: string) => ({
+    type,
+    status,
+    reason,
+    message: '',
+    lastTransitionTime: '2026-01-01T00:00:00Z',
+    observedGeneration: 1,
+  });
   return {
     nodeName: node,
     lastProbeTime: '2026-01-01T00:00:00Z',
     kernel: { release: '6.18', conntrackLoaded: true, notrackBackend: 'nftables', tableSource: 'procfs' },
     appliedPolicy: { name: 'web', policies: [{ name: 'web', generation: 1 }], mode: 'Enforce' },
     driftCount: drifted === 'True' ? 1 : 0,
-    conditions: [c('Applied', applied, appliedReason), c('Drifted', drifted, drifted === 'True' ? 'Drift' : 'InSync'), c('Pressure', 'False', 'Normal'), c('TableFull', 'False', 'NotDropping')],
+    conditions: [
+      c('Applied', applied, appliedReason),
+      c('Drifted', drifted, drifted === 'True' ? 'Drift' : 'InSync'),
+      c('Pressure', 'False', 'Normal'),
+      c('TableFull', 'False', 'NotDropping'),
+    ],
   };
 }
 
@@ -67,16 +79,40 @@ before(async () => {
       subjects: [{ kind: 'ServiceAccount', name: 'conntrack-operator-controller', namespace: NS }],
     });
   }
-  for (const [name, role] of [['n1', 'web'], ['n2', 'web'], ['n3', 'web'], ['n4', 'db']] as const) {
+  for (const [name, role] of [
+    ['n1', 'web'],
+    ['n2', 'web'],
+    ['n3', 'web'],
+    ['n4', 'db'],
+  ] as const) {
     await post('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { role } } });
   }
   const policy = (name: string, spec: object) => ({ apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name }, spec });
-  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { establishedSeconds: 600 } } }));
-  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('web-too', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { establishedSeconds: 900 } } }));
-  await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', policy('db', { nodeSelector: { matchLabels: { role: 'db' } }, timeouts: { udp: { unrepliedSeconds: 10 } } }));
-  for (const [node, applied, reason, drifted] of [['n1', 'True', 'Applied', 'False'], ['n2', 'True', 'Applied', 'True'], ['n4', 'False', 'ApplyFailed', 'False']] as const) {
-    const created = await post('/apis/conntrack.io/v1alpha1/conntrackstatuses', { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackStatus', metadata: { name: node } });
-    const r = await api.request('PUT', `/apis/conntrack.io/v1alpha1/conntrackstatuses/${node}/status`, { body: { ...created, status: nodeStatus(node, applied, reason, drifted) } });
+  await post(
+    '/apis/conntrack.io/v1alpha1/conntrackpolicies',
+    policy('web', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { establishedSeconds: 600 } } }),
+  );
+  await post(
+    '/apis/conntrack.io/v1alpha1/conntrackpolicies',
+    policy('web-too', { nodeSelector: { matchLabels: { role: 'web' } }, priority: 5, timeouts: { tcp: { establishedSeconds: 900 } } }),
+  );
+  await post(
+    '/apis/conntrack.io/v1alpha1/conntrackpolicies',
+    policy('db', { nodeSelector: { matchLabels: { role: 'db' } }, timeouts: { udp: { unrepliedSeconds: 10 } } }),
+  );
+  for (const [node, applied, reason, drifted] of [
+    ['n1', 'True', 'Applied', 'False'],
+    ['n2', 'True', 'Applied', 'True'],
+    ['n4', 'False', 'ApplyFailed', 'False'],
+  ] as const) {
+    const created = await post('/apis/conntrack.io/v1alpha1/conntrackstatuses', {
+      apiVersion: 'conntrack.io/v1alpha1',
+      kind: 'ConntrackStatus',
+      metadata: { name: node },
+    });
+    const r = await api.request('PUT', `/apis/conntrack.io/v1alpha1/conntrackstatuses/${node}/status`, {
+      body: { ...created, status: nodeStatus(node, applied, reason, drifted) },
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
   }
 });
@@ -86,7 +122,13 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
   const replicas = ['a', 'b'].map((id) => {
     const cluster = new ClusterApi(loadKubeConfig(api.kubeconfig(USER)));
     const controller = new PolicyController(cluster, realTiming({ backoffInitialMs: 100 }), logger, () => new Date());
-    const elector = new LeaderElector(cluster, { namespace: NS, name: 'conntrack-operator-controller', identity: id, leaseDurationSeconds: 2, renewDeadlineSeconds: 1, retryMs: 200 }, Date.now, (l) => controller.setLeading(l), logger);
+    const elector = new LeaderElector(
+      cluster,
+      { namespace: NS, name: 'conntrack-operator-controller', identity: id, leaseDurationSeconds: 2, renewDeadlineSeconds: 1, retryMs: 200 },
+      Date.now,
+      (l) => controller.setLeading(l),
+      logger,
+    );
     controller.start();
     elector.start();
     return { id, controller, elector };
@@ -139,6 +181,9 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
   }
   // The chart's roles were enough: no request refused, in the test server's request log and, on both servers, in what the replicas logged.
   const refused = (api.server?.requests ?? []).filter((r) => r.user === USER && r.status === 403);
-  assert.deepEqual(refused.map((r) => `${r.method} ${r.path}`), []);
+  assert.deepEqual(
+    refused.map((r) => `${r.method} ${r.path}`),
+    [],
+  );
   assert.doesNotMatch(complaints, /forbidden|HTTP-Code: 403|HTTP 403/i);
 });

@@ -60,7 +60,11 @@ function without(rules: Rule[], resource: string, verb: string): Rule[] {
 let cluster: TestCluster;
 
 const inSync = (node: string) =>
-  until('ConntrackStatus Applied=True', async () => ((await getStatus(cluster.api, node))?.status?.conditions?.some((c: any) => c.type === 'Applied' && c.status === 'True') ? true : undefined), 30_000);
+  until(
+    'ConntrackStatus Applied=True',
+    async () => ((await getStatus(cluster.api, node))?.status?.conditions?.some((c: any) => c.type === 'Applied' && c.status === 'True') ? true : undefined),
+    30_000,
+  );
 let role: K8sObject;
 
 async function post(path: string, body: object): Promise<void> {
@@ -71,7 +75,12 @@ async function post(path: string, body: object): Promise<void> {
 /** A ClusterRole (the chart's, less `removed`) bound to the variant's service account, and a Node of its name. */
 async function provision(v: Variant): Promise<void> {
   const rules = v.removed ? without(role.rules as Rule[], v.removed.resource, v.removed.verb) : role.rules;
-  await post('/apis/rbac.authorization.k8s.io/v1/clusterroles', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: v.name }, rules });
+  await post('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: v.name },
+    rules,
+  });
   await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRoleBinding',
@@ -83,7 +92,11 @@ async function provision(v: Variant): Promise<void> {
 }
 
 before(async () => {
-  cluster = await startCluster('unused-node', { role: 'none' }, VARIANTS.map((v) => v.name));
+  cluster = await startCluster(
+    'unused-node',
+    { role: 'none' },
+    VARIANTS.map((v) => v.name),
+  );
   role = await renderAgentClusterRole();
   await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', {
     apiVersion: 'conntrack.io/v1alpha1',
@@ -109,12 +122,18 @@ describe('the agent with the chart role, and with one permission less', { concur
           // Quotes and escapes removed: the 403 body reaches the log JSON-encoded more than once.
           const refusal = refusalText({ ...v, removed: v.removed });
           const refused = () => logs.replace(/[\\"]/g, '').includes(refusal);
-          await until(`the agent logs the 403 for ${v.removed.verb} ${v.removed.resource}`, async () => (refused() ? true : undefined), 30_000).catch((err: unknown) => {
-            throw new Error(`${String(err)}; the agent logged:\n${logs}`);
-          });
+          await until(`the agent logs the 403 for ${v.removed.verb} ${v.removed.resource}`, async () => (refused() ? true : undefined), 30_000).catch(
+            (err: unknown) => {
+              throw new Error(`${String(err)}; the agent logged:\n${logs}`);
+            },
+          );
           if (v.removed.resource === 'pods') {
             await inSync(v.name);
-            assert.equal(logs.split('\n').filter((l) => l.includes('"level":40') && l.replace(/[\\"]/g, '').includes(refusal)).length, 1, `the refusal is logged once at warn:\n${logs}`);
+            assert.equal(
+              logs.split('\n').filter((l) => l.includes('"level":40') && l.replace(/[\\"]/g, '').includes(refusal)).length,
+              1,
+              `the refusal is logged once at warn:\n${logs}`,
+            );
           }
         } else {
           await inSync(v.name);

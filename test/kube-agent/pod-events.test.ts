@@ -39,12 +39,33 @@ async function create(path: string, body: object): Promise<any> {
 
 /** A Pod bound to `node`, as the scheduler leaves it; returns its UID. */
 async function pod(name: string, node: string): Promise<string> {
-  const body = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS }, spec: { nodeName: node, containers: [{ name: 'app', image: 'registry.example/app:1' }] } };
+  const body = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS },
+    spec: { nodeName: node, containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+  };
   return (await create(`/api/v1/namespaces/${NS}/pods`, body)).metadata.uid;
 }
 
-const row = (inode: number, entries: number, drop: number, podUid: string | null): NetnsRow => ({ inode, pid: inode, host: false, ours: false, entries, counters: { drop, insertFailed: 0, earlyDrop: 0 }, podUid });
-const census = (rows: NetnsRow[]): NetnsCensus => ({ namespaces: rows, hostInode: 1, processes: rows.length, unreadableProcesses: 0, vanishedProcesses: 0, slab: null, unreadable: [] });
+const row = (inode: number, entries: number, drop: number, podUid: string | null): NetnsRow => ({
+  inode,
+  pid: inode,
+  host: false,
+  ours: false,
+  entries,
+  counters: { drop, insertFailed: 0, earlyDrop: 0 },
+  podUid,
+});
+const census = (rows: NetnsRow[]): NetnsCensus => ({
+  namespaces: rows,
+  hostInode: 1,
+  processes: rows.length,
+  unreadableProcesses: 0,
+  vanishedProcesses: 0,
+  slab: null,
+  unreadable: [],
+});
 const doc = (namespaces: NodeStatusDoc['namespaces']): NodeStatusDoc => ({
   nodeName: NODE,
   lastProbeTime: new Date().toISOString(),
@@ -90,12 +111,20 @@ test('a full pod namespace: the row names the pod, and the event lands on the Po
   const second = census([row(1, 10, 0, null), row(20, 1000, 15, uid)]);
   const previous = doc(buildNetnsStatus(first, null, MAX, DEFAULT_PRESSURE, lookup));
   const status = doc(buildNetnsStatus(second, netnsDrops(first), MAX, DEFAULT_PRESSURE, lookup));
-  assert.deepEqual(status.namespaces!.full, [{ inode: 20, entries: 1000, usagePercent: 100, drop: 15, dropsRising: 12, podUid: uid, podNamespace: NS, podName: 'cache-1' }]);
+  assert.deepEqual(status.namespaces!.full, [
+    { inode: 20, entries: 1000, usagePercent: 100, drop: 15, dropsRising: 12, podUid: uid, podNamespace: NS, podName: 'cache-1' },
+  ]);
 
   const api = new ClusterApi(loadKubeConfig(cluster.api.kubeconfig(AGENT_USER)));
   const logged: string[] = [];
   const sink = new Writable({ write: (chunk, _enc, cb) => (logged.push(String(chunk)), cb()) });
-  const report = clusterReporter(api, NODE, () => ({ name: NODE, uid: cluster.nodeUid }), () => new Date(), createLogger('warn', NODE, sink));
+  const report = clusterReporter(
+    api,
+    NODE,
+    () => ({ name: NODE, uid: cluster.nodeUid }),
+    () => new Date(),
+    createLogger('warn', NODE, sink),
+  );
   await report(status, { kind: 'no-policy' }, previous);
   assert.deepEqual(logged, [], 'no event was refused');
 
@@ -104,7 +133,14 @@ test('a full pod namespace: the row names the pod, and the event lands on the Po
   assert.equal(onPod.length, 1, JSON.stringify(r.body.items));
   assert.deepEqual(onPod[0].involvedObject, { apiVersion: 'v1', kind: 'Pod', namespace: NS, name: 'cache-1', uid });
   assert.equal(onPod[0].type, 'Warning');
-  assert.match(onPod[0].message, new RegExp(`^Connection tracking table FULL in network namespace 20 \\(pod ${NS}/cache-1, UID ${uid}\\) on ${NODE}: 12 new connections dropped`));
+  assert.match(
+    onPod[0].message,
+    new RegExp(`^Connection tracking table FULL in network namespace 20 \\(pod ${NS}/cache-1, UID ${uid}\\) on ${NODE}: 12 new connections dropped`),
+  );
   const onNode = (await nodeEvents(cluster.api, NODE)).filter((e) => e.reason === 'ConntrackTableFull');
-  assert.deepEqual(onNode.map((e) => e.message), [onPod[0].message], 'the same event on the Node');
+  assert.deepEqual(
+    onNode.map((e) => e.message),
+    [onPod[0].message],
+    'the same event on the Node',
+  );
 });

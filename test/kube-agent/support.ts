@@ -102,7 +102,22 @@ export async function agentHost(): Promise<AgentHost> {
 /** Starts `conntrack-operator agent --kubernetes` in-process with a kubeconfig, for node `nodeName`; its JSON log lines go to `log`. */
 export function startClusterAgent(kubeconfig: string, on: AgentHost, nodeName: string, log: (line: string) => void): Promise<AgentProcess> {
   const config = loadConfig(
-    ['agent', '--kubernetes', '--proc-root', on.procRoot, '--sys-root', on.sysRoot, '--state-dir', join(on.dir, 'state'), '--notrack-backend', 'nftables', '--interval', '1s', '--metrics-addr', '127.0.0.1:0'],
+    [
+      'agent',
+      '--kubernetes',
+      '--proc-root',
+      on.procRoot,
+      '--sys-root',
+      on.sysRoot,
+      '--state-dir',
+      join(on.dir, 'state'),
+      '--notrack-backend',
+      'nftables',
+      '--interval',
+      '1s',
+      '--metrics-addr',
+      '127.0.0.1:0',
+    ],
     { NODE_NAME: nodeName, KUBECONFIG: kubeconfig },
     'unused',
   );

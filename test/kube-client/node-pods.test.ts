@@ -13,7 +13,10 @@ const pod = (namespace: string, name: string, uid: string, rv: number): KubeObje
 const forbidden = (what: string) => Object.assign(new Error(`pods is forbidden: User "agent" cannot ${what} resource "pods"`), { statusCode: 403 });
 
 /** Lists answer from `lists` in turn (the last one repeats); watches deliver `events` once, then stay open. */
-function fakeApi(lists: Array<KubeObject[] | Error>, events: Array<[WatchEventType, KubeObject]> = []): { api: { nodePodsListWatch: (n: string) => ListWatch<KubeObject> }; asked: string[] } {
+function fakeApi(
+  lists: Array<KubeObject[] | Error>,
+  events: Array<[WatchEventType, KubeObject]> = [],
+): { api: { nodePodsListWatch: (n: string) => ListWatch<KubeObject> }; asked: string[] } {
   const asked: string[] = [];
   const lw: ListWatch<KubeObject> = {
     list: async () => {
@@ -29,7 +32,16 @@ function fakeApi(lists: Array<KubeObject[] | Error>, events: Array<[WatchEventTy
   return { api: { nodePodsListWatch: (n) => (asked.push(n), lw) }, asked };
 }
 
-const timing: ReflectorTiming = { backoffInitialMs: 1, backoffMaxMs: 2, backoffJitter: 0, backoffResetMs: 60_000, resyncMs: 60_000, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), now: Date.now, random: () => 0 };
+const timing: ReflectorTiming = {
+  backoffInitialMs: 1,
+  backoffMaxMs: 2,
+  backoffJitter: 0,
+  backoffResetMs: 60_000,
+  resyncMs: 60_000,
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  now: Date.now,
+  random: () => 0,
+};
 
 function logs() {
   const lines: Array<[level: string, msg: string, obj: object]> = [];
@@ -37,7 +49,13 @@ function logs() {
 }
 
 test('pods by UID from the list and the watch; only its own node asked for', async () => {
-  const { api, asked } = fakeApi([[pod('shop', 'web-1', 'u1', 1), pod('shop', 'web-2', 'u2', 1)]], [['ADDED', pod('db', 'pg-0', 'u3', 2)], ['DELETED', pod('shop', 'web-2', 'u2', 3)]]);
+  const { api, asked } = fakeApi(
+    [[pod('shop', 'web-1', 'u1', 1), pod('shop', 'web-2', 'u2', 1)]],
+    [
+      ['ADDED', pod('db', 'pg-0', 'u3', 2)],
+      ['DELETED', pod('shop', 'web-2', 'u2', 3)],
+    ],
+  );
   const { lines, log } = logs();
   const pods = new NodePods(api, 'node-a', timing, log);
   pods.start();
@@ -68,14 +86,21 @@ async function afterRetries(api: ReturnType<typeof fakeApi>['api']) {
 
 const failures: Array<{ name: string; error: Error; warns: (n: number) => boolean }> = [
   { name: 'refused (403): said once at warn, naming what was refused; retries at debug', error: forbidden('list'), warns: (n) => n === 1 },
-  { name: 'any other failure: a warning on every retry', error: Object.assign(new Error('etcdserver: request timed out'), { statusCode: 500 }), warns: (n) => n >= 3 },
+  {
+    name: 'any other failure: a warning on every retry',
+    error: Object.assign(new Error('etcdserver: request timed out'), { statusCode: 500 }),
+    warns: (n) => n >= 3,
+  },
 ];
 for (const f of failures) {
   test(`the pods cannot be listed, ${f.name}; nothing is named`, async () => {
     const { pods, lines } = await afterRetries(fakeApi([f.error]).api);
     const warns = lines.filter(([level]) => level === 'warn');
     assert.ok(f.warns(warns.length), `warnings: ${JSON.stringify(warns)}`);
-    assert.ok(warns.every(([, , o]) => JSON.stringify(o).includes(f.error.message.replace(/"/g, '\\"'))), JSON.stringify(warns));
+    assert.ok(
+      warns.every(([, , o]) => JSON.stringify(o).includes(f.error.message.replace(/"/g, '\\"'))),
+      JSON.stringify(warns),
+    );
     assert.equal(pods.lookup('u1'), undefined);
   });
 }
@@ -83,9 +108,18 @@ for (const f of failures) {
 test('a refused watch after a good list: the listed pods stay named, the refusal is said once', async () => {
   const { api } = fakeApi([[pod('shop', 'web-1', 'u1', 1)]]);
   const refusing: typeof api = {
-    nodePodsListWatch: (n) => ({ ...api.nodePodsListWatch(n), watch: async (_rv, _on, done) => (setImmediate(() => done(Object.assign(new Error('watch /api/v1/pods: HTTP 403 Forbidden'), { statusCode: 403 }))), { abort: () => undefined }) }),
+    nodePodsListWatch: (n) => ({
+      ...api.nodePodsListWatch(n),
+      watch: async (_rv, _on, done) => (
+        setImmediate(() => done(Object.assign(new Error('watch /api/v1/pods: HTTP 403 Forbidden'), { statusCode: 403 }))),
+        { abort: () => undefined }
+      ),
+    }),
   };
   const { pods, lines } = await afterRetries(refusing);
   assert.deepEqual(pods.lookup('u1'), { namespace: 'shop', name: 'web-1' });
-  assert.deepEqual(lines.filter(([level]) => level === 'warn').map(([, m, o]) => [m.split(':')[0], o]), [["cannot read this node's pods", { err: 'watch /api/v1/pods: HTTP 403 Forbidden' }]]);
+  assert.deepEqual(
+    lines.filter(([level]) => level === 'warn').map(([, m, o]) => [m.split(':')[0], o]),
+    [["cannot read this node's pods", { err: 'watch /api/v1/pods: HTTP 403 Forbidden' }]],
+  );
 });

@@ -34,7 +34,14 @@ class ScriptedApi implements ListWatch<Obj> {
       if (w.end === 'close') done();
       else if (w.end instanceof Error) done(w.end);
     });
-    return { abort: () => { if (!aborted) { aborted = true; done(Object.assign(new Error('aborted'), { name: 'AbortError' })); } } };
+    return {
+      abort: () => {
+        if (!aborted) {
+          aborted = true;
+          done(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+        }
+      },
+    };
   }
 }
 
@@ -53,7 +60,19 @@ const quiet = silentLog();
 const until = (cond: () => boolean) => untilValue('the scripted calls', async () => (cond() ? true : undefined), 2000);
 
 test('lists, then applies watch events to the store', async () => {
-  const api = new ScriptedApi([[obj('a', 1)]], [{ events: [['ADDED', obj('b', 2)], ['MODIFIED', obj('a', 3)], ['DELETED', obj('b', 4)]], end: 'hang' }]);
+  const api = new ScriptedApi(
+    [[obj('a', 1)]],
+    [
+      {
+        events: [
+          ['ADDED', obj('b', 2)],
+          ['MODIFIED', obj('a', 3)],
+          ['DELETED', obj('b', 4)],
+        ],
+        end: 'hang',
+      },
+    ],
+  );
   const seen: string[][] = [];
   const r = new Reflector(api, (s) => seen.push([...s.keys()]), timing, quiet);
   r.start();
@@ -65,10 +84,19 @@ test('lists, then applies watch events to the store', async () => {
 });
 
 test('a watch that ends resumes from the last resourceVersion, bookmarks included, without relisting', async () => {
-  const api = new ScriptedApi([[obj('a', 1)]], [
-    { events: [['MODIFIED', obj('a', 5)], ['BOOKMARK', { metadata: { resourceVersion: '9' } }]], end: 'close' },
-    { events: [], end: 'hang' },
-  ]);
+  const api = new ScriptedApi(
+    [[obj('a', 1)]],
+    [
+      {
+        events: [
+          ['MODIFIED', obj('a', 5)],
+          ['BOOKMARK', { metadata: { resourceVersion: '9' } }],
+        ],
+        end: 'close',
+      },
+      { events: [], end: 'hang' },
+    ],
+  );
   const r = new Reflector(api, () => undefined, timing, quiet);
   r.start();
   await until(() => api.calls.length === 3);
@@ -78,7 +106,13 @@ test('a watch that ends resumes from the last resourceVersion, bookmarks include
 
 test('410 Gone as an ERROR event relists at once', async () => {
   const gone = { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version: 1 (5)' };
-  const api = new ScriptedApi([[obj('a', 1)], [obj('a', 6), obj('c', 7)]], [{ events: [['ERROR', gone]], end: 'hang' }, { events: [], end: 'hang' }]);
+  const api = new ScriptedApi(
+    [[obj('a', 1)], [obj('a', 6), obj('c', 7)]],
+    [
+      { events: [['ERROR', gone]], end: 'hang' },
+      { events: [], end: 'hang' },
+    ],
+  );
   const r = new Reflector(api, () => undefined, timing, quiet);
   r.start();
   await until(() => api.calls.length === 4);
@@ -90,7 +124,13 @@ test('410 Gone as an ERROR event relists at once', async () => {
 
 test('failures back off and recover; the store is rebuilt by the relist', async () => {
   const err500 = Object.assign(new Error('HTTP 500'), { code: 500 });
-  const api = new ScriptedApi([[obj('a', 1)], err500, [obj('b', 3)]], [{ events: [], end: new Error('socket hang up') }, { events: [], end: 'hang' }]);
+  const api = new ScriptedApi(
+    [[obj('a', 1)], err500, [obj('b', 3)]],
+    [
+      { events: [], end: new Error('socket hang up') },
+      { events: [], end: 'hang' },
+    ],
+  );
   const r = new Reflector(api, () => undefined, timing, quiet);
   r.start();
   await until(() => api.calls.length === 5);
@@ -101,7 +141,13 @@ test('failures back off and recover; the store is rebuilt by the relist', async 
 });
 
 test('a watch that ends at once with nothing in it backs off and relists instead of spinning', async () => {
-  const api = new ScriptedApi([[obj('a', 1)], [obj('a', 1)]], [{ events: [], end: 'close' }, { events: [], end: 'hang' }]);
+  const api = new ScriptedApi(
+    [[obj('a', 1)], [obj('a', 1)]],
+    [
+      { events: [], end: 'close' },
+      { events: [], end: 'hang' },
+    ],
+  );
   const r = new Reflector(api, () => undefined, timing, quiet);
   r.start();
   await until(() => api.calls.length === 4);
@@ -115,11 +161,29 @@ test('a watch that ends at once with nothing in it backs off and relists instead
 const gone = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too old resource version: 1 (5)', reason: 'Expired', code: 410 };
 /** What @kubernetes/client-node throws for an HTTP error: ApiException with code and the body as text. */
 const httpError = (code: number, status: object) => Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: JSON.stringify(status) });
-const status = (code: number, reason: string, message: string, details?: object) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code });
+const status = (code: number, reason: string, message: string, details?: object) => ({
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: 'Failure',
+  message,
+  reason,
+  ...(details ? { details } : {}),
+  code,
+});
 const listExpired = httpError(410, status(410, 'Expired', 'The resourceVersion for the provided list is too old.'));
-const tooLarge = httpError(504, status(504, 'Timeout', 'Timeout: Too large resource version: 9, current: 5', { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 }));
+const tooLarge = httpError(
+  504,
+  status(504, 'Timeout', 'Timeout: Too large resource version: 9, current: 5', {
+    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  }),
+);
 /** Apiservers 1.17.0-1.18.5: the cause carries only the message. */
-const tooLargeOld = httpError(504, status(504, 'Timeout', 'Timeout: Too large resource version: 9, current: 5', { causes: [{ message: 'Too large resource version' }], retryAfterSeconds: 1 }));
+const tooLargeOld = httpError(
+  504,
+  status(504, 'Timeout', 'Timeout: Too large resource version: 9, current: 5', { causes: [{ message: 'Too large resource version' }], retryAfterSeconds: 1 }),
+);
 const otherTimeout = httpError(504, status(504, 'Timeout', 'Timeout: request did not complete within 60s', {}));
 const internal = httpError(500, status(500, 'InternalError', 'Internal error occurred: boom'));
 const cut: WatchScript = { events: [], end: new Error('socket hang up') };
@@ -128,58 +192,85 @@ const hang: WatchScript = { events: [], end: 'hang' };
 const rvCases: Array<{ name: string; lists: Array<Obj[] | Error>; watches: WatchScript[]; calls: string[]; errors: number }> = [
   { name: 'the first list asks for "0" (any state: the watch cache)', lists: [[obj('a', 1)]], watches: [hang], calls: ['list@0', 'watch@1'], errors: 0 },
   {
-    name: 'a relist after a failed watch asks for the last synced resourceVersion, a bookmark\'s included',
+    name: "a relist after a failed watch asks for the last synced resourceVersion, a bookmark's included",
     lists: [[obj('a', 1)], [obj('a', 12)]],
-    watches: [{ events: [['MODIFIED', obj('a', 5)], ['BOOKMARK', { metadata: { resourceVersion: '9' } }]], end: new Error('socket hang up') }, hang],
-    calls: ['list@0', 'watch@1', 'list@9', 'watch@12'], errors: 1,
+    watches: [
+      {
+        events: [
+          ['MODIFIED', obj('a', 5)],
+          ['BOOKMARK', { metadata: { resourceVersion: '9' } }],
+        ],
+        end: new Error('socket hang up'),
+      },
+      hang,
+    ],
+    calls: ['list@0', 'watch@1', 'list@9', 'watch@12'],
+    errors: 1,
   },
   {
     name: 'a watch\'s 410 relists at the last synced resourceVersion, not "" (as client-go: not-older-than is still served from the cache)',
     lists: [[obj('a', 1)], [obj('a', 6)]],
-    watches: [{ events: [['MODIFIED', obj('a', 3)], ['ERROR', gone]], end: 'hang' }, hang],
-    calls: ['list@0', 'watch@1', 'list@3', 'watch@6'], errors: 0,
+    watches: [
+      {
+        events: [
+          ['MODIFIED', obj('a', 3)],
+          ['ERROR', gone],
+        ],
+        end: 'hang',
+      },
+      hang,
+    ],
+    calls: ['list@0', 'watch@1', 'list@3', 'watch@6'],
+    errors: 0,
   },
   {
     name: 'so does a watch request failing with HTTP 410',
     lists: [[obj('a', 1)], [obj('a', 6)]],
     watches: [{ events: [], end: listExpired }, hang],
-    calls: ['list@0', 'watch@1', 'list@1', 'watch@6'], errors: 0,
+    calls: ['list@0', 'watch@1', 'list@1', 'watch@6'],
+    errors: 0,
   },
   {
     name: 'a list answered 410 Expired is retried at once with "" (a consistent read)',
     lists: [[obj('a', 1)], listExpired, [obj('a', 8)]],
     watches: [cut, hang],
-    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'watch@8'], errors: 1,
+    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'watch@8'],
+    errors: 1,
   },
   {
     name: 'a list answered 504 "Too large resource version" is retried at once with ""',
     lists: [[obj('a', 1)], tooLarge, [obj('a', 8)]],
     watches: [cut, hang],
-    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'watch@8'], errors: 1,
+    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'watch@8'],
+    errors: 1,
   },
   {
     name: 'so is one whose cause names it in its message only',
     lists: [[obj('a', 1)], tooLargeOld, [obj('a', 8)]],
     watches: [cut, hang],
-    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'watch@8'], errors: 1,
+    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'watch@8'],
+    errors: 1,
   },
   {
     name: 'any other 504 is an ordinary failure: back off, same resourceVersion',
     lists: [[obj('a', 1)], otherTimeout, [obj('a', 8)]],
     watches: [cut, hang],
-    calls: ['list@0', 'watch@1', 'list@1', 'list@1', 'watch@8'], errors: 2,
+    calls: ['list@0', 'watch@1', 'list@1', 'list@1', 'watch@8'],
+    errors: 2,
   },
   {
     name: 'once the "" list succeeds, relists ask for the synced resourceVersion again',
     lists: [[obj('a', 1)], listExpired, [obj('a', 8)], [obj('a', 11)]],
     watches: [cut, { events: [['MODIFIED', obj('a', 10)]], end: new Error('socket hang up') }, hang],
-    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'watch@8', 'list@10', 'watch@11'], errors: 2,
+    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'watch@8', 'list@10', 'watch@11'],
+    errors: 2,
   },
   {
     name: 'while the "" list fails, later lists stay "" until one succeeds',
     lists: [[obj('a', 1)], tooLarge, internal, [obj('a', 4)], [obj('a', 5)]],
     watches: [cut, cut, hang],
-    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'list@', 'watch@4', 'list@4', 'watch@5'], errors: 3,
+    calls: ['list@0', 'watch@1', 'list@1', 'list@', 'list@', 'watch@4', 'list@4', 'watch@5'],
+    errors: 3,
   },
 ];
 
@@ -238,10 +329,13 @@ test('two reflectors failing together retry at different, jittered times within 
     });
   }
   const [one, two] = runs as [number[], number[]];
-  assert.ok(one.every((d, i) => d !== two[i]), `the two reflectors retried in step: ${one} / ${two}`);
+  assert.ok(
+    one.every((d, i) => d !== two[i]),
+    `the two reflectors retried in step: ${one} / ${two}`,
+  );
 });
 
-test('the retry backoff is not reset by a good list, only by a quiet spell of backoffResetMs (client-go\'s backoff manager)', async () => {
+test("the retry backoff is not reset by a good list, only by a quiet spell of backoffResetMs (client-go's backoff manager)", async () => {
   const { timing: t, clock } = fakeClockTiming(() => 0);
   const api = new ScriptedApi([[obj('a', 1)], [obj('a', 2)], [obj('a', 3)], [obj('a', 4)]], [cut, cut, cut, hang]);
   const list = api.list.bind(api);

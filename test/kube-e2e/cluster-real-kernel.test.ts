@@ -77,17 +77,46 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
         await k(['apply', '-f', '-'], dump({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { e2e: 'yes' } } }));
         await k(['apply', '-f', '-'], POLICY);
 
-        agent = spawn('ip', ['netns', 'exec', ns, 'env', `NODE_NAME=${NODE}`, `KUBECONFIG=${agentConfig}`, process.execPath, '--import', 'tsx', MAIN, 'agent', '--kubernetes', '--state-dir', join(dir, 'state'), '--interval', '2s', '--metrics-addr', '127.0.0.1:19760', '--notrack-backend', 'iptables-nft'], {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
+        agent = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            ns,
+            'env',
+            `NODE_NAME=${NODE}`,
+            `KUBECONFIG=${agentConfig}`,
+            process.execPath,
+            '--import',
+            'tsx',
+            MAIN,
+            'agent',
+            '--kubernetes',
+            '--state-dir',
+            join(dir, 'state'),
+            '--interval',
+            '2s',
+            '--metrics-addr',
+            '127.0.0.1:19760',
+            '--notrack-backend',
+            'iptables-nft',
+          ],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
         agent.stderr!.on('data', (b: Buffer) => (agentLog += b.toString()));
         const agentExit = new Promise<number>((resolve) => agent!.once('close', (code) => resolve(code ?? -1)));
 
-        const status = await until('ConntrackStatus Applied=True', async () => {
-          const r = await execIn(ns, kubectl, ['--kubeconfig', admin, 'get', 'ctst', NODE, '-o', 'json']);
-          const s = r.code === 0 ? JSON.parse(r.stdout) : undefined;
-          return s?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Applied' && c.status === 'True') ? s : undefined;
-        }, 30_000);
+        const status = await until(
+          'ConntrackStatus Applied=True',
+          async () => {
+            const r = await execIn(ns, kubectl, ['--kubeconfig', admin, 'get', 'ctst', NODE, '-o', 'json']);
+            const s = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+            return s?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Applied' && c.status === 'True') ? s : undefined;
+          },
+          30_000,
+        );
         assert.equal(status.status.appliedPolicy.name, 'e2e');
         const sysctl = async (key: string) => Number((await execInOk(ns, 'cat', [`/proc/sys/net/netfilter/${key}`])).trim());
         assert.equal(await sysctl('nf_conntrack_tcp_timeout_established'), 900);
@@ -96,21 +125,33 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
 
         // An outside change: drift event naming the key, and corrected.
         await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_tcp_timeout_close_wait=60']);
-        const drift = await until('ConntrackDriftDetected', async () => parseEvents(await k(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${NODE}`, '-o', 'json'])).find((e) => e.reason === 'ConntrackDriftDetected'));
+        const drift = await until('ConntrackDriftDetected', async () =>
+          parseEvents(await k(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${NODE}`, '-o', 'json'])).find(
+            (e) => e.reason === 'ConntrackDriftDetected',
+          ),
+        );
         assert.match(drift.message, /nf_conntrack_tcp_timeout_close_wait is 60, policy says 30/);
         await until('drift corrected', async () => ((await sysctl('nf_conntrack_tcp_timeout_close_wait')) === 30 ? true : undefined));
 
         // A really full table: lower the global max (restored below), fill the namespace with ASSURED entries.
         await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_tcp_timeout_time_wait=600']);
         await withLoweredMax(async (FULL_MAX) => {
-          const fill = JSON.parse(await execInOk(ns, process.execPath, ['--import', 'tsx', here('./fill-table.ts'), String(FULL_MAX * 3)], { timeoutMs: 60_000 })) as { completed: number; failed: number };
+          const fill = JSON.parse(
+            await execInOk(ns, process.execPath, ['--import', 'tsx', here('./fill-table.ts'), String(FULL_MAX * 3)], { timeoutMs: 60_000 }),
+          ) as { completed: number; failed: number };
           const fullAt = Date.now();
           assert.ok(fill.failed >= 10, `the table filled: ${JSON.stringify(fill)}`);
           const drops = (await execInOk(ns, 'conntrack', ['-S'])).match(/drop=(\d+)/g) ?? [];
-          assert.ok(drops.some((d) => d !== 'drop=0'), `the kernel counted drops: ${drops.join(' ')}`);
+          assert.ok(
+            drops.some((d) => d !== 'drop=0'),
+            `the kernel counted drops: ${drops.join(' ')}`,
+          );
           const full = await until(
             'ConntrackTableFull within 10 s',
-            async () => parseEvents(await k(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${NODE}`, '-o', 'json'])).find((e) => e.reason === 'ConntrackTableFull'),
+            async () =>
+              parseEvents(await k(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${NODE}`, '-o', 'json'])).find(
+                (e) => e.reason === 'ConntrackTableFull',
+              ),
             10_000,
           );
           assert.equal(full.type, 'Warning');
@@ -120,7 +161,14 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
 
         // kubectl delete: the namespace's values come back, the status says so.
         await k(['delete', 'ctpol', 'e2e']);
-        await until('values restored', async () => ((await sysctl('nf_conntrack_tcp_timeout_established')) === 432000 && (await sysctl('nf_conntrack_tcp_timeout_close_wait')) === 60 ? true : undefined), 20_000);
+        await until(
+          'values restored',
+          async () =>
+            (await sysctl('nf_conntrack_tcp_timeout_established')) === 432000 && (await sysctl('nf_conntrack_tcp_timeout_close_wait')) === 60
+              ? true
+              : undefined,
+          20_000,
+        );
         const restored = JSON.parse(await k(['get', 'ctst', NODE, '-o', 'json'])) as { status: { conditions: Array<{ type: string; reason: string }> } };
         assert.equal(restored.status.conditions.find((c) => c.type === 'Applied')?.reason, 'Restored');
 

@@ -20,7 +20,9 @@ export interface Served {
 }
 
 export async function serveApiIn(ns: string, users: UserInfo[]): Promise<{ served: Served; stop: () => Promise<void> }> {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', SERVE_API, JSON.stringify(users)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', SERVE_API, JSON.stringify(users)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('close', (code) => reject(new Error(`test API server exited ${code}`)));

@@ -14,34 +14,95 @@ import { evalJsonPath, humanDuration } from '../support/kube/table.js';
 describe('test API server internals', () => {
   it('formats ages like apimachinery HumanDuration', () => {
     const cases: [number, string][] = [
-      [-5_000, '<invalid>'], [0, '0s'], [11_000, '11s'], [119_000, '119s'], [125_000, '2m5s'], [600_000, '10m'],
-      [3 * 3_600_000, '3h'], [3 * 3_600_000 + 60_000, '3h1m'], [30 * 3_600_000, '30h'], [3 * 86_400_000 + 3_600_000, '3d1h'], [400 * 86_400_000, '400d'],
+      [-5_000, '<invalid>'],
+      [0, '0s'],
+      [11_000, '11s'],
+      [119_000, '119s'],
+      [125_000, '2m5s'],
+      [600_000, '10m'],
+      [3 * 3_600_000, '3h'],
+      [3 * 3_600_000 + 60_000, '3h1m'],
+      [30 * 3_600_000, '30h'],
+      [3 * 86_400_000 + 3_600_000, '3d1h'],
+      [400 * 86_400_000, '400d'],
     ];
     for (const [ms, expected] of cases) assert.equal(humanDuration(ms), expected, `${ms} ms`);
   });
 
   it('evaluates printer-column JSONPath', () => {
-    const obj = { spec: { mode: 'Enforce', ports: [80, 443] }, status: { conditions: [{ type: 'Ready', status: 'True' }, { type: 'Drift', status: 'False' }] } };
+    const obj = {
+      spec: { mode: 'Enforce', ports: [80, 443] },
+      status: {
+        conditions: [
+          { type: 'Ready', status: 'True' },
+          { type: 'Drift', status: 'False' },
+        ],
+      },
+    };
     const cases: [string, unknown[]][] = [
-      ['.spec.mode', ['Enforce']], ['.spec.missing', []], ['.spec.ports[1]', [443]], ['.spec.ports[*]', [80, 443]],
-      ['.status.conditions[?(@.type=="Ready")].status', ['True']], ['.status.conditions[?(@.type=="Nope")].status', []],
+      ['.spec.mode', ['Enforce']],
+      ['.spec.missing', []],
+      ['.spec.ports[1]', [443]],
+      ['.spec.ports[*]', [80, 443]],
+      ['.status.conditions[?(@.type=="Ready")].status', ['True']],
+      ['.status.conditions[?(@.type=="Nope")].status', []],
     ];
     for (const [path, expected] of cases) assert.deepEqual(evalJsonPath(obj as never, path), expected, path);
   });
 
   // Orders as kube-apiserver 1.32 answered the same patches (a Deployment's containers, a ConfigMap's finalizers).
   it('applies the strategic merge directives kubectl apply sends', () => {
-    const live = { metadata: { finalizers: ['a', 'b'] }, spec: { containers: [{ name: 'x', image: '1' }, { name: 'y', image: '1' }], tolerations: [{ key: 'k' }] } };
+    const live = {
+      metadata: { finalizers: ['a', 'b'] },
+      spec: {
+        containers: [
+          { name: 'x', image: '1' },
+          { name: 'y', image: '1' },
+        ],
+        tolerations: [{ key: 'k' }],
+      },
+    };
     const cases: [string, unknown, unknown][] = [
-      ['merge by name', { spec: { containers: [{ name: 'y', image: '2' }] } }, [{ name: 'x', image: '1' }, { name: 'y', image: '2' }]],
+      [
+        'merge by name',
+        { spec: { containers: [{ name: 'y', image: '2' }] } },
+        [
+          { name: 'x', image: '1' },
+          { name: 'y', image: '2' },
+        ],
+      ],
       ['$patch delete', { spec: { containers: [{ name: 'x', $patch: 'delete' }] } }, [{ name: 'y', image: '1' }]],
-      ['$setElementOrder alone reorders', { spec: { '$setElementOrder/containers': [{ name: 'y' }, { name: 'x' }] } }, [{ name: 'y', image: '1' }, { name: 'x', image: '1' }]],
+      [
+        '$setElementOrder alone reorders',
+        { spec: { '$setElementOrder/containers': [{ name: 'y' }, { name: 'x' }] } },
+        [
+          { name: 'y', image: '1' },
+          { name: 'x', image: '1' },
+        ],
+      ],
       ['new items before live-only ones', { spec: { containers: [{ name: 'z', image: '1' }] } }, [{ name: 'z', image: '1' }, ...live.spec.containers]],
-      ['$setElementOrder places new items', { spec: { '$setElementOrder/containers': [{ name: 'x' }, { name: 'z' }, { name: 'y' }], containers: [{ name: 'z', image: '1' }] } }, [{ name: 'x', image: '1' }, { name: 'z', image: '1' }, { name: 'y', image: '1' }]],
+      [
+        '$setElementOrder places new items',
+        { spec: { '$setElementOrder/containers': [{ name: 'x' }, { name: 'z' }, { name: 'y' }], containers: [{ name: 'z', image: '1' }] } },
+        [
+          { name: 'x', image: '1' },
+          { name: 'z', image: '1' },
+          { name: 'y', image: '1' },
+        ],
+      ],
     ];
-    for (const [name, patch, containers] of cases) assert.deepEqual((strategicMergePatch(live as never, patch as never) as any).spec.containers, containers, name);
-    assert.deepEqual((strategicMergePatch(live as never, { spec: { tolerations: [{ key: 'j' }] } }) as any).spec.tolerations, [{ key: 'j' }], 'lists without a merge key are replaced');
-    assert.deepEqual((strategicMergePatch(live as never, { metadata: { finalizers: ['c'] } }) as any).metadata.finalizers, ['c', 'a', 'b'], 'finalizers merge as a set, the patch\'s first');
+    for (const [name, patch, containers] of cases)
+      assert.deepEqual((strategicMergePatch(live as never, patch as never) as any).spec.containers, containers, name);
+    assert.deepEqual(
+      (strategicMergePatch(live as never, { spec: { tolerations: [{ key: 'j' }] } }) as any).spec.tolerations,
+      [{ key: 'j' }],
+      'lists without a merge key are replaced',
+    );
+    assert.deepEqual(
+      (strategicMergePatch(live as never, { metadata: { finalizers: ['c'] } }) as any).metadata.finalizers,
+      ['c', 'a', 'b'],
+      "finalizers merge as a set, the patch's first",
+    );
     assert.deepEqual((strategicMergePatch(live as never, { metadata: { '$deleteFromPrimitiveList/finalizers': ['a'] } }) as any).metadata.finalizers, ['b']);
     assert.deepEqual((strategicMergePatch(live as never, { spec: { $patch: 'replace', tolerations: [] } }) as any).spec, { tolerations: [] });
   });
@@ -55,11 +116,18 @@ describe('test API server internals', () => {
   it('matches label selectors of every operator', () => {
     const obj = (labels: Record<string, string>) => ({ metadata: { labels } });
     const cases: [string, Record<string, string>, boolean][] = [
-      ['tier=edge', { tier: 'edge' }, true], ['tier==edge', { tier: 'core' }, false], ['tier!=edge', {}, true],
-      ['tier in (edge, core)', { tier: 'core' }, true], ['tier notin (edge)', { tier: 'edge' }, false], ['tier', { tier: '' }, true],
-      ['!tier', { tier: 'x' }, false], ['a=1,b in (2,3)', { a: '1', b: '3' }, true], ['node-role.kubernetes.io/web', { 'node-role.kubernetes.io/web': '' }, true],
+      ['tier=edge', { tier: 'edge' }, true],
+      ['tier==edge', { tier: 'core' }, false],
+      ['tier!=edge', {}, true],
+      ['tier in (edge, core)', { tier: 'core' }, true],
+      ['tier notin (edge)', { tier: 'edge' }, false],
+      ['tier', { tier: '' }, true],
+      ['!tier', { tier: 'x' }, false],
+      ['a=1,b in (2,3)', { a: '1', b: '3' }, true],
+      ['node-role.kubernetes.io/web', { 'node-role.kubernetes.io/web': '' }, true],
     ];
-    for (const [selector, labels, expected] of cases) assert.equal(parseLabelSelector(selector)(obj(labels) as never), expected, `${selector} on ${JSON.stringify(labels)}`);
+    for (const [selector, labels, expected] of cases)
+      assert.equal(parseLabelSelector(selector)(obj(labels) as never), expected, `${selector} on ${JSON.stringify(labels)}`);
     assert.throws(() => parseLabelSelector('tier in edge'), /unable to parse requirement/);
   });
 
@@ -74,8 +142,14 @@ describe('test API server internals', () => {
 
   it('encodes INTEGERs in the one minimal DER form', () => {
     const cases: [number[], string][] = [
-      [[0x02], '020102'], [[0x00], '020100'], [[0x00, 0x00], '020100'], [[0x00, 0x01], '020101'],
-      [[0x00, 0x7f, 0xff], '02027fff'], [[0x80], '02020080'], [[0x00, 0x80], '02020080'], [[0x00, 0x00, 0x80, 0x01], '0203008001'],
+      [[0x02], '020102'],
+      [[0x00], '020100'],
+      [[0x00, 0x00], '020100'],
+      [[0x00, 0x01], '020101'],
+      [[0x00, 0x7f, 0xff], '02027fff'],
+      [[0x80], '02020080'],
+      [[0x00, 0x80], '02020080'],
+      [[0x00, 0x00, 0x80, 0x01], '0203008001'],
     ];
     for (const [bytes, hex] of cases) assert.equal(derInteger(Buffer.from(bytes)).toString('hex'), hex, Buffer.from(bytes).toString('hex'));
   });

@@ -12,7 +12,12 @@ const NODE_USER = 'system:node:test-node';
 describe('authentication and RBAC', () => {
   let api: TestApi;
   before(async () => {
-    api = await startApi({ users: [{ name: NODE_USER, groups: [] }, { name: 'agent', groups: ['conntrack-agents'] }] });
+    api = await startApi({
+      users: [
+        { name: NODE_USER, groups: [] },
+        { name: 'agent', groups: ['conntrack-agents'] },
+      ],
+    });
     assert.equal((await createCrd(api, fixture('gadget-crd.json'))).status, 201);
   });
   after(() => api?.stop());
@@ -22,7 +27,15 @@ describe('authentication and RBAC', () => {
   it('refuses a request with a token that names nobody with 401 Unauthorized', async () => {
     const res = await api.request('GET', '/api/v1/nodes', { token: 'not-a-token' });
     assert.equal(res.status, 401);
-    assert.deepEqual(res.body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    assert.deepEqual(res.body, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Unauthorized',
+      reason: 'Unauthorized',
+      code: 401,
+    });
   });
 
   it('treats a request without a token as system:anonymous, which RBAC lets read only public info', async () => {
@@ -30,9 +43,14 @@ describe('authentication and RBAC', () => {
     const nodes = await api.request('GET', '/api/v1/nodes', anonymous);
     assert.equal(nodes.status, 403);
     assert.deepEqual(nodes.body, {
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
       message: 'nodes is forbidden: User "system:anonymous" cannot list resource "nodes" in API group "" at the cluster scope',
-      reason: 'Forbidden', details: { kind: 'nodes' }, code: 403,
+      reason: 'Forbidden',
+      details: { kind: 'nodes' },
+      code: 403,
     });
     const discovery = await api.request('GET', '/api', anonymous);
     assert.deepEqual([discovery.status, discovery.body.message], [403, 'forbidden: User "system:anonymous" cannot get path "/api"']);
@@ -49,26 +67,58 @@ describe('authentication and RBAC', () => {
     const res = await api.request('GET', '/apis/wire.example/v1alpha1/gadgets', as(NODE_USER));
     assert.equal(res.status, 403);
     assert.deepEqual(res.body, {
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
-      message: 'gadgets.wire.example is forbidden: User "system:node:test-node" cannot list resource "gadgets" in API group "wire.example" at the cluster scope',
-      reason: 'Forbidden', details: { group: 'wire.example', kind: 'gadgets' }, code: 403,
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message:
+        'gadgets.wire.example is forbidden: User "system:node:test-node" cannot list resource "gadgets" in API group "wire.example" at the cluster scope',
+      reason: 'Forbidden',
+      details: { group: 'wire.example', kind: 'gadgets' },
+      code: 403,
     });
   });
 
   it('names the object, namespace and subresource in a 403', async () => {
     const get = await api.request('GET', '/api/v1/namespaces/default/configmaps/cfg', as(NODE_USER));
-    assert.equal(get.body.message, 'configmaps "cfg" is forbidden: User "system:node:test-node" cannot get resource "configmaps" in API group "" in the namespace "default"');
+    assert.equal(
+      get.body.message,
+      'configmaps "cfg" is forbidden: User "system:node:test-node" cannot get resource "configmaps" in API group "" in the namespace "default"',
+    );
     assert.deepEqual(get.body.details, { name: 'cfg', kind: 'configmaps' });
-    const status = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1/status', { ...as(NODE_USER), body: {}, contentType: 'application/merge-patch+json' });
-    assert.equal(status.body.message, 'gadgets.wire.example "g1" is forbidden: User "system:node:test-node" cannot patch resource "gadgets/status" in API group "wire.example" at the cluster scope');
+    const status = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1/status', {
+      ...as(NODE_USER),
+      body: {},
+      contentType: 'application/merge-patch+json',
+    });
+    assert.equal(
+      status.body.message,
+      'gadgets.wire.example "g1" is forbidden: User "system:node:test-node" cannot patch resource "gadgets/status" in API group "wire.example" at the cluster scope',
+    );
   });
 
-  it('grants what a ClusterRole bound to the user\'s group allows, and nothing more', async () => {
-    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'gadget-reader' }, rules: [{ apiGroups: ['wire.example'], resources: ['gadgets'], verbs: ['get', 'list', 'watch'] }, { apiGroups: ['wire.example'], resources: ['gadgets/status'], verbs: ['patch'] }] };
-    const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'gadget-reader' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gadget-reader' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'conntrack-agents' }] };
+  it("grants what a ClusterRole bound to the user's group allows, and nothing more", async () => {
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'gadget-reader' },
+      rules: [
+        { apiGroups: ['wire.example'], resources: ['gadgets'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['wire.example'], resources: ['gadgets/status'], verbs: ['patch'] },
+      ],
+    };
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'gadget-reader' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gadget-reader' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'conntrack-agents' }],
+    };
     assert.equal((await api.request('POST', `${RBAC}/clusterroles`, { body: role })).status, 201);
     assert.equal((await api.request('POST', `${RBAC}/clusterrolebindings`, { body: binding })).status, 201);
-    await api.request('POST', '/apis/wire.example/v1alpha1/gadgets', { body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name: 'g1' }, spec: { max: 1 } } });
+    await api.request('POST', '/apis/wire.example/v1alpha1/gadgets', {
+      body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name: 'g1' }, spec: { max: 1 } },
+    });
     // RBAC changes reach a real apiserver's authorizer cache within a moment.
     const deadline = Date.now() + 10_000;
     let list = await api.request('GET', '/apis/wire.example/v1alpha1/gadgets', as('agent'));
@@ -77,21 +127,51 @@ describe('authentication and RBAC', () => {
       list = await api.request('GET', '/apis/wire.example/v1alpha1/gadgets', as('agent'));
     }
     assert.equal(list.status, 200);
-    const status = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1/status', { ...as('agent'), body: { status: { usagePercent: 5 } }, contentType: 'application/merge-patch+json' });
+    const status = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1/status', {
+      ...as('agent'),
+      body: { status: { usagePercent: 5 } },
+      contentType: 'application/merge-patch+json',
+    });
     assert.equal(status.status, 200);
-    const spec = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1', { ...as('agent'), body: { spec: { max: 2 } }, contentType: 'application/merge-patch+json' });
+    const spec = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1', {
+      ...as('agent'),
+      body: { spec: { max: 2 } },
+      contentType: 'application/merge-patch+json',
+    });
     assert.equal(spec.status, 403);
-    const create = await api.request('POST', '/apis/wire.example/v1alpha1/gadgets', { ...as('agent'), body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name: 'g2' }, spec: { max: 1 } } });
+    const create = await api.request('POST', '/apis/wire.example/v1alpha1/gadgets', {
+      ...as('agent'),
+      body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name: 'g2' }, spec: { max: 1 } },
+    });
     assert.equal(create.status, 403);
     assert.equal((await api.request('GET', '/apis/wire.example/v1alpha1/gadgets', as(NODE_USER))).status, 403);
   });
 
   it('grants namespaced access through a Role and RoleBinding in that namespace only', async () => {
-    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'events', namespace: 'default' }, rules: [{ apiGroups: [''], resources: ['events'], verbs: ['create'] }] };
-    const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'events', namespace: 'default' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'events' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: NODE_USER }] };
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'events', namespace: 'default' },
+      rules: [{ apiGroups: [''], resources: ['events'], verbs: ['create'] }],
+    };
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'events', namespace: 'default' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'events' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: NODE_USER }],
+    };
     assert.equal((await api.request('POST', `${RBAC}/namespaces/default/roles`, { body: role })).status, 201);
     assert.equal((await api.request('POST', `${RBAC}/namespaces/default/rolebindings`, { body: binding })).status, 201);
-    const event = (ns: string) => ({ apiVersion: 'v1', kind: 'Event', metadata: { generateName: 'e-', namespace: ns }, involvedObject: { kind: 'Node', name: 'n' }, reason: 'R', message: 'm', type: 'Normal' });
+    const event = (ns: string) => ({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: 'e-', namespace: ns },
+      involvedObject: { kind: 'Node', name: 'n' },
+      reason: 'R',
+      message: 'm',
+      type: 'Normal',
+    });
     const deadline = Date.now() + 10_000;
     let created = await api.request('POST', '/api/v1/namespaces/default/events', { ...as(NODE_USER), body: event('default') });
     while (created.status === 403 && Date.now() < deadline) {
@@ -106,7 +186,10 @@ describe('authentication and RBAC', () => {
 
   it('answers SelfSubjectAccessReviews for the requesting user', async () => {
     const review = (user: string, resourceAttributes: Record<string, string>) =>
-      api.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { token: api.tokenFor(user), body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } } });
+      api.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+        token: api.tokenFor(user),
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } },
+      });
     const allowed = await review('agent', { verb: 'list', group: 'wire.example', resource: 'gadgets' });
     assert.equal(allowed.status, 201);
     assert.equal(allowed.body.kind, 'SelfSubjectAccessReview');

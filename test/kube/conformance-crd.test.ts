@@ -26,16 +26,24 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
     const crd = fixture('gadget-crd.json');
     crd.metadata.name = 'gizmos.wire.example';
     crd.spec.names = { kind: 'Gizmo', plural: 'gizmos', singular: 'gizmo' };
-    crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.ports.items.anyOf = [{ type: 'integer' }, { type: 'string', pattern: '^[0-9]+-[0-9]+$' }];
+    crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.ports.items.anyOf = [
+      { type: 'integer' },
+      { type: 'string', pattern: '^[0-9]+-[0-9]+$' },
+    ];
     const res = await api.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crd });
     assert.equal(res.status, 422);
     const field = (i: number) => `spec.validation.openAPIV3Schema.properties[spec].properties[ports].items.anyOf[${i}].type`;
     assert.deepEqual(res.body, {
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
       message: `CustomResourceDefinition.apiextensions.k8s.io "gizmos.wire.example" is invalid: [${field(0)}: Forbidden: must be empty to be structural, ${field(1)}: Forbidden: must be empty to be structural]`,
       reason: 'Invalid',
       details: {
-        name: 'gizmos.wire.example', group: 'apiextensions.k8s.io', kind: 'CustomResourceDefinition',
+        name: 'gizmos.wire.example',
+        group: 'apiextensions.k8s.io',
+        kind: 'CustomResourceDefinition',
         causes: [0, 1].map((i) => ({ reason: 'FieldValueForbidden', message: 'Forbidden: must be empty to be structural', field: field(i) })),
       },
       code: 422,
@@ -47,7 +55,10 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
     crd.metadata.name = 'wrong.wire.example';
     const res = await api.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crd });
     assert.equal(res.status, 422);
-    assert.deepEqual(res.body.details.causes.map((c: any) => c.field), ['metadata.name']);
+    assert.deepEqual(
+      res.body.details.causes.map((c: any) => c.field),
+      ['metadata.name'],
+    );
   });
 
   it('answers a CRD create before the controllers accept it: no conditions, no accepted names yet (capture 10)', async () => {
@@ -73,7 +84,10 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
   });
 
   it('applies defaults, prunes unknown fields with a 299 warning, starts generation at 1 (capture 20)', async () => {
-    const body = { ...gadget('g1', { max: 100, ports: [80, '8000-8100'], unknownField: 1, pressure: { warning: 70, critical: 90 } }), metadata: { name: 'g1', labels: { tier: 'edge' } } };
+    const body = {
+      ...gadget('g1', { max: 100, ports: [80, '8000-8100'], unknownField: 1, pressure: { warning: 70, critical: 90 } }),
+      metadata: { name: 'g1', labels: { tier: 'edge' } },
+    };
     const res = await api.request('POST', GADGETS, { body });
     assert.equal(res.status, 201);
     assert.equal(res.headers.warning, '299 - "unknown field \\"spec.unknownField\\""');
@@ -91,8 +105,14 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
     assert.equal(res.status, 409);
     assert.equal(res.headers.warning, '299 - "unknown field \\"spec.unknownField\\""');
     assert.deepEqual(res.body, {
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'gadgets.wire.example "g1" already exists',
-      reason: 'AlreadyExists', details: { name: 'g1', group: 'wire.example', kind: 'gadgets' }, code: 409,
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'gadgets.wire.example "g1" already exists',
+      reason: 'AlreadyExists',
+      details: { name: 'g1', group: 'wire.example', kind: 'gadgets' },
+      code: 409,
     });
   });
 
@@ -113,7 +133,8 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
   it('reports every schema error at once and skips CEL after a blocking error (capture 22)', async () => {
     const res = await api.request('POST', GADGETS, { body: gadget('bad1', { max: 0, mode: 'Sometimes', ports: [80, 'x-y', 3, 4, 5] }) });
     assert.equal(res.status, 422);
-    const skipped = 'Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
+    const skipped =
+      'Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
     // kube-apiserver walks the properties of a schema in Go map order, so the errors of
     // spec.max, spec.mode and spec.ports come in any order (the skipped-rules note last).
     const { causes, ...rest } = res.body.details;
@@ -128,14 +149,22 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
     assert.equal(res.body.message, `Gadget.wire.example "bad1" is invalid: [${causes.map((c: any) => `${c.field}: ${c.message}`).join(', ')}]`);
   });
 
-  it('uses a CEL rule message verbatim at the rule\'s field (capture 23)', async () => {
+  it("uses a CEL rule message verbatim at the rule's field (capture 23)", async () => {
     const res = await api.request('POST', GADGETS, { body: gadget('bad2', { max: 5, pressure: { warning: 95, critical: 90 } }) });
     assert.equal(res.status, 422);
     assert.deepEqual(res.body, {
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
       message: 'Gadget.wire.example "bad2" is invalid: spec: Invalid value: "object": warning must be below critical',
       reason: 'Invalid',
-      details: { name: 'bad2', group: 'wire.example', kind: 'Gadget', causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: "object": warning must be below critical', field: 'spec' }] },
+      details: {
+        name: 'bad2',
+        group: 'wire.example',
+        kind: 'Gadget',
+        causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: "object": warning must be below critical', field: 'spec' }],
+      },
       code: 422,
     });
   });
@@ -145,13 +174,20 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
     assert.equal(ok.status, 201);
     const bad = await api.request('POST', GADGETS, { body: gadget('ports-bad', { max: 1, ports: [80, 'x-y'] }) });
     assert.equal(bad.status, 422);
-    assert.deepEqual(bad.body.details.causes.map((c: any) => [c.field, c.message.endsWith('a port is a number or a range like 8000-8100')]), [['spec.ports[1]', true]]);
+    assert.deepEqual(
+      bad.body.details.causes.map((c: any) => [c.field, c.message.endsWith('a port is a number or a range like 8000-8100')]),
+      [['spec.ports[1]', true]],
+    );
   });
 
   it('refuses a wrong type, which blocks the CEL rules', async () => {
     const res = await api.request('POST', GADGETS, { body: gadget('typed', { max: 'lots' }) });
     assert.equal(res.status, 422);
-    assert.deepEqual(res.body.details.causes[0], { reason: 'FieldValueTypeInvalid', message: 'Invalid value: "string": spec.max in body must be of type integer: "string"', field: 'spec.max' });
+    assert.deepEqual(res.body.details.causes[0], {
+      reason: 'FieldValueTypeInvalid',
+      message: 'Invalid value: "string": spec.max in body must be of type integer: "string"',
+      field: 'spec.max',
+    });
     assert.equal(res.body.details.causes[1].field, '<nil>');
   });
 
@@ -173,16 +209,23 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
   it('evaluates messageExpression, list macros, and transition rules only on update', async () => {
     const low = await api.request('POST', WIDGETS, { body: widget('w-limits', { size: 1, limits: { low: 5, high: 2 } }) });
     assert.equal(low.status, 422);
-    assert.deepEqual(low.body.details.causes, [{ reason: 'FieldValueInvalid', message: 'Invalid value: "object": low 5 exceeds high 2', field: 'spec.limits' }]);
+    assert.deepEqual(low.body.details.causes, [
+      { reason: 'FieldValueInvalid', message: 'Invalid value: "object": low 5 exceeds high 2', field: 'spec.limits' },
+    ]);
     const names = await api.request('POST', WIDGETS, { body: widget('w-names', { size: 1, names: ['ok', 'toolong'] }) });
     assert.equal(names.status, 422);
-    assert.deepEqual(names.body.details.causes.map((c: any) => [c.field, c.message]), [['spec.names', 'Invalid value: "array": names must be at most 5 characters']]);
+    assert.deepEqual(
+      names.body.details.causes.map((c: any) => [c.field, c.message]),
+      [['spec.names', 'Invalid value: "array": names must be at most 5 characters']],
+    );
 
     const created = await api.request('POST', WIDGETS, { body: widget('w-class', { size: 1, class: 'gold' }) });
     assert.equal(created.status, 201);
     const changed = await api.request('PATCH', `${WIDGETS}/w-class`, { body: { spec: { class: 'silver' } }, contentType: 'application/merge-patch+json' });
     assert.equal(changed.status, 422);
-    assert.deepEqual(changed.body.details.causes, [{ reason: 'FieldValueInvalid', message: 'Invalid value: "string": class is immutable', field: 'spec.class' }]);
+    assert.deepEqual(changed.body.details.causes, [
+      { reason: 'FieldValueInvalid', message: 'Invalid value: "string": class is immutable', field: 'spec.class' },
+    ]);
     const same = await api.request('PATCH', `${WIDGETS}/w-class`, { body: { spec: { size: 2 } }, contentType: 'application/merge-patch+json' });
     assert.equal(same.status, 200);
   });
@@ -200,7 +243,11 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
     crd.spec.names = { kind: 'Sprocket', plural: 'sprockets', singular: 'sprocket' };
     assert.equal((await createCrd(api, crd)).status, 201);
     const path = '/apis/conformance.example/v1/namespaces/default/sprockets';
-    assert.equal((await api.request('POST', path, { body: { apiVersion: 'conformance.example/v1', kind: 'Sprocket', metadata: { name: 's1' }, spec: { size: 1 } } })).status, 201);
+    assert.equal(
+      (await api.request('POST', path, { body: { apiVersion: 'conformance.example/v1', kind: 'Sprocket', metadata: { name: 's1' }, spec: { size: 1 } } }))
+        .status,
+      201,
+    );
     assert.equal((await api.request('DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/sprockets.conformance.example')).status, 200);
     const deadline = Date.now() + 20_000;
     let status = 0;
@@ -211,6 +258,9 @@ describe('CustomResourceDefinitions and custom resource validation', () => {
     }
     assert.equal(status, 404);
     const discovery = await api.request('GET', '/apis/conformance.example/v1');
-    assert.deepEqual(discovery.body.resources.map((r: any) => r.name).filter((n: string) => n.startsWith('sprockets')), []);
+    assert.deepEqual(
+      discovery.body.resources.map((r: any) => r.name).filter((n: string) => n.startsWith('sprockets')),
+      [],
+    );
   });
 });

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
-const AGGREGATED = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
+const AGGREGATED =
+  'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
 const TABLE = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
 
 describe('discovery, OpenAPI and tables', () => {
@@ -29,9 +30,14 @@ describe('discovery, OpenAPI and tables', () => {
     const groups = await api.request('GET', '/apis');
     assert.equal(groups.body.kind, 'APIGroupList');
     const names = groups.body.groups.map((g: any) => g.name);
-    for (const group of ['apps', 'coordination.k8s.io', 'events.k8s.io', 'rbac.authorization.k8s.io', 'apiextensions.k8s.io', 'wire.example']) assert.ok(names.includes(group), group);
+    for (const group of ['apps', 'coordination.k8s.io', 'events.k8s.io', 'rbac.authorization.k8s.io', 'apiextensions.k8s.io', 'wire.example'])
+      assert.ok(names.includes(group), group);
     const wire = groups.body.groups.find((g: any) => g.name === 'wire.example');
-    assert.deepEqual(wire, { name: 'wire.example', versions: [{ groupVersion: 'wire.example/v1alpha1', version: 'v1alpha1' }], preferredVersion: { groupVersion: 'wire.example/v1alpha1', version: 'v1alpha1' } });
+    assert.deepEqual(wire, {
+      name: 'wire.example',
+      versions: [{ groupVersion: 'wire.example/v1alpha1', version: 'v1alpha1' }],
+      preferredVersion: { groupVersion: 'wire.example/v1alpha1', version: 'v1alpha1' },
+    });
   });
 
   it('lists the core resources with verbs, short names and scope (capture 04)', async () => {
@@ -46,15 +52,23 @@ describe('discovery, OpenAPI and tables', () => {
     assert.ok(byName.configmaps && byName.namespaces && byName.serviceaccounts && byName.services);
   });
 
-  it('lists a CRD group with the CRD\'s verb order and the status subresource (capture 12)', async () => {
+  it("lists a CRD group with the CRD's verb order and the status subresource (capture 12)", async () => {
     const res = await api.request('GET', '/apis/wire.example/v1alpha1');
     assert.equal(res.status, 200);
     const [main, status] = res.body.resources;
-    assert.deepEqual({ ...main, storageVersionHash: undefined }, {
-      name: 'gadgets', singularName: 'gadget', namespaced: false, kind: 'Gadget',
-      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
-      shortNames: ['gd'], categories: ['wire'], storageVersionHash: undefined,
-    });
+    assert.deepEqual(
+      { ...main, storageVersionHash: undefined },
+      {
+        name: 'gadgets',
+        singularName: 'gadget',
+        namespaced: false,
+        kind: 'Gadget',
+        verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
+        shortNames: ['gd'],
+        categories: ['wire'],
+        storageVersionHash: undefined,
+      },
+    );
     assert.deepEqual(status, { name: 'gadgets/status', singularName: '', namespaced: false, kind: 'Gadget', verbs: ['get', 'patch', 'update'] });
     const group = await api.request('GET', '/apis/wire.example');
     assert.equal(group.body.kind, 'APIGroup');
@@ -69,9 +83,16 @@ describe('discovery, OpenAPI and tables', () => {
     assert.equal(res.body.apiVersion, 'apidiscovery.k8s.io/v2');
     const wire = res.body.items.find((i: any) => i.metadata.name === 'wire.example');
     assert.deepEqual(wire.versions[0].resources[0], {
-      resource: 'gadgets', responseKind: { group: 'wire.example', version: 'v1alpha1', kind: 'Gadget' }, scope: 'Cluster', singularResource: 'gadget',
-      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'], shortNames: ['gd'], categories: ['wire'],
-      subresources: [{ subresource: 'status', responseKind: { group: 'wire.example', version: 'v1alpha1', kind: 'Gadget' }, verbs: ['get', 'patch', 'update'] }],
+      resource: 'gadgets',
+      responseKind: { group: 'wire.example', version: 'v1alpha1', kind: 'Gadget' },
+      scope: 'Cluster',
+      singularResource: 'gadget',
+      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
+      shortNames: ['gd'],
+      categories: ['wire'],
+      subresources: [
+        { subresource: 'status', responseKind: { group: 'wire.example', version: 'v1alpha1', kind: 'Gadget' }, verbs: ['get', 'patch', 'update'] },
+      ],
     });
     assert.equal(wire.versions[0].freshness, 'Current');
     const apps = res.body.items.find((i: any) => i.metadata.name === 'apps');
@@ -118,14 +139,22 @@ describe('discovery, OpenAPI and tables', () => {
   });
 
   it('renders a Table with the CRD printer columns, null for a missing path, PartialObjectMetadata rows (capture 30)', async () => {
-    await api.request('POST', '/apis/wire.example/v1alpha1/gadgets', { body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name: 'g1', labels: { tier: 'edge' } }, spec: { max: 1 } } });
+    await api.request('POST', '/apis/wire.example/v1alpha1/gadgets', {
+      body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name: 'g1', labels: { tier: 'edge' } }, spec: { max: 1 } },
+    });
     const res = await api.request('GET', '/apis/wire.example/v1alpha1/gadgets?limit=500', { accept: TABLE });
     assert.equal(res.status, 200);
     assert.equal(res.body.kind, 'Table');
     assert.equal(res.body.apiVersion, 'meta.k8s.io/v1');
-    assert.deepEqual(res.body.columnDefinitions.map((c: any) => [c.name, c.type, c.format, c.priority]), [
-      ['Name', 'string', 'name', 0], ['Mode', 'string', '', 0], ['Usage', 'integer', '', 0], ['Age', 'date', '', 0],
-    ]);
+    assert.deepEqual(
+      res.body.columnDefinitions.map((c: any) => [c.name, c.type, c.format, c.priority]),
+      [
+        ['Name', 'string', 'name', 0],
+        ['Mode', 'string', '', 0],
+        ['Usage', 'integer', '', 0],
+        ['Age', 'date', '', 0],
+      ],
+    );
     assert.equal(res.body.columnDefinitions[1].description, 'Custom resource definition column (in JSONPath format): .spec.mode');
     const [row] = res.body.rows;
     assert.deepEqual(row.cells.slice(0, 3), ['g1', 'Enforce', null]);
@@ -134,7 +163,10 @@ describe('discovery, OpenAPI and tables', () => {
     assert.equal(row.object.apiVersion, 'meta.k8s.io/v1');
     assert.deepEqual(row.object.metadata.labels, { tier: 'edge' });
     assert.equal(row.object.spec, undefined);
-    const withStatus = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1/status', { body: { status: { usagePercent: 42 } }, contentType: 'application/merge-patch+json' });
+    const withStatus = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1/status', {
+      body: { status: { usagePercent: 42 } },
+      contentType: 'application/merge-patch+json',
+    });
     assert.equal(withStatus.status, 200);
     const single = await api.request('GET', '/apis/wire.example/v1alpha1/gadgets/g1', { accept: TABLE });
     assert.equal(single.body.rows.length, 1);
@@ -142,25 +174,59 @@ describe('discovery, OpenAPI and tables', () => {
   });
 
   it('renders Nodes with Status, Roles, Age and Version columns', async () => {
-    await api.request('POST', '/api/v1/nodes', { body: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', labels: { 'node-role.kubernetes.io/web': '' } } } });
+    await api.request('POST', '/api/v1/nodes', {
+      body: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', labels: { 'node-role.kubernetes.io/web': '' } } },
+    });
     const res = await api.request('GET', '/api/v1/nodes', { accept: TABLE });
-    assert.deepEqual(res.body.columnDefinitions.filter((c: any) => c.priority === 0).map((c: any) => c.name), ['Name', 'Status', 'Roles', 'Age', 'Version']);
+    assert.deepEqual(
+      res.body.columnDefinitions.filter((c: any) => c.priority === 0).map((c: any) => c.name),
+      ['Name', 'Status', 'Roles', 'Age', 'Version'],
+    );
     assert.deepEqual(res.body.rows[0].cells.slice(0, 3), ['node-a', 'Unknown', 'web']);
   });
 
   it('renders DaemonSets with their rollout columns and CRDs with Created At', async () => {
-    const ds = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { nodeSelector: { 'kubernetes.io/os': 'linux' }, containers: [{ name: 'agent', image: 'agent:1' }] } } } };
+    const ds = {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'agent' },
+      spec: {
+        selector: { matchLabels: { app: 'agent' } },
+        template: {
+          metadata: { labels: { app: 'agent' } },
+          spec: { nodeSelector: { 'kubernetes.io/os': 'linux' }, containers: [{ name: 'agent', image: 'agent:1' }] },
+        },
+      },
+    };
     assert.equal((await api.request('POST', '/apis/apps/v1/namespaces/default/daemonsets', { body: ds })).status, 201);
     const res = await api.request('GET', '/apis/apps/v1/namespaces/default/daemonsets', { accept: TABLE });
-    assert.deepEqual(res.body.columnDefinitions.map((c: any) => [c.name, c.priority]), [
-      ['Name', 0], ['Desired', 0], ['Current', 0], ['Ready', 0], ['Up-to-date', 0], ['Available', 0], ['Node Selector', 0], ['Age', 0],
-      ['Containers', 1], ['Images', 1], ['Selector', 1],
-    ]);
+    assert.deepEqual(
+      res.body.columnDefinitions.map((c: any) => [c.name, c.priority]),
+      [
+        ['Name', 0],
+        ['Desired', 0],
+        ['Current', 0],
+        ['Ready', 0],
+        ['Up-to-date', 0],
+        ['Available', 0],
+        ['Node Selector', 0],
+        ['Age', 0],
+        ['Containers', 1],
+        ['Images', 1],
+        ['Selector', 1],
+      ],
+    );
     const cells = res.body.rows[0].cells;
     assert.deepEqual([...cells.slice(0, 7), ...cells.slice(8)], ['agent', 0, 0, 0, 0, 0, 'kubernetes.io/os=linux', 'agent', 'agent:1', 'app=agent']);
     const crds = await api.request('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { accept: TABLE });
-    assert.deepEqual(crds.body.columnDefinitions.map((c: any) => c.name), ['Name', 'Created At']);
-    assert.deepEqual(crds.body.rows.map((r: any) => r.cells[0]), ['gadgets.wire.example']);
+    assert.deepEqual(
+      crds.body.columnDefinitions.map((c: any) => c.name),
+      ['Name', 'Created At'],
+    );
+    assert.deepEqual(
+      crds.body.rows.map((r: any) => r.cells[0]),
+      ['gadgets.wire.example'],
+    );
     assert.match(crds.body.rows[0].cells[1], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 });

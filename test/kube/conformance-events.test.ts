@@ -9,18 +9,32 @@ const CORE_EVENTS = '/api/v1/namespaces/default/events';
 const V1_EVENTS = '/apis/events.k8s.io/v1/namespaces/default/events';
 
 const coreEvent = (name: string, involved: string, message: string) => ({
-  apiVersion: 'v1', kind: 'Event', metadata: { name, namespace: 'default' },
+  apiVersion: 'v1',
+  kind: 'Event',
+  metadata: { name, namespace: 'default' },
   involvedObject: { apiVersion: 'v1', kind: 'Node', name: involved, uid: involved },
-  reason: 'ConntrackTablePressure', message, type: 'Warning',
+  reason: 'ConntrackTablePressure',
+  message,
+  type: 'Warning',
   source: { component: 'conntrack-operator', host: involved },
-  firstTimestamp: '2026-11-22T04:00:00Z', lastTimestamp: '2026-11-22T04:00:00Z', count: 1,
-  reportingComponent: 'conntrack-operator', reportingInstance: involved,
+  firstTimestamp: '2026-11-22T04:00:00Z',
+  lastTimestamp: '2026-11-22T04:00:00Z',
+  count: 1,
+  reportingComponent: 'conntrack-operator',
+  reportingInstance: involved,
 });
 
 const v1Event = (generateName: string) => ({
-  apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { generateName, namespace: 'default' },
-  eventTime: '2026-11-22T04:00:00.000000Z', reportingController: 'conntrack.io/agent', reportingInstance: 'node-a',
-  action: 'Reconcile', reason: 'ConntrackDriftDetected', note: 'nf_conntrack_tcp_timeout_established is 432000, policy wants 600', type: 'Warning',
+  apiVersion: 'events.k8s.io/v1',
+  kind: 'Event',
+  metadata: { generateName, namespace: 'default' },
+  eventTime: '2026-11-22T04:00:00.000000Z',
+  reportingController: 'conntrack.io/agent',
+  reportingInstance: 'node-a',
+  action: 'Reconcile',
+  reason: 'ConntrackDriftDetected',
+  note: 'nf_conntrack_tcp_timeout_established is 432000, policy wants 600',
+  type: 'Warning',
   regarding: { apiVersion: 'v1', kind: 'Node', name: 'node-a' },
 });
 
@@ -58,7 +72,10 @@ describe('events', () => {
     const res = await api.request('GET', `/api/v1/events?fieldSelector=${encodeURIComponent('involvedObject.name=node-a')}`);
     assert.equal(res.status, 200);
     assert.equal(res.body.kind, 'EventList');
-    assert.deepEqual(res.body.items.map((e: any) => e.metadata.name), ['node-a.conntrack-demo']);
+    assert.deepEqual(
+      res.body.items.map((e: any) => e.metadata.name),
+      ['node-a.conntrack-demo'],
+    );
     const byKind = await api.request('GET', `${CORE_EVENTS}?fieldSelector=${encodeURIComponent('involvedObject.kind=Node,reason=ConntrackTablePressure')}`);
     assert.equal(byKind.body.items.length, 2);
   });
@@ -77,13 +94,21 @@ describe('events', () => {
   it('refuses a generateName ending in a dot with the RFC 1123 message, naming the Event without a group (capture 62)', async () => {
     const res = await api.request('POST', V1_EVENTS, { body: v1Event('node-a.') });
     assert.equal(res.status, 422);
-    const detail = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    const detail =
+      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
     assert.match(res.body.details.name, /^node-a\.[a-z0-9]{5}$/);
     assert.deepEqual(res.body, {
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
       message: `Event "${res.body.details.name}" is invalid: metadata.generateName: Invalid value: "node-a.": ${detail}`,
       reason: 'Invalid',
-      details: { name: res.body.details.name, kind: 'Event', causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: "node-a.": ${detail}`, field: 'metadata.generateName' }] },
+      details: {
+        name: res.body.details.name,
+        kind: 'Event',
+        causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: "node-a.": ${detail}`, field: 'metadata.generateName' }],
+      },
       code: 422,
     });
   });
@@ -100,7 +125,8 @@ describe('events', () => {
     assert.deepEqual(causes(noTime), [['eventTime', 'Required value']]);
     const withTime = await without(['reportingController', 'reportingInstance', 'action']);
     assert.equal(withTime.status, 422);
-    const part = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    const part =
+      "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
     assert.deepEqual(causes(withTime), [
       ['reportingController', 'Required value'],
       ['reportingController', 'Invalid value: "": name part must be non-empty'],

@@ -85,7 +85,11 @@ describe('fault injection and request log', () => {
     const page = await api.request('GET', `${NODES}?limit=1&continue=${encodeURIComponent(list.body.metadata.continue)}`);
     assert.deepEqual([page.status, page.body.reason], [410, 'Expired']);
     const fresh = await api.request('GET', NODES);
-    const current = await openWatch({ url: api.url, caData: api.caData }, `${NODES}?watch=1&timeoutSeconds=5&resourceVersion=${fresh.body.metadata.resourceVersion}`, api.adminToken);
+    const current = await openWatch(
+      { url: api.url, caData: api.caData },
+      `${NODES}?watch=1&timeoutSeconds=5&resourceVersion=${fresh.body.metadata.resourceVersion}`,
+      api.adminToken,
+    );
     await api.request('POST', NODES, { body: node('f3') });
     assert.equal((await current.next())?.type, 'ADDED');
     current.close();
@@ -97,6 +101,9 @@ describe('fault injection and request log', () => {
     await api.request('GET', `${NODES}?limit=1`, { token: api.tokenFor('agent') });
     await api.request('GET', NODES, { token: 'wrong' });
     const logged = api.server?.requests.slice(before).map((r) => [r.method, r.path, r.query, r.user, r.status]);
-    assert.deepEqual(logged, [['GET', NODES, '?limit=1', 'agent', 200], ['GET', NODES, '', '', 401]]);
+    assert.deepEqual(logged, [
+      ['GET', NODES, '?limit=1', 'agent', 200],
+      ['GET', NODES, '', '', 401],
+    ]);
   });
 });

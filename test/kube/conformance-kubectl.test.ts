@@ -32,7 +32,10 @@ describe('kubectl against the API server', () => {
     assert.equal(await ok(['apply', '-f', '-'], gadgetYaml('g1', '  max: 3\n')), 'gadget.wire.example/g1 created\n');
     assert.equal(await ok(['apply', '-f', '-'], gadgetYaml('g1', '  max: 4\n')), 'gadget.wire.example/g1 configured\n');
     assert.equal(await ok(['apply', '-f', '-'], gadgetYaml('g1', '  max: 4\n')), 'gadget.wire.example/g1 unchanged\n');
-    const status = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1/status', { body: { status: { usagePercent: 42 } }, contentType: 'application/merge-patch+json' });
+    const status = await api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1/status', {
+      body: { status: { usagePercent: 42 } },
+      contentType: 'application/merge-patch+json',
+    });
     assert.equal(status.status, 200);
     const lines = (await ok(['get', 'gadgets'])).trimEnd().split('\n');
     assert.deepEqual(lines[0]?.split(/\s+/), ['NAME', 'MODE', 'USAGE', 'AGE']);
@@ -51,10 +54,13 @@ describe('kubectl against the API server', () => {
     assert.match(out, /\n {2}max\t<integer>\n/);
   });
 
-  it('reports an unknown field as the server\'s strict decoding error (capture 99)', async () => {
+  it("reports an unknown field as the server's strict decoding error (capture 99)", async () => {
     const res = await kubectl(['apply', '-f', '-'], gadgetYaml('g6', '  typo: 4\n'));
     assert.equal(res.code, 1);
-    assert.equal(res.stderr.trim(), 'Error from server (BadRequest): error when creating "STDIN": Gadget in version "v1alpha1" cannot be handled as a Gadget: strict decoding error: unknown field "spec.typo"');
+    assert.equal(
+      res.stderr.trim(),
+      'Error from server (BadRequest): error when creating "STDIN": Gadget in version "v1alpha1" cannot be handled as a Gadget: strict decoding error: unknown field "spec.typo"',
+    );
   });
 
   it('reports schema and CEL violations as the server words them', async () => {
@@ -78,16 +84,33 @@ describe('kubectl against the API server', () => {
   });
 
   it('watches with get -w, one Table row per change', async () => {
-    const patch = setTimeout(() => void api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1', { body: { spec: { mode: 'DryRun' } }, contentType: 'application/merge-patch+json' }), 700);
+    const patch = setTimeout(
+      () =>
+        void api.request('PATCH', '/apis/wire.example/v1alpha1/gadgets/g1', {
+          body: { spec: { mode: 'DryRun' } },
+          contentType: 'application/merge-patch+json',
+        }),
+      700,
+    );
     const res = await kubectl(['get', 'gadgets', 'g1', '-w', '--request-timeout=2s']);
     clearTimeout(patch);
-    const rows = res.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/).slice(0, 2));
-    assert.deepEqual(rows, [['NAME', 'MODE'], ['g1', 'Enforce'], ['g1', 'DryRun']]);
+    const rows = res.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(/\s+/).slice(0, 2));
+    assert.deepEqual(rows, [
+      ['NAME', 'MODE'],
+      ['g1', 'Enforce'],
+      ['g1', 'DryRun'],
+    ]);
   });
 
   it('runs the typed commands that send protobuf bodies: create namespace/secret, auth can-i, delete', async () => {
     assert.equal(await ok(['create', 'namespace', 'team-x']), 'namespace/team-x created\n');
-    assert.equal(await ok(['create', 'secret', 'generic', 'creds', '-n', 'team-x', '--from-literal=password=s3cret', '--type=Opaque']), 'secret/creds created\n');
+    assert.equal(
+      await ok(['create', 'secret', 'generic', 'creds', '-n', 'team-x', '--from-literal=password=s3cret', '--type=Opaque']),
+      'secret/creds created\n',
+    );
     const secret = await api.request('GET', '/api/v1/namespaces/team-x/secrets/creds');
     assert.deepEqual([secret.body.type, secret.body.data], ['Opaque', { password: Buffer.from('s3cret').toString('base64') }]);
     assert.equal((await ok(['auth', 'can-i', 'delete', 'secrets', '-n', 'team-x'])).trim(), 'yes');

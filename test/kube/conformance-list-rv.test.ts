@@ -26,12 +26,21 @@ interface Ctx {
 }
 
 const status = (code: number, reason: string, message: string, details?: object) => ({
-  kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, ...(reason ? { reason } : {}), ...(details ? { details } : {}), code,
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: 'Failure',
+  message,
+  ...(reason ? { reason } : {}),
+  ...(details ? { details } : {}),
+  code,
 });
 const listOptionsInvalid = (errors: Array<{ reason: string; message: string }>) => {
   const rendered = errors.map((e) => `resourceVersionMatch: ${e.message}`);
   return status(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: ${rendered.length === 1 ? rendered[0] : `[${rendered.join(', ')}]`}`, {
-    group: 'meta.k8s.io', kind: 'ListOptions', causes: errors.map((e) => ({ ...e, field: 'resourceVersionMatch' })),
+    group: 'meta.k8s.io',
+    kind: 'ListOptions',
+    causes: errors.map((e) => ({ ...e, field: 'resourceVersionMatch' })),
   });
 };
 const names = (res: RawResponse) => (res.body.items ?? []).map((n: any) => n.metadata.name);
@@ -105,7 +114,10 @@ const cases: Array<{ name: string; query: (ctx: Ctx) => string | Promise<string>
       const message = res.body.message as string;
       assert.match(message, new RegExp(`^Timeout: Too large resource version: ${ctx.current + 1_000_000}, current: \\d+$`));
       if (ctx.api.kind === 'in-process') assert.equal(message, `Timeout: Too large resource version: ${ctx.current + 1_000_000}, current: ${ctx.current}`);
-      assert.deepEqual(res.body, status(504, 'Timeout', message, { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 }));
+      assert.deepEqual(
+        res.body,
+        status(504, 'Timeout', message, { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 }),
+      );
       assert.deepEqual(Object.keys(res.body), ['kind', 'apiVersion', 'metadata', 'status', 'message', 'reason', 'details', 'code']);
       assert.equal(res.headers['retry-after'], '1');
     },
@@ -131,7 +143,10 @@ const cases: Array<{ name: string; query: (ctx: Ctx) => string | Promise<string>
     query: () => 'resourceVersion=-1&limit=2',
     check: (res) => {
       assert.equal(res.status, 400, res.text);
-      assert.deepEqual(res.body, status(400, 'BadRequest', 'invalid resource version: resourceVersion: Invalid value: "-1": strconv.ParseUint: parsing "-1": invalid syntax'));
+      assert.deepEqual(
+        res.body,
+        status(400, 'BadRequest', 'invalid resource version: resourceVersion: Invalid value: "-1": strconv.ParseUint: parsing "-1": invalid syntax'),
+      );
     },
   },
   {
@@ -139,7 +154,10 @@ const cases: Array<{ name: string; query: (ctx: Ctx) => string | Promise<string>
     query: () => 'resourceVersionMatch=NotOlderThan',
     check: (res) => {
       assert.equal(res.status, 422, res.text);
-      assert.deepEqual(res.body, listOptionsInvalid([{ reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided' }]));
+      assert.deepEqual(
+        res.body,
+        listOptionsInvalid([{ reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided' }]),
+      );
     },
   },
   {
@@ -147,7 +165,10 @@ const cases: Array<{ name: string; query: (ctx: Ctx) => string | Promise<string>
     query: () => 'resourceVersion=0&resourceVersionMatch=Exact',
     check: (res) => {
       assert.equal(res.status, 422, res.text);
-      assert.deepEqual(res.body, listOptionsInvalid([{ reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"' }]));
+      assert.deepEqual(
+        res.body,
+        listOptionsInvalid([{ reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"' }]),
+      );
     },
   },
   {
@@ -155,10 +176,13 @@ const cases: Array<{ name: string; query: (ctx: Ctx) => string | Promise<string>
     query: () => 'resourceVersionMatch=Newest',
     check: (res) => {
       assert.equal(res.status, 422, res.text);
-      assert.deepEqual(res.body, listOptionsInvalid([
-        { reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided' },
-        { reason: 'FieldValueNotSupported', message: 'Unsupported value: "Newest": supported values: "Exact", "NotOlderThan", ""' },
-      ]));
+      assert.deepEqual(
+        res.body,
+        listOptionsInvalid([
+          { reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided' },
+          { reason: 'FieldValueNotSupported', message: 'Unsupported value: "Newest": supported values: "Exact", "NotOlderThan", ""' },
+        ]),
+      );
     },
   },
   {
@@ -166,7 +190,10 @@ const cases: Array<{ name: string; query: (ctx: Ctx) => string | Promise<string>
     query: async (ctx) => `limit=1&continue=${encodeURIComponent(await firstPageToken(ctx))}&resourceVersion=0&resourceVersionMatch=NotOlderThan`,
     check: (res) => {
       assert.equal(res.status, 422, res.text);
-      assert.deepEqual(res.body, listOptionsInvalid([{ reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch is forbidden when continue is provided' }]));
+      assert.deepEqual(
+        res.body,
+        listOptionsInvalid([{ reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch is forbidden when continue is provided' }]),
+      );
     },
   },
   {
@@ -234,7 +261,9 @@ describe('list resourceVersion semantics', () => {
   it('a custom resource list at "0" ignores limit as well, and keeps its empty continue (capture 31)', async () => {
     assert.equal((await createCrd(ctx.api, fixture('gadget-crd.json'))).status, 201);
     for (const name of ['g1', 'g2']) {
-      const res = await ctx.api.request('POST', GADGETS, { body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name }, spec: { max: 1 } } });
+      const res = await ctx.api.request('POST', GADGETS, {
+        body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name }, spec: { max: 1 } },
+      });
       assert.equal(res.status, 201, res.text);
     }
     const res = await ctx.api.request('GET', `${GADGETS}?resourceVersion=0&limit=1`);

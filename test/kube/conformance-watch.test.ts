@@ -30,7 +30,9 @@ describe('watch', () => {
 
   const watch = (query: string) => openWatch({ url: api.url, caData: api.caData }, `${GADGETS}?watch=1&${query}`, api.adminToken);
   const create = async (name: string, labels: Record<string, string> = {}) => {
-    const res = await api.request('POST', GADGETS, { body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name, labels }, spec: { max: 1 } } });
+    const res = await api.request('POST', GADGETS, {
+      body: { apiVersion: 'wire.example/v1alpha1', kind: 'Gadget', metadata: { name, labels }, spec: { max: 1 } },
+    });
     assert.equal(res.status, 201, res.text);
     return res.body;
   };
@@ -57,7 +59,10 @@ describe('watch', () => {
     assert.ok(Number(deleted?.object.metadata.resourceVersion) > Number(patched.body.metadata.resourceVersion));
     const rest: WatchEvent[] = [];
     for (let e = await stream.next(6000); e; e = await stream.next(6000)) rest.push(e);
-    assert.deepEqual(rest.map((e) => e.type).filter((t) => t !== 'BOOKMARK'), []);
+    assert.deepEqual(
+      rest.map((e) => e.type).filter((t) => t !== 'BOOKMARK'),
+      [],
+    );
     const bookmark = rest.find((e) => e.type === 'BOOKMARK');
     assert.ok(bookmark, 'a BOOKMARK arrives before the watch times out');
     assert.equal(bookmark.object.kind, 'Gadget');
@@ -73,7 +78,10 @@ describe('watch', () => {
     assert.equal(stream.status, 200);
     const event = await stream.next();
     assert.equal(event?.type, 'ERROR');
-    assert.deepEqual({ ...event?.object, message: undefined }, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: undefined, reason: 'Expired', code: 410 });
+    assert.deepEqual(
+      { ...event?.object, message: undefined },
+      { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: undefined, reason: 'Expired', code: 410 },
+    );
     assert.match(event?.object.message, /^too old resource version: 5 \(\d+\)$/);
     stream.close();
   });
@@ -84,7 +92,10 @@ describe('watch', () => {
     for (const rv of ['', '&resourceVersion=0']) {
       const stream = await watch(`labelSelector=batch%3Dinit&timeoutSeconds=5${rv}`);
       const events = await collect(stream, 2);
-      assert.deepEqual(events.map((e) => [e.type, e.object.metadata.name]).sort(), [['ADDED', 'init-a'], ['ADDED', 'init-b']]);
+      assert.deepEqual(events.map((e) => [e.type, e.object.metadata.name]).sort(), [
+        ['ADDED', 'init-a'],
+        ['ADDED', 'init-b'],
+      ]);
       stream.close();
     }
   });
@@ -98,10 +109,13 @@ describe('watch', () => {
     const back = await api.request('PATCH', `${GADGETS}/mover`, { body: { metadata: { labels: { tier: 'edge' } } }, contentType: MERGE });
     const events = await collect(stream, 2);
     // DELETED carries the object as it last matched the selector, at the resourceVersion of the change that made it leave.
-    assert.deepEqual(events.map((e) => [e.type, e.object.metadata.labels.tier, e.object.metadata.resourceVersion]), [
-      ['DELETED', 'edge', left.body.metadata.resourceVersion],
-      ['ADDED', 'edge', back.body.metadata.resourceVersion],
-    ]);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.object.metadata.labels.tier, e.object.metadata.resourceVersion]),
+      [
+        ['DELETED', 'edge', left.body.metadata.resourceVersion],
+        ['ADDED', 'edge', back.body.metadata.resourceVersion],
+      ],
+    );
     stream.close();
   });
 

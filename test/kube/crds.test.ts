@@ -135,8 +135,7 @@ describe('CRD shape', () => {
   });
 
   it('printer columns are the agreed ones, in order', () => {
-    const visible = (crd: ReturnType<typeof buildPolicyCrd>) =>
-      crd.spec.versions[0]!.additionalPrinterColumns.filter((c) => !c.priority).map((c) => c.name);
+    const visible = (crd: ReturnType<typeof buildPolicyCrd>) => crd.spec.versions[0]!.additionalPrinterColumns.filter((c) => !c.priority).map((c) => c.name);
     assert.deepEqual(visible(buildPolicyCrd()), ['Mode', 'Selected', 'InSync', 'Drifted', 'Age']);
     assert.deepEqual(visible(buildStatusCrd()), ['Ready', 'Usage', 'Count', 'Max', 'Buckets', 'Drops', 'Policy', 'Drift', 'Age']);
   });
@@ -245,9 +244,7 @@ const cel = new Environment().registerVariable('self', 'dyn');
 
 /** Messages of the x-kubernetes-validations rules that fail anywhere in value. */
 function celErrors(value: unknown, schema: JsonSchema): string[] {
-  const own = (schema['x-kubernetes-validations'] ?? [])
-    .filter((r) => cel.evaluate(r.rule, { self: toCel(value, schema) }) !== true)
-    .map((r) => r.message);
+  const own = (schema['x-kubernetes-validations'] ?? []).filter((r) => cel.evaluate(r.rule, { self: toCel(value, schema) }) !== true).map((r) => r.message);
   if (Array.isArray(value)) return [...own, ...value.flatMap((v) => celErrors(v, schema.items ?? {}))];
   if (value === null || typeof value !== 'object') return own;
   const nested = Object.entries(value).flatMap(([k, v]) => {
@@ -309,8 +306,16 @@ describe('CEL validations', () => {
       },
       errors: [],
     },
-    { name: 'warning above critical', spec: { pressure: { warningPercent: 90, criticalPercent: 70 } }, errors: ['warningPercent must be below criticalPercent'] },
-    { name: 'warning equal to critical', spec: { pressure: { warningPercent: 80, criticalPercent: 80 } }, errors: ['warningPercent must be below criticalPercent'] },
+    {
+      name: 'warning above critical',
+      spec: { pressure: { warningPercent: 90, criticalPercent: 70 } },
+      errors: ['warningPercent must be below criticalPercent'],
+    },
+    {
+      name: 'warning equal to critical',
+      spec: { pressure: { warningPercent: 80, criticalPercent: 80 } },
+      errors: ['warningPercent must be below criticalPercent'],
+    },
     { name: 'warning above the defaulted critical (90)', spec: { pressure: { warningPercent: 95 } }, errors: ['warningPercent must be below criticalPercent'] },
     { name: 'critical only, above the defaulted warning (70)', spec: { pressure: { criticalPercent: 80 } }, errors: [] },
     { name: 'autoSize alone', spec: { table: { autoSize: { memoryBudgetPercent: 1 } } }, errors: [] },
@@ -366,7 +371,10 @@ describe('CEL validations', () => {
 
   it('every rule has a case where it fails', () => {
     const seen = new Set(cases.flatMap((c) => c.errors));
-    assert.deepEqual(rules.map((r) => r.message).filter((m) => !seen.has(m)), []);
+    assert.deepEqual(
+      rules.map((r) => r.message).filter((m) => !seen.has(m)),
+      [],
+    );
   });
 });
 
@@ -393,7 +401,14 @@ const sampleStatus: NodeStatusDoc = {
   baseline: { nf_conntrack_max: '65536' },
   findings: [{ id: 'table-pressure', severity: 'warning', message: 'The table is 73% full.' }],
   conditions: [
-    { type: 'Pressure', status: 'True', reason: 'AboveWarning', message: 'usage 73% >= 70%', lastTransitionTime: '2026-11-22T03:00:00Z', observedGeneration: 1 },
+    {
+      type: 'Pressure',
+      status: 'True',
+      reason: 'AboveWarning',
+      message: 'usage 73% >= 70%',
+      lastTransitionTime: '2026-11-22T03:00:00Z',
+      observedGeneration: 1,
+    },
   ],
 };
 
@@ -464,20 +479,19 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
     });
     assert.equal(res.status, 422);
     // Sorted: the order of causes across rules is not part of the API.
-    assert.deepEqual(
-      res.body.details.causes.map((c: { field: string; reason: string }) => [c.field, c.reason]).sort(),
-      [
-        ['spec.notrack[1]', 'FieldValueDuplicate'],
-        ['spec.notrack[2]', 'FieldValueInvalid'],
-        ['spec.pressure', 'FieldValueInvalid'],
-        ['spec.table', 'FieldValueInvalid'],
-      ],
-    );
+    assert.deepEqual(res.body.details.causes.map((c: { field: string; reason: string }) => [c.field, c.reason]).sort(), [
+      ['spec.notrack[1]', 'FieldValueDuplicate'],
+      ['spec.notrack[2]', 'FieldValueInvalid'],
+      ['spec.pressure', 'FieldValueInvalid'],
+      ['spec.table', 'FieldValueInvalid'],
+    ]);
     assert.match(res.body.message, /warningPercent must be below criticalPercent/);
   });
 
   it('renders the ConntrackStatus printer columns from a status written through the subresource', async () => {
-    const created = await api.request('POST', STATUSES, { body: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackStatus', metadata: { name: 'node-1' } } });
+    const created = await api.request('POST', STATUSES, {
+      body: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackStatus', metadata: { name: 'node-1' } },
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const patched = await api.request('PATCH', `${STATUSES}/node-1/status`, { contentType: 'application/merge-patch+json', body: { status: sampleStatus } });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
@@ -510,7 +524,13 @@ describe('with real kubectl', () => {
     const applied = await kubectl(['apply', '-f', CRD_DIR]);
     assert.equal(applied.code, 0, applied.stderr);
     // As the README tells users: a new CRD is served only once Established.
-    const established = await kubectl(['wait', '--for=condition=Established', '--timeout=20s', 'crd/conntrackpolicies.conntrack.io', 'crd/conntrackstatuses.conntrack.io']);
+    const established = await kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=20s',
+      'crd/conntrackpolicies.conntrack.io',
+      'crd/conntrackstatuses.conntrack.io',
+    ]);
     assert.equal(established.code, 0, established.stderr);
     await waitOpenApi(api, 'apis/conntrack.io/v1alpha1');
 
@@ -539,8 +559,12 @@ describe('with real kubectl', () => {
  * explain answers `couldn't find resource for "conntrack.io/v1alpha1, Resource=conntrackpolicies"`).
  */
 async function waitOpenApi(api: TestApi, groupVersion: string): Promise<void> {
-  await until(`${groupVersion} in the OpenAPI v3 index`, async () => {
-    const res = await api.request('GET', '/openapi/v3');
-    return res.status === 200 && res.body?.paths?.[groupVersion] ? true : undefined;
-  }, 20_000);
+  await until(
+    `${groupVersion} in the OpenAPI v3 index`,
+    async () => {
+      const res = await api.request('GET', '/openapi/v3');
+      return res.status === 200 && res.body?.paths?.[groupVersion] ? true : undefined;
+    },
+    20_000,
+  );
 }

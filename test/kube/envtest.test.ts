@@ -4,15 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  ADMIN_USER,
-  apiServerArgs,
-  envtestAssets,
-  envtestConfigured,
-  etcdArgs,
-  startEnvtest,
-  tokenAuthFile,
-} from '../support/kube/envtest.js';
+import { ADMIN_USER, apiServerArgs, envtestAssets, envtestConfigured, etcdArgs, startEnvtest, tokenAuthFile } from '../support/kube/envtest.js';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { runKubectl } from '../support/kube/tools.js';
 
@@ -91,7 +83,14 @@ describe('tokenAuthFile', () => {
   const bad: Array<[string, Parameters<typeof tokenAuthFile>[0], RegExp]> = [
     ['a token with a comma', [{ token: 'a,b', user: 'u' }], /identities\[0\]\.token: must be printable ASCII/],
     ['a token with a space', [{ token: 'a b', user: 'u' }], /identities\[0\]\.token/],
-    ['a repeated token', [{ token: 't', user: 'u' }, { token: 't', user: 'v' }], /identities\[1\]\.token: used twice/],
+    [
+      'a repeated token',
+      [
+        { token: 't', user: 'u' },
+        { token: 't', user: 'v' },
+      ],
+      /identities\[1\]\.token: used twice/,
+    ],
     ['an empty user', [{ token: 't', user: '' }], /identities\[0\]\.user: must be a non-empty single line/],
     ['a group with a comma', [{ token: 't', user: 'u', groups: ['a,b'] }], /identities\[0\]\.groups: "a,b"/],
   ];
@@ -189,7 +188,10 @@ describe('startEnvtest with stand-in binaries', () => {
   const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
   before(() => {
     assets = mkdtempSync(join(tmpdir(), 'ctop-envtest-fake-'));
-    for (const [name, body] of [['etcd', FAKE_ETCD], ['kube-apiserver', FAKE_APISERVER]] as const) {
+    for (const [name, body] of [
+      ['etcd', FAKE_ETCD],
+      ['kube-apiserver', FAKE_APISERVER],
+    ] as const) {
       // .mjs twin so node treats the script as ESM; the extension-less name is what envtest runs.
       writeFileSync(join(assets, `${name}.mjs`), body);
       writeFileSync(join(assets, name), `#!/bin/sh\nexec "${process.execPath}" "$0.mjs" "$@"\n`);
@@ -203,33 +205,43 @@ describe('startEnvtest with stand-in binaries', () => {
     await assert.rejects(startEnvtest({ assetsDir: '' }), /KUBEBUILDER_ASSETS: not set/);
   });
 
-  it('starts both, waits for readiness, and stops exactly what it started', { skip: hasOpenssl ? false : 'openssl is not installed: the stand-in kube-apiserver cannot make its serving certificate' }, async () => {
-    const env = await startEnvtest({ assetsDir: assets, identities: [{ token: 'agent-token', user: 'system:serviceaccount:ctop:agent', groups: ['system:serviceaccounts'] }] });
-    const etcd = recorded('etcd');
-    const apiServer = recorded('kube-apiserver');
-    const certDir = apiServer.args.find((a) => a.startsWith('--cert-dir='))?.slice('--cert-dir='.length) ?? '';
-    try {
-      assert.match(env.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-      assert.ok(apiServer.args.includes(`--secure-port=${new URL(env.url).port}`));
-      assert.ok(etcd.args.includes('--unsafe-no-fsync=true'));
-      assert.equal(Buffer.from(env.caData, 'base64').toString(), readFileSync(join(certDir, 'apiserver.crt'), 'utf8'));
-      assert.equal(
-        apiServer.tokens,
-        `${env.adminToken},${ADMIN_USER},${ADMIN_USER},system:masters\nagent-token,system:serviceaccount:ctop:agent,system:serviceaccount:ctop:agent,system:serviceaccounts\n`,
-      );
-      assert.equal(env.kubectl, undefined);
-      assert.ok(isAlive(etcd.pid) && isAlive(apiServer.pid));
-    } finally {
-      await env.stop();
-    }
-    assert.ok(!isAlive(etcd.pid) && !isAlive(apiServer.pid), 'both processes are gone after stop()');
-    assert.ok(!existsSync(certDir), 'the temp folder is removed');
-  });
+  it(
+    'starts both, waits for readiness, and stops exactly what it started',
+    { skip: hasOpenssl ? false : 'openssl is not installed: the stand-in kube-apiserver cannot make its serving certificate' },
+    async () => {
+      const env = await startEnvtest({
+        assetsDir: assets,
+        identities: [{ token: 'agent-token', user: 'system:serviceaccount:ctop:agent', groups: ['system:serviceaccounts'] }],
+      });
+      const etcd = recorded('etcd');
+      const apiServer = recorded('kube-apiserver');
+      const certDir = apiServer.args.find((a) => a.startsWith('--cert-dir='))?.slice('--cert-dir='.length) ?? '';
+      try {
+        assert.match(env.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+        assert.ok(apiServer.args.includes(`--secure-port=${new URL(env.url).port}`));
+        assert.ok(etcd.args.includes('--unsafe-no-fsync=true'));
+        assert.equal(Buffer.from(env.caData, 'base64').toString(), readFileSync(join(certDir, 'apiserver.crt'), 'utf8'));
+        assert.equal(
+          apiServer.tokens,
+          `${env.adminToken},${ADMIN_USER},${ADMIN_USER},system:masters\nagent-token,system:serviceaccount:ctop:agent,system:serviceaccount:ctop:agent,system:serviceaccounts\n`,
+        );
+        assert.equal(env.kubectl, undefined);
+        assert.ok(isAlive(etcd.pid) && isAlive(apiServer.pid));
+      } finally {
+        await env.stop();
+      }
+      assert.ok(!isAlive(etcd.pid) && !isAlive(apiServer.pid), 'both processes are gone after stop()');
+      assert.ok(!existsSync(certDir), 'the temp folder is removed');
+    },
+  );
 
   it('fails with the output of a binary that exits early, after stopping the rest', async () => {
     process.env.FAKE_APISERVER_FAIL = '1';
     try {
-      await assert.rejects(startEnvtest({ assetsDir: assets }), /kube-apiserver exited before becoming ready; its output ends:\nE1122 fake: unknown flag --nope/);
+      await assert.rejects(
+        startEnvtest({ assetsDir: assets }),
+        /kube-apiserver exited before becoming ready; its output ends:\nE1122 fake: unknown flag --nope/,
+      );
     } finally {
       delete process.env.FAKE_APISERVER_FAIL;
     }

@@ -3,14 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RequestAttributes, UserInfo } from '../support/kube/auth-types.js';
-import {
-  bootstrapRbacObjects,
-  forbiddenMessage,
-  RBAC_API_VERSION,
-  RbacAuthorizer,
-  type RbacSource,
-  serviceAccountUser,
-} from '../support/kube/rbac.js';
+import { bootstrapRbacObjects, forbiddenMessage, RBAC_API_VERSION, RbacAuthorizer, type RbacSource, serviceAccountUser } from '../support/kube/rbac.js';
 
 type Obj = Record<string, unknown>;
 
@@ -140,7 +133,12 @@ const cases: Array<[string, UserInfo, RequestAttributes, boolean]> = [
   ['*/scale grants deployments/scale', authed('alice'), res('get', 'apps', 'deployments', { subresource: 'scale', namespace: 'x', name: 'd' }), true],
   ['*/scale grants statefulsets/scale', authed('alice'), res('update', 'apps', 'statefulsets', { subresource: 'scale', namespace: 'x', name: 's' }), true],
   ['*/scale does not grant the resource', authed('alice'), res('get', 'apps', 'deployments', { namespace: 'x', name: 'd' }), false],
-  ['*/scale does not grant other subresources', authed('alice'), res('get', 'apps', 'deployments', { subresource: 'status', namespace: 'x', name: 'd' }), false],
+  [
+    '*/scale does not grant other subresources',
+    authed('alice'),
+    res('get', 'apps', 'deployments', { subresource: 'status', namespace: 'x', name: 'd' }),
+    false,
+  ],
   ['group subject with * groups and resources', authed('carol', 'readers'), res('get', '', 'secrets', { namespace: 'x', name: 's' }), true],
   ['* resources include subresources', authed('carol', 'readers'), res('get', '', 'nodes', { subresource: 'status', name: 'n' }), true],
   ['* covers resources, not verbs', authed('carol', 'readers'), res('list', '', 'secrets', { namespace: 'x' }), false],
@@ -246,19 +244,16 @@ describe('default RBAC objects', () => {
 
   it('carry the bootstrapping label and autoupdate annotation', () => {
     const objs = bootstrapRbacObjects();
-    assert.deepEqual(
-      objs.map((o) => `${String(o.kind)}/${(o.metadata as { name: string }).name}`).sort(),
-      [
-        'ClusterRole/cluster-admin',
-        'ClusterRole/system:basic-user',
-        'ClusterRole/system:discovery',
-        'ClusterRole/system:public-info-viewer',
-        'ClusterRoleBinding/cluster-admin',
-        'ClusterRoleBinding/system:basic-user',
-        'ClusterRoleBinding/system:discovery',
-        'ClusterRoleBinding/system:public-info-viewer',
-      ],
-    );
+    assert.deepEqual(objs.map((o) => `${String(o.kind)}/${(o.metadata as { name: string }).name}`).sort(), [
+      'ClusterRole/cluster-admin',
+      'ClusterRole/system:basic-user',
+      'ClusterRole/system:discovery',
+      'ClusterRole/system:public-info-viewer',
+      'ClusterRoleBinding/cluster-admin',
+      'ClusterRoleBinding/system:basic-user',
+      'ClusterRoleBinding/system:discovery',
+      'ClusterRoleBinding/system:public-info-viewer',
+    ]);
     for (const o of objs) {
       const m = o.metadata as { labels: Record<string, string>; annotations: Record<string, string> };
       assert.equal(m.labels['kubernetes.io/bootstrapping'], 'rbac-defaults');

@@ -19,7 +19,10 @@ for (const mode of MODES) {
     const runner = new FakeRunner(savesOf(mode, 'synced', 'synced'));
     const result = await new IptablesBackend(mode, runner).check(SAMPLE_DESIRED);
     assert.deepEqual(result, { inSync: true, missing: [], extra: [], ownedRules: 18 }); // 9 per family: 6 NOTRACK + 3 mirrored accepts
-    assert.deepEqual(runner.calls.map((c) => [c.cmd, ...c.args].join(' ')), [`iptables-${mode}-save`, `ip6tables-${mode}-save`]);
+    assert.deepEqual(
+      runner.calls.map((c) => [c.cmd, ...c.args].join(' ')),
+      [`iptables-${mode}-save`, `ip6tables-${mode}-save`],
+    );
   });
 
   test(`iptables-${mode} check: drift names the lines, per family`, async () => {
@@ -44,7 +47,10 @@ for (const mode of MODES) {
     });
     await new IptablesBackend(mode, runner).sync(SAMPLE_DESIRED);
     const restores = runner.calls.filter((c) => c.cmd.endsWith('-restore'));
-    assert.deepEqual(restores.map((c) => [c.cmd, ...c.args].join(' ')), [`iptables-${mode}-restore --noflush --wait=5`]);
+    assert.deepEqual(
+      restores.map((c) => [c.cmd, ...c.args].join(' ')),
+      [`iptables-${mode}-restore --noflush --wait=5`],
+    );
     assert.match(restores[0]?.input ?? '', /^\*raw\n:CTOP-NOTRACK-PRE - \[0:0\]\n/);
   });
 }
@@ -66,9 +72,16 @@ for (const mode of MODES) {
       [`ip6tables-${mode}-restore --noflush --wait=5`]: ok(),
     });
     const backend = new IptablesBackend(mode, runner);
-    await assert.rejects(backend.sync(SAMPLE_DESIRED), /raw chain CTOP-NOTRACK-PRE already exists and is not ours \(no "-m comment --comment conntrack-operator" marker rule\): refusing to take it over/);
+    await assert.rejects(
+      backend.sync(SAMPLE_DESIRED),
+      /raw chain CTOP-NOTRACK-PRE already exists and is not ours \(no "-m comment --comment conntrack-operator" marker rule\): refusing to take it over/,
+    );
     await assert.rejects(backend.check(SAMPLE_DESIRED), /raw chain CTOP-NOTRACK-PRE already exists and is not ours/);
-    assert.deepEqual(runner.calls.filter((c) => c.cmd.endsWith('-restore')), [], 'nothing written');
+    assert.deepEqual(
+      runner.calls.filter((c) => c.cmd.endsWith('-restore')),
+      [],
+      'nothing written',
+    );
     // Removing ours: the user's chain is not ours, so not named in any restore.
     await backend.remove();
     assert.ok(runner.calls.filter((c) => c.cmd.endsWith('-restore')).every((c) => !(c.input ?? '').includes('CTOP-NOTRACK-PRE')));
@@ -89,7 +102,10 @@ test('sync: when the ipv6 restore fails, the ipv4 change is undone and the error
     message: 'ip6tables-nft-restore --noflush --wait=5 failed with exit code 2: ip6tables-restore: line 4 failed',
   });
   const restores = runner.calls.filter((c) => c.cmd.endsWith('-restore'));
-  assert.deepEqual(restores.map((c) => c.cmd), ['iptables-nft-restore', 'ip6tables-nft-restore', 'iptables-nft-restore']);
+  assert.deepEqual(
+    restores.map((c) => c.cmd),
+    ['iptables-nft-restore', 'ip6tables-nft-restore', 'iptables-nft-restore'],
+  );
   const undo = restores.at(-1)?.input ?? '';
   assert.match(undo, /^-D PREROUTING -m comment --comment conntrack-operator -j CTOP-NOTRACK-PRE$/m);
   assert.match(undo, /^-X CTOP-ACCEPT-UNTRACKED$/m);
@@ -129,12 +145,18 @@ test('sync: a failing ipv6 save after the ipv4 change undoes the ipv4 change', a
 test('remove: nothing of ours anywhere means saves only, no restore', async () => {
   const runner = new FakeRunner(savesOf('legacy', 'foreign', 'foreign'));
   await new IptablesBackend('legacy', runner).remove();
-  assert.deepEqual(runner.calls.map((c) => c.cmd), ['iptables-legacy-save', 'ip6tables-legacy-save']);
+  assert.deepEqual(
+    runner.calls.map((c) => c.cmd),
+    ['iptables-legacy-save', 'ip6tables-legacy-save'],
+  );
 });
 
 test('a failing save is an error with command, exit code and stderr', async () => {
   const runner = new FakeRunner({ 'iptables-nft-save': { code: 1, stdout: '', stderr: 'iptables-nft-save: Permission denied\n' } });
-  await assert.rejects(new IptablesBackend('nft', runner).check(SAMPLE_DESIRED), /iptables-nft-save failed with exit code 1: iptables-nft-save: Permission denied/);
+  await assert.rejects(
+    new IptablesBackend('nft', runner).check(SAMPLE_DESIRED),
+    /iptables-nft-save failed with exit code 1: iptables-nft-save: Permission denied/,
+  );
 });
 
 test('sync: when the undo fails too, every family is still tried and the error names both failures', async () => {
@@ -144,11 +166,15 @@ test('sync: when the undo fails too, every family is still tried and the error n
     'iptables-nft-save': () => ok(fixture(++saves === 1 ? 'iptables-nft-save.foreign.txt' : 'iptables-nft-save.synced.txt')),
     'ip6tables-nft-save': () => ok(fixture('ip6tables-nft-save.foreign.txt')),
     // ipv4: applied, then its undo refused; ipv6: refused (and its undo tried all the same).
-    'iptables-nft-restore --noflush --wait=5': () => (++restores === 1 ? ok() : { code: 4, stdout: '', stderr: 'iptables-nft-restore: Resource temporarily unavailable\n' }),
+    'iptables-nft-restore --noflush --wait=5': () =>
+      ++restores === 1 ? ok() : { code: 4, stdout: '', stderr: 'iptables-nft-restore: Resource temporarily unavailable\n' },
     'ip6tables-nft-restore --noflush --wait=5': { code: 2, stdout: '', stderr: 'ip6tables-restore: line 4 failed\n' },
   });
   await assert.rejects(new IptablesBackend('nft', runner).sync(SAMPLE_DESIRED), (err: Error) => {
-    assert.match(err.message, /sync failed \(ip6tables-nft-restore .* line 4 failed\n?\) and undoing it failed too: ipv4: iptables-nft-restore .*Resource temporarily unavailable/);
+    assert.match(
+      err.message,
+      /sync failed \(ip6tables-nft-restore .* line 4 failed\n?\) and undoing it failed too: ipv4: iptables-nft-restore .*Resource temporarily unavailable/,
+    );
     return true;
   });
   // After the ipv4 undo failed, ipv6 was still re-read for its undo (it had nothing of ours left to take back).

@@ -13,10 +13,7 @@ test('parseIptablesSave keeps chains and rules per table, in order', () => {
   const saved = parseIptablesSave(fixture('iptables-nft-save.foreign.txt'));
   assert.deepEqual([...saved.keys()], ['raw', 'filter']);
   assert.deepEqual([...(saved.get('raw')?.chains ?? [])], ['PREROUTING', 'OUTPUT', 'USER-RAW']);
-  assert.deepEqual(saved.get('filter')?.rules.get('INPUT'), [
-    '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT',
-    '-A INPUT -m conntrack --ctstate INVALID -j DROP',
-  ]);
+  assert.deepEqual(saved.get('filter')?.rules.get('INPUT'), ['-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT', '-A INPUT -m conntrack --ctstate INVALID -j DROP']);
 });
 
 for (const mode of MODES) {
@@ -112,7 +109,10 @@ test('ownedLines of a synced ruleset is the desired set (the undo target)', () =
 // input are built without spreading them into one call (before: "Maximum call stack size exceeded").
 test('diffIptables and buildRestore take 150,000 lines without overflowing the stack', () => {
   const chain = 'CTOP-NOTRACK-PRE';
-  const lines = Array.from({ length: 150_000 }, (_, i) => `-A ${chain} -s 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32 -m comment --comment r -j CT --notrack`);
+  const lines = Array.from(
+    { length: 150_000 },
+    (_, i) => `-A ${chain} -s 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32 -m comment --comment r -j CT --notrack`,
+  );
   const wanted = new Map([[chain, [`-A ${chain} -m comment --comment conntrack-operator`, ...lines]]]);
   const foreign = parseIptablesSave(fixture('iptables-nft-save.foreign.txt'));
   const diff = diffIptables(foreign, wanted, 'ipv4');

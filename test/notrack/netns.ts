@@ -6,8 +6,7 @@ import { execFileSync } from 'node:child_process';
 export function createNetns(tag: string): { name: string; sh: (script: string) => string; destroy: () => void } {
   const name = `ctop-${tag}-${process.pid}`;
   execFileSync('ip', ['netns', 'add', name]);
-  const sh = (script: string): string =>
-    execFileSync('ip', ['netns', 'exec', name, 'sh', '-ec', script], { encoding: 'utf8', timeout: 20_000 });
+  const sh = (script: string): string => execFileSync('ip', ['netns', 'exec', name, 'sh', '-ec', script], { encoding: 'utf8', timeout: 20_000 });
   sh('ip link set lo up');
   return { name, sh, destroy: () => execFileSync('ip', ['netns', 'delete', name]) };
 }

@@ -33,13 +33,19 @@ test('nftables check: no table yet means everything missing, not an error', asyn
 
 test('nftables check: any other nft failure is an error with command and stderr', async () => {
   const runner = new FakeRunner({ [LIST]: { code: 1, stdout: '', stderr: 'Error: Could not process rule: Operation not permitted\n' } });
-  await assert.rejects(new NftablesBackend(runner).check(SAMPLE_DESIRED), /nft list table inet conntrack_operator failed with exit code 1: .*Operation not permitted/);
+  await assert.rejects(
+    new NftablesBackend(runner).check(SAMPLE_DESIRED),
+    /nft list table inet conntrack_operator failed with exit code 1: .*Operation not permitted/,
+  );
 });
 
 test('nftables sync: one list, then one nft -f transaction only when out of sync', async () => {
   const drifted = new FakeRunner({ [LIST]: ok(fixture('nft-list-table.drifted.txt')), [APPLY]: ok() });
   await new NftablesBackend(drifted).sync(SAMPLE_DESIRED);
-  assert.deepEqual(drifted.calls.map((c) => [c.cmd, ...c.args].join(' ')), [LIST, APPLY]);
+  assert.deepEqual(
+    drifted.calls.map((c) => [c.cmd, ...c.args].join(' ')),
+    [LIST, APPLY],
+  );
   assert.equal(drifted.calls[1]?.input, nftSyncScript(SAMPLE_DESIRED));
 
   const synced = new FakeRunner({ [LIST]: ok(fixture('nft-list-table.synced.txt')) });
@@ -57,7 +63,10 @@ test('nftables remove: one transaction that deletes only our table', async () =>
 const FOREIGN = fixture('nft-list-table.synced.txt').replace('\tcomment "conntrack-operator"\n', '');
 
 test('nftables: a table with our name that is not ours is refused, never taken over', async () => {
-  for (const [name, answer] of [['foreign', ok(FOREIGN)], ['absent', absent]] as const) {
+  for (const [name, answer] of [
+    ['foreign', ok(FOREIGN)],
+    ['absent', absent],
+  ] as const) {
     const runner = new FakeRunner({ [LIST]: answer, [APPLY]: ok() });
     const backend = new NftablesBackend(runner);
     if (name === 'foreign') {
@@ -68,7 +77,11 @@ test('nftables: a table with our name that is not ours is refused, never taken o
     assert.deepEqual(await backend.check({ rules: [], acceptUntracked: false }), { inSync: true, missing: [], extra: [], ownedRules: 0 });
     await backend.sync({ rules: [], acceptUntracked: false });
     await backend.remove();
-    assert.deepEqual(runner.calls.filter((c) => c.args[0] === '-f'), [], `${name}: no nft -f`);
+    assert.deepEqual(
+      runner.calls.filter((c) => c.args[0] === '-f'),
+      [],
+      `${name}: no nft -f`,
+    );
   }
 });
 

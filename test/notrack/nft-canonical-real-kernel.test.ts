@@ -18,7 +18,11 @@ const MESSY: NotrackDesired = {
     {
       name: 'messy',
       protocol: 'tcp',
-      ports: [{ from: 443, to: 443 }, { from: 80, to: 80 }, { from: 81, to: 90 }],
+      ports: [
+        { from: 443, to: 443 },
+        { from: 80, to: 80 },
+        { from: 81, to: 90 },
+      ],
       sources: ['10.0.1.0/24', '10.0.0.0/24', '192.168.3.7/32', '192.168.3.6/32', '172.16.0.0/12', '172.16.5.0/24'],
       direction: 'inbound',
     },

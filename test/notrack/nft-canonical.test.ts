@@ -16,7 +16,11 @@ const same: Array<{ name: string; ours: string; nft: string }> = [
     nft: 'ip6 daddr { ::ffff:1.2.3.4, 2001:db8::/32 } notrack comment "mapped"',
   },
   { name: 'an overlapping prefix is absorbed', ours: 'ip daddr { 10.0.0.0/8, 10.1.0.0/16 } notrack', nft: 'ip daddr 10.0.0.0/8 notrack' },
-  { name: 'a merged run that is no prefix is a range', ours: 'ip saddr { 10.0.0.0/24, 10.0.1.0/24, 10.0.2.0/24 } notrack', nft: 'ip saddr 10.0.0.0-10.0.2.255 notrack' },
+  {
+    name: 'a merged run that is no prefix is a range',
+    ours: 'ip saddr { 10.0.0.0/24, 10.0.1.0/24, 10.0.2.0/24 } notrack',
+    nft: 'ip saddr 10.0.0.0-10.0.2.255 notrack',
+  },
   { name: 'duplicates', ours: 'udp sport { 53, 53 } notrack', nft: 'udp sport 53 notrack' },
 ];
 for (const c of same) {
@@ -34,7 +38,12 @@ for (const c of different) {
 }
 
 test('canonicalNftLine: lines without sets, or sets it cannot read, are left as they are', () => {
-  for (const line of ['type filter hook prerouting priority raw; policy accept;', 'iifname "lo" notrack comment "loopback"', 'ip saddr @named notrack', 'tcp dport { http } notrack']) {
+  for (const line of [
+    'type filter hook prerouting priority raw; policy accept;',
+    'iifname "lo" notrack comment "loopback"',
+    'ip saddr @named notrack',
+    'tcp dport { http } notrack',
+  ]) {
     assert.equal(canonicalNftLine(line), line);
   }
 });

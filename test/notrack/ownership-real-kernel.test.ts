@@ -32,9 +32,17 @@ const ipt = (mode: 'nft' | 'legacy'): Case => ({
   tools: ['iptables', 'ip6tables'].flatMap((t) => [`${t}-${mode}-save`, `${t}-${mode}-restore`, `${t}-${mode}`]),
   snapshot: `iptables-${mode}-save; ip6tables-${mode}-save`,
   seed: ['iptables', 'ip6tables']
-    .flatMap((t) => [`${t}-${mode} -t raw -A PREROUTING -p udp --dport 9 -j CT --notrack`, `${t}-${mode} -t raw -A OUTPUT -p udp --dport 9 -j CT --notrack`, `${t}-${mode} -A INPUT -p tcp --dport 22 -j ACCEPT`])
+    .flatMap((t) => [
+      `${t}-${mode} -t raw -A PREROUTING -p udp --dport 9 -j CT --notrack`,
+      `${t}-${mode} -t raw -A OUTPUT -p udp --dport 9 -j CT --notrack`,
+      `${t}-${mode} -A INPUT -p tcp --dport 22 -j ACCEPT`,
+    ])
     .join('\n'),
-  collide: [`iptables-${mode} -t raw -N CTOP-NOTRACK-PRE`, `iptables-${mode} -t raw -A CTOP-NOTRACK-PRE -s 198.51.100.7/32 -j CT --notrack`, `iptables-${mode} -t raw -A PREROUTING -j CTOP-NOTRACK-PRE`].join('\n'),
+  collide: [
+    `iptables-${mode} -t raw -N CTOP-NOTRACK-PRE`,
+    `iptables-${mode} -t raw -A CTOP-NOTRACK-PRE -s 198.51.100.7/32 -j CT --notrack`,
+    `iptables-${mode} -t raw -A PREROUTING -j CTOP-NOTRACK-PRE`,
+  ].join('\n'),
   named: /raw chain CTOP-NOTRACK-PRE already exists and is not ours/,
 });
 
@@ -45,8 +53,16 @@ const CASES: Case[] = [
     name: 'nftables',
     tools: ['nft'],
     snapshot: 'nft list ruleset',
-    seed: ['nft add table inet user', `nft add chain inet user raw "{ type filter hook prerouting priority raw; }"`, 'nft add rule inet user raw ip saddr 192.0.2.0/24 notrack'].join('\n'),
-    collide: ['nft add table inet conntrack_operator', `nft add chain inet conntrack_operator mine "{ type filter hook prerouting priority raw; }"`, 'nft add rule inet conntrack_operator mine ip saddr 198.51.100.7 notrack'].join('\n'),
+    seed: [
+      'nft add table inet user',
+      `nft add chain inet user raw "{ type filter hook prerouting priority raw; }"`,
+      'nft add rule inet user raw ip saddr 192.0.2.0/24 notrack',
+    ].join('\n'),
+    collide: [
+      'nft add table inet conntrack_operator',
+      `nft add chain inet conntrack_operator mine "{ type filter hook prerouting priority raw; }"`,
+      'nft add rule inet conntrack_operator mine ip saddr 198.51.100.7 notrack',
+    ].join('\n'),
     named: /nftables table inet conntrack_operator already exists and is not ours/,
   },
 ];
@@ -55,7 +71,15 @@ const DESIRED: NotrackDesired = {
   acceptUntracked: true,
   rules: [
     { name: 'loopback', interface: 'lo', direction: 'both' },
-    { name: 'web', protocol: 'tcp', ports: [{ from: 80, to: 80 }, { from: 8000, to: 8100 }], direction: 'inbound' },
+    {
+      name: 'web',
+      protocol: 'tcp',
+      ports: [
+        { from: 80, to: 80 },
+        { from: 8000, to: 8100 },
+      ],
+      direction: 'inbound',
+    },
     { name: 'lan', sources: ['192.168.0.0/16', 'fd00::/8'], direction: 'inbound' },
   ],
 };

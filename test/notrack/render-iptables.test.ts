@@ -55,14 +55,8 @@ const cases: Case[] = [
   {
     name: 'several CIDRs expand to one line each, as iptables-save shows them',
     rule: { name: 'nets', sources: ['10.0.0.0/8', '192.168.0.0/16'], direction: 'inbound' },
-    pre: [
-      `-A CTOP-NOTRACK-PRE -s 10.0.0.0/8 -m comment --comment nets ${CT}`,
-      `-A CTOP-NOTRACK-PRE -s 192.168.0.0/16 -m comment --comment nets ${CT}`,
-    ],
-    out: [
-      `-A CTOP-NOTRACK-OUT -d 10.0.0.0/8 -m comment --comment nets ${CT}`,
-      `-A CTOP-NOTRACK-OUT -d 192.168.0.0/16 -m comment --comment nets ${CT}`,
-    ],
+    pre: [`-A CTOP-NOTRACK-PRE -s 10.0.0.0/8 -m comment --comment nets ${CT}`, `-A CTOP-NOTRACK-PRE -s 192.168.0.0/16 -m comment --comment nets ${CT}`],
+    out: [`-A CTOP-NOTRACK-OUT -d 10.0.0.0/8 -m comment --comment nets ${CT}`, `-A CTOP-NOTRACK-OUT -d 192.168.0.0/16 -m comment --comment nets ${CT}`],
   },
   {
     name: 'mixed CIDRs: only the IPv4 ones go to iptables',
@@ -126,11 +120,14 @@ test('renderIptablesChains: acceptUntracked accepts exactly what our PREROUTING 
     { name: 'web-in', protocol: 'tcp', ports: [p(443)], direction: 'inbound' },
   ];
   const chains = renderIptablesChains({ rules, acceptUntracked: true }, 'ipv4');
-  assert.deepEqual(chains.get('CTOP-ACCEPT-UNTRACKED'), marked('CTOP-ACCEPT-UNTRACKED', [
-    '-A CTOP-ACCEPT-UNTRACKED -i lo -m conntrack --ctstate UNTRACKED -m comment --comment loopback -j ACCEPT',
-    '-A CTOP-ACCEPT-UNTRACKED -s 10.96.0.10/32 -p udp -m multiport --sports 53 -m conntrack --ctstate UNTRACKED -m comment --comment dns-out -j ACCEPT',
-    '-A CTOP-ACCEPT-UNTRACKED -p tcp -m multiport --dports 443 -m conntrack --ctstate UNTRACKED -m comment --comment web-in -j ACCEPT',
-  ]));
+  assert.deepEqual(
+    chains.get('CTOP-ACCEPT-UNTRACKED'),
+    marked('CTOP-ACCEPT-UNTRACKED', [
+      '-A CTOP-ACCEPT-UNTRACKED -i lo -m conntrack --ctstate UNTRACKED -m comment --comment loopback -j ACCEPT',
+      '-A CTOP-ACCEPT-UNTRACKED -s 10.96.0.10/32 -p udp -m multiport --sports 53 -m conntrack --ctstate UNTRACKED -m comment --comment dns-out -j ACCEPT',
+      '-A CTOP-ACCEPT-UNTRACKED -p tcp -m multiport --dports 443 -m conntrack --ctstate UNTRACKED -m comment --comment web-in -j ACCEPT',
+    ]),
+  );
   // web-out's replies are untracked (--sports 80) but not accepted: that would open every local port to anyone sending from port 80.
   assert.ok(chains.get('CTOP-NOTRACK-PRE')!.some((l) => l.includes('--sports 80')));
   assert.ok(!chains.get('CTOP-ACCEPT-UNTRACKED')!.some((l) => l.includes('--sports 80')));

@@ -16,7 +16,12 @@ const cases: { rule: NotrackRule; lines: string[] }[] = [
   },
   {
     rule: { name: 'web', protocol: 'tcp', ports: [p(443), p(80), p(8000, 8100)], direction: 'inbound' },
-    lines: [PRE, 'notrack-pre: tcp dport { 80, 443, 8000-8100 } notrack comment "web"', OUT, 'notrack-out: tcp sport { 80, 443, 8000-8100 } notrack comment "web"'],
+    lines: [
+      PRE,
+      'notrack-pre: tcp dport { 80, 443, 8000-8100 } notrack comment "web"',
+      OUT,
+      'notrack-out: tcp sport { 80, 443, 8000-8100 } notrack comment "web"',
+    ],
   },
   {
     rule: { name: 'dns', protocol: 'udp', ports: [p(53)], direction: 'outbound' },
@@ -32,7 +37,12 @@ const cases: { rule: NotrackRule; lines: string[] }[] = [
   },
   {
     rule: { name: 'no-interval', protocol: 'tcp', ports: [p(1001), p(1000)], direction: 'inbound' },
-    lines: [PRE, 'notrack-pre: tcp dport { 1000, 1001 } notrack comment "no-interval"', OUT, 'notrack-out: tcp sport { 1000, 1001 } notrack comment "no-interval"'],
+    lines: [
+      PRE,
+      'notrack-pre: tcp dport { 1000, 1001 } notrack comment "no-interval"',
+      OUT,
+      'notrack-out: tcp sport { 1000, 1001 } notrack comment "no-interval"',
+    ],
   },
   {
     rule: { name: 'udp', protocol: 'udp', direction: 'inbound' },
@@ -92,8 +102,10 @@ test('nftSyncScript replaces only our table, in one transaction', () => {
 });
 
 test('an iptables interface wildcard ("veth+") is the same wildcard in nft ("veth*")', () => {
-  assert.deepEqual(renderNftLines({ rules: [{ name: 'pods', interface: 'veth+', direction: 'inbound' }], acceptUntracked: false }).filter((l) => l.includes('notrack comment')), [
-    'notrack-pre: iifname "veth*" notrack comment "pods"',
-    'notrack-out: oifname "veth*" notrack comment "pods"',
-  ]);
+  assert.deepEqual(
+    renderNftLines({ rules: [{ name: 'pods', interface: 'veth+', direction: 'inbound' }], acceptUntracked: false }).filter((l) =>
+      l.includes('notrack comment'),
+    ),
+    ['notrack-pre: iifname "veth*" notrack comment "pods"', 'notrack-out: oifname "veth*" notrack comment "pods"'],
+  );
 });

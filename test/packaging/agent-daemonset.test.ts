@@ -77,7 +77,10 @@ test('writable mounts: exactly the netfilter sysctls, the state dir, the xtables
     '/run/xtables.lock': '/run/xtables.lock',
     '/tmp': 'emptyDir',
   });
-  const readOnly = (container.volumeMounts as Mount[]).filter((m) => m.readOnly).map((m) => m.mountPath).sort();
+  const readOnly = (container.volumeMounts as Mount[])
+    .filter((m) => m.readOnly)
+    .map((m) => m.mountPath)
+    .sort();
   assert.deepEqual(readOnly, ['/host/proc', '/host/sys/module']);
   // hostPath mounts are recursive binds: read-only must reach the host's submounts too.
   const recursive = (container.volumeMounts as (Mount & { recursiveReadOnly?: string })[]).filter((m) => m.recursiveReadOnly === 'IfPossible');
@@ -151,5 +154,11 @@ test("the agent's and the controller's args parse with the binary's own flag par
   assert.equal(controller.leaseNamespace, 'conntrack-system');
   assert.equal(controller.identity, 'controller-abc');
   assert.deepEqual(controller.metrics, { host: '0.0.0.0', port: 9754 });
-  assert.deepEqual(container.env.map((e: any) => [e.name, e.valueFrom.fieldRef.fieldPath]), [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
+  assert.deepEqual(
+    container.env.map((e: any) => [e.name, e.valueFrom.fieldRef.fieldPath]),
+    [
+      ['POD_NAME', 'metadata.name'],
+      ['POD_NAMESPACE', 'metadata.namespace'],
+    ],
+  );
 });

@@ -52,12 +52,20 @@ const expLabels = { job: 'ctop-conntrack-operator-agent-metrics', namespace: 'co
 const cases: Array<{ name: string; series: Record<string, string>; fires: string[] }> = [
   {
     name: 'a full table: drop rises alone at 100%',
-    series: { conntrack_operator_stat_drop_total: '0+30x20', conntrack_operator_stat_insert_failed_total: '0+0x20', conntrack_operator_table_usage_ratio: '1+0x20' },
+    series: {
+      conntrack_operator_stat_drop_total: '0+30x20',
+      conntrack_operator_stat_insert_failed_total: '0+0x20',
+      conntrack_operator_table_usage_ratio: '1+0x20',
+    },
     fires: ['ConntrackTableFull', 'ConntrackTableNearlyFull'],
   },
   {
     name: 'the insertion race: drop and insert_failed rise together on a table 4% full',
-    series: { conntrack_operator_stat_drop_total: '0+6x20', conntrack_operator_stat_insert_failed_total: '0+6x20', conntrack_operator_table_usage_ratio: '0.04+0x20' },
+    series: {
+      conntrack_operator_stat_drop_total: '0+6x20',
+      conntrack_operator_stat_insert_failed_total: '0+6x20',
+      conntrack_operator_table_usage_ratio: '0.04+0x20',
+    },
     fires: ['ConntrackInsertionRaceDrops'],
   },
   {
@@ -67,7 +75,11 @@ const cases: Array<{ name: string; series: Record<string, string>; fires: string
   },
   {
     name: 'old drops, none now: nothing fires',
-    series: { conntrack_operator_stat_drop_total: '500+0x20', conntrack_operator_stat_insert_failed_total: '20+0x20', conntrack_operator_table_usage_ratio: '0.3+0x20' },
+    series: {
+      conntrack_operator_stat_drop_total: '500+0x20',
+      conntrack_operator_stat_insert_failed_total: '20+0x20',
+      conntrack_operator_table_usage_ratio: '0.3+0x20',
+    },
     fires: [],
   },
 ];

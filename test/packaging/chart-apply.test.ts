@@ -71,7 +71,14 @@ describe('every rendered object is accepted by the API server', () => {
         if (!rendered.objects.some((o) => o.kind === 'Namespace')) await kubectl(['create', 'namespace', NAMESPACE]);
 
         const applied = await kubectl(['apply', '-f', '-'], rendered.text);
-        assert.equal(applied.trim().split('\n').filter((l) => l.endsWith(' created')).length, rendered.objects.length, applied);
+        assert.equal(
+          applied
+            .trim()
+            .split('\n')
+            .filter((l) => l.endsWith(' created')).length,
+          rendered.objects.length,
+          applied,
+        );
 
         const stored = JSON.parse(await kubectl(['get', '-f', '-', '-o', 'json'], rendered.text)) as { items: { kind: string; metadata: { name: string } }[] };
         const names = (list: { kind: string; metadata: { name: string } }[]) => list.map((o) => `${o.kind}/${o.metadata.name}`).sort();

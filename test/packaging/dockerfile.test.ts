@@ -72,13 +72,19 @@ test('two stages from the same Node LTS slim image: npm ci and the build, then t
   assert.ok(runs(build).includes('npm ci --ignore-scripts'));
   assert.ok(runs(build).includes('npm run build'));
   assert.ok(runs(build).includes('npm run build:bundle'));
-  assert.ok(runs(runtime).some((r) => r.startsWith('npm ci --omit=dev')), 'production dependencies only');
+  assert.ok(
+    runs(runtime).some((r) => r.startsWith('npm ci --omit=dev')),
+    'production dependencies only',
+  );
   const entrypoint = runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!;
   assert.deepEqual(JSON.parse(entrypoint.args), ['node', '--optimize-for-size', '/app/dist/bundle/main.js']);
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
   assert.equal(pkg.bin['conntrack-operator'], 'dist/cli/main.js');
   assert.match(pkg.scripts['build:bundle']!, /esbuild src\/cli\/main\.ts .*--outdir=dist\/bundle/, 'the entrypoint is the package binary, bundled');
-  const labels = runtime.instructions.filter((i) => i.keyword === 'LABEL').map((i) => i.args).join(' ');
+  const labels = runtime.instructions
+    .filter((i) => i.keyword === 'LABEL')
+    .map((i) => i.args)
+    .join(' ');
   for (const key of ['title', 'description', 'version', 'licenses']) assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key}=`));
 });
 
@@ -98,7 +104,7 @@ test('every COPY source is in the build context (present and not .dockerignore-d
           assert.equal(fromStage, 'build');
           assert.match(source, /^\/src\/dist\/?$/, `${source}: only dist/ comes from the build stage`);
           assert.ok(runs(build).includes('npm run build'));
-  assert.ok(runs(build).includes('npm run build:bundle'));
+          assert.ok(runs(build).includes('npm run build:bundle'));
           continue;
         }
         const top = source.replace(/\/$/, '').split('/')[0]!;
@@ -130,7 +136,10 @@ function sourceFiles(dir: string): string[] {
 
 const ARG = String.raw`('[^']*'|\`[^\`]*\`|[\w.]+)`;
 /** runner.run(CMD, ...), runner.streamChunks(CMD, ...), runChecked(runner, CMD, ...), tryRun(runner, CMD, ...). */
-const COMMAND_POSITIONS = [new RegExp(String.raw`\.(?:run|streamChunks)\(\s*${ARG}\s*,`, 'g'), new RegExp(String.raw`\b(?:runChecked|tryRun)\(\s*[\w.]+\s*,\s*${ARG}\s*,`, 'g')];
+const COMMAND_POSITIONS = [
+  new RegExp(String.raw`\.(?:run|streamChunks)\(\s*${ARG}\s*,`, 'g'),
+  new RegExp(String.raw`\b(?:runChecked|tryRun)\(\s*[\w.]+\s*,\s*${ARG}\s*,`, 'g'),
+];
 
 /**
  * The commands src/ gives to a CommandRunner: literals in command position,
@@ -186,11 +195,20 @@ test('the packages the runtime installs provide every tool the code runs', { ski
   const installLine = runs(runtime).find((r) => r.includes('apt-get install'));
   assert.ok(installLine, 'an apt-get install in the runtime stage');
   assert.match(installLine, /--no-install-recommends/);
-  const installed = new Set(installLine.split('apt-get install')[1]!.split('&&')[0]!.split(/\s+/).filter((w) => w && !w.startsWith('-')));
+  const installed = new Set(
+    installLine
+      .split('apt-get install')[1]!
+      .split('&&')[0]!
+      .split(/\s+/)
+      .filter((w) => w && !w.startsWith('-')),
+  );
 
   const commands = [...commandsInSource()].sort();
   for (const family of ['iptables-', 'ip6tables-', 'nft', 'conntrack']) {
-    assert.ok(commands.some((c) => c.startsWith(family)), `found no ${family}* command in src/: is the scan broken?`);
+    assert.ok(
+      commands.some((c) => c.startsWith(family)),
+      `found no ${family}* command in src/: is the scan broken?`,
+    );
   }
   const missing: string[] = [];
   for (const name of commands) {

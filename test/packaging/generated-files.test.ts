@@ -23,8 +23,16 @@ test('manifests/ is what the chart renders (else: npm run gen:manifests)', async
 
 test('manifests/ carries the CRDs and its namespace, namespace first among namespaced objects', () => {
   const objects = loadAll(readFileSync(MANIFEST_PATH, 'utf8')).filter(Boolean) as { kind: string; metadata: { name: string; namespace?: string } }[];
-  const crdNames = readdirSync(SOURCE_DIR).map((f) => parseYaml(readFileSync(join(SOURCE_DIR, f), 'utf8')).metadata.name).sort();
-  assert.deepEqual(objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort(), crdNames);
+  const crdNames = readdirSync(SOURCE_DIR)
+    .map((f) => parseYaml(readFileSync(join(SOURCE_DIR, f), 'utf8')).metadata.name)
+    .sort();
+  assert.deepEqual(
+    objects
+      .filter((o) => o.kind === 'CustomResourceDefinition')
+      .map((o) => o.metadata.name)
+      .sort(),
+    crdNames,
+  );
   const nsIndex = objects.findIndex((o) => o.kind === 'Namespace');
   assert.ok(nsIndex >= 0, 'no Namespace');
   const namespaced = objects.filter((o) => o.metadata.namespace);

@@ -31,17 +31,32 @@ function assertKnownSeries(expr: string, known: Set<string>): void {
 }
 
 const rulesOf = (objects: Awaited<ReturnType<typeof renderChart>>['objects']) =>
-  findObject(objects, 'PrometheusRule').spec.groups.flatMap((g: any) => g.rules) as { alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }[];
+  findObject(objects, 'PrometheusRule').spec.groups.flatMap((g: any) => g.rules) as {
+    alert: string;
+    expr: string;
+    for?: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+  }[];
 
 test('the alerts: nearly full, full, insertion race, drift persisting, agent down; each held and with a runbook', async () => {
   const { objects } = await renderChart(MONITORING);
   const rules = rulesOf(objects);
   const byName = Object.fromEntries(rules.map((r) => [r.alert, r]));
-  assert.deepEqual(Object.keys(byName).sort(), ['ConntrackDriftPersisting', 'ConntrackInsertionRaceDrops', 'ConntrackOperatorAgentDown', 'ConntrackTableFull', 'ConntrackTableNearlyFull']);
+  assert.deepEqual(Object.keys(byName).sort(), [
+    'ConntrackDriftPersisting',
+    'ConntrackInsertionRaceDrops',
+    'ConntrackOperatorAgentDown',
+    'ConntrackTableFull',
+    'ConntrackTableNearlyFull',
+  ]);
   assert.equal(byName.ConntrackTableNearlyFull!.expr, 'conntrack_operator_table_usage_ratio > 0.9');
   assert.equal(byName.ConntrackTableFull!.labels.severity, 'critical');
   assert.equal(byName.ConntrackInsertionRaceDrops!.labels.severity, 'warning');
-  assert.match(byName.ConntrackTableFull!.expr, /rate\(conntrack_operator_stat_drop_total\[5m\]\)\s+- \(rate\(conntrack_operator_stat_insert_failed_total\[5m\]\)/);
+  assert.match(
+    byName.ConntrackTableFull!.expr,
+    /rate\(conntrack_operator_stat_drop_total\[5m\]\)\s+- \(rate\(conntrack_operator_stat_insert_failed_total\[5m\]\)/,
+  );
   assert.match(byName.ConntrackInsertionRaceDrops!.expr, /insert_failed_total\[5m\]\) > 0\s+and rate\(conntrack_operator_stat_drop_total\[5m\]\) > 0/);
   assert.equal(byName.ConntrackDriftPersisting!.expr, 'conntrack_operator_drift == 1');
   // prometheus-operator names the job after the scraped Service.
@@ -49,7 +64,14 @@ test('the alerts: nearly full, full, insertion race, drift persisting, agent dow
   const up = `up{job="${agentService.metadata.name}", namespace="${agentService.metadata.namespace}"}`;
   assert.equal(byName.ConntrackOperatorAgentDown!.expr, `${up} == 0 or absent(${up})`);
   const docs = readFileSync(new URL('../../docs/operating.md', import.meta.url), 'utf8');
-  const anchors = new Set([...docs.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+  const anchors = new Set(
+    [...docs.matchAll(/^#+ (.+)$/gm)].map((m) =>
+      m[1]!
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
   const known = exportedSeries();
   for (const r of rules) {
     if (r.alert !== 'ConntrackOperatorAgentDown') assertKnownSeries(r.expr, known); // that one queries only up{}
@@ -62,7 +84,11 @@ test('the alerts: nearly full, full, insertion race, drift persisting, agent dow
 test('the agent-down alert comes only with a scrape config whose job it names', async (t) => {
   const cases = [
     { name: 'rule alone: no absent() of a job nobody scrapes', sets: ['metrics.prometheusRule.enabled=true'], up: null },
-    { name: 'with the PodMonitor: its job, the agent container', sets: ['metrics.prometheusRule.enabled=true', 'metrics.podMonitor.enabled=true'], up: 'up{job="conntrack-system/ctop-conntrack-operator", container="agent"}' },
+    {
+      name: 'with the PodMonitor: its job, the agent container',
+      sets: ['metrics.prometheusRule.enabled=true', 'metrics.podMonitor.enabled=true'],
+      up: 'up{job="conntrack-system/ctop-conntrack-operator", container="agent"}',
+    },
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {

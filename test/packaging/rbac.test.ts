@@ -49,7 +49,9 @@ test('each binding gives its role to its own service account only', async () => 
     objects.find((o) => o.kind === kind && o.metadata.labels?.['app.kubernetes.io/component'] === component)!;
   for (const component of ['agent', 'controller']) {
     const pod = serviceAccountOf(component === 'agent' ? 'DaemonSet' : 'Deployment', component).spec.template.spec;
-    for (const binding of objects.filter((o) => o.kind.endsWith('Binding') && o.kind !== 'ValidatingAdmissionPolicyBinding' && o.metadata.labels?.['app.kubernetes.io/component'] === component)) {
+    for (const binding of objects.filter(
+      (o) => o.kind.endsWith('Binding') && o.kind !== 'ValidatingAdmissionPolicyBinding' && o.metadata.labels?.['app.kubernetes.io/component'] === component,
+    )) {
       assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: NAMESPACE }], binding.metadata.name);
     }
   }
@@ -59,9 +61,10 @@ test("the admission policy matches the agent's service account and compares the 
   const { objects } = await renderChart();
   const policy = findObject(objects, 'ValidatingAdmissionPolicy');
   const agentSa = findObject(objects, 'DaemonSet').spec.template.spec.serviceAccountName;
-  assert.deepEqual(policy.spec.matchConditions.map((c: any) => c.expression), [
-    `request.userInfo.username == 'system:serviceaccount:${NAMESPACE}:${agentSa}'`,
-  ]);
+  assert.deepEqual(
+    policy.spec.matchConditions.map((c: any) => c.expression),
+    [`request.userInfo.username == 'system:serviceaccount:${NAMESPACE}:${agentSa}'`],
+  );
   assert.deepEqual(policy.spec.matchConstraints.resourceRules[0].resources, ['conntrackstatuses', 'conntrackstatuses/status']);
   assert.match(policy.spec.variables[0].expression, /request\.userInfo\.extra\['authentication\.kubernetes\.io\/node-name'\]\[0\]/);
   assert.ok(policy.spec.validations.some((v: any) => v.expression === 'object.metadata.name == variables.nodeName'));

@@ -49,7 +49,10 @@ test('outsidePaths finds paths outside the repository, and only those', () => {
 
 test('no test, source, script or bench file reads outside the repository', () => {
   const files = SCANNED.flatMap((dir) => codeFiles(join(ROOT, dir))).filter((path) => relative(ROOT, path) !== SELF);
-  assert.ok(files.some((f) => f.endsWith(join('test', 'kube', 'rbac.test.ts'))), 'the scan reaches the test files');
+  assert.ok(
+    files.some((f) => f.endsWith(join('test', 'kube', 'rbac.test.ts'))),
+    'the scan reaches the test files',
+  );
   const found = files.flatMap((path) => outsidePaths(readFileSync(path, 'utf8')).map((hit) => `${relative(ROOT, path)}:${hit}`));
   assert.deepEqual(found, []);
 });

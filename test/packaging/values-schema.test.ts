@@ -69,7 +69,8 @@ const HATCHES: { name: string; sets: string[]; check: (objects: Awaited<ReturnTy
     name: 'image.digest pins both containers by digest',
     sets: [`image.digest=${DIGEST}`],
     check: (o) => {
-      for (const w of [agentOf(o), controllerOf(o)]) assert.equal(w.spec.template.spec.containers[0].image, `ghcr.io/conntrack-operator/conntrack-operator@${DIGEST}`);
+      for (const w of [agentOf(o), controllerOf(o)])
+        assert.equal(w.spec.template.spec.containers[0].image, `ghcr.io/conntrack-operator/conntrack-operator@${DIGEST}`);
     },
   },
   {
@@ -104,7 +105,10 @@ const HATCHES: { name: string; sets: string[]; check: (objects: Awaited<ReturnTy
     check: (o) => {
       assert.equal(agentOf(o).spec.template.spec.serviceAccountName, 'node-agent');
       const accounts = o.filter((x) => x.kind === 'ServiceAccount');
-      assert.deepEqual(accounts.map((a) => a.metadata.name), ['ctop-conntrack-operator-controller']);
+      assert.deepEqual(
+        accounts.map((a) => a.metadata.name),
+        ['ctop-conntrack-operator-controller'],
+      );
       assert.equal((accounts[0]!.metadata as { annotations?: Record<string, string> }).annotations?.team, 'net');
       const binding = o.find((x) => x.kind === 'ClusterRoleBinding' && x.roleRef.name === 'conntrack-operator-agent')!;
       assert.equal(binding.subjects[0].name, 'node-agent');
@@ -121,7 +125,10 @@ const HATCHES: { name: string; sets: string[]; check: (objects: Awaited<ReturnTy
   },
   {
     name: 'the controller: a PDB and replicas spread over nodes by default, your affinity instead when given',
-    sets: ['controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=pool', 'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists'],
+    sets: [
+      'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=pool',
+      'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists',
+    ],
     check: (o) => {
       assert.equal(controllerOf(o).spec.template.spec.affinity.podAntiAffinity, undefined);
       const pdb = o.find((x) => x.kind === 'PodDisruptionBudget')!;
@@ -130,11 +137,21 @@ const HATCHES: { name: string; sets: string[]; check: (objects: Awaited<ReturnTy
     },
   },
   {
-    name: 'ServiceMonitor relabelings and metricRelabelings after the chart\'s own',
-    sets: ['metrics.serviceMonitor.enabled=true', 'metrics.serviceMonitor.relabelings[0].targetLabel=cluster', 'metrics.serviceMonitor.relabelings[0].replacement=prod', 'metrics.serviceMonitor.metricRelabelings[0].action=drop', 'metrics.serviceMonitor.metricRelabelings[0].regex=nodejs_.*', 'metrics.serviceMonitor.metricRelabelings[0].sourceLabels[0]=__name__'],
+    name: "ServiceMonitor relabelings and metricRelabelings after the chart's own",
+    sets: [
+      'metrics.serviceMonitor.enabled=true',
+      'metrics.serviceMonitor.relabelings[0].targetLabel=cluster',
+      'metrics.serviceMonitor.relabelings[0].replacement=prod',
+      'metrics.serviceMonitor.metricRelabelings[0].action=drop',
+      'metrics.serviceMonitor.metricRelabelings[0].regex=nodejs_.*',
+      'metrics.serviceMonitor.metricRelabelings[0].sourceLabels[0]=__name__',
+    ],
     check: (o) => {
       const endpoint = o.find((x) => x.kind === 'ServiceMonitor')!.spec.endpoints[0];
-      assert.deepEqual(endpoint.relabelings.map((r: any) => r.targetLabel), ['node', 'instance', 'cluster']);
+      assert.deepEqual(
+        endpoint.relabelings.map((r: any) => r.targetLabel),
+        ['node', 'instance', 'cluster'],
+      );
       assert.deepEqual(endpoint.metricRelabelings, [{ action: 'drop', regex: 'nodejs_.*', sourceLabels: ['__name__'] }]);
     },
   },
@@ -143,7 +160,10 @@ const HATCHES: { name: string; sets: string[]; check: (objects: Awaited<ReturnTy
     sets: ['metrics.podMonitor.enabled=true'],
     check: (o) => {
       const monitor = o.find((x) => x.kind === 'PodMonitor')!;
-      assert.deepEqual(monitor.spec.podMetricsEndpoints[0].relabelings.map((r: any) => r.targetLabel), ['node', 'instance']);
+      assert.deepEqual(
+        monitor.spec.podMetricsEndpoints[0].relabelings.map((r: any) => r.targetLabel),
+        ['node', 'instance'],
+      );
       assert.ok(!o.some((x) => x.kind === 'ServiceMonitor'));
     },
   },

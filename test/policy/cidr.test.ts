@@ -90,11 +90,12 @@ describe('cidrListProblem: the first invalid CIDR of a flag, as a reason', () =>
 });
 
 describe('familyCoveredBy: unions that are a whole IP family', () => {
-  const parsed = (list: string[]): Cidr[] => list.map((t) => {
-    const r = parseCidr(t);
-    assert.ok(r.ok, t);
-    return r.cidr;
-  });
+  const parsed = (list: string[]): Cidr[] =>
+    list.map((t) => {
+      const r = parseCidr(t);
+      assert.ok(r.ok, t);
+      return r.cidr;
+    });
   const cases: Array<{ cidrs: string[]; family: 4 | 6 | undefined }> = [
     { cidrs: ['0.0.0.0/0'], family: 4 },
     { cidrs: ['0.0.0.0/1', '128.0.0.0/1'], family: 4 },

@@ -33,7 +33,10 @@ describe('selection', () => {
 describe('merge by priority', () => {
   it('the higher priority wins per field; other fields still come from the lower one', () => {
     const got = effectivePolicy(
-      [pol('low', { priority: 0, timeouts: { tcp: { establishedSeconds: 3600, timeWaitSeconds: 30 } } }), pol('high', { priority: 10, timeouts: { tcp: { establishedSeconds: 600 } } })],
+      [
+        pol('low', { priority: 0, timeouts: { tcp: { establishedSeconds: 3600, timeWaitSeconds: 30 } } }),
+        pol('high', { priority: 10, timeouts: { tcp: { establishedSeconds: 600 } } }),
+      ],
       {},
       facts,
     );
@@ -50,7 +53,10 @@ describe('merge by priority', () => {
 
   it('equal priority and different values: Conflict, that field not applied, the others applied', () => {
     const got = effectivePolicy(
-      [pol('a', { priority: 5, timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds: 30 } } }), pol('b', { priority: 5, timeouts: { tcp: { establishedSeconds: 900 } } })],
+      [
+        pol('a', { priority: 5, timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds: 30 } } }),
+        pol('b', { priority: 5, timeouts: { tcp: { establishedSeconds: 900 } } }),
+      ],
       {},
       facts,
     );
@@ -59,7 +65,11 @@ describe('merge by priority', () => {
   });
 
   it('equal priority and equal values (in different notations): no conflict, both named as sources', () => {
-    const got = effectivePolicy([pol('a', { timeouts: { tcp: { establishedSeconds: 600 } } }), pol('b', { timeouts: { tcp: { establishedSeconds: 600 } } })], {}, facts);
+    const got = effectivePolicy(
+      [pol('a', { timeouts: { tcp: { establishedSeconds: 600 } } }), pol('b', { timeouts: { tcp: { establishedSeconds: 600 } } })],
+      {},
+      facts,
+    );
     assert.deepEqual(got.conflicts, []);
     assert.deepEqual(got.desired.sysctls, { [EST]: 600 });
     assert.deepEqual(got.sources[0]!.policies, ['a', 'b']);
@@ -67,7 +77,11 @@ describe('merge by priority', () => {
 
   it('a lower priority does not conflict with a higher one', () => {
     const got = effectivePolicy(
-      [pol('a', { priority: 1, timeouts: { icmpSeconds: 10 } }), pol('b', { priority: 1, timeouts: { icmpSeconds: 20 } }), pol('c', { priority: 2, timeouts: { icmpSeconds: 15 } })],
+      [
+        pol('a', { priority: 1, timeouts: { icmpSeconds: 10 } }),
+        pol('b', { priority: 1, timeouts: { icmpSeconds: 20 } }),
+        pol('c', { priority: 2, timeouts: { icmpSeconds: 15 } }),
+      ],
       {},
       facts,
     );
@@ -80,7 +94,12 @@ describe('NOTRACK rules and acceptUntracked', () => {
   it('rules are the union by name across policies', () => {
     const got = effectivePolicy(
       [
-        pol('a', { notrack: [{ name: 'loopback', interface: 'lo' }, { name: 'web', protocol: 'tcp', ports: [80, '8000-8100'], direction: 'inbound' }] }),
+        pol('a', {
+          notrack: [
+            { name: 'loopback', interface: 'lo' },
+            { name: 'web', protocol: 'tcp', ports: [80, '8000-8100'], direction: 'inbound' },
+          ],
+        }),
         pol('b', { notrack: [{ name: 'dns', protocol: 'udp', ports: [53], destinations: ['192.0.2.53'], direction: 'outbound' }] }),
       ],
       {},
@@ -107,7 +126,10 @@ describe('NOTRACK rules and acceptUntracked', () => {
       {},
       facts,
     );
-    assert.deepEqual(got.conflicts.map((c) => [c.field, c.policies]), [['spec.notrack[lo]', ['a', 'b']]]);
+    assert.deepEqual(
+      got.conflicts.map((c) => [c.field, c.policies]),
+      [['spec.notrack[lo]', ['a', 'b']]],
+    );
     assert.deepEqual(got.desired.notrack, []);
   });
 
@@ -149,11 +171,14 @@ describe('mode per field', () => {
     assert.equal(got.desired.notrack.length, 1);
     assert.equal(got.enforced.notrack.length, 0);
     assert.equal(got.mode, 'Enforce');
-    assert.deepEqual(got.sources.map((s) => [s.field, s.mode]), [
-      ['spec.notrack[lo]', 'DryRun'],
-      ['spec.timeouts.tcp.establishedSeconds', 'DryRun'],
-      ['spec.timeouts.tcp.timeWaitSeconds', 'Enforce'],
-    ]);
+    assert.deepEqual(
+      got.sources.map((s) => [s.field, s.mode]),
+      [
+        ['spec.notrack[lo]', 'DryRun'],
+        ['spec.timeouts.tcp.establishedSeconds', 'DryRun'],
+        ['spec.timeouts.tcp.timeWaitSeconds', 'Enforce'],
+      ],
+    );
   });
 
   it('equal priority, same value, one Enforce: enforced (DryRun never blocks another policy)', () => {
@@ -194,12 +219,25 @@ describe('guardrails in the merge', () => {
 
   it('a NOTRACK rule overlapping the Pod CIDR is refused, the other rules apply', () => {
     const got = effectivePolicy(
-      [pol('a', { notrack: [{ name: 'lo', interface: 'lo' }, { name: 'pods', destinations: ['10.244.0.0/16'] }] })],
+      [
+        pol('a', {
+          notrack: [
+            { name: 'lo', interface: 'lo' },
+            { name: 'pods', destinations: ['10.244.0.0/16'] },
+          ],
+        }),
+      ],
       {},
       { ...facts, podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'] },
     );
-    assert.deepEqual(got.desired.notrack.map((r) => r.name), ['lo']);
-    assert.deepEqual(got.refused.map((r) => r.path), ['spec.notrack[pods]']);
+    assert.deepEqual(
+      got.desired.notrack.map((r) => r.name),
+      ['lo'],
+    );
+    assert.deepEqual(
+      got.refused.map((r) => r.path),
+      ['spec.notrack[pods]'],
+    );
   });
 });
 
@@ -239,7 +277,11 @@ describe('table', () => {
 describe('pressure', () => {
   it('defaults to 70/90', () => assert.deepEqual(effectivePolicy([pol('a', {})], {}, facts).pressure, { warningPercent: 70, criticalPercent: 90 }));
   it('takes the winning policy, even in DryRun', () => {
-    const got = effectivePolicy([pol('a', { mode: 'DryRun', pressure: { warningPercent: 60, criticalPercent: 80 } }), pol('b', { priority: -1, pressure: { warningPercent: 50 } })], {}, facts);
+    const got = effectivePolicy(
+      [pol('a', { mode: 'DryRun', pressure: { warningPercent: 60, criticalPercent: 80 } }), pol('b', { priority: -1, pressure: { warningPercent: 50 } })],
+      {},
+      facts,
+    );
     assert.deepEqual(got.pressure, { warningPercent: 60, criticalPercent: 80 });
   });
   it('a conflict leaves the defaults', () => {

@@ -13,7 +13,9 @@ function aliasBomb(levels: number, width: number, under: string): string {
   const lines = ['a0: &a0 [x]'];
   for (let i = 1; i <= levels; i++) lines.push(`a${i}: &a${i} [${Array.from({ length: width }, () => `*a${i - 1}`).join(', ')}]`);
   const bomb = lines.map((l) => `  ${l}`).join('\n');
-  return under === 'status' ? `${GOOD}status:\n${bomb}\n` : GOOD.replace('metadata: {name: web}', `metadata:\n  name: web\n  extra:\n${bomb.replace(/^/gm, '  ')}`);
+  return under === 'status'
+    ? `${GOOD}status:\n${bomb}\n`
+    : GOOD.replace('metadata: {name: web}', `metadata:\n  name: web\n  extra:\n${bomb.replace(/^/gm, '  ')}`);
 }
 
 function errorOf(text: string): string {
@@ -53,7 +55,9 @@ describe('parsePolicyDocuments: limits before anything else looks at the content
 
 describe('parsePolicyDocuments: only the keys we own travel further', () => {
   it('status and unknown metadata are dropped; name, labels, annotations kept', () => {
-    const text = GOOD.replace('metadata: {name: web}', 'metadata: {name: web, labels: {a: b}, annotations: {c: d}, managedFields: [{x: 1}], finalizers: [f]}') + 'status: {selectedNodes: 3, conditions: [{type: Ready}]}\n';
+    const text =
+      GOOD.replace('metadata: {name: web}', 'metadata: {name: web, labels: {a: b}, annotations: {c: d}, managedFields: [{x: 1}], finalizers: [f]}') +
+      'status: {selectedNodes: 3, conditions: [{type: Ready}]}\n';
     const r = parsePolicyDocuments(text, 'p.yaml');
     assert.ok('policies' in r);
     const [doc] = r.policies;
@@ -68,7 +72,10 @@ describe('parsePolicyDocuments: NOTRACK rules must expand to what the iptables b
   const policy = (rules: string[]) => `${GOOD}`.replace('spec: {timeouts: {tcp: {establishedSeconds: 600}}}', `spec:\n  notrack:\n${rules.join('\n')}`);
 
   it('32 rules x 32 sources x 32 destinations (32,768 lines per hook) is refused, naming the count', () => {
-    assert.match(errorOf(policy(Array.from({ length: 32 }, (_, i) => rule(i, 32, 32)))), /expands to 32768 iptables rules per hook .* more than the 4096 allowed/);
+    assert.match(
+      errorOf(policy(Array.from({ length: 32 }, (_, i) => rule(i, 32, 32)))),
+      /expands to 32768 iptables rules per hook .* more than the 4096 allowed/,
+    );
   });
   it('4 rules x 32 x 32 (4,096 lines per hook) is accepted', () => {
     assert.ok('policies' in parsePolicyDocuments(policy(Array.from({ length: 4 }, (_, i) => rule(i, 32, 32))), 'p.yaml'));

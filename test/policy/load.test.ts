@@ -72,7 +72,9 @@ describe('parsePolicyDocuments: errors name the field and the reason', () => {
     {
       name: 'the old field name without the unit',
       text: policy('timeouts: {icmp: 10}'),
-      errors: [{ path: 'spec.timeouts.icmp', message: 'unknown field; allowed here: tcp, udp, icmpSeconds, icmpv6Seconds, genericSeconds, allowBelowSafeFloor' }],
+      errors: [
+        { path: 'spec.timeouts.icmp', message: 'unknown field; allowed here: tcp, udp, icmpSeconds, icmpv6Seconds, genericSeconds, allowBelowSafeFloor' },
+      ],
     },
     {
       name: 'a fractional percent',
@@ -275,7 +277,10 @@ describe('parsePolicyDocuments: valid input', () => {
   });
 
   it('validates objects from the API the same way', () => {
-    const result = validatePolicyObjects([{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'x' }, spec: { priority: 'high' } }, document: 1 }], 'api');
+    const result = validatePolicyObjects(
+      [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'x' }, spec: { priority: 'high' } }, document: 1 }],
+      'api',
+    );
     assert.ok('errors' in result);
     assert.equal(formatPolicyErrors(result.errors), 'api: x: spec.priority: expected a number, got "high"');
   });
@@ -283,7 +288,10 @@ describe('parsePolicyDocuments: valid input', () => {
   it('validates API objects one by one: an invalid policy does not take the valid ones down', () => {
     const object = (name: string, spec: object) => ({ apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name }, spec });
     const { policies, errors } = validPolicies([object('good', { priority: 1 }), object('bad', { priority: 'high' }), object('also-good', {})]);
-    assert.deepEqual(policies.map((p) => p.metadata.name), ['good', 'also-good']);
+    assert.deepEqual(
+      policies.map((p) => p.metadata.name),
+      ['good', 'also-good'],
+    );
     assert.equal(formatPolicyErrors(errors), 'api: bad: spec.priority: expected a number, got "high"');
   });
 });

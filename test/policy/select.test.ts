@@ -27,11 +27,7 @@ describe('selectorMatches: Kubernetes label selector semantics', () => {
     ['Exists missing', { matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }, false],
     ['DoesNotExist missing', { matchExpressions: [{ key: 'gpu', operator: 'DoesNotExist' }] }, true],
     ['DoesNotExist present', { matchExpressions: [{ key: 'role', operator: 'DoesNotExist' }] }, false],
-    [
-      'matchLabels and matchExpressions are ANDed',
-      { matchLabels: { role: 'web' }, matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] },
-      false,
-    ],
+    ['matchLabels and matchExpressions are ANDed', { matchLabels: { role: 'web' }, matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] }, false],
     [
       'every expression must hold',
       {

@@ -52,10 +52,19 @@ describe('kernel defaults, on the real kernel', () => {
     execFileSync('ip', ['netns', 'add', ns]);
     try {
       const keys = Object.keys(KERNEL_DEFAULT_TIMEOUTS);
-      const out = execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', 'cd /proc/sys/net/netfilter && for k in "$@"; do echo "$k=$(cat "$k" 2>/dev/null)"; done', 'sh', ...keys], {
-        encoding: 'utf8',
-      });
-      const found = Object.fromEntries(out.trim().split('\n').map((line) => line.split('=') as [string, string]));
+      const out = execFileSync(
+        'ip',
+        ['netns', 'exec', ns, 'sh', '-c', 'cd /proc/sys/net/netfilter && for k in "$@"; do echo "$k=$(cat "$k" 2>/dev/null)"; done', 'sh', ...keys],
+        {
+          encoding: 'utf8',
+        },
+      );
+      const found = Object.fromEntries(
+        out
+          .trim()
+          .split('\n')
+          .map((line) => line.split('=') as [string, string]),
+      );
       if (Object.values(found).every((v) => v === '')) return t.skip('nf_conntrack is not loaded');
       for (const key of keys) {
         if (found[key] === '') continue; // not on this kernel: the set differs by version

@@ -25,7 +25,10 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 const stores = [
-  { name: 'file', run: (fn: (store: MemoryBaselineStore | FileBaselineStore) => Promise<void>) => withDir((dir) => fn(new FileBaselineStore(join(dir, 'state')))) },
+  {
+    name: 'file',
+    run: (fn: (store: MemoryBaselineStore | FileBaselineStore) => Promise<void>) => withDir((dir) => fn(new FileBaselineStore(join(dir, 'state')))),
+  },
   { name: 'memory', run: (fn: (store: MemoryBaselineStore | FileBaselineStore) => Promise<void>) => fn(new MemoryBaselineStore()) },
 ];
 
@@ -95,9 +98,17 @@ test('baseline (file): validated like a policy; a tampered or out-of-range file 
     { name: 'above 32 bits', data: { values: { nf_conntrack_max: 2 ** 53 + 2 }, notrackOwned: false }, error: /values\.nf_conntrack_max/ },
     { name: 'a fraction', data: { values: { nf_conntrack_max: 1.5 }, notrackOwned: false }, error: /values\.nf_conntrack_max/ },
     { name: 'a key that is a path', data: { values: { '../../../../etc/hostname': 1 }, notrackOwned: false }, error: /values/ },
-    { name: 'a rule name that is iptables-restore input', data: applied({ ...rule, name: 'x\nCOMMIT\n*filter\n-A INPUT -j ACCEPT' }), error: /notrackApplied\.rules\[0\]\.name/ },
+    {
+      name: 'a rule name that is iptables-restore input',
+      data: applied({ ...rule, name: 'x\nCOMMIT\n*filter\n-A INPUT -j ACCEPT' }),
+      error: /notrackApplied\.rules\[0\]\.name/,
+    },
     { name: 'a rule interface with a space', data: applied({ ...rule, interface: 'lo -j ACCEPT' }), error: /notrackApplied\.rules\[0\]\.interface/ },
-    { name: 'a rule list that is not a list', data: { values: {}, notrackOwned: true, notrackApplied: { rules: { a: 1 }, acceptUntracked: false } }, error: /notrackApplied\.rules/ },
+    {
+      name: 'a rule list that is not a list',
+      data: { values: {}, notrackOwned: true, notrackApplied: { rules: { a: 1 }, acceptUntracked: false } },
+      error: /notrackApplied\.rules/,
+    },
     { name: 'a bad CIDR', data: applied({ ...rule, sources: ['10.0.0.0/33'] }), error: /sources\[0\]/ },
     { name: 'an unknown key', data: { values: {}, notrackOwned: false, extra: 1 }, error: /extra/ },
     { name: 'notrackOwned missing', data: { values: {} }, error: /notrackOwned/ },

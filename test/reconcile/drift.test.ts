@@ -46,10 +46,13 @@ test('drift: buckets, NOTRACK rules, and the keys filter', () => {
     notrack: { inSync: false, missing: ['a', 'b'], extra: [], ownedRules: 0 },
     keys: new Set(['buckets', 'notrack']),
   });
-  assert.deepEqual(records.map((r) => [r.key, r.desired, r.actual]), [
-    ['buckets', 524288, 262144],
-    ['notrack', 2, 0],
-  ]);
+  assert.deepEqual(
+    records.map((r) => [r.key, r.desired, r.actual]),
+    [
+      ['buckets', 524288, 262144],
+      ['notrack', 2, 0],
+    ],
+  );
 });
 
 test('drift: the likely writer', () => {

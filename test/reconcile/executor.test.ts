@@ -56,7 +56,13 @@ test('executor: the Nth kernel write fails, for every N: the kernel is as before
     assert.equal(result.ok, false, `write ${n}`);
     assert.equal(result.failed?.action.key, failedKey, `write ${n}`);
     assert.match(result.failed!.error, new RegExp(`^${failedKey} = \\d+: EIO`));
-    assert.deepEqual(result.rolledBack.map((a) => a.key), writes.slice(0, n - 1).map((a) => a.key).reverse());
+    assert.deepEqual(
+      result.rolledBack.map((a) => a.key),
+      writes
+        .slice(0, n - 1)
+        .map((a) => a.key)
+        .reverse(),
+    );
     assert.deepEqual(result.rollbackErrors, []);
     assert.deepEqual(snapshot(kernel), before, `write ${n}: kernel state restored`);
     assert.equal(backend.current, null, `write ${n}: no NOTRACK sync`);

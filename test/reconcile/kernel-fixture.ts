@@ -49,7 +49,12 @@ export function conntrackKernel(options: KernelOptions = {}): FakeKernel {
     k.files.get(paths.sysctl('nf_conntrack_buckets'))!.content = rounded;
     k.files.get(paths.hashsizeParam())!.content = rounded;
   };
-  const bucketFile = (refusal?: WriteRefusal) => ({ content: buckets, accept: (v: string) => Number(v) > 0, onWrite: resize, ...(refusal ? { refuse: refusal, ...(refusal === 'EACCES' ? { mode: 0o444 } : {}) } : {}) });
+  const bucketFile = (refusal?: WriteRefusal) => ({
+    content: buckets,
+    accept: (v: string) => Number(v) > 0,
+    onWrite: resize,
+    ...(refusal ? { refuse: refusal, ...(refusal === 'EACCES' ? { mode: 0o444 } : {}) } : {}),
+  });
   kernel.set(paths.sysctl('nf_conntrack_buckets'), bucketFile(refuse.nf_conntrack_buckets));
   kernel.set(paths.hashsizeParam(), bucketFile(refuse.hashsize));
   return kernel;

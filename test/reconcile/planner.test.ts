@@ -20,7 +20,15 @@ async function observe(options: KernelOptions = {}, hostNetns: boolean | null = 
 
 const summary = (actions: Action[]) => actions.map((a) => ('to' in a && typeof a.to === 'number' ? `${a.key} ${a.from}->${a.to}` : `${a.kind}`));
 
-const cases: Array<{ name: string; kernel?: KernelOptions; hostNetns?: boolean; desired: DesiredState; baseline?: Baseline; actions: string[]; notApplicable?: Array<[string, string]> }> = [
+const cases: Array<{
+  name: string;
+  kernel?: KernelOptions;
+  hostNetns?: boolean;
+  desired: DesiredState;
+  baseline?: Baseline;
+  actions: string[];
+  notApplicable?: Array<[string, string]>;
+}> = [
   {
     name: 'growing the table: buckets before max, then the timeouts',
     desired: desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_established: 600 }, buckets: 524288 }),
@@ -111,7 +119,10 @@ for (const c of cases) {
   test(`plan: ${c.name}`, async () => {
     const result = plan(c.desired, await observe(c.kernel, c.hostNetns), c.baseline ?? emptyBaseline(), null);
     assert.deepEqual(summary(result.actions), c.actions);
-    assert.deepEqual(result.notApplicable.map((n) => [n.key, n.reason]), c.notApplicable ?? []);
+    assert.deepEqual(
+      result.notApplicable.map((n) => [n.key, n.reason]),
+      c.notApplicable ?? [],
+    );
     assert.equal(result.inSync, c.actions.length === 0 && (c.notApplicable ?? []).length === 0);
   });
 }
@@ -148,10 +159,16 @@ const notrackCases: Array<{ name: string; desired: DesiredState; check: NotrackC
 for (const c of notrackCases) {
   test(`plan notrack: ${c.name}`, async () => {
     const result = plan(c.desired, await observe(), c.baseline ?? emptyBaseline(), c.check);
-    assert.deepEqual(result.actions.map((a) => a.kind), c.kinds);
+    assert.deepEqual(
+      result.actions.map((a) => a.kind),
+      c.kinds,
+    );
     const sync = result.actions.find((a) => a.kind === 'notrack-sync');
     if (sync) assert.deepEqual([sync.missing, sync.extra, sync.from], [c.check!.missing, c.check!.extra, null]);
-    assert.deepEqual(result.notApplicable.map((n) => n.reason), c.notApplicable ? [c.notApplicable] : []);
+    assert.deepEqual(
+      result.notApplicable.map((n) => n.reason),
+      c.notApplicable ? [c.notApplicable] : [],
+    );
   });
 }
 

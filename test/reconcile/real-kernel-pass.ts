@@ -27,7 +27,13 @@ async function main(): Promise<Record<string, unknown>> {
   if (await files.canWrite(paths.sysctl('nf_conntrack_max'))) return { skip: 'nf_conntrack_max is writable here: not a non-initial namespace' };
   const start = await values([...KEYS, ...GLOBAL]);
   const desired: DesiredState = {
-    sysctls: { nf_conntrack_tcp_timeout_established: 600, nf_conntrack_tcp_timeout_time_wait: 30, nf_conntrack_udp_timeout: 10, nf_conntrack_icmp_timeout: 5, nf_conntrack_max: start.nf_conntrack_max! * 2 },
+    sysctls: {
+      nf_conntrack_tcp_timeout_established: 600,
+      nf_conntrack_tcp_timeout_time_wait: 30,
+      nf_conntrack_udp_timeout: 10,
+      nf_conntrack_icmp_timeout: 5,
+      nf_conntrack_max: start.nf_conntrack_max! * 2,
+    },
     buckets: start.nf_conntrack_buckets! * 2,
     notrack: [],
     acceptUntracked: false,

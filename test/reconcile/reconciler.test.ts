@@ -82,10 +82,16 @@ test('reconciler: DryRun plans and reports, writes nothing', async () => {
   const result = await reconciler.reconcile(POLICY, 'DryRun');
   assert.equal(logged.filter((l) => l.startsWith('warn')).length, 1, 'a persisting drift is logged once');
   assert.equal(result.mode, 'DryRun');
-  assert.deepEqual(result.plan.actions.map((a) => a.key), ['buckets', 'nf_conntrack_max', 'nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'notrack']);
+  assert.deepEqual(
+    result.plan.actions.map((a) => a.key),
+    ['buckets', 'nf_conntrack_max', 'nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'notrack'],
+  );
   assert.equal(result.execution, undefined);
   assert.equal(result.inSync, false);
-  assert.deepEqual(result.drift.map((d) => d.key), ['nf_conntrack_max', 'nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'buckets', 'notrack']);
+  assert.deepEqual(
+    result.drift.map((d) => d.key),
+    ['nf_conntrack_max', 'nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'buckets', 'notrack'],
+  );
   assert.deepEqual(kernel.writes, []);
   assert.equal(backend.writes, 0);
   assert.deepEqual(await baselineStore.load(), { values: {}, notrackOwned: false });
@@ -98,7 +104,9 @@ for (const mode of ['Enforce', 'DryRun'] as PolicyMode[]) {
     await kernel.write(MAX, '262144'); // kube-proxy restarting with its own max
     clock.now += MIN;
     const result = await reconciler.reconcile(POLICY, mode);
-    assert.deepEqual(result.drift, [{ key: 'nf_conntrack_max', desired: 1048576, actual: 262144, since: '2026-11-22T04:01:00.000Z', likelyWriter: 'kube-proxy' }]);
+    assert.deepEqual(result.drift, [
+      { key: 'nf_conntrack_max', desired: 1048576, actual: 262144, since: '2026-11-22T04:01:00.000Z', likelyWriter: 'kube-proxy' },
+    ]);
     assert.equal(kernel.value(MAX), mode === 'Enforce' ? '1048576' : '262144');
     assert.equal(result.inSync, mode === 'Enforce');
   });
@@ -140,7 +148,10 @@ test('reconciler: keys the node cannot change are reported, the rest applied', a
   const { kernel, reconciler } = setUp({ refuse: { nf_conntrack_max: 'EACCES', nf_conntrack_buckets: 'EACCES', hashsize: 'EROFS' } });
   const result = await reconciler.reconcile(POLICY, 'Enforce');
   assert.equal(result.execution?.ok, true);
-  assert.deepEqual(result.notApplicable.map((n) => n.key), ['buckets', 'nf_conntrack_max']);
+  assert.deepEqual(
+    result.notApplicable.map((n) => n.key),
+    ['buckets', 'nf_conntrack_max'],
+  );
   assert.equal(result.inSync, false);
   assert.equal(kernel.value(TIME_WAIT), '30');
 });
@@ -163,7 +174,10 @@ test('restore: the exact baseline comes back, our chains go, the baseline is cle
   await kernel.write(TIME_WAIT, '45'); // an outside change after ours: restore still puts the baseline back
   const result = await reconciler.restore();
   assert.equal(result.ok, true);
-  assert.deepEqual(result.plan.actions.map((a) => a.key), ['nf_conntrack_max', 'buckets', 'nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'notrack']);
+  assert.deepEqual(
+    result.plan.actions.map((a) => a.key),
+    ['nf_conntrack_max', 'buckets', 'nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'notrack'],
+  );
   assert.deepEqual(snapshot(kernel), before);
   assert.equal(backend.current, null);
   assert.deepEqual(await baselineStore.load(), { values: {}, notrackOwned: false });
@@ -217,7 +231,11 @@ test('restore: the Nth write failing, for every N, leaves the node as it was bef
 test('reconciler: editing the policy is a change, not drift; an outside write during an edit still is', async () => {
   const { kernel, reconciler } = setUp();
   await reconciler.reconcile(POLICY, 'Enforce');
-  const edited: DesiredState = { ...POLICY, sysctls: { ...POLICY.sysctls, nf_conntrack_tcp_timeout_time_wait: 45 }, notrack: [...POLICY.notrack, { name: 'dns', protocol: 'udp', ports: [{ from: 53, to: 53 }], direction: 'inbound' }] };
+  const edited: DesiredState = {
+    ...POLICY,
+    sysctls: { ...POLICY.sysctls, nf_conntrack_tcp_timeout_time_wait: 45 },
+    notrack: [...POLICY.notrack, { name: 'dns', protocol: 'udp', ports: [{ from: 53, to: 53 }], direction: 'inbound' }],
+  };
   const change = await reconciler.reconcile(edited, 'Enforce');
   assert.deepEqual(change.drift, []);
   assert.equal(kernel.value(TIME_WAIT), '45');
@@ -225,7 +243,10 @@ test('reconciler: editing the policy is a change, not drift; an outside write du
   await kernel.write(paths.sysctl('nf_conntrack_tcp_timeout_established'), '7200');
   const again: DesiredState = { ...edited, sysctls: { ...edited.sysctls, nf_conntrack_tcp_timeout_time_wait: 60 } };
   const both = await reconciler.reconcile(again, 'Enforce');
-  assert.deepEqual(both.drift.map((d) => [d.key, d.desired, d.actual]), [['nf_conntrack_tcp_timeout_established', 600, 7200]]);
+  assert.deepEqual(
+    both.drift.map((d) => [d.key, d.desired, d.actual]),
+    [['nf_conntrack_tcp_timeout_established', 600, 7200]],
+  );
   assert.equal(kernel.value(TIME_WAIT), '60');
 });
 

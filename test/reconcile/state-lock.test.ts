@@ -52,14 +52,36 @@ test('two writers run one after the other, and the lock is gone afterwards', () 
 // holder takes it over at once (abandoned) or gives up after its 300 ms timeout (live).
 const cases: { name: string; content: () => string; ageMs?: number; abandoned: boolean; message?: RegExp }[] = [
   { name: 'same PID namespace, the process is gone', content: () => holder({ pid: goneChild() }), abandoned: true },
-  { name: 'same PID namespace, the PID now belongs to another process (start time differs)', content: () => holder({ pid: process.pid, startTime: '1' }), abandoned: true },
-  { name: 'same PID namespace, the holder runs', content: () => holder({ pid: process.pid }), ageMs: 3_600_000, abandoned: false, message: new RegExp(`\\(pid ${process.pid}\\) is changing this host`) },
+  {
+    name: 'same PID namespace, the PID now belongs to another process (start time differs)',
+    content: () => holder({ pid: process.pid, startTime: '1' }),
+    abandoned: true,
+  },
+  {
+    name: 'same PID namespace, the holder runs',
+    content: () => holder({ pid: process.pid }),
+    ageMs: 3_600_000,
+    abandoned: false,
+    message: new RegExp(`\\(pid ${process.pid}\\) is changing this host`),
+  },
   // The container-restart case: the dead agent was PID 1 in its namespace, and so is the new one.
   { name: 'another PID namespace, not touched for longer than staleMs', content: () => holder({ pid: 1, pidNs: 'pid:[1]' }), ageMs: 60_000, abandoned: true },
-  { name: 'another PID namespace, touched recently', content: () => holder({ pid: 1, pidNs: 'pid:[1]' }), ageMs: 1_000, abandoned: false, message: /\(pid 1 in pid:\[1\]\) is changing this host/ },
+  {
+    name: 'another PID namespace, touched recently',
+    content: () => holder({ pid: 1, pidNs: 'pid:[1]' }),
+    ageMs: 1_000,
+    abandoned: false,
+    message: /\(pid 1 in pid:\[1\]\) is changing this host/,
+  },
   { name: 'another boot', content: () => holder({ pid: process.pid, bootId: 'an-older-boot' }), abandoned: true },
   { name: "an older agent's bare PID, old", content: () => String(process.pid), ageMs: 60_000, abandoned: true },
-  { name: "an older agent's bare PID, recent", content: () => String(process.pid), ageMs: 1_000, abandoned: false, message: /\(unknown\) is changing this host/ },
+  {
+    name: "an older agent's bare PID, recent",
+    content: () => String(process.pid),
+    ageMs: 1_000,
+    abandoned: false,
+    message: /\(unknown\) is changing this host/,
+  },
   { name: 'an empty file (a holder killed while writing it), recent', content: () => '', abandoned: false },
 ];
 for (const c of cases) {
@@ -74,7 +96,10 @@ for (const c of cases) {
         assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
         assert.equal(existsSync(join(dir, 'lock')), false);
       } else {
-        await assert.rejects(lock.run(async () => 'ran'), c.message ?? /is changing this host/);
+        await assert.rejects(
+          lock.run(async () => 'ran'),
+          c.message ?? /is changing this host/,
+        );
         assert.equal(await readFile(join(dir, 'lock'), 'utf8'), content, "the holder's lock is left as it was");
       }
     }));
@@ -105,14 +130,18 @@ test('a full disk: the failed acquire leaves no empty lock file behind', { skip:
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k,nr_inodes=64', 'i15-full', dir]);
     try {
       await writeFile(join(dir, 'filler'), Buffer.alloc(4096)).catch(() => undefined); // fill every block
-      await assert.rejects(new StateLock(dir, { timeoutMs: 200 }).run(async () => 'ran'), /ENOSPC/);
+      await assert.rejects(
+        new StateLock(dir, { timeoutMs: 200 }).run(async () => 'ran'),
+        /ENOSPC/,
+      );
       assert.equal(existsSync(join(dir, 'lock')), false, 'no empty lock file left');
       await rm(join(dir, 'filler'));
       assert.equal(await new StateLock(dir, { timeoutMs: 200 }).run(async () => 'ran'), 'ran', 'the next writer gets the lock once space is back');
     } finally {
       execFileSync('umount', ['-l', dir]); // lazy: a descriptor left open by a failing lock must not leave the mount behind
     }
-  }));
+  }),
+);
 
 test('a holder in another PID namespace keeps its lock alive by touching it; the waiter gets it only after release', () =>
   withDir(async (dir) => {
@@ -138,9 +167,12 @@ test('release removes only our own lock: one taken over meanwhile stays', () =>
 
 test('a failing writer releases the lock', () =>
   withDir(async (dir) => {
-    await assert.rejects(new StateLock(dir).run(async () => {
-      throw new Error('write failed');
-    }), /write failed/);
+    await assert.rejects(
+      new StateLock(dir).run(async () => {
+        throw new Error('write failed');
+      }),
+      /write failed/,
+    );
     assert.equal(await new StateLock(dir, { timeoutMs: 200 }).run(async () => 'next'), 'next');
   }));
 
@@ -150,7 +182,9 @@ test('a holder killed in its own PID namespace (PID 1 there) is taken over by th
   if (process.getuid?.() !== 0) return t.skip('needs root to create PID namespaces (unshare --pid)');
   await withDir(async (dir) => {
     const holderScript = new URL('./lock-holder.ts', import.meta.url).pathname;
-    const child = spawn('unshare', ['--pid', '--mount-proc', '--kill-child', process.execPath, '--import', 'tsx', holderScript, dir, '500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('unshare', ['--pid', '--mount-proc', '--kill-child', process.execPath, '--import', 'tsx', holderScript, dir, '500'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     try {
@@ -166,10 +200,22 @@ test('a holder killed in its own PID namespace (PID 1 there) is taken over by th
       child.kill('SIGKILL'); // unshare --kill-child takes PID 1 of the namespace with it
       await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
     }
-    const next = spawnSync('unshare', ['--pid', '--mount-proc', '--kill-child', process.execPath, '--import', 'tsx', '--input-type=module', '-e',
-      `import { StateLock } from ${JSON.stringify(new URL('../../src/reconcile/state-lock.ts', import.meta.url).pathname)};
+    const next = spawnSync(
+      'unshare',
+      [
+        '--pid',
+        '--mount-proc',
+        '--kill-child',
+        process.execPath,
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { StateLock } from ${JSON.stringify(new URL('../../src/reconcile/state-lock.ts', import.meta.url).pathname)};
        console.log(await new StateLock(${JSON.stringify(dir)}, { staleMs: 500, timeoutMs: 10000 }).run(async () => 'pid ' + process.pid + ' took it'));`,
-    ], { timeout: 30_000 });
+      ],
+      { timeout: 30_000 },
+    );
     assert.equal(next.status, 0, String(next.stderr));
     assert.equal(String(next.stdout).trim(), 'pid 1 took it');
   });

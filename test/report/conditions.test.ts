@@ -25,11 +25,21 @@ for (const tc of cases) {
 }
 
 test('setConditions keeps other types and order', () => {
-  const a = setConditions([], [
-    { type: 'Applied', status: 'True', reason: 'Applied', message: '', observedGeneration: 1 },
-    { type: 'Drifted', status: 'False', reason: 'InSync', message: '', observedGeneration: 1 },
-  ], t0);
+  const a = setConditions(
+    [],
+    [
+      { type: 'Applied', status: 'True', reason: 'Applied', message: '', observedGeneration: 1 },
+      { type: 'Drifted', status: 'False', reason: 'InSync', message: '', observedGeneration: 1 },
+    ],
+    t0,
+  );
   const b = setConditions(a, [{ type: 'Drifted', status: 'True', reason: 'Drift', message: 'x', observedGeneration: 1 }], t1);
-  assert.deepEqual(b.map((c) => [c.type, c.status]), [['Applied', 'True'], ['Drifted', 'True']]);
+  assert.deepEqual(
+    b.map((c) => [c.type, c.status]),
+    [
+      ['Applied', 'True'],
+      ['Drifted', 'True'],
+    ],
+  );
   assert.deepEqual(setConditions(a, [], t1), a, 'no input, no change');
 });

@@ -22,13 +22,22 @@ for (const c of cases) {
     const tree = loadFixtureTree('with-table');
     const path = tree.paths.sysctl(c.key);
     tree.kernel.set(path, `${c.value}\n`);
-    const report = await diagnose(fakeHost(tree.kernel, tree.paths, { isRoot: true }), { readTable: false, topN: 10, sampleMs: 0, nowMs: () => 0, sleep: async () => {} });
+    const report = await diagnose(fakeHost(tree.kernel, tree.paths, { isRoot: true }), {
+      readTable: false,
+      topN: 10,
+      sampleMs: 0,
+      nowMs: () => 0,
+      sleep: async () => {},
+    });
     const text = renderDoctorText(report);
     const entries = text.split('\n').find((l) => l.trimStart().startsWith('entries'));
     assert.equal(entries?.trim(), c.entries);
     assert.doesNotMatch(text, /-\d+(\.\d+)?% used/);
     const flagged = report.unreadable.filter((u) => u.code.startsWith('implausible'));
-    assert.deepEqual(flagged.map((u) => [u.path, u.code]), c.notRead ? [[path, c.notRead]] : []);
+    assert.deepEqual(
+      flagged.map((u) => [u.path, u.code]),
+      c.notRead ? [[path, c.notRead]] : [],
+    );
     if (c.notRead) assert.match(text, new RegExp(`sysctl ${c.key}: ${path} \\(${c.notRead}\\)`));
   });
 }

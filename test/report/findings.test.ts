@@ -22,24 +22,64 @@ const healthy: FindingFacts = {
 
 const cases: Array<{ name: string; facts: Partial<FindingFacts>; ids: string[]; worst: string | null }> = [
   { name: 'healthy host', facts: {}, ids: [], worst: null },
-  { name: 'module not loaded says only that', facts: { moduleLoaded: false, count: null, kubeProxyRunning: true }, ids: ['conntrack-not-loaded'], worst: 'info' },
+  {
+    name: 'module not loaded says only that',
+    facts: { moduleLoaded: false, count: null, kubeProxyRunning: true },
+    ids: ['conntrack-not-loaded'],
+    worst: 'info',
+  },
   { name: 'usage 70% is a warning', facts: { count: 183501 }, ids: ['usage-high'], worst: 'warning' },
   { name: 'usage 69.9% is not', facts: { count: 183239 }, ids: [], worst: null },
   { name: 'usage 90% is critical', facts: { count: 235930, buckets: 1048576 }, ids: ['usage-critical'], worst: 'critical' },
   { name: 'custom thresholds', facts: { count: 131072, pressure: { warningPercent: 40, criticalPercent: 50 } }, ids: ['usage-critical'], worst: 'critical' },
   { name: 'chain length above 2', facts: { count: 140000, max: 1048576, buckets: 131072 }, ids: ['long-hash-chains'], worst: 'warning' },
   { name: 'chain length exactly 2 is fine', facts: { count: 131072, max: 1048576, buckets: 131072 }, ids: [], worst: null },
-  { name: 'table-full drops in the window are critical', facts: { count: 262144, window: win({ tableFull: 3 }) }, ids: ['usage-critical', 'table-full-drops'], worst: 'critical' },
-  { name: 'race drops on a nearly empty table are a warning of their own', facts: { window: win({ insertionRace: 4, insertFailed: 4 }) }, ids: ['insertion-race-drops'], worst: 'warning' },
+  {
+    name: 'table-full drops in the window are critical',
+    facts: { count: 262144, window: win({ tableFull: 3 }) },
+    ids: ['usage-critical', 'table-full-drops'],
+    worst: 'critical',
+  },
+  {
+    name: 'race drops on a nearly empty table are a warning of their own',
+    facts: { window: win({ insertionRace: 4, insertFailed: 4 }) },
+    ids: ['insertion-race-drops'],
+    worst: 'warning',
+  },
   { name: 'early drops in the window', facts: { window: win({ earlyDrop: 9 }) }, ids: ['early-drops'], worst: 'warning' },
   { name: 'races the kernel resolved are information', facts: { window: win({ clashResolved: 236 }) }, ids: ['clashes-resolved'], worst: 'info' },
-  { name: 'drops since boot only, none now: history, exit 0', facts: { sinceBoot: { drop: 12, earlyDrop: 0, insertFailed: 2 } }, ids: ['drops-since-boot'], worst: 'info' },
-  { name: 'one sample only: totals are history, nothing judged', facts: { window: null, sinceBoot: { drop: 12, earlyDrop: 3, insertFailed: 0 } }, ids: ['drops-since-boot'], worst: 'info' },
+  {
+    name: 'drops since boot only, none now: history, exit 0',
+    facts: { sinceBoot: { drop: 12, earlyDrop: 0, insertFailed: 2 } },
+    ids: ['drops-since-boot'],
+    worst: 'info',
+  },
+  {
+    name: 'one sample only: totals are history, nothing judged',
+    facts: { window: null, sinceBoot: { drop: 12, earlyDrop: 3, insertFailed: 0 } },
+    ids: ['drops-since-boot'],
+    worst: 'info',
+  },
   { name: 'a counter column the kernel renamed', facts: { missingCounters: ['insertFailed'] }, ids: ['counters-missing'], worst: 'warning' },
-  { name: '5-day established default', facts: { sysctls: { nf_conntrack_tcp_timeout_established: 432000 } }, ids: ['established-timeout-default'], worst: 'warning' },
-  { name: 'TIME_WAIT above half of TCP', facts: { table: { total: 1000, tcp: 800, timeWait: 401, unreplied: 0, loopback: 0 } }, ids: ['time-wait-heavy'], worst: 'warning' },
+  {
+    name: '5-day established default',
+    facts: { sysctls: { nf_conntrack_tcp_timeout_established: 432000 } },
+    ids: ['established-timeout-default'],
+    worst: 'warning',
+  },
+  {
+    name: 'TIME_WAIT above half of TCP',
+    facts: { table: { total: 1000, tcp: 800, timeWait: 401, unreplied: 0, loopback: 0 } },
+    ids: ['time-wait-heavy'],
+    worst: 'warning',
+  },
   { name: 'TIME_WAIT exactly half is fine', facts: { table: { total: 1000, tcp: 800, timeWait: 400, unreplied: 0, loopback: 0 } }, ids: [], worst: null },
-  { name: 'UNREPLIED share', facts: { table: { total: 1000, tcp: 100, timeWait: 0, unreplied: 301, loopback: 0 } }, ids: ['unreplied-heavy'], worst: 'warning' },
+  {
+    name: 'UNREPLIED share',
+    facts: { table: { total: 1000, tcp: 100, timeWait: 0, unreplied: 301, loopback: 0 } },
+    ids: ['unreplied-heavy'],
+    worst: 'warning',
+  },
   { name: 'loopback share', facts: { table: { total: 1000, tcp: 100, timeWait: 0, unreplied: 0, loopback: 201 } }, ids: ['loopback-heavy'], worst: 'info' },
   { name: 'shares ignored on a tiny table', facts: { table: { total: 10, tcp: 10, timeWait: 10, unreplied: 10, loopback: 10 } }, ids: [], worst: null },
   { name: 'kube-proxy present', facts: { kubeProxyRunning: true }, ids: ['kube-proxy-present'], worst: 'info' },
@@ -51,7 +91,10 @@ const cases: Array<{ name: string; facts: Partial<FindingFacts>; ids: string[]; 
 for (const tc of cases) {
   test(`findings: ${tc.name}`, () => {
     const findings = buildFindings({ ...healthy, ...tc.facts });
-    assert.deepEqual(findings.map((f) => f.id), tc.ids);
+    assert.deepEqual(
+      findings.map((f) => f.id),
+      tc.ids,
+    );
     assert.equal(worstSeverity(findings), tc.worst);
     for (const f of findings) assert.ok(f.message.length > 20, `${f.id} has a readable message`);
   });
@@ -59,16 +102,24 @@ for (const tc of cases) {
 
 // Each rule on its own: facts on both sides of its threshold. Every rule of the
 // table needs a row here, so a new rule cannot come without its cases.
-const shares = (over: Partial<NonNullable<FindingFacts['table']>>): Partial<FindingFacts> => ({ table: { total: 1000, tcp: 800, timeWait: 0, unreplied: 0, loopback: 0, ...over } });
+const shares = (over: Partial<NonNullable<FindingFacts['table']>>): Partial<FindingFacts> => ({
+  table: { total: 1000, tcp: 800, timeWait: 0, unreplied: 0, loopback: 0, ...over },
+});
 const ruleCases: Record<string, { fires: Partial<FindingFacts>[]; quiet: Partial<FindingFacts>[] }> = {
   'conntrack-not-loaded': { fires: [{ moduleLoaded: false }], quiet: [{}] },
   'not-host-netns': { fires: [{ hostNetns: false }], quiet: [{}, { hostNetns: null }] },
   'netns-unknown': { fires: [{ hostNetns: null }], quiet: [{}, { hostNetns: false }] },
-  'usage-critical': { fires: [{ count: 235930 }, { count: 300000 }, { count: 10, max: 20, pressure: { warningPercent: 10, criticalPercent: 50 } }], quiet: [{ count: 235929 }, { max: 0 }, { count: null }] },
+  'usage-critical': {
+    fires: [{ count: 235930 }, { count: 300000 }, { count: 10, max: 20, pressure: { warningPercent: 10, criticalPercent: 50 } }],
+    quiet: [{ count: 235929 }, { max: 0 }, { count: null }],
+  },
   'usage-high': { fires: [{ count: 183501 }, { count: 235929 }], quiet: [{ count: 183500 }, { count: 235930 }, { max: null }] },
   'long-hash-chains': { fires: [{ count: 131073, buckets: 131072 }], quiet: [{ count: 131072, buckets: 131072 }, { buckets: 0 }, { count: null }] },
   'table-full-drops': { fires: [{ window: win({ tableFull: 1 }) }], quiet: [{}, { window: null }, { window: win({ insertionRace: 3, earlyDrop: 3 }) }] },
-  'insertion-race-drops': { fires: [{ window: win({ insertionRace: 1, insertFailed: 1 }) }], quiet: [{}, { window: null }, { window: win({ tableFull: 3, insertFailed: 3 }) }] },
+  'insertion-race-drops': {
+    fires: [{ window: win({ insertionRace: 1, insertFailed: 1 }) }],
+    quiet: [{}, { window: null }, { window: win({ tableFull: 3, insertFailed: 3 }) }],
+  },
   'early-drops': { fires: [{ window: win({ earlyDrop: 1 }) }], quiet: [{}, { window: null }] },
   'clashes-resolved': { fires: [{ window: win({ clashResolved: 1 }) }], quiet: [{}, { window: win({ clashResolved: null }) }, { window: null }] },
   'drops-since-boot': {
@@ -76,8 +127,14 @@ const ruleCases: Record<string, { fires: Partial<FindingFacts>[]; quiet: Partial
     quiet: [{}, { sinceBoot: null }, { sinceBoot: { drop: 0, earlyDrop: 0, insertFailed: 5 } }],
   },
   'counters-missing': { fires: [{ missingCounters: ['clashResolve'] }], quiet: [{}] },
-  'established-timeout-default': { fires: [{ sysctls: { nf_conntrack_tcp_timeout_established: 432000 } }], quiet: [{}, { sysctls: { nf_conntrack_tcp_timeout_established: 431999 } }, { sysctls: {} }] },
-  'time-wait-heavy': { fires: [shares({ timeWait: 401 })], quiet: [shares({ timeWait: 400 }), shares({ tcp: 0 }), shares({ timeWait: 99, tcp: 99, total: 99 }), { table: null }] },
+  'established-timeout-default': {
+    fires: [{ sysctls: { nf_conntrack_tcp_timeout_established: 432000 } }],
+    quiet: [{}, { sysctls: { nf_conntrack_tcp_timeout_established: 431999 } }, { sysctls: {} }],
+  },
+  'time-wait-heavy': {
+    fires: [shares({ timeWait: 401 })],
+    quiet: [shares({ timeWait: 400 }), shares({ tcp: 0 }), shares({ timeWait: 99, tcp: 99, total: 99 }), { table: null }],
+  },
   'unreplied-heavy': { fires: [shares({ unreplied: 301 })], quiet: [shares({ unreplied: 300 }), shares({ unreplied: 99, total: 99 }), { table: null }] },
   'loopback-heavy': { fires: [shares({ loopback: 201 })], quiet: [shares({ loopback: 200 }), shares({ loopback: 99, total: 99 }), { table: null }] },
   'kube-proxy-present': { fires: [{ kubeProxyRunning: true }], quiet: [{}] },

@@ -18,13 +18,33 @@ test('agent /metrics exposition matches the golden file', async () => {
     count: 183501,
     max: 262144,
     buckets: 65536,
-    counters: { found: 9, invalid: 40, ignore: 7, insert: 0, insertFailed: 1, drop: 12, earlyDrop: 3, icmpError: 2, searchRestart: 0, clashResolve: 236, chainTooLong: 0, new: 0, delete: 0, expectNew: 0, expectCreate: 0, expectDelete: 0 },
+    counters: {
+      found: 9,
+      invalid: 40,
+      ignore: 7,
+      insert: 0,
+      insertFailed: 1,
+      drop: 12,
+      earlyDrop: 3,
+      icmpError: 2,
+      searchRestart: 0,
+      clashResolve: 236,
+      chainTooLong: 0,
+      new: 0,
+      delete: 0,
+      expectNew: 0,
+      expectCreate: 0,
+      expectDelete: 0,
+    },
   });
   m.observeDrift(['nf_conntrack_max', 'nf_conntrack_tcp_timeout_established']);
   m.observeNamespaces({
     count: 3,
     entries: 201234,
-    top: [{ inode: 4026532177, entries: 200000, podUid: '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01' }, { inode: 4026531833, entries: 1234 }],
+    top: [
+      { inode: 4026532177, entries: 200000, podUid: '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01' },
+      { inode: 4026531833, entries: 1234 },
+    ],
     full: [],
     pressure: [],
   });
@@ -79,7 +99,16 @@ test('process metrics and build info, for the agent and the controller', async (
 
 test('namespace series are replaced each pass (bounded to the status top), and removed without a census', async () => {
   const m = new AgentMetrics({ version: '1.2.3' });
-  m.observeNamespaces({ count: 2, entries: 30, top: [{ inode: 1, entries: 20 }, { inode: 2, entries: 10 }], full: [], pressure: [] });
+  m.observeNamespaces({
+    count: 2,
+    entries: 30,
+    top: [
+      { inode: 1, entries: 20 },
+      { inode: 2, entries: 10 },
+    ],
+    full: [],
+    pressure: [],
+  });
   m.observeNamespaces({ count: 2, entries: 31, top: [{ inode: 3, entries: 31 }], full: [], pressure: [] });
   let text = await m.render();
   assert.deepEqual(text.match(/^conntrack_operator_netns_entries\{.*$/gm), ['conntrack_operator_netns_entries{netns="3",pod_uid=""} 31']);

@@ -12,7 +12,16 @@ const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 
 function row(inode: number, entries: number | null, extra: Partial<NetnsRow> & { drop?: number; earlyDrop?: number; insertFailed?: number } = {}): NetnsRow {
   const { drop = 0, earlyDrop = 0, insertFailed = 0, ...rest } = extra;
-  return { inode, pid: inode % 1000, host: false, ours: false, entries, counters: entries === null ? null : { drop, earlyDrop, insertFailed, found: 1 }, podUid: null, ...rest };
+  return {
+    inode,
+    pid: inode % 1000,
+    host: false,
+    ours: false,
+    entries,
+    counters: entries === null ? null : { drop, earlyDrop, insertFailed, found: 1 },
+    podUid: null,
+    ...rest,
+  };
 }
 
 function census(namespaces: NetnsRow[], slab: NetnsCensus['slab'] = { activeObjects: 201312, totalObjects: 201328, objectSize: 256 }): NetnsCensus {
@@ -20,7 +29,12 @@ function census(namespaces: NetnsRow[], slab: NetnsCensus['slab'] = { activeObje
 }
 
 // The issue's measured case: a namespace with 200,000 entries while the host reads 0.
-const measured = census([row(1, 0, { host: true }), row(4026532177, 200_000, { podUid: POD, drop: 5, insertFailed: 1 }), row(4026532300, 1_234, { earlyDrop: 7 }), row(4026532400, null)]);
+const measured = census([
+  row(1, 0, { host: true }),
+  row(4026532177, 200_000, { podUid: POD, drop: 5, insertFailed: 1 }),
+  row(4026532300, 1_234, { earlyDrop: 7 }),
+  row(4026532400, null),
+]);
 
 test('node-wide figures: entries summed over the namespaces read, the slab bounding them, the fullest one', () => {
   const r = buildNetnsReport(measured, MAX, 2);
@@ -39,8 +53,14 @@ test('node-wide figures: entries summed over the namespaces read, the slab bound
     ],
   });
   // --top 2: the two with most entries; the unread one sorts last.
-  assert.deepEqual(r.netns.map((e) => e.inode), [4026532177, 4026532300]);
-  assert.deepEqual(buildNetnsReport(measured, MAX, 10).netns.map((e) => e.entries), [200_000, 1_234, 0, null]);
+  assert.deepEqual(
+    r.netns.map((e) => e.inode),
+    [4026532177, 4026532300],
+  );
+  assert.deepEqual(
+    buildNetnsReport(measured, MAX, 10).netns.map((e) => e.entries),
+    [200_000, 1_234, 0, null],
+  );
 });
 
 test('no namespace read, no slab, no max: nulls, not zeros', () => {
@@ -64,9 +84,20 @@ test('NAMESPACES text names the fullest namespace, its pod, the host share and t
 });
 
 const findingCases: Array<{ name: string; rows: NetnsRow[]; want: Array<[string, string, RegExp]> }> = [
-  { name: 'the measured case: 76% in a pod namespace is a warning naming the pod; its drops too', rows: measured.namespaces, want: [['netns-usage-high', 'warning', new RegExp(`netns 4026532177 \\(pod ${POD}\\) 200000 of 262144 \\(76.3%\\)`)], ['netns-dropped-packets', 'warning', /drop 5, insert_failed 1/]] },
-  { name: 'at 90% critical; the host namespace is left to the host findings', rows: [row(1, 250_000, { host: true, drop: 9 }), row(2, 240_000)], want: [['netns-usage-critical', 'critical', /^1 network namespace\(s\).*netns 2 240000 of 262144 \(91.6%\)/]] },
-  { name: 'the namespace we run in (not the host\'s) is the report\'s own table, not another one', rows: [row(2, 250_000, { ours: true, drop: 4 })], want: [] },
+  {
+    name: 'the measured case: 76% in a pod namespace is a warning naming the pod; its drops too',
+    rows: measured.namespaces,
+    want: [
+      ['netns-usage-high', 'warning', new RegExp(`netns 4026532177 \\(pod ${POD}\\) 200000 of 262144 \\(76.3%\\)`)],
+      ['netns-dropped-packets', 'warning', /drop 5, insert_failed 1/],
+    ],
+  },
+  {
+    name: 'at 90% critical; the host namespace is left to the host findings',
+    rows: [row(1, 250_000, { host: true, drop: 9 }), row(2, 240_000)],
+    want: [['netns-usage-critical', 'critical', /^1 network namespace\(s\).*netns 2 240000 of 262144 \(91.6%\)/]],
+  },
+  { name: "the namespace we run in (not the host's) is the report's own table, not another one", rows: [row(2, 250_000, { ours: true, drop: 4 })], want: [] },
   { name: 'below 70% and no drops: nothing', rows: [row(2, 180_000, { earlyDrop: 3 })], want: [] },
   {
     name: 'many namespaces: one finding naming the worst three and how many more',
@@ -77,7 +108,10 @@ const findingCases: Array<{ name: string; rows: NetnsRow[]; want: Array<[string,
 for (const c of findingCases) {
   test(`namespace findings: ${c.name}`, () => {
     const got = netnsFindings(census(c.rows), MAX);
-    assert.deepEqual(got.map((f) => [f.id, f.severity]), c.want.map(([id, sev]) => [id, sev]));
+    assert.deepEqual(
+      got.map((f) => [f.id, f.severity]),
+      c.want.map(([id, sev]) => [id, sev]),
+    );
     got.forEach((f, i) => assert.match(f.message, c.want[i]![2]));
   });
 }
@@ -85,9 +119,18 @@ for (const c of findingCases) {
 // Each namespace rule on both sides of its threshold (usage as the report rounds it, to 0.1%);
 // every rule of the table needs a row here.
 const netnsRuleCases: Record<string, { fires: NetnsRow[][]; quiet: NetnsRow[][] }> = {
-  'netns-usage-critical': { fires: [[row(2, 235_930)]], quiet: [[row(2, 235_667)], [row(1, 250_000, { host: true })], [row(2, 250_000, { ours: true })], [row(2, null)]] },
-  'netns-usage-high': { fires: [[row(2, 183_501)], [row(2, 235_667)]], quiet: [[row(2, 183_239)], [row(2, 235_930)], [row(1, 200_000, { host: true })], [row(2, null)]] },
-  'netns-dropped-packets': { fires: [[row(2, 10, { drop: 1 })]], quiet: [[row(2, 10, { earlyDrop: 3, insertFailed: 2 })], [row(1, 10, { host: true, drop: 5 })], [row(2, 10, { ours: true, drop: 5 })]] },
+  'netns-usage-critical': {
+    fires: [[row(2, 235_930)]],
+    quiet: [[row(2, 235_667)], [row(1, 250_000, { host: true })], [row(2, 250_000, { ours: true })], [row(2, null)]],
+  },
+  'netns-usage-high': {
+    fires: [[row(2, 183_501)], [row(2, 235_667)]],
+    quiet: [[row(2, 183_239)], [row(2, 235_930)], [row(1, 200_000, { host: true })], [row(2, null)]],
+  },
+  'netns-dropped-packets': {
+    fires: [[row(2, 10, { drop: 1 })]],
+    quiet: [[row(2, 10, { earlyDrop: 3, insertFailed: 2 })], [row(1, 10, { host: true, drop: 5 })], [row(2, 10, { ours: true, drop: 5 })]],
+  },
 };
 
 test('namespace finding rules: one id each, and every rule has cases', () => {
@@ -98,17 +141,27 @@ test('namespace finding rules: one id each, and every rule has cases', () => {
 
 for (const { id } of NETNS_FINDING_RULES) {
   const { fires, quiet } = netnsRuleCases[id] ?? { fires: [], quiet: [] };
-  for (const [want, rowsList] of [[true, fires], [false, quiet]] as const) {
+  for (const [want, rowsList] of [
+    [true, fires],
+    [false, quiet],
+  ] as const) {
     rowsList.forEach((rows, n) => {
       test(`namespace finding rule ${id} ${want ? 'fires' : 'stays quiet'} (${n + 1})`, () => {
-        assert.equal(netnsFindings(census(rows), MAX).some((f) => f.id === id), want, JSON.stringify(rows.map((r) => [r.inode, r.entries, r.counters])));
+        assert.equal(
+          netnsFindings(census(rows), MAX).some((f) => f.id === id),
+          want,
+          JSON.stringify(rows.map((r) => [r.inode, r.entries, r.counters])),
+        );
       });
     });
   }
 }
 
 test('custom pressure thresholds apply', () => {
-  assert.deepEqual(netnsFindings(census([row(2, 150_000)]), MAX, { warningPercent: 50, criticalPercent: 55 }).map((f) => f.id), ['netns-usage-critical']);
+  assert.deepEqual(
+    netnsFindings(census([row(2, 150_000)]), MAX, { warningPercent: 50, criticalPercent: 55 }).map((f) => f.id),
+    ['netns-usage-critical'],
+  );
 });
 
 test('the fixture census end to end: three namespaces, pods attributed, total within the slab', async () => {
@@ -117,5 +170,12 @@ test('the fixture census end to end: three namespaces, pods attributed, total wi
   assert.equal(r.nodeWide.entries, 5 + 7 + 12);
   assert.equal(r.nodeWide.hostEntries, 5);
   assert.ok(r.nodeWide.entries! <= r.nodeWide.slab!.activeObjects);
-  assert.deepEqual(r.netns.map((e) => [e.entries, e.host, e.pod?.uid ?? null]), [[12, false, '5d2c7e44-1b9a-4f0e-8c3d-6a7b8c9d0e1f'], [7, false, POD], [5, true, null]]);
+  assert.deepEqual(
+    r.netns.map((e) => [e.entries, e.host, e.pod?.uid ?? null]),
+    [
+      [12, false, '5d2c7e44-1b9a-4f0e-8c3d-6a7b8c9d0e1f'],
+      [7, false, POD],
+      [5, true, null],
+    ],
+  );
 });

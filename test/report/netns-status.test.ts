@@ -28,14 +28,22 @@ const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Pa
   podUid: null,
   ...over,
 });
-const census = (rows: NetnsRow[]): NetnsCensus => ({ namespaces: rows, hostInode: 1, processes: 50, unreadableProcesses: 0, vanishedProcesses: 0, slab: { activeObjects: 5000, totalObjects: 5100, objectSize: 256 }, unreadable: [] });
+const census = (rows: NetnsRow[]): NetnsCensus => ({
+  namespaces: rows,
+  hostInode: 1,
+  processes: 50,
+  unreadableProcesses: 0,
+  vanishedProcesses: 0,
+  slab: { activeObjects: 5000, totalObjects: 5100, objectSize: 256 },
+  unreadable: [],
+});
 
 const first = census([ns(1, 10, 3, 0, { host: true }), ns(20, 950, 4, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]);
 
 const cases: Array<{ name: string; now: NetnsCensus; previous: NetnsCensus | null; full: Array<[number, number]>; pressure: number[] }> = [
   { name: 'first pass: old drops are history, not "full now"', now: first, previous: null, full: [], pressure: [20, 30] },
   {
-    name: 'drops rising without insert_failed: full; the host\'s drops are the node\'s own TableFull',
+    name: "drops rising without insert_failed: full; the host's drops are the node's own TableFull",
     now: census([ns(1, 10, 9, 0, { host: true }), ns(20, 1000, 14, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]),
     previous: first,
     full: [[20, 10]],
@@ -47,8 +55,14 @@ const cases: Array<{ name: string; now: NetnsCensus; previous: NetnsCensus | nul
 for (const c of cases) {
   test(`namespaces summary: ${c.name}`, () => {
     const s = buildNetnsStatus(c.now, c.previous ? netnsDrops(c.previous) : null, MAX, DEFAULT_PRESSURE);
-    assert.deepEqual(s.full.map((r) => [r.inode, r.dropsRising]), c.full);
-    assert.deepEqual(s.pressure.map((r) => r.inode), c.pressure);
+    assert.deepEqual(
+      s.full.map((r) => [r.inode, r.dropsRising]),
+      c.full,
+    );
+    assert.deepEqual(
+      s.pressure.map((r) => r.inode),
+      c.pressure,
+    );
     NetnsSummary.parse(s);
   });
 }
@@ -59,22 +73,46 @@ test('namespaces summary: bounded to five rows per list whatever the number of p
   assert.equal(s.count, 300);
   assert.equal(s.entries, 300 * 700 + (299 * 300) / 2);
   assert.equal(s.slabActiveObjects, 5000);
-  assert.deepEqual(s.top.map((r) => r.inode), [399, 398, 397, 396, 395]);
+  assert.deepEqual(
+    s.top.map((r) => r.inode),
+    [399, 398, 397, 396, 395],
+  );
   assert.equal(s.pressure.length, 5);
   assert.deepEqual(s.top[0], { inode: 399, entries: 999, usagePercent: 99.9, drop: 0, podUid: POD });
   assert.throws(() => NetnsSummary.parse({ ...s, top: [...s.top, s.top[0]] }), /too_big|Too big/);
 });
 
-const doc = (namespaces: NodeStatusDoc['namespaces']): NodeStatusDoc => ({ nodeName: 'n1', lastProbeTime: '2026-01-01T00:00:00Z', kernel: { release: 'x', conntrackLoaded: true, notrackBackend: 'none', tableSource: 'none' }, driftCount: 0, conditions: [], ...(namespaces ? { namespaces } : {}) });
+const doc = (namespaces: NodeStatusDoc['namespaces']): NodeStatusDoc => ({
+  nodeName: 'n1',
+  lastProbeTime: '2026-01-01T00:00:00Z',
+  kernel: { release: 'x', conntrackLoaded: true, notrackBackend: 'none', tableSource: 'none' },
+  driftCount: 0,
+  conditions: [],
+  ...(namespaces ? { namespaces } : {}),
+});
 
 test('events: TableFull for each namespace dropping now, naming it and its pod; Pressure once when it first crosses', () => {
   const pass1 = doc(buildNetnsStatus(first, null, MAX, DEFAULT_PRESSURE));
   const second = census([ns(1, 10, 3, 0, { host: true }), ns(20, 1000, 14, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]);
   const pass2 = doc(buildNetnsStatus(second, netnsDrops(first), MAX, DEFAULT_PRESSURE));
-  assert.deepEqual(netnsEventsForPass(null, pass1).map((e) => [e.reason, e.message.match(/network namespace (\d+)/)?.[1]]), [['ConntrackTablePressure', '20'], ['ConntrackTablePressure', '30']]);
+  assert.deepEqual(
+    netnsEventsForPass(null, pass1).map((e) => [e.reason, e.message.match(/network namespace (\d+)/)?.[1]]),
+    [
+      ['ConntrackTablePressure', '20'],
+      ['ConntrackTablePressure', '30'],
+    ],
+  );
   const e2 = netnsEventsForPass(pass1, pass2);
-  assert.deepEqual(e2.map((e) => e.reason), ['ConntrackTableFull']);
-  assert.match(e2[0]!.message, new RegExp(`^Connection tracking table FULL in network namespace 20 \\(pod UID ${POD}\\) on n1: 10 new connections dropped since the last check \\(1000 entries, 100% of nf_conntrack_max\\)`));
+  assert.deepEqual(
+    e2.map((e) => e.reason),
+    ['ConntrackTableFull'],
+  );
+  assert.match(
+    e2[0]!.message,
+    new RegExp(
+      `^Connection tracking table FULL in network namespace 20 \\(pod UID ${POD}\\) on n1: 10 new connections dropped since the last check \\(1000 entries, 100% of nf_conntrack_max\\)`,
+    ),
+  );
   assert.deepEqual(netnsEventsForPass(pass1, doc(undefined)), []);
 });
 
@@ -82,13 +120,25 @@ test('pod names: rows of a known pod UID carry its namespace and name; unknown U
   const OTHER = '9a1b2c3d-0000-4000-8000-000000000001';
   const asked: string[] = [];
   const podNames: PodNames = (uid) => (asked.push(uid), uid === POD ? { namespace: 'shop', name: 'cache-1' } : undefined);
-  const s = buildNetnsStatus(census([ns(1, 10, 0, 0, { host: true }), ns(20, 950, 0, 0, { podUid: POD }), ns(30, 800, 0, 0, { podUid: OTHER })]), null, MAX, DEFAULT_PRESSURE, podNames);
-  assert.deepEqual(s.top.map((r) => [r.inode, r.podUid, r.podNamespace, r.podName]), [
-    [20, POD, 'shop', 'cache-1'],
-    [30, OTHER, undefined, undefined],
-    [1, undefined, undefined, undefined],
-  ]);
-  assert.deepEqual(s.pressure.map((r) => r.podName), ['cache-1', undefined]);
+  const s = buildNetnsStatus(
+    census([ns(1, 10, 0, 0, { host: true }), ns(20, 950, 0, 0, { podUid: POD }), ns(30, 800, 0, 0, { podUid: OTHER })]),
+    null,
+    MAX,
+    DEFAULT_PRESSURE,
+    podNames,
+  );
+  assert.deepEqual(
+    s.top.map((r) => [r.inode, r.podUid, r.podNamespace, r.podName]),
+    [
+      [20, POD, 'shop', 'cache-1'],
+      [30, OTHER, undefined, undefined],
+      [1, undefined, undefined, undefined],
+    ],
+  );
+  assert.deepEqual(
+    s.pressure.map((r) => r.podName),
+    ['cache-1', undefined],
+  );
   assert.deepEqual(new Set(asked), new Set([POD, OTHER]), 'only pod UIDs are looked up');
   NetnsSummary.parse(s);
   assert.throws(() => NetnsSummary.parse({ ...s, top: [{ ...s.top[0], podName: 'x'.repeat(254) }] }), /too_big|Too big/);
@@ -101,17 +151,29 @@ test('pod events: the namespace events of known pods, on the Pod, naming it and 
   const pass1 = doc(buildNetnsStatus(before, null, MAX, DEFAULT_PRESSURE, named));
   const pass2 = doc(buildNetnsStatus(nowFull, netnsDrops(before), MAX, DEFAULT_PRESSURE, named));
   const onPods = podEventsForPass(pass1, pass2);
-  assert.deepEqual(onPods.map((e) => [e.reason, e.pod]), [['ConntrackTableFull', { namespace: 'shop', name: 'cache-1', uid: POD }]]);
-  assert.match(onPods[0]!.message, new RegExp(`^Connection tracking table FULL in network namespace 20 \\(pod shop/cache-1, UID ${POD}\\) on n1: 10 new connections dropped`));
+  assert.deepEqual(
+    onPods.map((e) => [e.reason, e.pod]),
+    [['ConntrackTableFull', { namespace: 'shop', name: 'cache-1', uid: POD }]],
+  );
+  assert.match(
+    onPods[0]!.message,
+    new RegExp(`^Connection tracking table FULL in network namespace 20 \\(pod shop/cache-1, UID ${POD}\\) on n1: 10 new connections dropped`),
+  );
   const onNode = netnsEventsForPass(pass1, pass2);
-  assert.deepEqual(onNode.map((e) => e.reason), ['ConntrackTableFull', 'ConntrackTableFull', 'ConntrackTablePressure']);
+  assert.deepEqual(
+    onNode.map((e) => e.reason),
+    ['ConntrackTableFull', 'ConntrackTableFull', 'ConntrackTablePressure'],
+  );
   assert.equal(onNode[0]!.message, onPods[0]!.message, 'the Node gets the same text');
   assert.match(onNode[1]!.message, /network namespace 30 \(pod UID u-2\)/);
-  assert.deepEqual(podEventsForPass(null, pass1).map((e) => [e.reason, e.pod.name]), [['ConntrackTablePressure', 'cache-1']]);
+  assert.deepEqual(
+    podEventsForPass(null, pass1).map((e) => [e.reason, e.pod.name]),
+    [['ConntrackTablePressure', 'cache-1']],
+  );
   assert.deepEqual(podEventsForPass(pass1, doc(buildNetnsStatus(nowFull, netnsDrops(before), MAX, DEFAULT_PRESSURE))), [], 'no names known: no Pod events');
 });
 
-test('an agent pass over the fixture: the status carries the namespaces and still validates; events go with the node\'s', async () => {
+test("an agent pass over the fixture: the status carries the namespaces and still validates; events go with the node's", async () => {
   const t = loadFixtureTree('netns-census');
   const hostTree = loadFixtureTree('host-6.18');
   const snapshot = await readHostSnapshot(fakeHost(hostTree.kernel, hostTree.paths, { isRoot: true }));
@@ -148,8 +210,22 @@ test('an agent pass over the fixture: the status carries the namespaces and stil
 
 test('a namespace that starts or stops being full or under pressure is worth a status write; its entries moving are not', () => {
   const pass1 = doc(buildNetnsStatus(first, null, MAX, DEFAULT_PRESSURE));
-  const moved = doc(buildNetnsStatus(census([ns(1, 12, 3, 0, { host: true }), ns(20, 960, 4, 0, { podUid: POD }), ns(30, 760), ns(40, 90, 7, 2)]), netnsDrops(first), MAX, DEFAULT_PRESSURE));
-  const dropping = doc(buildNetnsStatus(census([ns(1, 10, 3, 0, { host: true }), ns(20, 1000, 14, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]), netnsDrops(first), MAX, DEFAULT_PRESSURE));
+  const moved = doc(
+    buildNetnsStatus(
+      census([ns(1, 12, 3, 0, { host: true }), ns(20, 960, 4, 0, { podUid: POD }), ns(30, 760), ns(40, 90, 7, 2)]),
+      netnsDrops(first),
+      MAX,
+      DEFAULT_PRESSURE,
+    ),
+  );
+  const dropping = doc(
+    buildNetnsStatus(
+      census([ns(1, 10, 3, 0, { host: true }), ns(20, 1000, 14, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]),
+      netnsDrops(first),
+      MAX,
+      DEFAULT_PRESSURE,
+    ),
+  );
   const last = { status: pass1, at: 0 };
   assert.equal(writeReason(last, moved, 1000), null);
   assert.equal(writeReason(last, dropping, 1000), 'namespaces');

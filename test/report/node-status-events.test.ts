@@ -25,14 +25,32 @@ const snapshot = (count: number, drop = 0): HostSnapshot => ({
 const quiet: DropWindow = { seconds: 30, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: 0 };
 
 const parsed = validatePolicyObjects(
-  [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 3 }, spec: { timeouts: { tcp: { establishedSeconds: 600 } } } }, document: 1 }],
+  [
+    {
+      object: {
+        apiVersion: 'conntrack.io/v1alpha1',
+        kind: 'ConntrackPolicy',
+        metadata: { name: 'web', generation: 3 },
+        spec: { timeouts: { tcp: { establishedSeconds: 600 } } },
+      },
+      document: 1,
+    },
+  ],
   't',
 );
 if ('errors' in parsed) throw new Error('bad fixture');
 const effective = effectivePolicy(parsed.policies, {}, {});
 
 function reconciled(over: Partial<ReconcileResult>): PassOutcome {
-  const result: ReconcileResult = { mode: 'Enforce', plan: { actions: [], notApplicable: [], inSync: true }, drift: [], notApplicable: [], inSync: true, durationMs: 1, ...over };
+  const result: ReconcileResult = {
+    mode: 'Enforce',
+    plan: { actions: [], notApplicable: [], inSync: true },
+    drift: [],
+    notApplicable: [],
+    inSync: true,
+    durationMs: 1,
+    ...over,
+  };
   return { kind: 'reconciled', effective, result, generations: { web: 3 } };
 }
 
@@ -56,7 +74,14 @@ const conditions = (i: NodeStatusInputs) => Object.fromEntries(buildNodeStatus(i
 
 test('a healthy applied node', () => {
   const { status } = buildNodeStatus(inputs({}));
-  assert.deepEqual(conditions(inputs({})), { Ready: 'True/Ready', Applied: 'True/Applied', Drifted: 'False/InSync', Pressure: 'False/Normal', TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' });
+  assert.deepEqual(conditions(inputs({})), {
+    Ready: 'True/Ready',
+    Applied: 'True/Applied',
+    Drifted: 'False/InSync',
+    Pressure: 'False/Normal',
+    TableFull: 'False/NotDropping',
+    InsertionRace: 'False/NoRaceDrops',
+  });
   assert.equal(status.table?.usage, '10%');
   assert.equal(status.table?.bytes, 1000 * 256 + 1024 * 8);
   assert.deepEqual(status.appliedPolicy, { name: 'web', policies: [{ name: 'web', generation: 3 }], mode: 'Enforce' });
@@ -68,7 +93,12 @@ test('a healthy applied node', () => {
 
 const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: Record<string, string>; events: string[] }> = [
   { name: 'pressure warning at 75%', over: { snapshot: snapshot(750) }, conditions: { Pressure: 'True/Warning' }, events: ['Warning ConntrackTablePressure'] },
-  { name: 'pressure critical at 95%', over: { snapshot: snapshot(950) }, conditions: { Pressure: 'True/Critical' }, events: ['Warning ConntrackTablePressure'] },
+  {
+    name: 'pressure critical at 95%',
+    over: { snapshot: snapshot(950) },
+    conditions: { Pressure: 'True/Critical' },
+    events: ['Warning ConntrackTablePressure'],
+  },
   {
     name: 'drops without insert_failed at 100%: table full',
     over: { snapshot: snapshot(1000), drops: { window: { ...quiet, tableFull: 12 }, kernelLoggedFull: true } },
@@ -81,12 +111,30 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
     conditions: { Ready: 'False/InsertionRace', TableFull: 'False/NotDropping', InsertionRace: 'True/RaceDrops', Pressure: 'False/Normal' },
     events: ['Warning ConntrackInsertionRace'],
   },
-  { name: 'races resolved by the kernel: no condition, no event', over: { drops: { window: { ...quiet, clashResolved: 236 }, kernelLoggedFull: false } }, conditions: { TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' }, events: [] },
-  { name: 'the kernel logged table full', over: { drops: { window: quiet, kernelLoggedFull: true } }, conditions: { TableFull: 'True/KernelReportedFull' }, events: ['Warning ConntrackTableFull'] },
-  { name: 'first pass: one sample, drops not judged', over: { drops: { window: null, kernelLoggedFull: false } }, conditions: { TableFull: 'Unknown/FirstSample', InsertionRace: 'Unknown/FirstSample' }, events: [] },
+  {
+    name: 'races resolved by the kernel: no condition, no event',
+    over: { drops: { window: { ...quiet, clashResolved: 236 }, kernelLoggedFull: false } },
+    conditions: { TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' },
+    events: [],
+  },
+  {
+    name: 'the kernel logged table full',
+    over: { drops: { window: quiet, kernelLoggedFull: true } },
+    conditions: { TableFull: 'True/KernelReportedFull' },
+    events: ['Warning ConntrackTableFull'],
+  },
+  {
+    name: 'first pass: one sample, drops not judged',
+    over: { drops: { window: null, kernelLoggedFull: false } },
+    conditions: { TableFull: 'Unknown/FirstSample', InsertionRace: 'Unknown/FirstSample' },
+    events: [],
+  },
   {
     name: 'counters unreadable: drops not judged, and it says why',
-    over: { snapshot: { ...snapshot(100), stats: { source: null, counters: null, entries: null, cpus: 0, missing: [] } }, drops: { window: null, kernelLoggedFull: false } },
+    over: {
+      snapshot: { ...snapshot(100), stats: { source: null, counters: null, entries: null, cpus: 0, missing: [] } },
+      drops: { window: null, kernelLoggedFull: false },
+    },
     conditions: { TableFull: 'Unknown/CountersUnreadable', InsertionRace: 'Unknown/CountersUnreadable', Ready: 'True/Ready' },
     events: [],
   },
@@ -101,7 +149,13 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
     over: {
       outcome: reconciled({
         inSync: false,
-        execution: { ok: false, applied: [], failed: { action: { kind: 'sysctl', key: 'nf_conntrack_max', from: 1, to: 2 }, error: 'read-only in this network namespace (EACCES)' }, rolledBack: [], rollbackErrors: [] },
+        execution: {
+          ok: false,
+          applied: [],
+          failed: { action: { kind: 'sysctl', key: 'nf_conntrack_max', from: 1, to: 2 }, error: 'read-only in this network namespace (EACCES)' },
+          rolledBack: [],
+          rollbackErrors: [],
+        },
       }),
     },
     conditions: { Applied: 'False/ApplyFailed', Ready: 'False/ApplyFailed' },
@@ -113,7 +167,12 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
     conditions: { Applied: 'True/Applied' },
     events: ['Normal ConntrackPolicyApplied'],
   },
-  { name: 'restored', over: { outcome: { kind: 'restored', result: { ok: true, plan: { actions: [], notApplicable: [], inSync: true } } } }, conditions: { Applied: 'False/Restored' }, events: ['Normal ConntrackRestored'] },
+  {
+    name: 'restored',
+    over: { outcome: { kind: 'restored', result: { ok: true, plan: { actions: [], notApplicable: [], inSync: true } } } },
+    conditions: { Applied: 'False/Restored' },
+    events: ['Normal ConntrackRestored'],
+  },
   { name: 'no policy', over: { outcome: { kind: 'no-policy' } }, conditions: { Applied: 'False/NoPolicy', Ready: 'True/Ready' }, events: [] },
 ];
 for (const tc of cases) {
@@ -123,7 +182,10 @@ for (const tc of cases) {
     for (const [k, v] of Object.entries(tc.conditions)) assert.equal(got[k], v, k);
     const prev = buildNodeStatus(inputs({})).status;
     const events = eventsForPass(prev, buildNodeStatus(i).status, i.outcome);
-    assert.deepEqual(events.map((e) => `${e.type} ${e.reason}`), tc.events);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.reason}`),
+      tc.events,
+    );
     for (const e of events) assert.match(e.message, /n1|web/, 'the message names the node or the policy');
   });
 }

@@ -7,7 +7,16 @@ import type { DesiredState, NotrackRule } from '../../src/policy/types.js';
 import { emptyBaseline, NOTRACK_KEY, type Action } from '../../src/reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, renderPlanText } from '../../src/report/plan-text.js';
 
-const web: NotrackRule = { name: 'web', interface: 'eth0', protocol: 'tcp', ports: [{ from: 80, to: 80 }, { from: 443, to: 443 }], direction: 'inbound' };
+const web: NotrackRule = {
+  name: 'web',
+  interface: 'eth0',
+  protocol: 'tcp',
+  ports: [
+    { from: 80, to: 80 },
+    { from: 443, to: 443 },
+  ],
+  direction: 'inbound',
+};
 const wanted: DesiredState = { sysctls: {}, notrack: [web], acceptUntracked: true };
 
 const cases: { backend: NotrackBackendName; canAcceptUntracked: boolean; lines: string[] }[] = [
@@ -47,7 +56,10 @@ for (const { backend, canAcceptUntracked, lines } of cases) {
       conflicts: [],
       refused: [],
     });
-    assert.deepEqual(text.split('\n').filter((l) => l.includes('notrack')), lines);
+    assert.deepEqual(
+      text.split('\n').filter((l) => l.includes('notrack')),
+      lines,
+    );
   });
 }
 
@@ -67,7 +79,10 @@ test('a removed or changed rule is shown in the backend syntax too', () => {
   const changes = notrackChanges({ ...wanted, acceptUntracked: false }, baseline, { canAcceptUntracked: false, describe: (r) => describeRule('nftables', r) });
   assert.deepEqual(
     changes.map((c) => `${c.sign} ${c.name}: ${c.description}`),
-    ['~ web: notrack-pre iifname "eth0" tcp dport { 80, 443 }, notrack-out oifname "eth0" tcp sport { 80, 443 }', '- old: notrack-out ip daddr 10.0.0.1, notrack-pre ip saddr 10.0.0.1'],
+    [
+      '~ web: notrack-pre iifname "eth0" tcp dport { 80, 443 }, notrack-out oifname "eth0" tcp sport { 80, 443 }',
+      '- old: notrack-out ip daddr 10.0.0.1, notrack-pre ip saddr 10.0.0.1',
+    ],
   );
 });
 
@@ -78,7 +93,10 @@ test('describeAction: the diff lines plan prints', () => {
     [{ kind: 'sysctl', key: 'nf_conntrack_udp_timeout', from: 30, to: 10 }, 'udp timeout  30 -> 10'],
     [{ kind: 'sysctl', key: 'nf_conntrack_max', from: 262144, to: 1048576 }, 'max  262144 -> 1048576'],
     [{ kind: 'buckets', key: 'buckets', via: 'hashsize', from: 262144, to: 524288 }, 'buckets  262144 -> 524288 (via hashsize)'],
-    [{ kind: 'notrack-sync', key: 'notrack', to: { rules: [], acceptUntracked: false }, from: null, missing: ['a', 'b'], extra: ['c'] }, 'notrack  sync: 2 to add, 1 to remove'],
+    [
+      { kind: 'notrack-sync', key: 'notrack', to: { rules: [], acceptUntracked: false }, from: null, missing: ['a', 'b'], extra: ['c'] },
+      'notrack  sync: 2 to add, 1 to remove',
+    ],
   ];
   for (const [action, line] of lines) assert.equal(describeAction(action), line);
   assert.equal(

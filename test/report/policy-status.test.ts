@@ -8,13 +8,23 @@ import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 const now = new Date('2026-01-01T00:00:00Z');
 
 function policy(name: string, spec: Record<string, unknown>): ConntrackPolicyDoc {
-  const r = validatePolicyObjects([{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name, generation: 2 }, spec }, document: 1 }], 'test');
+  const r = validatePolicyObjects(
+    [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name, generation: 2 }, spec }, document: 1 }],
+    'test',
+  );
   if ('errors' in r) throw new Error(JSON.stringify(r.errors));
   return r.policies[0]!;
 }
 
 function nodeStatus(name: string, applied: [string, string], drifted: 'True' | 'False', policies = [{ name: 'web', generation: 2 }]): NodeStatusDoc {
-  const cond = (type: 'Applied' | 'Drifted', status: string, reason: string) => ({ type, status: status as 'True', reason, message: '', lastTransitionTime: 't', observedGeneration: 2 });
+  const cond = (type: 'Applied' | 'Drifted', status: string, reason: string) => ({
+    type,
+    status: status as 'True',
+    reason,
+    message: '',
+    lastTransitionTime: 't',
+    observedGeneration: 2,
+  });
   return {
     nodeName: name,
     lastProbeTime: 't',
@@ -51,7 +61,10 @@ test('counts selected, in sync, drifted, failed; Degraded and not Ready', () => 
 });
 
 test('a node that applied an older generation is not in sync yet', () => {
-  const view: ClusterView = { nodes: nodes.slice(0, 1), statuses: new Map([['w1', nodeStatus('w1', ['True', 'Applied'], 'False', [{ name: 'web', generation: 1 }])]]) };
+  const view: ClusterView = {
+    nodes: nodes.slice(0, 1),
+    statuses: new Map([['w1', nodeStatus('w1', ['True', 'Applied'], 'False', [{ name: 'web', generation: 1 }])]]),
+  };
   const s = buildPolicyStatus({ name: 'web', generation: 2, nodeSelector: {}, errors: [], previous: [] }, view, undefined, now);
   assert.equal(s.inSyncNodes, 0);
 });
@@ -59,11 +72,32 @@ test('a node that applied an older generation is not in sync yet', () => {
 test('all in sync: Ready', () => {
   const view: ClusterView = { nodes: nodes.slice(0, 2), statuses: new Map(['w1', 'w2'].map((n) => [n, nodeStatus(n, ['True', 'Applied'], 'False')])) };
   const s = buildPolicyStatus({ name: 'web', generation: 2, nodeSelector: {}, errors: [], previous: [] }, view, undefined, now);
-  assert.deepEqual(s.conditions.find((c) => c.type === 'Ready'), { type: 'Ready', status: 'True', reason: 'AllInSync', message: 'All 2 selected node(s) are in sync.', observedGeneration: 2, lastTransitionTime: now.toISOString() });
+  assert.deepEqual(
+    s.conditions.find((c) => c.type === 'Ready'),
+    {
+      type: 'Ready',
+      status: 'True',
+      reason: 'AllInSync',
+      message: 'All 2 selected node(s) are in sync.',
+      observedGeneration: 2,
+      lastTransitionTime: now.toISOString(),
+    },
+  );
 });
 
 test('a rejected policy says why', () => {
-  const s = buildPolicyStatus({ name: 'bad', generation: 1, nodeSelector: {}, errors: [{ policy: 'bad', path: 'spec.timeouts.tcp.establishedSeconds', message: 'must be at least 1 second' }], previous: [] }, { nodes: [], statuses: new Map() }, undefined, now);
+  const s = buildPolicyStatus(
+    {
+      name: 'bad',
+      generation: 1,
+      nodeSelector: {},
+      errors: [{ policy: 'bad', path: 'spec.timeouts.tcp.establishedSeconds', message: 'must be at least 1 second' }],
+      previous: [],
+    },
+    { nodes: [], statuses: new Map() },
+    undefined,
+    now,
+  );
   const r = s.conditions.find((c) => c.type === 'Rejected')!;
   assert.equal(r.status, 'True');
   assert.match(r.message, /spec\.timeouts\.tcp\.establishedSeconds: must be at least 1 second/);

@@ -28,18 +28,29 @@ function countBy(values: string[]): Record<string, number> {
   return out;
 }
 
-test('the with-table capture: the same counts as the field notes\' awk over the same lines', async () => {
-  const lines = fixtureText('with-table', 'conntrack-L-extended.txt').split('\n').filter((l) => l !== '');
+test("the with-table capture: the same counts as the field notes' awk over the same lines", async () => {
+  const lines = fixtureText('with-table', 'conntrack-L-extended.txt')
+    .split('\n')
+    .filter((l) => l !== '');
   const { kernel, paths } = loadFixtureTree('with-table');
   const { values: sysctls } = await readConntrackSysctls(fakeHost(kernel, paths));
   const parser = new EntryParser();
-  const got = await summarizeBatches(inBatches(lines.map((l) => parser.parse(l)!), 5), { sysctls });
+  const got = await summarizeBatches(
+    inBatches(
+      lines.map((l) => parser.parse(l)!),
+      5,
+    ),
+    { sysctls },
+  );
   // The oracle: awk '{print $3}' and '$3=="tcp" {print $6}' over the same text.
   const fields = lines.map((l) => l.trim().split(/\s+/));
   assert.deepEqual(got.byProtocol, countBy(fields.map((f) => f[2]!)));
   assert.deepEqual(got.tcpStates, countBy(fields.filter((f) => f[2] === 'tcp').map((f) => f[5]!)));
   assert.deepEqual(got.byL3, countBy(fields.map((f) => f[0]!)));
-  assert.deepEqual(got.flags, { assured: lines.filter((l) => l.includes('[ASSURED]')).length, unreplied: lines.filter((l) => l.includes('[UNREPLIED]')).length });
+  assert.deepEqual(got.flags, {
+    assured: lines.filter((l) => l.includes('[ASSURED]')).length,
+    unreplied: lines.filter((l) => l.includes('[UNREPLIED]')).length,
+  });
   assert.equal(got.total, 23);
   assert.deepEqual(got.loopback, { count: 23, share: 1 }); // the namespace only had loopback traffic
   assert.deepEqual(got.topSources[0], { address: '127.0.0.1', count: fields.filter((f) => f.find((x) => x.startsWith('src=')) === 'src=127.0.0.1').length });
@@ -51,7 +62,9 @@ test('the with-table capture: the same counts as the field notes\' awk over the 
 });
 
 test('idle under lower timeouts: currentTimeout - remaining, per candidate below the current timeout', () => {
-  const s = new TableSummarizer({ sysctls: { nf_conntrack_tcp_timeout_established: 432000, nf_conntrack_tcp_timeout_time_wait: 120, nf_conntrack_tcp_timeout_syn_sent: 120 } });
+  const s = new TableSummarizer({
+    sysctls: { nf_conntrack_tcp_timeout_established: 432000, nf_conntrack_tcp_timeout_time_wait: 120, nf_conntrack_tcp_timeout_syn_sent: 120 },
+  });
   for (const remaining of [431999, 432000 - 700, 432000 - 4000, 432000 - 100000, 0]) s.add(entry({ timeout: remaining }));
   for (const remaining of [119, 100, 50]) s.add(entry({ state: 'TIME_WAIT', timeout: remaining }));
   s.add(entry({ state: 'SYN_SENT2', timeout: 1 }));
@@ -72,7 +85,15 @@ test('idle under lower timeouts: currentTimeout - remaining, per candidate below
       { seconds: 86400, count: 2 },
     ],
   });
-  assert.deepEqual(got.TIME_WAIT, { timeoutSeconds: 120, entries: 3, idleLongerThan: [{ seconds: 10, count: 2 }, { seconds: 30, count: 1 }, { seconds: 60, count: 1 }] });
+  assert.deepEqual(got.TIME_WAIT, {
+    timeoutSeconds: 120,
+    entries: 3,
+    idleLongerThan: [
+      { seconds: 10, count: 2 },
+      { seconds: 30, count: 1 },
+      { seconds: 60, count: 1 },
+    ],
+  });
   assert.equal(got.SYN_SENT2!.timeoutSeconds, 120);
   assert.deepEqual(Object.keys(got).sort(), ['ESTABLISHED', 'SYN_SENT2', 'TIME_WAIT']);
   assert.equal(tcpTimeoutKey('CLOSE_WAIT'), 'nf_conntrack_tcp_timeout_close_wait');
@@ -90,11 +111,20 @@ test('loopback share: 127.0.0.0/8 or ::1 on either side of the original directio
 
 test('top sources: exact while distinct keys fit, ties ordered by address', () => {
   const s = new TableSummarizer({ sysctls: {}, topN: 3, exactKeys: 10 });
-  for (const [src, n] of [['10.0.0.3', 5], ['10.0.0.1', 2], ['10.0.0.2', 2], ['10.0.0.4', 1]] as const) {
+  for (const [src, n] of [
+    ['10.0.0.3', 5],
+    ['10.0.0.1', 2],
+    ['10.0.0.2', 2],
+    ['10.0.0.4', 1],
+  ] as const) {
     for (let i = 0; i < n; i++) s.add(entry({ src }));
   }
   const got = s.result();
-  assert.deepEqual(got.topSources, [{ address: '10.0.0.3', count: 5 }, { address: '10.0.0.1', count: 2 }, { address: '10.0.0.2', count: 2 }]);
+  assert.deepEqual(got.topSources, [
+    { address: '10.0.0.3', count: 5 },
+    { address: '10.0.0.1', count: 2 },
+    { address: '10.0.0.2', count: 2 },
+  ]);
   assert.deepEqual(got.topDestinations, [{ address: '10.0.0.2', count: 10 }]);
   assert.deepEqual(got.topAccuracy.sources, { exact: true, errorBound: 0 });
   assert.deepEqual(JSON.parse(JSON.stringify(got)), got, 'JSON-able');

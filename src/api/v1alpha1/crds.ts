@@ -89,9 +89,7 @@ const POLICY_EXTRAS: Extras = {
     ],
   },
   'spec.table.autoSize': {
-    'x-kubernetes-validations': [
-      { rule: '!has(self.minMax) || !has(self.maxMax) || self.minMax <= self.maxMax', message: 'maxMax must not be below minMax' },
-    ],
+    'x-kubernetes-validations': [{ rule: '!has(self.minMax) || !has(self.maxMax) || self.minMax <= self.maxMax', message: 'maxMax must not be below minMax' }],
   },
   'spec.notrack': { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },
   'spec.notrack[]': {
@@ -173,8 +171,7 @@ function structural(node: JsonSchema, path: string, extras: Extras, used: Set<st
 }
 
 // io 'input': fields with a default are optional and carry it as an OpenAPI default the server fills in.
-const jsonSchemaOf = (schema: z.ZodType) =>
-  z.toJSONSchema(schema, { io: 'input', target: 'openapi-3.0', unrepresentable: 'throw' }) as JsonSchema;
+const jsonSchemaOf = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', target: 'openapi-3.0', unrepresentable: 'throw' }) as JsonSchema;
 
 /** The structural schema of one zod schema; throws naming the path of anything Kubernetes cannot express. */
 export function structuralSchema(schema: z.ZodType): JsonSchema {
@@ -199,11 +196,7 @@ function rootSchema(description: string, parts: { spec?: z.ZodType; status: z.Zo
   return { type: 'object', description, properties, ...(parts.spec ? { required: ['spec'] } : {}) };
 }
 
-function crd(
-  names: ResourceNames,
-  openAPIV3Schema: JsonSchema,
-  additionalPrinterColumns: PrinterColumn[],
-): CustomResourceDefinition {
+function crd(names: ResourceNames, openAPIV3Schema: JsonSchema, additionalPrinterColumns: PrinterColumn[]): CustomResourceDefinition {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -269,12 +262,22 @@ export function buildStatusCrd(): CustomResourceDefinition {
       CONDITION_LIST,
     ),
     [
-      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'False when the node cannot follow its policy or drops packets now.' },
+      {
+        name: 'Ready',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+        description: 'False when the node cannot follow its policy or drops packets now.',
+      },
       { name: 'Usage', type: 'string', jsonPath: '.status.table.usage', description: 'Entries as a share of max.' },
       { name: 'Count', type: 'integer', jsonPath: '.status.table.count', description: 'Entries in the table.' },
       { name: 'Max', type: 'integer', jsonPath: '.status.table.max', description: 'nf_conntrack_max.' },
       { name: 'Buckets', type: 'integer', jsonPath: '.status.table.buckets', description: 'Hash buckets.' },
-      { name: 'Drops', type: 'integer', jsonPath: '.status.counters.drop', description: 'Packets of new connections dropped since boot (history; TableFull and InsertionRace say whether now).' },
+      {
+        name: 'Drops',
+        type: 'integer',
+        jsonPath: '.status.counters.drop',
+        description: 'Packets of new connections dropped since boot (history; TableFull and InsertionRace say whether now).',
+      },
       { name: 'Policy', type: 'string', jsonPath: '.status.appliedPolicy.name', description: 'Policies in effect.' },
       { name: 'Drift', type: 'integer', jsonPath: '.status.driftCount', description: 'Keys that differ from the policy.' },
       { name: 'Kernel', type: 'string', jsonPath: '.status.kernel.release', description: 'Kernel release.', priority: 1 },

@@ -12,5 +12,15 @@ export interface ResourceNames {
   shortName: string;
 }
 
-export const POLICY_RESOURCE = { kind: 'ConntrackPolicy', plural: 'conntrackpolicies', singular: 'conntrackpolicy', shortName: 'ctpol' } as const satisfies ResourceNames;
-export const STATUS_RESOURCE = { kind: 'ConntrackStatus', plural: 'conntrackstatuses', singular: 'conntrackstatus', shortName: 'ctst' } as const satisfies ResourceNames;
+export const POLICY_RESOURCE = {
+  kind: 'ConntrackPolicy',
+  plural: 'conntrackpolicies',
+  singular: 'conntrackpolicy',
+  shortName: 'ctpol',
+} as const satisfies ResourceNames;
+export const STATUS_RESOURCE = {
+  kind: 'ConntrackStatus',
+  plural: 'conntrackstatuses',
+  singular: 'conntrackstatus',
+  shortName: 'ctst',
+} as const satisfies ResourceNames;

@@ -10,7 +10,6 @@
 import { z } from 'zod';
 import { GROUP_VERSION, POLICY_RESOURCE } from './names.js';
 
-
 // Patterns are exported so that load.ts can turn "must match /.../" into a
 // readable reason. They must stay RE2-compatible (no lookaround): the API
 // server checks the CRD's `pattern` with Go's regexp.
@@ -29,11 +28,7 @@ export const LabelSelectorRequirement = z
   .object({
     key: z.string().min(1).max(317).describe('The label key the requirement applies to.'),
     operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('How the key relates to the values.'),
-    values: z
-      .array(z.string().max(63))
-      .max(64)
-      .optional()
-      .describe('Values for In and NotIn (non-empty there); must be empty for Exists and DoesNotExist.'),
+    values: z.array(z.string().max(63)).max(64).optional().describe('Values for In and NotIn (non-empty there); must be empty for Exists and DoesNotExist.'),
   })
   .strict()
   .describe('A label selector requirement, as in Kubernetes label selectors.');
@@ -55,13 +50,7 @@ export const AutoSize = z
       .max(25)
       .default(2)
       .describe('Share of node RAM (whole percent) the conntrack table may use: max x slab object size + buckets x 8 bytes.'),
-    targetUsagePercent: z
-      .number()
-      .int()
-      .min(10)
-      .max(90)
-      .default(50)
-      .describe('Size max so that the observed entry count is at most this share of it.'),
+    targetUsagePercent: z.number().int().min(10).max(90).default(50).describe('Size max so that the observed entry count is at most this share of it.'),
     minMax: z.number().int().min(1024).optional().describe('Floor for the computed nf_conntrack_max.'),
     maxMax: z.number().int().min(1024).optional().describe('Ceiling for the computed nf_conntrack_max.'),
   })
@@ -129,11 +118,7 @@ export const PortSpec = z
 export const NotrackRule = z
   .object({
     name: z.string().regex(DNS_LABEL).max(28).describe('Unique rule name; it appears in the rule comment.'),
-    interface: z
-      .string()
-      .regex(INTERFACE_NAME)
-      .optional()
-      .describe('Interface name: -i on packets coming in, -o on packets going out.'),
+    interface: z.string().regex(INTERFACE_NAME).optional().describe('Interface name: -i on packets coming in, -o on packets going out.'),
     protocol: z.enum(['tcp', 'udp']).optional().describe('L4 protocol; required when ports are given.'),
     ports: z
       .array(PortSpec)

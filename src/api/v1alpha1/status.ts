@@ -50,16 +50,9 @@ export const KernelFacts = z
   .strictObject({
     release: z.string().max(256).describe('Kernel release (uname -r).'),
     conntrackLoaded: z.boolean().describe('Whether the nf_conntrack module is loaded.'),
-    hostNetworkNamespace: z
-      .boolean()
-      .optional()
-      .describe("Whether the agent sees the node's own network namespace (absent when it cannot tell)."),
-    notrackBackend: z
-      .enum(['iptables-nft', 'iptables-legacy', 'nftables', 'none'])
-      .describe('Which firewall backend holds the NOTRACK rules.'),
-    tableSource: z
-      .enum(['procfs', 'conntrack-tool', 'none'])
-      .describe('How the table was read: /proc/net/nf_conntrack, the conntrack tool, or not at all.'),
+    hostNetworkNamespace: z.boolean().optional().describe("Whether the agent sees the node's own network namespace (absent when it cannot tell)."),
+    notrackBackend: z.enum(['iptables-nft', 'iptables-legacy', 'nftables', 'none']).describe('Which firewall backend holds the NOTRACK rules.'),
+    tableSource: z.enum(['procfs', 'conntrack-tool', 'none']).describe('How the table was read: /proc/net/nf_conntrack, the conntrack tool, or not at all.'),
   })
   .describe('Facts about the node kernel.');
 
@@ -153,21 +146,23 @@ export const NetnsRow = z
     drop: Count.optional().describe('Packets of new connections dropped in it since it was created.'),
     dropsRising: Count.optional().describe('Drops since the previous pass not explained by insertion races: its table is full now.'),
     podUid: z.string().max(64).optional().describe('The pod whose containers are in it, from their kubelet cgroup.'),
-    podNamespace: z.string().max(63).optional().describe('That pod\'s namespace, from the API (agent in a cluster, once it has listed the node\'s pods).'),
-    podName: z.string().max(253).optional().describe('That pod\'s name, from the API (agent in a cluster, once it has listed the node\'s pods).'),
+    podNamespace: z.string().max(63).optional().describe("That pod's namespace, from the API (agent in a cluster, once it has listed the node's pods)."),
+    podName: z.string().max(253).optional().describe("That pod's name, from the API (agent in a cluster, once it has listed the node's pods)."),
   })
   .describe('One network namespace on the node.');
 
 export const NetnsSummary = z
   .strictObject({
     count: Count.describe('Network namespaces with a process on the node.'),
-    entries: Count.optional().describe('Entries over all of them (each one\'s own count summed): the node-wide table.'),
-    slabActiveObjects: Count.optional().describe('Active nf_conntrack slab objects: bounds the node-wide entries from above (freed entries stay until reused).'),
+    entries: Count.optional().describe("Entries over all of them (each one's own count summed): the node-wide table."),
+    slabActiveObjects: Count.optional().describe(
+      'Active nf_conntrack slab objects: bounds the node-wide entries from above (freed entries stay until reused).',
+    ),
     top: z.array(NetnsRow).max(5).describe('The namespaces with the most entries (at most 5).'),
-    full: z.array(NetnsRow).max(5).describe('Namespaces other than the host\'s dropping new connections now (at most 5).'),
-    pressure: z.array(NetnsRow).max(5).describe('Namespaces other than the host\'s above the warning threshold, fullest first (at most 5).'),
+    full: z.array(NetnsRow).max(5).describe("Namespaces other than the host's dropping new connections now (at most 5)."),
+    pressure: z.array(NetnsRow).max(5).describe("Namespaces other than the host's above the warning threshold, fullest first (at most 5)."),
   })
-  .describe('Every network namespace of the node: each has its own count against the global max, which the host\'s count does not show.');
+  .describe("Every network namespace of the node: each has its own count against the global max, which the host's count does not show.");
 
 export const NodeStatus = z
   .strictObject({
@@ -186,7 +181,10 @@ export const NodeStatus = z
       .describe('Values before the agent first changed them (restored when no policy selects the node).'),
     findings: z.array(Finding).max(32).optional().describe('Recommendations from the numbers.'),
     namespaces: NetnsSummary.optional(),
-    conditions: z.array(NodeCondition).max(8).describe('Ready, Applied, Drifted, Pressure, TableFull and InsertionRace; observedGeneration is this object\'s own (always 1: it has no spec).'),
+    conditions: z
+      .array(NodeCondition)
+      .max(8)
+      .describe("Ready, Applied, Drifted, Pressure, TableFull and InsertionRace; observedGeneration is this object's own (always 1: it has no spec)."),
   })
   .describe('What the agent sees on the node and what it did.');
 

@@ -18,7 +18,9 @@ export class NftablesBackend implements NotrackBackend {
     const wanted = renderNftLines(desired).map(canonicalNftLine);
     const table = await this.listTable();
     if (table === 'foreign' && wanted.length > 0) {
-      throw new ForeignObjectError(`nftables table ${NFT_TABLE} already exists and is not ours (no ${NFT_OWNER_COMMENT}): refusing to take it over; rename or remove it`);
+      throw new ForeignObjectError(
+        `nftables table ${NFT_TABLE} already exists and is not ours (no ${NFT_OWNER_COMMENT}): refusing to take it over; rename or remove it`,
+      );
     }
     const actual = typeof table === 'string' ? [] : table.map(canonicalNftLine);
     const missing = linesMissingFrom(actual, wanted);

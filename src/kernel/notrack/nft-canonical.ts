@@ -16,7 +16,13 @@ interface Interval {
 /** The line with every address and port set in one canonical form; a set it cannot read is left as it is. */
 export function canonicalNftLine(line: string): string {
   return line.replace(SET, (whole, key: string, set: string) => {
-    const items = set.startsWith('{') ? set.slice(1, -1).split(',').map((s) => s.trim()).filter(Boolean) : [set];
+    const items = set.startsWith('{')
+      ? set
+          .slice(1, -1)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [set];
     const intervals = items.map((item) => (key.startsWith('ip') ? addressInterval(item) : portInterval(item)));
     if (intervals.some((i) => i === undefined)) return whole;
     const merged = merge(intervals as Interval[]).map(format);

@@ -88,8 +88,14 @@ function flowMatches(rule: NotrackRule, split: AddressSplit, initiatedBy: 'peer'
   const entering = { hook: 'prerouting' as const, inInterface: rule.interface };
   const leaving = { hook: 'output' as const, outInterface: rule.interface };
   return initiatedBy === 'peer'
-    ? [{ ...original, ...entering }, { ...reply, ...leaving }]
-    : [{ ...original, ...leaving }, { ...reply, ...entering }];
+    ? [
+        { ...original, ...entering },
+        { ...reply, ...leaving },
+      ]
+    : [
+        { ...original, ...leaving },
+        { ...reply, ...entering },
+      ];
 }
 
 function matchKey(m: PacketMatch): string {
@@ -98,8 +104,7 @@ function matchKey(m: PacketMatch): string {
 
 export function packetMatches(rule: NotrackRule): PacketMatch[] {
   if (rule.ports?.length && !rule.protocol) throw new Error(`notrack rule ${rule.name}: ports need a protocol (tcp or udp)`);
-  const initiators: ('peer' | 'host')[] =
-    rule.direction === 'inbound' ? ['peer'] : rule.direction === 'outbound' ? ['host'] : ['peer', 'host'];
+  const initiators: ('peer' | 'host')[] = rule.direction === 'inbound' ? ['peer'] : rule.direction === 'outbound' ? ['host'] : ['peer', 'host'];
   const all = splitByFamily(rule).flatMap((split) => initiators.flatMap((by) => flowMatches(rule, split, by)));
   // "both" without ports or addresses yields the same match twice (e.g. -i lo).
   const seen = new Set<string>();

@@ -118,7 +118,10 @@ export function renderIptablesChains(desired: NotrackDesired, family: IpFamily):
         // reason a source-port match is accepted only when it is limited to source addresses.
         const openToAnyone = m.sourcePorts.length > 0 && m.sources.length === 0;
         if (desired.acceptUntracked && m.hook === 'prerouting' && !openToAnyone) {
-          add(CHAIN_ACCEPT, ['-A', CHAIN_ACCEPT, ...args, '-m', 'conntrack', '--ctstate', 'UNTRACKED', '-m', 'comment', '--comment', rule.name, '-j', 'ACCEPT'].join(' '));
+          add(
+            CHAIN_ACCEPT,
+            ['-A', CHAIN_ACCEPT, ...args, '-m', 'conntrack', '--ctstate', 'UNTRACKED', '-m', 'comment', '--comment', rule.name, '-j', 'ACCEPT'].join(' '),
+          );
         }
       }
     }

@@ -13,14 +13,27 @@ import { badRequest } from './status-errors.js';
 
 /** The client-node model of each built-in resource we serve. */
 const MODEL_OF: Record<string, string> = {
-  '/namespaces': 'V1Namespace', '/nodes': 'V1Node', '/events': 'CoreV1Event', '/configmaps': 'V1ConfigMap', '/secrets': 'V1Secret',
-  '/serviceaccounts': 'V1ServiceAccount', '/services': 'V1Service', '/pods': 'V1Pod',
-  'apps/daemonsets': 'V1DaemonSet', 'apps/deployments': 'V1Deployment', 'coordination.k8s.io/leases': 'V1Lease', 'events.k8s.io/events': 'EventsV1Event',
-  'rbac.authorization.k8s.io/clusterroles': 'V1ClusterRole', 'rbac.authorization.k8s.io/clusterrolebindings': 'V1ClusterRoleBinding',
-  'rbac.authorization.k8s.io/roles': 'V1Role', 'rbac.authorization.k8s.io/rolebindings': 'V1RoleBinding',
+  '/namespaces': 'V1Namespace',
+  '/nodes': 'V1Node',
+  '/events': 'CoreV1Event',
+  '/configmaps': 'V1ConfigMap',
+  '/secrets': 'V1Secret',
+  '/serviceaccounts': 'V1ServiceAccount',
+  '/services': 'V1Service',
+  '/pods': 'V1Pod',
+  'apps/daemonsets': 'V1DaemonSet',
+  'apps/deployments': 'V1Deployment',
+  'coordination.k8s.io/leases': 'V1Lease',
+  'events.k8s.io/events': 'EventsV1Event',
+  'rbac.authorization.k8s.io/clusterroles': 'V1ClusterRole',
+  'rbac.authorization.k8s.io/clusterrolebindings': 'V1ClusterRoleBinding',
+  'rbac.authorization.k8s.io/roles': 'V1Role',
+  'rbac.authorization.k8s.io/rolebindings': 'V1RoleBinding',
   'admissionregistration.k8s.io/validatingadmissionpolicies': 'V1ValidatingAdmissionPolicy',
   'admissionregistration.k8s.io/validatingadmissionpolicybindings': 'V1ValidatingAdmissionPolicyBinding',
-  'scheduling.k8s.io/priorityclasses': 'V1PriorityClass', 'policy/poddisruptionbudgets': 'V1PodDisruptionBudget', 'apiextensions.k8s.io/customresourcedefinitions': 'V1CustomResourceDefinition',
+  'scheduling.k8s.io/priorityclasses': 'V1PriorityClass',
+  'policy/poddisruptionbudgets': 'V1PodDisruptionBudget',
+  'apiextensions.k8s.io/customresourcedefinitions': 'V1CustomResourceDefinition',
   'authorization.k8s.io/selfsubjectaccessreviews': 'V1SelfSubjectAccessReview',
 };
 
@@ -61,18 +74,30 @@ export class BuiltinFields {
   static async load(): Promise<BuiltinFields> {
     const dir = join(dirname(createRequire(import.meta.url).resolve('@kubernetes/client-node/package.json')), 'dist', 'gen', 'models');
     // Type names without a model file (V1MicroTime) are scalars on the wire.
-    const available = new Set(readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)));
+    const available = new Set(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => f.slice(0, -3)),
+    );
     const models = new Map<string, Map<string, string>>();
     const pending = new Set<string>();
     const visit = async (name: string): Promise<void> => {
       if (models.has(name) || pending.has(name) || !available.has(name)) return;
       pending.add(name);
-      const mod = (await import(`@kubernetes/client-node/dist/gen/models/${name}.js`)) as Record<string, { getAttributeTypeMap?: () => { baseName: string; type: string }[] }>;
+      const mod = (await import(`@kubernetes/client-node/dist/gen/models/${name}.js`)) as Record<
+        string,
+        { getAttributeTypeMap?: () => { baseName: string; type: string }[] }
+      >;
       const attributes = mod[name]?.getAttributeTypeMap?.();
       if (!attributes) return;
       const fields = new Map(attributes.map((a) => [a.baseName, a.type]));
       models.set(name, fields);
-      await Promise.all([...fields.values()].map(modelName).filter((n): n is string => n !== undefined).map(visit));
+      await Promise.all(
+        [...fields.values()]
+          .map(modelName)
+          .filter((n): n is string => n !== undefined)
+          .map(visit),
+      );
     };
     await Promise.all(Object.values(MODEL_OF).map(visit));
     return new BuiltinFields(models);

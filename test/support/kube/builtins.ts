@@ -38,8 +38,16 @@ export function applyBuiltinCreateDefaults(info: ResourceInfo, obj: JsonObject):
     const status = (isObject(obj.status) ? obj.status : (obj.status = {})) as JsonObject;
     setIfAbsent(status, 'daemonEndpoints', { kubeletEndpoint: { Port: 0 } });
     setIfAbsent(status, 'nodeInfo', {
-      machineID: '', systemUUID: '', bootID: '', kernelVersion: '', osImage: '', containerRuntimeVersion: '',
-      kubeletVersion: '', kubeProxyVersion: '', operatingSystem: '', architecture: '',
+      machineID: '',
+      systemUUID: '',
+      bootID: '',
+      kernelVersion: '',
+      osImage: '',
+      containerRuntimeVersion: '',
+      kubeletVersion: '',
+      kubeProxyVersion: '',
+      operatingSystem: '',
+      architecture: '',
     });
   } else if (key === '/namespaces') {
     const meta = obj.metadata as Record<string, any>;

@@ -5,7 +5,17 @@ import type { JsonSchema } from './schema-types.js';
 import { fieldErrors, type FieldError } from './status-errors.js';
 
 /** Fields a value-validation branch (anyOf/allOf/oneOf/not) must not carry to be structural. */
-const FORBIDDEN_IN_BRANCHES = ['type', 'default', 'nullable', 'description', 'title', 'additionalProperties', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-embedded-resource', 'x-kubernetes-int-or-string'] as const;
+const FORBIDDEN_IN_BRANCHES = [
+  'type',
+  'default',
+  'nullable',
+  'description',
+  'title',
+  'additionalProperties',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-embedded-resource',
+  'x-kubernetes-int-or-string',
+] as const;
 
 /** The one anyOf that may carry types: the int-or-string pair, exactly. */
 function isIntOrStringPair(branches: JsonSchema[] | undefined): boolean {
@@ -27,7 +37,13 @@ export function validateCrdSpec(crd: Record<string, unknown>): FieldError[] {
   const versions = Array.isArray(spec.versions) ? (spec.versions as Record<string, any>[]) : [];
   if (versions.length === 0) errors.push(fieldErrors.invalid('spec.versions', versions, 'must have exactly one version marked as storage version'));
   if (versions.filter((v) => v.storage === true).length !== 1 && versions.length > 0) {
-    errors.push(fieldErrors.invalid('spec.versions', versions.map((v) => v.name), 'must have exactly one version marked as storage version'));
+    errors.push(
+      fieldErrors.invalid(
+        'spec.versions',
+        versions.map((v) => v.name),
+        'must have exactly one version marked as storage version',
+      ),
+    );
   }
   // One schema shared by all versions is reported at spec.validation, as the apiserver hoists it.
   const schemas = versions.map((v) => JSON.stringify(v.schema?.openAPIV3Schema ?? null));

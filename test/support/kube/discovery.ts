@@ -48,7 +48,13 @@ export function apiGroup(registry: ResourceRegistry, name: string): Record<strin
 function aggregatedResource(r: ResourceInfo): Record<string, unknown> {
   // Built-ins leave responseKind's group/version empty; CRDs fill them in (capture 05).
   const responseKind = { group: r.custom ? r.group : '', version: r.custom ? r.version : '', kind: r.kind };
-  const entry: Record<string, unknown> = { resource: r.resource, responseKind, scope: r.namespaced ? 'Namespaced' : 'Cluster', singularResource: r.singular, verbs: r.verbs };
+  const entry: Record<string, unknown> = {
+    resource: r.resource,
+    responseKind,
+    scope: r.namespaced ? 'Namespaced' : 'Cluster',
+    singularResource: r.singular,
+    verbs: r.verbs,
+  };
   if (r.shortNames.length > 0) entry.shortNames = r.shortNames;
   if (r.categories.length > 0) entry.categories = r.categories;
   if (r.hasStatus) entry.subresources = [{ subresource: 'status', responseKind, verbs: STATUS_VERBS }];

@@ -32,11 +32,17 @@ function failureFor(spec: FailureSpec): ApiError {
   const retry = String(spec.retryAfterSeconds ?? 1);
   switch (spec.status) {
     case 429:
-      return new ApiError(statusBody(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds: Number(retry) }), { 'Retry-After': retry });
+      return new ApiError(statusBody(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds: Number(retry) }), {
+        'Retry-After': retry,
+      });
     case 503:
-      return new ApiError(statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request', { retryAfterSeconds: Number(retry) }), { 'Retry-After': retry });
+      return new ApiError(statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request', { retryAfterSeconds: Number(retry) }), {
+        'Retry-After': retry,
+      });
     case 504:
-      return new ApiError(statusBody(504, 'Timeout', 'the server was unable to return a response in the time allotted, but may still be processing the request'));
+      return new ApiError(
+        statusBody(504, 'Timeout', 'the server was unable to return a response in the time allotted, but may still be processing the request'),
+      );
     default:
       return new ApiError(statusBody(500, 'InternalError', 'Internal error occurred: injected fault', { causes: [{ message: 'injected fault' }] }));
   }

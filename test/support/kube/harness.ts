@@ -48,7 +48,8 @@ export interface TestApi {
 
 export const SKIP_REAL_SERVER = 'needs the in-process test API server (fault injection / request log): a real kube-apiserver has none';
 /** For kube-apiserver behaviour nothing the project runs relies on, which the test server leaves out. */
-export const REAL_SERVER_ONLY = 'kube-apiserver behaviour the in-process test server leaves out (nothing the project runs needs it): set KUBEBUILDER_ASSETS to run it against a real server';
+export const REAL_SERVER_ONLY =
+  'kube-apiserver behaviour the in-process test server leaves out (nothing the project runs needs it): set KUBEBUILDER_ASSETS to run it against a real server';
 
 export async function startApi(opts: StartApiOptions = {}): Promise<TestApi> {
   const tokens = new Map<string, string>();
@@ -68,8 +69,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<TestApi> {
       const token = user ? tokenFor(user) : adminToken;
       return writeKubeconfig({ server: url, token, user: user ?? 'admin', dir, caData });
     },
-    request: (method: string, path: string, ro: RequestOptions = {}) =>
-      rawRequest({ url, caData }, method, path, { token: adminToken, ...ro }),
+    request: (method: string, path: string, ro: RequestOptions = {}) => rawRequest({ url, caData }, method, path, { token: adminToken, ...ro }),
   });
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
 

@@ -102,7 +102,13 @@ export async function readListAt(query: URLSearchParams, store: ObjectStore, wai
   }
   if (exact) {
     if (wanted === BigInt(store.currentRv())) return query;
-    throw new ApiError(statusBody(500, 'InternalError', `Internal error occurred: test API server: an exact list at resourceVersion ${wanted} is not implemented (no snapshots; current is ${store.currentRv()})`));
+    throw new ApiError(
+      statusBody(
+        500,
+        'InternalError',
+        `Internal error occurred: test API server: an exact list at resourceVersion ${wanted} is not implemented (no snapshots; current is ${store.currentRv()})`,
+      ),
+    );
   }
   if (!(await waitForRv(store, wanted, waitMs))) throw tooLargeResourceVersion(wanted, store.currentRv());
   return query;

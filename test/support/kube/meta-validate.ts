@@ -63,10 +63,18 @@ export function validateObjectMeta(obj: JsonObject, rule: NameRule, namespaced: 
   if (!namespaced && meta.namespace) errors.push(fieldErrors.forbidden('metadata.namespace', 'not allowed on this type'));
   for (const [key, value] of Object.entries((meta.labels ?? {}) as Record<string, unknown>)) {
     if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) {
-      errors.push(fieldErrors.invalid('metadata.labels', value, value !== null && String(value).length > 63 ? 'must be no more than 63 characters' : LABEL_VALUE_MSG));
+      errors.push(
+        fieldErrors.invalid('metadata.labels', value, value !== null && String(value).length > 63 ? 'must be no more than 63 characters' : LABEL_VALUE_MSG),
+      );
     }
     if (!/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(key)) {
-      errors.push(fieldErrors.invalid('metadata.labels', key, "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"));
+      errors.push(
+        fieldErrors.invalid(
+          'metadata.labels',
+          key,
+          "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+        ),
+      );
     }
   }
   errors.push(...validateOwnerReferences(meta.ownerReferences));
@@ -86,7 +94,13 @@ function validateOwnerReferences(refs: unknown): FieldError[] {
     if (ref.controller === true) controllers.push(`${String(ref.kind)}/${String(ref.name)}`);
   }
   if (controllers.length > 1) {
-    errors.push(fieldErrors.invalid('metadata.ownerReferences', refs, `Only one reference can have Controller set to true. Found "true" in references for ${controllers.join(' and ')}`));
+    errors.push(
+      fieldErrors.invalid(
+        'metadata.ownerReferences',
+        refs,
+        `Only one reference can have Controller set to true. Found "true" in references for ${controllers.join(' and ')}`,
+      ),
+    );
   }
   return errors;
 }
@@ -98,5 +112,10 @@ export function validateFinalizerChange(oldObj: JsonObject, newObj: JsonObject):
   const before = new Set<string>(oldMeta.finalizers ?? []);
   const added = ((newObj.metadata as Record<string, any>).finalizers ?? []).filter((f: string) => !before.has(f));
   if (added.length === 0) return [];
-  return [fieldErrors.forbidden('metadata.finalizers', `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f: string) => JSON.stringify(f)).join(', ')}}`)];
+  return [
+    fieldErrors.forbidden(
+      'metadata.finalizers',
+      `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f: string) => JSON.stringify(f)).join(', ')}}`,
+    ),
+  ];
 }

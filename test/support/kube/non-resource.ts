@@ -1,7 +1,5 @@
 // Non-resource endpoints: /version, discovery, OpenAPI v3 and health checks.
-import {
-  AGGREGATED_V2, aggregatedCore, aggregatedGroups, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated,
-} from './discovery.js';
+import { AGGREGATED_V2, aggregatedCore, aggregatedGroups, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from './discovery.js';
 import { openApiDocument, openApiIndex } from './openapi.js';
 import type { ResourceRegistry } from './registry.js';
 import { ApiError, PageNotFound, statusBody } from './status-errors.js';
@@ -14,8 +12,15 @@ export interface NonResourceReply {
 
 /** What the captured kube-apiserver reports (capture 01); kubectl 1.33 is within skew of it. */
 const VERSION = {
-  major: '1', minor: '32', gitVersion: 'v1.32.13', gitCommit: 'd4b43f374a5bc0e0f44c07ff773061e27c7f2a08', gitTreeState: 'clean',
-  buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23.5', compiler: 'gc', platform: 'linux/amd64',
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.13',
+  gitCommit: 'd4b43f374a5bc0e0f44c07ff773061e27c7f2a08',
+  gitTreeState: 'clean',
+  buildDate: '2025-01-01T00:00:00Z',
+  goVersion: 'go1.23.5',
+  compiler: 'gc',
+  platform: 'linux/amd64',
 };
 
 const json = (body: unknown, contentType = 'application/json'): NonResourceReply => ({ status: 200, body, contentType });

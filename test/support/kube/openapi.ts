@@ -18,18 +18,49 @@ const META_SCHEMAS: Record<string, unknown> = {
     description: 'ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create.',
     type: 'object',
     properties: {
-      annotations: { type: 'object', additionalProperties: { type: 'string', default: '' }, description: 'Annotations is an unstructured key value map stored with a resource that may be set by external tools to store and retrieve arbitrary metadata.' },
+      annotations: {
+        type: 'object',
+        additionalProperties: { type: 'string', default: '' },
+        description:
+          'Annotations is an unstructured key value map stored with a resource that may be set by external tools to store and retrieve arbitrary metadata.',
+      },
       creationTimestamp: { ...ref('Time'), description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' },
-      deletionGracePeriodSeconds: { type: 'integer', format: 'int64', description: 'Number of seconds allowed for this object to gracefully terminate before it will be removed from the system.' },
+      deletionGracePeriodSeconds: {
+        type: 'integer',
+        format: 'int64',
+        description: 'Number of seconds allowed for this object to gracefully terminate before it will be removed from the system.',
+      },
       deletionTimestamp: { ...ref('Time'), description: 'DeletionTimestamp is RFC 3339 date and time at which this resource will be deleted.' },
-      finalizers: { type: 'array', items: { type: 'string', default: '' }, 'x-kubernetes-list-type': 'set', 'x-kubernetes-patch-strategy': 'merge', description: 'Must be empty before the object is deleted from the registry.' },
+      finalizers: {
+        type: 'array',
+        items: { type: 'string', default: '' },
+        'x-kubernetes-list-type': 'set',
+        'x-kubernetes-patch-strategy': 'merge',
+        description: 'Must be empty before the object is deleted from the registry.',
+      },
       generateName: string('GenerateName is an optional prefix, used by the server, to generate a unique name ONLY IF the Name field has not been provided.'),
       generation: { type: 'integer', format: 'int64', description: 'A sequence number representing a specific generation of the desired state.' },
-      labels: { type: 'object', additionalProperties: { type: 'string', default: '' }, description: 'Map of string keys and values that can be used to organize and categorize (scope and select) objects.' },
-      managedFields: { type: 'array', items: { default: {}, ...ref('ManagedFieldsEntry') }, description: 'ManagedFields maps workflow-id and version to the set of fields that are managed by that workflow.' },
+      labels: {
+        type: 'object',
+        additionalProperties: { type: 'string', default: '' },
+        description: 'Map of string keys and values that can be used to organize and categorize (scope and select) objects.',
+      },
+      managedFields: {
+        type: 'array',
+        items: { default: {}, ...ref('ManagedFieldsEntry') },
+        description: 'ManagedFields maps workflow-id and version to the set of fields that are managed by that workflow.',
+      },
       name: string('Name must be unique within a namespace.'),
       namespace: string('Namespace defines the space within which each name must be unique.'),
-      ownerReferences: { type: 'array', items: { default: {}, ...ref('OwnerReference') }, 'x-kubernetes-list-map-keys': ['uid'], 'x-kubernetes-list-type': 'map', 'x-kubernetes-patch-merge-key': 'uid', 'x-kubernetes-patch-strategy': 'merge', description: 'List of objects depended by this object.' },
+      ownerReferences: {
+        type: 'array',
+        items: { default: {}, ...ref('OwnerReference') },
+        'x-kubernetes-list-map-keys': ['uid'],
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-patch-merge-key': 'uid',
+        'x-kubernetes-patch-strategy': 'merge',
+        description: 'List of objects depended by this object.',
+      },
       resourceVersion: string('An opaque value that represents the internal version of this object.'),
       selfLink: string('Deprecated: selfLink is a legacy read-only field that is no longer populated by the system.'),
       uid: string('UID is the unique in time and space value for this object.'),
@@ -40,7 +71,11 @@ const META_SCHEMAS: Record<string, unknown> = {
     type: 'object',
     properties: {
       continue: string('continue may be set if the user set a limit on the number of items returned.'),
-      remainingItemCount: { type: 'integer', format: 'int64', description: 'remainingItemCount is the number of subsequent items in the list which are not included in this list response.' },
+      remainingItemCount: {
+        type: 'integer',
+        format: 'int64',
+        description: 'remainingItemCount is the number of subsequent items in the list which are not included in this list response.',
+      },
       resourceVersion: string("String that identifies the server's internal version of this object."),
       selfLink: string('Deprecated: selfLink is a legacy read-only field that is no longer populated by the system.'),
     },
@@ -64,7 +99,11 @@ const META_SCHEMAS: Record<string, unknown> = {
     required: ['apiVersion', 'kind', 'name', 'uid'],
     properties: {
       apiVersion: { ...string('API version of the referent.'), default: '' },
-      blockOwnerDeletion: { type: 'boolean', description: 'If true, AND if the owner has the "foregroundDeletion" finalizer, then the owner cannot be deleted from the key-value store until this reference is removed.' },
+      blockOwnerDeletion: {
+        type: 'boolean',
+        description:
+          'If true, AND if the owner has the "foregroundDeletion" finalizer, then the owner cannot be deleted from the key-value store until this reference is removed.',
+      },
       controller: { type: 'boolean', description: 'If true, this reference points to the managing controller.' },
       kind: { ...string('Kind of the referent.'), default: '' },
       name: { ...string('Name of the referent.'), default: '' },
@@ -73,12 +112,20 @@ const META_SCHEMAS: Record<string, unknown> = {
     'x-kubernetes-map-type': 'atomic',
   },
   [`${META}.FieldsV1`]: { description: 'FieldsV1 stores a set of fields in a data structure like a Trie, in JSON format.', type: 'object' },
-  [`${META}.Time`]: { description: 'Time is a wrapper around time.Time which supports correct marshaling to YAML and JSON.', type: 'string', format: 'date-time' },
+  [`${META}.Time`]: {
+    description: 'Time is a wrapper around time.Time which supports correct marshaling to YAML and JSON.',
+    type: 'string',
+    format: 'date-time',
+  },
 };
 
 const TYPE_META = {
-  apiVersion: string('APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources'),
-  kind: string('Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds'),
+  apiVersion: string(
+    'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources',
+  ),
+  kind: string(
+    'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds',
+  ),
 };
 
 /** "wire.example" -> "example.wire", as CRD schema names are written (capture 91). */
@@ -98,7 +145,10 @@ function kindSchema(r: ResourceInfo): Record<string, unknown> {
     type: 'object',
     properties: {
       ...TYPE_META,
-      metadata: { description: "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata", ...ref('ObjectMeta') },
+      metadata: {
+        description: "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+        ...ref('ObjectMeta'),
+      },
       ...(base.properties ?? {}),
     },
     'x-kubernetes-group-version-kind': [gvk(r)],
@@ -149,7 +199,12 @@ function resourcePaths(r: ResourceInfo, itemName: string): Record<string, unknow
       delete: operation(r, 'delete', itemName, false),
     },
   };
-  if (r.hasStatus) paths[`${collection}/{name}/status`] = { get: operation(r, 'get', itemName, false), put: operation(r, 'put', itemName, true), patch: operation(r, 'patch', itemName, true) };
+  if (r.hasStatus)
+    paths[`${collection}/{name}/status`] = {
+      get: operation(r, 'get', itemName, false),
+      put: operation(r, 'put', itemName, true),
+      patch: operation(r, 'patch', itemName, true),
+    };
   return paths;
 }
 

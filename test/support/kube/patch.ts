@@ -18,10 +18,21 @@ export function mergePatch(target: Json, patch: Json): Json {
  * where a name is ambiguous, by parent path. Lists not listed here are replaced atomically.
  */
 const MERGE_KEYS: Record<string, string> = {
-  containers: 'name', initContainers: 'name', ephemeralContainers: 'name', env: 'name', volumes: 'name',
-  volumeMounts: 'mountPath', volumeDevices: 'devicePath', imagePullSecrets: 'name', conditions: 'type',
-  ownerReferences: 'uid', hostAliases: 'ip', topologySpreadConstraints: 'topologyKey', 'spec.ports': 'port',
-  ports: 'containerPort', addresses: 'type',
+  containers: 'name',
+  initContainers: 'name',
+  ephemeralContainers: 'name',
+  env: 'name',
+  volumes: 'name',
+  volumeMounts: 'mountPath',
+  volumeDevices: 'devicePath',
+  imagePullSecrets: 'name',
+  conditions: 'type',
+  ownerReferences: 'uid',
+  hostAliases: 'ip',
+  topologySpreadConstraints: 'topologyKey',
+  'spec.ports': 'port',
+  ports: 'containerPort',
+  addresses: 'type',
 };
 /** Primitive lists with patchStrategy merge (union). */
 const MERGED_PRIMITIVE_LISTS = new Set(['finalizers']);
@@ -110,7 +121,8 @@ function mergeSorted(serverOnly: Json[], fromPatch: Json[], liveIndex: (v: Json)
   let i = 0;
   let j = 0;
   while (i < serverOnly.length || j < fromPatch.length) {
-    const takeServer = j >= fromPatch.length || (i < serverOnly.length && liveIndex(fromPatch[j]!) >= 0 && liveIndex(serverOnly[i]!) < liveIndex(fromPatch[j]!));
+    const takeServer =
+      j >= fromPatch.length || (i < serverOnly.length && liveIndex(fromPatch[j]!) >= 0 && liveIndex(serverOnly[i]!) < liveIndex(fromPatch[j]!));
     out.push(takeServer ? serverOnly[i++]! : fromPatch[j++]!);
   }
   return out;

@@ -22,15 +22,36 @@ const f = (name: string, type: FieldType, repeated = false): Field => ({ name, t
 const TYPE_META: Message = { 1: f('apiVersion', 'string'), 2: f('kind', 'string') };
 const UNKNOWN: Message = { 1: f('typeMeta', TYPE_META), 2: f('raw', 'bytes'), 3: f('contentEncoding', 'string'), 4: f('contentType', 'string') };
 const OWNER_REFERENCE: Message = {
-  1: f('kind', 'string'), 3: f('name', 'string'), 4: f('uid', 'string'), 5: f('apiVersion', 'string'), 6: f('controller', 'bool'), 7: f('blockOwnerDeletion', 'bool'),
+  1: f('kind', 'string'),
+  3: f('name', 'string'),
+  4: f('uid', 'string'),
+  5: f('apiVersion', 'string'),
+  6: f('controller', 'bool'),
+  7: f('blockOwnerDeletion', 'bool'),
 };
 const OBJECT_META: Message = {
-  1: f('name', 'string'), 2: f('generateName', 'string'), 3: f('namespace', 'string'), 5: f('uid', 'string'), 6: f('resourceVersion', 'string'),
-  7: f('generation', 'int'), 8: f('creationTimestamp', 'time'), 9: f('deletionTimestamp', 'time'), 10: f('deletionGracePeriodSeconds', 'int'),
-  11: f('labels', 'stringMap'), 12: f('annotations', 'stringMap'), 13: f('ownerReferences', OWNER_REFERENCE, true), 14: f('finalizers', 'string', true),
+  1: f('name', 'string'),
+  2: f('generateName', 'string'),
+  3: f('namespace', 'string'),
+  5: f('uid', 'string'),
+  6: f('resourceVersion', 'string'),
+  7: f('generation', 'int'),
+  8: f('creationTimestamp', 'time'),
+  9: f('deletionTimestamp', 'time'),
+  10: f('deletionGracePeriodSeconds', 'int'),
+  11: f('labels', 'stringMap'),
+  12: f('annotations', 'stringMap'),
+  13: f('ownerReferences', OWNER_REFERENCE, true),
+  14: f('finalizers', 'string', true),
 };
 const RESOURCE_ATTRIBUTES: Message = {
-  1: f('namespace', 'string'), 2: f('verb', 'string'), 3: f('group', 'string'), 4: f('version', 'string'), 5: f('resource', 'string'), 6: f('subresource', 'string'), 7: f('name', 'string'),
+  1: f('namespace', 'string'),
+  2: f('verb', 'string'),
+  3: f('group', 'string'),
+  4: f('version', 'string'),
+  5: f('resource', 'string'),
+  6: f('subresource', 'string'),
+  7: f('name', 'string'),
 };
 
 /** Message layouts from k8s.io/api generated.proto, by "apiVersion/kind". */
@@ -40,8 +61,11 @@ const KINDS: Record<string, Message> = {
   'v1/Namespace': { 1: f('metadata', OBJECT_META), 2: f('spec', { 1: f('finalizers', 'string', true) }), 3: f('status', { 1: f('phase', 'string') }) },
   'v1/ServiceAccount': { 1: f('metadata', OBJECT_META), 4: f('automountServiceAccountToken', 'bool') },
   'v1/DeleteOptions': {
-    1: f('gracePeriodSeconds', 'int'), 2: f('preconditions', { 1: f('uid', 'string'), 2: f('resourceVersion', 'string') }), 3: f('orphanDependents', 'bool'),
-    4: f('propagationPolicy', 'string'), 5: f('dryRun', 'string', true),
+    1: f('gracePeriodSeconds', 'int'),
+    2: f('preconditions', { 1: f('uid', 'string'), 2: f('resourceVersion', 'string') }),
+    3: f('orphanDependents', 'bool'),
+    4: f('propagationPolicy', 'string'),
+    5: f('dryRun', 'string', true),
   },
   'authorization.k8s.io/v1/SelfSubjectAccessReview': {
     1: f('metadata', OBJECT_META),

@@ -111,9 +111,7 @@ export class RbacAuthorizer {
       return [];
     }
     if (roleRef.kind === 'Role') {
-      const role = this.list<RoleObject>('Role').find(
-        (r) => r.metadata.name === roleRef.name && (r.metadata.namespace ?? '') === bindingNamespace,
-      );
+      const role = this.list<RoleObject>('Role').find((r) => r.metadata.name === roleRef.name && (r.metadata.namespace ?? '') === bindingNamespace);
       if (role) return role.rules ?? [];
       errors.push(`role.rbac.authorization.k8s.io ${goQuote(roleRef.name)} not found`);
       return [];
@@ -149,8 +147,7 @@ function effectiveClusterRoleRules(role: RoleObject, all: RoleObject[], visiting
 }
 
 function sameRule(a: PolicyRule, b: PolicyRule): boolean {
-  const key = (r: PolicyRule) =>
-    JSON.stringify([r.verbs, r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []]);
+  const key = (r: PolicyRule) => JSON.stringify([r.verbs, r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []]);
   return key(a) === key(b);
 }
 
@@ -235,9 +232,7 @@ function resourceNameMatches(ruleNames: string[], requested: string): boolean {
 }
 
 function nonResourceURLMatches(ruleURLs: string[], requested: string): boolean {
-  return ruleURLs.some(
-    (u) => u === '*' || u === requested || (u.endsWith('*') && requested.startsWith(u.slice(0, -1))),
-  );
+  return ruleURLs.some((u) => u === '*' || u === requested || (u.endsWith('*') && requested.startsWith(u.slice(0, -1))));
 }
 
 /** utilerrors.NewAggregate(...).Error(): one message alone, several deduplicated in brackets. */

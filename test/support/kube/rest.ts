@@ -15,7 +15,16 @@ import { clone, isObject, type Json, type JsonObject } from './schema-walk.js';
 import { selectorsOf } from './selectors.js';
 import { grKey, metaOf, type ObjectStore } from './store.js';
 import {
-  alreadyExists, ApiError, badRequest, conflict, methodNotAllowed, namespaceTerminating, notFound, STALE_OBJECT, statusBody, unsupportedMediaType,
+  alreadyExists,
+  ApiError,
+  badRequest,
+  conflict,
+  methodNotAllowed,
+  namespaceTerminating,
+  notFound,
+  STALE_OBJECT,
+  statusBody,
+  unsupportedMediaType,
 } from './status-errors.js';
 import { admit, bumpGeneration, checkTypeMeta, isNoop, recordManager, type WriteOptions } from './write-path.js';
 import { nowTimestamp, toWire } from './wire-format.js';
@@ -108,12 +117,13 @@ export class ResourceApi {
 
   private createWith(req: ResourceRequest, body: Json, operation: 'Apply' | 'Update', source?: JsonObject): Reply {
     if (req.subresource) throw methodNotAllowed();
-    if (!isObject(body)) throw badRequest('Object \'Kind\' is missing in the request body');
+    if (!isObject(body)) throw badRequest("Object 'Kind' is missing in the request body");
     const { info } = req;
     checkTypeMeta(info, body);
     const meta = (isObject(body.metadata) ? body.metadata : (body.metadata = {})) as Record<string, any>;
     if (info.namespaced) {
-      if (meta.namespace && meta.namespace !== req.namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      if (meta.namespace && meta.namespace !== req.namespace)
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
       meta.namespace = req.namespace;
       const namespace = this.store.get(NAMESPACES_GR, '', req.namespace);
       if (!namespace) throw notFound({ group: '', resource: 'namespaces' }, req.namespace);
@@ -163,7 +173,7 @@ export class ResourceApi {
 
   update(req: ResourceRequest, body: Json): Reply {
     this.checkSubresource(req);
-    if (!isObject(body)) throw badRequest('Object \'Kind\' is missing in the request body');
+    if (!isObject(body)) throw badRequest("Object 'Kind' is missing in the request body");
     const { info } = req;
     checkTypeMeta(info, body);
     const meta = (isObject(body.metadata) ? body.metadata : (body.metadata = {})) as Record<string, any>;
@@ -172,10 +182,19 @@ export class ResourceApi {
     }
     const old = this.existing(req);
     if (!meta.resourceVersion && info.custom) {
-      throw new ApiError(statusBody(422, 'Invalid', `${info.kind}.${info.group} "${req.name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`, {
-        name: req.name, group: info.group, kind: info.kind,
-        causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update', field: 'metadata.resourceVersion' }],
-      }));
+      throw new ApiError(
+        statusBody(
+          422,
+          'Invalid',
+          `${info.kind}.${info.group} "${req.name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`,
+          {
+            name: req.name,
+            group: info.group,
+            kind: info.kind,
+            causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update', field: 'metadata.resourceVersion' }],
+          },
+        ),
+      );
     }
     return this.write(req, old, body, 'Update');
   }
@@ -280,10 +299,18 @@ export class ResourceApi {
     // rest.BeforeDelete names the object by Kind, not resource: "ConfigMap", "Gadget.wire.example".
     const byKind = { group: req.info.group, resource: req.info.kind };
     if (pre.uid && pre.uid !== meta.uid) {
-      throw conflict(byKind, req.name ?? '', `the UID in the precondition (${String(pre.uid)}) does not match the UID in record (${meta.uid}). The object might have been deleted and then recreated`);
+      throw conflict(
+        byKind,
+        req.name ?? '',
+        `the UID in the precondition (${String(pre.uid)}) does not match the UID in record (${meta.uid}). The object might have been deleted and then recreated`,
+      );
     }
     if (pre.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
-      throw conflict(byKind, req.name ?? '', `the ResourceVersion in the precondition (${String(pre.resourceVersion)}) does not match the ResourceVersion in record (${meta.resourceVersion}). The object might have been modified`);
+      throw conflict(
+        byKind,
+        req.name ?? '',
+        `the ResourceVersion in the precondition (${String(pre.resourceVersion)}) does not match the ResourceVersion in record (${meta.resourceVersion}). The object might have been modified`,
+      );
     }
     return this.deleteObject(req, current, String(options.propagationPolicy ?? ''));
   }
@@ -352,7 +379,10 @@ export class ResourceApi {
       const reply = this.deleteObject({ ...req, name: metaOf(obj).name, namespace: metaOf(obj).namespace ?? '' }, obj, String(options.propagationPolicy ?? ''));
       return reply.body;
     });
-    return { status: 200, body: { kind: req.info.listKind, apiVersion: apiVersionOf(req.info), metadata: { resourceVersion: String(this.store.currentRv()) }, items } };
+    return {
+      status: 200,
+      body: { kind: req.info.listKind, apiVersion: apiVersionOf(req.info), metadata: { resourceVersion: String(this.store.currentRv()) }, items },
+    };
   }
 }
 

@@ -21,7 +21,10 @@ export type Route = ResourceRoute | NonResourceRoute;
 
 /** Parses /api/v1/... and /apis/<group>/<version>/...; discovery paths are non-resource. */
 export function parseRoute(path: string, isResource: (group: string, version: string, resource: string) => boolean): Route {
-  const parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = path
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   let group: string;
   let version: string;
   let rest: string[];
@@ -38,7 +41,11 @@ export function parseRoute(path: string, isResource: (group: string, version: st
   }
   const [resource, name, subresource] = rest;
   return {
-    kind: 'resource', group, version, namespace, resource: resource!,
+    kind: 'resource',
+    group,
+    version,
+    namespace,
+    resource: resource!,
     ...(name !== undefined ? { name } : {}),
     ...(subresource !== undefined ? { subresource } : {}),
   };
@@ -65,7 +72,8 @@ function verbOf(method: string, route: ResourceRoute, query: URLSearchParams): s
 }
 
 export function attributesOf(method: string, route: Route, query: URLSearchParams): RequestAttributes {
-  if (route.kind === 'nonResource') return { verb: method === 'HEAD' ? 'get' : method.toLowerCase(), apiGroup: '', resource: '', nonResourceURL: route.path, path: route.path };
+  if (route.kind === 'nonResource')
+    return { verb: method === 'HEAD' ? 'get' : method.toLowerCase(), apiGroup: '', resource: '', nonResourceURL: route.path, path: route.path };
   // A namespace is its own namespace for authorization, as in kube-apiserver's RequestInfo.
   const namespace = route.group === '' && route.resource === 'namespaces' && route.name ? route.name : route.namespace;
   const attrs: RequestAttributes = { verb: verbOf(method, route, query), apiGroup: route.group, resource: route.resource, namespace };

@@ -6,9 +6,21 @@ import { childPath, clone, indexPath, isObject, type Json } from './schema-walk.
 
 /** The ObjectMeta fields kube-apiserver keeps; everything else in metadata is dropped. */
 const OBJECT_META_FIELDS = new Set([
-  'name', 'generateName', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
-  'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences',
-  'finalizers', 'managedFields', 'selfLink',
+  'name',
+  'generateName',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'labels',
+  'annotations',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
+  'selfLink',
 ]);
 
 /** Removes fields the schema does not declare; returns the removed paths. */

@@ -14,7 +14,13 @@ export function validateCustomResource(obj: Json, schema: JsonSchema, old: Json 
   validateNode(obj, schema, '', errors);
   if (!hasRules(schema)) return errors;
   if (errors.some((e) => BLOCKING.has(e.type))) {
-    errors.push(fieldErrors.invalid('<nil>', null, 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation'));
+    errors.push(
+      fieldErrors.invalid(
+        '<nil>',
+        null,
+        'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+      ),
+    );
     return errors;
   }
   runRules(obj, old, schema, '', errors);
@@ -23,7 +29,11 @@ export function validateCustomResource(obj: Json, schema: JsonSchema, old: Json 
 
 function hasRules(schema: JsonSchema): boolean {
   if (schema['x-kubernetes-validations']?.length) return true;
-  const children = [...Object.values(schema.properties ?? {}), schema.items, typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined];
+  const children = [
+    ...Object.values(schema.properties ?? {}),
+    schema.items,
+    typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined,
+  ];
   return children.some((c) => c !== undefined && hasRules(c));
 }
 

@@ -6,9 +6,7 @@ import { badRequest } from './status-errors.js';
 export type Matcher = (obj: JsonObject) => boolean;
 
 type LabelRequirement =
-  | { op: 'eq' | 'neq'; key: string; value: string }
-  | { op: 'in' | 'notin'; key: string; values: string[] }
-  | { op: 'exists' | 'notexists'; key: string };
+  { op: 'eq' | 'neq'; key: string; value: string } | { op: 'in' | 'notin'; key: string; values: string[] } | { op: 'exists' | 'notexists'; key: string };
 
 /** Splits on commas that are not inside parentheses: `a in (x,y),b=c`. */
 function splitTopLevel(text: string): string[] {
@@ -30,7 +28,10 @@ function splitTopLevel(text: string): string[] {
 function parseLabelRequirement(text: string): LabelRequirement {
   const setMatch = /^([A-Za-z0-9./_-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(text);
   if (setMatch) {
-    const values = setMatch[3]!.split(',').map((v) => v.trim()).filter((v) => v !== '');
+    const values = setMatch[3]!
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
     return { op: setMatch[2] as 'in' | 'notin', key: setMatch[1]!, values };
   }
   const eqMatch = /^([A-Za-z0-9./_-]+)\s*(==|=|!=)\s*([A-Za-z0-9._-]*)$/.exec(text);
@@ -89,9 +90,7 @@ export function parseFieldSelector(selector: string | null, info: ResourceInfo):
     const field = m[1]!;
     if (!allowed.includes(field)) {
       throw badRequest(
-        info.custom
-          ? `"${field}" is not a known field selector: only ${allowed.map((f) => `"${f}"`).join(', ')}`
-          : `field label not supported: ${field}`,
+        info.custom ? `"${field}" is not a known field selector: only ${allowed.map((f) => `"${f}"`).join(', ')}` : `field label not supported: ${field}`,
       );
     }
     return { path: FIELD_ALIASES[field] ?? field, negate: m[2] === '!=', value: m[3]!.trim() };

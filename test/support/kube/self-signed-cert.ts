@@ -97,7 +97,10 @@ export function selfSignedCert({ commonName = 'conntrack-test-apiserver', now = 
   );
   const signature = sign('sha256', tbs, privateKey);
   const der = sequence(tbs, ecdsaSha256, bitString(signature));
-  const certPem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  const certPem = `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   return { keyPem, certPem, caData: Buffer.from(certPem).toString('base64') };
 }

@@ -118,7 +118,11 @@ class ApiServer {
   private readonly api: ResourceApi;
   private readonly nonResource: NonResourceApi;
 
-  constructor(private readonly opts: TestApiServerOptions, serverAddress: () => string, builtins: BuiltinFields) {
+  constructor(
+    private readonly opts: TestApiServerOptions,
+    serverAddress: () => string,
+    builtins: BuiltinFields,
+  ) {
     this.watches = new WatchHub(this.store, { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000 });
     this.faults = new Faults(this.store, this.watches);
     this.authz = new Authorizer(opts.rbac ?? true, this.store, this.registry);
@@ -130,7 +134,11 @@ class ApiServer {
   /** What a fresh cluster has: the default namespaces and the bootstrap RBAC policy. */
   private seed(): void {
     const system: ResourceRequest = {
-      info: this.registry.find('', 'v1', 'namespaces')!, namespace: '', query: new URLSearchParams(), manager: 'kube-apiserver', warnings: [],
+      info: this.registry.find('', 'v1', 'namespaces')!,
+      namespace: '',
+      query: new URLSearchParams(),
+      manager: 'kube-apiserver',
+      warnings: [],
     };
     for (const name of DEFAULT_NAMESPACES) this.api.create(system, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     for (const obj of bootstrapRbacObjects()) {
@@ -170,7 +178,11 @@ class ApiServer {
       const apiError = err instanceof ApiError ? err : new ApiError(statusBody(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`));
       entry.status = apiError.code;
       for (const [k, v] of Object.entries(apiError.headers)) res.setHeader(k, v);
-      if (warnings.length > 0) res.setHeader('Warning', warnings.map((w) => `299 - ${JSON.stringify(w)}`));
+      if (warnings.length > 0)
+        res.setHeader(
+          'Warning',
+          warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+        );
       if (res.headersSent) return;
       if (apiError instanceof PageNotFound) {
         res.writeHead(404, apiError.text ? { 'Content-Type': 'text/plain; charset=utf-8' } : {});
@@ -179,7 +191,15 @@ class ApiServer {
     }
   }
 
-  private async handleResource(req: IncomingMessage, res: ServerResponse, route: ResourceRoute, url: URL, warnings: string[], entry: RequestLogEntry, user: UserInfo): Promise<void> {
+  private async handleResource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: ResourceRoute,
+    url: URL,
+    warnings: string[],
+    entry: RequestLogEntry,
+    user: UserInfo,
+  ): Promise<void> {
     const info = this.registry.find(route.group, route.version, route.resource);
     const notServed = new ApiError(statusBody(404, 'NotFound', 'the server could not find the requested resource', {}));
     if (!info) throw this.registry.all().some((r) => r.group === route.group) ? notServed : new PageNotFound();
@@ -188,7 +208,11 @@ class ApiServer {
     if (info.namespaced && !route.namespace && route.name !== undefined) throw notServed;
     const query = url.searchParams;
     const rr: ResourceRequest = {
-      info, namespace: route.namespace, query, manager: managerOf(query, req.headers['user-agent'] ?? ''), warnings,
+      info,
+      namespace: route.namespace,
+      query,
+      manager: managerOf(query, req.headers['user-agent'] ?? ''),
+      warnings,
       ...(route.name !== undefined ? { name: route.name } : {}),
       ...(route.subresource !== undefined ? { subresource: route.subresource } : {}),
     };
@@ -198,12 +222,18 @@ class ApiServer {
     if (verb === 'watch') {
       const timeout = Number(query.get('timeoutSeconds') ?? this.opts.defaultWatchTimeoutSeconds ?? 1800);
       entry.status = 200;
-      this.watches.serve({
-        info, namespace: route.namespace, resourceVersion: query.get('resourceVersion') ?? '',
-        matches: selectorsOf(query, info),
-        bookmarks: query.get('allowWatchBookmarks') === 'true', timeoutSeconds: timeout,
-        ...(wantsTable(req.headers.accept) ? { table: { includeObject: query.get('includeObject') ?? 'Metadata' } } : {}),
-      }, res);
+      this.watches.serve(
+        {
+          info,
+          namespace: route.namespace,
+          resourceVersion: query.get('resourceVersion') ?? '',
+          matches: selectorsOf(query, info),
+          bookmarks: query.get('allowWatchBookmarks') === 'true',
+          timeoutSeconds: timeout,
+          ...(wantsTable(req.headers.accept) ? { table: { includeObject: query.get('includeObject') ?? 'Metadata' } } : {}),
+        },
+        res,
+      );
       return;
     }
     const raw = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method) ? await readBody(req) : Buffer.alloc(0);
@@ -212,14 +242,18 @@ class ApiServer {
     switch (verb) {
       case 'get':
       case 'list': {
-        reply = verb === 'get' ? this.api.get(rr) : this.api.list({ ...rr, query: await readListAt(query, this.store, this.opts.tooLargeResourceVersionWaitMs ?? TOO_LARGE_RV_WAIT_MS) });
+        reply =
+          verb === 'get'
+            ? this.api.get(rr)
+            : this.api.list({ ...rr, query: await readListAt(query, this.store, this.opts.tooLargeResourceVersionWaitMs ?? TOO_LARGE_RV_WAIT_MS) });
         if (wantsTable(req.headers.accept)) reply = { status: 200, body: this.asTable(rr, reply.body as Record<string, any>, verb) };
         break;
       }
       case 'create':
-        reply = info.kind === 'SelfSubjectAccessReview'
-          ? { status: 201, body: selfSubjectAccessReview(this.authz, user, decodeBody(raw, contentType)) }
-          : this.api.create(rr, decodeBody(raw, contentType));
+        reply =
+          info.kind === 'SelfSubjectAccessReview'
+            ? { status: 201, body: selfSubjectAccessReview(this.authz, user, decodeBody(raw, contentType)) }
+            : this.api.create(rr, decodeBody(raw, contentType));
         break;
       case 'update':
         reply = this.api.update(rr, decodeBody(raw, contentType));
@@ -237,7 +271,11 @@ class ApiServer {
         throw methodNotAllowed();
     }
     entry.status = reply.status;
-    if (warnings.length > 0) res.setHeader('Warning', warnings.map((w) => `299 - ${JSON.stringify(w)}`));
+    if (warnings.length > 0)
+      res.setHeader(
+        'Warning',
+        warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+      );
     sendJson(res, reply.status, reply.body);
   }
 

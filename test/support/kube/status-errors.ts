@@ -82,9 +82,7 @@ export function alreadyExists(gr: GroupResource, name: string): ApiError {
 }
 
 export function conflict(gr: GroupResource, name: string, detail: string): ApiError {
-  return new ApiError(
-    statusBody(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${detail}`, grDetails(gr, name)),
-  );
+  return new ApiError(statusBody(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${detail}`, grDetails(gr, name)));
 }
 
 export const STALE_OBJECT = 'the object has been modified; please apply your changes to the latest version and try again';
@@ -110,12 +108,9 @@ export function methodNotAllowed(): ApiError {
 
 export function unsupportedMediaType(contentType: string, accepted: string[]): ApiError {
   return new ApiError(
-    statusBody(
-      415,
-      'UnsupportedMediaType',
-      `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
-      { causes: [{ reason: 'UnexpectedHeader', message: `unsupported content type "${contentType}"`, field: 'Content-Type' }] },
-    ),
+    statusBody(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`, {
+      causes: [{ reason: 'UnexpectedHeader', message: `unsupported content type "${contentType}"`, field: 'Content-Type' }],
+    }),
   );
 }
 
@@ -134,7 +129,15 @@ export function resourceExpired(message: string): ApiError {
 
 /** A field-level validation error, rendered like k8s.io/apimachinery field.Error. */
 export interface FieldError {
-  type: 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueTooMany' | 'FieldValueTooLong' | 'FieldValueRequired' | 'FieldValueForbidden' | 'FieldValueTypeInvalid' | 'FieldValueDuplicate';
+  type:
+    | 'FieldValueInvalid'
+    | 'FieldValueNotSupported'
+    | 'FieldValueTooMany'
+    | 'FieldValueTooLong'
+    | 'FieldValueRequired'
+    | 'FieldValueForbidden'
+    | 'FieldValueTypeInvalid'
+    | 'FieldValueDuplicate';
   field: string;
   message: string;
 }

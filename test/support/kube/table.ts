@@ -88,7 +88,8 @@ const column = (name: string, type: string, description: string, cell: Column['c
 });
 
 const nameColumn = column('Name', 'string', NAME_DESCRIPTION, (o) => metaOf(o).name, 0, 'name');
-const AGE_DESCRIPTION = 'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata';
+const AGE_DESCRIPTION =
+  'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata';
 const ageColumn = column('Age', 'string', AGE_DESCRIPTION, ageCell);
 
 function nodeStatus(obj: JsonObject): string {
@@ -120,7 +121,9 @@ function selectorText(selector: Record<string, string> | undefined): string {
 
 /** metav1.FormatLabelSelector: matchLabels then matchExpressions, comma-joined. */
 function labelSelectorText(selector: Record<string, any> | undefined): string {
-  const labels = Object.entries((selector?.matchLabels ?? {}) as Record<string, string>).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
+  const labels = Object.entries((selector?.matchLabels ?? {}) as Record<string, string>)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
   const expressions = ((selector?.matchExpressions ?? []) as Record<string, any>[]).map(({ key, operator, values = [] }) => {
     if (operator === 'Exists') return key;
     if (operator === 'DoesNotExist') return `!${key}`;
@@ -132,10 +135,28 @@ function labelSelectorText(selector: Record<string, any> | undefined): string {
 
 /** The wide (priority 1) columns DaemonSets and Deployments share: the pod template's containers and the selector. */
 function templateColumns(selectorDescription: string): Column[] {
-  const containers = (o: JsonObject) => (((o.spec as any)?.template?.spec?.containers ?? []) as Record<string, string>[]);
+  const containers = (o: JsonObject) => ((o.spec as any)?.template?.spec?.containers ?? []) as Record<string, string>[];
   return [
-    column('Containers', 'string', 'Names of each container in the template.', (o) => containers(o).map((c) => c.name).join(','), 1),
-    column('Images', 'string', 'Images referenced by each container in the template.', (o) => containers(o).map((c) => c.image).join(','), 1),
+    column(
+      'Containers',
+      'string',
+      'Names of each container in the template.',
+      (o) =>
+        containers(o)
+          .map((c) => c.name)
+          .join(','),
+      1,
+    ),
+    column(
+      'Images',
+      'string',
+      'Images referenced by each container in the template.',
+      (o) =>
+        containers(o)
+          .map((c) => c.image)
+          .join(','),
+      1,
+    ),
     column('Selector', 'string', selectorDescription, (o) => labelSelectorText((o.spec as any)?.selector), 1),
   ];
 }
@@ -149,9 +170,19 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
     ageColumn,
     column('Version', 'string', 'Kubelet Version reported by the node.', (o) => nodeInfo(o, 'kubeletVersion')),
     column('OS-Image', 'string', 'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).', (o) => nodeInfo(o, 'osImage'), 1),
-    column('Kernel-Version', 'string', "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", (o) => nodeInfo(o, 'kernelVersion'), 1),
+    column(
+      'Kernel-Version',
+      'string',
+      "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+      (o) => nodeInfo(o, 'kernelVersion'),
+      1,
+    ),
   ],
-  '/namespaces': [nameColumn, column('Status', 'string', 'The status of the namespace', (o) => (o.status as Record<string, any> | undefined)?.phase ?? ''), ageColumn],
+  '/namespaces': [
+    nameColumn,
+    column('Status', 'string', 'The status of the namespace', (o) => (o.status as Record<string, any> | undefined)?.phase ?? ''),
+    ageColumn,
+  ],
   'apiextensions.k8s.io/customresourcedefinitions': [nameColumn, column('Created At', 'date', AGE_DESCRIPTION, (o) => metaOf(o).creationTimestamp ?? null)],
   'apps/daemonsets': [
     nameColumn,
@@ -159,34 +190,66 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
       const field = ['desiredNumberScheduled', 'currentNumberScheduled', 'numberReady', 'updatedNumberScheduled', 'numberAvailable'][i]!;
       return column(name, 'integer', `${name} pods of the daemon set.`, (o) => statusNumber(o, field));
     }),
-    column('Node Selector', 'string', 'NodeSelector is a selector which must be true for the pod to fit on a node.', (o) => selectorText((o.spec as any)?.template?.spec?.nodeSelector)),
+    column('Node Selector', 'string', 'NodeSelector is a selector which must be true for the pod to fit on a node.', (o) =>
+      selectorText((o.spec as any)?.template?.spec?.nodeSelector),
+    ),
     ageColumn,
-    ...templateColumns('A label query over pods that are managed by the daemon set. Must match in order to be controlled. If empty, defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors'),
+    ...templateColumns(
+      'A label query over pods that are managed by the daemon set. Must match in order to be controlled. If empty, defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors',
+    ),
   ],
   'apps/deployments': [
     nameColumn,
     column('Ready', 'string', 'Number of the pod with ready state', (o) => `${statusNumber(o, 'readyReplicas')}/${(o.spec as any)?.replicas ?? 1}`),
-    column('Up-to-date', 'integer', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', (o) => statusNumber(o, 'updatedReplicas')),
-    column('Available', 'integer', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', (o) => statusNumber(o, 'availableReplicas')),
+    column('Up-to-date', 'integer', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', (o) =>
+      statusNumber(o, 'updatedReplicas'),
+    ),
+    column('Available', 'integer', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', (o) =>
+      statusNumber(o, 'availableReplicas'),
+    ),
     ageColumn,
     ...templateColumns('Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.'),
   ],
-  '/serviceaccounts': [nameColumn, column('Secrets', 'string', 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.', (o) => ((o.secrets as unknown[]) ?? []).length), ageColumn],
+  '/serviceaccounts': [
+    nameColumn,
+    column(
+      'Secrets',
+      'string',
+      'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.',
+      (o) => ((o.secrets as unknown[]) ?? []).length,
+    ),
+    ageColumn,
+  ],
   '/secrets': [
     nameColumn,
     column('Type', 'string', 'The type of the secret', (o) => (o.type as string | undefined) ?? 'Opaque'),
     column('Data', 'string', 'The number of entries in Data and StringData', (o) => Object.keys((o.data as object) ?? {}).length),
     ageColumn,
   ],
-  '/configmaps': [nameColumn, column('Data', 'string', 'Data contains the configuration data.', (o) => Object.keys((o.data as object) ?? {}).length + Object.keys((o.binaryData as object) ?? {}).length), ageColumn],
+  '/configmaps': [
+    nameColumn,
+    column(
+      'Data',
+      'string',
+      'Data contains the configuration data.',
+      (o) => Object.keys((o.data as object) ?? {}).length + Object.keys((o.binaryData as object) ?? {}).length,
+    ),
+    ageColumn,
+  ],
 };
 
 function columnsFor(info: ResourceInfo): Column[] {
   if (info.custom) {
-    const custom = (info.printerColumns ?? []).map((c) => column(
-      c.name, c.type, c.description ?? `Custom resource definition column (in JSONPath format): ${c.jsonPath}`,
-      (o, now) => crdCell(c, o, now), c.priority ?? 0, c.format ?? '',
-    ));
+    const custom = (info.printerColumns ?? []).map((c) =>
+      column(
+        c.name,
+        c.type,
+        c.description ?? `Custom resource definition column (in JSONPath format): ${c.jsonPath}`,
+        (o, now) => crdCell(c, o, now),
+        c.priority ?? 0,
+        c.format ?? '',
+      ),
+    );
     return custom.length > 0 ? [nameColumn, ...custom] : [nameColumn, ageColumn];
   }
   return BUILTIN_COLUMNS[`${info.group}/${info.resource}`] ?? [nameColumn, ageColumn];

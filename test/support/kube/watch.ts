@@ -102,7 +102,8 @@ export class WatchHub {
 
     this.open.add(res);
     const unsubscribe = this.store.subscribe(deliver);
-    const bookmark = () => send('BOOKMARK', { kind: req.info.kind, apiVersion: apiVersionOf(req.info), metadata: { resourceVersion: String(this.store.currentRv()) } });
+    const bookmark = () =>
+      send('BOOKMARK', { kind: req.info.kind, apiVersion: apiVersionOf(req.info), metadata: { resourceVersion: String(this.store.currentRv()) } });
     const ticker = req.bookmarks ? setInterval(bookmark, this.timing.bookmarkIntervalMs) : undefined;
     const timer = setTimeout(() => {
       // The watch cache sends a last bookmark before a watch times out (capture 50).

@@ -25,7 +25,13 @@ function defaultPodTemplate(template: Obj): void {
   template.metadata = { creationTimestamp: null, ...(isObject(template.metadata) ? template.metadata : {}) };
   const spec = isObject(template.spec) ? (template.spec as Obj) : (template.spec = {});
   for (const list of [spec.initContainers, spec.containers]) for (const c of Array.isArray(list) ? list : []) if (isObject(c)) defaultContainer(c);
-  fill(spec, { restartPolicy: 'Always', terminationGracePeriodSeconds: 30, dnsPolicy: 'ClusterFirst', securityContext: {}, schedulerName: 'default-scheduler' });
+  fill(spec, {
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: 30,
+    dnsPolicy: 'ClusterFirst',
+    securityContext: {},
+    schedulerName: 'default-scheduler',
+  });
 }
 
 export function applyWorkloadDefaults(resource: string, obj: JsonObject): void {
@@ -35,7 +41,12 @@ export function applyWorkloadDefaults(resource: string, obj: JsonObject): void {
     fill(spec, { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } }, revisionHistoryLimit: 10 });
     obj.status = { currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0 };
   } else {
-    fill(spec, { replicas: 1, strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } }, revisionHistoryLimit: 10, progressDeadlineSeconds: 600 });
+    fill(spec, {
+      replicas: 1,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } },
+      revisionHistoryLimit: 10,
+      progressDeadlineSeconds: 600,
+    });
     obj.status = {};
   }
 }

@@ -5,7 +5,9 @@ import { fieldErrors, type FieldError } from './status-errors.js';
 
 /** Go's %#v of a map[string]string, as the selector mismatch message prints it. */
 function goStringMap(map: Record<string, string>): string {
-  const entries = Object.keys(map).sort().map((k) => `${JSON.stringify(k)}:${JSON.stringify(map[k])}`);
+  const entries = Object.keys(map)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${JSON.stringify(map[k])}`);
   return `map[string]string{${entries.join(', ')}}`;
 }
 
@@ -16,7 +18,11 @@ export function validateWorkload(obj: JsonObject): FieldError[] {
   const labels = (spec.template?.metadata?.labels ?? {}) as Record<string, string>;
   if (!isObject(spec.selector)) errors.push(fieldErrors.required('spec.selector'));
   else if (!Object.entries(matchLabels).every(([k, v]) => labels[k] === v)) {
-    errors.push({ type: 'FieldValueInvalid', field: 'spec.template.metadata.labels', message: `Invalid value: ${goStringMap(labels)}: \`selector\` does not match template \`labels\`` });
+    errors.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.template.metadata.labels',
+      message: `Invalid value: ${goStringMap(labels)}: \`selector\` does not match template \`labels\``,
+    });
   }
   const containers = spec.template?.spec?.containers;
   if (!Array.isArray(containers) || containers.length === 0) errors.push(fieldErrors.required('spec.template.spec.containers'));

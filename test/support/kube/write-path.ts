@@ -37,7 +37,9 @@ export function checkTypeMeta(info: ResourceInfo, body: JsonObject): void {
     throw invalid({ kind: String(body.kind), group: info.group }, name, [fieldErrors.invalid('kind', body.kind, `must be ${info.kind}`)]);
   }
   if (body.kind !== undefined && body.kind !== info.kind) {
-    throw badRequest(`${String(body.kind)} in version "${info.version}" cannot be handled as a ${info.kind}: the object provided is unrecognized (must be of type ${info.kind})`);
+    throw badRequest(
+      `${String(body.kind)} in version "${info.version}" cannot be handled as a ${info.kind}: the object provided is unrecognized (must be of type ${info.kind})`,
+    );
   }
   body.apiVersion = expected;
   body.kind = info.kind;
@@ -49,12 +51,17 @@ const MICRO_TIME_EVENT = ['eventTime'];
 const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
 
 function checkMicroTimes(info: ResourceInfo, obj: JsonObject): void {
-  const fields = info.kind === 'Event' && info.group === 'events.k8s.io' ? MICRO_TIME_EVENT.map((f) => [obj, f] as const) : (MICRO_TIME_FIELDS[info.kind] ?? []).map((f) => [obj.spec as JsonObject | undefined, f] as const);
+  const fields =
+    info.kind === 'Event' && info.group === 'events.k8s.io'
+      ? MICRO_TIME_EVENT.map((f) => [obj, f] as const)
+      : (MICRO_TIME_FIELDS[info.kind] ?? []).map((f) => [obj.spec as JsonObject | undefined, f] as const);
   for (const [holder, field] of fields) {
     const value = holder?.[field];
     if (typeof value !== 'string' || MICRO_TIME.test(value)) continue;
     const fraction = /(\.\d*)?(Z|[+-]\d{2}:\d{2})$/.exec(value)?.[0] ?? value;
-    throw badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: parsing time "${value}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "${fraction}" as ".000000"`);
+    throw badRequest(
+      `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: parsing time "${value}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "${fraction}" as ".000000"`,
+    );
   }
 }
 
