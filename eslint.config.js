@@ -81,6 +81,12 @@ export default tseslint.config(
   },
   // Tests read JSON answers of the API server and kubectl, whose shape is the thing under test.
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  // The environment is read in one place (config.ts, handed it by cli/main.ts); everything else is given values.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/config.ts', 'src/cli/main.ts'],
+    rules: { 'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read the environment in src/config.ts only' }] },
+  },
   ...layerConfigs,
   ...sharedConfigs,
   ...pureFileConfigs,
