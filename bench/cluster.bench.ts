@@ -106,7 +106,6 @@ async function simulatedDay(): Promise<void> {
     {
       host,
       logger: silent,
-      now: clock,
       policies,
       nodeLabels: () => ({}),
       reconciler,

@@ -34,9 +34,9 @@ export interface PassOptions {
 }
 
 export interface PassDeps {
+  /** The host, and its clock: every time a pass reads or stamps comes from it. */
   host: Host;
   logger: Logger;
-  now: () => Date;
   policies: PolicySource;
   nodeLabels: () => Labels;
   reconciler: Reconciler;
@@ -68,7 +68,7 @@ export class AgentPass {
 
   /** One pass from `prev`; never throws (a failed pass is reported and retried on the next tick). */
   async run(prev: AgentState): Promise<PassResult> {
-    const started = this.deps.now();
+    const started = this.deps.host.clock();
     const log = this.deps.logger;
     let outcome: PassOutcome;
     let wouldChange = prev.wouldChange;
@@ -81,15 +81,15 @@ export class AgentPass {
       outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
     }
-    const seconds = (this.deps.now().getTime() - started.getTime()) / 1000;
-    this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.now().getTime() / 1000);
+    const seconds = (this.deps.host.clock().getTime() - started.getTime()) / 1000;
+    this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock().getTime() / 1000);
     const reported = snapshot ? await this.report(snapshot, outcome, policyInput.error, prev) : { state: prev, status: null };
     const state: AgentState = {
       ...reported.state,
       wouldChange,
       passesDone: prev.passesDone + 1,
       lastPassError: outcome.kind === 'error' ? outcome.message : null,
-      lastPassEndMs: this.deps.now().getTime(),
+      lastPassEndMs: this.deps.host.clock().getTime(),
     };
     return { state, outcome, status: reported.status };
   }
@@ -146,7 +146,7 @@ export class AgentPass {
     policyError: string | undefined,
     prev: AgentState,
   ): Promise<{ state: AgentState; status: NodeStatusDoc | null }> {
-    const now = this.deps.now();
+    const now = this.deps.host.clock();
     const counters = snapshot.stats.counters;
     const carried: AgentState = { ...prev, lastDrop: counters?.drop, breakdown: await this.breakdown(snapshot, now, prev.breakdown) };
     let reported: { state: AgentState; status: NodeStatusDoc } | null = null;

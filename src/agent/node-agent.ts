@@ -34,7 +34,7 @@ export class NodeAgent {
   }
 
   start(): void {
-    this.state = { ...this.state, lastPassEndMs: this.deps.now().getTime() }; // a first pass that hangs counts as late too
+    this.state = { ...this.state, lastPassEndMs: this.deps.host.clock().getTime() }; // a first pass that hangs counts as late too
     this.deps.policies.onChange(() => this.trigger());
     this.trigger();
     this.timer = setInterval(() => this.trigger(), this.opts.intervalMs);
@@ -65,7 +65,7 @@ export class NodeAgent {
   }
 
   liveProblem(): string | null {
-    return stuckProblem(this.state.lastPassEndMs, this.deps.now().getTime(), this.opts.intervalMs);
+    return stuckProblem(this.state.lastPassEndMs, this.deps.host.clock().getTime(), this.opts.intervalMs);
   }
 
   /** See readiness.ts for what ready means. */

@@ -109,7 +109,6 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
     {
       host,
       logger,
-      now: host.clock,
       policies: sources.policies,
       nodeLabels: sources.nodeLabels,
       reconciler: engine.reconciler,

@@ -80,7 +80,6 @@ function rig(tree: FixtureTree, o: RigOptions) {
   const agent = new NodeAgent(options, {
     host,
     logger: createLogger('silent', 'node-a'),
-    now: () => new Date(clock.ms),
     policies: source,
     nodeLabels: () => o.labels,
     reconciler,
