@@ -91,7 +91,7 @@ async function simulatedDay(): Promise<void> {
   const api = new CountingApi();
   const host = fakeHost(tree.kernel, tree.paths, { clock, isRoot: true });
   const baselineStore = new MemoryBaselineStore();
-  const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore, clock: () => now });
+  const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore });
   const agent = new NodeAgent(
     {
       nodeName: 'n1',

@@ -30,7 +30,6 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
     host,
     backend,
     baselineStore,
-    clock: () => host.clock().getTime(),
     ...(logger ? { logger } : {}),
     exclusive: (fn) => lock.run(fn),
     writerFacts: async () => ({ kubeProxyRunning: (await findKubeProxy(host)).value?.running ?? false }),

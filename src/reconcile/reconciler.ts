@@ -15,11 +15,10 @@ import type { Log } from '../logger.js';
 
 export interface ReconcilerDeps {
   observe: () => Promise<ObservedState>;
-  /** Where the executor writes. */
-  host: Pick<Host, 'files' | 'paths'>;
+  /** Where the executor writes, and the clock of durations and the correction guard. */
+  host: Pick<Host, 'files' | 'paths' | 'clock'>;
   backend: NotrackBackend | null;
   baselineStore: BaselineStore;
-  clock: Clock;
   logger?: Log;
   /** Who else writes these keys here (kube-proxy running, /etc/sysctl.d keys); none known when absent. */
   writerFacts?: () => Promise<WriterFacts>;
@@ -78,12 +77,13 @@ export class Reconciler {
   private readonly executor: Executor;
   private readonly guard: CorrectionGuard;
   private readonly logger: Log;
+  private readonly clock: Clock = () => this.deps.host.clock().getTime();
   private previousDrift: DriftRecord[] = [];
   private applied: { sysctls: Record<string, number>; buckets?: number } = { sysctls: {} };
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.executor = new Executor(deps.host, deps.backend);
-    this.guard = deps.guard ?? new CorrectionGuard({ clock: deps.clock });
+    this.guard = deps.guard ?? new CorrectionGuard({ clock: this.clock });
     this.logger = deps.logger ?? NOOP_LOGGER;
   }
 
@@ -93,7 +93,7 @@ export class Reconciler {
   }
 
   private async reconcileNow(policy: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
-    const started = this.deps.clock();
+    const started = this.clock();
     const acceptUnsupported = policy.acceptUntracked && this.deps.backend?.canAcceptUntracked === false;
     const desired = acceptUnsupported ? { ...policy, acceptUntracked: false } : policy;
     const baseline = await this.deps.baselineStore.load();
@@ -133,7 +133,7 @@ export class Reconciler {
       drift,
       notApplicable: full.notApplicable,
       inSync,
-      durationMs: this.deps.clock() - started,
+      durationMs: this.clock() - started,
       ...(owned === undefined ? {} : { notrackOwnedRules: owned }),
     });
     if (!enforce || todo.actions.length === 0) {

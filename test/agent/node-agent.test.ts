@@ -64,7 +64,7 @@ function rig(tree: FixtureTree, o: RigOptions) {
   source.known = o.known ?? true;
   const baselineStore = o.baselineStore ?? new MemoryBaselineStore();
   const host = fakeHost(tree.kernel, tree.paths, { clock: () => new Date(clock.ms), isRoot: true });
-  const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore, clock: () => clock.ms });
+  const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore });
   const published: NodeStatusDoc[] = [];
   let waiting: ((s: NodeStatusDoc) => void) | null = null;
   const options: NodeAgentOptions = {

@@ -5,7 +5,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { realHost } from '../../src/kernel/host.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import type { DesiredState } from '../../src/policy/types.js';
@@ -45,7 +44,6 @@ async function main(): Promise<Record<string, unknown>> {
       host,
       backend: null,
       baselineStore: new FileBaselineStore(stateDir),
-      clock: () => performance.timeOrigin + performance.now(),
     });
     const dryRun = await reconciler.reconcile(desired, 'DryRun');
     const afterDryRun = await values(KEYS);

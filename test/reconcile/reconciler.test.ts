@@ -37,17 +37,16 @@ function collectingLogger(): { logger: Log; logged: string[] } {
 
 function setUp(options: KernelOptions = {}, kubeProxyRunning = false) {
   const kernel = conntrackKernel(options);
-  const host = fakeHost(kernel, paths);
+  const clock = { now: Date.parse('2026-11-22T04:00:00Z') };
+  const host = fakeHost(kernel, paths, { clock: () => new Date(clock.now) });
   const backend = new FakeNotrackBackend();
   const baselineStore = new MemoryBaselineStore();
-  const clock = { now: Date.parse('2026-11-22T04:00:00Z') };
   const { logger, logged } = collectingLogger();
   const reconciler = new Reconciler({
     observe: () => readObservedState(host),
     host,
     backend,
     baselineStore,
-    clock: () => clock.now,
     logger,
     writerFacts: async () => ({ kubeProxyRunning }),
     guard: new CorrectionGuard({ clock: () => clock.now, maxCorrections: 3, windowMs: 10 * MIN }),
