@@ -23,7 +23,7 @@ import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
 import { execIn, execInOk, withNetns } from '../support/netns.js';
 import { until } from '../support/until.js';
-import { serveApiIn } from '../kube-e2e/serve-api-in.js';
+import { appliedStatusIn, serveApiIn } from '../kube-e2e/serve-api-in.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PODMAN = join(ROOT, 'scripts/image/podman.sh');
@@ -295,15 +295,7 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     );
     t.diagnostic(`before the RBAC: ${run.readiness.path} ${refused.status} ${refused.body.trim()}`);
     await k(['apply', '-f', '-'], rbac.map((o) => dump(o)).join('---\n'));
-    const status = await until(
-      'ConntrackStatus Applied=True',
-      async () => {
-        const r = await execIn(ns, kubectl, ['--kubeconfig', admin, 'get', 'ctst', NODE, '-o', 'json']);
-        const s = r.code === 0 ? JSON.parse(r.stdout) : undefined;
-        return s?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Applied' && c.status === 'True') ? s : undefined;
-      },
-      60_000,
-    ).catch(async (err: unknown) => {
+    const status = await appliedStatusIn(ns, kubectl, admin, NODE, 60_000).catch(async (err: unknown) => {
       throw new Error(`${String(err)}\n${await agent!.logs()}`);
     });
     assert.equal(status.status.appliedPolicy.name, 'image-test');

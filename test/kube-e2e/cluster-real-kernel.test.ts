@@ -18,7 +18,7 @@ import { AGENT_GROUPS, AGENT_NS, AGENT_SA, AGENT_USER, until } from '../kube-age
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
 import { withLoweredMax } from '../support/lowered-max.js';
-import { serveApiIn } from './serve-api-in.js';
+import { appliedStatusIn, serveApiIn } from './serve-api-in.js';
 import { execIn, execInOk, realKernelSkipReason, withNetns } from '../support/netns.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'iptables-nft-save', 'sysctl']);
@@ -108,15 +108,7 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
         agent.stderr!.on('data', (b: Buffer) => (agentLog += b.toString()));
         const agentExit = new Promise<number>((resolve) => agent!.once('close', (code) => resolve(code ?? -1)));
 
-        const status = await until(
-          'ConntrackStatus Applied=True',
-          async () => {
-            const r = await execIn(ns, kubectl, ['--kubeconfig', admin, 'get', 'ctst', NODE, '-o', 'json']);
-            const s = r.code === 0 ? JSON.parse(r.stdout) : undefined;
-            return s?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Applied' && c.status === 'True') ? s : undefined;
-          },
-          30_000,
-        );
+        const status = await appliedStatusIn(ns, kubectl, admin, NODE, 30_000);
         assert.equal(status.status.appliedPolicy.name, 'e2e');
         const sysctl = async (key: string) => Number((await execInOk(ns, 'cat', [`/proc/sys/net/netfilter/${key}`])).trim());
         assert.equal(await sysctl('nf_conntrack_tcp_timeout_established'), 900);

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { UserInfo } from '../support/kube/auth-types.js';
+import { execIn } from '../support/netns.js';
+import { until } from '../support/until.js';
 
 const SERVE_API = fileURLToPath(new URL('./serve-api.ts', import.meta.url));
 
@@ -29,4 +31,17 @@ export async function serveApiIn(ns: string, users: UserInfo[]): Promise<{ serve
   });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   return { served: JSON.parse(line) as Served, stop: async () => (child.stdin.end(), await exited) };
+}
+
+/** Waits until `kubectl get ctst NODE` (run inside the namespace) shows Applied=True, and returns that ConntrackStatus. */
+export async function appliedStatusIn(ns: string, kubectl: string, kubeconfig: string, node: string, ms: number): Promise<any> {
+  return until(
+    'ConntrackStatus Applied=True',
+    async () => {
+      const r = await execIn(ns, kubectl, ['--kubeconfig', kubeconfig, 'get', 'ctst', node, '-o', 'json']);
+      const s = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+      return s?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Applied' && c.status === 'True') ? s : undefined;
+    },
+    ms,
+  );
 }

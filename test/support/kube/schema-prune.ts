@@ -3,25 +3,10 @@
 // under fieldValidation=Strict, refuse.
 import type { JsonSchema } from './schema-types.js';
 import { childPath, clone, indexPath, isObject, type Json } from './schema-walk.js';
+import { OBJECT_META_FIELDS } from './wire-format.js';
 
-/** The ObjectMeta fields kube-apiserver keeps; everything else in metadata is dropped. */
-const OBJECT_META_FIELDS = new Set([
-  'name',
-  'generateName',
-  'namespace',
-  'uid',
-  'resourceVersion',
-  'generation',
-  'creationTimestamp',
-  'deletionTimestamp',
-  'deletionGracePeriodSeconds',
-  'labels',
-  'annotations',
-  'ownerReferences',
-  'finalizers',
-  'managedFields',
-  'selfLink',
-]);
+/** Everything else in metadata is dropped. */
+const KEPT_META = new Set(OBJECT_META_FIELDS);
 
 /** Removes fields the schema does not declare; returns the removed paths. */
 export function pruneObject(obj: Record<string, Json>, schema: JsonSchema): string[] {
@@ -49,7 +34,7 @@ function pruneMetadata(obj: Record<string, Json>, unknown: string[]): void {
   const meta = obj.metadata;
   if (!isObject(meta)) return;
   for (const key of Object.keys(meta)) {
-    if (!OBJECT_META_FIELDS.has(key)) {
+    if (!KEPT_META.has(key)) {
       unknown.push(`metadata.${key}`);
       delete meta[key];
     }

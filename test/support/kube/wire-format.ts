@@ -3,7 +3,8 @@
 import type { ResourceInfo } from './resources.js';
 import { isObject, type Json, type JsonObject } from './schema-walk.js';
 
-const META_ORDER = [
+/** The ObjectMeta fields kube-apiserver keeps, in Go's struct order (which is also the order on the wire). */
+export const OBJECT_META_FIELDS = [
   'name',
   'generateName',
   'namespace',
@@ -36,8 +37,8 @@ function sortKeys(value: Json): Json {
 }
 
 export function orderedMeta(meta: JsonObject): JsonObject {
-  const known = META_ORDER.filter((k) => meta[k] !== undefined).map((k) => [k, meta[k] as Json] as const);
-  const rest = Object.entries(meta).filter(([k]) => !META_ORDER.includes(k));
+  const known = OBJECT_META_FIELDS.filter((k) => meta[k] !== undefined).map((k) => [k, meta[k] as Json] as const);
+  const rest = Object.entries(meta).filter(([k]) => !OBJECT_META_FIELDS.includes(k));
   return Object.fromEntries([...known, ...rest]);
 }
 
