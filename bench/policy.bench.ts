@@ -7,7 +7,6 @@
 //   --interval 1s) has put it back.
 // Targets: no-op sysctl reconcile < 20 ms with no process spawned; at most one
 // iptables-save per family per pass; drift corrected within one interval.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +15,10 @@ import { buildEngine } from '../src/cli/engine.js';
 import { realHost } from '../src/kernel/host.js';
 import { RealCommandRunner, type CommandRunner } from '../src/kernel/command-runner.js';
 import type { DesiredState } from '../src/policy/types.js';
+import { startAgent } from '../test/cli/cli-support.js';
 import { execInOk, realKernelSkipReason, withNetns } from '../test/support/netns.js';
 
 const SELF = fileURLToPath(import.meta.url);
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const ROUNDS = 30;
 
 const TIMEOUTS: Record<string, number> = {
@@ -122,17 +121,8 @@ async function driftCorrection(ns: string, dir: string): Promise<void> {
     policy,
     `apiVersion: conntrack.io/v1alpha1\nkind: ConntrackPolicy\nmetadata: {name: bench}\nspec:\n  mode: Enforce\n  timeouts: {tcp: {timeWaitSeconds: 30}}\n`,
   );
-  const agent = spawn(
-    'ip',
+  const agent = startAgent(
     [
-      'netns',
-      'exec',
-      ns,
-      process.execPath,
-      '--import',
-      'tsx',
-      MAIN,
-      'agent',
       '--policy-file',
       policy,
       '--state-dir',
@@ -146,7 +136,7 @@ async function driftCorrection(ns: string, dir: string): Promise<void> {
       '--log-level',
       'warn',
     ],
-    { stdio: 'ignore' },
+    ['ip', 'netns', 'exec', ns],
   );
   const key = '/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait';
   const read = async () => Number((await execInOk(ns, 'cat', [key])).trim());
@@ -166,8 +156,8 @@ async function driftCorrection(ns: string, dir: string): Promise<void> {
     );
     print('drift corrected within one interval', samples.every((s) => s <= 1100) ? 'yes' : 'NO');
   } finally {
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('close', r));
+    agent.child.kill('SIGTERM');
+    await agent.exited;
   }
 }
 

@@ -5,7 +5,7 @@
 // cluster reporter sends for it. The host's own count never shows this table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { execInOk, realKernelSkipReason, setNetnsSysctl, withNetns } from '../su
 import { sleeperIn } from '../support/netns-process.js';
 import { until } from '../support/until.js';
 import { withLoweredMax } from '../support/lowered-max.js';
-import { MAIN } from './cli-support.js';
+import { startAgent, type RunningAgent } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl']);
 const FILL = fileURLToPath(new URL('../kube-e2e/fill-table.ts', import.meta.url));
@@ -43,40 +43,27 @@ test(
     const dir = await mkdtemp(join(tmpdir(), 'ctop-i13-agent-'));
     const statusFile = join(dir, 'status.json');
     await writeFile(join(dir, 'policy.yaml'), POLICY);
-    let agent: ChildProcess | null = null;
-    let agentExited: Promise<void> = Promise.resolve();
+    let agent: RunningAgent | null = null;
     let sleeper: ChildProcess | null = null;
-    let log = '';
     try {
       await withNetns('i13-full', async (ns) => {
         const s = await sleeperIn(ns);
         sleeper = s.child;
         await setNetnsSysctl(ns, 'nf_conntrack_tcp_timeout_time_wait', 600);
-        agent = spawn(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            MAIN,
-            'agent',
-            '--policy-file',
-            join(dir, 'policy.yaml'),
-            '--status-file',
-            statusFile,
-            '--state-dir',
-            join(dir, 'state'),
-            '--interval',
-            '1s',
-            '--dry-run',
-            '--metrics-addr',
-            '127.0.0.1:19813',
-          ],
-          {
-            stdio: ['ignore', 'ignore', 'pipe'],
-          },
-        );
-        agent.stderr!.on('data', (b: Buffer) => (log += b.toString()));
-        agentExited = new Promise((resolve) => agent!.once('close', () => resolve()));
+        // In the host's namespace: it sees the test namespace through the census.
+        agent = startAgent([
+          '--policy-file',
+          join(dir, 'policy.yaml'),
+          '--status-file',
+          statusFile,
+          '--state-dir',
+          join(dir, 'state'),
+          '--interval',
+          '1s',
+          '--dry-run',
+          '--metrics-addr',
+          '127.0.0.1:19813',
+        ]);
         // A first pass records every namespace's drop counter (ours among them: it has a process already).
         const before = await until(
           'the agent reports the namespaces',
@@ -120,11 +107,13 @@ test(
         });
       });
     } finally {
-      (agent as ChildProcess | null)?.kill('SIGTERM');
+      const running = agent as RunningAgent | null;
+      running?.child.kill('SIGTERM');
       (sleeper as ChildProcess | null)?.kill();
-      await agentExited;
+      await running?.exited;
       await rm(dir, { recursive: true, force: true });
     }
+    const log = (agent as RunningAgent | null)?.log() ?? '';
     assert.doesNotMatch(log, /"level":50/, log);
   },
 );

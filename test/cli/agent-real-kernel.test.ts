@@ -4,13 +4,12 @@
 // `restore` afterwards gives back the exact baseline and raw table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectTimes, execInOk, realKernelSkipReason, trackedTo, withNetns } from '../support/netns.js';
 import { until } from '../support/until.js';
-import { MAIN, runCli } from './cli-support.js';
+import { runCli, startAgent } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'iptables-nft-save', 'iptables-nft-restore']);
 const TIMEOUTS = ['nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_timeout_time_wait', 'nf_conntrack_udp_timeout'];
@@ -50,14 +49,6 @@ async function rawTable(ns: string): Promise<string> {
     .join('\n');
 }
 
-function startAgent(ns: string, args: string[]) {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', MAIN, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr.on('data', (b: Buffer) => (log += b.toString()));
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  return { child, log: () => log, exited };
-}
-
 test('agent applies, corrects drift, stops on SIGTERM, and restore gives the host back', { skip, timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ctop-agent-e2e-'));
   try {
@@ -69,7 +60,7 @@ test('agent applies, corrects drift, stops on SIGTERM, and restore gives the hos
       const rawBefore = await rawTable(ns);
       const common = ['--state-dir', join(dir, 'state'), '--notrack-backend', 'iptables-nft', '--metrics-addr', '127.0.0.1:19753'];
 
-      const agent = startAgent(ns, ['--policy-file', policyFile, '--status-file', statusFile, '--interval', '1s', ...common]);
+      const agent = startAgent(['--policy-file', policyFile, '--status-file', statusFile, '--interval', '1s', ...common], ['ip', 'netns', 'exec', ns]);
       try {
         const status = await until('Applied=True in the status file', async () => {
           const doc = JSON.parse(await readFile(statusFile, 'utf8')) as { status: { conditions: Array<{ type: string; status: string }> } };

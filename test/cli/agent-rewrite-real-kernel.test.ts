@@ -5,13 +5,13 @@
 // agent keeps answering and stops on SIGTERM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execIn, execInOk, realKernelSkipReason, withNetns } from '../support/netns.js';
 import { until } from '../support/until.js';
-import { MAIN } from './cli-support.js';
+import { startAgent } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'iptables-nft-save', 'iptables-nft-restore', 'curl']);
 const REWRITES = 10;
@@ -44,17 +44,8 @@ test('in-place rewrites, an empty file, a typo and a FIFO under a running agent:
       const statusFile = join(dir, 'status.json');
       await writeFile(policyFile, POLICY);
       await writeFile(next, POLICY);
-      const child = spawn(
-        'ip',
+      const { child, log, exited } = startAgent(
         [
-          'netns',
-          'exec',
-          ns,
-          process.execPath,
-          '--import',
-          'tsx',
-          MAIN,
-          'agent',
           '--policy-file',
           policyFile,
           '--status-file',
@@ -68,11 +59,8 @@ test('in-place rewrites, an empty file, a typo and a FIFO under a running agent:
           '--metrics-addr',
           '127.0.0.1:19815',
         ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
+        ['ip', 'netns', 'exec', ns],
       );
-      let log = '';
-      child.stderr.on('data', (b: Buffer) => (log += b.toString()));
-      const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
       try {
         await until(
           'Applied=True in the status file',
@@ -98,7 +86,7 @@ test('in-place rewrites, an empty file, a typo and a FIFO under a running agent:
           ['typo', POLICY.replace('interface', 'interfce')],
         ] as const) {
           await writeFile(policyFile, content);
-          await until(`the ${what} file reported`, async () => (log.includes('the policy file cannot be used') ? true : undefined), 10_000);
+          await until(`the ${what} file reported`, async () => (log().includes('the policy file cannot be used') ? true : undefined), 10_000);
           await new Promise((r) => setTimeout(r, 1500)); // a pass or two on the broken file
           samples.push(await applied(ns));
         }
@@ -108,18 +96,18 @@ test('in-place rewrites, an empty file, a typo and a FIFO under a running agent:
         samples.push(await applied(ns));
         const health = await execIn(ns, 'curl', ['-sf', '--max-time', '5', 'http://127.0.0.1:19815/healthz']);
         assert.equal(health.code, 0, `healthz with a FIFO at the policy path: ${health.stderr}`);
-        assert.match(log, /is a FIFO, not a regular file/);
+        assert.match(log(), /is a FIFO, not a regular file/);
 
         assert.deepEqual(
           samples.filter((s) => s.established !== 600 || !s.chain),
           [],
           'the policy stayed applied at every sample',
         );
-        assert.equal(log.match(/restored the original values/g)?.length ?? 0, 0, 'zero restores');
+        assert.equal(log().match(/restored the original values/g)?.length ?? 0, 0, 'zero restores');
       } finally {
         child.kill('SIGTERM');
       }
-      assert.equal(await exited, 0, log.slice(-2000));
+      assert.equal(await exited, 0, log().slice(-2000));
     });
   } finally {
     await rm(dir, { recursive: true, force: true });

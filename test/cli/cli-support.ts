@@ -1,6 +1,6 @@
 // Runs the real CLI entry point (src/cli/main.ts through tsx) as a child
 // process, the way a user runs the binary.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +16,12 @@ export interface CliResult {
 }
 
 /** Run `conntrack-operator <args>`; `prefix` runs it through another command (e.g. ip netns exec NS). */
+function cliArgv(args: string[], prefix: string[] = []): string[] {
+  return [...prefix, process.execPath, '--import', 'tsx', MAIN, ...args];
+}
+
 export function runCli(args: string[], opts: { prefix?: string[]; timeoutMs?: number } = {}): Promise<CliResult> {
-  const argv = [...(opts.prefix ?? []), process.execPath, '--import', 'tsx', MAIN, ...args];
+  const argv = cliArgv(args, opts.prefix);
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
     let stdout = '';
@@ -27,6 +31,24 @@ export function runCli(args: string[], opts: { prefix?: string[]; timeoutMs?: nu
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
+}
+
+export interface RunningAgent {
+  child: ChildProcess;
+  /** Its log (stderr) so far. */
+  log: () => string;
+  /** Its exit code, once it exits. */
+  exited: Promise<number>;
+}
+
+/** Start `conntrack-operator agent <args>` in the background (through `prefix`, e.g. ip netns exec NS), keeping its log. */
+export function startAgent(args: string[], prefix: string[] = []): RunningAgent {
+  const argv = cliArgv(['agent', ...args], prefix);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+  const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? -1)));
+  return { child, log: () => log, exited };
 }
 
 /** A private copy of a fixture tree (proc/ and sys/ under it), removed by the returned cleanup. */

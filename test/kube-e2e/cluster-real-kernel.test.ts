@@ -6,14 +6,13 @@
 // full table raises ConntrackTableFull within 10 s; kubectl delete restores.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dump } from 'js-yaml';
 import { renderAgentClusterRole } from '../packaging/agent-rbac.js';
-import { MAIN } from '../cli/cli-support.js';
+import { startAgent, type RunningAgent } from '../cli/cli-support.js';
 import { AGENT_GROUPS, AGENT_NS, AGENT_SA, AGENT_USER, until } from '../kube-agent/support.js';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
@@ -60,8 +59,7 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
         assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
         return r.stdout;
       };
-      let agent: ReturnType<typeof spawn> | null = null;
-      let agentLog = '';
+      let agent: RunningAgent | null = null;
       try {
         for (const f of (await readdir(CRDS)).filter((f) => f.endsWith('.yaml'))) await k(['apply', '-f', join(CRDS, f)]);
         await until('CRDs served', async () => ((await execIn(ns, kubectl, ['--kubeconfig', admin, 'get', 'ctpol'])).code === 0 ? true : undefined));
@@ -77,43 +75,17 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
         await k(['apply', '-f', '-'], dump({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { e2e: 'yes' } } }));
         await k(['apply', '-f', '-'], POLICY);
 
-        agent = spawn(
-          'ip',
-          [
-            'netns',
-            'exec',
-            ns,
-            'env',
-            `NODE_NAME=${NODE}`,
-            `KUBECONFIG=${agentConfig}`,
-            process.execPath,
-            '--import',
-            'tsx',
-            MAIN,
-            'agent',
-            '--kubernetes',
-            '--state-dir',
-            join(dir, 'state'),
-            '--interval',
-            '2s',
-            '--metrics-addr',
-            '127.0.0.1:19760',
-            '--notrack-backend',
-            'iptables-nft',
-          ],
-          {
-            stdio: ['ignore', 'ignore', 'pipe'],
-          },
+        agent = startAgent(
+          ['--kubernetes', '--state-dir', join(dir, 'state'), '--interval', '2s', '--metrics-addr', '127.0.0.1:19760', '--notrack-backend', 'iptables-nft'],
+          ['ip', 'netns', 'exec', ns, 'env', `NODE_NAME=${NODE}`, `KUBECONFIG=${agentConfig}`],
         );
-        agent.stderr!.on('data', (b: Buffer) => (agentLog += b.toString()));
-        const agentExit = new Promise<number>((resolve) => agent!.once('close', (code) => resolve(code ?? -1)));
 
         const status = await appliedStatusIn(ns, kubectl, admin, NODE, 30_000);
         assert.equal(status.status.appliedPolicy.name, 'e2e');
         const sysctl = async (key: string) => Number((await execInOk(ns, 'cat', [`/proc/sys/net/netfilter/${key}`])).trim());
         assert.equal(await sysctl('nf_conntrack_tcp_timeout_established'), 900);
         assert.equal(await sysctl('nf_conntrack_tcp_timeout_close_wait'), 30);
-        assert.doesNotMatch(agentLog, /"level":50/);
+        assert.doesNotMatch(agent.log(), /"level":50/);
 
         // An outside change: drift event naming the key, and corrected.
         await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_tcp_timeout_close_wait=60']);
@@ -164,11 +136,11 @@ test('kubectl apply -> agent applies on the real kernel; drift, table full, dele
         const restored = JSON.parse(await k(['get', 'ctst', NODE, '-o', 'json'])) as { status: { conditions: Array<{ type: string; reason: string }> } };
         assert.equal(restored.status.conditions.find((c) => c.type === 'Applied')?.reason, 'Restored');
 
-        agent.kill('SIGTERM');
-        assert.equal(await agentExit, 0);
+        agent.child.kill('SIGTERM');
+        assert.equal(await agent.exited, 0);
         agent = null;
       } finally {
-        if (agent) agent.kill('SIGKILL');
+        if (agent) agent.child.kill('SIGKILL');
         await api.stop();
       }
     });
