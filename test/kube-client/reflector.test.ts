@@ -4,6 +4,7 @@ import { until as untilValue } from '../support/until.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { Reflector, type KubeObject, type ListWatch, type ReflectorTiming, type WatchEventType } from '../../src/kube/reflector.js';
 import { silentLog } from '../support/silent-log.js';
+import { statusBody } from '../support/kube/status-errors.js';
 
 type Obj = KubeObject & { metadata: { name: string; resourceVersion: string } };
 const obj = (name: string, rv: number): Obj => ({ metadata: { name, resourceVersion: String(rv) } });
@@ -161,20 +162,10 @@ test('a watch that ends at once with nothing in it backs off and relists instead
 const gone = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too old resource version: 1 (5)', reason: 'Expired', code: 410 };
 /** What @kubernetes/client-node throws for an HTTP error: ApiException with code and the body as text. */
 const httpError = (code: number, status: object) => Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: JSON.stringify(status) });
-const status = (code: number, reason: string, message: string, details?: object) => ({
-  kind: 'Status',
-  apiVersion: 'v1',
-  metadata: {},
-  status: 'Failure',
-  message,
-  reason,
-  ...(details ? { details } : {}),
-  code,
-});
-const listExpired = httpError(410, status(410, 'Expired', 'The resourceVersion for the provided list is too old.'));
+const listExpired = httpError(410, statusBody(410, 'Expired', 'The resourceVersion for the provided list is too old.'));
 const tooLarge = httpError(
   504,
-  status(504, 'Timeout', 'Timeout: Too large resource version: 9, current: 5', {
+  statusBody(504, 'Timeout', 'Timeout: Too large resource version: 9, current: 5', {
     causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
     retryAfterSeconds: 1,
   }),
@@ -182,10 +173,13 @@ const tooLarge = httpError(
 /** Apiservers 1.17.0-1.18.5: the cause carries only the message. */
 const tooLargeOld = httpError(
   504,
-  status(504, 'Timeout', 'Timeout: Too large resource version: 9, current: 5', { causes: [{ message: 'Too large resource version' }], retryAfterSeconds: 1 }),
+  statusBody(504, 'Timeout', 'Timeout: Too large resource version: 9, current: 5', {
+    causes: [{ message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  }),
 );
-const otherTimeout = httpError(504, status(504, 'Timeout', 'Timeout: request did not complete within 60s', {}));
-const internal = httpError(500, status(500, 'InternalError', 'Internal error occurred: boom'));
+const otherTimeout = httpError(504, statusBody(504, 'Timeout', 'Timeout: request did not complete within 60s', {}));
+const internal = httpError(500, statusBody(500, 'InternalError', 'Internal error occurred: boom'));
 const cut: WatchScript = { events: [], end: new Error('socket hang up') };
 const hang: WatchScript = { events: [], end: 'hang' };
 
