@@ -4,10 +4,10 @@
 // policy's status only when it changed.
 // A write that fails is retried as controller-runtime retries a reconcile:
 // per policy, with exponential backoff (forgotten on success); a 4xx that
-// blames the request (422 Invalid, 403, 400: see isTerminal) is terminal: the
-// same write would fail the same way, so it waits until the policy itself
-// changes. A change of the policy (a new resourceVersion, as a
-// watch event re-queues an object at once) is tried at its next pass anyway.
+// blames the request body (422 Invalid, 400: see isTerminal) is terminal: the
+// same write would fail the same way, so it waits until the policy changes or
+// the status to write does. A change of the policy (a new resourceVersion, as
+// a watch event re-queues an object at once) is tried at its next pass anyway.
 import { isDeepStrictEqual } from 'node:util';
 import { Backoff, type BackoffPolicy } from '../backoff.js';
 import { POLICY_RESOURCE, STATUS_RESOURCE } from '../api/v1alpha1/names.js';
@@ -45,6 +45,8 @@ export interface ControllerClock extends Timers {
 interface HeldWrite {
   retryAt: number;
   resourceVersion: string | undefined;
+  /** A terminal refusal: the status the API refused; another status is another request, tried at once. */
+  refused?: unknown;
 }
 
 export class PolicyController {
@@ -154,13 +156,16 @@ export class PolicyController {
       statuses: new Map([...this.statuses.store.values()].filter((s) => s.status).map((s) => [s.metadata.name, s.status as NodeStatusDoc])),
     };
     const objects = [...this.policies.store.values()];
-    const valid = validPolicies(objects).policies;
-    const conflicts = conflictsByPolicy(valid, view.nodes);
+    // Each policy is validated once a pass: its errors feed its own status, the valid ones the conflicts.
+    const checked = objects.map((obj) => ({ obj, ...validPolicies([obj]) }));
+    const conflicts = conflictsByPolicy(
+      checked.flatMap((c) => c.policies),
+      view.nodes,
+    );
     const now = this.now();
     this.dropGone(objects);
-    for (const obj of objects) {
+    for (const { obj, errors } of checked) {
       const name = obj.metadata.name;
-      const errors = validPolicies([obj]).errors;
       const previous = (obj.status as PolicyStatusDoc | undefined)?.conditions ?? [];
       const status = buildPolicyStatus(
         {
@@ -180,7 +185,8 @@ export class PolicyController {
         continue;
       }
       const held = this.held.get(name);
-      if (held && held.resourceVersion === obj.metadata.resourceVersion && held.retryAt > now.getTime()) continue;
+      const sameRequest = held?.refused === undefined || isDeepStrictEqual(untimed(held.refused as PolicyStatusDoc), untimed(status));
+      if (held && held.resourceVersion === obj.metadata.resourceVersion && held.retryAt > now.getTime() && sameRequest) continue;
       if (!this.leading) return; // lost the Lease mid-pass: the new leader writes from here
       await this.write({ ...obj, status });
     }
@@ -211,8 +217,8 @@ export class PolicyController {
       return;
     }
     if (isTerminal(code)) {
-      this.held.set(name, { retryAt: Infinity, resourceVersion });
-      this.log.error({ policy: name, resourceVersion, code, err: errorText(err) }, 'the API refused the policy status; not retrying until the policy changes');
+      this.held.set(name, { retryAt: Infinity, resourceVersion, refused: obj.status });
+      this.log.error({ policy: name, resourceVersion, code, err: errorText(err) }, 'the API refused the policy status; not retrying until it changes');
       return;
     }
     const delay = this.failures.next(name);
@@ -237,13 +243,19 @@ export class PolicyController {
 
 /**
  * A 4xx says the request itself is wrong, and sending it again cannot help;
- * except a conflict (409), throttling (429), and, unlike controller-runtime's
- * rule of thumb, expired credentials (401: the service account token is
- * rotated and re-read) and a request timeout (408), which are the client's or
- * the moment's, not the policy's.
+ * except a conflict (409), throttling (429), and what is the client's or the
+ * moment's, not the request's: expired credentials (401: the service account
+ * token is rotated and re-read), a request timeout (408), and a refusal by
+ * RBAC (403: a role bound after the controller started, as during an install
+ * or upgrade, changes no object the controller watches).
  */
 function isTerminal(code: number | undefined): boolean {
-  return code !== undefined && code >= 400 && code < 500 && ![401, 408, 409, 429].includes(code);
+  return code !== undefined && code >= 400 && code < 500 && ![401, 403, 408, 409, 429].includes(code);
+}
+
+/** A status without its conditions' transition times: a status never written gets new ones at every pass. */
+function untimed(status: PolicyStatusDoc): unknown {
+  return { ...status, conditions: status.conditions.map(({ lastTransitionTime: _, ...rest }) => rest) };
 }
 
 /** The pass's own key in the failure counts: not a valid policy name (a DNS subdomain). */

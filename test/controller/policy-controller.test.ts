@@ -43,8 +43,8 @@ class FakeCluster {
   }
 
   /** A node joins: a watch event for the controller, not a change of any policy. */
-  addNode(name: string): void {
-    for (const w of this.watchers.get('nodes') ?? []) w('ADDED', { metadata: { name, resourceVersion: String(++this.rv), labels: { role: 'web' } } });
+  addNode(name: string, labels: Record<string, string> = { role: 'web' }): void {
+    for (const w of this.watchers.get('nodes') ?? []) w('ADDED', { metadata: { name, resourceVersion: String(++this.rv), labels } });
   }
 
   customListWatch(plural: string): ListWatch<CustomObject> {
@@ -117,6 +117,7 @@ const retried: Array<{ name: string; answers: Answer[] }> = [
   { name: '429 Too Many Requests and 503', answers: [429, 503, 429, 503] },
   { name: 'a refused connection', answers: ['refused', 'refused'] },
   { name: '401 (credentials being rotated) and 408', answers: [401, 408, 401] },
+  { name: '403 (the RBAC role not bound yet)', answers: [403, 403] },
   { name: 'a mix: 500, 409, a refused connection, 500', answers: [500, 409, 'refused', 500] },
 ];
 
@@ -125,9 +126,9 @@ for (const c of retried) {
     const { clock, controller, writeTimes } = await leading(c.answers);
     await clock.advance(10 * 60_000);
     await controller.stop();
-    const expected = writesAfter(c.answers.length);
-    assert.deepEqual(writeTimes(), expected);
-    const gaps = expected.slice(1).map((t, i) => t - expected[i]!);
+    assert.deepEqual(writeTimes(), writesAfter(c.answers.length));
+    const t = writeTimes();
+    const gaps = t.slice(1).map((x, i) => x - t[i]!);
     assert.ok(
       gaps.every((g, i) => i === 0 || g === 2 * gaps[i - 1]!),
       `delays do not double: ${gaps}`,
@@ -183,20 +184,20 @@ test('a held policy that changes is written at its next pass, not after the back
   assert.deepEqual(writeTimes(), [500, 1750, 4250, 5500, 5500 + retryDelay(4)]);
 });
 
-for (const code of [400, 403, 422]) {
-  test(`a status write refused with ${code} is not retried until the policy changes, and is logged once`, async () => {
+for (const code of [400, 422]) {
+  test(`a status write refused with ${code} is not retried until the policy or its status changes, and is logged once`, async () => {
     const { clock, cluster, controller, logged, writeTimes } = await leading([code]);
     await clock.advance(60_000);
-    // Other watch events make passes; the refused write stays held.
+    // Other watch events make passes; the refused write, the same request again, stays held.
     const passes = controller.stats.passes;
-    cluster.addNode('n1');
+    cluster.addNode('n1', { role: 'db' });
     await clock.advance(10 * 60_000);
     assert.ok(controller.stats.passes > passes, 'no pass ran after the node event');
     assert.deepEqual(writeTimes(), [500]);
     const errors = logged.filter((l) => l.level === 'error');
     assert.deepEqual(
       errors.map((l) => [l.policy, l.msg]),
-      [['web', 'the API refused the policy status; not retrying until the policy changes']],
+      [['web', 'the API refused the policy status; not retrying until it changes']],
     );
     cluster.apply('web', { ...SPEC, timeouts: { tcp: { establishedSeconds: 900 } } });
     const edited = clock.now() - T0;
@@ -206,6 +207,18 @@ for (const code of [400, 403, 422]) {
     assert.equal(cluster.writes.length, 2);
   });
 }
+
+test('a status refused with 422 is tried again once the status to write changes (a selected node joins), without a policy change', async () => {
+  const { clock, cluster, controller, writeTimes } = await leading([422]);
+  await clock.advance(60_000);
+  assert.deepEqual(writeTimes(), [500]);
+  cluster.addNode('n1', { role: 'web' });
+  const joined = clock.now() - T0;
+  await clock.advance(60_000);
+  await controller.stop();
+  assert.deepEqual(writeTimes(), [500, joined + 500]);
+  assert.notDeepEqual(cluster.writes[1]!.status, cluster.writes[0]!.status);
+});
 
 test('a held write with nothing left to write (another writer set the same status) is forgotten: no retry, no timer', async () => {
   const { clock, cluster, controller, writeTimes } = await leading([500]);
