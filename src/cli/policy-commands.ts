@@ -17,7 +17,7 @@ import { buildEngine, type Engine } from './engine.js';
 import { InputError } from './input-error.js';
 import { renderData } from './output.js';
 import type { Host } from '../kernel/host.js';
-import { errorText } from '../errors.js';
+import { errnoCode, errorText } from '../errors.js';
 
 export async function loadPolicyFile(path: string) {
   let text: string;
@@ -25,7 +25,7 @@ export async function loadPolicyFile(path: string) {
     text = (await readRegularFile(path, POLICY_LIMITS.maxBytes)).text;
   } catch (err) {
     if (err instanceof RefusedFile) throw new InputError(err.message);
-    throw new InputError(`${path}: cannot read the policy file (${(err as NodeJS.ErrnoException).code ?? errorText(err)})`);
+    throw new InputError(`${path}: cannot read the policy file (${errnoCode(err) ?? errorText(err)})`);
   }
   const parsed = parsePolicyDocuments(text, path);
   if ('errors' in parsed) throw new InputError(`invalid policy:\n${formatPolicyErrors(parsed.errors)}`);

@@ -37,7 +37,7 @@ const DEBOUNCE_MS = 500;
 export const WRITE_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 120_000, jitter: 0.5 };
 
 /** The controller's timers and jitter source; injectable so tests can run it on a fake clock. */
-export interface ControllerClock extends Timers {
+interface ControllerClock extends Timers {
   random(): number;
 }
 

@@ -155,7 +155,7 @@ export async function readConntrackStats(host: Pick<Host, 'files' | 'paths' | 'r
       const r = await runner.run('conntrack', ['-S']);
       if (r.code === 0) return found(command, parseConntrackS(r.stdout), command, problems);
       const denied = isPermissionMessage(r.stderr);
-      problems.push({ what: 'conntrack counters', path: command, code: denied ? 'EPERM' : `exit ${r.code}`, needsRoot: denied && isRoot !== true });
+      problems.push({ what: 'conntrack counters', path: command, code: denied ? 'EPERM' : `exit ${r.code}`, needsRoot: denied && !isRoot });
     } catch (err) {
       problems.push(unreadable('conntrack counters', command, err, isRoot));
     }

@@ -113,7 +113,7 @@ async function openConntrack(host: Pick<Host, 'runner' | 'isRoot'>, problems: Un
       const { code, stderr } = await done;
       if (code !== 0) {
         const denied = isPermissionMessage(stderr);
-        problems.push({ what: 'conntrack table', path: command, code: denied ? 'EPERM' : `exit ${code}`, needsRoot: denied && host.isRoot !== true });
+        problems.push({ what: 'conntrack table', path: command, code: denied ? 'EPERM' : `exit ${code}`, needsRoot: denied && !host.isRoot });
         return undefined;
       }
     } catch (err) {

@@ -22,7 +22,7 @@ const PERMISSION_CODES = new Set(['EACCES', 'EPERM']);
  */
 export function unreadable(what: string, path: string, err: unknown, isRoot: boolean): Unreadable {
   const code = errnoCode(err) ?? 'EIO';
-  return { what, path, code, needsRoot: PERMISSION_CODES.has(code) && isRoot !== true };
+  return { what, path, code, needsRoot: PERMISSION_CODES.has(code) && !isRoot };
 }
 
 const READ_FAILURE: Record<string, string> = {

@@ -58,7 +58,7 @@ export function parsePolicyDocuments(text: string, source: string): PolicyParseR
 }
 
 /** Node visits plus string lengths of `value` with shared references counted each time; stops once past `budget`. */
-export function expandedSize(value: unknown, budget: number): number {
+function expandedSize(value: unknown, budget: number): number {
   let size = 0;
   const stack: unknown[] = [value];
   while (stack.length > 0 && size <= budget) {

@@ -16,7 +16,7 @@ export type ReconcileResultLabel = 'applied' | 'in_sync' | 'not_applicable' | 'd
  * names), by our counter name, with the metric's snake_case name and help.
  * Columns a kernel does not have are not exported.
  */
-export const KERNEL_STATS: ReadonlyArray<{ key: string; metric: string; help: string }> = [
+const KERNEL_STATS: ReadonlyArray<{ key: string; metric: string; help: string }> = [
   { key: 'found', metric: 'found', help: 'Lookups that found an entry.' },
   { key: 'invalid', metric: 'invalid', help: 'Packets that could not be tracked (state INVALID).' },
   { key: 'ignore', metric: 'ignore', help: 'Packets that already had an entry attached, or were not to be tracked.' },

@@ -11,7 +11,7 @@ import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
 import { windowText, type DropWindow } from './drops.js';
 import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent, type FindingFacts } from './findings.js';
-import type { NodeConditionType, NodeStatusDoc } from '../api/v1alpha1/status.js';
+import { Counters, type CountersDoc, type NodeConditionType, type NodeStatusDoc } from '../api/v1alpha1/status.js';
 import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
@@ -26,7 +26,7 @@ type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
  * through the status subresource), so the API server keeps it at 1. Which
  * policy generations were applied is in appliedPolicy.policies[].generation.
  */
-export const STATUS_OBJECT_GENERATION = 1;
+const STATUS_OBJECT_GENERATION = 1;
 
 /** Applied condition reasons that mean the node could not be made to follow (or given back). */
 export const FAILED_REASONS: ReadonlySet<string> = new Set(['ApplyFailed', 'Error', 'RestoreFailed']);
@@ -272,7 +272,8 @@ function tableSection({ table: { count, max, buckets }, memory }: HostSnapshot, 
   };
 }
 
-const STATUS_COUNTERS = ['drop', 'earlyDrop', 'insertFailed', 'clashResolve', 'invalid', 'searchRestart'] as const;
+/** The counters the status carries: the ones its schema names. */
+const STATUS_COUNTERS = Object.keys(Counters.shape) as (keyof CountersDoc)[];
 
 function countersSection(c: HostSnapshot['stats']['counters']): Pick<NodeStatusDoc, 'counters'> {
   if (!c) return {};
