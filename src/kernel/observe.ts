@@ -6,7 +6,6 @@ import type { ObservedKey, ObservedState } from './observed.js';
 import { readNetnsFacts } from './host-facts.js';
 import type { HostPaths } from './host-paths.js';
 import type { Host } from './host.js';
-import type { HostSnapshot } from './snapshot.js';
 import { readConntrackSysctls, readHashsize } from './sysctls.js';
 import { unreadableReason, type Unreadable } from './unreadable.js';
 
@@ -29,15 +28,17 @@ function notWritableReason(key: string, hostNetns: boolean | null): string {
 }
 
 /**
- * Read the observed state. Pass a fresh snapshot to reuse its sysctl values
- * and namespace fact; without one, the sysctls and ns links are read here.
+ * Read the observed state afresh. The agent's pass read a snapshot moments
+ * before, but the reconciler's first look runs under the state lock, so that
+ * a plan and the originals it records come from what no other writer can
+ * change meanwhile: the sysctls are read again here on purpose.
  */
-export async function readObservedState(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, snapshot?: HostSnapshot): Promise<ObservedState> {
+export async function readObservedState(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<ObservedState> {
   const { files, paths } = host;
   const [{ values, unreadable }, hostNetns, hashsize] = await Promise.all([
-    snapshot ? { values: snapshot.sysctls, unreadable: snapshot.unreadable } : readConntrackSysctls(host),
-    snapshot ? snapshot.netns.host : readNetnsFacts(host).then((n) => n.host),
-    snapshot ? snapshot.table.hashsize : readHashsize(host),
+    readConntrackSysctls(host),
+    readNetnsFacts(host).then((n) => n.host),
+    readHashsize(host),
   ]);
   const names = Object.keys(values).sort();
   const writable = await Promise.all(names.map((n) => files.canWrite(paths.sysctl(n))));
