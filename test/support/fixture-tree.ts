@@ -76,6 +76,9 @@ function walk(dir: string, rel: string, out: Array<[string, string]>): void {
   }
 }
 
+/** The namespace of the process reading a copied tree: none of the fixtures' own. */
+const OTHER_NETNS = 'net:[4026539999]';
+
 /**
  * Load test/fixtures/<name>/proc and /sys into a FixtureKernel rooted at the tree's own path.
  * `live`: the tree stands for this process's own /proc (its self/ns/net is ours), so
@@ -108,7 +111,8 @@ export function loadFixtureTree(name: string, options: { live?: boolean } = {}):
   }
   const paths = new HostPaths({ procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') });
   const self = links['proc/self/ns/net'];
-  if (options.live && typeof self === 'string') kernel.link(OWN_NETNS_LINK, self);
+  // A process always has its own namespace link; reading a copied tree, it is another namespace than the tree's.
+  kernel.link(OWN_NETNS_LINK, options.live && typeof self === 'string' ? self : OTHER_NETNS);
   return { kernel, paths, dir };
 }
 
