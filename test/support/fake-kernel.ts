@@ -70,10 +70,9 @@ export class FakeKernel implements KernelFiles {
   }
 
   async read(path: string): Promise<string> {
-    const f = this.files.get(path);
-    if (!f) throw errno(this.isDir(path) ? 'EISDIR' : 'ENOENT', 'open', path);
-    if (f.refuseRead) throw errno(f.refuseRead, 'open', path);
-    return f.content;
+    const code = this.openError(path);
+    if (code) throw errno(code, 'open', path);
+    return this.files.get(path)!.content;
   }
 
   async write(path: string, data: string): Promise<void> {
@@ -123,14 +122,22 @@ export class FakeKernel implements KernelFiles {
     return f.mode ?? 0o644;
   }
 
+  /** As read() does, an open that fails fails the stream: a refused file streams nothing. */
   stream(path: string): Readable {
-    const f = this.files.get(path);
-    if (!f) {
+    const code = this.openError(path);
+    if (code) {
       const r = new Readable({ read() {} });
-      process.nextTick(() => r.destroy(errno('ENOENT', 'open', path)));
+      process.nextTick(() => r.destroy(errno(code, 'open', path)));
       return r;
     }
-    return Readable.from([f.content]);
+    return Readable.from([this.files.get(path)!.content]);
+  }
+
+  /** Why opening path for reading fails, as open(2) says it; undefined when it opens. */
+  private openError(path: string): string | undefined {
+    const f = this.files.get(path);
+    if (!f) return this.isDir(path) ? 'EISDIR' : 'ENOENT';
+    return f.refuseRead;
   }
 
   private isDir(path: string): boolean {
