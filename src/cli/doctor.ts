@@ -16,13 +16,12 @@ export interface DiagnoseOptions {
   readTable: boolean;
   topN: number;
   sampleMs: number;
-  nowMs: () => number;
   sleep: (ms: number) => Promise<void>;
 }
 
 export async function diagnose(host: Host, options: DiagnoseOptions): Promise<DoctorReport> {
   const snapshot = await readHostSnapshot(host);
-  const first = snapshot.stats.counters ? { atMs: options.nowMs(), counters: snapshot.stats.counters } : null;
+  const first = snapshot.stats.counters ? { atMs: host.clock().getTime(), counters: snapshot.stats.counters } : null;
   let summary: TableSummary | null = null;
   let tableSource: string | null = null;
   let tableUnreadable: Unreadable[] = [];
@@ -41,9 +40,9 @@ export async function diagnose(host: Host, options: DiagnoseOptions): Promise<Do
 
 /** The counters again, once the window has passed (reading the table counts towards it). */
 async function sampleAgain(host: Host, first: CounterSample, options: DiagnoseOptions): Promise<DropWindow | null> {
-  await options.sleep(Math.max(0, options.sampleMs - (options.nowMs() - first.atMs)));
+  await options.sleep(Math.max(0, options.sampleMs - (host.clock().getTime() - first.atMs)));
   const again = await readConntrackStats(host);
-  return again.counters ? dropWindow(first, { atMs: options.nowMs(), counters: again.counters }) : null;
+  return again.counters ? dropWindow(first, { atMs: host.clock().getTime(), counters: again.counters }) : null;
 }
 
 export async function runDoctor(config: Config, host: Host, out: NodeJS.WritableStream): Promise<number> {
@@ -51,7 +50,6 @@ export async function runDoctor(config: Config, host: Host, out: NodeJS.Writable
     readTable: !config.noTable,
     topN: config.top,
     sampleMs: config.sampleMs,
-    nowMs: () => host.clock().getTime(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   });
   out.write(config.output === 'text' ? renderDoctorText(report) : await renderData(report, config.output));

@@ -12,11 +12,10 @@ import { CannedRunner, fixtureText, loadFixtureTree, type FixtureTree } from '..
 async function doctorOn(tree: FixtureTree, before: string, after: string, runner = new CannedRunner({})) {
   tree.kernel.set(tree.paths.statFile(), before);
   let now = 1_000_000;
-  const report = await diagnose(fakeHost(tree.kernel, tree.paths, { runner, isRoot: true }), {
+  const report = await diagnose(fakeHost(tree.kernel, tree.paths, { runner, isRoot: true, clock: () => new Date(now) }), {
     readTable: true,
     topN: 10,
     sampleMs: 2000,
-    nowMs: () => now,
     sleep: async (ms) => {
       now += ms;
       tree.kernel.set(tree.paths.statFile(), after);
@@ -87,11 +86,10 @@ test('a proc/net tree without a table file: only its own values, what is missing
     'conntrack -L -o extended': { code: 0, stdout: fixtureText('with-table', 'conntrack-L-extended.txt'), stderr: '' },
   });
   let now = 0;
-  const report = await diagnose(fakeHost(tree.kernel, tree.paths, { runner, isRoot: true }), {
+  const report = await diagnose(fakeHost(tree.kernel, tree.paths, { runner, isRoot: true, clock: () => new Date(now) }), {
     readTable: true,
     topN: 10,
     sampleMs: 2000,
-    nowMs: () => now,
     sleep: async (ms) => void (now += ms),
   });
   assert.deepEqual(runner.calls, []);

@@ -26,7 +26,6 @@ for (const c of cases) {
       readTable: false,
       topN: 10,
       sampleMs: 0,
-      nowMs: () => 0,
       sleep: async () => {},
     });
     const text = renderDoctorText(report);
