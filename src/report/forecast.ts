@@ -157,3 +157,28 @@ export function fillingUpNext(prev: FillingUp, f: Forecast | null, o: FillingUpO
   const needed = prev.filling ? (o.offAfter ?? 10) : (o.onAfter ?? 2);
   return streak >= needed ? { filling: !prev.filling, streak: 0 } : { filling: prev.filling, streak };
 }
+
+/** Which network namespace a figure is about, as the census and the watch name it. */
+export interface NetnsRef {
+  /** The census key: the inode of /proc/<pid>/net/stat, one per namespace, readable without ptrace rights. */
+  key: number;
+  /** The nsfs inode (readlink /proc/<pid>/ns/net: what kmsg's "table full in netns N" and lsns name); null where not readable. */
+  inode: number | null;
+  /** A process in it (nsenter -t PID -n). */
+  pid: number;
+  host: boolean;
+  /** The pod whose containers are in it, from their kubelet cgroup; null outside pods. */
+  podUid: string | null;
+}
+
+/** What the watch hands a pass and the reports: the namespace to worry about, and its forecast. */
+export interface WatchView {
+  /** The namespace forecast to be full soonest; when none is filling, the fullest one. null before the first sample. */
+  focus: { ns: NetnsRef; entries: number; forecast: Forecast | null } | null;
+  /** FillingUp after the hysteresis (fillingUpNext) for the focus namespace. */
+  filling: boolean;
+  /** The horizon FillingUp was judged against, seconds. */
+  horizonSeconds: number;
+  /** When the watch last sampled, ms since the epoch. */
+  atMs: number;
+}
