@@ -60,7 +60,7 @@ for (const c of cases) {
     if (c.want === null) return assert.equal(got, null);
     assert.ok(got, 'a forecast');
     for (const [k, v] of Object.entries(c.want)) {
-      const actual = got[k as keyof Forecast];
+      const actual: number | null = got[k as keyof Forecast];
       if (typeof v === 'number' && typeof actual === 'number') assert.ok(Math.abs(actual - v) < 1e-6, `${k}: got ${actual}, want ${v}`);
       else assert.equal(actual, v, k);
     }
