@@ -11,6 +11,7 @@ import type { ConditionStatus } from './conditions.js';
 import { usagePercent } from './findings.js';
 import type { NetnsRef, WatchView } from './forecast.js';
 import { netnsIdentity, netnsName, type NetnsNaming } from './netns-name.js';
+import { entriesPerSecond } from './fill-window.js';
 import type { PodNames } from './netns-status.js';
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -84,8 +85,6 @@ export function growthOutlook(effective: EffectivePolicy | undefined, writes: bo
   return `autoSize is growing max (now ${int(max ?? a.max)}, up to its ceiling of ${int(a.ceiling)} entries)`;
 }
 
-const signed = (rate: number) => `${rate >= 0 ? '+' : '-'}${int(Math.abs(rate))} entries/s`;
-
 /**
  * FillingUp from the watch: True while its hysteresis says the forecast
  * namespace fills within the horizon, False when it does not, Unknown before
@@ -107,7 +106,7 @@ export function fillingUpState(
     };
   }
   const where = netnsName(refNaming(focus.ns, podNames));
-  const rate = signed(f.ratePerSecond);
+  const rate = entriesPerSecond(f.ratePerSecond);
   if (w.filling) {
     const when =
       f.secondsToFull !== null
