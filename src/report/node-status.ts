@@ -176,7 +176,8 @@ function readyCondition(applied: NodeConditionInput, full: NodeConditionInput, r
     ...base,
     status: 'True',
     reason: NodeReasons.Ready.Ready,
-    message: 'The agent reads this node, it follows its policy (or has none), and no packets are being dropped in any of its network namespaces.',
+    message:
+      'The agent reads this node, it follows its policy (or has none), no network namespace drops packets for a full table, and none are lost to insertion races.',
   };
 }
 
