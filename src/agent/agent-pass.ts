@@ -13,7 +13,7 @@ import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../report/metrics.js';
-import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
+import { buildNodeStatus, pressureInEffect, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { dropWindow } from '../report/drops.js';
 import { summarizeBatches } from '../kernel/table-summary.js';
@@ -185,6 +185,7 @@ export class AgentPass {
         counters: snapshot.stats.counters,
       });
       this.deps.metrics.observeNamespaces(status.namespaces ?? null);
+      this.deps.metrics.observeFill(status.table, pressureInEffect(outcome));
       this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
       try {
         await this.deps.publish(status, outcome, prev.status);

@@ -13,7 +13,7 @@ import type { Labels } from '../policy/select.js';
 import { AgentMetrics } from '../report/metrics.js';
 import { packageVersion } from './package-version.js';
 import { FAILED_REASONS, type PassOutcome } from '../report/node-status.js';
-import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
+import { NodeConditions, type NodeStatusDoc } from '../api/v1alpha1/status.js';
 import type { PodNames } from '../report/netns-status.js';
 import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';
@@ -152,7 +152,7 @@ export async function runAgent(config: Config, host: Host, logger: Logger, until
   const proc = await startAgent(config, host, logger);
   if (config.once) {
     const { status } = await proc.agent.stop(); // waits for the first pass, started by start()
-    const applied = status?.conditions.find((c) => c.type === 'Applied');
+    const applied = status?.conditions.find((c) => c.type === NodeConditions.Applied);
     await proc.stop();
     return applied && FAILED_REASONS.has(applied.reason) ? 1 : 0;
   }

@@ -1,6 +1,6 @@
 // `conntrack-operator doctor`: read-only diagnosis of this host's table.
 import type { Config } from '../config.js';
-import { readHostSnapshot } from '../kernel/snapshot.js';
+import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
 import { readNetnsCensus } from '../kernel/netns-census.js';
 import { readConntrackStats } from '../kernel/stats.js';
 import { dropWindow, type CounterSample, type DropWindow } from '../report/drops.js';
@@ -11,6 +11,7 @@ import { summarizeBatches, type TableSummary } from '../kernel/table-summary.js'
 import type { Unreadable } from '../kernel/unreadable.js';
 import type { Host } from '../kernel/host.js';
 import { renderData } from './output.js';
+import type { CensusReading } from '../report/fill-window.js';
 
 export interface DiagnoseOptions {
   readTable: boolean;
@@ -22,6 +23,9 @@ export interface DiagnoseOptions {
 export async function diagnose(host: Host, options: DiagnoseOptions): Promise<DoctorReport> {
   const snapshot = await readHostSnapshot(host);
   const first = snapshot.stats.counters ? { atMs: host.clock().getTime(), counters: snapshot.stats.counters } : null;
+  const sampling = first !== null && options.sampleMs > 0;
+  // Every namespace's count at both ends of the window: how fast the one nearest to full grows (report/fill-window.ts says why two readings).
+  const censusBefore = snapshot.moduleLoaded && sampling ? await readCensus(host, snapshot) : null;
   let summary: TableSummary | null = null;
   let tableSource: string | null = null;
   let tableUnreadable: Unreadable[] = [];
@@ -33,9 +37,15 @@ export async function diagnose(host: Host, options: DiagnoseOptions): Promise<Do
       tableSource = stream.origin;
     }
   }
-  const census = snapshot.moduleLoaded ? await readNetnsCensus(host, snapshot.netns) : null;
-  const window = first && options.sampleMs > 0 ? await sampleAgain(host, first, options) : null;
-  return buildDoctorReport({ snapshot, summary, tableSource, tableUnreadable, census, topN: options.topN, window });
+  const window = first && sampling ? await sampleAgain(host, first, options) : null;
+  const census = snapshot.moduleLoaded ? await readCensus(host, snapshot) : null;
+  const censusWindow = censusBefore && census ? { before: censusBefore, after: census } : null;
+  return buildDoctorReport({ snapshot, summary, tableSource, tableUnreadable, census: census?.census ?? null, censusWindow, topN: options.topN, window });
+}
+
+async function readCensus(host: Host, snapshot: HostSnapshot): Promise<CensusReading> {
+  const census = await readNetnsCensus(host, snapshot.netns);
+  return { census, atMs: host.clock().getTime() };
 }
 
 /** The counters again, once the window has passed (reading the table counts towards it). */

@@ -10,6 +10,7 @@ import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { buildNetnsReport, type NetnsEntry, type NodeWide } from './netns-report.js';
 import { netnsFindings } from './netns-findings.js';
+import { fillWindow, type CensusReading, type FillWindow } from './fill-window.js';
 
 export interface TimeoutRow {
   key: string;
@@ -46,8 +47,12 @@ export interface DoctorReport {
   };
   /** Totals since boot, summed over CPUs: history. */
   counters: ({ source: string } & Record<string, number | string>) | null;
-  /** How the counters moved over the sampling window, drops split by cause: what is happening now. Null when not sampled twice. */
-  window: DropWindow | null;
+  /**
+   * What happened over the sampling window: how the counters moved, drops
+   * split by cause, and how fast the namespace nearest to full grew (its
+   * namespaces read at both ends). Null when the counters were not sampled twice.
+   */
+  window: (DropWindow & FillWindow) | null;
   breakdown: TableSummary | null;
   /** Over every network namespace with a process; null when the census was not taken (conntrack not loaded). */
   nodeWide: NodeWide | null;
@@ -65,7 +70,10 @@ export interface DoctorInputs {
   summary: TableSummary | null;
   tableSource: string | null;
   tableUnreadable: Unreadable[];
+  /** The namespaces at the end of the window (the only reading without one). */
   census?: NetnsCensus | null;
+  /** The namespaces at both ends of the window, for their growth; null or absent without a window. */
+  censusWindow?: { before: CensusReading; after: CensusReading } | null;
   /** How many namespaces to list (--top). */
   topN?: number;
   window: DropWindow | null;
@@ -73,7 +81,18 @@ export interface DoctorInputs {
 
 const round = (n: number | null, digits = 1): number | null => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
 
-export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnreadable, census = null, topN = 10, window }: DoctorInputs): DoctorReport {
+const NO_GROWTH: FillWindow = { growthPerSecond: null, secondsToFull: null, namespace: null };
+
+export function buildDoctorReport({
+  snapshot: s,
+  summary,
+  tableSource,
+  tableUnreadable,
+  census = null,
+  censusWindow = null,
+  topN = 10,
+  window,
+}: DoctorInputs): DoctorReport {
   const { count, max, buckets } = s.table;
   const slab = s.memory.slabObjectSize;
   const bytesAtMax = max !== null && buckets !== null ? tableBytes(max, buckets, slab ?? FALLBACK_SLAB_OBJECT_SIZE) : null;
@@ -105,7 +124,7 @@ export function buildDoctorReport({ snapshot: s, summary, tableSource, tableUnre
       percentOfRam: bytesAtMax !== null && s.memory.memTotalBytes ? round((bytesAtMax / s.memory.memTotalBytes) * 100, 2) : null,
     },
     counters: c && s.stats.source ? { source: s.stats.source, ...definedOnly(c) } : null,
-    window,
+    window: window && { ...window, ...(censusWindow ? fillWindow(censusWindow.before, censusWindow.after, max) : NO_GROWTH) },
     breakdown: summary,
     nodeWide: netns?.nodeWide ?? null,
     netns: netns?.netns ?? [],

@@ -3,6 +3,8 @@ import type { DoctorReport } from './doctor-report.js';
 import type { TopAddress } from '../kernel/table-summary.js';
 import { netnsSection } from './netns-report.js';
 import { FALLBACK_SLAB_OBJECT_SIZE } from '../policy/sizing.js';
+import { netnsName } from './netns-name.js';
+import { entriesPerSecond } from './fill-window.js';
 
 const n = (v: number | null | undefined): string => (v === null || v === undefined ? '?' : v.toLocaleString('en-US'));
 
@@ -68,6 +70,16 @@ function countersSection({ counters: c }: DoctorReport): string {
   ]);
 }
 
+/** How fast the namespace nearest to full grew over the window, and when it would be full at that rate. */
+function growthLine(w: NonNullable<DoctorReport['window']>): string[] {
+  const ns = w.namespace;
+  if (!ns) return [];
+  const where = netnsName(ns);
+  if (w.growthPerSecond === null) return [`growth                    ${where}: first seen at the end of the window, no rate`];
+  const full = w.secondsToFull !== null ? `full in ~${n(Math.round(w.secondsToFull))} s at this rate` : 'not heading for full at this rate';
+  return [`growth                    ${entriesPerSecond(w.growthPerSecond)} in ${where} (${n(ns.entries)} entries): ${full}`];
+}
+
 function windowSection({ window: w }: DoctorReport): string | null {
   if (!w) return null;
   return section(`NOW (counters sampled twice, ${Number(w.seconds.toFixed(1))}s apart)`, [
@@ -75,6 +87,7 @@ function windowSection({ window: w }: DoctorReport): string | null {
     `dropped, insertion race   ${n(w.insertionRace)} (insert_failed ${n(w.insertFailed)})`,
     `early drops               ${n(w.earlyDrop)}`,
     `races resolved            ${w.clashResolved === null ? 'not counted by this kernel' : n(w.clashResolved)}`,
+    ...growthLine(w),
   ]);
 }
 

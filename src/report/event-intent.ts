@@ -13,6 +13,7 @@ export interface NodeEventIntent {
     | 'ConntrackTablePressure'
     | 'ConntrackTableFull'
     | 'ConntrackInsertionRace'
+    | 'ConntrackTableFillingUp'
     | 'ConntrackRestored';
   message: string;
 }

@@ -65,7 +65,7 @@ const MIN_SAMPLES = 4;
 /** A breakout clears the earlier peak by this share of max (noise around a plateau is no breakout). */
 const BREAKOUT_SHARE_OF_MAX = 0.01;
 /** 1/100,000 of max per second: 8 entries/s at max 786,432, about 28 hours from empty to full. */
-const MIN_RATE_SHARE_OF_MAX = 1e-5;
+export const MIN_RATE_SHARE_OF_MAX = 1e-5;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);

@@ -6,7 +6,8 @@
 // that from the scrape target (relabeling), where Prometheus users expect it.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConntrackCounters } from '../kernel/stats.js';
-import type { NetnsSummaryDoc } from '../api/v1alpha1/status.js';
+import type { PressureThresholds } from '../policy/normalize.js';
+import type { NetnsRowDoc, NetnsSummaryDoc, TableStatusDoc } from '../api/v1alpha1/status.js';
 
 /** The `result` label of the reconciles counter: a pass's outcome in one word (the pass itself is reconcile/reconciler.ts's ReconcileResult). */
 export type ReconcileResultLabel = 'applied' | 'in_sync' | 'not_applicable' | 'dry_run' | 'failed' | 'restored';
@@ -79,6 +80,19 @@ function gauge(registry: Registry, name: string, help: string): Gauge {
 
 const setOrRemove = (g: Gauge, v: number | null | undefined) => (v === null || v === undefined ? g.remove() : g.set(v));
 
+/**
+ * The labels of a namespace's series. Not `pod` and `namespace`: the scrape
+ * config sets those to the agent's own pod (prometheus-operator does), and ours
+ * would come out as exported_pod. Unknown values are empty, i.e. absent.
+ */
+const NETNS_LABELS = ['netns', 'pod_uid', 'pod_namespace', 'pod_name'] as const;
+const netnsLabels = (r: NetnsRowDoc) => ({
+  netns: String(r.inode ?? ''),
+  pod_uid: r.podUid ?? '',
+  pod_namespace: r.podNamespace ?? '',
+  pod_name: r.podName ?? '',
+});
+
 export class AgentMetrics {
   readonly registry: Registry;
   private readonly entries: Gauge;
@@ -95,6 +109,13 @@ export class AgentMetrics {
   private readonly nodeEntries: Gauge;
   private readonly namespaces: Gauge;
   private readonly netnsEntries: Gauge;
+  private readonly netnsDrops: Counter;
+  private readonly fullestEntries: Gauge;
+  private readonly fullestUsage: Gauge;
+  private readonly growth: Gauge;
+  private readonly secondsToFull: Gauge;
+  private readonly warningRatio: Gauge;
+  private readonly criticalRatio: Gauge;
 
   constructor(options: MetricsOptions) {
     this.registry = registryFor(options);
@@ -132,9 +153,45 @@ export class AgentMetrics {
     this.netnsEntries = new Gauge({
       name: 'conntrack_operator_netns_entries',
       help: 'Entries of the network namespaces holding the most (at most 5 series); each is checked against table_max on its own.',
-      labelNames: ['netns', 'pod_uid'],
+      labelNames: NETNS_LABELS,
       registers,
     });
+    this.netnsDrops = new Counter({
+      name: 'conntrack_operator_netns_stat_drop_total',
+      help: "The kernel's drop counter (since the namespace was created) of the network namespaces other than the host's that drop packets for a full table now (at most 5 series, the most dropping; a namespace that stops dropping leaves): rate() > 0 is a pod's table full.",
+      labelNames: NETNS_LABELS,
+      registers,
+    });
+    this.fullestEntries = gauge(
+      this.registry,
+      'conntrack_operator_table_fullest_entries',
+      "Entries of the fullest network namespace, the host's included: every namespace's count is checked against table_max, so this one drops first.",
+    );
+    this.fullestUsage = gauge(
+      this.registry,
+      'conntrack_operator_table_fullest_usage_ratio',
+      'table_fullest_entries / table_max, 0 to 1; new flows are dropped there at 1.',
+    );
+    this.growth = gauge(
+      this.registry,
+      'conntrack_operator_table_growth_per_second',
+      "Entries per second the namespace forecast to be full soonest (else the fullest) grows by, from the agent's watch; absent before it has a forecast.",
+    );
+    this.secondsToFull = gauge(
+      this.registry,
+      'conntrack_operator_table_seconds_to_full',
+      "Seconds until that namespace reaches table_max at that rate; absent when the agent's forecast says it will not (not growing, or a trend too short to trust that far).",
+    );
+    this.warningRatio = gauge(
+      this.registry,
+      'conntrack_operator_pressure_warning_ratio',
+      "The warning usage threshold in effect on this node (its policy's pressure.warningPercent / 100, or the default): alerts compare usage with it.",
+    );
+    this.criticalRatio = gauge(
+      this.registry,
+      'conntrack_operator_pressure_critical_ratio',
+      "The critical usage threshold in effect on this node (its policy's pressure.criticalPercent / 100, or the default): alerts compare usage with it.",
+    );
   }
 
   observeTable(s: TableSample): void {
@@ -150,12 +207,24 @@ export class AgentMetrics {
     }
   }
 
-  /** Node-wide figures and the top namespaces; null (no census) removes them. */
+  /** Node-wide figures, the top namespaces and the ones dropping for a full table now; null (no census) removes them. */
   observeNamespaces(s: NetnsSummaryDoc | null): void {
     setOrRemove(this.nodeEntries, s?.entries);
     setOrRemove(this.namespaces, s?.count);
     this.netnsEntries.reset();
-    for (const r of s?.top ?? []) if (r.entries !== undefined) this.netnsEntries.set({ netns: String(r.inode), pod_uid: r.podUid ?? '' }, r.entries);
+    for (const r of s?.top ?? []) if (r.entries !== undefined) this.netnsEntries.set(netnsLabels(r), r.entries);
+    this.netnsDrops.reset();
+    for (const r of s?.full ?? []) if (r.drop !== undefined) this.netnsDrops.inc(netnsLabels(r), r.drop);
+  }
+
+  /** The fullest namespace and the forecast, from the status's table (absent: removed), and the pressure thresholds in effect. */
+  observeFill(t: TableStatusDoc | undefined, pressure: PressureThresholds): void {
+    setOrRemove(this.fullestEntries, t?.fullest?.entries);
+    setOrRemove(this.fullestUsage, t?.fullest && t.max ? t.fullest.entries / t.max : null);
+    setOrRemove(this.growth, t?.growthPerSecond);
+    setOrRemove(this.secondsToFull, t?.secondsToFull);
+    this.warningRatio.set(pressure.warningPercent / 100);
+    this.criticalRatio.set(pressure.criticalPercent / 100);
   }
 
   /** Replace the drift set: keys no longer drifting disappear. */

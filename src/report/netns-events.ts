@@ -4,6 +4,7 @@
 // Node and, where the pod's name is known, on the Pod too. Pure.
 import type { NodeEventIntent } from './event-intent.js';
 import type { NetnsRowDoc, NodeStatusDoc } from '../api/v1alpha1/status.js';
+import { fillingUpEvents } from './filling-events.js';
 
 /** An event about a pod's namespace, to be recorded on that Pod. */
 export interface PodEventIntent extends NodeEventIntent {
@@ -48,9 +49,17 @@ export function netnsEventsForPass(prev: NodeStatusDoc | null, next: NodeStatusD
   return netnsEvents(prev, next).map((e) => e.intent);
 }
 
-/** The same events for the namespaces of pods known by name, so `kubectl describe pod` shows them; the message names the node. */
+/**
+ * The same events for the namespaces of pods known by name, so `kubectl
+ * describe pod` shows them (the message names the node), and FillingUp's when
+ * the namespace filling up is a pod's.
+ */
 export function podEventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc): PodEventIntent[] {
-  return netnsEvents(prev, next).flatMap(({ row, intent }) =>
-    row.podUid && row.podNamespace && row.podName ? [{ ...intent, pod: { namespace: row.podNamespace, name: row.podName, uid: row.podUid } }] : [],
-  );
+  const filling = fillingUpEvents(prev, next)?.pod;
+  return [
+    ...netnsEvents(prev, next).flatMap(({ row, intent }) =>
+      row.podUid && row.podNamespace && row.podName ? [{ ...intent, pod: { namespace: row.podNamespace, name: row.podName, uid: row.podUid } }] : [],
+    ),
+    ...(filling ? [filling] : []),
+  ];
 }

@@ -39,6 +39,17 @@ function fullDrops(e: NetnsEntry, previous: NetnsDrops | null): number {
   return Math.max(0, e.drop - before.drop - Math.max(0, (e.insertFailed ?? 0) - before.insertFailed));
 }
 
+/**
+ * Drops for a full table since the previous pass over every namespace but the
+ * agent's own (whose drops the node's own counters window counts), the host's
+ * included when the agent runs elsewhere.
+ */
+export function otherNamespacesFullDrops(census: NetnsCensus, previous: NetnsDrops | null): number {
+  return netnsEntries(census, null)
+    .filter((e) => !e.ours)
+    .reduce((sum, e) => sum + fullDrops(e, previous), 0);
+}
+
 function rowOf(e: NetnsEntry, dropsRising: number, podNames: PodNames | undefined): NetnsRowDoc {
   const pod = e.pod ? podNames?.(e.pod.uid) : undefined;
   return {

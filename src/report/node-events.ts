@@ -2,11 +2,12 @@
 // Texts are for the on-call engineer who reads `kubectl describe node` at 3 am:
 // what happened, on which node, what it means, without the docs.
 import type { PassOutcome } from './node-status.js';
-import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
+import { NodeConditions, NodeReasons, type NodeConditionTypeName, type NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { netnsEventsForPass } from './netns-events.js';
 import type { NodeEventIntent } from './event-intent.js';
+import { fillingUpEvents } from './filling-events.js';
 
-const condition = (s: NodeStatusDoc | null, type: string) => s?.conditions.find((c) => c.type === type);
+const condition = (s: NodeStatusDoc | null, type: NodeConditionTypeName) => s?.conditions.find((c) => c.type === type);
 
 export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, outcome: PassOutcome): NodeEventIntent[] {
   const out: NodeEventIntent[] = [];
@@ -53,24 +54,27 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
         .join('; ')}.`,
     });
   }
-  const pressure = condition(next, 'Pressure');
-  const prevPressure = condition(prev, 'Pressure');
-  if (pressure?.status === 'True' && (prevPressure?.status !== 'True' || prevPressure.reason !== pressure.reason)) {
+  const pressure = condition(next, NodeConditions.Pressure);
+  const prevPressure = condition(prev, NodeConditions.Pressure);
+  // Another namespace under pressure is its own event (netns-events), naming it, when it crosses the threshold.
+  const hostFullest = next.table?.fullest?.host !== false;
+  if (hostFullest && pressure?.status === 'True' && (prevPressure?.status !== 'True' || prevPressure.reason !== pressure.reason)) {
     out.push({
       type: 'Warning',
       reason: 'ConntrackTablePressure',
       message: `${pressure.message} Node ${node}: see kubectl describe conntrackstatus ${node} for what fills it.`,
     });
   }
-  const full = condition(next, 'TableFull');
-  if (full?.status === 'True') {
+  const full = condition(next, NodeConditions.TableFull);
+  // Only other namespaces dropping: each is its own event (netns-events), naming it.
+  if (full?.status === 'True' && full.reason !== NodeReasons.TableFull.NamespaceDropping) {
     out.push({
       type: 'Warning',
       reason: 'ConntrackTableFull',
       message: `Connection tracking table FULL on ${node}: the kernel is dropping packets of new connections (${full.message}) Requests to and from this node time out with nothing in application logs.`,
     });
   }
-  const race = condition(next, 'InsertionRace');
+  const race = condition(next, NodeConditions.InsertionRace);
   if (race?.status === 'True') {
     out.push({
       type: 'Warning',
@@ -78,6 +82,8 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
       message: `Insertion races are dropping packets on ${node}, whatever the table's fill: ${race.message} Typically DNS lookups stall for 5 s. A bigger table does not help.`,
     });
   }
+  const filling = fillingUpEvents(prev, next);
+  if (filling) out.push(filling.node);
   out.push(...netnsEventsForPass(prev, next));
   return out;
 }

@@ -11,14 +11,26 @@ import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
 import { windowText, type DropWindow } from './drops.js';
 import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent, type FindingFacts } from './findings.js';
-import { Counters, type CountersDoc, type NodeConditionType, type NodeStatusDoc } from '../api/v1alpha1/status.js';
+import {
+  Counters,
+  NodeConditions,
+  NodeReasons,
+  type CountersDoc,
+  type NetnsRowDoc,
+  type NetnsSummaryDoc,
+  type NodeConditionTypeName,
+  type NodeStatusDoc,
+} from '../api/v1alpha1/status.js';
 import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
-import { buildNetnsStatus, type NetnsDrops, type PodNames } from './netns-status.js';
+import { buildNetnsStatus, otherNamespacesFullDrops, type NetnsDrops, type PodNames } from './netns-status.js';
+import { netnsName } from './netns-name.js';
+import type { WatchView } from './forecast.js';
+import { fillingUpState, forecastFields, fullestDoc, fullestOf, growthOutlook, type Fullest } from './table-fill.js';
 
-type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
-type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
+type NodeCondition = Condition<NodeConditionTypeName>;
+type NodeConditionInput = ConditionInput<NodeConditionTypeName>;
 
 /**
  * observedGeneration of every condition: the ConntrackStatus object's own
@@ -29,7 +41,7 @@ type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
 const STATUS_OBJECT_GENERATION = 1;
 
 /** Applied condition reasons that mean the node could not be made to follow (or given back). */
-export const FAILED_REASONS: ReadonlySet<string> = new Set(['ApplyFailed', 'Error', 'RestoreFailed']);
+export const FAILED_REASONS: ReadonlySet<string> = new Set([NodeReasons.Applied.ApplyFailed, NodeReasons.Applied.Error, NodeReasons.Applied.RestoreFailed]);
 
 export type PassOutcome =
   | { kind: 'reconciled'; effective: EffectivePolicy; result: ReconcileResult; generations: Record<string, number> }
@@ -58,6 +70,8 @@ export interface NodeStatusInputs {
   policyError?: string;
   /** This pass's namespace census and each namespace's drop counters at the previous pass. */
   namespaces?: { census: NetnsCensus; previousDrops: NetnsDrops | null; podNames?: PodNames };
+  /** What the agent's watch saw between passes: the namespace to worry about, its forecast and FillingUp; absent where no watch runs. */
+  watch?: WatchView;
   previousConditions: readonly NodeCondition[];
 }
 
@@ -86,28 +100,33 @@ function driftOf(outcome: PassOutcome): DriftRecord[] {
 }
 
 function appliedCondition(outcome: PassOutcome, policyError: string | undefined, previous: NodeCondition | undefined): NodeConditionInput {
-  const base = { type: 'Applied' as const, observedGeneration: STATUS_OBJECT_GENERATION };
+  const base = { type: NodeConditions.Applied, observedGeneration: STATUS_OBJECT_GENERATION };
   switch (outcome.kind) {
     case 'no-policy':
       // After a restore the node stays "Restored" until a policy selects it again.
-      if (previous?.reason === 'Restored') return { ...base, status: previous.status, reason: previous.reason, message: previous.message };
-      return { ...base, status: 'False', reason: 'NoPolicy', message: 'No ConntrackPolicy selects this node; its kernel settings are its own.' };
+      if (previous?.reason === NodeReasons.Applied.Restored) return { ...base, status: previous.status, reason: previous.reason, message: previous.message };
+      return {
+        ...base,
+        status: 'False',
+        reason: NodeReasons.Applied.NoPolicy,
+        message: 'No ConntrackPolicy selects this node; its kernel settings are its own.',
+      };
     case 'restored':
       return outcome.result.ok
         ? {
             ...base,
             status: 'False',
-            reason: 'Restored',
+            reason: NodeReasons.Applied.Restored,
             message: 'No policy selects this node any more: the values from before the first change were put back and our NOTRACK rules removed.',
           }
         : {
             ...base,
             status: 'False',
-            reason: 'RestoreFailed',
+            reason: NodeReasons.Applied.RestoreFailed,
             message: `Putting back the original values failed: ${executionError(outcome.result.execution) ?? notApplicableText(outcome.result.plan.notApplicable)}`,
           };
     case 'error':
-      return { ...base, status: 'False', reason: 'Error', message: outcome.message };
+      return { ...base, status: 'False', reason: NodeReasons.Applied.Error, message: outcome.message };
     case 'reconciled':
       return { ...base, ...reconciledOutcome(outcome, policyError) };
   }
@@ -119,13 +138,17 @@ function reconciledOutcome({ effective, result: r }: Reconciled, policyError: st
   const skipped = r.notApplicable.length ? ` Not applicable here: ${notApplicableText(r.notApplicable)}.` : '';
   const invalid = policyError ? ` The latest policy edit was not used: ${policyError}` : '';
   if (r.execution && !r.execution.ok) {
-    return { status: 'False', reason: 'ApplyFailed', message: `Applying ${names} failed and was rolled back: ${executionError(r.execution)}.${invalid}` };
+    return {
+      status: 'False',
+      reason: NodeReasons.Applied.ApplyFailed,
+      message: `Applying ${names} failed and was rolled back: ${executionError(r.execution)}.${invalid}`,
+    };
   }
   if (r.mode === 'DryRun') {
-    return { status: 'False', reason: 'DryRun', message: `${names} is in DryRun: ${dryRunText(r)}, nothing is written.${skipped}${invalid}` };
+    return { status: 'False', reason: NodeReasons.Applied.DryRun, message: `${names} is in DryRun: ${dryRunText(r)}, nothing is written.${skipped}${invalid}` };
   }
-  if (!r.inSync) return { status: 'False', reason: 'NotInSync', message: `The node does not match ${names} yet.${skipped}${invalid}` };
-  return { status: 'True', reason: 'Applied', message: `The node matches ${names}.${skipped}${invalid}` };
+  if (!r.inSync) return { status: 'False', reason: NodeReasons.Applied.NotInSync, message: `The node does not match ${names} yet.${skipped}${invalid}` };
+  return { status: 'True', reason: NodeReasons.Applied.Applied, message: `The node matches ${names}.${skipped}${invalid}` };
 }
 
 function dryRunText(r: ReconcileResult): string {
@@ -144,7 +167,7 @@ function notApplicableText(items: ReconcileResult['notApplicable']): string {
 
 /** The summary kubectl wait, kstatus and dashboards look for: False when the node cannot follow its policy or drops packets now. */
 function readyCondition(applied: NodeConditionInput, full: NodeConditionInput, race: NodeConditionInput): NodeConditionInput {
-  const base = { type: 'Ready' as const, observedGeneration: applied.observedGeneration };
+  const base = { type: NodeConditions.Ready, observedGeneration: applied.observedGeneration };
   if (FAILED_REASONS.has(applied.reason)) return { ...base, status: 'False', reason: applied.reason, message: applied.message };
   for (const c of [full, race]) {
     if (c.status === 'True') return { ...base, status: 'False', reason: c.type, message: c.message };
@@ -152,93 +175,132 @@ function readyCondition(applied: NodeConditionInput, full: NodeConditionInput, r
   return {
     ...base,
     status: 'True',
-    reason: 'Ready',
-    message: 'The agent reads this node, it follows its policy (or has none), and no packets are being dropped.',
+    reason: NodeReasons.Ready.Ready,
+    message:
+      'The agent reads this node, it follows its policy (or has none), no network namespace drops packets for a full table, and none are lost to insertion races.',
   };
 }
 
-/** How full the table is against the policy's thresholds. */
-function pressureState(usage: number | null, { count, max }: HostSnapshot['table'], pressure: Pressure): ConditionOutcome {
-  if (usage === null) return { status: 'Unknown', reason: 'Unreadable', message: 'The entry count or the max could not be read.' };
-  if (usage >= pressure.criticalPercent) {
-    return { status: 'True', reason: 'Critical', message: `The table is ${round1(usage)}% full (${count} of ${max}); at 100% new connections are dropped.` };
-  }
-  if (usage >= pressure.warningPercent) return { status: 'True', reason: 'Warning', message: `The table is ${round1(usage)}% full (${count} of ${max}).` };
-  return { status: 'False', reason: 'Normal', message: `The table is ${round1(usage)}% full.` };
+/** How full the fullest namespace (the host's or another) is against the policy's thresholds. */
+function pressureState(fullest: Fullest | null, hostUsage: number | null, max: number | null, pressure: Pressure): ConditionOutcome {
+  const r = NodeReasons.Pressure;
+  if (!fullest) return { status: 'Unknown', reason: r.Unreadable, message: 'The entry count or the max could not be read.' };
+  const pct = `${round1(fullest.usage)}%`;
+  // The host's own table keeps the wording it always had; another namespace is named, next to the host's figure.
+  const what = fullest.naming.host
+    ? `The table is ${pct} full (${fullest.entries} of ${max})`
+    : `The fullest network namespace, ${netnsName(fullest.naming)}, is ${pct} full (${fullest.entries} of ${max}; the host's own table ${hostUsage === null ? 'unread' : `${round1(hostUsage)}%`})`;
+  if (fullest.usage >= pressure.criticalPercent) return { status: 'True', reason: r.Critical, message: `${what}; at 100% its new connections are dropped.` };
+  if (fullest.usage >= pressure.warningPercent) return { status: 'True', reason: r.Warning, message: `${what}.` };
+  return { status: 'False', reason: r.Normal, message: fullest.naming.host ? `The table is ${pct} full.` : `${what}.` };
 }
 
 /** Whether keys moved away from what was applied, and whether another writer keeps moving them. */
 function driftState(outcome: PassOutcome): ConditionOutcome {
   const drift = driftOf(outcome);
-  if (outcome.kind === 'error') return { status: 'Unknown', reason: 'NotChecked', message: 'The last pass failed before comparing the node with the policy.' };
-  if (drift.length) return { status: 'True', reason: drift.some((d) => d.fighting) ? 'Fighting' : 'Drift', message: drift.map(driftText).join('; ') };
-  return { status: 'False', reason: 'InSync', message: 'No key differs from what was applied.' };
+  const r = NodeReasons.Drifted;
+  if (outcome.kind === 'error') return { status: 'Unknown', reason: r.NotChecked, message: 'The last pass failed before comparing the node with the policy.' };
+  if (drift.length) return { status: 'True', reason: drift.some((d) => d.fighting) ? r.Fighting : r.Drift, message: drift.map(driftText).join('; ') };
+  return { status: 'False', reason: r.InSync, message: 'No key differs from what was applied.' };
 }
 
 /** Why drops could not be judged this pass: counters unread, or only one sample so far. */
 function notJudged(countersRead: boolean): ConditionOutcome {
   return countersRead
-    ? { status: 'Unknown', reason: 'FirstSample', message: 'Drops are judged between two reads of the counters; this is the first.' }
+    ? { status: 'Unknown', reason: NodeReasons.TableFull.FirstSample, message: 'Drops are judged between two reads of the counters; this is the first.' }
     : {
         status: 'Unknown',
-        reason: 'CountersUnreadable',
+        reason: NodeReasons.TableFull.CountersUnreadable,
         message: "The kernel's conntrack counters could not be read: see the findings and what was not read.",
       };
 }
 
-/** Drops because no entry could be allocated, or the kernel's own "table full" line. */
-function tableFullCondition(d: DropSignal, unjudged: ConditionOutcome): NodeConditionInput {
-  const base = { type: 'TableFull' as const, observedGeneration: STATUS_OBJECT_GENERATION };
+/** The other namespaces dropping for a full table now, named (the status lists them in namespaces.full). */
+function namespacesDroppingText(full: readonly NetnsRowDoc[], w: DropWindow | null): string {
+  const [first, ...rest] = full;
+  if (!first) return '';
+  const more = rest.length ? `; and ${rest.map((r) => `${netnsName({ ...r, host: false })} (${r.dropsRising})`).join(', ')}` : '';
+  return `${netnsName({ ...first, host: false })} dropped ${first.dropsRising} packets of new connections ${w ? windowText(w) : 'since the previous pass'} because its table is full${more}`;
+}
+
+/**
+ * Drops because no entry could be allocated, in the agent's own namespace or
+ * in any other (each has its own count against the one max), or the kernel's
+ * own "table full" line.
+ */
+function tableFullCondition(d: DropSignal, unjudged: ConditionOutcome, full: readonly NetnsRowDoc[]): NodeConditionInput {
+  const base = { type: NodeConditions.TableFull, observedGeneration: STATUS_OBJECT_GENERATION };
+  const r = NodeReasons.TableFull;
   const w = d.window;
+  const others = namespacesDroppingText(full, w);
+  const also = others ? ` Also: ${others}.` : '';
   if (w && w.tableFull > 0) {
     return {
       ...base,
       status: 'True',
-      reason: 'Dropping',
-      message: `The table is full: ${w.tableFull} packets of new connections were dropped ${windowText(w)} because no entry could be allocated.`,
+      reason: r.Dropping,
+      message: `The table is full: ${w.tableFull} packets of new connections were dropped ${windowText(w)} because no entry could be allocated.${also}`,
     };
   }
   if (d.kernelLoggedFull)
-    return { ...base, status: 'True', reason: 'KernelReportedFull', message: 'The kernel logged "nf_conntrack: table full, dropping packet" for this node.' };
+    return {
+      ...base,
+      status: 'True',
+      reason: r.KernelReportedFull,
+      message: `The kernel logged "nf_conntrack: table full, dropping packet" for this node.${also}`,
+    };
+  if (others) return { ...base, status: 'True', reason: r.NamespaceDropping, message: `A network namespace's table is full: ${others}.` };
   if (!w) return { ...base, ...unjudged };
-  return { ...base, status: 'False', reason: 'NotDropping', message: `No connections dropped for a full table ${windowText(w)}.` };
+  return { ...base, status: 'False', reason: r.NotDropping, message: `No connections dropped for a full table ${windowText(w)}, in any network namespace.` };
 }
 
 /** Drops because two packets of one new flow raced to insert it: not a full table, and not fixed by a bigger one. */
 function insertionRaceCondition(w: DropWindow | null, unjudged: ConditionOutcome, usage: number | null): NodeConditionInput {
-  const base = { type: 'InsertionRace' as const, observedGeneration: STATUS_OBJECT_GENERATION };
+  const base = { type: NodeConditions.InsertionRace, observedGeneration: STATUS_OBJECT_GENERATION };
   if (!w) return { ...base, ...unjudged };
   if (w.insertionRace > 0) {
     const fill = usage === null ? '' : ` with the table ${round1(usage)}% full`;
     return {
       ...base,
       status: 'True',
-      reason: 'RaceDrops',
+      reason: NodeReasons.InsertionRace.RaceDrops,
       message: `${w.insertionRace} packets were dropped ${windowText(w)}${fill} because two packets of one new flow raced to insert it (drop and insert_failed rose together): the UDP/DNS race. NOTRACK DNS or set resolver options single-request-reopen / use-vc; see the findings.`,
     };
   }
-  return { ...base, status: 'False', reason: 'NoRaceDrops', message: `No packets dropped for an insertion race ${windowText(w)}.` };
+  return { ...base, status: 'False', reason: NodeReasons.InsertionRace.NoRaceDrops, message: `No packets dropped for an insertion race ${windowText(w)}.` };
+}
+
+/** What the conditions are judged from, besides the inputs. */
+interface Judged {
+  /** The host's (the agent's own namespace's) count / max, in %. */
+  usage: number | null;
+  fullest: Fullest | null;
+  pressure: Pressure;
+  namespaces: NetnsSummaryDoc | null;
 }
 
 /** This pass's conditions, Ready first. */
-function conditionsOf(i: NodeStatusInputs, usage: number | null, pressure: Pressure): NodeConditionInput[] {
+function conditionsOf(i: NodeStatusInputs, j: Judged): NodeConditionInput[] {
   const unjudged = notJudged(i.snapshot.stats.counters !== null);
-  const full = tableFullCondition(i.drops, unjudged);
-  const race = insertionRaceCondition(i.drops.window, unjudged, usage);
+  const full = tableFullCondition(i.drops, unjudged, j.namespaces?.full ?? []);
+  const race = insertionRaceCondition(i.drops.window, unjudged, j.usage);
   const applied = appliedCondition(
     i.outcome,
     i.policyError,
-    i.previousConditions.find((c) => c.type === 'Applied'),
+    i.previousConditions.find((c) => c.type === NodeConditions.Applied),
   );
   const ready = readyCondition(applied, full, race);
+  const writes = i.outcome.kind === 'reconciled' && i.outcome.result.mode === 'Enforce';
+  const outlook = growthOutlook(effectiveOf(i.outcome), writes, i.snapshot.table.max);
   // Drifted and Pressure carry observedGeneration last, as they always have.
   return [
     ready,
     applied,
-    { type: 'Drifted', ...driftState(i.outcome), observedGeneration: STATUS_OBJECT_GENERATION },
-    { type: 'Pressure', ...pressureState(usage, i.snapshot.table, pressure), observedGeneration: STATUS_OBJECT_GENERATION },
+    { type: NodeConditions.Drifted, ...driftState(i.outcome), observedGeneration: STATUS_OBJECT_GENERATION },
+    { type: NodeConditions.Pressure, ...pressureState(j.fullest, j.usage, i.snapshot.table.max, j.pressure), observedGeneration: STATUS_OBJECT_GENERATION },
     full,
     race,
+    { type: NodeConditions.FillingUp, observedGeneration: STATUS_OBJECT_GENERATION, ...fillingUpState(i.watch, i.namespaces?.podNames, outlook) },
   ];
 }
 
@@ -255,9 +317,14 @@ function kernelSection(i: NodeStatusInputs): Pick<NodeStatusDoc, 'kernel'> {
   };
 }
 
-function tableSection({ table: { count, max, buckets }, memory }: HostSnapshot, usage: number | null): Pick<NodeStatusDoc, 'table'> {
+function tableSection(i: NodeStatusInputs, usage: number | null, fullest: Fullest | null): Pick<NodeStatusDoc, 'table'> {
+  const {
+    table: { count, max, buckets },
+    memory,
+  } = i.snapshot;
   if (count === null || max === null || buckets === null) return {};
   const chain = chainLength(count, buckets);
+  const w = i.drops.window;
   return {
     table: {
       count,
@@ -268,6 +335,10 @@ function tableSection({ table: { count, max, buckets }, memory }: HostSnapshot, 
       ...(chain !== null ? { chainLength: round1(chain) } : {}),
       bytes: tableBytes(max, buckets, memory.slabObjectSize ?? FALLBACK_SLAB_OBJECT_SIZE),
       ...(memory.slabObjectSize !== null ? { slabObjectSize: memory.slabObjectSize } : {}),
+      ...(fullest ? { fullest: fullestDoc(fullest) } : {}),
+      ...forecastFields(i.watch, i.namespaces?.podNames),
+      // The agent's own namespace's window, plus every other namespace's drops over the same pass-to-pass window.
+      ...(w ? { dropsNow: w.tableFull + (i.namespaces ? otherNamespacesFullDrops(i.namespaces.census, i.namespaces.previousDrops) : 0) } : {}),
     },
   };
 }
@@ -343,27 +414,34 @@ function findingsSection(i: NodeStatusInputs, pressure: Pressure): Pick<NodeStat
   return findings.length ? { findings: findings.slice(0, 32) } : {};
 }
 
-function namespacesSection(i: NodeStatusInputs, pressure: Pressure): Pick<NodeStatusDoc, 'namespaces'> {
+function namespacesOf(i: NodeStatusInputs, pressure: Pressure): NetnsSummaryDoc | null {
   const ns = i.namespaces;
-  return ns ? { namespaces: buildNetnsStatus(ns.census, ns.previousDrops, i.snapshot.table.max, pressure, ns.podNames) } : {};
+  return ns ? buildNetnsStatus(ns.census, ns.previousDrops, i.snapshot.table.max, pressure, ns.podNames) : null;
+}
+
+/** The pressure thresholds in effect: the policy's, or the defaults without one (conditions and metrics both judge by them). */
+export function pressureInEffect(outcome: PassOutcome): Pressure {
+  return effectiveOf(outcome)?.pressure ?? DEFAULT_PRESSURE;
 }
 
 export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; conditions: NodeCondition[] } {
-  const pressure = effectiveOf(i.outcome)?.pressure ?? DEFAULT_PRESSURE;
+  const pressure = pressureInEffect(i.outcome);
   const usage = usagePercent(i.snapshot.table.count, i.snapshot.table.max);
-  const conditions = setConditions(i.previousConditions, conditionsOf(i, usage, pressure), i.now);
+  const namespaces = namespacesOf(i, pressure);
+  const fullest = fullestOf(i.namespaces?.census ?? null, i.snapshot, i.namespaces?.podNames);
+  const conditions = setConditions(i.previousConditions, conditionsOf(i, { usage, fullest, pressure, namespaces }), i.now);
   const status: NodeStatusDoc = {
     nodeName: i.nodeName,
     lastProbeTime: i.now.toISOString(),
     ...kernelSection(i),
-    ...tableSection(i.snapshot, usage),
+    ...tableSection(i, usage, fullest),
     ...countersSection(i.snapshot.stats.counters),
     ...breakdownSection(i.summary),
     ...appliedPolicySection(i.outcome),
     ...driftSection(driftOf(i.outcome)),
     ...baselineSection(i.baseline),
     ...findingsSection(i, pressure),
-    ...namespacesSection(i, pressure),
+    ...(namespaces ? { namespaces } : {}),
     conditions,
   };
   return { status, conditions };

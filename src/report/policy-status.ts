@@ -8,7 +8,7 @@ import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { selectorMatches, type Labels } from '../policy/select.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
 import { FAILED_REASONS } from './node-status.js';
-import type { NodeStatusDoc, PolicyConditionType, PolicyStatusDoc } from '../api/v1alpha1/status.js';
+import { NodeConditions, NodeReasons, type NodeStatusDoc, type PolicyConditionType, type PolicyStatusDoc } from '../api/v1alpha1/status.js';
 
 type PolicyConditionName = (typeof PolicyConditionType)[number];
 
@@ -62,11 +62,11 @@ export function buildPolicyStatus(p: PolicyInput, view: ClusterView, conflicts: 
     const s = view.statuses.get(node.name);
     if (!s) continue;
     const follows = s.appliedPolicy?.policies.some((x) => x.name === p.name && x.generation === p.generation) ?? false;
-    const applied = s.conditions.find((c) => c.type === 'Applied');
-    const drift = s.conditions.find((c) => c.type === 'Drifted');
+    const applied = s.conditions.find((c) => c.type === NodeConditions.Applied);
+    const drift = s.conditions.find((c) => c.type === NodeConditions.Drifted);
     if (applied && FAILED_REASONS.has(applied.reason)) failed++;
     else if (drift?.status === 'True') drifted++;
-    else if (follows && drift?.status === 'False' && (applied?.status === 'True' || applied?.reason === 'DryRun')) inSync++;
+    else if (follows && drift?.status === 'False' && (applied?.status === 'True' || applied?.reason === NodeReasons.Applied.DryRun)) inSync++;
   }
   const g = p.generation;
   const c = (type: PolicyConditionName, status: 'True' | 'False', reason: string, message: string): ConditionInput<PolicyConditionName> => ({

@@ -28,7 +28,9 @@ export function writeReason(last: { status: NodeStatusDoc; at: number } | null, 
   if (driftKey(prev) !== driftKey(next)) return 'drift';
   if (policyKey(prev) !== policyKey(next)) return 'policy';
   if (shapeKey(prev) !== shapeKey(next)) return 'table';
-  if (Math.abs((next.table?.usagePercent ?? 0) - (prev.table?.usagePercent ?? 0)) >= USAGE_STEP) return 'usage';
+  // The host's usage, and the fullest namespace's (the USAGE column).
+  const moved = (u: (s: NodeStatusDoc) => number | undefined) => Math.abs((u(next) ?? 0) - (u(prev) ?? 0)) >= USAGE_STEP;
+  if (moved((s) => s.table?.usagePercent) || moved((s) => s.table?.fullest?.usagePercent)) return 'usage';
   if (RISING.some((k) => (next.counters?.[k] ?? 0) > (prev.counters?.[k] ?? 0))) return 'counters';
   if (findingsKey(prev) !== findingsKey(next)) return 'findings';
   if (namespacesKey(prev) !== namespacesKey(next)) return 'namespaces';

@@ -96,7 +96,7 @@ test('apply, drift, API outage, delete: status, events and the kernel follow', {
 
     // kubectl get ctst prints our columns.
     const table = await kubectl(['get', 'ctst']);
-    assert.match(table.split('\n')[0]!, /NAME\s+READY\s+USAGE\s+COUNT\s+MAX\s+BUCKETS\s+DROPS\s+POLICY\s+DRIFT\s+AGE/);
+    assert.match(table.split('\n')[0]!, /NAME\s+READY\s+USAGE\s+COUNT\s+MAX\s+BUCKETS\s+DROPS\s+FULL-IN\s+POLICY\s+DRIFT\s+AGE/);
     assert.match(table, new RegExp(`${NODE}\\s+True\\s+0%\\s+0\\s+262144\\s+262144\\s+0\\s+web-nodes\\s+0`));
     // kubectl describe: the sections an SRE looks for, in plain words. (The finding that stays in every
     // pass is kube-proxy's; the 5-day established timeout is one only until the policy changes it.)

@@ -18,6 +18,9 @@ import { createLogger } from '../../src/logger.js';
 import { DEFAULT_PRESSURE } from '../../src/report/findings.js';
 import { buildNetnsStatus, netnsDrops, type PodNames } from '../../src/report/netns-status.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
+import type { HostSnapshot } from '../../src/kernel/snapshot.js';
+import type { WatchView } from '../../src/report/forecast.js';
+import { buildNodeStatus } from '../../src/report/node-status.js';
 import { AGENT_USER, nodeEvents, startCluster, until, type TestCluster } from './support.js';
 import { silentLog } from '../support/silent-log.js';
 
@@ -142,5 +145,71 @@ test('a full pod namespace: the row names the pod, and the event lands on the Po
     onNode.map((e) => e.message),
     [onPod[0].message],
     'the same event on the Node',
+  );
+});
+
+test('a pod namespace filling up: ConntrackTableFillingUp lands on the Pod and on the Node, once, before any drop', { timeout: 60_000 }, async () => {
+  const uid = await pod('api-1', NODE);
+  await until('api-1 listed', async () => pods.lookup(uid), 20_000);
+  const snapshot: HostSnapshot = {
+    kernelRelease: '6.18.0',
+    moduleLoaded: true,
+    netns: { host: true, inode: 1 },
+    table: { count: 10, max: MAX, buckets: 1024, hashsize: 1024 },
+    sysctls: {},
+    stats: { source: 'stat-file', counters: { drop: 0, insertFailed: 0 }, entries: 10, cpus: 1, missing: [] },
+    memory: { memTotalBytes: null, slabObjectSize: null },
+    kubeProxy: null,
+    unreadable: [],
+  };
+  const filling = (on: boolean): WatchView => ({
+    focus: {
+      ns: { key: 21, inode: 20, pid: 20, host: false, podUid: uid },
+      entries: 600,
+      forecast: { ratePerSecond: 40, level: 600, secondsToFull: on ? 10 : 300, windowSeconds: 10, samples: 11 },
+    },
+    filling: on,
+    horizonSeconds: 60,
+    atMs: Date.now(),
+  });
+  const pass = (on: boolean) =>
+    buildNodeStatus({
+      nodeName: NODE,
+      now: new Date(),
+      snapshot,
+      summary: null,
+      tableSource: 'none',
+      notrackBackend: 'none',
+      outcome: { kind: 'no-policy' },
+      baseline: { values: {}, notrackOwned: false },
+      drops: { window: { seconds: 30, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: null }, kernelLoggedFull: false },
+      namespaces: { census: census([row(1, 10, 0, null), row(20, 600, 0, uid)]), previousDrops: null, podNames: pods.lookup },
+      watch: filling(on),
+      previousConditions: [],
+    }).status;
+  const report = clusterReporter(
+    new ClusterApi(loadKubeConfig(cluster.api.kubeconfig(AGENT_USER))),
+    NODE,
+    () => ({ name: NODE, uid: cluster.nodeUid }),
+    () => new Date(),
+    createLogger('warn', NODE, new Writable({ write: (_c, _e, cb) => cb() })),
+  );
+  const calm = pass(false);
+  const on = pass(true);
+  await report(on, { kind: 'no-policy' }, calm);
+  await report(on, { kind: 'no-policy' }, on); // still filling: nothing new
+  const r = await cluster.api.request('GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=api-1')}`);
+  const onPod = (r.body.items as any[]).filter((e) => e.reason === 'ConntrackTableFillingUp');
+  assert.equal(onPod.length, 1, JSON.stringify(r.body.items));
+  assert.equal(onPod[0].count ?? 1, 1);
+  assert.deepEqual(onPod[0].involvedObject, { apiVersion: 'v1', kind: 'Pod', namespace: NS, name: 'api-1', uid });
+  assert.equal(
+    onPod[0].message,
+    `Connection tracking on ${NODE} is filling up. Full in ~10 s at +40 entries/s in pod ${NS}/api-1 (netns 20), before any drop: no policy selects this node, so nothing grows max (1,000): track less (a NOTRACK rule for what fills it) or expire sooner (shorter timeouts).`,
+  );
+  const onNode = (await nodeEvents(cluster.api, NODE)).filter((e) => e.reason === 'ConntrackTableFillingUp');
+  assert.deepEqual(
+    onNode.map((e) => e.message),
+    [onPod[0].message],
   );
 });

@@ -137,7 +137,7 @@ describe('CRD shape', () => {
   it('printer columns are the agreed ones, in order', () => {
     const visible = (crd: ReturnType<typeof buildPolicyCrd>) => crd.spec.versions[0]!.additionalPrinterColumns.filter((c) => !c.priority).map((c) => c.name);
     assert.deepEqual(visible(buildPolicyCrd()), ['Mode', 'Selected', 'InSync', 'Drifted', 'Age']);
-    assert.deepEqual(visible(buildStatusCrd()), ['Ready', 'Usage', 'Count', 'Max', 'Buckets', 'Drops', 'Policy', 'Drift', 'Age']);
+    assert.deepEqual(visible(buildStatusCrd()), ['Ready', 'Usage', 'Count', 'Max', 'Buckets', 'Drops', 'Full-In', 'Policy', 'Drift', 'Age']);
   });
 
   it('printer columns point at fields that exist, with a matching type', () => {
@@ -383,7 +383,29 @@ const sampleStatus: NodeStatusDoc = {
   nodeName: 'node-1',
   lastProbeTime: '2026-11-22T04:00:00Z',
   kernel: { release: '6.18.0', conntrackLoaded: true, hostNetworkNamespace: true, notrackBackend: 'nftables', tableSource: 'procfs' },
-  table: { count: 190000, max: 262144, buckets: 65536, usagePercent: 72.5, usage: '73%', chainLength: 5.8 },
+  table: {
+    count: 150000,
+    max: 262144,
+    buckets: 65536,
+    usagePercent: 57.2,
+    usage: '57%',
+    chainLength: 4.6,
+    fullest: {
+      host: false,
+      pid: 812,
+      inode: 4026532174,
+      podUid: 'u-1',
+      podNamespace: 'shop',
+      podName: 'web-7f9c',
+      entries: 190000,
+      usagePercent: 72.5,
+      usage: '73%',
+    },
+    growthPerSecond: 1200.5,
+    secondsToFull: 60,
+    forecastNamespace: { host: false, pid: 812, inode: 4026532174, podUid: 'u-1', podNamespace: 'shop', podName: 'web-7f9c' },
+    dropsNow: 0,
+  },
   counters: { drop: 12, earlyDrop: 40, insertFailed: 0, invalid: 3, searchRestart: 0 },
   breakdown: {
     entries: 190000,
@@ -499,8 +521,18 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
     const names: string[] = table.body.columnDefinitions.map((c: { name: string }) => c.name);
     const row = Object.fromEntries(names.map((n, i) => [n, table.body.rows[0].cells[i]]));
     assert.deepEqual(
-      { Usage: row.Usage, Count: row.Count, Max: row.Max, Buckets: row.Buckets, Drops: row.Drops, Policy: row.Policy, Drift: row.Drift },
-      { Usage: '73%', Count: 190000, Max: 262144, Buckets: 65536, Drops: 12, Policy: 'web-nodes', Drift: 1 },
+      {
+        Usage: row.Usage,
+        Count: row.Count,
+        Max: row.Max,
+        Buckets: row.Buckets,
+        Drops: row.Drops,
+        'Full-In': row['Full-In'],
+        Policy: row.Policy,
+        Drift: row.Drift,
+      },
+      // The fullest namespace's usage and count (a pod's here), not the host's own 57%.
+      { Usage: '73%', Count: 190000, Max: 262144, Buckets: 65536, Drops: 12, 'Full-In': 60, Policy: 'web-nodes', Drift: 1 },
     );
   });
 });

@@ -1,7 +1,8 @@
 // The PrometheusRule checked by Prometheus' own tool: `promtool check rules`
 // parses every expression and template, `promtool test rules` evaluates the
 // alerts over series shaped like the agent's (a full table, the insertion race,
-// a kernel without insert_failed) and checks which fire. promtool comes from
+// a kernel without insert_failed, a pod namespace full, thresholds from each
+// node's own policy, a slow fill the trend forecasts) and checks which fire. promtool comes from
 // Debian's `prometheus` package; without it the tests skip and say so (the
 // metric names are checked against the agent's registry in monitoring.test.ts).
 import assert from 'node:assert/strict';
@@ -41,68 +42,144 @@ test('promtool check rules: every expression and template of the rendered rule f
     writeFileSync(join(dir, 'rules.yaml'), dump({ groups }));
     const r = run(['check', 'rules', 'rules.yaml'], dir);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /SUCCESS: 5 rules found/);
+    assert.match(r.out, /SUCCESS: 7 rules found/);
   });
 });
 
 // One agent target, as the ServiceMonitor labels it.
 const target = 'job="ctop-conntrack-operator-agent-metrics", namespace="conntrack-system", node="n1", instance="n1"';
 const expLabels = { job: 'ctop-conntrack-operator-agent-metrics', namespace: 'conntrack-system', node: 'n1', instance: 'n1' };
+/** A pod's namespace, as the agent labels its series. */
+const podNetns = 'netns="4026532174", pod_uid="0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01", pod_namespace="shop", pod_name="web-7f9c"';
+const podNetnsLabels = { netns: '4026532174', pod_uid: '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01', pod_namespace: 'shop', pod_name: 'web-7f9c' };
 
+/** The thresholds a node's policy puts in effect, as the agent exports them (the defaults: 70% and 90%). */
+const thresholds = (warning = '0.7', critical = '0.9') => ({
+  conntrack_operator_pressure_warning_ratio: `${warning}+0x40`,
+  conntrack_operator_pressure_critical_ratio: `${critical}+0x40`,
+});
+/** The fullest namespace steady at `entries` of max 65536. */
+const steady = (entries: number) => ({
+  conntrack_operator_table_max: '65536+0x40',
+  conntrack_operator_table_fullest_entries: `${entries}+0x40`,
+  conntrack_operator_table_fullest_usage_ratio: `${entries / 65536}+0x40`,
+});
+
+// Series sampled every minute for 40 minutes, alerts judged at 30m.
 const cases: Array<{ name: string; series: Record<string, string>; fires: string[] }> = [
   {
     name: 'a full table: drop rises alone at 100%',
     series: {
-      conntrack_operator_stat_drop_total: '0+30x20',
-      conntrack_operator_stat_insert_failed_total: '0+0x20',
-      conntrack_operator_table_usage_ratio: '1+0x20',
+      conntrack_operator_stat_drop_total: '0+30x40',
+      conntrack_operator_stat_insert_failed_total: '0+0x40',
+      conntrack_operator_table_usage_ratio: '1+0x40',
+      ...steady(65536),
+      ...thresholds(),
     },
     fires: ['ConntrackTableFull', 'ConntrackTableNearlyFull'],
   },
   {
     name: 'the insertion race: drop and insert_failed rise together on a table 4% full',
     series: {
-      conntrack_operator_stat_drop_total: '0+6x20',
-      conntrack_operator_stat_insert_failed_total: '0+6x20',
-      conntrack_operator_table_usage_ratio: '0.04+0x20',
+      conntrack_operator_stat_drop_total: '0+6x40',
+      conntrack_operator_stat_insert_failed_total: '0+6x40',
+      conntrack_operator_table_usage_ratio: '0.04+0x40',
+      ...steady(2621),
+      ...thresholds(),
     },
     fires: ['ConntrackInsertionRaceDrops'],
   },
   {
     name: 'a kernel without an insert_failed column: every drop counts as table full',
-    series: { conntrack_operator_stat_drop_total: '0+30x20', conntrack_operator_table_usage_ratio: '1+0x20' },
+    series: { conntrack_operator_stat_drop_total: '0+30x40', ...steady(65536), ...thresholds() },
     fires: ['ConntrackTableFull', 'ConntrackTableNearlyFull'],
   },
   {
     name: 'old drops, none now: nothing fires',
     series: {
-      conntrack_operator_stat_drop_total: '500+0x20',
-      conntrack_operator_stat_insert_failed_total: '20+0x20',
-      conntrack_operator_table_usage_ratio: '0.3+0x20',
+      conntrack_operator_stat_drop_total: '500+0x40',
+      conntrack_operator_stat_insert_failed_total: '20+0x40',
+      ...steady(19661),
+      ...thresholds(),
     },
     fires: [],
   },
+  {
+    name: 'a pod namespace full and dropping while the host is quiet: the namespace alert, with the pod in its labels',
+    series: {
+      conntrack_operator_stat_drop_total: '0+0x40',
+      conntrack_operator_stat_insert_failed_total: '0+0x40',
+      conntrack_operator_table_usage_ratio: '0.01+0x40',
+      [`conntrack_operator_netns_stat_drop_total{${podNetns}}`]: '100+1800x40',
+      ...steady(65536),
+      ...thresholds(),
+    },
+    fires: ['ConntrackNamespaceTableFull', 'ConntrackTableNearlyFull'],
+  },
+  {
+    name: 'a pod namespace that dropped and stopped 15 minutes ago (its series left): quiet',
+    series: { [`conntrack_operator_netns_stat_drop_total{${podNetns}}`]: '100+1800x15 _x25', ...steady(30000), ...thresholds() },
+    fires: [],
+  },
+  { name: 'at 92% on a node whose policy says critical at 95%: quiet', series: { ...steady(60293), ...thresholds('0.8', '0.95') }, fires: [] },
+  { name: 'at 92% on a node with the default 90%: nearly full', series: { ...steady(60293), ...thresholds() }, fires: ['ConntrackTableNearlyFull'] },
+  {
+    name: 'at 96% on a node whose policy says 95%: nearly full',
+    series: { ...steady(62915), ...thresholds('0.8', '0.95') },
+    fires: ['ConntrackTableNearlyFull'],
+  },
+  {
+    name: 'a slow fill above the warning threshold that the trend puts past max within 4 h: filling up, not yet nearly full',
+    series: {
+      conntrack_operator_table_max: '65536+0x40',
+      // 48,000 (73%) rising 200/min: 54,000 (82%) at 30m, +48,000 in 4 h
+      conntrack_operator_table_fullest_entries: '48000+200x40',
+      conntrack_operator_table_fullest_usage_ratio: `${48000 / 65536}+${200 / 65536}x40`,
+      ...thresholds(),
+    },
+    fires: ['ConntrackTableFillingUp'],
+  },
+  {
+    name: 'the same trend below the warning threshold (a node whose policy warns at 90%): quiet',
+    series: {
+      conntrack_operator_table_max: '65536+0x40',
+      conntrack_operator_table_fullest_entries: '48000+200x40',
+      conntrack_operator_table_fullest_usage_ratio: `${48000 / 65536}+${200 / 65536}x40`,
+      ...thresholds('0.9', '0.95'),
+    },
+    fires: [],
+  },
+  { name: 'steady at 82%: no trend, quiet', series: { ...steady(53740), ...thresholds() }, fires: [] },
 ];
 
-test('promtool test rules: a full table and the insertion race fire different alerts', { skip }, async () => {
+const alerts: Record<string, { severity: string; labels?: Record<string, string> }> = {
+  ConntrackTableFull: { severity: 'critical' },
+  ConntrackNamespaceTableFull: { severity: 'critical', labels: podNetnsLabels },
+  ConntrackInsertionRaceDrops: { severity: 'warning' },
+  ConntrackTableNearlyFull: { severity: 'warning' },
+  ConntrackTableFillingUp: { severity: 'warning' },
+};
+
+test('promtool test rules: each alert fires when it should and stays quiet otherwise', { skip }, async () => {
   const groups = await ruleGroups();
   // Annotations are checked in monitoring.test.ts; here only which alert fires with which labels.
   const bare = groups.map((g) => ({ ...g, rules: g.rules.map(({ annotations: _, ...r }: any) => r) }));
-  const alerts = ['ConntrackTableFull', 'ConntrackInsertionRaceDrops', 'ConntrackTableNearlyFull'];
-  const severity: Record<string, string> = { ConntrackTableFull: 'critical', ConntrackInsertionRaceDrops: 'warning', ConntrackTableNearlyFull: 'warning' };
   withDir((dir) => {
     writeFileSync(join(dir, 'rules.yaml'), dump({ groups: bare }));
     const tests = cases.map((c) => ({
       name: c.name,
       interval: '1m',
       input_series: [
-        ...Object.entries(c.series).map(([metric, values]) => ({ series: `${metric}{${target}}`, values })),
-        { series: `up{${target}}`, values: '1+0x20' },
+        ...Object.entries(c.series).map(([metric, values]) => ({
+          series: metric.includes('{') ? metric.replace('{', `{${target}, `) : `${metric}{${target}}`,
+          values,
+        })),
+        { series: `up{${target}}`, values: '1+0x40' },
       ],
-      alert_rule_test: alerts.map((alertname) => ({
-        eval_time: '15m',
+      alert_rule_test: Object.entries(alerts).map(([alertname, a]) => ({
+        eval_time: '30m',
         alertname,
-        exp_alerts: c.fires.includes(alertname) ? [{ exp_labels: { ...expLabels, severity: severity[alertname] } }] : [],
+        exp_alerts: c.fires.includes(alertname) ? [{ exp_labels: { ...expLabels, ...a.labels, severity: a.severity } }] : [],
       })),
     }));
     writeFileSync(join(dir, 'tests.yaml'), dump({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests }));

@@ -39,18 +39,27 @@ const rulesOf = (objects: Awaited<ReturnType<typeof renderChart>>['objects']) =>
     annotations: Record<string, string>;
   }[];
 
-test('the alerts: nearly full, full, insertion race, drift persisting, agent down; each held and with a runbook', async () => {
+test('the alerts: nearly full, filling up, full (host and other namespaces), insertion race, drift persisting, agent down; each held and with a runbook', async () => {
   const { objects } = await renderChart(MONITORING);
   const rules = rulesOf(objects);
   const byName = Object.fromEntries(rules.map((r) => [r.alert, r]));
   assert.deepEqual(Object.keys(byName).sort(), [
     'ConntrackDriftPersisting',
     'ConntrackInsertionRaceDrops',
+    'ConntrackNamespaceTableFull',
     'ConntrackOperatorAgentDown',
+    'ConntrackTableFillingUp',
     'ConntrackTableFull',
     'ConntrackTableNearlyFull',
   ]);
-  assert.equal(byName.ConntrackTableNearlyFull!.expr, 'conntrack_operator_table_usage_ratio > 0.9');
+  // Each node's own policy threshold, as its agent exports it; not one number for the fleet.
+  assert.equal(byName.ConntrackTableNearlyFull!.expr, 'conntrack_operator_table_fullest_usage_ratio >= conntrack_operator_pressure_critical_ratio');
+  assert.equal(
+    byName.ConntrackTableFillingUp!.expr,
+    'predict_linear(conntrack_operator_table_fullest_entries[1h], 14400) > conntrack_operator_table_max and conntrack_operator_table_fullest_usage_ratio >= conntrack_operator_pressure_warning_ratio and conntrack_operator_table_fullest_usage_ratio < 1',
+  );
+  assert.equal(byName.ConntrackNamespaceTableFull!.expr, 'rate(conntrack_operator_netns_stat_drop_total[5m]) > 0');
+  assert.equal(byName.ConntrackNamespaceTableFull!.labels.severity, 'critical');
   assert.equal(byName.ConntrackTableFull!.labels.severity, 'critical');
   assert.equal(byName.ConntrackInsertionRaceDrops!.labels.severity, 'warning');
   assert.match(

@@ -23,7 +23,9 @@ const BAD: { set: string; names: RegExp }[] = [
   { set: 'agent.stateDir=relative/dir', names: /\/agent\/stateDir/ },
   { set: 'agent.intreval=30s', names: /\/agent.*'intreval' not allowed/ },
   { set: 'controller.replicas=0', names: /\/controller\/replicas/ },
-  { set: 'metrics.prometheusRule.nearlyFullRatio=1.5', names: /\/metrics\/prometheusRule\/nearlyFullRatio/ },
+  { set: 'metrics.prometheusRule.fillingUpHorizonSeconds=30', names: /\/metrics\/prometheusRule\/fillingUpHorizonSeconds/ },
+  // Gone: the alert follows each node's own policy threshold (conntrack_operator_pressure_critical_ratio).
+  { set: 'metrics.prometheusRule.nearlyFullRatio=0.8', names: /\/metrics\/prometheusRule.*'nearlyFullRatio' not allowed/ },
   { set: 'metrics.prometheusRule.driftFor=half-an-hour', names: /\/metrics\/prometheusRule\/driftFor/ },
 ];
 

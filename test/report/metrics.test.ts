@@ -38,16 +38,30 @@ test('agent /metrics exposition matches the golden file', async () => {
     },
   });
   m.observeDrift(['nf_conntrack_max', 'nf_conntrack_tcp_timeout_established']);
+  const pod = { inode: 4026532177, podUid: '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01', podNamespace: 'shop', podName: 'web-7f9c' };
   m.observeNamespaces({
     count: 3,
-    entries: 201234,
+    entries: 263378,
     top: [
-      { inode: 4026532177, entries: 200000, podUid: '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01' },
+      { ...pod, entries: 262144 },
       { inode: 4026531833, entries: 1234 },
     ],
-    full: [],
-    pressure: [],
+    full: [{ ...pod, entries: 262144, drop: 51639, dropsRising: 51539 }],
+    pressure: [{ ...pod, entries: 262144 }],
   });
+  m.observeFill(
+    {
+      count: 183501,
+      max: 262144,
+      buckets: 65536,
+      usagePercent: 70,
+      usage: '70%',
+      fullest: { host: false, ...pod, entries: 262144, usagePercent: 100, usage: '100%' },
+      growthPerSecond: 1200.5,
+      secondsToFull: 40,
+    },
+    { warningPercent: 80, criticalPercent: 95 },
+  );
   m.observeReconcile('applied', 0.012, 4, 1795321103);
   m.observeReconcile('in_sync', 0.004, 4, 1795321133);
   const text = await m.render();
@@ -111,9 +125,42 @@ test('namespace series are replaced each pass (bounded to the status top), and r
   });
   m.observeNamespaces({ count: 2, entries: 31, top: [{ inode: 3, entries: 31 }], full: [], pressure: [] });
   let text = await m.render();
-  assert.deepEqual(text.match(/^conntrack_operator_netns_entries\{.*$/gm), ['conntrack_operator_netns_entries{netns="3",pod_uid=""} 31']);
+  assert.deepEqual(text.match(/^conntrack_operator_netns_entries\{.*$/gm), [
+    'conntrack_operator_netns_entries{netns="3",pod_uid="",pod_namespace="",pod_name=""} 31',
+  ]);
   assert.match(text, /^conntrack_operator_node_entries 31$/m);
   m.observeNamespaces(null);
   text = await m.render();
   assert.doesNotMatch(text, /^conntrack_operator_(node_entries|network_namespaces|netns_entries)[{ ]/m);
+});
+
+test('the forecast, the fullest namespace and the thresholds in effect: absent until known, removed when no longer known', async () => {
+  const m = new AgentMetrics(options);
+  const names =
+    /^conntrack_operator_(table_fullest_entries|table_fullest_usage_ratio|table_growth_per_second|table_seconds_to_full|pressure_warning_ratio|pressure_critical_ratio) /gm;
+  assert.deepEqual((await m.render()).match(names), null, 'nothing before the first pass');
+  const table = { count: 10, max: 1000, buckets: 1024, usagePercent: 1, usage: '1%', fullest: { host: true, entries: 10, usagePercent: 1, usage: '1%' } };
+  m.observeFill({ ...table, growthPerSecond: 250, secondsToFull: 4 }, { warningPercent: 70, criticalPercent: 90 });
+  m.observeFill(table, { warningPercent: 80, criticalPercent: 95 });
+  const text = await m.render();
+  assert.doesNotMatch(text, /^conntrack_operator_table_(growth_per_second|seconds_to_full) /m, 'no forecast any more: absent, not 0');
+  assert.match(text, /^conntrack_operator_table_fullest_entries 10$/m);
+  assert.match(text, /^conntrack_operator_table_fullest_usage_ratio 0.01$/m);
+  assert.match(text, /^conntrack_operator_pressure_warning_ratio 0.8$/m, "the node's own policy, not a fixed number");
+  assert.match(text, /^conntrack_operator_pressure_critical_ratio 0.95$/m);
+  m.observeFill(undefined, { warningPercent: 70, criticalPercent: 90 });
+  assert.doesNotMatch(await m.render(), /^conntrack_operator_table_fullest_/m, 'no table read: no fullest namespace');
+});
+
+test('namespace drop series: only the namespaces dropping now (at most the five of the status list), pod named where known, replaced each pass', async () => {
+  const m = new AgentMetrics(options);
+  const full = Array.from({ length: 5 }, (_, i) => ({ inode: 100 + i, drop: 1000 - i, dropsRising: 10 }));
+  m.observeNamespaces({ count: 9, top: [], full: [{ ...full[0]!, podUid: 'u-1', podNamespace: 'shop', podName: 'web-1' }, ...full.slice(1)], pressure: [] });
+  let series = (await m.render()).match(/^conntrack_operator_netns_stat_drop_total\{.*$/gm);
+  assert.equal(series?.length, 5);
+  assert.equal(series![0], 'conntrack_operator_netns_stat_drop_total{netns="100",pod_uid="u-1",pod_namespace="shop",pod_name="web-1"} 1000');
+  assert.equal(series![1], 'conntrack_operator_netns_stat_drop_total{netns="101",pod_uid="",pod_namespace="",pod_name=""} 999');
+  m.observeNamespaces({ count: 9, top: [], full: [], pressure: [] });
+  series = (await m.render()).match(/^conntrack_operator_netns_stat_drop_total\{.*$/gm);
+  assert.equal(series, null, 'no namespace dropping now: no series');
 });

@@ -81,6 +81,7 @@ test('a healthy applied node', () => {
     Pressure: 'False/Normal',
     TableFull: 'False/NotDropping',
     InsertionRace: 'False/NoRaceDrops',
+    FillingUp: 'Unknown/NoForecast',
   });
   assert.equal(status.table?.usage, '10%');
   assert.equal(status.table?.bytes, 1000 * 256 + 1024 * 8);

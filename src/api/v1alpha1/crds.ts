@@ -268,8 +268,15 @@ export function buildStatusCrd(): CustomResourceDefinition {
         jsonPath: '.status.conditions[?(@.type=="Ready")].status',
         description: 'False when the node cannot follow its policy or drops packets now.',
       },
-      { name: 'Usage', type: 'string', jsonPath: '.status.table.usage', description: 'Entries as a share of max.' },
-      { name: 'Count', type: 'integer', jsonPath: '.status.table.count', description: 'Entries in the table.' },
+      // The fullest namespace, not the host's own: each namespace's count is checked against the one max, so a
+      // pod's full table must not hide behind the host's 3%. Count with it, so that Usage = Count / Max still holds.
+      {
+        name: 'Usage',
+        type: 'string',
+        jsonPath: '.status.table.fullest.usage',
+        description: "Entries of the fullest network namespace (the host's or a pod's) as a share of max: the one that drops first.",
+      },
+      { name: 'Count', type: 'integer', jsonPath: '.status.table.fullest.entries', description: 'Entries of the fullest network namespace.' },
       { name: 'Max', type: 'integer', jsonPath: '.status.table.max', description: 'nf_conntrack_max.' },
       { name: 'Buckets', type: 'integer', jsonPath: '.status.table.buckets', description: 'Hash buckets.' },
       {
@@ -277,6 +284,12 @@ export function buildStatusCrd(): CustomResourceDefinition {
         type: 'integer',
         jsonPath: '.status.counters.drop',
         description: 'Packets of new connections dropped since boot (history; TableFull and InsertionRace say whether now).',
+      },
+      {
+        name: 'Full-In',
+        type: 'integer',
+        jsonPath: '.status.table.secondsToFull',
+        description: 'Seconds until the fullest namespace is full at its current growth, when the forecast says it will be (FillingUp).',
       },
       { name: 'Policy', type: 'string', jsonPath: '.status.appliedPolicy.name', description: 'Policies in effect.' },
       { name: 'Drift', type: 'integer', jsonPath: '.status.driftCount', description: 'Keys that differ from the policy.' },

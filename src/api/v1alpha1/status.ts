@@ -31,12 +31,57 @@ function conditionSchema<const T extends readonly [string, ...string[]]>(types: 
     .describe('A condition, as metav1.Condition.');
 }
 
-export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace'] as const;
+export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace', 'FillingUp'] as const;
+export type NodeConditionTypeName = (typeof NodeConditionType)[number];
+/** Each node condition type by name (`NodeConditions.TableFull`): code matches these, never a string literal. */
+export const NodeConditions: { readonly [T in NodeConditionTypeName]: T } = {
+  Ready: 'Ready',
+  Applied: 'Applied',
+  Drifted: 'Drifted',
+  Pressure: 'Pressure',
+  TableFull: 'TableFull',
+  InsertionRace: 'InsertionRace',
+  FillingUp: 'FillingUp',
+};
+/**
+ * The reasons each node condition gives, by type: part of the API (kstatus,
+ * alert routing and the controller match them). Ready, when False, takes the
+ * reason of what failed: an Applied failure reason, or TableFull / InsertionRace.
+ */
+export const NodeReasons = {
+  Ready: { Ready: 'Ready' },
+  Applied: {
+    Applied: 'Applied',
+    NotInSync: 'NotInSync',
+    DryRun: 'DryRun',
+    NoPolicy: 'NoPolicy',
+    Restored: 'Restored',
+    RestoreFailed: 'RestoreFailed',
+    ApplyFailed: 'ApplyFailed',
+    Error: 'Error',
+  },
+  Drifted: { Drift: 'Drift', Fighting: 'Fighting', InSync: 'InSync', NotChecked: 'NotChecked' },
+  Pressure: { Critical: 'Critical', Warning: 'Warning', Normal: 'Normal', Unreadable: 'Unreadable' },
+  TableFull: {
+    /** The agent's own (the host's) namespace drops, maybe others too. */
+    Dropping: 'Dropping',
+    /** Only namespaces other than the agent's drop: each also has its own event. */
+    NamespaceDropping: 'NamespaceDropping',
+    KernelReportedFull: 'KernelReportedFull',
+    NotDropping: 'NotDropping',
+    FirstSample: 'FirstSample',
+    CountersUnreadable: 'CountersUnreadable',
+  },
+  InsertionRace: { RaceDrops: 'RaceDrops', NoRaceDrops: 'NoRaceDrops', FirstSample: 'FirstSample', CountersUnreadable: 'CountersUnreadable' },
+  FillingUp: { FillingUp: 'FillingUp', NotFilling: 'NotFilling', NoForecast: 'NoForecast' },
+} as const satisfies { [T in NodeConditionTypeName]: Record<string, string> };
+
 export const NodeCondition = conditionSchema(
   NodeConditionType,
-  'Ready: the node follows its policy (or has none) and drops no packets; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
-    'Pressure: usage is above the warning threshold. TableFull: the kernel is dropping new connections because the table is full. ' +
-    'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill.',
+  'Ready: the node follows its policy (or has none) and drops no packets in any network namespace; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
+    "Pressure: the fullest network namespace (the host's or a pod's) is above the warning threshold. TableFull: the kernel is dropping new connections because a namespace's table is full. " +
+    'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill. ' +
+    'FillingUp: the forecast says the fullest namespace will be full within the horizon, before any drop; Unknown until the watch has enough samples.',
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
@@ -56,6 +101,31 @@ export const KernelFacts = z
   })
   .describe('Facts about the node kernel.');
 
+/** Which network namespace a figure is about; the host's, or one named by its pod where known. */
+const netnsIdentityFields = {
+  host: z.boolean().describe("True for the host's own network namespace."),
+  pid: Count.optional().describe('A process in it: `nsenter -t <pid> -n conntrack -L` lists its table.'),
+  inode: Count.optional().describe(
+    'Its nsfs inode, as `readlink /proc/<pid>/ns/net` and the kernel\'s "table full in netns N" name it; absent where not readable.',
+  ),
+  podUid: z.string().max(64).optional().describe('The pod whose containers are in it, from their kubelet cgroup.'),
+  podNamespace: z.string().max(63).optional().describe("That pod's namespace, from the API (agent in a cluster)."),
+  podName: z.string().max(253).optional().describe("That pod's name, from the API (agent in a cluster)."),
+};
+
+export const NetnsIdentity = z.strictObject(netnsIdentityFields).describe('A network namespace of the node.');
+
+export const FullestNetns = z
+  .strictObject({
+    ...netnsIdentityFields,
+    entries: Count.describe('Its own entry count.'),
+    usagePercent: NonNegative.describe('entries / nf_conntrack_max x 100.'),
+    usage: z.string().max(8).describe('usagePercent rounded, as text for the printer column, e.g. "100%".'),
+  })
+  .describe(
+    "The network namespace with the most entries, the host's included: every namespace's count is checked against the one global max, so this one drops first. What the USAGE column shows.",
+  );
+
 export const TableStatus = z
   .strictObject({
     count: Count.describe('Entries in the table now (nf_conntrack_count).'),
@@ -66,8 +136,24 @@ export const TableStatus = z
     chainLength: NonNegative.optional().describe('Average hash chain length: 2 x count / buckets (each entry hashes twice).'),
     bytes: Count.optional().describe('Memory the table takes when full: max x slab object size + buckets x 8.'),
     slabObjectSize: Count.optional().describe('Bytes per entry (nf_conntrack slab object size), when slabinfo is readable.'),
+    fullest: FullestNetns.optional(),
+    growthPerSecond: z
+      .number()
+      .optional()
+      .describe(
+        "Entries per second the forecast namespace (forecastNamespace) grows by, from the agent's watch (about one sample a second, a robust fit over 5-40 s); negative when it empties. Absent before the watch has a forecast.",
+      ),
+    secondsToFull: Count.optional().describe(
+      'Seconds until the forecast namespace reaches nf_conntrack_max at that rate; absent when the forecast does not say it will (not growing, or a trend too short to trust that far).',
+    ),
+    forecastNamespace: NetnsIdentity.optional().describe(
+      'The namespace growthPerSecond and secondsToFull are about: the one forecast to be full soonest, else the fullest.',
+    ),
+    dropsNow: Count.optional().describe(
+      'Packets of new connections dropped for a full table since the previous pass, over every network namespace (insertion races not counted); absent on the first pass.',
+    ),
   })
-  .describe('Size and fill of the conntrack table.');
+  .describe("Size and fill of the conntrack table: count, usage and chainLength are the host namespace's own; fullest and the forecast cover every namespace.");
 
 export const Counters = z
   .strictObject({
@@ -183,8 +269,10 @@ export const NodeStatus = z
     namespaces: NetnsSummary.optional(),
     conditions: z
       .array(NodeCondition)
-      .max(8)
-      .describe("Ready, Applied, Drifted, Pressure, TableFull and InsertionRace; observedGeneration is this object's own (always 1: it has no spec)."),
+      .max(16)
+      .describe(
+        "Ready, Applied, Drifted, Pressure, TableFull, InsertionRace and FillingUp; observedGeneration is this object's own (always 1: it has no spec).",
+      ),
   })
   .describe('What the agent sees on the node and what it did.');
 
@@ -205,6 +293,8 @@ export type NodeConditionDoc = z.infer<typeof NodeCondition>;
 export type PolicyConditionDoc = z.infer<typeof PolicyCondition>;
 export type KernelFactsDoc = z.infer<typeof KernelFacts>;
 export type TableStatusDoc = z.infer<typeof TableStatus>;
+export type NetnsIdentityDoc = z.infer<typeof NetnsIdentity>;
+export type FullestNetnsDoc = z.infer<typeof FullestNetns>;
 export type CountersDoc = z.infer<typeof Counters>;
 export type BreakdownDoc = z.infer<typeof Breakdown>;
 export type AppliedPolicyDoc = z.infer<typeof AppliedPolicy>;
