@@ -318,6 +318,21 @@ describe('CEL validations', () => {
     },
     { name: 'warning above the defaulted critical (90)', spec: { pressure: { warningPercent: 95 } }, errors: ['warningPercent must be below criticalPercent'] },
     { name: 'critical only, above the defaulted warning (70)', spec: { pressure: { criticalPercent: 80 } }, errors: [] },
+    {
+      name: 'pressure response stopping below its start',
+      spec: { pressureResponse: { startPercent: 85, stopPercent: 70, timeouts: { tcp: { timeWaitSeconds: 10 } } } },
+      errors: [],
+    },
+    {
+      name: 'pressure response stopping at its start',
+      spec: { pressureResponse: { startPercent: 70, stopPercent: 70, timeouts: { tcp: { timeWaitSeconds: 10 } } } },
+      errors: ['stopPercent must be below startPercent'],
+    },
+    {
+      name: 'pressure response stopping above the defaulted start (80)',
+      spec: { pressureResponse: { stopPercent: 85, timeouts: { udp: { unrepliedSeconds: 10 } } } },
+      errors: ['stopPercent must be below startPercent'],
+    },
     { name: 'autoSize alone', spec: { table: { autoSize: { memoryBudgetPercent: 1 } } }, errors: [] },
     { name: 'autoSize with max', spec: { table: { max: 2048, autoSize: {} } }, errors: ['give either max/buckets or autoSize, not both'] },
     { name: 'autoSize with buckets', spec: { table: { buckets: 2048, autoSize: {} } }, errors: ['give either max/buckets or autoSize, not both'] },
@@ -400,6 +415,14 @@ const sampleStatus: NodeStatusDoc = {
   drift: [{ key: 'nf_conntrack_tcp_timeout_time_wait', desired: '30', actual: '120', since: '2026-11-22T03:59:00Z', likelyWriter: 'kube-proxy' }],
   baseline: { nf_conntrack_max: '65536' },
   findings: [{ id: 'table-pressure', severity: 'warning', message: 'The table is 73% full.' }],
+  pressureResponse: {
+    active: true,
+    since: '2026-11-22T03:58:00Z',
+    startPercent: 70,
+    stopPercent: 60,
+    enforced: true,
+    timeouts: { nf_conntrack_tcp_timeout_established: 600 },
+  },
   conditions: [
     {
       type: 'Pressure',

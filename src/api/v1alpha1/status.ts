@@ -31,12 +31,13 @@ function conditionSchema<const T extends readonly [string, ...string[]]>(types: 
     .describe('A condition, as metav1.Condition.');
 }
 
-export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace'] as const;
+export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace', 'PressureResponse'] as const;
 export const NodeCondition = conditionSchema(
   NodeConditionType,
   'Ready: the node follows its policy (or has none) and drops no packets; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
     'Pressure: usage is above the warning threshold. TableFull: the kernel is dropping new connections because the table is full. ' +
-    'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill.',
+    'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill. ' +
+    "PressureResponse: the policy's pressure response has shorter timeouts in force (reasons Active, Inactive, NotConfigured).",
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
@@ -164,6 +165,22 @@ export const NetnsSummary = z
   })
   .describe("Every network namespace of the node: each has its own count against the global max, which the host's count does not show.");
 
+export const PressureResponseStatus = z
+  .strictObject({
+    active: z.boolean().describe('True from the time usage reached startPercent until it falls below stopPercent: the shorter timeouts are in force.'),
+    since: Timestamp.optional().describe('When it last started or ended (absent before it ever did).'),
+    startPercent: Count.describe("Usage (whole percent) of the agent's own network namespace at which it starts."),
+    stopPercent: Count.describe('Usage below which it ends.'),
+    enforced: z.boolean().describe('False when it is only planned (DryRun): nothing of it is written.'),
+    timeouts: z
+      .record(z.string().max(256), Count)
+      .optional()
+      .describe(
+        "While active: the timeouts in place of the policy's own, by sysctl name (those lower than the policy's own value, or the node's own where the policy sets none).",
+      ),
+  })
+  .describe("The policy's pressure response (spec.pressureResponse), judged on the usage of the network namespace the agent runs in and writes timeouts in.");
+
 export const NodeStatus = z
   .strictObject({
     nodeName: z.string().max(253).describe('The node this status describes.'),
@@ -181,10 +198,13 @@ export const NodeStatus = z
       .describe('Values before the agent first changed them (restored when no policy selects the node).'),
     findings: z.array(Finding).max(32).optional().describe('Recommendations from the numbers.'),
     namespaces: NetnsSummary.optional(),
+    pressureResponse: PressureResponseStatus.optional(),
     conditions: z
       .array(NodeCondition)
-      .max(8)
-      .describe("Ready, Applied, Drifted, Pressure, TableFull and InsertionRace; observedGeneration is this object's own (always 1: it has no spec)."),
+      .max(16)
+      .describe(
+        "Ready, Applied, Drifted, Pressure, TableFull, InsertionRace and PressureResponse; observedGeneration is this object's own (always 1: it has no spec).",
+      ),
   })
   .describe('What the agent sees on the node and what it did.');
 
@@ -212,3 +232,4 @@ export type DriftEntryDoc = z.infer<typeof DriftEntry>;
 export type FindingDoc = z.infer<typeof Finding>;
 export type NetnsRowDoc = z.infer<typeof NetnsRow>;
 export type NetnsSummaryDoc = z.infer<typeof NetnsSummary>;
+export type PressureResponseStatusDoc = z.infer<typeof PressureResponseStatus>;
