@@ -13,6 +13,8 @@ export interface NodeEventIntent {
     | 'ConntrackTablePressure'
     | 'ConntrackTableFull'
     | 'ConntrackInsertionRace'
-    | 'ConntrackRestored';
+    | 'ConntrackRestored'
+    | 'ConntrackPressureResponseStarted'
+    | 'ConntrackPressureResponseEnded';
   message: string;
 }

@@ -95,6 +95,7 @@ export class AgentMetrics {
   private readonly nodeEntries: Gauge;
   private readonly namespaces: Gauge;
   private readonly netnsEntries: Gauge;
+  private readonly pressureResponse: Gauge;
 
   constructor(options: MetricsOptions) {
     this.registry = registryFor(options);
@@ -135,6 +136,11 @@ export class AgentMetrics {
       labelNames: ['netns', 'pod_uid'],
       registers,
     });
+    this.pressureResponse = gauge(
+      this.registry,
+      'conntrack_operator_pressure_response_active',
+      "1 while the policy's pressure response has shorter timeouts in force (or, in DryRun, would have), else 0; absent before the first pass.",
+    );
   }
 
   observeTable(s: TableSample): void {
@@ -162,6 +168,10 @@ export class AgentMetrics {
   observeDrift(keys: string[]): void {
     this.drift.reset();
     for (const key of keys) this.drift.set({ key }, 1);
+  }
+
+  observePressureResponse(active: boolean): void {
+    this.pressureResponse.set(active ? 1 : 0);
   }
 
   observeReconcile(result: ReconcileResultLabel, seconds: number, notrackRules: number | null, nowSeconds: number): void {

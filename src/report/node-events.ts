@@ -78,6 +78,26 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
       message: `Insertion races are dropping packets on ${node}, whatever the table's fill: ${race.message} Typically DNS lookups stall for 5 s. A bigger table does not help.`,
     });
   }
+  out.push(...pressureResponseEvents(prev, next));
   out.push(...netnsEventsForPass(prev, next));
   return out;
+}
+
+/** When the policy's pressure response starts and when it ends (the PressureResponse condition turning True, then not). */
+function pressureResponseEvents(prev: NodeStatusDoc | null, next: NodeStatusDoc): NodeEventIntent[] {
+  const now = condition(next, 'PressureResponse');
+  const before = condition(prev, 'PressureResponse');
+  if (now?.status === 'True' && before?.status !== 'True') {
+    return [
+      {
+        type: 'Warning',
+        reason: 'ConntrackPressureResponseStarted',
+        message: `Connection tracking table under pressure on ${next.nodeName}: ${now.message} Idle connections expire sooner while it lasts.`,
+      },
+    ];
+  }
+  if (before?.status === 'True' && now?.status !== 'True') {
+    return [{ type: 'Normal', reason: 'ConntrackPressureResponseEnded', message: `Pressure response ended on ${next.nodeName}: ${now?.message ?? ''}` }];
+  }
+  return [];
 }

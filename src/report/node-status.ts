@@ -16,6 +16,8 @@ import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
 import { buildNetnsStatus, type NetnsDrops, type PodNames } from './netns-status.js';
+import { NO_PRESSURE_RESPONSE, type PressureResponseState } from '../policy/pressure-response.js';
+import { pressureResponseCondition, pressureResponseSection } from './pressure-response-status.js';
 
 type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
 type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
@@ -58,6 +60,8 @@ export interface NodeStatusInputs {
   policyError?: string;
   /** This pass's namespace census and each namespace's drop counters at the previous pass. */
   namespaces?: { census: NetnsCensus; previousDrops: NetnsDrops | null; podNames?: PodNames };
+  /** Whether the policy's pressure response is in force after this pass; absent is the same as no response. */
+  pressureResponse?: PressureResponseState;
   previousConditions: readonly NodeCondition[];
 }
 
@@ -239,6 +243,11 @@ function conditionsOf(i: NodeStatusInputs, usage: number | null, pressure: Press
     { type: 'Pressure', ...pressureState(usage, i.snapshot.table, pressure), observedGeneration: STATUS_OBJECT_GENERATION },
     full,
     race,
+    {
+      type: 'PressureResponse',
+      ...pressureResponseCondition(i.pressureResponse ?? NO_PRESSURE_RESPONSE, usage),
+      observedGeneration: STATUS_OBJECT_GENERATION,
+    },
   ];
 }
 
@@ -364,6 +373,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ...baselineSection(i.baseline),
     ...findingsSection(i, pressure),
     ...namespacesSection(i, pressure),
+    ...pressureResponseSection(i.pressureResponse),
     conditions,
   };
   return { status, conditions };
