@@ -82,6 +82,8 @@ const PLACES: Where[] = ['pod', 'host'];
 const SURGES: Surge[] = ['ramp', 'step', 'udp'];
 
 interface Run {
+  /** The namespace's entries when the run began (near 0, or the run measured leftovers). */
+  startEntries: number;
   dropped: number;
   earlyDropped: number;
   attempted: number;
@@ -102,9 +104,12 @@ interface Run {
 interface Place {
   prefix: string[];
   statFile: string;
+  /** Removes the run's entries once its processes have ended (the host's table outlives the run; a test namespace does not). */
+  forget?: (protocol: 'tcp' | 'udp', port: string) => Promise<void>;
 }
 
 const interrupt = new Interrupt();
+const runner = new RealCommandRunner();
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.flatMap((a, i) => (a === name && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
 const only = flag('--only');
@@ -156,7 +161,7 @@ class Sampler {
 
   private constructor(
     private readonly statFile: string,
-    readonly before: { drop: number; earlyDrop: number },
+    readonly before: { drop: number; earlyDrop: number; entries: number },
   ) {}
 
   static async start(statFile: string): Promise<Sampler> {
@@ -166,9 +171,9 @@ class Sampler {
     return s;
   }
 
-  static async counters(statFile: string): Promise<{ drop: number; earlyDrop: number }> {
-    const { counters } = parseStatFile(await readFile(statFile, 'utf8'));
-    return { drop: counters?.drop ?? 0, earlyDrop: counters?.earlyDrop ?? 0 };
+  static async counters(statFile: string): Promise<{ drop: number; earlyDrop: number; entries: number }> {
+    const { counters, entries } = parseStatFile(await readFile(statFile, 'utf8'));
+    return { drop: counters?.drop ?? 0, earlyDrop: counters?.earlyDrop ?? 0, entries: entries ?? 0 };
   }
 
   private async tick(): Promise<void> {
@@ -185,9 +190,8 @@ class Sampler {
     this.last = { max, buckets };
   }
 
-  async stop(): Promise<{ drop: number; earlyDrop: number }> {
+  stop(): void {
     if (this.timer) clearInterval(this.timer);
-    return Sampler.counters(this.statFile);
   }
 }
 
@@ -276,6 +280,7 @@ async function runOnce(place: Place, surge: Surge, agent: AgentUnderTest | null)
     let watch: FillingUpWatch | null = null;
     let sampler: Sampler | null = null;
     const servers: Array<ReturnType<typeof traffic>> = [];
+    let port: string | null = null;
     try {
       writeFileSync(`${NETFILTER}/nf_conntrack_max`, String(MAX));
       // From before the agent starts: its first pass's writes show too (at negative times).
@@ -287,7 +292,7 @@ async function runOnce(place: Place, surge: Surge, agent: AgentUnderTest | null)
       }
       const server = traffic(place.prefix, [surge === 'udp' ? 'serve-udp' : 'serve-tcp', '120']);
       servers.push(server);
-      const port = String((await server.first()).port);
+      port = String((await server.first()).port);
       const client = traffic(
         place.prefix,
         surge === 'ramp'
@@ -300,10 +305,12 @@ async function runOnce(place: Place, surge: Surge, agent: AgentUnderTest | null)
       const t0 = (await client.first()).startedAtMs!;
       const result = await client.result();
       await interrupt.sleep(1000);
-      const after = await sampler.stop();
+      sampler.stop();
+      const after = await Sampler.counters(place.statFile);
       const fillingUpAt = watch?.stop() ?? null;
       interrupt.check();
       return {
+        startEntries: sampler.before.entries,
         dropped: after.drop - sampler.before.drop,
         earlyDropped: after.earlyDrop - sampler.before.earlyDrop,
         attempted: result.attempted ?? 0,
@@ -316,7 +323,7 @@ async function runOnce(place: Place, surge: Surge, agent: AgentUnderTest | null)
         loggedWrites: running ? loggedTableWrites(running) : 0,
       };
     } finally {
-      await sampler?.stop();
+      sampler?.stop();
       watch?.stop();
       // The agent goes first: it must not size the table again after the restore.
       if (running) {
@@ -324,6 +331,7 @@ async function runOnce(place: Place, surge: Surge, agent: AgentUnderTest | null)
         await running.exited;
       }
       await Promise.all(servers.map((s) => s.end()));
+      if (port !== null) await place.forget?.(surge === 'udp' ? 'udp' : 'tcp', port);
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -357,13 +365,18 @@ async function hostTracksLoopback(): Promise<boolean> {
 }
 
 async function inHost<T>(fn: (place: Place) => Promise<T>): Promise<T | string> {
-  const place = { prefix: [], statFile: '/proc/self/net/stat/nf_conntrack' };
+  const place: Place = {
+    prefix: [],
+    statFile: '/proc/self/net/stat/nf_conntrack',
+    // Only our flows (to the run's port on 127.0.0.1): the rest of the host's table is not ours. Exit 1 = none left.
+    forget: async (protocol, port) => void (await runner.run('conntrack', ['-D', '-p', protocol, '--orig-dst', '127.0.0.1', '--dport', port])),
+  };
   if (await hostTracksLoopback()) return fn(place);
   if (!hostFirewall) {
     return 'skipped: no rule in the host namespace uses conntrack, so its loopback traffic is not tracked; --host-firewall adds one for the run (on a machine of your own: a full host table drops every new host connection)';
   }
   const nft = async (input: string) => {
-    const r = await new RealCommandRunner().run('nft', ['-f', '-'], { input });
+    const r = await runner.run('nft', ['-f', '-'], { input });
     if (r.code !== 0) throw new Error(`nft: ${r.stderr.trim()}`);
   };
   await nft(
@@ -381,7 +394,7 @@ function row(cells: string[], widths: number[]): string {
 }
 
 async function main(): Promise<void> {
-  const skip = realKernelSkipReason(['ip', 'nft', 'sysctl', 'git', 'tar']);
+  const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl', 'git', 'tar']);
   if (skip) return void process.stdout.write(`surge skipped: ${skip}\n`);
   const prepared = prepareAgents(
     agentSpecs(argv, [
@@ -402,21 +415,21 @@ async function main(): Promise<void> {
       for (const where of PLACES) {
         const wanted = SURGES.flatMap((s) => agents.filter((a) => selected(`${where}-${s}-${nameOf(a)}`)).map((a) => [s, a] as const));
         if (wanted.length === 0 || skipped.has(where)) continue;
-        const run = async (place: Place) => {
-          for (const [surge, agent] of wanted) {
-            interrupt.check();
-            const name = `${where}-${surge}-${nameOf(agent)}`;
-            const got = await runOnce(place, surge, agent);
-            results.set(name, [...(results.get(name) ?? []), got]);
-            process.stdout.write(
-              `${name}: dropped ${got.dropped} (early ${got.earlyDropped}), failed ${got.failed}/${got.attempted} (all started in ${got.startSpanS.toFixed(1)} s), late ${got.late}, first drop ${got.firstDropS?.toFixed(1) ?? '-'} s, FillingUp ${got.fillingUpS?.toFixed(1) ?? '-'} s, writes [${got.writes.join(', ')}] (${got.loggedWrites} logged)\n`,
-            );
+        for (const [surge, agent] of wanted) {
+          interrupt.check();
+          const name = `${where}-${surge}-${nameOf(agent)}`;
+          // Every run starts from an empty table: a new namespace, or the host's without our earlier flows.
+          const once = (place: Place) => runOnce(place, surge, agent);
+          const got = where === 'pod' ? await inPod(once) : await inHost(once);
+          if (typeof got === 'string') {
+            skipped.set(where, got);
+            process.stdout.write(`host: ${got}\n`);
+            break;
           }
-        };
-        const outcome = where === 'pod' ? await inPod(run) : await inHost(run);
-        if (typeof outcome === 'string') {
-          skipped.set(where, outcome);
-          process.stdout.write(`host: ${outcome}\n`);
+          results.set(name, [...(results.get(name) ?? []), got]);
+          process.stdout.write(
+            `${name}: ${got.startEntries} entries at the start, dropped ${got.dropped} (early ${got.earlyDropped}), failed ${got.failed}/${got.attempted} (all started in ${got.startSpanS.toFixed(1)} s), late ${got.late}, first drop ${got.firstDropS?.toFixed(1) ?? '-'} s, FillingUp ${got.fillingUpS?.toFixed(1) ?? '-'} s, writes [${got.writes.join(', ')}] (${got.loggedWrites} logged)\n`,
+          );
         }
       }
     }
@@ -488,7 +501,8 @@ function print(results: Map<string, Run[]>, agentNames: string[], skipped: Map<W
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    if (err === interrupt.signal.reason) process.stderr.write('interrupted: every namespace, process and the global table are cleaned up\n');
+    else process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(interrupt.signal.aborted ? 130 : 1);
   },
 );

@@ -151,7 +151,8 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    if (err === interrupt.signal.reason) process.stderr.write('interrupted: every process it started is ended\n');
+    else process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(interrupt.signal.aborted ? 130 : 1);
   },
 );
