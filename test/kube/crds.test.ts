@@ -477,7 +477,11 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
 
   it('stores a policy with the OpenAPI defaults filled in', async () => {
     const res = await api.request('POST', POLICIES, {
-      body: policy('web', { notrack: [{ name: 'loopback', interface: 'lo' }], pressure: { warningPercent: 60 } }),
+      body: policy('web', {
+        notrack: [{ name: 'loopback', interface: 'lo' }],
+        pressure: { warningPercent: 60 },
+        pressureResponse: { timeouts: { tcp: { timeWaitSeconds: 10 } } },
+      }),
     });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.deepEqual(res.body.spec, {
@@ -485,6 +489,7 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
       priority: 0,
       notrack: [{ name: 'loopback', interface: 'lo', direction: 'both', allowBroadMatch: false }],
       pressure: { warningPercent: 60, criticalPercent: 90 },
+      pressureResponse: { startPercent: 80, stopPercent: 60, timeouts: { tcp: { timeWaitSeconds: 10 } } },
     });
   });
 
@@ -497,6 +502,7 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
           { name: 'web', ports: [80] },
         ],
         pressure: { warningPercent: 95 },
+        pressureResponse: { stopPercent: 85, timeouts: { udp: { unrepliedSeconds: 10 } } },
         table: { max: 2048, autoSize: {} },
       }),
     });
@@ -506,9 +512,11 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
       ['spec.notrack[1]', 'FieldValueDuplicate'],
       ['spec.notrack[2]', 'FieldValueInvalid'],
       ['spec.pressure', 'FieldValueInvalid'],
+      ['spec.pressureResponse', 'FieldValueInvalid'],
       ['spec.table', 'FieldValueInvalid'],
     ]);
     assert.match(res.body.message, /warningPercent must be below criticalPercent/);
+    assert.match(res.body.message, /stopPercent must be below startPercent/);
   });
 
   it('renders the ConntrackStatus printer columns from a status written through the subresource', async () => {
