@@ -27,6 +27,7 @@ import { serveApiIn } from '../test/kube-e2e/serve-api-in.js';
 import { writeKubeconfig } from '../test/support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../test/support/kube/tools.js';
 import { execInOk, makeUdpFlows, realKernelSkipReason, setNetnsSysctl, withNetns } from '../test/support/netns.js';
+import { spread } from './support/spread.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/cli/main.js');
@@ -45,17 +46,6 @@ const RUNS = 5;
 const SAMPLE_MS = 500;
 const AGENT_SECONDS = 20;
 const NODE = 'bench-node';
-
-interface Spread {
-  min: number;
-  median: number;
-  max: number;
-}
-
-function spread(xs: number[]): Spread {
-  const s = [...xs].sort((a, b) => a - b);
-  return { min: s[0]!, median: s[Math.floor((s.length - 1) / 2)]!, max: s[s.length - 1]! };
-}
 
 function print(name: string, xs: number[], unit: string, digits = 2): void {
   const { min, median, max } = spread(xs);

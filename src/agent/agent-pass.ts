@@ -20,6 +20,8 @@ import { summarizeBatches } from '../kernel/table-summary.js';
 import type { PolicySource } from './policy-source.js';
 import { errorText } from '../errors.js';
 import { advanceDropBaseline, breakdownDue, type AgentState, type TableBreakdown } from './agent-state.js';
+import { evaluatePressureResponse, withPressureTimeouts, type PressureResponseState } from '../policy/pressure-response.js';
+import { usagePercent } from '../report/findings.js';
 
 export interface PassOptions {
   nodeName: string;
@@ -72,21 +74,23 @@ export class AgentPass {
     const log = this.deps.logger;
     let outcome: PassOutcome;
     let wouldChange = prev.wouldChange;
+    let pressureResponse = prev.pressureResponse;
     let snapshot: HostSnapshot | null = null;
     const policyInput = this.deps.policies.current();
     try {
       snapshot = await readHostSnapshot(this.deps.host);
-      ({ outcome, wouldChange } = await this.reconcile(snapshot, policyInput.policies, prev.wouldChange));
+      ({ outcome, wouldChange, pressureResponse } = await this.reconcile(snapshot, policyInput.policies, prev));
     } catch (err) {
       outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
     }
     const seconds = (this.deps.host.clock().getTime() - started.getTime()) / 1000;
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock().getTime() / 1000);
-    const reported = snapshot ? await this.report(snapshot, outcome, policyInput.error, prev) : { state: prev, status: null };
+    const reported = snapshot ? await this.report(snapshot, outcome, policyInput.error, prev, pressureResponse) : { state: prev, status: null };
     const state: AgentState = {
       ...reported.state,
       wouldChange,
+      pressureResponse,
       passesDone: prev.passesDone + 1,
       lastPassError: outcome.kind === 'error' ? outcome.message : null,
       lastPassEndMs: this.deps.host.clock().getTime(),
@@ -94,18 +98,27 @@ export class AgentPass {
     return { state, outcome, status: reported.status };
   }
 
-  private async reconcile(snapshot: HostSnapshot, policies: Policies, lastWouldChange: string): Promise<{ outcome: PassOutcome; wouldChange: string }> {
+  private async reconcile(
+    snapshot: HostSnapshot,
+    policies: Policies,
+    prev: AgentState,
+  ): Promise<{ outcome: PassOutcome; wouldChange: string; pressureResponse: PressureResponseState }> {
     const log = this.deps.logger;
+    const lastWouldChange = prev.wouldChange;
     const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, this.opts));
     const generations = Object.fromEntries(
       policies.filter((p) => effective.selected.includes(p.metadata.name)).map((p) => [p.metadata.name, p.metadata.generation ?? 1]),
     );
-    if (effective.selected.length === 0) return { outcome: await this.noPolicy(), wouldChange: lastWouldChange };
+    if (effective.selected.length === 0) {
+      const outcome = await this.noPolicy();
+      return { outcome, wouldChange: lastWouldChange, pressureResponse: await this.pressureResponse(prev.pressureResponse, snapshot, effective, {}, false) };
+    }
     logProblems(log, effective);
     const dryRun = this.opts.forceDryRun || effective.mode === 'DryRun';
-    const result = dryRun
-      ? await this.deps.reconciler.reconcile(effective.desired, 'DryRun')
-      : await this.deps.reconciler.reconcile(effective.enforced, 'Enforce');
+    const mode = dryRun ? 'DryRun' : 'Enforce';
+    const own = dryRun ? effective.desired : effective.enforced;
+    const pressureResponse = await this.pressureResponse(prev.pressureResponse, snapshot, effective, own.sysctls, dryRun);
+    const result = await this.deps.reconciler.reconcile(withPressureTimeouts(own, pressureResponse, mode), mode);
     const policyLog = log.child({ policy: effective.selected.join(',') });
     let wouldChange = lastWouldChange;
     if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
@@ -117,7 +130,45 @@ export class AgentPass {
         result.plan.actions.map((a) => a.key),
         result.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
       );
-    return { outcome: { kind: 'reconciled', effective, result, generations }, wouldChange };
+    return { outcome: { kind: 'reconciled', effective, result, generations }, wouldChange, pressureResponse };
+  }
+
+  /** Whether the policy's pressure response is in force now, from the usage of our own namespace; logged when it starts and ends. */
+  private async pressureResponse(
+    prev: PressureResponseState,
+    snapshot: HostSnapshot,
+    effective: EffectivePolicy,
+    policyOwn: Record<string, number>,
+    dryRun: boolean,
+  ): Promise<PressureResponseState> {
+    const usage = usagePercent(snapshot.table.count, snapshot.table.max);
+    const response = effective.pressureResponse && {
+      spec: effective.pressureResponse.spec,
+      enforced: !dryRun && effective.pressureResponse.mode === 'Enforce',
+    };
+    // The node's own value of a key we changed is its baseline, not what the kernel shows now.
+    const nodeOwn = response ? { ...snapshot.sysctls, ...(await this.deps.baselineStore.load()).values } : {};
+    const next = evaluatePressureResponse(prev, {
+      usagePercent: usage,
+      ...(response ? { response } : {}),
+      policyOwn,
+      nodeOwn,
+      nowMs: this.deps.host.clock().getTime(),
+    });
+    const log = this.deps.logger.child({ policy: effective.selected.join(',') });
+    const usagePercentNow = usage === null ? null : Math.round(usage * 10) / 10;
+    if (next.active && !prev.active) {
+      log.warn(
+        { usagePercent: usagePercentNow, startPercent: next.thresholds?.startPercent, timeouts: next.timeouts, dryRun: !next.enforced },
+        'pressure response started: shorter timeouts in force',
+      );
+    } else if (prev.active && !next.active) {
+      log.info(
+        { usagePercent: usagePercentNow, stopPercent: next.thresholds?.stopPercent ?? null },
+        next.thresholds ? "pressure response ended: the policy's own timeouts are back" : 'pressure response ended: no policy sets one any more',
+      );
+    }
+    return next;
   }
 
   /** No policy selects the node: put back what we changed (unless told never to write). */
@@ -145,6 +196,7 @@ export class AgentPass {
     outcome: PassOutcome,
     policyError: string | undefined,
     prev: AgentState,
+    pressureResponse: PressureResponseState,
   ): Promise<{ state: AgentState; status: NodeStatusDoc | null }> {
     const now = this.deps.host.clock();
     const counters = snapshot.stats.counters;
@@ -170,6 +222,7 @@ export class AgentPass {
         },
         ...(policyError ? { policyError } : {}),
         ...(census ? { namespaces: { census, previousDrops: baseline?.netns ?? null, podNames: this.deps.podNames } } : {}),
+        pressureResponse,
         previousConditions: prev.conditions,
       });
       const dropBaseline = advanceDropBaseline(
@@ -187,6 +240,7 @@ export class AgentPass {
       this.deps.metrics.observeNamespaces(status.namespaces ?? null);
       this.deps.metrics.observeFill(status.table, pressureInEffect(outcome));
       this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
+      this.deps.metrics.observePressureResponse(pressureResponse.active);
       try {
         await this.deps.publish(status, outcome, prev.status);
       } catch (err) {

@@ -7,6 +7,7 @@ import type { NetnsDrops } from '../report/netns-status.js';
 import type { NodeStatusInputs } from '../report/node-status.js';
 import type { NodeConditionType, NodeStatusDoc } from '../api/v1alpha1/status.js';
 import type { TableSummary } from '../kernel/table-summary.js';
+import { NO_PRESSURE_RESPONSE, type PressureResponseState } from '../policy/pressure-response.js';
 
 /** The counters (the host's, and each namespace's drops) drops are judged against. */
 export interface DropBaseline {
@@ -31,6 +32,8 @@ export interface AgentState {
   conditions: Condition<(typeof NodeConditionType)[number]>[];
   /** The last status built: the publisher compares the new one with it. */
   status: NodeStatusDoc | null;
+  /** Whether the policy's pressure response is in force (policy/pressure-response.ts). */
+  pressureResponse: PressureResponseState;
   /** What DryRun last said it would change: said again only when that changes. */
   wouldChange: string;
   passesDone: number;
@@ -47,6 +50,7 @@ export function initialState(): AgentState {
     breakdown: { summary: null, source: 'none', atMs: 0 },
     conditions: [],
     status: null,
+    pressureResponse: NO_PRESSURE_RESPONSE,
     wouldChange: '',
     passesDone: 0,
     lastPassError: null,

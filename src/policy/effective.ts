@@ -2,7 +2,7 @@
 // apply guardrails, size the table.
 //
 // Merge: every field (each timeout, the table as a whole, each NOTRACK rule
-// by name, acceptUntracked, pressure) is taken from the highest-priority
+// by name, acceptUntracked, pressure, pressureResponse) is taken from the highest-priority
 // selected policy that sets it. At equal priority, different values are a
 // Conflict and the field is not applied; equal values are not a conflict.
 //
@@ -16,8 +16,16 @@
 // whole policy would also drop its safe fields, such as a lower established
 // timeout that stops the table from filling).
 import type { PolicyError } from './errors.js';
-import { notrackRefusal, tableMemoryRefusal, timeoutRefusal } from './guardrails.js';
-import { DEFAULT_PRESSURE, normalizePolicy, type FieldValue, type NormalizedPolicy, type PressureThresholds, type TableSpec } from './normalize.js';
+import { notrackRefusal, pressureResponseRefusal, tableMemoryRefusal, timeoutRefusal } from './guardrails.js';
+import {
+  DEFAULT_PRESSURE,
+  normalizePolicy,
+  type FieldValue,
+  type NormalizedPolicy,
+  type PressureResponseSpec,
+  type PressureThresholds,
+  type TableSpec,
+} from './normalize.js';
 import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { selectorMatches, type Labels } from './select.js';
 import { autoSize, FALLBACK_SLAB_OBJECT_SIZE, type AutoSizeResult } from './sizing.js';
@@ -62,6 +70,8 @@ export interface EffectivePolicy {
   /** Enforce when any field is enforced, else DryRun (per-field modes are in `sources`). */
   mode: PolicyMode;
   pressure: PressureThresholds;
+  /** The pressure response, when a policy sets one (pressure-response.ts decides when it is in force); its mode says whether it may be written. */
+  pressureResponse?: { spec: PressureResponseSpec; mode: PolicyMode };
   sources: FieldSource[];
   conflicts: Conflict[];
   /** Guardrail refusals: policy, field path and reason. */
@@ -158,6 +168,12 @@ function applyField(result: EffectivePolicy, winner: Contribution, mode: PolicyM
       // Thresholds only shape reports, so they apply in either mode.
       result.pressure = value.pressure;
       return undefined;
+    case 'pressureResponse': {
+      const refusal = pressureResponseRefusal(value.response);
+      if (refusal) return refusal;
+      result.pressureResponse = { spec: value.response, mode };
+      return undefined;
+    }
   }
 }
 
@@ -200,6 +216,10 @@ function shownValue(value: FieldValue): unknown {
       return value.accept;
     case 'pressure':
       return value.pressure;
+    case 'pressureResponse': {
+      const { startPercent, stopPercent, timeouts } = value.response;
+      return { startPercent, stopPercent, timeouts };
+    }
   }
 }
 

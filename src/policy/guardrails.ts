@@ -2,6 +2,7 @@
 // policy opts in. Each check returns the reason for refusing, or undefined.
 import { cidrsOverlap, familyCoveredBy, formatCidr, parseCidr, type Cidr } from './cidr.js';
 import { EXPLICIT_TABLE_BUDGET_PERCENT, tableBytes } from './sizing.js';
+import type { PressureResponseSpec } from './normalize.js';
 import type { NotrackRule, PortRange } from './types.js';
 
 /**
@@ -26,10 +27,30 @@ export const SAFE_FLOORS: Readonly<Record<string, { seconds: number; why: string
   nf_conntrack_generic_timeout: { seconds: 60, why: 'tunnels and other protocols would lose their entry between packets' },
 };
 
-export function timeoutRefusal(sysctl: string, seconds: number, allowBelowSafeFloor: boolean): string | undefined {
+/** Why `seconds` is too low for this key, or undefined when it is at or above the key's safe floor (or the key has none). */
+function belowSafeFloor(sysctl: string, seconds: number): string | undefined {
   const floor = SAFE_FLOORS[sysctl];
-  if (allowBelowSafeFloor || !floor || seconds >= floor.seconds) return undefined;
-  return `${seconds}s is below the safe floor of ${floor.seconds}s (${floor.why}); set spec.timeouts.allowBelowSafeFloor: true to allow it`;
+  if (!floor || seconds >= floor.seconds) return undefined;
+  return `${seconds}s is below the safe floor of ${floor.seconds}s (${floor.why})`;
+}
+
+export function timeoutRefusal(sysctl: string, seconds: number, allowBelowSafeFloor: boolean): string | undefined {
+  const below = allowBelowSafeFloor ? undefined : belowSafeFloor(sysctl, seconds);
+  return below && `${below}; set spec.timeouts.allowBelowSafeFloor: true to allow it`;
+}
+
+/**
+ * A pressure response acts by itself, on a busy node, for as long as usage
+ * stays high: it never goes below the safe floors, and there is no opt-in.
+ * Every timeout below its floor is named.
+ */
+export function pressureResponseRefusal(response: PressureResponseSpec): string | undefined {
+  const below = Object.entries(response.timeouts).flatMap(([sysctl, seconds]) => {
+    const why = belowSafeFloor(sysctl, seconds);
+    return why ? [`${response.fields[sysctl] ?? sysctl}: ${why}`] : [];
+  });
+  if (below.length === 0) return undefined;
+  return `${below.join('; ')}; a pressure response never goes below the safe floors (spec.timeouts.allowBelowSafeFloor does not apply to it)`;
 }
 
 export interface ClusterCidrs {

@@ -25,17 +25,28 @@ export interface PressureThresholds {
   criticalPercent: number;
 }
 
+/** A pressure response, normalised: timeouts by sysctl key, with the field each came from (for refusals). */
+export interface PressureResponseSpec {
+  startPercent: number;
+  stopPercent: number;
+  /** sysctl file name -> seconds. */
+  timeouts: Record<string, number>;
+  /** sysctl file name -> its field path under spec.pressureResponse.timeouts. */
+  fields: Record<string, string>;
+}
+
 export type FieldValue =
   | { kind: 'timeout'; sysctl: string; seconds: number }
   | { kind: 'table'; table: TableSpec }
   | { kind: 'notrack'; rule: NotrackRule; allowBroadMatch: boolean }
   | { kind: 'acceptUntracked'; accept: boolean }
-  | { kind: 'pressure'; pressure: PressureThresholds };
+  | { kind: 'pressure'; pressure: PressureThresholds }
+  | { kind: 'pressureResponse'; response: PressureResponseSpec };
 
 /**
  * One mergeable field. `field` is the spec path, which is also the merge key:
  * "spec.timeouts.tcp.establishedSeconds", "spec.table", "spec.notrack[loopback]",
- * "spec.acceptUntracked", "spec.pressure".
+ * "spec.acceptUntracked", "spec.pressure", "spec.pressureResponse".
  */
 export interface PolicyField {
   field: string;
@@ -74,6 +85,17 @@ export function normalizePolicy(doc: ConntrackPolicyDoc): NormalizedPolicy {
     fields.push({ field: 'spec.acceptUntracked', value: { kind: 'acceptUntracked', accept: spec.acceptUntracked } });
   }
   if (spec.pressure) fields.push({ field: 'spec.pressure', value: { kind: 'pressure', pressure: spec.pressure } });
+  // One field, like the table: thresholds and timeouts are chosen together.
+  if (spec.pressureResponse) {
+    const { startPercent, stopPercent, timeouts } = spec.pressureResponse;
+    const response: PressureResponseSpec = { startPercent, stopPercent, timeouts: {}, fields: {} };
+    for (const { field, sysctl, raw } of timeoutEntries(timeouts, 'spec.pressureResponse.timeouts')) {
+      if (typeof raw !== 'number') throw new Error(`${field}: expected whole seconds, got ${JSON.stringify(raw)}`);
+      response.timeouts[sysctl] = raw;
+      response.fields[sysctl] = field;
+    }
+    fields.push({ field: 'spec.pressureResponse', value: { kind: 'pressureResponse', response } });
+  }
   return {
     name: doc.metadata.name,
     priority: spec.priority,
@@ -95,12 +117,12 @@ function normalizeRule(rule: NotrackRuleSpec): NotrackRule {
   return out;
 }
 
-/** The timeouts a spec sets, with their field path and sysctl key, raw values as written. */
-export function timeoutEntries(timeouts: unknown): Array<{ field: string; sysctl: string; raw: unknown }> {
+/** The timeouts a spec sets (under `at`: spec.timeouts, or a pressure response's), with their field path and sysctl key, raw values as written. */
+export function timeoutEntries(timeouts: unknown, at = 'spec.timeouts'): Array<{ field: string; sysctl: string; raw: unknown }> {
   const entries: Array<{ field: string; sysctl: string; raw: unknown }> = [];
   for (const [path, sysctl] of Object.entries(TIMEOUT_SYSCTLS)) {
     const raw = path.split('.').reduce<unknown>((node, part) => (isObject(node) ? node[part] : undefined), timeouts);
-    if (raw !== undefined) entries.push({ field: `spec.timeouts.${path}`, sysctl, raw });
+    if (raw !== undefined) entries.push({ field: `${at}.${path}`, sysctl, raw });
   }
   return entries;
 }

@@ -4,8 +4,8 @@
 import { z } from 'zod';
 import { parseCidr } from './cidr.js';
 import type { PolicyError } from './errors.js';
-import { parsePortSpec } from './normalize.js';
-import { CIDR, LabelSelectorRequirement, PortSpec, Pressure, Table } from '../api/v1alpha1/policy.js';
+import { CIDR, LabelSelectorRequirement, PortSpec, Pressure, PressureResponse, Table } from '../api/v1alpha1/policy.js';
+import { parsePortSpec, timeoutEntries } from './normalize.js';
 import { labelKeyProblem, labelValueProblem } from './select.js';
 
 type Problem = Pick<PolicyError, 'path' | 'message'>;
@@ -35,7 +35,21 @@ export function semanticProblems(document: unknown): Problem[] {
           },
         ]
       : []),
+    ...pressureResponseProblems(piece(PressureResponse, member(spec, 'pressureResponse'))),
   ];
+}
+
+function pressureResponseProblems(response: z.output<typeof PressureResponse> | undefined): Problem[] {
+  if (!response) return [];
+  const problems: Problem[] = [];
+  // Equal thresholds would end the response in the pass that started it whenever usage sits at startPercent.
+  if (response.stopPercent >= response.startPercent) {
+    problems.push({ path: 'spec.pressureResponse.stopPercent', message: `must be below startPercent (${response.startPercent}), got ${response.stopPercent}` });
+  }
+  if (timeoutEntries(response.timeouts).length === 0) {
+    problems.push({ path: 'spec.pressureResponse.timeouts', message: 'names no timeout: a pressure response must lower at least one' });
+  }
+  return problems;
 }
 
 function member(object: unknown, key: string): unknown {

@@ -14,6 +14,8 @@ export interface NodeEventIntent {
     | 'ConntrackTableFull'
     | 'ConntrackInsertionRace'
     | 'ConntrackTableFillingUp'
-    | 'ConntrackRestored';
+    | 'ConntrackRestored'
+    | 'ConntrackPressureResponseStarted'
+    | 'ConntrackPressureResponseEnded';
   message: string;
 }

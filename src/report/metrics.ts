@@ -116,6 +116,7 @@ export class AgentMetrics {
   private readonly secondsToFull: Gauge;
   private readonly warningRatio: Gauge;
   private readonly criticalRatio: Gauge;
+  private readonly pressureResponse: Gauge;
 
   constructor(options: MetricsOptions) {
     this.registry = registryFor(options);
@@ -192,6 +193,11 @@ export class AgentMetrics {
       'conntrack_operator_pressure_critical_ratio',
       "The critical usage threshold in effect on this node (its policy's pressure.criticalPercent / 100, or the default): alerts compare usage with it.",
     );
+    this.pressureResponse = gauge(
+      this.registry,
+      'conntrack_operator_pressure_response_active',
+      "1 while the policy's pressure response has shorter timeouts in force (or, in DryRun, would have), else 0; absent before the first pass.",
+    );
   }
 
   observeTable(s: TableSample): void {
@@ -231,6 +237,10 @@ export class AgentMetrics {
   observeDrift(keys: string[]): void {
     this.drift.reset();
     for (const key of keys) this.drift.set({ key }, 1);
+  }
+
+  observePressureResponse(active: boolean): void {
+    this.pressureResponse.set(active ? 1 : 0);
   }
 
   observeReconcile(result: ReconcileResultLabel, seconds: number, notrackRules: number | null, nowSeconds: number): void {

@@ -84,6 +84,26 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
   }
   const filling = fillingUpEvents(prev, next);
   if (filling) out.push(filling.node);
+  out.push(...pressureResponseEvents(prev, next));
   out.push(...netnsEventsForPass(prev, next));
   return out;
+}
+
+/** When the policy's pressure response starts and when it ends (the PressureResponse condition turning True, then not). */
+function pressureResponseEvents(prev: NodeStatusDoc | null, next: NodeStatusDoc): NodeEventIntent[] {
+  const now = condition(next, 'PressureResponse');
+  const before = condition(prev, 'PressureResponse');
+  if (now?.status === 'True' && before?.status !== 'True') {
+    return [
+      {
+        type: 'Warning',
+        reason: 'ConntrackPressureResponseStarted',
+        message: `Connection tracking table under pressure on ${next.nodeName}: ${now.message} Idle connections expire sooner while it lasts.`,
+      },
+    ];
+  }
+  if (before?.status === 'True' && now?.status !== 'True') {
+    return [{ type: 'Normal', reason: 'ConntrackPressureResponseEnded', message: `Pressure response ended on ${next.nodeName}: ${now?.message ?? ''}` }];
+  }
+  return [];
 }

@@ -28,6 +28,8 @@ import { buildNetnsStatus, otherNamespacesFullDrops, type NetnsDrops, type PodNa
 import { netnsName } from './netns-name.js';
 import type { WatchView } from './forecast.js';
 import { fillingUpState, forecastFields, fullestDoc, fullestOf, growthOutlook, type Fullest } from './table-fill.js';
+import { NO_PRESSURE_RESPONSE, type PressureResponseState } from '../policy/pressure-response.js';
+import { pressureResponseCondition, pressureResponseSection } from './pressure-response-status.js';
 
 type NodeCondition = Condition<NodeConditionTypeName>;
 type NodeConditionInput = ConditionInput<NodeConditionTypeName>;
@@ -72,6 +74,8 @@ export interface NodeStatusInputs {
   namespaces?: { census: NetnsCensus; previousDrops: NetnsDrops | null; podNames?: PodNames };
   /** What the agent's watch saw between passes: the namespace to worry about, its forecast and FillingUp; absent where no watch runs. */
   watch?: WatchView;
+  /** Whether the policy's pressure response is in force after this pass; absent is the same as no response. */
+  pressureResponse?: PressureResponseState;
   previousConditions: readonly NodeCondition[];
 }
 
@@ -301,6 +305,11 @@ function conditionsOf(i: NodeStatusInputs, j: Judged): NodeConditionInput[] {
     full,
     race,
     { type: NodeConditions.FillingUp, observedGeneration: STATUS_OBJECT_GENERATION, ...fillingUpState(i.watch, i.namespaces?.podNames, outlook) },
+    {
+      type: NodeConditions.PressureResponse,
+      ...pressureResponseCondition(i.pressureResponse ?? NO_PRESSURE_RESPONSE, j.usage),
+      observedGeneration: STATUS_OBJECT_GENERATION,
+    },
   ];
 }
 
@@ -442,6 +451,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ...baselineSection(i.baseline),
     ...findingsSection(i, pressure),
     ...(namespaces ? { namespaces } : {}),
+    ...pressureResponseSection(i.pressureResponse),
     conditions,
   };
   return { status, conditions };

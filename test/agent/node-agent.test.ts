@@ -14,6 +14,7 @@ import type { Labels } from '../../src/policy/select.js';
 import { MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { AgentMetrics } from '../../src/report/metrics.js';
+import { eventsForPass } from '../../src/report/node-events.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { fakeHost } from '../support/fake-host.js';
 import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
@@ -55,12 +56,14 @@ interface RigOptions {
   known?: boolean;
   forceDryRun?: boolean;
   baselineStore?: MemoryBaselineStore;
+  /** Other policies than webPolicy(mode). */
+  policies?: ReturnType<typeof webPolicy>;
 }
 
 /** An agent on `tree`; every status it publishes is kept, and `nextPublish` waits for the next one. */
 function rig(tree: FixtureTree, o: RigOptions) {
   const clock = { ms: T0 };
-  const source = new MemoryPolicySource({ policies: webPolicy(o.mode ?? 'Enforce') });
+  const source = new MemoryPolicySource({ policies: o.policies ?? webPolicy(o.mode ?? 'Enforce') });
   source.known = o.known ?? true;
   const baselineStore = o.baselineStore ?? new MemoryBaselineStore();
   const host = fakeHost(tree.kernel, tree.paths, { clock: () => new Date(clock.ms), isRoot: true });
@@ -209,4 +212,53 @@ test('node agent: the drop probe reports a full table within the probe period, n
   );
   const { status } = await agent.stop();
   assert.equal(status, published.at(-1), 'stop() hands back the last status');
+});
+
+test("node agent: the pressure response lowers timeouts from startPercent, and puts the policy's own (and the node's) back below stopPercent", async () => {
+  const EST = 'nf_conntrack_tcp_timeout_established';
+  const spec = {
+    timeouts: { tcp: { timeWaitSeconds: 30 } },
+    pressureResponse: { startPercent: 50, stopPercent: 40, timeouts: { tcp: { timeWaitSeconds: 10, establishedSeconds: 600 } } },
+  };
+  const parsed = validatePolicyObjects(
+    [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'busy', generation: 1 }, spec }, document: 1 }],
+    'test',
+  );
+  if ('errors' in parsed) throw new Error(JSON.stringify(parsed.errors));
+  const tree = loadFixtureTree('host-6.18'); // max 262144, TIME_WAIT 120 s, established 432000 s
+  const { agent, clock, baselineStore } = rig(tree, { labels: {}, policies: parsed.policies });
+  const setCount = (n: number) => tree.kernel.set(tree.paths.sysctl('nf_conntrack_count'), `${n}\n`);
+  const est = () => tree.kernel.value(tree.paths.sysctl(EST));
+  const steps = [
+    // usage %, then what the kernel holds after the pass, the condition, the status section's timeouts
+    { usage: 10, timeWait: '30', est: '432000', condition: 'False/Inactive', timeouts: undefined },
+    { usage: 50, timeWait: '10', est: '600', condition: 'True/Active', timeouts: { [EST]: 600, [TIME_WAIT]: 10 } },
+    { usage: 45, timeWait: '10', est: '600', condition: 'True/Active', timeouts: { [EST]: 600, [TIME_WAIT]: 10 } },
+    { usage: 39, timeWait: '30', est: '432000', condition: 'False/Inactive', timeouts: undefined },
+    { usage: 45, timeWait: '30', est: '432000', condition: 'False/Inactive', timeouts: undefined },
+  ];
+  let prev: NodeStatusDoc | null = null;
+  const reasons: string[] = [];
+  for (const [i, step] of steps.entries()) {
+    setCount(Math.round((262144 * step.usage) / 100));
+    clock.ms += INTERVAL_MS;
+    const { status, outcome } = await agent.pass();
+    const what = `pass ${i + 1} at ${step.usage}%`;
+    assert.equal(outcome.kind, 'reconciled', what);
+    assert.deepEqual([timeWait(tree), est()], [step.timeWait, step.est], what);
+    const c = condition(status, 'PressureResponse');
+    assert.equal(`${c?.status}/${c?.reason}`, step.condition, what);
+    assert.deepEqual(status?.pressureResponse?.timeouts, step.timeouts, what);
+    assert.equal(condition(status, 'Applied')?.reason, 'Applied', `${what}: in sync after the pass`);
+    assert.equal(condition(status, 'Drifted')?.status, 'False', `${what}: our own change is not drift`);
+    reasons.push(...eventsForPass(prev, status!, outcome).map((e) => e.reason));
+    prev = status;
+  }
+  assert.deepEqual(
+    reasons.filter((r) => r.includes('PressureResponse')),
+    ['ConntrackPressureResponseStarted', 'ConntrackPressureResponseEnded'],
+  );
+  assert.equal(prev?.pressureResponse?.since, new Date(T0 + 4 * INTERVAL_MS).toISOString(), 'since: when it ended');
+  // established went back to the node's own value and is no longer ours; TIME_WAIT stays the policy's.
+  assert.deepEqual((await baselineStore.load()).values, { [TIME_WAIT]: 120 });
 });

@@ -41,10 +41,19 @@ export interface RunningAgent {
   exited: Promise<number>;
 }
 
-/** Start `conntrack-operator agent <args>` in the background (through `prefix`, e.g. ip netns exec NS), keeping its log. */
-export function startAgent(args: string[], prefix: string[] = []): RunningAgent {
-  const argv = cliArgv(['agent', ...args], prefix);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Another build of the CLI than this tree's src/ (the benches compare agents): its command line, and where it runs. */
+export interface CliCommand {
+  argv: string[];
+  cwd?: string;
+}
+
+/**
+ * Start `conntrack-operator agent <args>` in the background (through `prefix`, e.g. ip netns exec NS), keeping its log.
+ * `cli` runs another build instead of this tree's.
+ */
+export function startAgent(args: string[], prefix: string[] = [], cli?: CliCommand): RunningAgent {
+  const argv = cli ? [...prefix, ...cli.argv, 'agent', ...args] : cliArgv(['agent', ...args], prefix);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], ...(cli?.cwd ? { cwd: cli.cwd } : {}) });
   let log = '';
   child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
   const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? -1)));

@@ -318,6 +318,21 @@ describe('CEL validations', () => {
     },
     { name: 'warning above the defaulted critical (90)', spec: { pressure: { warningPercent: 95 } }, errors: ['warningPercent must be below criticalPercent'] },
     { name: 'critical only, above the defaulted warning (70)', spec: { pressure: { criticalPercent: 80 } }, errors: [] },
+    {
+      name: 'pressure response stopping below its start',
+      spec: { pressureResponse: { startPercent: 85, stopPercent: 70, timeouts: { tcp: { timeWaitSeconds: 10 } } } },
+      errors: [],
+    },
+    {
+      name: 'pressure response stopping at its start',
+      spec: { pressureResponse: { startPercent: 70, stopPercent: 70, timeouts: { tcp: { timeWaitSeconds: 10 } } } },
+      errors: ['stopPercent must be below startPercent'],
+    },
+    {
+      name: 'pressure response stopping above the defaulted start (80)',
+      spec: { pressureResponse: { stopPercent: 85, timeouts: { udp: { unrepliedSeconds: 10 } } } },
+      errors: ['stopPercent must be below startPercent'],
+    },
     { name: 'autoSize alone', spec: { table: { autoSize: { memoryBudgetPercent: 1 } } }, errors: [] },
     { name: 'autoSize with max', spec: { table: { max: 2048, autoSize: {} } }, errors: ['give either max/buckets or autoSize, not both'] },
     { name: 'autoSize with buckets', spec: { table: { buckets: 2048, autoSize: {} } }, errors: ['give either max/buckets or autoSize, not both'] },
@@ -422,6 +437,14 @@ const sampleStatus: NodeStatusDoc = {
   drift: [{ key: 'nf_conntrack_tcp_timeout_time_wait', desired: '30', actual: '120', since: '2026-11-22T03:59:00Z', likelyWriter: 'kube-proxy' }],
   baseline: { nf_conntrack_max: '65536' },
   findings: [{ id: 'table-pressure', severity: 'warning', message: 'The table is 73% full.' }],
+  pressureResponse: {
+    active: true,
+    since: '2026-11-22T03:58:00Z',
+    startPercent: 70,
+    stopPercent: 60,
+    enforced: true,
+    timeouts: { nf_conntrack_tcp_timeout_established: 600 },
+  },
   conditions: [
     {
       type: 'Pressure',
@@ -476,7 +499,11 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
 
   it('stores a policy with the OpenAPI defaults filled in', async () => {
     const res = await api.request('POST', POLICIES, {
-      body: policy('web', { notrack: [{ name: 'loopback', interface: 'lo' }], pressure: { warningPercent: 60 } }),
+      body: policy('web', {
+        notrack: [{ name: 'loopback', interface: 'lo' }],
+        pressure: { warningPercent: 60 },
+        pressureResponse: { timeouts: { tcp: { timeWaitSeconds: 10 } } },
+      }),
     });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.deepEqual(res.body.spec, {
@@ -484,6 +511,7 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
       priority: 0,
       notrack: [{ name: 'loopback', interface: 'lo', direction: 'both', allowBroadMatch: false }],
       pressure: { warningPercent: 60, criticalPercent: 90 },
+      pressureResponse: { startPercent: 80, stopPercent: 60, timeouts: { tcp: { timeWaitSeconds: 10 } } },
     });
   });
 
@@ -496,6 +524,7 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
           { name: 'web', ports: [80] },
         ],
         pressure: { warningPercent: 95 },
+        pressureResponse: { stopPercent: 85, timeouts: { udp: { unrepliedSeconds: 10 } } },
         table: { max: 2048, autoSize: {} },
       }),
     });
@@ -505,9 +534,11 @@ describe('against the test API server (a real kube-apiserver with KUBEBUILDER_AS
       ['spec.notrack[1]', 'FieldValueDuplicate'],
       ['spec.notrack[2]', 'FieldValueInvalid'],
       ['spec.pressure', 'FieldValueInvalid'],
+      ['spec.pressureResponse', 'FieldValueInvalid'],
       ['spec.table', 'FieldValueInvalid'],
     ]);
     assert.match(res.body.message, /warningPercent must be below criticalPercent/);
+    assert.match(res.body.message, /stopPercent must be below startPercent/);
   });
 
   it('renders the ConntrackStatus printer columns from a status written through the subresource', async () => {

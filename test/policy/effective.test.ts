@@ -290,3 +290,64 @@ describe('pressure', () => {
     assert.equal(got.conflicts[0]!.field, 'spec.pressure');
   });
 });
+
+describe('pressureResponse', () => {
+  const response = { startPercent: 85, stopPercent: 70, timeouts: { tcp: { establishedSeconds: 600, timeWaitSeconds: 10 } } };
+  it('merged as one field from the winning policy, with its mode, timeouts by sysctl', () => {
+    const got = effectivePolicy(
+      [pol('a', { mode: 'DryRun', pressureResponse: response }), pol('b', { priority: -1, pressureResponse: { timeouts: { udp: { unrepliedSeconds: 10 } } } })],
+      {},
+      facts,
+    );
+    assert.deepEqual(got.pressureResponse, {
+      mode: 'DryRun',
+      spec: {
+        startPercent: 85,
+        stopPercent: 70,
+        timeouts: { [EST]: 600, [TW]: 10 },
+        fields: { [EST]: 'spec.pressureResponse.timeouts.tcp.establishedSeconds', [TW]: 'spec.pressureResponse.timeouts.tcp.timeWaitSeconds' },
+      },
+    });
+    assert.deepEqual(got.desired.sysctls, {}, 'nothing is desired from it until it is in force');
+    assert.deepEqual(
+      got.sources.map((s) => [s.field, s.policies]),
+      [['spec.pressureResponse', ['a']]],
+    );
+  });
+  it('equal priority, different responses: Conflict, no response', () => {
+    const got = effectivePolicy([pol('a', { pressureResponse: response }), pol('b', { pressureResponse: { ...response, startPercent: 90 } })], {}, facts);
+    assert.equal(got.pressureResponse, undefined);
+    assert.deepEqual(got.conflicts[0]?.field, 'spec.pressureResponse');
+    assert.deepEqual(got.conflicts[0]?.values, [
+      { startPercent: 85, stopPercent: 70, timeouts: { [EST]: 600, [TW]: 10 } },
+      { startPercent: 90, stopPercent: 70, timeouts: { [EST]: 600, [TW]: 10 } },
+    ]);
+  });
+  it('never below the safe floors, whatever spec.timeouts allows: the whole response is refused, naming each field; the rest applies', () => {
+    const got = effectivePolicy(
+      [
+        pol('a', {
+          timeouts: { tcp: { timeWaitSeconds: 5 }, allowBelowSafeFloor: true },
+          pressureResponse: { timeouts: { tcp: { establishedSeconds: 120, timeWaitSeconds: 5, closeWaitSeconds: 30 } } },
+        }),
+      ],
+      {},
+      facts,
+    );
+    assert.equal(got.pressureResponse, undefined);
+    assert.deepEqual(got.desired.sysctls, { [TW]: 5 });
+    assert.equal(got.refused.length, 1);
+    assert.equal(got.refused[0]!.path, 'spec.pressureResponse');
+    assert.equal(
+      got.refused[0]!.message,
+      'spec.pressureResponse.timeouts.tcp.establishedSeconds: 120s is below the safe floor of 300s (idle keep-alive connections would lose their entry and break); ' +
+        'spec.pressureResponse.timeouts.tcp.timeWaitSeconds: 5s is below the safe floor of 10s (late retransmissions of the closing segments would find no entry); ' +
+        'a pressure response never goes below the safe floors (spec.timeouts.allowBelowSafeFloor does not apply to it)',
+    );
+  });
+  it('at the floors: accepted', () => {
+    const got = effectivePolicy([pol('a', { pressureResponse: { timeouts: { tcp: { establishedSeconds: 300, timeWaitSeconds: 10 } } } })], {}, facts);
+    assert.deepEqual(got.refused, []);
+    assert.deepEqual(got.pressureResponse?.spec.timeouts, { [EST]: 300, [TW]: 10 });
+  });
+});

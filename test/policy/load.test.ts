@@ -112,6 +112,31 @@ describe('parsePolicyDocuments: errors name the field and the reason', () => {
       errors: [{ path: 'spec.pressure.warningPercent', message: 'must be below criticalPercent (90)' }],
     },
     {
+      name: 'pressure response: stop not below start',
+      text: policy('pressureResponse: {startPercent: 70, stopPercent: 70, timeouts: {tcp: {timeWaitSeconds: 10}}}'),
+      errors: [{ path: 'spec.pressureResponse.stopPercent', message: 'must be below startPercent (70), got 70' }],
+    },
+    {
+      name: 'pressure response: stop above the default start',
+      text: policy('pressureResponse: {stopPercent: 85, timeouts: {udp: {unrepliedSeconds: 10}}}'),
+      errors: [{ path: 'spec.pressureResponse.stopPercent', message: 'must be below startPercent (80), got 85' }],
+    },
+    {
+      name: 'pressure response that lowers nothing',
+      text: policy('pressureResponse: {timeouts: {}}'),
+      errors: [{ path: 'spec.pressureResponse.timeouts', message: 'names no timeout: a pressure response must lower at least one' }],
+    },
+    {
+      name: 'pressure response without timeouts',
+      text: policy('pressureResponse: {startPercent: 90}'),
+      errors: [{ path: 'spec.pressureResponse.timeouts', message: 'required: expected a mapping' }],
+    },
+    {
+      name: 'pressure response: no opt-in below the safe floors',
+      text: policy('pressureResponse: {timeouts: {tcp: {timeWaitSeconds: 10}, allowBelowSafeFloor: true}}'),
+      errors: [{ path: 'spec.pressureResponse.timeouts.allowBelowSafeFloor', message: 'unknown field; allowed here: tcp, udp, icmpSeconds' }],
+    },
+    {
       name: 'percent out of range',
       text: policy('pressure: {criticalPercent: 101}'),
       errors: [{ path: 'spec.pressure.criticalPercent', message: 'must be at most 100, got 101' }],

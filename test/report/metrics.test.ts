@@ -64,6 +64,7 @@ test('agent /metrics exposition matches the golden file', async () => {
   );
   m.observeReconcile('applied', 0.012, 4, 1795321103);
   m.observeReconcile('in_sync', 0.004, 4, 1795321133);
+  m.observePressureResponse(true);
   const text = await m.render();
   if (process.env.UPDATE_GOLDEN) writeFileSync(GOLDEN, text);
   assert.equal(text, readFileSync(GOLDEN, 'utf8'));

@@ -9,6 +9,7 @@ import type { ReconcileResult } from '../../src/reconcile/reconciler.js';
 import { eventsForPass } from '../../src/report/node-events.js';
 import type { DropWindow } from '../../src/report/drops.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../../src/report/node-status.js';
+import type { PressureResponseState } from '../../src/policy/pressure-response.js';
 
 const snapshot = (count: number, drop = 0): HostSnapshot => ({
   kernelRelease: '6.18.44',
@@ -82,7 +83,9 @@ test('a healthy applied node', () => {
     TableFull: 'False/NotDropping',
     InsertionRace: 'False/NoRaceDrops',
     FillingUp: 'Unknown/NoForecast',
+    PressureResponse: 'False/NotConfigured',
   });
+  assert.equal(status.pressureResponse, undefined, 'no response configured: no section');
   assert.equal(status.table?.usage, '10%');
   assert.equal(status.table?.bytes, 1000 * 256 + 1024 * 8);
   assert.deepEqual(status.appliedPolicy, { name: 'web', policies: [{ name: 'web', generation: 3 }], mode: 'Enforce' });
@@ -92,7 +95,29 @@ test('a healthy applied node', () => {
   assert.equal(status.conditions[0]!.type, 'Ready');
 });
 
+const EST = 'nf_conntrack_tcp_timeout_established';
+const responding = (over: Partial<PressureResponseState>): PressureResponseState => ({
+  active: false,
+  sinceMs: null,
+  thresholds: { startPercent: 80, stopPercent: 60 },
+  timeouts: {},
+  enforced: true,
+  ...over,
+});
+
 const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: Record<string, string>; events: string[] }> = [
+  {
+    name: 'a pressure response that starts',
+    over: { snapshot: snapshot(850), pressureResponse: responding({ active: true, sinceMs: Date.parse('2026-01-01T00:00:00Z'), timeouts: { [EST]: 300 } }) },
+    conditions: { PressureResponse: 'True/Active', Pressure: 'True/Warning' },
+    events: ['Warning ConntrackTablePressure', 'Warning ConntrackPressureResponseStarted'],
+  },
+  {
+    name: 'a pressure response below its threshold',
+    over: { pressureResponse: responding({}) },
+    conditions: { PressureResponse: 'False/Inactive' },
+    events: [],
+  },
   { name: 'pressure warning at 75%', over: { snapshot: snapshot(750) }, conditions: { Pressure: 'True/Warning' }, events: ['Warning ConntrackTablePressure'] },
   {
     name: 'pressure critical at 95%',
@@ -195,4 +220,90 @@ test('a drift already reported is not reported again; pressure only when it star
   const drifting = inputs({ snapshot: snapshot(800), outcome: reconciled({ drift: [{ key: 'k', desired: 1, actual: 2, since: 't' }] }) });
   const first = buildNodeStatus(drifting).status;
   assert.deepEqual(eventsForPass(first, buildNodeStatus(drifting).status, drifting.outcome), []);
+});
+
+test('the pressure response in the status: what is in force, since when, and in which words', () => {
+  const since = Date.parse('2026-01-01T00:00:00Z');
+  const cases: Array<{ name: string; state: PressureResponseState | undefined; count: number; section: unknown; message: RegExp }> = [
+    { name: 'not configured', state: undefined, count: 100, section: undefined, message: /^No policy sets spec\.pressureResponse\.$/ },
+    {
+      name: 'configured, never started',
+      state: responding({}),
+      count: 100,
+      section: { active: false, startPercent: 80, stopPercent: 60, enforced: true },
+      message: /is 10% \(the response starts at 80%\): the policy's own timeouts are in force\.$/,
+    },
+    {
+      name: 'active, enforced',
+      state: responding({ active: true, sinceMs: since, timeouts: { [EST]: 300, nf_conntrack_tcp_timeout_time_wait: 10 } }),
+      count: 850,
+      section: {
+        active: true,
+        since: '2026-01-01T00:00:00.000Z',
+        startPercent: 80,
+        stopPercent: 60,
+        enforced: true,
+        timeouts: { [EST]: 300, nf_conntrack_tcp_timeout_time_wait: 10 },
+      },
+      message:
+        /reached 80% \(now 85%\): nf_conntrack_tcp_timeout_established=300s, nf_conntrack_tcp_timeout_time_wait=10s in place of the policy's own until usage falls below 60%\.$/,
+    },
+    {
+      name: 'active, DryRun',
+      state: responding({ active: true, sinceMs: since, timeouts: { [EST]: 300 }, enforced: false }),
+      count: 850,
+      section: { active: true, since: '2026-01-01T00:00:00.000Z', startPercent: 80, stopPercent: 60, enforced: false, timeouts: { [EST]: 300 } },
+      message: /DryRun, nothing is written; the response would put nf_conntrack_tcp_timeout_established=300s in place/,
+    },
+    {
+      name: "active, the policy's own already lower",
+      state: responding({ active: true, sinceMs: since }),
+      count: 850,
+      section: { active: true, since: '2026-01-01T00:00:00.000Z', startPercent: 80, stopPercent: 60, enforced: true, timeouts: {} },
+      message: /already at or below the response's, so none is lowered until usage falls below 60%/,
+    },
+    {
+      name: 'ended',
+      state: responding({ sinceMs: since }),
+      count: 500,
+      section: { active: false, since: '2026-01-01T00:00:00.000Z', startPercent: 80, stopPercent: 60, enforced: true },
+      message: /is 50% \(the response starts at 80%\)/,
+    },
+  ];
+  for (const c of cases) {
+    const { status } = buildNodeStatus(inputs({ snapshot: snapshot(c.count), ...(c.state ? { pressureResponse: c.state } : {}) }));
+    assert.deepEqual(status.pressureResponse, c.section, c.name);
+    assert.match(status.conditions.find((x) => x.type === 'PressureResponse')?.message ?? '', c.message, c.name);
+  }
+});
+
+test('the pressure response: one event when it starts, one when it ends, none while it lasts', () => {
+  const since = Date.parse('2026-01-01T00:00:00Z');
+  const off = buildNodeStatus(inputs({ pressureResponse: responding({}) })).status;
+  const onInputs = inputs({ snapshot: snapshot(850), pressureResponse: responding({ active: true, sinceMs: since, timeouts: { [EST]: 300 } }) });
+  const on = buildNodeStatus(onInputs).status;
+  const offAgain = buildNodeStatus(inputs({ snapshot: snapshot(500), pressureResponse: responding({ sinceMs: since + 60_000 }) })).status;
+  const responseEvents = (prev: typeof on, next: typeof on) => eventsForPass(prev, next, reconciled({})).filter((e) => e.reason.includes('PressureResponse'));
+  const started = responseEvents(off, on);
+  assert.deepEqual(
+    started.map((e) => `${e.type} ${e.reason}`),
+    ['Warning ConntrackPressureResponseStarted'],
+  );
+  assert.match(
+    started[0]!.message,
+    /^Connection tracking table under pressure on n1: .*established=300s in place of the policy's own until usage falls below 60%\./,
+  );
+  assert.deepEqual(responseEvents(on, buildNodeStatus({ ...onInputs, previousConditions: on.conditions }).status), [], 'still active: no event');
+  const ended = responseEvents(on, offAgain);
+  assert.deepEqual(
+    ended.map((e) => `${e.type} ${e.reason}`),
+    ['Normal ConntrackPressureResponseEnded'],
+  );
+  assert.match(ended[0]!.message, /^Pressure response ended on n1: .* is 50% .*the policy's own timeouts are in force\.$/);
+  const removed = buildNodeStatus(inputs({ snapshot: snapshot(850) })).status;
+  assert.deepEqual(
+    responseEvents(on, removed).map((e) => e.reason),
+    ['ConntrackPressureResponseEnded'],
+    'the policy dropped its response while it was active',
+  );
 });

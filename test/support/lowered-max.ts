@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const MAX_PATH = '/proc/sys/net/netfilter/nf_conntrack_max';
+const BUCKETS_PATH = '/proc/sys/net/netfilter/nf_conntrack_buckets';
 const COUNT_PATH = '/proc/sys/net/netfilter/nf_conntrack_count';
 const LOCK = join(tmpdir(), 'conntrack-operator-tests-global-max.lock');
 const WAIT_MS = 180_000;
@@ -40,23 +41,46 @@ async function acquire(): Promise<void> {
   }
 }
 
+/** The global table size as it was before, for `fn` to start from. */
+export interface GlobalTable {
+  max: number;
+  buckets: number;
+}
+
+/**
+ * Runs `fn` holding the lock, then puts nf_conntrack_max and the bucket count
+ * back as they were, whatever happens and whoever changed them in between
+ * (`fn`, or an agent it ran that sized the table). Buckets go back first: the
+ * old max then never meets fewer buckets than it had.
+ */
+export async function withGlobalTableRestored<T>(fn: (before: GlobalTable) => Promise<T>): Promise<T> {
+  await acquire();
+  try {
+    const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
+    const oldBuckets = (await readFile(BUCKETS_PATH, 'utf8')).trim();
+    try {
+      return await fn({ max: Number(oldMax), buckets: Number(oldBuckets) });
+    } finally {
+      try {
+        if ((await readFile(BUCKETS_PATH, 'utf8')).trim() !== oldBuckets) await writeFile(BUCKETS_PATH, oldBuckets);
+      } finally {
+        await writeFile(MAX_PATH, oldMax);
+      }
+    }
+  } finally {
+    await rm(LOCK, { recursive: true, force: true });
+  }
+}
+
 /**
  * Runs `fn` with the global max lowered to the host namespace's count plus
  * `room` (low enough to fill a namespace in seconds), then restores the old
  * value, whatever happens.
  */
 export async function withLoweredMax<T>(fn: (max: number) => Promise<T>, room = 4096): Promise<T> {
-  await acquire();
-  try {
-    const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
+  return withGlobalTableRestored(async () => {
     const max = room + Number((await readFile(COUNT_PATH, 'utf8')).trim());
-    try {
-      await writeFile(MAX_PATH, String(max));
-      return await fn(max);
-    } finally {
-      await writeFile(MAX_PATH, oldMax);
-    }
-  } finally {
-    await rm(LOCK, { recursive: true, force: true });
-  }
+    await writeFile(MAX_PATH, String(max));
+    return fn(max);
+  });
 }

@@ -109,6 +109,14 @@ const POLICY_EXTRAS: Extras = {
       },
     ],
   },
+  'spec.pressureResponse': {
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.startPercent) || !has(self.stopPercent) || self.stopPercent < self.startPercent',
+        message: 'stopPercent must be below startPercent',
+      },
+    ],
+  },
 };
 
 const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };

@@ -111,6 +111,36 @@ export const Timeouts = z
   .strict()
   .describe('Per-protocol, per-state timeouts: how long an idle entry stays in the table.');
 
+/** The timeouts a pressure response puts in place: spec.timeouts' fields, with no way below the safe floors. */
+export const PressureTimeouts = Timeouts.omit({ allowBelowSafeFloor: true }).describe(
+  "Timeouts in force while the response is active, where lower than the policy's own (or, for a key the policy does not set, the node's own); never below the safe floors.",
+);
+
+export const PressureResponse = z
+  .object({
+    startPercent: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(80)
+      .describe(
+        "Usage (count / max, whole percent) of the agent's own network namespace (the host's, with hostNetwork) at which the shorter timeouts take effect.",
+      ),
+    stopPercent: z
+      .number()
+      .int()
+      .min(0)
+      .max(99)
+      .default(60)
+      .describe("Usage below which the response ends and the policy's own timeouts come back; must be below startPercent."),
+    timeouts: PressureTimeouts,
+  })
+  .strict()
+  .describe(
+    "Expire sooner under pressure: from startPercent until usage falls below stopPercent, these timeouts replace the policy's own where lower. They are written in the agent's own network namespace only, like spec.timeouts.",
+  );
+
 export const PortSpec = z
   .union([z.number().int().min(1).max(65535), z.string().regex(PORT_RANGE)])
   .describe('A port (443) or an inclusive range ("8000-8100").');
@@ -168,6 +198,7 @@ export const PolicySpec = z
       .optional()
       .describe('Accept --ctstate UNTRACKED first in filter INPUT (in our own chain), so stateful rules do not drop untracked packets. Absent means false.'),
     pressure: Pressure.optional(),
+    pressureResponse: PressureResponse.optional(),
   })
   .strict()
   .describe('Desired conntrack settings for the selected nodes.');

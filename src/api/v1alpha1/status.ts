@@ -31,7 +31,7 @@ function conditionSchema<const T extends readonly [string, ...string[]]>(types: 
     .describe('A condition, as metav1.Condition.');
 }
 
-export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace', 'FillingUp'] as const;
+export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace', 'FillingUp', 'PressureResponse'] as const;
 export type NodeConditionTypeName = (typeof NodeConditionType)[number];
 /** Each node condition type by name (`NodeConditions.TableFull`): code matches these, never a string literal. */
 export const NodeConditions: { readonly [T in NodeConditionTypeName]: T } = {
@@ -42,6 +42,7 @@ export const NodeConditions: { readonly [T in NodeConditionTypeName]: T } = {
   TableFull: 'TableFull',
   InsertionRace: 'InsertionRace',
   FillingUp: 'FillingUp',
+  PressureResponse: 'PressureResponse',
 };
 /**
  * The reasons each node condition gives, by type: part of the API (kstatus,
@@ -74,6 +75,7 @@ export const NodeReasons = {
   },
   InsertionRace: { RaceDrops: 'RaceDrops', NoRaceDrops: 'NoRaceDrops', FirstSample: 'FirstSample', CountersUnreadable: 'CountersUnreadable' },
   FillingUp: { FillingUp: 'FillingUp', NotFilling: 'NotFilling', NoForecast: 'NoForecast' },
+  PressureResponse: { Active: 'Active', Inactive: 'Inactive', NotConfigured: 'NotConfigured' },
 } as const satisfies { [T in NodeConditionTypeName]: Record<string, string> };
 
 export const NodeCondition = conditionSchema(
@@ -81,7 +83,8 @@ export const NodeCondition = conditionSchema(
   'Ready: the node follows its policy (or has none) and drops no packets in any network namespace; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
     "Pressure: the fullest network namespace (the host's or a pod's) is above the warning threshold. TableFull: the kernel is dropping new connections because a namespace's table is full. " +
     'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill. ' +
-    'FillingUp: the forecast says the fullest namespace will be full within the horizon, before any drop; Unknown until the watch has enough samples.',
+    'FillingUp: the forecast says the fullest namespace will be full within the horizon, before any drop; Unknown until the watch has enough samples. ' +
+    "PressureResponse: the policy's pressure response has shorter timeouts in force (reasons Active, Inactive, NotConfigured).",
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
@@ -250,6 +253,22 @@ export const NetnsSummary = z
   })
   .describe("Every network namespace of the node: each has its own count against the global max, which the host's count does not show.");
 
+export const PressureResponseStatus = z
+  .strictObject({
+    active: z.boolean().describe('True from the time usage reached startPercent until it falls below stopPercent: the shorter timeouts are in force.'),
+    since: Timestamp.optional().describe('When it last started or ended (absent before it ever did).'),
+    startPercent: Count.describe("Usage (whole percent) of the agent's own network namespace at which it starts."),
+    stopPercent: Count.describe('Usage below which it ends.'),
+    enforced: z.boolean().describe('False when it is only planned (DryRun): nothing of it is written.'),
+    timeouts: z
+      .record(z.string().max(256), Count)
+      .optional()
+      .describe(
+        "While active: the timeouts in place of the policy's own, by sysctl name (those lower than the policy's own value, or the node's own where the policy sets none).",
+      ),
+  })
+  .describe("The policy's pressure response (spec.pressureResponse), judged on the usage of the network namespace the agent runs in and writes timeouts in.");
+
 export const NodeStatus = z
   .strictObject({
     nodeName: z.string().max(253).describe('The node this status describes.'),
@@ -267,11 +286,12 @@ export const NodeStatus = z
       .describe('Values before the agent first changed them (restored when no policy selects the node).'),
     findings: z.array(Finding).max(32).optional().describe('Recommendations from the numbers.'),
     namespaces: NetnsSummary.optional(),
+    pressureResponse: PressureResponseStatus.optional(),
     conditions: z
       .array(NodeCondition)
       .max(16)
       .describe(
-        "Ready, Applied, Drifted, Pressure, TableFull, InsertionRace and FillingUp; observedGeneration is this object's own (always 1: it has no spec).",
+        "Ready, Applied, Drifted, Pressure, TableFull, InsertionRace, FillingUp and PressureResponse; observedGeneration is this object's own (always 1: it has no spec).",
       ),
   })
   .describe('What the agent sees on the node and what it did.');
@@ -302,3 +322,4 @@ export type DriftEntryDoc = z.infer<typeof DriftEntry>;
 export type FindingDoc = z.infer<typeof Finding>;
 export type NetnsRowDoc = z.infer<typeof NetnsRow>;
 export type NetnsSummaryDoc = z.infer<typeof NetnsSummary>;
+export type PressureResponseStatusDoc = z.infer<typeof PressureResponseStatus>;
