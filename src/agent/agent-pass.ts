@@ -11,7 +11,8 @@ import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { nodeFacts } from '../kernel/node-facts.js';
 import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
-import type { Reconciler } from '../reconcile/reconciler.js';
+import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
+import { dryRunKeys, holdsChanges, planOf, type Plan } from '../reconcile/planner.js';
 import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../report/metrics.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
@@ -102,29 +103,45 @@ export class AgentPass {
     );
     if (effective.selected.length === 0) return { outcome: await this.noPolicy(), wouldChange: lastWouldChange };
     logProblems(log, effective);
-    const dryRun = this.opts.forceDryRun || effective.mode === 'DryRun';
-    const result = dryRun
-      ? await this.deps.reconciler.reconcile(effective.desired, 'DryRun')
-      : await this.deps.reconciler.reconcile(effective.enforced, 'Enforce');
+    const { result, pending } = await this.enforceAndPlan(effective);
     const policyLog = log.child({ policy: effective.selected.join(',') });
     let wouldChange = lastWouldChange;
     if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
     else if (result.execution) policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
-    else if (dryRun)
+    if (pending)
       wouldChange = logWouldChange(
         policyLog,
         lastWouldChange,
-        result.plan.actions.map((a) => a.key),
-        result.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
+        pending.actions.map((a) => a.key),
+        pending.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
       );
-    return { outcome: { kind: 'reconciled', effective, result, generations }, wouldChange };
+    return { outcome: { kind: 'reconciled', effective, result, generations, ...(pending ? { pending } : {}) }, wouldChange };
+  }
+
+  /**
+   * One rule for what is written: the fields Enforce policies win are enforced,
+   * and a value or rule no Enforce policy asks for any more is given back (the
+   * Enforce pass plans the baseline for the keys it no longer has). The fields
+   * DryRun policies win are only planned, over the node as the Enforce pass
+   * left it. --dry-run plans everything and writes nothing, give-backs included.
+   */
+  private async enforceAndPlan(effective: EffectivePolicy): Promise<{ result: ReconcileResult; pending: Plan | null }> {
+    const reconciler = this.deps.reconciler;
+    const nothingEnforced = effective.mode === 'DryRun';
+    if (this.opts.forceDryRun || (nothingEnforced && !holdsChanges(await this.deps.baselineStore.load()))) {
+      const result = await reconciler.reconcile(effective.desired, 'DryRun');
+      return { result, pending: result.plan };
+    }
+    const result = await reconciler.reconcile(effective.enforced, 'Enforce');
+    const keys = dryRunKeys(effective.desired, effective.enforced);
+    if (keys.size === 0) return { result, pending: null };
+    return { result, pending: planOf((await reconciler.reconcile(effective.desired, 'DryRun')).plan, keys) };
   }
 
   /** No policy selects the node: put back what we changed (unless told never to write). */
   private async noPolicy(): Promise<PassOutcome> {
     const baseline = await this.deps.baselineStore.load();
-    const ours = Object.keys(baseline.values).length > 0 || baseline.notrackOwned;
-    if (!ours) return { kind: 'no-policy' };
+    if (!holdsChanges(baseline)) return { kind: 'no-policy' };
     if (this.deps.policies.ready?.() === false) {
       this.deps.logger.info({}, 'policies not known yet (API not answered, no cache): not restoring');
       return { kind: 'no-policy' };
@@ -186,6 +203,7 @@ export class AgentPass {
       });
       this.deps.metrics.observeNamespaces(status.namespaces ?? null);
       this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
+      this.deps.metrics.observePlanPending(outcome.kind === 'reconciled' ? (outcome.pending?.actions.map((a) => a.key) ?? []) : []);
       try {
         await this.deps.publish(status, outcome, prev.status);
       } catch (err) {
@@ -235,9 +253,9 @@ function logProblems(log: Logger, e: EffectivePolicy): void {
 function metricResult(o: PassOutcome): MetricResult {
   switch (o.kind) {
     case 'reconciled':
-      if (o.result.execution && !o.result.execution.ok) return 'failed';
-      if (o.result.mode === 'DryRun') return 'dry_run';
-      return o.result.execution ? 'applied' : o.result.inSync ? 'in_sync' : 'not_applicable';
+      if (o.result.execution) return o.result.execution.ok ? 'applied' : 'failed';
+      if (o.result.mode === 'DryRun' || o.effective.mode === 'DryRun') return 'dry_run';
+      return o.result.inSync ? 'in_sync' : 'not_applicable';
     case 'restored':
       return o.result.ok ? 'restored' : 'failed';
     case 'no-policy':

@@ -4,7 +4,7 @@
 import type { HostSnapshot } from '../kernel/snapshot.js';
 import type { EffectivePolicy } from '../policy/effective.js';
 import type { DriftRecord } from '../reconcile/drift.js';
-import type { Baseline } from '../reconcile/planner.js';
+import type { Baseline, Plan } from '../reconcile/planner.js';
 import type { ReconcileResult } from '../reconcile/reconciler.js';
 import type { RestoreResult } from '../reconcile/restore.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
@@ -16,6 +16,7 @@ import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
 import { buildNetnsStatus, type NetnsDrops, type PodNames } from './netns-status.js';
+import { changeText } from './plan-text.js';
 
 type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
 type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
@@ -32,7 +33,15 @@ const STATUS_OBJECT_GENERATION = 1;
 export const FAILED_REASONS: ReadonlySet<string> = new Set(['ApplyFailed', 'Error', 'RestoreFailed']);
 
 export type PassOutcome =
-  | { kind: 'reconciled'; effective: EffectivePolicy; result: ReconcileResult; generations: Record<string, number> }
+  | {
+      kind: 'reconciled';
+      effective: EffectivePolicy;
+      /** The Enforce pass; with --dry-run, or with only DryRun fields and nothing to give back, the plan of every field. */
+      result: ReconcileResult;
+      generations: Record<string, number>;
+      /** What the DryRun-won fields (with --dry-run, every field) would change: shown, never written. */
+      pending?: Plan;
+    }
   | { kind: 'restored'; result: RestoreResult }
   | { kind: 'no-policy' }
   | { kind: 'error'; message: string; effective?: EffectivePolicy; generations?: Record<string, number> };
@@ -113,25 +122,38 @@ function appliedCondition(outcome: PassOutcome, policyError: string | undefined,
   }
 }
 
-/** Applied after a reconcile: failed and rolled back, DryRun, not in sync yet, or applied. */
-function reconciledOutcome({ effective, result: r }: Reconciled, policyError: string | undefined): ConditionOutcome {
+/**
+ * Applied after a reconcile: failed and rolled back, DryRun (nothing enforced:
+ * the plan, and what was given back), not in sync yet, or applied (with the
+ * plan of any DryRun fields).
+ */
+function reconciledOutcome({ effective, result: r, pending }: Reconciled, policyError: string | undefined): ConditionOutcome {
   const names = effective.selected.join(', ');
-  const skipped = r.notApplicable.length ? ` Not applicable here: ${notApplicableText(r.notApplicable)}.` : '';
   const invalid = policyError ? ` The latest policy edit was not used: ${policyError}` : '';
   if (r.execution && !r.execution.ok) {
     return { status: 'False', reason: 'ApplyFailed', message: `Applying ${names} failed and was rolled back: ${executionError(r.execution)}.${invalid}` };
   }
-  if (r.mode === 'DryRun') {
-    return { status: 'False', reason: 'DryRun', message: `${names} is in DryRun: ${dryRunText(r)}, nothing is written.${skipped}${invalid}` };
+  const planOnly = r.mode === 'DryRun';
+  // One list, by key: the plan's and the Enforce pass's (a value that cannot be given back) reasons.
+  const notApplicable = [...new Map([...r.notApplicable, ...(planOnly ? [] : (pending?.notApplicable ?? []))].map((n) => [n.key, n])).values()];
+  const skipped = notApplicable.length ? ` Not applicable here: ${notApplicableText(notApplicable)}.` : '';
+  if (planOnly || effective.mode === 'DryRun') {
+    const givenBack = r.execution ? ` Given back, as no Enforce policy asks for them any more: ${r.execution.applied.map((a) => a.key).join(', ')}.` : '';
+    return {
+      status: 'False',
+      reason: 'DryRun',
+      message: `${names} is in DryRun: ${dryRunText(pending ?? r.plan)}, nothing of it is written.${givenBack}${skipped}${invalid}`,
+    };
   }
-  if (!r.inSync) return { status: 'False', reason: 'NotInSync', message: `The node does not match ${names} yet.${skipped}${invalid}` };
-  return { status: 'True', reason: 'Applied', message: `The node matches ${names}.${skipped}${invalid}` };
+  const planned = pending ? ` Its DryRun fields: ${dryRunText(pending)}, not written.` : '';
+  if (!r.inSync) return { status: 'False', reason: 'NotInSync', message: `The node does not match ${names} yet.${skipped}${planned}${invalid}` };
+  return { status: 'True', reason: 'Applied', message: `The node matches ${names}.${skipped}${planned}${invalid}` };
 }
 
-function dryRunText(r: ReconcileResult): string {
-  const n = r.plan.actions.length;
-  if (n > 0) return `${n} change(s) would be made`;
-  return r.notApplicable.length ? 'nothing that differs can be changed here' : 'the node already matches';
+function dryRunText(p: Plan): string {
+  const keys = p.actions.map((a) => a.key);
+  if (keys.length > 0) return `${keys.length} change(s) would be made (${keys.join(', ')})`;
+  return p.notApplicable.length ? 'nothing that differs can be changed here' : 'the node already matches';
 }
 
 function executionError(e: ReconcileResult['execution']): string | undefined {
@@ -304,7 +326,8 @@ function appliedPolicySection(outcome: PassOutcome): Pick<NodeStatusDoc, 'applie
     appliedPolicy: {
       name: effective.selected.join(','),
       policies: effective.selected.map((name) => ({ name, generation: generations[name] ?? 0 })),
-      mode: outcome.kind === 'reconciled' ? outcome.result.mode : effective.mode,
+      // With --dry-run nothing is enforced, whatever the policies say.
+      mode: outcome.kind === 'reconciled' && outcome.result.mode === 'DryRun' ? 'DryRun' : effective.mode,
     },
   };
 }
@@ -325,6 +348,12 @@ function driftSection(drift: DriftRecord[]): Pick<NodeStatusDoc, 'driftCount' | 
         }
       : {}),
   };
+}
+
+/** What the DryRun fields would change: the plan, which is not drift (nothing of it was applied). */
+function planSection(outcome: PassOutcome): Pick<NodeStatusDoc, 'plan'> {
+  const actions = outcome.kind === 'reconciled' ? (outcome.pending?.actions ?? []) : [];
+  return actions.length ? { plan: actions.slice(0, 64).map((a) => ({ key: a.key, change: changeText(a) })) } : {};
 }
 
 function baselineSection({ values, notrackOwned }: Baseline): Pick<NodeStatusDoc, 'baseline'> {
@@ -361,6 +390,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ...breakdownSection(i.summary),
     ...appliedPolicySection(i.outcome),
     ...driftSection(driftOf(i.outcome)),
+    ...planSection(i.outcome),
     ...baselineSection(i.baseline),
     ...findingsSection(i, pressure),
     ...namespacesSection(i, pressure),

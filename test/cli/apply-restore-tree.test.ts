@@ -78,6 +78,35 @@ test('restore puts back the exact values from before the first apply', async () 
   assert.match(second.stdout, /nothing to restore/);
 });
 
+test('apply of a DryRun policy gives back what no Enforce policy asks for any more, and prints the plan as one document', async () => {
+  const own = await fixtureCopy('host-6.18');
+  try {
+    const flags = ['--proc-root', own.procRoot, '--sys-root', own.sysRoot, '--state-dir', join(own.dir, 'state'), '--notrack-backend', 'nftables'];
+    const timeWait = () => readNumber(join(own.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait'));
+    const file = join(own.dir, 'policy.yaml');
+    await writeFile(file, POLICY);
+    assert.equal((await runCli(['apply', '-f', file, ...flags])).code, 0);
+    assert.equal(await timeWait(), 30);
+    await writeFile(file, POLICY.replace('mode: Enforce', 'mode: DryRun'));
+    const r = await runCli(['apply', '-f', file, '-o', 'json', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await timeWait(), 120, 'the value from before the first apply');
+    assert.match(r.stderr, /gave back \(no Enforce policy asks for it any more\): tcp time_wait {2}30 -> 120/);
+    assert.match(r.stderr, /DryRun mode: its changes were not written/);
+    const plan = JSON.parse(r.stdout) as { mode: string; changes: Array<{ key: string; from: number; to: number }> };
+    assert.equal(plan.mode, 'DryRun');
+    assert.deepEqual(
+      plan.changes.find((c) => c.key === 'nf_conntrack_tcp_timeout_time_wait'),
+      { key: 'nf_conntrack_tcp_timeout_time_wait', from: 120, to: 30, description: 'tcp time_wait  120 -> 30' },
+    );
+    const again = await runCli(['apply', '-f', file, ...flags]);
+    assert.doesNotMatch(again.stderr, /gave back/, 'nothing of ours is left to give back');
+    assert.equal(await timeWait(), 120);
+  } finally {
+    await own.cleanup();
+  }
+});
+
 const BAD: Array<{ name: string; yaml: string; messages: RegExp[] }> = [
   {
     name: 'schema errors, all at once, each naming its field',

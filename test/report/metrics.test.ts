@@ -38,6 +38,7 @@ test('agent /metrics exposition matches the golden file', async () => {
     },
   });
   m.observeDrift(['nf_conntrack_max', 'nf_conntrack_tcp_timeout_established']);
+  m.observePlanPending(['nf_conntrack_tcp_timeout_time_wait']);
   m.observeNamespaces({
     count: 3,
     entries: 201234,

@@ -34,7 +34,7 @@ function conditionSchema<const T extends readonly [string, ...string[]]>(types: 
 export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace'] as const;
 export const NodeCondition = conditionSchema(
   NodeConditionType,
-  'Ready: the node follows its policy (or has none) and drops no packets; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
+  'Ready: the node follows its policy (or has none) and drops no packets; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key moved away from the value the agent applied. ' +
     'Pressure: usage is above the warning threshold. TableFull: the kernel is dropping new connections because the table is full. ' +
     'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill.',
 );
@@ -127,7 +127,14 @@ export const DriftEntry = z
     likelyWriter: z.string().max(256).optional().describe('Who probably changed it (e.g. kube-proxy), when it can be told.'),
     fighting: z.boolean().optional().describe('True when the value keeps coming back after being corrected: another writer is fighting.'),
   })
-  .describe('A key that differs from the policy.');
+  .describe('A key that moved away from the value the agent applied (Enforce).');
+
+export const PlannedChange = z
+  .strictObject({
+    key: z.string().max(256).describe('What would change: a sysctl name, "buckets" or "notrack".'),
+    change: z.string().max(1024).describe('From what to what, e.g. "120 -> 30", or the NOTRACK rules to add and remove.'),
+  })
+  .describe('A change a DryRun policy asks for; not written.');
 
 export const Finding = z
   .strictObject({
@@ -174,7 +181,12 @@ export const NodeStatus = z
     breakdown: Breakdown.optional(),
     appliedPolicy: AppliedPolicy.optional(),
     driftCount: Count.describe('Number of drift entries (for the printer column).'),
-    drift: z.array(DriftEntry).max(64).optional().describe('Keys that differ from the policy.'),
+    drift: z.array(DriftEntry).max(64).optional().describe('Keys that moved away from the values the agent applied (Enforce only: DryRun applies nothing).'),
+    plan: z
+      .array(PlannedChange)
+      .max(64)
+      .optional()
+      .describe("What the fields DryRun policies win (with the agent's --dry-run, every field) would change here; nothing of it is written."),
     baseline: z
       .record(z.string().max(256), z.string().max(1024))
       .optional()
@@ -209,6 +221,7 @@ export type CountersDoc = z.infer<typeof Counters>;
 export type BreakdownDoc = z.infer<typeof Breakdown>;
 export type AppliedPolicyDoc = z.infer<typeof AppliedPolicy>;
 export type DriftEntryDoc = z.infer<typeof DriftEntry>;
+export type PlannedChangeDoc = z.infer<typeof PlannedChange>;
 export type FindingDoc = z.infer<typeof Finding>;
 export type NetnsRowDoc = z.infer<typeof NetnsRow>;
 export type NetnsSummaryDoc = z.infer<typeof NetnsSummary>;
