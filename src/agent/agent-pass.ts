@@ -8,7 +8,8 @@ import { readNetnsCensus } from '../kernel/netns-census.js';
 import { netnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
-import { nodeFacts } from '../kernel/node-facts.js';
+import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
+import { guardrailCidrs, nodeCidrs, type DiscoveredCidrs, type NodeCidrs } from '../policy/cluster-cidrs.js';
 import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
@@ -29,6 +30,7 @@ export interface PassOptions {
   breakdownIntervalMs: number;
   /** Never write, whatever the policies say (npm start, --dry-run). */
   forceDryRun: boolean;
+  /** --service-cidr / --pod-cidr: win over what the cluster states. */
   serviceCidrs: string[];
   podCidrs: string[];
   notrackBackend: NodeStatusInputs['notrackBackend'];
@@ -49,6 +51,8 @@ export interface PassDeps {
   takeKernelTableFull?: () => boolean;
   /** In a cluster: the namespace and name of a pod on this node, by UID (undefined when not known). */
   podNames?: PodNames;
+  /** In a cluster: the Service and Pod ranges as the cluster states them (or why they are not known). */
+  discoveredCidrs?: () => DiscoveredCidrs;
 }
 
 export interface PassResult {
@@ -75,16 +79,18 @@ export class AgentPass {
     let wouldChange = prev.wouldChange;
     let snapshot: HostSnapshot | null = null;
     const policyInput = this.deps.policies.current();
+    let cidrs: NodeCidrs | null = null;
     try {
       snapshot = await readHostSnapshot(this.deps.host);
-      ({ outcome, wouldChange } = await this.reconcile(snapshot, policyInput.policies, prev.wouldChange));
+      cidrs = nodeCidrs(this.opts, this.deps.discoveredCidrs?.() ?? null, runsKubernetes(snapshot));
+      ({ outcome, wouldChange } = await this.reconcile(snapshot, cidrs, policyInput.policies, prev.wouldChange));
     } catch (err) {
       outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
     }
     const seconds = (this.deps.host.clock().getTime() - started.getTime()) / 1000;
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock().getTime() / 1000);
-    const reported = snapshot ? await this.report(snapshot, outcome, policyInput.error, prev) : { state: prev, status: null };
+    const reported = snapshot && cidrs ? await this.report(snapshot, cidrs, outcome, policyInput.error, prev) : { state: prev, status: null };
     const state: AgentState = {
       ...reported.state,
       wouldChange,
@@ -95,9 +101,14 @@ export class AgentPass {
     return { state, outcome, status: reported.status };
   }
 
-  private async reconcile(snapshot: HostSnapshot, policies: Policies, lastWouldChange: string): Promise<{ outcome: PassOutcome; wouldChange: string }> {
+  private async reconcile(
+    snapshot: HostSnapshot,
+    cidrs: NodeCidrs,
+    policies: Policies,
+    lastWouldChange: string,
+  ): Promise<{ outcome: PassOutcome; wouldChange: string }> {
     const log = this.deps.logger;
-    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, this.opts));
+    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, guardrailCidrs(cidrs)));
     const generations = Object.fromEntries(
       policies.filter((p) => effective.selected.includes(p.metadata.name)).map((p) => [p.metadata.name, p.metadata.generation ?? 1]),
     );
@@ -159,6 +170,7 @@ export class AgentPass {
   /** Builds, observes and publishes the status; a failure is logged and leaves the drop baseline, conditions and last status as they were. */
   private async report(
     snapshot: HostSnapshot,
+    cidrs: NodeCidrs,
     outcome: PassOutcome,
     policyError: string | undefined,
     prev: AgentState,
@@ -179,6 +191,7 @@ export class AgentPass {
         summary: carried.breakdown.summary,
         tableSource: carried.breakdown.source,
         notrackBackend: this.opts.notrackBackend,
+        cidrs,
         outcome,
         baseline: await this.deps.baselineStore.load(),
         drops: {

@@ -8,7 +8,8 @@ import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
 import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
-import { nodeFacts } from '../kernel/node-facts.js';
+import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
+import { guardrailCidrs, nodeCidrs } from '../policy/cluster-cidrs.js';
 import type { DesiredState, NotrackRule } from '../policy/types.js';
 import { holdsChanges, NOTRACK_KEY } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
@@ -36,7 +37,8 @@ export async function loadPolicyFile(path: string) {
 async function effectiveHere(config: Config, host: Host): Promise<EffectivePolicy> {
   const policies = await loadPolicyFile(config.policyFile!);
   const s = await readHostSnapshot(host);
-  return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, config));
+  // No cluster here: the flags' ranges, and none needed unless kubelet or kube-proxy runs on this host.
+  return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, guardrailCidrs(nodeCidrs(config, null, runsKubernetes(s)))));
 }
 
 /** How this host's backend shows rules in the plan: in its own syntax. */

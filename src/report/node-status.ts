@@ -17,6 +17,8 @@ import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
 import { buildNetnsStatus, type NetnsDrops, type PodNames } from './netns-status.js';
 import { changeText } from './plan-text.js';
+import type { NodeCidrs, RangeKnowledge } from '../policy/cluster-cidrs.js';
+import { refusedForUnknownRanges } from '../policy/guardrails.js';
 
 type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
 type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
@@ -60,6 +62,8 @@ export interface NodeStatusInputs {
   summary: TableSummary | null;
   tableSource: 'procfs' | 'conntrack-tool' | 'none';
   notrackBackend: 'iptables-nft' | 'iptables-legacy' | 'nftables' | 'none';
+  /** The Service and Pod ranges NOTRACK rules were judged against, and where they came from. */
+  cidrs: NodeCidrs;
   outcome: PassOutcome;
   baseline: Baseline;
   drops: DropSignal;
@@ -242,6 +246,26 @@ function insertionRaceCondition(w: DropWindow | null, unjudged: ConditionOutcome
   return { ...base, status: 'False', reason: 'NoRaceDrops', message: `No packets dropped for an insertion race ${windowText(w)}.` };
 }
 
+/** Whether the Service and Pod ranges NOTRACK rules must stay off are known, where from, and which rules wait for them. */
+function cidrsCondition(c: NodeCidrs, outcome: PassOutcome): NodeConditionInput {
+  const base = { type: 'ClusterCidrsKnown' as const, observedGeneration: STATUS_OBJECT_GENERATION };
+  const said = (kind: string, k: RangeKnowledge) => (k.cidrs ? `${kind}: ${k.cidrs.join(', ')} (${k.from})` : `${kind}: not known (${k.why})`);
+  const ranges = `${said('Service', c.service)}; ${said('Pod', c.pod)}.`;
+  if (!c.kubernetesNode) {
+    const message = `Not a Kubernetes node (no kubelet or kube-proxy runs here): NOTRACK rules need no Service or Pod ranges. ${ranges}`;
+    return { ...base, status: 'True', reason: 'NotKubernetes', message };
+  }
+  if (c.service.cidrs && c.pod.cidrs) return { ...base, status: 'True', reason: 'Known', message: ranges };
+  const waiting = (effectiveOf(outcome)?.refused ?? []).filter((r) => refusedForUnknownRanges(r.message)).map((r) => `${r.path} of ${r.policy}`);
+  const refused = waiting.length ? `: refused now ${waiting.join(', ')}` : '';
+  return {
+    ...base,
+    status: 'False',
+    reason: 'Unknown',
+    message: `${ranges} Until both are known, NOTRACK rules that are not loopback-only are refused${refused}. Give them with agent.serviceCidrs / agent.podCidrs (--service-cidr / --pod-cidr).`,
+  };
+}
+
 /** This pass's conditions, Ready first. */
 function conditionsOf(i: NodeStatusInputs, usage: number | null, pressure: Pressure): NodeConditionInput[] {
   const unjudged = notJudged(i.snapshot.stats.counters !== null);
@@ -261,6 +285,7 @@ function conditionsOf(i: NodeStatusInputs, usage: number | null, pressure: Press
     { type: 'Pressure', ...pressureState(usage, i.snapshot.table, pressure), observedGeneration: STATUS_OBJECT_GENERATION },
     full,
     race,
+    cidrsCondition(i.cidrs, i.outcome),
   ];
 }
 

@@ -9,6 +9,7 @@ import type { ReconcileResult } from '../../src/reconcile/reconciler.js';
 import { eventsForPass } from '../../src/report/node-events.js';
 import type { DropWindow } from '../../src/report/drops.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../../src/report/node-status.js';
+import type { NodeCidrs } from '../../src/policy/cluster-cidrs.js';
 
 const snapshot = (count: number, drop = 0): HostSnapshot => ({
   kernelRelease: '6.18.44',
@@ -54,6 +55,12 @@ function reconciled(over: Partial<ReconcileResult>): PassOutcome {
   return { kind: 'reconciled', effective, result, generations: { web: 3 } };
 }
 
+const KNOWN: NodeCidrs = {
+  kubernetesNode: true,
+  service: { cidrs: ['10.0.0.0/24'], from: 'ServiceCIDR kubernetes' },
+  pod: { cidrs: ['10.244.1.0/24'], from: 'Node spec.podCIDRs' },
+};
+
 function inputs(over: Partial<NodeStatusInputs>): NodeStatusInputs {
   return {
     nodeName: 'n1',
@@ -62,6 +69,7 @@ function inputs(over: Partial<NodeStatusInputs>): NodeStatusInputs {
     summary: null,
     tableSource: 'procfs',
     notrackBackend: 'nftables',
+    cidrs: KNOWN,
     outcome: reconciled({}),
     baseline: { values: { nf_conntrack_tcp_timeout_established: 432000 }, notrackOwned: false },
     drops: { window: quiet, kernelLoggedFull: false },
@@ -81,6 +89,7 @@ test('a healthy applied node', () => {
     Pressure: 'False/Normal',
     TableFull: 'False/NotDropping',
     InsertionRace: 'False/NoRaceDrops',
+    ClusterCidrsKnown: 'True/Known',
   });
   assert.equal(status.table?.usage, '10%');
   assert.equal(status.table?.bytes, 1000 * 256 + 1024 * 8);
@@ -89,6 +98,59 @@ test('a healthy applied node', () => {
   // The object's own generation (a ConntrackStatus has no spec); the policy's is in appliedPolicy.
   assert.ok(status.conditions.every((c) => c.observedGeneration === 1));
   assert.equal(status.conditions[0]!.type, 'Ready');
+});
+
+test('ClusterCidrsKnown: which ranges are known and from where; the rules refused while one is not', () => {
+  const rulePolicy = validatePolicyObjects(
+    [
+      {
+        object: {
+          apiVersion: 'conntrack.io/v1alpha1',
+          kind: 'ConntrackPolicy',
+          metadata: { name: 'edge', generation: 1 },
+          spec: {
+            notrack: [
+              { name: 'loopback', interface: 'lo' },
+              { name: 'web', protocol: 'tcp', ports: [443], destinations: ['203.0.113.10/32'] },
+            ],
+          },
+        },
+        document: 1,
+      },
+    ],
+    't',
+  );
+  if ('errors' in rulePolicy) throw new Error('bad fixture');
+  const podUnknown: NodeCidrs = { ...KNOWN, pod: { cidrs: null, why: 'this Node has no spec.podCIDRs' } };
+  const outcomeWith = (c: NodeCidrs): PassOutcome => {
+    const e = effectivePolicy(rulePolicy.policies, {}, { serviceCidrs: c.service.cidrs, podCidrs: c.pod.cidrs });
+    return { ...reconciled({}), effective: e } as PassOutcome;
+  };
+  const cases: Array<{ name: string; cidrs: NodeCidrs; expect: [string, string]; message: RegExp }> = [
+    {
+      name: 'both known',
+      cidrs: KNOWN,
+      expect: ['True', 'Known'],
+      message: /^Service: 10\.0\.0\.0\/24 \(ServiceCIDR kubernetes\); Pod: 10\.244\.1\.0\/24 \(Node spec\.podCIDRs\)\.$/,
+    },
+    {
+      name: 'the Pod ranges not known: the rule that depends on them is named, the loopback one is not',
+      cidrs: podUnknown,
+      expect: ['False', 'Unknown'],
+      message: /Pod: not known \(this Node has no spec\.podCIDRs\)\. .*refused now spec\.notrack\[web\] of edge\. Give them with agent\.serviceCidrs/,
+    },
+    {
+      name: 'not a Kubernetes node',
+      cidrs: { kubernetesNode: false, service: { cidrs: null, why: 'no --service-cidr given' }, pod: { cidrs: null, why: 'no --pod-cidr given' } },
+      expect: ['True', 'NotKubernetes'],
+      message: /^Not a Kubernetes node \(no kubelet or kube-proxy runs here\)/,
+    },
+  ];
+  for (const c of cases) {
+    const got = buildNodeStatus(inputs({ cidrs: c.cidrs, outcome: outcomeWith(c.cidrs) })).status.conditions.find((x) => x.type === 'ClusterCidrsKnown');
+    assert.deepEqual([got?.status, got?.reason], c.expect, c.name);
+    assert.match(got?.message ?? '', c.message, c.name);
+  }
 });
 
 const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: Record<string, string>; events: string[] }> = [

@@ -31,12 +31,13 @@ function conditionSchema<const T extends readonly [string, ...string[]]>(types: 
     .describe('A condition, as metav1.Condition.');
 }
 
-export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace'] as const;
+export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace', 'ClusterCidrsKnown'] as const;
 export const NodeCondition = conditionSchema(
   NodeConditionType,
   'Ready: the node follows its policy (or has none) and drops no packets; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key moved away from the value the agent applied. ' +
     'Pressure: usage is above the warning threshold. TableFull: the kernel is dropping new connections because the table is full. ' +
-    'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill.',
+    'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill. ' +
+    'ClusterCidrsKnown: the Service and Pod ranges NOTRACK rules must stay off are known (the message says which and from where); False refuses the rules that depend on them.',
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
@@ -195,8 +196,10 @@ export const NodeStatus = z
     namespaces: NetnsSummary.optional(),
     conditions: z
       .array(NodeCondition)
-      .max(8)
-      .describe("Ready, Applied, Drifted, Pressure, TableFull and InsertionRace; observedGeneration is this object's own (always 1: it has no spec)."),
+      .max(16)
+      .describe(
+        "Ready, Applied, Drifted, Pressure, TableFull, InsertionRace and ClusterCidrsKnown; observedGeneration is this object's own (always 1: it has no spec).",
+      ),
   })
   .describe('What the agent sees on the node and what it did.');
 
