@@ -24,6 +24,15 @@ export function emptyBaseline(): Baseline {
   return { values: {}, notrackOwned: false };
 }
 
+/** An action that puts a key back to its baseline (or removes our rules): `desired` no longer asks for it. */
+export function givesBack(action: Action, desired: DesiredState): boolean {
+  return (
+    action.kind === 'notrack-remove' ||
+    (action.kind === 'sysctl' && !(action.key in desired.sysctls)) ||
+    (action.kind === 'buckets' && desired.buckets === undefined)
+  );
+}
+
 /** Whether we changed anything here that is not given back yet. */
 export function holdsChanges(baseline: Baseline): boolean {
   return Object.keys(baseline.values).length > 0 || baseline.notrackOwned;

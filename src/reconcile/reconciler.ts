@@ -9,7 +9,7 @@ import type { BaselineStore } from './baseline-store.js';
 import { CorrectionGuard, detectDrift, type Clock, type DriftRecord, type WriterFacts } from './drift.js';
 import { Executor, type ExecutionResult } from './executor.js';
 import type { NotrackCheck, ObservedState } from '../kernel/observed.js';
-import { BUCKETS_KEY, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
+import { BUCKETS_KEY, givesBack, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
 import { restoreBaseline, type RestoreResult } from './restore.js';
 import { errorText } from '../errors.js';
 import type { Log } from '../logger.js';
@@ -212,11 +212,7 @@ export class Reconciler {
       if (action.kind === 'notrack-sync') await store.recordNotrackApplied(action.to);
     }
     // Keys put back to their baseline (the policy no longer names them) are no longer ours.
-    const released = actions
-      .filter(
-        (a) => a.kind === 'notrack-remove' || (a.kind === 'sysctl' && !(a.key in desired.sysctls)) || (a.kind === 'buckets' && desired.buckets === undefined),
-      )
-      .map((a) => a.key);
+    const released = actions.filter((a) => givesBack(a, desired)).map((a) => a.key);
     if (released.length > 0) await store.clear(released);
     const corrected = new Set(actions.map((a) => a.key));
     for (const d of drift) if (corrected.has(d.key)) this.guard.recordCorrection(d.key, d.desired);

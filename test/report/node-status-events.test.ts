@@ -100,6 +100,26 @@ test('a healthy applied node', () => {
   assert.equal(status.conditions[0]!.type, 'Ready');
 });
 
+test('ConntrackPolicyApplied says what was applied and what was given back (no Enforce policy asks for it any more)', () => {
+  const execution = {
+    ok: true,
+    applied: [
+      { kind: 'sysctl' as const, key: 'nf_conntrack_tcp_timeout_established', from: 432000, to: 600 },
+      { kind: 'sysctl' as const, key: 'nf_conntrack_tcp_timeout_time_wait', from: 30, to: 120 },
+    ],
+    rolledBack: [],
+    rollbackErrors: [],
+  };
+  const outcome = reconciled({ execution });
+  const events = eventsForPass(null, buildNodeStatus(inputs({ outcome })).status, outcome);
+  assert.deepEqual(
+    events.filter((e) => e.reason === 'ConntrackPolicyApplied').map((e) => e.message),
+    [
+      'ConntrackPolicy web: applied nf_conntrack_tcp_timeout_established; gave back nf_conntrack_tcp_timeout_time_wait (no Enforce policy asks for them any more).',
+    ],
+  );
+});
+
 test('ClusterCidrsKnown: which ranges are known and from where; the rules refused while one is not', () => {
   const rulePolicy = validatePolicyObjects(
     [
