@@ -8,10 +8,12 @@ import { readNetnsCensus } from '../kernel/netns-census.js';
 import { netnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
-import { nodeFacts } from '../kernel/node-facts.js';
+import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
+import { guardrailCidrs, nodeCidrs, type DiscoveredCidrs, type NodeCidrs } from '../policy/cluster-cidrs.js';
 import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
-import type { Reconciler } from '../reconcile/reconciler.js';
+import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
+import { dryRunKeys, holdsChanges, planOf, type Plan } from '../reconcile/planner.js';
 import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../report/metrics.js';
 import { buildNodeStatus, pressureInEffect, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
@@ -30,6 +32,7 @@ export interface PassOptions {
   breakdownIntervalMs: number;
   /** Never write, whatever the policies say (npm start, --dry-run). */
   forceDryRun: boolean;
+  /** --service-cidr / --pod-cidr: win over what the cluster states. */
   serviceCidrs: string[];
   podCidrs: string[];
   notrackBackend: NodeStatusInputs['notrackBackend'];
@@ -50,6 +53,8 @@ export interface PassDeps {
   takeKernelTableFull?: () => boolean;
   /** In a cluster: the namespace and name of a pod on this node, by UID (undefined when not known). */
   podNames?: PodNames;
+  /** In a cluster: the Service and Pod ranges as the cluster states them (or why they are not known). */
+  discoveredCidrs?: () => DiscoveredCidrs;
 }
 
 export interface PassResult {
@@ -77,16 +82,18 @@ export class AgentPass {
     let pressureResponse = prev.pressureResponse;
     let snapshot: HostSnapshot | null = null;
     const policyInput = this.deps.policies.current();
+    let cidrs: NodeCidrs | null = null;
     try {
       snapshot = await readHostSnapshot(this.deps.host);
-      ({ outcome, wouldChange, pressureResponse } = await this.reconcile(snapshot, policyInput.policies, prev));
+      cidrs = nodeCidrs(this.opts, this.deps.discoveredCidrs?.() ?? null, runsKubernetes(snapshot));
+      ({ outcome, wouldChange, pressureResponse } = await this.reconcile(snapshot, cidrs, policyInput.policies, prev));
     } catch (err) {
       outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
     }
     const seconds = (this.deps.host.clock().getTime() - started.getTime()) / 1000;
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock().getTime() / 1000);
-    const reported = snapshot ? await this.report(snapshot, outcome, policyInput.error, prev, pressureResponse) : { state: prev, status: null };
+    const reported = snapshot && cidrs ? await this.report(snapshot, cidrs, outcome, policyInput.error, prev, pressureResponse) : { state: prev, status: null };
     const state: AgentState = {
       ...reported.state,
       wouldChange,
@@ -100,52 +107,46 @@ export class AgentPass {
 
   private async reconcile(
     snapshot: HostSnapshot,
+    cidrs: NodeCidrs,
     policies: Policies,
     prev: AgentState,
   ): Promise<{ outcome: PassOutcome; wouldChange: string; pressureResponse: PressureResponseState }> {
     const log = this.deps.logger;
     const lastWouldChange = prev.wouldChange;
-    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, this.opts));
+    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, guardrailCidrs(cidrs)));
     const generations = Object.fromEntries(
       policies.filter((p) => effective.selected.includes(p.metadata.name)).map((p) => [p.metadata.name, p.metadata.generation ?? 1]),
     );
     if (effective.selected.length === 0) {
       const outcome = await this.noPolicy();
-      return { outcome, wouldChange: lastWouldChange, pressureResponse: await this.pressureResponse(prev.pressureResponse, snapshot, effective, {}, false) };
+      return { outcome, wouldChange: lastWouldChange, pressureResponse: await this.pressureResponse(prev.pressureResponse, snapshot, effective) };
     }
     logProblems(log, effective);
-    const dryRun = this.opts.forceDryRun || effective.mode === 'DryRun';
-    const mode = dryRun ? 'DryRun' : 'Enforce';
-    const own = dryRun ? effective.desired : effective.enforced;
-    const pressureResponse = await this.pressureResponse(prev.pressureResponse, snapshot, effective, own.sysctls, dryRun);
-    const result = await this.deps.reconciler.reconcile(withPressureTimeouts(own, pressureResponse, mode), mode);
+    const pressureResponse = await this.pressureResponse(prev.pressureResponse, snapshot, effective);
+    const { result, pending } = await this.enforceAndPlan(effective, pressureResponse);
     const policyLog = log.child({ policy: effective.selected.join(',') });
     let wouldChange = lastWouldChange;
     if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
     else if (result.execution) policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
-    else if (dryRun)
+    if (pending)
       wouldChange = logWouldChange(
         policyLog,
         lastWouldChange,
-        result.plan.actions.map((a) => a.key),
-        result.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
+        pending.actions.map((a) => a.key),
+        pending.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
       );
-    return { outcome: { kind: 'reconciled', effective, result, generations }, wouldChange, pressureResponse };
+    return { outcome: { kind: 'reconciled', effective, result, generations, ...(pending ? { pending } : {}) }, wouldChange, pressureResponse };
   }
 
   /** Whether the policy's pressure response is in force now, from the usage of our own namespace; logged when it starts and ends. */
-  private async pressureResponse(
-    prev: PressureResponseState,
-    snapshot: HostSnapshot,
-    effective: EffectivePolicy,
-    policyOwn: Record<string, number>,
-    dryRun: boolean,
-  ): Promise<PressureResponseState> {
+  private async pressureResponse(prev: PressureResponseState, snapshot: HostSnapshot, effective: EffectivePolicy): Promise<PressureResponseState> {
     const usage = usagePercent(snapshot.table.count, snapshot.table.max);
     const response = effective.pressureResponse && {
       spec: effective.pressureResponse.spec,
-      enforced: !dryRun && effective.pressureResponse.mode === 'Enforce',
+      enforced: !this.opts.forceDryRun && effective.pressureResponse.mode === 'Enforce',
     };
+    // What would be there without the response: the values this pass writes, or for a planned response the policy's.
+    const policyOwn = response?.enforced ? effective.enforced.sysctls : effective.desired.sysctls;
     // The node's own value of a key we changed is its baseline, not what the kernel shows now.
     const nodeOwn = response ? { ...snapshot.sysctls, ...(await this.deps.baselineStore.load()).values } : {};
     const next = evaluatePressureResponse(prev, {
@@ -171,11 +172,32 @@ export class AgentPass {
     return next;
   }
 
+  /**
+   * One rule for what is written: the fields Enforce policies win are enforced,
+   * and a value or rule no Enforce policy asks for any more is given back (the
+   * Enforce pass plans the baseline for the keys it no longer has). The fields
+   * DryRun policies win are only planned, over the node as the Enforce pass
+   * left it. --dry-run plans everything and writes nothing, give-backs included.
+   */
+  private async enforceAndPlan(effective: EffectivePolicy, pressure: PressureResponseState): Promise<{ result: ReconcileResult; pending: Plan | null }> {
+    const reconciler = this.deps.reconciler;
+    const desired = withPressureTimeouts(effective.desired, pressure, 'DryRun');
+    const enforced = withPressureTimeouts(effective.enforced, pressure, 'Enforce');
+    const nothingEnforced = effective.mode === 'DryRun';
+    if (this.opts.forceDryRun || (nothingEnforced && !holdsChanges(await this.deps.baselineStore.load()))) {
+      const result = await reconciler.reconcile(desired, 'DryRun');
+      return { result, pending: result.plan };
+    }
+    const result = await reconciler.reconcile(enforced, 'Enforce');
+    const keys = dryRunKeys(desired, enforced);
+    if (keys.size === 0) return { result, pending: null };
+    return { result, pending: planOf((await reconciler.reconcile(desired, 'DryRun')).plan, keys) };
+  }
+
   /** No policy selects the node: put back what we changed (unless told never to write). */
   private async noPolicy(): Promise<PassOutcome> {
     const baseline = await this.deps.baselineStore.load();
-    const ours = Object.keys(baseline.values).length > 0 || baseline.notrackOwned;
-    if (!ours) return { kind: 'no-policy' };
+    if (!holdsChanges(baseline)) return { kind: 'no-policy' };
     if (this.deps.policies.ready?.() === false) {
       this.deps.logger.info({}, 'policies not known yet (API not answered, no cache): not restoring');
       return { kind: 'no-policy' };
@@ -193,6 +215,7 @@ export class AgentPass {
   /** Builds, observes and publishes the status; a failure is logged and leaves the drop baseline, conditions and last status as they were. */
   private async report(
     snapshot: HostSnapshot,
+    cidrs: NodeCidrs,
     outcome: PassOutcome,
     policyError: string | undefined,
     prev: AgentState,
@@ -214,6 +237,7 @@ export class AgentPass {
         summary: carried.breakdown.summary,
         tableSource: carried.breakdown.source,
         notrackBackend: this.opts.notrackBackend,
+        cidrs,
         outcome,
         baseline: await this.deps.baselineStore.load(),
         drops: {
@@ -241,6 +265,7 @@ export class AgentPass {
       this.deps.metrics.observeFill(status.table, pressureInEffect(outcome));
       this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
       this.deps.metrics.observePressureResponse(pressureResponse.active);
+      this.deps.metrics.observePlanPending(outcome.kind === 'reconciled' ? (outcome.pending?.actions.map((a) => a.key) ?? []) : []);
       try {
         await this.deps.publish(status, outcome, prev.status);
       } catch (err) {
@@ -290,9 +315,9 @@ function logProblems(log: Logger, e: EffectivePolicy): void {
 function metricResult(o: PassOutcome): MetricResult {
   switch (o.kind) {
     case 'reconciled':
-      if (o.result.execution && !o.result.execution.ok) return 'failed';
-      if (o.result.mode === 'DryRun') return 'dry_run';
-      return o.result.execution ? 'applied' : o.result.inSync ? 'in_sync' : 'not_applicable';
+      if (o.result.execution) return o.result.execution.ok ? 'applied' : 'failed';
+      if (o.result.mode === 'DryRun' || o.effective.mode === 'DryRun') return 'dry_run';
+      return o.result.inSync ? 'in_sync' : 'not_applicable';
     case 'restored':
       return o.result.ok ? 'restored' : 'failed';
     case 'no-policy':

@@ -15,6 +15,7 @@ import { packageVersion } from './package-version.js';
 import { FAILED_REASONS, type PassOutcome } from '../report/node-status.js';
 import { NodeConditions, type NodeStatusDoc } from '../api/v1alpha1/status.js';
 import type { PodNames } from '../report/netns-status.js';
+import type { DiscoveredCidrs } from '../policy/cluster-cidrs.js';
 import { buildEngine } from './engine.js';
 import { HealthServer } from './health-server.js';
 import type { Host } from '../kernel/host.js';
@@ -30,6 +31,8 @@ interface Sources {
   publish: (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
   /** In a cluster: this node's pods by UID, to name the pods of network namespaces. */
   pods?: { lookup: PodNames; stop(): Promise<void> };
+  /** In a cluster: the Service and Pod ranges it states; a change runs a pass. */
+  cidrs?: { current: () => DiscoveredCidrs; onChange(listener: () => void): void; stop(): Promise<void> };
 }
 
 function standaloneSources(config: Config, policyFile: string, logger: Logger): Sources {
@@ -45,19 +48,27 @@ function standaloneSources(config: Config, policyFile: string, logger: Logger): 
 
 /** The Kubernetes client is loaded only here: the standalone agent never pays for it. */
 async function clusterSources(config: Config, logger: Logger): Promise<Sources> {
-  const [{ ClusterApi, loadKubeConfig }, { ClusterPolicySource }, { clusterReporter }, { realTiming }, { NodePods }] = await Promise.all([
+  const [{ ClusterApi, loadKubeConfig }, { ClusterPolicySource }, { clusterReporter }, { realTiming }, { NodePods }, { ServiceCidrs }] = await Promise.all([
     import('../kube/cluster-api.js'),
     import('../kube/cluster-policy-source.js'),
     import('../kube/node-reporter.js'),
     import('../kube/reflector.js'),
     import('../kube/node-pods.js'),
+    import('../kube/service-cidrs.js'),
   ]);
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
   const source = new ClusterPolicySource(api, config.nodeName, config.stateDir, realTiming(), logger);
   const pods = new NodePods(api, config.nodeName, realTiming(), logger);
   pods.start();
+  const serviceCidrs = new ServiceCidrs(api, config.stateDir, realTiming(), logger);
+  await serviceCidrs.start();
   return {
     pods,
+    cidrs: {
+      current: () => ({ service: serviceCidrs.current(), pod: source.podRanges() }),
+      onChange: (listener) => serviceCidrs.onChange(listener),
+      stop: () => serviceCidrs.stop(),
+    },
     policies: source,
     nodeLabels: () => source.nodeLabels(),
     publish: clusterReporter(
@@ -117,6 +128,7 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
       publish: sources.publish,
       takeKernelTableFull: () => tableFull.take(),
       podNames: sources.pods?.lookup,
+      ...(sources.cidrs ? { discoveredCidrs: sources.cidrs.current } : {}),
     },
   );
   const running = agent;
@@ -137,11 +149,12 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
     'agent started',
   );
   running.start();
+  sources.cidrs?.onChange(() => running.trigger());
   return {
     agent: running,
     stop: async () => {
       await running.stop();
-      await Promise.all([sources.policies.stop(), sources.pods?.stop(), tableFull.stop(), health.close()]);
+      await Promise.all([sources.policies.stop(), sources.pods?.stop(), sources.cidrs?.stop(), tableFull.stop(), health.close()]);
       logger.info({}, 'agent stopped');
     },
   };

@@ -2,7 +2,7 @@
 // chosen), baseline store in the state dir, observer, reconciler. Shared by
 // plan, apply, restore and the agent so they all act the same way.
 import type { Config } from '../config.js';
-import { findKubeProxy } from '../kernel/host-facts.js';
+import { findKubernetesProcesses } from '../kernel/host-facts.js';
 import type { NotrackBackend, NotrackBackendName } from '../kernel/notrack/backend.js';
 import { createNotrackBackend, detectBackend } from '../kernel/notrack/detect.js';
 import { readObservedState } from '../kernel/observe.js';
@@ -32,7 +32,7 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
     baselineStore,
     ...(logger ? { logger } : {}),
     exclusive: (fn) => lock.run(fn),
-    writerFacts: async () => ({ kubeProxyRunning: (await findKubeProxy(host)).value?.running ?? false }),
+    writerFacts: async () => ({ kubeProxyRunning: (await findKubernetesProcesses(host)).value?.kubeProxy.running ?? false }),
   });
   return { backendName, backend, baselineStore, reconciler };
 }

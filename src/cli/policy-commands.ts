@@ -8,9 +8,10 @@ import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
 import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
-import { nodeFacts } from '../kernel/node-facts.js';
+import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
+import { guardrailCidrs, nodeCidrs } from '../policy/cluster-cidrs.js';
 import type { DesiredState, NotrackRule } from '../policy/types.js';
-import { NOTRACK_KEY } from '../reconcile/planner.js';
+import { holdsChanges, NOTRACK_KEY } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
 import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import { buildEngine, type Engine } from './engine.js';
@@ -36,7 +37,8 @@ export async function loadPolicyFile(path: string) {
 async function effectiveHere(config: Config, host: Host): Promise<EffectivePolicy> {
   const policies = await loadPolicyFile(config.policyFile!);
   const s = await readHostSnapshot(host);
-  return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, config));
+  // No cluster here: the flags' ranges, and none needed unless kubelet or kube-proxy runs on this host.
+  return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, guardrailCidrs(nodeCidrs(config, null, runsKubernetes(s)))));
 }
 
 /** How this host's backend shows rules in the plan: in its own syntax. */
@@ -91,16 +93,21 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
     err.write('not applied: fix the refused or conflicting fields above (nothing was written)\n');
     return 1;
   }
-  if (e.selected.length > 0 && e.mode === 'DryRun') {
+  // The rule of the agent too: what no Enforce policy asks for any more is given back; DryRun fields are only shown.
+  const dryRunOnly = e.selected.length > 0 && e.mode === 'DryRun';
+  const dryRunNote = 'the policy is in DryRun mode: its changes were not written (set spec.mode: Enforce to apply)\n';
+  const before = await engine.baselineStore.load();
+  if (dryRunOnly && !holdsChanges(before)) {
     await showPlan(config, e, engine, out);
-    err.write('the policy is in DryRun mode: nothing was written (set spec.mode: Enforce to apply)\n');
+    err.write(dryRunNote);
     return 0;
   }
-  const before = await engine.baselineStore.load();
   const r = await engine.reconciler.reconcile(e.enforced, 'Enforce');
-  const v = await view(config, e, engine, r.plan.actions, r.notApplicable, e.enforced);
-  v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before, shownBy(engine.backend)) : [];
-  await print(config, v, out);
+  if (!dryRunOnly) {
+    const v = await view(config, e, engine, r.plan.actions, r.notApplicable, e.enforced);
+    v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before, shownBy(engine.backend)) : [];
+    await print(config, v, out);
+  }
   if (r.execution && !r.execution.ok) {
     const f = r.execution.failed;
     err.write(`apply failed at ${f ? describeAction(f.action) : '?'}: ${f?.error ?? 'unknown error'}\n`);
@@ -108,6 +115,14 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
       `rolled back ${r.execution.rolledBack.length} change(s)${r.execution.rollbackErrors.length ? `; rollback errors: ${r.execution.rollbackErrors.map((x) => x.error).join('; ')}` : ''}\n`,
     );
     return 1;
+  }
+  if (dryRunOnly) {
+    // stdout stays one document (the plan, for -o json); what was given back goes to stderr.
+    for (const a of r.execution?.applied ?? []) err.write(`gave back (no Enforce policy asks for it any more): ${describeAction(a)}\n`);
+    for (const n of r.notApplicable) err.write(`cannot give back ${describeNotApplicable(n)}\n`);
+    await showPlan(config, e, engine, out);
+    err.write(dryRunNote);
+    return 0;
   }
   if (r.execution) out.write(`applied ${r.execution.applied.length} change(s)${r.inSync ? '; the node matches the policy' : ''}\n`);
   // NOTRACK rules asked for and not applied (a name collision, no readable firewall) are a failure, not "left alone".

@@ -1,6 +1,7 @@
 // Facts about the host around the table: the real per-entry memory cost,
 // RAM, kernel release, whether the module is loaded, which network namespace
-// we are in, and whether kube-proxy (another writer of these keys) runs.
+// we are in, and whether kube-proxy (another writer of these keys) or kubelet
+// (a Kubernetes node) runs.
 // Each reader returns null plus an Unreadable instead of throwing.
 import type { Host } from './host.js';
 import { listPids, mapInBatches } from './processes.js';
@@ -137,18 +138,22 @@ export interface KubeProxyFacts {
   pids: number[];
 }
 
-const KUBE_PROXY_COMM = 'kube-proxy';
+export interface KubernetesProcesses {
+  kubeProxy: KubeProxyFacts;
+  /** kubelet runs here: this host is a Kubernetes node, however the agent was started. */
+  kubeletRunning: boolean;
+}
 
-/** Scan /proc/<pid>/comm for kube-proxy. A pid that exits during the scan (ENOENT, ESRCH) is simply skipped. */
-export async function findKubeProxy(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<KubeProxyFacts>> {
+/** Scan /proc/<pid>/comm for kube-proxy and kubelet, in one pass. A pid that exits during the scan (ENOENT, ESRCH) is simply skipped. */
+export async function findKubernetesProcesses(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<KubernetesProcesses>> {
   const { files, paths, isRoot } = host;
   let pids: string[];
   try {
     pids = await listPids(host);
   } catch (err) {
-    return { value: null, unreadable: unreadable('process list (kube-proxy)', paths.proc(), err, isRoot) };
+    return { value: null, unreadable: unreadable('process list (kube-proxy, kubelet)', paths.proc(), err, isRoot) };
   }
-  const comms = await mapInBatches(pids, (pid) => files.read(paths.comm(pid)).catch(() => ''));
-  const found = pids.filter((_, i) => comms[i]?.trim() === KUBE_PROXY_COMM).map(Number);
-  return { value: { running: found.length > 0, pids: found } };
+  const comms = (await mapInBatches(pids, (pid) => files.read(paths.comm(pid)).catch(() => ''))).map((c) => c.trim());
+  const kubeProxyPids = pids.filter((_, i) => comms[i] === 'kube-proxy').map(Number);
+  return { value: { kubeProxy: { running: kubeProxyPids.length > 0, pids: kubeProxyPids }, kubeletRunning: comms.includes('kubelet') } };
 }

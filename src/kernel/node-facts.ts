@@ -1,8 +1,9 @@
 // The node facts policy merging and guardrails need, read off a host snapshot.
 import type { HostSnapshot } from './snapshot.js';
 import type { NodeFacts } from '../policy/effective.js';
+import type { ClusterCidrs } from '../policy/guardrails.js';
 
-export function nodeFacts(s: HostSnapshot, cidrs: { serviceCidrs: string[]; podCidrs: string[] }): NodeFacts {
+export function nodeFacts(s: HostSnapshot, cidrs: Required<ClusterCidrs>): NodeFacts {
   return {
     ...(s.memory.memTotalBytes !== null ? { memTotalBytes: s.memory.memTotalBytes } : {}),
     ...(s.memory.slabObjectSize !== null ? { slabObjectSize: s.memory.slabObjectSize } : {}),
@@ -12,4 +13,9 @@ export function nodeFacts(s: HostSnapshot, cidrs: { serviceCidrs: string[]; podC
     serviceCidrs: cidrs.serviceCidrs,
     podCidrs: cidrs.podCidrs,
   };
+}
+
+/** kubelet or kube-proxy runs here: a Kubernetes node, even when the agent runs standalone. */
+export function runsKubernetes(s: HostSnapshot): boolean {
+  return s.kubeletRunning === true || s.kubeProxy?.running === true;
 }

@@ -3,7 +3,7 @@
 // without conntrack is "no data" (moduleLoaded false, nulls), and whatever
 // could not be read is listed in `unreadable` with whether root would help.
 import {
-  findKubeProxy,
+  findKubernetesProcesses,
   isConntrackLoaded,
   readKernelRelease,
   readMemTotalBytes,
@@ -35,6 +35,8 @@ export interface HostSnapshot {
   stats: Omit<ConntrackStats, 'unreadable'>;
   memory: { memTotalBytes: number | null; slabObjectSize: number | null };
   kubeProxy: KubeProxyFacts | null;
+  /** kubelet runs here (a Kubernetes node); absent when the process list could not be read. */
+  kubeletRunning?: boolean;
   unreadable: Unreadable[];
 }
 
@@ -42,12 +44,12 @@ export interface HostSnapshot {
 export async function readHostSnapshot(host: Pick<Host, 'files' | 'paths' | 'runner' | 'isRoot'>): Promise<HostSnapshot> {
   const sysctls = await readConntrackSysctls(host);
   const moduleLoaded = await isConntrackLoaded(host, Object.keys(sysctls.values));
-  const [release, memTotal, slab, netns, kubeProxy, hashsize] = await Promise.all([
+  const [release, memTotal, slab, netns, kubernetes, hashsize] = await Promise.all([
     readKernelRelease(host),
     readMemTotalBytes(host),
     moduleLoaded ? readSlabObjectSize(host) : Promise.resolve({ value: null }),
     readNetnsFacts(host),
-    findKubeProxy(host),
+    findKubernetesProcesses(host),
     moduleLoaded ? readHashsize(host) : Promise.resolve(null),
   ]);
   // Without the module there are no counters to ask for: not an error.
@@ -68,10 +70,11 @@ export async function readHostSnapshot(host: Pick<Host, 'files' | 'paths' | 'run
     sysctls: v,
     stats,
     memory: { memTotalBytes: memTotal.value, slabObjectSize: slab.value },
-    kubeProxy: kubeProxy.value,
+    kubeProxy: kubernetes.value?.kubeProxy ?? null,
+    ...(kubernetes.value ? { kubeletRunning: kubernetes.value.kubeletRunning } : {}),
     unreadable: [
       ...sysctls.unreadable,
-      ...[release, memTotal, slab, kubeProxy].flatMap((f) => ('unreadable' in f && f.unreadable ? [f.unreadable] : [])),
+      ...[release, memTotal, slab, kubernetes].flatMap((f) => ('unreadable' in f && f.unreadable ? [f.unreadable] : [])),
       ...netns.unreadable,
       ...statsProblems,
     ],

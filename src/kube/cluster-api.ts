@@ -6,6 +6,8 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  NetworkingV1Api,
+  NetworkingV1beta1Api,
   PatchStrategy,
   setHeaderOptions,
   Watch,
@@ -39,12 +41,16 @@ export class ClusterApi {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
+  private readonly networking: NetworkingV1Api;
+  private readonly networkingBeta: NetworkingV1beta1Api;
   private readonly watcher: Watch;
 
   constructor(kc: KubeConfig) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = kc.makeApiClient(CoreV1Api);
     this.coordination = kc.makeApiClient(CoordinationV1Api);
+    this.networking = kc.makeApiClient(NetworkingV1Api);
+    this.networkingBeta = kc.makeApiClient(NetworkingV1beta1Api);
     this.watcher = new Watch(kc);
   }
 
@@ -87,6 +93,35 @@ export class ClusterApi {
       },
       // An ERROR event's object is a Status (its code tells a 410): passed as it is.
       watch: (rv, onEvent, done) => this.watch('/api/v1/pods', rv, { fieldSelector }, (t, o) => onEvent(t, t === 'ERROR' ? o : podIdentity(o)), done),
+    };
+  }
+
+  /**
+   * List and watch the ServiceCIDRs: networking.k8s.io/v1 (Kubernetes 1.33+), else v1beta1
+   * (1.31-1.32, where enabled); the watch uses the version the last list found. Neither
+   * served: the list fails with ApiNotServed. RBAC does not look at versions, so a 403 on
+   * v1 is the answer for both.
+   */
+  serviceCidrListWatch(): ListWatch<KubeObject> {
+    let version = 'v1';
+    const lists = [
+      ['v1', (rv: string) => this.networking.listServiceCIDR(listRv(rv))],
+      ['v1beta1', (rv: string) => this.networkingBeta.listServiceCIDR(listRv(rv))],
+    ] as const;
+    return {
+      list: async (rv) => {
+        for (const [v, list] of lists) {
+          try {
+            const listed = await list(rv);
+            version = v;
+            return { items: listed.items as unknown as KubeObject[], resourceVersion: listed.metadata?.resourceVersion ?? '' };
+          } catch (err) {
+            if (statusCode(err) !== 404) throw err;
+          }
+        }
+        throw new ApiNotServed(`networking.k8s.io servicecidrs: neither ${lists.map(([v]) => v).join(' nor ')} is served`);
+      },
+      watch: (rv, onEvent, done) => this.watch(`/apis/networking.k8s.io/${version}/servicecidrs`, rv, {}, onEvent, done),
     };
   }
 
@@ -157,6 +192,9 @@ export class ClusterApi {
     return this.coordination.replaceNamespacedLease({ namespace, name: body.metadata!.name!, body });
   }
 }
+
+/** The API server serves no version of a resource (404 on each): not an error to retry soon. */
+export class ApiNotServed extends Error {}
 
 /**
  * client-node's Watch rejects a refused watch with only the HTTP status text ("Forbidden"), which

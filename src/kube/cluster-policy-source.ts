@@ -1,7 +1,7 @@
-// Policies and this node's labels from the API, for the agent. Both are
-// watched (list + watch, relist on 410, backoff), and the last good set is
-// kept in the state dir: an agent restarted while the API server is down
-// still enforces what it enforced before.
+// Policies and this node's labels and pod ranges (spec.podCIDRs) from the API,
+// for the agent. Both are watched (list + watch, relist on 410, backoff), and
+// the last good set is kept in the state dir: an agent restarted while the API
+// server is down still enforces what it enforced before.
 import { mkdir, readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ import { POLICY_RESOURCE } from '../api/v1alpha1/names.js';
 import type { ClusterApi, CustomObject } from './cluster-api.js';
 import { Reflector, type KubeObject, type ReflectorTiming } from './reflector.js';
 import { errorText } from '../errors.js';
+import type { RangeKnowledge } from '../policy/cluster-cidrs.js';
+import { cidrListProblem } from '../policy/cidr.js';
 
 export interface NodeRef {
   name: string;
@@ -26,6 +28,8 @@ interface Cache {
   policies: ConntrackPolicyDoc[];
   nodeLabels: Labels;
   nodeUid?: string;
+  /** The Node's spec.podCIDRs; absent when the Node was not read. */
+  podCidrs?: string[];
 }
 
 const CACHE_FILE = 'cluster-cache.json';
@@ -34,6 +38,8 @@ export class ClusterPolicySource implements PolicySource {
   private snapshot: PolicySnapshot = { policies: [] };
   private labels: Labels = {};
   private uid: string | null = null;
+  /** The Node's spec.podCIDRs ([] when it has none); null until the Node is read. */
+  private podCidrs: string[] | null = null;
   private listeners: Array<() => void> = [];
   private readonly policyReflector: Reflector<CustomObject>;
   private readonly nodeReflector: Reflector<KubeObject>;
@@ -65,6 +71,13 @@ export class ClusterPolicySource implements PolicySource {
     return this.uid ? { name: this.nodeName, uid: this.uid } : null;
   }
 
+  /** This node's pod ranges, as its Node states them (kube-controller-manager's IPAM writes them; many CNIs keep their own). */
+  podRanges(): RangeKnowledge {
+    if (this.podCidrs === null) return { cidrs: null, why: 'this Node has not been read from the API yet' };
+    if (this.podCidrs.length === 0) return { cidrs: null, why: "this Node has no spec.podCIDRs (pod addresses come from the CNI's own IPAM)" };
+    return { cidrs: this.podCidrs, from: 'Node spec.podCIDRs' };
+  }
+
   onChange(listener: () => void): void {
     this.listeners.push(listener);
   }
@@ -76,6 +89,7 @@ export class ClusterPolicySource implements PolicySource {
       this.snapshot = { policies: cache.policies };
       this.labels = cache.nodeLabels;
       this.uid = cache.nodeUid ?? null;
+      this.podCidrs = cache.podCidrs && cidrListProblem(cache.podCidrs) === undefined ? cache.podCidrs : null;
       this.log.info({ policies: cache.policies.map((p) => p.metadata.name) }, 'using the last known policies until the API answers');
     }
     this.policyReflector.start();
@@ -104,9 +118,13 @@ export class ClusterPolicySource implements PolicySource {
     const meta = (node.metadata ?? {}) as { labels?: Labels; uid?: string };
     const labels = meta.labels ?? {};
     const uid = meta.uid ?? null;
-    if (isDeepStrictEqual(labels, this.labels) && uid === this.uid) return; // a status update of the Node: nothing for us
+    const spec = (node['spec'] ?? {}) as { podCIDRs?: string[]; podCIDR?: string };
+    // podCIDR is the older single-family field; the API server keeps it equal to podCIDRs[0].
+    const podCidrs = spec.podCIDRs?.length ? spec.podCIDRs : spec.podCIDR ? [spec.podCIDR] : [];
+    if (isDeepStrictEqual(labels, this.labels) && uid === this.uid && isDeepStrictEqual(podCidrs, this.podCidrs)) return; // a status update of the Node: nothing for us
     this.labels = labels;
     this.uid = uid;
+    this.podCidrs = podCidrs;
     this.changed();
   }
 
@@ -131,7 +149,12 @@ export class ClusterPolicySource implements PolicySource {
   }
 
   private async saveCache(): Promise<void> {
-    const cache: Cache = { policies: this.snapshot.policies, nodeLabels: this.labels, ...(this.uid ? { nodeUid: this.uid } : {}) };
+    const cache: Cache = {
+      policies: this.snapshot.policies,
+      nodeLabels: this.labels,
+      ...(this.uid ? { nodeUid: this.uid } : {}),
+      ...(this.podCidrs ? { podCidrs: this.podCidrs } : {}),
+    };
     try {
       await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
       await writeFileAtomic(this.cachePath, `${JSON.stringify(cache)}\n`);

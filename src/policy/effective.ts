@@ -41,8 +41,9 @@ export interface NodeFacts {
   conntrackCount?: number;
   currentMax?: number;
   currentBuckets?: number;
-  serviceCidrs?: readonly string[];
-  podCidrs?: readonly string[];
+  /** null: a Kubernetes node whose ranges are not known (rules that depend on them are refused). */
+  serviceCidrs?: readonly string[] | null;
+  podCidrs?: readonly string[] | null;
 }
 
 export interface FieldSource {

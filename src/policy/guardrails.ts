@@ -53,9 +53,45 @@ export function pressureResponseRefusal(response: PressureResponseSpec): string 
   return `${below.join('; ')}; a pressure response never goes below the safe floors (spec.timeouts.allowBelowSafeFloor does not apply to it)`;
 }
 
+/** The node's Service and Pod ranges; null on a Kubernetes node where they are not known (absent or empty: none to protect). */
 export interface ClusterCidrs {
-  serviceCidrs?: readonly string[];
-  podCidrs?: readonly string[];
+  serviceCidrs?: readonly string[] | null;
+  podCidrs?: readonly string[] | null;
+}
+
+/**
+ * Where no Service or Pod range of a working cluster lies: addresses that are
+ * never routed off the node. Pod addresses must reach other nodes, and a
+ * ClusterIP in link-local space would shadow what every node has there (the
+ * cloud metadata address, node-local DNS's 169.254.20.10).
+ */
+const NODE_LOCAL_RANGES = ['127.0.0.0/8', '::1/128', '169.254.0.0/16', 'fe80::/10'];
+
+/** Begins every refusal for ranges that are not known (the status lists those rules). */
+const RANGES_UNKNOWN = 'needs the Service and Pod ranges, and this node does not know its';
+
+export function refusedForUnknownRanges(message: string): boolean {
+  return message.startsWith(RANGES_UNKNOWN);
+}
+
+/**
+ * Loopback-only rules are safe whatever the ranges: on interface lo, or with
+ * every destination node-local. Any other rule could match Service or Pod
+ * traffic somewhere in ranges nobody told us, so on a Kubernetes node whose
+ * ranges are not known it is refused rather than allowed blindly.
+ */
+function unknownRangesRefusal(rule: NotrackRule, cluster: ClusterCidrs, optIn: string): string | undefined {
+  const unknown = [cluster.serviceCidrs === null ? 'Service' : '', cluster.podCidrs === null ? 'Pod' : ''].filter(Boolean);
+  if (unknown.length === 0 || rule.interface === 'lo') return undefined;
+  const local = cidrsOf(NODE_LOCAL_RANGES);
+  const destinations = cidrsOf(rule.destinations ?? []);
+  // d lies within l: they overlap, and l is the wider.
+  if (destinations.length > 0 && destinations.every((d) => local.some((l) => cidrsOverlap(l, d) && l.prefix <= d.prefix))) return undefined;
+  return (
+    `${RANGES_UNKNOWN} ${unknown.join(' and ')} ranges (see the ClusterCidrsKnown condition), so it could untrack traffic to Services or Pods, which needs conntrack; ` +
+    `give the ranges (chart values agent.serviceCidrs / agent.podCidrs, flags --service-cidr / --pod-cidr), make it loopback-only ` +
+    `(interface lo, or destinations within ${NODE_LOCAL_RANGES.join(', ')}), or ${optIn}`
+  );
 }
 
 /**
@@ -64,13 +100,15 @@ export interface ClusterCidrs {
  *   addresses narrower than /0);
  * - has a source or destination overlapping the Service or Pod CIDRs: those
  *   flows need DNAT (Services), SNAT (pod egress) or stateful NetworkPolicy;
+ * - on a Kubernetes node whose Service or Pod ranges are not known, is not
+ *   loopback-only (see unknownRangesRefusal);
  * - on a node with known Service/Pod CIDRs, names no destinations and is not
  *   loopback-only: a rule by port or interface alone also catches packets
  *   forwarded to pods and ClusterIPs on the same ports, so it must say which
  *   addresses it is for. (Sources alone do not help: a client's flows to a
  *   Service come from outside addresses too.) Loopback never carries
  *   forwarded pod or ClusterIP traffic.
- * Without known CIDRs (standalone host) only the first check applies.
+ * Off Kubernetes (no ranges, none needed) only the first check applies.
  */
 export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, cluster: ClusterCidrs): string | undefined {
   if (allowBroadMatch) return undefined;
@@ -96,6 +134,7 @@ export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, clus
     const parsed = parseCidr(text);
     return parsed.ok ? [{ cidr: parsed.cidr, kind }] : [];
   });
+  const unknownRanges = unknownRangesRefusal(rule, cluster, optIn);
   for (const list of ['sources', 'destinations'] as const) {
     for (const text of rule[list] ?? []) {
       const parsed = parseCidr(text);
@@ -106,6 +145,7 @@ export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, clus
       }
     }
   }
+  if (unknownRanges) return unknownRanges;
   if (clusterCidrs.length > 0 && rule.interface !== 'lo' && !rule.destinations) {
     return `names no destinations, so on this node it would also match traffic to Pods and Services (${clusterCidrs.map((c) => formatCidr(c.cidr)).join(', ')}), which needs conntrack; add destinations (e.g. this node's address) or ${optIn}`;
   }

@@ -24,6 +24,20 @@ export function emptyBaseline(): Baseline {
   return { values: {}, notrackOwned: false };
 }
 
+/** An action that puts a key back to its baseline (or removes our rules): `desired` no longer asks for it. */
+export function givesBack(action: Action, desired: DesiredState): boolean {
+  return (
+    action.kind === 'notrack-remove' ||
+    (action.kind === 'sysctl' && !(action.key in desired.sysctls)) ||
+    (action.kind === 'buckets' && desired.buckets === undefined)
+  );
+}
+
+/** Whether we changed anything here that is not given back yet. */
+export function holdsChanges(baseline: Baseline): boolean {
+  return Object.keys(baseline.values).length > 0 || baseline.notrackOwned;
+}
+
 export type Action =
   | { kind: 'sysctl'; key: string; from: number; to: number }
   | { kind: 'buckets'; key: typeof BUCKETS_KEY; via: 'sysctl' | 'hashsize'; from: number; to: number }
@@ -148,4 +162,24 @@ export function plan(desired: DesiredState, observed: ObservedState, baseline: B
   notrackAction(desired, baseline, notrack, out);
   out.inSync = out.actions.length === 0 && out.notApplicable.length === 0;
   return out;
+}
+
+/**
+ * The keys whose value comes from DryRun policies only: where `desired` (every
+ * field) asks for something `enforced` (the Enforce-won fields) does not. The
+ * NOTRACK rule set is one key: it is DryRun's when the two sets differ.
+ */
+export function dryRunKeys(desired: DesiredState, enforced: DesiredState): Set<string> {
+  const keys = new Set(Object.keys(desired.sysctls).filter((k) => desired.sysctls[k] !== enforced.sysctls[k]));
+  if (desired.buckets !== undefined && desired.buckets !== enforced.buckets) keys.add(BUCKETS_KEY);
+  const rules = (s: DesiredState) => JSON.stringify([s.notrack, s.acceptUntracked]);
+  if (rules(desired) !== rules(enforced)) keys.add(NOTRACK_KEY);
+  return keys;
+}
+
+/** The part of a plan about `keys`. */
+export function planOf(p: Plan, keys: ReadonlySet<string>): Plan {
+  const actions = p.actions.filter((a) => keys.has(a.key));
+  const notApplicable = p.notApplicable.filter((n) => keys.has(n.key));
+  return { actions, notApplicable, inSync: actions.length === 0 && notApplicable.length === 0 };
 }

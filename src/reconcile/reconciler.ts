@@ -1,6 +1,7 @@
 // One level-based reconcile pass (controller-runtime's contract): re-read the
 // node every time, plan, and in Enforce write, then observe again to verify.
-// Two passes in a row: the second writes nothing.
+// Two passes in a row: the second writes nothing. DryRun only plans: drift is
+// a move away from what we applied, so a value we never wrote is not drift.
 import type { Host } from '../kernel/host.js';
 import { ForeignObjectError, type NotrackBackend } from '../kernel/notrack/backend.js';
 import type { DesiredState, PolicyMode } from '../policy/types.js';
@@ -8,7 +9,7 @@ import type { BaselineStore } from './baseline-store.js';
 import { CorrectionGuard, detectDrift, type Clock, type DriftRecord, type WriterFacts } from './drift.js';
 import { Executor, type ExecutionResult } from './executor.js';
 import type { NotrackCheck, ObservedState } from '../kernel/observed.js';
-import { BUCKETS_KEY, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
+import { BUCKETS_KEY, givesBack, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
 import { restoreBaseline, type RestoreResult } from './restore.js';
 import { errorText } from '../errors.js';
 import type { Log } from '../logger.js';
@@ -34,7 +35,7 @@ export interface ReconcileResult {
   plan: Plan;
   /** Enforce with something to write. */
   execution?: ExecutionResult;
-  /** Where the node had moved away from what we applied (DryRun: from the policy). */
+  /** Where the node had moved away from what we applied (Enforce only: DryRun applies nothing, so nothing drifts). */
   drift: DriftRecord[];
   notApplicable: NotApplicable[];
   /** The node matches the policy after this pass (Enforce: verified by reading again). */
@@ -99,36 +100,10 @@ export class Reconciler {
     const baseline = await this.deps.baselineStore.load();
     const seen = await this.look(desired, baseline);
     const { observed, notrack } = seen;
-    const enforce = mode === 'Enforce';
-    // Enforce: drift is a move away from what we applied; a policy edit is a change, not drift.
-    const notrackUnchanged =
-      JSON.stringify(baseline.notrackApplied ?? null) === JSON.stringify({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
-    const driftWith = (facts: WriterFacts) =>
-      detectDrift({
-        desired: enforce ? this.lastApplied(desired) : desired,
-        observed,
-        notrack: enforce && !notrackUnchanged ? null : notrack,
-        previous: this.previousDrift,
-        facts,
-        now: started,
-        ...(enforce ? { keys: appliedKeys(baseline) } : {}),
-      });
-    // Who else writes (a scan of every process for kube-proxy) is only worth asking when something drifted.
-    let drift = driftWith({ kubeProxyRunning: false });
-    if (drift.length > 0 && this.deps.writerFacts) drift = driftWith(await this.deps.writerFacts());
-    for (const d of drift) if (enforce && this.guard.fighting(d.key, d.desired)) d.fighting = true;
-    // Log a drift once when it appears or when we stop fighting it, not every pass.
-    const before = new Map(this.previousDrift.map((d) => [d.key, d]));
-    const news = drift.filter((d) => before.get(d.key)?.since !== d.since || (d.fighting && !before.get(d.key)?.fighting));
-    if (news.length > 0) this.logger.warn({ drift: news }, 'conntrack settings drifted');
-    this.previousDrift = drift;
-
     const full = planWith(desired, seen, baseline, acceptUnsupported);
-    const leftAlone = new Set(drift.filter((d) => d.fighting).map((d) => d.key));
-    const todo: Plan = { ...full, actions: full.actions.filter((a) => !leftAlone.has(a.key)) };
-    const done = (execution: ExecutionResult | undefined, inSync: boolean, owned: number | undefined): ReconcileResult => ({
+    const done = (plan: Plan, drift: DriftRecord[], execution: ExecutionResult | undefined, inSync: boolean, owned: number | undefined): ReconcileResult => ({
       mode,
-      plan: todo,
+      plan,
       ...(execution ? { execution } : {}),
       drift,
       notApplicable: full.notApplicable,
@@ -136,9 +111,37 @@ export class Reconciler {
       durationMs: this.clock() - started,
       ...(owned === undefined ? {} : { notrackOwnedRules: owned }),
     });
-    if (!enforce || todo.actions.length === 0) {
-      if (enforce) this.remember(desired, full.notApplicable);
-      return done(undefined, full.inSync, notrack?.ownedRules);
+    // DryRun: the plan, nothing else; the Enforce passes' drift (and its `since`) is left as it was.
+    if (mode === 'DryRun') return done(full, [], undefined, full.inSync, notrack?.ownedRules);
+
+    // Drift is a move away from what we applied; a policy edit is a change, not drift.
+    const notrackUnchanged =
+      JSON.stringify(baseline.notrackApplied ?? null) === JSON.stringify({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
+    const driftWith = (facts: WriterFacts) =>
+      detectDrift({
+        desired: this.lastApplied(desired),
+        observed,
+        notrack: notrackUnchanged ? notrack : null,
+        previous: this.previousDrift,
+        facts,
+        now: started,
+        keys: appliedKeys(baseline),
+      });
+    // Who else writes (a scan of every process for kube-proxy) is only worth asking when something drifted.
+    let drift = driftWith({ kubeProxyRunning: false });
+    if (drift.length > 0 && this.deps.writerFacts) drift = driftWith(await this.deps.writerFacts());
+    for (const d of drift) if (this.guard.fighting(d.key, d.desired)) d.fighting = true;
+    // Log a drift once when it appears or when we stop fighting it, not every pass.
+    const before = new Map(this.previousDrift.map((d) => [d.key, d]));
+    const news = drift.filter((d) => before.get(d.key)?.since !== d.since || (d.fighting && !before.get(d.key)?.fighting));
+    if (news.length > 0) this.logger.warn({ drift: news }, 'conntrack settings drifted');
+    this.previousDrift = drift;
+
+    const leftAlone = new Set(drift.filter((d) => d.fighting).map((d) => d.key));
+    const todo: Plan = { ...full, actions: full.actions.filter((a) => !leftAlone.has(a.key)) };
+    if (todo.actions.length === 0) {
+      this.remember(desired, full.notApplicable);
+      return done(todo, drift, undefined, full.inSync, notrack?.ownedRules);
     }
 
     await this.deps.baselineStore.recordBefore(todo.actions);
@@ -148,7 +151,7 @@ export class Reconciler {
         { failed: execution.failed, rolledBack: execution.rolledBack.length, rollbackErrors: execution.rollbackErrors },
         'apply failed, rolled back',
       );
-      return done(execution, false, notrack?.ownedRules);
+      return done(todo, drift, execution, false, notrack?.ownedRules);
     }
     await this.afterApply(desired, todo.actions, drift);
     this.logger.info({ applied: execution.applied.map((a) => a.key) }, 'applied');
@@ -157,7 +160,7 @@ export class Reconciler {
     const verify = wroteNotrack ? await this.look(desired, baselineAfter) : { ...seen, observed: await this.deps.observe() };
     const after = planWith(desired, verify, baselineAfter, acceptUnsupported);
     this.remember(desired, after.notApplicable);
-    return done(execution, after.inSync, verify.notrack?.ownedRules);
+    return done(todo, drift, execution, after.inSync, verify.notrack?.ownedRules);
   }
 
   /** The values this reconciler last left the node at (the policy's, until the first pass succeeds). */
@@ -209,11 +212,7 @@ export class Reconciler {
       if (action.kind === 'notrack-sync') await store.recordNotrackApplied(action.to);
     }
     // Keys put back to their baseline (the policy no longer names them) are no longer ours.
-    const released = actions
-      .filter(
-        (a) => a.kind === 'notrack-remove' || (a.kind === 'sysctl' && !(a.key in desired.sysctls)) || (a.kind === 'buckets' && desired.buckets === undefined),
-      )
-      .map((a) => a.key);
+    const released = actions.filter((a) => givesBack(a, desired)).map((a) => a.key);
     if (released.length > 0) await store.clear(released);
     const corrected = new Set(actions.map((a) => a.key));
     for (const d of drift) if (corrected.has(d.key)) this.guard.recordCorrection(d.key, d.desired);

@@ -102,6 +102,7 @@ export class AgentMetrics {
   /** The kernel's running totals, mirrored: a counter whose value is the kernel's. */
   private readonly stats = new Map<string, Counter>();
   private readonly drift: Gauge;
+  private readonly planPending: Gauge;
   private readonly reconciles: Counter;
   private readonly reconcileDuration: Histogram;
   private readonly notrackRules: Gauge;
@@ -130,7 +131,19 @@ export class AgentMetrics {
       c.remove();
       this.stats.set(s.key, c);
     }
-    this.drift = new Gauge({ name: 'conntrack_operator_drift', help: '1 while a key differs from the policy, by key.', labelNames: ['key'], registers });
+    this.drift = new Gauge({
+      name: 'conntrack_operator_drift',
+      help: '1 while a key differs from the value the agent applied (Enforce), by key: another writer changed it.',
+      labelNames: ['key'],
+      registers,
+    });
+    // DryRun's plan is not drift: nothing was applied, so nothing moved away from it.
+    this.planPending = new Gauge({
+      name: 'conntrack_operator_plan_pending',
+      help: '1 while a DryRun policy (or --dry-run) would change a key, by key; nothing is written.',
+      labelNames: ['key'],
+      registers,
+    });
     this.reconciles = new Counter({ name: 'conntrack_operator_reconciles_total', help: 'Reconcile passes by result.', labelNames: ['result'], registers });
     this.reconcileDuration = new Histogram({
       name: 'conntrack_operator_reconcile_duration_seconds',
@@ -241,6 +254,12 @@ export class AgentMetrics {
 
   observePressureResponse(active: boolean): void {
     this.pressureResponse.set(active ? 1 : 0);
+  }
+
+  /** Replace the set of keys DryRun would change. */
+  observePlanPending(keys: string[]): void {
+    this.planPending.reset();
+    for (const key of keys) this.planPending.set({ key }, 1);
   }
 
   observeReconcile(result: ReconcileResultLabel, seconds: number, notrackRules: number | null, nowSeconds: number): void {

@@ -2,6 +2,7 @@
 // Texts are for the on-call engineer who reads `kubectl describe node` at 3 am:
 // what happened, on which node, what it means, without the docs.
 import type { PassOutcome } from './node-status.js';
+import { givesBack } from '../reconcile/planner.js';
 import { NodeConditions, NodeReasons, type NodeConditionTypeName, type NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { netnsEventsForPass } from './netns-events.js';
 import type { NodeEventIntent } from './event-intent.js';
@@ -16,7 +17,14 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
     const e = outcome.result.execution;
     const names = outcome.effective.selected.join(', ');
     if (e.ok) {
-      out.push({ type: 'Normal', reason: 'ConntrackPolicyApplied', message: `Applied ConntrackPolicy ${names}: ${e.applied.map((a) => a.key).join(', ')}.` });
+      // A key no Enforce policy asks for any more was put back to the node's own value, not applied.
+      const back = e.applied.filter((a) => givesBack(a, outcome.effective.enforced)).map((a) => a.key);
+      const applied = e.applied.map((a) => a.key).filter((k) => !back.includes(k));
+      const parts = [
+        ...(applied.length ? [`applied ${applied.join(', ')}`] : []),
+        ...(back.length ? [`gave back ${back.join(', ')} (no Enforce policy asks for them any more)`] : []),
+      ];
+      out.push({ type: 'Normal', reason: 'ConntrackPolicyApplied', message: `ConntrackPolicy ${names}: ${parts.join('; ')}.` });
     } else {
       out.push({
         type: 'Warning',

@@ -4,7 +4,7 @@
 import type { HostSnapshot } from '../kernel/snapshot.js';
 import type { EffectivePolicy } from '../policy/effective.js';
 import type { DriftRecord } from '../reconcile/drift.js';
-import type { Baseline } from '../reconcile/planner.js';
+import type { Baseline, Plan } from '../reconcile/planner.js';
 import type { ReconcileResult } from '../reconcile/reconciler.js';
 import type { RestoreResult } from '../reconcile/restore.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
@@ -30,6 +30,9 @@ import type { WatchView } from './forecast.js';
 import { fillingUpState, forecastFields, fullestDoc, fullestOf, growthOutlook, type Fullest } from './table-fill.js';
 import { NO_PRESSURE_RESPONSE, type PressureResponseState } from '../policy/pressure-response.js';
 import { pressureResponseCondition, pressureResponseSection } from './pressure-response-status.js';
+import { changeText } from './plan-text.js';
+import type { NodeCidrs, RangeKnowledge } from '../policy/cluster-cidrs.js';
+import { refusedForUnknownRanges } from '../policy/guardrails.js';
 
 type NodeCondition = Condition<NodeConditionTypeName>;
 type NodeConditionInput = ConditionInput<NodeConditionTypeName>;
@@ -46,7 +49,15 @@ const STATUS_OBJECT_GENERATION = 1;
 export const FAILED_REASONS: ReadonlySet<string> = new Set([NodeReasons.Applied.ApplyFailed, NodeReasons.Applied.Error, NodeReasons.Applied.RestoreFailed]);
 
 export type PassOutcome =
-  | { kind: 'reconciled'; effective: EffectivePolicy; result: ReconcileResult; generations: Record<string, number> }
+  | {
+      kind: 'reconciled';
+      effective: EffectivePolicy;
+      /** The Enforce pass; with --dry-run, or with only DryRun fields and nothing to give back, the plan of every field. */
+      result: ReconcileResult;
+      generations: Record<string, number>;
+      /** What the DryRun-won fields (with --dry-run, every field) would change: shown, never written. */
+      pending?: Plan;
+    }
   | { kind: 'restored'; result: RestoreResult }
   | { kind: 'no-policy' }
   | { kind: 'error'; message: string; effective?: EffectivePolicy; generations?: Record<string, number> };
@@ -65,6 +76,8 @@ export interface NodeStatusInputs {
   summary: TableSummary | null;
   tableSource: 'procfs' | 'conntrack-tool' | 'none';
   notrackBackend: 'iptables-nft' | 'iptables-legacy' | 'nftables' | 'none';
+  /** The Service and Pod ranges NOTRACK rules were judged against, and where they came from. */
+  cidrs: NodeCidrs;
   outcome: PassOutcome;
   baseline: Baseline;
   drops: DropSignal;
@@ -136,10 +149,13 @@ function appliedCondition(outcome: PassOutcome, policyError: string | undefined,
   }
 }
 
-/** Applied after a reconcile: failed and rolled back, DryRun, not in sync yet, or applied. */
-function reconciledOutcome({ effective, result: r }: Reconciled, policyError: string | undefined): ConditionOutcome {
+/**
+ * Applied after a reconcile: failed and rolled back, DryRun (nothing enforced:
+ * the plan, and what was given back), not in sync yet, or applied (with the
+ * plan of any DryRun fields).
+ */
+function reconciledOutcome({ effective, result: r, pending }: Reconciled, policyError: string | undefined): ConditionOutcome {
   const names = effective.selected.join(', ');
-  const skipped = r.notApplicable.length ? ` Not applicable here: ${notApplicableText(r.notApplicable)}.` : '';
   const invalid = policyError ? ` The latest policy edit was not used: ${policyError}` : '';
   if (r.execution && !r.execution.ok) {
     return {
@@ -148,17 +164,28 @@ function reconciledOutcome({ effective, result: r }: Reconciled, policyError: st
       message: `Applying ${names} failed and was rolled back: ${executionError(r.execution)}.${invalid}`,
     };
   }
-  if (r.mode === 'DryRun') {
-    return { status: 'False', reason: NodeReasons.Applied.DryRun, message: `${names} is in DryRun: ${dryRunText(r)}, nothing is written.${skipped}${invalid}` };
+  const planOnly = r.mode === 'DryRun';
+  // One list, by key: the plan's and the Enforce pass's (a value that cannot be given back) reasons.
+  const notApplicable = [...new Map([...r.notApplicable, ...(planOnly ? [] : (pending?.notApplicable ?? []))].map((n) => [n.key, n])).values()];
+  const skipped = notApplicable.length ? ` Not applicable here: ${notApplicableText(notApplicable)}.` : '';
+  if (planOnly || effective.mode === 'DryRun') {
+    const givenBack = r.execution ? ` Given back, as no Enforce policy asks for them any more: ${r.execution.applied.map((a) => a.key).join(', ')}.` : '';
+    return {
+      status: 'False',
+      reason: NodeReasons.Applied.DryRun,
+      message: `${names} is in DryRun: ${dryRunText(pending ?? r.plan)}, nothing of it is written.${givenBack}${skipped}${invalid}`,
+    };
   }
-  if (!r.inSync) return { status: 'False', reason: NodeReasons.Applied.NotInSync, message: `The node does not match ${names} yet.${skipped}${invalid}` };
-  return { status: 'True', reason: NodeReasons.Applied.Applied, message: `The node matches ${names}.${skipped}${invalid}` };
+  const planned = pending ? ` Its DryRun fields: ${dryRunText(pending)}, not written.` : '';
+  if (!r.inSync)
+    return { status: 'False', reason: NodeReasons.Applied.NotInSync, message: `The node does not match ${names} yet.${skipped}${planned}${invalid}` };
+  return { status: 'True', reason: NodeReasons.Applied.Applied, message: `The node matches ${names}.${skipped}${planned}${invalid}` };
 }
 
-function dryRunText(r: ReconcileResult): string {
-  const n = r.plan.actions.length;
-  if (n > 0) return `${n} change(s) would be made`;
-  return r.notApplicable.length ? 'nothing that differs can be changed here' : 'the node already matches';
+function dryRunText(p: Plan): string {
+  const keys = p.actions.map((a) => a.key);
+  if (keys.length > 0) return `${keys.length} change(s) would be made (${keys.join(', ')})`;
+  return p.notApplicable.length ? 'nothing that differs can be changed here' : 'the node already matches';
 }
 
 function executionError(e: ReconcileResult['execution']): string | undefined {
@@ -283,6 +310,26 @@ interface Judged {
   namespaces: NetnsSummaryDoc | null;
 }
 
+/** Whether the Service and Pod ranges NOTRACK rules must stay off are known, where from, and which rules wait for them. */
+function cidrsCondition(c: NodeCidrs, outcome: PassOutcome): NodeConditionInput {
+  const base = { type: NodeConditions.ClusterCidrsKnown, observedGeneration: STATUS_OBJECT_GENERATION };
+  const said = (kind: string, k: RangeKnowledge) => (k.cidrs ? `${kind}: ${k.cidrs.join(', ')} (${k.from})` : `${kind}: not known (${k.why})`);
+  const ranges = `${said('Service', c.service)}; ${said('Pod', c.pod)}.`;
+  if (!c.kubernetesNode) {
+    const message = `Not a Kubernetes node (no kubelet or kube-proxy runs here): NOTRACK rules need no Service or Pod ranges. ${ranges}`;
+    return { ...base, status: 'True', reason: NodeReasons.ClusterCidrsKnown.NotKubernetes, message };
+  }
+  if (c.service.cidrs && c.pod.cidrs) return { ...base, status: 'True', reason: NodeReasons.ClusterCidrsKnown.Known, message: ranges };
+  const waiting = (effectiveOf(outcome)?.refused ?? []).filter((r) => refusedForUnknownRanges(r.message)).map((r) => `${r.path} of ${r.policy}`);
+  const refused = waiting.length ? `: refused now ${waiting.join(', ')}` : '';
+  return {
+    ...base,
+    status: 'False',
+    reason: NodeReasons.ClusterCidrsKnown.Unknown,
+    message: `${ranges} Until both are known, NOTRACK rules that are not loopback-only are refused${refused}. Give them with agent.serviceCidrs / agent.podCidrs (--service-cidr / --pod-cidr).`,
+  };
+}
+
 /** This pass's conditions, Ready first. */
 function conditionsOf(i: NodeStatusInputs, j: Judged): NodeConditionInput[] {
   const unjudged = notJudged(i.snapshot.stats.counters !== null);
@@ -310,6 +357,7 @@ function conditionsOf(i: NodeStatusInputs, j: Judged): NodeConditionInput[] {
       ...pressureResponseCondition(i.pressureResponse ?? NO_PRESSURE_RESPONSE, j.usage),
       observedGeneration: STATUS_OBJECT_GENERATION,
     },
+    cidrsCondition(i.cidrs, i.outcome),
   ];
 }
 
@@ -384,7 +432,8 @@ function appliedPolicySection(outcome: PassOutcome): Pick<NodeStatusDoc, 'applie
     appliedPolicy: {
       name: effective.selected.join(','),
       policies: effective.selected.map((name) => ({ name, generation: generations[name] ?? 0 })),
-      mode: outcome.kind === 'reconciled' ? outcome.result.mode : effective.mode,
+      // With --dry-run nothing is enforced, whatever the policies say.
+      mode: outcome.kind === 'reconciled' && outcome.result.mode === 'DryRun' ? 'DryRun' : effective.mode,
     },
   };
 }
@@ -405,6 +454,12 @@ function driftSection(drift: DriftRecord[]): Pick<NodeStatusDoc, 'driftCount' | 
         }
       : {}),
   };
+}
+
+/** What the DryRun fields would change: the plan, which is not drift (nothing of it was applied). */
+function planSection(outcome: PassOutcome): Pick<NodeStatusDoc, 'plan'> {
+  const actions = outcome.kind === 'reconciled' ? (outcome.pending?.actions ?? []) : [];
+  return actions.length ? { plan: actions.slice(0, 64).map((a) => ({ key: a.key, change: changeText(a) })) } : {};
 }
 
 function baselineSection({ values, notrackOwned }: Baseline): Pick<NodeStatusDoc, 'baseline'> {
@@ -448,6 +503,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ...breakdownSection(i.summary),
     ...appliedPolicySection(i.outcome),
     ...driftSection(driftOf(i.outcome)),
+    ...planSection(i.outcome),
     ...baselineSection(i.baseline),
     ...findingsSection(i, pressure),
     ...(namespaces ? { namespaces } : {}),

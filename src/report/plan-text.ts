@@ -15,15 +15,20 @@ function keyLabel(key: string): string {
 
 /** The human diff line of an action, as `plan` prints it. NOTRACK rule lines come with the action (missing/extra). */
 export function describeAction(action: Action): string {
+  return `${keyLabel(action.key)}  ${changeText(action)}`;
+}
+
+/** What an action changes, without the key: "120 -> 30", "sync: 2 to add, 0 to remove". */
+export function changeText(action: Action): string {
   switch (action.kind) {
     case 'sysctl':
-      return `${keyLabel(action.key)}  ${action.from} -> ${action.to}`;
+      return `${action.from} -> ${action.to}`;
     case 'buckets':
-      return `buckets  ${action.from} -> ${action.to} (via ${action.via})`;
+      return `${action.from} -> ${action.to} (via ${action.via})`;
     case 'notrack-sync':
-      return `notrack  sync: ${action.missing.length} to add, ${action.extra.length} to remove`;
+      return `sync: ${action.missing.length} to add, ${action.extra.length} to remove`;
     case 'notrack-remove':
-      return `notrack  remove our chains (${action.extra.length} rules)`;
+      return `remove our chains (${action.extra.length} rules)`;
   }
 }
 

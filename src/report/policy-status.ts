@@ -66,7 +66,9 @@ export function buildPolicyStatus(p: PolicyInput, view: ClusterView, conflicts: 
     const drift = s.conditions.find((c) => c.type === NodeConditions.Drifted);
     if (applied && FAILED_REASONS.has(applied.reason)) failed++;
     else if (drift?.status === 'True') drifted++;
-    else if (follows && drift?.status === 'False' && (applied?.status === 'True' || applied?.reason === NodeReasons.Applied.DryRun)) inSync++;
+    // DryRun: a node matches when it has nothing left to plan (a plan is not drift: it is counted in neither).
+    else if (follows && drift?.status === 'False' && (applied?.status === 'True' || (applied?.reason === NodeReasons.Applied.DryRun && !s.plan?.length)))
+      inSync++;
   }
   const g = p.generation;
   const c = (type: PolicyConditionName, status: 'True' | 'False', reason: string, message: string): ConditionInput<PolicyConditionName> => ({

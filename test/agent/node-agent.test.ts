@@ -1,105 +1,25 @@
 // The node agent's loop on a copied kernel tree (FixtureKernel), the real
 // reconciler and status builder, a policy source and publisher in memory, and
 // a fake clock: what it does when no policy selects the node, when the
-// policies are not known yet, in DryRun, and how the drop probe between passes
-// reports a full table before the next tick.
+// policies are not known yet, in DryRun (a plan, not drift), what it gives
+// back when no Enforce policy asks for a value any more, and how the drop
+// probe between passes reports a full table before the next tick.
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NodeAgent, type NodeAgentOptions } from '../../src/agent/node-agent.js';
-import type { PolicySnapshot, PolicySource } from '../../src/agent/policy-source.js';
-import { readObservedState } from '../../src/kernel/observe.js';
-import { createLogger } from '../../src/logger.js';
-import { validatePolicyObjects } from '../../src/policy/load.js';
-import type { Labels } from '../../src/policy/select.js';
-import { MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
-import { Reconciler } from '../../src/reconcile/reconciler.js';
-import { AgentMetrics } from '../../src/report/metrics.js';
+import type { AgentMetrics } from '../../src/report/metrics.js';
 import { eventsForPass } from '../../src/report/node-events.js';
+import { validatePolicyObjects } from '../../src/policy/load.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
-import { fakeHost } from '../support/fake-host.js';
 import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
-
-const T0 = Date.parse('2026-11-22T04:00:00Z');
-const INTERVAL_MS = 60_000;
-const PROBE_MS = 2000;
-const TIME_WAIT = 'nf_conntrack_tcp_timeout_time_wait';
-
-/** One policy for nodes labelled pool=web, TIME_WAIT 120 s (the kernel's) -> 30 s. */
-function webPolicy(mode: 'Enforce' | 'DryRun') {
-  const spec = { nodeSelector: { matchLabels: { pool: 'web' } }, mode, timeouts: { tcp: { timeWaitSeconds: 30 } } };
-  const r = validatePolicyObjects(
-    [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 1 }, spec }, document: 1 }],
-    'test',
-  );
-  if ('errors' in r) throw new Error(JSON.stringify(r.errors));
-  return r.policies;
-}
-
-/** A policy source in memory; `known` false is an API server that has not answered and no stored copy. */
-class MemoryPolicySource implements PolicySource {
-  known = true;
-  constructor(public snapshot: PolicySnapshot) {}
-  current(): PolicySnapshot {
-    return this.snapshot;
-  }
-  onChange(): void {}
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  ready(): boolean {
-    return this.known;
-  }
-}
-
-interface RigOptions {
-  labels: Labels;
-  mode?: 'Enforce' | 'DryRun';
-  known?: boolean;
-  forceDryRun?: boolean;
-  baselineStore?: MemoryBaselineStore;
-  /** Other policies than webPolicy(mode). */
-  policies?: ReturnType<typeof webPolicy>;
-}
-
-/** An agent on `tree`; every status it publishes is kept, and `nextPublish` waits for the next one. */
-function rig(tree: FixtureTree, o: RigOptions) {
-  const clock = { ms: T0 };
-  const source = new MemoryPolicySource({ policies: o.policies ?? webPolicy(o.mode ?? 'Enforce') });
-  source.known = o.known ?? true;
-  const baselineStore = o.baselineStore ?? new MemoryBaselineStore();
-  const host = fakeHost(tree.kernel, tree.paths, { clock: () => new Date(clock.ms), isRoot: true });
-  const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore });
-  const published: NodeStatusDoc[] = [];
-  let waiting: ((s: NodeStatusDoc) => void) | null = null;
-  const options: NodeAgentOptions = {
-    nodeName: 'node-a',
-    intervalMs: INTERVAL_MS,
-    breakdownIntervalMs: 5 * 60_000,
-    dropProbeMs: PROBE_MS,
-    forceDryRun: o.forceDryRun ?? false,
-    serviceCidrs: [],
-    podCidrs: [],
-    notrackBackend: 'none',
-  };
-  const agent = new NodeAgent(options, {
-    host,
-    logger: createLogger('silent', 'node-a'),
-    policies: source,
-    nodeLabels: () => o.labels,
-    reconciler,
-    baselineStore,
-    metrics: new AgentMetrics({ version: 'test', processMetrics: false }),
-    publish: async (status) => {
-      published.push(status);
-      waiting?.(status);
-      waiting = null;
-    },
-  });
-  const nextPublish = () => new Promise<NodeStatusDoc>((resolve) => (waiting = resolve));
-  return { agent, clock, baselineStore, published, nextPublish };
-}
+import { ESTABLISHED, INTERVAL_MS, PROBE_MS, T0, TIME_WAIT, policy, rig } from '../support/agent-rig.js';
 
 const condition = (s: NodeStatusDoc | null, type: string) => s?.conditions.find((c) => c.type === type);
 const timeWait = (tree: FixtureTree) => tree.kernel.value(tree.paths.sysctl(TIME_WAIT));
+const established = (tree: FixtureTree) => tree.kernel.value(tree.paths.sysctl(ESTABLISHED));
+/** The keys of a labelled gauge in the exposition, e.g. every conntrack_operator_drift{key}. */
+async function keysOf(metrics: AgentMetrics, name: string): Promise<string[]> {
+  return [...(await metrics.render()).matchAll(new RegExp(`^${name}\\{key="([^"]+)"\\} 1$`, 'gm'))].map((m) => m[1]!);
+}
 
 test('node agent: no policy selects the node any more (its labels changed)', async () => {
   const cases = [
@@ -157,7 +77,7 @@ test('node agent: DryRun plans, reports and writes nothing, pass after pass', as
   ];
   for (const c of cases) {
     const tree = loadFixtureTree('host-6.18');
-    const { agent, baselineStore } = rig(tree, { labels: { pool: 'web' }, mode: c.mode, forceDryRun: c.forceDryRun });
+    const { agent, baselineStore, metrics } = rig(tree, { labels: { pool: 'web' }, mode: c.mode, forceDryRun: c.forceDryRun });
     for (const pass of [1, 2]) {
       const { outcome, status } = await agent.pass();
       assert.ok(outcome.kind === 'reconciled', `${c.name}, pass ${pass}: ${outcome.kind}`);
@@ -168,11 +88,88 @@ test('node agent: DryRun plans, reports and writes nothing, pass after pass', as
         `${c.name}: what would change`,
       );
       assert.equal(condition(status, 'Applied')?.reason, 'DryRun', c.name);
+      // What DryRun would change is a plan: nothing was applied, so nothing drifted.
+      assert.deepEqual([condition(status, 'Drifted')?.status, status?.driftCount, status?.drift], ['False', 0, undefined], c.name);
+      assert.deepEqual(status?.plan, [{ key: TIME_WAIT, change: '120 -> 30' }], c.name);
+      assert.match(condition(status, 'Applied')?.message ?? '', /1 change\(s\) would be made \(nf_conntrack_tcp_timeout_time_wait\)/, c.name);
+      assert.deepEqual(await keysOf(metrics, 'conntrack_operator_drift'), [], `${c.name}: no drift metric`);
+      assert.deepEqual(await keysOf(metrics, 'conntrack_operator_plan_pending'), [TIME_WAIT], `${c.name}: the plan's metric`);
     }
     assert.deepEqual(tree.kernel.writes, [], `${c.name}: no kernel write`);
     assert.equal(timeWait(tree), '120', c.name);
     assert.deepEqual((await baselineStore.load()).values, {}, `${c.name}: nothing recorded as ours`);
   }
+});
+
+test('node agent: a value no Enforce policy asks for any more is given back; DryRun fields are only planned', async () => {
+  const web = (mode: 'Enforce' | 'DryRun') => policy('web', mode, { timeWaitSeconds: 30 });
+  const trial = policy('trial', 'DryRun', { timeWaitSeconds: 30, establishedSeconds: 600 });
+  const cases = [
+    { name: 'Enforce switched to DryRun', then: [web('DryRun')], plan: [TIME_WAIT] },
+    { name: 'Enforce deleted while a DryRun policy still selects the node', then: [trial], plan: [ESTABLISHED, TIME_WAIT] },
+  ];
+  for (const c of cases) {
+    const tree = loadFixtureTree('host-6.18');
+    const { agent, source, metrics, baselineStore } = rig(tree, { labels: { pool: 'web' } });
+    source.snapshot = { policies: [web('Enforce'), trial] };
+    const applied = await agent.pass();
+    assert.deepEqual([timeWait(tree), established(tree)], ['30', '432000'], `${c.name}: Enforce wrote its field, not the DryRun one`);
+    assert.equal(condition(applied.status, 'Applied')?.reason, 'Applied', c.name);
+    assert.match(
+      condition(applied.status, 'Applied')?.message ?? '',
+      /Its DryRun fields: 1 change\(s\) would be made \(nf_conntrack_tcp_timeout_established\), not written/,
+    );
+    assert.deepEqual(applied.status?.plan, [{ key: ESTABLISHED, change: '432000 -> 600' }], c.name);
+    assert.deepEqual(await keysOf(metrics, 'conntrack_operator_plan_pending'), [ESTABLISHED], c.name);
+
+    source.snapshot = { policies: c.then };
+    const { outcome, status } = await agent.pass();
+    assert.deepEqual([timeWait(tree), established(tree)], ['120', '432000'], `${c.name}: the value from before the first change is back`);
+    assert.deepEqual(await baselineStore.load(), { values: {}, notrackOwned: false }, `${c.name}: nothing of ours left`);
+    assert.ok(outcome.kind === 'reconciled' && outcome.result.execution?.ok, c.name);
+    const appliedCondition = condition(status, 'Applied');
+    assert.equal(appliedCondition?.reason, 'DryRun', c.name);
+    assert.match(appliedCondition?.message ?? '', /Given back, as no Enforce policy asks for them any more: nf_conntrack_tcp_timeout_time_wait\./, c.name);
+    assert.deepEqual(
+      status?.plan?.map((p) => p.key),
+      c.plan,
+      `${c.name}: what DryRun would change now`,
+    );
+    assert.equal(condition(status, 'Drifted')?.status, 'False', c.name);
+    assert.deepEqual(await keysOf(metrics, 'conntrack_operator_drift'), [], c.name);
+
+    const writes = tree.kernel.writes.length;
+    const next = await agent.pass();
+    assert.equal(tree.kernel.writes.length, writes, `${c.name}: the next pass writes nothing`);
+    assert.equal(condition(next.status, 'Applied')?.reason, 'DryRun', c.name);
+    assert.deepEqual(
+      next.status?.plan?.map((p) => p.key),
+      c.plan,
+      c.name,
+    );
+  }
+});
+
+test('node agent: --dry-run never writes, not even to give a value back', async () => {
+  const tree = loadFixtureTree('host-6.18');
+  const earlier = rig(tree, { labels: { pool: 'web' } });
+  await earlier.agent.pass();
+  assert.equal(timeWait(tree), '30');
+  const writes = tree.kernel.writes.length;
+  const { agent, source } = rig(tree, { labels: { pool: 'web' }, forceDryRun: true, baselineStore: earlier.baselineStore });
+  source.snapshot = { policies: [policy('web', 'DryRun', { establishedSeconds: 600 })] };
+  const { status } = await agent.pass();
+  assert.equal(tree.kernel.writes.length, writes, 'no write');
+  assert.equal(timeWait(tree), '30');
+  assert.deepEqual(
+    status?.plan,
+    [
+      { key: ESTABLISHED, change: '432000 -> 600' },
+      { key: TIME_WAIT, change: '30 -> 120' },
+    ],
+    'the give-back is in the plan',
+  );
+  assert.equal(status?.appliedPolicy?.mode, 'DryRun');
 });
 
 test('node agent: the drop probe reports a full table within the probe period, not at the next tick', async (t) => {
@@ -215,7 +212,6 @@ test('node agent: the drop probe reports a full table within the probe period, n
 });
 
 test("node agent: the pressure response lowers timeouts from startPercent, and puts the policy's own (and the node's) back below stopPercent", async () => {
-  const EST = 'nf_conntrack_tcp_timeout_established';
   const spec = {
     timeouts: { tcp: { timeWaitSeconds: 30 } },
     pressureResponse: { startPercent: 50, stopPercent: 40, timeouts: { tcp: { timeWaitSeconds: 10, establishedSeconds: 600 } } },
@@ -228,12 +224,12 @@ test("node agent: the pressure response lowers timeouts from startPercent, and p
   const tree = loadFixtureTree('host-6.18'); // max 262144, TIME_WAIT 120 s, established 432000 s
   const { agent, clock, baselineStore } = rig(tree, { labels: {}, policies: parsed.policies });
   const setCount = (n: number) => tree.kernel.set(tree.paths.sysctl('nf_conntrack_count'), `${n}\n`);
-  const est = () => tree.kernel.value(tree.paths.sysctl(EST));
+  const est = () => established(tree);
   const steps = [
     // usage %, then what the kernel holds after the pass, the condition, the status section's timeouts
     { usage: 10, timeWait: '30', est: '432000', condition: 'False/Inactive', timeouts: undefined },
-    { usage: 50, timeWait: '10', est: '600', condition: 'True/Active', timeouts: { [EST]: 600, [TIME_WAIT]: 10 } },
-    { usage: 45, timeWait: '10', est: '600', condition: 'True/Active', timeouts: { [EST]: 600, [TIME_WAIT]: 10 } },
+    { usage: 50, timeWait: '10', est: '600', condition: 'True/Active', timeouts: { [ESTABLISHED]: 600, [TIME_WAIT]: 10 } },
+    { usage: 45, timeWait: '10', est: '600', condition: 'True/Active', timeouts: { [ESTABLISHED]: 600, [TIME_WAIT]: 10 } },
     { usage: 39, timeWait: '30', est: '432000', condition: 'False/Inactive', timeouts: undefined },
     { usage: 45, timeWait: '30', est: '432000', condition: 'False/Inactive', timeouts: undefined },
   ];

@@ -1,7 +1,8 @@
 // The standalone agent end to end on the real kernel, inside a network
 // namespace this test creates: it applies a policy (timeouts + NOTRACK), an
 // outside write shows as drift and is corrected, SIGTERM stops it cleanly, and
-// `restore` afterwards gives back the exact baseline and raw table.
+// `restore` afterwards gives back the exact baseline and raw table; a value
+// or rule no Enforce policy asks for any more is given back while it runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -150,3 +151,90 @@ test('agent --dry-run writes nothing, whatever the policy says', { skip, timeout
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+const TRIAL = `apiVersion: conntrack.io/v1alpha1
+kind: ConntrackPolicy
+metadata: {name: trial}
+spec:
+  mode: DryRun
+  timeouts:
+    udp: {streamSeconds: 60}
+`;
+
+interface StatusFile {
+  status: { conditions: Array<{ type: string; status: string; reason: string; message: string }>; plan?: Array<{ key: string; change: string }> };
+}
+
+test(
+  'agent gives back what no Enforce policy asks for any more: Enforce -> DryRun, and Enforce deleted beside a DryRun policy',
+  { skip, timeout: 120_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ctop-agent-giveback-'));
+    try {
+      await withNetns('giveback', async (ns) => {
+        const policyFile = join(dir, 'policy.yaml');
+        const statusFile = join(dir, 'status.json');
+        const stream = async () => Number(await execInOk(ns, 'cat', ['/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream']));
+        const baseline = await sysctls(ns);
+        const streamBefore = await stream();
+        const rawBefore = await rawTable(ns);
+        const status = async () => (JSON.parse(await readFile(statusFile, 'utf8')) as StatusFile).status;
+        const applied = async () => (await status()).conditions.find((c) => c.type === 'Applied');
+        const given = [POLICY, TRIAL].join('---\n');
+        await writeFile(policyFile, given);
+        const agent = startAgent(
+          [
+            '--policy-file',
+            policyFile,
+            '--status-file',
+            statusFile,
+            '--interval',
+            '1s',
+            '--state-dir',
+            join(dir, 'state'),
+            '--notrack-backend',
+            'iptables-nft',
+            '--metrics-addr',
+            '127.0.0.1:19755',
+          ],
+          ['ip', 'netns', 'exec', ns],
+        );
+        try {
+          const enforced = { nf_conntrack_tcp_timeout_established: 600, nf_conntrack_tcp_timeout_time_wait: 30, nf_conntrack_udp_timeout: 15 };
+          const steps = [
+            { name: 'Enforce switched to DryRun', file: [POLICY.replace('mode: Enforce', 'mode: DryRun'), TRIAL].join('---\n') },
+            { name: 'Enforce deleted, a DryRun policy still selects the node', file: TRIAL },
+          ];
+          for (const step of steps) {
+            await writeFile(policyFile, given);
+            await until(`${step.name}: Enforce applied first`, async () => ((await applied())?.reason === 'Applied' ? true : undefined));
+            assert.deepEqual(await sysctls(ns), enforced, step.name);
+            assert.match(await rawTable(ns), /-A CTOP-NOTRACK-PRE .*--dport(s)? 18080/, step.name);
+            assert.deepEqual(
+              (await status()).plan,
+              [{ key: 'nf_conntrack_udp_timeout_stream', change: `${streamBefore} -> 60` }],
+              `${step.name}: the DryRun field, planned`,
+            );
+
+            await writeFile(policyFile, step.file);
+            await until(`${step.name}: the values from before, and no rule of ours`, async () =>
+              JSON.stringify(await sysctls(ns)) === JSON.stringify(baseline) && (await rawTable(ns)) === rawBefore ? true : undefined,
+            );
+            const after = await until(`${step.name}: Applied=DryRun`, async () => ((await applied())?.reason === 'DryRun' ? await status() : undefined));
+            assert.ok(
+              after.plan?.some((p) => p.key === 'nf_conntrack_udp_timeout_stream'),
+              `${step.name}: still only planned`,
+            );
+            assert.equal(after.conditions.find((c) => c.type === 'Drifted')?.status, 'False', step.name);
+            assert.equal(await stream(), streamBefore, `${step.name}: the DryRun field was never written`);
+          }
+        } finally {
+          agent.child.kill('SIGTERM');
+        }
+        assert.equal(await agent.exited, 0, agent.log());
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

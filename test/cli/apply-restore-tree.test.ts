@@ -2,7 +2,7 @@
 // real kernel's /proc and /sys tree (plain files, so no root is needed).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fixtureCopy, readNumber, runCli } from './cli-support.js';
 
@@ -76,6 +76,59 @@ test('restore puts back the exact values from before the first apply', async () 
   assert.equal(await readNumber(key('nf_conntrack_buckets')), 262144);
   const second = await runCli(['restore', ...common]);
   assert.match(second.stdout, /nothing to restore/);
+});
+
+test('apply of a DryRun policy gives back what no Enforce policy asks for any more, and prints the plan as one document', async () => {
+  const own = await fixtureCopy('host-6.18');
+  try {
+    const flags = ['--proc-root', own.procRoot, '--sys-root', own.sysRoot, '--state-dir', join(own.dir, 'state'), '--notrack-backend', 'nftables'];
+    const timeWait = () => readNumber(join(own.procRoot, 'sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait'));
+    const file = join(own.dir, 'policy.yaml');
+    await writeFile(file, POLICY);
+    assert.equal((await runCli(['apply', '-f', file, ...flags])).code, 0);
+    assert.equal(await timeWait(), 30);
+    await writeFile(file, POLICY.replace('mode: Enforce', 'mode: DryRun'));
+    const r = await runCli(['apply', '-f', file, '-o', 'json', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await timeWait(), 120, 'the value from before the first apply');
+    assert.match(r.stderr, /gave back \(no Enforce policy asks for it any more\): tcp time_wait {2}30 -> 120/);
+    assert.match(r.stderr, /DryRun mode: its changes were not written/);
+    const plan = JSON.parse(r.stdout) as { mode: string; changes: Array<{ key: string; from: number; to: number }> };
+    assert.equal(plan.mode, 'DryRun');
+    assert.deepEqual(
+      plan.changes.find((c) => c.key === 'nf_conntrack_tcp_timeout_time_wait'),
+      { key: 'nf_conntrack_tcp_timeout_time_wait', from: 120, to: 30, description: 'tcp time_wait  120 -> 30' },
+    );
+    const again = await runCli(['apply', '-f', file, ...flags]);
+    assert.doesNotMatch(again.stderr, /gave back/, 'nothing of ours is left to give back');
+    assert.equal(await timeWait(), 120);
+  } finally {
+    await own.cleanup();
+  }
+});
+
+test('plan on a host where kubelet runs: a NOTRACK rule that needs the cluster ranges is refused until --service-cidr and --pod-cidr give them', async () => {
+  const own = await fixtureCopy('host-6.18');
+  try {
+    await mkdir(join(own.procRoot, '4321'));
+    await writeFile(join(own.procRoot, '4321', 'comm'), 'kubelet\n');
+    const file = join(own.dir, 'policy.yaml');
+    await writeFile(
+      file,
+      `${POLICY}  notrack:\n    - {name: loopback, interface: lo}\n    - {name: web, protocol: tcp, ports: [443], direction: inbound, destinations: [203.0.113.10/32]}\n`,
+    );
+    const flags = ['--proc-root', own.procRoot, '--sys-root', own.sysRoot, '--state-dir', join(own.dir, 'state'), '--notrack-backend', 'nftables'];
+    const unknown = await runCli(['plan', '-f', file, ...flags]);
+    assert.match(
+      unknown.stdout,
+      /refused by guardrails \(not applied\):\n {2}web: spec\.notrack\[web\]: needs the Service and Pod ranges, and this node does not know its Service and Pod ranges/,
+    );
+    assert.doesNotMatch(unknown.stdout, /spec\.notrack\[loopback\]/, 'a loopback rule needs no ranges');
+    const given = await runCli(['plan', '-f', file, '--service-cidr', '10.96.0.0/12', '--pod-cidr', '10.244.0.0/16', ...flags]);
+    assert.doesNotMatch(given.stdout, /refused by guardrails/);
+  } finally {
+    await own.cleanup();
+  }
 });
 
 const BAD: Array<{ name: string; yaml: string; messages: RegExp[] }> = [

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readHostSnapshot, type HostSnapshot } from '../../src/kernel/snapshot.js';
 import { readConntrackSysctls, parseSysctlNumber } from '../../src/kernel/sysctls.js';
-import { findKubeProxy, parseNetnsInode, parseSlabObjectSize } from '../../src/kernel/host-facts.js';
+import { findKubernetesProcesses, parseNetnsInode, parseSlabObjectSize } from '../../src/kernel/host-facts.js';
 import { fakeHost } from '../support/fake-host.js';
 import { CannedRunner, fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
 
@@ -104,12 +104,15 @@ test("host network namespace: the kernel's answer (max 0644 vs 0444) wins over t
   assert.equal((await readHostSnapshot(fakeHost(kernel, paths))).netns.host, true);
 });
 
-test('kube-proxy: found by comm; a pid that vanishes mid-scan is skipped', async () => {
+test('kube-proxy and kubelet: found by comm; a pid that vanishes mid-scan is skipped', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18');
+  const before = (await findKubernetesProcesses(fakeHost(kernel, paths))).value;
+  assert.deepEqual(before, { kubeProxy: { running: false, pids: [] }, kubeletRunning: false }, 'the copied host runs neither');
   kernel.set(paths.comm('4242'), 'kube-proxy\n');
   kernel.set(paths.proc('4243', 'status'), 'Name: gone\n'); // listed, but its comm is gone (ENOENT)
   kernel.set(paths.comm('4244'), 'kubelet\n');
-  assert.deepEqual((await findKubeProxy(fakeHost(kernel, paths))).value, { running: true, pids: [4242] });
+  assert.deepEqual((await findKubernetesProcesses(fakeHost(kernel, paths))).value, { kubeProxy: { running: true, pids: [4242] }, kubeletRunning: true });
+  assert.equal((await readHostSnapshot(fakeHost(kernel, paths))).kubeletRunning, true);
 });
 
 test('sysctls: non-numeric values and directories are skipped, not errors', async () => {

@@ -3,7 +3,9 @@
 // rendered works and is never refused; for each permission the agent uses, an
 // agent bound to the role without it is refused (403) on the call that needs
 // it and says so in its log. Pods are optional (they only name the pods of
-// network namespaces): without them the agent also goes on and gets in sync.
+// network namespaces), and so are ServiceCIDRs (without them the Service ranges
+// are not known: the status says so and NOTRACK rules that depend on them are
+// refused): without either the agent also goes on and gets in sync.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AgentProcess } from '../../src/cli/agent.js';
@@ -29,6 +31,8 @@ const REMOVED: Array<[resource: string, verb: string, path: string]> = [
   ['nodes', 'watch', '/api/v1/nodes'],
   ['pods', 'list', ''],
   ['pods', 'watch', '/api/v1/pods'],
+  ['servicecidrs', 'list', ''],
+  ['servicecidrs', 'watch', '/apis/networking.k8s.io/v1beta1/servicecidrs'],
   ['conntrackstatuses', 'get', ''],
   ['conntrackstatuses', 'create', ''],
   ['conntrackstatuses/status', 'update', ''],
@@ -66,6 +70,17 @@ const inSync = (node: string) =>
     30_000,
   );
 let role: K8sObject;
+
+/** What the status says of the Service ranges: without list they are not known, and why; without watch the lists still tell them. */
+const serviceRanges = (node: string, expected: RegExp) =>
+  until(
+    'ClusterCidrsKnown naming the Service ranges',
+    async () => {
+      const c = (await getStatus(cluster.api, node))?.status?.conditions?.find((x: any) => x.type === 'ClusterCidrsKnown');
+      return expected.test(c?.message ?? '') ? true : undefined;
+    },
+    30_000,
+  );
 
 async function post(path: string, body: object): Promise<void> {
   const r = await cluster.api.request('POST', path, { body });
@@ -127,8 +142,10 @@ describe('the agent with the chart role, and with one permission less', { concur
               throw new Error(`${String(err)}; the agent logged:\n${logs}`);
             },
           );
-          if (v.removed.resource === 'pods') {
+          if (['pods', 'servicecidrs'].includes(v.removed.resource)) {
             await inSync(v.name);
+            if (v.removed.resource === 'servicecidrs')
+              await serviceRanges(v.name, v.removed.verb === 'list' ? /Service: not known \(not allowed to list servicecidrs/ : /Service: 10\.0\.0\.0\/24/);
             assert.equal(
               logs.split('\n').filter((l) => l.includes('"level":40') && l.replace(/[\\"]/g, '').includes(refusal)).length,
               1,

@@ -6,6 +6,7 @@
 // kube-apiserver alike. The census reads a real /proc, whose namespaces have no
 // kubelet pods here: the reporter is fed a status built from a census row
 // carrying the Pod's UID.
+import { nodeCidrs } from '../../src/policy/cluster-cidrs.js';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -177,6 +178,7 @@ test('a pod namespace filling up: ConntrackTableFillingUp lands on the Pod and o
       nodeName: NODE,
       now: new Date(),
       snapshot,
+      cidrs: nodeCidrs({ serviceCidrs: [], podCidrs: [] }, null, false),
       summary: null,
       tableSource: 'none',
       notrackBackend: 'none',

@@ -136,6 +136,8 @@ describe('process arguments', () => {
         '--service-cluster-ip-range=10.0.0.0/24',
         '--allow-privileged=true',
         '--disable-admission-plugins=ServiceAccount',
+        '--runtime-config=networking.k8s.io/v1beta1=true',
+        '--feature-gates=MultiCIDRServiceAllocator=true',
       ],
     );
   });

@@ -17,12 +17,13 @@ function grants(rules: Rule[]): Record<string, string[]> {
 }
 
 // Exactly the calls src/kube/cluster-api.ts makes; the in-cluster tests run with these roles, so a missing verb fails them.
-test('the agent may read policies, nodes and pods, write its status and events, nothing else', async () => {
+test('the agent may read policies, nodes, pods and ServiceCIDRs, write its status and events, nothing else', async () => {
   const role = await renderAgentClusterRole();
   assert.equal(role.kind, 'ClusterRole');
   assert.deepEqual(grants(role.rules), {
     'conntrack.io/conntrackpolicies': ['list', 'watch'],
     '/nodes': ['list', 'watch'],
+    'networking.k8s.io/servicecidrs': ['list', 'watch'],
     '/pods': ['list', 'watch'],
     'conntrack.io/conntrackstatuses': ['create', 'get'],
     'conntrack.io/conntrackstatuses/status': ['update'],

@@ -39,6 +39,7 @@ describe('timeout safe floors', () => {
 describe('NOTRACK rule guardrails', () => {
   const none: ClusterCidrs = {};
   const k8s: ClusterCidrs = { serviceCidrs: ['10.96.0.0/12', 'fd00:10:96::/112'], podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'] };
+  const unknown: ClusterCidrs = { serviceCidrs: null, podCidrs: null };
   const rule = (extra: Partial<NotrackRule>): NotrackRule => ({ name: 'r', direction: 'both', ...extra });
   const cases: Array<{ name: string; rule: NotrackRule; allow?: boolean; cluster: ClusterCidrs; refused?: string }> = [
     { name: 'a rule matching all traffic', rule: rule({}), cluster: none, refused: 'matches all traffic' },
@@ -146,6 +147,38 @@ describe('NOTRACK rule guardrails', () => {
     },
     { name: 'v6 destinations next to the Service CIDR', rule: rule({ destinations: ['fd00:10:97::/112'] }), cluster: k8s },
     { name: 'overlap allowed with the opt-in', rule: rule({ destinations: ['10.96.0.0/12'] }), allow: true, cluster: k8s },
+    // A Kubernetes node whose ranges are not known: only loopback-only rules pass.
+    { name: 'ranges not known: loopback', rule: rule({ interface: 'lo' }), cluster: unknown },
+    {
+      name: 'ranges not known: destinations all node-local (node-local DNS, 127/8, ::1)',
+      rule: rule({ protocol: 'udp', ports: [{ from: 53, to: 53 }], destinations: ['169.254.20.10/32', '127.0.0.0/8', '::1/128', 'fe80::/64'] }),
+      cluster: unknown,
+    },
+    {
+      name: 'ranges not known: a destination off the node among node-local ones',
+      rule: rule({ destinations: ['169.254.20.10/32', '192.0.2.10/32'] }),
+      cluster: unknown,
+      refused: 'needs the Service and Pod ranges, and this node does not know its Service and Pod ranges',
+    },
+    {
+      name: 'ranges not known: a wider range than link-local is not node-local',
+      rule: rule({ destinations: ['169.254.0.0/15'] }),
+      cluster: unknown,
+      refused: 'does not know its Service and Pod ranges',
+    },
+    {
+      name: 'only the Pod ranges not known: a rule to the node address',
+      rule: rule({ protocol: 'tcp', ports: [{ from: 80, to: 80 }], destinations: ['192.0.2.10/32'] }),
+      cluster: { serviceCidrs: k8s.serviceCidrs!, podCidrs: null },
+      refused: 'does not know its Pod ranges (see the ClusterCidrsKnown condition)',
+    },
+    {
+      name: 'only the Service ranges not known: a known Pod overlap is named first',
+      rule: rule({ sources: ['10.244.3.0/24'], destinations: ['192.0.2.0/24'] }),
+      cluster: { serviceCidrs: null, podCidrs: k8s.podCidrs! },
+      refused: 'overlaps the Pod CIDR 10.244.0.0/16',
+    },
+    { name: 'ranges not known: allowed with the opt-in', rule: rule({ destinations: ['192.0.2.10/32'] }), allow: true, cluster: unknown },
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.refused ? 'refused' : 'allowed'}`, () => {

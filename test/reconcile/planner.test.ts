@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { DesiredState } from '../../src/policy/types.js';
 import type { NotrackCheck, ObservedState } from '../../src/kernel/observed.js';
 import { Executor } from '../../src/reconcile/executor.js';
-import { emptyBaseline, plan, type Action, type Baseline } from '../../src/reconcile/planner.js';
+import { dryRunKeys, emptyBaseline, plan, planOf, type Action, type Baseline } from '../../src/reconcile/planner.js';
 import { readObservedState, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS } from '../../src/kernel/observe.js';
 import { conntrackKernel, paths, type KernelOptions } from './kernel-fixture.js';
 import { fakeHost } from '../support/fake-host.js';
@@ -183,4 +183,37 @@ test('plan: a second plan after applying the first is empty', async () => {
   const second = plan(want, await observeKernel(), emptyBaseline(), null);
   assert.deepEqual(second, { actions: [], notApplicable: [], inSync: true });
   assert.equal(kernel.value(paths.sysctl('nf_conntrack_buckets')), '300032', 'the fake rounds like the kernel');
+});
+
+test('dryRunKeys: the keys only DryRun policies ask for (a differing value, or a NOTRACK set that differs)', () => {
+  const dns = { name: 'dns', protocol: 'udp' as const, ports: [{ from: 53, to: 53 }], direction: 'both' as const };
+  const cases: Array<{ name: string; desired: DesiredState; enforced: DesiredState; keys: string[] }> = [
+    { name: 'nothing DryRun', desired: desired({ sysctls: { nf_conntrack_max: 1 } }), enforced: desired({ sysctls: { nf_conntrack_max: 1 } }), keys: [] },
+    {
+      name: 'a key only DryRun sets, and one both set alike',
+      desired: desired({ sysctls: { nf_conntrack_max: 1, nf_conntrack_udp_timeout: 30 } }),
+      enforced: desired({ sysctls: { nf_conntrack_max: 1 } }),
+      keys: ['nf_conntrack_udp_timeout'],
+    },
+    { name: 'buckets from DryRun', desired: desired({ buckets: 1024 }), enforced: desired(), keys: ['buckets'] },
+    {
+      name: 'a DryRun NOTRACK rule beside an enforced one: the set is one key',
+      desired: desired({ notrack: [dns, LOOPBACK] }),
+      enforced: desired({ notrack: [LOOPBACK] }),
+      keys: ['notrack'],
+    },
+    { name: 'acceptUntracked from DryRun', desired: desired({ acceptUntracked: true }), enforced: desired(), keys: ['notrack'] },
+  ];
+  for (const c of cases) assert.deepEqual([...dryRunKeys(c.desired, c.enforced)].sort(), c.keys, c.name);
+});
+
+test('planOf: the actions and reasons of the given keys; in sync when none is left', () => {
+  const p = {
+    actions: [{ kind: 'sysctl' as const, key: 'nf_conntrack_max', from: 1, to: 2 }],
+    notApplicable: [{ key: 'buckets', desired: 2, reason: 'read-only' }],
+    inSync: false,
+  };
+  assert.deepEqual(planOf(p, new Set(['nf_conntrack_max'])), { actions: p.actions, notApplicable: [], inSync: false });
+  assert.deepEqual(planOf(p, new Set(['buckets'])), { actions: [], notApplicable: p.notApplicable, inSync: false });
+  assert.deepEqual(planOf(p, new Set(['notrack'])), { actions: [], notApplicable: [], inSync: true });
 });

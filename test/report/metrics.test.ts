@@ -38,6 +38,7 @@ test('agent /metrics exposition matches the golden file', async () => {
     },
   });
   m.observeDrift(['nf_conntrack_max', 'nf_conntrack_tcp_timeout_established']);
+  m.observePlanPending(['nf_conntrack_tcp_timeout_time_wait']);
   const pod = { inode: 4026532177, podUid: '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01', podNamespace: 'shop', podName: 'web-7f9c' };
   m.observeNamespaces({
     count: 3,

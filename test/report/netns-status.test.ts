@@ -185,6 +185,7 @@ test("an agent pass over the fixture: the status carries the namespaces and stil
     summary: null,
     tableSource: 'procfs',
     notrackBackend: 'none',
+    cidrs: { kubernetesNode: false, service: { cidrs: null, why: 'no --service-cidr given' }, pod: { cidrs: null, why: 'no --pod-cidr given' } },
     outcome: { kind: 'no-policy' },
     baseline: { values: {}, notrackOwned: false },
     drops: { window: null, kernelLoggedFull: false },

@@ -10,6 +10,7 @@ import { eventsForPass } from '../../src/report/node-events.js';
 import type { DropWindow } from '../../src/report/drops.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../../src/report/node-status.js';
 import type { PressureResponseState } from '../../src/policy/pressure-response.js';
+import type { NodeCidrs } from '../../src/policy/cluster-cidrs.js';
 
 const snapshot = (count: number, drop = 0): HostSnapshot => ({
   kernelRelease: '6.18.44',
@@ -55,6 +56,12 @@ function reconciled(over: Partial<ReconcileResult>): PassOutcome {
   return { kind: 'reconciled', effective, result, generations: { web: 3 } };
 }
 
+const KNOWN: NodeCidrs = {
+  kubernetesNode: true,
+  service: { cidrs: ['10.0.0.0/24'], from: 'ServiceCIDR kubernetes' },
+  pod: { cidrs: ['10.244.1.0/24'], from: 'Node spec.podCIDRs' },
+};
+
 function inputs(over: Partial<NodeStatusInputs>): NodeStatusInputs {
   return {
     nodeName: 'n1',
@@ -63,6 +70,7 @@ function inputs(over: Partial<NodeStatusInputs>): NodeStatusInputs {
     summary: null,
     tableSource: 'procfs',
     notrackBackend: 'nftables',
+    cidrs: KNOWN,
     outcome: reconciled({}),
     baseline: { values: { nf_conntrack_tcp_timeout_established: 432000 }, notrackOwned: false },
     drops: { window: quiet, kernelLoggedFull: false },
@@ -84,6 +92,7 @@ test('a healthy applied node', () => {
     InsertionRace: 'False/NoRaceDrops',
     FillingUp: 'Unknown/NoForecast',
     PressureResponse: 'False/NotConfigured',
+    ClusterCidrsKnown: 'True/Known',
   });
   assert.equal(status.pressureResponse, undefined, 'no response configured: no section');
   assert.equal(status.table?.usage, '10%');
@@ -93,6 +102,79 @@ test('a healthy applied node', () => {
   // The object's own generation (a ConntrackStatus has no spec); the policy's is in appliedPolicy.
   assert.ok(status.conditions.every((c) => c.observedGeneration === 1));
   assert.equal(status.conditions[0]!.type, 'Ready');
+});
+
+test('ConntrackPolicyApplied says what was applied and what was given back (no Enforce policy asks for it any more)', () => {
+  const execution = {
+    ok: true,
+    applied: [
+      { kind: 'sysctl' as const, key: 'nf_conntrack_tcp_timeout_established', from: 432000, to: 600 },
+      { kind: 'sysctl' as const, key: 'nf_conntrack_tcp_timeout_time_wait', from: 30, to: 120 },
+    ],
+    rolledBack: [],
+    rollbackErrors: [],
+  };
+  const outcome = reconciled({ execution });
+  const events = eventsForPass(null, buildNodeStatus(inputs({ outcome })).status, outcome);
+  assert.deepEqual(
+    events.filter((e) => e.reason === 'ConntrackPolicyApplied').map((e) => e.message),
+    [
+      'ConntrackPolicy web: applied nf_conntrack_tcp_timeout_established; gave back nf_conntrack_tcp_timeout_time_wait (no Enforce policy asks for them any more).',
+    ],
+  );
+});
+
+test('ClusterCidrsKnown: which ranges are known and from where; the rules refused while one is not', () => {
+  const rulePolicy = validatePolicyObjects(
+    [
+      {
+        object: {
+          apiVersion: 'conntrack.io/v1alpha1',
+          kind: 'ConntrackPolicy',
+          metadata: { name: 'edge', generation: 1 },
+          spec: {
+            notrack: [
+              { name: 'loopback', interface: 'lo' },
+              { name: 'web', protocol: 'tcp', ports: [443], destinations: ['203.0.113.10/32'] },
+            ],
+          },
+        },
+        document: 1,
+      },
+    ],
+    't',
+  );
+  if ('errors' in rulePolicy) throw new Error('bad fixture');
+  const podUnknown: NodeCidrs = { ...KNOWN, pod: { cidrs: null, why: 'this Node has no spec.podCIDRs' } };
+  const outcomeWith = (c: NodeCidrs): PassOutcome => {
+    const e = effectivePolicy(rulePolicy.policies, {}, { serviceCidrs: c.service.cidrs, podCidrs: c.pod.cidrs });
+    return { ...reconciled({}), effective: e } as PassOutcome;
+  };
+  const cases: Array<{ name: string; cidrs: NodeCidrs; expect: [string, string]; message: RegExp }> = [
+    {
+      name: 'both known',
+      cidrs: KNOWN,
+      expect: ['True', 'Known'],
+      message: /^Service: 10\.0\.0\.0\/24 \(ServiceCIDR kubernetes\); Pod: 10\.244\.1\.0\/24 \(Node spec\.podCIDRs\)\.$/,
+    },
+    {
+      name: 'the Pod ranges not known: the rule that depends on them is named, the loopback one is not',
+      cidrs: podUnknown,
+      expect: ['False', 'Unknown'],
+      message: /Pod: not known \(this Node has no spec\.podCIDRs\)\. .*refused now spec\.notrack\[web\] of edge\. Give them with agent\.serviceCidrs/,
+    },
+    {
+      name: 'not a Kubernetes node',
+      cidrs: { kubernetesNode: false, service: { cidrs: null, why: 'no --service-cidr given' }, pod: { cidrs: null, why: 'no --pod-cidr given' } },
+      expect: ['True', 'NotKubernetes'],
+      message: /^Not a Kubernetes node \(no kubelet or kube-proxy runs here\)/,
+    },
+  ];
+  for (const c of cases) {
+    const got = buildNodeStatus(inputs({ cidrs: c.cidrs, outcome: outcomeWith(c.cidrs) })).status.conditions.find((x) => x.type === 'ClusterCidrsKnown');
+    assert.deepEqual([got?.status, got?.reason], c.expect, c.name);
+    assert.match(got?.message ?? '', c.message, c.name);
+  }
 });
 
 const EST = 'nf_conntrack_tcp_timeout_established';

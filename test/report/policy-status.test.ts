@@ -60,6 +60,20 @@ test('counts selected, in sync, drifted, failed; Degraded and not Ready', () => 
   assert.deepEqual(c, { Rejected: ['False', 'Valid'], Conflict: ['False', 'NoConflict'], Degraded: ['True', 'NodesFailed'], Ready: ['False', 'NotAllInSync'] });
 });
 
+test('DryRun: a node with a plan left is neither in sync nor drifted; one that already matches is in sync', () => {
+  const dryRun = (name: string, plan: NodeStatusDoc['plan']) => ({ ...nodeStatus(name, ['False', 'DryRun'], 'False'), ...(plan ? { plan } : {}) });
+  const view: ClusterView = {
+    nodes: nodes.slice(0, 2),
+    statuses: new Map([
+      ['w1', dryRun('w1', [{ key: 'nf_conntrack_max', change: '262144 -> 1048576' }])],
+      ['w2', dryRun('w2', undefined)],
+    ]),
+  };
+  const s = buildPolicyStatus({ name: 'web', generation: 2, nodeSelector: {}, errors: [], previous: [] }, view, undefined, now);
+  assert.deepEqual([s.selectedNodes, s.inSyncNodes, s.driftedNodes, s.failedNodes], [2, 1, 0, 0]);
+  assert.equal(s.conditions.find((c) => c.type === 'Degraded')?.status, 'False', 'a plan degrades nothing');
+});
+
 test('a node that applied an older generation is not in sync yet', () => {
   const view: ClusterView = {
     nodes: nodes.slice(0, 1),

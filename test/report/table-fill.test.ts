@@ -2,6 +2,7 @@
 // Pressure, TableFull and Ready; the watch's forecast becomes status.table
 // fields, the FillingUp condition and its events, before the first drop.
 // Every expected text and number below is written out by hand.
+import { nodeCidrs } from '../../src/policy/cluster-cidrs.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HostSnapshot } from '../../src/kernel/snapshot.js';
@@ -118,6 +119,7 @@ function inputs(over: Partial<NodeStatusInputs>): NodeStatusInputs {
     tableSource: 'procfs',
     notrackBackend: 'nftables',
     outcome: reconciled(autoSizeRoom),
+    cidrs: nodeCidrs({ serviceCidrs: [], podCidrs: [] }, null, false),
     baseline: { values: {}, notrackOwned: false },
     drops: { window: quiet, kernelLoggedFull: false },
     previousConditions: [],

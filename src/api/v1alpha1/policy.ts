@@ -188,7 +188,12 @@ export const PolicySpec = z
       .max(1000)
       .default(0)
       .describe('When several policies select a node, the higher priority wins per field; equal priorities with different values conflict.'),
-    mode: z.enum(['Enforce', 'DryRun']).default('Enforce').describe('Enforce changes the node; DryRun only reports the plan and drift.'),
+    mode: z
+      .enum(['Enforce', 'DryRun'])
+      .default('Enforce')
+      .describe(
+        'Enforce changes the node; DryRun only reports what it would change (the plan, not drift): nothing is written, and what an Enforce policy set before is given back.',
+      ),
     table: Table.optional(),
     timeouts: Timeouts.optional(),
     notrack: z.array(NotrackRule).max(32).optional().describe('Raw-table NOTRACK rules, in our own chains.'),

@@ -31,7 +31,17 @@ function conditionSchema<const T extends readonly [string, ...string[]]>(types: 
     .describe('A condition, as metav1.Condition.');
 }
 
-export const NodeConditionType = ['Ready', 'Applied', 'Drifted', 'Pressure', 'TableFull', 'InsertionRace', 'FillingUp', 'PressureResponse'] as const;
+export const NodeConditionType = [
+  'Ready',
+  'Applied',
+  'Drifted',
+  'Pressure',
+  'TableFull',
+  'InsertionRace',
+  'FillingUp',
+  'PressureResponse',
+  'ClusterCidrsKnown',
+] as const;
 export type NodeConditionTypeName = (typeof NodeConditionType)[number];
 /** Each node condition type by name (`NodeConditions.TableFull`): code matches these, never a string literal. */
 export const NodeConditions: { readonly [T in NodeConditionTypeName]: T } = {
@@ -43,6 +53,7 @@ export const NodeConditions: { readonly [T in NodeConditionTypeName]: T } = {
   InsertionRace: 'InsertionRace',
   FillingUp: 'FillingUp',
   PressureResponse: 'PressureResponse',
+  ClusterCidrsKnown: 'ClusterCidrsKnown',
 };
 /**
  * The reasons each node condition gives, by type: part of the API (kstatus,
@@ -76,15 +87,17 @@ export const NodeReasons = {
   InsertionRace: { RaceDrops: 'RaceDrops', NoRaceDrops: 'NoRaceDrops', FirstSample: 'FirstSample', CountersUnreadable: 'CountersUnreadable' },
   FillingUp: { FillingUp: 'FillingUp', NotFilling: 'NotFilling', NoForecast: 'NoForecast' },
   PressureResponse: { Active: 'Active', Inactive: 'Inactive', NotConfigured: 'NotConfigured' },
+  ClusterCidrsKnown: { Known: 'Known', Unknown: 'Unknown', NotKubernetes: 'NotKubernetes' },
 } as const satisfies { [T in NodeConditionTypeName]: Record<string, string> };
 
 export const NodeCondition = conditionSchema(
   NodeConditionType,
-  'Ready: the node follows its policy (or has none) and drops no packets in any network namespace; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key differs from the policy. ' +
+  'Ready: the node follows its policy (or has none) and drops no packets in any network namespace; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key moved away from the value the agent applied. ' +
     "Pressure: the fullest network namespace (the host's or a pod's) is above the warning threshold. TableFull: the kernel is dropping new connections because a namespace's table is full. " +
     'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill. ' +
     'FillingUp: the forecast says the fullest namespace will be full within the horizon, before any drop; Unknown until the watch has enough samples. ' +
-    "PressureResponse: the policy's pressure response has shorter timeouts in force (reasons Active, Inactive, NotConfigured).",
+    "PressureResponse: the policy's pressure response has shorter timeouts in force (reasons Active, Inactive, NotConfigured). " +
+    'ClusterCidrsKnown: the Service and Pod ranges NOTRACK rules must stay off are known (the message says which and from where); False refuses the rules that depend on them.',
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
@@ -216,7 +229,14 @@ export const DriftEntry = z
     likelyWriter: z.string().max(256).optional().describe('Who probably changed it (e.g. kube-proxy), when it can be told.'),
     fighting: z.boolean().optional().describe('True when the value keeps coming back after being corrected: another writer is fighting.'),
   })
-  .describe('A key that differs from the policy.');
+  .describe('A key that moved away from the value the agent applied (Enforce).');
+
+export const PlannedChange = z
+  .strictObject({
+    key: z.string().max(256).describe('What would change: a sysctl name, "buckets" or "notrack".'),
+    change: z.string().max(1024).describe('From what to what, e.g. "120 -> 30", or the NOTRACK rules to add and remove.'),
+  })
+  .describe('A change a DryRun policy asks for; not written.');
 
 export const Finding = z
   .strictObject({
@@ -279,7 +299,12 @@ export const NodeStatus = z
     breakdown: Breakdown.optional(),
     appliedPolicy: AppliedPolicy.optional(),
     driftCount: Count.describe('Number of drift entries (for the printer column).'),
-    drift: z.array(DriftEntry).max(64).optional().describe('Keys that differ from the policy.'),
+    drift: z.array(DriftEntry).max(64).optional().describe('Keys that moved away from the values the agent applied (Enforce only: DryRun applies nothing).'),
+    plan: z
+      .array(PlannedChange)
+      .max(64)
+      .optional()
+      .describe("What the fields DryRun policies win (with the agent's --dry-run, every field) would change here; nothing of it is written."),
     baseline: z
       .record(z.string().max(256), z.string().max(1024))
       .optional()
@@ -291,7 +316,7 @@ export const NodeStatus = z
       .array(NodeCondition)
       .max(16)
       .describe(
-        "Ready, Applied, Drifted, Pressure, TableFull, InsertionRace, FillingUp and PressureResponse; observedGeneration is this object's own (always 1: it has no spec).",
+        "Ready, Applied, Drifted, Pressure, TableFull, InsertionRace, FillingUp, PressureResponse and ClusterCidrsKnown; observedGeneration is this object's own (always 1: it has no spec).",
       ),
   })
   .describe('What the agent sees on the node and what it did.');
@@ -319,6 +344,7 @@ export type CountersDoc = z.infer<typeof Counters>;
 export type BreakdownDoc = z.infer<typeof Breakdown>;
 export type AppliedPolicyDoc = z.infer<typeof AppliedPolicy>;
 export type DriftEntryDoc = z.infer<typeof DriftEntry>;
+export type PlannedChangeDoc = z.infer<typeof PlannedChange>;
 export type FindingDoc = z.infer<typeof Finding>;
 export type NetnsRowDoc = z.infer<typeof NetnsRow>;
 export type NetnsSummaryDoc = z.infer<typeof NetnsSummary>;

@@ -1,11 +1,13 @@
 // Per-kind behaviour of the built-in types that kube-apiserver's registry strategies and
 // admission plugins add: name rules, generation tracking, defaults and serialised zero
-// values (captures 60, 62, 92), Event validation (capture 62).
+// values (captures 60, 62, 92), Event validation (capture 62), a Node's pod ranges and a
+// ServiceCIDR's ranges (as kube-apiserver 1.32 validates them; see conformance-cidrs).
 import type { ResourceInfo } from './resources.js';
 import { qualifiedNameProblems, type NameRule } from './meta-validate.js';
 import { isObject, type JsonObject } from './schema-walk.js';
 import { fieldErrors, type FieldError } from './status-errors.js';
 import { applyWorkloadDefaults } from './workload-defaults.js';
+import { parseCidr } from '../../../src/policy/cidr.js';
 import { validateWorkload } from './workload-validate.js';
 
 export function nameRuleFor(info: ResourceInfo): NameRule {
@@ -21,7 +23,22 @@ export function tracksGeneration(info: ResourceInfo): boolean {
 
 /** Kinds whose create drops the status the client sent (status is written through /status). */
 export function resetsStatusOnCreate(info: ResourceInfo): boolean {
-  return info.hasStatus && (info.custom || info.group === 'apps');
+  return info.hasStatus && (info.custom || info.group === 'apps' || isKind(info, 'networking.k8s.io', 'servicecidrs'));
+}
+
+const isKind = (info: ResourceInfo, group: string, resource: string) => info.group === group && info.resource === resource;
+
+/**
+ * v1 <-> internal conversion of a NodeSpec, which every write goes through: podCIDR is
+ * authoritative when it disagrees with podCIDRs[0], podCIDRs holds it when empty, and
+ * podCIDR reads back as podCIDRs[0].
+ */
+export function normalizeBuiltin(info: ResourceInfo, obj: JsonObject): void {
+  if (!isKind(info, '', 'nodes') || !isObject(obj.spec)) return;
+  const spec = obj.spec as Record<string, any>;
+  const podCIDRs = Array.isArray(spec.podCIDRs) ? (spec.podCIDRs as string[]) : [];
+  if (spec.podCIDR && (podCIDRs.length === 0 || podCIDRs[0] !== spec.podCIDR)) spec.podCIDRs = [spec.podCIDR];
+  if (Array.isArray(spec.podCIDRs) && spec.podCIDRs.length > 0) spec.podCIDR = spec.podCIDRs[0];
 }
 
 function setIfAbsent(obj: JsonObject, key: string, value: JsonObject[string]): void {
@@ -68,7 +85,69 @@ export function applyBuiltinCreateDefaults(info: ResourceInfo, obj: JsonObject):
     setIfAbsent(obj, 'type', 'Opaque');
   } else if (key === 'apps/daemonsets' || key === 'apps/deployments') {
     applyWorkloadDefaults(info.resource, obj);
+  } else if (key === 'networking.k8s.io/servicecidrs') {
+    obj.status = {}; // a struct, not a pointer: serialised even when empty
   }
+}
+
+/** Go's %#v of a []string, as field errors render whole lists. */
+const goStrings = (list: unknown[]) => `[]string{${list.map((v) => JSON.stringify(String(v))).join(', ')}}`;
+const ipFamily = (cidr: string) => (cidr.includes(':') ? 6 : 4);
+const hasTwoOfAFamily = (cidrs: string[]) => new Set(cidrs.map(ipFamily)).size < cidrs.length;
+
+/** pkg/apis/core/validation ValidateNode / ValidateNodeUpdate for spec.podCIDRs (net.ParseCIDR accepts host bits). */
+function validateNodePodCidrs(obj: Record<string, any>, old: Record<string, any> | undefined): FieldError[] {
+  const cidrs: string[] = obj.spec?.podCIDRs ?? [];
+  const errors = cidrs.flatMap((c, i) =>
+    parseCidr(String(c)).ok ? [] : [fieldErrors.invalid(`spec.podCIDRs[${i}]`, c, 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)')],
+  );
+  if (errors.length === 0 && (cidrs.length > 2 || hasTwoOfAFamily(cidrs))) {
+    errors.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.podCIDRs',
+      message: `Invalid value: ${goStrings(cidrs)}: may specify no more than one CIDR for each IP family`,
+    });
+  }
+  const before: string[] = old?.spec?.podCIDRs ?? [];
+  if (old && before.length > 0 && JSON.stringify(before) !== JSON.stringify(cidrs)) {
+    errors.push(fieldErrors.forbidden('spec.podCIDRs', 'node updates may not change podCIDR except from "" to valid'));
+  }
+  return errors;
+}
+
+/** Go's netip.ParsePrefix errors for the forms a ServiceCIDR is refused with. */
+function prefixProblem(text: string): string | undefined {
+  const slash = text.lastIndexOf('/');
+  if (slash < 0) return `netip.ParsePrefix(${JSON.stringify(text)}): no '/'`;
+  const parsed = parseCidr(text);
+  if (!parsed.ok) return `netip.ParsePrefix(${JSON.stringify(text)}): ${parsed.reason}`;
+  // The address as written against the network address (parseCidr clears host bits).
+  const address = parseCidr(`${text.slice(0, slash)}/${parsed.cidr.family === 4 ? 32 : 128}`);
+  const exact = address.ok && address.cidr.bytes.every((b, i) => b === parsed.cidr.bytes[i]);
+  return exact ? undefined : "wrong CIDR format, IP doesn't match network IP address";
+}
+
+/** pkg/apis/networking/validation ValidateServiceCIDR / ValidateServiceCIDRUpdate. */
+function validateServiceCidr(obj: Record<string, any>, old: Record<string, any> | undefined): FieldError[] {
+  const cidrs: string[] = obj.spec?.cidrs ?? [];
+  if (old) {
+    const before: string[] = old.spec?.cidrs ?? [];
+    return JSON.stringify(before) === JSON.stringify(cidrs)
+      ? []
+      : [{ type: 'FieldValueInvalid', field: 'spec.cidrs', message: `Invalid value: ${goStrings(cidrs)}: field is immutable` }];
+  }
+  if (cidrs.length === 0) return [fieldErrors.required('spec.cidrs', 'at least one CIDR required')];
+  const spec = `networking.ServiceCIDRSpec{CIDRs:${goStrings(cidrs)}}`;
+  if (cidrs.length > 2) return [{ type: 'FieldValueInvalid', field: 'spec.cidrs', message: `Invalid value: ${spec}: may only hold up to 2 values` }];
+  const errors = cidrs.flatMap((c, i) => {
+    const problem = prefixProblem(String(c));
+    return problem ? [fieldErrors.invalid(`spec.cidrs[${i}]`, c, problem)] : [];
+  });
+  if (errors.length === 0 && hasTwoOfAFamily(cidrs)) {
+    const detail = 'may specify no more than one IP for each IP family, i.e 192.168.0.0/24 and 2001:db8::/64';
+    errors.push({ type: 'FieldValueInvalid', field: 'spec.cidrs', message: `Invalid value: ${spec}: ${detail}` });
+  }
+  return errors;
 }
 
 /**
@@ -114,8 +193,11 @@ function validateAdmissionPolicy(obj: Record<string, any>): FieldError[] {
   return errors;
 }
 
-export function validateBuiltin(info: ResourceInfo, obj: JsonObject, isCreate: boolean): FieldError[] {
+export function validateBuiltin(info: ResourceInfo, obj: JsonObject, old: JsonObject | undefined): FieldError[] {
   const key = `${info.group}/${info.resource}`;
+  const isCreate = old === undefined;
+  if (key === '/nodes') return validateNodePodCidrs(obj, old);
+  if (key === 'networking.k8s.io/servicecidrs') return validateServiceCidr(obj, old);
   if (key === 'events.k8s.io/events' && isCreate) return validateEventsV1(obj);
   if (key === '/events') return validateCoreEvent(obj);
   if (key === 'apps/daemonsets' || key === 'apps/deployments') return validateWorkload(obj);

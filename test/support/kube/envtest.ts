@@ -52,8 +52,8 @@ const DEFAULT_START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 const LOG_TAIL_BYTES = 8_192;
 // envtest's defaults: no ServiceAccount admission (no controller creates the default SA)
-// and a small service range.
-const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
+// and a small service range (the in-process server's default ServiceCIDR holds the same).
+export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
 
 /** True when KUBEBUILDER_ASSETS is set: the suites then run against real binaries. */
 export function envtestConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -142,6 +142,10 @@ export function apiServerArgs(input: ApiServerArgsInput): string[] {
     `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
     '--allow-privileged=true',
     '--disable-admission-plugins=ServiceAccount',
+    // The ServiceCIDR API (networking.k8s.io/v1beta1), which the agent reads for the
+    // cluster's Service ranges: beta and off by default in 1.31-1.32 (GA and on in 1.33).
+    '--runtime-config=networking.k8s.io/v1beta1=true',
+    '--feature-gates=MultiCIDRServiceAllocator=true',
   ];
 }
 

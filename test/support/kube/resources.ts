@@ -114,6 +114,12 @@ const BUILTINS: BuiltinSpec[] = [
   { group: 'apps', version: 'v1', resource: 'daemonsets', kind: 'DaemonSet', namespaced: true, shortNames: ['ds'], categories: ['all'], hasStatus: true },
   { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true, shortNames: ['deploy'], categories: ['all'], hasStatus: true },
   { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true },
+  // networking.k8s.io as envtest.ts starts kube-apiserver 1.32: v1 (preferred), and v1beta1 with the ServiceCIDR API turned on.
+  { group: 'networking.k8s.io', version: 'v1', resource: 'ingressclasses', kind: 'IngressClass', namespaced: false },
+  { group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', kind: 'Ingress', namespaced: true, shortNames: ['ing'], hasStatus: true },
+  { group: 'networking.k8s.io', version: 'v1', resource: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true, shortNames: ['netpol'] },
+  { group: 'networking.k8s.io', version: 'v1beta1', resource: 'ipaddresses', kind: 'IPAddress', namespaced: false, shortNames: ['ip'] },
+  { group: 'networking.k8s.io', version: 'v1beta1', resource: 'servicecidrs', kind: 'ServiceCIDR', namespaced: false, hasStatus: true },
   {
     group: 'events.k8s.io',
     version: 'v1',

@@ -26,6 +26,7 @@ import { ObjectStore } from './store.js';
 import { ApiError, badRequest, methodNotAllowed, PageNotFound, statusBody, unsupportedMediaType } from './status-errors.js';
 import { toTable, wantsTable } from './table.js';
 import { WatchHub } from './watch.js';
+import { SERVICE_CLUSTER_IP_RANGE } from './envtest.js';
 
 export interface TestApiServerOptions {
   /** Authorize through the stored RBAC objects (default true); off, every authenticated user may do anything. */
@@ -131,7 +132,7 @@ class ApiServer {
     this.seed();
   }
 
-  /** What a fresh cluster has: the default namespaces and the bootstrap RBAC policy. */
+  /** What a fresh cluster has: the default namespaces, the bootstrap RBAC policy and the default ServiceCIDR. */
   private seed(): void {
     const system: ResourceRequest = {
       info: this.registry.find('', 'v1', 'namespaces')!,
@@ -145,6 +146,26 @@ class ApiServer {
       const resource = obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings';
       this.api.create({ ...system, info: this.registry.find('rbac.authorization.k8s.io', 'v1', resource)! }, obj as Json);
     }
+    // kube-apiserver's own controller makes "kubernetes" from --service-cluster-ip-range and marks it Ready.
+    const serviceCidrs = { ...system, info: this.registry.find('networking.k8s.io', 'v1beta1', 'servicecidrs')! };
+    const defaultCidr = {
+      apiVersion: 'networking.k8s.io/v1beta1',
+      kind: 'ServiceCIDR',
+      metadata: { name: 'kubernetes' },
+      spec: { cidrs: [SERVICE_CLUSTER_IP_RANGE] },
+    };
+    const created = this.api.create(serviceCidrs, defaultCidr).body as Record<string, any>;
+    const ready = {
+      type: 'Ready',
+      status: 'True',
+      lastTransitionTime: created.metadata.creationTimestamp,
+      reason: '',
+      message: 'Kubernetes default Service CIDR is ready',
+    };
+    this.api.update({ ...serviceCidrs, name: 'kubernetes', subresource: 'status', manager: 'kubernetes-service-cidr-controller' }, {
+      ...created,
+      status: { conditions: [ready] },
+    } as Json);
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

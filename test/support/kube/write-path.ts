@@ -2,7 +2,7 @@
 // pruning and defaulting of custom resources, field validation (Strict/Warn/Ignore),
 // metadata and schema validation, generation and managedFields bookkeeping.
 import type { BuiltinFields } from './builtin-fields.js';
-import { applyBuiltinCreateDefaults, invalidKindOf, nameRuleFor, tracksGeneration, validateBuiltin } from './builtins.js';
+import { applyBuiltinCreateDefaults, invalidKindOf, nameRuleFor, normalizeBuiltin, tracksGeneration, validateBuiltin } from './builtins.js';
 import { ownedFields, upsertManagedFields } from './managed-fields.js';
 import { validateFinalizerChange, validateObjectMeta } from './meta-validate.js';
 import { apiVersionOf, type ResourceInfo } from './resources.js';
@@ -77,10 +77,11 @@ export function admit(info: ResourceInfo, obj: JsonObject, old: JsonObject | und
   if (options.fieldValidation !== 'Ignore') warnings.push(...unknown.map((f) => `unknown field "${f}"`));
   if (info.custom && info.schema) applyDefaults(obj, info.schema);
   if (!old) applyBuiltinCreateDefaults(info, obj);
+  if (!info.custom) normalizeBuiltin(info, obj);
   const errors = [
     ...validateObjectMeta(obj, nameRuleFor(info), info.namespaced),
     ...(old ? validateFinalizerChange(old, obj) : []),
-    ...(info.custom && info.schema ? validateCustomResource(obj, info.schema, old) : validateBuiltin(info, obj, !old)),
+    ...(info.custom && info.schema ? validateCustomResource(obj, info.schema, old) : validateBuiltin(info, obj, old)),
   ];
   const meta = obj.metadata as Record<string, any>;
   if (errors.length > 0) throw invalid(invalidKindOf(info), meta.name ?? '', errors);
