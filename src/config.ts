@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { cidrListProblem } from './policy/cidr.js';
 import { parseDuration } from './policy/durations.js';
 
-const BACKENDS = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'] as const;
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const BACKENDS = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const OUTPUTS = ['text', 'json', 'yaml'] as const;
 export type Output = (typeof OUTPUTS)[number];
 
@@ -319,8 +319,8 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
 // Value parsers: the value, or the reason it is not one.
 
 /** The duration grammar (whole seconds, or "30s", "5m", "1h30m"), in milliseconds. */
-function parseInterval(text: string, minSeconds = 1): number | string {
-  const r = parseDuration(/^[0-9]+$/.test(text) ? Number(text) : text, minSeconds);
+function parseInterval(text: string, minSeconds: 0 | 1 = 1): number | string {
+  const r = parseDuration(text, minSeconds);
   return r.ok ? r.seconds * 1000 : `"${text}" is not an interval: ${r.reason}`;
 }
 
