@@ -83,6 +83,10 @@ export const COMMANDS = {
       interval: { type: 'string', arg: 'D', help: 'time between passes: seconds or a duration such as 30s, 5m, 1m30s (default 30s)' },
       'dry-run': { type: 'boolean', help: 'never write, whatever the policy says' },
       once: { type: 'boolean', help: 'one pass, then exit (standalone only)' },
+      'no-pod-names': {
+        type: 'boolean',
+        help: "--kubernetes: do not list this node's pods (a role without pods list/watch); namespaces are reported by pod UID, events go on the Node only",
+      },
       ...DAEMON,
       ...HOST,
       ...ENGINE,
@@ -129,6 +133,8 @@ export interface Config {
   once: boolean;
   /** agent: policies from the API, status and events to the API. */
   kubernetes: boolean;
+  /** agent --kubernetes: list and watch this node's pods to name them (off: --no-pod-names). */
+  podNames: boolean;
   /** --kubeconfig, else KUBECONFIG; absent: in-cluster service account. */
   kubeconfig?: string;
   leaderElect: boolean;
@@ -281,6 +287,7 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
   if (command === 'agent') {
     if (kubernetes && policyFile) problems.push('--policy-file: with --kubernetes the policies come from the cluster');
     if (kubernetes && v.once) problems.push('--once: with --kubernetes the agent must watch the cluster; run it as a daemon');
+    if (!kubernetes && v['no-pod-names']) problems.push('--no-pod-names: only with --kubernetes (pods are named from the cluster)');
     if (!kubernetes && !policyFile)
       problems.push('agent needs a policy source: --policy-file FILE (this host alone) or --kubernetes (ConntrackPolicy objects from the cluster)');
   }
@@ -309,6 +316,7 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
     dryRun: v['dry-run'] === true,
     once: v.once === true,
     kubernetes,
+    podNames: v['no-pod-names'] !== true,
     ...(kubeconfig ? { kubeconfig } : {}),
     leaderElect: v['leader-elect'] === true,
     leaseNamespace: str('lease-namespace') ?? env.POD_NAMESPACE ?? 'default',

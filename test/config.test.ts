@@ -38,6 +38,8 @@ const cases: Array<{ name: string; argv: string[]; env?: Record<string, string>;
     check: (c) => assert.deepEqual(c.nodeLabels, { role: 'web', zone: 'a', bare: '' }),
   },
   { name: 'NODE_NAME wins over hostname', argv: ['agent', '--kubernetes'], env: { NODE_NAME: 'node-7' }, check: (c) => assert.equal(c.nodeName, 'node-7') },
+  { name: 'pods named by default', argv: ['agent', '--kubernetes'], check: (c) => assert.equal(c.podNames, true) },
+  { name: '--no-pod-names', argv: ['agent', '--kubernetes', '--no-pod-names'], check: (c) => assert.equal(c.podNames, false) },
   { name: 'interval as a duration', argv: ['agent', '-f', 'p', '--interval', '5m'], check: (c) => assert.equal(c.intervalMs, 300_000) },
   { name: "interval in the policies' grammar", argv: ['agent', '-f', 'p', '--interval', '1m30s'], check: (c) => assert.equal(c.intervalMs, 90_000) },
   { name: 'interval in whole seconds', argv: ['agent', '-f', 'p', '--interval=45'], check: (c) => assert.equal(c.intervalMs, 45_000) },
@@ -95,6 +97,7 @@ const bad: Array<{ argv: string[]; message: RegExp }> = [
   { argv: ['agent'], message: /agent needs a policy source: --policy-file FILE .* or --kubernetes/ },
   { argv: ['agent', '--kubernetes', '--policy-file', 'p'], message: /--policy-file: with --kubernetes the policies come from the cluster/ },
   { argv: ['agent', '--kubernetes', '--once'], message: /--once: with --kubernetes/ },
+  { argv: ['agent', '-f', 'p', '--no-pod-names'], message: /--no-pod-names: only with --kubernetes/ },
   { argv: ['doctor', '--proc-root='], message: /--proc-root: must not be empty/ },
 ];
 for (const tc of bad) {

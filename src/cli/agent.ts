@@ -54,10 +54,11 @@ async function clusterSources(config: Config, logger: Logger): Promise<Sources> 
   ]);
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
   const source = new ClusterPolicySource(api, config.nodeName, config.stateDir, realTiming(), logger);
-  const pods = new NodePods(api, config.nodeName, realTiming(), logger);
-  pods.start();
+  const pods = config.podNames ? new NodePods(api, config.nodeName, realTiming(), logger) : undefined;
+  pods?.start();
+  if (!pods) logger.info({}, "--no-pod-names: this node's pods are not listed; network namespaces are reported by pod UID, events go on the Node only");
   return {
-    pods,
+    ...(pods ? { pods } : {}),
     policies: source,
     nodeLabels: () => source.nodeLabels(),
     publish: clusterReporter(

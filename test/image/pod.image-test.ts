@@ -17,7 +17,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { dump } from 'js-yaml';
 import { daemonSetOf, podmanRunOptions, type HostPathNeed, type KubeletSide, type PodmanRun } from '../../scripts/image/pod-to-podman.js';
 import { RealCommandRunner, type CommandResult } from '../../src/kernel/command-runner.js';
-import { findObject, renderChart } from '../packaging/render.js';
+import { componentObject, renderChart } from '../packaging/render.js';
 import { envtestConfigured } from '../support/kube/envtest.js';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
@@ -324,10 +324,7 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
 
   const rendered = await renderChart();
   const ds = daemonSetOf(rendered.text);
-  const rbac = [
-    findObject(rendered.objects, 'ClusterRole', 'conntrack-operator-agent'),
-    findObject(rendered.objects, 'ClusterRoleBinding', 'conntrack-operator-agent'),
-  ];
+  const rbac = [componentObject(rendered.objects, 'ClusterRole', 'agent'), componentObject(rendered.objects, 'ClusterRoleBinding', 'agent')];
   const dir = await mkdtemp(join(tmpdir(), 'ctop-image-'));
   try {
     await withNetns('image', async (ns) => {

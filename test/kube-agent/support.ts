@@ -100,7 +100,13 @@ export async function agentHost(): Promise<AgentHost> {
 }
 
 /** Starts `conntrack-operator agent --kubernetes` in-process with a kubeconfig, for node `nodeName`; its JSON log lines go to `log`. */
-export function startClusterAgent(kubeconfig: string, on: AgentHost, nodeName: string, log: (line: string) => void): Promise<AgentProcess> {
+export function startClusterAgent(
+  kubeconfig: string,
+  on: AgentHost,
+  nodeName: string,
+  log: (line: string) => void,
+  flags: string[] = [],
+): Promise<AgentProcess> {
   const config = loadConfig(
     [
       'agent',
@@ -117,6 +123,7 @@ export function startClusterAgent(kubeconfig: string, on: AgentHost, nodeName: s
       '1s',
       '--metrics-addr',
       '127.0.0.1:0',
+      ...flags,
     ],
     { NODE_NAME: nodeName, KUBECONFIG: kubeconfig },
     'unused',

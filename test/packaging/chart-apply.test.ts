@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startApi } from '../support/kube/harness.js';
 import { runHelm, runKubectl } from '../support/kube/tools.js';
-import { CHART_DIR, NAMESPACE, renderChart } from './render.js';
+import { CHART_DIR, NAMESPACE, RELEASE, renderChart } from './render.js';
 
 const MONITORING_CRDS = join(import.meta.dirname, 'fixtures', 'prometheus-operator-crds.yaml');
 const MANIFESTS_DIR = join(import.meta.dirname, '..', '..', 'manifests');
@@ -87,6 +87,33 @@ describe('every rendered object is accepted by the API server', () => {
         await api.stop();
       }
     });
+  }
+});
+
+test('two releases install side by side: no object of one is an object of the other', async () => {
+  const releases = [
+    { name: RELEASE, namespace: NAMESPACE },
+    { name: 'canary', namespace: 'conntrack-canary' },
+  ];
+  const api = await startApi();
+  try {
+    const kubeconfig = api.kubeconfig();
+    const kubectl = async (args: string[], input?: string) => {
+      const r = await runKubectl(args, { kubeconfig, ...(input === undefined ? {} : { input }) });
+      assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    await kubectl(['apply', '-f', join(CHART_DIR, 'crds')]);
+    await kubectl(['wait', '--for=condition=Established', '--timeout=20s', 'crd', '--all']);
+    for (const release of releases) {
+      const rendered = await renderChart([], [], release);
+      await kubectl(['create', 'namespace', release.namespace]);
+      // Every object is new: an object the first release made would show as "configured" or "unchanged".
+      const lines = (await kubectl(['apply', '-f', '-'], rendered.text)).trim().split('\n');
+      assert.equal(lines.filter((l) => l.endsWith(' created')).length, rendered.objects.length, `${release.name}:\n${lines.join('\n')}`);
+    }
+  } finally {
+    await api.stop();
   }
 });
 

@@ -132,6 +132,7 @@ test('every value the templates render into a flag has its grammar here (or is a
   const covered = new Set([...SCALARS.map((s) => s.path), ...LISTS.map((l) => l.path)]);
   const notGrammar: Record<string, string> = {
     'agent.dryRun': 'a boolean: the flag or nothing',
+    'agent.podNames': 'a boolean: the flag or nothing',
     'agent.extraArgs': 'verbatim flags',
     'controller.extraArgs': 'verbatim flags',
   };

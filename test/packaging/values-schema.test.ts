@@ -110,7 +110,7 @@ const HATCHES: { name: string; sets: string[]; check: (objects: Awaited<ReturnTy
         ['ctop-conntrack-operator-controller'],
       );
       assert.equal((accounts[0]!.metadata as { annotations?: Record<string, string> }).annotations?.team, 'net');
-      const binding = o.find((x) => x.kind === 'ClusterRoleBinding' && x.roleRef.name === 'conntrack-operator-agent')!;
+      const binding = o.find((x) => x.kind === 'ClusterRoleBinding' && x.roleRef.name === 'ctop-conntrack-operator-agent')!;
       assert.equal(binding.subjects[0].name, 'node-agent');
       assert.match(JSON.stringify(o.filter((x) => x.kind === 'ValidatingAdmissionPolicy')), new RegExp(`system:serviceaccount:${NAMESPACE}:node-agent'`));
     },
