@@ -42,7 +42,21 @@ const OUTPUT: OptionTable = {
 const POLICY: OptionTable = { policy: { type: 'string', short: 'f', arg: 'FILE', help: 'the ConntrackPolicy YAML file (required)' } };
 const KUBE: OptionTable = { kubeconfig: { type: 'string', arg: 'FILE', help: 'kubeconfig file (default: KUBECONFIG, else the in-cluster service account)' } };
 const DAEMON: OptionTable = {
-  'metrics-addr': { type: 'string', arg: 'HOST:PORT', help: '/metrics, /healthz and /readyz (default 127.0.0.1:9753; :PORT for all addresses)' },
+  'metrics-addr': {
+    type: 'string',
+    arg: 'HOST:PORT',
+    help: '/metrics, and /healthz and /readyz without --health-addr (default 127.0.0.1:9753; :PORT for all addresses)',
+  },
+  'health-addr': { type: 'string', arg: 'HOST:PORT', help: '/healthz and /readyz on their own, plain HTTP (e.g. 127.0.0.1:9755 for the kubelet)' },
+  'metrics-secure': {
+    type: 'boolean',
+    help: '/metrics over HTTPS, only to a bearer token the API server authenticates (TokenReview) and allows GET /metrics (SubjectAccessReview)',
+  },
+  'metrics-cert-dir': {
+    type: 'string',
+    arg: 'DIR',
+    help: 'with --metrics-secure: tls.crt and tls.key (re-read when they change); default a self-signed certificate',
+  },
   'log-level': { type: 'string', arg: 'L', help: `${LOG_LEVELS.join('|')} (default info)` },
 };
 const HELP: OptionTable = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
@@ -128,6 +142,12 @@ export interface Config {
   policyFile?: string;
   statusFile?: string;
   metrics: { host: string; port: number };
+  /** /healthz and /readyz on their own address (plain HTTP); absent: beside /metrics. */
+  health?: { host: string; port: number };
+  /** /metrics over HTTPS behind TokenReview and SubjectAccessReview. */
+  metricsSecure: boolean;
+  /** The serving certificate's folder (tls.crt, tls.key); absent: self-signed. */
+  metricsCertDir?: string;
   intervalMs: number;
   dryRun: boolean;
   once: boolean;
@@ -288,11 +308,15 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
     if (kubernetes && policyFile) problems.push('--policy-file: with --kubernetes the policies come from the cluster');
     if (kubernetes && v.once) problems.push('--once: with --kubernetes the agent must watch the cluster; run it as a daemon');
     if (!kubernetes && v['no-pod-names']) problems.push('--no-pod-names: only with --kubernetes (pods are named from the cluster)');
+    if (!kubernetes && v['metrics-secure']) problems.push('--metrics-secure: only with --kubernetes (the API server reviews the tokens)');
     if (!kubernetes && !policyFile)
       problems.push('agent needs a policy source: --policy-file FILE (this host alone) or --kubernetes (ConntrackPolicy objects from the cluster)');
   }
   const kubeconfig = str('kubeconfig') ?? (env.KUBECONFIG || undefined);
   const statusFile = str('status-file');
+  const metricsCertDir = str('metrics-cert-dir');
+  if (metricsCertDir && !v['metrics-secure']) problems.push('--metrics-cert-dir: only with --metrics-secure');
+  const health = check<{ host: string; port: number } | undefined>('health-addr', parseAddress, undefined);
   return Object.freeze({
     command,
     procRoot: str('proc-root') ?? '/proc',
@@ -312,6 +336,9 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
     ...(policyFile ? { policyFile } : {}),
     ...(statusFile ? { statusFile } : {}),
     metrics: check('metrics-addr', parseAddress, { host: '127.0.0.1', port: 9753 }),
+    ...(health ? { health } : {}),
+    metricsSecure: v['metrics-secure'] === true,
+    ...(metricsCertDir ? { metricsCertDir } : {}),
     intervalMs: check('interval', parseInterval, 30_000),
     dryRun: v['dry-run'] === true,
     once: v.once === true,

@@ -40,6 +40,16 @@ const cases: Array<{ name: string; argv: string[]; env?: Record<string, string>;
   { name: 'NODE_NAME wins over hostname', argv: ['agent', '--kubernetes'], env: { NODE_NAME: 'node-7' }, check: (c) => assert.equal(c.nodeName, 'node-7') },
   { name: 'pods named by default', argv: ['agent', '--kubernetes'], check: (c) => assert.equal(c.podNames, true) },
   { name: '--no-pod-names', argv: ['agent', '--kubernetes', '--no-pod-names'], check: (c) => assert.equal(c.podNames, false) },
+  {
+    name: 'plain metrics with health beside them by default',
+    argv: ['controller'],
+    check: (c) => assert.deepEqual([c.metricsSecure, c.metricsCertDir, c.health], [false, undefined, undefined]),
+  },
+  {
+    name: 'secure metrics, a certificate folder, health on its own address',
+    argv: ['agent', '--kubernetes', '--metrics-secure', '--metrics-cert-dir', '/tls', '--health-addr', '127.0.0.1:9755'],
+    check: (c) => assert.deepEqual([c.metricsSecure, c.metricsCertDir, c.health], [true, '/tls', { host: '127.0.0.1', port: 9755 }]),
+  },
   { name: 'interval as a duration', argv: ['agent', '-f', 'p', '--interval', '5m'], check: (c) => assert.equal(c.intervalMs, 300_000) },
   { name: "interval in the policies' grammar", argv: ['agent', '-f', 'p', '--interval', '1m30s'], check: (c) => assert.equal(c.intervalMs, 90_000) },
   { name: 'interval in whole seconds', argv: ['agent', '-f', 'p', '--interval=45'], check: (c) => assert.equal(c.intervalMs, 45_000) },
@@ -98,6 +108,10 @@ const bad: Array<{ argv: string[]; message: RegExp }> = [
   { argv: ['agent', '--kubernetes', '--policy-file', 'p'], message: /--policy-file: with --kubernetes the policies come from the cluster/ },
   { argv: ['agent', '--kubernetes', '--once'], message: /--once: with --kubernetes/ },
   { argv: ['agent', '-f', 'p', '--no-pod-names'], message: /--no-pod-names: only with --kubernetes/ },
+  { argv: ['agent', '-f', 'p', '--metrics-secure'], message: /--metrics-secure: only with --kubernetes \(the API server reviews the tokens\)/ },
+  { argv: ['controller', '--metrics-cert-dir', '/tls'], message: /--metrics-cert-dir: only with --metrics-secure/ },
+  { argv: ['controller', '--health-addr', '9755'], message: /--health-addr: "9755" is not host:port/ },
+  { argv: ['doctor', '--metrics-secure'], message: /--metrics-secure: doctor does not take this flag/ },
   { argv: ['doctor', '--proc-root='], message: /--proc-root: must not be empty/ },
 ];
 for (const tc of bad) {

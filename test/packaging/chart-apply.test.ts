@@ -14,9 +14,11 @@ const MANIFESTS_DIR = join(import.meta.dirname, '..', '..', 'manifests');
 const VARIANTS: { name: string; sets: string[] }[] = [
   { name: 'default values', sets: [] },
   {
-    name: 'privileged agent, monitoring on, admission policy off',
+    name: 'privileged agent, monitoring on with secure metrics and a certificate Secret, admission policy off',
     sets: [
       'agent.privileged=true',
+      'metrics.secure.enabled=true',
+      'metrics.secure.certSecret=conntrack-metrics-tls',
       'metrics.serviceMonitor.enabled=true',
       'metrics.prometheusRule.enabled=true',
       'metrics.dashboard.enabled=true',
@@ -24,8 +26,11 @@ const VARIANTS: { name: string; sets: string[] }[] = [
     ],
   },
   {
-    name: 'nftables, no kmsg, no hashsize mount, dry run, CIDRs, no controller',
+    name: 'nftables, no kmsg, no hashsize mount, dry run, CIDRs, no controller, no pod names, a PodMonitor with secure metrics',
     sets: [
+      'agent.podNames=false',
+      'metrics.secure.enabled=true',
+      'metrics.podMonitor.enabled=true',
       'agent.notrackBackend=nftables',
       'kmsg.enabled=false',
       'agent.writableHashsize=false',

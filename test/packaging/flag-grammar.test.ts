@@ -23,7 +23,7 @@ function schemaAt(path: string): Record<string, any> {
 }
 
 /** What the kubelet expands in args from the container's env before exec. */
-const KUBELET_ENV: Record<string, string> = { POD_NAMESPACE: NAMESPACE, HOST_IP: '192.0.2.7' };
+const KUBELET_ENV: Record<string, string> = { POD_NAMESPACE: NAMESPACE, POD_IP: '192.0.2.7' };
 const expand = (args: string[]) => args.map((a) => a.replace(/\$\(([A-Z_]+)\)/g, (_, name: string) => KUBELET_ENV[name] ?? `$(${name})`));
 
 /** The binary's verdict on a command line: its config, or the UsageError's message. */
@@ -103,6 +103,18 @@ const SCALARS: ScalarValue[] = [
     },
   },
   {
+    path: 'agent.healthPort',
+    flag: (f) => `--health-addr=127.0.0.1:${f}`,
+    forms: PORT_FORMS,
+    narrower: { forms: [0, '9753'], why: `port 0 (any free port) suits tests, the kubelet's probe must name a fixed one; the chart's ports are numbers` },
+  },
+  {
+    path: 'controller.healthPort',
+    flag: (f) => `--health-addr=0.0.0.0:${f}`,
+    forms: PORT_FORMS,
+    narrower: { forms: [0, '9753'], why: `port 0 (any free port) suits tests, the kubelet's probe must name a fixed one; the chart's ports are numbers` },
+  },
+  {
     path: 'agent.stateDir',
     flag: (f) => `--state-dir=${f}`,
     forms: ['/var/lib/conntrack-operator', '/srv/ctop', 'relative/dir', '/', ''],
@@ -153,7 +165,9 @@ test('values.schema.json carries the grammar of src/ verbatim', () => {
   for (const list of LISTS) assert.equal(schemaAt(`${list.path}.[]`).pattern, cidrPattern(), `${list.path}: cidrPattern()`);
   assert.deepEqual(schemaAt('agent.notrackBackend').enum, [...BACKENDS]);
   for (const path of ['agent.logLevel', 'controller.logLevel']) assert.deepEqual(schemaAt(path).enum, [...LOG_LEVELS], path);
-  for (const path of ['agent.metricsPort', 'controller.metricsPort']) assert.deepEqual([schemaAt(path).minimum, schemaAt(path).maximum], [1, 65535], path);
+  for (const path of ['agent.metricsPort', 'controller.metricsPort', 'agent.healthPort', 'controller.healthPort']) {
+    assert.deepEqual([schemaAt(path).minimum, schemaAt(path).maximum], [1, 65535], path);
+  }
 });
 
 /** Runs `fn` over `items`, two at a time: each is a helm process on a shared machine. */
