@@ -21,7 +21,7 @@ const PURE = [
 ];
 
 /** Outside every layer: small shared modules anything may import. */
-const SHARED = ['errors', 'backoff', 'serial-task', 'atomic-file'];
+const SHARED = ['errors', 'backoff', 'serial-task', 'atomic-file', 'self-signed-cert'];
 
 const higher = (layer) => LAYERS.slice(LAYERS.indexOf(layer) + 1);
 const folderPattern = (names) => `(^|/)(${names.join('|')})/`;

@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { cidrListProblem } from './policy/cidr.js';
 import { parseDuration } from './policy/durations.js';
 
-const BACKENDS = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'] as const;
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const BACKENDS = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const OUTPUTS = ['text', 'json', 'yaml'] as const;
 export type Output = (typeof OUTPUTS)[number];
 
@@ -42,7 +42,21 @@ const OUTPUT: OptionTable = {
 const POLICY: OptionTable = { policy: { type: 'string', short: 'f', arg: 'FILE', help: 'the ConntrackPolicy YAML file (required)' } };
 const KUBE: OptionTable = { kubeconfig: { type: 'string', arg: 'FILE', help: 'kubeconfig file (default: KUBECONFIG, else the in-cluster service account)' } };
 const DAEMON: OptionTable = {
-  'metrics-addr': { type: 'string', arg: 'HOST:PORT', help: '/metrics, /healthz and /readyz (default 127.0.0.1:9753; :PORT for all addresses)' },
+  'metrics-addr': {
+    type: 'string',
+    arg: 'HOST:PORT',
+    help: '/metrics, and /healthz and /readyz without --health-addr (default 127.0.0.1:9753; :PORT for all addresses)',
+  },
+  'health-addr': { type: 'string', arg: 'HOST:PORT', help: '/healthz and /readyz on their own, plain HTTP (e.g. 127.0.0.1:9755 for the kubelet)' },
+  'metrics-secure': {
+    type: 'boolean',
+    help: '/metrics over HTTPS, only to a bearer token the API server authenticates (TokenReview) and allows GET /metrics (SubjectAccessReview)',
+  },
+  'metrics-cert-dir': {
+    type: 'string',
+    arg: 'DIR',
+    help: 'with --metrics-secure: tls.crt and tls.key (re-read when they change); default a self-signed certificate',
+  },
   'log-level': { type: 'string', arg: 'L', help: `${LOG_LEVELS.join('|')} (default info)` },
 };
 const HELP: OptionTable = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
@@ -83,6 +97,10 @@ export const COMMANDS = {
       interval: { type: 'string', arg: 'D', help: 'time between passes: seconds or a duration such as 30s, 5m, 1m30s (default 30s)' },
       'dry-run': { type: 'boolean', help: 'never write, whatever the policy says' },
       once: { type: 'boolean', help: 'one pass, then exit (standalone only)' },
+      'no-pod-names': {
+        type: 'boolean',
+        help: "--kubernetes: do not list this node's pods (a role without pods list/watch); namespaces are reported by pod UID, events go on the Node only",
+      },
       ...DAEMON,
       ...HOST,
       ...ENGINE,
@@ -124,11 +142,19 @@ export interface Config {
   policyFile?: string;
   statusFile?: string;
   metrics: { host: string; port: number };
+  /** /healthz and /readyz on their own address (plain HTTP); absent: beside /metrics. */
+  health?: { host: string; port: number };
+  /** /metrics over HTTPS behind TokenReview and SubjectAccessReview. */
+  metricsSecure: boolean;
+  /** The serving certificate's folder (tls.crt, tls.key); absent: self-signed. */
+  metricsCertDir?: string;
   intervalMs: number;
   dryRun: boolean;
   once: boolean;
   /** agent: policies from the API, status and events to the API. */
   kubernetes: boolean;
+  /** agent --kubernetes: list and watch this node's pods to name them (off: --no-pod-names). */
+  podNames: boolean;
   /** --kubeconfig, else KUBECONFIG; absent: in-cluster service account. */
   kubeconfig?: string;
   leaderElect: boolean;
@@ -281,11 +307,16 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
   if (command === 'agent') {
     if (kubernetes && policyFile) problems.push('--policy-file: with --kubernetes the policies come from the cluster');
     if (kubernetes && v.once) problems.push('--once: with --kubernetes the agent must watch the cluster; run it as a daemon');
+    if (!kubernetes && v['no-pod-names']) problems.push('--no-pod-names: only with --kubernetes (pods are named from the cluster)');
+    if (!kubernetes && v['metrics-secure']) problems.push('--metrics-secure: only with --kubernetes (the API server reviews the tokens)');
     if (!kubernetes && !policyFile)
       problems.push('agent needs a policy source: --policy-file FILE (this host alone) or --kubernetes (ConntrackPolicy objects from the cluster)');
   }
   const kubeconfig = str('kubeconfig') ?? (env.KUBECONFIG || undefined);
   const statusFile = str('status-file');
+  const metricsCertDir = str('metrics-cert-dir');
+  if (metricsCertDir && !v['metrics-secure']) problems.push('--metrics-cert-dir: only with --metrics-secure');
+  const health = check<{ host: string; port: number } | undefined>('health-addr', parseAddress, undefined);
   return Object.freeze({
     command,
     procRoot: str('proc-root') ?? '/proc',
@@ -305,10 +336,14 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
     ...(policyFile ? { policyFile } : {}),
     ...(statusFile ? { statusFile } : {}),
     metrics: check('metrics-addr', parseAddress, { host: '127.0.0.1', port: 9753 }),
+    ...(health ? { health } : {}),
+    metricsSecure: v['metrics-secure'] === true,
+    ...(metricsCertDir ? { metricsCertDir } : {}),
     intervalMs: check('interval', parseInterval, 30_000),
     dryRun: v['dry-run'] === true,
     once: v.once === true,
     kubernetes,
+    podNames: v['no-pod-names'] !== true,
     ...(kubeconfig ? { kubeconfig } : {}),
     leaderElect: v['leader-elect'] === true,
     leaseNamespace: str('lease-namespace') ?? env.POD_NAMESPACE ?? 'default',
@@ -319,8 +354,8 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
 // Value parsers: the value, or the reason it is not one.
 
 /** The duration grammar (whole seconds, or "30s", "5m", "1h30m"), in milliseconds. */
-function parseInterval(text: string, minSeconds = 1): number | string {
-  const r = parseDuration(/^[0-9]+$/.test(text) ? Number(text) : text, minSeconds);
+function parseInterval(text: string, minSeconds: 0 | 1 = 1): number | string {
+  const r = parseDuration(text, minSeconds);
   return r.ok ? r.seconds * 1000 : `"${text}" is not an interval: ${r.reason}`;
 }
 

@@ -20,6 +20,8 @@ export interface HostPathNeed {
 export interface Probe {
   path: string;
   port: number;
+  /** httpGet.host when the probe names one (the agent's: 127.0.0.1). */
+  host?: string;
 }
 
 export interface KubeletSide {
@@ -30,6 +32,8 @@ export interface KubeletSide {
   /** metadata.namespace and metadata.name of the pod, for fieldRef env. */
   podNamespace?: string;
   podName?: string;
+  /** status.podIP, for fieldRef env: a host-network pod's is its node's address. */
+  podIP?: string;
   /** hostPath sources replaced by another host path (e.g. the state dir by a test folder). */
   hostPathOverrides?: Record<string, string>;
   /** What the kubelet adds to every pod: KUBERNETES_SERVICE_*, the service account token volume. */
@@ -46,6 +50,8 @@ export interface PodmanRun {
   hostPaths: HostPathNeed[];
   liveness: Probe;
   readiness: Probe;
+  /** The container's named ports. */
+  ports: Record<string, number>;
 }
 
 // A rendered manifest, of any shape: every field read is checked where it is used.
@@ -56,7 +62,13 @@ const FIELD_REFS: Record<string, (k: KubeletSide) => string | undefined> = {
   'spec.nodeName': (k) => k.nodeName,
   'metadata.namespace': (k) => k.podNamespace,
   'metadata.name': (k) => k.podName,
+  'status.podIP': (k) => k.podIP,
 };
+
+/** The kubelet's expansion of $(VAR) in args from the container's env; an unknown name stays as written, $$ escapes. */
+function expandArgs(args: string[], env: Map<string, string>): string[] {
+  return args.map((a) => a.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name?: string) => (whole === '$$' ? '$' : (env.get(name!) ?? whole))));
+}
 
 /** Kubernetes quantities podman takes: Mi/Gi -> m/g (binary in both). */
 function quantity(field: string, q: string): string {
@@ -70,7 +82,7 @@ function probe(field: string, p: Obj | undefined, ports: Obj[]): Probe {
   if (!get) throw new Error(`${field}: only httpGet probes are translated`);
   const port = typeof get.port === 'number' ? get.port : ports.find((x) => x.name === get.port)?.containerPort;
   if (typeof port !== 'number') throw new Error(`${field}.httpGet.port: "${get.port}" names no container port`);
-  return { path: get.path, port };
+  return { path: get.path, port, ...(get.host ? { host: get.host as string } : {}) };
 }
 
 export function podmanRunOptions(daemonSet: Obj, kubelet: KubeletSide): PodmanRun {
@@ -99,15 +111,17 @@ export function podmanRunOptions(daemonSet: Obj, kubelet: KubeletSide): PodmanRu
     for (const cap of sc.capabilities?.add ?? []) options.push(`--cap-add=${cap}`);
   }
 
+  const env = new Map<string, string>();
   for (const e of (c.env ?? []) as Obj[]) {
-    if (e.value !== undefined) options.push(`--env=${e.name}=${e.value}`);
+    if (e.value !== undefined) env.set(e.name, String(e.value));
     else {
       const path = e.valueFrom?.fieldRef?.fieldPath as string | undefined;
       const value = path ? FIELD_REFS[path]?.(kubelet) : undefined;
       if (value === undefined) throw new Error(`${at}.env[${e.name}]: ${JSON.stringify(e.valueFrom)} is not translated`);
-      options.push(`--env=${e.name}=${value}`);
+      env.set(e.name, value);
     }
   }
+  for (const [name, value] of env) options.push(`--env=${name}=${value}`);
   for (const [k, v] of Object.entries(kubelet.extraEnv ?? {})) options.push(`--env=${k}=${v}`);
 
   const volumes = new Map<string, Obj>(((pod.volumes ?? []) as Obj[]).map((v) => [v.name, v]));
@@ -140,10 +154,11 @@ export function podmanRunOptions(daemonSet: Obj, kubelet: KubeletSide): PodmanRu
   const ports = (c.ports ?? []) as Obj[];
   return {
     options,
-    args: (c.args ?? []) as string[],
+    args: expandArgs((c.args ?? []) as string[], env),
     hostPaths,
     liveness: probe(`${at}.livenessProbe`, c.livenessProbe, ports),
     readiness: probe(`${at}.readinessProbe`, c.readinessProbe, ports),
+    ports: Object.fromEntries(ports.filter((p) => p.name).map((p) => [p.name as string, p.containerPort as number])),
   };
 }
 
@@ -155,12 +170,12 @@ export function daemonSetOf(yaml: string): Obj {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [image, netnsPath, nodeName] = process.argv.slice(2);
+  const [image, netnsPath, nodeName, podIP = '127.0.0.1'] = process.argv.slice(2);
   if (!image || !netnsPath || !nodeName) {
-    console.error('usage: helm template ... | pod-to-podman.ts IMAGE NETNS_PATH NODE_NAME');
+    console.error('usage: helm template ... | pod-to-podman.ts IMAGE NETNS_PATH NODE_NAME [POD_IP (default 127.0.0.1)]');
     process.exit(1);
   }
-  const run = podmanRunOptions(daemonSetOf(readFileSync(0, 'utf8')), { netnsPath, nodeName });
+  const run = podmanRunOptions(daemonSetOf(readFileSync(0, 'utf8')), { netnsPath, nodeName, podIP });
   const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
   console.log(['podman', 'run', ...run.options, image, ...run.args].map(quote).join(' '));
 }

@@ -17,7 +17,8 @@ import { NodeConditions, type NodeStatusDoc } from '../api/v1alpha1/status.js';
 import type { PodNames } from '../report/netns-status.js';
 import type { DiscoveredCidrs } from '../policy/cluster-cidrs.js';
 import { buildEngine } from './engine.js';
-import { HealthServer } from './health-server.js';
+import { HealthServer, servedAt, type MetricsCheck } from './health-server.js';
+import { ServingCertificate } from './serving-cert.js';
 import type { Host } from '../kernel/host.js';
 import { errnoCode, errorText } from '../errors.js';
 
@@ -33,6 +34,8 @@ interface Sources {
   pods?: { lookup: PodNames; stop(): Promise<void> };
   /** In a cluster: the Service and Pod ranges it states; a change runs a pass. */
   cidrs?: { current: () => DiscoveredCidrs; onChange(listener: () => void): void; stop(): Promise<void> };
+  /** In a cluster with --metrics-secure: the API server's verdict on a scrape. */
+  metricsCheck?: MetricsCheck;
 }
 
 function standaloneSources(config: Config, policyFile: string, logger: Logger): Sources {
@@ -48,27 +51,32 @@ function standaloneSources(config: Config, policyFile: string, logger: Logger): 
 
 /** The Kubernetes client is loaded only here: the standalone agent never pays for it. */
 async function clusterSources(config: Config, logger: Logger): Promise<Sources> {
-  const [{ ClusterApi, loadKubeConfig }, { ClusterPolicySource }, { clusterReporter }, { realTiming }, { NodePods }, { ServiceCidrs }] = await Promise.all([
-    import('../kube/cluster-api.js'),
-    import('../kube/cluster-policy-source.js'),
-    import('../kube/node-reporter.js'),
-    import('../kube/reflector.js'),
-    import('../kube/node-pods.js'),
-    import('../kube/service-cidrs.js'),
-  ]);
+  const [{ ClusterApi, loadKubeConfig }, { ClusterPolicySource }, { clusterReporter }, { realTiming }, { NodePods }, { ServiceCidrs }, { MetricsAuthorizer }] =
+    await Promise.all([
+      import('../kube/cluster-api.js'),
+      import('../kube/cluster-policy-source.js'),
+      import('../kube/node-reporter.js'),
+      import('../kube/reflector.js'),
+      import('../kube/node-pods.js'),
+      import('../kube/service-cidrs.js'),
+      import('../kube/metrics-auth.js'),
+    ]);
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
   const source = new ClusterPolicySource(api, config.nodeName, config.stateDir, realTiming(), logger);
-  const pods = new NodePods(api, config.nodeName, realTiming(), logger);
-  pods.start();
+  const pods = config.podNames ? new NodePods(api, config.nodeName, realTiming(), logger) : undefined;
+  pods?.start();
+  if (!pods) logger.info({}, "--no-pod-names: this node's pods are not listed; network namespaces are reported by pod UID, events go on the Node only");
   const serviceCidrs = new ServiceCidrs(api, config.stateDir, realTiming(), logger);
   await serviceCidrs.start();
+  const authorizer = config.metricsSecure ? new MetricsAuthorizer(api, Date.now, logger) : undefined;
   return {
-    pods,
+    ...(pods ? { pods } : {}),
     cidrs: {
       current: () => ({ service: serviceCidrs.current(), pod: source.podRanges() }),
       onChange: (listener) => serviceCidrs.onChange(listener),
       stop: () => serviceCidrs.stop(),
     },
+    ...(authorizer ? { metricsCheck: (authorization, method, path) => authorizer.check(authorization, method, path) } : {}),
     policies: source,
     nodeLabels: () => source.nodeLabels(),
     publish: clusterReporter(
@@ -132,18 +140,21 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
     },
   );
   const running = agent;
-  const health = new HealthServer({
-    metrics: async () => ({ body: await metrics.render(), contentType: metrics.contentType }),
-    liveProblem: () => running.liveProblem(),
-    readyProblem: () => running.readyProblem(),
-  });
-  const address = await health.listen(config.metrics.host, config.metrics.port);
+  const health = new HealthServer(
+    {
+      metrics: async () => ({ body: await metrics.render(), contentType: metrics.contentType }),
+      liveProblem: () => running.liveProblem(),
+      readyProblem: () => running.readyProblem(),
+    },
+    sources.metricsCheck && { certificate: await ServingCertificate.load(config.metricsCertDir), check: sources.metricsCheck, log: logger },
+  );
+  const address = await health.listen(config.metrics, config.health);
   logger.info(
     {
       source: config.policyFile ?? 'kubernetes',
       dryRun: config.dryRun,
       backend: engine.backendName,
-      metrics: `http://${address.address}:${address.port}/metrics`,
+      ...servedAt(address, config.metricsSecure),
       intervalMs: config.intervalMs,
     },
     'agent started',

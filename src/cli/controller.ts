@@ -8,7 +8,9 @@ import { realTiming } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
 import { ControllerMetrics } from '../report/metrics.js';
 import { packageVersion } from './package-version.js';
-import { HealthServer } from './health-server.js';
+import { HealthServer, servedAt } from './health-server.js';
+import { MetricsAuthorizer } from '../kube/metrics-auth.js';
+import { ServingCertificate } from './serving-cert.js';
 
 export const LEASE_NAME = 'conntrack-operator-controller';
 
@@ -30,16 +32,27 @@ export async function runController(config: Config, logger: Logger, until: Promi
   const elector = config.leaderElect
     ? new LeaderElector(api, { namespace: config.leaseNamespace, name: LEASE_NAME, identity: config.identity, ...DEFAULT_LEASE }, Date.now, onLeading, logger)
     : null;
-  const health = new HealthServer({
-    metrics: async () => ({ body: await metrics.render(), contentType: metrics.contentType }),
-    liveProblem: () => null,
-    readyProblem: () => null,
-  });
-  await health.listen(config.metrics.host, config.metrics.port);
+  const authorizer = config.metricsSecure ? new MetricsAuthorizer(api, Date.now, logger) : undefined;
+  const health = new HealthServer(
+    {
+      metrics: async () => ({ body: await metrics.render(), contentType: metrics.contentType }),
+      liveProblem: () => null,
+      readyProblem: () => null,
+    },
+    authorizer && {
+      certificate: await ServingCertificate.load(config.metricsCertDir),
+      check: (authorization, method, path) => authorizer.check(authorization, method, path),
+      log: logger,
+    },
+  );
+  const address = await health.listen(config.metrics, config.health);
   controller.start();
   if (elector) elector.start();
   else onLeading(true);
-  logger.info({ leaderElect: config.leaderElect, lease: `${config.leaseNamespace}/${LEASE_NAME}` }, 'controller started');
+  logger.info(
+    { leaderElect: config.leaderElect, lease: `${config.leaseNamespace}/${LEASE_NAME}`, ...servedAt(address, config.metricsSecure) },
+    'controller started',
+  );
   logger.info({ signal: await until }, 'stopping');
   // The controller stops writing first; then the elector steps down and releases the Lease for the other replica.
   await controller.stop();

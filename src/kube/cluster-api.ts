@@ -2,6 +2,8 @@
 // @kubernetes/client-node. Everything else talks to this small interface, so
 // the API is one seam (and the request count per agent is easy to see).
 import {
+  AuthenticationV1Api,
+  AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -37,12 +39,22 @@ export interface CustomObject extends KubeObject {
   status?: unknown;
 }
 
+/** Who the API server says a token belongs to (TokenReview's status.user). */
+export interface ReviewedUser {
+  username: string;
+  uid?: string;
+  groups: string[];
+  extra?: Record<string, string[]>;
+}
+
 export class ClusterApi {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
   private readonly networking: NetworkingV1Api;
   private readonly networkingBeta: NetworkingV1beta1Api;
+  private readonly authentication: AuthenticationV1Api;
+  private readonly authorization: AuthorizationV1Api;
   private readonly watcher: Watch;
 
   constructor(kc: KubeConfig) {
@@ -51,6 +63,8 @@ export class ClusterApi {
     this.coordination = kc.makeApiClient(CoordinationV1Api);
     this.networking = kc.makeApiClient(NetworkingV1Api);
     this.networkingBeta = kc.makeApiClient(NetworkingV1beta1Api);
+    this.authentication = kc.makeApiClient(AuthenticationV1Api);
+    this.authorization = kc.makeApiClient(AuthorizationV1Api);
     this.watcher = new Watch(kc);
   }
 
@@ -190,6 +204,26 @@ export class ClusterApi {
 
   replaceLease(namespace: string, body: V1Lease): Promise<V1Lease> {
     return this.coordination.replaceNamespacedLease({ namespace, name: body.metadata!.name!, body });
+  }
+
+  /** TokenReview (no audiences: the API server's own): the token's user, or null when it names nobody. */
+  async reviewToken(token: string): Promise<ReviewedUser | null> {
+    const review = await this.authentication.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } });
+    const user = review.status?.authenticated ? review.status.user : undefined;
+    if (!user?.username) return null;
+    return { username: user.username, groups: user.groups ?? [], ...(user.uid ? { uid: user.uid } : {}), ...(user.extra ? { extra: user.extra } : {}) };
+  }
+
+  /** SubjectAccessReview of a non-resource request (verb on path) by that user, with its groups and extra. */
+  async reviewAccess(user: ReviewedUser, verb: string, path: string): Promise<{ allowed: boolean; reason: string }> {
+    const review = await this.authorization.createSubjectAccessReview({
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, nonResourceAttributes: { path, verb } },
+      },
+    });
+    return { allowed: review.status?.allowed === true, reason: review.status?.reason ?? '' };
   }
 }
 

@@ -23,6 +23,30 @@ export function parseCidr(text: string): CidrResult {
   return { ok: true, cidr: { family, bytes: mask(bytes, prefix), prefix } };
 }
 
+/**
+ * What parseCidr accepts, as one regular expression source (anchored), in the
+ * subset ECMAScript and RE2 read alike: for schemas that cannot run code, such
+ * as the chart's values.schema.json (test/policy/cidr.test.ts holds the two equal).
+ */
+export function cidrPattern(): string {
+  const octet = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+  const ipv4 = `${octet}(?:\\.${octet}){3}`;
+  const hex = '[0-9a-fA-F]{1,4}';
+  const exactly = (n: number) => (n === 0 ? '' : n === 1 ? hex : `${hex}(?::${hex}){${n - 1}}`);
+  const upTo = (n: number) => (n === 0 ? '' : n === 1 ? `(?:${hex})?` : `(?:${hex}(?::${hex}){0,${n - 1}})?`);
+  const groupsBefore = (n: number) => (n === 0 ? '' : `(?:${hex}:){0,${n}}`);
+  // Eight groups, or six and an IPv4 address; "::" stands for one group or more, h groups before it.
+  const ipv6 = [
+    `(?:${hex}:){7}${hex}`,
+    `(?:${hex}:){6}${ipv4}`,
+    ...[0, 1, 2, 3, 4, 5, 6, 7].map((h) => `${exactly(h)}::${upTo(7 - h)}`),
+    ...[0, 1, 2, 3, 4, 5].map((h) => `${exactly(h)}::${groupsBefore(5 - h)}${ipv4}`),
+  ];
+  const prefix4 = '(?:3[0-2]|[12]?[0-9])';
+  const prefix6 = '(?:12[0-8]|1[01][0-9]|[1-9]?[0-9])';
+  return `^(?:${ipv4}(?:/${prefix4})?|(?:${ipv6.join('|')})(?:/${prefix6})?)$`;
+}
+
 /** Canonical text: "10.0.0.0/8", "fd00::/64" (RFC 5952 for IPv6). */
 export function formatCidr(cidr: Cidr): string {
   return `${cidr.family === 4 ? cidr.bytes.join('.') : formatIPv6(cidr.bytes)}/${cidr.prefix}`;
@@ -95,12 +119,13 @@ function parseIPv4(text: string): number[] | string {
 function parseIPv6(text: string): number[] | string {
   const halves = text.split('::');
   if (halves.length > 2) return '"::" may appear only once';
-  const groups = (half: string | undefined): number[] | string => {
+  // An embedded IPv4 address (::ffff:192.0.2.1) ends the address: the last part of the last half.
+  const groups = (half: string | undefined, last: boolean): number[] | string => {
     if (!half) return [];
     const out: number[] = [];
     const parts = half.split(':');
     for (const [i, part] of parts.entries()) {
-      if (i === parts.length - 1 && part.includes('.')) {
+      if (last && i === parts.length - 1 && part.includes('.')) {
         const v4 = parseIPv4(part);
         if (typeof v4 === 'string') return v4;
         out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
@@ -112,8 +137,8 @@ function parseIPv6(text: string): number[] | string {
     }
     return out;
   };
-  const head = groups(halves[0]);
-  const tail = groups(halves[1]);
+  const head = groups(halves[0], halves.length === 1);
+  const tail = groups(halves[1], true);
   if (typeof head === 'string') return head;
   if (typeof tail === 'string') return tail;
   const missing = 8 - head.length - tail.length;

@@ -17,7 +17,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { dump } from 'js-yaml';
 import { daemonSetOf, podmanRunOptions, type HostPathNeed, type KubeletSide, type PodmanRun } from '../../scripts/image/pod-to-podman.js';
 import { RealCommandRunner, type CommandResult } from '../../src/kernel/command-runner.js';
-import { findObject, renderChart } from '../packaging/render.js';
+import { componentObject, renderChart } from '../packaging/render.js';
 import { envtestConfigured } from '../support/kube/envtest.js';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
@@ -220,7 +220,7 @@ async function standaloneAgent(t: TestContext, ns: string, ds: any, kubelet: Kub
 
     const live = await httpGet(ns, run.liveness.port, run.liveness.path);
     assert.equal(live.status, 200, `liveness ${run.liveness.path}: ${live.body}`);
-    const metrics = await httpGet(ns, run.readiness.port, '/metrics');
+    const metrics = await httpGet(ns, run.ports.metrics!, '/metrics');
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /^conntrack_operator_table_entries \d+$/m);
     t.diagnostic(`${backend}: agent RSS in the container ${Math.round((await rssKiB(name)) / 1024)} MiB after the first pass`);
@@ -324,14 +324,12 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
 
   const rendered = await renderChart();
   const ds = daemonSetOf(rendered.text);
-  const rbac = [
-    findObject(rendered.objects, 'ClusterRole', 'conntrack-operator-agent'),
-    findObject(rendered.objects, 'ClusterRoleBinding', 'conntrack-operator-agent'),
-  ];
+  const rbac = [componentObject(rendered.objects, 'ClusterRole', 'agent'), componentObject(rendered.objects, 'ClusterRoleBinding', 'agent')];
   const dir = await mkdtemp(join(tmpdir(), 'ctop-image-'));
   try {
     await withNetns('image', async (ns) => {
-      const kubelet = withStateDir(ds, { netnsPath: `/run/netns/${ns}`, nodeName: NODE }, join(dir, 'state'));
+      // The namespace stands for the node; its loopback for the node's address (the host-network pod's IP).
+      const kubelet = withStateDir(ds, { netnsPath: `/run/netns/${ns}`, nodeName: NODE, podIP: '127.0.0.1' }, join(dir, 'state'));
       const pod = podmanRunOptions(ds, kubelet);
       await prepareHostPaths(pod.hostPaths);
 

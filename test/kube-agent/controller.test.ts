@@ -10,7 +10,7 @@ import { PolicyController } from '../../src/controller/policy-controller.js';
 import { ClusterApi, loadKubeConfig } from '../../src/kube/cluster-api.js';
 import { buildCrds } from '../../src/api/v1alpha1/crds.js';
 import { realTiming } from '../../src/kube/reflector.js';
-import { findObject, renderChart } from '../packaging/render.js';
+import { componentObject, renderChart } from '../packaging/render.js';
 import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';
 import { runKubectl } from '../support/kube/tools.js';
 import { until } from './support.js';
@@ -59,7 +59,7 @@ before(async () => {
   for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, any>);
   await post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
   const { objects } = await renderChart();
-  const role = findObject(objects, 'ClusterRole', 'conntrack-operator-controller');
+  const role = componentObject(objects, 'ClusterRole', 'controller');
   const leaseRoles = objects.filter((o) => o.kind === 'Role');
   await post('/apis/rbac.authorization.k8s.io/v1/clusterroles', role);
   await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {

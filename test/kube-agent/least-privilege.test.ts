@@ -5,7 +5,8 @@
 // it and says so in its log. Pods are optional (they only name the pods of
 // network namespaces), and so are ServiceCIDRs (without them the Service ranges
 // are not known: the status says so and NOTRACK rules that depend on them are
-// refused): without either the agent also goes on and gets in sync.
+// refused): without either the agent also goes on and gets in sync; with the chart's
+// agent.podNames=false (no grant, --no-pod-names) it never asks for pods.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AgentProcess } from '../../src/cli/agent.js';
@@ -19,6 +20,8 @@ interface Variant {
   /** Service account and node name. */
   name: string;
   removed?: { resource: string; verb: string; path: string };
+  /** The role as rendered with agent.podNames=false, and the flag the chart then passes. */
+  podNamesOff?: true;
 }
 
 // Every grant but events "patch", which only an event repeated within minutes uses
@@ -40,6 +43,7 @@ const REMOVED: Array<[resource: string, verb: string, path: string]> = [
 ];
 const VARIANTS: Variant[] = [
   { name: 'agent-full-role' },
+  { name: 'agent-no-pod-names', podNamesOff: true },
   ...REMOVED.map(([resource, verb, path]) => ({ name: `agent-no-${verb}-${resource.replace('/', '-')}`, removed: { resource, verb, path } })),
 ];
 
@@ -70,6 +74,7 @@ const inSync = (node: string) =>
     30_000,
   );
 let role: K8sObject;
+let roleWithoutPods: K8sObject;
 
 /** What the status says of the Service ranges: without list they are not known, and why; without watch the lists still tell them. */
 const serviceRanges = (node: string, expected: RegExp) =>
@@ -89,7 +94,7 @@ async function post(path: string, body: object): Promise<void> {
 
 /** A ClusterRole (the chart's, less `removed`) bound to the variant's service account, and a Node of its name. */
 async function provision(v: Variant): Promise<void> {
-  const rules = v.removed ? without(role.rules as Rule[], v.removed.resource, v.removed.verb) : role.rules;
+  const rules = v.removed ? without(role.rules as Rule[], v.removed.resource, v.removed.verb) : v.podNamesOff ? roleWithoutPods.rules : role.rules;
   await post('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
@@ -113,6 +118,7 @@ before(async () => {
     VARIANTS.map((v) => v.name),
   );
   role = await renderAgentClusterRole();
+  roleWithoutPods = await renderAgentClusterRole(['agent.podNames=false']);
   await post('/apis/conntrack.io/v1alpha1/conntrackpolicies', {
     apiVersion: 'conntrack.io/v1alpha1',
     kind: 'ConntrackPolicy',
@@ -125,14 +131,19 @@ after(() => cluster?.api.stop());
 
 describe('the agent with the chart role, and with one permission less', { concurrency: true, timeout: 120_000 }, () => {
   for (const v of VARIANTS) {
-    const title = v.removed ? `without ${v.removed.verb} on ${v.removed.resource}: refused and logged` : 'with the role as rendered: in sync, never refused';
+    const title = v.removed
+      ? `without ${v.removed.verb} on ${v.removed.resource}: refused and logged`
+      : v.podNamesOff
+        ? 'with the role rendered with agent.podNames=false and --no-pod-names: in sync, never refused, pods never asked for'
+        : 'with the role as rendered: in sync, never refused';
     test(title, async () => {
       let logs = '';
       let host: AgentHost | undefined;
       let agent: AgentProcess | undefined;
       try {
         host = await agentHost();
-        agent = await startClusterAgent(cluster.api.kubeconfig(agentUser(v.name).name), host, v.name, (line) => (logs += line));
+        const flags = v.podNamesOff ? ['--no-pod-names'] : [];
+        agent = await startClusterAgent(cluster.api.kubeconfig(agentUser(v.name).name), host, v.name, (line) => (logs += line), flags);
         if (v.removed) {
           // Quotes and escapes removed: the 403 body reaches the log JSON-encoded more than once.
           const refusal = refusalText({ ...v, removed: v.removed });
@@ -155,6 +166,12 @@ describe('the agent with the chart role, and with one permission less', { concur
         } else {
           await inSync(v.name);
           assert.doesNotMatch(logs, /forbidden/i);
+          if (v.podNamesOff) {
+            assert.match(logs, /--no-pod-names: this node's pods are not listed/);
+            // The request log exists only in the in-process server; on a real one the absent 403 above says it.
+            const asked = cluster.api.server?.requests.filter((r) => r.user === agentUser(v.name).name && r.path === '/api/v1/pods');
+            assert.deepEqual(asked ?? [], [], 'no pods list or watch');
+          }
         }
       } finally {
         await agent?.stop();

@@ -38,11 +38,19 @@ export function agentUser(serviceAccount: string): { name: string; groups: strin
   return { name: `system:serviceaccount:${AGENT_NS}:${serviceAccount}`, groups: AGENT_GROUPS };
 }
 
-/** `otherAgents`: more service accounts of the agent's namespace with a token, bound to nothing yet. */
-export async function startCluster(nodeName: string, labels: Record<string, string>, otherAgents: string[] = []): Promise<TestCluster> {
+/**
+ * `otherAgents`: more service accounts of the agent's namespace with a token, bound to nothing yet;
+ * `chartValues`: values the agent's role is rendered with (e.g. metrics.secure.enabled=true).
+ */
+export async function startCluster(
+  nodeName: string,
+  labels: Record<string, string>,
+  otherAgents: string[] = [],
+  chartValues: string[] = [],
+): Promise<TestCluster> {
   const api = await startApi({ users: [AGENT_SA, ...otherAgents].map(agentUser) });
   for (const crd of buildCrds()) await createCrd(api, crd as unknown as Record<string, any>);
-  const role = (await renderAgentClusterRole()) as { metadata: { name: string } };
+  const role = (await renderAgentClusterRole(chartValues)) as { metadata: { name: string } };
   await ok('agent ClusterRole', api.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { body: role }));
   await ok(
     'agent ClusterRoleBinding',
@@ -100,7 +108,13 @@ export async function agentHost(): Promise<AgentHost> {
 }
 
 /** Starts `conntrack-operator agent --kubernetes` in-process with a kubeconfig, for node `nodeName`; its JSON log lines go to `log`. */
-export function startClusterAgent(kubeconfig: string, on: AgentHost, nodeName: string, log: (line: string) => void): Promise<AgentProcess> {
+export function startClusterAgent(
+  kubeconfig: string,
+  on: AgentHost,
+  nodeName: string,
+  log: (line: string) => void,
+  flags: string[] = [],
+): Promise<AgentProcess> {
   const config = loadConfig(
     [
       'agent',
@@ -117,6 +131,7 @@ export function startClusterAgent(kubeconfig: string, on: AgentHost, nodeName: s
       '1s',
       '--metrics-addr',
       '127.0.0.1:0',
+      ...flags,
     ],
     { NODE_NAME: nodeName, KUBECONFIG: kubeconfig },
     'unused',

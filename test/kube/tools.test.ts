@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
-import { selfSignedCert } from '../support/kube/self-signed-cert.js';
+import { selfSignedCert } from '../../src/self-signed-cert.js';
 import { ensureKubeTools, type KubeTools, runHelm, runKubectl } from '../support/kube/tools.js';
 
 const TOOLS_MODULE = new URL('../support/kube/tools.ts', import.meta.url).href;

@@ -112,48 +112,64 @@ test('/dev/kmsg: only as an opt-in of a privileged agent (the device cgroup refu
   assert.equal(container.securityContext.privileged, true);
 });
 
-test('NODE_NAME from the downward API, the documented flags, probes on /healthz and /readyz', async () => {
+test('NODE_NAME and POD_IP from the downward API, the documented flags, probes on /healthz and /readyz of the loopback', async () => {
   const { container } = await agentPod(['agent.serviceCidrs={10.96.0.0/12,fd00:96::/112}', 'agent.dryRun=true', 'agent.interval=45s']);
-  assert.deepEqual(container.env, [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]);
+  assert.deepEqual(container.env, [
+    { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+  ]);
   assert.deepEqual(container.args, [
     'agent',
     '--kubernetes',
     '--proc-root=/host/proc',
     '--sys-root=/host/sys',
     '--state-dir=/var/lib/conntrack-operator',
-    '--metrics-addr=0.0.0.0:9753',
+    '--metrics-addr=[$(POD_IP)]:9753',
+    '--health-addr=127.0.0.1:9755',
     '--interval=45s',
     '--notrack-backend=auto',
     '--log-level=info',
     '--service-cidr=10.96.0.0/12,fd00:96::/112',
     '--dry-run',
   ]);
-  assert.equal(container.livenessProbe.httpGet.path, '/healthz');
-  assert.equal(container.readinessProbe.httpGet.path, '/readyz');
-  assert.deepEqual(container.ports, [{ name: 'metrics', containerPort: 9753, protocol: 'TCP' }]);
+  // The kubelet probes the host network's loopback, where the health port listens; nothing else reaches it.
+  assert.deepEqual(container.livenessProbe.httpGet, { host: '127.0.0.1', path: '/healthz', port: 'health' });
+  assert.deepEqual(container.readinessProbe.httpGet, { host: '127.0.0.1', path: '/readyz', port: 'health' });
+  assert.deepEqual(container.ports, [
+    { name: 'metrics', containerPort: 9753, protocol: 'TCP' },
+    { name: 'health', containerPort: 9755, protocol: 'TCP' },
+  ]);
   assert.ok(container.resources.requests.memory && container.resources.limits.memory);
 });
 
 test("the agent's and the controller's args parse with the binary's own flag parser", async () => {
   const { objects } = await renderChart(['agent.serviceCidrs={10.96.0.0/12}', 'agent.podCidrs={10.244.0.0/16}', 'agent.dryRun=true']);
-  const agent = loadConfig(findObject(objects, 'DaemonSet').spec.template.spec.containers[0].args, { NODE_NAME: 'node-1' }, 'host');
+  // The kubelet expands $(POD_IP) from the container's env before exec.
+  const args = (findObject(objects, 'DaemonSet').spec.template.spec.containers[0].args as string[]).map((a) => a.replace('$(POD_IP)', '192.0.2.7'));
+  const agent = loadConfig(args, { NODE_NAME: 'node-1' }, 'host');
   assert.equal(agent.command, 'agent');
   assert.equal(agent.kubernetes, true);
   assert.equal(agent.nodeName, 'node-1');
   assert.equal(agent.procRoot, '/host/proc');
   assert.equal(agent.intervalMs, 30_000);
-  assert.deepEqual(agent.metrics, { host: '0.0.0.0', port: 9753 });
+  assert.deepEqual([agent.metrics, agent.health, agent.metricsSecure], [{ host: '192.0.2.7', port: 9753 }, { host: '127.0.0.1', port: 9755 }, false]);
   assert.deepEqual([agent.serviceCidrs, agent.podCidrs, agent.dryRun], [['10.96.0.0/12'], ['10.244.0.0/16'], true]);
 
   // The kubelet expands $(POD_NAMESPACE) from the container's env before exec.
   const container = findObject(objects, 'Deployment').spec.template.spec.containers[0];
-  const args = (container.args as string[]).map((a) => a.replace('$(POD_NAMESPACE)', 'conntrack-system'));
-  const controller = loadConfig(args, { POD_NAME: 'controller-abc', POD_NAMESPACE: 'conntrack-system' }, 'host');
+  const controllerArgs = (container.args as string[]).map((a) => a.replace('$(POD_NAMESPACE)', 'conntrack-system'));
+  const controller = loadConfig(controllerArgs, { POD_NAME: 'controller-abc', POD_NAMESPACE: 'conntrack-system' }, 'host');
   assert.equal(controller.command, 'controller');
   assert.equal(controller.leaderElect, true);
   assert.equal(controller.leaseNamespace, 'conntrack-system');
   assert.equal(controller.identity, 'controller-abc');
-  assert.deepEqual(controller.metrics, { host: '0.0.0.0', port: 9754 });
+  assert.deepEqual(
+    [controller.metrics, controller.health],
+    [
+      { host: '0.0.0.0', port: 9754 },
+      { host: '0.0.0.0', port: 9755 },
+    ],
+  );
   assert.deepEqual(
     container.env.map((e: any) => [e.name, e.valueFrom.fieldRef.fieldPath]),
     [

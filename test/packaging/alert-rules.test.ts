@@ -45,7 +45,7 @@ test('promtool check rules: every expression and template of the rendered rule f
     writeFileSync(join(dir, 'rules.yaml'), dump({ groups }));
     const r = run(['check', 'rules', 'rules.yaml'], dir);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /SUCCESS: 7 rules found/);
+    assert.match(r.out, /SUCCESS: 8 rules found/);
   });
 });
 
@@ -238,6 +238,87 @@ test('promtool test rules: a DryRun policy fires nothing (its plan is not drift)
         eval_time: '40m',
         alertname,
         exp_alerts: c.fires.includes(alertname) ? [{ exp_labels: { ...expLabels, key: TIME_WAIT, severity: 'warning' } }] : [],
+      })),
+    }));
+    writeFileSync(join(dir, 'tests.yaml'), dump({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests }));
+    const r = run(['test', 'rules', 'tests.yaml'], dir);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /SUCCESS/);
+  });
+});
+
+// The agents as prometheus-operator and kube-state-metrics see them: three nodes, one
+// agent target each (the ServiceMonitor's job), and the DaemonSet's desired and ready counts.
+const DS = { namespace: 'conntrack-system', daemonset: 'ctop-conntrack-operator-agent' };
+const ksm = (metric: string, values: string) => ({
+  series: `${metric}{job="kube-state-metrics", instance="10.0.0.9:8080", namespace="${DS.namespace}", daemonset="${DS.daemonset}"}`,
+  values,
+});
+const agentUp = (node: string, values: string) => ({
+  series: `up{job="ctop-conntrack-operator-agent-metrics", namespace="conntrack-system", node="${node}", instance="${node}"}`,
+  values,
+});
+const agentCases: Array<{
+  name: string;
+  input_series: Array<{ series: string; values: string }>;
+  fires: Record<string, Record<string, string>[]>;
+  /** When to look (default 25m). */
+  at?: string;
+}> = [
+  {
+    name: 'every node has its agent: quiet',
+    input_series: [
+      ksm('kube_daemonset_status_desired_number_scheduled', '3+0x30'),
+      ksm('kube_daemonset_status_number_ready', '3+0x30'),
+      ...['n1', 'n2', 'n3'].map((n) => agentUp(n, '1+0x30')),
+    ],
+    fires: {},
+  },
+  {
+    name: "one node's agent Pending (no pod address, so no target and no up series): the DaemonSet figures notice it",
+    input_series: [
+      ksm('kube_daemonset_status_desired_number_scheduled', '3+0x30'),
+      ksm('kube_daemonset_status_number_ready', '2+0x30'),
+      ...['n1', 'n2'].map((n) => agentUp(n, '1+0x30')),
+    ],
+    fires: { ConntrackOperatorAgentMissing: [DS] },
+  },
+  {
+    name: 'a rollout of a big fleet: a wave or another unready for 11 minutes on end, looked at while it lasts: quiet',
+    at: '12m',
+    input_series: [
+      ksm('kube_daemonset_status_desired_number_scheduled', '3+0x30'),
+      ksm('kube_daemonset_status_number_ready', '3 3 2 2 2 2 2 2 2 2 2 2 2 2 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3'),
+      ...['n1', 'n2', 'n3'].map((n) => agentUp(n, '1+0x30')),
+    ],
+    fires: {},
+  },
+  {
+    name: 'no kube-state-metrics, one agent crash-looping (its target fails): the up alert',
+    input_series: [agentUp('n1', '1+0x30'), agentUp('n2', '0+0x30')],
+    fires: { ConntrackOperatorAgentDown: [{ job: 'ctop-conntrack-operator-agent-metrics', namespace: 'conntrack-system', node: 'n2', instance: 'n2' }] },
+  },
+  {
+    name: 'every agent gone, no kube-state-metrics: absent() of the job',
+    input_series: [{ series: 'up{job="kube-state-metrics", instance="10.0.0.9:8080"}', values: '1+0x30' }],
+    fires: { ConntrackOperatorAgentDown: [{ job: 'ctop-conntrack-operator-agent-metrics', namespace: 'conntrack-system' }] },
+  },
+];
+
+test('promtool test rules: a node without a ready agent is noticed, with or without a scrape target; a rollout is not', { skip }, async () => {
+  const groups = await ruleGroups();
+  const bare = groups.map((g) => ({ ...g, rules: g.rules.map(({ annotations: _, ...r }: any) => r) }));
+  const alerts = ['ConntrackOperatorAgentDown', 'ConntrackOperatorAgentMissing'];
+  withDir((dir) => {
+    writeFileSync(join(dir, 'rules.yaml'), dump({ groups: bare }));
+    const tests = agentCases.map((c) => ({
+      name: c.name,
+      interval: '1m',
+      input_series: c.input_series,
+      alert_rule_test: alerts.map((alertname) => ({
+        eval_time: c.at ?? '25m',
+        alertname,
+        exp_alerts: (c.fires[alertname] ?? []).map((labels) => ({ exp_labels: { ...labels, severity: 'warning' } })),
       })),
     }));
     writeFileSync(join(dir, 'tests.yaml'), dump({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests }));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startApi } from '../support/kube/harness.js';
 import { runHelm, runKubectl } from '../support/kube/tools.js';
-import { CHART_DIR, NAMESPACE, renderChart } from './render.js';
+import { CHART_DIR, NAMESPACE, RELEASE, renderChart } from './render.js';
 
 const MONITORING_CRDS = join(import.meta.dirname, 'fixtures', 'prometheus-operator-crds.yaml');
 const MANIFESTS_DIR = join(import.meta.dirname, '..', '..', 'manifests');
@@ -14,9 +14,11 @@ const MANIFESTS_DIR = join(import.meta.dirname, '..', '..', 'manifests');
 const VARIANTS: { name: string; sets: string[] }[] = [
   { name: 'default values', sets: [] },
   {
-    name: 'privileged agent, monitoring on, admission policy off',
+    name: 'privileged agent, monitoring on with secure metrics and a certificate Secret, admission policy off',
     sets: [
       'agent.privileged=true',
+      'metrics.secure.enabled=true',
+      'metrics.secure.certSecret=conntrack-metrics-tls',
       'metrics.serviceMonitor.enabled=true',
       'metrics.prometheusRule.enabled=true',
       'metrics.dashboard.enabled=true',
@@ -24,8 +26,11 @@ const VARIANTS: { name: string; sets: string[] }[] = [
     ],
   },
   {
-    name: 'nftables, no kmsg, no hashsize mount, dry run, CIDRs, no controller',
+    name: 'nftables, no kmsg, no hashsize mount, dry run, CIDRs, no controller, no pod names, a PodMonitor with secure metrics',
     sets: [
+      'agent.podNames=false',
+      'metrics.secure.enabled=true',
+      'metrics.podMonitor.enabled=true',
       'agent.notrackBackend=nftables',
       'kmsg.enabled=false',
       'agent.writableHashsize=false',
@@ -87,6 +92,33 @@ describe('every rendered object is accepted by the API server', () => {
         await api.stop();
       }
     });
+  }
+});
+
+test('two releases install side by side: no object of one is an object of the other', async () => {
+  const releases = [
+    { name: RELEASE, namespace: NAMESPACE },
+    { name: 'canary', namespace: 'conntrack-canary' },
+  ];
+  const api = await startApi();
+  try {
+    const kubeconfig = api.kubeconfig();
+    const kubectl = async (args: string[], input?: string) => {
+      const r = await runKubectl(args, { kubeconfig, ...(input === undefined ? {} : { input }) });
+      assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    await kubectl(['apply', '-f', join(CHART_DIR, 'crds')]);
+    await kubectl(['wait', '--for=condition=Established', '--timeout=20s', 'crd', '--all']);
+    for (const release of releases) {
+      const rendered = await renderChart([], [], release);
+      await kubectl(['create', 'namespace', release.namespace]);
+      // Every object is new: an object the first release made would show as "configured" or "unchanged".
+      const lines = (await kubectl(['apply', '-f', '-'], rendered.text)).trim().split('\n');
+      assert.equal(lines.filter((l) => l.endsWith(' created')).length, rendered.objects.length, `${release.name}:\n${lines.join('\n')}`);
+    }
+  } finally {
+    await api.stop();
   }
 });
 

@@ -39,7 +39,7 @@ const rulesOf = (objects: Awaited<ReturnType<typeof renderChart>>['objects']) =>
     annotations: Record<string, string>;
   }[];
 
-test('the alerts: nearly full, filling up, full (host and other namespaces), insertion race, drift persisting, agent down; each held and with a runbook', async () => {
+test('the alerts: nearly full, filling up, full (host and other namespaces), insertion race, drift persisting, agent down or missing; each held and with a runbook', async () => {
   const { objects } = await renderChart(MONITORING);
   const rules = rulesOf(objects);
   const byName = Object.fromEntries(rules.map((r) => [r.alert, r]));
@@ -48,6 +48,7 @@ test('the alerts: nearly full, filling up, full (host and other namespaces), ins
     'ConntrackInsertionRaceDrops',
     'ConntrackNamespaceTableFull',
     'ConntrackOperatorAgentDown',
+    'ConntrackOperatorAgentMissing',
     'ConntrackTableFillingUp',
     'ConntrackTableFull',
     'ConntrackTableNearlyFull',
@@ -72,6 +73,11 @@ test('the alerts: nearly full, filling up, full (host and other namespaces), ins
   const agentService = objects.find((o) => o.kind === 'Service' && o.metadata.labels?.['app.kubernetes.io/component'] === 'agent')!;
   const up = `up{job="${agentService.metadata.name}", namespace="${agentService.metadata.namespace}"}`;
   assert.equal(byName.ConntrackOperatorAgentDown!.expr, `${up} == 0 or absent(${up})`);
+  // kube-state-metrics' figures of the agent DaemonSet as rendered.
+  const ds = findObject(objects, 'DaemonSet');
+  for (const metric of ['kube_daemonset_status_desired_number_scheduled', 'kube_daemonset_status_number_ready']) {
+    assert.ok(byName.ConntrackOperatorAgentMissing!.expr.includes(`${metric}{namespace="${ds.metadata.namespace}", daemonset="${ds.metadata.name}"}`), metric);
+  }
   const docs = readFileSync(new URL('../../docs/operating.md', import.meta.url), 'utf8');
   const anchors = new Set(
     [...docs.matchAll(/^#+ (.+)$/gm)].map((m) =>
@@ -83,7 +89,7 @@ test('the alerts: nearly full, filling up, full (host and other namespaces), ins
   );
   const known = exportedSeries();
   for (const r of rules) {
-    if (r.alert !== 'ConntrackOperatorAgentDown') assertKnownSeries(r.expr, known); // that one queries only up{}
+    if (!r.alert.startsWith('ConntrackOperatorAgent')) assertKnownSeries(r.expr, known); // those query up{} and kube-state-metrics
     assert.match(r.for ?? '', /^\d+[smh]$/, `${r.alert} has a for:`);
     const anchor = /docs\/operating\.md#([a-z0-9-]+)$/.exec(r.annotations.runbook_url ?? '')?.[1];
     assert.ok(anchor && anchors.has(anchor), `${r.alert}: runbook_url ${r.annotations.runbook_url} points at a section of docs/operating.md`);

@@ -5,7 +5,12 @@ import { test } from 'node:test';
 import { daemonSetOf, podmanRunOptions, type KubeletSide } from '../../scripts/image/pod-to-podman.js';
 import { renderChart } from './render.js';
 
-const KUBELET: KubeletSide = { netnsPath: '/run/netns/n1', nodeName: 'node-1', hostPathOverrides: { '/var/lib/conntrack-operator': '/tmp/state' } };
+const KUBELET: KubeletSide = {
+  netnsPath: '/run/netns/n1',
+  nodeName: 'node-1',
+  podIP: '192.0.2.7',
+  hostPathOverrides: { '/var/lib/conntrack-operator': '/tmp/state' },
+};
 
 test('default values: the security context, mounts, env, limits and probes of the pod', async () => {
   const run = podmanRunOptions(daemonSetOf((await renderChart()).text), KUBELET);
@@ -20,6 +25,7 @@ test('default values: the security context, mounts, env, limits and probes of th
     '--cap-add=NET_RAW',
     '--cap-add=SYS_PTRACE',
     '--env=NODE_NAME=node-1',
+    '--env=POD_IP=192.0.2.7',
     '--volume=/proc:/host/proc:ro',
     '--volume=/proc/sys/net/netfilter:/host/proc/sys/net/netfilter:rw',
     '--volume=/sys/module:/host/sys/module:ro',
@@ -31,6 +37,9 @@ test('default values: the security context, mounts, env, limits and probes of th
   ]);
   assert.equal(run.args[0], 'agent');
   assert.ok(run.args.includes('--kubernetes'));
+  // $(POD_IP) expanded as the kubelet does.
+  assert.ok(run.args.includes('--metrics-addr=[192.0.2.7]:9753'), run.args.join(' '));
+  assert.deepEqual(run.ports, { metrics: 9753, health: 9755 });
   assert.deepEqual(
     run.hostPaths.find((h) => h.path === '/tmp/state'),
     { path: '/tmp/state', type: 'DirectoryOrCreate' },
@@ -38,8 +47,8 @@ test('default values: the security context, mounts, env, limits and probes of th
   assert.deepEqual(
     [run.liveness, run.readiness],
     [
-      { path: '/healthz', port: 9753 },
-      { path: '/readyz', port: 9753 },
+      { path: '/healthz', port: 9755, host: '127.0.0.1' },
+      { path: '/readyz', port: 9755, host: '127.0.0.1' },
     ],
   );
 });
@@ -78,8 +87,8 @@ test('what the translation cannot say is an error naming the field', async () =>
     },
     {
       name: 'an env fieldRef the kubelet side does not give',
-      change: (pod) => pod.containers[0].env.push({ name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }),
-      error: /env\[IP\]/,
+      change: (pod) => pod.containers[0].env.push({ name: 'HOST', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }),
+      error: /env\[HOST\]/,
     },
     { name: 'an exec probe', change: (pod) => (pod.containers[0].readinessProbe = { exec: { command: ['true'] } }), error: /readinessProbe: only httpGet/ },
     {
@@ -104,4 +113,6 @@ test('what the translation cannot say is an error naming the field', async () =>
     c.change(ds.spec.template.spec);
     assert.throws(() => podmanRunOptions(ds, KUBELET), c.error, c.name);
   }
+  const { podIP: _, ...withoutPodIP } = KUBELET;
+  assert.throws(() => podmanRunOptions(base, withoutPodIP), /env\[POD_IP\]/, 'status.podIP without the pod IP');
 });

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderAgentClusterRole } from './agent-rbac.js';
-import { findObject, NAMESPACE, renderChart } from './render.js';
+import { loadConfig } from '../../src/config.js';
+import { componentObject, findObject, NAMESPACE, RELEASE, renderChart } from './render.js';
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
 
@@ -33,7 +34,7 @@ test('the agent may read policies, nodes, pods and ServiceCIDRs, write its statu
 
 test('the controller reads policies, statuses and nodes, writes policy status and its Lease', async () => {
   const { objects } = await renderChart();
-  assert.deepEqual(grants(findObject(objects, 'ClusterRole', 'conntrack-operator-controller').rules), {
+  assert.deepEqual(grants(componentObject(objects, 'ClusterRole', 'controller').rules), {
     'conntrack.io/conntrackpolicies': ['list', 'watch'],
     'conntrack.io/conntrackpolicies/status': ['update'],
     'conntrack.io/conntrackstatuses': ['list', 'watch'],
@@ -42,6 +43,45 @@ test('the controller reads policies, statuses and nodes, writes policy status an
   const role = findObject(objects, 'Role');
   assert.equal(role.metadata.namespace, NAMESPACE);
   assert.deepEqual(grants(role.rules), { 'coordination.k8s.io/leases': ['create', 'get', 'update'] });
+});
+
+test('agent.podNames=false: no pods grant, and the agent is told not to ask', async () => {
+  const { objects } = await renderChart(['agent.podNames=false']);
+  const role = grants(componentObject(objects, 'ClusterRole', 'agent').rules);
+  assert.equal(role['/pods'], undefined);
+  const { '/pods': _, ...withoutPods } = grants((await renderAgentClusterRole()).rules);
+  assert.deepEqual(role, withoutPods, 'only the pods grant goes');
+  const args = findObject(objects, 'DaemonSet').spec.template.spec.containers[0].args as string[];
+  assert.ok(args.includes('--no-pod-names'));
+  assert.equal(loadConfig(args, { NODE_NAME: 'n' }, 'h').podNames, false);
+  const defaults = findObject((await renderChart()).objects, 'DaemonSet').spec.template.spec.containers[0].args as string[];
+  assert.ok(!defaults.includes('--no-pod-names'));
+});
+
+test("every cluster-scoped object carries its release's name: two releases share none", async () => {
+  const releases = [
+    { name: RELEASE, namespace: NAMESPACE },
+    { name: 'canary', namespace: 'conntrack-canary' },
+  ];
+  const clusterScoped = await Promise.all(
+    releases.map(async (release) => {
+      const { objects } = await renderChart(['metrics.prometheusRule.enabled=true'], [], release);
+      const found = objects.filter((o) => !o.metadata.namespace);
+      for (const o of found) assert.ok(o.metadata.name.startsWith(`${release.name}-`), `${o.kind} ${o.metadata.name} of release ${release.name}`);
+      return found.map((o) => `${o.kind}/${o.metadata.name}`);
+    }),
+  );
+  assert.deepEqual([...new Set(clusterScoped[0]!.map((k) => k.split('/')[0]))].sort(), [
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'PriorityClass',
+    'ValidatingAdmissionPolicy',
+    'ValidatingAdmissionPolicyBinding',
+  ]);
+  assert.deepEqual(
+    clusterScoped[0]!.filter((k) => clusterScoped[1]!.includes(k)),
+    [],
+  );
 });
 
 test('each binding gives its role to its own service account only', async () => {

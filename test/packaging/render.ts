@@ -21,8 +21,8 @@ export interface Rendered {
 }
 
 /** `helm template` with `--set` pairs (e.g. "agent.privileged=true"); throws with helm's stderr on failure. */
-export async function renderChart(sets: string[] = [], extraArgs: string[] = []): Promise<Rendered> {
-  const args = ['template', RELEASE, CHART_DIR, '--namespace', NAMESPACE, ...sets.flatMap((s) => ['--set', s]), ...extraArgs];
+export async function renderChart(sets: string[] = [], extraArgs: string[] = [], release = { name: RELEASE, namespace: NAMESPACE }): Promise<Rendered> {
+  const args = ['template', release.name, CHART_DIR, '--namespace', release.namespace, ...sets.flatMap((s) => ['--set', s]), ...extraArgs];
   const result = await runHelm(args);
   if (result.code !== 0) throw new Error(`helm ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
   const objects = loadAll(result.stdout).filter((o): o is K8sObject => o !== null && typeof o === 'object');
@@ -32,6 +32,13 @@ export async function renderChart(sets: string[] = [], extraArgs: string[] = [])
 export function findObject(objects: K8sObject[], kind: string, name?: string): K8sObject {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
   if (found.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${found.length}`);
+  return found[0]!;
+}
+
+/** The one object of a kind that belongs to a component (agent, controller): the names are the release's. */
+export function componentObject(objects: K8sObject[], kind: string, component: string): K8sObject {
+  const found = objects.filter((o) => o.kind === kind && o.metadata.labels?.['app.kubernetes.io/component'] === component);
+  if (found.length !== 1) throw new Error(`expected one ${kind} of the ${component}, found ${found.length}`);
   return found[0]!;
 }
 

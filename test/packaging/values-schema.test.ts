@@ -14,12 +14,12 @@ async function templateFails(set: string): Promise<string> {
 const BAD: { set: string; names: RegExp }[] = [
   { set: 'agent.interval=-30s', names: /\/agent\/interval.*-30s/ },
   { set: 'agent.interval=-30', names: /\/agent\/interval/ },
-  { set: 'agent.interval=500ms', names: /\/agent\/interval/ },
+  { set: 'agent.interval=1500ms', names: /\/agent\/interval/ },
   { set: 'agent.interval=soon', names: /\/agent\/interval/ },
   { set: 'agent.notrackBackend=ipvs', names: /\/agent\/notrackBackend.*'auto', 'iptables-nft', 'iptables-legacy', 'nftables'/ },
   { set: 'agent.logLevel=verbose', names: /\/agent\/logLevel/ },
   { set: 'agent.metricsPort=70000', names: /\/agent\/metricsPort/ },
-  { set: 'agent.serviceCidrs={10.96.0.0}', names: /\/agent\/serviceCidrs\/0/ },
+  { set: 'agent.serviceCidrs={10.96.0/12}', names: /\/agent\/serviceCidrs\/0/ },
   { set: 'agent.stateDir=relative/dir', names: /\/agent\/stateDir/ },
   { set: 'agent.intreval=30s', names: /\/agent.*'intreval' not allowed/ },
   { set: 'controller.replicas=0', names: /\/controller\/replicas/ },
@@ -35,7 +35,7 @@ for (const bad of BAD) {
   });
 }
 
-const GOOD = ['agent.interval=1000ms', 'agent.interval=5m', 'agent.interval=90', 'agent.notrackBackend=iptables-legacy', 'agent.podCidrs={fd00::/48}'];
+const GOOD = ['agent.interval=1m30s', 'agent.interval=5m', 'agent.interval=90', 'agent.notrackBackend=iptables-legacy', 'agent.podCidrs={fd00::/48}'];
 
 for (const good of GOOD) {
   test(`--set ${good} passes the schema`, async () => {
@@ -112,7 +112,7 @@ const HATCHES: { name: string; sets: string[]; check: (objects: Awaited<ReturnTy
         ['ctop-conntrack-operator-controller'],
       );
       assert.equal((accounts[0]!.metadata as { annotations?: Record<string, string> }).annotations?.team, 'net');
-      const binding = o.find((x) => x.kind === 'ClusterRoleBinding' && x.roleRef.name === 'conntrack-operator-agent')!;
+      const binding = o.find((x) => x.kind === 'ClusterRoleBinding' && x.roleRef.name === 'ctop-conntrack-operator-agent')!;
       assert.equal(binding.subjects[0].name, 'node-agent');
       assert.match(JSON.stringify(o.filter((x) => x.kind === 'ValidatingAdmissionPolicy')), new RegExp(`system:serviceaccount:${NAMESPACE}:node-agent'`));
     },

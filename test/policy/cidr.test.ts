@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cidrListProblem, cidrsOverlap, familyCoveredBy, formatCidr, parseCidr, type Cidr } from '../../src/policy/cidr.js';
+import { cidrListProblem, cidrPattern, cidrsOverlap, familyCoveredBy, formatCidr, parseCidr, type Cidr } from '../../src/policy/cidr.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 function cidr(text: string): Cidr {
   const result = parseCidr(text);
@@ -47,6 +48,9 @@ describe('parseCidr + formatCidr: canonical form', () => {
     ['1:2:3:4::5:6:7:8', '8 groups'],
     ['12345::', 'group "12345"'],
     ['::ffff:10.0.0.300', 'octet 300'],
+    // An embedded IPv4 address ends an IPv6 address; before "::" it is not one.
+    ['10.0.0.1::', 'group "10.0.0.1"'],
+    ['::10.0.0.1:1', 'group "10.0.0.1"'],
   ];
   for (const [input, reason] of invalid) {
     it(`${input} is refused: ${reason}`, () => {
@@ -108,4 +112,48 @@ describe('familyCoveredBy: unions that are a whole IP family', () => {
     { cidrs: [], family: undefined },
   ];
   for (const c of cases) it(c.cidrs.join(' + ') || '(none)', () => assert.equal(familyCoveredBy(parsed(c.cidrs)), c.family));
+});
+
+describe('cidrPattern: the regular expression of what parseCidr accepts (the chart schema carries it)', () => {
+  const pattern = new RegExp(cidrPattern());
+  const agree = (text: string) => assert.equal(pattern.test(text), parseCidr(text).ok, `${JSON.stringify(text)}: pattern and parser disagree`);
+
+  it('on the table above and the edges of each part', () => {
+    const forms = [
+      ...['10.0.0.0/8', '10.0.0.256', '10.0.0.01/8', '10.0.0.0/33', '10.0.0.0/', '10.0.0.0/08', '10.0.0.0/8/9', '1.2.3.4/32', '1.2.3.4/0', '0.0.0.0'],
+      ...['255.255.255.255', '249.250.199.100/29', '1.2.3', '1.2.3.4.5', '1..2.3', ' 10.0.0.0/8', '10.0.0.0/8 ', '10.0.0.0/+8', '10.0.0.0/-8'],
+      ...[
+        '::',
+        '::/0',
+        '::/128',
+        '::/129',
+        ':::',
+        '::1',
+        '1::',
+        ':1::',
+        '::1:',
+        '1:2:3:4:5:6:7:8',
+        '1:2:3:4:5:6:7:8/0',
+        '1:2:3:4:5:6:7:8::',
+        '::1:2:3:4:5:6:7',
+      ],
+      ...['1:2:3:4:5:6:7::', '1::2:3:4:5:6:7', '1::2:3:4:5:6:7:8', '1:2:3:4:5:6:7', 'fd00::/119', 'fd00::/120', 'FD00::/64', 'fd00:0db8::', '12345::', 'g::'],
+      ...['::ffff:1.2.3.4', '::1.2.3.4', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5::1.2.3.4', '1:2:3:4:5:6::1.2.3.4', '1.2.3.4::', '::1.2.3.4:1', '::ffff:1.2.3.4/96'],
+      ...['', '/', '/8', 'banana', '10.0.0.0/8,10.1.0.0/16'],
+    ];
+    for (const form of forms) agree(form);
+  });
+
+  it('on 20,000 seeded random strings of address characters', () => {
+    const random = seededRandom(19);
+    const alphabet = ['0', '1', '2', '5', '9', 'a', 'F', ':', ':', '::', '.', '.', '/', '255', '256', 'ffff', '10000', '12', '3'];
+    let accepted = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const length = 1 + Math.floor(random() * 16);
+      const text = Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      agree(text);
+      if (parseCidr(text).ok) accepted++;
+    }
+    assert.ok(accepted > 200, `only ${accepted} random strings were CIDRs: the comparison saw too few accepted ones`);
+  });
 });

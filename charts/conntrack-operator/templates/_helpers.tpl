@@ -154,3 +154,86 @@ capabilities:
     - SYS_PTRACE
     {{- end }}
 {{- end -}}
+
+{{/*
+metrics.secure: the flags, the certificate's volume and mount, shared by the
+agent and the controller. The Secret (cert-manager keeps it renewed) is read
+from a folder the binary polls, so a renewal needs no restart.
+*/}}
+{{- define "conntrack-operator.metricsSecureArgs" -}}
+{{- if .Values.metrics.secure.enabled -}}
+- --metrics-secure
+{{- if .Values.metrics.secure.certSecret }}
+- --metrics-cert-dir=/etc/conntrack-operator/metrics-tls
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{- define "conntrack-operator.metricsTlsMount" -}}
+{{- if and .Values.metrics.secure.enabled .Values.metrics.secure.certSecret -}}
+# metrics.secure.certSecret: the serving certificate.
+- name: metrics-tls
+  mountPath: /etc/conntrack-operator/metrics-tls
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{- define "conntrack-operator.metricsTlsVolume" -}}
+{{- if and .Values.metrics.secure.enabled .Values.metrics.secure.certSecret -}}
+- name: metrics-tls
+  secret:
+    secretName: {{ .Values.metrics.secure.certSecret }}
+{{- end -}}
+{{- end -}}
+
+{{/* metrics.secure: the reviews a process makes of each scrape (as controller-runtime's secure metrics need). */}}
+{{- define "conntrack-operator.metricsAuthRules" -}}
+{{- if .Values.metrics.secure.enabled -}}
+# metrics.secure: whose token a scrape carries (TokenReview), and whether
+# that user may GET /metrics (SubjectAccessReview).
+- apiGroups: ["authentication.k8s.io"]
+  resources: ["tokenreviews"]
+  verbs: ["create"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
+{{- end -}}
+{{- end -}}
+
+{{/* The ClusterRole a scraper needs with metrics.secure, and the account the PodMonitor scrapes as. */}}
+{{- define "conntrack-operator.metricsReaderName" -}}
+{{- include "conntrack-operator.componentName" (dict "root" . "component" "metrics-reader") -}}
+{{- end -}}
+
+{{/*
+The scrape's scheme, credentials and TLS with metrics.secure (ServiceMonitor:
+Prometheus' own service account token; a PodMonitor cannot send that, so it
+sends the metrics reader's). With certSecret the certificate is verified
+against its CA under the agent Service's name (the controller serves the same
+certificate); self-signed, it is not verified: encrypted, the token proving
+the scraper, as kubebuilder's default monitor does.
+*/}}
+{{- define "conntrack-operator.secureScrape" -}}
+{{- if .root.Values.metrics.secure.enabled -}}
+scheme: https
+{{- if eq .monitor "ServiceMonitor" }}
+bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+{{- else }}
+authorization:
+  type: Bearer
+  credentials:
+    name: {{ include "conntrack-operator.metricsReaderName" .root }}-token
+    key: token
+{{- end }}
+tlsConfig:
+  {{- with .root.Values.metrics.secure.certSecret }}
+  ca:
+    secret:
+      name: {{ . }}
+      key: ca.crt
+  serverName: {{ include "conntrack-operator.componentName" (dict "root" $.root "component" "agent") }}-metrics.{{ $.root.Release.Namespace }}.svc
+  {{- else }}
+  insecureSkipVerify: true
+  {{- end }}
+{{- end -}}
+{{- end -}}

@@ -22,9 +22,14 @@ export class Authenticator {
   authenticate(authorization: string | undefined): UserInfo {
     if (authorization === undefined) return ANONYMOUS;
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-    const user = match ? this.tokens.get(match[1]!) : undefined;
+    const user = match ? this.userOf(match[1]!) : undefined;
     if (!user) throw unauthorized();
     return user;
+  }
+
+  /** The user a token names, if any (a TokenReview's answer). */
+  userOf(token: string): UserInfo | undefined {
+    return this.tokens.get(token);
   }
 }
 

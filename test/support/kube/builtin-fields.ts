@@ -40,6 +40,8 @@ const MODEL_OF: Record<string, string> = {
   'policy/poddisruptionbudgets': 'V1PodDisruptionBudget',
   'apiextensions.k8s.io/customresourcedefinitions': 'V1CustomResourceDefinition',
   'authorization.k8s.io/selfsubjectaccessreviews': 'V1SelfSubjectAccessReview',
+  'authorization.k8s.io/subjectaccessreviews': 'V1SubjectAccessReview',
+  'authentication.k8s.io/tokenreviews': 'V1TokenReview',
 };
 
 /** Go types of the client-node scalar types whose decoding we check. */

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { load as loadYaml } from 'js-yaml';
 import type { UserInfo } from './auth-types.js';
-import { selfSubjectAccessReview } from './access-review.js';
+import { selfSubjectAccessReview, subjectAccessReview, tokenReview } from './access-review.js';
 import { BuiltinFields } from './builtin-fields.js';
 import { Authenticator, Authorizer } from './authn.js';
 import { Faults, type RequestSummary } from './faults.js';
@@ -16,7 +16,7 @@ import { bootstrapRbacObjects, SYSTEM_MASTERS } from './rbac.js';
 import { readListAt, TOO_LARGE_RV_WAIT_MS } from './list-rv.js';
 import { ResourceRegistry } from './registry.js';
 import { ResourceApi, type ResourceRequest } from './rest.js';
-import { selfSignedCert } from './self-signed-cert.js';
+import { selfSignedCert } from '../../../src/self-signed-cert.js';
 import { attributesOf, parseRoute, type ResourceRoute } from './routes.js';
 import { NonResourceApi } from './non-resource.js';
 import { decodeProtobuf, PROTOBUF } from './protobuf.js';
@@ -121,7 +121,7 @@ class ApiServer {
 
   constructor(
     private readonly opts: TestApiServerOptions,
-    serverAddress: () => string,
+    private readonly serverAddress: () => string,
     builtins: BuiltinFields,
   ) {
     this.watches = new WatchHub(this.store, { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000 });
@@ -271,10 +271,7 @@ class ApiServer {
         break;
       }
       case 'create':
-        reply =
-          info.kind === 'SelfSubjectAccessReview'
-            ? { status: 201, body: selfSubjectAccessReview(this.authz, user, decodeBody(raw, contentType)) }
-            : this.api.create(rr, decodeBody(raw, contentType));
+        reply = this.create(rr, decodeBody(raw, contentType), user);
         break;
       case 'update':
         reply = this.api.update(rr, decodeBody(raw, contentType));
@@ -300,6 +297,21 @@ class ApiServer {
     sendJson(res, reply.status, reply.body);
   }
 
+  /** A create; the review kinds are answered, not stored. */
+  private create(rr: ResourceRequest, body: Json, user: UserInfo): { status: number; body: unknown } {
+    switch (rr.info.kind) {
+      case 'SelfSubjectAccessReview':
+        return { status: 201, body: selfSubjectAccessReview(this.authz, user, body) };
+      case 'SubjectAccessReview':
+        return { status: 201, body: subjectAccessReview(this.authz, body) };
+      case 'TokenReview':
+        // kube-apiserver's own service account issuer, as envtest.ts sets it.
+        return { status: 201, body: tokenReview(this.authn, body, `https://${this.serverAddress()}/`) };
+      default:
+        return this.api.create(rr, body);
+    }
+  }
+
   private asTable(rr: ResourceRequest, body: Record<string, any>, verb: string): unknown {
     const include = rr.query.get('includeObject') ?? 'Metadata';
     if (verb === 'get') return toTable(rr.info, [body], { resourceVersion: body.metadata.resourceVersion }, include);
@@ -319,7 +331,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   api.authn.addToken(adminToken, { name: 'admin', groups: [SYSTEM_MASTERS] });
   for (const [token, user] of Object.entries(opts.tokens ?? {})) api.authn.addToken(token, user);
   const sockets = new Set<Duplex>();
-  const cert = selfSignedCert();
+  const cert = selfSignedCert({ commonName: 'conntrack-test-apiserver' });
   const server: Server = createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => void api.handle(req, res));
   server.on('connection', (socket) => {
     sockets.add(socket);

@@ -1,6 +1,8 @@
-// A self-signed serving certificate for 127.0.0.1, built with node:crypto alone (no openssl,
-// no dependency): kubectl sends bearer tokens only over TLS, so the test server needs HTTPS.
-// The certificate is its own CA; clients trust it through certificate-authority-data.
+// A self-signed serving certificate for localhost and 127.0.0.1, built with node:crypto
+// alone (no openssl, no dependency). The metrics server serves with one when no certificate
+// is given (as controller-runtime does: its scrapers skip verification, the point is that
+// tokens never cross the network in clear), and the test API server with another (kubectl
+// sends bearer tokens only over TLS). It is its own CA: clients that verify trust it as such.
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 
 /** DER tag-length-value. */
@@ -69,11 +71,13 @@ export interface ServingCert {
 export interface CertOptions {
   commonName?: string;
   now?: Date;
+  /** How long it stays valid from now (it is also valid from an hour before, for clock skew). */
+  validDays?: number;
   /** Big-endian serial number; random by default (RFC 5280: positive, at most 20 bytes). */
   serial?: Buffer;
 }
 
-export function selfSignedCert({ commonName = 'conntrack-test-apiserver', now = new Date(), serial = randomSerial() }: CertOptions = {}): ServingCert {
+export function selfSignedCert({ commonName = 'conntrack-operator', now = new Date(), validDays = 7, serial = randomSerial() }: CertOptions = {}): ServingCert {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ecdsaSha256 = sequence(oid('1.2.840.10045.4.3.2'));
   const name = sequence(set(sequence(oid('2.5.4.3'), utf8(commonName))));
@@ -90,7 +94,7 @@ export function selfSignedCert({ commonName = 'conntrack-test-apiserver', now = 
     derInteger(serial),
     ecdsaSha256,
     name,
-    sequence(time(new Date(now.getTime() - 3_600_000)), time(new Date(now.getTime() + 7 * 86_400_000))),
+    sequence(time(new Date(now.getTime() - 3_600_000)), time(new Date(now.getTime() + validDays * 86_400_000))),
     name,
     publicKey.export({ type: 'spki', format: 'der' }),
     explicit(3, extensions),
