@@ -11,6 +11,7 @@ import {
   Watch,
   type CoreV1Event,
   type V1Lease,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, GROUP_VERSION } from '../api/v1alpha1/names.js';
 import type { KubeObject, ListWatch, WatchEventType } from './reflector.js';
@@ -88,6 +89,11 @@ export class ClusterApi {
       // An ERROR event's object is a Status (its code tells a 410): passed as it is.
       watch: (rv, onEvent, done) => this.watch('/api/v1/pods', rv, { fieldSelector }, (t, o) => onEvent(t, t === 'ERROR' ? o : podIdentity(o)), done),
     };
+  }
+
+  /** One list of the pods of a namespace, by label selector and optionally field selector (no watch: the kubectl commands look once). */
+  async listPods(namespace: string, labelSelector: string, fieldSelector?: string): Promise<V1Pod[]> {
+    return (await this.core.listNamespacedPod({ namespace, labelSelector, ...(fieldSelector ? { fieldSelector } : {}) })).items;
   }
 
   private async watch(
