@@ -25,7 +25,7 @@ import { selectorsOf } from './selectors.js';
 import { ObjectStore } from './store.js';
 import { ApiError, badRequest, methodNotAllowed, PageNotFound, statusBody, unsupportedMediaType } from './status-errors.js';
 import { toTable, wantsTable } from './table.js';
-import { WatchHub } from './watch.js';
+import { isWatchList, WatchHub } from './watch.js';
 
 export interface TestApiServerOptions {
   /** Authorize through the stored RBAC objects (default true); off, every authenticated user may do anything. */
@@ -221,6 +221,7 @@ class ApiServer {
     if (!route.subresource && !info.verbs.includes(verb)) throw methodNotAllowed();
     if (verb === 'watch') {
       const timeout = Number(query.get('timeoutSeconds') ?? this.opts.defaultWatchTimeoutSeconds ?? 1800);
+      const watchList = isWatchList(query);
       entry.status = 200;
       this.watches.serve(
         {
@@ -230,6 +231,7 @@ class ApiServer {
           matches: selectorsOf(query, info),
           bookmarks: query.get('allowWatchBookmarks') === 'true',
           timeoutSeconds: timeout,
+          watchList,
           ...(wantsTable(req.headers.accept) ? { table: { includeObject: query.get('includeObject') ?? 'Metadata' } } : {}),
         },
         res,
