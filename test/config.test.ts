@@ -81,15 +81,15 @@ const cases: Array<{ name: string; argv: string[]; env?: Record<string, string>;
   {
     name: 'kubectl commands: KUBECONFIG is a list kubectl searches, not the --kubeconfig file',
     argv: ['kubectl', 'status'],
-    env: { KUBECONFIG: '/a/kc:/b/kc', HOME: '/home/u' },
+    env: { KUBECONFIG: '/a/kc:/b/kc', HOME: '/users/u' },
     check: (c) =>
       assert.deepEqual([c.kubeconfig, c.kubeconfigSearch, c.namespace, c.agentSelector], [undefined, ['/a/kc', '/b/kc'], undefined, DEFAULT_AGENT_SELECTOR]),
   },
   {
     name: 'kubectl commands: without KUBECONFIG, ~/.kube/config',
     argv: ['kubectl', 'status', '--check-ready', '-l', 'app=x', '--kubeconfig', '/flag/kc'],
-    env: { HOME: '/home/u' },
-    check: (c) => assert.deepEqual([c.kubeconfig, c.kubeconfigSearch, c.checkReady, c.agentSelector], ['/flag/kc', ['/home/u/.kube/config'], true, 'app=x']),
+    env: { HOME: '/users/u' },
+    check: (c) => assert.deepEqual([c.kubeconfig, c.kubeconfigSearch, c.checkReady, c.agentSelector], ['/flag/kc', ['/users/u/.kube/config'], true, 'app=x']),
   },
   {
     name: 'no kubeconfig: in-cluster',
