@@ -312,18 +312,19 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     await readyWithin(ns, run, agent);
     t.diagnostic(`in-cluster: agent RSS in the container ${Math.round((await rssKiB(name)) / 1024)} MiB`);
 
-    // The agent's Pod object, as the DaemonSet controller and the kubelet would have left it.
+    // The agent's Pod object, as the DaemonSet controller and the kubelet would have left it; without the
+    // priority class, which a real server's Priority admission would look up and this test does not install.
     await k(['create', 'namespace', ds.metadata.namespace]);
-    const podName = `${ds.metadata.name}-${NODE}`;
-    await k(
-      ['apply', '-f', '-'],
+    const { priorityClassName: _unused, ...podSpec } = ds.spec.template.spec;
+    const agentPod = (podName: string, nodeName: string) =>
       dump({
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: { name: podName, namespace: ds.metadata.namespace, labels: ds.spec.template.metadata.labels },
-        spec: { ...ds.spec.template.spec, nodeName: NODE },
-      }),
-    );
+        spec: { ...podSpec, nodeName },
+      });
+    const podName = `${ds.metadata.name}-${NODE}`;
+    await k(['apply', '-f', '-'], agentPod(podName, NODE));
     await k([
       'patch',
       'pod',
@@ -359,15 +360,7 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
         assert.equal(passed.code, 0, `${passed.stdout}${passed.stderr}`);
         assert.match(passed.stdout, new RegExp(`^${NODE} .* True `, 'm'));
         assert.match(passed.stdout, /READY: all 1 agent node\(s\)\n$/);
-        await k(
-          ['apply', '-f', '-'],
-          dump({
-            apiVersion: 'v1',
-            kind: 'Pod',
-            metadata: { name: `${ds.metadata.name}-silent`, namespace: ds.metadata.namespace, labels: ds.spec.template.metadata.labels },
-            spec: { ...ds.spec.template.spec, nodeName: 'silent-node' },
-          }),
-        );
+        await k(['apply', '-f', '-'], agentPod(`${ds.metadata.name}-silent`, 'silent-node'));
         const failed = await runHook();
         assert.equal(failed.code, 2, `${failed.stdout}${failed.stderr}`);
         assert.match(failed.stdout, /node silent-node: no ConntrackStatus: its agent has not reported/);
