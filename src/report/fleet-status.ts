@@ -38,6 +38,8 @@ export interface FleetRow {
     growthPerSecond: number | null;
     /** The FillingUp condition is True. */
     fillingUp: boolean;
+    /** The namespace the forecast is about (the one full soonest, which may not be the fullest), when reported. */
+    namespace: FullestNamespace | null;
   };
   /** The policies in effect (comma-separated names), null when none selects the node. */
   policy: string | null;
@@ -106,6 +108,7 @@ export function fleetRow(object: unknown, nowMs: number): FleetRow {
   const ready = conditionOf(status, 'Ready');
   const policy = obj(status.appliedPolicy);
   const lastProbeTime = str(status.lastProbeTime) ?? null;
+  const forecastNamespace = obj(table.forecastNamespace);
   const probedMs = lastProbeTime ? Date.parse(lastProbeTime) : NaN;
   return {
     node: str(obj(o.metadata)?.name) ?? str(status.nodeName) ?? '?',
@@ -116,6 +119,7 @@ export function fleetRow(object: unknown, nowMs: number): FleetRow {
       secondsToFull: num(table.secondsToFull),
       growthPerSecond: num(table.growthPerSecond),
       fillingUp: conditionOf(status, 'FillingUp')?.status === 'True',
+      namespace: forecastNamespace ? namespaceOf(forecastNamespace, forecastNamespace.host === true) : null,
     },
     policy: str(policy?.name) ?? null,
     mode: str(policy?.mode) ?? null,

@@ -28,8 +28,10 @@ export function namespaceLabel(ns: FullestNamespace | null): string {
   return ns.inode !== undefined ? `netns ${ns.inode}` : 'netns ?';
 }
 
-function forecastCell(f: FleetRow['forecast']): string {
-  if (f.secondsToFull !== null) return `full in ${shortDuration(f.secondsToFull)}`;
+function forecastCell({ forecast: f, fullest }: FleetRow): string {
+  // Named when it is not the fullest: the namespace full soonest is the one to look at.
+  const which = f.namespace && namespaceLabel(f.namespace) !== namespaceLabel(fullest) ? ` (${namespaceLabel(f.namespace)})` : '';
+  if (f.secondsToFull !== null) return `full in ${shortDuration(f.secondsToFull)}${which}`;
   if (f.fillingUp) return 'filling up';
   if (f.growthPerSecond !== null && f.growthPerSecond > 0) return `+${compactCount(Math.round(f.growthPerSecond))}/s`;
   return '-';
@@ -52,7 +54,7 @@ function cells(row: FleetRow, nowMs: number): string[] {
     row.entries === null ? '-' : `${compactCount(row.entries)}/${row.max === null ? '?' : compactCount(row.max)}`,
     namespaceLabel(row.fullest),
     row.dropsNow === null ? '-' : compactCount(row.dropsNow),
-    forecastCell(row.forecast),
+    forecastCell(row),
     row.policy === null ? '<none>' : row.mode === 'DryRun' ? `${row.policy} (DryRun)` : row.policy,
     readyCell(row.ready),
     probedCell(row, nowMs),

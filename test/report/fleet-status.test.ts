@@ -44,6 +44,7 @@ const rowCases: Array<{ name: string; object: unknown; want: Partial<FleetRow> }
         fullest: { entries: 250000, usagePercent: 95.4, host: false, inode: 4026532175, podUid: 'u1', podNamespace: 'shop', podName: 'checkout-1' },
         growthPerSecond: 850.5,
         secondsToFull: 14,
+        forecastNamespace: { host: false, inode: 4026532175, podUid: 'u1', podNamespace: 'shop', podName: 'checkout-1' },
         dropsNow: 37,
       }),
       conditions: [cond('Ready', 'False', 'FillingUp', 'full in 14s'), cond('FillingUp', 'True')],
@@ -54,7 +55,12 @@ const rowCases: Array<{ name: string; object: unknown; want: Partial<FleetRow> }
       max: 262144,
       fullest: { host: false, inode: 4026532175, podUid: 'u1', podNamespace: 'shop', podName: 'checkout-1' },
       dropsNow: 37,
-      forecast: { secondsToFull: 14, growthPerSecond: 850.5, fillingUp: true },
+      forecast: {
+        secondsToFull: 14,
+        growthPerSecond: 850.5,
+        fillingUp: true,
+        namespace: { host: false, inode: 4026532175, podUid: 'u1', podNamespace: 'shop', podName: 'checkout-1' },
+      },
       ready: { status: 'False', reason: 'FillingUp', message: 'full in 14s' },
     },
   },
@@ -78,7 +84,7 @@ const rowCases: Array<{ name: string; object: unknown; want: Partial<FleetRow> }
       entries: 200000,
       fullest: { host: false, inode: 7, podUid: 'u2' },
       dropsNow: 12,
-      forecast: { secondsToFull: null, growthPerSecond: null, fillingUp: false },
+      forecast: { secondsToFull: null, growthPerSecond: null, fillingUp: false, namespace: null },
     },
   },
   {
@@ -94,7 +100,12 @@ const rowCases: Array<{ name: string; object: unknown; want: Partial<FleetRow> }
   {
     name: 'fields of the wrong type are not read (an older or newer agent)',
     object: object('f', { table: table({ secondsToFull: 'soon', dropsNow: -0 / 0, fullest: 'host' }), conditions: 'Ready' }),
-    want: { usagePercent: 0.38, dropsNow: null, forecast: { secondsToFull: null, growthPerSecond: null, fillingUp: false }, ready: { status: 'Unknown' } },
+    want: {
+      usagePercent: 0.38,
+      dropsNow: null,
+      forecast: { secondsToFull: null, growthPerSecond: null, fillingUp: false, namespace: null },
+      ready: { status: 'Unknown' },
+    },
   },
   {
     name: 'a fresh status is not stale',
@@ -150,6 +161,13 @@ test('the text table: one row per node, the columns a fleet needs', () => {
 test('cells: forecast, DryRun, compact counts, durations, namespace names', () => {
   const row = fleetRow(object('x', { table: table({ growthPerSecond: 12345 }), appliedPolicy: { name: 'p', policies: [], mode: 'DryRun' } }), NOW);
   assert.match(renderFleetText([row], NOW), /\+12k\/s\s+p \(DryRun\)/);
+  const other = fleetRow(
+    object('z', {
+      table: table({ fullest: { entries: 9, usagePercent: 40, host: true }, secondsToFull: 90, forecastNamespace: { host: false, podUid: 'u9' } }),
+    }),
+    NOW,
+  );
+  assert.match(renderFleetText([other], NOW), /full in 1m30s \(pod u9\)/);
   const filling = fleetRow(object('y', { conditions: [cond('FillingUp', 'True')] }), NOW);
   assert.match(renderFleetText([filling], NOW), /filling up/);
   assert.deepEqual([0, 9999, 10_000, 262_144, 1_048_576].map(compactCount), ['0', '9999', '10k', '262k', '1.0M']);
