@@ -39,6 +39,13 @@ const OUTPUT: OptionTable = {
   output: { type: 'string', short: 'o', arg: 'FORMAT', help: `${OUTPUTS.join(' | ')} (default text)` },
   json: { type: 'boolean', help: 'same as -o json' },
 };
+/** doctor's own flags; `kubectl doctor` passes them on to the doctor it runs in the agent's pod. */
+const DOCTOR: OptionTable = {
+  ...OUTPUT,
+  top: { type: 'string', arg: 'N', help: 'how many top sources and destinations (default 10)' },
+  'no-table': { type: 'boolean', help: 'skip reading the table (huge tables)' },
+  sample: { type: 'string', arg: 'D', help: 'judge drops over this window, as the counters are since boot (default 2s; 0: one sample, totals only)' },
+};
 const POLICY: OptionTable = { policy: { type: 'string', short: 'f', arg: 'FILE', help: 'the ConntrackPolicy YAML file (required)' } };
 const KUBE: OptionTable = { kubeconfig: { type: 'string', arg: 'FILE', help: 'kubeconfig file (default: KUBECONFIG, else the in-cluster service account)' } };
 const DAEMON: OptionTable = {
@@ -60,9 +67,22 @@ const DAEMON: OptionTable = {
   'log-level': { type: 'string', arg: 'L', help: `${LOG_LEVELS.join('|')} (default info)` },
 };
 const HELP: OptionTable = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
+/** Where the README and manifests/ install the agents: the namespace when neither -n nor the context names one. */
+export const DEFAULT_AGENT_NAMESPACE = 'conntrack-operator';
+/** The chart's agent pod labels (selectorLabels with its default name), less the release's instance label. */
+export const DEFAULT_AGENT_SELECTOR = 'app.kubernetes.io/name=conntrack-operator,app.kubernetes.io/component=agent';
+// The kubectl plugin's commands find the cluster as kubectl does, and the agents by the chart's labels.
+const CLUSTER_CLIENT: OptionTable = {
+  kubeconfig: { type: 'string', arg: 'FILE', help: 'kubeconfig file (default: KUBECONFIG, else ~/.kube/config, else the in-cluster service account)' },
+  context: { type: 'string', arg: 'NAME', help: "the kubeconfig's context to use (default: its current-context)" },
+  namespace: { type: 'string', short: 'n', arg: 'NS', help: `the agents' namespace (default: the context's, else ${DEFAULT_AGENT_NAMESPACE})` },
+  selector: { type: 'string', short: 'l', arg: 'SELECTOR', help: "label selector of the agent pods (default: the chart's agent labels)" },
+};
 
 interface CommandSpec {
   summary: string;
+  /** The one positional argument the command takes (required), e.g. NODE. */
+  positional?: string;
   /** Exit codes beyond 0 ok / 1 error. */
   exit?: string;
   options: OptionTable;
@@ -72,13 +92,7 @@ export const COMMANDS = {
   doctor: {
     summary: "diagnose this host's conntrack table (read-only)",
     exit: '2 when a finding is critical',
-    options: {
-      ...HOST,
-      ...OUTPUT,
-      top: { type: 'string', arg: 'N', help: 'how many top sources and destinations (default 10)' },
-      'no-table': { type: 'boolean', help: 'skip reading the table (huge tables)' },
-      sample: { type: 'string', arg: 'D', help: 'judge drops over this window, as the counters are since boot (default 2s; 0: one sample, totals only)' },
-    },
+    options: { ...HOST, ...DOCTOR },
   },
   plan: {
     summary: 'show what a policy would change here; nothing is written',
@@ -114,6 +128,28 @@ export const COMMANDS = {
       'lease-namespace': { type: 'string', arg: 'NS', help: "namespace of the Lease (default POD_NAMESPACE, else 'default')" },
       ...KUBE,
       ...DAEMON,
+    },
+  },
+  'kubectl status': {
+    summary: 'every node from its ConntrackStatus, fullest first: usage, fullest namespace, drops now, forecast, policy',
+    exit: '2 with --check-ready when a node with an agent pod is not Ready',
+    options: {
+      ...CLUSTER_CLIENT,
+      ...OUTPUT,
+      'check-ready': {
+        type: 'boolean',
+        help: 'also check that the node of every agent pod (-n, -l) has a Ready ConntrackStatus written since the pod started (helm test)',
+      },
+    },
+  },
+  'kubectl doctor': {
+    summary: "run doctor in NODE's agent pod (kubectl exec) and print it as doctor does on a host",
+    positional: 'NODE',
+    exit: "doctor's own (2 when a finding is critical); kubectl's when the exec fails",
+    options: {
+      ...CLUSTER_CLIENT,
+      kubectl: { type: 'string', arg: 'PATH', help: 'the kubectl that runs the exec (default: kubectl on PATH)' },
+      ...DOCTOR,
     },
   },
 } satisfies Record<string, CommandSpec>;
@@ -155,8 +191,22 @@ export interface Config {
   kubernetes: boolean;
   /** agent --kubernetes: list and watch this node's pods to name them (off: --no-pod-names). */
   podNames: boolean;
-  /** --kubeconfig, else KUBECONFIG; absent: in-cluster service account. */
+  /** --kubeconfig; for the agent and the controller also KUBECONFIG; absent: in-cluster service account. */
   kubeconfig?: string;
+  /** kubectl commands without --kubeconfig: the files kubectl reads (KUBECONFIG's list, else ~/.kube/config). */
+  kubeconfigSearch: string[];
+  /** kubectl commands: --context (default: the kubeconfig's current-context). */
+  context?: string;
+  /** kubectl commands: -n (absent: the context's namespace, else DEFAULT_AGENT_NAMESPACE). */
+  namespace?: string;
+  /** kubectl commands: the agent pods' label selector. */
+  agentSelector: string;
+  /** kubectl status: judge every agent pod's node (helm test). */
+  checkReady: boolean;
+  /** kubectl doctor: the kubectl to exec with. */
+  kubectl: string;
+  /** kubectl doctor: doctor's own flags as given, passed on to the doctor in the pod. */
+  doctorArgs: string[];
   leaderElect: boolean;
   /** Namespace of the controller's Lease (POD_NAMESPACE by default). */
   leaseNamespace: string;
@@ -178,6 +228,9 @@ export class UsageError extends Error {
 export type Invocation = { help: string } | { version: true } | { config: Readonly<Config> };
 
 const PROGRAM = 'conntrack-operator';
+/** The group of the kubectl plugin's commands: `conntrack-operator kubectl status` is `kubectl conntrack status`. */
+const GROUP = 'kubectl';
+const PLUGIN = 'kubectl conntrack';
 
 function flagLine(name: string, spec: OptionSpec): [string, string] {
   const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.arg ? ` ${spec.arg}` : ''}`;
@@ -189,10 +242,17 @@ function columns(rows: Array<[string, string]>): string {
   return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`).join('\n');
 }
 
+/** How the user ran the command, for its messages: `kubectl conntrack status` for the plugin's, `conntrack-operator doctor` for the others. */
+export function commandTitle(command: Command): string {
+  return command.startsWith(`${GROUP} `) ? `${PLUGIN} ${command.slice(GROUP.length + 1)}` : `${PROGRAM} ${command}`;
+}
+
 export function commandUsage(command: Command): string {
   const spec: CommandSpec = COMMANDS[command];
   const rows = Object.entries({ ...spec.options, ...HELP }).map(([name, o]) => flagLine(name, o));
-  return `Usage: ${PROGRAM} ${command} [flags]
+  const synopsis = `${command}${spec.positional ? ` ${spec.positional}` : ''} [flags]`;
+  const plugin = command.startsWith(`${GROUP} `) ? `\n   or: ${PLUGIN} ${synopsis.slice(GROUP.length + 1)}   (kubectl plugin: kubectl-conntrack on PATH)` : '';
+  return `Usage: ${PROGRAM} ${synopsis}${plugin}
 
 ${spec.summary}
 
@@ -200,6 +260,17 @@ Flags:
 ${columns(rows)}
 
 Exit codes: 0 ok; 1 error or bad input${spec.exit ? `; ${spec.exit}` : ''}.`;
+}
+
+/** The kubectl group's commands, as `kubectl conntrack --help` shows them. */
+export function groupUsage(): string {
+  const commands = COMMAND_NAMES.filter((c) => c.startsWith(`${GROUP} `));
+  return `Usage: ${PLUGIN} <command> [flags]   (or: ${PROGRAM} ${GROUP} <command> [flags])
+
+Commands:
+${columns(commands.map((c) => [c.slice(GROUP.length + 1), COMMANDS[c].summary]))}
+
+Run '${PLUGIN} <command> --help' for the flags of a command.`;
 }
 
 export function globalUsage(): string {
@@ -250,25 +321,43 @@ type Values = Record<string, string | boolean | undefined>;
 
 /** Parse argv (without node and script) and the environment. Throws UsageError naming every bad flag. */
 export function parseInvocation(argv: string[], env: Record<string, string | undefined>, hostname: string): Invocation {
-  const [first, ...rest] = argv;
+  const [first, ...afterFirst] = argv;
   if (first === undefined || first === 'help' || first === '--help' || first === '-h') return { help: globalUsage() };
   if (first === '--version' || first === 'version') return { version: true };
-  if (!isCommand(first)) throw new UsageError(`unknown command "${first}"`, globalUsage());
-  const command = first;
+  // A group's subcommand ("kubectl status") is one command of the table.
+  const [name, rest] =
+    first === GROUP && !afterFirst[0]?.startsWith('-') ? [`${first} ${afterFirst[0] ?? ''}`.trim(), afterFirst.slice(1)] : [first, afterFirst];
+  if (name === GROUP)
+    return afterFirst.some((a) => a === '--help' || a === '-h') ? { help: groupUsage() } : usageError('kubectl needs a command', groupUsage());
+  if (!isCommand(name)) return usageError(`unknown command "${name}"`, name.startsWith(`${GROUP} `) ? groupUsage() : globalUsage());
+  const command = name;
+  const spec: CommandSpec = COMMANDS[command];
   const usage = commandUsage(command);
-  const own: OptionTable = { ...COMMANDS[command].options, ...HELP };
+  const own: OptionTable = { ...spec.options, ...HELP };
   const parsed = parseFlags(rest, own, usage);
   const problems: string[] = [];
+  const positionals: string[] = [];
+  const passOn: string[] = [];
   for (const token of parsed.tokens) {
-    if (token.kind === 'positional') problems.push(`unexpected argument "${token.value}"`);
+    if (token.kind === 'positional') {
+      if (spec.positional && positionals.length === 0) positionals.push(token.value);
+      else problems.push(`unexpected argument "${token.value}"`);
+    }
     if (token.kind === 'option' && !Object.hasOwn(own, token.name)) problems.push(`--${token.name}: ${command} does not take this flag`);
+    if (token.kind === 'option' && Object.hasOwn(DOCTOR, token.name))
+      passOn.push(token.value === undefined ? `--${token.name}` : `--${token.name}=${token.value}`);
   }
   if (problems.length) throw new UsageError(problems.join('\n'), usage);
   const values = parsed.values as Values;
   if (values.help) return { help: usage };
-  const config = buildConfig(command, values, env, hostname, problems);
+  if (spec.positional && positionals.length === 0) problems.push(`${command} needs ${spec.positional}`);
+  const config = buildConfig(command, values, env, hostname, problems, { positional: positionals[0], passOn });
   if (problems.length) throw new UsageError(problems.join('\n'), usage);
   return { config };
+}
+
+function usageError(message: string, usage: string): never {
+  throw new UsageError(message, usage);
 }
 
 /** The config of a command line that runs a command; help or version is a UsageError (tests, callers that only run). */
@@ -278,7 +367,21 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   throw new UsageError('', 'help' in inv ? inv.help : globalUsage());
 }
 
-function buildConfig(command: Command, v: Values, env: Record<string, string | undefined>, hostname: string, problems: string[]): Readonly<Config> {
+interface CommandArgs {
+  /** The command's positional argument (NODE), when it takes one. */
+  positional: string | undefined;
+  /** doctor's flags as given, for `kubectl doctor` to pass on. */
+  passOn: string[];
+}
+
+function buildConfig(
+  command: Command,
+  v: Values,
+  env: Record<string, string | undefined>,
+  hostname: string,
+  problems: string[],
+  args: CommandArgs,
+): Readonly<Config> {
   const str = (name: string): string | undefined => {
     const value = v[name] as string | undefined;
     if (value === '') problems.push(`--${name}: must not be empty`);
@@ -312,7 +415,12 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
     if (!kubernetes && !policyFile)
       problems.push('agent needs a policy source: --policy-file FILE (this host alone) or --kubernetes (ConntrackPolicy objects from the cluster)');
   }
-  const kubeconfig = str('kubeconfig') ?? (env.KUBECONFIG || undefined);
+  const kubectlCommand = command.startsWith(`${GROUP} `);
+  // kubectl reads every file of KUBECONFIG's list (kubectl commands do too); the agent and the controller take it as one file.
+  const kubeconfig = str('kubeconfig') ?? (kubectlCommand ? undefined : env.KUBECONFIG || undefined);
+  const kubeconfigSearch = env.KUBECONFIG ? env.KUBECONFIG.split(':').filter(Boolean) : env.HOME ? [`${env.HOME}/.kube/config`] : [];
+  const context = str('context');
+  const namespace = str('namespace');
   const statusFile = str('status-file');
   const metricsCertDir = str('metrics-cert-dir');
   if (metricsCertDir && !v['metrics-secure']) problems.push('--metrics-cert-dir: only with --metrics-secure');
@@ -323,7 +431,7 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
     sysRoot: str('sys-root') ?? '/sys',
     stateDir: str('state-dir') ?? '/var/lib/conntrack-operator',
     // In a pod NODE_NAME comes from the downward API; on a plain host the hostname names it.
-    nodeName: str('node-name') ?? env.NODE_NAME ?? hostname,
+    nodeName: args.positional ?? str('node-name') ?? env.NODE_NAME ?? hostname,
     nodeLabels: check('node-labels', parseLabels, {}),
     notrackBackend: oneOf('notrack-backend', BACKENDS, 'auto'),
     serviceCidrs: check('service-cidr', parseCidrList, []),
@@ -345,6 +453,13 @@ function buildConfig(command: Command, v: Values, env: Record<string, string | u
     kubernetes,
     podNames: v['no-pod-names'] !== true,
     ...(kubeconfig ? { kubeconfig } : {}),
+    kubeconfigSearch,
+    ...(context ? { context } : {}),
+    ...(namespace ? { namespace } : {}),
+    agentSelector: str('selector') ?? DEFAULT_AGENT_SELECTOR,
+    checkReady: v['check-ready'] === true,
+    kubectl: str('kubectl') ?? 'kubectl',
+    doctorArgs: command === 'kubectl doctor' ? args.passOn : [],
     leaderElect: v['leader-elect'] === true,
     leaseNamespace: str('lease-namespace') ?? env.POD_NAMESPACE ?? 'default',
     identity: env.POD_NAME ?? hostname,

@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMANDS, commandUsage, globalUsage, loadConfig, parseInvocation, UsageError, type Command } from '../src/config.js';
+import {
+  COMMANDS,
+  commandUsage,
+  DEFAULT_AGENT_SELECTOR,
+  globalUsage,
+  groupUsage,
+  loadConfig,
+  parseInvocation,
+  UsageError,
+  type Command,
+} from '../src/config.js';
 
 test('defaults and flags', () => {
   const c = loadConfig(['doctor'], {}, 'host-a');
@@ -72,6 +82,28 @@ const cases: Array<{ name: string; argv: string[]; env?: Record<string, string>;
     check: (c) => assert.equal(c.kubeconfig, '/flag/kc'),
   },
   {
+    name: 'kubectl doctor: NODE, and the doctor flags as given, to pass on',
+    argv: ['kubectl', 'doctor', 'node-1', '-o', 'json', '--no-table', '--sample=0', '--top', '3', '-n', 'ops', '--context', 'prod'],
+    check: (c) =>
+      assert.deepEqual(
+        [c.command, c.nodeName, c.doctorArgs, c.output, c.namespace, c.context, c.kubectl],
+        ['kubectl doctor', 'node-1', ['--output=json', '--no-table', '--sample=0', '--top=3'], 'json', 'ops', 'prod', 'kubectl'],
+      ),
+  },
+  {
+    name: 'kubectl commands: KUBECONFIG is a list kubectl searches, not the --kubeconfig file',
+    argv: ['kubectl', 'status'],
+    env: { KUBECONFIG: '/a/kc:/b/kc', HOME: '/users/u' },
+    check: (c) =>
+      assert.deepEqual([c.kubeconfig, c.kubeconfigSearch, c.namespace, c.agentSelector], [undefined, ['/a/kc', '/b/kc'], undefined, DEFAULT_AGENT_SELECTOR]),
+  },
+  {
+    name: 'kubectl commands: without KUBECONFIG, ~/.kube/config',
+    argv: ['kubectl', 'status', '--check-ready', '-l', 'app=x', '--kubeconfig', '/flag/kc'],
+    env: { HOME: '/users/u' },
+    check: (c) => assert.deepEqual([c.kubeconfig, c.kubeconfigSearch, c.checkReady, c.agentSelector], ['/flag/kc', ['/users/u/.kube/config'], true, 'app=x']),
+  },
+  {
     name: 'no kubeconfig: in-cluster',
     argv: ['controller', '--leader-elect'],
     check: (c) => assert.deepEqual([c.kubeconfig, c.leaderElect], [undefined, true]),
@@ -113,6 +145,14 @@ const bad: Array<{ argv: string[]; message: RegExp }> = [
   { argv: ['controller', '--health-addr', '9755'], message: /--health-addr: "9755" is not host:port/ },
   { argv: ['doctor', '--metrics-secure'], message: /--metrics-secure: doctor does not take this flag/ },
   { argv: ['doctor', '--proc-root='], message: /--proc-root: must not be empty/ },
+  { argv: ['kubectl'], message: /^kubectl needs a command/ },
+  { argv: ['kubectl', 'logs'], message: /^unknown command "kubectl logs"/ },
+  { argv: ['kubectl', 'doctor'], message: /^kubectl doctor needs NODE/ },
+  { argv: ['kubectl', 'doctor', 'a', 'b'], message: /^unexpected argument "b"/ },
+  { argv: ['kubectl', 'doctor', 'a', '--proc-root', '/x'], message: /--proc-root: kubectl doctor does not take this flag/ },
+  { argv: ['kubectl', 'status', 'a'], message: /^unexpected argument "a"/ },
+  { argv: ['kubectl', 'status', '--check-ready', '-o', 'xml'], message: /--output: "xml" is not one of/ },
+  { argv: ['doctor', '-n', 'x'], message: /-n: unknown flag/ },
 ];
 for (const tc of bad) {
   test(`config rejects ${tc.argv.join(' ')}`, () => {
@@ -133,9 +173,10 @@ test('every problem of a command line is reported at once', () => {
 test('help and version', () => {
   for (const argv of [[], ['help'], ['--help'], ['-h']]) assert.deepEqual(parseInvocation(argv, {}, 'h'), { help: globalUsage() });
   assert.deepEqual(parseInvocation(['--version'], {}, 'h'), { version: true });
+  assert.deepEqual(parseInvocation(['kubectl', '--help'], {}, 'h'), { help: groupUsage() });
   for (const command of Object.keys(COMMANDS) as Command[]) {
     // --help wins over missing required flags: `plan --help` needs no --policy.
-    for (const flag of ['--help', '-h']) assert.deepEqual(parseInvocation([command, flag], {}, 'h'), { help: commandUsage(command) });
+    for (const flag of ['--help', '-h']) assert.deepEqual(parseInvocation([...command.split(' '), flag], {}, 'h'), { help: commandUsage(command) });
   }
 });
 

@@ -25,7 +25,7 @@ export interface Probe {
 }
 
 export interface KubeletSide {
-  /** The node's network namespace (hostNetwork: true): a path such as /run/netns/NAME. */
+  /** A path such as /run/netns/NAME: the node's network namespace for a hostNetwork pod, else the pod network to join. */
   netnsPath: string;
   /** spec.nodeName, for fieldRef env. */
   nodeName: string;
@@ -41,17 +41,20 @@ export interface KubeletSide {
   extraMounts?: Array<{ source: string; target: string; readOnly: boolean }>;
 }
 
-export interface PodmanRun {
+export interface PodmanPodRun {
   /** Options between `podman run` and the image. */
   options: string[];
   /** The container's args (after the image). */
   args: string[];
   /** Host paths the volumes need, with their hostPath type. */
   hostPaths: HostPathNeed[];
-  liveness: Probe;
-  readiness: Probe;
   /** The container's named ports. */
   ports: Record<string, number>;
+}
+
+export interface PodmanRun extends PodmanPodRun {
+  liveness: Probe;
+  readiness: Probe;
 }
 
 // A rendered manifest, of any shape: every field read is checked where it is used.
@@ -85,14 +88,27 @@ function probe(field: string, p: Obj | undefined, ports: Obj[]): Probe {
   return { path: get.path, port, ...(get.host ? { host: get.host as string } : {}) };
 }
 
+/** The agent DaemonSet's pod: host network, with its probes. */
 export function podmanRunOptions(daemonSet: Obj, kubelet: KubeletSide): PodmanRun {
   const pod = daemonSet.spec?.template?.spec as Obj | undefined;
-  if (!pod || pod.containers?.length !== 1) throw new Error('spec.template.spec.containers: expected exactly one container');
+  if (pod && pod.hostNetwork !== true) throw new Error('spec.template.spec.hostNetwork: only host-network pods are translated');
+  const run = podRunOptions(pod, kubelet, 'spec.template.spec');
+  const c = pod!.containers[0] as Obj;
+  const at = `containers[${c.name}]`;
+  const ports = (c.ports ?? []) as Obj[];
+  return { ...run, liveness: probe(`${at}.livenessProbe`, c.livenessProbe, ports), readiness: probe(`${at}.readinessProbe`, c.readinessProbe, ports) };
+}
+
+/**
+ * One pod's only container (a PodSpec, as in a Pod or a template): in kubelet.netnsPath, the node's
+ * network for a hostNetwork pod, else the pod network the caller provides. Probes are not read.
+ */
+export function podRunOptions(pod: Obj | undefined, kubelet: KubeletSide, field = 'spec'): PodmanPodRun {
+  if (!pod || pod.containers?.length !== 1) throw new Error(`${field}.containers: expected exactly one container`);
   const c = pod.containers[0] as Obj;
   const at = `containers[${c.name}]`;
   const options: string[] = [];
 
-  if (pod.hostNetwork !== true) throw new Error('spec.template.spec.hostNetwork: only host-network pods are translated');
   options.push(`--network=ns:${kubelet.netnsPath}`);
 
   const seccomp = pod.securityContext?.seccompProfile?.type ?? c.securityContext?.seccompProfile?.type;
@@ -100,9 +116,17 @@ export function podmanRunOptions(daemonSet: Obj, kubelet: KubeletSide): PodmanRu
   else if (seccomp !== undefined && seccomp !== 'RuntimeDefault') throw new Error(`seccompProfile.type: ${seccomp} is not translated`);
 
   const sc = (c.securityContext ?? {}) as Obj;
+  const podSc = (pod.securityContext ?? {}) as Obj;
   if (sc.privileged) options.push('--privileged');
   if (sc.allowPrivilegeEscalation === false) options.push('--security-opt=no-new-privileges');
-  if (sc.runAsUser !== undefined) options.push(`--user=${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}`);
+  // The container's settings win over the pod's, as the kubelet merges them.
+  const user = sc.runAsUser ?? podSc.runAsUser;
+  const group = sc.runAsGroup ?? podSc.runAsGroup;
+  // The kubelet refuses to start a runAsNonRoot container as root; with no runAsUser it checks the image's user, which is not read here.
+  if ((sc.runAsNonRoot ?? podSc.runAsNonRoot) === true && !(typeof user === 'number' && user > 0)) {
+    throw new Error(`${at}.securityContext.runAsNonRoot: needs a runAsUser other than 0 here (the image's user is not read)`);
+  }
+  if (user !== undefined) options.push(`--user=${user}${group !== undefined ? `:${group}` : ''}`);
   // Kubernetes adds no tmpfs over a read-only root; podman would (/tmp, /run, /var/tmp).
   if (sc.readOnlyRootFilesystem) options.push('--read-only', '--read-only-tmpfs=false');
   // As containerd's CRI does: a privileged container gets every capability, its add/drop lists are not applied.
@@ -156,8 +180,6 @@ export function podmanRunOptions(daemonSet: Obj, kubelet: KubeletSide): PodmanRu
     options,
     args: expandArgs((c.args ?? []) as string[], env),
     hostPaths,
-    liveness: probe(`${at}.livenessProbe`, c.livenessProbe, ports),
-    readiness: probe(`${at}.readinessProbe`, c.readinessProbe, ports),
     ports: Object.fromEntries(ports.filter((p) => p.name).map((p) => [p.name as string, p.containerPort as number])),
   };
 }

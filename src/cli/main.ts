@@ -5,7 +5,7 @@
 // host commands never load the Kubernetes client (about 1 s and 100 MB).
 // Errors reach the user as one clear line, never a stack trace.
 import { hostname } from 'node:os';
-import { parseInvocation, UsageError, type Config, type Invocation } from '../config.js';
+import { commandTitle, parseInvocation, UsageError, type Config, type Invocation } from '../config.js';
 import { errorText } from '../errors.js';
 import { InputError } from './input-error.js';
 
@@ -26,6 +26,10 @@ async function run(config: Config): Promise<number> {
       return (await import('./agent.js')).runAgent(config, await host(), await logger(config.nodeName), terminated());
     case 'controller':
       return (await import('./controller.js')).runController(config, await logger(config.identity), terminated());
+    case 'kubectl status':
+      return (await import('./kubectl-status.js')).runKubectlStatus(config, process.stdout);
+    case 'kubectl doctor':
+      return (await import('./kubectl-doctor.js')).runKubectlDoctor(config, process.stderr);
   }
 }
 
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
   } catch (err) {
     // InputError texts are complete; others get the command's name for context.
     const message = errorText(err);
-    process.stderr.write(err instanceof InputError ? `${message}\n` : `conntrack-operator ${config.command}: ${message}\n`);
+    process.stderr.write(err instanceof InputError ? `${message}\n` : `${commandTitle(config.command)}: ${message}\n`);
     process.exitCode = 1;
   }
 }

@@ -15,6 +15,7 @@ import {
   Watch,
   type CoreV1Event,
   type V1Lease,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, GROUP_VERSION } from '../api/v1alpha1/names.js';
 import type { KubeObject, ListWatch, WatchEventType } from './reflector.js';
@@ -137,6 +138,11 @@ export class ClusterApi {
       },
       watch: (rv, onEvent, done) => this.watch(`/apis/networking.k8s.io/${version}/servicecidrs`, rv, {}, onEvent, done),
     };
+  }
+
+  /** One list of the pods of a namespace, by label selector and optionally field selector (no watch: the kubectl commands look once). */
+  async listPods(namespace: string, labelSelector: string, fieldSelector?: string): Promise<V1Pod[]> {
+    return (await this.core.listNamespacedPod({ namespace, labelSelector, ...(fieldSelector ? { fieldSelector } : {}) })).items;
   }
 
   private async watch(

@@ -18,7 +18,7 @@
 // does not: a list not older than an expired resourceVersion is still served.
 
 import { Backoff } from '../backoff.js';
-import { errorText, statusCode } from '../errors.js';
+import { apiStatus, errorText, statusCode } from '../errors.js';
 import type { Log } from '../logger.js';
 
 export interface KubeObject {
@@ -191,25 +191,9 @@ export class Reflector<T extends KubeObject> {
 /** client-go's isExpiredError || isTooLargeResourceVersionError, for a failed list. */
 function isResourceVersionUnavailable(err: unknown): boolean {
   if (statusCode(err) === 410) return true;
-  const causes = statusBody(err)?.details?.causes ?? [];
+  const causes = apiStatus(err)?.details?.causes ?? [];
   // Apiservers 1.17.0-1.18.5 set only the cause's message, not its reason.
   return causes.some((c) => c.reason === 'ResourceVersionTooLarge' || (statusCode(err) === 504 && c.message === 'Too large resource version'));
-}
-
-interface Status {
-  details?: { causes?: Array<{ reason?: string; message?: string }> };
-}
-
-/** The Status body of a failed request (@kubernetes/client-node's ApiException keeps it as text). */
-function statusBody(err: unknown): Status | undefined {
-  const body = typeof err === 'object' && err !== null ? (err as { body?: unknown }).body : undefined;
-  if (typeof body === 'object' && body !== null) return body as Status;
-  if (typeof body !== 'string') return undefined;
-  try {
-    return JSON.parse(body) as Status;
-  } catch {
-    return undefined;
-  }
 }
 
 function nameOf(o: KubeObject): string {

@@ -20,10 +20,12 @@ function cliArgv(args: string[], prefix: string[] = []): string[] {
   return [...prefix, process.execPath, '--import', 'tsx', MAIN, ...args];
 }
 
-export function runCli(args: string[], opts: { prefix?: string[]; timeoutMs?: number } = {}): Promise<CliResult> {
+/** `env` replaces the environment (PATH and HOME are kept unless given). */
+export function runCli(args: string[], opts: { prefix?: string[]; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
   const argv = cliArgv(args, opts.prefix);
+  const env = opts.env ? { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', ...opts.env } : process.env;
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

@@ -41,6 +41,7 @@ const host = ['--proc-root', join(TREE, 'proc'), '--sys-root', join(TREE, 'sys')
 const CASES: Array<{ args: string[]; code: number; allowed: string[]; reaches?: string }> = [
   { args: ['--help'], code: 0, allowed: [] },
   { args: ['agent', '--help'], code: 0, allowed: [] },
+  { args: ['kubectl', 'doctor', '--help'], code: 0, allowed: [] },
   { args: ['doctor', '--json', '--top', '3', ...host], code: 0, allowed: [], reaches: 'src/kernel/table-summary.ts' },
   { args: ['doctor', '-o', 'yaml', '--no-table', ...host], code: 0, allowed: ['js-yaml'] },
   {

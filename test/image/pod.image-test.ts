@@ -7,6 +7,7 @@
 // network namespace this test makes, which plays the node's network.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,9 +16,10 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { dump } from 'js-yaml';
-import { daemonSetOf, podmanRunOptions, type HostPathNeed, type KubeletSide, type PodmanRun } from '../../scripts/image/pod-to-podman.js';
+import { daemonSetOf, podmanRunOptions, podRunOptions, type HostPathNeed, type KubeletSide, type PodmanRun } from '../../scripts/image/pod-to-podman.js';
 import { RealCommandRunner, type CommandResult } from '../../src/kernel/command-runner.js';
-import { componentObject, renderChart } from '../packaging/render.js';
+import { componentObject, findObject, renderChart, type K8sObject } from '../packaging/render.js';
+import { MAIN } from '../cli/cli-support.js';
 import { envtestConfigured } from '../support/kube/envtest.js';
 import { writeKubeconfig } from '../support/kube/kubeconfig.js';
 import { ensureKubeTools } from '../support/kube/tools.js';
@@ -30,7 +32,8 @@ const PODMAN = join(ROOT, 'scripts/image/podman.sh');
 const BUILD = join(ROOT, 'scripts/image/build.sh');
 // With KUBEBUILDER_ASSETS (the envtest convention) the real kube-apiserver, else the in-process test server.
 const CRDS = join(ROOT, 'crds');
-const TAG = 'localhost/conntrack-operator:image-test';
+// One tag per checkout: worktrees on one machine share podman's images, and each test must run the image it built.
+const TAG = `localhost/conntrack-operator:image-test-${createHash('sha256').update(ROOT).digest('hex').slice(0, 8)}`;
 const NODE = 'image-node';
 const NETFILTER = '/proc/sys/net/netfilter';
 const runner = new RealCommandRunner();
@@ -245,14 +248,18 @@ async function standaloneAgent(t: TestContext, ns: string, ds: any, kubelet: Kub
   }
 }
 
-async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSide, dir: string, rbac: object[]): Promise<void> {
+const serviceAccountUser = (namespace: string, name: string) => ({
+  name: `system:serviceaccount:${namespace}:${name}`,
+  groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+});
+
+async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSide, dir: string, rbac: object[], hook: K8sObject[]): Promise<void> {
   const { kubectl } = await ensureKubeTools();
   const sa = ds.spec.template.spec.serviceAccountName as string;
   const user = `system:serviceaccount:${ds.metadata.namespace}:${sa}`;
+  const hookUser = serviceAccountUser(ds.metadata.namespace, findObject(hook, 'ServiceAccount').metadata.name);
   t.diagnostic(`API server: ${envtestConfigured() ? 'kube-apiserver from KUBEBUILDER_ASSETS' : 'the in-process test server'}`);
-  const api = await serveApiIn(ns, [
-    { name: user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ds.metadata.namespace}`, 'system:authenticated'] },
-  ]);
+  const api = await serveApiIn(ns, [serviceAccountUser(ds.metadata.namespace, sa), hookUser]);
   const token = api.served.tokens[user]!;
   let agent: Container | null = null;
   try {
@@ -268,21 +275,24 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     await k(['apply', '-f', '-'], POLICY);
 
     // What the kubelet gives every pod: the service account token volume and the API's address.
-    const saDir = join(dir, 'serviceaccount');
-    await mkdir(saDir);
-    await writeFile(join(saDir, 'token'), token);
-    await writeFile(join(saDir, 'ca.crt'), Buffer.from(api.served.caData, 'base64'));
-    await writeFile(join(saDir, 'namespace'), ds.metadata.namespace);
-    const url = new URL(api.served.url);
-    const side: KubeletSide = {
-      ...withStateDir(ds, kubelet, join(dir, 'state-cluster')),
-      extraEnv: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
-      extraMounts: [{ source: saDir, target: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+    const podSide = async (account: string, accountToken: string): Promise<Pick<KubeletSide, 'extraEnv' | 'extraMounts'>> => {
+      const saDir = join(dir, `serviceaccount-${account}`);
+      await mkdir(saDir);
+      await writeFile(join(saDir, 'token'), accountToken);
+      await writeFile(join(saDir, 'ca.crt'), Buffer.from(api.served.caData, 'base64'));
+      await writeFile(join(saDir, 'namespace'), ds.metadata.namespace);
+      const url = new URL(api.served.url);
+      return {
+        extraEnv: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
+        extraMounts: [{ source: saDir, target: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+      };
     };
+    const side: KubeletSide = { ...withStateDir(ds, kubelet, join(dir, 'state-cluster')), ...(await podSide(sa, token)) };
     const run = podmanRunOptions(ds, side);
     await prepareHostPaths(run.hostPaths);
     const before = await netfilterValues(ns);
     const name = `ctop-image-cluster-${process.pid}`;
+    const startedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     agent = await startContainer(name, run.options, run.args);
     // Before its RBAC exists every call is refused: not ready, and /readyz says why.
     const refused = await until(
@@ -302,6 +312,62 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
     await readyWithin(ns, run, agent);
     t.diagnostic(`in-cluster: agent RSS in the container ${Math.round((await rssKiB(name)) / 1024)} MiB`);
 
+    // The agent's Pod object, as the DaemonSet controller and the kubelet would have left it; without the
+    // priority class, which a real server's Priority admission would look up and this test does not install.
+    await k(['create', 'namespace', ds.metadata.namespace]);
+    const { priorityClassName: _unused, ...podSpec } = ds.spec.template.spec;
+    const agentPod = (podName: string, nodeName: string) =>
+      dump({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: podName, namespace: ds.metadata.namespace, labels: ds.spec.template.metadata.labels },
+        spec: { ...podSpec, nodeName },
+      });
+    const podName = `${ds.metadata.name}-${NODE}`;
+    await k(['apply', '-f', '-'], agentPod(podName, NODE));
+    await k([
+      'patch',
+      'pod',
+      podName,
+      '-n',
+      ds.metadata.namespace,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { phase: 'Running', startTime: startedAt } }),
+    ]);
+    await t.test('kubectl conntrack doctor NODE: doctor runs in the agent container (kubectl exec played by podman exec)', () =>
+      pluginDoctor(ns, admin, ds.metadata.namespace, podName, name, dir),
+    );
+    await t.test(
+      "helm test's hook pod, run from the image under its own ServiceAccount: passes on a Ready agent, fails naming a node without one",
+      async () => {
+        await k(
+          ['apply', '-f', '-'],
+          hook
+            .filter((o) => o.kind !== 'Pod')
+            .map((o) => dump(o))
+            .join('---\n'),
+        );
+        const hookPod = findObject(hook, 'Pod');
+        const hookRun = podRunOptions(hookPod.spec, {
+          netnsPath: kubelet.netnsPath,
+          nodeName: NODE,
+          ...(await podSide(hookPod.spec.serviceAccountName, api.served.tokens[hookUser.name]!)),
+        });
+        const runHook = () => runner.run(PODMAN, ['run', '--rm', ...hookRun.options, TAG, ...hookRun.args], { timeoutMs: 120_000 });
+        const passed = await runHook();
+        assert.equal(passed.code, 0, `${passed.stdout}${passed.stderr}`);
+        assert.match(passed.stdout, new RegExp(`^${NODE} .* True `, 'm'));
+        assert.match(passed.stdout, /READY: all 1 agent node\(s\)\n$/);
+        await k(['apply', '-f', '-'], agentPod(`${ds.metadata.name}-silent`, 'silent-node'));
+        const failed = await runHook();
+        assert.equal(failed.code, 2, `${failed.stdout}${failed.stderr}`);
+        assert.match(failed.stdout, /node silent-node: no ConntrackStatus: its agent has not reported/);
+        assert.match(failed.stdout, /NOT READY: 1 of 2 agent node\(s\)\n$/);
+      },
+    );
+
     await k(['delete', 'ctpol', 'image-test']);
     await until(
       'every value restored after the policy was deleted',
@@ -316,6 +382,44 @@ async function inCluster(t: TestContext, ns: string, ds: any, kubelet: KubeletSi
   }
 }
 
+/**
+ * `kubectl conntrack doctor NODE` from the test (in the namespace, where the API server listens), with a
+ * kubectl whose `exec` is podman's into the agent's container: the pod lookup goes to the API server, the
+ * command the plugin builds runs in the agent container as built, and doctor reads the node through /host/proc.
+ */
+async function pluginDoctor(ns: string, kubeconfig: string, namespace: string, podName: string, container: string, dir: string): Promise<void> {
+  const shim = join(dir, 'kubectl-exec-by-podman');
+  await writeFile(
+    shim,
+    `#!/bin/sh
+# kubectl [--kubeconfig F] [--context C] exec --namespace NS POD --container C -- CMD...: podman exec of the pod's container.
+args="$*"
+case "$args" in *"exec --namespace ${namespace} ${podName} --container agent -- "*) ;; *) echo "unexpected kubectl $args" >&2; exit 97 ;; esac
+while [ "$1" != "--" ]; do shift; done
+shift
+# podman in this test's mount namespace: ip netns exec mounts a /sys of its own, without the cgroups runc joins.
+exec nsenter --mount=/proc/${process.pid}/ns/mnt ${PODMAN} exec ${container} "$@"
+`,
+    { mode: 0o755 },
+  );
+  const r = await execIn(
+    ns,
+    process.execPath,
+    ['--import', 'tsx', MAIN, 'kubectl', 'doctor', NODE, '--kubeconfig', kubeconfig, '-n', namespace, '--kubectl', shim, '-o', 'json', '--sample', '0'],
+    {
+      timeoutMs: 120_000,
+    },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const doctor = JSON.parse(r.stdout) as { kernel: { netnsInode: number; hostNetworkNamespace: boolean }; unreadable: Array<{ path: string }> };
+  assert.equal(doctor.kernel.netnsInode, statSync(`/run/netns/${ns}`).ino, "the node's (the test namespace's) table, seen from the agent container");
+  assert.equal(doctor.kernel.hostNetworkNamespace, false);
+  assert.deepEqual(
+    doctor.unreadable.filter((u) => !refusedOnHostToo(u.path)),
+    [],
+  );
+}
+
 test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 25 * 60_000 }, async (t) => {
   const started = Date.now();
   await ok(BUILD, [TAG], 20 * 60_000);
@@ -324,6 +428,7 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
 
   const rendered = await renderChart();
   const ds = daemonSetOf(rendered.text);
+  const hook = (await renderChart([], ['--show-only', 'templates/tests/agents-ready.yaml'], undefined, { tests: true })).objects;
   const rbac = [componentObject(rendered.objects, 'ClusterRole', 'agent'), componentObject(rendered.objects, 'ClusterRoleBinding', 'agent')];
   const dir = await mkdtemp(join(tmpdir(), 'ctop-image-'));
   try {
@@ -370,7 +475,7 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
         );
       }
       await t.test("in-cluster: the agent reaches the API server with a token bound to the chart's RBAC and publishes its ConntrackStatus", (st) =>
-        inCluster(st, ns, ds, kubelet, dir, rbac),
+        inCluster(st, ns, ds, kubelet, dir, rbac, hook),
       );
     });
   } finally {

@@ -86,6 +86,42 @@ describe('watch', () => {
     stream.close();
   });
 
+  it('refuses a watch-list (sendInitialEvents) without progress notifications: 422 without NotOlderThan, else a 500 inside the stream, which client-go takes as "list and watch instead"', async () => {
+    const bad = await api.request('GET', `${GADGETS}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true`);
+    assert.equal(bad.status, 422);
+    assert.equal(
+      bad.body.message,
+      'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan',
+    );
+    assert.deepEqual(bad.body.details, {
+      group: 'meta.k8s.io',
+      kind: 'ListOptions',
+      causes: [
+        {
+          reason: 'FieldValueForbidden',
+          message: 'Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan',
+          field: 'resourceVersionMatch',
+        },
+      ],
+    });
+    const stream = await watch('sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=5');
+    assert.equal(stream.status, 200);
+    const event = await stream.next();
+    assert.deepEqual(event, {
+      type: 'ERROR',
+      object: {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: 'a watch stream was requested by the client but the required storage feature RequestWatchProgress is disabled',
+        reason: 'InternalError',
+        code: 500,
+      },
+    });
+    assert.deepEqual(await stream.ended, { clean: true });
+  });
+
   it('starts with ADDED for every existing object when resourceVersion is unset or "0"', async () => {
     await create('init-a', { batch: 'init' });
     await create('init-b', { batch: 'init' });

@@ -2,8 +2,8 @@
 // options (what test:image runs), and a clear error for what it cannot say.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { daemonSetOf, podmanRunOptions, type KubeletSide } from '../../scripts/image/pod-to-podman.js';
-import { renderChart } from './render.js';
+import { daemonSetOf, podmanRunOptions, podRunOptions, type KubeletSide } from '../../scripts/image/pod-to-podman.js';
+import { findObject, renderChart } from './render.js';
 
 const KUBELET: KubeletSide = {
   netnsPath: '/run/netns/n1',
@@ -115,4 +115,23 @@ test('what the translation cannot say is an error naming the field', async () =>
   }
   const { podIP: _, ...withoutPodIP } = KUBELET;
   assert.throws(() => podmanRunOptions(base, withoutPodIP), /env\[POD_IP\]/, 'status.podIP without the pod IP');
+});
+
+test("the helm test hook's pod: its own network to join, the pod's user for its container, no capabilities, its args", async () => {
+  const { objects } = await renderChart([], ['--show-only', 'templates/tests/agents-ready.yaml'], undefined, { tests: true });
+  const pod = findObject(objects, 'Pod');
+  const run = podRunOptions(pod.spec, { netnsPath: '/run/netns/n1', nodeName: 'node-1' });
+  assert.deepEqual(run.options, [
+    '--network=ns:/run/netns/n1',
+    '--security-opt=no-new-privileges',
+    '--user=1000:1000',
+    '--read-only',
+    '--read-only-tmpfs=false',
+    '--cap-drop=ALL',
+    '--memory=160m',
+  ]);
+  assert.deepEqual(run.args.slice(0, 3), ['kubectl', 'status', '--check-ready']);
+  const root = structuredClone(pod.spec);
+  delete root.securityContext.runAsUser;
+  assert.throws(() => podRunOptions(root, KUBELET), /containers\[agents-ready\]\.securityContext\.runAsNonRoot: needs a runAsUser other than 0/);
 });

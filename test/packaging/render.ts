@@ -20,9 +20,26 @@ export interface Rendered {
   objects: K8sObject[];
 }
 
-/** `helm template` with `--set` pairs (e.g. "agent.privileged=true"); throws with helm's stderr on failure. */
-export async function renderChart(sets: string[] = [], extraArgs: string[] = [], release = { name: RELEASE, namespace: NAMESPACE }): Promise<Rendered> {
-  const args = ['template', release.name, CHART_DIR, '--namespace', release.namespace, ...sets.flatMap((s) => ['--set', s]), ...extraArgs];
+/**
+ * `helm template` with `--set` pairs (e.g. "agent.privileged=true"); throws with helm's stderr on failure.
+ * What `helm install` creates: the `helm test` hook is left out unless `tests` is set.
+ */
+export async function renderChart(
+  sets: string[] = [],
+  extraArgs: string[] = [],
+  release = { name: RELEASE, namespace: NAMESPACE },
+  { tests = false } = {},
+): Promise<Rendered> {
+  const args = [
+    'template',
+    release.name,
+    CHART_DIR,
+    '--namespace',
+    release.namespace,
+    ...sets.flatMap((s) => ['--set', s]),
+    ...(tests ? [] : ['--skip-tests']),
+    ...extraArgs,
+  ];
   const result = await runHelm(args);
   if (result.code !== 0) throw new Error(`helm ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
   const objects = loadAll(result.stdout).filter((o): o is K8sObject => o !== null && typeof o === 'object');

@@ -25,7 +25,7 @@ import { selectorsOf } from './selectors.js';
 import { ObjectStore } from './store.js';
 import { ApiError, badRequest, methodNotAllowed, PageNotFound, statusBody, unsupportedMediaType } from './status-errors.js';
 import { toTable, wantsTable } from './table.js';
-import { WatchHub } from './watch.js';
+import { isWatchList, WatchHub } from './watch.js';
 import { SERVICE_CLUSTER_IP_RANGE } from './envtest.js';
 
 export interface TestApiServerOptions {
@@ -242,6 +242,7 @@ class ApiServer {
     if (!route.subresource && !info.verbs.includes(verb)) throw methodNotAllowed();
     if (verb === 'watch') {
       const timeout = Number(query.get('timeoutSeconds') ?? this.opts.defaultWatchTimeoutSeconds ?? 1800);
+      const watchList = isWatchList(query);
       entry.status = 200;
       this.watches.serve(
         {
@@ -251,6 +252,7 @@ class ApiServer {
           matches: selectorsOf(query, info),
           bookmarks: query.get('allowWatchBookmarks') === 'true',
           timeoutSeconds: timeout,
+          watchList,
           ...(wantsTable(req.headers.accept) ? { table: { includeObject: query.get('includeObject') ?? 'Metadata' } } : {}),
         },
         res,

@@ -6,7 +6,7 @@ import { apiVersionOf, type ResourceInfo } from './resources.js';
 import { clone, type JsonObject } from './schema-walk.js';
 import type { Matcher } from './selectors.js';
 import { grKey, metaOf, type ObjectStore, type StoreEvent } from './store.js';
-import { expired } from './status-errors.js';
+import { expired, fieldErrors, invalid, statusBody } from './status-errors.js';
 import { toTable } from './table.js';
 import { toWire } from './wire-format.js';
 
@@ -19,6 +19,27 @@ export interface WatchRequest {
   timeoutSeconds: number;
   /** Accept asked for meta.k8s.io Tables (kubectl get -w): objects become one-row Tables. */
   table?: { includeObject: string };
+  /** A watch-list (sendInitialEvents=true): refused inside the stream, as the reference server does. */
+  watchList?: boolean;
+}
+
+/**
+ * Watch-list (KEP-3157: sendInitialEvents=true, the initial state as events ending in a bookmark
+ * annotated k8s.io/initial-events-end) as the reference kube-apiserver 1.32 on Debian's etcd answers
+ * it: sendInitialEvents needs resourceVersionMatch=NotOlderThan (422 otherwise), and then the watch
+ * fails inside its 200 stream, 500 "RequestWatchProgress is disabled" (that etcd lacks progress
+ * notifications). client-go (kubectl, helm) then falls back to list and watch; a server that
+ * ignored the parameter would leave it waiting for the bookmark that ends the initial events.
+ */
+export function isWatchList(query: URLSearchParams): boolean {
+  const send = query.get('sendInitialEvents');
+  if (send === null) return false;
+  if (query.get('resourceVersionMatch') !== 'NotOlderThan') {
+    throw invalid({ kind: 'ListOptions', group: 'meta.k8s.io' }, '', [
+      fieldErrors.forbidden('resourceVersionMatch', 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan'),
+    ]);
+  }
+  return send === 'true';
 }
 
 export interface WatchTiming {
@@ -64,6 +85,14 @@ export class WatchHub {
     // Clients wait for the status line before they start acting; send it now, as kube-apiserver does.
     res.flushHeaders();
     const send = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
+    if (req.watchList) {
+      send(
+        'ERROR',
+        statusBody(500, 'InternalError', 'a watch stream was requested by the client but the required storage feature RequestWatchProgress is disabled'),
+      );
+      res.end();
+      return;
+    }
     let headersSent = false;
     // As kube-apiserver does, only the first Table of a watch carries the column definitions.
     const asEvent = (obj: JsonObject): JsonObject => {
