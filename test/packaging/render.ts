@@ -20,13 +20,21 @@ export interface Rendered {
   objects: K8sObject[];
 }
 
-/** `helm template` with `--set` pairs (e.g. "agent.privileged=true"); throws with helm's stderr on failure. */
-export async function renderChart(sets: string[] = [], extraArgs: string[] = []): Promise<Rendered> {
-  const args = ['template', RELEASE, CHART_DIR, '--namespace', NAMESPACE, ...sets.flatMap((s) => ['--set', s]), ...extraArgs];
+/** `helm template` with `--set` pairs (e.g. "agent.privileged=true") of the chart folder or a packaged chart; throws with helm's stderr on failure. */
+export async function renderChart(sets: string[] = [], extraArgs: string[] = [], chart = CHART_DIR): Promise<Rendered> {
+  const args = ['template', RELEASE, chart, '--namespace', NAMESPACE, ...sets.flatMap((s) => ['--set', s]), ...extraArgs];
   const result = await runHelm(args);
   if (result.code !== 0) throw new Error(`helm ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
   const objects = loadAll(result.stdout).filter((o): o is K8sObject => o !== null && typeof o === 'object');
   return { text: result.stdout, objects };
+}
+
+/** `helm package` of the chart into dir, as a release publishes it; returns the .tgz's path. */
+export async function packageChart(dir: string): Promise<string> {
+  const result = await runHelm(['package', CHART_DIR, '--destination', dir]);
+  const path = /saved it to: (\S+\.tgz)\s*$/.exec(result.stdout)?.[1];
+  if (result.code !== 0 || !path) throw new Error(`helm package exited ${result.code}: ${result.stdout}${result.stderr}`);
+  return path;
 }
 
 export function findObject(objects: K8sObject[], kind: string, name?: string): K8sObject {
