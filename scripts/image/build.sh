@@ -49,7 +49,8 @@ if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
   secret=(--secret "id=npmrc,src=$npmrc")
 fi
 
-"$here/podman.sh" build --pull=never --platform "$platform" --build-arg "VERSION=$version" "${secret[@]}" --tag "$tag" "$root" >&2
+# BUILDPLATFORM: Docker's BuildKit sets it, podman 4.3's buildah does not.
+"$here/podman.sh" build --pull=never --platform "$platform" --build-arg "BUILDPLATFORM=$native" --build-arg "VERSION=$version" "${secret[@]}" --tag "$tag" "$root" >&2
 
 # The SBOM beside the image: the image has no shell, so copy it out of a container never started.
 mkdir -p "$(dirname "$sbom")"

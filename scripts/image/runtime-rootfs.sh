@@ -57,7 +57,10 @@ mkdir -p "$out/root" "$out/home/node" "$out/tmp"
 chown 1000:1000 "$out/home/node"
 chmod 0700 "$out/root"
 chmod 1777 "$out/tmp"
-# Documentation, manuals and translations: not run. The licences (copyright files) stay.
+# What nothing here uses, as dpkg's path-exclude would leave it out: documentation,
+# manuals, translations (the licences, copyright files, stay), and glibc's
+# iconv modules (gconv: 8 MB, 20 MB on arm64's 64 KiB-aligned files; node
+# converts with its own ICU, the netfilter tools convert nothing).
 find "$out/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
-rm -rf "$out/usr/share/man" "$out/usr/share/info" "$out/usr/share/locale" "$out/usr/share/lintian" "$out/usr/share/bug"
 find "$out/usr/share/doc" -mindepth 1 -type d -empty -delete
+rm -rf "$out/usr/share/man" "$out/usr/share/info" "$out/usr/share/locale" "$out/usr/share/lintian" "$out/usr/share/bug" "$out"/usr/lib/*-linux-gnu/gconv
