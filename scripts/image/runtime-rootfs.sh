@@ -43,18 +43,18 @@ for deb in "$work"/cache/archives/*.deb "$work"/alone/*.deb; do
 done
 
 # What the image needs of a base system: its users (root; "node", uid 1000,
-# that the chart runs the controller as), name lookups from files first, /tmp.
+# that the chart runs the controller as, with no home: nothing writes there),
+# name lookups from files first, /tmp.
 cat >"$out/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/usr/sbin/nologin
-node:x:1000:1000:node:/home/node:/usr/sbin/nologin
+node:x:1000:1000:node:/nonexistent:/usr/sbin/nologin
 EOF
 cat >"$out/etc/group" <<'EOF'
 root:x:0:
 node:x:1000:
 EOF
 printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$out/etc/nsswitch.conf"
-mkdir -p "$out/root" "$out/home/node" "$out/tmp"
-chown 1000:1000 "$out/home/node"
+mkdir -p "$out/root" "$out/tmp"
 chmod 0700 "$out/root"
 chmod 1777 "$out/tmp"
 # What nothing here uses, as dpkg's path-exclude would leave it out: documentation,
