@@ -1,6 +1,9 @@
-// The tool as users start it: whole processes of the built dist/, timed from
-// outside, paired with a yardstick run in turn (A B A B ...), every figure
-// min/median/max. `npm run bench -- process`.
+// The tool as users start it: whole processes of the package's bin
+// (bin/conntrack-operator: the bundle `npm run build` makes, under node
+// --optimize-for-size, as the image's ENTRYPOINT runs it; dockerfile.test.ts
+// holds the two to the same command line), timed from outside, paired with a
+// yardstick run in turn (A B A B ...), every figure min/median/max.
+// `npm run bench -- process`.
 // 1. `--help` and `doctor --no-table` vs `node -e 0` (start-up cost).
 // 2. In a namespace it creates, filled with 200,000 UDP entries (bounded sends
 //    to 127.0.0.0/8): `doctor --json` vs `conntrack -L -o extended > /dev/null`,
@@ -8,8 +11,9 @@
 // 3. The agent's RSS, standalone (--policy-file) and in-cluster (--kubernetes,
 //    against the test API server run inside the namespace), at 0 and 250,000
 //    entries: sampled every 0.5 s for 20 s after start, steady = the last 10 s;
-//    run from dist/cli and as the image's ENTRYPOINT runs it (the bundle);
-//    the controller's too, as the image runs it.
+//    run by the bin, and as plain `node dist/bundle/main.js` (without
+//    --optimize-for-size) to show what the flag holds back; the controller's
+//    too, by the bin.
 // doctor judges drops over a sampling window (--sample, 2 s by default; reading
 // the table counts towards it): a deliberate wait, not work. The targets are
 // about the tool's own cost, so they are measured with --sample 0, and the
@@ -30,16 +34,9 @@ import { execInOk, makeUdpFlows, realKernelSkipReason, setNetnsSysctl, withNetns
 import { spread } from './support/spread.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist/cli/main.js');
-
-/** The image's ENTRYPOINT (node, its flags, the bundle npm run build:bundle makes), with /app/ mapped to this checkout. */
-function imageEntrypoint(): string[] {
-  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
-  if (!m) throw new Error('no ENTRYPOINT [...] in the Dockerfile');
-  const [node, ...rest] = JSON.parse(m[1]!) as string[];
-  if (node !== 'node') throw new Error(`the ENTRYPOINT starts with ${node}, not node`);
-  return [process.execPath, ...rest.map((a) => a.replace(/^\/app\//, ROOT))];
-}
+/** The package's bin, as npm links it onto PATH. */
+const BIN = join(ROOT, (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['conntrack-operator']!);
+const BUNDLE = join(ROOT, 'dist/bundle/main.js');
 const CRDS = join(ROOT, 'crds');
 const POLICY = join(ROOT, 'examples/policy.yaml');
 const RUNS = 5;
@@ -163,12 +160,12 @@ async function fillTo(ns: string, target: number): Promise<number> {
   return count();
 }
 
-/** The agent as `node dist/cli/main.js` and as the image runs it, standalone and in-cluster. */
+/** The agent as the bin runs it and as plain node runs the same bundle, standalone and in-cluster. */
 async function agents(ns: string, dir: string, entries: string, kubeconfig: string): Promise<void> {
   const common = ['--dry-run', '--interval', '5s', '--notrack-backend', 'nftables', '--metrics-addr', '127.0.0.1:0', '--log-level', 'warn'];
   for (const [build, start] of [
-    ['dist/cli', [process.execPath, MAIN]],
-    ['image entrypoint', imageEntrypoint()],
+    ['bin', [BIN]],
+    ['node dist/bundle/main.js', [process.execPath, BUNDLE]],
   ] as const) {
     const inNs = (args: string[]) => ['ip', 'netns', 'exec', ns, ...start, 'agent', ...args];
     await daemonRss(`agent standalone (${build}), ${entries}`, inNs(['--policy-file', POLICY, '--state-dir', join(dir, 'state-standalone'), ...common]));
@@ -181,13 +178,11 @@ async function agents(ns: string, dir: string, entries: string, kubeconfig: stri
 }
 
 async function main(): Promise<void> {
-  for (const script of ['build', 'build:bundle']) {
-    if (spawnSync('npm', ['run', '--silent', script], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error(`npm run ${script} failed`);
-  }
+  if (spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed');
   const node = process.execPath;
-  paired('--help', [node, MAIN, '--help'], 'node -e 0', [node, '-e', '0']);
-  paired('doctor --no-table --sample 0', [node, MAIN, 'doctor', '--no-table', '--sample', '0'], 'node -e 0', [node, '-e', '0']);
-  paired('doctor --no-table (2 s window)', [node, MAIN, 'doctor', '--no-table'], 'node -e 0', [node, '-e', '0']);
+  paired('--help', [BIN, '--help'], 'node -e 0', [node, '-e', '0']);
+  paired('doctor --no-table --sample 0', [BIN, 'doctor', '--no-table', '--sample', '0'], 'node -e 0', [node, '-e', '0']);
+  paired('doctor --no-table (2 s window)', [BIN, 'doctor', '--no-table'], 'node -e 0', [node, '-e', '0']);
   const skip = realKernelSkipReason(['ip', 'nft', 'conntrack']);
   if (skip) return void process.stdout.write(`namespace benchmarks skipped: ${skip}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'ctop-bench-process-'));
@@ -197,12 +192,12 @@ async function main(): Promise<void> {
       const api = await cluster(ns, dir);
       try {
         await agents(ns, dir, '0 entries', api.kubeconfig);
-        await daemonRss('controller (image entrypoint)', [
+        await daemonRss('controller (bin)', [
           'ip',
           'netns',
           'exec',
           ns,
-          ...imageEntrypoint(),
+          BIN,
           'controller',
           '--kubeconfig',
           api.kubeconfig,
@@ -213,20 +208,14 @@ async function main(): Promise<void> {
         ]);
         process.stdout.write(`table entries: ${await fillTo(ns, 200_000)}\n`);
         const inNs = ['ip', 'netns', 'exec', ns];
-        paired('doctor --json --sample 0', [...inNs, node, MAIN, 'doctor', '--json', '--sample', '0'], 'conntrack -L -o extended', [
+        paired('doctor --json --sample 0', [...inNs, BIN, 'doctor', '--json', '--sample', '0'], 'conntrack -L -o extended', [
           ...inNs,
           'conntrack',
           '-L',
           '-o',
           'extended',
         ]);
-        paired('doctor --json (2 s window)', [...inNs, node, MAIN, 'doctor', '--json'], 'conntrack -L -o extended', [
-          ...inNs,
-          'conntrack',
-          '-L',
-          '-o',
-          'extended',
-        ]);
+        paired('doctor --json (2 s window)', [...inNs, BIN, 'doctor', '--json'], 'conntrack -L -o extended', [...inNs, 'conntrack', '-L', '-o', 'extended']);
         const entries = await fillTo(ns, 250_000);
         process.stdout.write(`table entries: ${entries}\n`);
         await agents(ns, dir, `${entries} entries`, api.kubeconfig);

@@ -130,18 +130,20 @@ describe('kubectl conntrack status', () => {
 });
 
 test("real kubectl finds the package's kubectl-conntrack on PATH and runs it: `kubectl conntrack status`", async () => {
-  // The package as npm installs it: bin/kubectl-conntrack.js linked onto PATH, dist/ beside it
-  // (here dist/cli/main.js hands over to src/ through tsx).
+  // The package as npm installs it: bin/kubectl-conntrack linked onto PATH, bin/conntrack-operator and
+  // dist/bundle/ beside it (here dist/bundle/main.js hands over to src/ through tsx).
   const pkg = join(dir, 'pkg');
   mkdirSync(join(pkg, 'bin'), { recursive: true });
-  mkdirSync(join(pkg, 'dist', 'cli'), { recursive: true });
-  copyFileSync(join(ROOT, 'package.json'), join(pkg, 'package.json')); // "type": "module": the bin file is ESM
-  copyFileSync(join(ROOT, 'bin', 'kubectl-conntrack.js'), join(pkg, 'bin', 'kubectl-conntrack.js'));
-  chmodSync(join(pkg, 'bin', 'kubectl-conntrack.js'), 0o755);
-  writeFileSync(join(pkg, 'dist', 'cli', 'main.js'), `await import(${JSON.stringify(join(ROOT, 'src', 'cli', 'main.ts'))});\n`);
+  mkdirSync(join(pkg, 'dist', 'bundle'), { recursive: true });
+  copyFileSync(join(ROOT, 'package.json'), join(pkg, 'package.json')); // "type": "module": the shim is ESM
+  for (const bin of ['kubectl-conntrack', 'conntrack-operator']) {
+    copyFileSync(join(ROOT, 'bin', bin), join(pkg, 'bin', bin));
+    chmodSync(join(pkg, 'bin', bin), 0o755);
+  }
+  writeFileSync(join(pkg, 'dist', 'bundle', 'main.js'), `await import(${JSON.stringify(join(ROOT, 'src', 'cli', 'main.ts'))});\n`);
   const onPath = join(dir, 'path');
   mkdirSync(onPath);
-  symlinkSync(join(pkg, 'bin', 'kubectl-conntrack.js'), join(onPath, 'kubectl-conntrack'));
+  symlinkSync(join(pkg, 'bin', 'kubectl-conntrack'), join(onPath, 'kubectl-conntrack'));
   const env = { PATH: `${onPath}:${process.env.PATH}`, NODE_OPTIONS: '--import tsx' };
 
   const list = await runKubectl(['plugin', 'list'], { env, cwd: ROOT });

@@ -1,8 +1,9 @@
-// The image runs dist/bundle (esbuild, one chunk per command), not dist/cli:
-// code that finds files relative to its own module (package.json for
-// --version and build_info) sees another layout there. The bundle is built
-// as the Dockerfile builds it and run from a copy holding only what the image
-// ships beside it (package.json, examples/), not node_modules.
+// The one build users run: the package's bin (bin/conntrack-operator) starts
+// dist/bundle (esbuild, one chunk per command), as the image does. Code that
+// finds files relative to its own module (package.json for --version and
+// build_info) sees another layout there than under src/. The bundle is built
+// as `npm run build` builds it and run through the bin from a copy holding
+// only what the package ships (package.json's "files"), not node_modules.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,21 +13,18 @@ import { test } from 'node:test';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-test("the bundle the image runs: --version, a command's --help, and a standalone agent pass, without node_modules", { timeout: 120_000 }, async () => {
-  const built = spawnSync('npm', ['run', '--silent', 'build:bundle'], { cwd: ROOT, encoding: 'utf8' });
+test("the package's bin runs the bundle: --version, a command's --help, and a standalone agent pass, without node_modules", { timeout: 120_000 }, async () => {
+  const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(built.status, 0, built.stderr);
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string>; files: string[] };
   const app = await mkdtemp(join(tmpdir(), 'ctop-bundle-'));
   try {
-    await cp(join(ROOT, 'dist', 'bundle'), join(app, 'dist', 'bundle'), { recursive: true });
-    await cp(join(ROOT, 'package.json'), join(app, 'package.json'));
-    await cp(join(ROOT, 'examples'), join(app, 'examples'), { recursive: true });
-    const version = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).version as string;
-    const run = (args: string[]) =>
-      spawnSync(process.execPath, ['--optimize-for-size', join(app, 'dist', 'bundle', 'main.js'), ...args], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+    for (const f of [...pkg.files, 'package.json']) await cp(join(ROOT, f), join(app, f), { recursive: true });
+    const run = (args: string[]) => spawnSync(join(app, pkg.bin['conntrack-operator']!), args, { cwd: app, encoding: 'utf8', timeout: 60_000 });
 
     const v = run(['--version']);
     assert.equal(v.status, 0, v.stderr);
-    assert.equal(v.stdout, `conntrack-operator ${version}\n`);
+    assert.equal(v.stdout, `conntrack-operator ${pkg.version}\n`);
     const help = run(['agent', '--help']);
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /^Usage: conntrack-operator agent/);

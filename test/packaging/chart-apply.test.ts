@@ -1,12 +1,15 @@
-// helm lint --strict, helm template and kubectl apply of every rendered object
-// to an API server (the in-process test server, or a real one with
-// KUBEBUILDER_ASSETS), for the default values and non-default ones.
+// The chart as a release publishes it (`helm package`): helm lint --strict,
+// helm template and kubectl apply of every rendered object to an API server
+// (the in-process test server, or a real one with KUBEBUILDER_ASSETS), for the
+// default values and non-default ones, and a helm install of the package.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { startApi } from '../support/kube/harness.js';
 import { runHelm, runKubectl } from '../support/kube/tools.js';
-import { CHART_DIR, NAMESPACE, RELEASE, renderChart } from './render.js';
+import { CHART_DIR, NAMESPACE, RELEASE, packageChart, renderChart } from './render.js';
 
 const MONITORING_CRDS = join(import.meta.dirname, 'fixtures', 'prometheus-operator-crds.yaml');
 const MANIFESTS_DIR = join(import.meta.dirname, '..', '..', 'manifests');
@@ -43,6 +46,13 @@ const VARIANTS: { name: string; sets: string[] }[] = [
   },
 ];
 
+const VERSION = (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+const packageDir = mkdtempSync(join(tmpdir(), 'ctop-chart-package-'));
+after(() => rmSync(packageDir, { recursive: true, force: true }));
+let packaged: Promise<string> | undefined;
+/** The chart packaged once for this file. */
+const chartPackage = () => (packaged ??= packageChart(packageDir));
+
 function setArgs(sets: string[]): string[] {
   return sets.flatMap((s) => ['--set', s]);
 }
@@ -50,7 +60,7 @@ function setArgs(sets: string[]): string[] {
 describe('helm lint --strict', () => {
   for (const v of VARIANTS) {
     test(v.name, async () => {
-      const r = await runHelm(['lint', '--strict', CHART_DIR, ...setArgs(v.sets)]);
+      const r = await runHelm(['lint', '--strict', await chartPackage(), ...setArgs(v.sets)]);
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
     });
@@ -60,7 +70,7 @@ describe('helm lint --strict', () => {
 describe('every rendered object is accepted by the API server', () => {
   for (const v of VARIANTS) {
     test(v.name, async () => {
-      const rendered = await renderChart(v.sets);
+      const rendered = await renderChart(v.sets, [], undefined, { chart: await chartPackage() });
       const api = await startApi();
       try {
         const kubeconfig = api.kubeconfig();
@@ -122,6 +132,38 @@ test('two releases install side by side: no object of one is an object of the ot
   }
 });
 
+test("helm package names the package after package.json's version, and the package installs: deployed, every image tagged with that version", async () => {
+  const pkg = await chartPackage();
+  assert.equal(pkg, join(packageDir, `conntrack-operator-${VERSION}.tgz`));
+  const api = await startApi();
+  try {
+    const kubeconfig = api.kubeconfig();
+    const helm = await runHelm(['install', 'ctop', pkg, '--namespace', NAMESPACE, '--create-namespace'], { kubeconfig, timeoutMs: 120_000 });
+    assert.equal(helm.code, 0, helm.stderr);
+    assert.match(helm.stdout, /STATUS: deployed/);
+    const list = await runHelm(['list', '--namespace', NAMESPACE, '-o', 'json'], { kubeconfig });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(
+      (JSON.parse(list.stdout) as Array<{ name: string; chart: string; app_version: string; status: string }>).map(({ name, chart, app_version, status }) => ({
+        name,
+        chart,
+        app_version,
+        status,
+      })),
+      [{ name: 'ctop', chart: `conntrack-operator-${VERSION}`, app_version: VERSION, status: 'deployed' }],
+    );
+    const workloads = await runKubectl(['get', 'daemonsets,deployments', '--namespace', NAMESPACE, '-o', 'json'], { kubeconfig });
+    assert.equal(workloads.code, 0, workloads.stderr);
+    const images = (JSON.parse(workloads.stdout) as { items: Array<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }> }).items.flatMap(
+      (w) => w.spec.template.spec.containers.map((c) => c.image),
+    );
+    assert.ok(images.length >= 2, `the agent and the controller: ${images.join(', ')}`);
+    for (const image of images) assert.ok(image.endsWith(`:${VERSION}`), `${image}: not the package's version`);
+  } finally {
+    await api.stop();
+  }
+});
+
 test('kubectl apply -f manifests/ works on a fresh cluster', async () => {
   const api = await startApi();
   try {
@@ -154,7 +196,7 @@ test('the admission policy is left out below Kubernetes 1.30, as the cluster can
 });
 
 test('NOTES.txt renders and tells the user what to do next', async () => {
-  const r = await runHelm(['install', 'ctop', CHART_DIR, '--namespace', NAMESPACE, '--dry-run=client', '--set', 'agent.dryRun=true']);
+  const r = await runHelm(['install', 'ctop', await chartPackage(), '--namespace', NAMESPACE, '--dry-run=client', '--set', 'agent.dryRun=true']);
   assert.equal(r.code, 0, r.stderr);
   const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
   for (const step of ['kubectl apply -f examples/policy.yaml', 'kubectl get ctpol', 'kubectl get ctst', 'kubectl delete ctpol --all', 'agent.dryRun=true']) {

@@ -21,19 +21,19 @@ export interface Rendered {
 }
 
 /**
- * `helm template` with `--set` pairs (e.g. "agent.privileged=true"); throws with helm's stderr on failure.
+ * `helm template` with `--set` pairs (e.g. "agent.privileged=true") of the chart folder or a packaged chart; throws with helm's stderr on failure.
  * What `helm install` creates: the `helm test` hook is left out unless `tests` is set.
  */
 export async function renderChart(
   sets: string[] = [],
   extraArgs: string[] = [],
   release = { name: RELEASE, namespace: NAMESPACE },
-  { tests = false } = {},
+  { tests = false, chart = CHART_DIR } = {},
 ): Promise<Rendered> {
   const args = [
     'template',
     release.name,
-    CHART_DIR,
+    chart,
     '--namespace',
     release.namespace,
     ...sets.flatMap((s) => ['--set', s]),
@@ -44,6 +44,14 @@ export async function renderChart(
   if (result.code !== 0) throw new Error(`helm ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
   const objects = loadAll(result.stdout).filter((o): o is K8sObject => o !== null && typeof o === 'object');
   return { text: result.stdout, objects };
+}
+
+/** `helm package` of the chart into dir, as a release publishes it; returns the .tgz's path. */
+export async function packageChart(dir: string): Promise<string> {
+  const result = await runHelm(['package', CHART_DIR, '--destination', dir]);
+  const path = /saved it to: (\S+\.tgz)\s*$/.exec(result.stdout)?.[1];
+  if (result.code !== 0 || !path) throw new Error(`helm package exited ${result.code}: ${result.stdout}${result.stderr}`);
+  return path;
 }
 
 export function findObject(objects: K8sObject[], kind: string, name?: string): K8sObject {
