@@ -49,6 +49,7 @@ function reconciled(over: Partial<ReconcileResult>): PassOutcome {
     notApplicable: [],
     inSync: true,
     durationMs: 1,
+    withheld: [],
     ...over,
   };
   return { kind: 'reconciled', effective, result, generations: { web: 3 } };

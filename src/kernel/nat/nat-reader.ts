@@ -1,0 +1,244 @@
+// Reads every NAT rule of the node, through the Host's CommandRunner:
+// - iptables-nft: `iptables-nft-save -t nat` and `ip6tables-nft-save -t nat`
+//   (they list without creating anything);
+// - iptables-legacy: the same with -legacy, only for families whose legacy nat
+//   table exists (/proc/net/ip_tables_names, ip6_tables_names): saving a
+//   legacy table that is not there would create it;
+// - nftables: `nft -j list chains` finds the tables with a nat base chain,
+//   then `nft -j -s list table F T` lists each (listing the whole ruleset
+//   would list iptables-nft's nat table a second time, the costliest part).
+//   iptables-nft's own nat tables are left to iptables-nft-save, which shows
+//   their matches; when it calls one "incompatible" (rules it cannot show,
+//   still exit 0), nft lists that one too.
+// A missing tool is "not read": its rules cannot exist without it being
+// installed somewhere, and the agent's image carries all three. A tool that is
+// there and fails, or a table only a missing tool could list, makes the
+// reading unreadable: NOTRACK rules cannot then be proven safe.
+//
+// Cost: on a node with thousands of Services these listings take seconds of
+// CPU (measured: bench/nat.bench.ts). A new reading is taken every pass only
+// while reading costs little; after a costly one the next waits so that
+// reading stays within NAT_READ_BUDGET_MS of CPU per minute. Between
+// readings the last one stands.
+import { createHash } from 'node:crypto';
+import type { Host } from '../host.js';
+import type { IpFamily } from '../notrack/packet-matches.js';
+import { errnoCode, errorText } from '../../errors.js';
+import { readLocalAddresses } from './local-addresses.js';
+import type { LocalAddresses, NatTable } from './nat-rules.js';
+import { parseIptablesNat } from './parse-iptables-nat.js';
+import { parseNftNat } from './parse-nft-nat.js';
+
+/** CPU the NAT reading may take per minute, on average. */
+export const NAT_READ_BUDGET_MS = 1000;
+/** USER_HZ: the unit of /proc/<pid>/stat's times on every Linux architecture in use. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export type NatSourceState = 'read' | 'absent' | 'not-installed';
+
+export interface NatReading {
+  /** Identity of what was read (a hash): the same key means the same rules and addresses. */
+  key: string;
+  tables: NatTable[];
+  local: LocalAddresses | null;
+  /** Why the ruleset could not be read in full, when it could not. */
+  unreadable?: string;
+  /** Each source: read, absent (no such table), or its tool not installed. */
+  sources: Record<string, NatSourceState>;
+  /** When it was read (ms since the epoch), and how much CPU reading it took. */
+  readAtMs: number;
+  costMs: number;
+}
+
+/** Where the NOTRACK check gets the node's NAT rules from. */
+export interface NatRulesSource {
+  read(): Promise<NatReading>;
+}
+
+interface Listing {
+  texts: string[];
+  tables: NatTable[];
+  sources: Record<string, NatSourceState>;
+  problems: string[];
+}
+
+type RunResult = { installed: false } | { installed: true; code: number; stdout: string; stderr: string };
+
+export class NatRulesReader implements NatRulesSource {
+  private last: NatReading | null = null;
+  /** The parsed tables of the last listing, reused while its text is the same. */
+  private parsed: { text: string; listing: Listing } | null = null;
+
+  constructor(
+    private readonly host: Host,
+    private readonly budgetMsPerMinute: number = NAT_READ_BUDGET_MS,
+  ) {}
+
+  /** The node's NAT rules: read now, or the last reading while the CPU budget says wait. */
+  async read(): Promise<NatReading> {
+    const now = this.host.clock().getTime();
+    if (this.last && now < this.last.readAtMs + (this.last.costMs * 60_000) / this.budgetMsPerMinute) return this.last;
+    const cpuBefore = await this.childCpuMs();
+    const ownBefore = process.cpuUsage();
+    const local = await readLocalAddresses(this.host);
+    const listing = await this.list();
+    const own = process.cpuUsage(ownBefore);
+    const cpuAfter = await this.childCpuMs();
+    const elapsed = this.host.clock().getTime() - now;
+    const childCost = cpuBefore === null || cpuAfter === null ? elapsed : cpuAfter - cpuBefore;
+    const key = createHash('sha256')
+      .update(JSON.stringify([listing.texts, local, listing.problems]))
+      .digest('hex');
+    this.last = {
+      key,
+      tables: listing.tables,
+      local,
+      ...(listing.problems.length ? { unreadable: listing.problems.join('; ') } : {}),
+      sources: listing.sources,
+      readAtMs: now,
+      costMs: childCost + (own.user + own.system) / 1000,
+    };
+    return this.last;
+  }
+
+  /** CPU time of our waited-for children so far (ms), from /proc/self/stat; null when unreadable. */
+  private async childCpuMs(): Promise<number | null> {
+    try {
+      const stat = await this.host.files.read(this.host.paths.proc('self', 'stat'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // After the command name: state is field 3, cutime 16 and cstime 17.
+      const ticks = Number(fields[13]) + Number(fields[14]);
+      return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async run(cmd: string, args: string[]): Promise<RunResult> {
+    try {
+      return { installed: true, ...(await this.host.runner.run(cmd, args)) };
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return { installed: false };
+      throw err;
+    }
+  }
+
+  private async list(): Promise<Listing> {
+    const texts: string[] = [];
+    const problems: string[] = [];
+    const sources: Record<string, NatSourceState> = {};
+    const saves: Array<{ text: string; family: IpFamily; source: 'iptables-nft' | 'iptables-legacy' }> = [];
+    /** iptables-nft nat tables shown by iptables-nft-save: nft need not list them. */
+    const shown = new Set<string>();
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const nftFamily = family === 'ipv4' ? 'ip' : 'ip6';
+      const tool = family === 'ipv4' ? 'iptables' : 'ip6tables';
+      const nft = await this.run(`${tool}-nft-save`, ['-t', 'nat']);
+      const name = `${tool}-nft`;
+      if (!nft.installed) sources[name] = 'not-installed';
+      else if (nft.code !== 0) problems.push(`${tool}-nft-save -t nat failed (exit ${nft.code}): ${nft.stderr.trim() || 'no message'}`);
+      else {
+        const incompatible = parseIptablesNat(nft.stdout, family, 'iptables-nft').incompatible;
+        sources[name] = 'read';
+        if (!incompatible) {
+          shown.add(`${nftFamily} nat`);
+          saves.push({ text: nft.stdout, family, source: 'iptables-nft' });
+          texts.push(withoutVolatile(nft.stdout));
+        }
+      }
+      const legacy = `${tool}-legacy`;
+      const present = await this.legacyNatPresent(family);
+      if (present === null) problems.push(`cannot tell whether a legacy ${family} nat table exists (${legacyNames(family)} unreadable)`);
+      if (!present) {
+        sources[legacy] = 'absent';
+        continue;
+      }
+      const saved = await this.run(`${tool}-legacy-save`, ['-t', 'nat']);
+      if (!saved.installed) problems.push(`a legacy ${family} nat table exists but ${tool}-legacy-save is not installed`);
+      else if (saved.code !== 0) problems.push(`${tool}-legacy-save -t nat failed (exit ${saved.code}): ${saved.stderr.trim() || 'no message'}`);
+      else {
+        sources[legacy] = 'read';
+        saves.push({ text: saved.stdout, family, source: 'iptables-legacy' });
+        texts.push(withoutVolatile(saved.stdout));
+      }
+    }
+    const nftOutputs = await this.listNft(shown, sources, problems);
+    texts.push(...nftOutputs);
+    // Parse only what changed since the last listing.
+    const all = texts.join('\n');
+    if (this.parsed?.text === all) return { ...this.parsed.listing, sources, problems };
+    const tables = [
+      ...saves.flatMap((s) => parseIptablesNat(s.text, s.family, s.source).table ?? []),
+      ...parseNftNat(nftOutputs.map((t) => JSON.parse(t) as unknown)),
+    ];
+    const listing = { texts, tables, sources, problems };
+    this.parsed = { text: all, listing };
+    return listing;
+  }
+
+  /** Whether the legacy nat table of a family exists; null when that cannot be told. */
+  private async legacyNatPresent(family: IpFamily): Promise<boolean | null> {
+    try {
+      const names = await this.host.files.read(this.host.paths.proc('net', legacyNames(family)));
+      return names.split('\n').includes('nat');
+    } catch (err) {
+      // No file: the legacy tables' module is not loaded, so there is no legacy table.
+      return errnoCode(err) === 'ENOENT' ? false : null;
+    }
+  }
+
+  /** `nft -j` outputs of the native tables with nat base chains, other than those in `skip`. */
+  private async listNft(skip: Set<string>, sources: Record<string, NatSourceState>, problems: string[]): Promise<string[]> {
+    const chains = await this.run('nft', ['-j', 'list', 'chains']);
+    if (!chains.installed) {
+      sources.nftables = 'not-installed';
+      for (const t of ['ip nat', 'ip6 nat'])
+        if (!skip.has(t) && sources[t.startsWith('ip6') ? 'ip6tables-nft' : 'iptables-nft'] === 'read')
+          problems.push(`iptables-nft-save cannot show table ${t} and nft is not installed`);
+      return [];
+    }
+    if (chains.code !== 0) {
+      problems.push(`nft -j list chains failed (exit ${chains.code}): ${chains.stderr.trim() || 'no message'}`);
+      return [];
+    }
+    let tables: string[];
+    try {
+      tables = natTablesOf(JSON.parse(chains.stdout) as unknown).filter((t) => !skip.has(t));
+    } catch (err) {
+      problems.push(`nft -j list chains printed what is not JSON: ${errorText(err)}`);
+      return [];
+    }
+    sources.nftables = tables.length ? 'read' : 'absent';
+    const out: string[] = [];
+    for (const t of tables) {
+      const listed = await this.run('nft', ['-j', '-s', 'list', 'table', ...t.split(' ')]);
+      if (listed.installed && listed.code === 0) out.push(listed.stdout);
+      else if (listed.installed) problems.push(`nft -j -s list table ${t} failed (exit ${listed.code}): ${listed.stderr.trim() || 'no message'}`);
+    }
+    return out;
+  }
+}
+
+function legacyNames(family: IpFamily): string {
+  return family === 'ipv4' ? 'ip_tables_names' : 'ip6_tables_names';
+}
+
+/** "family name" of every table with a base chain of type nat, from `nft -j list chains`. */
+export function natTablesOf(output: unknown): string[] {
+  const items = (output as { nftables?: unknown[] }).nftables ?? [];
+  const found = new Set<string>();
+  for (const item of items) {
+    const c = (item as { chain?: { family?: string; table?: string; type?: string; hook?: string } }).chain;
+    if (c?.type === 'nat' && c.hook && (c.family === 'ip' || c.family === 'ip6' || c.family === 'inet')) found.add(`${c.family} ${c.table}`);
+  }
+  return [...found];
+}
+
+/** iptables-save output without what changes between two saves of the same rules (the date lines, legacy's counters). */
+function withoutVolatile(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .join('\n')
+    .replace(/\[\d+:\d+\]/g, '[0:0]');
+}
