@@ -115,7 +115,10 @@ export class AgentPass {
         policyLog,
         lastWouldChange,
         result.plan.actions.map((a) => a.key),
-        result.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
+        [
+          ...result.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
+          ...result.withheld.map((w) => ({ key: `notrack/${w.rule}`, reason: w.message })),
+        ],
       );
     return { outcome: { kind: 'reconciled', effective, result, generations }, wouldChange };
   }
@@ -186,6 +189,7 @@ export class AgentPass {
       });
       this.deps.metrics.observeNamespaces(status.namespaces ?? null);
       this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
+      this.deps.metrics.observeNotrackWithheld(outcome.kind === 'reconciled' ? outcome.result.withheld.length : outcome.kind === 'error' ? null : 0);
       try {
         await this.deps.publish(status, outcome, prev.status);
       } catch (err) {

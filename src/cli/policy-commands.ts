@@ -13,6 +13,7 @@ import type { DesiredState, NotrackRule } from '../policy/types.js';
 import { NOTRACK_KEY } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
 import type { NotrackBackend } from '../kernel/notrack/backend.js';
+import type { ReconcileResult } from '../reconcile/reconciler.js';
 import { buildEngine, type Engine } from './engine.js';
 import { InputError } from './input-error.js';
 import { renderData } from './output.js';
@@ -48,10 +49,10 @@ async function view(
   config: Config,
   e: EffectivePolicy,
   engine: Engine,
-  actions: PlanView['actions'],
-  notApplicable: PlanView['notApplicable'],
+  r: Pick<ReconcileResult, 'notApplicable' | 'withheld'> & { plan: { actions: PlanView['actions'] } },
   wanted: DesiredState,
 ): Promise<PlanView> {
+  const actions = r.plan.actions;
   const baseline = await engine.baselineStore.load();
   const notrackAction = actions.some((a) => a.kind === 'notrack-sync' || a.kind === 'notrack-remove');
   return {
@@ -60,7 +61,8 @@ async function view(
     mode: e.mode,
     actions,
     notrackChanges: notrackAction ? notrackChanges(wanted, baseline, shownBy(engine.backend)) : [],
-    notApplicable,
+    notApplicable: r.notApplicable,
+    withheld: r.withheld,
     conflicts: e.conflicts,
     refused: e.refused,
   };
@@ -73,7 +75,7 @@ async function print(config: Config, v: PlanView, out: NodeJS.WritableStream): P
 /** Print what the whole policy (Enforce and DryRun fields alike) would change; writes nothing. Returns the number of changes. */
 async function showPlan(config: Config, e: EffectivePolicy, engine: Engine, out: NodeJS.WritableStream): Promise<number> {
   const r = await engine.reconciler.reconcile(e.desired, 'DryRun');
-  await print(config, await view(config, e, engine, r.plan.actions, r.notApplicable, e.desired), out);
+  await print(config, await view(config, e, engine, r, e.desired), out);
   return r.plan.actions.length;
 }
 
@@ -98,7 +100,7 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
   }
   const before = await engine.baselineStore.load();
   const r = await engine.reconciler.reconcile(e.enforced, 'Enforce');
-  const v = await view(config, e, engine, r.plan.actions, r.notApplicable, e.enforced);
+  const v = await view(config, e, engine, r, e.enforced);
   v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before, shownBy(engine.backend)) : [];
   await print(config, v, out);
   if (r.execution && !r.execution.ok) {
@@ -114,6 +116,11 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
   const notrack = r.notApplicable.find((n) => n.key === NOTRACK_KEY);
   if (notrack && (e.enforced.notrack.length > 0 || e.enforced.acceptUntracked)) {
     err.write(`NOTRACK rules not applied: ${notrack.reason}\n`);
+    return 1;
+  }
+  // Withheld rules are the safe outcome, but the host does not match the policy: say so in the exit code too.
+  if (r.withheld.length > 0) {
+    for (const w of r.withheld) err.write(`${w.message}\n`);
     return 1;
   }
   return 0;

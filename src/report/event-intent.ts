@@ -13,6 +13,7 @@ export interface NodeEventIntent {
     | 'ConntrackTablePressure'
     | 'ConntrackTableFull'
     | 'ConntrackInsertionRace'
-    | 'ConntrackRestored';
+    | 'ConntrackRestored'
+    | 'ConntrackNotrackWithheld';
   message: string;
 }

@@ -5,6 +5,7 @@ import type { PassOutcome } from './node-status.js';
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { netnsEventsForPass } from './netns-events.js';
 import type { NodeEventIntent } from './event-intent.js';
+import { withheldEvents } from './notrack-withheld.js';
 
 const condition = (s: NodeStatusDoc | null, type: string) => s?.conditions.find((c) => c.type === type);
 
@@ -79,5 +80,6 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
     });
   }
   out.push(...netnsEventsForPass(prev, next));
+  out.push(...withheldEvents(prev, next));
   return out;
 }

@@ -16,6 +16,7 @@ import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
 import { buildNetnsStatus, type NetnsDrops, type PodNames } from './netns-status.js';
+import { withheldCondition, withheldSection } from './notrack-withheld.js';
 
 type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
 type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
@@ -85,6 +86,11 @@ function driftOf(outcome: PassOutcome): DriftRecord[] {
   return outcome.kind === 'reconciled' ? outcome.result.drift : [];
 }
 
+/** The withheld NOTRACK rules; undefined when the pass failed before checking. */
+function withheldOf(outcome: PassOutcome) {
+  return outcome.kind === 'reconciled' ? outcome.result.withheld : outcome.kind === 'error' ? undefined : [];
+}
+
 function appliedCondition(outcome: PassOutcome, policyError: string | undefined, previous: NodeCondition | undefined): NodeConditionInput {
   const base = { type: 'Applied' as const, observedGeneration: STATUS_OBJECT_GENERATION };
   switch (outcome.kind) {
@@ -118,14 +124,15 @@ function reconciledOutcome({ effective, result: r }: Reconciled, policyError: st
   const names = effective.selected.join(', ');
   const skipped = r.notApplicable.length ? ` Not applicable here: ${notApplicableText(r.notApplicable)}.` : '';
   const invalid = policyError ? ` The latest policy edit was not used: ${policyError}` : '';
+  const withheld = r.withheld.length ? ` NOTRACK rule(s) withheld: ${r.withheld.map((w) => w.rule).join(', ')} (see NotrackWithheld).` : '';
   if (r.execution && !r.execution.ok) {
     return { status: 'False', reason: 'ApplyFailed', message: `Applying ${names} failed and was rolled back: ${executionError(r.execution)}.${invalid}` };
   }
   if (r.mode === 'DryRun') {
-    return { status: 'False', reason: 'DryRun', message: `${names} is in DryRun: ${dryRunText(r)}, nothing is written.${skipped}${invalid}` };
+    return { status: 'False', reason: 'DryRun', message: `${names} is in DryRun: ${dryRunText(r)}, nothing is written.${skipped}${withheld}${invalid}` };
   }
-  if (!r.inSync) return { status: 'False', reason: 'NotInSync', message: `The node does not match ${names} yet.${skipped}${invalid}` };
-  return { status: 'True', reason: 'Applied', message: `The node matches ${names}.${skipped}${invalid}` };
+  if (!r.inSync) return { status: 'False', reason: 'NotInSync', message: `The node does not match ${names} yet.${skipped}${withheld}${invalid}` };
+  return { status: 'True', reason: 'Applied', message: `The node matches ${names}.${skipped}${withheld}${invalid}` };
 }
 
 function dryRunText(r: ReconcileResult): string {
@@ -239,6 +246,7 @@ function conditionsOf(i: NodeStatusInputs, usage: number | null, pressure: Press
     { type: 'Pressure', ...pressureState(usage, i.snapshot.table, pressure), observedGeneration: STATUS_OBJECT_GENERATION },
     full,
     race,
+    { ...withheldCondition(withheldOf(i.outcome)), observedGeneration: STATUS_OBJECT_GENERATION },
   ];
 }
 
@@ -364,6 +372,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ...baselineSection(i.baseline),
     ...findingsSection(i, pressure),
     ...namespacesSection(i, pressure),
+    ...withheldSection(withheldOf(i.outcome) ?? []),
     conditions,
   };
   return { status, conditions };

@@ -48,6 +48,7 @@ test('agent /metrics exposition matches the golden file', async () => {
     full: [],
     pressure: [],
   });
+  m.observeNotrackWithheld(1);
   m.observeReconcile('applied', 0.012, 4, 1795321103);
   m.observeReconcile('in_sync', 0.004, 4, 1795321133);
   const text = await m.render();

@@ -82,6 +82,7 @@ test('a healthy applied node', () => {
     Pressure: 'False/Normal',
     TableFull: 'False/NotDropping',
     InsertionRace: 'False/NoRaceDrops',
+    NotrackWithheld: 'False/NoneWithheld',
   });
   assert.equal(status.table?.usage, '10%');
   assert.equal(status.table?.bytes, 1000 * 256 + 1024 * 8);
@@ -175,6 +176,32 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
     events: ['Normal ConntrackRestored'],
   },
   { name: 'no policy', over: { outcome: { kind: 'no-policy' } }, conditions: { Applied: 'False/NoPolicy', Ready: 'True/Ready' }, events: [] },
+  {
+    name: 'a NOTRACK rule withheld: reported, not a failure',
+    over: {
+      outcome: reconciled({
+        withheld: [{ rule: 'lo', reason: 'NatOverlap', message: 'NOTRACK rule lo withheld: it would untrack packets that DNAT in X: -j DNAT rewrites' }],
+      }),
+    },
+    conditions: { NotrackWithheld: 'True/NatOverlap', Applied: 'True/Applied', Ready: 'True/Ready' },
+    events: ['Warning ConntrackNotrackWithheld'],
+  },
+  {
+    name: 'NAT rules unreadable: every NOTRACK rule withheld',
+    over: {
+      outcome: reconciled({
+        withheld: [{ rule: 'lo', reason: 'NatRulesUnreadable', message: "NOTRACK rule lo withheld: the node's NAT rules could not be read" }],
+      }),
+    },
+    conditions: { NotrackWithheld: 'True/NatRulesUnreadable' },
+    events: ['Warning ConntrackNotrackWithheld'],
+  },
+  {
+    name: 'a failed pass: not checked',
+    over: { outcome: { kind: 'error', message: 'boom' } },
+    conditions: { NotrackWithheld: 'Unknown/NotChecked' },
+    events: ['Warning ConntrackPolicyFailed'],
+  },
 ];
 for (const tc of cases) {
   test(`status and events: ${tc.name}`, () => {
