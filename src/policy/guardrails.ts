@@ -43,13 +43,17 @@ export interface ClusterCidrs {
  *   addresses narrower than /0);
  * - has a source or destination overlapping the Service or Pod CIDRs: those
  *   flows need DNAT (Services), SNAT (pod egress) or stateful NetworkPolicy;
- * - on a node with known Service/Pod CIDRs, names no destinations and is not
- *   loopback-only: a rule by port or interface alone also catches packets
- *   forwarded to pods and ClusterIPs on the same ports, so it must say which
- *   addresses it is for. (Sources alone do not help: a client's flows to a
- *   Service come from outside addresses too.) Loopback never carries
- *   forwarded pod or ClusterIP traffic.
- * Without known CIDRs (standalone host) only the first check applies.
+ * - on a node with known Service/Pod CIDRs, names no destinations: a rule by
+ *   port or interface alone also catches packets forwarded to pods and
+ *   ClusterIPs on the same ports, so it must say which addresses it is for.
+ *   (Sources alone do not help: a client's flows to a Service come from
+ *   outside addresses too.) lo is no exception: it carries the node's own
+ *   connections to its addresses, NodePorts and hostPorts among them, and to
+ *   ClusterIPs where kube-proxy binds them locally (IPVS mode).
+ * Without known CIDRs (standalone host) only the first check applies. Whether
+ * a NAT rule on the node rewrites what a rule would untrack is not guessed
+ * from CIDRs: the agent checks it against the node's own NAT rules every pass
+ * (reconcile/nat-guard.ts) and withholds the rule.
  */
 export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, cluster: ClusterCidrs): string | undefined {
   if (allowBroadMatch) return undefined;
@@ -85,7 +89,7 @@ export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, clus
       }
     }
   }
-  if (clusterCidrs.length > 0 && rule.interface !== 'lo' && !rule.destinations) {
+  if (clusterCidrs.length > 0 && !rule.destinations) {
     return `names no destinations, so on this node it would also match traffic to Pods and Services (${clusterCidrs.map((c) => formatCidr(c.cidr)).join(', ')}), which needs conntrack; add destinations (e.g. this node's address) or ${optIn}`;
   }
   return undefined;

@@ -89,7 +89,9 @@ describe('NOTRACK rule guardrails', () => {
     { name: 'three quarters of IPv4 is a restriction', rule: rule({ sources: ['0.0.0.0/2', '64.0.0.0/2', '128.0.0.0/2'] }), cluster: none },
     { name: 'a real source prefix is a restriction', rule: rule({ protocol: 'udp', sources: ['192.0.2.0/24'] }), cluster: none },
     { name: 'loopback on a plain host', rule: rule({ interface: 'lo' }), cluster: none },
-    { name: 'loopback on a Kubernetes node', rule: rule({ interface: 'lo' }), cluster: k8s },
+    // lo carries the node's own connections to its NodePorts and hostPorts: no exception (the NAT check then judges what is left).
+    { name: 'loopback without destinations on a Kubernetes node', rule: rule({ interface: 'lo' }), cluster: k8s, refused: 'names no destinations' },
+    { name: 'loopback to 127.0.0.1 on a Kubernetes node', rule: rule({ interface: 'lo', destinations: ['127.0.0.1/32'] }), cluster: k8s },
     { name: 'a port rule on a plain host', rule: rule({ protocol: 'tcp', ports: [{ from: 80, to: 80 }] }), cluster: none },
     {
       name: 'a port rule without destinations on a Kubernetes node',
