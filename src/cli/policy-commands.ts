@@ -40,6 +40,12 @@ async function effectiveHere(config: Config, host: Host): Promise<EffectivePolic
   return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, config));
 }
 
+/** The rules that are planned: withheld ones are shown apart, not as changes. */
+function withoutWithheld(wanted: DesiredState, withheld: ReconcileResult['withheld']): DesiredState {
+  const names = new Set(withheld.map((w) => w.rule));
+  return { ...wanted, notrack: wanted.notrack.filter((r) => !names.has(r.name)) };
+}
+
 /** How this host's backend shows rules in the plan: in its own syntax. */
 function shownBy(backend: NotrackBackend) {
   return { canAcceptUntracked: backend.canAcceptUntracked, describe: (rule: NotrackRule) => describeRule(backend.name, rule) };
@@ -60,7 +66,7 @@ async function view(
     policies: e.selected,
     mode: e.mode,
     actions,
-    notrackChanges: notrackAction ? notrackChanges(wanted, baseline, shownBy(engine.backend)) : [],
+    notrackChanges: notrackAction ? notrackChanges(withoutWithheld(wanted, r.withheld), baseline, shownBy(engine.backend)) : [],
     notApplicable: r.notApplicable,
     withheld: r.withheld,
     conflicts: e.conflicts,
@@ -101,7 +107,9 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
   const before = await engine.baselineStore.load();
   const r = await engine.reconciler.reconcile(e.enforced, 'Enforce');
   const v = await view(config, e, engine, r, e.enforced);
-  v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before, shownBy(engine.backend)) : [];
+  v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack')
+    ? notrackChanges(withoutWithheld(e.enforced, r.withheld), before, shownBy(engine.backend))
+    : [];
   await print(config, v, out);
   if (r.execution && !r.execution.ok) {
     const f = r.execution.failed;

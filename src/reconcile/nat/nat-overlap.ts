@@ -291,7 +291,9 @@ function describe(site: NatSite, direction: 'original' | 'reply'): NatOverlap {
 
 /**
  * For each NOTRACK rule (by name, with its packet matches), the NAT rules it
- * overlaps; rules overlapping none are left out.
+ * overlaps; rules overlapping none are left out. Each NAT rule counts once,
+ * shown by a path where the NOTRACK rule would untrack the packets it
+ * rewrites when there is one (easier to recognise than a reply).
  */
 export function overlapsOf(
   rules: ReadonlyArray<{ name: string; matches: PacketMatch[] }>,
@@ -302,20 +304,28 @@ export function overlapsOf(
   const out = new Map<string, RuleOverlaps>();
   for (const rule of rules) {
     const spaces = rule.matches.map((m) => ({ hook: m.hook, space: notrackSpace(m, local) }));
-    const seen = new Set<string>();
-    const found: RuleOverlaps = { count: 0, first: [] };
+    const hits = (site: NatSite, direction: RawView['direction']) =>
+      site.views.some((v) => v.direction === direction && spaces.some((n) => n.hook === v.hook && overlap(n.space, v.space)));
+    const found = new Map<string, NatOverlap>();
     for (const site of sites) {
       const key = `${site.path.rule.table}\n${site.path.rule.chain}\n${site.path.rule.text}`;
-      if (seen.has(key)) continue;
-      const hit = site.views.find((v) => spaces.some((n) => n.hook === v.hook && overlap(n.space, v.space)));
-      if (!hit) continue;
-      seen.add(key);
-      found.count++;
-      if (found.first.length < shown) found.first.push(describe(site, hit.direction));
+      const had = found.get(key);
+      if (had?.direction === 'original') continue;
+      if (hits(site, 'original')) found.set(key, describe(site, 'original'));
+      else if (!had && hits(site, 'reply')) found.set(key, describe(site, 'reply'));
     }
-    if (found.count > 0) out.set(rule.name, found);
+    if (found.size === 0) continue;
+    out.set(rule.name, { count: found.size, first: shownFirst([...found.values()], shown) });
   }
   return out;
+}
+
+/** The few shown: one of each owner first (kube-proxy's and portmap's, say), packets before replies. */
+function shownFirst(all: NatOverlap[], shown: number): NatOverlap[] {
+  const ordered = [...all.filter((o) => o.direction === 'original'), ...all.filter((o) => o.direction === 'reply')];
+  const owners = new Set<string>();
+  const picked = ordered.filter((o) => !owners.has(o.owner) && owners.add(o.owner));
+  return [...picked, ...ordered.filter((o) => !picked.includes(o))].slice(0, shown);
 }
 
 /** Walks the tables: the part of the analysis that depends on the ruleset only. */
