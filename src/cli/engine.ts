@@ -34,7 +34,7 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
     baselineStore,
     ...(logger ? { logger } : {}),
     exclusive: (fn) => lock.run(fn),
-    natGuard: new NatGuard(new NatRulesReader(host)),
+    natGuard: new NatGuard(new NatRulesReader(host), { clock: () => host.clock().getTime() }),
     writerFacts: async () => ({ kubeProxyRunning: (await findKubeProxy(host)).value?.running ?? false }),
   });
   return { backendName, backend, baselineStore, reconciler };

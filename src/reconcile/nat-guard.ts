@@ -6,14 +6,21 @@
 // the NAT rules cannot be read, no NOTRACK rule can be shown safe and all are
 // withheld: tracking is the safe side.
 //
-// The walk of the ruleset is redone only when the reading changed, and the
-// comparison only when the reading or the rules did.
+// Cost. The comparison is redone only when the reading (its key) or the
+// rules change. Reading itself costs the tools' CPU, seconds on a node with
+// thousands of Services (bench/nat.bench.ts): a new reading is taken every
+// pass while reading and comparing cost little, and after a costly one only
+// once NAT_READ_BUDGET_MS of CPU a minute allows it again; meanwhile the last
+// judgement stands.
 import type { NatReading, NatRulesSource } from '../kernel/nat/nat-reader.js';
 import { packetMatches } from '../kernel/notrack/packet-matches.js';
 import type { NotrackRule } from '../policy/types.js';
 import { errorText } from '../errors.js';
 import { overlapMessage } from './nat/describe-overlap.js';
-import { analyseNat, overlapsOf, type NatSite, type RuleOverlaps } from './nat/nat-overlap.js';
+import { analyseNat, overlapsOf, type RuleOverlaps } from './nat/nat-overlap.js';
+
+/** CPU the NAT check may take per minute, on average (reading and comparing). */
+export const NAT_READ_BUDGET_MS = 1000;
 
 export type WithheldReason = 'NatOverlap' | 'NatRulesUnreadable';
 
@@ -31,46 +38,70 @@ export interface NatJudgement {
   withheld: WithheldRule[];
 }
 
-export class NatGuard {
-  private sites: { key: string; sites: NatSite[] | string } | null = null;
-  private judged: { key: string; judgement: NatJudgement } | null = null;
+export interface NatGuardOptions {
+  /** Milliseconds since the epoch (the Host's clock). */
+  clock: () => number;
+  /** This process's CPU time so far (ms); the tools' is in each reading. */
+  cpuMs?: () => number;
+  budgetMsPerMinute?: number;
+}
 
-  constructor(private readonly source: NatRulesSource) {}
+const processCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+export class NatGuard {
+  private last: { reading: NatReading; atMs: number; costMs: number } | null = null;
+  private judged: { key: string; judgement: NatJudgement } | null = null;
+  private readonly cpuMs: () => number;
+  private readonly budget: number;
+
+  constructor(
+    private readonly source: NatRulesSource,
+    private readonly options: NatGuardOptions,
+  ) {
+    this.cpuMs = options.cpuMs ?? processCpuMs;
+    this.budget = options.budgetMsPerMinute ?? NAT_READ_BUDGET_MS;
+  }
 
   /** Which of `rules` may be applied on this node now. */
   async judge(rules: readonly NotrackRule[]): Promise<NatJudgement> {
     if (rules.length === 0) return { allowed: [], withheld: [] };
+    const now = this.options.clock();
+    const due = !this.last || now >= this.last.atMs + (this.last.costMs * 60_000) / this.budget;
+    const cpuBefore = this.cpuMs();
     let reading: NatReading;
-    try {
-      reading = await this.source.read();
-    } catch (err) {
-      return unreadable(rules, `reading them failed: ${errorText(err)}`);
-    }
-    if (reading.unreadable) return unreadable(rules, reading.unreadable);
-    const key = `${reading.key}\n${JSON.stringify(rules)}`;
-    if (this.judged?.key === key) return this.judged.judgement;
-    const sites = this.sitesOf(reading);
-    const judgement = typeof sites === 'string' ? unreadable(rules, sites) : judge(rules, sites, reading);
-    this.judged = { key, judgement };
+    if (due || !this.last) {
+      try {
+        reading = await this.source.read();
+      } catch (err) {
+        return unreadable(rules, `reading them failed: ${errorText(err)}`);
+      }
+    } else reading = this.last.reading;
+    const judgement = this.judgementOf(rules, reading);
+    // What a reading and its comparison cost decides when the next reading is due.
+    if (due) this.last = { reading, atMs: now, costMs: this.cpuMs() - cpuBefore + reading.costMs };
     return judgement;
   }
 
-  /** The NAT rules' reach for this reading, or why it could not be worked out. */
-  private sitesOf(reading: NatReading): NatSite[] | string {
-    if (this.sites?.key !== reading.key) {
-      let sites: NatSite[] | string;
-      try {
-        sites = analyseNat(reading.tables, reading.local);
-      } catch (err) {
-        sites = `they cannot be analysed: ${errorText(err)}`;
-      }
-      this.sites = { key: reading.key, sites };
+  private judgementOf(rules: readonly NotrackRule[], reading: NatReading): NatJudgement {
+    if (reading.unreadable) return unreadable(rules, reading.unreadable);
+    const key = `${reading.key}\n${JSON.stringify(rules)}`;
+    if (this.judged?.key === key) return this.judged.judgement;
+    let judgement: NatJudgement;
+    try {
+      judgement = judge(rules, reading);
+    } catch (err) {
+      judgement = unreadable(rules, `they cannot be analysed: ${errorText(err)}`);
     }
-    return this.sites.sites;
+    this.judged = { key, judgement };
+    return judgement;
   }
 }
 
-function judge(rules: readonly NotrackRule[], sites: NatSite[], reading: NatReading): NatJudgement {
+function judge(rules: readonly NotrackRule[], reading: NatReading): NatJudgement {
+  const sites = analyseNat(reading.tables());
   const found = overlapsOf(
     rules.map((r) => ({ name: r.name, matches: packetMatches(r) })),
     sites,

@@ -25,7 +25,12 @@ const lo: NotrackRule = { name: 'lo', interface: 'lo', direction: 'both' };
 const metrics: NotrackRule = { name: 'metrics', protocol: 'tcp', ports: [{ from: 9100, to: 9100 }], destinations: ['192.168.77.10/32'], direction: 'inbound' };
 
 function reading(tables: NatTable[], over: Partial<NatReading> = {}): NatReading {
-  return { key: tables.map((t) => t.chains.size).join(','), tables, local: LOCAL, sources: {}, readAtMs: 0, costMs: 0, ...over };
+  return { key: tables.map((t) => t.chains.size).join(','), tables: () => tables, local: LOCAL, sources: {}, costMs: 0, ...over };
+}
+
+/** A guard on a fake clock and CPU meter; every test reads afresh unless it says otherwise. */
+function guardOn(source: NatRulesSource, clock = { now: 0, cpu: 0 }) {
+  return new NatGuard(source, { clock: () => clock.now, cpuMs: () => clock.cpu });
 }
 
 /** A source whose next reading the test sets, counting reads. */
@@ -41,7 +46,7 @@ class Source implements NatRulesSource {
 
 describe('NatGuard', () => {
   it('withholds the rule that overlaps, allows the other', async () => {
-    const j = await new NatGuard(new Source(reading([KUBE_PROXY]))).judge([lo, metrics]);
+    const j = await guardOn(new Source(reading([KUBE_PROXY]))).judge([lo, metrics]);
     assert.deepEqual(j.allowed, [metrics]);
     assert.deepEqual(
       j.withheld.map((w) => [w.rule, w.reason, w.overlaps?.count]),
@@ -55,7 +60,7 @@ describe('NatGuard', () => {
 
   it('no rule asked: nothing read', async () => {
     const source = new Source(reading([KUBE_PROXY]));
-    assert.deepEqual(await new NatGuard(source).judge([]), { allowed: [], withheld: [] });
+    assert.deepEqual(await guardOn(source).judge([]), { allowed: [], withheld: [] });
     assert.equal(source.reads, 0);
   });
 
@@ -90,7 +95,7 @@ describe('NatGuard', () => {
   ];
   for (const [name, next, says] of unreadable) {
     it(`${name}: every rule withheld, saying why`, async () => {
-      const j = await new NatGuard(new Source(next)).judge([lo, metrics]);
+      const j = await guardOn(new Source(next)).judge([lo, metrics]);
       assert.deepEqual(j.allowed, []);
       assert.deepEqual(
         j.withheld.map((w) => [w.rule, w.reason]),
@@ -105,7 +110,7 @@ describe('NatGuard', () => {
 
   it('the same reading and rules: the same judgement, not worked out again; new rules or a new reading: again', async () => {
     const source = new Source(reading([KUBE_PROXY]));
-    const guard = new NatGuard(source);
+    const guard = guardOn(source);
     const first = await guard.judge([lo, metrics]);
     assert.equal(await guard.judge([lo, metrics]), first);
     const fewer = await guard.judge([metrics]);
@@ -113,6 +118,39 @@ describe('NatGuard', () => {
     assert.deepEqual(fewer.withheld, []);
     source.next = reading([]);
     assert.deepEqual((await guard.judge([lo, metrics])).withheld, []);
+  });
+});
+
+describe('NatGuard: cost', () => {
+  it('reads every pass while a check is cheap; after a costly one, waits so that checks stay within 1 s of CPU a minute', async () => {
+    const clock = { now: 0, cpu: 0 };
+    const source = new Source(reading([], { costMs: 10 }));
+    const guard = guardOn(source, clock);
+    await guard.judge([lo]);
+    clock.now += 1000;
+    await guard.judge([lo]);
+    assert.equal(source.reads, 2, '10 ms: due again after 0.6 s');
+    // A costly reading: 1.5 s of tools, 0.5 s of our own (parsing, comparing) = 2 s.
+    source.next = reading([KUBE_PROXY], { costMs: 1500 });
+    const read = source.read.bind(source);
+    source.read = async () => ((clock.cpu += 500), read());
+    clock.now += 1000;
+    const costly = await guard.judge([lo]);
+    assert.equal(source.reads, 3);
+    assert.deepEqual(
+      costly.withheld.map((w) => w.rule),
+      ['lo'],
+    );
+    source.next = reading([]);
+    clock.now += 119_000;
+    assert.equal(await guard.judge([lo]), costly, 'the last judgement stands for 2 s x 60 = 120 s');
+    assert.equal(source.reads, 3);
+    // Other rules are judged on the last reading meanwhile.
+    assert.deepEqual((await guard.judge([metrics])).withheld, []);
+    assert.equal(source.reads, 3);
+    clock.now += 1000;
+    assert.deepEqual((await guard.judge([lo])).withheld, []);
+    assert.equal(source.reads, 4);
   });
 });
 
@@ -128,7 +166,7 @@ describe('the reconciler with a NatGuard', () => {
       host,
       backend,
       baselineStore: new MemoryBaselineStore(),
-      natGuard: new NatGuard(source),
+      natGuard: guardOn(source),
     });
     return { backend, source, reconciler };
   }

@@ -14,9 +14,10 @@ const table = parseIptablesNat(
   'ipv4',
   'iptables-nft',
 ).table!;
-const guard = new NatGuard({
-  read: async () => ({ key: 'k', tables: [table], local: { cidrs: ['127.0.0.0/8', '192.168.77.10/32'] }, sources: {}, readAtMs: 0, costMs: 0 }),
-});
+const guard = new NatGuard(
+  { read: async () => ({ key: 'k', tables: () => [table], local: { cidrs: ['127.0.0.0/8', '192.168.77.10/32'] }, sources: {}, costMs: 0 }) },
+  { clock: () => 0 },
+);
 const { withheld } = await guard.judge([
   { name: 'lo', interface: 'lo', direction: 'both' },
   { name: 'metrics', protocol: 'tcp', ports: [{ from: 9100, to: 9100 }], direction: 'inbound' },

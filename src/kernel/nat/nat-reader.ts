@@ -15,22 +15,18 @@
 // there and fails, or a table only a missing tool could list, makes the
 // reading unreadable: NOTRACK rules cannot then be proven safe.
 //
-// Cost: on a node with thousands of Services these listings take seconds of
-// CPU (measured: bench/nat.bench.ts). A new reading is taken every pass only
-// while reading costs little; after a costly one the next waits so that
-// reading stays within NAT_READ_BUDGET_MS of CPU per minute. Between
-// readings the last one stands.
+// Each reading lists everything again; the NOTRACK check (reconcile/nat-guard.ts)
+// decides how often, from what a reading costs. Parsing is left to whoever
+// needs the tables (an unchanged ruleset, by its key, needs none).
 import { createHash } from 'node:crypto';
 import type { Host } from '../host.js';
 import type { IpFamily } from '../notrack/packet-matches.js';
 import { errnoCode, errorText } from '../../errors.js';
 import { readLocalAddresses } from './local-addresses.js';
 import type { LocalAddresses, NatTable } from './nat-rules.js';
-import { parseIptablesNat } from './parse-iptables-nat.js';
+import { iptablesSaveIncompatible, parseIptablesNat } from './parse-iptables-nat.js';
 import { parseNftNat } from './parse-nft-nat.js';
 
-/** CPU the NAT reading may take per minute, on average. */
-export const NAT_READ_BUDGET_MS = 1000;
 /** USER_HZ: the unit of /proc/<pid>/stat's times on every Linux architecture in use. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -39,14 +35,14 @@ export type NatSourceState = 'read' | 'absent' | 'not-installed';
 export interface NatReading {
   /** Identity of what was read (a hash): the same key means the same rules and addresses. */
   key: string;
-  tables: NatTable[];
+  /** The tables, parsed from what was read (each call parses again: an unchanged key needs none). */
+  tables(): NatTable[];
   local: LocalAddresses | null;
   /** Why the ruleset could not be read in full, when it could not. */
   unreadable?: string;
   /** Each source: read, absent (no such table), or its tool not installed. */
   sources: Record<string, NatSourceState>;
-  /** When it was read (ms since the epoch), and how much CPU reading it took. */
-  readAtMs: number;
+  /** CPU the tools took (ms; their wall time where /proc/self/stat cannot be read). */
   costMs: number;
 }
 
@@ -56,8 +52,10 @@ export interface NatRulesSource {
 }
 
 interface Listing {
+  /** What was listed, as the key sees it (dates and counters left out). */
   texts: string[];
-  tables: NatTable[];
+  saves: Array<{ text: string; family: IpFamily; source: 'iptables-nft' | 'iptables-legacy' }>;
+  nftOutputs: string[];
   sources: Record<string, NatSourceState>;
   problems: string[];
 }
@@ -65,40 +63,31 @@ interface Listing {
 type RunResult = { installed: false } | { installed: true; code: number; stdout: string; stderr: string };
 
 export class NatRulesReader implements NatRulesSource {
-  private last: NatReading | null = null;
-  /** The parsed tables of the last listing, reused while its text is the same. */
-  private parsed: { text: string; listing: Listing } | null = null;
+  constructor(private readonly host: Host) {}
 
-  constructor(
-    private readonly host: Host,
-    private readonly budgetMsPerMinute: number = NAT_READ_BUDGET_MS,
-  ) {}
-
-  /** The node's NAT rules: read now, or the last reading while the CPU budget says wait. */
+  /** The node's NAT rules and addresses, read now. */
   async read(): Promise<NatReading> {
-    const now = this.host.clock().getTime();
-    if (this.last && now < this.last.readAtMs + (this.last.costMs * 60_000) / this.budgetMsPerMinute) return this.last;
+    const started = this.host.clock().getTime();
     const cpuBefore = await this.childCpuMs();
-    const ownBefore = process.cpuUsage();
     const local = await readLocalAddresses(this.host);
     const listing = await this.list();
-    const own = process.cpuUsage(ownBefore);
     const cpuAfter = await this.childCpuMs();
-    const elapsed = this.host.clock().getTime() - now;
-    const childCost = cpuBefore === null || cpuAfter === null ? elapsed : cpuAfter - cpuBefore;
-    const key = createHash('sha256')
-      .update(JSON.stringify([listing.texts, local, listing.problems]))
-      .digest('hex');
-    this.last = {
-      key,
-      tables: listing.tables,
+    const costMs = cpuBefore === null || cpuAfter === null ? this.host.clock().getTime() - started : cpuAfter - cpuBefore;
+    const hash = createHash('sha256');
+    for (const t of listing.texts) hash.update(t).update('\0');
+    hash.update(JSON.stringify([local, listing.problems]));
+    const { saves, nftOutputs } = listing;
+    return {
+      key: hash.digest('hex'),
+      tables: () => [
+        ...saves.flatMap((s) => parseIptablesNat(s.text, s.family, s.source).table ?? []),
+        ...parseNftNat(nftOutputs.map((t) => JSON.parse(t) as unknown)),
+      ],
       local,
       ...(listing.problems.length ? { unreadable: listing.problems.join('; ') } : {}),
       sources: listing.sources,
-      readAtMs: now,
-      costMs: childCost + (own.user + own.system) / 1000,
+      costMs,
     };
-    return this.last;
   }
 
   /** CPU time of our waited-for children so far (ms), from /proc/self/stat; null when unreadable. */
@@ -138,9 +127,8 @@ export class NatRulesReader implements NatRulesSource {
       if (!nft.installed) sources[name] = 'not-installed';
       else if (nft.code !== 0) problems.push(`${tool}-nft-save -t nat failed (exit ${nft.code}): ${nft.stderr.trim() || 'no message'}`);
       else {
-        const incompatible = parseIptablesNat(nft.stdout, family, 'iptables-nft').incompatible;
         sources[name] = 'read';
-        if (!incompatible) {
+        if (!iptablesSaveIncompatible(nft.stdout)) {
           shown.add(`${nftFamily} nat`);
           saves.push({ text: nft.stdout, family, source: 'iptables-nft' });
           texts.push(withoutVolatile(nft.stdout));
@@ -163,17 +151,7 @@ export class NatRulesReader implements NatRulesSource {
       }
     }
     const nftOutputs = await this.listNft(shown, sources, problems);
-    texts.push(...nftOutputs);
-    // Parse only what changed since the last listing.
-    const all = texts.join('\n');
-    if (this.parsed?.text === all) return { ...this.parsed.listing, sources, problems };
-    const tables = [
-      ...saves.flatMap((s) => parseIptablesNat(s.text, s.family, s.source).table ?? []),
-      ...parseNftNat(nftOutputs.map((t) => JSON.parse(t) as unknown)),
-    ];
-    const listing = { texts, tables, sources, problems };
-    this.parsed = { text: all, listing };
-    return listing;
+    return { texts: [...texts, ...nftOutputs], saves, nftOutputs, sources, problems };
   }
 
   /** Whether the legacy nat table of a family exists; null when that cannot be told. */
@@ -236,9 +214,5 @@ export function natTablesOf(output: unknown): string[] {
 
 /** iptables-save output without what changes between two saves of the same rules (the date lines, legacy's counters). */
 function withoutVolatile(text: string): string {
-  return text
-    .split('\n')
-    .filter((l) => !l.startsWith('#'))
-    .join('\n')
-    .replace(/\[\d+:\d+\]/g, '[0:0]');
+  return text.replace(/^#.*\n/gm, '').replace(/\[\d+:\d+\]/g, '[0:0]');
 }

@@ -21,6 +21,8 @@ export interface IptablesNatDump {
 
 /** Splits a rule line as the shell would: double-quoted words (with \" inside) are one token. */
 export function splitRuleLine(line: string): string[] {
+  // Most lines have no quotes (and kube-proxy writes tens of thousands): split them the fast way.
+  if (!line.includes('"')) return line.split(' ').filter((t) => t !== '');
   const tokens: string[] = [];
   let i = 0;
   while (i < line.length) {
@@ -249,9 +251,14 @@ function parseRule(line: string, chains: Set<string>): { chain: string; rule: Na
   return { chain, rule: { text, ...(comment === undefined ? {} : { comment }), matches, actions } };
 }
 
+/** See IptablesNatDump.incompatible. */
+export function iptablesSaveIncompatible(text: string): boolean {
+  return /^# Table `nat' (is incompatible|contains incompatible)/m.test(text);
+}
+
 /** The `*nat` table of an iptables-save dump. */
 export function parseIptablesNat(text: string, family: IpFamily, source: Extract<NatSourceName, 'iptables-nft' | 'iptables-legacy'>): IptablesNatDump {
-  const incompatible = /^# Table `nat' (is incompatible|contains incompatible)/m.test(text);
+  const incompatible = iptablesSaveIncompatible(text);
   const lines = text.split('\n');
   const start = lines.findIndex((l) => l.trim() === '*nat');
   if (start < 0) return { table: null, incompatible };

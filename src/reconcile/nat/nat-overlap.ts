@@ -33,7 +33,8 @@
 // - The node's own addresses (addrtype LOCAL, fib type local, lo, MASQUERADE's
 //   new source) come from its routing tables; when they could not be read,
 //   "local" is any address.
-import type { LocalAddresses, NatHook, NatMatch } from '../../kernel/nat/nat-rules.js';
+import type { InterfaceName, LocalAddresses, NatHook, NatMatch } from '../../kernel/nat/nat-rules.js';
+import type { IpFamily } from '../../kernel/notrack/packet-matches.js';
 import type { PacketMatch } from '../../kernel/notrack/packet-matches.js';
 import { resolveGuards, type GuardedPath } from './mark-guards.js';
 import { walkNat, type NatPath, type NatWalk, type RuleRef } from './nat-paths.js';
@@ -53,13 +54,21 @@ import {
   subtractAddresses,
   type AddressSet,
   type InterfaceSet,
+  type Intervals,
   type Space,
 } from './packet-space.js';
+
+const NO_PROTOCOL: ReadonlySet<string> = new Set();
+const ANY_PROTOCOL = { except: NO_PROTOCOL };
+const IPV4: ReadonlySet<IpFamily> = new Set(['ipv4']);
+const IPV6: ReadonlySet<IpFamily> = new Set(['ipv6']);
+const NO_FAMILY: ReadonlySet<IpFamily> = new Set();
 
 /** Client ports: see above. */
 export const EPHEMERAL_PORTS = portSet([{ from: 32768, to: 65535 }]);
 const LO: InterfaceSet = { unions: [[{ name: 'lo', prefix: false }]], excluded: [] };
-const NOT_LO = (s: InterfaceSet): InterfaceSet => ({ ...s, excluded: [...s.excluded, { name: 'lo', prefix: false }] });
+const NOT_LO_ANY: InterfaceSet = { unions: [], excluded: [{ name: 'lo', prefix: false }] };
+const NOT_LO = (s: InterfaceSet): InterfaceSet => (s === ANY_INTERFACE ? NOT_LO_ANY : { ...s, excluded: [...s.excluded, { name: 'lo', prefix: false }] });
 
 type RawHook = PacketMatch['hook'];
 
@@ -70,10 +79,9 @@ interface RawView {
   direction: 'original' | 'reply';
 }
 
-/** One NAT rule reached by one path, as raw sees its flow's packets. */
+/** One NAT rule reached by one path (its views, as raw sees its flow's packets, are worked out when compared). */
 export interface NatSite {
   path: NatPath | GuardedPath;
-  views: RawView[];
   owner: string;
 }
 
@@ -105,50 +113,65 @@ function localSet(local: LocalAddresses | null): AddressSet | null {
   return local ? addressSet(local.cidrs) : null;
 }
 
-/** The packets a conjunction of NAT matches allows. `clientPorts`: an unconstrained source port is a client's. */
-function spaceOf(matches: readonly NatMatch[], local: AddressSet | null): Space {
-  const namesSport = matches.some((m) => m.kind === 'sport' && !m.negated);
-  let s: Space = { ...EVERY_PACKET, sport: namesSport ? ALL_PORTS : EPHEMERAL_PORTS };
+/** Each match's addresses and ports, parsed once per comparison: paths share their match objects. */
+type Compiled = Map<NatMatch, AddressSet | Intervals<number> | null>;
+
+function compiled<T extends AddressSet | Intervals<number> | null>(cache: Compiled, m: NatMatch, make: () => T): T {
+  if (!cache.has(m)) cache.set(m, make());
+  return cache.get(m) as T;
+}
+
+/** The packets a conjunction of NAT matches allows; an unconstrained source port is a client's. */
+function spaceOf(matches: readonly NatMatch[], local: AddressSet | null, cache: Compiled): Space {
+  let families: ReadonlySet<IpFamily> = BOTH_FAMILIES;
+  // Most paths name no interface: they share ANY_INTERFACE.
+  const named = matches.some((m) => m.kind === 'iif' || m.kind === 'oif');
+  const iif = named ? { unions: [] as InterfaceName[][], excluded: [] as InterfaceName[] } : ANY_INTERFACE;
+  const oif = named ? { unions: [] as InterfaceName[][], excluded: [] as InterfaceName[] } : ANY_INTERFACE;
+  let only: Set<string> | undefined;
+  let except: Set<string> | undefined;
+  const addr = { saddr: ALL_ADDRESSES, daddr: ALL_ADDRESSES };
+  const port = { sport: matches.some((m) => m.kind === 'sport' && !m.negated) ? ALL_PORTS : EPHEMERAL_PORTS, dport: ALL_PORTS };
   for (const m of matches) {
     switch (m.kind) {
       case 'family':
-        s = { ...s, families: new Set([...s.families].filter((f) => f === m.family)) };
+        if (families.has(m.family)) families = m.family === 'ipv4' ? IPV4 : IPV6;
+        else families = NO_FAMILY;
         break;
       case 'iif':
       case 'oif': {
-        const cur = s[m.kind];
-        s = { ...s, [m.kind]: m.negated ? { ...cur, excluded: [...cur.excluded, ...m.names] } : { ...cur, unions: [...cur.unions, m.names] } };
+        const set = (m.kind === 'iif' ? iif : oif) as { unions: InterfaceName[][]; excluded: InterfaceName[] };
+        if (m.negated) set.excluded.push(...m.names);
+        else set.unions.push(m.names);
         break;
       }
       case 'protocol': {
         const names = m.protocols.map(protocolName);
-        const p = s.protocols;
-        s = m.negated
-          ? { ...s, protocols: { ...p, except: new Set([...p.except, ...names]) } }
-          : { ...s, protocols: { ...p, only: new Set(p.only ? names.filter((n) => p.only!.has(n)) : names) } };
+        if (m.negated) for (const n of names) (except ??= new Set()).add(n);
+        else only = new Set(only ? names.filter((n) => only!.has(n)) : names);
         break;
       }
       case 'saddr':
       case 'daddr': {
-        const set = addressSet(m.addresses);
-        if (set) s = { ...s, [m.kind]: m.negated ? subtractAddresses(s[m.kind], set) : intersectAddresses(s[m.kind], set) };
+        const set = compiled(cache, m, () => addressSet(m.addresses));
+        if (set) addr[m.kind] = m.negated ? subtractAddresses(addr[m.kind], set) : intersectAddresses(addr[m.kind], set);
         break;
       }
       case 'sport':
       case 'dport': {
-        const set = portSet(m.ports);
-        s = { ...s, [m.kind]: m.negated ? subtract(s[m.kind], set) : intersect(s[m.kind], set) };
+        const set = compiled(cache, m, () => portSet(m.ports));
+        port[m.kind] = m.negated ? subtract(port[m.kind], set) : intersect(port[m.kind], set);
         break;
       }
       case 'local':
-        if (local) s = { ...s, [m.field]: m.negated ? subtractAddresses(s[m.field], local) : intersectAddresses(s[m.field], local) };
+        if (local) addr[m.field] = m.negated ? subtractAddresses(addr[m.field], local) : intersectAddresses(addr[m.field], local);
         break;
       case 'mark':
       case 'unknown':
         break;
     }
   }
-  return s;
+  return { families, iif, oif, protocols: only || except ? { ...(only ? { only } : {}), except: except ?? NO_PROTOCOL } : ANY_PROTOCOL, ...addr, ...port };
 }
 
 /** Whether every address of `a` is in `b`. */
@@ -238,13 +261,15 @@ export function ownerOf(path: NatPath | GuardedPath): string {
   return 'unknown';
 }
 
-/** The NAT paths of the tables as raw sees their packets: computed once per ruleset. */
-export function natSites(walk: NatWalk, local: LocalAddresses | null): NatSite[] {
-  const localAddresses = localSet(local);
-  return resolveGuards(walk).map((path) => {
-    const s = spaceOf(path.matches, localAddresses);
-    return { path, owner: ownerOf(path), views: [...originalViews(path.hook, s, localAddresses), ...replyViews(path, s, localAddresses)] };
-  });
+/** The NAT paths of the tables, guards resolved. */
+export function natSites(walk: NatWalk): NatSite[] {
+  return resolveGuards(walk).map((path) => ({ path, owner: ownerOf(path) }));
+}
+
+/** Where raw sees the packets of a site's flows (built when compared, not kept: there are as many as paths). */
+function viewsOf(site: NatSite, local: AddressSet | null, cache: Compiled): RawView[] {
+  const s = spaceOf(site.path.matches, local, cache);
+  return [...originalViews(site.path.hook, s, local), ...replyViews(site.path, s, local)];
 }
 
 /** The packets of one NOTRACK packet match. */
@@ -301,23 +326,36 @@ export function overlapsOf(
   local: LocalAddresses | null,
   shown = SHOWN_OVERLAPS,
 ): Map<string, RuleOverlaps> {
-  const out = new Map<string, RuleOverlaps>();
-  for (const rule of rules) {
-    const spaces = rule.matches.map((m) => ({ hook: m.hook, space: notrackSpace(m, local) }));
-    const hits = (site: NatSite, direction: RawView['direction']) =>
-      site.views.some((v) => v.direction === direction && spaces.some((n) => n.hook === v.hook && overlap(n.space, v.space)));
-    const found = new Map<string, NatOverlap>();
-    for (const site of sites) {
-      const key = `${site.path.rule.table}\n${site.path.rule.chain}\n${site.path.rule.text}`;
-      const had = found.get(key);
-      if (had?.direction === 'original') continue;
-      if (hits(site, 'original')) found.set(key, describe(site, 'original'));
-      else if (!had && hits(site, 'reply')) found.set(key, describe(site, 'reply'));
+  const localAddresses = localSet(local);
+  const checked = rules.map((rule) => ({
+    name: rule.name,
+    spaces: rule.matches.map((m) => ({ hook: m.hook, space: notrackSpace(m, local) })),
+    found: new Map<number, NatOverlap>(),
+  }));
+  const cache: Compiled = new Map();
+  for (const site of sites) {
+    const key = site.path.rule.id;
+    if (checked.every((c) => c.found.get(key)?.direction === 'original')) continue;
+    const views = viewsOf(site, localAddresses, cache);
+    for (const c of checked) {
+      const had = c.found.get(key)?.direction;
+      if (had === 'original') continue;
+      if (hits(views, c.spaces, 'original')) c.found.set(key, describe(site, 'original'));
+      else if (!had && hits(views, c.spaces, 'reply')) c.found.set(key, describe(site, 'reply'));
     }
-    if (found.size === 0) continue;
-    out.set(rule.name, { count: found.size, first: shownFirst([...found.values()], shown) });
   }
+  const out = new Map<string, RuleOverlaps>();
+  for (const c of checked) if (c.found.size > 0) out.set(c.name, { count: c.found.size, first: shownFirst([...c.found.values()], shown) });
   return out;
+}
+
+/** Whether a NOTRACK rule's packets meet a site's views of one direction. */
+function hits(views: RawView[], spaces: ReadonlyArray<{ hook: RawHook; space: Space }>, direction: RawView['direction']): boolean {
+  for (const v of views) {
+    if (v.direction !== direction) continue;
+    for (const n of spaces) if (n.hook === v.hook && overlap(n.space, v.space)) return true;
+  }
+  return false;
 }
 
 /** The few shown: one of each owner first (kube-proxy's and portmap's, say), packets before replies. */
@@ -329,6 +367,6 @@ function shownFirst(all: NatOverlap[], shown: number): NatOverlap[] {
 }
 
 /** Walks the tables: the part of the analysis that depends on the ruleset only. */
-export function analyseNat(tables: Parameters<typeof walkNat>[0], local: LocalAddresses | null): NatSite[] {
-  return natSites(walkNat(tables), local);
+export function analyseNat(tables: Parameters<typeof walkNat>[0]): NatSite[] {
+  return natSites(walkNat(tables));
 }

@@ -24,6 +24,8 @@ import type { NatAction, NatHook, NatMatch, NatRule, NatTable, NatTranslation } 
 
 /** One rule, for the reports: where it is and how it reads. */
 export interface RuleRef {
+  /** The same for every path to the same rule (and verdict-map element). */
+  id: number;
   /** "iptables-nft ipv4 nat", "nftables ipv4 kube-proxy". */
   table: string;
   chain: string;
@@ -87,8 +89,27 @@ const ENDS_CHAIN = new Set<NatAction['kind']>(['nat', 'goto', 'return', 'stop'])
 export function walkNat(tables: readonly NatTable[]): NatWalk {
   const out: NatWalk = { paths: [], setters: [], markBits: markBitsOf(tables) };
   let visits = 0;
+  const ids = new Map<object, number>();
+  const idOf = (o: object) => ids.get(o) ?? (ids.set(o, ids.size), ids.size - 1);
   for (const table of tables) {
     const label = tableLabel(table);
+    // One ref per rule, whichever path reaches it.
+    const refs = new Map<NatRule, RuleRef>();
+    const refOf = (rule: NatRule, chain: string): RuleRef => {
+      let ref = refs.get(rule);
+      if (!ref) {
+        ref = {
+          id: idOf(rule),
+          table: label,
+          chain,
+          text: rule.text,
+          ...(rule.comment === undefined ? {} : { comment: rule.comment }),
+          narrows: narrowing(rule.matches),
+        };
+        refs.set(rule, ref);
+      }
+      return ref;
+    };
     const familyMatch: NatMatch[] = table.family === 'inet' ? [] : [{ kind: 'family', family: table.family }];
 
     const run = (actions: readonly NatAction[], hook: NatHook, matches: NatMatch[], via: RuleRef[], ref: RuleRef, depth: number): void => {
@@ -110,7 +131,7 @@ export function walkNat(tables: readonly NatTable[]): NatWalk {
             return;
           case 'branch':
             for (const b of a.branches) {
-              const branchRef = b.text ? { ...ref, text: `${ref.text} [${b.text}]`, narrows: ref.narrows + narrowing(b.matches) } : ref;
+              const branchRef = b.text ? { ...ref, id: idOf(b), text: `${ref.text} [${b.text}]`, narrows: ref.narrows + narrowing(b.matches) } : ref;
               run(b.actions, hook, [...matches, ...b.matches], via, branchRef, depth);
             }
             break;
@@ -125,14 +146,7 @@ export function walkNat(tables: readonly NatTable[]): NatWalk {
       const carried: NatMatch[] = [];
       for (const rule of chain.rules) {
         if (++visits > MAX_RULE_VISITS) throw new NatRulesetTooComplex(`${label}: more than ${MAX_RULE_VISITS} rule visits`);
-        const ref: RuleRef = {
-          table: label,
-          chain: name,
-          text: rule.text,
-          ...(rule.comment === undefined ? {} : { comment: rule.comment }),
-          narrows: narrowing(rule.matches),
-        };
-        run(rule.actions, hook, [...path, ...carried, ...rule.matches], via, ref, depth);
+        run(rule.actions, hook, carried.length ? [...path, ...carried, ...rule.matches] : path.concat(rule.matches), via, refOf(rule, name), depth);
         if (!endsChain(rule)) continue;
         if (rule.matches.length === 0) return;
         const negated = rule.matches.length === 1 ? negate(rule.matches[0]!) : null;

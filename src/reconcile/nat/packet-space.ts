@@ -42,6 +42,20 @@ export function intersect<T extends number | bigint>(a: Intervals<T>, b: Interva
   return out;
 }
 
+/** Whether the two share a value (intersect(a, b) is not empty), without building the intersection. */
+export function intersects<T extends number | bigint>(a: Intervals<T>, b: Intervals<T>): boolean {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const [alo, ahi] = a[i]!;
+    const [blo, bhi] = b[j]!;
+    if ((alo > blo ? alo : blo) < (ahi < bhi ? ahi : bhi)) return true;
+    if (ahi < bhi) i++;
+    else j++;
+  }
+  return false;
+}
+
 export function subtract<T extends number | bigint>(a: Intervals<T>, b: Intervals<T>): Intervals<T> {
   const out: Array<readonly [T, T]> = [];
   let j = 0;
@@ -62,45 +76,50 @@ export function subtract<T extends number | bigint>(a: Intervals<T>, b: Interval
 
 // ---- addresses ----
 
-/** Addresses of each family, as intervals of their numeric value. */
+/** Addresses of each family, as intervals of their numeric value (IPv4 as plain numbers: BigInt is far slower). */
 export interface AddressSet {
-  ipv4: Intervals<bigint>;
+  ipv4: Intervals<number>;
   ipv6: Intervals<bigint>;
 }
 
-const V4_END = 1n << 32n;
+const V4_END = 2 ** 32;
 const V6_END = 1n << 128n;
-export const ALL_ADDRESSES: AddressSet = { ipv4: [[0n, V4_END]], ipv6: [[0n, V6_END]] };
+export const ALL_ADDRESSES: AddressSet = { ipv4: [[0, V4_END]], ipv6: [[0n, V6_END]] };
 export const NO_ADDRESSES: AddressSet = { ipv4: [], ipv6: [] };
 
 function bytesValue(bytes: number[]): bigint {
   return bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
 }
 
+type AddressInterval = { family: 'ipv4'; interval: readonly [number, number] } | { family: 'ipv6'; interval: readonly [bigint, bigint] };
+
+const v4Value = (bytes: number[]) => bytes.reduce((n, b) => n * 256 + b, 0);
+
 /** One address text: a CIDR, a bare address, or a range "a-b"; null when unreadable. */
-function addressInterval(text: string): { family: IpFamily; interval: readonly [bigint, bigint] } | null {
+function addressInterval(text: string): AddressInterval | null {
   const dash = text.indexOf('-');
-  if (dash > 0) {
-    const a = parseCidr(text.slice(0, dash));
-    const b = parseCidr(text.slice(dash + 1));
-    if (!a.ok || !b.ok || a.cidr.family !== b.cidr.family) return null;
-    return { family: a.cidr.family === 4 ? 'ipv4' : 'ipv6', interval: [bytesValue(a.cidr.bytes), bytesValue(b.cidr.bytes) + 1n] };
+  const parts = dash > 0 ? [parseCidr(text.slice(0, dash)), parseCidr(text.slice(dash + 1))] : [parseCidr(text)];
+  if (parts.some((p) => !p.ok)) return null;
+  const [a, b] = parts.map((p) => (p as Extract<typeof p, { ok: true }>).cidr);
+  if (b && b.family !== a!.family) return null;
+  const size = (bits: number) => bits - (b ? bits : a!.prefix);
+  if (a!.family === 4) {
+    const lo = v4Value(a!.bytes);
+    return { family: 'ipv4', interval: [lo, b ? v4Value(b.bytes) + 1 : lo + 2 ** size(32)] };
   }
-  const p = parseCidr(text);
-  if (!p.ok) return null;
-  const bits = p.cidr.family === 4 ? 32 : 128;
-  const lo = bytesValue(p.cidr.bytes);
-  return { family: p.cidr.family === 4 ? 'ipv4' : 'ipv6', interval: [lo, lo + (1n << BigInt(bits - p.cidr.prefix))] };
+  const lo = bytesValue(a!.bytes);
+  return { family: 'ipv6', interval: [lo, b ? bytesValue(b.bytes) + 1n : lo + (1n << BigInt(size(128)))] };
 }
 
 /** The union of the given addresses; null when one cannot be read. */
 export function addressSet(texts: readonly string[]): AddressSet | null {
-  const v4: Array<readonly [bigint, bigint]> = [];
+  const v4: Array<readonly [number, number]> = [];
   const v6: Array<readonly [bigint, bigint]> = [];
   for (const t of texts) {
     const r = addressInterval(t);
     if (!r) return null;
-    (r.family === 'ipv4' ? v4 : v6).push(r.interval);
+    if (r.family === 'ipv4') v4.push(r.interval);
+    else v6.push(r.interval);
   }
   return { ipv4: merged(v4), ipv6: merged(v6) };
 }
@@ -129,22 +148,25 @@ export interface ProtocolSet {
   except: ReadonlySet<string>;
 }
 
-export const ANY_PROTOCOL: ProtocolSet = { except: new Set() };
 /** The protocols that carry ports: a port match implies one of them. */
-export const PORT_PROTOCOLS: ProtocolSet = { only: new Set(['tcp', 'udp', 'sctp', 'dccp', 'udplite']), except: new Set() };
+const PORTED: ReadonlySet<string> = new Set(['tcp', 'udp', 'sctp', 'dccp', 'udplite']);
 const BY_NUMBER: Readonly<Record<string, string>> = { '6': 'tcp', '17': 'udp', '132': 'sctp', '33': 'dccp', '136': 'udplite', '1': 'icmp' };
 
 export function protocolName(p: string): string {
   return BY_NUMBER[p] ?? p.toLowerCase();
 }
 
-export function intersectProtocols(a: ProtocolSet, b: ProtocolSet): ProtocolSet {
-  const only = a.only && b.only ? new Set([...a.only].filter((p) => b.only!.has(p))) : (a.only ?? b.only);
-  return { ...(only ? { only } : {}), except: new Set([...a.except, ...b.except]) };
-}
-
-function protocolsNonEmpty(p: ProtocolSet): boolean {
-  return p.only === undefined || [...p.only].some((x) => !p.except.has(x));
+/** Whether some protocol is in both sets (one carrying ports when `ported`). Allocates nothing: it runs per path. */
+function protocolsMeet(a: ProtocolSet, b: ProtocolSet, ported: boolean): boolean {
+  const candidates = a.only ?? b.only ?? (ported ? PORTED : undefined);
+  // Any protocol but finitely many: some is left.
+  if (candidates === undefined) return true;
+  for (const p of candidates) {
+    if ((a.only && !a.only.has(p)) || (b.only && !b.only.has(p)) || a.except.has(p) || b.except.has(p)) continue;
+    if (ported && !PORTED.has(p)) continue;
+    return true;
+  }
+  return false;
 }
 
 // ---- interfaces ----
@@ -157,24 +179,20 @@ export interface InterfaceSet {
 
 export const ANY_INTERFACE: InterfaceSet = { unions: [], excluded: [] };
 
-export function intersectInterfaces(a: InterfaceSet, b: InterfaceSet): InterfaceSet {
-  return { unions: [...a.unions, ...b.unions], excluded: [...a.excluded, ...b.excluded] };
-}
-
 const matchesName = (p: InterfaceName, name: string) => (p.prefix ? name.startsWith(p.name) : name === p.name);
 
 /**
- * Whether some interface name satisfies the set. The candidates are the
+ * Whether some interface name satisfies both sets. The candidates are the
  * exact names named, or (all patterns being prefixes) any name longer than
  * the longest prefix: an exclusion of exact names cannot exclude all of them.
  */
-export function interfacesNonEmpty(s: InterfaceSet): boolean {
+export function interfacesMeet(a: InterfaceSet, b: InterfaceSet = ANY_INTERFACE): boolean {
+  const unions = b.unions.length === 0 ? a.unions : a.unions.length === 0 ? b.unions : [...a.unions, ...b.unions];
+  const excluded = (name: string, prefix: boolean) =>
+    [a.excluded, b.excluded].some((list) => list.some((p) => (prefix ? p.prefix && name.startsWith(p.name) : matchesName(p, name))));
   const search = (i: number, exact: string | undefined, prefix: string): boolean => {
-    if (i === s.unions.length) {
-      if (exact !== undefined) return !s.excluded.some((p) => matchesName(p, exact));
-      return !s.excluded.some((p) => p.prefix && prefix.startsWith(p.name));
-    }
-    return s.unions[i]!.some((p) => {
+    if (i === unions.length) return exact !== undefined ? !excluded(exact, false) : !excluded(prefix, true);
+    return unions[i]!.some((p) => {
       if (exact !== undefined) return matchesName(p, exact) && search(i + 1, exact, prefix);
       if (!p.prefix) return p.name.startsWith(prefix) && search(i + 1, p.name, prefix);
       if (p.name.startsWith(prefix)) return search(i + 1, undefined, p.name);
@@ -203,36 +221,28 @@ export const EVERY_PACKET: Space = {
   families: BOTH_FAMILIES,
   iif: ANY_INTERFACE,
   oif: ANY_INTERFACE,
-  protocols: ANY_PROTOCOL,
+  protocols: { except: new Set() },
   saddr: ALL_ADDRESSES,
   daddr: ALL_ADDRESSES,
   sport: ALL_PORTS,
   dport: ALL_PORTS,
 };
 
-export function intersectSpaces(a: Space, b: Space): Space {
-  return {
-    families: new Set([...a.families].filter((f) => b.families.has(f))),
-    iif: intersectInterfaces(a.iif, b.iif),
-    oif: intersectInterfaces(a.oif, b.oif),
-    protocols: intersectProtocols(a.protocols, b.protocols),
-    saddr: intersectAddresses(a.saddr, b.saddr),
-    daddr: intersectAddresses(a.daddr, b.daddr),
-    sport: intersect(a.sport, b.sport),
-    dport: intersect(a.dport, b.dport),
-  };
-}
+const restricted = (p: Intervals<number>) => !(p.length === 1 && p[0]![0] === 0 && p[0]![1] === 65536);
 
-const portsRestricted = (p: Intervals<number>) => !(p.length === 1 && p[0]![0] === 0 && p[0]![1] === 65536);
-
-/** Whether at least one packet lies in both spaces. */
+/** Whether at least one packet lies in both spaces. Runs per path and NOTRACK match: allocates (almost) nothing. */
 export function overlap(a: Space, b: Space): boolean {
-  const sport = intersect(a.sport, b.sport);
-  const dport = intersect(a.dport, b.dport);
-  if (sport.length === 0 || dport.length === 0) return false;
-  let protocols = intersectProtocols(a.protocols, b.protocols);
-  if (portsRestricted(sport) || portsRestricted(dport)) protocols = intersectProtocols(protocols, PORT_PROTOCOLS);
-  if (!protocolsNonEmpty(protocols)) return false;
-  const family = [...a.families].some((f) => b.families.has(f) && intersect(a.saddr[f], b.saddr[f]).length > 0 && intersect(a.daddr[f], b.daddr[f]).length > 0);
-  return family && interfacesNonEmpty(intersectInterfaces(a.iif, b.iif)) && interfacesNonEmpty(intersectInterfaces(a.oif, b.oif));
+  if (!intersects(a.dport, b.dport) || !intersects(a.sport, b.sport)) return false;
+  const ported = restricted(a.sport) || restricted(b.sport) || restricted(a.dport) || restricted(b.dport);
+  if (!protocolsMeet(a.protocols, b.protocols, ported)) return false;
+  let family = false;
+  for (const f of a.families) {
+    if (!b.families.has(f)) continue;
+    const meets =
+      f === 'ipv4'
+        ? intersects(a.saddr.ipv4, b.saddr.ipv4) && intersects(a.daddr.ipv4, b.daddr.ipv4)
+        : intersects(a.saddr.ipv6, b.saddr.ipv6) && intersects(a.daddr.ipv6, b.daddr.ipv6);
+    if (meets) family = true;
+  }
+  return family && interfacesMeet(a.iif, b.iif) && interfacesMeet(a.oif, b.oif);
 }

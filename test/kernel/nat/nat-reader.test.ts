@@ -55,14 +55,13 @@ describe('NatRulesReader: sources', () => {
       nftables: 'read',
     });
     // iptables-nft's ipv4 and ipv6 nat tables, and what nft listed: the whole fixture ruleset (kube-proxy's tables and the leftover nat ones) once.
-    assert.deepEqual(reading.tables.map((t) => `${t.source} ${t.family} ${t.name}`).sort(), [
-      'iptables-nft ipv4 nat',
-      'iptables-nft ipv6 nat',
-      'nftables ipv4 kube-proxy',
-      'nftables ipv4 nat',
-      'nftables ipv6 kube-proxy',
-      'nftables ipv6 nat',
-    ]);
+    assert.deepEqual(
+      reading
+        .tables()
+        .map((t) => `${t.source} ${t.family} ${t.name}`)
+        .sort(),
+      ['iptables-nft ipv4 nat', 'iptables-nft ipv6 nat', 'nftables ipv4 kube-proxy', 'nftables ipv4 nat', 'nftables ipv6 kube-proxy', 'nftables ipv6 nat'],
+    );
     assert.deepEqual(reading.local?.cidrs, ['127.0.0.0/8', '127.0.0.1/32', '192.168.77.10/32', '::1/128']);
   });
 
@@ -96,7 +95,7 @@ describe('NatRulesReader: sources', () => {
       nftables: 'not-installed',
     });
     assert.deepEqual(
-      reading.tables.map((t) => `${t.source} ${t.family} ${t.name} ${t.chains.size}`),
+      reading.tables().map((t) => `${t.source} ${t.family} ${t.name} ${t.chains.size}`),
       ['iptables-legacy ipv4 nat 10'],
     );
   });
@@ -130,54 +129,34 @@ describe('NatRulesReader: sources', () => {
   it('no tool at all: nothing read, nothing unreadable', async () => {
     const reading = await new NatRulesReader(fakeHost(kernel(), paths, { runner: new FakeRunner({}) })).read();
     assert.equal(reading.unreadable, undefined);
-    assert.deepEqual(reading.tables, []);
+    assert.deepEqual(reading.tables(), []);
   });
 });
 
-describe('NatRulesReader: cost', () => {
-  it('reads every time while reading is cheap; after a costly read, waits so that reading stays within 1 s of CPU a minute', async () => {
-    let now = 1_000_000;
-    let ticks = 0;
-    const k = kernel();
-    const runner = new FakeRunner({
-      // Each save costs its ticks of child CPU, as the kernel accounts a reaped child.
-      'iptables-nft-save -t nat': () => {
-        ticks += costTicks;
-        k.set('/proc/self/stat', selfStat(ticks));
-        return ok(EMPTY_NAT);
-      },
-    });
-    let costTicks = 1; // 10 ms
-    const reader = new NatRulesReader(fakeHost(k, paths, { runner, clock: () => new Date(now) }));
-    const saves = () => runner.calls.filter((c) => c.cmd === 'iptables-nft-save').length;
-    // Our own parsing counts too (a few ms here): the waits below leave room for it.
-    await reader.read();
-    now += 5000;
-    await reader.read();
-    assert.equal(saves(), 2, '10 ms of CPU: due again within a pass');
-    costTicks = 200; // 2 s
-    now += 5000;
-    const costly = await reader.read();
-    assert.ok(costly.costMs >= 2000, `cost ${costly.costMs}`);
-    now += 119_000;
-    assert.equal(await reader.read(), costly, 'the last reading stands for 2 s x 60 = 120 s');
-    assert.equal(saves(), 3);
-    now += 10_000;
-    await reader.read();
-    assert.equal(saves(), 4);
-  });
-
-  it('the same rules read again give the same key; a changed rule a new one', async () => {
+describe('NatRulesReader: key', () => {
+  it('the same rules read again give the same key; a changed rule a new one; the tools CPU is counted', async () => {
     let save = fixture('portmap.nat.rules');
-    let now = 0;
     const runner = new FakeRunner({ 'iptables-nft-save -t nat': () => ok(save) });
-    const reader = new NatRulesReader(fakeHost(kernel(), paths, { runner, clock: () => new Date((now += 60_000)) }));
+    const reader = new NatRulesReader(fakeHost(kernel(), paths, { runner }));
     const a = await reader.read();
     // Dates and legacy's counters change between saves of the same rules.
     save = save.replace(/on Mon Dec {2}7 13:02:27 2026/g, 'on Tue Dec  8 09:00:00 2026').replace(':PREROUTING ACCEPT [0:0]', ':PREROUTING ACCEPT [12:720]');
     const b = await reader.read();
     assert.equal(b.key, a.key);
-    save += '-A OUTPUT -p tcp -m tcp --dport 9 -j DNAT --to-destination 127.0.0.1:9\n';
-    assert.notEqual((await reader.read()).key, a.key);
+    save = save.replace('COMMIT', '-A OUTPUT -p tcp -m tcp --dport 9 -j DNAT --to-destination 127.0.0.1:9\nCOMMIT');
+    const c = await reader.read();
+    assert.notEqual(c.key, a.key);
+    assert.equal(c.tables()[0]!.chains.get('OUTPUT')!.rules.length, 2);
+  });
+
+  it("a reading's cost is its tools' CPU, as /proc/self/stat counts reaped children", async () => {
+    const k = kernel();
+    const runner = new FakeRunner({
+      'iptables-nft-save -t nat': () => {
+        k.set('/proc/self/stat', selfStat(150));
+        return ok(EMPTY_NAT);
+      },
+    });
+    assert.equal((await new NatRulesReader(fakeHost(k, paths, { runner })).read()).costMs, 1500);
   });
 });

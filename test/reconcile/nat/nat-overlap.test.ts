@@ -42,7 +42,7 @@ function overlapping(sites: NatSite[], names: string[]): Record<string, string[]
 const NONE = ['node-web', 'redis-local', 'eth0-9000'];
 
 describe('kube-proxy iptables mode (iptables-mode.nat.rules)', () => {
-  const sites = analyseNat(iptables('iptables-mode.nat.rules'), LOCAL);
+  const sites = analyseNat(iptables('iptables-mode.nat.rules'));
   it('overlaps', () => {
     assert.deepEqual(overlapping(sites, [...Object.keys(RULES)]), {
       // The node talking to itself: localhost NodePorts 30443 and 30080 (-d 127.0.0.0/8, and the
@@ -96,7 +96,7 @@ describe('kube-proxy iptables mode (iptables-mode.nat.rules)', () => {
 });
 
 describe('CNI portmap hostPort (portmap.nat.rules)', () => {
-  const sites = analyseNat(iptables('portmap.nat.rules'), LOCAL);
+  const sites = analyseNat(iptables('portmap.nat.rules'));
   it('overlaps', () => {
     const hostPort = ['CNI-DN-615ce45688f2b9ffa5eae', 'CNI-HOSTPORT-MASQ'];
     assert.deepEqual(overlapping(sites, ['lo', 'hostport-8081', 'high-ports', 'nodeport-30080', 'dns-egress', 'udp-node', ...NONE]), {
@@ -124,7 +124,7 @@ describe('CNI portmap hostPort (portmap.nat.rules)', () => {
 });
 
 describe('kube-proxy nftables mode (nftables-mode.ruleset.json)', () => {
-  const sites = analyseNat(nft('nftables-mode.ruleset.json'), LOCAL);
+  const sites = analyseNat(nft('nftables-mode.ruleset.json'));
   const ep = {
     dnsUdp: 'endpoint-4K6OJDPK-default/dns/udp/dns__10.244.0.10/53',
     dnsTcp: 'endpoint-DJDQFV4V-default/dns/tcp/dns-tcp__10.244.0.10/53',
@@ -161,7 +161,7 @@ describe('kube-proxy nftables mode (nftables-mode.ruleset.json)', () => {
 });
 
 describe('the iptables-mode table as nft shows it (iptables-mode.nat.nft.json): unreadable parts may match anything', () => {
-  const sites = analyseNat(nft('iptables-mode.nat.nft.json'), LOCAL);
+  const sites = analyseNat(nft('iptables-mode.nat.nft.json'));
   const tcpEndpoints = [
     'KUBE-SEP-26CM2AZMQ2QFWBIT',
     'KUBE-SEP-342BEWF2AUCKL2WB',
@@ -198,7 +198,7 @@ describe('Docker-shaped rules: owner, forwarded traffic, what lo never carries',
     '-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80',
     'COMMIT',
   ].join('\n');
-  const sites = analyseNat([parseIptablesNat(save, 'ipv4', 'iptables-legacy').table!], LOCAL);
+  const sites = analyseNat([parseIptablesNat(save, 'ipv4', 'iptables-legacy').table!]);
   const rules: NotrackRule[] = [
     RULES.lo!,
     RULES['redis-local']!,
@@ -225,8 +225,7 @@ describe('mark guards', () => {
       .table!,
   ];
   const egress: NotrackRule = { name: 'egress', interface: 'eth1', direction: 'outbound' };
-  const hits = (tables: NatTable[]) =>
-    overlapsOf([{ name: 'egress', matches: packetMatches(egress) }], analyseNat(tables, LOCAL), LOCAL).get('egress')?.count ?? 0;
+  const hits = (tables: NatTable[]) => overlapsOf([{ name: 'egress', matches: packetMatches(egress) }], analyseNat(tables), LOCAL).get('egress')?.count ?? 0;
   it('a mark no nat rule sets may be set anywhere: the guarded MASQUERADE may match', () => {
     assert.equal(hits(table(['-A POSTROUTING -m mark --mark 0x100/0x100 -j MASQUERADE'])), 1);
   });
@@ -241,7 +240,7 @@ describe('mark guards', () => {
     ]);
     assert.equal(hits(t), 1);
     const web: NotrackRule = { name: 'egress', interface: 'eth1', protocol: 'tcp', ports: [p(443)], direction: 'outbound' };
-    assert.equal(overlapsOf([{ name: 'egress', matches: packetMatches(web) }], analyseNat(t, LOCAL), LOCAL).size, 0);
+    assert.equal(overlapsOf([{ name: 'egress', matches: packetMatches(web) }], analyseNat(t), LOCAL).size, 0);
   });
   it('an unconditional RETURN ends the chain', () => {
     assert.equal(hits(table(['-A POSTROUTING -j RETURN', '-A POSTROUTING -j MASQUERADE'])), 0);
@@ -250,7 +249,7 @@ describe('mark guards', () => {
 
 describe('without the node addresses', () => {
   it('any address may be local: lo then overlaps ClusterIP rules too', () => {
-    const sites = analyseNat(iptables('iptables-mode.nat.rules'), null);
+    const sites = analyseNat(iptables('iptables-mode.nat.rules'));
     const found = overlapsOf([{ name: 'lo', matches: packetMatches(RULES.lo!) }], sites, null, Infinity).get('lo')!;
     assert.ok(
       found.first.some((o) => o.rule.chain === 'KUBE-SEP-7U6MWNJWR3SADOJA'),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   addressSet,
   EVERY_PACKET,
-  interfacesNonEmpty,
+  interfacesMeet,
   intersect,
   overlap,
   portSet,
@@ -59,8 +59,8 @@ describe('intervals', () => {
   it('addresses: CIDRs, bare addresses and ranges, by family; unreadable is null', () => {
     assert.deepEqual(addressSet(['10.0.0.0/31', '10.0.0.5', '10.0.0.2-10.0.0.3', '::1']), {
       ipv4: [
-        [0x0a000000n, 0x0a000004n],
-        [0x0a000005n, 0x0a000006n],
+        [0x0a000000, 0x0a000004],
+        [0x0a000005, 0x0a000006],
       ],
       ipv6: [[1n, 2n]],
     });
@@ -92,7 +92,12 @@ describe('interfaces', () => {
     ['not every interface', set([], ['+']), false],
     ['lo or eth0, not lo', set([['lo', 'eth0']], ['lo']), true],
   ];
-  for (const [name, s, want] of cases) it(name, () => assert.equal(interfacesNonEmpty(s), want));
+  for (const [name, s, want] of cases) {
+    it(name, () => assert.equal(interfacesMeet(s), want));
+    // The same constraints split between the two sides.
+    it(`${name}, split`, () =>
+      assert.equal(interfacesMeet({ unions: s.unions.slice(0, 1), excluded: [] }, { unions: s.unions.slice(1), excluded: s.excluded }), want));
+  }
 });
 
 describe('overlap', () => {
