@@ -8,7 +8,9 @@
 //    first pass (parse, walk, compare), an unchanged pass, a pass after one
 //    endpoint changed.
 // 2. The same table restored in a test namespace with iptables-nft-restore
-//    (and iptables-legacy-restore): the real reading, tools included.
+//    (and in another with iptables-legacy-restore): the real reading, tools
+//    included, measured by this file run again inside the namespace (its
+//    tools, its /proc/net), as the agent runs on a node.
 // 3. kube-proxy's nftables mode for 10,000 Services (the captured table's
 //    shape: verdict maps service-ips and service-nodeports, a chain per
 //    Service and per endpoint) loaded with nft -f: the real reading.
@@ -18,12 +20,13 @@
 // (children's time); this machine is shared, so read ratios, not absolutes.
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { realHost, type Host } from '../src/kernel/host.js';
 import type { CommandResult, CommandRunner } from '../src/kernel/command-runner.js';
 import { NatRulesReader } from '../src/kernel/nat/nat-reader.js';
 import type { NotrackRule } from '../src/policy/types.js';
 import { NAT_READ_BUDGET_MS, NatGuard } from '../src/reconcile/nat-guard.js';
-import { netnsRunner, realKernelSkipReason } from '../test/support/netns.js';
+import { realKernelSkipReason } from '../test/support/netns.js';
 import { createNetns } from '../test/notrack/netns.js';
 
 const SERVICES = 10_000;
@@ -44,8 +47,8 @@ const RULES: NotrackRule[] = [
   },
 ];
 
-const print = (name: string, value: string | number) => process.stdout.write(`${name}: ${value}\n`);
-const id = (prefix: string, i: number) => `${prefix}-${i.toString(36).toUpperCase().padStart(16, 'Q')}`;
+const print = (name: string, value: string | number): void => void process.stdout.write(`${name}: ${value}\n`);
+const id = (prefix: string, i: number) => `${prefix}-${i.toString(36).toUpperCase().padStart(16, '0')}`;
 const ip = (net: string, i: number) => `${net}.${(i >> 8) & 255}.${i & 255}`;
 const nodePortOf = (i: number) => 30000 + ((i / 4) % 2768);
 
@@ -105,7 +108,7 @@ function nftablesModeTable(n: number): string {
   const nodePorts: string[] = [];
   const chains: string[] = [];
   for (let i = 0; i < n; i++) {
-    const tag = i.toString(36).toUpperCase().padStart(8, 'Q');
+    const tag = i.toString(36).toUpperCase().padStart(8, '0');
     const svc = `service-${tag}-ns${i % 50}/svc-${i}/tcp/http`;
     const eps = [ip('10.244', i), ip('10.245', i)].map((ep) => ({ ep, chain: `endpoint-${tag}-ns${i % 50}/svc-${i}/tcp/http__${ep}/8080` }));
     serviceIps.push(`${ip('10.96', i)} . tcp . 80 : goto ${svc}`);
@@ -144,7 +147,8 @@ function cpuMs(): number {
   return (own.user + own.system) / 1000 + (Number(f[13]) + Number(f[14])) * 10;
 }
 
-const local = 'Local:\n  +-- 0.0.0.0/0 2 0 2\n     |-- 127.0.0.0\n        /8 host LOCAL\n     |-- 192.168.77.10\n        /32 host LOCAL\n';
+/** The canned node's routing table: 127.0.0.0/8 and its address. */
+const CANNED_FIB_TRIE = 'Local:\n  +-- 0.0.0.0/0 2 0 2\n     |-- 127.0.0.0\n        /8 host LOCAL\n     |-- 192.168.77.10\n        /32 host LOCAL\n';
 
 /** One NAT check as a pass makes it: read (or reuse) the rules, judge the policy's rules. */
 async function pass(guard: NatGuard): Promise<{ ms: number; withheld: string[] }> {
@@ -154,14 +158,13 @@ async function pass(guard: NatGuard): Promise<{ ms: number; withheld: string[] }
 }
 
 /** Per minute at the default interval: every pass re-reads while reading costs little, else as the budget allows. */
-function perMinute(readMs: number, steadyMs: number): string {
-  const readsPerMinute = Math.min(60 / INTERVAL_S, (60_000 / Math.max(readMs, 1)) * (NAT_READ_BUDGET_MS / 60_000));
-  const everySeconds = Math.max(INTERVAL_S, (readMs * 60) / NAT_READ_BUDGET_MS / 1000);
-  return `${Math.round(readsPerMinute * readMs + (60 / INTERVAL_S) * steadyMs)} ms CPU a minute (a reading every ${everySeconds.toFixed(0)} s)`;
+function perMinute(readMs: number): string {
+  const everySeconds = Math.max(INTERVAL_S, (readMs * 60) / NAT_READ_BUDGET_MS);
+  return `${Math.round((readMs * 60) / everySeconds)} ms CPU a minute (a reading every ${everySeconds.toFixed(0)} s)`;
 }
 
 // ---- 1. canned ----
-{
+async function canned(): Promise<void> {
   let text = iptablesModeTable(SERVICES);
   const runner: CommandRunner = {
     run: async (cmd): Promise<CommandResult> => {
@@ -174,7 +177,7 @@ function perMinute(readMs: number, steadyMs: number): string {
     },
   };
   const real = realHost({ procRoot: '/proc', sysRoot: '/sys' }, false);
-  const files = { ...real.files, read: async (p: string) => (p.endsWith('fib_trie') ? local : real.files.read(p)) };
+  const files = { ...real.files, read: async (p: string) => (p.endsWith('fib_trie') ? CANNED_FIB_TRIE : real.files.read(p)) };
   const host: Host = { ...real, files, runner };
   // A clock an hour on at every look: each pass reads afresh (the canned tool costs nothing, only our own work counts).
   let now = 0;
@@ -197,47 +200,58 @@ function perMinute(readMs: number, steadyMs: number): string {
 }
 
 // ---- 2. and 3. the real tools in test namespaces ----
-const skip = realKernelSkipReason(['ip', 'nft', 'iptables-nft-restore', 'iptables-legacy-restore']);
-if (skip) print('real tools', `skipped: ${skip}`);
-else {
-  const measure = async (label: string, ns: string) => {
-    const real = realHost({ procRoot: '/proc', sysRoot: '/sys' }, true);
-    // The namespace's own tools and routing tables (fib_trie as this process sees it is the host's).
-    const files = { ...real.files, read: async (p: string) => (p.endsWith('fib_trie') ? local : real.files.read(p)) };
-    // A clock an hour on at every look: each pass reads afresh (the agent would wait for the budget).
-    let now = 0;
-    const guard = new NatGuard(new NatRulesReader({ ...real, files, runner: netnsRunner(ns) }), { clock: () => (now += 3_600_000) });
-    const costs: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const r = await pass(guard);
-      costs.push(r.ms);
-      if (i === 0) print(`  ${label}: withheld`, r.withheld.join(', ') || 'none');
-    }
-    const sorted = [...costs].sort((a, b) => a - b);
-    const median = sorted[1]!;
-    print(`  ${label}: CPU per reading (tools + agent; min/median/max)`, `${sorted.map((c) => c.toFixed(0)).join(' / ')} ms`);
-    print(`  ${label}: at a ${INTERVAL_S} s interval`, perMinute(median, 0));
-  };
+/** Runs inside a test namespace (as the agent would on the node): its tools, its /proc/net. */
+async function measureHere(label: string): Promise<void> {
+  // A clock an hour on at every look: each pass reads afresh (the agent would wait for the budget).
+  let now = 0;
+  const guard = new NatGuard(new NatRulesReader(realHost({ procRoot: '/proc', sysRoot: '/sys' }, true)), { clock: () => (now += 3_600_000) });
+  const first = await pass(guard);
+  print(`  ${label}: first reading (tools, parse, walk, judge)`, `${first.ms.toFixed(0)} ms CPU; withheld: ${first.withheld.join(', ') || 'none'}`);
+  const costs: number[] = [];
+  for (let i = 0; i < 3; i++) costs.push((await pass(guard)).ms);
+  const sorted = [...costs].sort((a, b) => a - b);
+  print(`  ${label}: unchanged reading (tools, hash; min/median/max)`, `${sorted.map((c) => c.toFixed(0)).join(' / ')} ms CPU`);
+  print(`  ${label}: at a ${INTERVAL_S} s interval, unchanged`, perMinute(sorted[1]!));
+  print(`  ${label}: at a ${INTERVAL_S} s interval, changing every pass`, perMinute(first.ms));
+}
+
+function realTools(): void {
+  const skip = realKernelSkipReason(['ip', 'nft', 'iptables-nft-restore', 'iptables-legacy-restore']);
+  if (skip) {
+    print('real tools', `skipped: ${skip}`);
+    return;
+  }
+  const self = fileURLToPath(import.meta.url);
+  const inside = (ns: string, label: string) =>
+    execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', self, 'measure', label], { stdio: 'inherit', timeout: 1_800_000 });
+  const node = (ns: ReturnType<typeof createNetns>) =>
+    ns.sh(`ip link add eth0 type veth peer name peer0\nip addr add ${NODE_IP}/24 dev eth0\nip link set eth0 up\nip link set peer0 up`);
+  const load = (ns: string, cmd: string[], input: string) => execFileSync('ip', ['netns', 'exec', ns, ...cmd], { input, timeout: 1_800_000 });
 
   print('iptables mode, real tools', `${SERVICES} Services`);
-  const ipt = createNetns('bench-nat-ipt');
-  try {
-    execFileSync('ip', ['netns', 'exec', ipt.name, 'iptables-nft-restore'], { input: iptablesModeTable(SERVICES), timeout: 600_000 });
-    await measure('iptables-nft', ipt.name);
-    execFileSync('ip', ['netns', 'exec', ipt.name, 'iptables-nft', '-t', 'nat', '-F']);
-    execFileSync('ip', ['netns', 'exec', ipt.name, 'iptables-nft', '-t', 'nat', '-X']);
-    execFileSync('ip', ['netns', 'exec', ipt.name, 'iptables-legacy-restore'], { input: iptablesModeTable(SERVICES), timeout: 600_000 });
-    await measure('iptables-legacy', ipt.name);
-  } finally {
-    ipt.destroy();
+  for (const mode of ['nft', 'legacy'] as const) {
+    const ns = createNetns(`bench-nat-${mode}`);
+    try {
+      node(ns);
+      load(ns.name, [`iptables-${mode}-restore`], iptablesModeTable(SERVICES));
+      inside(ns.name, `iptables-${mode}`);
+    } finally {
+      ns.destroy();
+    }
   }
-
   print('nftables mode, real tools', `${SERVICES} Services`);
-  const nft = createNetns('bench-nat-nft');
+  const ns = createNetns('bench-nat-nftables');
   try {
-    execFileSync('ip', ['netns', 'exec', nft.name, 'nft', '-f', '-'], { input: nftablesModeTable(SERVICES), timeout: 600_000 });
-    await measure('nftables', nft.name);
+    node(ns);
+    load(ns.name, ['nft', '-f', '-'], nftablesModeTable(SERVICES));
+    inside(ns.name, 'nftables');
   } finally {
-    nft.destroy();
+    ns.destroy();
   }
+}
+
+if (process.argv[2] === 'measure') await measureHere(process.argv[3] ?? '');
+else {
+  await canned();
+  realTools();
 }

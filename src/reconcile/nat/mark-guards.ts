@@ -22,7 +22,7 @@ import type { NatMatch } from '../../kernel/nat/nat-rules.js';
 import type { MarkSetter, NatPath, NatWalk } from './nat-paths.js';
 
 /** The mark bits a match requires to be set; null when it requires none (or cannot be read that way). */
-export function requiredBits(m: NatMatch): number | null {
+function requiredBits(m: NatMatch): number | null {
   if (m.kind !== 'mark') return null;
   if (!m.negated && m.value !== 0) return m.value;
   // (mark & mask) != 0: at least one bit of the mask.

@@ -65,7 +65,7 @@ const IPV6: ReadonlySet<IpFamily> = new Set(['ipv6']);
 const NO_FAMILY: ReadonlySet<IpFamily> = new Set();
 
 /** Client ports: see above. */
-export const EPHEMERAL_PORTS = portSet([{ from: 32768, to: 65535 }]);
+const EPHEMERAL_PORTS = portSet([{ from: 32768, to: 65535 }]);
 const LO: InterfaceSet = { unions: [[{ name: 'lo', prefix: false }]], excluded: [] };
 const NOT_LO_ANY: InterfaceSet = { unions: [], excluded: [{ name: 'lo', prefix: false }] };
 const NOT_LO = (s: InterfaceSet): InterfaceSet => (s === ANY_INTERFACE ? NOT_LO_ANY : { ...s, excluded: [...s.excluded, { name: 'lo', prefix: false }] });
@@ -107,7 +107,7 @@ export interface RuleOverlaps {
   first: NatOverlap[];
 }
 
-export const SHOWN_OVERLAPS = 3;
+const SHOWN_OVERLAPS = 3;
 
 function localSet(local: LocalAddresses | null): AddressSet | null {
   return local ? addressSet(local.cidrs) : null;
@@ -253,7 +253,7 @@ const OWNERS: ReadonlyArray<[RegExp, string]> = [
 ];
 
 /** Who wrote a NAT rule, from its table and the chains on its path (the rule's own first). */
-export function ownerOf(path: NatPath | GuardedPath): string {
+function ownerOf(path: NatPath | GuardedPath): string {
   if (/^nftables \S+ kube-proxy$/.test(path.rule.table)) return 'kube-proxy';
   for (const ref of [path.rule, ...[...path.via].reverse()]) {
     for (const [pattern, owner] of OWNERS) if (pattern.test(ref.chain)) return owner;
@@ -262,7 +262,7 @@ export function ownerOf(path: NatPath | GuardedPath): string {
 }
 
 /** The NAT paths of the tables, guards resolved. */
-export function natSites(walk: NatWalk): NatSite[] {
+function natSites(walk: NatWalk): NatSite[] {
   return resolveGuards(walk).map((path) => ({ path, owner: ownerOf(path) }));
 }
 
@@ -273,7 +273,7 @@ function viewsOf(site: NatSite, local: AddressSet | null, cache: Compiled): RawV
 }
 
 /** The packets of one NOTRACK packet match. */
-export function notrackSpace(m: PacketMatch, local: LocalAddresses | null): Space {
+function notrackSpace(m: PacketMatch, local: LocalAddresses | null): Space {
   const iface = (name: string | undefined): InterfaceSet =>
     name === undefined ? ANY_INTERFACE : { unions: [[name.endsWith('+') ? { name: name.slice(0, -1), prefix: true } : { name, prefix: false }]], excluded: [] };
   const localAddresses = localSet(local);

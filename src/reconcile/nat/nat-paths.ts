@@ -64,11 +64,11 @@ export interface NatWalk {
 }
 
 /** Past this many rule visits the ruleset is not analysed (and nothing is untracked). */
-export const MAX_RULE_VISITS = 2_000_000;
+const MAX_RULE_VISITS = 2_000_000;
 // nf_tables refuses jumps deeper than 16; iptables loops are refused by the kernel.
 const MAX_DEPTH = 64;
 
-export class NatRulesetTooComplex extends Error {}
+class NatRulesetTooComplex extends Error {}
 
 function negate(m: NatMatch): NatMatch | null {
   return m.kind === 'unknown' || m.kind === 'family' ? null : { ...m, negated: !m.negated };

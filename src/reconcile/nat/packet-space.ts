@@ -85,7 +85,6 @@ export interface AddressSet {
 const V4_END = 2 ** 32;
 const V6_END = 1n << 128n;
 export const ALL_ADDRESSES: AddressSet = { ipv4: [[0, V4_END]], ipv6: [[0n, V6_END]] };
-export const NO_ADDRESSES: AddressSet = { ipv4: [], ipv6: [] };
 
 function bytesValue(bytes: number[]): bigint {
   return bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
