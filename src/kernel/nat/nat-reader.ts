@@ -1,10 +1,10 @@
 // Reads every NAT rule of the node, through the Host's CommandRunner:
-// - iptables-nft: `iptables-nft-save -t nat` and `ip6tables-nft-save -t nat`
+// - for iptables-nft, `iptables-nft-save -t nat` and `ip6tables-nft-save -t nat`
 //   (they list without creating anything);
-// - iptables-legacy: the same with -legacy, only for families whose legacy nat
+// - for iptables-legacy, the same with -legacy, only for families whose legacy nat
 //   table exists (/proc/net/ip_tables_names, ip6_tables_names): saving a
 //   legacy table that is not there would create it;
-// - nftables: `nft -j list chains` finds the tables with a nat base chain,
+// - for nftables, `nft -j list chains` finds the tables with a nat base chain,
 //   then `nft -j -s list table F T` lists each (listing the whole ruleset
 //   would list iptables-nft's nat table a second time, the costliest part).
 //   iptables-nft's own nat tables are left to iptables-nft-save, which shows
@@ -59,6 +59,12 @@ interface Listing {
   sources: Record<string, NatSourceState>;
   problems: string[];
 }
+
+/** The save tools, by family: literals, so that the image test finds each command it must ship. */
+const SAVE_TOOLS: Readonly<Record<IpFamily, { nft: string; legacy: string }>> = {
+  ipv4: { nft: 'iptables-nft-save', legacy: 'iptables-legacy-save' },
+  ipv6: { nft: 'ip6tables-nft-save', legacy: 'ip6tables-legacy-save' },
+};
 
 type RunResult = { installed: false } | { installed: true; code: number; stdout: string; stderr: string };
 
@@ -121,11 +127,12 @@ export class NatRulesReader implements NatRulesSource {
     const shown = new Set<string>();
     for (const family of ['ipv4', 'ipv6'] as const) {
       const nftFamily = family === 'ipv4' ? 'ip' : 'ip6';
+      const tools = SAVE_TOOLS[family];
       const tool = family === 'ipv4' ? 'iptables' : 'ip6tables';
-      const nft = await this.run(`${tool}-nft-save`, ['-t', 'nat']);
+      const nft = await this.run(tools.nft, ['-t', 'nat']);
       const name = `${tool}-nft`;
       if (!nft.installed) sources[name] = 'not-installed';
-      else if (nft.code !== 0) problems.push(`${tool}-nft-save -t nat failed (exit ${nft.code}): ${nft.stderr.trim() || 'no message'}`);
+      else if (nft.code !== 0) problems.push(`${tools.nft} -t nat failed (exit ${nft.code}): ${nft.stderr.trim() || 'no message'}`);
       else {
         sources[name] = 'read';
         if (!iptablesSaveIncompatible(nft.stdout)) {
@@ -141,9 +148,9 @@ export class NatRulesReader implements NatRulesSource {
         sources[legacy] = 'absent';
         continue;
       }
-      const saved = await this.run(`${tool}-legacy-save`, ['-t', 'nat']);
-      if (!saved.installed) problems.push(`a legacy ${family} nat table exists but ${tool}-legacy-save is not installed`);
-      else if (saved.code !== 0) problems.push(`${tool}-legacy-save -t nat failed (exit ${saved.code}): ${saved.stderr.trim() || 'no message'}`);
+      const saved = await this.run(tools.legacy, ['-t', 'nat']);
+      if (!saved.installed) problems.push(`a legacy ${family} nat table exists but ${tools.legacy} is not installed`);
+      else if (saved.code !== 0) problems.push(`${tools.legacy} -t nat failed (exit ${saved.code}): ${saved.stderr.trim() || 'no message'}`);
       else {
         sources[legacy] = 'read';
         saves.push({ text: saved.stdout, family, source: 'iptables-legacy' });
