@@ -14,9 +14,13 @@ const PURE = [
   'src/report/**',
   'src/kernel/table-summary.ts',
   'src/kernel/top-k.ts',
+  'src/kernel/nat/nat-rules.ts',
+  'src/kernel/nat/parse-iptables-nat.ts',
+  'src/kernel/nat/parse-nft-nat.ts',
   'src/agent/agent-state.ts',
   'src/reconcile/planner.ts',
   'src/reconcile/drift.ts',
+  'src/reconcile/nat/**',
   'src/backoff.ts',
 ];
 
@@ -61,9 +65,10 @@ function restrict(files, patterns) {
 const layerConfigs = LAYERS.map((layer) =>
   restrict([`src/${layer}/**/*.ts`], [...layerPatterns(layer), ...(isPure(`src/${layer}/x`) ? purePatterns(layer) : [])]),
 );
-const pureFileConfigs = PURE.filter((p) => !p.endsWith('/**')).map((file) => {
+// Pure files and sub-folders of otherwise impure layers (src/reconcile/nat/**).
+const pureFileConfigs = PURE.filter((p) => !LAYERS.some((l) => p === `src/${l}/**`)).map((file) => {
   const layer = LAYERS.find((l) => file.startsWith(`src/${l}/`));
-  return restrict([file], [...layerPatterns(layer), ...purePatterns(layer)]);
+  return restrict([file.endsWith('/**') ? `${file}/*.ts` : file], [...layerPatterns(layer), ...purePatterns(layer)]);
 });
 const sharedConfigs = SHARED.map((name) => {
   const file = `src/${name}.ts`;

@@ -133,7 +133,10 @@ export class AgentPass {
         policyLog,
         lastWouldChange,
         pending.actions.map((a) => a.key),
-        pending.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
+        [
+          ...pending.notApplicable.map((n) => ({ key: n.key, reason: n.reason })),
+          ...result.withheld.map((w) => ({ key: `notrack/${w.rule}`, reason: w.message })),
+        ],
       );
     return { outcome: { kind: 'reconciled', effective, result, generations, ...(pending ? { pending } : {}) }, wouldChange, pressureResponse };
   }
@@ -266,6 +269,7 @@ export class AgentPass {
       this.deps.metrics.observeDrift(outcome.kind === 'reconciled' ? outcome.result.drift.map((d) => d.key) : []);
       this.deps.metrics.observePressureResponse(pressureResponse.active);
       this.deps.metrics.observePlanPending(outcome.kind === 'reconciled' ? (outcome.pending?.actions.map((a) => a.key) ?? []) : []);
+      this.deps.metrics.observeNotrackWithheld(outcome.kind === 'reconciled' ? outcome.result.withheld.length : outcome.kind === 'error' ? null : 0);
       try {
         await this.deps.publish(status, outcome, prev.status);
       } catch (err) {

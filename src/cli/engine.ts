@@ -11,6 +11,8 @@ import { CreatedObjectsFile } from '../reconcile/created-objects-file.js';
 import type { Log } from '../logger.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { StateLock } from '../reconcile/state-lock.js';
+import { NatGuard } from '../reconcile/nat-guard.js';
+import { NatRulesReader } from '../kernel/nat/nat-reader.js';
 import type { Host } from '../kernel/host.js';
 
 export interface Engine {
@@ -32,6 +34,7 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
     baselineStore,
     ...(logger ? { logger } : {}),
     exclusive: (fn) => lock.run(fn),
+    natGuard: new NatGuard(new NatRulesReader(host), { clock: () => host.clock().getTime() }),
     writerFacts: async () => ({ kubeProxyRunning: (await findKubernetesProcesses(host)).value?.kubeProxy.running ?? false }),
   });
   return { backendName, backend, baselineStore, reconciler };

@@ -14,6 +14,7 @@ import type { DesiredState, NotrackRule } from '../policy/types.js';
 import { holdsChanges, NOTRACK_KEY } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
 import type { NotrackBackend } from '../kernel/notrack/backend.js';
+import type { ReconcileResult } from '../reconcile/reconciler.js';
 import { buildEngine, type Engine } from './engine.js';
 import { InputError } from './input-error.js';
 import { renderData } from './output.js';
@@ -41,6 +42,12 @@ async function effectiveHere(config: Config, host: Host): Promise<EffectivePolic
   return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, guardrailCidrs(nodeCidrs(config, null, runsKubernetes(s)))));
 }
 
+/** The rules that are planned: withheld ones are shown apart, not as changes. */
+function withoutWithheld(wanted: DesiredState, withheld: ReconcileResult['withheld']): DesiredState {
+  const names = new Set(withheld.map((w) => w.rule));
+  return { ...wanted, notrack: wanted.notrack.filter((r) => !names.has(r.name)) };
+}
+
 /** How this host's backend shows rules in the plan: in its own syntax. */
 function shownBy(backend: NotrackBackend) {
   return { canAcceptUntracked: backend.canAcceptUntracked, describe: (rule: NotrackRule) => describeRule(backend.name, rule) };
@@ -50,10 +57,10 @@ async function view(
   config: Config,
   e: EffectivePolicy,
   engine: Engine,
-  actions: PlanView['actions'],
-  notApplicable: PlanView['notApplicable'],
+  r: Pick<ReconcileResult, 'notApplicable' | 'withheld'> & { plan: { actions: PlanView['actions'] } },
   wanted: DesiredState,
 ): Promise<PlanView> {
+  const actions = r.plan.actions;
   const baseline = await engine.baselineStore.load();
   const notrackAction = actions.some((a) => a.kind === 'notrack-sync' || a.kind === 'notrack-remove');
   return {
@@ -61,8 +68,9 @@ async function view(
     policies: e.selected,
     mode: e.mode,
     actions,
-    notrackChanges: notrackAction ? notrackChanges(wanted, baseline, shownBy(engine.backend)) : [],
-    notApplicable,
+    notrackChanges: notrackAction ? notrackChanges(withoutWithheld(wanted, r.withheld), baseline, shownBy(engine.backend)) : [],
+    notApplicable: r.notApplicable,
+    withheld: r.withheld,
     conflicts: e.conflicts,
     refused: e.refused,
   };
@@ -75,7 +83,7 @@ async function print(config: Config, v: PlanView, out: NodeJS.WritableStream): P
 /** Print what the whole policy (Enforce and DryRun fields alike) would change; writes nothing. Returns the number of changes. */
 async function showPlan(config: Config, e: EffectivePolicy, engine: Engine, out: NodeJS.WritableStream): Promise<number> {
   const r = await engine.reconciler.reconcile(e.desired, 'DryRun');
-  await print(config, await view(config, e, engine, r.plan.actions, r.notApplicable, e.desired), out);
+  await print(config, await view(config, e, engine, r, e.desired), out);
   return r.plan.actions.length;
 }
 
@@ -104,8 +112,10 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
   }
   const r = await engine.reconciler.reconcile(e.enforced, 'Enforce');
   if (!dryRunOnly) {
-    const v = await view(config, e, engine, r.plan.actions, r.notApplicable, e.enforced);
-    v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack') ? notrackChanges(e.enforced, before, shownBy(engine.backend)) : [];
+    const v = await view(config, e, engine, r, e.enforced);
+    v.notrackChanges = r.plan.actions.some((a) => a.key === 'notrack')
+      ? notrackChanges(withoutWithheld(e.enforced, r.withheld), before, shownBy(engine.backend))
+      : [];
     await print(config, v, out);
   }
   if (r.execution && !r.execution.ok) {
@@ -129,6 +139,11 @@ export async function runApply(config: Config, host: Host, out: NodeJS.WritableS
   const notrack = r.notApplicable.find((n) => n.key === NOTRACK_KEY);
   if (notrack && (e.enforced.notrack.length > 0 || e.enforced.acceptUntracked)) {
     err.write(`NOTRACK rules not applied: ${notrack.reason}\n`);
+    return 1;
+  }
+  // Withheld rules are the safe outcome, but the host does not match the policy: say so in the exit code too.
+  if (r.withheld.length > 0) {
+    for (const w of r.withheld) err.write(`${w.message}\n`);
     return 1;
   }
   return 0;

@@ -75,22 +75,23 @@ export function refusedForUnknownRanges(message: string): boolean {
 }
 
 /**
- * Loopback-only rules are safe whatever the ranges: on interface lo, or with
- * every destination node-local. Any other rule could match Service or Pod
+ * Rules whose every destination is node-local are safe whatever the ranges.
+ * Interface lo alone is not enough: it also carries the node's connections to
+ * ClusterIPs that kube-proxy binds locally (IPVS mode). Any other rule could match Service or Pod
  * traffic somewhere in ranges nobody told us, so on a Kubernetes node whose
  * ranges are not known it is refused rather than allowed blindly.
  */
 function unknownRangesRefusal(rule: NotrackRule, cluster: ClusterCidrs, optIn: string): string | undefined {
   const unknown = [cluster.serviceCidrs === null ? 'Service' : '', cluster.podCidrs === null ? 'Pod' : ''].filter(Boolean);
-  if (unknown.length === 0 || rule.interface === 'lo') return undefined;
+  if (unknown.length === 0) return undefined;
   const local = cidrsOf(NODE_LOCAL_RANGES);
   const destinations = cidrsOf(rule.destinations ?? []);
   // d lies within l: they overlap, and l is the wider.
   if (destinations.length > 0 && destinations.every((d) => local.some((l) => cidrsOverlap(l, d) && l.prefix <= d.prefix))) return undefined;
   return (
     `${RANGES_UNKNOWN} ${unknown.join(' and ')} ranges (see the ClusterCidrsKnown condition), so it could untrack traffic to Services or Pods, which needs conntrack; ` +
-    `give the ranges (chart values agent.serviceCidrs / agent.podCidrs, flags --service-cidr / --pod-cidr), make it loopback-only ` +
-    `(interface lo, or destinations within ${NODE_LOCAL_RANGES.join(', ')}), or ${optIn}`
+    `give the ranges (chart values agent.serviceCidrs / agent.podCidrs, flags --service-cidr / --pod-cidr), make it node-local ` +
+    `(destinations within ${NODE_LOCAL_RANGES.join(', ')}), or ${optIn}`
   );
 }
 
@@ -101,14 +102,18 @@ function unknownRangesRefusal(rule: NotrackRule, cluster: ClusterCidrs, optIn: s
  * - has a source or destination overlapping the Service or Pod CIDRs: those
  *   flows need DNAT (Services), SNAT (pod egress) or stateful NetworkPolicy;
  * - on a Kubernetes node whose Service or Pod ranges are not known, is not
- *   loopback-only (see unknownRangesRefusal);
- * - on a node with known Service/Pod CIDRs, names no destinations and is not
- *   loopback-only: a rule by port or interface alone also catches packets
- *   forwarded to pods and ClusterIPs on the same ports, so it must say which
- *   addresses it is for. (Sources alone do not help: a client's flows to a
- *   Service come from outside addresses too.) Loopback never carries
- *   forwarded pod or ClusterIP traffic.
- * Off Kubernetes (no ranges, none needed) only the first check applies.
+ *   node-local (see unknownRangesRefusal);
+ * - on a node with known Service/Pod CIDRs, names no destinations: a rule by
+ *   port or interface alone also catches packets forwarded to pods and
+ *   ClusterIPs on the same ports, so it must say which addresses it is for.
+ *   (Sources alone do not help: a client's flows to a Service come from
+ *   outside addresses too.) lo is no exception: it carries the node's own
+ *   connections to its addresses, NodePorts and hostPorts among them, and to
+ *   ClusterIPs where kube-proxy binds them locally (IPVS mode).
+ * Off Kubernetes (no ranges, none needed) only the first check applies. Whether
+ * a NAT rule on the node rewrites what a rule would untrack is not guessed
+ * from CIDRs: the agent checks it against the node's own NAT rules every pass
+ * (reconcile/nat-guard.ts) and withholds the rule.
  */
 export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, cluster: ClusterCidrs): string | undefined {
   if (allowBroadMatch) return undefined;
@@ -146,7 +151,7 @@ export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, clus
     }
   }
   if (unknownRanges) return unknownRanges;
-  if (clusterCidrs.length > 0 && rule.interface !== 'lo' && !rule.destinations) {
+  if (clusterCidrs.length > 0 && !rule.destinations) {
     return `names no destinations, so on this node it would also match traffic to Pods and Services (${clusterCidrs.map((c) => formatCidr(c.cidr)).join(', ')}), which needs conntrack; add destinations (e.g. this node's address) or ${optIn}`;
   }
   return undefined;

@@ -11,6 +11,7 @@ import { Executor, type ExecutionResult } from './executor.js';
 import type { NotrackCheck, ObservedState } from '../kernel/observed.js';
 import { BUCKETS_KEY, givesBack, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
 import { restoreBaseline, type RestoreResult } from './restore.js';
+import type { NatGuard, WithheldRule } from './nat-guard.js';
 import { errorText } from '../errors.js';
 import type { Log } from '../logger.js';
 
@@ -27,6 +28,8 @@ export interface ReconcilerDeps {
   guard?: CorrectionGuard;
   /** Runs a writing pass exclusively (one writer per state dir); DryRun passes take no lock. */
   exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Withholds NOTRACK rules that a NAT rule on the node would be bypassed by; none checked when absent (unit tests). */
+  natGuard?: Pick<NatGuard, 'judge'>;
 }
 
 export interface ReconcileResult {
@@ -43,6 +46,8 @@ export interface ReconcileResult {
   durationMs: number;
   /** NOTRACK rules we own now; undefined when not checked (no backend, or no rules wanted or owned). */
   notrackOwnedRules?: number;
+  /** NOTRACK rules of the policy left out (a NAT rule here rewrites their packets, or the NAT rules are unreadable). */
+  withheld: WithheldRule[];
 }
 
 export const ACCEPT_UNTRACKED_KEY = 'acceptUntracked';
@@ -80,6 +85,7 @@ export class Reconciler {
   private readonly logger: Log;
   private readonly clock: Clock = () => this.deps.host.clock().getTime();
   private previousDrift: DriftRecord[] = [];
+  private previousWithheld = '[]';
   private applied: { sysctls: Record<string, number>; buckets?: number } = { sysctls: {} };
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -96,7 +102,10 @@ export class Reconciler {
   private async reconcileNow(policy: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
     const started = this.clock();
     const acceptUnsupported = policy.acceptUntracked && this.deps.backend?.canAcceptUntracked === false;
-    const desired = acceptUnsupported ? { ...policy, acceptUntracked: false } : policy;
+    // Rules a NAT rule here would be bypassed by are not planned at all: one applied earlier is removed by the sync.
+    const nat = this.deps.natGuard ? await this.deps.natGuard.judge(policy.notrack) : { allowed: policy.notrack, withheld: [] };
+    this.logWithheld(nat.withheld);
+    const desired = { ...policy, notrack: nat.allowed, ...(acceptUnsupported ? { acceptUntracked: false } : {}) };
     const baseline = await this.deps.baselineStore.load();
     const seen = await this.look(desired, baseline);
     const { observed, notrack } = seen;
@@ -110,6 +119,7 @@ export class Reconciler {
       inSync,
       durationMs: this.clock() - started,
       ...(owned === undefined ? {} : { notrackOwnedRules: owned }),
+      withheld: nat.withheld,
     });
     // DryRun: the plan, nothing else; the Enforce passes' drift (and its `since`) is left as it was.
     if (mode === 'DryRun') return done(full, [], undefined, full.inSync, notrack?.ownedRules);
@@ -161,6 +171,15 @@ export class Reconciler {
     const after = planWith(desired, verify, baselineAfter, acceptUnsupported);
     this.remember(desired, after.notApplicable);
     return done(todo, drift, execution, after.inSync, verify.notrack?.ownedRules);
+  }
+
+  /** Say so when the set of withheld rules (or why) changes, not every pass. */
+  private logWithheld(withheld: WithheldRule[]): void {
+    const text = JSON.stringify(withheld.map((w) => [w.rule, w.message]));
+    if (text === this.previousWithheld) return;
+    this.previousWithheld = text;
+    if (withheld.length === 0) this.logger.info({}, 'no NOTRACK rule is withheld');
+    else this.logger.warn({ withheld: withheld.map((w) => ({ rule: w.rule, reason: w.reason, message: w.message })) }, 'NOTRACK rules withheld');
   }
 
   /** The values this reconciler last left the node at (the policy's, until the first pass succeeds). */

@@ -16,6 +16,7 @@ export interface NodeEventIntent {
     | 'ConntrackTableFillingUp'
     | 'ConntrackRestored'
     | 'ConntrackPressureResponseStarted'
-    | 'ConntrackPressureResponseEnded';
+    | 'ConntrackPressureResponseEnded'
+    | 'ConntrackNotrackWithheld';
   message: string;
 }

@@ -106,6 +106,7 @@ export class AgentMetrics {
   private readonly reconciles: Counter;
   private readonly reconcileDuration: Histogram;
   private readonly notrackRules: Gauge;
+  private readonly notrackWithheld: Gauge;
   private readonly lastApply: Gauge;
   private readonly nodeEntries: Gauge;
   private readonly namespaces: Gauge;
@@ -152,6 +153,11 @@ export class AgentMetrics {
       registers,
     });
     this.notrackRules = gauge(this.registry, 'conntrack_operator_notrack_rules', 'NOTRACK rules owned by the agent.');
+    this.notrackWithheld = gauge(
+      this.registry,
+      'conntrack_operator_notrack_withheld_rules',
+      "NOTRACK rules of the policy not applied: a NAT rule on the node rewrites packets they would untrack, or the node's NAT rules cannot be read.",
+    );
     this.lastApply = gauge(
       this.registry,
       'conntrack_operator_last_successful_apply_timestamp_seconds',
@@ -260,6 +266,11 @@ export class AgentMetrics {
   observePlanPending(keys: string[]): void {
     this.planPending.reset();
     for (const key of keys) this.planPending.set({ key }, 1);
+  }
+
+  /** How many of the policy's NOTRACK rules are withheld; null (the pass did not check) leaves the last value. */
+  observeNotrackWithheld(count: number | null): void {
+    if (count !== null) this.notrackWithheld.set(count);
   }
 
   observeReconcile(result: ReconcileResultLabel, seconds: number, notrackRules: number | null, nowSeconds: number): void {

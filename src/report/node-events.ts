@@ -7,6 +7,7 @@ import { NodeConditions, NodeReasons, type NodeConditionTypeName, type NodeStatu
 import { netnsEventsForPass } from './netns-events.js';
 import type { NodeEventIntent } from './event-intent.js';
 import { fillingUpEvents } from './filling-events.js';
+import { withheldEvents } from './notrack-withheld.js';
 
 const condition = (s: NodeStatusDoc | null, type: NodeConditionTypeName) => s?.conditions.find((c) => c.type === type);
 
@@ -94,6 +95,7 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
   if (filling) out.push(filling.node);
   out.push(...pressureResponseEvents(prev, next));
   out.push(...netnsEventsForPass(prev, next));
+  out.push(...withheldEvents(prev, next));
   return out;
 }
 

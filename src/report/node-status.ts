@@ -33,6 +33,7 @@ import { pressureResponseCondition, pressureResponseSection } from './pressure-r
 import { changeText } from './plan-text.js';
 import type { NodeCidrs, RangeKnowledge } from '../policy/cluster-cidrs.js';
 import { refusedForUnknownRanges } from '../policy/guardrails.js';
+import { withheldCondition, withheldSection } from './notrack-withheld.js';
 
 type NodeCondition = Condition<NodeConditionTypeName>;
 type NodeConditionInput = ConditionInput<NodeConditionTypeName>;
@@ -116,6 +117,11 @@ function driftOf(outcome: PassOutcome): DriftRecord[] {
   return outcome.kind === 'reconciled' ? outcome.result.drift : [];
 }
 
+/** The withheld NOTRACK rules; undefined when the pass failed before checking. */
+function withheldOf(outcome: PassOutcome) {
+  return outcome.kind === 'reconciled' ? outcome.result.withheld : outcome.kind === 'error' ? undefined : [];
+}
+
 function appliedCondition(outcome: PassOutcome, policyError: string | undefined, previous: NodeCondition | undefined): NodeConditionInput {
   const base = { type: NodeConditions.Applied, observedGeneration: STATUS_OBJECT_GENERATION };
   switch (outcome.kind) {
@@ -157,6 +163,7 @@ function appliedCondition(outcome: PassOutcome, policyError: string | undefined,
 function reconciledOutcome({ effective, result: r, pending }: Reconciled, policyError: string | undefined): ConditionOutcome {
   const names = effective.selected.join(', ');
   const invalid = policyError ? ` The latest policy edit was not used: ${policyError}` : '';
+  const withheld = r.withheld.length ? ` NOTRACK rule(s) withheld: ${r.withheld.map((w) => w.rule).join(', ')} (see NotrackWithheld).` : '';
   if (r.execution && !r.execution.ok) {
     return {
       status: 'False',
@@ -173,13 +180,17 @@ function reconciledOutcome({ effective, result: r, pending }: Reconciled, policy
     return {
       status: 'False',
       reason: NodeReasons.Applied.DryRun,
-      message: `${names} is in DryRun: ${dryRunText(pending ?? r.plan)}, nothing of it is written.${givenBack}${skipped}${invalid}`,
+      message: `${names} is in DryRun: ${dryRunText(pending ?? r.plan)}, nothing of it is written.${givenBack}${skipped}${withheld}${invalid}`,
     };
   }
   const planned = pending ? ` Its DryRun fields: ${dryRunText(pending)}, not written.` : '';
   if (!r.inSync)
-    return { status: 'False', reason: NodeReasons.Applied.NotInSync, message: `The node does not match ${names} yet.${skipped}${planned}${invalid}` };
-  return { status: 'True', reason: NodeReasons.Applied.Applied, message: `The node matches ${names}.${skipped}${planned}${invalid}` };
+    return {
+      status: 'False',
+      reason: NodeReasons.Applied.NotInSync,
+      message: `The node does not match ${names} yet.${skipped}${withheld}${planned}${invalid}`,
+    };
+  return { status: 'True', reason: NodeReasons.Applied.Applied, message: `The node matches ${names}.${skipped}${withheld}${planned}${invalid}` };
 }
 
 function dryRunText(p: Plan): string {
@@ -326,7 +337,7 @@ function cidrsCondition(c: NodeCidrs, outcome: PassOutcome): NodeConditionInput 
     ...base,
     status: 'False',
     reason: NodeReasons.ClusterCidrsKnown.Unknown,
-    message: `${ranges} Until both are known, NOTRACK rules that are not loopback-only are refused${refused}. Give them with agent.serviceCidrs / agent.podCidrs (--service-cidr / --pod-cidr).`,
+    message: `${ranges} Until both are known, NOTRACK rules that are not node-local (destinations within 127.0.0.0/8, ::1, 169.254.0.0/16, fe80::/10) are refused${refused}. Give them with agent.serviceCidrs / agent.podCidrs (--service-cidr / --pod-cidr).`,
   };
 }
 
@@ -358,6 +369,7 @@ function conditionsOf(i: NodeStatusInputs, j: Judged): NodeConditionInput[] {
       observedGeneration: STATUS_OBJECT_GENERATION,
     },
     cidrsCondition(i.cidrs, i.outcome),
+    { ...withheldCondition(withheldOf(i.outcome)), observedGeneration: STATUS_OBJECT_GENERATION },
   ];
 }
 
@@ -508,6 +520,7 @@ export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; c
     ...findingsSection(i, pressure),
     ...(namespaces ? { namespaces } : {}),
     ...pressureResponseSection(i.pressureResponse),
+    ...withheldSection(withheldOf(i.outcome) ?? []),
     conditions,
   };
   return { status, conditions };

@@ -4,6 +4,8 @@ import type { Conflict } from '../policy/effective.js';
 import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
 import type { DesiredState, NotrackRule } from '../policy/types.js';
 import { BUCKETS_KEY, type Action, type Baseline, type NotApplicable } from '../reconcile/planner.js';
+import type { WithheldRule } from '../reconcile/nat-guard.js';
+import { withheldPlanLines, withheldSection } from './notrack-withheld.js';
 
 /** nf_conntrack_tcp_timeout_established -> "tcp established"; nf_conntrack_max -> "max". */
 function keyLabel(key: string): string {
@@ -77,6 +79,8 @@ export interface PlanView {
   actions: Action[];
   notrackChanges: NotrackChange[];
   notApplicable: NotApplicable[];
+  /** NOTRACK rules left out: a NAT rule here rewrites packets they would untrack (or the NAT rules are unreadable). */
+  withheld: WithheldRule[];
   conflicts: Conflict[];
   refused: PolicyError[];
 }
@@ -94,6 +98,8 @@ export function planJson(v: PlanView) {
     ),
     notrack: v.notrackChanges,
     notApplicable: v.notApplicable,
+    // The same shape as the status's notrackWithheld.
+    withheld: withheldSection(v.withheld).notrackWithheld ?? [],
     conflicts: v.conflicts,
     refused: v.refused,
   };
@@ -122,6 +128,7 @@ export function renderPlanText(v: PlanView): string {
     lines.push('not applicable here (left alone):');
     for (const n of v.notApplicable) lines.push(`  ${describeNotApplicable(n)}`);
   }
+  lines.push(...withheldPlanLines(v.withheld));
   if (v.conflicts.length) {
     lines.push('conflicts (equal priority, different values; not applied):');
     for (const c of v.conflicts) lines.push(`  ${c.field}: ${c.policies.join(', ')} set ${c.values.map((x) => JSON.stringify(x)).join(' vs ')}`);

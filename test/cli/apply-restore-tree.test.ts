@@ -115,7 +115,7 @@ test('plan on a host where kubelet runs: a NOTRACK rule that needs the cluster r
     const file = join(own.dir, 'policy.yaml');
     await writeFile(
       file,
-      `${POLICY}  notrack:\n    - {name: loopback, interface: lo}\n    - {name: web, protocol: tcp, ports: [443], direction: inbound, destinations: [203.0.113.10/32]}\n`,
+      `${POLICY}  notrack:\n    - {name: loopback, interface: lo, destinations: [127.0.0.0/8]}\n    - {name: web, protocol: tcp, ports: [443], direction: inbound, destinations: [203.0.113.10/32]}\n`,
     );
     const flags = ['--proc-root', own.procRoot, '--sys-root', own.sysRoot, '--state-dir', join(own.dir, 'state'), '--notrack-backend', 'nftables'];
     const unknown = await runCli(['plan', '-f', file, ...flags]);
@@ -123,7 +123,7 @@ test('plan on a host where kubelet runs: a NOTRACK rule that needs the cluster r
       unknown.stdout,
       /refused by guardrails \(not applied\):\n {2}web: spec\.notrack\[web\]: needs the Service and Pod ranges, and this node does not know its Service and Pod ranges/,
     );
-    assert.doesNotMatch(unknown.stdout, /spec\.notrack\[loopback\]/, 'a loopback rule needs no ranges');
+    assert.doesNotMatch(unknown.stdout, /spec\.notrack\[loopback\]/, 'a rule for node-local destinations needs no ranges');
     const given = await runCli(['plan', '-f', file, '--service-cidr', '10.96.0.0/12', '--pod-cidr', '10.244.0.0/16', ...flags]);
     assert.doesNotMatch(given.stdout, /refused by guardrails/);
   } finally {

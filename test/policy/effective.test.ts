@@ -222,7 +222,7 @@ describe('guardrails in the merge', () => {
       [
         pol('a', {
           notrack: [
-            { name: 'lo', interface: 'lo' },
+            { name: 'lo', interface: 'lo', destinations: ['127.0.0.0/8'] },
             { name: 'pods', destinations: ['10.244.0.0/16'] },
           ],
         }),

@@ -90,7 +90,9 @@ describe('NOTRACK rule guardrails', () => {
     { name: 'three quarters of IPv4 is a restriction', rule: rule({ sources: ['0.0.0.0/2', '64.0.0.0/2', '128.0.0.0/2'] }), cluster: none },
     { name: 'a real source prefix is a restriction', rule: rule({ protocol: 'udp', sources: ['192.0.2.0/24'] }), cluster: none },
     { name: 'loopback on a plain host', rule: rule({ interface: 'lo' }), cluster: none },
-    { name: 'loopback on a Kubernetes node', rule: rule({ interface: 'lo' }), cluster: k8s },
+    // lo carries the node's own connections to its NodePorts and hostPorts: no exception (the NAT check then judges what is left).
+    { name: 'loopback without destinations on a Kubernetes node', rule: rule({ interface: 'lo' }), cluster: k8s, refused: 'names no destinations' },
+    { name: 'loopback to 127.0.0.1 on a Kubernetes node', rule: rule({ interface: 'lo', destinations: ['127.0.0.1/32'] }), cluster: k8s },
     { name: 'a port rule on a plain host', rule: rule({ protocol: 'tcp', ports: [{ from: 80, to: 80 }] }), cluster: none },
     {
       name: 'a port rule without destinations on a Kubernetes node',
@@ -147,8 +149,14 @@ describe('NOTRACK rule guardrails', () => {
     },
     { name: 'v6 destinations next to the Service CIDR', rule: rule({ destinations: ['fd00:10:97::/112'] }), cluster: k8s },
     { name: 'overlap allowed with the opt-in', rule: rule({ destinations: ['10.96.0.0/12'] }), allow: true, cluster: k8s },
-    // A Kubernetes node whose ranges are not known: only loopback-only rules pass.
-    { name: 'ranges not known: loopback', rule: rule({ interface: 'lo' }), cluster: unknown },
+    // A Kubernetes node whose ranges are not known: only rules for node-local destinations pass.
+    {
+      name: 'ranges not known: interface lo alone is not node-local (IPVS binds ClusterIPs locally)',
+      rule: rule({ interface: 'lo' }),
+      cluster: unknown,
+      refused: 'needs the Service and Pod ranges, and this node does not know its Service and Pod ranges',
+    },
+    { name: 'ranges not known: lo with destinations in 127/8', rule: rule({ interface: 'lo', destinations: ['127.0.0.0/8'] }), cluster: unknown },
     {
       name: 'ranges not known: destinations all node-local (node-local DNS, 127/8, ::1)',
       rule: rule({ protocol: 'udp', ports: [{ from: 53, to: 53 }], destinations: ['169.254.20.10/32', '127.0.0.0/8', '::1/128', 'fe80::/64'] }),

@@ -63,6 +63,7 @@ test('agent /metrics exposition matches the golden file', async () => {
     },
     { warningPercent: 80, criticalPercent: 95 },
   );
+  m.observeNotrackWithheld(1);
   m.observeReconcile('applied', 0.012, 4, 1795321103);
   m.observeReconcile('in_sync', 0.004, 4, 1795321133);
   m.observePressureResponse(true);

@@ -51,6 +51,7 @@ function reconciled(over: Partial<ReconcileResult>): PassOutcome {
     notApplicable: [],
     inSync: true,
     durationMs: 1,
+    withheld: [],
     ...over,
   };
   return { kind: 'reconciled', effective, result, generations: { web: 3 } };
@@ -93,6 +94,7 @@ test('a healthy applied node', () => {
     FillingUp: 'Unknown/NoForecast',
     PressureResponse: 'False/NotConfigured',
     ClusterCidrsKnown: 'True/Known',
+    NotrackWithheld: 'False/NoneWithheld',
   });
   assert.equal(status.pressureResponse, undefined, 'no response configured: no section');
   assert.equal(status.table?.usage, '10%');
@@ -134,7 +136,7 @@ test('ClusterCidrsKnown: which ranges are known and from where; the rules refuse
           metadata: { name: 'edge', generation: 1 },
           spec: {
             notrack: [
-              { name: 'loopback', interface: 'lo' },
+              { name: 'loopback', interface: 'lo', destinations: ['127.0.0.0/8'] },
               { name: 'web', protocol: 'tcp', ports: [443], destinations: ['203.0.113.10/32'] },
             ],
           },
@@ -158,7 +160,7 @@ test('ClusterCidrsKnown: which ranges are known and from where; the rules refuse
       message: /^Service: 10\.0\.0\.0\/24 \(ServiceCIDR kubernetes\); Pod: 10\.244\.1\.0\/24 \(Node spec\.podCIDRs\)\.$/,
     },
     {
-      name: 'the Pod ranges not known: the rule that depends on them is named, the loopback one is not',
+      name: 'the Pod ranges not known: the rule that depends on them is named, the node-local one is not',
       cidrs: podUnknown,
       expect: ['False', 'Unknown'],
       message: /Pod: not known \(this Node has no spec\.podCIDRs\)\. .*refused now spec\.notrack\[web\] of edge\. Give them with agent\.serviceCidrs/,
@@ -282,6 +284,32 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
     events: ['Normal ConntrackRestored'],
   },
   { name: 'no policy', over: { outcome: { kind: 'no-policy' } }, conditions: { Applied: 'False/NoPolicy', Ready: 'True/Ready' }, events: [] },
+  {
+    name: 'a NOTRACK rule withheld: reported, not a failure',
+    over: {
+      outcome: reconciled({
+        withheld: [{ rule: 'lo', reason: 'NatOverlap', message: 'NOTRACK rule lo withheld: it would untrack packets that DNAT in X: -j DNAT rewrites' }],
+      }),
+    },
+    conditions: { NotrackWithheld: 'True/NatOverlap', Applied: 'True/Applied', Ready: 'True/Ready' },
+    events: ['Warning ConntrackNotrackWithheld'],
+  },
+  {
+    name: 'NAT rules unreadable: every NOTRACK rule withheld',
+    over: {
+      outcome: reconciled({
+        withheld: [{ rule: 'lo', reason: 'NatRulesUnreadable', message: "NOTRACK rule lo withheld: the node's NAT rules could not be read" }],
+      }),
+    },
+    conditions: { NotrackWithheld: 'True/NatRulesUnreadable' },
+    events: ['Warning ConntrackNotrackWithheld'],
+  },
+  {
+    name: 'a failed pass: not checked',
+    over: { outcome: { kind: 'error', message: 'boom' } },
+    conditions: { NotrackWithheld: 'Unknown/NotChecked' },
+    events: ['Warning ConntrackPolicyFailed'],
+  },
 ];
 for (const tc of cases) {
   test(`status and events: ${tc.name}`, () => {

@@ -53,6 +53,7 @@ for (const { backend, canAcceptUntracked, lines } of cases) {
       actions: [{ kind: 'notrack-sync', key: NOTRACK_KEY, to: { rules: [web], acceptUntracked: true }, from: null, missing: [], extra: [] }],
       notrackChanges: changes,
       notApplicable: [],
+      withheld: [],
       conflicts: [],
       refused: [],
     });

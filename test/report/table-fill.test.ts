@@ -89,6 +89,7 @@ function reconciled(spec: Record<string, unknown>, mode: 'Enforce' | 'DryRun' = 
     plan: { actions: [], notApplicable: [], inSync: true },
     drift: [],
     notApplicable: [],
+    withheld: [],
     inSync: true,
     durationMs: 1,
   };

@@ -41,6 +41,7 @@ export const NodeConditionType = [
   'FillingUp',
   'PressureResponse',
   'ClusterCidrsKnown',
+  'NotrackWithheld',
 ] as const;
 export type NodeConditionTypeName = (typeof NodeConditionType)[number];
 /** Each node condition type by name (`NodeConditions.TableFull`): code matches these, never a string literal. */
@@ -54,6 +55,7 @@ export const NodeConditions: { readonly [T in NodeConditionTypeName]: T } = {
   FillingUp: 'FillingUp',
   PressureResponse: 'PressureResponse',
   ClusterCidrsKnown: 'ClusterCidrsKnown',
+  NotrackWithheld: 'NotrackWithheld',
 };
 /**
  * The reasons each node condition gives, by type: part of the API (kstatus,
@@ -88,6 +90,7 @@ export const NodeReasons = {
   FillingUp: { FillingUp: 'FillingUp', NotFilling: 'NotFilling', NoForecast: 'NoForecast' },
   PressureResponse: { Active: 'Active', Inactive: 'Inactive', NotConfigured: 'NotConfigured' },
   ClusterCidrsKnown: { Known: 'Known', Unknown: 'Unknown', NotKubernetes: 'NotKubernetes' },
+  NotrackWithheld: { NatOverlap: 'NatOverlap', NatRulesUnreadable: 'NatRulesUnreadable', NoneWithheld: 'NoneWithheld', NotChecked: 'NotChecked' },
 } as const satisfies { [T in NodeConditionTypeName]: Record<string, string> };
 
 export const NodeCondition = conditionSchema(
@@ -97,7 +100,8 @@ export const NodeCondition = conditionSchema(
     'InsertionRace: packets of new flows are dropped because two of them raced to insert the same entry (the UDP/DNS race), whatever the fill. ' +
     'FillingUp: the forecast says the fullest namespace will be full within the horizon, before any drop; Unknown until the watch has enough samples. ' +
     "PressureResponse: the policy's pressure response has shorter timeouts in force (reasons Active, Inactive, NotConfigured). " +
-    'ClusterCidrsKnown: the Service and Pod ranges NOTRACK rules must stay off are known (the message says which and from where); False refuses the rules that depend on them.',
+    'ClusterCidrsKnown: the Service and Pod ranges NOTRACK rules must stay off are known (the message says which and from where); False refuses the rules that depend on them. ' +
+    "NotrackWithheld: NOTRACK rules of the policy are not applied because a NAT rule on the node rewrites packets they would untrack (NatOverlap), or because the node's NAT rules cannot be read (NatRulesUnreadable).",
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
@@ -247,6 +251,39 @@ export const Finding = z
   })
   .describe('A recommendation from the numbers.');
 
+export const WithheldNatRule = z
+  .strictObject({
+    nat: z.enum(['DNAT', 'REDIRECT', 'SNAT', 'MASQUERADE']).describe('What the NAT rule does.'),
+    table: z.string().max(256).describe('Its table: "<tool> <family> <name>", e.g. "iptables-nft ipv4 nat", "nftables ipv4 kube-proxy".'),
+    rule: z.string().max(2048).describe('The rule, as "CHAIN: rule" in the syntax of the tool that lists it (its comment apart).'),
+    comment: z.string().max(1024).optional().describe('Its comment, or the nearest on its path (kube-proxy names the Service there).'),
+    owner: z.string().max(64).describe('Who wrote it, from its chain and table names: kube-proxy, CNI portmap, CNI, Docker or unknown.'),
+    via: z
+      .string()
+      .max(2048)
+      .optional()
+      .describe('The rule on its path that says most about which packets reach it (a NodePort match, a verdict-map element).'),
+    markedBy: z.string().max(2048).optional().describe('For a rule that rewrites marked packets: the rule that would have marked them.'),
+    direction: z
+      .enum(['Original', 'Reply'])
+      .describe(
+        'Original: the NOTRACK rule would untrack packets this rule rewrites. Reply: the replies of the flows it rewrites, which conntrack must translate back.',
+      ),
+  })
+  .describe('A NAT rule a withheld NOTRACK rule overlaps.');
+
+export const WithheldNotrackRule = z
+  .strictObject({
+    rule: z.string().max(253).describe('The NOTRACK rule (spec.notrack[].name).'),
+    reason: z
+      .enum(['NatOverlap', 'NatRulesUnreadable'])
+      .describe("NatOverlap: a NAT rule here rewrites packets it would untrack. NatRulesUnreadable: the node's NAT rules could not be read."),
+    message: z.string().max(4096).describe('Why, in one sentence naming the first NAT rule.'),
+    natRuleCount: Count.optional().describe('How many NAT rules it overlaps.'),
+    natRules: z.array(WithheldNatRule).max(3).optional().describe('The first of them (at most 3).'),
+  })
+  .describe('A NOTRACK rule of the policy that is not applied: an untracked packet skips the nat table.');
+
 export const NetnsRow = z
   .strictObject({
     inode: Count.describe('The namespace\'s inode, as `readlink /proc/<pid>/ns/net` and the kernel\'s "table full in netns N" name it.'),
@@ -312,11 +349,16 @@ export const NodeStatus = z
     findings: z.array(Finding).max(32).optional().describe('Recommendations from the numbers.'),
     namespaces: NetnsSummary.optional(),
     pressureResponse: PressureResponseStatus.optional(),
+    notrackWithheld: z
+      .array(WithheldNotrackRule)
+      .max(64)
+      .optional()
+      .describe('NOTRACK rules of the policy not applied here (the NotrackWithheld condition); a rule applied earlier is removed.'),
     conditions: z
       .array(NodeCondition)
       .max(16)
       .describe(
-        "Ready, Applied, Drifted, Pressure, TableFull, InsertionRace, FillingUp, PressureResponse and ClusterCidrsKnown; observedGeneration is this object's own (always 1: it has no spec).",
+        "Ready, Applied, Drifted, Pressure, TableFull, InsertionRace, FillingUp, PressureResponse, ClusterCidrsKnown and NotrackWithheld; observedGeneration is this object's own (always 1: it has no spec).",
       ),
   })
   .describe('What the agent sees on the node and what it did.');
@@ -349,3 +391,4 @@ export type FindingDoc = z.infer<typeof Finding>;
 export type NetnsRowDoc = z.infer<typeof NetnsRow>;
 export type NetnsSummaryDoc = z.infer<typeof NetnsSummary>;
 export type PressureResponseStatusDoc = z.infer<typeof PressureResponseStatus>;
+export type WithheldNotrackRuleDoc = z.infer<typeof WithheldNotrackRule>;
