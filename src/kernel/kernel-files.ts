@@ -3,7 +3,7 @@
 // own: NodeJS.ErrnoException with code ENOENT, EACCES, EPERM, EROFS, EINVAL.
 // Tests use test/support/fake-kernel.ts, which fails the same way.
 import { access, constants, open, readFile, readdir, stat } from 'node:fs/promises';
-import { closeSync, openSync, readSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readSync, readlinkSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 
 export interface KernelFiles {
@@ -12,6 +12,8 @@ export interface KernelFiles {
   write(path: string, data: string): Promise<void>;
   list(dir: string): Promise<string[]>;
   readLink(path: string): Promise<string>;
+  /** The inode number stat(2) gives, following symlinks (ENOENT once the path is gone). */
+  inode(path: string): Promise<number>;
   /** Whether a write would be permitted (mode, read-only mount, namespace). */
   canWrite(path: string): Promise<boolean>;
   /** Permission bits (e.g. 0o644); a sysctl's mode tells what the kernel allows in this namespace. */
@@ -47,6 +49,11 @@ export class RealKernelFiles implements KernelFiles {
    */
   async readLink(path: string): Promise<string> {
     return readlinkSync(path);
+  }
+
+  /** Synchronous for the same reason as readLink: the census stats a /proc directory per pid. */
+  async inode(path: string): Promise<number> {
+    return statSync(path).ino;
   }
 
   async canWrite(path: string): Promise<boolean> {

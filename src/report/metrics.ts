@@ -155,7 +155,9 @@ export class AgentMetrics {
     setOrRemove(this.nodeEntries, s?.entries);
     setOrRemove(this.namespaces, s?.count);
     this.netnsEntries.reset();
-    for (const r of s?.top ?? []) if (r.entries !== undefined) this.netnsEntries.set({ netns: String(r.inode), pod_uid: r.podUid ?? '' }, r.entries);
+    // A namespace whose inode could not be read (no ptrace rights) is labelled by a process in it.
+    for (const r of s?.top ?? [])
+      if (r.entries !== undefined) this.netnsEntries.set({ netns: String(r.inode ?? `pid:${r.pid}`), pod_uid: r.podUid ?? '' }, r.entries);
   }
 
   /** Replace the drift set: keys no longer drifting disappear. */

@@ -19,12 +19,12 @@ export interface PodName {
 /** The pod of a UID, where the agent knows the node's pods (in a cluster); undefined when it does not. */
 export type PodNames = (uid: string) => PodName | undefined;
 
-/** Each namespace's drop and insert_failed counters at a pass, by inode. */
+/** Each namespace's drop and insert_failed counters at a pass, by census key. */
 export type NetnsDrops = ReadonlyMap<number, { drop: number; insertFailed: number }>;
 
 export function netnsDrops(census: NetnsCensus): NetnsDrops {
   const out = new Map<number, { drop: number; insertFailed: number }>();
-  for (const r of census.namespaces) if (r.counters) out.set(r.inode, { drop: r.counters.drop ?? 0, insertFailed: r.counters.insertFailed ?? 0 });
+  for (const r of census.namespaces) if (r.counters) out.set(r.key, { drop: r.counters.drop ?? 0, insertFailed: r.counters.insertFailed ?? 0 });
   return out;
 }
 
@@ -34,7 +34,7 @@ export function netnsDrops(census: NetnsCensus): NetnsDrops {
  * first seen this pass, whose counters are since its creation.
  */
 function fullDrops(e: NetnsEntry, previous: NetnsDrops | null): number {
-  const before = previous?.get(e.inode);
+  const before = previous?.get(e.key);
   if (!before || e.drop === null) return 0;
   return Math.max(0, e.drop - before.drop - Math.max(0, (e.insertFailed ?? 0) - before.insertFailed));
 }
@@ -42,7 +42,8 @@ function fullDrops(e: NetnsEntry, previous: NetnsDrops | null): number {
 function rowOf(e: NetnsEntry, dropsRising: number, podNames: PodNames | undefined): NetnsRowDoc {
   const pod = e.pod ? podNames?.(e.pod.uid) : undefined;
   return {
-    inode: e.inode,
+    ...(e.inode !== null ? { inode: e.inode } : {}),
+    pid: e.pid,
     ...(e.entries !== null ? { entries: e.entries } : {}),
     ...(e.usagePercent !== null ? { usagePercent: e.usagePercent } : {}),
     ...(e.drop !== null ? { drop: e.drop } : {}),
@@ -52,6 +53,9 @@ function rowOf(e: NetnsEntry, dropsRising: number, podNames: PodNames | undefine
   };
 }
 
+/** How a status row names its namespace: its inode where known, else a process in it (also what tells rows apart across passes). */
+export const netnsRowName = (r: Pick<NetnsRowDoc, 'inode' | 'pid'>): string => (r.inode !== undefined ? String(r.inode) : `of pid ${r.pid}`);
+
 export function buildNetnsStatus(
   census: NetnsCensus,
   previous: NetnsDrops | null,
@@ -60,8 +64,8 @@ export function buildNetnsStatus(
   podNames?: PodNames,
 ): NetnsSummaryDoc {
   const all = netnsEntries(census, max);
-  const rising = new Map(all.map((e) => [e.inode, fullDrops(e, previous)]));
-  const row = (e: NetnsEntry) => rowOf(e, rising.get(e.inode)!, podNames);
+  const rising = new Map(all.map((e) => [e.key, fullDrops(e, previous)]));
+  const row = (e: NetnsEntry) => rowOf(e, rising.get(e.key)!, podNames);
   const others = all.filter(isOther);
   const read = all.filter((e) => e.entries !== null);
   return {
@@ -70,8 +74,8 @@ export function buildNetnsStatus(
     ...(census.slab ? { slabActiveObjects: census.slab.activeObjects } : {}),
     top: all.slice(0, NETNS_STATUS_ROWS).map(row),
     full: others
-      .filter((e) => rising.get(e.inode)! > 0)
-      .sort((a, b) => rising.get(b.inode)! - rising.get(a.inode)!)
+      .filter((e) => rising.get(e.key)! > 0)
+      .sort((a, b) => rising.get(b.key)! - rising.get(a.key)!)
       .slice(0, NETNS_STATUS_ROWS)
       .map(row),
     // netnsEntries sorts by entries, and max is one for all: the fullest first.

@@ -18,7 +18,6 @@ test('default values: the security context, mounts, env, limits and probes of th
     '--cap-drop=ALL',
     '--cap-add=NET_ADMIN',
     '--cap-add=NET_RAW',
-    '--cap-add=SYS_PTRACE',
     '--env=NODE_NAME=node-1',
     '--volume=/proc:/host/proc:ro',
     '--volume=/proc/sys/net/netfilter:/host/proc/sys/net/netfilter:rw',
