@@ -4,7 +4,7 @@
 import type { Host } from '../kernel/host.js';
 import type { Logger } from '../logger.js';
 import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
-import { readNetnsCensus } from '../kernel/netns-census.js';
+import { readNetnsCensus, type NetnsCensus } from '../kernel/netns-census.js';
 import { netnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
@@ -73,17 +73,20 @@ export class AgentPass {
     let outcome: PassOutcome;
     let wouldChange = prev.wouldChange;
     let snapshot: HostSnapshot | null = null;
+    let census: NetnsCensus | null = null;
     const policyInput = this.deps.policies.current();
     try {
       snapshot = await readHostSnapshot(this.deps.host);
-      ({ outcome, wouldChange } = await this.reconcile(snapshot, policyInput.policies, prev.wouldChange));
+      // Every namespace's own count and drops: a pod's full table never shows in the host's, and the fullest sizes max.
+      census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
+      ({ outcome, wouldChange } = await this.reconcile(snapshot, census, policyInput.policies, prev.wouldChange));
     } catch (err) {
       outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
     }
     const seconds = (this.deps.host.clock().getTime() - started.getTime()) / 1000;
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock().getTime() / 1000);
-    const reported = snapshot ? await this.report(snapshot, outcome, policyInput.error, prev) : { state: prev, status: null };
+    const reported = snapshot ? await this.report(snapshot, census, outcome, policyInput.error, prev) : { state: prev, status: null };
     const state: AgentState = {
       ...reported.state,
       wouldChange,
@@ -94,9 +97,14 @@ export class AgentPass {
     return { state, outcome, status: reported.status };
   }
 
-  private async reconcile(snapshot: HostSnapshot, policies: Policies, lastWouldChange: string): Promise<{ outcome: PassOutcome; wouldChange: string }> {
+  private async reconcile(
+    snapshot: HostSnapshot,
+    census: NetnsCensus | null,
+    policies: Policies,
+    lastWouldChange: string,
+  ): Promise<{ outcome: PassOutcome; wouldChange: string }> {
     const log = this.deps.logger;
-    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, this.opts));
+    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, this.opts, census));
     const generations = Object.fromEntries(
       policies.filter((p) => effective.selected.includes(p.metadata.name)).map((p) => [p.metadata.name, p.metadata.generation ?? 1]),
     );
@@ -142,6 +150,7 @@ export class AgentPass {
   /** Builds, observes and publishes the status; a failure is logged and leaves the drop baseline, conditions and last status as they were. */
   private async report(
     snapshot: HostSnapshot,
+    census: NetnsCensus | null,
     outcome: PassOutcome,
     policyError: string | undefined,
     prev: AgentState,
@@ -153,8 +162,6 @@ export class AgentPass {
     try {
       const sample = counters ? { atMs: now.getTime(), counters } : null;
       const baseline = prev.dropBaseline;
-      // Every namespace's own count and drops: a pod's full table never shows in the host's.
-      const census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
       const { status, conditions } = buildNodeStatus({
         nodeName: this.opts.nodeName,
         now,

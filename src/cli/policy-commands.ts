@@ -9,6 +9,7 @@ import { formatPolicyErrors } from '../policy/errors.js';
 import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
 import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
 import { nodeFacts } from '../kernel/node-facts.js';
+import { readNetnsCensus } from '../kernel/netns-census.js';
 import type { DesiredState, NotrackRule } from '../policy/types.js';
 import { NOTRACK_KEY } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
@@ -36,7 +37,9 @@ export async function loadPolicyFile(path: string) {
 async function effectiveHere(config: Config, host: Host): Promise<EffectivePolicy> {
   const policies = await loadPolicyFile(config.policyFile!);
   const s = await readHostSnapshot(host);
-  return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, config));
+  // autoSize fits max to the fullest namespace, pods' included, as the agent does.
+  const census = s.moduleLoaded ? await readNetnsCensus(host, s.netns) : null;
+  return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, config, census));
 }
 
 /** How this host's backend shows rules in the plan: in its own syntax. */

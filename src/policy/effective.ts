@@ -29,8 +29,10 @@ export interface NodeFacts {
   memTotalBytes?: number;
   /** nf_conntrack slab object size from /proc/slabinfo; FALLBACK_SLAB_OBJECT_SIZE when unknown. */
   slabObjectSize?: number;
-  /** Entries now, node-wide (all namespaces). */
+  /** Entries now in the fullest network namespace (host and pods alike): the count max must fit. */
   conntrackCount?: number;
+  /** Entries now in every other namespace: they share the slab, so autoSize's budget keeps room for them. */
+  otherNamespacesEntries?: number;
   currentMax?: number;
   currentBuckets?: number;
   serviceCidrs?: readonly string[];
@@ -173,6 +175,7 @@ function tableSize(table: TableSpec, facts: NodeFacts): TableSize {
       memoryBudgetPercent: table.autoSize.memoryBudgetPercent,
       targetUsagePercent: table.autoSize.targetUsagePercent,
       observedCount: facts.conntrackCount ?? 0,
+      otherEntries: facts.otherNamespacesEntries,
       currentMax: facts.currentMax,
       minMax: table.autoSize.minMax,
       maxMax: table.autoSize.maxMax,

@@ -1,6 +1,12 @@
 // Table memory math and autoSize. Memory = max x slab object size + buckets x
 // 8 bytes (one pointer per bucket on 64-bit kernels). Entries live in
 // unswappable kernel memory, so the size is bounded by a share of node RAM.
+//
+// max is one global limit, but the kernel checks it against each network
+// namespace's own count: the fullest namespace (host or pod) is what max must
+// fit, and every namespace may hold up to max entries of its own, all in the
+// one nf_conntrack slab. So autoSize sizes from the fullest namespace's count
+// and leaves room in the budget for the entries the others hold now.
 
 export const BUCKET_BYTES = 8;
 
@@ -30,8 +36,10 @@ export interface AutoSizeInput {
   slabObjectSize: number;
   memoryBudgetPercent: number;
   targetUsagePercent: number;
-  /** Entries now, node-wide. */
+  /** Entries now in the fullest network namespace (host and pods alike): each one's count is checked against max. */
   observedCount: number;
+  /** Entries now in every other namespace: the same slab holds them, so the budget keeps room for them. */
+  otherEntries?: number;
   currentMax?: number;
   minMax?: number;
   maxMax?: number;
@@ -43,7 +51,7 @@ export interface AutoSizeResult {
   bytes: number;
   /** Entries needed to hold the observed count at the target usage. */
   demand: number;
-  /** The most entries the budget (and maxMax) allow. */
+  /** The most entries the fullest namespace may hold within the budget (and maxMax), the others' entries now counted in. */
   ceiling: number;
   /** What decided max: the demand, the floor, the current size (never shrunk), or the ceiling. */
   limitedBy: 'demand' | 'floor' | 'current' | 'ceiling';
@@ -59,6 +67,11 @@ export interface AutoSizeResult {
  * - The ceiling (memory budget, maxMax) wins over the floor and the demand,
  *   but max never goes below the entries the table already needs
  *   (min(current, demand)), which would start dropping new flows at once.
+ *   The budget is judged against what the entries of every namespace may
+ *   cost: (max + the other namespaces' entries now) x slab object size +
+ *   buckets x 8 fits it. (Each namespace may still grow to max on its own:
+ *   the worst case, every namespace full, is max x namespaces; the budget
+ *   cannot promise that away, the README says so.)
  * - buckets = the largest power of two <= max: the chain length
  *   (2 x count / buckets) stays <= 4 at a full table and <= 2 at 50 % usage,
  *   for at most 8 bytes per entry (3 % of a 256-byte entry). Current kernels
@@ -66,7 +79,8 @@ export interface AutoSizeResult {
  */
 export function autoSize(input: AutoSizeInput): AutoSizeResult {
   const perEntry = input.slabObjectSize + BUCKET_BYTES; // buckets <= max: at most 8 bytes each
-  const budgetMax = Math.floor((input.memTotalBytes * input.memoryBudgetPercent) / 100 / perEntry);
+  const budgetBytes = (input.memTotalBytes * input.memoryBudgetPercent) / 100;
+  const budgetMax = Math.floor(Math.max(0, budgetBytes - (input.otherEntries ?? 0) * input.slabObjectSize) / perEntry);
   const ceiling = Math.min(budgetMax, input.maxMax ?? Infinity);
   const demand = Math.ceil((input.observedCount * 100) / input.targetUsagePercent);
   const floor = input.minMax ?? DEFAULT_AUTOSIZE_FLOOR;

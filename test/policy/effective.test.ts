@@ -267,6 +267,19 @@ describe('table', () => {
     assert.equal(got.autoSize?.limitedBy, 'demand');
   });
 
+  it("autoSize leaves room in the budget for the other namespaces' entries", () => {
+    // 16 GiB x 2% = 343,597,383.68 B; (that - 1,000,000 x 256) / 264 = 87,597,383.68 / 264 = 331,808 for the fullest namespace.
+    const got = effectivePolicy(
+      [pol('a', { table: { autoSize: { memoryBudgetPercent: 2 } } })],
+      {},
+      { ...facts, conntrackCount: 400_000, otherNamespacesEntries: 1_000_000 },
+    );
+    assert.deepEqual(
+      [got.desired.sysctls.nf_conntrack_max, got.desired.buckets, got.autoSize?.limitedBy, got.autoSize?.ceiling],
+      [331808, 262144, 'ceiling', 331808],
+    );
+  });
+
   it('autoSize without the node RAM is refused', () => {
     const got = effectivePolicy([pol('a', { table: { autoSize: {} } })], {}, { slabObjectSize: 256 });
     assert.match(got.refused[0]!.message, /autoSize needs the node's RAM/);

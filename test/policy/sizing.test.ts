@@ -79,6 +79,22 @@ describe('autoSize', () => {
       input: { ...base, memoryBudgetPercent: 5, memTotalBytes: 512 * GiB, slabObjectSize: 256, observedCount: 10_000_000 },
       want: { max: 33554432, buckets: 33554432, limitedBy: 'demand' },
     },
+    // 4 GiB x 2% = 85,899,345.92 bytes; 264 bytes per entry (256 + a bucket).
+    {
+      name: '4 GiB, a pod namespace at 150,000 (the fullest), nothing elsewhere: the budget, 85,899,345 B / 264 B = 325,376',
+      input: { ...base, memTotalBytes: 4 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 150_000 },
+      want: { max: 325376, buckets: 262144, limitedBy: 'ceiling' },
+    },
+    {
+      name: '4 GiB, the same pod while other namespaces hold 100,000 entries: (85,899,345 - 100,000 x 256) / 264 = 228,406 for the fullest',
+      input: { ...base, memTotalBytes: 4 * GiB, slabObjectSize: 256, currentMax: 131072, observedCount: 150_000, otherEntries: 100_000 },
+      want: { max: 228406, buckets: 131072, limitedBy: 'ceiling' },
+    },
+    {
+      name: 'the other namespaces alone past the budget: max holds the fullest at the target, no more (2 x 1,000)',
+      input: { ...base, memTotalBytes: 4 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 1000, otherEntries: 400_000 },
+      want: { max: 2000, buckets: 1024, limitedBy: 'current' },
+    },
   ];
 
   for (const c of cases) {
@@ -89,7 +105,8 @@ describe('autoSize', () => {
       assert.equal(got.buckets & (got.buckets - 1), 0, 'buckets is a power of two');
       assert.ok(got.buckets <= got.max && got.buckets * 2 > got.max, 'max/buckets within [1, 2): chains <= 4 when full');
       if (got.limitedBy !== 'current') {
-        assert.ok(got.bytes <= (c.input.memTotalBytes * c.input.memoryBudgetPercent) / 100, 'within the memory budget');
+        const others = (c.input.otherEntries ?? 0) * c.input.slabObjectSize;
+        assert.ok(got.bytes + others <= (c.input.memTotalBytes * c.input.memoryBudgetPercent) / 100, 'within the memory budget, the other namespaces counted');
       }
       assert.ok(got.max >= Math.min(c.input.currentMax ?? 0, got.demand), 'never below what the entries need');
     });
