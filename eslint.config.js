@@ -15,6 +15,7 @@ const PURE = [
   'src/kernel/table-summary.ts',
   'src/kernel/top-k.ts',
   'src/agent/agent-state.ts',
+  'src/agent/watch-state.ts',
   'src/reconcile/planner.ts',
   'src/reconcile/drift.ts',
   'src/backoff.ts',

@@ -69,6 +69,7 @@ function counting(inner: KernelFiles): KernelFiles & { reads: number; links: num
     read: (p: string) => (c.reads++, inner.read(p)),
     readLink: (p: string) => (c.links++, inner.readLink(p)),
     inode: (p: string) => (c.stats++, inner.inode(p)),
+    linkCount: (p: string) => inner.linkCount(p),
     list: (d: string) => inner.list(d),
     write: (p: string, d: string) => inner.write(p, d),
     canWrite: (p: string) => inner.canWrite(p),

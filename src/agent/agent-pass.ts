@@ -20,6 +20,13 @@ import { summarizeBatches } from '../kernel/table-summary.js';
 import type { PolicySource } from './policy-source.js';
 import { errorText } from '../errors.js';
 import { advanceDropBaseline, breakdownDue, type AgentState, type TableBreakdown } from './agent-state.js';
+import type { WatchView } from '../report/forecast.js';
+import { DEFAULT_PRESSURE } from '../policy/normalize.js';
+import { DEFAULT_GROW_AHEAD_SECONDS } from '../policy/sizing.js';
+import type { TableWatch, WatchSettings } from './table-watch.js';
+
+/** What a pass takes from the table watch and gives back to it. */
+export type PassWatch = Pick<TableWatch, 'view' | 'rebase'>;
 
 export interface PassOptions {
   nodeName: string;
@@ -66,9 +73,10 @@ export class AgentPass {
     private readonly deps: PassDeps,
   ) {}
 
-  /** One pass from `prev`; never throws (a failed pass is reported and retried on the next tick). */
-  async run(prev: AgentState): Promise<PassResult> {
+  /** One pass from `prev` (and what the watch has seen since); never throws (a failed pass is reported and retried on the next tick). */
+  async run(prev: AgentState, watch: PassWatch | null = null): Promise<PassResult> {
     const started = this.deps.host.clock();
+    const view = watch?.view() ?? null;
     const log = this.deps.logger;
     let outcome: PassOutcome;
     let wouldChange = prev.wouldChange;
@@ -86,7 +94,8 @@ export class AgentPass {
     }
     const seconds = (this.deps.host.clock().getTime() - started.getTime()) / 1000;
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock().getTime() / 1000);
-    const reported = snapshot ? await this.report(snapshot, census, outcome, policyInput.error, prev) : { state: prev, status: null };
+    const reported = snapshot ? await this.report(snapshot, census, view, outcome, policyInput.error, prev) : { state: prev, status: null };
+    if (census) watch?.rebase(census, this.watchSettings(outcome));
     const state: AgentState = {
       ...reported.state,
       wouldChange,
@@ -128,6 +137,16 @@ export class AgentPass {
     return { outcome: { kind: 'reconciled', effective, result, generations }, wouldChange };
   }
 
+  /** What the watch judges by until the next pass: the policy's horizon and warning threshold. */
+  private watchSettings(outcome: PassOutcome): WatchSettings {
+    const effective = 'effective' in outcome ? outcome.effective : undefined;
+    return {
+      horizonSeconds: DEFAULT_GROW_AHEAD_SECONDS,
+      warningPercent: (effective?.pressure ?? DEFAULT_PRESSURE).warningPercent,
+      canGrow: false,
+    };
+  }
+
   /** No policy selects the node: put back what we changed (unless told never to write). */
   private async noPolicy(): Promise<PassOutcome> {
     const baseline = await this.deps.baselineStore.load();
@@ -151,13 +170,14 @@ export class AgentPass {
   private async report(
     snapshot: HostSnapshot,
     census: NetnsCensus | null,
+    watch: WatchView | null,
     outcome: PassOutcome,
     policyError: string | undefined,
     prev: AgentState,
   ): Promise<{ state: AgentState; status: NodeStatusDoc | null }> {
     const now = this.deps.host.clock();
     const counters = snapshot.stats.counters;
-    const carried: AgentState = { ...prev, lastDrop: counters?.drop, breakdown: await this.breakdown(snapshot, now, prev.breakdown) };
+    const carried: AgentState = { ...prev, breakdown: await this.breakdown(snapshot, now, prev.breakdown) };
     let reported: { state: AgentState; status: NodeStatusDoc } | null = null;
     try {
       const sample = counters ? { atMs: now.getTime(), counters } : null;
@@ -177,6 +197,7 @@ export class AgentPass {
         },
         ...(policyError ? { policyError } : {}),
         ...(census ? { namespaces: { census, previousDrops: baseline?.netns ?? null, podNames: this.deps.podNames } } : {}),
+        ...(watch ? { watch } : {}),
         previousConditions: prev.conditions,
       });
       const dropBaseline = advanceDropBaseline(

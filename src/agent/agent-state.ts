@@ -25,8 +25,6 @@ export interface TableBreakdown {
 
 export interface AgentState {
   dropBaseline: DropBaseline | null;
-  /** The drop counter at the last pass, for the probe between passes. */
-  lastDrop: number | undefined;
   breakdown: TableBreakdown;
   conditions: Condition<(typeof NodeConditionType)[number]>[];
   /** The last status built: the publisher compares the new one with it. */
@@ -43,7 +41,6 @@ export interface AgentState {
 export function initialState(): AgentState {
   return {
     dropBaseline: null,
-    lastDrop: undefined,
     breakdown: { summary: null, source: 'none', atMs: 0 },
     conditions: [],
     status: null,
@@ -67,11 +64,6 @@ export function breakdownDue(b: TableBreakdown, nowMs: number, everyMs: number):
  */
 export function advanceDropBaseline(prev: DropBaseline | null, next: DropBaseline, intervalMs: number): DropBaseline {
   return !prev || next.atMs - prev.atMs >= intervalMs ? next : prev;
-}
-
-/** Between passes: a drop counter above the last pass's means a full table or an insertion race now. */
-export function dropRose(lastDrop: number | undefined, drop: number | undefined): boolean {
-  return lastDrop !== undefined && drop !== undefined && drop > lastDrop;
 }
 
 /** A pass must finish within three intervals, or the loop is stuck. */

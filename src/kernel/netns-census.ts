@@ -83,10 +83,10 @@ export function hostKeyOf(selfHost: boolean | null, ourKey: number | null, pid1K
 
 type KeyResult = { key: number } | { gone: true } | { error: unknown };
 
-/** A process's namespace key; gone when the process exited. */
-async function readKey(files: KernelFiles, path: string): Promise<KeyResult> {
+/** A process's namespace key (the inode of <pid>/net/stat); gone when the process exited. */
+export async function readNetnsKey(host: Pick<Host, 'files' | 'paths'>, pid: string): Promise<KeyResult> {
   try {
-    return { key: await files.inode(path) };
+    return { key: await host.files.inode(host.paths.netStat(pid)) };
   } catch (err) {
     return GONE.has(errnoCode(err) ?? '') ? { gone: true } : { error: err };
   }
@@ -110,7 +110,7 @@ async function readFigures(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, pid: 
   const [stat, cgroup] = await Promise.allSettled([files.read(paths.statFile(pid)), files.read(paths.cgroup(pid))]);
   if (stat.status === 'rejected') {
     // ENOENT is either an exited process or a kernel without the stat file: the ns link tells which.
-    if (GONE.has(errnoCode(stat.reason) ?? '') && 'gone' in (await readKey(files, paths.netStat(pid)))) return 'gone';
+    if (GONE.has(errnoCode(stat.reason) ?? '') && 'gone' in (await readNetnsKey(host, pid))) return 'gone';
     const u = unreadable('per-namespace conntrack stat file', paths.statFile(pid), stat.reason, isRoot);
     problems.set(`stat ${u.code}`, problems.get(`stat ${u.code}`) ?? u);
   }
@@ -164,7 +164,7 @@ export async function readNetnsCensus(host: Pick<Host, 'files' | 'paths' | 'isRo
 
   // Pass 1: each pid's namespace. Only the pids are kept per key, so a
   // namespace whose first process exits before pass 2 falls back to its next.
-  const [keys, ours] = await Promise.all([mapInBatches(pids, (pid) => readKey(files, paths.netStat(pid))), readKey(files, paths.netStat('self'))]);
+  const [keys, ours] = await Promise.all([mapInBatches(pids, (pid) => readNetnsKey(host, pid)), readNetnsKey(host, 'self')]);
   const byKey = new Map<number, string[]>();
   let firstDenied: { pid: string; error: unknown } | undefined;
   for (const [i, k] of keys.entries()) {

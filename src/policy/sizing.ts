@@ -27,6 +27,9 @@ export const EXPLICIT_TABLE_BUDGET_PERCENT = 5;
  */
 export const DEFAULT_AUTOSIZE_FLOOR = 131072;
 
+/** How far ahead a forecast full table is acted on (and FillingUp judged) when the policy does not say. */
+export const DEFAULT_GROW_AHEAD_SECONDS = 60;
+
 export function tableBytes(max: number, buckets: number, slabObjectSize: number): number {
   return max * slabObjectSize + buckets * BUCKET_BYTES;
 }

@@ -16,6 +16,7 @@ import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { netnsFindings } from './netns-findings.js';
 import { buildNetnsStatus, type NetnsDrops, type PodNames } from './netns-status.js';
+import type { WatchView } from './forecast.js';
 
 type NodeCondition = Condition<(typeof NodeConditionType)[number]>;
 type NodeConditionInput = ConditionInput<(typeof NodeConditionType)[number]>;
@@ -58,6 +59,8 @@ export interface NodeStatusInputs {
   policyError?: string;
   /** This pass's namespace census and each namespace's drop counters at the previous pass. */
   namespaces?: { census: NetnsCensus; previousDrops: NetnsDrops | null; podNames?: PodNames };
+  /** What the table watch saw between passes: the namespace nearest to full and its forecast. */
+  watch?: WatchView;
   previousConditions: readonly NodeCondition[];
 }
 

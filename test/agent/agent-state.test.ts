@@ -1,7 +1,7 @@
 // The rules that move the agent's state from one pass to the next.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advanceDropBaseline, breakdownDue, dropRose, stuckProblem, type DropBaseline, type TableBreakdown } from '../../src/agent/agent-state.js';
+import { advanceDropBaseline, breakdownDue, stuckProblem, type DropBaseline, type TableBreakdown } from '../../src/agent/agent-state.js';
 import type { TableSummary } from '../../src/kernel/table-summary.js';
 
 const MIN = 60_000;
@@ -39,17 +39,6 @@ test('advanceDropBaseline: drops are judged over at least one interval', () => {
     },
   ];
   for (const c of cases) assert.equal(advanceDropBaseline(c.prev, c.next, MIN), c.kept === 'prev' ? c.prev : c.next, c.name);
-});
-
-test('dropRose: only a drop counter above the last pass triggers a pass', () => {
-  const cases: Array<{ name: string; last: number | undefined; now: number | undefined; rose: boolean }> = [
-    { name: 'rose', last: 10, now: 11, rose: true },
-    { name: 'same', last: 10, now: 10, rose: false },
-    { name: 'went back (a CPU row gone, a reboot)', last: 10, now: 3, rose: false },
-    { name: 'no pass has read it yet', last: undefined, now: 10, rose: false },
-    { name: 'unreadable now', last: 10, now: undefined, rose: false },
-  ];
-  for (const c of cases) assert.equal(dropRose(c.last, c.now), c.rose, c.name);
 });
 
 test('stuckProblem: live while a pass finished within three intervals and a minute', () => {

@@ -1,11 +1,12 @@
 // The node agent's loop on a copied kernel tree (FixtureKernel), the real
 // reconciler and status builder, a policy source and publisher in memory, and
 // a fake clock: what it does when no policy selects the node, when the
-// policies are not known yet, in DryRun, and how the drop probe between passes
-// reports a full table before the next tick.
+// policies are not known yet, in DryRun, and how the table watch between
+// passes reports a full table before the next tick.
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeAgent, type NodeAgentOptions } from '../../src/agent/node-agent.js';
+import { WATCH_DEFAULTS } from '../../src/agent/table-watch.js';
 import type { PolicySnapshot, PolicySource } from '../../src/agent/policy-source.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import { createLogger } from '../../src/logger.js';
@@ -16,11 +17,11 @@ import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { AgentMetrics } from '../../src/report/metrics.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { fakeHost } from '../support/fake-host.js';
-import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
+import { loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
+import { statFileWith } from '../support/stat-file.js';
 
 const T0 = Date.parse('2026-11-22T04:00:00Z');
 const INTERVAL_MS = 60_000;
-const PROBE_MS = 2000;
 const TIME_WAIT = 'nf_conntrack_tcp_timeout_time_wait';
 
 /** One policy for nodes labelled pool=web, TIME_WAIT 120 s (the kernel's) -> 30 s. */
@@ -71,7 +72,7 @@ function rig(tree: FixtureTree, o: RigOptions) {
     nodeName: 'node-a',
     intervalMs: INTERVAL_MS,
     breakdownIntervalMs: 5 * 60_000,
-    dropProbeMs: PROBE_MS,
+    watch: WATCH_DEFAULTS,
     forceDryRun: o.forceDryRun ?? false,
     serviceCidrs: [],
     podCidrs: [],
@@ -172,16 +173,14 @@ test('node agent: DryRun plans, reports and writes nothing, pass after pass', as
   }
 });
 
-test('node agent: the drop probe reports a full table within the probe period, not at the next tick', async (t) => {
+test("node agent: the table watch reports a pod namespace's full table within a tick, not at the next interval", async (t) => {
   mock.timers.enable({ apis: ['setInterval'] });
   t.after(() => mock.timers.reset());
-  // A namespace driven full on a real kernel: its stat file before, then after, 10 packets dropped.
-  const tree = loadFixtureTree('full-table');
-  const statFile = tree.paths.statFile();
-  const after = await tree.kernel.read(statFile);
-  tree.kernel.set(statFile, fixtureText('full-table', 'stat-before.txt'));
+  // The host and two pod namespaces, copied from a real kernel; the global keys the pass reads.
+  const tree = loadFixtureTree('netns-census');
+  tree.kernel.set(tree.paths.sysctl('nf_conntrack_max'), '262144\n').set(tree.paths.sysctl('nf_conntrack_count'), '1\n');
   const { agent, clock, published, nextPublish } = rig(tree, { labels: {} });
-  // FakeKernel answers in microtasks: one turn of the event loop lets the pass in flight, or the probe's read, finish.
+  // FakeKernel answers in microtasks: one turn of the event loop lets the pass in flight, or the watch's look, finish.
   const settle = () => new Promise((resolve) => setImmediate(resolve));
   const advance = async (ms: number) => {
     clock.ms += ms;
@@ -191,21 +190,24 @@ test('node agent: the drop probe reports a full table within the probe period, n
 
   const first = nextPublish();
   agent.start();
-  assert.equal(condition(await first, 'TableFull')?.reason, 'FirstSample');
+  assert.deepEqual((await first).namespaces?.full, []);
   await settle();
 
-  // The counter did not move: the probe leaves the loop alone.
-  await advance(PROBE_MS);
-  tree.kernel.set(statFile, after);
+  // The counters did not move: the watch leaves the loop alone.
+  await advance(WATCH_DEFAULTS.tickMs);
+  await advance(WATCH_DEFAULTS.tickMs);
+  // Pod B's namespace (read through pid 30620) drops 9 new connections for a full table.
+  tree.kernel.set(tree.paths.statFile('30620'), statFileWith(12, 9));
   const second = nextPublish();
-  await advance(PROBE_MS);
-  const full = condition(await second, 'TableFull');
-  assert.deepEqual([full?.status, full?.reason], ['True', 'Dropping']);
-  assert.match(full?.message ?? '', /10 packets .* in the last 4s/, 'judged against the first pass, a whole interval not yet gone');
+  await advance(WATCH_DEFAULTS.tickMs);
+  assert.deepEqual(
+    (await second).namespaces?.full.map((r) => [r.inode, r.pid, r.dropsRising]),
+    [[4026532371, 30620, 9]],
+  );
   assert.deepEqual(
     published.map((s) => Date.parse(s.lastProbeTime) - T0),
-    [0, 2 * PROBE_MS],
-    'one pass at start, one when the probe saw drops rise; none for the probe that saw nothing',
+    [0, 3 * WATCH_DEFAULTS.tickMs],
+    'one pass at start, one when the watch saw drops rise; none for the looks that saw nothing',
   );
   const { status } = await agent.stop();
   assert.equal(status, published.at(-1), 'stop() hands back the last status');

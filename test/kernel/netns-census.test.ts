@@ -30,6 +30,7 @@ function tree(options: { links?: string } = {}) {
     read: (p) => (reads.push(p), t.kernel.read(p)),
     readLink: (p) => (links.push(p), t.kernel.readLink(p)),
     inode: (p) => (stats.push(p), t.kernel.inode(p)),
+    linkCount: (p) => t.kernel.linkCount(p),
     list: (d) => t.kernel.list(d),
     write: (p, d) => t.kernel.write(p, d),
     canWrite: (p) => t.kernel.canWrite(p),

@@ -127,6 +127,16 @@ export class FakeKernel implements KernelFiles {
     return inode;
   }
 
+  /** As stat(2)'s st_nlink of a directory on most file systems: 2 and one per subdirectory (for /proc: changes as processes come and go). */
+  async linkCount(path: string): Promise<number> {
+    if (this.files.has(path)) return 1;
+    if (!this.isDir(path)) throw errno('ENOENT', 'stat', path);
+    const prefix = `${path}/`;
+    const subdirs = new Set<string>();
+    for (const p of this.files.keys()) if (p.startsWith(prefix) && p.slice(prefix.length).includes('/')) subdirs.add(p.slice(prefix.length).split('/')[0]!);
+    return 2 + subdirs.size;
+  }
+
   /** As access(W_OK) does: a refused write, or a file without write bits (the kernel's 0444), is not writable. */
   async canWrite(path: string): Promise<boolean> {
     const f = this.files.get(path);

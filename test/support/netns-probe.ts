@@ -20,6 +20,7 @@ export function withoutTableFile(files: KernelFiles, paths: HostPaths): KernelFi
     list: (d) => files.list(d),
     readLink: (p) => files.readLink(p),
     inode: (p) => files.inode(p),
+    linkCount: (p) => files.linkCount(p),
     canWrite: (p) => files.canWrite(p),
     mode: (p) => files.mode(p),
     stream: (p) => {
