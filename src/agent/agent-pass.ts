@@ -4,7 +4,7 @@
 import type { Host } from '../kernel/host.js';
 import type { Logger } from '../logger.js';
 import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
-import { readNetnsCensus, type NetnsCensus } from '../kernel/netns-census.js';
+import { readNetnsCensus, type NetnsCensus, type NetnsRow } from '../kernel/netns-census.js';
 import { netnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
@@ -19,7 +19,10 @@ import { dropWindow } from '../report/drops.js';
 import { summarizeBatches } from '../kernel/table-summary.js';
 import type { PolicySource } from './policy-source.js';
 import { errorText } from '../errors.js';
-import { advanceDropBaseline, breakdownDue, type AgentState, type TableBreakdown } from './agent-state.js';
+import { advanceDropBaseline, breakdownDue, droppingFull, passDrops, type AgentState, type TableBreakdown } from './agent-state.js';
+import type { NetnsDrops } from '../report/netns-status.js';
+import type { Action } from '../reconcile/planner.js';
+import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
 import type { WatchView } from '../report/forecast.js';
 import { DEFAULT_PRESSURE } from '../policy/normalize.js';
 import { DEFAULT_GROW_AHEAD_SECONDS } from '../policy/sizing.js';
@@ -82,12 +85,15 @@ export class AgentPass {
     let wouldChange = prev.wouldChange;
     let snapshot: HostSnapshot | null = null;
     let census: NetnsCensus | null = null;
+    let drops: NetnsDrops | null = null;
     const policyInput = this.deps.policies.current();
     try {
       snapshot = await readHostSnapshot(this.deps.host);
       // Every namespace's own count and drops: a pod's full table never shows in the host's, and the fullest sizes max.
       census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
-      ({ outcome, wouldChange } = await this.reconcile(snapshot, census, policyInput.policies, prev.wouldChange));
+      drops = census ? passDrops(census, snapshot.stats.counters) : null;
+      const dropping = drops ? droppingFull(prev.lastPassDrops, drops) : [];
+      ({ outcome, wouldChange } = await this.reconcile(snapshot, census, policyInput.policies, prev.wouldChange, { view, dropping }));
     } catch (err) {
       outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
@@ -98,6 +104,7 @@ export class AgentPass {
     if (census) watch?.rebase(census, this.watchSettings(outcome));
     const state: AgentState = {
       ...reported.state,
+      lastPassDrops: drops ?? prev.lastPassDrops,
       wouldChange,
       passesDone: prev.passesDone + 1,
       lastPassError: outcome.kind === 'error' ? outcome.message : null,
@@ -111,9 +118,17 @@ export class AgentPass {
     census: NetnsCensus | null,
     policies: Policies,
     lastWouldChange: string,
+    seen: { view: WatchView | null; dropping: number[] },
   ): Promise<{ outcome: PassOutcome; wouldChange: string }> {
     const log = this.deps.logger;
-    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, this.opts, census));
+    // Ahead of a full table: the watch's forecast where it trusts one; behind it: drops for a full table since the last pass.
+    const forecast = seen.view?.focus?.forecast;
+    const facts = {
+      ...nodeFacts(snapshot, this.opts, census),
+      ...(forecast && forecast.secondsToFull !== null ? { forecast: { level: forecast.level, ratePerSecond: forecast.ratePerSecond } } : {}),
+      droppingFull: seen.dropping.length > 0,
+    };
+    const effective = effectivePolicy(policies, this.deps.nodeLabels(), facts);
     const generations = Object.fromEntries(
       policies.filter((p) => effective.selected.includes(p.metadata.name)).map((p) => [p.metadata.name, p.metadata.generation ?? 1]),
     );
@@ -126,8 +141,10 @@ export class AgentPass {
     const policyLog = log.child({ policy: effective.selected.join(',') });
     let wouldChange = lastWouldChange;
     if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
-    else if (result.execution) policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
-    else if (dryRun)
+    else if (result.execution) {
+      policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
+      logGrowth(policyLog, effective, result.execution.applied, seen.view, census?.namespaces.filter((r) => seen.dropping.includes(r.key)) ?? []);
+    } else if (dryRun)
       wouldChange = logWouldChange(
         policyLog,
         lastWouldChange,
@@ -137,13 +154,15 @@ export class AgentPass {
     return { outcome: { kind: 'reconciled', effective, result, generations }, wouldChange };
   }
 
-  /** What the watch judges by until the next pass: the policy's horizon and warning threshold. */
+  /** What the watch judges by until the next pass: the policy's horizon and warning threshold, and whether autoSize may still grow max. */
   private watchSettings(outcome: PassOutcome): WatchSettings {
     const effective = 'effective' in outcome ? outcome.effective : undefined;
+    const auto = effective?.autoSize;
+    const enforced = effective?.enforced.sysctls[MAX_SYSCTL] !== undefined;
     return {
-      horizonSeconds: DEFAULT_GROW_AHEAD_SECONDS,
+      horizonSeconds: effective?.growAheadSeconds ?? DEFAULT_GROW_AHEAD_SECONDS,
       warningPercent: (effective?.pressure ?? DEFAULT_PRESSURE).warningPercent,
-      canGrow: false,
+      canGrow: !this.opts.forceDryRun && enforced && auto !== undefined && auto.max < auto.ceiling,
     };
   }
 
@@ -252,6 +271,30 @@ function logWouldChange(log: Logger, last: string, keys: string[], cannotChangeH
       : 'DryRun: the node matches the policy';
   log.info({ wouldChange: keys, ...(cannotChangeHere.length ? { cannotChangeHere } : {}) }, msg);
   return text;
+}
+
+/** When this pass grew max, say why: ahead of a forecast full table, or after drops for a full one. */
+function logGrowth(log: Logger, e: EffectivePolicy, applied: Action[], view: WatchView | null, dropping: NetnsRow[]): void {
+  const grew = applied.find((a) => a.kind === 'sysctl' && a.key === MAX_SYSCTL && a.to > a.from);
+  if (!grew || grew.kind !== 'sysctl' || !e.autoSize) return;
+  const ns = (r: { key: number; inode: number | null; pid: number; podUid: string | null }) => ({ key: r.key, inode: r.inode, pid: r.pid, podUid: r.podUid });
+  if (dropping.length) {
+    log.warn(
+      { from: grew.from, to: grew.to, namespaces: dropping.map(ns) },
+      'growing nf_conntrack_max: a namespace is dropping new connections for a full table',
+    );
+  } else if (e.autoSize.demandFrom === 'forecast' && view?.focus?.forecast) {
+    const { ratePerSecond, secondsToFull, level } = view.focus.forecast;
+    log.info(
+      {
+        from: grew.from,
+        to: grew.to,
+        forecast: { ratePerSecond: Math.round(ratePerSecond), secondsToFull, level: Math.round(level), growAheadSeconds: e.growAheadSeconds },
+        namespace: { ...ns(view.focus.ns), entries: view.focus.entries },
+      },
+      'growing nf_conntrack_max ahead of a full table',
+    );
+  }
 }
 
 function logProblems(log: Logger, e: EffectivePolicy): void {

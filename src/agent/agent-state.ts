@@ -3,7 +3,9 @@
 // what must be compared across passes lives here. Pure: no I/O.
 import type { Condition } from '../report/conditions.js';
 import type { CounterSample } from '../report/drops.js';
-import type { NetnsDrops } from '../report/netns-status.js';
+import { fullDropsSince, netnsDrops, type NetnsDrops } from '../report/netns-status.js';
+import type { NetnsCensus } from '../kernel/netns-census.js';
+import type { ConntrackCounters } from '../kernel/stats.js';
 import type { NodeStatusInputs } from '../report/node-status.js';
 import type { NodeConditionType, NodeStatusDoc } from '../api/v1alpha1/status.js';
 import type { TableSummary } from '../kernel/table-summary.js';
@@ -25,6 +27,8 @@ export interface TableBreakdown {
 
 export interface AgentState {
   dropBaseline: DropBaseline | null;
+  /** Each namespace's drop counters at the last pass, by key: drops since then (for a full table) double max under autoSize. */
+  lastPassDrops: NetnsDrops | null;
   breakdown: TableBreakdown;
   conditions: Condition<(typeof NodeConditionType)[number]>[];
   /** The last status built: the publisher compares the new one with it. */
@@ -41,6 +45,7 @@ export interface AgentState {
 export function initialState(): AgentState {
   return {
     dropBaseline: null,
+    lastPassDrops: null,
     breakdown: { summary: null, source: 'none', atMs: 0 },
     conditions: [],
     status: null,
@@ -64,6 +69,19 @@ export function breakdownDue(b: TableBreakdown, nowMs: number, everyMs: number):
  */
 export function advanceDropBaseline(prev: DropBaseline | null, next: DropBaseline, intervalMs: number): DropBaseline {
   return !prev || next.atMs - prev.atMs >= intervalMs ? next : prev;
+}
+
+/** Each namespace's drop counters from the census; ours from the snapshot where the census could not read them (a kernel without the per-namespace stat file). */
+export function passDrops(census: NetnsCensus, ownCounters: ConntrackCounters | null): NetnsDrops {
+  const drops = new Map(netnsDrops(census));
+  const ours = census.namespaces.find((r) => r.ours);
+  if (ours && !drops.has(ours.key) && ownCounters) drops.set(ours.key, { drop: ownCounters.drop ?? 0, insertFailed: ownCounters.insertFailed ?? 0 });
+  return drops;
+}
+
+/** The namespaces (keys) that dropped new connections for a full table between two passes' counters. */
+export function droppingFull(prev: NetnsDrops | null, now: NetnsDrops): number[] {
+  return [...now].filter(([key, c]) => fullDropsSince(prev?.get(key), c) > 0).map(([key]) => key);
 }
 
 /** A pass must finish within three intervals, or the loop is stuck. */

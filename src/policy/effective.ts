@@ -33,6 +33,10 @@ export interface NodeFacts {
   conntrackCount?: number;
   /** Entries now in every other namespace: they share the slab, so autoSize's budget keeps room for them. */
   otherNamespacesEntries?: number;
+  /** The agent's trusted forecast for the namespace filling soonest: its count now (level) and growth a second. */
+  forecast?: { level: number; ratePerSecond: number };
+  /** A namespace dropped new connections for a full table since the last pass. */
+  droppingFull?: boolean;
   currentMax?: number;
   currentBuckets?: number;
   serviceCidrs?: readonly string[];
@@ -70,6 +74,8 @@ export interface EffectivePolicy {
   refused: PolicyError[];
   /** How autoSize chose the table size, when it did. */
   autoSize?: AutoSizeResult;
+  /** autoSize's growAheadSeconds, when autoSize sizes the table: the horizon the agent's forecast is acted on and FillingUp judged against. */
+  growAheadSeconds?: number;
 }
 
 interface Contribution {
@@ -140,7 +146,10 @@ function applyField(result: EffectivePolicy, winner: Contribution, mode: PolicyM
     case 'table': {
       const size = tableSize(value.table, facts);
       if ('refusal' in size) return size.refusal;
-      if (size.autoSize) result.autoSize = size.autoSize;
+      if (size.autoSize) {
+        result.autoSize = size.autoSize;
+        result.growAheadSeconds = value.table.autoSize!.growAheadSeconds;
+      }
       for (const t of targets) {
         if (size.max !== undefined) t.sysctls[MAX_SYSCTL] = size.max;
         if (size.buckets !== undefined) t.buckets = size.buckets;
@@ -176,6 +185,10 @@ function tableSize(table: TableSpec, facts: NodeFacts): TableSize {
       targetUsagePercent: table.autoSize.targetUsagePercent,
       observedCount: facts.conntrackCount ?? 0,
       otherEntries: facts.otherNamespacesEntries,
+      ...(facts.forecast
+        ? { forecastCount: Math.round(facts.forecast.level + Math.max(0, facts.forecast.ratePerSecond) * table.autoSize.growAheadSeconds) }
+        : {}),
+      droppingFull: facts.droppingFull ?? false,
       currentMax: facts.currentMax,
       minMax: table.autoSize.minMax,
       maxMax: table.autoSize.maxMax,

@@ -12,6 +12,7 @@ export interface AutoSizeSpec {
   targetUsagePercent: number;
   minMax?: number;
   maxMax?: number;
+  growAheadSeconds: number;
 }
 
 export interface TableSpec {

@@ -43,6 +43,10 @@ export interface AutoSizeInput {
   observedCount: number;
   /** Entries now in every other namespace: the same slab holds them, so the budget keeps room for them. */
   otherEntries?: number;
+  /** Entries the forecast expects growAheadSeconds from now in the namespace filling soonest; only where a forecast is trusted. */
+  forecastCount?: number;
+  /** A namespace dropped new connections for a full table since the last pass: max at least doubles. */
+  droppingFull?: boolean;
   currentMax?: number;
   minMax?: number;
   maxMax?: number;
@@ -52,12 +56,14 @@ export interface AutoSizeResult {
   max: number;
   buckets: number;
   bytes: number;
-  /** Entries needed to hold the observed count at the target usage. */
+  /** Entries needed to hold the larger of the observed and the forecast count at the target usage. */
   demand: number;
+  /** Which count the demand came from: now, or the forecast's growAheadSeconds ahead. */
+  demandFrom: 'count' | 'forecast';
   /** The most entries the fullest namespace may hold within the budget (and maxMax), the others' entries now counted in. */
   ceiling: number;
-  /** What decided max: the demand, the floor, the current size (never shrunk), or the ceiling. */
-  limitedBy: 'demand' | 'floor' | 'current' | 'ceiling';
+  /** What decided max: the demand, the floor, the current size (never shrunk), the ceiling, or drops for a full table (max doubled). */
+  limitedBy: 'demand' | 'floor' | 'current' | 'ceiling' | 'drops';
 }
 
 /**
@@ -67,6 +73,11 @@ export interface AutoSizeResult {
  *   does not flap with the count.
  * - Under pressure (count / max above the target) max grows to the next power
  *   of two that holds the count at the target usage: growth in doublings.
+ *   Ahead of it: where the forecast says a namespace fills soon, the count it
+ *   expects growAheadSeconds ahead is held at the target instead, so max
+ *   grows before the table is full. A namespace dropping new connections for
+ *   a full table (the forecast missed it, or a burst outran it) doubles max
+ *   at least.
  * - The ceiling (memory budget, maxMax) wins over the floor and the demand,
  *   but max never goes below the entries the table already needs
  *   (min(current, demand)), which would start dropping new flows at once.
@@ -85,7 +96,9 @@ export function autoSize(input: AutoSizeInput): AutoSizeResult {
   const budgetBytes = (input.memTotalBytes * input.memoryBudgetPercent) / 100;
   const budgetMax = Math.floor(Math.max(0, budgetBytes - (input.otherEntries ?? 0) * input.slabObjectSize) / perEntry);
   const ceiling = Math.min(budgetMax, input.maxMax ?? Infinity);
-  const demand = Math.ceil((input.observedCount * 100) / input.targetUsagePercent);
+  const expected = Math.max(input.observedCount, input.forecastCount ?? 0);
+  const demandFrom = expected > input.observedCount ? 'forecast' : 'count';
+  const demand = Math.ceil((expected * 100) / input.targetUsagePercent);
   const floor = input.minMax ?? DEFAULT_AUTOSIZE_FLOOR;
   const current = input.currentMax ?? 0;
 
@@ -93,6 +106,7 @@ export function autoSize(input: AutoSizeInput): AutoSizeResult {
     [nextPowerOfTwo(demand), 'demand'],
     [floor, 'floor'],
     [current, 'current'],
+    ...(input.droppingFull ? [[current * 2, 'drops'] as [number, AutoSizeResult['limitedBy']]] : []),
   ];
   let [max, limitedBy] = candidates.reduce((best, c) => (c[0] > best[0] ? c : best));
   if (max > ceiling) [max, limitedBy] = [ceiling, 'ceiling'];
@@ -100,7 +114,7 @@ export function autoSize(input: AutoSizeInput): AutoSizeResult {
   if (max < needed) [max, limitedBy] = [needed, 'current'];
   max = Math.max(max, 1024); // the kernel-side minimum the schema also enforces
   const buckets = previousPowerOfTwo(max);
-  return { max, buckets, bytes: tableBytes(max, buckets, input.slabObjectSize), demand, ceiling, limitedBy };
+  return { max, buckets, bytes: tableBytes(max, buckets, input.slabObjectSize), demand, demandFrom, ceiling, limitedBy };
 }
 
 function nextPowerOfTwo(n: number): number {

@@ -29,14 +29,17 @@ export function netnsDrops(census: NetnsCensus): NetnsDrops {
 }
 
 /**
- * Drops since the previous pass that were not insertion races (insert_failed
- * rises with drop for those): the namespace's table is full. 0 for a namespace
- * first seen this pass, whose counters are since its creation.
+ * Drops since `before` that were not insertion races (insert_failed rises
+ * with drop for those): the namespace's table is full. 0 for a namespace
+ * first seen now (no `before`), whose counters are since its creation.
  */
+export function fullDropsSince(before: { drop: number; insertFailed: number } | undefined, now: { drop: number | null; insertFailed: number | null }): number {
+  if (!before || now.drop === null) return 0;
+  return Math.max(0, now.drop - before.drop - Math.max(0, (now.insertFailed ?? 0) - before.insertFailed));
+}
+
 function fullDrops(e: NetnsEntry, previous: NetnsDrops | null): number {
-  const before = previous?.get(e.key);
-  if (!before || e.drop === null) return 0;
-  return Math.max(0, e.drop - before.drop - Math.max(0, (e.insertFailed ?? 0) - before.insertFailed));
+  return fullDropsSince(previous?.get(e.key), e);
 }
 
 function rowOf(e: NetnsEntry, dropsRising: number, podNames: PodNames | undefined): NetnsRowDoc {

@@ -1,7 +1,15 @@
 // The rules that move the agent's state from one pass to the next.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advanceDropBaseline, breakdownDue, stuckProblem, type DropBaseline, type TableBreakdown } from '../../src/agent/agent-state.js';
+import {
+  advanceDropBaseline,
+  breakdownDue,
+  droppingFull,
+  passDrops,
+  stuckProblem,
+  type DropBaseline,
+  type TableBreakdown,
+} from '../../src/agent/agent-state.js';
 import type { TableSummary } from '../../src/kernel/table-summary.js';
 
 const MIN = 60_000;
@@ -48,4 +56,51 @@ test('stuckProblem: live while a pass finished within three intervals and a minu
     { name: 'past it', lateMs: 3 * 30_000 + MIN + 1000, problem: 'no reconcile pass finished for 151s' },
   ];
   for (const c of cases) assert.equal(stuckProblem(T(0), T(c.lateMs), 30_000), c.problem, c.name);
+});
+
+test('droppingFull: namespaces whose drops rose beyond their insert_failed since the last pass', () => {
+  const prev = new Map([
+    [1, { drop: 10, insertFailed: 2 }],
+    [2, { drop: 5, insertFailed: 0 }],
+    [3, { drop: 0, insertFailed: 0 }],
+  ]);
+  const now = new Map([
+    [1, { drop: 14, insertFailed: 6 }], // 4 drops, 4 failed inserts: the insertion race, not a full table
+    [2, { drop: 9, insertFailed: 0 }], // 4 drops for a full table
+    [3, { drop: 0, insertFailed: 0 }],
+    [4, { drop: 50, insertFailed: 0 }], // new since the last pass: its counters are history
+  ]);
+  assert.deepEqual(droppingFull(prev, now), [2]);
+  assert.deepEqual(droppingFull(null, now), [], 'the first pass judges nothing');
+});
+
+test("passDrops: the census's counters; ours from the snapshot where the census could not read them", () => {
+  const row = (key: number, ours: boolean, drop: number | null) => ({
+    key,
+    inode: key,
+    pid: key,
+    host: ours,
+    ours,
+    entries: drop === null ? null : 1,
+    counters: drop === null ? null : { drop, insertFailed: 0 },
+    podUid: null,
+  });
+  const census = (rows: ReturnType<typeof row>[]) => ({
+    namespaces: rows,
+    hostKey: 1,
+    processes: 2,
+    unreadableProcesses: 0,
+    vanishedProcesses: 0,
+    inodesUnread: 0,
+    slab: null,
+    unreadable: [],
+  });
+  assert.deepEqual(
+    [...passDrops(census([row(1, true, 3), row(2, false, 7)]), { drop: 99, insertFailed: 1 })],
+    [
+      [1, { drop: 3, insertFailed: 0 }],
+      [2, { drop: 7, insertFailed: 0 }],
+    ],
+  );
+  assert.deepEqual([...passDrops(census([row(1, true, null), row(2, false, null)]), { drop: 99, insertFailed: 1 })], [[1, { drop: 99, insertFailed: 1 }]]);
 });

@@ -4,6 +4,7 @@
 // policies are not known yet, in DryRun, and how the table watch between
 // passes reports a full table before the next tick.
 import { mock, test } from 'node:test';
+import { Writable } from 'node:stream';
 import assert from 'node:assert/strict';
 import { NodeAgent, type NodeAgentOptions } from '../../src/agent/node-agent.js';
 import { WATCH_DEFAULTS } from '../../src/agent/table-watch.js';
@@ -17,16 +18,16 @@ import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { AgentMetrics } from '../../src/report/metrics.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { fakeHost } from '../support/fake-host.js';
-import { loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
+import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
 import { statFileWith } from '../support/stat-file.js';
 
 const T0 = Date.parse('2026-11-22T04:00:00Z');
 const INTERVAL_MS = 60_000;
 const TIME_WAIT = 'nf_conntrack_tcp_timeout_time_wait';
 
-/** One policy for nodes labelled pool=web, TIME_WAIT 120 s (the kernel's) -> 30 s. */
-function webPolicy(mode: 'Enforce' | 'DryRun') {
-  const spec = { nodeSelector: { matchLabels: { pool: 'web' } }, mode, timeouts: { tcp: { timeWaitSeconds: 30 } } };
+/** One policy for nodes labelled pool=web, TIME_WAIT 120 s (the kernel's) -> 30 s (or another spec for them). */
+function webPolicy(mode: 'Enforce' | 'DryRun', over: object = { timeouts: { tcp: { timeWaitSeconds: 30 } } }) {
+  const spec = { nodeSelector: { matchLabels: { pool: 'web' } }, mode, ...over };
   const r = validatePolicyObjects(
     [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name: 'web', generation: 1 }, spec }, document: 1 }],
     'test',
@@ -56,17 +57,20 @@ interface RigOptions {
   known?: boolean;
   forceDryRun?: boolean;
   baselineStore?: MemoryBaselineStore;
+  /** The policy's spec besides its selector and mode; TIME_WAIT 30 s when not given. */
+  spec?: object;
 }
 
 /** An agent on `tree`; every status it publishes is kept, and `nextPublish` waits for the next one. */
 function rig(tree: FixtureTree, o: RigOptions) {
   const clock = { ms: T0 };
-  const source = new MemoryPolicySource({ policies: webPolicy(o.mode ?? 'Enforce') });
+  const source = new MemoryPolicySource({ policies: webPolicy(o.mode ?? 'Enforce', o.spec) });
   source.known = o.known ?? true;
   const baselineStore = o.baselineStore ?? new MemoryBaselineStore();
   const host = fakeHost(tree.kernel, tree.paths, { clock: () => new Date(clock.ms), isRoot: true });
   const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore });
   const published: NodeStatusDoc[] = [];
+  const logged: LogLine[] = [];
   let waiting: ((s: NodeStatusDoc) => void) | null = null;
   const options: NodeAgentOptions = {
     nodeName: 'node-a',
@@ -80,7 +84,7 @@ function rig(tree: FixtureTree, o: RigOptions) {
   };
   const agent = new NodeAgent(options, {
     host,
-    logger: createLogger('silent', 'node-a'),
+    logger: createLogger('info', 'node-a', new Writable({ write: (line: Buffer, _enc, done) => (logged.push(JSON.parse(String(line)) as LogLine), done()) })),
     policies: source,
     nodeLabels: () => o.labels,
     reconciler,
@@ -93,7 +97,13 @@ function rig(tree: FixtureTree, o: RigOptions) {
     },
   });
   const nextPublish = () => new Promise<NodeStatusDoc>((resolve) => (waiting = resolve));
-  return { agent, clock, baselineStore, published, nextPublish };
+  return { agent, clock, baselineStore, published, nextPublish, logged };
+}
+
+interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
 }
 
 const condition = (s: NodeStatusDoc | null, type: string) => s?.conditions.find((c) => c.type === type);
@@ -211,4 +221,69 @@ test("node agent: the table watch reports a pod namespace's full table within a 
   );
   const { status } = await agent.stop();
   assert.equal(status, published.at(-1), 'stop() hands back the last status');
+});
+
+/** The netns-census tree with what a pass needs to size the table: RAM (the development VM's meminfo), max and buckets at 8,192. */
+function sizableCensusTree(): FixtureTree {
+  const tree = loadFixtureTree('netns-census');
+  tree.kernel
+    .set(tree.paths.meminfo(), fixtureText('host-6.18', 'proc/meminfo'))
+    .set(tree.paths.sysctl('nf_conntrack_max'), '8192\n')
+    .set(tree.paths.sysctl('nf_conntrack_buckets'), '8192\n')
+    .set(tree.paths.sysctl('nf_conntrack_count'), '1\n');
+  return tree;
+}
+
+const AUTO_SIZE = { table: { autoSize: { memoryBudgetPercent: 2, targetUsagePercent: 50, minMax: 8192 } } };
+
+test('node agent, autoSize: a pod namespace ramping at 500/s grows max ahead of the forecast full table, at once, and says so', async (t) => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  const tree = sizableCensusTree();
+  const { agent, clock, logged } = rig(tree, { labels: { pool: 'web' }, spec: AUTO_SIZE });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const max = () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max')));
+  agent.start();
+  await settle();
+  assert.equal(max(), 8192, 'a calm node: the floor');
+  // 20 s calm, then pod A's namespace (read through pid 30618) gains 500 entries a second.
+  let grownAt: number | null = null;
+  for (let s = 1; s <= 40 && grownAt === null; s++) {
+    if (s > 20) tree.kernel.set(tree.paths.statFile('30618'), statFileWith(7 + 500 * (s - 20)));
+    clock.ms += WATCH_DEFAULTS.tickMs;
+    mock.timers.tick(WATCH_DEFAULTS.tickMs);
+    for (let i = 0; i < 5; i++) await settle();
+    if (max() > 8192) grownAt = s - 20;
+  }
+  // The static table would be full at (8,192 - 7) / 500 = 16.4 s into the ramp.
+  assert.ok(grownAt !== null && grownAt < 10, `grown ${grownAt} s into the ramp`);
+  const line = logged.find((l) => l.msg === 'growing nf_conntrack_max ahead of a full table');
+  assert.ok(line, JSON.stringify(logged.map((l) => l.msg)));
+  assert.deepEqual([line.from, line.to, line.policy, line.node], [8192, max(), 'web', 'node-a']);
+  assert.deepEqual((line.namespace as { key: number }).key, 4026532307);
+  assert.equal((line.forecast as { ratePerSecond: number }).ratePerSecond, 500);
+  assert.ok(max() >= 2 * (7 + 500 * grownAt! + 500 * 60), `holds the forecast count 60 s ahead at 50%: ${max()}`);
+  await agent.stop();
+});
+
+test('node agent, autoSize: a pod namespace dropping for a full table doubles max at the next tick, and says so', async (t) => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  const tree = sizableCensusTree();
+  const { agent, clock, logged } = rig(tree, { labels: { pool: 'web' }, spec: AUTO_SIZE });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const max = () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max')));
+  agent.start();
+  await settle();
+  // A burst between two looks: pod B's namespace filled and dropped 40 new connections; by the pass its
+  // short-lived entries are down to 3,000 (6,000 at 50%: the count alone would not grow max).
+  tree.kernel.set(tree.paths.statFile('30620'), statFileWith(3000, 40));
+  clock.ms += WATCH_DEFAULTS.tickMs;
+  mock.timers.tick(WATCH_DEFAULTS.tickMs);
+  for (let i = 0; i < 5; i++) await settle();
+  assert.equal(max(), 16384);
+  const line = logged.find((l) => l.msg === 'growing nf_conntrack_max: a namespace is dropping new connections for a full table');
+  assert.ok(line, JSON.stringify(logged.map((l) => l.msg)));
+  assert.deepEqual([line.from, line.to, (line.namespaces as Array<{ pid: number }>).map((n) => n.pid)], [8192, 16384, [30620]]);
+  await agent.stop();
 });

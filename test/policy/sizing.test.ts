@@ -12,6 +12,14 @@ describe('tableBytes', () => {
   });
 });
 
+describe('autoSize: where the demand came from', () => {
+  it('says the forecast when it asked for more than the count now', () => {
+    const input = { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, observedCount: 2500 };
+    assert.deepEqual([autoSize({ ...input, forecastCount: 32_500 }).demandFrom, autoSize({ ...input, forecastCount: 32_500 }).demand], ['forecast', 65_000]);
+    assert.deepEqual([autoSize(input).demandFrom, autoSize(input).demand], ['count', 5000]);
+  });
+});
+
 describe('autoSize', () => {
   const cases: Array<{ name: string; input: AutoSizeInput; want: Pick<AutoSizeResult, 'max' | 'buckets' | 'limitedBy'> }> = [
     {
@@ -95,6 +103,27 @@ describe('autoSize', () => {
       input: { ...base, memTotalBytes: 4 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 1000, otherEntries: 400_000 },
       want: { max: 2000, buckets: 1024, limitedBy: 'current' },
     },
+    // A surge in a pod namespace from max 8,192 (minMax 8,192, 16 GiB: room for 1.3 M entries).
+    {
+      name: 'a forecast of 2,500 + 500/s x 60 s = 32,500 entries: 65,000 at 50%, the next doubling 65,536, before the table is full',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, observedCount: 2500, forecastCount: 32_500 },
+      want: { max: 65536, buckets: 65536, limitedBy: 'demand' },
+    },
+    {
+      name: 'a forecast below the count now: the count decides',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, observedCount: 6000, forecastCount: 100 },
+      want: { max: 16384, buckets: 16384, limitedBy: 'demand' },
+    },
+    {
+      name: 'dropping for a full table while the count reads 3,000 (expired since): max doubles to 16,384 anyway',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, observedCount: 3000, droppingFull: true },
+      want: { max: 16384, buckets: 16384, limitedBy: 'drops' },
+    },
+    {
+      name: 'dropping, with maxMax 10,000: the doubling stops at the ceiling',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, maxMax: 10_000, observedCount: 8192, droppingFull: true },
+      want: { max: 10000, buckets: 8192, limitedBy: 'ceiling' },
+    },
   ];
 
   for (const c of cases) {
@@ -112,7 +141,8 @@ describe('autoSize', () => {
     });
     it(`${c.name}: stable when run again on its own result`, () => {
       const first = autoSize(c.input);
-      assert.equal(autoSize({ ...c.input, currentMax: first.max }).max, first.max);
+      // Drops are judged pass by pass: the next pass sees only new ones.
+      assert.equal(autoSize({ ...c.input, currentMax: first.max, droppingFull: false }).max, first.max);
     });
   }
 });
