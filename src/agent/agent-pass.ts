@@ -19,13 +19,13 @@ import { dropWindow } from '../report/drops.js';
 import { summarizeBatches } from '../kernel/table-summary.js';
 import type { PolicySource } from './policy-source.js';
 import { errorText } from '../errors.js';
-import { advanceDropBaseline, breakdownDue, droppingFull, passDrops, type AgentState, type TableBreakdown } from './agent-state.js';
+import { advanceDropBaseline, breakdownDue, calmSince, droppingFull, passDrops, type AgentState, type TableBreakdown } from './agent-state.js';
 import type { NetnsDrops } from '../report/netns-status.js';
 import type { Action } from '../reconcile/planner.js';
 import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
 import type { WatchView } from '../report/forecast.js';
 import { DEFAULT_PRESSURE } from '../policy/normalize.js';
-import { DEFAULT_GROW_AHEAD_SECONDS } from '../policy/sizing.js';
+import { DEFAULT_GROW_AHEAD_SECONDS, GIVE_BACK_BELOW } from '../policy/sizing.js';
 import type { TableWatch, WatchSettings } from './table-watch.js';
 
 /** What a pass takes from the table watch and gives back to it. */
@@ -86,6 +86,7 @@ export class AgentPass {
     let snapshot: HostSnapshot | null = null;
     let census: NetnsCensus | null = null;
     let drops: NetnsDrops | null = null;
+    let calm = { calm: false, gaveBack: false };
     const policyInput = this.deps.policies.current();
     try {
       snapshot = await readHostSnapshot(this.deps.host);
@@ -93,7 +94,9 @@ export class AgentPass {
       census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
       drops = census ? passDrops(census, snapshot.stats.counters) : null;
       const dropping = drops ? droppingFull(prev.lastPassDrops, drops) : [];
-      ({ outcome, wouldChange } = await this.reconcile(snapshot, census, policyInput.policies, prev.wouldChange, { view, dropping }));
+      const calmFor = prev.calmSinceMs !== null && !view?.filling && dropping.length === 0 ? (started.getTime() - prev.calmSinceMs) / 1000 : 0;
+      ({ outcome, wouldChange } = await this.reconcile(snapshot, census, policyInput.policies, prev.wouldChange, { view, dropping, calmFor }));
+      calm = calmNow(outcome, view, dropping);
     } catch (err) {
       outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
@@ -105,6 +108,7 @@ export class AgentPass {
     const state: AgentState = {
       ...reported.state,
       lastPassDrops: drops ?? prev.lastPassDrops,
+      calmSinceMs: calmSince(prev.calmSinceMs, calm.calm, calm.gaveBack, started.getTime()),
       wouldChange,
       passesDone: prev.passesDone + 1,
       lastPassError: outcome.kind === 'error' ? outcome.message : null,
@@ -118,7 +122,7 @@ export class AgentPass {
     census: NetnsCensus | null,
     policies: Policies,
     lastWouldChange: string,
-    seen: { view: WatchView | null; dropping: number[] },
+    seen: { view: WatchView | null; dropping: number[]; calmFor: number },
   ): Promise<{ outcome: PassOutcome; wouldChange: string }> {
     const log = this.deps.logger;
     // Ahead of a full table: the watch's forecast where it trusts one; behind it: drops for a full table since the last pass.
@@ -127,6 +131,7 @@ export class AgentPass {
       ...nodeFacts(snapshot, this.opts, census),
       ...(forecast && forecast.secondsToFull !== null ? { forecast: { level: forecast.level, ratePerSecond: forecast.ratePerSecond } } : {}),
       droppingFull: seen.dropping.length > 0,
+      calmForSeconds: seen.calmFor,
     };
     const effective = effectivePolicy(policies, this.deps.nodeLabels(), facts);
     const generations = Object.fromEntries(
@@ -143,7 +148,7 @@ export class AgentPass {
     if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
     else if (result.execution) {
       policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
-      logGrowth(policyLog, effective, result.execution.applied, seen.view, census?.namespaces.filter((r) => seen.dropping.includes(r.key)) ?? []);
+      logTableSize(policyLog, effective, result.execution.applied, seen, census?.namespaces.filter((r) => seen.dropping.includes(r.key)) ?? []);
     } else if (dryRun)
       wouldChange = logWouldChange(
         policyLog,
@@ -273,10 +278,29 @@ function logWouldChange(log: Logger, last: string, keys: string[], cannotChangeH
   return text;
 }
 
-/** When this pass grew max, say why: ahead of a forecast full table, or after drops for a full one. */
-function logGrowth(log: Logger, e: EffectivePolicy, applied: Action[], view: WatchView | null, dropping: NetnsRow[]): void {
-  const grew = applied.find((a) => a.kind === 'sysctl' && a.key === MAX_SYSCTL && a.to > a.from);
-  if (!grew || grew.kind !== 'sysctl' || !e.autoSize) return;
+/** Whether this pass found the table calm (for autoSize's give-back), and whether it gave back. */
+function calmNow(outcome: PassOutcome, view: WatchView | null, dropping: number[]): { calm: boolean; gaveBack: boolean } {
+  if (outcome.kind !== 'reconciled' || !outcome.effective.autoSize) return { calm: false, gaveBack: false };
+  const auto = outcome.effective.autoSize;
+  const gaveBack =
+    auto.limitedBy === 'giveBack' && (outcome.result.execution?.applied ?? []).some((a) => a.kind === 'sysctl' && a.key === MAX_SYSCTL && a.to < a.from);
+  return { calm: !view?.filling && dropping.length === 0 && auto.demand * GIVE_BACK_BELOW < auto.max, gaveBack };
+}
+
+/** When this pass changed max, say why: ahead of a forecast full table, after drops for a full one, or giving back after a calm spell. */
+function logTableSize(log: Logger, e: EffectivePolicy, applied: Action[], seen: { view: WatchView | null; calmFor: number }, dropping: NetnsRow[]): void {
+  const view = seen.view;
+  const changed = applied.find((a) => a.kind === 'sysctl' && a.key === MAX_SYSCTL);
+  if (!changed || changed.kind !== 'sysctl' || !e.autoSize) return;
+  if (changed.to < changed.from) {
+    if (e.autoSize.limitedBy === 'giveBack')
+      log.info(
+        { from: changed.from, to: changed.to, calmForSeconds: Math.round(seen.calmFor), demand: e.autoSize.demand },
+        'giving back nf_conntrack_max after a calm spell',
+      );
+    return;
+  }
+  const grew = changed;
   const ns = (r: { key: number; inode: number | null; pid: number; podUid: string | null }) => ({ key: r.key, inode: r.inode, pid: r.pid, podUid: r.podUid });
   if (dropping.length) {
     log.warn(

@@ -29,6 +29,8 @@ export interface AgentState {
   dropBaseline: DropBaseline | null;
   /** Each namespace's drop counters at the last pass, by key: drops since then (for a full table) double max under autoSize. */
   lastPassDrops: NetnsDrops | null;
+  /** Since when (ms) the table has been calm, for autoSize's give-back; null while it is not. */
+  calmSinceMs: number | null;
   breakdown: TableBreakdown;
   conditions: Condition<(typeof NodeConditionType)[number]>[];
   /** The last status built: the publisher compares the new one with it. */
@@ -46,6 +48,7 @@ export function initialState(): AgentState {
   return {
     dropBaseline: null,
     lastPassDrops: null,
+    calmSinceMs: null,
     breakdown: { summary: null, source: 'none', atMs: 0 },
     conditions: [],
     status: null,
@@ -82,6 +85,17 @@ export function passDrops(census: NetnsCensus, ownCounters: ConntrackCounters | 
 /** The namespaces (keys) that dropped new connections for a full table between two passes' counters. */
 export function droppingFull(prev: NetnsDrops | null, now: NetnsDrops): number[] {
   return [...now].filter(([key, c]) => fullDropsSince(prev?.get(key), c) > 0).map(([key]) => key);
+}
+
+/**
+ * Since when the table has been calm: calm is no namespace filling up or
+ * dropping for a full table, and autoSize's demand under max /
+ * GIVE_BACK_BELOW. A pass that gave back starts the cooldown again, so max
+ * halves at most once a cooldown.
+ */
+export function calmSince(prev: number | null, calm: boolean, gaveBack: boolean, nowMs: number): number | null {
+  if (!calm) return null;
+  return gaveBack ? nowMs : (prev ?? nowMs);
 }
 
 /** A pass must finish within three intervals, or the loop is stuck. */

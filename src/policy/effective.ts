@@ -37,6 +37,8 @@ export interface NodeFacts {
   forecast?: { level: number; ratePerSecond: number };
   /** A namespace dropped new connections for a full table since the last pass. */
   droppingFull?: boolean;
+  /** How long the table has been calm (no namespace filling up or dropping, demand under a quarter of max), seconds. */
+  calmForSeconds?: number;
   currentMax?: number;
   currentBuckets?: number;
   serviceCidrs?: readonly string[];
@@ -189,6 +191,7 @@ function tableSize(table: TableSpec, facts: NodeFacts): TableSize {
         ? { forecastCount: Math.round(facts.forecast.level + Math.max(0, facts.forecast.ratePerSecond) * table.autoSize.growAheadSeconds) }
         : {}),
       droppingFull: facts.droppingFull ?? false,
+      giveBack: table.autoSize.shrinkAfterSeconds !== undefined && (facts.calmForSeconds ?? 0) >= table.autoSize.shrinkAfterSeconds,
       currentMax: facts.currentMax,
       minMax: table.autoSize.minMax,
       maxMax: table.autoSize.maxMax,

@@ -13,6 +13,7 @@ export interface AutoSizeSpec {
   minMax?: number;
   maxMax?: number;
   growAheadSeconds: number;
+  shrinkAfterSeconds?: number;
 }
 
 export interface TableSpec {

@@ -27,6 +27,9 @@ export const EXPLICIT_TABLE_BUDGET_PERCENT = 5;
  */
 export const DEFAULT_AUTOSIZE_FLOOR = 131072;
 
+/** A calm table gives back (halves max) only while the demand is below max / GIVE_BACK_BELOW. */
+export const GIVE_BACK_BELOW = 4;
+
 /** How far ahead a forecast full table is acted on (and FillingUp judged) when the policy does not say. */
 export const DEFAULT_GROW_AHEAD_SECONDS = 60;
 
@@ -47,6 +50,8 @@ export interface AutoSizeInput {
   forecastCount?: number;
   /** A namespace dropped new connections for a full table since the last pass: max at least doubles. */
   droppingFull?: boolean;
+  /** The table has been calm for the policy's cooldown: max may halve, if the demand is under a quarter of it. */
+  giveBack?: boolean;
   currentMax?: number;
   minMax?: number;
   maxMax?: number;
@@ -62,8 +67,8 @@ export interface AutoSizeResult {
   demandFrom: 'count' | 'forecast';
   /** The most entries the fullest namespace may hold within the budget (and maxMax), the others' entries now counted in. */
   ceiling: number;
-  /** What decided max: the demand, the floor, the current size (never shrunk), the ceiling, or drops for a full table (max doubled). */
-  limitedBy: 'demand' | 'floor' | 'current' | 'ceiling' | 'drops';
+  /** What decided max: the demand, the floor, the current size (kept), the ceiling, drops for a full table (max doubled), or a calm table giving back (max halved). */
+  limitedBy: 'demand' | 'floor' | 'current' | 'ceiling' | 'drops' | 'giveBack';
 }
 
 /**
@@ -78,6 +83,11 @@ export interface AutoSizeResult {
  *   grows before the table is full. A namespace dropping new connections for
  *   a full table (the forecast missed it, or a burst outran it) doubles max
  *   at least.
+ * - Giving back (giveBack, after the policy's calm cooldown): max halves when
+ *   the demand is under a quarter of it (GIVE_BACK_BELOW), never below the
+ *   floor or the demand. The gap between growing (demand above max) and
+ *   giving back (demand under max/4, for a cooldown) is the hysteresis: a
+ *   halved table is at most at half its target usage.
  * - The ceiling (memory budget, maxMax) wins over the floor and the demand,
  *   but max never goes below the entries the table already needs
  *   (min(current, demand)), which would start dropping new flows at once.
@@ -102,10 +112,13 @@ export function autoSize(input: AutoSizeInput): AutoSizeResult {
   const floor = input.minMax ?? DEFAULT_AUTOSIZE_FLOOR;
   const current = input.currentMax ?? 0;
 
+  // A give-back stands in for the current size (and wins a tie with the floor: it is what brought max down).
+  const giveBack = input.giveBack === true && demand * GIVE_BACK_BELOW < current;
   const candidates: Array<[number, AutoSizeResult['limitedBy']]> = [
     [nextPowerOfTwo(demand), 'demand'],
+    ...(giveBack ? [[Math.floor(current / 2), 'giveBack'] as [number, AutoSizeResult['limitedBy']]] : []),
     [floor, 'floor'],
-    [current, 'current'],
+    ...(giveBack ? [] : [[current, 'current'] as [number, AutoSizeResult['limitedBy']]]),
     ...(input.droppingFull ? [[current * 2, 'drops'] as [number, AutoSizeResult['limitedBy']]] : []),
   ];
   let [max, limitedBy] = candidates.reduce((best, c) => (c[0] > best[0] ? c : best));

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   advanceDropBaseline,
+  calmSince,
   breakdownDue,
   droppingFull,
   passDrops,
@@ -103,4 +104,14 @@ test("passDrops: the census's counters; ours from the snapshot where the census 
     ],
   );
   assert.deepEqual([...passDrops(census([row(1, true, null), row(2, false, null)]), { drop: 99, insertFailed: 1 })], [[1, { drop: 99, insertFailed: 1 }]]);
+});
+
+test('calmSince: starts with the first calm pass, holds while calm, restarts after a give-back, ends when not calm', () => {
+  const cases: Array<{ name: string; prev: number | null; calm: boolean; gaveBack: boolean; want: number | null }> = [
+    { name: 'first calm pass', prev: null, calm: true, gaveBack: false, want: 5000 },
+    { name: 'still calm', prev: 1000, calm: true, gaveBack: false, want: 1000 },
+    { name: 'gave back: the next halving waits a whole cooldown', prev: 1000, calm: true, gaveBack: true, want: 5000 },
+    { name: 'filling up, dropping or busy again', prev: 1000, calm: false, gaveBack: false, want: null },
+  ];
+  for (const c of cases) assert.equal(calmSince(c.prev, c.calm, c.gaveBack, 5000), c.want, c.name);
 });

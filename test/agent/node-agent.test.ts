@@ -287,3 +287,40 @@ test('node agent, autoSize: a pod namespace dropping for a full table doubles ma
   assert.deepEqual([line.from, line.to, (line.namespaces as Array<{ pid: number }>).map((n) => n.pid)], [8192, 16384, [30620]]);
   await agent.stop();
 });
+
+test('node agent, autoSize with shrinkAfterSeconds: after a surge max halves once a cooldown of calm, down to the floor, and says so', async (t) => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  const tree = sizableCensusTree();
+  tree.kernel.set(tree.paths.sysctl('nf_conntrack_max'), '65536\n').set(tree.paths.sysctl('nf_conntrack_buckets'), '65536\n');
+  const spec = { table: { autoSize: { ...AUTO_SIZE.table.autoSize, shrinkAfterSeconds: 300 } } };
+  const { agent, clock, logged } = rig(tree, { labels: { pool: 'web' }, spec });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const max = () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max')));
+  agent.start();
+  await settle();
+  const seen: Array<[number, number]> = [];
+  for (let minute = 1; minute <= 20; minute++) {
+    clock.ms += INTERVAL_MS;
+    mock.timers.tick(INTERVAL_MS);
+    for (let i = 0; i < 5; i++) await settle();
+    if (max() !== (seen.at(-1)?.[1] ?? 65536)) seen.push([minute, max()]);
+  }
+  // Calm from the first pass (the fullest holds 12 entries); a pass a minute; 300 s of calm before each halving.
+  assert.deepEqual(seen, [
+    [5, 32768],
+    [10, 16384],
+    [15, 8192],
+  ]);
+  assert.equal(Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_buckets'))), 8192, 'buckets follow');
+  const gaveBack = logged.filter((l) => l.msg === 'giving back nf_conntrack_max after a calm spell');
+  assert.deepEqual(
+    gaveBack.map((l) => [l.from, l.to]),
+    [
+      [65536, 32768],
+      [32768, 16384],
+      [16384, 8192],
+    ],
+  );
+  await agent.stop();
+});

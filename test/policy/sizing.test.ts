@@ -124,6 +124,22 @@ describe('autoSize', () => {
       input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, maxMax: 10_000, observedCount: 8192, droppingFull: true },
       want: { max: 10000, buckets: 8192, limitedBy: 'ceiling' },
     },
+    // Giving back after the surge: 16 GiB, floor 8,192, max 65,536.
+    {
+      name: 'calm for the cooldown, the fullest at 1,000 (2,000 at 50%, under 65,536 / 4): max halves to 32,768',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 65536, minMax: 8192, observedCount: 1000, giveBack: true },
+      want: { max: 32768, buckets: 32768, limitedBy: 'giveBack' },
+    },
+    {
+      name: 'calm for the cooldown, but the fullest at 9,000 (18,000 at 50%: not under 65,536 / 4): max stays',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 65536, minMax: 8192, observedCount: 9000, giveBack: true },
+      want: { max: 65536, buckets: 65536, limitedBy: 'current' },
+    },
+    {
+      name: 'calm at 12,000 with the floor at 8,192: half (6,000) would be under the floor, the floor it is',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 12000, minMax: 8192, observedCount: 10, giveBack: true },
+      want: { max: 8192, buckets: 8192, limitedBy: 'floor' },
+    },
   ];
 
   for (const c of cases) {
@@ -141,8 +157,8 @@ describe('autoSize', () => {
     });
     it(`${c.name}: stable when run again on its own result`, () => {
       const first = autoSize(c.input);
-      // Drops are judged pass by pass: the next pass sees only new ones.
-      assert.equal(autoSize({ ...c.input, currentMax: first.max, droppingFull: false }).max, first.max);
+      // Drops and the give-back are judged pass by pass: the next pass sees only new drops, and a new cooldown.
+      assert.equal(autoSize({ ...c.input, currentMax: first.max, droppingFull: false, giveBack: false }).max, first.max);
     });
   }
 });

@@ -1,5 +1,6 @@
 // Tests that drive a namespace's table full lower the global nf_conntrack_max
-// for a few seconds. node's test runner runs test files in parallel, so two such
+// for a few seconds (and tests where the agent sizes the table write the
+// buckets too). node's test runner runs test files in parallel, so two such
 // tests at once would refill under each other, and one could "restore" the
 // other's lowered value, leaving the host at a few thousand entries. A lock
 // directory held from lowering to restoring serialises them across processes;
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 
 const MAX_PATH = '/proc/sys/net/netfilter/nf_conntrack_max';
 const COUNT_PATH = '/proc/sys/net/netfilter/nf_conntrack_count';
+const BUCKETS_PATH = '/proc/sys/net/netfilter/nf_conntrack_buckets';
 const LOCK = join(tmpdir(), 'conntrack-operator-tests-global-max.lock');
 const WAIT_MS = 180_000;
 
@@ -41,22 +43,46 @@ async function acquire(): Promise<void> {
 }
 
 /**
+ * Runs `fn` holding the lock, with nf_conntrack_max and the bucket count
+ * saved before and put back after, whatever happens: for tests and benches
+ * that let the agent (or themselves) write the global table keys.
+ */
+export async function withGlobalTable<T>(fn: () => Promise<T>): Promise<T> {
+  await acquire();
+  try {
+    const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
+    const oldBuckets = (await readFile(BUCKETS_PATH, 'utf8')).trim();
+    try {
+      return await fn();
+    } finally {
+      // Buckets first when they grow back, max first when they shrink (as the planner orders them); both, whatever failed.
+      const grow = Number(oldBuckets) >= Number((await readFile(BUCKETS_PATH, 'utf8')).trim());
+      for (const [path, value] of grow
+        ? [
+            [BUCKETS_PATH, oldBuckets],
+            [MAX_PATH, oldMax],
+          ]
+        : [
+            [MAX_PATH, oldMax],
+            [BUCKETS_PATH, oldBuckets],
+          ]) {
+        await writeFile(path!, value!).catch((err: unknown) => process.stderr.write(`restoring ${path}: ${String(err)}\n`));
+      }
+    }
+  } finally {
+    await rm(LOCK, { recursive: true, force: true });
+  }
+}
+
+/**
  * Runs `fn` with the global max lowered to the host namespace's count plus
  * `room` (low enough to fill a namespace in seconds), then restores the old
  * value, whatever happens.
  */
 export async function withLoweredMax<T>(fn: (max: number) => Promise<T>, room = 4096): Promise<T> {
-  await acquire();
-  try {
-    const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
+  return withGlobalTable(async () => {
     const max = room + Number((await readFile(COUNT_PATH, 'utf8')).trim());
-    try {
-      await writeFile(MAX_PATH, String(max));
-      return await fn(max);
-    } finally {
-      await writeFile(MAX_PATH, oldMax);
-    }
-  } finally {
-    await rm(LOCK, { recursive: true, force: true });
-  }
+    await writeFile(MAX_PATH, String(max));
+    return fn(max);
+  });
 }
