@@ -19,8 +19,7 @@ import { dropWindow } from '../report/drops.js';
 import { summarizeBatches } from '../kernel/table-summary.js';
 import type { PolicySource } from './policy-source.js';
 import { errorText } from '../errors.js';
-import { advanceDropBaseline, breakdownDue, calmSince, droppingFull, passDrops, type AgentState, type TableBreakdown } from './agent-state.js';
-import type { NetnsDrops } from '../report/netns-status.js';
+import { advanceDropBaseline, breakdownDue, calmSince, droppingFull, passDrops, type AgentState, type PassDrops, type TableBreakdown } from './agent-state.js';
 import type { Action } from '../reconcile/planner.js';
 import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
 import type { WatchView } from '../report/forecast.js';
@@ -85,7 +84,7 @@ export class AgentPass {
     let wouldChange = prev.wouldChange;
     let snapshot: HostSnapshot | null = null;
     let census: NetnsCensus | null = null;
-    let drops: NetnsDrops | null = null;
+    let drops: PassDrops | null = null;
     let calm = { calm: false, gaveBack: false };
     const policyInput = this.deps.policies.current();
     try {

@@ -3,7 +3,7 @@
 // what must be compared across passes lives here. Pure: no I/O.
 import type { Condition } from '../report/conditions.js';
 import type { CounterSample } from '../report/drops.js';
-import { fullDropsSince, netnsDrops, type NetnsDrops } from '../report/netns-status.js';
+import { fullDropsSince, type NetnsDrops } from '../report/netns-status.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import type { ConntrackCounters } from '../kernel/stats.js';
 import type { NodeStatusInputs } from '../report/node-status.js';
@@ -28,7 +28,7 @@ export interface TableBreakdown {
 export interface AgentState {
   dropBaseline: DropBaseline | null;
   /** Each namespace's drop counters at the last pass, by key: drops since then (for a full table) double max under autoSize. */
-  lastPassDrops: NetnsDrops | null;
+  lastPassDrops: PassDrops | null;
   /** Since when (ms) the table has been calm, for autoSize's give-back; null while it is not. */
   calmSinceMs: number | null;
   breakdown: TableBreakdown;
@@ -74,17 +74,32 @@ export function advanceDropBaseline(prev: DropBaseline | null, next: DropBaselin
   return !prev || next.atMs - prev.atMs >= intervalMs ? next : prev;
 }
 
-/** Each namespace's drop counters from the census; ours from the snapshot where the census could not read them (a kernel without the per-namespace stat file). */
-export function passDrops(census: NetnsCensus, ownCounters: ConntrackCounters | null): NetnsDrops {
-  const drops = new Map(netnsDrops(census));
+/** Each namespace's drop, insert_failed and early_drop counters at a pass, by key. */
+export type PassDrops = ReadonlyMap<number, { drop: number; insertFailed: number; earlyDrop: number }>;
+
+const dropsOf = (c: ConntrackCounters) => ({ drop: c.drop ?? 0, insertFailed: c.insertFailed ?? 0, earlyDrop: c.earlyDrop ?? 0 });
+
+/** Each namespace's counters from the census; ours from the snapshot where the census could not read them (a kernel without the per-namespace stat file). */
+export function passDrops(census: NetnsCensus, ownCounters: ConntrackCounters | null): PassDrops {
+  const drops = new Map<number, { drop: number; insertFailed: number; earlyDrop: number }>();
+  for (const r of census.namespaces) if (r.counters) drops.set(r.key, dropsOf(r.counters));
   const ours = census.namespaces.find((r) => r.ours);
-  if (ours && !drops.has(ours.key) && ownCounters) drops.set(ours.key, { drop: ownCounters.drop ?? 0, insertFailed: ownCounters.insertFailed ?? 0 });
+  if (ours && !drops.has(ours.key) && ownCounters) drops.set(ours.key, dropsOf(ownCounters));
   return drops;
 }
 
-/** The namespaces (keys) that dropped new connections for a full table between two passes' counters. */
-export function droppingFull(prev: NetnsDrops | null, now: NetnsDrops): number[] {
-  return [...now].filter(([key, c]) => fullDropsSince(prev?.get(key), c) > 0).map(([key]) => key);
+/**
+ * The namespaces (keys) whose table was full between two passes' counters:
+ * new connections dropped beyond the insertion races, or entries evicted to
+ * make room (early_drop: no packet lost, but the table is full all the same).
+ */
+export function droppingFull(prev: PassDrops | null, now: PassDrops): number[] {
+  return [...now]
+    .filter(([key, c]) => {
+      const before = prev?.get(key);
+      return fullDropsSince(before, c) > 0 || (before !== undefined && c.earlyDrop > before.earlyDrop);
+    })
+    .map(([key]) => key);
 }
 
 /**

@@ -117,7 +117,8 @@ export class TableWatch {
       const old = this.namespaces.get(row.key);
       const ns = old ? { ...old, ref, via, fresh: false } : watched(ref, via, false);
       // The census read every namespace: its figures are a sample of each, for free.
-      const sample = { entries: row.entries, drop: row.counters?.drop ?? null, insertFailed: row.counters?.insertFailed ?? null };
+      const c = row.counters;
+      const sample = { entries: row.entries, drop: c?.drop ?? null, insertFailed: c?.insertFailed ?? null, earlyDrop: c?.earlyDrop ?? null };
       next.set(row.key, row.entries === null ? ns : observe(ns, now, sample, this.max, settings.horizonSeconds).ns);
     }
     this.namespaces = next;

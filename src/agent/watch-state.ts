@@ -26,7 +26,7 @@ export interface WatchedNetns {
   forecast: Forecast | null;
   filling: FillingUp;
   /** The counters at the last sample, to see them rise. */
-  counters: { drop: number; insertFailed: number } | null;
+  counters: { drop: number; insertFailed: number; earlyDrop: number } | null;
   /** Appeared after the last census: read every tick until the next census names it. */
   fresh: boolean;
 }
@@ -42,6 +42,7 @@ export function dropRose(last: number | undefined, now: number | null | undefine
 
 export interface Observed {
   ns: WatchedNetns;
+  /** drop or early_drop rose: a full table (or, for drop, an insertion race) now. */
   dropsRose: boolean;
   /** FillingUp turned on with this sample. */
   turnedFilling: boolean;
@@ -59,10 +60,11 @@ export function observe(ns: WatchedNetns, atMs: number, sample: NetnsSample, max
   const history = sample.entries === null ? kept : [...kept, { atMs, entries: sample.entries }];
   const forecast = max !== null && max > 0 && mayBreakOut(history, max) ? forecastFill(history, max) : null;
   const filling = fillingUpNext(ns.filling, forecast, { horizonSeconds });
-  const counters = sample.drop === null ? ns.counters : { drop: sample.drop, insertFailed: sample.insertFailed ?? 0 };
+  const counters = sample.drop === null ? ns.counters : { drop: sample.drop, insertFailed: sample.insertFailed ?? 0, earlyDrop: sample.earlyDrop ?? 0 };
   return {
     ns: { ...ns, history, forecast, filling, counters },
-    dropsRose: dropRose(ns.counters?.drop, sample.drop),
+    // Early drops too: the table is full, entries are evicted to make room (DOMAIN: drop and early_drop rising).
+    dropsRose: dropRose(ns.counters?.drop, sample.drop) || dropRose(ns.counters?.earlyDrop, sample.earlyDrop),
     turnedFilling: filling.filling && !ns.filling.filling,
   };
 }

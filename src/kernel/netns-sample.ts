@@ -14,6 +14,8 @@ export interface NetnsSample {
   entries: number | null;
   drop: number | null;
   insertFailed: number | null;
+  /** Entries evicted to make room: the table is full too, though no packet was dropped. */
+  earlyDrop: number | null;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface NetnsSample {
 export async function readNetnsSample(host: Pick<Host, 'files' | 'paths'>, pid: string): Promise<NetnsSample | 'gone' | null> {
   try {
     const { entries, counters } = parseStatFile(await host.files.read(host.paths.statFile(pid)));
-    return { entries, drop: counters?.drop ?? null, insertFailed: counters?.insertFailed ?? null };
+    return { entries, drop: counters?.drop ?? null, insertFailed: counters?.insertFailed ?? null, earlyDrop: counters?.earlyDrop ?? null };
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' && 'gone' in (await readNetnsKey(host, pid))) return 'gone';
     return null;
@@ -42,7 +44,8 @@ export async function readOwnSample(host: Pick<Host, 'files' | 'paths' | 'runner
     const text = await host.files.read(host.paths.sysctl('nf_conntrack_count')).catch(() => null);
     entries = text === null || !/^\d+$/.test(text.trim()) ? null : Number(text.trim());
   }
-  return { entries, drop: stats.counters?.drop ?? null, insertFailed: stats.counters?.insertFailed ?? null, source: stats.source };
+  const c = stats.counters;
+  return { entries, drop: c?.drop ?? null, insertFailed: c?.insertFailed ?? null, earlyDrop: c?.earlyDrop ?? null, source: stats.source };
 }
 
 /**

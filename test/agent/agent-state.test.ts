@@ -59,19 +59,21 @@ test('stuckProblem: live while a pass finished within three intervals and a minu
   for (const c of cases) assert.equal(stuckProblem(T(0), T(c.lateMs), 30_000), c.problem, c.name);
 });
 
-test('droppingFull: namespaces whose drops rose beyond their insert_failed since the last pass', () => {
+test('droppingFull: namespaces whose drops rose beyond their insert_failed, or whose early drops rose, since the last pass', () => {
   const prev = new Map([
-    [1, { drop: 10, insertFailed: 2 }],
-    [2, { drop: 5, insertFailed: 0 }],
-    [3, { drop: 0, insertFailed: 0 }],
+    [1, { drop: 10, insertFailed: 2, earlyDrop: 0 }],
+    [2, { drop: 5, insertFailed: 0, earlyDrop: 0 }],
+    [3, { drop: 0, insertFailed: 0, earlyDrop: 0 }],
+    [5, { drop: 0, insertFailed: 0, earlyDrop: 7 }],
   ]);
   const now = new Map([
-    [1, { drop: 14, insertFailed: 6 }], // 4 drops, 4 failed inserts: the insertion race, not a full table
-    [2, { drop: 9, insertFailed: 0 }], // 4 drops for a full table
-    [3, { drop: 0, insertFailed: 0 }],
-    [4, { drop: 50, insertFailed: 0 }], // new since the last pass: its counters are history
+    [1, { drop: 14, insertFailed: 6, earlyDrop: 0 }], // 4 drops, 4 failed inserts: the insertion race, not a full table
+    [2, { drop: 9, insertFailed: 0, earlyDrop: 0 }], // 4 drops for a full table
+    [3, { drop: 0, insertFailed: 0, earlyDrop: 0 }],
+    [4, { drop: 50, insertFailed: 0, earlyDrop: 9 }], // new since the last pass: its counters are history
+    [5, { drop: 0, insertFailed: 0, earlyDrop: 12 }], // entries evicted to make room: full too
   ]);
-  assert.deepEqual(droppingFull(prev, now), [2]);
+  assert.deepEqual(droppingFull(prev, now), [2, 5]);
   assert.deepEqual(droppingFull(null, now), [], 'the first pass judges nothing');
 });
 
@@ -83,7 +85,7 @@ test("passDrops: the census's counters; ours from the snapshot where the census 
     host: ours,
     ours,
     entries: drop === null ? null : 1,
-    counters: drop === null ? null : { drop, insertFailed: 0 },
+    counters: drop === null ? null : { drop, insertFailed: 0, earlyDrop: 1 },
     podUid: null,
   });
   const census = (rows: ReturnType<typeof row>[]) => ({
@@ -99,11 +101,14 @@ test("passDrops: the census's counters; ours from the snapshot where the census 
   assert.deepEqual(
     [...passDrops(census([row(1, true, 3), row(2, false, 7)]), { drop: 99, insertFailed: 1 })],
     [
-      [1, { drop: 3, insertFailed: 0 }],
-      [2, { drop: 7, insertFailed: 0 }],
+      [1, { drop: 3, insertFailed: 0, earlyDrop: 1 }],
+      [2, { drop: 7, insertFailed: 0, earlyDrop: 1 }],
     ],
   );
-  assert.deepEqual([...passDrops(census([row(1, true, null), row(2, false, null)]), { drop: 99, insertFailed: 1 })], [[1, { drop: 99, insertFailed: 1 }]]);
+  assert.deepEqual(
+    [...passDrops(census([row(1, true, null), row(2, false, null)]), { drop: 99, insertFailed: 1 })],
+    [[1, { drop: 99, insertFailed: 1, earlyDrop: 0 }]],
+  );
 });
 
 test('calmSince: starts with the first calm pass, holds while calm, restarts after a give-back, ends when not calm', () => {

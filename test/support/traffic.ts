@@ -13,6 +13,17 @@
 //   tcp6-timewait <count>   the same over ::1
 //   hold <count> <seconds>  <count> open TCP connections (ESTABLISHED), kept
 //                           until stdin closes or <seconds> pass
+//   serve <seconds>         a TCP server on 127.0.0.1 that keeps every
+//                           connection open ("ready <port>"), until stdin
+//                           closes or <seconds> pass
+//   ramp <port> <perSecond> <count> <seconds>
+//                           <count> connections to 127.0.0.1:<port>, opened
+//                           at <perSecond> and kept open ("ready" when the
+//                           first goes out), until stdin closes or <seconds>
+//   burst <port> <count> <seconds>
+//                           the same, all at once
+// A connection takes a descriptor at each end: serve and ramp/burst run as
+// two processes, so each stays within a per-process limit of 20,000.
 import { createSocket } from 'node:dgram';
 import { createServer, connect, type Socket } from 'node:net';
 
@@ -136,8 +147,57 @@ async function hold(count: number, seconds: number): Promise<object> {
   return { mode: 'hold', held: count };
 }
 
+/** Resolves when stdin closes or `seconds` pass, whichever is first. */
+function heldUntilStdinEnds(seconds: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, Math.min(seconds * 1000, DEADLINE_MS));
+    process.stdin.on('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    process.stdin.resume();
+  });
+}
+
+async function serve(seconds: number): Promise<object> {
+  const accepted: Socket[] = [];
+  const server = await listen('127.0.0.1', (s) => (s.on('error', () => undefined), accepted.push(s)));
+  process.stdout.write(`ready ${server.port}\n`);
+  await heldUntilStdinEnds(seconds);
+  for (const s of accepted) s.destroy();
+  server.close();
+  return { mode: 'serve', accepted: accepted.length };
+}
+
+/** `count` connections to 127.0.0.1:port, `perSecond` a second (Infinity: at once), kept open until stdin ends or `seconds` pass. */
+async function connectAtRate(port: number, perSecond: number, count: number, seconds: number): Promise<object> {
+  const clients: Socket[] = [];
+  let opened = 0;
+  let failed = 0;
+  const open = (): void => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => opened++);
+    s.once('error', () => failed++);
+    clients.push(s);
+  };
+  const started = Date.now();
+  process.stdout.write('ready\n');
+  const held = heldUntilStdinEnds(seconds);
+  let stopped = false;
+  void held.then(() => (stopped = true));
+  // In 10 ms steps: as many as the rate says should be open by now (a late timer catches up).
+  while (!stopped && clients.length < count && Date.now() < deadline) {
+    const due = Math.min(count, Number.isFinite(perSecond) ? Math.floor(((Date.now() - started) * perSecond) / 1000) + 1 : count);
+    while (clients.length < due) open();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await held;
+  for (const s of clients) s.destroy();
+  return { opened, failed, attempted: clients.length, seconds: (Date.now() - started) / 1000 };
+}
+
 async function main(argv: string[]): Promise<object> {
-  const [mode, a, b] = argv;
+  const [mode, a, b, c, d] = argv;
   switch (mode) {
     case 'udp':
       return udp(bounded(a, 'count'), b === undefined ? 9 : bounded(b, 'port'));
@@ -151,6 +211,12 @@ async function main(argv: string[]): Promise<object> {
       return tcpTimeWait(bounded(a, 'count'), true);
     case 'hold':
       return hold(bounded(a, 'count'), bounded(b, 'seconds'));
+    case 'serve':
+      return serve(bounded(a, 'seconds'));
+    case 'ramp':
+      return { mode, ...(await connectAtRate(bounded(a, 'port'), bounded(b, 'perSecond'), bounded(c, 'count'), bounded(d, 'seconds'))) };
+    case 'burst':
+      return { mode, ...(await connectAtRate(bounded(a, 'port'), Infinity, bounded(b, 'count'), bounded(c, 'seconds'))) };
     default:
       throw new Error(`traffic: unknown mode ${mode}`);
   }
