@@ -73,10 +73,13 @@ export class AgentPass {
   constructor(
     private readonly opts: PassOptions,
     private readonly deps: PassDeps,
+    /** The table watch between passes: what it saw goes into the pass, the census goes back to it. */
+    private readonly watch: PassWatch | null = null,
   ) {}
 
   /** One pass from `prev` (and what the watch has seen since); never throws (a failed pass is reported and retried on the next tick). */
-  async run(prev: AgentState, watch: PassWatch | null = null): Promise<PassResult> {
+  async run(prev: AgentState): Promise<PassResult> {
+    const watch = this.watch;
     const started = this.deps.host.clock();
     const view = watch?.view() ?? null;
     const log = this.deps.logger;

@@ -32,11 +32,11 @@ export class NodeAgent {
     private readonly opts: NodeAgentOptions,
     private readonly deps: PassDeps,
   ) {
-    this.onePass = new AgentPass(opts, deps);
     this.watch = new TableWatch(deps.host, opts.watch, (why) => {
       deps.logger.debug({ why }, 'the table watch asks for a pass');
       this.trigger();
     });
+    this.onePass = new AgentPass(opts, deps, this.watch);
   }
 
   start(): void {
@@ -73,7 +73,7 @@ export class NodeAgent {
 
   /** One pass from the last one's state; never throws (a failed pass is reported and retried on the next tick). */
   async pass(): Promise<PassResult> {
-    const result = await this.onePass.run(this.state, this.watch);
+    const result = await this.onePass.run(this.state);
     this.state = result.state;
     return result;
   }
