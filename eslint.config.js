@@ -18,6 +18,7 @@ const PURE = [
   'src/kernel/nat/parse-iptables-nat.ts',
   'src/kernel/nat/parse-nft-nat.ts',
   'src/agent/agent-state.ts',
+  'src/agent/watch-state.ts',
   'src/reconcile/planner.ts',
   'src/reconcile/drift.ts',
   'src/reconcile/nat/**',

@@ -8,6 +8,7 @@
 //    statuses. Prints watches per agent, requests per agent, the aggregation time.
 // Targets: <= 15 writes per node per hour steady; 5,000 nodes < 25 writes/s.
 import { NodeAgent } from '../src/agent/node-agent.js';
+import { WATCH_DEFAULTS } from '../src/agent/table-watch.js';
 import type { PolicySnapshot, PolicySource } from '../src/agent/policy-source.js';
 import { PolicyController } from '../src/controller/policy-controller.js';
 import { readObservedState } from '../src/kernel/observe.js';
@@ -97,7 +98,7 @@ async function simulatedDay(): Promise<void> {
       nodeName: 'n1',
       intervalMs: PASS_MS,
       breakdownIntervalMs: 5 * 60_000,
-      dropProbeMs: 2000,
+      watch: WATCH_DEFAULTS,
       forceDryRun: false,
       serviceCidrs: [],
       podCidrs: [],

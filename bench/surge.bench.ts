@@ -50,7 +50,7 @@ import { fileURLToPath } from 'node:url';
 import { parseStatFile } from '../src/kernel/stats.js';
 import type { NodeStatusDoc } from '../src/api/v1alpha1/status.js';
 import { startAgent, type RunningAgent } from '../test/cli/cli-support.js';
-import { withGlobalTableRestored } from '../test/support/lowered-max.js';
+import { withGlobalTable } from '../test/support/lowered-max.js';
 import { execInOk, realKernelSkipReason, withNetns } from '../test/support/netns.js';
 import { sleeperIn } from '../test/support/netns-process.js';
 import { RealCommandRunner } from '../src/kernel/command-runner.js';
@@ -274,7 +274,7 @@ async function startAgentFor(agent: AgentUnderTest, dir: string): Promise<{ runn
 
 /** One surge at one place with one agent (or none), the global max lowered to MAX for it. */
 async function runOnce(place: Place, surge: Surge, agent: AgentUnderTest | null): Promise<Run> {
-  return withGlobalTableRestored(async () => {
+  return withGlobalTable(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctop-surge-'));
     let running: RunningAgent | null = null;
     let watch: FillingUpWatch | null = null;

@@ -4,11 +4,11 @@
 import type { Host } from '../kernel/host.js';
 import type { Logger } from '../logger.js';
 import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
-import { readNetnsCensus } from '../kernel/netns-census.js';
+import { readNetnsCensus, type NetnsCensus, type NetnsRow } from '../kernel/netns-census.js';
 import { netnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
-import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
+import { namespaceCounts, nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
 import { guardrailCidrs, nodeCidrs, type DiscoveredCidrs, type NodeCidrs } from '../policy/cluster-cidrs.js';
 import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
@@ -21,9 +21,18 @@ import { dropWindow } from '../report/drops.js';
 import { summarizeBatches } from '../kernel/table-summary.js';
 import type { PolicySource } from './policy-source.js';
 import { errorText } from '../errors.js';
-import { advanceDropBaseline, breakdownDue, type AgentState, type TableBreakdown } from './agent-state.js';
+import { advanceDropBaseline, breakdownDue, calmSince, droppingFull, passDrops, type AgentState, type PassDrops, type TableBreakdown } from './agent-state.js';
 import { evaluatePressureResponse, withPressureTimeouts, type PressureResponseState } from '../policy/pressure-response.js';
 import { usagePercent } from '../report/findings.js';
+import type { Action } from '../reconcile/planner.js';
+import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
+import type { WatchView } from '../report/forecast.js';
+import { DEFAULT_PRESSURE } from '../policy/normalize.js';
+import { DEFAULT_GROW_AHEAD_SECONDS, GIVE_BACK_BELOW } from '../policy/sizing.js';
+import type { TableWatch, WatchSettings } from './table-watch.js';
+
+/** What a pass takes from the table watch and gives back to it. */
+export type PassWatch = Pick<TableWatch, 'view' | 'rebase'>;
 
 export interface PassOptions {
   nodeName: string;
@@ -71,31 +80,48 @@ export class AgentPass {
   constructor(
     private readonly opts: PassOptions,
     private readonly deps: PassDeps,
+    /** The table watch between passes: what it saw goes into the pass, the census goes back to it. */
+    private readonly watch: PassWatch | null = null,
   ) {}
 
-  /** One pass from `prev`; never throws (a failed pass is reported and retried on the next tick). */
+  /** One pass from `prev` (and what the watch has seen since); never throws (a failed pass is reported and retried on the next tick). */
   async run(prev: AgentState): Promise<PassResult> {
+    const watch = this.watch;
     const started = this.deps.host.clock();
+    const view = watch?.view() ?? null;
     const log = this.deps.logger;
     let outcome: PassOutcome;
     let wouldChange = prev.wouldChange;
     let pressureResponse = prev.pressureResponse;
     let snapshot: HostSnapshot | null = null;
+    let census: NetnsCensus | null = null;
+    let drops: PassDrops | null = null;
+    let calm = { calm: false, gaveBack: false };
     const policyInput = this.deps.policies.current();
     let cidrs: NodeCidrs | null = null;
     try {
       snapshot = await readHostSnapshot(this.deps.host);
       cidrs = nodeCidrs(this.opts, this.deps.discoveredCidrs?.() ?? null, runsKubernetes(snapshot));
-      ({ outcome, wouldChange, pressureResponse } = await this.reconcile(snapshot, cidrs, policyInput.policies, prev));
+      // Every namespace's own count and drops: a pod's full table never shows in the host's, and the fullest sizes max.
+      census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
+      drops = census ? passDrops(census, snapshot.stats.counters) : null;
+      const dropping = drops ? droppingFull(prev.lastPassDrops, drops) : [];
+      const calmFor = prev.calmSinceMs !== null && !view?.filling && dropping.length === 0 ? (started.getTime() - prev.calmSinceMs) / 1000 : 0;
+      ({ outcome, wouldChange, pressureResponse } = await this.reconcile(snapshot, cidrs, census, policyInput.policies, prev, { view, dropping, calmFor }));
+      calm = calmNow(outcome, view, dropping);
     } catch (err) {
       outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
     }
     const seconds = (this.deps.host.clock().getTime() - started.getTime()) / 1000;
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock().getTime() / 1000);
-    const reported = snapshot && cidrs ? await this.report(snapshot, cidrs, outcome, policyInput.error, prev, pressureResponse) : { state: prev, status: null };
+    const reported =
+      snapshot && cidrs ? await this.report(snapshot, cidrs, census, view, outcome, policyInput.error, prev, pressureResponse) : { state: prev, status: null };
+    if (census) watch?.rebase(census, this.watchSettings(outcome));
     const state: AgentState = {
       ...reported.state,
+      lastPassDrops: drops ?? prev.lastPassDrops,
+      calmSinceMs: calmSince(prev.calmSinceMs, calm.calm, calm.gaveBack, started.getTime()),
       wouldChange,
       pressureResponse,
       passesDone: prev.passesDone + 1,
@@ -108,26 +134,39 @@ export class AgentPass {
   private async reconcile(
     snapshot: HostSnapshot,
     cidrs: NodeCidrs,
+    census: NetnsCensus | null,
     policies: Policies,
     prev: AgentState,
+    seen: { view: WatchView | null; dropping: number[]; calmFor: number },
   ): Promise<{ outcome: PassOutcome; wouldChange: string; pressureResponse: PressureResponseState }> {
     const log = this.deps.logger;
     const lastWouldChange = prev.wouldChange;
-    const effective = effectivePolicy(policies, this.deps.nodeLabels(), nodeFacts(snapshot, guardrailCidrs(cidrs)));
+    // Ahead of a full table: the watch's forecast where it trusts one; behind it: drops for a full table since the last pass.
+    const forecast = seen.view?.focus?.forecast;
+    const facts = {
+      ...nodeFacts(snapshot, guardrailCidrs(cidrs), census),
+      ...(forecast && forecast.secondsToFull !== null ? { forecast: { level: forecast.level, ratePerSecond: forecast.ratePerSecond } } : {}),
+      droppingFull: seen.dropping.length > 0,
+      calmForSeconds: seen.calmFor,
+    };
+    const effective = effectivePolicy(policies, this.deps.nodeLabels(), facts);
     const generations = Object.fromEntries(
       policies.filter((p) => effective.selected.includes(p.metadata.name)).map((p) => [p.metadata.name, p.metadata.generation ?? 1]),
     );
     if (effective.selected.length === 0) {
       const outcome = await this.noPolicy();
-      return { outcome, wouldChange: lastWouldChange, pressureResponse: await this.pressureResponse(prev.pressureResponse, snapshot, effective) };
+      return { outcome, wouldChange: lastWouldChange, pressureResponse: await this.pressureResponse(prev.pressureResponse, snapshot, census, effective) };
     }
     logProblems(log, effective);
-    const pressureResponse = await this.pressureResponse(prev.pressureResponse, snapshot, effective);
+    const pressureResponse = await this.pressureResponse(prev.pressureResponse, snapshot, census, effective);
     const { result, pending } = await this.enforceAndPlan(effective, pressureResponse);
     const policyLog = log.child({ policy: effective.selected.join(',') });
     let wouldChange = lastWouldChange;
     if (result.execution && !result.execution.ok) policyLog.error({ failed: result.execution.failed }, 'applying the policy failed; rolled back');
-    else if (result.execution) policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
+    else if (result.execution) {
+      policyLog.info({ applied: result.execution.applied.length }, 'policy applied');
+      logTableSize(policyLog, effective, result.execution.applied, seen, census?.namespaces.filter((r) => seen.dropping.includes(r.key)) ?? []);
+    }
     if (pending)
       wouldChange = logWouldChange(
         policyLog,
@@ -141,9 +180,18 @@ export class AgentPass {
     return { outcome: { kind: 'reconciled', effective, result, generations, ...(pending ? { pending } : {}) }, wouldChange, pressureResponse };
   }
 
-  /** Whether the policy's pressure response is in force now, from the usage of our own namespace; logged when it starts and ends. */
-  private async pressureResponse(prev: PressureResponseState, snapshot: HostSnapshot, effective: EffectivePolicy): Promise<PressureResponseState> {
-    const usage = usagePercent(snapshot.table.count, snapshot.table.max);
+  /**
+   * Whether the policy's pressure response is in force now, from the usage of
+   * the fullest namespace (timeouts are global: they relieve every namespace);
+   * logged when it starts and ends.
+   */
+  private async pressureResponse(
+    prev: PressureResponseState,
+    snapshot: HostSnapshot,
+    census: NetnsCensus | null,
+    effective: EffectivePolicy,
+  ): Promise<PressureResponseState> {
+    const usage = usagePercent(namespaceCounts(snapshot, census).fullest, snapshot.table.max);
     const response = effective.pressureResponse && {
       spec: effective.pressureResponse.spec,
       enforced: !this.opts.forceDryRun && effective.pressureResponse.mode === 'Enforce',
@@ -197,6 +245,18 @@ export class AgentPass {
     return { result, pending: planOf((await reconciler.reconcile(desired, 'DryRun')).plan, keys) };
   }
 
+  /** What the watch judges by until the next pass: the policy's horizon and warning threshold, and whether autoSize may still grow max. */
+  private watchSettings(outcome: PassOutcome): WatchSettings {
+    const effective = 'effective' in outcome ? outcome.effective : undefined;
+    const auto = effective?.autoSize;
+    const enforced = effective?.enforced.sysctls[MAX_SYSCTL] !== undefined;
+    return {
+      horizonSeconds: effective?.growAheadSeconds ?? DEFAULT_GROW_AHEAD_SECONDS,
+      warningPercent: (effective?.pressure ?? DEFAULT_PRESSURE).warningPercent,
+      canGrow: !this.opts.forceDryRun && enforced && auto !== undefined && auto.max < auto.ceiling,
+    };
+  }
+
   /** No policy selects the node: put back what we changed (unless told never to write). */
   private async noPolicy(): Promise<PassOutcome> {
     const baseline = await this.deps.baselineStore.load();
@@ -219,6 +279,8 @@ export class AgentPass {
   private async report(
     snapshot: HostSnapshot,
     cidrs: NodeCidrs,
+    census: NetnsCensus | null,
+    watch: WatchView | null,
     outcome: PassOutcome,
     policyError: string | undefined,
     prev: AgentState,
@@ -226,13 +288,11 @@ export class AgentPass {
   ): Promise<{ state: AgentState; status: NodeStatusDoc | null }> {
     const now = this.deps.host.clock();
     const counters = snapshot.stats.counters;
-    const carried: AgentState = { ...prev, lastDrop: counters?.drop, breakdown: await this.breakdown(snapshot, now, prev.breakdown) };
+    const carried: AgentState = { ...prev, breakdown: await this.breakdown(snapshot, now, prev.breakdown) };
     let reported: { state: AgentState; status: NodeStatusDoc } | null = null;
     try {
       const sample = counters ? { atMs: now.getTime(), counters } : null;
       const baseline = prev.dropBaseline;
-      // Every namespace's own count and drops: a pod's full table never shows in the host's.
-      const census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
       const { status, conditions } = buildNodeStatus({
         nodeName: this.opts.nodeName,
         now,
@@ -250,6 +310,7 @@ export class AgentPass {
         ...(policyError ? { policyError } : {}),
         ...(census ? { namespaces: { census, previousDrops: baseline?.netns ?? null, podNames: this.deps.podNames } } : {}),
         pressureResponse,
+        ...(watch ? { watch } : {}),
         previousConditions: prev.conditions,
       });
       const dropBaseline = advanceDropBaseline(
@@ -333,4 +394,47 @@ function metricResult(o: PassOutcome): MetricResult {
 
 function ownedRules(o: PassOutcome): number | null {
   return o.kind === 'reconciled' ? (o.result.notrackOwnedRules ?? null) : null;
+}
+
+/** Whether this pass found the table calm (for autoSize's give-back), and whether it gave back. */
+function calmNow(outcome: PassOutcome, view: WatchView | null, dropping: number[]): { calm: boolean; gaveBack: boolean } {
+  if (outcome.kind !== 'reconciled' || !outcome.effective.autoSize) return { calm: false, gaveBack: false };
+  const auto = outcome.effective.autoSize;
+  const gaveBack =
+    auto.limitedBy === 'giveBack' && (outcome.result.execution?.applied ?? []).some((a) => a.kind === 'sysctl' && a.key === MAX_SYSCTL && a.to < a.from);
+  return { calm: !view?.filling && dropping.length === 0 && auto.demand * GIVE_BACK_BELOW < auto.max, gaveBack };
+}
+
+/** When this pass changed max, say why: ahead of a forecast full table, after drops for a full one, or giving back after a calm spell. */
+function logTableSize(log: Logger, e: EffectivePolicy, applied: Action[], seen: { view: WatchView | null; calmFor: number }, dropping: NetnsRow[]): void {
+  const view = seen.view;
+  const changed = applied.find((a) => a.kind === 'sysctl' && a.key === MAX_SYSCTL);
+  if (!changed || changed.kind !== 'sysctl' || !e.autoSize) return;
+  if (changed.to < changed.from) {
+    if (e.autoSize.limitedBy === 'giveBack')
+      log.info(
+        { from: changed.from, to: changed.to, calmForSeconds: Math.round(seen.calmFor), demand: e.autoSize.demand },
+        'giving back nf_conntrack_max after a calm spell',
+      );
+    return;
+  }
+  const grew = changed;
+  const ns = (r: { key: number; inode: number | null; pid: number; podUid: string | null }) => ({ key: r.key, inode: r.inode, pid: r.pid, podUid: r.podUid });
+  if (dropping.length) {
+    log.warn(
+      { from: grew.from, to: grew.to, namespaces: dropping.map(ns) },
+      'growing nf_conntrack_max: a namespace is dropping new connections for a full table',
+    );
+  } else if (e.autoSize.demandFrom === 'forecast' && view?.focus?.forecast) {
+    const { ratePerSecond, secondsToFull, level } = view.focus.forecast;
+    log.info(
+      {
+        from: grew.from,
+        to: grew.to,
+        forecast: { ratePerSecond: Math.round(ratePerSecond), secondsToFull, level: Math.round(level), growAheadSeconds: e.growAheadSeconds },
+        namespace: { ...ns(view.focus.ns), entries: view.focus.entries },
+      },
+      'growing nf_conntrack_max ahead of a full table',
+    );
+  }
 }

@@ -3,7 +3,9 @@
 // what must be compared across passes lives here. Pure: no I/O.
 import type { Condition } from '../report/conditions.js';
 import type { CounterSample } from '../report/drops.js';
-import type { NetnsDrops } from '../report/netns-status.js';
+import { fullDropsSince, type NetnsDrops } from '../report/netns-status.js';
+import type { NetnsCensus } from '../kernel/netns-census.js';
+import type { ConntrackCounters } from '../kernel/stats.js';
 import type { NodeStatusInputs } from '../report/node-status.js';
 import type { NodeConditionType, NodeStatusDoc } from '../api/v1alpha1/status.js';
 import type { TableSummary } from '../kernel/table-summary.js';
@@ -26,8 +28,10 @@ export interface TableBreakdown {
 
 export interface AgentState {
   dropBaseline: DropBaseline | null;
-  /** The drop counter at the last pass, for the probe between passes. */
-  lastDrop: number | undefined;
+  /** Each namespace's drop counters at the last pass, by key: drops since then (for a full table) double max under autoSize. */
+  lastPassDrops: PassDrops | null;
+  /** Since when (ms) the table has been calm, for autoSize's give-back; null while it is not. */
+  calmSinceMs: number | null;
   breakdown: TableBreakdown;
   conditions: Condition<(typeof NodeConditionType)[number]>[];
   /** The last status built: the publisher compares the new one with it. */
@@ -46,7 +50,8 @@ export interface AgentState {
 export function initialState(): AgentState {
   return {
     dropBaseline: null,
-    lastDrop: undefined,
+    lastPassDrops: null,
+    calmSinceMs: null,
     breakdown: { summary: null, source: 'none', atMs: 0 },
     conditions: [],
     status: null,
@@ -73,9 +78,43 @@ export function advanceDropBaseline(prev: DropBaseline | null, next: DropBaselin
   return !prev || next.atMs - prev.atMs >= intervalMs ? next : prev;
 }
 
-/** Between passes: a drop counter above the last pass's means a full table or an insertion race now. */
-export function dropRose(lastDrop: number | undefined, drop: number | undefined): boolean {
-  return lastDrop !== undefined && drop !== undefined && drop > lastDrop;
+/** Each namespace's drop, insert_failed and early_drop counters at a pass, by key. */
+export type PassDrops = ReadonlyMap<number, { drop: number; insertFailed: number; earlyDrop: number }>;
+
+const dropsOf = (c: ConntrackCounters) => ({ drop: c.drop ?? 0, insertFailed: c.insertFailed ?? 0, earlyDrop: c.earlyDrop ?? 0 });
+
+/** Each namespace's counters from the census; ours from the snapshot where the census could not read them (a kernel without the per-namespace stat file). */
+export function passDrops(census: NetnsCensus, ownCounters: ConntrackCounters | null): PassDrops {
+  const drops = new Map<number, { drop: number; insertFailed: number; earlyDrop: number }>();
+  for (const r of census.namespaces) if (r.counters) drops.set(r.key, dropsOf(r.counters));
+  const ours = census.namespaces.find((r) => r.ours);
+  if (ours && !drops.has(ours.key) && ownCounters) drops.set(ours.key, dropsOf(ownCounters));
+  return drops;
+}
+
+/**
+ * The namespaces (keys) whose table was full between two passes' counters:
+ * new connections dropped beyond the insertion races, or entries evicted to
+ * make room (early_drop: no packet lost, but the table is full all the same).
+ */
+export function droppingFull(prev: PassDrops | null, now: PassDrops): number[] {
+  return [...now]
+    .filter(([key, c]) => {
+      const before = prev?.get(key);
+      return fullDropsSince(before, c) > 0 || (before !== undefined && c.earlyDrop > before.earlyDrop);
+    })
+    .map(([key]) => key);
+}
+
+/**
+ * Since when the table has been calm: calm is no namespace filling up or
+ * dropping for a full table, and autoSize's demand under max /
+ * GIVE_BACK_BELOW. A pass that gave back starts the cooldown again, so max
+ * halves at most once a cooldown.
+ */
+export function calmSince(prev: number | null, calm: boolean, gaveBack: boolean, nowMs: number): number | null {
+  if (!calm) return null;
+  return gaveBack ? nowMs : (prev ?? nowMs);
 }
 
 /** A pass must finish within three intervals, or the loop is stuck. */

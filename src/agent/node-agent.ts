@@ -1,23 +1,25 @@
 // The node agent: on every tick (and at once when the policy or the node's
-// labels change) it runs a pass (agent-pass.ts). Level-based: each pass starts
-// from what the kernel shows now, so a missed tick or a restart loses nothing.
-// The loop holds one value between passes, the state the last pass returned.
-import { readConntrackStats } from '../kernel/stats.js';
+// labels change, or when the table watch between passes sees drops, a table
+// filling up or a new namespace) it runs a pass (agent-pass.ts). Level-based:
+// each pass starts from what the kernel shows now, so a missed tick or a
+// restart loses nothing. The loop holds one value between passes, the state
+// the last pass returned; the watch holds its short history of counts.
 import { SerialTask } from '../serial-task.js';
 import { errorText } from '../errors.js';
 import { readinessProblem } from './readiness.js';
 import { AgentPass, type PassDeps, type PassOptions, type PassResult } from './agent-pass.js';
-import { dropRose, initialState, stuckProblem, type AgentState } from './agent-state.js';
+import { initialState, stuckProblem, type AgentState } from './agent-state.js';
+import { TableWatch, type TableWatchOptions } from './table-watch.js';
 
 export interface NodeAgentOptions extends PassOptions {
-  /** How often the drop counter alone is read between passes, so a full table is reported within seconds. */
-  dropProbeMs: number;
+  /** The watch between passes, so a full table is reported, and a filling one grown, within seconds. */
+  watch: TableWatchOptions;
 }
 
 export class NodeAgent {
   private timer: NodeJS.Timeout | null = null;
-  private probeTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly watch: TableWatch;
   private state: AgentState = initialState();
   private readonly onePass: AgentPass;
   private readonly passes = new SerialTask(
@@ -30,7 +32,11 @@ export class NodeAgent {
     private readonly opts: NodeAgentOptions,
     private readonly deps: PassDeps,
   ) {
-    this.onePass = new AgentPass(opts, deps);
+    this.watch = new TableWatch(deps.host, opts.watch, (why) => {
+      deps.logger.debug({ why }, 'the table watch asks for a pass');
+      this.trigger();
+    });
+    this.onePass = new AgentPass(opts, deps, this.watch);
   }
 
   start(): void {
@@ -38,16 +44,7 @@ export class NodeAgent {
     this.deps.policies.onChange(() => this.trigger());
     this.trigger();
     this.timer = setInterval(() => this.trigger(), this.opts.intervalMs);
-    this.probeTimer = setInterval(() => void this.probeDrops(), this.opts.dropProbeMs);
-  }
-
-  /** Between passes: a rising drop counter (a full table or an insertion race) is reported at once. */
-  private async probeDrops(): Promise<void> {
-    const before = this.state.lastDrop;
-    if (this.passes.busy || before === undefined) return;
-    const { host } = this.deps;
-    const stats = await readConntrackStats(host).catch(() => null);
-    if (dropRose(before, stats?.counters?.drop)) this.trigger();
+    this.watch.start();
   }
 
   /** Run a pass now, or right after the one running. */
@@ -59,7 +56,7 @@ export class NodeAgent {
   async stop(): Promise<AgentState> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.probeTimer) clearInterval(this.probeTimer);
+    await this.watch.stop();
     await this.passes.idle();
     return this.state;
   }

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { NodeAgent } from '../agent/node-agent.js';
 import { PolicyFileSource, type PolicySource } from '../agent/policy-source.js';
 import { TableFullLog } from '../agent/kernel-log.js';
+import { WATCH_DEFAULTS } from '../agent/table-watch.js';
 import { writeStatusFile } from '../agent/status-file.js';
 import { readNetnsFacts } from '../kernel/host-facts.js';
 import type { Logger } from '../logger.js';
@@ -24,7 +25,6 @@ import { errnoCode, errorText } from '../errors.js';
 
 const KMSG = '/dev/kmsg';
 const BREAKDOWN_INTERVAL_MS = 5 * 60_000;
-const DROP_PROBE_MS = 2000;
 
 interface Sources {
   policies: PolicySource;
@@ -119,7 +119,7 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
       nodeName: config.nodeName,
       intervalMs: config.intervalMs,
       breakdownIntervalMs: BREAKDOWN_INTERVAL_MS,
-      dropProbeMs: DROP_PROBE_MS,
+      watch: WATCH_DEFAULTS,
       forceDryRun: config.dryRun,
       serviceCidrs: config.serviceCidrs,
       podCidrs: config.podCidrs,

@@ -10,6 +10,7 @@ import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
 import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
 import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
 import { guardrailCidrs, nodeCidrs } from '../policy/cluster-cidrs.js';
+import { readNetnsCensus } from '../kernel/netns-census.js';
 import type { DesiredState, NotrackRule } from '../policy/types.js';
 import { holdsChanges, NOTRACK_KEY } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
@@ -38,8 +39,10 @@ export async function loadPolicyFile(path: string) {
 async function effectiveHere(config: Config, host: Host): Promise<EffectivePolicy> {
   const policies = await loadPolicyFile(config.policyFile!);
   const s = await readHostSnapshot(host);
+  // autoSize fits max to the fullest namespace, pods' included, as the agent does.
+  const census = s.moduleLoaded ? await readNetnsCensus(host, s.netns) : null;
   // No cluster here: the flags' ranges, and none needed unless kubelet or kube-proxy runs on this host.
-  return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, guardrailCidrs(nodeCidrs(config, null, runsKubernetes(s)))));
+  return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, guardrailCidrs(nodeCidrs(config, null, runsKubernetes(s))), census));
 }
 
 /** The rules that are planned: withheld ones are shown apart, not as changes. */

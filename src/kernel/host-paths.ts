@@ -82,6 +82,15 @@ export class HostPaths {
     return this.proc('sys', 'kernel', 'osrelease');
   }
 
+  /**
+   * A process's /proc/<pid>/net/stat directory. Its inode is one per network
+   * namespace, shared by every process in it, and stat needs no ptrace rights
+   * (readlink of ns/net does): the census keys namespaces by it.
+   */
+  netStat(pid: string): string {
+    return this.proc(pid, 'net', 'stat');
+  }
+
   /** The ns/net link of a process: "net:[4026531833]". */
   netns(pid: string): string {
     return this.proc(pid, 'ns', 'net');

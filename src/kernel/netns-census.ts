@@ -1,10 +1,19 @@
 // Every network namespace on the node that has a process, with its own
-// conntrack count and counters, read without entering it: one pass over
-// <proc-root>/<pid>/ns/net finds the namespaces (one readlink per pid), then
-// only one process per namespace has its stat file and cgroup read. The host
-// namespace is one row among them. Each namespace has its own count checked
-// against the global nf_conntrack_max; the host's nf_conntrack_count shows none
-// of the others.
+// conntrack count and counters, read without entering it and without ptrace
+// rights: one pass over <proc-root>/<pid>/net/stat finds the namespaces (one
+// stat per pid: the directory's inode is one per namespace, shared by its
+// processes), then only one process per namespace has its stat file, cgroup
+// and ns/net link read. The host namespace is one row among them. Each
+// namespace has its own count checked against the global nf_conntrack_max;
+// the host's nf_conntrack_count shows none of the others.
+//
+// Why not readlink <pid>/ns/net, which names the namespace as kmsg and lsns
+// do: the kernel asks for ptrace read access to another process for it
+// (CAP_SYS_PTRACE, which would also let the agent read any process's memory).
+// That name (the nsfs inode) is still read for one process per namespace and
+// is null where refused; our own is always readable. The two numbers are
+// different objects' inodes: never derive one from the other.
+
 import { errnoCode, errorText } from '../errors.js';
 import { podUidFromCgroup } from './cgroup-pod.js';
 import { parseNetnsInode, readConntrackSlab, type ConntrackSlab } from './host-facts.js';
@@ -15,9 +24,11 @@ import { parseStatFile, type ConntrackCounters } from './stats.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
 export interface NetnsRow {
-  /** The namespace's inode: what `ns/net` links to and what kmsg's "table full in netns N" names. */
-  inode: number;
-  /** The process whose files were read for it (the lowest pid still alive in it). */
+  /** The census key: the inode of /proc/<pid>/net/stat, the same for every process of the namespace. */
+  key: number;
+  /** The nsfs inode (what `ns/net` links to, kmsg's "table full in netns N" and lsns name); null where reading the link was refused. */
+  inode: number | null;
+  /** The process whose files were read for it (the lowest pid still alive in it): `nsenter -t PID -n` enters it. */
   pid: number;
   host: boolean;
   /** The namespace this process runs in: the rest of a report (count, counters, conditions) already shows its figures. */
@@ -33,14 +44,16 @@ export interface NetnsRow {
 export interface NetnsCensus {
   /** In the order of their lowest pid. */
   namespaces: NetnsRow[];
-  /** The host namespace's inode; null when it cannot be told (see hostInodeOf). */
-  hostInode: number | null;
+  /** The host namespace's key; null when it cannot be told (see hostKeyOf). */
+  hostKey: number | null;
   /** Pids listed in the proc root. */
   processes: number;
-  /** Pids whose ns/net could not be read (EACCES without ptrace rights on them): their namespaces may be missing. */
+  /** Pids whose net/stat could not be looked at (neither found nor gone): their namespaces may be missing. */
   unreadableProcesses: number;
   /** Pids that exited during the pass: skipped. */
   vanishedProcesses: number;
+  /** Namespaces whose nsfs inode could not be read (readlink of ns/net refused without ptrace rights). */
+  inodesUnread: number;
   /** The nf_conntrack slab, which counts every namespace's objects; null when unreadable (root only) or absent. */
   slab: ConntrackSlab | null;
   unreadable: Unreadable[];
@@ -49,32 +62,43 @@ export interface NetnsCensus {
 /** Our own namespace as src/kernel/host-facts.ts's readNetnsFacts tells it (HostSnapshot.netns). */
 export interface SelfNetns {
   host: boolean | null;
+  /** Our nsfs inode (our own ns/net link is always readable). */
   inode: number | null;
 }
 
 const GONE = new Set(['ENOENT', 'ESRCH']);
 
 /**
- * The host namespace: ours when readNetnsFacts says we are in it; otherwise pid
- * 1's of the proc root when it differs from ours (a pod reading the host's
- * /proc as --proc-root /host/proc: pid 1 there is the host's init). When pid 1
- * shares our non-host namespace (a container's own /proc), the host's is not
- * visible: null.
+ * The host namespace's key: ours when readNetnsFacts says we are in it;
+ * otherwise pid 1's of the proc root when it differs from ours (a pod reading
+ * the host's /proc as --proc-root /host/proc: pid 1 there is the host's init).
+ * When pid 1 shares our non-host namespace (a container's own /proc), the
+ * host's is not visible: null.
  */
-export function hostInodeOf(self: SelfNetns, pid1Inode: number | null): number | null {
-  if (self.host === true) return self.inode;
-  if (self.host === false && pid1Inode !== null && pid1Inode !== self.inode) return pid1Inode;
+export function hostKeyOf(selfHost: boolean | null, ourKey: number | null, pid1Key: number | null): number | null {
+  if (selfHost === true) return ourKey;
+  if (selfHost === false && pid1Key !== null && pid1Key !== ourKey) return pid1Key;
   return null;
 }
 
-type LinkResult = { inode: number } | { gone: true } | { error: unknown };
+type KeyResult = { key: number } | { gone: true } | { error: unknown };
 
-async function readInode(files: KernelFiles, path: string): Promise<LinkResult> {
+/** A process's namespace key (the inode of <pid>/net/stat); gone when the process exited. */
+export async function readNetnsKey(host: Pick<Host, 'files' | 'paths'>, pid: string): Promise<KeyResult> {
+  try {
+    return { key: await host.files.inode(host.paths.netStat(pid)) };
+  } catch (err) {
+    return GONE.has(errnoCode(err) ?? '') ? { gone: true } : { error: err };
+  }
+}
+
+/** The nsfs inode behind a process's ns/net link; the error where refused (EACCES without ptrace rights on it). */
+async function readNsfsInode(files: KernelFiles, path: string): Promise<{ inode: number } | { error: unknown }> {
   try {
     const inode = parseNetnsInode(await files.readLink(path));
     return inode === null ? { error: Object.assign(new Error(`not a net namespace link: ${path}`), { code: 'EINVAL' }) } : { inode };
   } catch (err) {
-    return GONE.has(errnoCode(err) ?? '') ? { gone: true } : { error: err };
+    return { error: err };
   }
 }
 
@@ -86,7 +110,7 @@ async function readFigures(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, pid: 
   const [stat, cgroup] = await Promise.allSettled([files.read(paths.statFile(pid)), files.read(paths.cgroup(pid))]);
   if (stat.status === 'rejected') {
     // ENOENT is either an exited process or a kernel without the stat file: the ns link tells which.
-    if (GONE.has(errnoCode(stat.reason) ?? '') && 'gone' in (await readInode(files, paths.netns(pid)))) return 'gone';
+    if (GONE.has(errnoCode(stat.reason) ?? '') && 'gone' in (await readNetnsKey(host, pid))) return 'gone';
     const u = unreadable('per-namespace conntrack stat file', paths.statFile(pid), stat.reason, isRoot);
     problems.set(`stat ${u.code}`, problems.get(`stat ${u.code}`) ?? u);
   }
@@ -119,7 +143,16 @@ async function readFigures(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, pid: 
  */
 export async function readNetnsCensus(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, self: SelfNetns): Promise<NetnsCensus> {
   const { files, paths, isRoot } = host;
-  const census: NetnsCensus = { namespaces: [], hostInode: null, processes: 0, unreadableProcesses: 0, vanishedProcesses: 0, slab: null, unreadable: [] };
+  const census: NetnsCensus = {
+    namespaces: [],
+    hostKey: null,
+    processes: 0,
+    unreadableProcesses: 0,
+    vanishedProcesses: 0,
+    inodesUnread: 0,
+    slab: null,
+    unreadable: [],
+  };
   let pids: string[];
   try {
     pids = await listPids(host);
@@ -129,46 +162,72 @@ export async function readNetnsCensus(host: Pick<Host, 'files' | 'paths' | 'isRo
   }
   census.processes = pids.length;
 
-  // Pass 1: each pid's namespace. Only the pids are kept per inode, so a
+  // Pass 1: each pid's namespace. Only the pids are kept per key, so a
   // namespace whose first process exits before pass 2 falls back to its next.
-  const links = await mapInBatches(pids, (pid) => readInode(files, paths.netns(pid)));
-  const byInode = new Map<number, string[]>();
+  const [keys, ours] = await Promise.all([mapInBatches(pids, (pid) => readNetnsKey(host, pid)), readNetnsKey(host, 'self')]);
+  const byKey = new Map<number, string[]>();
   let firstDenied: { pid: string; error: unknown } | undefined;
-  for (const [i, link] of links.entries()) {
+  for (const [i, k] of keys.entries()) {
     const pid = pids[i]!;
-    if ('inode' in link) {
-      const list = byInode.get(link.inode);
+    if ('key' in k) {
+      const list = byKey.get(k.key);
       if (list) list.push(pid);
-      else byInode.set(link.inode, [pid]);
-    } else if ('gone' in link) {
+      else byKey.set(k.key, [pid]);
+    } else if ('gone' in k) {
       census.vanishedProcesses++;
     } else {
       census.unreadableProcesses++;
-      firstDenied ??= { pid, error: link.error };
+      firstDenied ??= { pid, error: k.error };
     }
   }
   if (firstDenied) {
     census.unreadable.push(
-      unreadable(`network namespaces of ${census.unreadableProcesses} process(es) (the first shown)`, paths.netns(firstDenied.pid), firstDenied.error, isRoot),
+      unreadable(
+        `network namespaces of ${census.unreadableProcesses} process(es) (the first shown)`,
+        paths.netStat(firstDenied.pid),
+        firstDenied.error,
+        isRoot,
+      ),
     );
   }
-  const pid1 = pids[0] === '1' ? links[0] : undefined;
-  census.hostInode = hostInodeOf(self, pid1 && 'inode' in pid1 ? pid1.inode : null);
+  const ourKey = 'key' in ours ? ours.key : null;
+  const pid1 = pids[0] === '1' ? keys[0] : undefined;
+  census.hostKey = hostKeyOf(self.host, ourKey, pid1 && 'key' in pid1 ? pid1.key : null);
 
   // Pass 2: one process per namespace.
   const problems = new Map<string, Unreadable>();
-  const rows = await mapInBatches([...byInode], async ([inode, candidates]): Promise<NetnsRow | null> => {
+  let firstRefused: { pid: string; error: unknown } | undefined;
+  const rows = await mapInBatches([...byKey], async ([key, candidates]): Promise<NetnsRow | null> => {
     for (const pid of candidates) {
       const figures = await readFigures(host, pid, problems);
       if (figures === 'gone') {
         census.vanishedProcesses++;
         continue;
       }
-      return { inode, pid: Number(pid), host: inode === census.hostInode, ours: inode === self.inode, ...figures };
+      let inode = key === ourKey ? self.inode : null;
+      if (key !== ourKey) {
+        const link = await readNsfsInode(files, paths.netns(pid));
+        if ('inode' in link) inode = link.inode;
+        else if (!GONE.has(errnoCode(link.error) ?? '')) {
+          census.inodesUnread++;
+          firstRefused ??= { pid, error: link.error };
+        }
+      }
+      return { key, inode, pid: Number(pid), host: key === census.hostKey, ours: key === ourKey, ...figures };
     }
     return null; // every process of it exited: the namespace is gone (or has no process left to read it through)
   });
   census.namespaces = rows.filter((r) => r !== null);
+  if (firstRefused) {
+    census.unreadable.push(
+      unreadable(
+        `network namespace names (ns/net inodes) of ${census.inodesUnread} namespace(s), the first shown: reading another process's link needs ptrace rights; they are counted, named by a pid`,
+        paths.netns(firstRefused.pid),
+        firstRefused.error,
+        isRoot,
+      ),
+    );
+  }
   census.unreadable.push(...problems.values());
   // The slab last, so entries added while the namespaces were read are in its figure too.
   census.slab = (await readConntrackSlab(host)).value;

@@ -6,10 +6,10 @@ import type { Host } from './host.js';
 
 export const PID_BATCH = 256;
 
-/** The pids in the proc root, ascending. Throws what list() throws (ENOENT, EACCES). */
-export async function listPids(host: Pick<Host, 'files' | 'paths'>): Promise<string[]> {
-  const names = await host.files.list(host.paths.proc());
-  return names.filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(a) - Number(b));
+/** The pids in the proc root, ascending unless `unordered`. Throws what list() throws (ENOENT, EACCES). */
+export async function listPids(host: Pick<Host, 'files' | 'paths'>, unordered = false): Promise<string[]> {
+  const pids = (await host.files.list(host.paths.proc())).filter((n) => /^\d+$/.test(n));
+  return unordered ? pids : pids.sort((a, b) => Number(a) - Number(b));
 }
 
 /**

@@ -81,6 +81,8 @@ export function parseStatFile(text: string): Pick<ConntrackStats, 'counters' | '
   const [header, ...rows] = text.split('\n').filter((l) => l.trim() !== '');
   if (header === undefined) throw new Error('stat file: empty, no header line');
   const names = header.trim().split(/\s+/);
+  // Named once per file, not per CPU row: the table watch parses these files every second.
+  const keys = names.map(counterName);
   const counters: ConntrackCounters = {};
   let entries: number | null = null;
   for (const [r, row] of rows.entries()) {
@@ -90,7 +92,7 @@ export function parseStatFile(text: string): Pick<ConntrackStats, 'counters' | '
       const value = parseInt(cell, 16);
       if (Number.isNaN(value)) throw new Error(`stat file row ${r + 1}: column ${names[i]} is not hex: ${cell}`);
       if (names[i] === 'entries') entries ??= value;
-      else add(counters, names[i]!, value);
+      else counters[keys[i]!] = (counters[keys[i]!] ?? 0) + value;
     });
   }
   return { counters, entries, cpus: rows.length };

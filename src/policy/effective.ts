@@ -37,8 +37,16 @@ export interface NodeFacts {
   memTotalBytes?: number;
   /** nf_conntrack slab object size from /proc/slabinfo; FALLBACK_SLAB_OBJECT_SIZE when unknown. */
   slabObjectSize?: number;
-  /** Entries now, node-wide (all namespaces). */
+  /** Entries now in the fullest network namespace (host and pods alike): the count max must fit. */
   conntrackCount?: number;
+  /** Entries now in every other namespace: they share the slab, so autoSize's budget keeps room for them. */
+  otherNamespacesEntries?: number;
+  /** The agent's trusted forecast for the namespace filling soonest: its count now (level) and growth a second. */
+  forecast?: { level: number; ratePerSecond: number };
+  /** A namespace dropped new connections for a full table since the last pass. */
+  droppingFull?: boolean;
+  /** How long the table has been calm (no namespace filling up or dropping, demand under a quarter of max), seconds. */
+  calmForSeconds?: number;
   currentMax?: number;
   currentBuckets?: number;
   /** null: a Kubernetes node whose ranges are not known (rules that depend on them are refused). */
@@ -79,6 +87,8 @@ export interface EffectivePolicy {
   refused: PolicyError[];
   /** How autoSize chose the table size, when it did. */
   autoSize?: AutoSizeResult;
+  /** autoSize's growAheadSeconds, when autoSize sizes the table: the horizon the agent's forecast is acted on and FillingUp judged against. */
+  growAheadSeconds?: number;
 }
 
 interface Contribution {
@@ -149,7 +159,10 @@ function applyField(result: EffectivePolicy, winner: Contribution, mode: PolicyM
     case 'table': {
       const size = tableSize(value.table, facts);
       if ('refusal' in size) return size.refusal;
-      if (size.autoSize) result.autoSize = size.autoSize;
+      if (size.autoSize) {
+        result.autoSize = size.autoSize;
+        result.growAheadSeconds = value.table.autoSize!.growAheadSeconds;
+      }
       for (const t of targets) {
         if (size.max !== undefined) t.sysctls[MAX_SYSCTL] = size.max;
         if (size.buckets !== undefined) t.buckets = size.buckets;
@@ -190,6 +203,12 @@ function tableSize(table: TableSpec, facts: NodeFacts): TableSize {
       memoryBudgetPercent: table.autoSize.memoryBudgetPercent,
       targetUsagePercent: table.autoSize.targetUsagePercent,
       observedCount: facts.conntrackCount ?? 0,
+      otherEntries: facts.otherNamespacesEntries,
+      ...(facts.forecast
+        ? { forecastCount: Math.round(facts.forecast.level + Math.max(0, facts.forecast.ratePerSecond) * table.autoSize.growAheadSeconds) }
+        : {}),
+      droppingFull: facts.droppingFull ?? false,
+      giveBack: table.autoSize.shrinkAfterSeconds !== undefined && (facts.calmForSeconds ?? 0) >= table.autoSize.shrinkAfterSeconds,
       currentMax: facts.currentMax,
       minMax: table.autoSize.minMax,
       maxMax: table.autoSize.maxMax,

@@ -12,6 +12,8 @@ export interface AutoSizeSpec {
   targetUsagePercent: number;
   minMax?: number;
   maxMax?: number;
+  growAheadSeconds: number;
+  shrinkAfterSeconds?: number;
 }
 
 export interface TableSpec {

@@ -27,8 +27,6 @@ export interface FillWindow {
   namespace: { inode: number | null; pid: number; host: boolean; podUid: string | null; entries: number } | null;
 }
 
-/** A namespace's identity across two censuses: its census key where the census has one, else its inode. */
-const keyOf = (r: { inode: number | null; key?: number }): number | null => r.key ?? r.inode;
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
 /** "+1,200 entries/s", "-45 entries/s": a growth rate as the status, events and doctor write it. */
@@ -36,12 +34,12 @@ export const entriesPerSecond = (rate: number) => `${rate >= 0 ? '+' : '-'}${Mat
 
 export function fillWindow(before: CensusReading, after: CensusReading, max: number | null): FillWindow {
   const seconds = (after.atMs - before.atMs) / 1000;
-  const earlier = new Map(before.census.namespaces.filter((r) => r.entries !== null).map((r) => [keyOf(r), r.entries!]));
+  const earlier = new Map(before.census.namespaces.filter((r) => r.entries !== null).map((r) => [r.key, r.entries!]));
   const minRate = (max ?? 0) * MIN_RATE_SHARE_OF_MAX;
   const rows = after.census.namespaces
     .filter((r) => r.entries !== null)
     .map((r) => {
-      const then = keyOf(r) === null ? undefined : earlier.get(keyOf(r));
+      const then = r.key === null ? undefined : earlier.get(r.key);
       const rate = then === undefined || seconds <= 0 ? null : (r.entries! - then) / seconds;
       const toFull = rate !== null && max !== null && max > 0 && rate > minRate ? Math.max(0, (max - r.entries!) / rate) : null;
       return { r, rate, toFull };

@@ -86,8 +86,9 @@ const setOrRemove = (g: Gauge, v: number | null | undefined) => (v === null || v
  * would come out as exported_pod. Unknown values are empty, i.e. absent.
  */
 const NETNS_LABELS = ['netns', 'pod_uid', 'pod_namespace', 'pod_name'] as const;
+// A namespace whose inode could not be read is labelled by a process in it.
 const netnsLabels = (r: NetnsRowDoc) => ({
-  netns: String(r.inode ?? ''),
+  netns: String(r.inode ?? `pid:${r.pid}`),
   pod_uid: r.podUid ?? '',
   pod_namespace: r.podNamespace ?? '',
   pod_name: r.podName ?? '',

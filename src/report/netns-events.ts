@@ -5,6 +5,7 @@
 import type { NodeEventIntent } from './event-intent.js';
 import type { NetnsRowDoc, NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { fillingUpEvents } from './filling-events.js';
+import { netnsRowName } from './netns-status.js';
 
 /** An event about a pod's namespace, to be recorded on that Pod. */
 export interface PodEventIntent extends NodeEventIntent {
@@ -13,7 +14,7 @@ export interface PodEventIntent extends NodeEventIntent {
 
 const podText = (r: NetnsRowDoc): string =>
   r.podNamespace && r.podName ? ` (pod ${r.podNamespace}/${r.podName}, UID ${r.podUid})` : r.podUid ? ` (pod UID ${r.podUid})` : '';
-const who = (r: NetnsRowDoc): string => `network namespace ${r.inode}${podText(r)}`;
+const who = (r: NetnsRowDoc): string => `network namespace ${netnsRowName(r)}${podText(r)}`;
 const usage = (r: NetnsRowDoc): string =>
   r.entries !== undefined && r.usagePercent !== undefined ? `${r.entries} entries, ${r.usagePercent}% of nf_conntrack_max` : 'count unknown';
 
@@ -22,7 +23,7 @@ function netnsEvents(prev: NodeStatusDoc | null, next: NodeStatusDoc): Array<{ r
   const ns = next.namespaces;
   if (!ns) return [];
   const node = next.nodeName;
-  const before = new Set((prev?.namespaces?.pressure ?? []).map((r) => r.inode));
+  const before = new Set((prev?.namespaces?.pressure ?? []).map(netnsRowName));
   return [
     ...ns.full.map((row) => ({
       row,
@@ -33,7 +34,7 @@ function netnsEvents(prev: NodeStatusDoc | null, next: NodeStatusDoc): Array<{ r
       },
     })),
     ...ns.pressure
-      .filter((r) => !before.has(r.inode))
+      .filter((r) => !before.has(netnsRowName(r)))
       .map((row) => ({
         row,
         intent: {

@@ -5,7 +5,7 @@
 // bounded list.
 import { applyRules, DEFAULT_PRESSURE, type Finding, type FindingFacts, type FindingRule } from './findings.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
-import { isOther, netnsEntries, type NetnsEntry } from './netns-report.js';
+import { isOther, netnsEntries, netnsName, type NetnsEntry } from './netns-report.js';
 
 /** What the namespace rules look at: every namespace but the host's, over every namespace of the census. */
 export interface NetnsFacts {
@@ -17,7 +17,7 @@ export interface NetnsFacts {
 /** How many namespaces a finding names before "and N more". */
 const NAMED = 3;
 
-const label = (e: NetnsEntry): string => `netns ${e.inode}${e.pod ? ` (pod ${e.pod.uid})` : ''}`;
+const label = (e: NetnsEntry): string => `netns ${netnsName(e)}${e.pod ? ` (pod ${e.pod.uid})` : ''}`;
 
 function naming(rows: NetnsEntry[], detail: (e: NetnsEntry) => string): string {
   const named = rows.slice(0, NAMED).map((e) => `${label(e)} ${detail(e)}`);

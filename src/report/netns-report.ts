@@ -7,7 +7,12 @@ import type { NetnsCensus, NetnsRow } from '../kernel/netns-census.js';
 import { usagePercent } from './findings.js';
 
 export interface NetnsEntry {
-  inode: number;
+  /** The census key (the inode of /proc/<pid>/net/stat): one per namespace. */
+  key: number;
+  /** The nsfs inode (kmsg and lsns name it); null where reading the ns/net link was refused. */
+  inode: number | null;
+  /** A process in it: `nsenter -t PID -n`. */
+  pid: number;
   entries: number | null;
   /** entries / nf_conntrack_max, in %. */
   usagePercent: number | null;
@@ -65,7 +70,9 @@ const round1 = (v: number | null): number | null => (v === null ? null : Math.ro
 function entryOf(row: NetnsRow, max: number | null): NetnsEntry {
   const c = row.counters;
   return {
+    key: row.key,
     inode: row.inode,
+    pid: row.pid,
     entries: row.entries,
     usagePercent: round1(usagePercent(row.entries, max)),
     drop: c ? (c.drop ?? 0) : null,
@@ -84,7 +91,7 @@ export const isOther = (e: NetnsEntry): boolean => !e.host && !e.ours;
 
 /** Every namespace of the census, most entries first. `max` is the global nf_conntrack_max each namespace's count is checked against. */
 export function netnsEntries(census: NetnsCensus, max: number | null): NetnsEntry[] {
-  return census.namespaces.map((r) => entryOf(r, max)).sort((a, b) => (b.entries ?? -1) - (a.entries ?? -1) || a.inode - b.inode);
+  return census.namespaces.map((r) => entryOf(r, max)).sort((a, b) => (b.entries ?? -1) - (a.entries ?? -1) || a.key - b.key);
 }
 
 /** The node-wide figures and the top N namespaces by entries and by drops. */
@@ -110,7 +117,7 @@ export function buildNetnsReport(census: NetnsCensus, max: number | null, topN: 
       fullest: byEntries[0] !== undefined && byEntries[0].entries !== null ? byEntries[0] : null,
       topByDrops: byEntries
         .filter((e) => troubles(e) > 0)
-        .sort((a, b) => (b.drop ?? 0) - (a.drop ?? 0) || troubles(b) - troubles(a) || a.inode - b.inode)
+        .sort((a, b) => (b.drop ?? 0) - (a.drop ?? 0) || troubles(b) - troubles(a) || a.key - b.key)
         .slice(0, topN),
     },
     netns: byEntries.slice(0, topN),
@@ -119,6 +126,9 @@ export function buildNetnsReport(census: NetnsCensus, max: number | null, topN: 
 
 const num = (v: number | null): string => (v === null ? '?' : v.toLocaleString('en-US'));
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** A namespace as a reader finds it: its inode where known (lsns, kmsg), else a process in it. */
+export const netnsName = (e: Pick<NetnsEntry, 'inode' | 'pid'>): string => (e.inode !== null ? String(e.inode) : `of pid ${e.pid}`);
 
 function who(e: NetnsEntry): string {
   return e.host ? 'host' : e.pod ? `pod ${e.pod.uid}` : e.ours ? 'this namespace' : 'no pod';
@@ -135,14 +145,16 @@ export function netnsSection({ nodeWide: w, netns }: NetnsReport): { title: stri
   ];
   if (w.fullest) {
     lines.push(
-      `fullest        netns ${w.fullest.inode} (${who(w.fullest)}): ${num(w.fullest.entries)} of ${num(w.max)} max${w.fullest.usagePercent !== null ? ` (${w.fullest.usagePercent}%)` : ''}; each namespace may hold up to max of its own`,
+      `fullest        netns ${netnsName(w.fullest)} (${who(w.fullest)}): ${num(w.fullest.entries)} of ${num(w.max)} max${w.fullest.usagePercent !== null ? ` (${w.fullest.usagePercent}%)` : ''}; each namespace may hold up to max of its own`,
     );
   }
-  lines.push(`by entries     ${netns.length ? netns.map((e) => `${e.inode} ${num(e.entries)} (${who(e)})`).join(', ') : 'none'}`);
+  lines.push(`by entries     ${netns.length ? netns.map((e) => `${netnsName(e)} ${num(e.entries)} (${who(e)})`).join(', ') : 'none'}`);
   lines.push(
     `by drops       ${
       w.topByDrops.length
-        ? w.topByDrops.map((e) => `${e.inode} drop ${num(e.drop)} early_drop ${num(e.earlyDrop)} insert_failed ${num(e.insertFailed)} (${who(e)})`).join(', ')
+        ? w.topByDrops
+            .map((e) => `${netnsName(e)} drop ${num(e.drop)} early_drop ${num(e.earlyDrop)} insert_failed ${num(e.insertFailed)} (${who(e)})`)
+            .join(', ')
         : 'no namespace has dropped'
     }`,
   );

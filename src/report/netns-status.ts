@@ -19,24 +19,27 @@ export interface PodName {
 /** The pod of a UID, where the agent knows the node's pods (in a cluster); undefined when it does not. */
 export type PodNames = (uid: string) => PodName | undefined;
 
-/** Each namespace's drop and insert_failed counters at a pass, by inode. */
+/** Each namespace's drop and insert_failed counters at a pass, by census key. */
 export type NetnsDrops = ReadonlyMap<number, { drop: number; insertFailed: number }>;
 
 export function netnsDrops(census: NetnsCensus): NetnsDrops {
   const out = new Map<number, { drop: number; insertFailed: number }>();
-  for (const r of census.namespaces) if (r.counters) out.set(r.inode, { drop: r.counters.drop ?? 0, insertFailed: r.counters.insertFailed ?? 0 });
+  for (const r of census.namespaces) if (r.counters) out.set(r.key, { drop: r.counters.drop ?? 0, insertFailed: r.counters.insertFailed ?? 0 });
   return out;
 }
 
 /**
- * Drops since the previous pass that were not insertion races (insert_failed
- * rises with drop for those): the namespace's table is full. 0 for a namespace
- * first seen this pass, whose counters are since its creation.
+ * Drops since `before` that were not insertion races (insert_failed rises
+ * with drop for those): the namespace's table is full. 0 for a namespace
+ * first seen now (no `before`), whose counters are since its creation.
  */
+export function fullDropsSince(before: { drop: number; insertFailed: number } | undefined, now: { drop: number | null; insertFailed: number | null }): number {
+  if (!before || now.drop === null) return 0;
+  return Math.max(0, now.drop - before.drop - Math.max(0, (now.insertFailed ?? 0) - before.insertFailed));
+}
+
 function fullDrops(e: NetnsEntry, previous: NetnsDrops | null): number {
-  const before = previous?.get(e.inode);
-  if (!before || e.drop === null) return 0;
-  return Math.max(0, e.drop - before.drop - Math.max(0, (e.insertFailed ?? 0) - before.insertFailed));
+  return fullDropsSince(previous?.get(e.key), e);
 }
 
 /**
@@ -53,7 +56,8 @@ export function otherNamespacesFullDrops(census: NetnsCensus, previous: NetnsDro
 function rowOf(e: NetnsEntry, dropsRising: number, podNames: PodNames | undefined): NetnsRowDoc {
   const pod = e.pod ? podNames?.(e.pod.uid) : undefined;
   return {
-    inode: e.inode,
+    ...(e.inode !== null ? { inode: e.inode } : {}),
+    pid: e.pid,
     ...(e.entries !== null ? { entries: e.entries } : {}),
     ...(e.usagePercent !== null ? { usagePercent: e.usagePercent } : {}),
     ...(e.drop !== null ? { drop: e.drop } : {}),
@@ -63,6 +67,9 @@ function rowOf(e: NetnsEntry, dropsRising: number, podNames: PodNames | undefine
   };
 }
 
+/** How a status row names its namespace: its inode where known, else a process in it (also what tells rows apart across passes). */
+export const netnsRowName = (r: Pick<NetnsRowDoc, 'inode' | 'pid'>): string => (r.inode !== undefined ? String(r.inode) : `of pid ${r.pid}`);
+
 export function buildNetnsStatus(
   census: NetnsCensus,
   previous: NetnsDrops | null,
@@ -71,8 +78,8 @@ export function buildNetnsStatus(
   podNames?: PodNames,
 ): NetnsSummaryDoc {
   const all = netnsEntries(census, max);
-  const rising = new Map(all.map((e) => [e.inode, fullDrops(e, previous)]));
-  const row = (e: NetnsEntry) => rowOf(e, rising.get(e.inode)!, podNames);
+  const rising = new Map(all.map((e) => [e.key, fullDrops(e, previous)]));
+  const row = (e: NetnsEntry) => rowOf(e, rising.get(e.key)!, podNames);
   const others = all.filter(isOther);
   const read = all.filter((e) => e.entries !== null);
   return {
@@ -81,8 +88,8 @@ export function buildNetnsStatus(
     ...(census.slab ? { slabActiveObjects: census.slab.activeObjects } : {}),
     top: all.slice(0, NETNS_STATUS_ROWS).map(row),
     full: others
-      .filter((e) => rising.get(e.inode)! > 0)
-      .sort((a, b) => rising.get(b.inode)! - rising.get(a.inode)!)
+      .filter((e) => rising.get(e.key)! > 0)
+      .sort((a, b) => rising.get(b.key)! - rising.get(a.key)!)
       .slice(0, NETNS_STATUS_ROWS)
       .map(row),
     // netnsEntries sorts by entries, and max is one for all: the fullest first.

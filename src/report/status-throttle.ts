@@ -3,6 +3,7 @@
 // server: write on a meaningful change, plus a heartbeat so a stale status
 // (a dead agent) can be told from a quiet one.
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
+import { netnsRowName } from './netns-status.js';
 
 export const HEARTBEAT_MS = 5 * 60_000;
 /** Usage has to move this many points to be news. */
@@ -17,7 +18,7 @@ const policyKey = (s: NodeStatusDoc) => JSON.stringify(s.appliedPolicy ?? null);
 const shapeKey = (s: NodeStatusDoc) => JSON.stringify([s.table?.max, s.table?.buckets, s.kernel]);
 const findingsKey = (s: NodeStatusDoc) => (s.findings ?? []).map((f) => f.id).join(',');
 // Which other network namespaces are full or under pressure: their own TableFull/Pressure.
-const namespacesKey = (s: NodeStatusDoc) => JSON.stringify([s.namespaces?.full.map((r) => r.inode), s.namespaces?.pressure.map((r) => r.inode)]);
+const namespacesKey = (s: NodeStatusDoc) => JSON.stringify([s.namespaces?.full.map(netnsRowName), s.namespaces?.pressure.map(netnsRowName)]);
 const RISING: Array<'drop' | 'earlyDrop' | 'insertFailed'> = ['drop', 'earlyDrop', 'insertFailed'];
 
 /** Why `next` should be written given the last written status, or null to skip it. */

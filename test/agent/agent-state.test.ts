@@ -1,7 +1,16 @@
 // The rules that move the agent's state from one pass to the next.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advanceDropBaseline, breakdownDue, dropRose, stuckProblem, type DropBaseline, type TableBreakdown } from '../../src/agent/agent-state.js';
+import {
+  advanceDropBaseline,
+  calmSince,
+  breakdownDue,
+  droppingFull,
+  passDrops,
+  stuckProblem,
+  type DropBaseline,
+  type TableBreakdown,
+} from '../../src/agent/agent-state.js';
 import type { TableSummary } from '../../src/kernel/table-summary.js';
 
 const MIN = 60_000;
@@ -41,17 +50,6 @@ test('advanceDropBaseline: drops are judged over at least one interval', () => {
   for (const c of cases) assert.equal(advanceDropBaseline(c.prev, c.next, MIN), c.kept === 'prev' ? c.prev : c.next, c.name);
 });
 
-test('dropRose: only a drop counter above the last pass triggers a pass', () => {
-  const cases: Array<{ name: string; last: number | undefined; now: number | undefined; rose: boolean }> = [
-    { name: 'rose', last: 10, now: 11, rose: true },
-    { name: 'same', last: 10, now: 10, rose: false },
-    { name: 'went back (a CPU row gone, a reboot)', last: 10, now: 3, rose: false },
-    { name: 'no pass has read it yet', last: undefined, now: 10, rose: false },
-    { name: 'unreadable now', last: 10, now: undefined, rose: false },
-  ];
-  for (const c of cases) assert.equal(dropRose(c.last, c.now), c.rose, c.name);
-});
-
 test('stuckProblem: live while a pass finished within three intervals and a minute', () => {
   const cases: Array<{ name: string; lateMs: number; problem: string | null }> = [
     { name: 'just finished', lateMs: 0, problem: null },
@@ -59,4 +57,66 @@ test('stuckProblem: live while a pass finished within three intervals and a minu
     { name: 'past it', lateMs: 3 * 30_000 + MIN + 1000, problem: 'no reconcile pass finished for 151s' },
   ];
   for (const c of cases) assert.equal(stuckProblem(T(0), T(c.lateMs), 30_000), c.problem, c.name);
+});
+
+test('droppingFull: namespaces whose drops rose beyond their insert_failed, or whose early drops rose, since the last pass', () => {
+  const prev = new Map([
+    [1, { drop: 10, insertFailed: 2, earlyDrop: 0 }],
+    [2, { drop: 5, insertFailed: 0, earlyDrop: 0 }],
+    [3, { drop: 0, insertFailed: 0, earlyDrop: 0 }],
+    [5, { drop: 0, insertFailed: 0, earlyDrop: 7 }],
+  ]);
+  const now = new Map([
+    [1, { drop: 14, insertFailed: 6, earlyDrop: 0 }], // 4 drops, 4 failed inserts: the insertion race, not a full table
+    [2, { drop: 9, insertFailed: 0, earlyDrop: 0 }], // 4 drops for a full table
+    [3, { drop: 0, insertFailed: 0, earlyDrop: 0 }],
+    [4, { drop: 50, insertFailed: 0, earlyDrop: 9 }], // new since the last pass: its counters are history
+    [5, { drop: 0, insertFailed: 0, earlyDrop: 12 }], // entries evicted to make room: full too
+  ]);
+  assert.deepEqual(droppingFull(prev, now), [2, 5]);
+  assert.deepEqual(droppingFull(null, now), [], 'the first pass judges nothing');
+});
+
+test("passDrops: the census's counters; ours from the snapshot where the census could not read them", () => {
+  const row = (key: number, ours: boolean, drop: number | null) => ({
+    key,
+    inode: key,
+    pid: key,
+    host: ours,
+    ours,
+    entries: drop === null ? null : 1,
+    counters: drop === null ? null : { drop, insertFailed: 0, earlyDrop: 1 },
+    podUid: null,
+  });
+  const census = (rows: ReturnType<typeof row>[]) => ({
+    namespaces: rows,
+    hostKey: 1,
+    processes: 2,
+    unreadableProcesses: 0,
+    vanishedProcesses: 0,
+    inodesUnread: 0,
+    slab: null,
+    unreadable: [],
+  });
+  assert.deepEqual(
+    [...passDrops(census([row(1, true, 3), row(2, false, 7)]), { drop: 99, insertFailed: 1 })],
+    [
+      [1, { drop: 3, insertFailed: 0, earlyDrop: 1 }],
+      [2, { drop: 7, insertFailed: 0, earlyDrop: 1 }],
+    ],
+  );
+  assert.deepEqual(
+    [...passDrops(census([row(1, true, null), row(2, false, null)]), { drop: 99, insertFailed: 1 })],
+    [[1, { drop: 99, insertFailed: 1, earlyDrop: 0 }]],
+  );
+});
+
+test('calmSince: starts with the first calm pass, holds while calm, restarts after a give-back, ends when not calm', () => {
+  const cases: Array<{ name: string; prev: number | null; calm: boolean; gaveBack: boolean; want: number | null }> = [
+    { name: 'first calm pass', prev: null, calm: true, gaveBack: false, want: 5000 },
+    { name: 'still calm', prev: 1000, calm: true, gaveBack: false, want: 1000 },
+    { name: 'gave back: the next halving waits a whole cooldown', prev: 1000, calm: true, gaveBack: true, want: 5000 },
+    { name: 'filling up, dropping or busy again', prev: 1000, calm: false, gaveBack: false, want: null },
+  ];
+  for (const c of cases) assert.equal(calmSince(c.prev, c.calm, c.gaveBack, 5000), c.want, c.name);
 });

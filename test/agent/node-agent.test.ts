@@ -2,16 +2,19 @@
 // reconciler and status builder, a policy source and publisher in memory, and
 // a fake clock: what it does when no policy selects the node, when the
 // policies are not known yet, in DryRun (a plan, not drift), what it gives
-// back when no Enforce policy asks for a value any more, and how the drop
-// probe between passes reports a full table before the next tick.
+// back when no Enforce policy asks for a value any more, how the table watch
+// between passes reports a full table before the next tick, and how autoSize
+// grows ahead of it and gives back after.
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentMetrics } from '../../src/report/metrics.js';
 import { eventsForPass } from '../../src/report/node-events.js';
+import { WATCH_DEFAULTS } from '../../src/agent/table-watch.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
-import { ESTABLISHED, INTERVAL_MS, PROBE_MS, T0, TIME_WAIT, policy, rig } from '../support/agent-rig.js';
+import { ESTABLISHED, INTERVAL_MS, T0, TIME_WAIT, policy, rig } from '../support/agent-rig.js';
+import { statFileWith } from '../support/stat-file.js';
 
 const condition = (s: NodeStatusDoc | null, type: string) => s?.conditions.find((c) => c.type === type);
 const timeWait = (tree: FixtureTree) => tree.kernel.value(tree.paths.sysctl(TIME_WAIT));
@@ -172,16 +175,14 @@ test('node agent: --dry-run never writes, not even to give a value back', async 
   assert.equal(status?.appliedPolicy?.mode, 'DryRun');
 });
 
-test('node agent: the drop probe reports a full table within the probe period, not at the next tick', async (t) => {
+test("node agent: the table watch reports a pod namespace's full table within a tick, not at the next interval", async (t) => {
   mock.timers.enable({ apis: ['setInterval'] });
   t.after(() => mock.timers.reset());
-  // A namespace driven full on a real kernel: its stat file before, then after, 10 packets dropped.
-  const tree = loadFixtureTree('full-table');
-  const statFile = tree.paths.statFile();
-  const after = await tree.kernel.read(statFile);
-  tree.kernel.set(statFile, fixtureText('full-table', 'stat-before.txt'));
+  // The host and two pod namespaces, copied from a real kernel; the global keys the pass reads.
+  const tree = loadFixtureTree('netns-census');
+  tree.kernel.set(tree.paths.sysctl('nf_conntrack_max'), '262144\n').set(tree.paths.sysctl('nf_conntrack_count'), '1\n');
   const { agent, clock, published, nextPublish } = rig(tree, { labels: {} });
-  // FakeKernel answers in microtasks: one turn of the event loop lets the pass in flight, or the probe's read, finish.
+  // FakeKernel answers in microtasks: one turn of the event loop lets the pass in flight, or the watch's look, finish.
   const settle = () => new Promise((resolve) => setImmediate(resolve));
   const advance = async (ms: number) => {
     clock.ms += ms;
@@ -191,21 +192,24 @@ test('node agent: the drop probe reports a full table within the probe period, n
 
   const first = nextPublish();
   agent.start();
-  assert.equal(condition(await first, 'TableFull')?.reason, 'FirstSample');
+  assert.deepEqual((await first).namespaces?.full, []);
   await settle();
 
-  // The counter did not move: the probe leaves the loop alone.
-  await advance(PROBE_MS);
-  tree.kernel.set(statFile, after);
+  // The counters did not move: the watch leaves the loop alone.
+  await advance(WATCH_DEFAULTS.tickMs);
+  await advance(WATCH_DEFAULTS.tickMs);
+  // Pod B's namespace (read through pid 30620) drops 9 new connections for a full table.
+  tree.kernel.set(tree.paths.statFile('30620'), statFileWith(12, 9));
   const second = nextPublish();
-  await advance(PROBE_MS);
-  const full = condition(await second, 'TableFull');
-  assert.deepEqual([full?.status, full?.reason], ['True', 'Dropping']);
-  assert.match(full?.message ?? '', /10 packets .* in the last 4s/, 'judged against the first pass, a whole interval not yet gone');
+  await advance(WATCH_DEFAULTS.tickMs);
+  assert.deepEqual(
+    (await second).namespaces?.full.map((r) => [r.inode, r.pid, r.dropsRising]),
+    [[4026532371, 30620, 9]],
+  );
   assert.deepEqual(
     published.map((s) => Date.parse(s.lastProbeTime) - T0),
-    [0, 2 * PROBE_MS],
-    'one pass at start, one when the probe saw drops rise; none for the probe that saw nothing',
+    [0, 3 * WATCH_DEFAULTS.tickMs],
+    'one pass at start, one when the watch saw drops rise; none for the looks that saw nothing',
   );
   const { status } = await agent.stop();
   assert.equal(status, published.at(-1), 'stop() hands back the last status');
@@ -257,4 +261,106 @@ test("node agent: the pressure response lowers timeouts from startPercent, and p
   assert.equal(prev?.pressureResponse?.since, new Date(T0 + 4 * INTERVAL_MS).toISOString(), 'since: when it ended');
   // established went back to the node's own value and is no longer ours; TIME_WAIT stays the policy's.
   assert.deepEqual((await baselineStore.load()).values, { [TIME_WAIT]: 120 });
+});
+
+/** The netns-census tree with what a pass needs to size the table: RAM (the development VM's meminfo), max and buckets at 8,192. */
+function sizableCensusTree(): FixtureTree {
+  const tree = loadFixtureTree('netns-census');
+  tree.kernel
+    .set(tree.paths.meminfo(), fixtureText('host-6.18', 'proc/meminfo'))
+    .set(tree.paths.sysctl('nf_conntrack_max'), '8192\n')
+    .set(tree.paths.sysctl('nf_conntrack_buckets'), '8192\n')
+    .set(tree.paths.sysctl('nf_conntrack_count'), '1\n');
+  return tree;
+}
+
+const AUTO_SIZE = { table: { autoSize: { memoryBudgetPercent: 2, targetUsagePercent: 50, minMax: 8192 } } };
+
+test('node agent, autoSize: a pod namespace ramping at 500/s grows max ahead of the forecast full table, at once, and says so', async (t) => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  const tree = sizableCensusTree();
+  const { agent, clock, logged } = rig(tree, { labels: { pool: 'web' }, spec: AUTO_SIZE });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const max = () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max')));
+  agent.start();
+  await settle();
+  assert.equal(max(), 8192, 'a calm node: the floor');
+  // 20 s calm, then pod A's namespace (read through pid 30618) gains 500 entries a second.
+  let grownAt: number | null = null;
+  for (let s = 1; s <= 40 && grownAt === null; s++) {
+    if (s > 20) tree.kernel.set(tree.paths.statFile('30618'), statFileWith(7 + 500 * (s - 20)));
+    clock.ms += WATCH_DEFAULTS.tickMs;
+    mock.timers.tick(WATCH_DEFAULTS.tickMs);
+    for (let i = 0; i < 5; i++) await settle();
+    if (max() > 8192) grownAt = s - 20;
+  }
+  // The static table would be full at (8,192 - 7) / 500 = 16.4 s into the ramp.
+  assert.ok(grownAt !== null && grownAt < 10, `grown ${grownAt} s into the ramp`);
+  const line = logged.find((l) => l.msg === 'growing nf_conntrack_max ahead of a full table');
+  assert.ok(line, JSON.stringify(logged.map((l) => l.msg)));
+  assert.deepEqual([line.from, line.to, line.policy, line.node], [8192, max(), 'web', 'node-a']);
+  assert.deepEqual((line.namespace as { key: number }).key, 4026532307);
+  assert.equal((line.forecast as { ratePerSecond: number }).ratePerSecond, 500);
+  assert.ok(max() >= 2 * (7 + 500 * grownAt! + 500 * 60), `holds the forecast count 60 s ahead at 50%: ${max()}`);
+  await agent.stop();
+});
+
+test('node agent, autoSize: a pod namespace dropping for a full table doubles max at the next tick, and says so', async (t) => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  const tree = sizableCensusTree();
+  const { agent, clock, logged } = rig(tree, { labels: { pool: 'web' }, spec: AUTO_SIZE });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const max = () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max')));
+  agent.start();
+  await settle();
+  // A burst between two looks: pod B's namespace filled and dropped 40 new connections; by the pass its
+  // short-lived entries are down to 3,000 (6,000 at 50%: the count alone would not grow max).
+  tree.kernel.set(tree.paths.statFile('30620'), statFileWith(3000, 40));
+  clock.ms += WATCH_DEFAULTS.tickMs;
+  mock.timers.tick(WATCH_DEFAULTS.tickMs);
+  for (let i = 0; i < 5; i++) await settle();
+  assert.equal(max(), 16384);
+  const line = logged.find((l) => l.msg === 'growing nf_conntrack_max: a namespace is dropping new connections for a full table');
+  assert.ok(line, JSON.stringify(logged.map((l) => l.msg)));
+  assert.deepEqual([line.from, line.to, (line.namespaces as Array<{ pid: number }>).map((n) => n.pid)], [8192, 16384, [30620]]);
+  await agent.stop();
+});
+
+test('node agent, autoSize with shrinkAfterSeconds: after a surge max halves once a cooldown of calm, down to the floor, and says so', async (t) => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  const tree = sizableCensusTree();
+  tree.kernel.set(tree.paths.sysctl('nf_conntrack_max'), '65536\n').set(tree.paths.sysctl('nf_conntrack_buckets'), '65536\n');
+  const spec = { table: { autoSize: { ...AUTO_SIZE.table.autoSize, shrinkAfterSeconds: 300 } } };
+  const { agent, clock, logged } = rig(tree, { labels: { pool: 'web' }, spec });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const max = () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max')));
+  agent.start();
+  await settle();
+  const seen: Array<[number, number]> = [];
+  for (let minute = 1; minute <= 20; minute++) {
+    clock.ms += INTERVAL_MS;
+    mock.timers.tick(INTERVAL_MS);
+    for (let i = 0; i < 5; i++) await settle();
+    if (max() !== (seen.at(-1)?.[1] ?? 65536)) seen.push([minute, max()]);
+  }
+  // Calm from the first pass (the fullest holds 12 entries); a pass a minute; 300 s of calm before each halving.
+  assert.deepEqual(seen, [
+    [5, 32768],
+    [10, 16384],
+    [15, 8192],
+  ]);
+  assert.equal(Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_buckets'))), 8192, 'buckets follow');
+  const gaveBack = logged.filter((l) => l.msg === 'giving back nf_conntrack_max after a calm spell');
+  assert.deepEqual(
+    gaveBack.map((l) => [l.from, l.to]),
+    [
+      [65536, 32768],
+      [32768, 16384],
+      [16384, 8192],
+    ],
+  );
+  await agent.stop();
 });

@@ -53,6 +53,7 @@ async function pod(name: string, node: string): Promise<string> {
 }
 
 const row = (inode: number, entries: number, drop: number, podUid: string | null): NetnsRow => ({
+  key: inode,
   inode,
   pid: inode,
   host: false,
@@ -63,7 +64,8 @@ const row = (inode: number, entries: number, drop: number, podUid: string | null
 });
 const census = (rows: NetnsRow[]): NetnsCensus => ({
   namespaces: rows,
-  hostInode: 1,
+  hostKey: 1,
+  inodesUnread: 0,
   processes: rows.length,
   unreadableProcesses: 0,
   vanishedProcesses: 0,
@@ -116,7 +118,7 @@ test('a full pod namespace: the row names the pod, and the event lands on the Po
   const previous = doc(buildNetnsStatus(first, null, MAX, DEFAULT_PRESSURE, lookup));
   const status = doc(buildNetnsStatus(second, netnsDrops(first), MAX, DEFAULT_PRESSURE, lookup));
   assert.deepEqual(status.namespaces!.full, [
-    { inode: 20, entries: 1000, usagePercent: 100, drop: 15, dropsRising: 12, podUid: uid, podNamespace: NS, podName: 'cache-1' },
+    { inode: 20, pid: 20, entries: 1000, usagePercent: 100, drop: 15, dropsRising: 12, podUid: uid, podNamespace: NS, podName: 'cache-1' },
   ]);
 
   const api = new ClusterApi(loadKubeConfig(cluster.api.kubeconfig(AGENT_USER)));

@@ -23,7 +23,6 @@ test('default values: the security context, mounts, env, limits and probes of th
     '--cap-drop=ALL',
     '--cap-add=NET_ADMIN',
     '--cap-add=NET_RAW',
-    '--cap-add=SYS_PTRACE',
     '--env=NODE_NAME=node-1',
     '--env=POD_IP=192.0.2.7',
     '--volume=/proc:/host/proc:ro',

@@ -267,6 +267,32 @@ describe('table', () => {
     assert.equal(got.autoSize?.limitedBy, 'demand');
   });
 
+  it("autoSize leaves room in the budget for the other namespaces' entries", () => {
+    // 16 GiB x 2% = 343,597,383.68 B; (that - 1,000,000 x 256) / 264 = 87,597,383.68 / 264 = 331,808 for the fullest namespace.
+    const got = effectivePolicy(
+      [pol('a', { table: { autoSize: { memoryBudgetPercent: 2 } } })],
+      {},
+      { ...facts, conntrackCount: 400_000, otherNamespacesEntries: 1_000_000 },
+    );
+    assert.deepEqual(
+      [got.desired.sysctls.nf_conntrack_max, got.desired.buckets, got.autoSize?.limitedBy, got.autoSize?.ceiling],
+      [331808, 262144, 'ceiling', 331808],
+    );
+  });
+
+  it("autoSize grows ahead of the agent's forecast: the level plus growAheadSeconds of growth, at the target usage", () => {
+    const ramp = { ...facts, currentMax: 8192, conntrackCount: 2500, forecast: { level: 2600, ratePerSecond: 500 } };
+    // 2,600 + 500 x 30 = 17,600; at 50%: 35,200; the next doubling: 65,536.
+    const got = effectivePolicy([pol('a', { table: { autoSize: { minMax: 8192, growAheadSeconds: 30 } } })], {}, ramp);
+    assert.deepEqual(
+      [got.desired.sysctls.nf_conntrack_max, got.autoSize?.demand, got.autoSize?.demandFrom, got.growAheadSeconds],
+      [65536, 35_200, 'forecast', 30],
+    );
+    // The default horizon, 60 s: 2,600 + 30,000 = 32,600; 65,200 at 50%.
+    assert.equal(effectivePolicy([pol('a', { table: { autoSize: { minMax: 8192 } } })], {}, ramp).autoSize?.demand, 65_200);
+    assert.equal(effectivePolicy([pol('a', { table: { max: 8192 } })], {}, ramp).growAheadSeconds, undefined, 'no autoSize, no horizon of its own');
+  });
+
   it('autoSize without the node RAM is refused', () => {
     const got = effectivePolicy([pol('a', { table: { autoSize: {} } })], {}, { slabObjectSize: 256 });
     assert.match(got.refused[0]!.message, /autoSize needs the node's RAM/);

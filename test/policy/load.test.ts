@@ -102,6 +102,16 @@ describe('parsePolicyDocuments: errors name the field and the reason', () => {
       errors: [{ path: 'spec.table.autoSize.maxMax', message: 'must be at least minMax (200000), got 100000' }],
     },
     {
+      name: 'growAheadSeconds beyond what the forecast can see',
+      text: policy('table: {autoSize: {growAheadSeconds: 300}}'),
+      errors: [{ path: 'spec.table.autoSize.growAheadSeconds', message: 'must be at most 120 seconds, got 300' }],
+    },
+    {
+      name: 'growAheadSeconds too short to act on',
+      text: policy('table: {autoSize: {growAheadSeconds: 5}}'),
+      errors: [{ path: 'spec.table.autoSize.growAheadSeconds', message: 'must be at least 10 seconds, got 5' }],
+    },
+    {
       name: 'warning not below critical',
       text: policy('pressure: {warningPercent: 90, criticalPercent: 80}'),
       errors: [{ path: 'spec.pressure.warningPercent', message: 'must be below criticalPercent (80), got 90' }],

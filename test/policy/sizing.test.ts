@@ -12,6 +12,14 @@ describe('tableBytes', () => {
   });
 });
 
+describe('autoSize: where the demand came from', () => {
+  it('says the forecast when it asked for more than the count now', () => {
+    const input = { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, observedCount: 2500 };
+    assert.deepEqual([autoSize({ ...input, forecastCount: 32_500 }).demandFrom, autoSize({ ...input, forecastCount: 32_500 }).demand], ['forecast', 65_000]);
+    assert.deepEqual([autoSize(input).demandFrom, autoSize(input).demand], ['count', 5000]);
+  });
+});
+
 describe('autoSize', () => {
   const cases: Array<{ name: string; input: AutoSizeInput; want: Pick<AutoSizeResult, 'max' | 'buckets' | 'limitedBy'> }> = [
     {
@@ -79,6 +87,59 @@ describe('autoSize', () => {
       input: { ...base, memoryBudgetPercent: 5, memTotalBytes: 512 * GiB, slabObjectSize: 256, observedCount: 10_000_000 },
       want: { max: 33554432, buckets: 33554432, limitedBy: 'demand' },
     },
+    // 4 GiB x 2% = 85,899,345.92 bytes; 264 bytes per entry (256 + a bucket).
+    {
+      name: '4 GiB, a pod namespace at 150,000 (the fullest), nothing elsewhere: the budget, 85,899,345 B / 264 B = 325,376',
+      input: { ...base, memTotalBytes: 4 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 150_000 },
+      want: { max: 325376, buckets: 262144, limitedBy: 'ceiling' },
+    },
+    {
+      name: '4 GiB, the same pod while other namespaces hold 100,000 entries: (85,899,345 - 100,000 x 256) / 264 = 228,406 for the fullest',
+      input: { ...base, memTotalBytes: 4 * GiB, slabObjectSize: 256, currentMax: 131072, observedCount: 150_000, otherEntries: 100_000 },
+      want: { max: 228406, buckets: 131072, limitedBy: 'ceiling' },
+    },
+    {
+      name: 'the other namespaces alone past the budget: max holds the fullest at the target, no more (2 x 1,000)',
+      input: { ...base, memTotalBytes: 4 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 1000, otherEntries: 400_000 },
+      want: { max: 2000, buckets: 1024, limitedBy: 'current' },
+    },
+    // A surge in a pod namespace from max 8,192 (minMax 8,192, 16 GiB: room for 1.3 M entries).
+    {
+      name: 'a forecast of 2,500 + 500/s x 60 s = 32,500 entries: 65,000 at 50%, the next doubling 65,536, before the table is full',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, observedCount: 2500, forecastCount: 32_500 },
+      want: { max: 65536, buckets: 65536, limitedBy: 'demand' },
+    },
+    {
+      name: 'a forecast below the count now: the count decides',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, observedCount: 6000, forecastCount: 100 },
+      want: { max: 16384, buckets: 16384, limitedBy: 'demand' },
+    },
+    {
+      name: 'dropping for a full table while the count reads 3,000 (expired since): max doubles to 16,384 anyway',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, observedCount: 3000, droppingFull: true },
+      want: { max: 16384, buckets: 16384, limitedBy: 'drops' },
+    },
+    {
+      name: 'dropping, with maxMax 10,000: the doubling stops at the ceiling',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, maxMax: 10_000, observedCount: 8192, droppingFull: true },
+      want: { max: 10000, buckets: 8192, limitedBy: 'ceiling' },
+    },
+    // Giving back after the surge: 16 GiB, floor 8,192, max 65,536.
+    {
+      name: 'calm for the cooldown, the fullest at 1,000 (2,000 at 50%, under 65,536 / 4): max halves to 32,768',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 65536, minMax: 8192, observedCount: 1000, giveBack: true },
+      want: { max: 32768, buckets: 32768, limitedBy: 'giveBack' },
+    },
+    {
+      name: 'calm for the cooldown, but the fullest at 9,000 (18,000 at 50%: not under 65,536 / 4): max stays',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 65536, minMax: 8192, observedCount: 9000, giveBack: true },
+      want: { max: 65536, buckets: 65536, limitedBy: 'current' },
+    },
+    {
+      name: 'calm at 12,000 with the floor at 8,192: half (6,000) would be under the floor, the floor it is',
+      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 12000, minMax: 8192, observedCount: 10, giveBack: true },
+      want: { max: 8192, buckets: 8192, limitedBy: 'floor' },
+    },
   ];
 
   for (const c of cases) {
@@ -89,13 +150,15 @@ describe('autoSize', () => {
       assert.equal(got.buckets & (got.buckets - 1), 0, 'buckets is a power of two');
       assert.ok(got.buckets <= got.max && got.buckets * 2 > got.max, 'max/buckets within [1, 2): chains <= 4 when full');
       if (got.limitedBy !== 'current') {
-        assert.ok(got.bytes <= (c.input.memTotalBytes * c.input.memoryBudgetPercent) / 100, 'within the memory budget');
+        const others = (c.input.otherEntries ?? 0) * c.input.slabObjectSize;
+        assert.ok(got.bytes + others <= (c.input.memTotalBytes * c.input.memoryBudgetPercent) / 100, 'within the memory budget, the other namespaces counted');
       }
       assert.ok(got.max >= Math.min(c.input.currentMax ?? 0, got.demand), 'never below what the entries need');
     });
     it(`${c.name}: stable when run again on its own result`, () => {
       const first = autoSize(c.input);
-      assert.equal(autoSize({ ...c.input, currentMax: first.max }).max, first.max);
+      // Drops and the give-back are judged pass by pass: the next pass sees only new drops, and a new cooldown.
+      assert.equal(autoSize({ ...c.input, currentMax: first.max, droppingFull: false, giveBack: false }).max, first.max);
     });
   }
 });

@@ -15,6 +15,7 @@ const MAX = 262144;
 const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 
 const row = (inode: number, entries: number | null, over: Partial<NetnsRow> = {}): NetnsRow => ({
+  key: inode + 1,
   inode,
   pid: inode % 10_000,
   host: false,
@@ -26,7 +27,16 @@ const row = (inode: number, entries: number | null, over: Partial<NetnsRow> = {}
 });
 const at = (atMs: number, rows: NetnsRow[]) => ({
   atMs,
-  census: { namespaces: rows, hostInode: 1, processes: 9, unreadableProcesses: 0, vanishedProcesses: 0, slab: null, unreadable: [] } as NetnsCensus,
+  census: {
+    namespaces: rows,
+    hostKey: 2,
+    processes: 9,
+    unreadableProcesses: 0,
+    vanishedProcesses: 0,
+    inodesUnread: 0,
+    slab: null,
+    unreadable: [],
+  } as NetnsCensus,
 });
 const host = (entries: number) => row(1, entries, { host: true, ours: true, pid: 1 });
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fillingUpNext, forecastFill, NOT_FILLING, type CountSample, type FillingUp, type Forecast } from '../../src/report/forecast.js';
+import { fillingUpNext, forecastFill, mayBreakOut, NOT_FILLING, type CountSample, type FillingUp, type Forecast } from '../../src/report/forecast.js';
 
 /** One sample a second from t=0, entries from `f(second)`. */
 const series = (seconds: number, f: (s: number) => number): CountSample[] => Array.from({ length: seconds }, (_, s) => ({ atMs: s * 1000, entries: f(s) }));
@@ -126,5 +126,30 @@ test('fillingUpNext: turns on after two samples within the horizon, off after te
   for (const [i, [forecast, want]] of steps.entries()) {
     state = fillingUpNext(state, forecast, { horizonSeconds: 60 });
     assert.equal(state.filling, want, `step ${i} (secondsToFull ${forecast?.secondsToFull ?? 'none'})`);
+  }
+});
+
+const breakoutCases: Array<{ name: string; history: CountSample[]; max: number; want: boolean }> = [
+  { name: 'no samples', history: [], max: 8192, want: false },
+  { name: 'shorter than the longest window: maybe (nothing before it to compare with)', history: series(30, () => 4000), max: 8192, want: true },
+  { name: 'flat for 80 s', history: series(80, () => 4000), max: 8192, want: false },
+  // The margin is 1% of max: 82 entries at 8,192.
+  { name: 'noise within the margin around a plateau', history: series(80, (s) => 4000 + (s % 2) * 80), max: 8192, want: false },
+  { name: 'a ramp in the last 40 s above everything before', history: series(80, (s) => (s < 60 ? 100 : 100 + 500 * (s - 59))), max: 8192, want: true },
+  { name: 'a sawtooth back to where it has been', history: series(80, (s) => 5000 + 100 * (s % 10)), max: 8192, want: false },
+  {
+    name: 'a rise that fell back within the window still counts (a shorter window may have trusted it)',
+    history: series(80, (s) => (s === 70 ? 6000 : 4000)),
+    max: 8192,
+    want: true,
+  },
+];
+for (const c of breakoutCases) {
+  test(`mayBreakOut: ${c.name}`, () => assert.equal(mayBreakOut(c.history, c.max), c.want));
+}
+
+test('mayBreakOut is false only where forecastFill trusts no window', () => {
+  for (const c of [...cases, ...breakoutCases.map((b) => ({ ...b, want: null }))]) {
+    if (!mayBreakOut(c.history, c.max)) assert.equal(forecastFill(c.history, c.max)?.secondsToFull ?? null, null, c.name);
   }
 });

@@ -13,6 +13,7 @@ const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 function row(inode: number, entries: number | null, extra: Partial<NetnsRow> & { drop?: number; earlyDrop?: number; insertFailed?: number } = {}): NetnsRow {
   const { drop = 0, earlyDrop = 0, insertFailed = 0, ...rest } = extra;
   return {
+    key: inode,
     inode,
     pid: inode % 1000,
     host: false,
@@ -25,7 +26,7 @@ function row(inode: number, entries: number | null, extra: Partial<NetnsRow> & {
 }
 
 function census(namespaces: NetnsRow[], slab: NetnsCensus['slab'] = { activeObjects: 201312, totalObjects: 201328, objectSize: 256 }): NetnsCensus {
-  return { namespaces, hostInode: 1, processes: 100, unreadableProcesses: 0, vanishedProcesses: 0, slab, unreadable: [] };
+  return { namespaces, hostKey: 1, inodesUnread: 0, processes: 100, unreadableProcesses: 0, vanishedProcesses: 0, slab, unreadable: [] };
 }
 
 // The issue's measured case: a namespace with 200,000 entries while the host reads 0.
@@ -46,10 +47,34 @@ test('node-wide figures: entries summed over the namespaces read, the slab bound
     processesUnread: 0,
     max: MAX,
     slab: { activeObjects: 201312, objectSize: 256, activeBytes: 201312 * 256, notInEntries: 78 },
-    fullest: { inode: 4026532177, entries: 200_000, usagePercent: 76.3, drop: 5, earlyDrop: 0, insertFailed: 1, host: false, ours: false, pod: { uid: POD } },
+    fullest: {
+      key: 4026532177,
+      inode: 4026532177,
+      pid: 177,
+      entries: 200_000,
+      usagePercent: 76.3,
+      drop: 5,
+      earlyDrop: 0,
+      insertFailed: 1,
+      host: false,
+      ours: false,
+      pod: { uid: POD },
+    },
     topByDrops: [
-      { inode: 4026532177, entries: 200_000, usagePercent: 76.3, drop: 5, earlyDrop: 0, insertFailed: 1, host: false, ours: false, pod: { uid: POD } },
-      { inode: 4026532300, entries: 1_234, usagePercent: 0.5, drop: 0, earlyDrop: 7, insertFailed: 0, host: false, ours: false },
+      {
+        key: 4026532177,
+        inode: 4026532177,
+        pid: 177,
+        entries: 200_000,
+        usagePercent: 76.3,
+        drop: 5,
+        earlyDrop: 0,
+        insertFailed: 1,
+        host: false,
+        ours: false,
+        pod: { uid: POD },
+      },
+      { key: 4026532300, inode: 4026532300, pid: 300, entries: 1_234, usagePercent: 0.5, drop: 0, earlyDrop: 7, insertFailed: 0, host: false, ours: false },
     ],
   });
   // --top 2: the two with most entries; the unread one sorts last.
@@ -81,6 +106,16 @@ test('NAMESPACES text names the fullest namespace, its pod, the host share and t
   assert.match(lines[2]!, new RegExp(`^fullest +netns 4026532177 \\(pod ${POD}\\): 200,000 of 262,144 max \\(76\\.3%\\)`));
   assert.match(lines[3]!, /^by entries +4026532177 200,000 \(pod .*\), 4026532300 1,234 \(no pod\), 1 0 \(host\)$/);
   assert.match(lines[4]!, /^by drops +4026532177 drop 5 early_drop 0 insert_failed 1 .*, 4026532300 drop 0 early_drop 7/);
+});
+
+test('a namespace whose ns/net link could not be read (no ptrace rights) is named by a process in it, in text and findings', () => {
+  const unnamed = census([row(1, 0, { host: true }), row(4026532177, 240_000, { inode: null, podUid: POD })]);
+  const r = buildNetnsReport(unnamed, MAX, 3);
+  assert.deepEqual([r.nodeWide.fullest?.inode, r.nodeWide.fullest?.pid], [null, 177]);
+  const { lines } = netnsSection(r);
+  assert.match(lines[2]!, new RegExp(`^fullest +netns of pid 177 \\(pod ${POD}\\): 240,000 of 262,144 max`));
+  assert.match(lines[3]!, /^by entries +of pid 177 240,000 \(pod .*\), 1 0 \(host\)$/);
+  assert.match(netnsFindings(unnamed, MAX)[0]!.message, new RegExp(`netns of pid 177 \\(pod ${POD}\\) 240000 of 262144`));
 });
 
 const findingCases: Array<{ name: string; rows: NetnsRow[]; want: Array<[string, string, RegExp]> }> = [
@@ -167,15 +202,15 @@ test('custom pressure thresholds apply', () => {
 test('the fixture census end to end: three namespaces, pods attributed, total within the slab', async () => {
   const t = loadFixtureTree('netns-census');
   const r = buildNetnsReport(await readNetnsCensus(fakeHost(t.kernel, t.paths, { isRoot: true }), { host: true, inode: 4026531833 }), MAX, 10);
-  assert.equal(r.nodeWide.entries, 5 + 7 + 12);
-  assert.equal(r.nodeWide.hostEntries, 5);
+  assert.equal(r.nodeWide.entries, 1 + 7 + 12);
+  assert.equal(r.nodeWide.hostEntries, 1);
   assert.ok(r.nodeWide.entries! <= r.nodeWide.slab!.activeObjects);
   assert.deepEqual(
     r.netns.map((e) => [e.entries, e.host, e.pod?.uid ?? null]),
     [
       [12, false, '5d2c7e44-1b9a-4f0e-8c3d-6a7b8c9d0e1f'],
       [7, false, POD],
-      [5, true, null],
+      [1, true, null],
     ],
   );
 });

@@ -19,6 +19,7 @@ const MAX = 1000;
 const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 
 const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Partial<NetnsRow> = {}): NetnsRow => ({
+  key: inode,
   inode,
   pid: inode,
   host: false,
@@ -30,7 +31,8 @@ const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Pa
 });
 const census = (rows: NetnsRow[]): NetnsCensus => ({
   namespaces: rows,
-  hostInode: 1,
+  hostKey: 1,
+  inodesUnread: 0,
   processes: 50,
   unreadableProcesses: 0,
   vanishedProcesses: 0,
@@ -78,7 +80,7 @@ test('namespaces summary: bounded to five rows per list whatever the number of p
     [399, 398, 397, 396, 395],
   );
   assert.equal(s.pressure.length, 5);
-  assert.deepEqual(s.top[0], { inode: 399, entries: 999, usagePercent: 99.9, drop: 0, podUid: POD });
+  assert.deepEqual(s.top[0], { inode: 399, pid: 399, entries: 999, usagePercent: 99.9, drop: 0, podUid: POD });
   assert.throws(() => NetnsSummary.parse({ ...s, top: [...s.top, s.top[0]] }), /too_big|Too big/);
 });
 
@@ -195,18 +197,34 @@ test("an agent pass over the fixture: the status carries the namespaces and stil
   NodeStatus.parse(status);
   assert.deepEqual(status.namespaces, {
     count: 3,
-    entries: 24,
-    slabActiveObjects: 64,
+    entries: 20,
+    slabActiveObjects: 250032,
     top: [
-      { inode: 4026532318, entries: 12, usagePercent: 0, drop: 0, podUid: '5d2c7e44-1b9a-4f0e-8c3d-6a7b8c9d0e1f' },
-      { inode: 4026532249, entries: 7, usagePercent: 0, drop: 0, podUid: POD, podNamespace: 'shop', podName: 'web-7' },
-      { inode: 4026531833, entries: 5, usagePercent: 0, drop: 0 },
+      { inode: 4026532371, pid: 30620, entries: 12, usagePercent: 0, drop: 0, podUid: '5d2c7e44-1b9a-4f0e-8c3d-6a7b8c9d0e1f' },
+      { inode: 4026532306, pid: 30618, entries: 7, usagePercent: 0, drop: 0, podUid: POD, podNamespace: 'shop', podName: 'web-7' },
+      { inode: 4026531833, pid: 1, entries: 1, usagePercent: 0, drop: 0 },
     ],
     full: [],
     pressure: [],
   });
-  const full = { ...status, namespaces: { ...status.namespaces!, full: [{ inode: 4026532318, dropsRising: 3 }] } };
-  assert.ok(eventsForPass(status, full, { kind: 'no-policy' }).some((e) => e.reason === 'ConntrackTableFull' && e.message.includes('4026532318')));
+  const full = { ...status, namespaces: { ...status.namespaces!, full: [{ inode: 4026532371, dropsRising: 3 }] } };
+  assert.ok(eventsForPass(status, full, { kind: 'no-policy' }).some((e) => e.reason === 'ConntrackTableFull' && e.message.includes('4026532371')));
+});
+
+test('a namespace whose ns/net link could not be read: its row has a pid and no inode, and its events name it by that pid', () => {
+  const before = census([ns(1, 10, 0, 0, { host: true }), ns(20, 900, 3, 0, { inode: null, podUid: POD })]);
+  const after = census([ns(1, 10, 0, 0, { host: true }), ns(20, 1000, 9, 0, { inode: null, podUid: POD })]);
+  const pass1 = doc(buildNetnsStatus(before, null, MAX, DEFAULT_PRESSURE));
+  const pass2 = doc(buildNetnsStatus(after, netnsDrops(before), MAX, DEFAULT_PRESSURE));
+  NodeStatus.parse(pass2);
+  assert.deepEqual(pass2.namespaces!.full, [{ pid: 20, entries: 1000, usagePercent: 100, drop: 9, dropsRising: 6, podUid: POD }]);
+  const events = netnsEventsForPass(pass1, pass2);
+  assert.deepEqual(
+    events.map((e) => e.reason),
+    ['ConntrackTableFull'],
+    'the pressure it was already under is not announced again',
+  );
+  assert.match(events[0]!.message, new RegExp(`^Connection tracking table FULL in network namespace of pid 20 \\(pod UID ${POD}\\) on n1`));
 });
 
 test('a namespace that starts or stops being full or under pressure is worth a status write; its entries moving are not', () => {

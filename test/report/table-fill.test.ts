@@ -51,6 +51,7 @@ const snapshot = (count: number, max = MAX): HostSnapshot => ({
 });
 
 const row = (over: Partial<NetnsRow>): NetnsRow => ({
+  key: POD_NS + 1,
   inode: POD_NS,
   pid: 812,
   host: false,
@@ -60,10 +61,11 @@ const row = (over: Partial<NetnsRow>): NetnsRow => ({
   podUid: POD,
   ...over,
 });
-const hostRow = (entries: number) => row({ inode: HOST, pid: 1, host: true, ours: true, entries, podUid: null });
+const hostRow = (entries: number) => row({ key: HOST + 1, inode: HOST, pid: 1, host: true, ours: true, entries, podUid: null });
 const census = (rows: NetnsRow[]): NetnsCensus => ({
   namespaces: rows,
-  hostInode: HOST,
+  hostKey: HOST + 1,
+  inodesUnread: 0,
   processes: 40,
   unreadableProcesses: 0,
   vanishedProcesses: 0,

@@ -2,7 +2,9 @@
 // reconciler, status builder and metrics, a policy source and publisher in
 // memory, and a fake clock: for the agent's tests and for the alert tests that
 // feed what it exports to promtool.
+import { Writable } from 'node:stream';
 import { NodeAgent, type NodeAgentOptions } from '../../src/agent/node-agent.js';
+import { WATCH_DEFAULTS } from '../../src/agent/table-watch.js';
 import type { PolicySnapshot, PolicySource } from '../../src/agent/policy-source.js';
 import { readObservedState } from '../../src/kernel/observe.js';
 import { createLogger } from '../../src/logger.js';
@@ -17,13 +19,12 @@ import type { FixtureTree } from './fixture-tree.js';
 
 export const T0 = Date.parse('2026-11-22T04:00:00Z');
 export const INTERVAL_MS = 60_000;
-export const PROBE_MS = 2000;
 export const TIME_WAIT = 'nf_conntrack_tcp_timeout_time_wait';
 export const ESTABLISHED = 'nf_conntrack_tcp_timeout_established';
 
-/** A policy for nodes labelled pool=web with these TCP timeouts. */
-export function policy(name: string, mode: 'Enforce' | 'DryRun', tcp: Record<string, number>) {
-  const spec = { nodeSelector: { matchLabels: { pool: 'web' } }, mode, timeouts: { tcp } };
+/** A policy for nodes labelled pool=web with these TCP timeouts (or another spec besides the selector and mode). */
+export function policy(name: string, mode: 'Enforce' | 'DryRun', tcp: Record<string, number>, other?: object) {
+  const spec = { nodeSelector: { matchLabels: { pool: 'web' } }, mode, ...(other ?? { timeouts: { tcp } }) };
   const r = validatePolicyObjects(
     [{ object: { apiVersion: 'conntrack.io/v1alpha1', kind: 'ConntrackPolicy', metadata: { name, generation: 1 }, spec }, document: 1 }],
     'test',
@@ -32,9 +33,9 @@ export function policy(name: string, mode: 'Enforce' | 'DryRun', tcp: Record<str
   return r.policies[0]!;
 }
 
-/** One policy, TIME_WAIT 120 s (the kernel's) -> 30 s. */
-function webPolicy(mode: 'Enforce' | 'DryRun') {
-  return [policy('web', mode, { timeWaitSeconds: 30 })];
+/** One policy, TIME_WAIT 120 s (the kernel's) -> 30 s, or the spec given. */
+function webPolicy(mode: 'Enforce' | 'DryRun', spec?: object) {
+  return [policy('web', mode, { timeWaitSeconds: 30 }, spec)];
 }
 
 /** A policy source in memory; `known` false is an API server that has not answered and no stored copy. */
@@ -58,6 +59,8 @@ export interface RigOptions {
   known?: boolean;
   forceDryRun?: boolean;
   baselineStore?: MemoryBaselineStore;
+  /** The web policy's spec besides its selector and mode; TIME_WAIT 30 s when not given. */
+  spec?: object;
   /** Other policies than webPolicy(mode). */
   policies?: ReturnType<typeof webPolicy>;
 }
@@ -65,18 +68,19 @@ export interface RigOptions {
 /** An agent on `tree`; every status it publishes is kept, and `nextPublish` waits for the next one. */
 export function rig(tree: FixtureTree, o: RigOptions) {
   const clock = { ms: T0 };
-  const source = new MemoryPolicySource({ policies: o.policies ?? webPolicy(o.mode ?? 'Enforce') });
+  const source = new MemoryPolicySource({ policies: o.policies ?? webPolicy(o.mode ?? 'Enforce', o.spec) });
   source.known = o.known ?? true;
   const baselineStore = o.baselineStore ?? new MemoryBaselineStore();
   const host = fakeHost(tree.kernel, tree.paths, { clock: () => new Date(clock.ms), isRoot: true });
   const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore });
   const published: NodeStatusDoc[] = [];
+  const logged: LogLine[] = [];
   let waiting: ((s: NodeStatusDoc) => void) | null = null;
   const options: NodeAgentOptions = {
     nodeName: 'node-a',
     intervalMs: INTERVAL_MS,
     breakdownIntervalMs: 5 * 60_000,
-    dropProbeMs: PROBE_MS,
+    watch: WATCH_DEFAULTS,
     forceDryRun: o.forceDryRun ?? false,
     serviceCidrs: [],
     podCidrs: [],
@@ -85,7 +89,7 @@ export function rig(tree: FixtureTree, o: RigOptions) {
   const metrics = new AgentMetrics({ version: 'test', processMetrics: false });
   const agent = new NodeAgent(options, {
     host,
-    logger: createLogger('silent', 'node-a'),
+    logger: createLogger('info', 'node-a', new Writable({ write: (line: Buffer, _enc, done) => (logged.push(JSON.parse(String(line)) as LogLine), done()) })),
     policies: source,
     nodeLabels: () => o.labels,
     reconciler,
@@ -98,5 +102,12 @@ export function rig(tree: FixtureTree, o: RigOptions) {
     },
   });
   const nextPublish = () => new Promise<NodeStatusDoc>((resolve) => (waiting = resolve));
-  return { agent, clock, source, metrics, baselineStore, published, nextPublish };
+  return { agent, clock, source, metrics, baselineStore, published, nextPublish, logged };
+}
+
+/** One line the agent logged (pino JSON). */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
 }

@@ -42,6 +42,9 @@ export class FakeKernel implements KernelFiles {
   readonly files = new Map<string, FakeFile>();
   readonly links = new Map<string, string>();
   readonly writes: RecordedWrite[] = [];
+  /** Inodes by path; a file or directory not given one gets its own on first stat, as on a file system. */
+  readonly inodes = new Map<string, number>();
+  private nextInode = 1_000_000;
   private writeFailures = new Map<number, string>();
   private writeCount = 0;
 
@@ -56,6 +59,12 @@ export class FakeKernel implements KernelFiles {
 
   link(path: string, target: string): this {
     this.links.set(path, target);
+    return this;
+  }
+
+  /** Give a file or directory an inode: paths given the same one are one object (e.g. one namespace's /proc/<pid>/net/stat). */
+  setInode(path: string, inode: number): this {
+    this.inodes.set(path, inode);
     return this;
   }
 
@@ -108,6 +117,24 @@ export class FakeKernel implements KernelFiles {
     const t = this.links.get(path);
     if (t === undefined) throw errno(this.files.has(path) ? 'EINVAL' : 'ENOENT', 'readlink', path);
     return t;
+  }
+
+  /** As stat(2): ENOENT once nothing is at the path (an exited process's /proc/<pid>/...). */
+  async inode(path: string): Promise<number> {
+    if (!this.files.has(path) && !this.isDir(path)) throw errno('ENOENT', 'stat', path);
+    let inode = this.inodes.get(path);
+    if (inode === undefined) this.inodes.set(path, (inode = this.nextInode++));
+    return inode;
+  }
+
+  /** As stat(2)'s st_nlink of a directory on most file systems: 2 and one per subdirectory (for /proc: changes as processes come and go). */
+  async linkCount(path: string): Promise<number> {
+    if (this.files.has(path)) return 1;
+    if (!this.isDir(path)) throw errno('ENOENT', 'stat', path);
+    const prefix = `${path}/`;
+    const subdirs = new Set<string>();
+    for (const p of this.files.keys()) if (p.startsWith(prefix) && p.slice(prefix.length).includes('/')) subdirs.add(p.slice(prefix.length).split('/')[0]!);
+    return 2 + subdirs.size;
   }
 
   /** As access(W_OK) does: a refused write, or a file without write bits (the kernel's 0444), is not writable. */

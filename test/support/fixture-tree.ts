@@ -1,12 +1,15 @@
 // Loads a fixture tree (test/fixtures/<name>/, files copied from a real
 // kernel) into a FakeKernel, so the kernel readers run on it exactly as on
-// /proc and /sys. What cannot be copied from /proc — the ns/net symlinks and
+// /proc and /sys. Inodes are the tree's own on disk: where a capture made
+// each pid's `net` a symlink to one directory per network namespace
+// (netns-census), the processes of one namespace share its net/stat inode, as
+// on /proc. What cannot be copied from /proc — the ns/net symlinks and
 // the errors the real kernel gave (EACCES on /proc/1/ns/net on the machine the
 // tree was taken from) — comes from the tree's links.json:
 //   { "proc/self/ns/net": "net:[4026531833]", "proc/1/ns/net": { "error": "EACCES" } }
 // Files at the tree's top level (conntrack-S.txt, ...) are command outputs,
 // not part of /proc or /sys: read them with fixtureText().
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -67,11 +70,22 @@ export interface FixtureTree {
   dir: string;
 }
 
-function walk(dir: string, rel: string, out: Array<[string, string]>): void {
+/** A namespace's net/stat as the capture laid it out: <tree>/netns/<its inode on the real kernel>/stat. */
+const CAPTURED_NET_STAT = /\/netns\/(\d+)\/stat$/;
+
+/**
+ * Files (rel path, content) and every path's inode; symlinks are followed, so
+ * a directory linked from two places is one inode at both: the captured
+ * kernel's own for a namespace's net/stat, the tree's on disk otherwise.
+ */
+function walk(dir: string, rel: string, out: Array<[string, string]>, inodes: Array<[string, number]>): void {
   for (const name of readdirSync(dir)) {
     const abs = join(dir, name);
     const relPath = rel ? `${rel}/${name}` : name;
-    if (statSync(abs).isDirectory()) walk(abs, relPath, out);
+    const st = statSync(abs);
+    const captured = CAPTURED_NET_STAT.exec(realpathSync(abs));
+    inodes.push([relPath, captured ? Number(captured[1]) : st.ino]);
+    if (st.isDirectory()) walk(abs, relPath, out, inodes);
     else out.push([relPath, readFileSync(abs, 'utf8')]);
   }
 }
@@ -81,20 +95,23 @@ const OTHER_NETNS = 'net:[4026539999]';
 
 /**
  * Load test/fixtures/<name>/proc and /sys into a FixtureKernel rooted at the tree's own path.
+ * `links`: another file of the tree's links than links.json (netns-census: links-without-ptrace.json).
  * `live`: the tree stands for this process's own /proc (its self/ns/net is ours), so
  * conntrack-tools answer for it; otherwise it is a copied tree and they are never run.
  */
-export function loadFixtureTree(name: string, options: { live?: boolean } = {}): FixtureTree {
+export function loadFixtureTree(name: string, options: { live?: boolean; links?: string } = {}): FixtureTree {
   const dir = join(FIXTURES_DIR, name);
   const kernel = new FixtureKernel();
   for (const top of ['proc', 'sys']) {
     const files: Array<[string, string]> = [];
+    const inodes: Array<[string, number]> = [];
     try {
-      walk(join(dir, top), top, files);
+      walk(join(dir, top), top, files, inodes);
     } catch {
       continue; // a tree without /sys/module/nf_conntrack may have no sys/ at all
     }
     for (const [rel, content] of files) kernel.set(join(dir, rel), content);
+    for (const [rel, inode] of inodes) kernel.setInode(join(dir, rel), inode);
   }
   // File modes as stat showed them on the real kernel (copies lose them; the kernel makes
   // global keys 0444 outside the initial network namespace).
@@ -104,7 +121,7 @@ export function loadFixtureTree(name: string, options: { live?: boolean } = {}):
     const file = kernel.files.get(join(dir, rel));
     if (file) file.mode = parseInt(mode, 8);
   }
-  const links = JSON.parse(readFileSync(join(dir, 'links.json'), 'utf8')) as Record<string, LinkSpec>;
+  const links = JSON.parse(readFileSync(join(dir, options.links ?? 'links.json'), 'utf8')) as Record<string, LinkSpec>;
   for (const [rel, spec] of Object.entries(links)) {
     if (typeof spec === 'string') kernel.link(join(dir, rel), spec);
     else kernel.failReadLink(join(dir, rel), spec.error);

@@ -1,5 +1,6 @@
 // Tests that drive a namespace's table full lower the global nf_conntrack_max
-// for a few seconds. node's test runner runs test files in parallel, so two such
+// for a few seconds (and tests where the agent sizes the table write the
+// buckets too). node's test runner runs test files in parallel, so two such
 // tests at once would refill under each other, and one could "restore" the
 // other's lowered value, leaving the host at a few thousand entries. A lock
 // directory held from lowering to restoring serialises them across processes;
@@ -48,12 +49,12 @@ export interface GlobalTable {
 }
 
 /**
- * Runs `fn` holding the lock, then puts nf_conntrack_max and the bucket count
- * back as they were, whatever happens and whoever changed them in between
- * (`fn`, or an agent it ran that sized the table). Buckets go back first: the
- * old max then never meets fewer buckets than it had.
+ * Runs `fn` holding the lock, with nf_conntrack_max and the bucket count
+ * saved before and put back after, whatever happens and whoever changed them
+ * in between (`fn`, or an agent it ran that sized the table): for tests and
+ * benches that let the agent (or themselves) write the global table keys.
  */
-export async function withGlobalTableRestored<T>(fn: (before: GlobalTable) => Promise<T>): Promise<T> {
+export async function withGlobalTable<T>(fn: (before: GlobalTable) => Promise<T>): Promise<T> {
   await acquire();
   try {
     const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
@@ -61,10 +62,14 @@ export async function withGlobalTableRestored<T>(fn: (before: GlobalTable) => Pr
     try {
       return await fn({ max: Number(oldMax), buckets: Number(oldBuckets) });
     } finally {
-      try {
-        if ((await readFile(BUCKETS_PATH, 'utf8')).trim() !== oldBuckets) await writeFile(BUCKETS_PATH, oldBuckets);
-      } finally {
-        await writeFile(MAX_PATH, oldMax);
+      // Buckets first when they grow back, max first when they shrink (as the planner orders them); both, whatever failed.
+      const grow = Number(oldBuckets) >= Number((await readFile(BUCKETS_PATH, 'utf8')).trim());
+      const order: Array<[string, string]> = [
+        [BUCKETS_PATH, oldBuckets],
+        [MAX_PATH, oldMax],
+      ];
+      for (const [path, value] of grow ? order : order.reverse()) {
+        await writeFile(path, value).catch((err: unknown) => process.stderr.write(`restoring ${path}: ${String(err)}\n`));
       }
     }
   } finally {
@@ -78,7 +83,7 @@ export async function withGlobalTableRestored<T>(fn: (before: GlobalTable) => Pr
  * value, whatever happens.
  */
 export async function withLoweredMax<T>(fn: (max: number) => Promise<T>, room = 4096): Promise<T> {
-  return withGlobalTableRestored(async () => {
+  return withGlobalTable(async () => {
     const max = room + Number((await readFile(COUNT_PATH, 'utf8')).trim());
     await writeFile(MAX_PATH, String(max));
     return fn(max);

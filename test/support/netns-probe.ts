@@ -19,6 +19,8 @@ export function withoutTableFile(files: KernelFiles, paths: HostPaths): KernelFi
     write: (p, d) => files.write(p, d),
     list: (d) => files.list(d),
     readLink: (p) => files.readLink(p),
+    inode: (p) => files.inode(p),
+    linkCount: (p) => files.linkCount(p),
     canWrite: (p) => files.canWrite(p),
     mode: (p) => files.mode(p),
     stream: (p) => {

@@ -98,24 +98,49 @@ export function makeTimeWait(ns: string, n: number, ipv6 = false): Promise<Recor
   return traffic(ns, [ipv6 ? 'tcp6-timewait' : 'tcp-timewait', String(n)], 60_000);
 }
 
-/** n open TCP connections (ESTABLISHED entries) until close() or maxSeconds. */
-export async function holdEstablished(ns: string, n: number, maxSeconds = 60): Promise<{ close: () => Promise<void> }> {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...TSX_LOADER, TRAFFIC_SCRIPT, 'hold', String(n), String(maxSeconds)], {
+/** A traffic.ts mode that holds what it opened until close(): started once it says "ready" (with what follows on that line). */
+export interface HeldTraffic {
+  /** What followed "ready" on its line (serve: the port). */
+  ready: string;
+  /** Let go (stdin closed) and wait for its result line. */
+  close: () => Promise<Record<string, unknown>>;
+}
+
+/**
+ * Start a traffic.ts mode in the namespace; resolves at its first line: "ready"
+ * (hold), {"port":N} (serve-tcp, serve-udp: ready is the port) or
+ * {"startedAtMs":N} (tcp-ramp, tcp-burst, udp-ramp: the first flow is out).
+ */
+export async function holdTraffic(ns: string, args: string[]): Promise<HeldTraffic> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...TSX_LOADER, TRAFFIC_SCRIPT, ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  let last = '';
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const lines = createInterface({ input: child.stdout });
-  const ready = await new Promise<boolean>((resolve) => {
-    lines.on('line', (l) => l === 'ready' && resolve(true));
-    child.on('close', () => resolve(false));
+  const ready = await new Promise<string | null>((resolve) => {
+    lines.on('line', (l) => {
+      last = l;
+      if (l === 'ready') resolve('');
+      else if (l.startsWith('{')) resolve(String((JSON.parse(l) as { port?: number }).port ?? ''));
+    });
+    child.on('close', () => resolve(null));
   });
-  if (!ready) throw new Error(`hold ${n} connections in ${ns}: traffic script exited before ready`);
+  if (ready === null) throw new Error(`${args.join(' ')} in ${ns}: traffic script exited before ready`);
   return {
+    ready,
     close: async () => {
       child.stdin.end();
       await exited;
+      return JSON.parse(last || '{}') as Record<string, unknown>;
     },
   };
+}
+
+/** n open TCP connections (ESTABLISHED entries) until close() or maxSeconds. */
+export async function holdEstablished(ns: string, n: number, maxSeconds = 60): Promise<{ close: () => Promise<void> }> {
+  const held = await holdTraffic(ns, ['hold', String(n), String(maxSeconds)]);
+  return { close: async () => void (await held.close()) };
 }
 
 // Runs inside the namespace: a server on each port, `count` sequential

@@ -140,14 +140,7 @@ async function hold(count: number, seconds: number): Promise<object> {
   const clients: Socket[] = [];
   for (let i = 0; i < count; i++) clients.push(await connectOnce('127.0.0.1', server.port));
   process.stdout.write('ready\n');
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, Math.min(seconds * 1000, DEADLINE_MS));
-    process.stdin.on('end', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    process.stdin.resume();
-  });
+  await heldFor(seconds);
   for (const s of [...clients, ...accepted]) s.destroy();
   server.close();
   return { mode: 'hold', held: count };

@@ -148,11 +148,6 @@ capabilities:
     # iptables-legacy opens a raw socket (libiptc) to read and write rules.
     - NET_RAW
     {{- end }}
-    {{- if .Values.agent.namespaceCensus }}
-    # Reading /host/proc/<pid>/ns/net of other processes (ptrace read
-    # access): which network namespace each pod is in.
-    - SYS_PTRACE
-    {{- end }}
 {{- end -}}
 
 {{/*

@@ -53,6 +53,24 @@ export const AutoSize = z
     targetUsagePercent: z.number().int().min(10).max(90).default(50).describe('Size max so that the observed entry count is at most this share of it.'),
     minMax: z.number().int().min(1024).optional().describe('Floor for the computed nf_conntrack_max.'),
     maxMax: z.number().int().min(1024).optional().describe('Ceiling for the computed nf_conntrack_max.'),
+    growAheadSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(120)
+      .default(60)
+      .describe(
+        "Act this far ahead of a full table: when the agent's forecast says a namespace is full within this many seconds (the FillingUp horizon too), max grows at once to hold the forecast count this far ahead at the target usage. At most 120: a trend is trusted no further than three times the forecast's longest window (40 s).",
+      ),
+    shrinkAfterSeconds: z
+      .number()
+      .int()
+      .min(300)
+      .max(604800)
+      .optional()
+      .describe(
+        'Give back after a surge: once the table has been calm this long (no namespace filling up or dropping, the fullest needing under a quarter of max at the target usage), max halves, and again after as long, never below minMax nor below what the fullest namespace needs; buckets follow. Absent: max only grows.',
+      ),
   })
   .strict()
   .describe('Size the table from the node: its RAM, the kernel slab object size, and the observed table pressure.');

@@ -286,7 +286,10 @@ export const WithheldNotrackRule = z
 
 export const NetnsRow = z
   .strictObject({
-    inode: Count.describe('The namespace\'s inode, as `readlink /proc/<pid>/ns/net` and the kernel\'s "table full in netns N" name it.'),
+    inode: Count.optional().describe(
+      'The namespace\'s inode, as `readlink /proc/<pid>/ns/net`, lsns and the kernel\'s "table full in netns N" name it; absent where reading that link was refused (it needs ptrace rights over the process).',
+    ),
+    pid: Count.optional().describe('A process in the namespace: `nsenter -t <pid> -n` enters it.'),
     entries: Count.optional().describe('Its own entry count, checked against the global nf_conntrack_max.'),
     usagePercent: NonNegative.optional().describe('entries / nf_conntrack_max, in %.'),
     drop: Count.optional().describe('Packets of new connections dropped in it since it was created.'),
