@@ -8,7 +8,7 @@ import { readNetnsCensus, type NetnsCensus, type NetnsRow } from '../kernel/netn
 import { netnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
-import { namespaceCounts, nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
+import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
 import { guardrailCidrs, nodeCidrs, type DiscoveredCidrs, type NodeCidrs } from '../policy/cluster-cidrs.js';
 import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
@@ -117,7 +117,7 @@ export class AgentPass {
     this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock().getTime() / 1000);
     const reported =
       snapshot && cidrs ? await this.report(snapshot, cidrs, census, view, outcome, policyInput.error, prev, pressureResponse) : { state: prev, status: null };
-    if (census) watch?.rebase(census, this.watchSettings(outcome));
+    if (census) watch?.rebase(census, this.watchSettings(outcome, pressureResponse));
     const state: AgentState = {
       ...reported.state,
       lastPassDrops: drops ?? prev.lastPassDrops,
@@ -155,10 +155,10 @@ export class AgentPass {
     );
     if (effective.selected.length === 0) {
       const outcome = await this.noPolicy();
-      return { outcome, wouldChange: lastWouldChange, pressureResponse: await this.pressureResponse(prev.pressureResponse, snapshot, census, effective) };
+      return { outcome, wouldChange: lastWouldChange, pressureResponse: await this.pressureResponse(prev.pressureResponse, snapshot, effective) };
     }
     logProblems(log, effective);
-    const pressureResponse = await this.pressureResponse(prev.pressureResponse, snapshot, census, effective);
+    const pressureResponse = await this.pressureResponse(prev.pressureResponse, snapshot, effective);
     const { result, pending } = await this.enforceAndPlan(effective, pressureResponse);
     const policyLog = log.child({ policy: effective.selected.join(',') });
     let wouldChange = lastWouldChange;
@@ -182,16 +182,11 @@ export class AgentPass {
 
   /**
    * Whether the policy's pressure response is in force now, from the usage of
-   * the fullest namespace (timeouts are global: they relieve every namespace);
-   * logged when it starts and ends.
+   * our own namespace: timeouts are per namespace, so ours are the only ones
+   * it lowers; logged when it starts and ends.
    */
-  private async pressureResponse(
-    prev: PressureResponseState,
-    snapshot: HostSnapshot,
-    census: NetnsCensus | null,
-    effective: EffectivePolicy,
-  ): Promise<PressureResponseState> {
-    const usage = usagePercent(namespaceCounts(snapshot, census).fullest, snapshot.table.max);
+  private async pressureResponse(prev: PressureResponseState, snapshot: HostSnapshot, effective: EffectivePolicy): Promise<PressureResponseState> {
+    const usage = usagePercent(snapshot.table.count, snapshot.table.max);
     const response = effective.pressureResponse && {
       spec: effective.pressureResponse.spec,
       enforced: !this.opts.forceDryRun && effective.pressureResponse.mode === 'Enforce',
@@ -245,8 +240,8 @@ export class AgentPass {
     return { result, pending: planOf((await reconciler.reconcile(desired, 'DryRun')).plan, keys) };
   }
 
-  /** What the watch judges by until the next pass: the policy's horizon and warning threshold, and whether autoSize may still grow max. */
-  private watchSettings(outcome: PassOutcome): WatchSettings {
+  /** What the watch judges by until the next pass: the policy's horizon and warning threshold, whether autoSize may still grow max, and the pressure response. */
+  private watchSettings(outcome: PassOutcome, pressureResponse: PressureResponseState): WatchSettings {
     const effective = 'effective' in outcome ? outcome.effective : undefined;
     const auto = effective?.autoSize;
     const enforced = effective?.enforced.sysctls[MAX_SYSCTL] !== undefined;
@@ -254,6 +249,7 @@ export class AgentPass {
       horizonSeconds: effective?.growAheadSeconds ?? DEFAULT_GROW_AHEAD_SECONDS,
       warningPercent: (effective?.pressure ?? DEFAULT_PRESSURE).warningPercent,
       canGrow: !this.opts.forceDryRun && enforced && auto !== undefined && auto.max < auto.ceiling,
+      pressureResponse,
     };
   }
 

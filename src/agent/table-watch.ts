@@ -17,6 +17,7 @@ import type { NetnsCensus } from '../kernel/netns-census.js';
 import { lookForNewPids, readNetnsSample, readOwnSample, readSlabActive, type NetnsSample } from '../kernel/netns-sample.js';
 import type { WatchView } from '../report/forecast.js';
 import { hotKeys, latest, observe, watched, watchView, type WatchedNetns } from './watch-state.js';
+import { pressureResponseDue, type PressureResponseState } from '../policy/pressure-response.js';
 
 export interface TableWatchOptions {
   /** How often the hot namespaces are read (about a second). */
@@ -45,9 +46,11 @@ export interface WatchSettings {
   warningPercent: number;
   /** autoSize could grow max now (enforced, below its ceiling): a forecast "full soon" is worth a pass. */
   canGrow: boolean;
+  /** The policy's pressure response as the last pass left it: a pass when our own namespace crosses its start or stop threshold. */
+  pressureResponse?: PressureResponseState;
 }
 
-export type WatchTrigger = 'drops' | 'filling-up' | 'forecast' | 'new-namespace';
+export type WatchTrigger = 'drops' | 'filling-up' | 'forecast' | 'new-namespace' | 'pressure-response';
 
 /**
  * About once a second; every namespace whenever the slab says so (or every
@@ -64,7 +67,7 @@ export const WATCH_DEFAULTS: TableWatchOptions = { tickMs: 1000, sweepMs: 30_000
  */
 const UNEXPLAINED_GROWTH_SHARE_OF_MAX = 0.005;
 
-/** A pass for a forecast alone at most this often: one that could not grow need not be asked again at once. */
+/** A pass for a forecast (or a pressure response) alone at most this often: one that could not act need not be asked again at once. */
 const FORECAST_RETRIGGER_MS = 5000;
 
 export class TableWatch {
@@ -79,6 +82,7 @@ export class TableWatch {
   private atMs = 0;
   private lastSweepMs = -Infinity;
   private lastForecastTriggerMs = -Infinity;
+  private lastResponseTriggerMs = -Infinity;
   private lastCommandMs = -Infinity;
   private lastListMs = -Infinity;
   private lastProcesses: number | null = null;
@@ -124,6 +128,7 @@ export class TableWatch {
     this.namespaces = next;
     this.settings = settings;
     this.hot = null;
+    this.lastResponseTriggerMs = -Infinity; // a pass has judged the response since: the next crossing is news
     if (this.addUnknown()) this.onTrigger(['new-namespace']);
   }
 
@@ -185,7 +190,22 @@ export class TableWatch {
     this.atMs = now;
     if (soon && settings.canGrow && now - this.lastForecastTriggerMs >= FORECAST_RETRIGGER_MS) why.add('forecast');
     if (why.has('forecast') || why.has('filling-up')) this.lastForecastTriggerMs = now;
+    if (
+      now - this.lastResponseTriggerMs >= FORECAST_RETRIGGER_MS &&
+      settings.pressureResponse &&
+      pressureResponseDue(settings.pressureResponse, this.ownPercent())
+    ) {
+      why.add('pressure-response');
+      this.lastResponseTriggerMs = now;
+    }
     if (why.size) this.onTrigger([...why]);
+  }
+
+  /** Our own namespace's usage of max, in % (the timeouts a pressure response lowers are ours only); null before a sample or without max. */
+  private ownPercent(): number | null {
+    const ours = [...this.namespaces.values()].find((ns) => ns.via === 'self');
+    const count = ours ? latest(ours) : null;
+    return this.max && count !== null ? (count * 100) / this.max : null;
   }
 
   /**

@@ -30,7 +30,7 @@ export interface PressureResponseState {
 export const NO_PRESSURE_RESPONSE: PressureResponseState = { active: false, sinceMs: null, thresholds: null, timeouts: {}, enforced: false };
 
 export interface PressureResponseInputs {
-  /** count / max x 100 of the agent's own namespace; null when either could not be read. */
+  /** count / max x 100 of the agent's own namespace (timeouts are per namespace: it lowers only ours); null when either could not be read. */
   usagePercent: number | null;
   /** The response of the effective policy, and whether this pass writes it (Enforce, and its policy enforces); undefined when no policy sets one. */
   response?: { spec: PressureResponseSpec; enforced: boolean };

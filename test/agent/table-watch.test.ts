@@ -187,3 +187,30 @@ test('the slab growing more than the namespaces read every tick explain: every n
   await r.tick();
   assert.equal(readsOfA(), 2, 'and now every tick: projected nearest to full');
 });
+
+test("our namespace crossing the pressure response's start, then its stop threshold, asks for a pass each time; a pod's does not", async () => {
+  const r = await rig();
+  const thresholds = { startPercent: 80, stopPercent: 60 };
+  const inactive = { active: false, sinceMs: null, thresholds, timeouts: {}, enforced: true };
+  r.watch.rebase(r.census, { ...SETTINGS, pressureResponse: inactive });
+  await r.tick();
+  // A pod's namespace at 90% asks nothing (its timeouts are its own); ours at 79% of 8,192 neither; at 80% (6,554) it asks.
+  r.t.kernel.set(r.t.paths.statFile('30618'), statFileWith(7373));
+  r.t.kernel.set(r.t.paths.statFile('self'), statFileWith(6471));
+  await r.tick();
+  assert.equal(r.triggers.length, 0, 'below the start, and a pod namespace above it');
+  r.t.kernel.set(r.t.paths.statFile('self'), statFileWith(6554));
+  await r.tick();
+  assert.deepEqual(r.triggers, [{ atS: 3, why: ['pressure-response'] }]);
+  // The pass started it; below 60% (4,915) it asks again to end it, not before.
+  r.watch.rebase(r.census, { ...SETTINGS, pressureResponse: { ...inactive, active: true, timeouts: { nf_conntrack_tcp_timeout_time_wait: 10 } } });
+  r.t.kernel.set(r.t.paths.statFile('self'), statFileWith(5000));
+  await r.tick();
+  r.t.kernel.set(r.t.paths.statFile('self'), statFileWith(4900));
+  for (let s = 0; s < 6; s++) await r.tick();
+  assert.deepEqual(
+    r.triggers.map((x) => x.atS),
+    [3, 5, 10],
+    'at 4,900 (59.8%): at once, then at most every 5 s while no pass ends it',
+  );
+});
