@@ -427,7 +427,7 @@ function logTableSize(log: Logger, e: EffectivePolicy, applied: Action[], seen: 
       {
         from: grew.from,
         to: grew.to,
-        forecast: { ratePerSecond: Math.round(ratePerSecond), secondsToFull, level: Math.round(level), growAheadSeconds: e.growAheadSeconds },
+        forecast: { ratePerSecond: Math.round(ratePerSecond), secondsToFull, entriesNow: Math.round(level), growAheadSeconds: e.growAheadSeconds },
         namespace: { ...ns(view.focus.ns), entries: view.focus.entries },
       },
       'growing nf_conntrack_max ahead of a full table',

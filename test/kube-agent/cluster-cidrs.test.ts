@@ -3,7 +3,7 @@
 // API server and on a real kube-apiserver alike, with the chart's ClusterRole: the
 // ClusterCidrsKnown condition says which ranges and from where, a ServiceCIDR added
 // later reaches the guardrail at once, and a node without pod ranges refuses the
-// rules that depend on them (and says which) while a loopback rule still passes.
+// rules that depend on them (and says which) while a rule for node-local destinations still passes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentProcess } from '../../src/cli/agent.js';
@@ -19,7 +19,7 @@ const POLICY = {
     nodeSelector: { matchLabels: { role: 'edge' } },
     timeouts: { tcp: { timeWaitSeconds: 30 } },
     notrack: [
-      { name: 'loopback', interface: 'lo' },
+      { name: 'loopback', interface: 'lo', destinations: ['127.0.0.0/8'] },
       { name: 'web', protocol: 'tcp', ports: [443], direction: 'inbound', destinations: ['203.0.113.10/32'] },
       { name: 'late', protocol: 'tcp', ports: [8443], direction: 'inbound', destinations: ['10.96.0.10/32'] },
     ],
