@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,19 @@ function refusedOnHostToo(path: string): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EACCES';
   }
+}
+
+/** The network namespaces with a process, as root on the host sees them: the inode of each pid's net/stat (one per namespace). */
+function namespacesOnHost(): Set<number> {
+  const keys = new Set<number>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      keys.add(statSync(`/proc/${pid}/net/stat`).ino);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return keys;
 }
 
 function skipReason(): string | undefined {
@@ -440,8 +453,11 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
 
       await t.test("doctor --json reads the namespace's own table through /host/proc", async () => {
         await execInOk(ns, 'sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_udp_timeout=123']);
+        const before = namespacesOnHost();
         const out = await podman(['run', '--rm', ...pod.options, TAG, 'doctor', '--json', ...rootFlags(pod).filter((f) => !f.startsWith('--state-dir'))]);
+        const after = namespacesOnHost();
         const doctor = JSON.parse(out) as {
+          nodeWide: { namespaces: number; namespacesUnread: number; processesUnread: number } | null;
           kernel: { netnsInode: number; hostNetworkNamespace: boolean };
           table: { count: number };
           timeouts: Array<{ key: string; seconds: number }>;
@@ -450,6 +466,13 @@ test('the image, run as the DaemonSet runs it', { skip: skipReason(), timeout: 2
         assert.equal(doctor.kernel.netnsInode, statSync(`/run/netns/${ns}`).ino, "the test namespace's inode");
         assert.equal(doctor.kernel.hostNetworkNamespace, false);
         assert.equal(doctor.timeouts.find((x) => x.key === 'nf_conntrack_udp_timeout')?.seconds, 123);
+        // Without SYS_PTRACE the census still counts every namespace: at least those that lived through the run
+        // (others come and go on a busy machine), none left unread.
+        const lived = [...before].filter((k) => after.has(k)).length;
+        const w = doctor.nodeWide!;
+        assert.deepEqual([w.namespacesUnread, w.processesUnread], [0, 0], JSON.stringify(w));
+        assert.ok(w.namespaces >= lived && w.namespaces <= before.size + after.size, `${w.namespaces} namespaces; ${lived} lived through the run`);
+        t.diagnostic(`census in the pod: ${w.namespaces} namespaces (root on the host: ${before.size} before, ${after.size} after)`);
         // With the pod's capabilities, doctor reads all that root on the host can: the only
         // refusals allowed are namespace links the host's root is refused too (here pid 1,
         // the sandbox's own init, refuses everyone).
