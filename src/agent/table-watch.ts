@@ -172,12 +172,15 @@ export class TableWatch {
       const figures = await this.read(ns, now);
       if (figures === null) return;
       const o = observe(ns, now, figures, this.max, settings.horizonSeconds);
-      this.namespaces.set(ns.ref.key, o.ns);
+      const toFull = o.ns.forecast?.secondsToFull;
+      const fullSoon = toFull !== null && toFull !== undefined && toFull <= settings.horizonSeconds;
+      // Where autoSize will grow on this forecast, FillingUp is on at once: the pass that acts on it says why.
+      const acting = fullSoon && settings.canGrow && !o.ns.filling.filling;
+      this.namespaces.set(ns.ref.key, acting ? { ...o.ns, filling: { filling: true, streak: 0 } } : o.ns);
       watchedGrowth += (latest(o.ns) ?? 0) - (latest(ns) ?? latest(o.ns) ?? 0);
       if (o.dropsRose) why.add('drops');
-      if (o.turnedFilling) why.add('filling-up');
-      const toFull = o.ns.forecast?.secondsToFull;
-      if (toFull !== null && toFull !== undefined && toFull <= settings.horizonSeconds) soon = true;
+      if (o.turnedFilling || acting) why.add('filling-up');
+      if (fullSoon) soon = true;
     };
     for (const ns of all) if (hot.has(ns.ref.key)) await sample(ns);
     const slab = await this.slabSaysSweep(now, watchedGrowth);

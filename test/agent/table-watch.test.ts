@@ -105,6 +105,7 @@ test('a process in a namespace no census has seen: watched from the next tick, a
 });
 
 test('a pod namespace ramping at 500/s towards 8,192: FillingUp turns on and, where autoSize can grow, a forecast asks for a pass, at most every 5 s', async () => {
+  const fillingAt: Record<string, number> = {};
   for (const canGrow of [false, true]) {
     const r = await rig();
     r.watch.rebase(r.census, { ...SETTINGS, canGrow });
@@ -119,6 +120,7 @@ test('a pod namespace ramping at 500/s towards 8,192: FillingUp turns on and, wh
     assert.ok(Math.abs(v.focus!.forecast!.secondsToFull! - 2.37) < 0.05, `${v.focus!.forecast!.secondsToFull}`);
     const when = (why: WatchTrigger) => r.triggers.filter((x) => x.why.includes(why)).map((x) => x.atS);
     assert.equal(when('filling-up').length, 1, 'FillingUp turns on once');
+    fillingAt[String(canGrow)] = when('filling-up')[0]!;
     const forecasts = when('forecast');
     if (!canGrow) assert.deepEqual(forecasts, [], 'autoSize could not grow: the forecast alone asks nothing');
     else {
@@ -127,8 +129,11 @@ test('a pod namespace ramping at 500/s towards 8,192: FillingUp turns on and, wh
         forecasts.every((t, i) => i === 0 || t - forecasts[i - 1]! >= 5),
         `${forecasts}`,
       );
+      assert.equal(forecasts[0], fillingAt.true, 'the pass that acts on the forecast has FillingUp on');
     }
   }
+  // Without autoSize FillingUp waits for a second sample within the horizon; with it, the first one that autoSize acts on.
+  assert.equal(fillingAt.false! - fillingAt.true!, 1, JSON.stringify(fillingAt));
 });
 
 test('without the slab (not root), every namespace is read every sweepMs; between sweeps, the hot ones (ours, the host, the nearest to full)', async () => {
