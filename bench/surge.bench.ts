@@ -49,12 +49,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseStatFile } from '../src/kernel/stats.js';
 import type { NodeStatusDoc } from '../src/api/v1alpha1/status.js';
-import { startAgent, type RunningAgent } from '../test/cli/cli-support.js';
+import { standaloneArgs, startAgent, type RunningAgent } from '../test/cli/cli-support.js';
 import { withGlobalTable } from '../test/support/lowered-max.js';
 import { execInOk, realKernelSkipReason, withNetns } from '../test/support/netns.js';
 import { sleeperIn } from '../test/support/netns-process.js';
 import { RealCommandRunner } from '../src/kernel/command-runner.js';
-import { agentSpecs, prepareAgents, ROOT, type AgentUnderTest } from './support/agents.js';
+import { agentSpecs, autoSizePolicy, BEFORE_REV, prepareAgents, ROOT, type AgentUnderTest } from './support/agents.js';
 import { Interrupt } from './support/interrupt.js';
 import { spreadText } from './support/spread.js';
 
@@ -65,15 +65,7 @@ const RATE = 500;
 const RAMP_SECONDS = 36;
 const GRACE_SECONDS = 8;
 const SAMPLE_MS = 100;
-/** The last tree landed before the watch (issue #20): "the agent as it was". */
-const BEFORE_REV = 'dcb3546';
-const POLICY = `apiVersion: conntrack.io/v1alpha1
-kind: ConntrackPolicy
-metadata: {name: surge}
-spec:
-  table:
-    autoSize: {memoryBudgetPercent: 2, targetUsagePercent: 50, minMax: ${MAX}}
-`;
+const POLICY = autoSizePolicy('surge', MAX);
 const HOST_TABLE = 'ctop_bench_surge';
 
 type Where = 'pod' | 'host';
@@ -243,20 +235,7 @@ async function startAgentFor(agent: AgentUnderTest, dir: string): Promise<{ runn
   const statusFile = join(dir, 'status.json');
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
   const running = startAgent(
-    [
-      '--policy-file',
-      join(dir, 'policy.yaml'),
-      '--status-file',
-      statusFile,
-      '--state-dir',
-      join(dir, 'state'),
-      '--node-name',
-      'surge-bench',
-      '--notrack-backend',
-      'nftables',
-      '--metrics-addr',
-      '127.0.0.1:0',
-    ],
+    [...standaloneArgs(dir), '--node-name', 'surge-bench', '--notrack-backend', 'nftables', '--metrics-addr', '127.0.0.1:0'],
     [],
     agent.cli,
   );

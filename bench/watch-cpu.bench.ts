@@ -15,22 +15,15 @@ import { readFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeStatusDoc } from '../src/api/v1alpha1/status.js';
-import { startAgent } from '../test/cli/cli-support.js';
+import { standaloneArgs, startAgent } from '../test/cli/cli-support.js';
 import { realKernelSkipReason } from '../test/support/netns.js';
-import { agentSpecs, prepareAgents, ROOT, type AgentUnderTest } from './support/agents.js';
+import { agentSpecs, autoSizePolicy, BEFORE_REV, prepareAgents, ROOT, type AgentUnderTest } from './support/agents.js';
 import { Interrupt } from './support/interrupt.js';
 
 const NAMESPACES = 500;
 const IDLE_SECONDS = 60;
 const SETTLE_MS = 5000;
-const BEFORE_REV = 'dcb3546';
-const POLICY = `apiVersion: conntrack.io/v1alpha1
-kind: ConntrackPolicy
-metadata: {name: idle}
-spec:
-  table:
-    autoSize: {memoryBudgetPercent: 2, targetUsagePercent: 50, minMax: 8192}
-`;
+const POLICY = autoSizePolicy('idle', 8192);
 
 const interrupt = new Interrupt();
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -67,21 +60,7 @@ async function idleCpu(agent: AgentUnderTest): Promise<{ own: number; children: 
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
   const statusFile = join(dir, 'status.json');
   const running = startAgent(
-    [
-      '--policy-file',
-      join(dir, 'policy.yaml'),
-      '--status-file',
-      statusFile,
-      '--state-dir',
-      join(dir, 'state'),
-      '--dry-run',
-      '--node-name',
-      'watch-cpu-bench',
-      '--notrack-backend',
-      'nftables',
-      '--metrics-addr',
-      '127.0.0.1:0',
-    ],
+    [...standaloneArgs(dir), '--dry-run', '--node-name', 'watch-cpu-bench', '--notrack-backend', 'nftables', '--metrics-addr', '127.0.0.1:0'],
     [],
     agent.cli,
   );

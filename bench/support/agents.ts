@@ -14,6 +14,20 @@ import type { CliCommand } from '../../test/cli/cli-support.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** The last tree landed before the table watch (issue #20): "the agent as it was". */
+export const BEFORE_REV = 'dcb3546';
+
+/** The policy the surge and watch benches run: autoSize as issue #20 measured it (2% of RAM, 50% target, floor `minMax`). */
+export function autoSizePolicy(name: string, minMax: number): string {
+  return `apiVersion: conntrack.io/v1alpha1
+kind: ConntrackPolicy
+metadata: {name: ${name}}
+spec:
+  table:
+    autoSize: {memoryBudgetPercent: 2, targetUsagePercent: 50, minMax: ${minMax}}
+`;
+}
+
 export interface AgentUnderTest {
   name: string;
   /** What it is, for the printed header. */

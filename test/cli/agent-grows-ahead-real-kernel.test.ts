@@ -18,7 +18,7 @@ import { holdTraffic, realKernelSkipReason, withNetns } from '../support/netns.j
 import { sleeperIn } from '../support/netns-process.js';
 import { until } from '../support/until.js';
 import { withGlobalTable } from '../support/lowered-max.js';
-import { startAgent, type RunningAgent } from './cli-support.js';
+import { standaloneArgs, startAgent, type RunningAgent } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl']);
 const MAX_PATH = '/proc/sys/net/netfilter/nf_conntrack_max';
@@ -78,16 +78,7 @@ async function withAgentAndPod(tag: string, metricsPort: number, fn: (pod: { ns:
         await writeFile(MAX_PATH, String(TABLE));
         const s = await sleeperIn(ns);
         sleeper = s.child;
-        agent = startAgent([
-          '--policy-file',
-          join(dir, 'policy.yaml'),
-          '--status-file',
-          join(dir, 'status.json'),
-          '--state-dir',
-          join(dir, 'state'),
-          '--metrics-addr',
-          `127.0.0.1:${metricsPort}`,
-        ]);
+        agent = startAgent([...standaloneArgs(dir), '--metrics-addr', `127.0.0.1:${metricsPort}`]);
         const running = agent;
         await until(
           'the agent has applied the policy',

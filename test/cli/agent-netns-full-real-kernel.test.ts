@@ -16,7 +16,7 @@ import { execInOk, realKernelSkipReason, setNetnsSysctl, withNetns } from '../su
 import { sleeperIn } from '../support/netns-process.js';
 import { until } from '../support/until.js';
 import { withLoweredMax } from '../support/lowered-max.js';
-import { startAgent, type RunningAgent } from './cli-support.js';
+import { standaloneArgs, startAgent, type RunningAgent } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl']);
 const FILL = fileURLToPath(new URL('../kube-e2e/fill-table.ts', import.meta.url));
@@ -51,19 +51,7 @@ test(
         sleeper = s.child;
         await setNetnsSysctl(ns, 'nf_conntrack_tcp_timeout_time_wait', 600);
         // In the host's namespace: it sees the test namespace through the census.
-        agent = startAgent([
-          '--policy-file',
-          join(dir, 'policy.yaml'),
-          '--status-file',
-          statusFile,
-          '--state-dir',
-          join(dir, 'state'),
-          '--interval',
-          '1s',
-          '--dry-run',
-          '--metrics-addr',
-          '127.0.0.1:19813',
-        ]);
+        agent = startAgent([...standaloneArgs(dir), '--interval', '1s', '--dry-run', '--metrics-addr', '127.0.0.1:19813']);
         // A first pass records every namespace's drop counter (ours among them: it has a process already).
         const before = await until(
           'the agent reports the namespaces',

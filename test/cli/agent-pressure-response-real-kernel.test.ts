@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { execInOk, makeUdpFlows, realKernelSkipReason, setNetnsSysctl, withNetns } from '../support/netns.js';
 import { until } from '../support/until.js';
-import { startAgent, type RunningAgent } from './cli-support.js';
+import { standaloneArgs, startAgent, type RunningAgent } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl']);
 const TW = 'nf_conntrack_tcp_timeout_time_wait';
@@ -55,20 +55,7 @@ test(
         await setNetnsSysctl(ns, 'nf_conntrack_udp_timeout', 300);
         await writeFile(join(dir, 'policy.yaml'), POLICY);
         agent = startAgent(
-          [
-            '--policy-file',
-            join(dir, 'policy.yaml'),
-            '--status-file',
-            statusFile,
-            '--state-dir',
-            join(dir, 'state'),
-            '--interval',
-            '1s',
-            '--notrack-backend',
-            'nftables',
-            '--metrics-addr',
-            '127.0.0.1:0',
-          ],
+          [...standaloneArgs(dir), '--interval', '1s', '--notrack-backend', 'nftables', '--metrics-addr', '127.0.0.1:0'],
           ['ip', 'netns', 'exec', ns],
         );
         const running: RunningAgent = agent;

@@ -62,6 +62,11 @@ export function startAgent(args: string[], prefix: string[] = [], cli?: CliComma
   return { child, log: () => log, exited };
 }
 
+/** The standalone agent's files in `dir` (policy.yaml, status.json, state/), as its flags. */
+export function standaloneArgs(dir: string): string[] {
+  return ['--policy-file', join(dir, 'policy.yaml'), '--status-file', join(dir, 'status.json'), '--state-dir', join(dir, 'state')];
+}
+
 /** A private copy of a fixture tree (proc/ and sys/ under it), removed by the returned cleanup. */
 export async function fixtureCopy(name: string): Promise<{ dir: string; procRoot: string; sysRoot: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `ctop-${name}-`));

@@ -36,9 +36,36 @@ async function acquire(): Promise<void> {
     }
     const holder = Number(await readFile(join(LOCK, 'pid'), 'utf8').catch(() => ''));
     // No pid yet: the holder is between mkdir and writeFile; wait like for a live one.
-    if (holder > 0 && !alive(holder)) await rm(LOCK, { recursive: true, force: true });
+    if (holder > 0 && !alive(holder)) await takeOverFromDead();
     else if (Date.now() > deadline) throw new Error(`${LOCK}: still held by pid ${holder || '?'} after ${WAIT_MS / 1000} s`);
     else await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * A holder that died (killed, or no chance to run its finally) may have left
+ * the table as it lowered it: put back what it recorded before, so that the
+ * next holder does not take a lowered table for the machine's own.
+ */
+async function takeOverFromDead(): Promise<void> {
+  const recorded = await readFile(join(LOCK, 'original'), 'utf8').catch(() => null);
+  if (recorded !== null) {
+    const { max, buckets } = JSON.parse(recorded) as { max: string; buckets: string };
+    await restoreTable(max, buckets);
+    process.stderr.write(`global-max lock: its holder died; nf_conntrack_max ${max} and buckets ${buckets} put back\n`);
+  }
+  await rm(LOCK, { recursive: true, force: true });
+}
+
+/** Buckets first when they grow back, max first when they shrink (as the planner orders them); both, whatever failed. */
+async function restoreTable(oldMax: string, oldBuckets: string): Promise<void> {
+  const grow = Number(oldBuckets) >= Number((await readFile(BUCKETS_PATH, 'utf8')).trim());
+  const order: Array<[string, string]> = [
+    [BUCKETS_PATH, oldBuckets],
+    [MAX_PATH, oldMax],
+  ];
+  for (const [path, value] of grow ? order : order.reverse()) {
+    await writeFile(path, value).catch((err: unknown) => process.stderr.write(`restoring ${path}: ${String(err)}\n`));
   }
 }
 
@@ -59,18 +86,11 @@ export async function withGlobalTable<T>(fn: (before: GlobalTable) => Promise<T>
   try {
     const oldMax = (await readFile(MAX_PATH, 'utf8')).trim();
     const oldBuckets = (await readFile(BUCKETS_PATH, 'utf8')).trim();
+    await writeFile(join(LOCK, 'original'), JSON.stringify({ max: oldMax, buckets: oldBuckets }));
     try {
       return await fn({ max: Number(oldMax), buckets: Number(oldBuckets) });
     } finally {
-      // Buckets first when they grow back, max first when they shrink (as the planner orders them); both, whatever failed.
-      const grow = Number(oldBuckets) >= Number((await readFile(BUCKETS_PATH, 'utf8')).trim());
-      const order: Array<[string, string]> = [
-        [BUCKETS_PATH, oldBuckets],
-        [MAX_PATH, oldMax],
-      ];
-      for (const [path, value] of grow ? order : order.reverse()) {
-        await writeFile(path, value).catch((err: unknown) => process.stderr.write(`restoring ${path}: ${String(err)}\n`));
-      }
+      await restoreTable(oldMax, oldBuckets);
     }
   } finally {
     await rm(LOCK, { recursive: true, force: true });
