@@ -10,8 +10,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..');
-export const BUNDLE_DIR = join(ROOT, 'dist', 'bundle');
-export const BUNDLE_META = join(ROOT, 'dist', 'bundle.meta.json');
+const BUNDLE_DIR = join(ROOT, 'dist', 'bundle');
+const BUNDLE_META = join(ROOT, 'dist', 'bundle.meta.json');
 
 rmSync(BUNDLE_DIR, { recursive: true, force: true });
 const result = await build({

@@ -8,7 +8,7 @@ import { runHelm } from '../test/support/kube/tools.js';
 
 const ROOT = join(import.meta.dirname, '..');
 export const MANIFEST_PATH = join(ROOT, 'manifests', 'conntrack-operator.yaml');
-export const CHART_DIR = join(ROOT, 'charts', 'conntrack-operator');
+const CHART_DIR = join(ROOT, 'charts', 'conntrack-operator');
 const RELEASE = 'conntrack-operator';
 const NAMESPACE = 'conntrack-operator';
 // Pinned, so that a newer helm's default does not change the output; 1.30 is

@@ -10,7 +10,7 @@ import { parseDuration } from './policy/durations.js';
 export const BACKENDS = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const OUTPUTS = ['text', 'json', 'yaml'] as const;
-export type Output = (typeof OUTPUTS)[number];
+type Output = (typeof OUTPUTS)[number];
 
 interface OptionSpec {
   type: 'string' | 'boolean';

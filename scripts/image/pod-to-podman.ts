@@ -10,14 +10,14 @@
 import { loadAll } from 'js-yaml';
 import { readFileSync } from 'node:fs';
 
-export type HostPathType = 'Directory' | 'DirectoryOrCreate' | 'File' | 'FileOrCreate' | 'CharDevice' | '';
+type HostPathType = 'Directory' | 'DirectoryOrCreate' | 'File' | 'FileOrCreate' | 'CharDevice' | '';
 
 export interface HostPathNeed {
   path: string;
   type: HostPathType;
 }
 
-export interface Probe {
+interface Probe {
   path: string;
   port: number;
   /** httpGet.host when the probe names one (the agent's: 127.0.0.1). */

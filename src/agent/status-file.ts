@@ -6,7 +6,7 @@ import { GROUP_VERSION, STATUS_RESOURCE } from '../api/v1alpha1/names.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 
-export function statusDocument(nodeName: string, status: NodeStatusDoc) {
+function statusDocument(nodeName: string, status: NodeStatusDoc) {
   return { apiVersion: GROUP_VERSION, kind: STATUS_RESOURCE.kind, metadata: { name: nodeName }, status };
 }
 

@@ -16,7 +16,7 @@ export interface KeyPair {
 }
 
 /** How often the folder is read again: cert-manager renews at two thirds of a lifetime counted in weeks. */
-export const CERT_POLL_MS = 60_000;
+const CERT_POLL_MS = 60_000;
 const SELF_SIGNED_DAYS = 365;
 
 /** The pair in `dir`, checked to make a TLS context; an error names the file and the reason. */

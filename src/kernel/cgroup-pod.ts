@@ -13,7 +13,7 @@ const SYSTEMD = /kubepods(?:-(?:burstable|besteffort))?-pod([0-9a-f_]+)\.slice(?
 const UID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/;
 
 /** The pod UID in one cgroup path, or null. */
-export function podUidFromCgroupPath(path: string): string | null {
+function podUidFromCgroupPath(path: string): string | null {
   const m = CGROUPFS.exec(path) ?? SYSTEMD.exec(path);
   const uid = m?.[1]?.replaceAll('_', '-');
   return uid !== undefined && UID.test(uid) ? uid : null;

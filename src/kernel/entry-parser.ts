@@ -9,7 +9,7 @@
 // the common protocol/state names are matched in place and shared, not sliced.
 // Tokens are separated by spaces (both sources print no tabs).
 
-export interface ConntrackTuple {
+interface ConntrackTuple {
   src: string;
   dst: string;
   sport: number | null;
@@ -18,7 +18,7 @@ export interface ConntrackTuple {
   extra: Record<string, string> | null;
 }
 
-export interface ConntrackFlags {
+interface ConntrackFlags {
   assured: boolean;
   unreplied: boolean;
   /** Any other [FLAG] (OFFLOAD, HW_OFFLOAD, ...), or null. */

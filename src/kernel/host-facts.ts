@@ -49,7 +49,7 @@ export function parseSlabObjectSize(slabinfo: string): number | null {
 }
 
 /** MemTotal of /proc/meminfo in bytes (the file says kB, meaning KiB). */
-export function parseMemTotalBytes(meminfo: string): number | null {
+function parseMemTotalBytes(meminfo: string): number | null {
   const m = /^MemTotal:\s+(\d+)\s*kB/m.exec(meminfo);
   return m ? Number(m[1]) * 1024 : null;
 }

@@ -8,7 +8,7 @@ export interface HostRoots {
   sysRoot: string;
 }
 
-export const NETFILTER_SYSCTL_DIR = 'sys/net/netfilter';
+const NETFILTER_SYSCTL_DIR = 'sys/net/netfilter';
 
 export class HostPaths {
   constructor(readonly roots: HostRoots) {}

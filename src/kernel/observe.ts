@@ -14,12 +14,12 @@ const GLOBAL_KEYS = new Set(['nf_conntrack_max', 'nf_conntrack_buckets']);
 /** Keys the kernel never lets anyone write. */
 const READ_ONLY_KEYS = new Set(['nf_conntrack_count']);
 
-export const REASON_NOT_HOST_NETNS = 'read-only outside the host network namespace';
-export const REASON_GLOBAL_KEY_HERE = 'read-only here: outside the host network namespace, or not root';
-export const REASON_READ_ONLY_KEY = 'read-only: the kernel reports it, nobody writes it';
-export const REASON_NOT_PERMITTED = 'not writable here: needs root with CAP_NET_ADMIN and a writable /proc/sys';
-export const REASON_HASHSIZE_READ_ONLY = 'hashsize module parameter not writable: read-only /sys or not root';
-export const REASON_NO_BUCKET_CONTROL = 'neither nf_conntrack_buckets nor the hashsize module parameter is writable here';
+const REASON_NOT_HOST_NETNS = 'read-only outside the host network namespace';
+const REASON_GLOBAL_KEY_HERE = 'read-only here: outside the host network namespace, or not root';
+const REASON_READ_ONLY_KEY = 'read-only: the kernel reports it, nobody writes it';
+const REASON_NOT_PERMITTED = 'not writable here: needs root with CAP_NET_ADMIN and a writable /proc/sys';
+const REASON_HASHSIZE_READ_ONLY = 'hashsize module parameter not writable: read-only /sys or not root';
+const REASON_NO_BUCKET_CONTROL = 'neither nf_conntrack_buckets nor the hashsize module parameter is writable here';
 
 function notWritableReason(key: string, hostNetns: boolean | null): string {
   if (READ_ONLY_KEYS.has(key)) return REASON_READ_ONLY_KEY;

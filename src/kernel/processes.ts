@@ -4,7 +4,7 @@
 import { setImmediate } from 'node:timers/promises';
 import type { Host } from './host.js';
 
-export const PID_BATCH = 256;
+const PID_BATCH = 256;
 
 /** The pids in the proc root, ascending unless `unordered`. Throws what list() throws (ENOENT, EACCES). */
 export async function listPids(host: Pick<Host, 'files' | 'paths'>, unordered = false): Promise<string[]> {

@@ -16,7 +16,7 @@ import { readConntrackStats, type ConntrackStats } from './stats.js';
 import { readConntrackSysctls, readHashsize } from './sysctls.js';
 import type { Unreadable } from './unreadable.js';
 
-export interface TableFacts {
+interface TableFacts {
   count: number | null;
   max: number | null;
   /** nf_conntrack_buckets (sysctl). */

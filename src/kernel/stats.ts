@@ -40,7 +40,7 @@ export interface ConntrackStats {
 }
 
 /** The counters drops are classified from: without them a full table or an insertion race goes unseen. */
-export const REQUIRED_COUNTERS = ['drop', 'earlyDrop', 'insertFailed'] as const;
+const REQUIRED_COUNTERS = ['drop', 'earlyDrop', 'insertFailed'] as const;
 
 function missingCounters(counters: ConntrackCounters): string[] {
   return REQUIRED_COUNTERS.filter((k) => counters[k] === undefined);

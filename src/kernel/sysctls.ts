@@ -5,7 +5,7 @@ import type { Host } from './host.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 import { errnoCode } from '../errors.js';
 
-export const CONNTRACK_SYSCTL_PREFIX = 'nf_conntrack_';
+const CONNTRACK_SYSCTL_PREFIX = 'nf_conntrack_';
 const NOT_A_VALUE = new Set(['ENOENT', 'EISDIR']);
 // The table's size figures are C ints the kernel keeps in 0..INT_MAX (max 0 means
 // "no limit", so it is plausible). Anything else (a negative count, from a copied or
@@ -70,7 +70,7 @@ export async function readConntrackSysctls(host: Pick<Host, 'files' | 'paths' | 
 }
 
 /** /proc/sys/net/nf_conntrack_max: the old name of netfilter's nf_conntrack_max. */
-export function legacyMaxPath(paths: HostPaths): string {
+function legacyMaxPath(paths: HostPaths): string {
   return paths.proc('sys', 'net', 'nf_conntrack_max');
 }
 

@@ -9,7 +9,7 @@ import { netlinkAnswersForTree, notRunForTree } from './netlink-scope.js';
 import { isPermissionMessage } from './stats.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
-export const CONNTRACK_LIST_ARGS = ['-L', '-o', 'extended'];
+const CONNTRACK_LIST_ARGS = ['-L', '-o', 'extended'];
 
 export interface TableStream {
   source: 'file' | 'conntrack -L';

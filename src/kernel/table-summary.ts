@@ -33,13 +33,13 @@ export interface TopAddress {
   count: number;
 }
 
-export interface TopAccuracy {
+interface TopAccuracy {
   exact: boolean;
   /** Largest possible over-count of a reported count (0 when exact). */
   errorBound: number;
 }
 
-export interface IdleUnderTimeouts {
+interface IdleUnderTimeouts {
   /** The current timeout of the state (from the sysctl). */
   timeoutSeconds: number;
   entries: number;
@@ -64,15 +64,15 @@ export interface TableSummary {
   idleByTcpState: Record<string, IdleUnderTimeouts>;
 }
 
-export const DEFAULT_TOP_N = 10;
+const DEFAULT_TOP_N = 10;
 // Small on purpose: every exactly counted address outlives V8's young
 // generation, and that survival makes V8 grow the young generation and the heap
 // limit: at 50,000 exact keys a 200k-entry table cost the doctor and the agent
 // about 45 MB more peak RSS than at 2,048 (which costs nothing over parsing).
 // Past it the sketch's counts carry their error bound, reported.
-export const DEFAULT_EXACT_KEYS = 2_048;
-export const DEFAULT_SKETCH_KEYS = 1_024;
-export const DEFAULT_CANDIDATE_TIMEOUTS = [10, 30, 60, 120, 300, 600, 3600, 86400];
+const DEFAULT_EXACT_KEYS = 2_048;
+const DEFAULT_SKETCH_KEYS = 1_024;
+const DEFAULT_CANDIDATE_TIMEOUTS = [10, 30, 60, 120, 300, 600, 3600, 86400];
 
 /** The sysctl holding the timeout a TCP state starts from. SYN_SENT2 (simultaneous open) uses syn_sent's. */
 export function tcpTimeoutKey(state: string): string {

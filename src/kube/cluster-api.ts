@@ -23,7 +23,7 @@ import { statusCode } from '../errors.js';
 
 const WATCH_TIMEOUT_MIN_S = 300;
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name: string;
   uid?: string;
   resourceVersion?: string;

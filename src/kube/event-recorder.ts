@@ -47,7 +47,7 @@ export interface RecorderOptions {
 }
 
 /** client-go's defaults: burst 25, one more every 5 minutes; 10 similar in 10 minutes aggregate. */
-export const CLIENT_GO_DEFAULTS: RecorderOptions = { burst: 25, refillMs: 300_000, aggregateAfter: 10, windowMs: 600_000 };
+const CLIENT_GO_DEFAULTS: RecorderOptions = { burst: 25, refillMs: 300_000, aggregateAfter: 10, windowMs: 600_000 };
 
 interface Bucket {
   tokens: number;

@@ -6,8 +6,8 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 import type { EventSink, EventTarget, RecordedEvent } from './event-recorder.js';
 import type { ClusterApi } from './cluster-api.js';
 
-export const EVENT_NAMESPACE = 'default';
-export const COMPONENT = 'conntrack-operator';
+const EVENT_NAMESPACE = 'default';
+const COMPONENT = 'conntrack-operator';
 
 export class KubeEventSink implements EventSink {
   constructor(

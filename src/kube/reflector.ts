@@ -49,7 +49,7 @@ export interface ReflectorTiming {
   random(): number;
 }
 
-export class GoneError extends Error {}
+class GoneError extends Error {}
 
 const QUICK_END_MS = 1000;
 

@@ -54,7 +54,7 @@ export interface NodeFacts {
   podCidrs?: readonly string[] | null;
 }
 
-export interface FieldSource {
+interface FieldSource {
   field: string;
   /** Every selected policy at the winning priority that sets this value. */
   policies: string[];

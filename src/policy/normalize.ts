@@ -7,7 +7,7 @@ import type { ConntrackPolicyDoc, LabelSelector, NotrackRuleSpec } from '../api/
 import { TIMEOUT_SYSCTLS } from './sysctl-keys.js';
 import type { NotrackRule, PolicyMode, PortRange } from './types.js';
 
-export interface AutoSizeSpec {
+interface AutoSizeSpec {
   memoryBudgetPercent: number;
   targetUsagePercent: number;
   minMax?: number;
@@ -50,7 +50,7 @@ export type FieldValue =
  * "spec.timeouts.tcp.establishedSeconds", "spec.table", "spec.notrack[loopback]",
  * "spec.acceptUntracked", "spec.pressure", "spec.pressureResponse".
  */
-export interface PolicyField {
+interface PolicyField {
   field: string;
   value: FieldValue;
 }

@@ -9,7 +9,7 @@
 import type { PressureResponseSpec } from './normalize.js';
 import type { DesiredState, PolicyMode } from './types.js';
 
-export interface PressureThresholdsInForce {
+interface PressureThresholdsInForce {
   startPercent: number;
   stopPercent: number;
 }

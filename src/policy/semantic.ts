@@ -159,7 +159,7 @@ function duplicateRuleNames(rules: readonly unknown[]): Problem[] {
  * apply in one go in a few seconds (measured: ~4,000 lines/s with
  * iptables-nft); nftables uses sets and needs far less.
  */
-export const MAX_IPTABLES_LINES_PER_HOOK = 4096;
+const MAX_IPTABLES_LINES_PER_HOOK = 4096;
 
 function expansionProblems(rules: readonly unknown[]): Problem[] {
   let lines = 0;

@@ -8,7 +8,7 @@
 // one nf_conntrack slab. So autoSize sizes from the fullest namespace's count
 // and leaves room in the budget for the entries the others hold now.
 
-export const BUCKET_BYTES = 8;
+const BUCKET_BYTES = 8;
 
 /**
  * Per-entry cost when /proc/slabinfo cannot be read (it is root-only). 320 is
@@ -25,7 +25,7 @@ export const EXPLICIT_TABLE_BUDGET_PERCENT = 5;
  * autoSize's floor when the policy gives no minMax: kube-proxy's default
  * conntrack min, so autoSize never sizes below what Kubernetes nodes commonly run with.
  */
-export const DEFAULT_AUTOSIZE_FLOOR = 131072;
+const DEFAULT_AUTOSIZE_FLOOR = 131072;
 
 /** A calm table gives back (halves max) only while the demand is below max / GIVE_BACK_BELOW. */
 export const GIVE_BACK_BELOW = 4;

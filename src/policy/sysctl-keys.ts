@@ -21,9 +21,9 @@ export const TIMEOUT_SYSCTLS: Readonly<Record<string, string>> = {
 };
 
 export const MAX_SYSCTL = 'nf_conntrack_max';
-export const BUCKETS_SYSCTL = 'nf_conntrack_buckets';
+const BUCKETS_SYSCTL = 'nf_conntrack_buckets';
 /** Module parameter under /sys/module/nf_conntrack/parameters. */
-export const HASHSIZE_PARAM = 'hashsize';
+const HASHSIZE_PARAM = 'hashsize';
 
 /**
  * Kernel defaults of the timeouts, read on Linux 6.18 in a fresh network
@@ -53,7 +53,7 @@ export const KERNEL_DEFAULT_TIMEOUTS: Readonly<Record<string, number>> = {
  * tcpEstablishedTimeout, tcpCloseWaitTimeout, optional udp timeouts and
  * tcpBeLiberal), so drift on them can name kube-proxy as the likely writer.
  */
-export const KUBE_PROXY_SYSCTLS: ReadonlySet<string> = new Set([
+const KUBE_PROXY_SYSCTLS: ReadonlySet<string> = new Set([
   'nf_conntrack_max',
   'nf_conntrack_tcp_timeout_established',
   'nf_conntrack_tcp_timeout_close_wait',

@@ -5,7 +5,7 @@ import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import { bucketsMatch, type Action, type ValueAction } from './planner.js';
 import { errnoCode, errorText } from '../errors.js';
 
-export interface ActionError {
+interface ActionError {
   action: Action;
   error: string;
 }

@@ -22,7 +22,7 @@ import { analyseNat, overlapsOf, type RuleOverlaps } from './nat/nat-overlap.js'
 /** CPU the NAT check may take per minute, on average (reading and comparing). */
 export const NAT_READ_BUDGET_MS = 1000;
 
-export type WithheldReason = 'NatOverlap' | 'NatRulesUnreadable';
+type WithheldReason = 'NatOverlap' | 'NatRulesUnreadable';
 
 export interface WithheldRule {
   /** The NOTRACK rule's name. */

@@ -8,7 +8,7 @@ import type { NotrackCheck, NotrackDesired, ObservedState } from '../kernel/obse
 export const BUCKETS_KEY = 'buckets';
 /** The logical key of our NOTRACK chains. */
 export const NOTRACK_KEY = 'notrack';
-export const HASHSIZE_NOT_HOST_NETNS = 'the hashsize parameter can only be changed from the host network namespace';
+const HASHSIZE_NOT_HOST_NETNS = 'the hashsize parameter can only be changed from the host network namespace';
 
 /** What the node had before we changed it, and what NOTRACK state we own. */
 export interface Baseline {

@@ -50,7 +50,7 @@ export interface ReconcileResult {
   withheld: WithheldRule[];
 }
 
-export const ACCEPT_UNTRACKED_KEY = 'acceptUntracked';
+const ACCEPT_UNTRACKED_KEY = 'acceptUntracked';
 const ACCEPT_UNTRACKED_NFT = 'the nftables backend cannot accept untracked packets ahead of your own input chain; add "ct state untracked accept" to it';
 
 /** One look at the node: the kernel, our NOTRACK rules, and why those could not be read if so. */

@@ -12,7 +12,7 @@ import { buildNetnsReport, type NetnsEntry, type NodeWide } from './netns-report
 import { netnsFindings } from './netns-findings.js';
 import { fillWindow, type CensusReading, type FillWindow } from './fill-window.js';
 
-export interface TimeoutRow {
+interface TimeoutRow {
   key: string;
   seconds: number;
   kernelDefault: number | null;

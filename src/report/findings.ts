@@ -89,7 +89,7 @@ export function chainLength(count: number | null, buckets: number | null): numbe
 }
 
 /** What a rule found: a finding without its id, which the rule gives. */
-export type Found = Omit<Finding, 'id'>;
+type Found = Omit<Finding, 'id'>;
 
 /** One conclusion the numbers may call for: `check` returns it when they do, nothing otherwise. */
 export interface FindingRule<Facts = FindingFacts> {

@@ -57,7 +57,7 @@ export interface ForecastOptions {
  * everything seen before the window: the rising tooth of a sawtooth (entries
  * expiring in waves) climbs back to where it has been, a surge climbs past it.
  */
-export const FORECAST_WINDOWS_MS: readonly number[] = [5_000, 10_000, 20_000, 40_000];
+const FORECAST_WINDOWS_MS: readonly number[] = [5_000, 10_000, 20_000, 40_000];
 /** The history the watch keeps: the longest window and as much before it, to judge a breakout. */
 export const FORECAST_HISTORY_MS = 80_000;
 const TRUST = 3;

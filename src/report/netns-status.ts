@@ -8,7 +8,7 @@ import { isOther, netnsEntries, type NetnsEntry } from './netns-report.js';
 import type { NetnsRowDoc, NetnsSummaryDoc } from '../api/v1alpha1/status.js';
 
 /** How many namespaces each list of the summary holds at most (the schema's bound). */
-export const NETNS_STATUS_ROWS = 5;
+const NETNS_STATUS_ROWS = 5;
 
 /** A pod as the API names it. */
 export interface PodName {

@@ -63,7 +63,7 @@ export type PassOutcome =
   | { kind: 'no-policy' }
   | { kind: 'error'; message: string; effective?: EffectivePolicy; generations?: Record<string, number> };
 
-export interface DropSignal {
+interface DropSignal {
   /** How the counters moved since the previous pass; null on the first pass (one sample). */
   window: DropWindow | null;
   /** The kernel logged "table full" for this namespace since the previous pass. */

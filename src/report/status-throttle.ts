@@ -7,7 +7,7 @@ import { netnsRowName } from './netns-status.js';
 
 export const HEARTBEAT_MS = 5 * 60_000;
 /** Usage has to move this many points to be news. */
-export const USAGE_STEP = 5;
+const USAGE_STEP = 5;
 
 export type WriteReason = 'first' | 'conditions' | 'drift' | 'usage' | 'counters' | 'policy' | 'table' | 'findings' | 'namespaces' | 'heartbeat';
 

@@ -148,7 +148,7 @@ test(
       const burst = await holdTraffic(ns, ['tcp-burst', server.ready, String(2 * maxBefore), '30']);
       try {
         await until('max has grown', async () => ((await readMax()) > maxBefore ? true : undefined), 20_000);
-        await new Promise((r) => setTimeout(r, 500)); // a last sample or ten after it
+        await until('ten samples after it', async () => (watch.samples.filter((s) => s.max > maxBefore).length >= 10 ? true : undefined), 5_000);
       } finally {
         await burst.close();
         await server.close();

@@ -28,6 +28,22 @@ spec:
 `;
 
 const ESTABLISHED = '/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established';
+const METRICS = 'http://127.0.0.1:19815/metrics';
+
+/** Passes the agent has finished, by its own count (conntrack_operator_reconciles_total over every result). */
+async function passesDone(ns: string): Promise<number> {
+  const text = await execInOk(ns, 'curl', ['-sf', '--max-time', '5', METRICS]);
+  return [...text.matchAll(/^conntrack_operator_reconciles_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+/**
+ * Waits until the agent has finished two more passes than it had when called:
+ * the second of them started after the call, so it read whatever was there then.
+ */
+async function twoMorePasses(ns: string, why: string): Promise<void> {
+  const from = await passesDone(ns);
+  await until(`two passes after ${why}`, async () => ((await passesDone(ns)) >= from + 2 ? true : undefined), 20_000);
+}
 
 async function applied(ns: string): Promise<{ established: number; chain: boolean }> {
   const established = Number(await execInOk(ns, 'cat', [ESTABLISHED]));
@@ -75,24 +91,27 @@ test('in-place rewrites, an empty file, a typo and a FIFO under a running agent:
         const samples: Array<{ established: number; chain: boolean }> = [];
         for (let i = 0; i < REWRITES; i++) {
           execFileSync('sh', ['-c', `cat '${next}' > '${policyFile}'`]);
-          await new Promise((r) => setTimeout(r, 150));
           samples.push(await applied(ns));
-          await new Promise((r) => setTimeout(r, 150));
+          await twoMorePasses(ns, `rewrite ${i + 1}`);
           samples.push(await applied(ns));
         }
-        for (const [what, content] of [
-          ['empty', ''],
-          ['comments only', '# being edited\n'],
-          ['typo', POLICY.replace('interface', 'interfce')],
+        // Each broken file, and what the agent logs on reading it (the comments-only file is refused
+        // like the empty one, and a refusal is logged when it changes: nothing new to wait for).
+        for (const [what, content, says] of [
+          ['empty', '', 'no ConntrackPolicy document'],
+          ['comments only', '# being edited\n', null],
+          ['typo', POLICY.replace('interface', 'interfce'), 'interfce: unknown field'],
         ] as const) {
+          const before = says === null ? 0 : log().split(says).length;
           await writeFile(policyFile, content);
-          await until(`the ${what} file reported`, async () => (log().includes('the policy file cannot be used') ? true : undefined), 10_000);
-          await new Promise((r) => setTimeout(r, 1500)); // a pass or two on the broken file
+          if (says !== null) await until(`the ${what} file reported`, async () => (log().split(says).length > before ? true : undefined), 10_000);
+          await twoMorePasses(ns, `the ${what} file was written`); // a pass on the broken file
           samples.push(await applied(ns));
         }
         await rm(policyFile);
         execFileSync('mkfifo', [policyFile]);
-        await new Promise((r) => setTimeout(r, 2500));
+        await until('the FIFO reported', async () => (/is a FIFO, not a regular file/.test(log()) ? true : undefined), 10_000);
+        await twoMorePasses(ns, 'the FIFO was reported');
         samples.push(await applied(ns));
         const health = await execIn(ns, 'curl', ['-sf', '--max-time', '5', 'http://127.0.0.1:19815/healthz']);
         assert.equal(health.code, 0, `healthz with a FIFO at the policy path: ${health.stderr}`);

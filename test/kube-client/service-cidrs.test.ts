@@ -108,12 +108,16 @@ test('the API not served: not known, said once at info, asked again only after N
     const clock = { ms: 1_000_000 };
     const { api, calls } = fakeApi([new ApiNotServed('neither v1 nor v1beta1 is served'), [serviceCidr('kubernetes', ['10.0.0.0/24'], 5)]]);
     const { lines, log } = logs();
-    const cidrs = new ServiceCidrs(api, dir, timingAt(clock), log);
+    const timing = timingAt(clock);
+    let backoffs = 0;
+    const counted: ReflectorTiming = { ...timing, sleep: (ms, signal) => (backoffs++, timing.sleep(ms, signal)) };
+    const cidrs = new ServiceCidrs(api, dir, counted, log);
     await cidrs.start();
     try {
       await until('the first list', async () => (calls.lists === 1 ? true : undefined), 2000);
       // The reflector retries at its backoff (1-2 ms here) many times over: none reaches the API.
-      await new Promise((r) => setTimeout(r, 50));
+      const from = backoffs;
+      await until('ten retries, or a second list', async () => (backoffs >= from + 10 || calls.lists > 1 ? true : undefined), 2000);
       assert.equal(calls.lists, 1, 'not asked again before the retry period');
       const why = cidrs.current();
       assert.equal(why.cidrs, null);

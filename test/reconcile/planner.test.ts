@@ -4,7 +4,7 @@ import type { DesiredState } from '../../src/policy/types.js';
 import type { NotrackCheck, ObservedState } from '../../src/kernel/observed.js';
 import { Executor } from '../../src/reconcile/executor.js';
 import { dryRunKeys, emptyBaseline, plan, planOf, type Action, type Baseline } from '../../src/reconcile/planner.js';
-import { readObservedState, REASON_HASHSIZE_READ_ONLY, REASON_NO_BUCKET_CONTROL, REASON_NOT_HOST_NETNS } from '../../src/kernel/observe.js';
+import { readObservedState } from '../../src/kernel/observe.js';
 import { conntrackKernel, paths, type KernelOptions } from './kernel-fixture.js';
 import { fakeHost } from '../support/fake-host.js';
 
@@ -56,8 +56,11 @@ const cases: Array<{
     desired: desired({ sysctls: { nf_conntrack_max: 1048576, nf_conntrack_tcp_timeout_time_wait: 30 }, buckets: 524288 }),
     actions: ['nf_conntrack_tcp_timeout_time_wait 120->30'],
     notApplicable: [
-      ['buckets', `${REASON_NO_BUCKET_CONTROL} (${REASON_NOT_HOST_NETNS}; ${REASON_HASHSIZE_READ_ONLY})`],
-      ['nf_conntrack_max', REASON_NOT_HOST_NETNS],
+      [
+        'buckets',
+        'neither nf_conntrack_buckets nor the hashsize module parameter is writable here (read-only outside the host network namespace; hashsize module parameter not writable: read-only /sys or not root)',
+      ],
+      ['nf_conntrack_max', 'read-only outside the host network namespace'],
     ],
   },
   {

@@ -38,13 +38,29 @@ test('start time: field 22 of a stat line, whatever the command name holds', () 
 test('two writers run one after the other, and the lock is gone afterwards', () =>
   withDir(async (dir) => {
     const order: string[] = [];
-    const slow = (name: string) => async () => {
-      order.push(`${name} in`);
-      await new Promise((r) => setTimeout(r, 150));
-      order.push(`${name} out`);
-    };
-    await Promise.all([new StateLock(dir).run(slow('a')), new Promise((r) => setTimeout(r, 20)).then(() => new StateLock(dir).run(slow('b')))]);
-    assert.deepEqual(order, ['a in', 'a out', 'b in', 'b out']);
+    // b starts once a holds the lock; a leaves once b has found the lock and judged its holder
+    // alive (or, were the lock broken, once b has run).
+    let aIn!: () => void;
+    const aHolds = new Promise<void>((r) => (aIn = r));
+    let bJudged!: () => void;
+    const bWaits = new Promise<void>((r) => (bJudged = r));
+    const real = procfsView();
+    const watching = { self: () => real.self(), startTimeOf: (pid: number) => real.startTimeOf(pid).finally(bJudged) };
+    let bRan!: () => void;
+    const bIn = new Promise<void>((r) => (bRan = r));
+    const a = new StateLock(dir).run(async () => {
+      order.push('a in');
+      aIn();
+      await Promise.race([bWaits, bIn]);
+      order.push('a out');
+    });
+    await aHolds;
+    const b = new StateLock(dir, { view: watching }).run(async () => {
+      order.push('b in');
+      bRan();
+    });
+    await Promise.all([a, b]);
+    assert.deepEqual(order, ['a in', 'a out', 'b in']);
     assert.equal(existsSync(join(dir, 'lock')), false);
   }));
 
@@ -148,12 +164,16 @@ test('a holder in another PID namespace keeps its lock alive by touching it; the
     const elsewhere = { self: async () => ({ ...me, pidNs: 'pid:[other]' }), startTimeOf: async () => undefined };
     const order: string[] = [];
     // staleMs is generous against a loaded machine stalling the event loop between heartbeats.
+    let holderIn!: () => void;
+    const holds = new Promise<void>((r) => (holderIn = r));
     const held = new StateLock(dir, { staleMs: 800, heartbeatMs: 50, view: elsewhere }).run(async () => {
       order.push('holder in');
+      holderIn();
+      // How long the holder works, not an order: the waiter below starts once it holds the lock.
       await new Promise((r) => setTimeout(r, 2_500)); // three times staleMs
       order.push('holder out');
     });
-    await new Promise((r) => setTimeout(r, 20));
+    await holds;
     await new StateLock(dir, { staleMs: 800, timeoutMs: 10_000 }).run(async () => void order.push('waiter in'));
     await held;
     assert.deepEqual(order, ['holder in', 'holder out', 'waiter in']);

@@ -26,12 +26,12 @@ export interface JsonSchema {
   [keyword: string]: unknown;
 }
 
-export interface ValidationRule {
+interface ValidationRule {
   rule: string;
   message: string;
 }
 
-export interface PrinterColumn {
+interface PrinterColumn {
   name: string;
   type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
   jsonPath: string;

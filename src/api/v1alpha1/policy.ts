@@ -22,7 +22,7 @@ export const CIDR = /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/;
 export const INTERFACE_NAME = /^[a-zA-Z0-9_.:@+-]{1,15}$/;
 
 /** A timeout: whole seconds, at most what the kernel's int sysctl holds. */
-export const Seconds = z.number().int().min(1).max(2147483647);
+const Seconds = z.number().int().min(1).max(2147483647);
 
 export const LabelSelectorRequirement = z
   .object({
@@ -33,7 +33,7 @@ export const LabelSelectorRequirement = z
   .strict()
   .describe('A label selector requirement, as in Kubernetes label selectors.');
 
-export const NodeSelector = z
+const NodeSelector = z
   .object({
     matchLabels: z.record(z.string(), z.string()).optional().describe('Node labels that must all be present with these values.'),
     matchExpressions: z.array(LabelSelectorRequirement).max(32).optional().describe('Requirements that must all hold.'),
@@ -41,7 +41,7 @@ export const NodeSelector = z
   .strict()
   .describe('Which nodes this policy applies to; empty or absent selects every node.');
 
-export const AutoSize = z
+const AutoSize = z
   .object({
     memoryBudgetPercent: z
       .number()
@@ -130,7 +130,7 @@ export const Timeouts = z
   .describe('Per-protocol, per-state timeouts: how long an idle entry stays in the table.');
 
 /** The timeouts a pressure response puts in place: spec.timeouts' fields, with no way below the safe floors. */
-export const PressureTimeouts = Timeouts.omit({ allowBelowSafeFloor: true }).describe(
+const PressureTimeouts = Timeouts.omit({ allowBelowSafeFloor: true }).describe(
   "Timeouts in force while the response is active, where lower than the policy's own (or, for a key the policy does not set, the node's own); never below the safe floors.",
 );
 
@@ -163,7 +163,7 @@ export const PortSpec = z
   .union([z.number().int().min(1).max(65535), z.string().regex(PORT_RANGE)])
   .describe('A port (443) or an inclusive range ("8000-8100").');
 
-export const NotrackRule = z
+const NotrackRule = z
   .object({
     name: z.string().regex(DNS_LABEL).max(28).describe('Unique rule name; it appears in the rule comment.'),
     interface: z.string().regex(INTERFACE_NAME).optional().describe('Interface name: -i on packets coming in, -o on packets going out.'),
@@ -226,7 +226,7 @@ export const PolicySpec = z
   .strict()
   .describe('Desired conntrack settings for the selected nodes.');
 
-export const PolicyMetadata = z
+const PolicyMetadata = z
   .object({
     name: z.string().regex(DNS_SUBDOMAIN).max(253),
     generation: z.number().int().optional(),
@@ -247,7 +247,6 @@ export const ConntrackPolicy = z.object({
 });
 
 export type PolicySpecInput = z.input<typeof PolicySpec>;
-export type PolicySpecParsed = z.output<typeof PolicySpec>;
 export type ConntrackPolicyDoc = z.output<typeof ConntrackPolicy>;
 export type NotrackRuleSpec = z.output<typeof NotrackRule>;
 export type LabelSelector = z.output<typeof NodeSelector>;

@@ -10,7 +10,7 @@ const NonNegative = z.number().min(0);
 /** RFC 3339 time in UTC, as Kubernetes writes metav1.Time. */
 const Timestamp = z.iso.datetime();
 
-export const ConditionStatus = z.enum(['True', 'False', 'Unknown']);
+const ConditionStatus = z.enum(['True', 'False', 'Unknown']);
 
 /** metav1.Condition, with the condition types of one kind. */
 function conditionSchema<const T extends readonly [string, ...string[]]>(types: T, typeHelp: string) {
@@ -93,7 +93,7 @@ export const NodeReasons = {
   NotrackWithheld: { NatOverlap: 'NatOverlap', NatRulesUnreadable: 'NatRulesUnreadable', NoneWithheld: 'NoneWithheld', NotChecked: 'NotChecked' },
 } as const satisfies { [T in NodeConditionTypeName]: Record<string, string> };
 
-export const NodeCondition = conditionSchema(
+const NodeCondition = conditionSchema(
   NodeConditionType,
   'Ready: the node follows its policy (or has none) and drops no packets in any network namespace; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key moved away from the value the agent applied. ' +
     "Pressure: the fullest network namespace (the host's or a pod's) is above the warning threshold. TableFull: the kernel is dropping new connections because a namespace's table is full. " +
@@ -105,13 +105,13 @@ export const NodeCondition = conditionSchema(
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
-export const PolicyCondition = conditionSchema(
+const PolicyCondition = conditionSchema(
   PolicyConditionType,
   'Ready: every selected node is in sync. Degraded: some nodes failed or drifted. ' +
     'Conflict: a policy of equal priority sets a different value on shared nodes. Rejected: the spec is invalid.',
 );
 
-export const KernelFacts = z
+const KernelFacts = z
   .strictObject({
     release: z.string().max(256).describe('Kernel release (uname -r).'),
     conntrackLoaded: z.boolean().describe('Whether the nf_conntrack module is loaded.'),
@@ -133,9 +133,9 @@ const netnsIdentityFields = {
   podName: z.string().max(253).optional().describe("That pod's name, from the API (agent in a cluster)."),
 };
 
-export const NetnsIdentity = z.strictObject(netnsIdentityFields).describe('A network namespace of the node.');
+const NetnsIdentity = z.strictObject(netnsIdentityFields).describe('A network namespace of the node.');
 
-export const FullestNetns = z
+const FullestNetns = z
   .strictObject({
     ...netnsIdentityFields,
     entries: Count.describe('Its own entry count.'),
@@ -146,7 +146,7 @@ export const FullestNetns = z
     "The network namespace with the most entries, the host's included: every namespace's count is checked against the one global max, so this one drops first. What the USAGE column shows.",
   );
 
-export const TableStatus = z
+const TableStatus = z
   .strictObject({
     count: Count.describe('Entries in the table now (nf_conntrack_count).'),
     max: Count.describe('Most entries the table may hold (nf_conntrack_max).'),
@@ -186,14 +186,14 @@ export const Counters = z
   })
   .describe('Kernel conntrack counters summed over CPUs, since boot; absent ones are not reported by this kernel.');
 
-export const TopSource = z
+const TopSource = z
   .strictObject({
     address: z.string().max(45).describe('Source address of the original direction.'),
     count: Count.describe('Entries from this address.'),
   })
   .describe('A source address holding many entries.');
 
-export const Breakdown = z
+const Breakdown = z
   .strictObject({
     entries: Count.describe('Entries the breakdown was computed from.'),
     byL3: z.record(z.string().max(16), Count).describe('Entries per network protocol (ipv4, ipv6).'),
@@ -206,7 +206,7 @@ export const Breakdown = z
   })
   .describe('What fills the table.');
 
-export const AppliedPolicy = z
+const AppliedPolicy = z
   .strictObject({
     name: z.string().max(1024).describe('Names of the policies in effect, comma-separated (one, unless several are merged).'),
     policies: z
@@ -224,7 +224,7 @@ export const AppliedPolicy = z
   })
   .describe('The policy the node follows.');
 
-export const DriftEntry = z
+const DriftEntry = z
   .strictObject({
     key: z.string().max(256).describe('What drifted: a sysctl name, "buckets", or a NOTRACK rule.'),
     desired: z.string().max(1024).describe('Value the policy asks for.'),
@@ -235,14 +235,14 @@ export const DriftEntry = z
   })
   .describe('A key that moved away from the value the agent applied (Enforce).');
 
-export const PlannedChange = z
+const PlannedChange = z
   .strictObject({
     key: z.string().max(256).describe('What would change: a sysctl name, "buckets" or "notrack".'),
     change: z.string().max(1024).describe('From what to what, e.g. "120 -> 30", or the NOTRACK rules to add and remove.'),
   })
   .describe('A change a DryRun policy asks for; not written.');
 
-export const Finding = z
+const Finding = z
   .strictObject({
     id: z.string().max(64).describe('Stable identifier of the finding, e.g. "table-pressure".'),
     severity: z.enum(['info', 'warning', 'critical']).describe('info, warning or critical.'),
@@ -251,7 +251,7 @@ export const Finding = z
   })
   .describe('A recommendation from the numbers.');
 
-export const WithheldNatRule = z
+const WithheldNatRule = z
   .strictObject({
     nat: z.enum(['DNAT', 'REDIRECT', 'SNAT', 'MASQUERADE']).describe('What the NAT rule does.'),
     table: z.string().max(256).describe('Its table: "<tool> <family> <name>", e.g. "iptables-nft ipv4 nat", "nftables ipv4 kube-proxy".'),
@@ -272,7 +272,7 @@ export const WithheldNatRule = z
   })
   .describe('A NAT rule a withheld NOTRACK rule overlaps.');
 
-export const WithheldNotrackRule = z
+const WithheldNotrackRule = z
   .strictObject({
     rule: z.string().max(253).describe('The NOTRACK rule (spec.notrack[].name).'),
     reason: z
@@ -284,7 +284,7 @@ export const WithheldNotrackRule = z
   })
   .describe('A NOTRACK rule of the policy that is not applied: an untracked packet skips the nat table.');
 
-export const NetnsRow = z
+const NetnsRow = z
   .strictObject({
     inode: Count.optional().describe(
       'The namespace\'s inode, as `readlink /proc/<pid>/ns/net`, lsns and the kernel\'s "table full in netns N" name it; absent where reading that link was refused (it needs ptrace rights over the process).',
@@ -313,7 +313,7 @@ export const NetnsSummary = z
   })
   .describe("Every network namespace of the node: each has its own count against the global max, which the host's count does not show.");
 
-export const PressureResponseStatus = z
+const PressureResponseStatus = z
   .strictObject({
     active: z.boolean().describe('True from the time usage reached startPercent until it falls below stopPercent: the shorter timeouts are in force.'),
     since: Timestamp.optional().describe('When it last started or ended (absent before it ever did).'),
@@ -379,19 +379,10 @@ export const PolicyStatus = z
 
 export type NodeStatusDoc = z.infer<typeof NodeStatus>;
 export type PolicyStatusDoc = z.infer<typeof PolicyStatus>;
-export type NodeConditionDoc = z.infer<typeof NodeCondition>;
-export type PolicyConditionDoc = z.infer<typeof PolicyCondition>;
-export type KernelFactsDoc = z.infer<typeof KernelFacts>;
 export type TableStatusDoc = z.infer<typeof TableStatus>;
 export type NetnsIdentityDoc = z.infer<typeof NetnsIdentity>;
 export type FullestNetnsDoc = z.infer<typeof FullestNetns>;
 export type CountersDoc = z.infer<typeof Counters>;
-export type BreakdownDoc = z.infer<typeof Breakdown>;
-export type AppliedPolicyDoc = z.infer<typeof AppliedPolicy>;
-export type DriftEntryDoc = z.infer<typeof DriftEntry>;
-export type PlannedChangeDoc = z.infer<typeof PlannedChange>;
-export type FindingDoc = z.infer<typeof Finding>;
 export type NetnsRowDoc = z.infer<typeof NetnsRow>;
 export type NetnsSummaryDoc = z.infer<typeof NetnsSummary>;
-export type PressureResponseStatusDoc = z.infer<typeof PressureResponseStatus>;
 export type WithheldNotrackRuleDoc = z.infer<typeof WithheldNotrackRule>;

@@ -52,7 +52,7 @@ export interface NatTranslation {
 }
 
 /** netmap (iptables NETMAP): the destination in PREROUTING/OUTPUT, the source in POSTROUTING/INPUT. */
-export type NatActionKind = 'dnat' | 'redirect' | 'snat' | 'masquerade' | 'netmap';
+type NatActionKind = 'dnat' | 'redirect' | 'snat' | 'masquerade' | 'netmap';
 
 export type NatAction =
   | { kind: 'nat'; nat: NatActionKind; to: NatTranslation }

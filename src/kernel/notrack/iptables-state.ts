@@ -5,7 +5,7 @@
 import { linesMissingFrom } from './line-diff.js';
 import { OWNED_CHAINS, jumpSpec, markerLine, type ChainLines, type IptablesTable, type OwnedChain } from './render-iptables.js';
 
-export interface SavedTable {
+interface SavedTable {
   chains: Set<string>;
   /** `-A CHAIN ...` lines in order, per chain. */
   rules: Map<string, string[]>;

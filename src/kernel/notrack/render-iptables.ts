@@ -11,9 +11,9 @@ import { packetMatches, type Hook, type IpFamily, type PacketMatch } from './pac
 
 export type IptablesTable = 'raw' | 'filter';
 
-export const CHAIN_PRE = 'CTOP-NOTRACK-PRE';
-export const CHAIN_OUT = 'CTOP-NOTRACK-OUT';
-export const CHAIN_ACCEPT = 'CTOP-ACCEPT-UNTRACKED';
+const CHAIN_PRE = 'CTOP-NOTRACK-PRE';
+const CHAIN_OUT = 'CTOP-NOTRACK-OUT';
+const CHAIN_ACCEPT = 'CTOP-ACCEPT-UNTRACKED';
 /** The comment that marks a jump rule in a built-in chain as ours. */
 export const OWNER_COMMENT = 'conntrack-operator';
 

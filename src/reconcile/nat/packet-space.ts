@@ -43,7 +43,7 @@ export function intersect<T extends number | bigint>(a: Intervals<T>, b: Interva
 }
 
 /** Whether the two share a value (intersect(a, b) is not empty), without building the intersection. */
-export function intersects<T extends number | bigint>(a: Intervals<T>, b: Intervals<T>): boolean {
+function intersects<T extends number | bigint>(a: Intervals<T>, b: Intervals<T>): boolean {
   let i = 0;
   let j = 0;
   while (i < a.length && j < b.length) {
@@ -142,7 +142,7 @@ export function portSet(ranges: readonly PortRange[]): Intervals<number> {
 // ---- protocols ----
 
 /** Protocols: `only` (undefined: any) minus `except`. Names as iptables prints them. */
-export interface ProtocolSet {
+interface ProtocolSet {
   only?: ReadonlySet<string>;
   except: ReadonlySet<string>;
 }
