@@ -27,7 +27,7 @@ const PURE = [
 ];
 
 /** Outside every layer: small shared modules anything may import. */
-const SHARED = ['errors', 'backoff', 'work-queue', 'serial-task', 'atomic-file', 'self-signed-cert'];
+const SHARED = ['errors', 'backoff', 'work-queue', 'atomic-file', 'self-signed-cert'];
 
 const higher = (layer) => LAYERS.slice(LAYERS.indexOf(layer) + 1);
 const folderPattern = (names) => `(^|/)(${names.join('|')})/`;
