@@ -58,6 +58,11 @@ export class NodeAgent {
     this.passes.add(NODE);
   }
 
+  /** Resolves when no pass runs and none is due at once (the interval's next one aside). */
+  settled(): Promise<void> {
+    return this.passes.idle();
+  }
+
   /** Finish the pass in flight, then stop; nothing is half-written. Returns the state the last pass left. */
   async stop(): Promise<AgentState> {
     if (this.timer) clearInterval(this.timer);
