@@ -23,10 +23,11 @@ const PURE = [
   'src/reconcile/drift.ts',
   'src/reconcile/nat/**',
   'src/backoff.ts',
+  'src/work-queue.ts',
 ];
 
 /** Outside every layer: small shared modules anything may import. */
-const SHARED = ['errors', 'backoff', 'serial-task', 'atomic-file', 'self-signed-cert'];
+const SHARED = ['errors', 'backoff', 'work-queue', 'atomic-file', 'self-signed-cert'];
 
 const higher = (layer) => LAYERS.slice(LAYERS.indexOf(layer) + 1);
 const folderPattern = (names) => `(^|/)(${names.join('|')})/`;

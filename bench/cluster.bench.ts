@@ -220,7 +220,7 @@ async function manyAgents(n: number): Promise<void> {
     print(`${n} agents: first publishes retried after a connection error (all at once against one in-process server)`, retries);
     print(`${n} agents: time to start all and write first statuses, ms`, startupMs);
 
-    const controller = new PolicyController(new ClusterApi(kc), realTiming(), { ...silent, info() {}, warn() {}, debug() {}, error() {} }, () => new Date());
+    const controller = new PolicyController(new ClusterApi(kc), realTiming(), { ...silent, info() {}, warn() {}, debug() {}, error() {} });
     controller.start();
     controller.setLeading(true); // its first pass waits for its three caches to list
     while (controller.stats.passes === 0) await new Promise((r) => setTimeout(r, 50));

@@ -3,8 +3,10 @@
 // filling up or a new namespace) it runs a pass (agent-pass.ts). Level-based:
 // each pass starts from what the kernel shows now, so a missed tick or a
 // restart loses nothing. The loop holds one value between passes, the state
-// the last pass returned; the watch holds its short history of counts.
-import { SerialTask } from '../serial-task.js';
+// the last pass returned; the watch holds its short history of counts. Every
+// trigger adds the one key, the node, to a work queue: a trigger during a pass
+// makes one more pass right after it, however many came, and passes never overlap.
+import { WorkQueue, realQueueClock } from '../work-queue.js';
 import { errorText } from '../errors.js';
 import { readinessProblem } from './readiness.js';
 import { AgentPass, type PassDeps, type PassOptions, type PassResult } from './agent-pass.js';
@@ -18,15 +20,10 @@ export interface NodeAgentOptions extends PassOptions {
 
 export class NodeAgent {
   private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
   private readonly watch: TableWatch;
   private state: AgentState = initialState();
   private readonly onePass: AgentPass;
-  private readonly passes = new SerialTask(
-    () => this.pass(),
-    () => !this.stopped,
-    (err) => this.deps.logger.error({ err: errorText(err) }, 'reconcile pass failed unexpectedly; the next tick retries'),
-  );
+  private readonly passes: WorkQueue<typeof NODE>;
 
   constructor(
     private readonly opts: NodeAgentOptions,
@@ -37,6 +34,15 @@ export class NodeAgent {
       this.trigger();
     });
     this.onePass = new AgentPass(opts, deps, this.watch);
+    this.passes = new WorkQueue(
+      async () => (await this.pass(), {}),
+      {
+        // A pass reports its own failures; one that throws is a bug: tried again within the interval, and by the ticks.
+        backoff: { initialMs: 1000, maxMs: opts.intervalMs, jitter: 0.5 },
+        onError: (_key, err, retryInMs) => this.deps.logger.error({ err: errorText(err), retryInMs }, 'reconcile pass failed unexpectedly; retrying'),
+      },
+      { ...realQueueClock, now: () => deps.host.clock().getTime() },
+    );
   }
 
   start(): void {
@@ -49,15 +55,19 @@ export class NodeAgent {
 
   /** Run a pass now, or right after the one running. */
   trigger(): void {
-    this.passes.trigger();
+    this.passes.add(NODE);
+  }
+
+  /** Resolves when no pass runs and none is due at once (the interval's next one aside). */
+  settled(): Promise<void> {
+    return this.passes.idle();
   }
 
   /** Finish the pass in flight, then stop; nothing is half-written. Returns the state the last pass left. */
   async stop(): Promise<AgentState> {
-    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.watch.stop();
-    await this.passes.idle();
+    await this.passes.shutdown();
     return this.state;
   }
 
@@ -78,3 +88,6 @@ export class NodeAgent {
     return result;
   }
 }
+
+/** The queue's one key. */
+const NODE = 'node';

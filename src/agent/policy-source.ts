@@ -1,14 +1,15 @@
 // Where the agent's policies come from. Standalone: a file (this module);
 // in a cluster: the API (src/kube). The agent only sees PolicySnapshot.
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
-import { EXPLICIT_NO_POLICIES, formatPolicyErrors, parsePolicyDocuments, POLICY_LIMITS, validatePolicyObjects } from '../policy/load.js';
-import { writeFileAtomic } from '../atomic-file.js';
+import { EXPLICIT_NO_POLICIES, formatPolicyErrors, parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
 import { readRegularFile } from '../reconcile/regular-file.js';
 import { errnoCode, errorText } from '../errors.js';
 import type { Log } from '../logger.js';
+import { WorkQueue } from '../work-queue.js';
+import { PolicyCache } from './policy-cache.js';
 
 export interface PolicySnapshot {
   policies: ConntrackPolicyDoc[];
@@ -38,12 +39,17 @@ export interface PolicyFileSourceOptions {
   /** Where the last good policies are kept, so that a broken file at start-up does not lose them. Absent: not kept. */
   stateDir?: string;
   log?: Log;
+  /** Waits ms (the settle time); a test hands in one it releases itself. Default: a timer. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** One look at the policy path. */
 type Look = { kind: 'missing' } | { kind: 'refused'; message: string } | { kind: 'file'; text: string; fingerprint: string };
 
 const CACHE_FILE = 'policy-file-cache.json';
+/** The looks' one key. */
+const FILE = 'file';
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** Looks in a row that may each see a different version before the source gives up until the next change or poll. */
 const MAX_LOOKS = 20;
 
@@ -72,13 +78,19 @@ export class PolicyFileSource implements PolicySource {
   private used: Look | null = null;
   private known = false;
   private stopped = false;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly cache: PolicyCache | null;
+  /** One key, the file: a change seen during a look makes one more look right after it, never two at once. */
+  private readonly looks = new WorkQueue<typeof FILE>(async () => (await this.settle(), {}), {
+    backoff: { initialMs: 1000, maxMs: 60_000, jitter: 0.5 },
+    onError: (_key, err, retryInMs) => this.opts.log?.error({ path: this.path, err: errorText(err), retryInMs }, 'looking at the policy file failed; retrying'),
+  });
 
   constructor(
     private readonly path: string,
     private readonly opts: PolicyFileSourceOptions,
-  ) {}
+  ) {
+    this.cache = opts.stateDir === undefined ? null : new PolicyCache(join(opts.stateDir, CACHE_FILE), opts.log);
+  }
 
   current(): PolicySnapshot {
     return this.snapshot;
@@ -114,26 +126,13 @@ export class PolicyFileSource implements PolicySource {
     if (this.timer) clearInterval(this.timer);
     this.watcher = null;
     this.timer = null;
-    await this.running;
+    await this.looks.shutdown();
   }
 
-  /** Look at the file now (or once more after the look in flight); resolves when done. */
+  /** Look at the file now (or once more after the look in flight); resolves when no look is left to make. */
   refresh(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.settle();
-        } while (this.again && !this.stopped);
-      } finally {
-        this.running = null;
-      }
-    })();
-    return this.running;
+    this.looks.add(FILE);
+    return this.looks.idle();
   }
 
   /** Two looks settleMs apart that agree make a version; a version already used changes nothing. */
@@ -141,7 +140,7 @@ export class PolicyFileSource implements PolicySource {
     let previous = await this.look();
     for (let i = 0; i < MAX_LOOKS && !this.stopped; i++) {
       if (this.used && sameLook(previous, this.used)) return;
-      await new Promise((r) => setTimeout(r, this.opts.settleMs));
+      await (this.opts.sleep ?? sleep)(this.opts.settleMs);
       const next = await this.look();
       if (sameLook(previous, next)) return this.use(next);
       previous = next;
@@ -165,7 +164,7 @@ export class PolicyFileSource implements PolicySource {
     const parsed = parsePolicyDocuments(look.text, this.path);
     if ('errors' in parsed) return this.keepLastGood(formatPolicyErrors(parsed.errors));
     await this.accept(parsed.policies, parsed.policies.length === 0 ? `the policy file says "${EXPLICIT_NO_POLICIES}": no policy` : undefined);
-    await this.saveCache(parsed.policies);
+    await this.cache?.save(parsed.policies, { path: this.path });
   }
 
   private async accept(policies: ConntrackPolicyDoc[], why: string | undefined): Promise<void> {
@@ -185,46 +184,20 @@ export class PolicyFileSource implements PolicySource {
   }
 
   private publish(next: PolicySnapshot): void {
-    const changed = JSON.stringify(next) !== JSON.stringify(this.snapshot);
+    const changed = !isDeepStrictEqual(next, this.snapshot);
     this.snapshot = next;
     if (changed) for (const l of this.listeners) l();
   }
 
-  private cachePath(): string | null {
-    return this.opts.stateDir === undefined ? null : join(this.opts.stateDir, CACHE_FILE);
-  }
-
-  /** The last good policies from the state dir, validated again like a file (the schema may have moved on). */
+  /** The last good policies from the state dir, if kept for this path. */
   private async useCache(): Promise<void> {
-    const path = this.cachePath();
-    if (!path) return;
-    try {
-      const cache = JSON.parse((await readRegularFile(path, POLICY_LIMITS.maxBytes)).text) as { path?: unknown; policies?: unknown };
-      if (cache.path !== this.path || !Array.isArray(cache.policies)) return;
-      const parsed = validatePolicyObjects(
-        cache.policies.map((object, i) => ({ object, document: i + 1 })),
-        path,
-      );
-      if ('errors' in parsed) throw new Error(formatPolicyErrors(parsed.errors));
-      this.known = true;
-      this.opts.log?.warn(
-        { path: this.path, err: this.snapshot.error, kept: parsed.policies.map((p) => p.metadata.name) },
-        'the policy file cannot be used; enforcing the last good policies kept in the state dir',
-      );
-      this.publish({ policies: parsed.policies, ...(this.snapshot.error ? { error: this.snapshot.error } : {}) });
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') this.opts.log?.warn({ path, err: errorText(err) }, 'the kept policies cannot be used');
-    }
-  }
-
-  private async saveCache(policies: ConntrackPolicyDoc[]): Promise<void> {
-    const path = this.cachePath();
-    if (!path) return;
-    try {
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(path, `${JSON.stringify({ path: this.path, policies })}\n`);
-    } catch (err) {
-      this.opts.log?.warn({ path, err: errorText(err) }, 'could not keep the policies in the state dir');
-    }
+    const kept = await this.cache?.load();
+    if (!kept || kept.record['path'] !== this.path) return;
+    this.known = true;
+    this.opts.log?.warn(
+      { path: this.path, err: this.snapshot.error, kept: kept.policies.map((p) => p.metadata.name) },
+      'the policy file cannot be used; enforcing the last good policies kept in the state dir',
+    );
+    this.publish({ policies: kept.policies, ...(this.snapshot.error ? { error: this.snapshot.error } : {}) });
   }
 }

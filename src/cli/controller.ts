@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { DEFAULT_LEASE, LeaderElector } from '../controller/leader-election.js';
 import { PolicyController } from '../controller/policy-controller.js';
 import { ClusterApi, loadKubeConfig } from '../kube/cluster-api.js';
+import { realQueueClock } from '../work-queue.js';
 import { realTiming } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
 import { ControllerMetrics } from '../report/metrics.js';
@@ -17,13 +18,7 @@ export const LEASE_NAME = 'conntrack-operator-controller';
 export async function runController(config: Config, logger: Logger, until: Promise<unknown>): Promise<number> {
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
   const metrics = new ControllerMetrics({ version: packageVersion() });
-  const controller = new PolicyController(
-    api,
-    realTiming(),
-    logger,
-    () => new Date(),
-    (s) => metrics.observePass(s),
-  );
+  const controller = new PolicyController(api, realTiming(), logger, realQueueClock, (s) => metrics.observePass(s));
   const onLeading = (leading: boolean) => {
     logger.info({ identity: config.identity }, leading ? 'became the leader' : 'lost the leadership');
     metrics.setLeader(leading);

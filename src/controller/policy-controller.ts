@@ -2,14 +2,17 @@
 // each ConntrackPolicy's status (selected / in sync / drifted / failed,
 // Ready, Degraded, Conflict, Rejected). Only the leader writes; it writes a
 // policy's status only when it changed.
-// A write that fails is retried as controller-runtime retries a reconcile:
-// per policy, with exponential backoff (forgotten on success); a 4xx that
-// blames the request body (422 Invalid, 400: see isTerminal) is terminal: the
-// same write would fail the same way, so it waits until the policy changes or
-// the status to write does. A change of the policy (a new resourceVersion, as
-// a watch event re-queues an object at once) is tried at its next pass anyway.
+// Each policy is a key of a work queue (work-queue.ts), reconciled as
+// controller-runtime reconciles an object: a watch event of a policy, of a
+// node or of a node status queues every policy, once, after a short debounce;
+// a write that fails throws, and the queue retries that policy with
+// exponential backoff (forgotten on success). A 4xx that blames the request
+// body (422 Invalid, 400: see isTerminal) is terminal: the same write would
+// fail the same way, so it waits until the policy changes or the status to
+// write does. A change of the policy (a new resourceVersion) is tried at its
+// next reconcile even while its retry waits.
 import { isDeepStrictEqual } from 'node:util';
-import { Backoff, type BackoffPolicy } from '../backoff.js';
+import type { BackoffPolicy } from '../backoff.js';
 import { POLICY_RESOURCE, STATUS_RESOURCE } from '../api/v1alpha1/names.js';
 import type { ClusterApi, CustomObject } from '../kube/cluster-api.js';
 import { Reflector, type KubeObject, type ReflectorTiming } from '../kube/reflector.js';
@@ -19,72 +22,61 @@ import type { Labels } from '../policy/select.js';
 import type { Condition } from '../report/conditions.js';
 import { buildPolicyStatus, conflictsByPolicy, type ClusterView } from '../report/policy-status.js';
 import type { NodeStatusDoc, PolicyStatusDoc } from '../api/v1alpha1/status.js';
-import { SerialTask } from '../serial-task.js';
 import { errorText, statusCode } from '../errors.js';
-import { realTimers, type Timers } from './leader-election.js';
+import { realQueueClock, WorkQueue, type QueueClock, type ReconcileResult } from '../work-queue.js';
 
+/** Watch events within this much of the first are one reconcile of each policy. */
 const DEBOUNCE_MS = 500;
 /**
  * controller-runtime starts at 5 ms and caps at 1000 s, for reconciles that
- * are cheap and many. Here a retry is a whole pass (every policy's status
- * recomputed, the due ones written) and the writes are a handful of small
- * PUTs: 1 s first, doubling to 2 min, keeps a failing API from being hammered
- * while a status is stale at most ~3 min (2 min + jitter) after the API
- * recovers. The jitter (up to +50%) spreads policies that failed together.
+ * are cheap and many. Here a retry is a small PUT of a policy's status: 1 s
+ * first, doubling to 2 min, keeps a failing API from being hammered while a
+ * status is stale at most ~3 min (2 min + jitter) after the API recovers.
+ * The jitter (up to +50%) spreads policies that failed together.
  * controller-runtime's overall bucket limiter has its counterpart in the
- * debounced, serial passes (at most two a second).
+ * debounce and the one worker.
  */
 export const WRITE_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 120_000, jitter: 0.5 };
 
-/** The controller's timers and jitter source; injectable so tests can run it on a fake clock. */
-interface ControllerClock extends Timers {
-  random(): number;
-}
-
-/** A policy whose last status write failed: when to try again, and the resourceVersion that failed. */
-interface HeldWrite {
-  retryAt: number;
-  resourceVersion: string | undefined;
-  /** A terminal refusal: the status the API refused; another status is another request, tried at once. */
-  refused?: unknown;
+/** Every policy validated, the conflicts between the valid ones, and the nodes and statuses: computed once per change of the caches. */
+interface Snapshot {
+  view: ClusterView;
+  checked: Map<string, { obj: CustomObject; errors: ReturnType<typeof validPolicies>['errors'] }>;
+  conflicts: ReturnType<typeof conflictsByPolicy>;
 }
 
 export class PolicyController {
   private readonly policies: Reflector<CustomObject>;
   private readonly statuses: Reflector<CustomObject>;
   private readonly nodes: Reflector<KubeObject>;
-  private pending: unknown = null;
-  private retryTimer: unknown = null;
-  private retryTimerAt = Infinity;
+  private readonly queue: WorkQueue<string>;
   private leading = false;
-  private stopped = false;
-  /** Failures in a row per policy name, and of the pass as a whole under PASS. */
-  private readonly failures: Backoff;
-  private readonly held = new Map<string, HeldWrite>();
-  private passRetryAt = Infinity;
-  private readonly passes = new SerialTask(
-    () => this.pass(),
-    () => this.leading,
-    (err) => {
-      const delay = this.failures.next(PASS);
-      this.log.error({ err: errorText(err), retryInMs: delay }, 'policy status pass failed; retrying');
-      this.passRetryAt = this.nowMs() + delay;
-      this.armRetry();
-    },
-  );
-  /** Writes made, for the benchmark and the tests. */
+  /** Bumped by every watch event: the snapshot of an older version is stale. */
+  private version = 0;
+  private snapshot: { version: number; value: Snapshot } | null = null;
+  /** A policy whose write failed: the resourceVersion that failed, so that other objects' events leave its retry alone. */
+  private readonly failedAt = new Map<string, string | undefined>();
+  /** A policy whose status the API refused (terminal): not sent again until the policy or the status changes. */
+  private readonly refused = new Map<string, { resourceVersion: string | undefined; status: PolicyStatusDoc }>();
+  /** Reconciles made and writes made, for the benchmark and the tests. */
   readonly stats = { passes: 0, writes: 0, lastPassMs: 0 };
 
   constructor(
     private readonly api: ClusterApi,
     timing: ReflectorTiming,
     private readonly log: Log,
-    private readonly now: () => Date,
+    private readonly clock: QueueClock = realQueueClock,
     private readonly onPass?: (seconds: number) => void,
-    private readonly clock: ControllerClock = { ...realTimers, random: Math.random },
   ) {
-    this.failures = new Backoff(WRITE_BACKOFF, () => this.nowMs(), clock.random);
-    const changed = () => this.schedule();
+    this.queue = new WorkQueue(
+      (name, signal) => this.reconcile(name, signal),
+      { backoff: WRITE_BACKOFF, onError: (name, err, delay) => this.failed(name, err, delay) },
+      clock,
+    );
+    const changed = () => {
+      this.version++;
+      this.queueAll();
+    };
     this.policies = new Reflector(api.customListWatch(POLICY_RESOURCE.plural), changed, timing, log);
     this.statuses = new Reflector(api.customListWatch(STATUS_RESOURCE.plural), changed, timing, log);
     this.nodes = new Reflector(api.nodeListWatch(), changed, timing, log);
@@ -96,58 +88,67 @@ export class PolicyController {
     this.nodes.start();
   }
 
+  /** No reconcile starts after this (the elector may still report leadership while it shuts down); the one running finishes. */
   async stop(): Promise<void> {
-    this.stopped = true; // the elector may still report leadership while it shuts down: no pass after this
-    this.clock.clearTimeout(this.pending);
-    this.clock.clearTimeout(this.retryTimer);
-    this.pending = this.retryTimer = null;
+    await this.queue.shutdown();
     await Promise.all([this.policies.stop(), this.statuses.stop(), this.nodes.stop()]);
-    await this.passes.idle();
   }
 
   setLeading(leading: boolean): void {
     this.leading = leading;
-    if (leading) this.schedule();
+    if (leading) this.queueAll();
   }
 
-  /** Coalesce bursts of watch events into one pass. */
-  private schedule(): void {
-    if (!this.leading || this.stopped || this.pending) return;
-    this.pending = this.clock.setTimeout(() => {
-      this.pending = null;
-      this.passes.trigger();
-    }, DEBOUNCE_MS);
+  /** Every policy, once, after the debounce; except one whose retry waits and that did not change since it failed. */
+  private queueAll(): void {
+    if (!this.leading) return;
+    for (const obj of this.policies.store.values()) {
+      const name = obj.metadata.name;
+      const retrying = this.queue.failures(name) > 0 && this.failedAt.get(name) === obj.metadata.resourceVersion;
+      if (!retrying) this.queue.addAfter(name, DEBOUNCE_MS);
+    }
   }
 
-  /** One timer, for the earliest held write or failed pass that is due. */
-  private armRetry(): void {
-    const due = Math.min(this.passRetryAt, ...[...this.held.values()].map((h) => h.retryAt));
-    if (due === this.retryTimerAt || this.stopped) return;
-    this.clock.clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    this.retryTimerAt = due;
-    if (due === Infinity) return;
-    this.retryTimer = this.clock.setTimeout(
-      () => {
-        this.retryTimer = null;
-        this.retryTimerAt = Infinity;
-        this.passes.trigger();
-      },
-      Math.max(due - this.nowMs(), 0),
-    );
-  }
-
-  private nowMs(): number {
-    return this.now().getTime();
-  }
-
-  /** Compute every policy's status and write the ones that changed. */
-  async pass(): Promise<void> {
+  /** Compute one policy's status and write it if it changed. Throws when the write should be retried. */
+  async reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult> {
     // Before every cache has listed once, "no nodes" or "no statuses" would be a lie written to every policy;
-    // the last cache to list schedules the pass that counts.
-    if (![this.policies, this.statuses, this.nodes].every((r) => r.hasSynced)) return;
-    this.passRetryAt = Infinity;
-    const started = Date.now();
+    // the last cache to list queues every policy again.
+    if (!this.leading || ![this.policies, this.statuses, this.nodes].every((r) => r.hasSynced)) return {};
+    const started = this.clock.now();
+    const { view, checked, conflicts } = this.currentSnapshot();
+    const entry = checked.get(name);
+    if (!entry) return this.forget(name); // deleted meanwhile
+    const { obj, errors } = entry;
+    const previous = (obj.status as PolicyStatusDoc | undefined)?.conditions ?? [];
+    const status = buildPolicyStatus(
+      {
+        name,
+        generation: obj.metadata.generation ?? 1,
+        nodeSelector: (obj.spec as { nodeSelector?: unknown } | undefined)?.nodeSelector,
+        errors,
+        previous: previous as Condition<PolicyStatusDoc['conditions'][number]['type']>[],
+      },
+      view,
+      conflicts.get(name),
+      new Date(started),
+    );
+    this.stats.passes++;
+    try {
+      // Key order differs between what we build and what the server returns: compare structurally.
+      if (isDeepStrictEqual(status, obj.status)) return this.forget(name); // nothing to write: as good as a write that succeeded
+      const refused = this.refused.get(name);
+      if (refused && refused.resourceVersion === obj.metadata.resourceVersion && isDeepStrictEqual(untimed(refused.status), untimed(status))) return {};
+      if (!this.leading || signal.aborted) return {}; // lost the Lease or stopping: the new leader writes from here
+      await this.write({ ...obj, status });
+      return {};
+    } finally {
+      this.stats.lastPassMs = this.clock.now() - started;
+      this.onPass?.(this.stats.lastPassMs / 1000);
+    }
+  }
+
+  private currentSnapshot(): Snapshot {
+    if (this.snapshot?.version === this.version) return this.snapshot.value;
     const view: ClusterView = {
       nodes: [...this.nodes.store.values()].map((n) => ({
         name: n.metadata?.name ?? '',
@@ -155,89 +156,51 @@ export class PolicyController {
       })),
       statuses: new Map([...this.statuses.store.values()].filter((s) => s.status).map((s) => [s.metadata.name, s.status as NodeStatusDoc])),
     };
-    const objects = [...this.policies.store.values()];
-    // Each policy is validated once a pass: its errors feed its own status, the valid ones the conflicts.
-    const checked = objects.map((obj) => ({ obj, ...validPolicies([obj]) }));
+    // Each policy is validated once per change: its errors feed its own status, the valid ones the conflicts.
+    const checked = new Map([...this.policies.store.values()].map((obj) => [obj.metadata.name, { obj, ...validPolicies([obj]) }]));
     const conflicts = conflictsByPolicy(
-      checked.flatMap((c) => c.policies),
+      [...checked.values()].flatMap((c) => c.policies),
       view.nodes,
     );
-    const now = this.now();
-    this.dropGone(objects);
-    for (const { obj, errors } of checked) {
-      const name = obj.metadata.name;
-      const previous = (obj.status as PolicyStatusDoc | undefined)?.conditions ?? [];
-      const status = buildPolicyStatus(
-        {
-          name,
-          generation: obj.metadata.generation ?? 1,
-          nodeSelector: (obj.spec as { nodeSelector?: unknown } | undefined)?.nodeSelector,
-          errors,
-          previous: previous as Condition<PolicyStatusDoc['conditions'][number]['type']>[],
-        },
-        view,
-        conflicts.get(name),
-        now,
-      );
-      // Key order differs between what we build and what the server returns: compare structurally.
-      if (isDeepStrictEqual(status, obj.status)) {
-        this.forget(name); // nothing to write: as good as a write that succeeded
-        continue;
-      }
-      const held = this.held.get(name);
-      const sameRequest = held?.refused === undefined || isDeepStrictEqual(untimed(held.refused as PolicyStatusDoc), untimed(status));
-      if (held && held.resourceVersion === obj.metadata.resourceVersion && held.retryAt > now.getTime() && sameRequest) continue;
-      if (!this.leading) return; // lost the Lease mid-pass: the new leader writes from here
-      await this.write({ ...obj, status });
-    }
-    this.failures.forget(PASS);
-    this.armRetry();
-    this.stats.passes++;
-    this.stats.lastPassMs = Date.now() - started;
-    this.onPass?.(this.stats.lastPassMs / 1000);
+    const value = { view, checked, conflicts };
+    this.snapshot = { version: this.version, value };
+    return value;
   }
 
+  /** The write, or why it is not retried (terminal, or the policy is gone); a failure worth retrying throws. */
   private async write(obj: CustomObject): Promise<void> {
     const name = obj.metadata.name;
+    const resourceVersion = obj.metadata.resourceVersion;
     try {
       await this.api.replaceCustomStatus(POLICY_RESOURCE.plural, obj);
       this.stats.writes++;
       this.forget(name);
     } catch (err) {
-      this.failed(obj, err);
+      const code = statusCode(err);
+      if (code === 404) return void this.forget(name); // gone: its delete event follows
+      if (isTerminal(code)) {
+        this.refused.set(name, { resourceVersion, status: obj.status as PolicyStatusDoc });
+        this.log.error({ policy: name, resourceVersion, code, err: errorText(err) }, 'the API refused the policy status; not retrying until it changes');
+        return;
+      }
+      this.failedAt.set(name, resourceVersion);
+      throw err;
     }
   }
 
-  private failed(obj: CustomObject, err: unknown): void {
-    const name = obj.metadata.name;
-    const resourceVersion = obj.metadata.resourceVersion;
+  private failed(name: string, err: unknown, retryInMs: number): void {
     const code = statusCode(err);
-    if (code === 404) {
-      this.forget(name); // gone: its delete event follows
-      return;
-    }
-    if (isTerminal(code)) {
-      this.held.set(name, { retryAt: Infinity, resourceVersion, refused: obj.status });
-      this.log.error({ policy: name, resourceVersion, code, err: errorText(err) }, 'the API refused the policy status; not retrying until it changes');
-      return;
-    }
-    const delay = this.failures.next(name);
-    this.held.set(name, { retryAt: this.nowMs() + delay, resourceVersion });
-    const fields = { policy: name, code, err: errorText(err), failures: this.failures.failureCount(name), retryInMs: delay };
+    const fields = { policy: name, code, err: errorText(err), failures: this.queue.failures(name), retryInMs };
     // 409: our copy is older than the server's; its watch event usually brings the new one before the retry.
     if (code === 409) this.log.debug(fields, 'the policy changed while its status was written; retrying');
     else this.log.error(fields, 'could not write the policy status; retrying');
   }
 
-  private forget(name: string): void {
-    this.held.delete(name);
-    this.failures.forget(name);
-  }
-
-  /** Policies deleted meanwhile keep no backoff state. */
-  private dropGone(objects: readonly CustomObject[]): void {
-    const names = new Set(objects.map((o) => o.metadata.name));
-    for (const name of this.held.keys()) if (!names.has(name)) this.forget(name);
+  /** Nothing left to retry for the policy. */
+  private forget(name: string): ReconcileResult {
+    this.failedAt.delete(name);
+    this.refused.delete(name);
+    return {};
   }
 }
 
@@ -257,6 +220,3 @@ function isTerminal(code: number | undefined): boolean {
 function untimed(status: PolicyStatusDoc): unknown {
   return { ...status, conditions: status.conditions.map(({ lastTransitionTime: _, ...rest }) => rest) };
 }
-
-/** The pass's own key in the failure counts: not a valid policy name (a DNS subdomain). */
-const PASS = '(pass)';

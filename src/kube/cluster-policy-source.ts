@@ -2,20 +2,17 @@
 // for the agent. Both are watched (list + watch, relist on 410, backoff), and
 // the last good set is kept in the state dir: an agent restarted while the API
 // server is down still enforces what it enforced before.
-import { mkdir, readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import type { PolicySnapshot, PolicySource } from '../agent/policy-source.js';
+import { PolicyCache } from '../agent/policy-cache.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import type { Log } from '../logger.js';
 import { validPolicies } from '../policy/load.js';
-import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import type { Labels } from '../policy/select.js';
-import { writeFileAtomic } from '../atomic-file.js';
 import { POLICY_RESOURCE } from '../api/v1alpha1/names.js';
 import type { ClusterApi, CustomObject } from './cluster-api.js';
 import { Reflector, type KubeObject, type ReflectorTiming } from './reflector.js';
-import { errorText } from '../errors.js';
 import type { RangeKnowledge } from '../policy/cluster-cidrs.js';
 import { cidrListProblem } from '../policy/cidr.js';
 
@@ -24,11 +21,10 @@ export interface NodeRef {
   uid: string;
 }
 
-interface Cache {
-  policies: ConntrackPolicyDoc[];
+/** What is kept besides the policies (policy-cache.ts): this Node's labels, uid and spec.podCIDRs (absent when not read). */
+interface KeptNode {
   nodeLabels: Labels;
   nodeUid?: string;
-  /** The Node's spec.podCIDRs; absent when the Node was not read. */
   podCidrs?: string[];
 }
 
@@ -43,18 +39,18 @@ export class ClusterPolicySource implements PolicySource {
   private listeners: Array<() => void> = [];
   private readonly policyReflector: Reflector<CustomObject>;
   private readonly nodeReflector: Reflector<KubeObject>;
-  private readonly cachePath: string;
+  private readonly cache: PolicyCache;
   private saving: Promise<void> = Promise.resolve();
   private cacheLoaded = false;
 
   constructor(
     api: ClusterApi,
     private readonly nodeName: string,
-    private readonly stateDir: string,
+    stateDir: string,
     timing: ReflectorTiming,
     private readonly log: Log,
   ) {
-    this.cachePath = join(stateDir, CACHE_FILE);
+    this.cache = new PolicyCache(join(stateDir, CACHE_FILE), log);
     this.policyReflector = new Reflector(api.customListWatch(POLICY_RESOURCE.plural), (store) => this.onPolicies([...store.values()]), timing, log);
     this.nodeReflector = new Reflector(api.nodeListWatch(nodeName), (store) => this.onNode(store.get(nodeName)), timing, log);
   }
@@ -83,14 +79,15 @@ export class ClusterPolicySource implements PolicySource {
   }
 
   async start(): Promise<void> {
-    const cache = await this.loadCache();
-    if (cache) {
+    const kept = await this.cache.load();
+    if (kept) {
+      const node = keptNode(kept.record);
       this.cacheLoaded = true;
-      this.snapshot = { policies: cache.policies };
-      this.labels = cache.nodeLabels;
-      this.uid = cache.nodeUid ?? null;
-      this.podCidrs = cache.podCidrs && cidrListProblem(cache.podCidrs) === undefined ? cache.podCidrs : null;
-      this.log.info({ policies: cache.policies.map((p) => p.metadata.name) }, 'using the last known policies until the API answers');
+      this.snapshot = { policies: kept.policies };
+      this.labels = node.nodeLabels;
+      this.uid = node.nodeUid ?? null;
+      this.podCidrs = node.podCidrs ?? null;
+      this.log.info({ policies: kept.policies.map((p) => p.metadata.name) }, 'using the last known policies until the API answers');
     }
     this.policyReflector.start();
     this.nodeReflector.start();
@@ -138,28 +135,23 @@ export class ClusterPolicySource implements PolicySource {
     for (const l of this.listeners) l();
   }
 
-  private async loadCache(): Promise<Cache | null> {
-    try {
-      const cache = JSON.parse(await readFile(this.cachePath, 'utf8')) as Cache;
-      // The cache was validated when written; validate again in case the schema moved on.
-      return { ...cache, policies: validPolicies(cache.policies).policies };
-    } catch {
-      return null;
-    }
-  }
-
   private async saveCache(): Promise<void> {
-    const cache: Cache = {
-      policies: this.snapshot.policies,
+    const node: KeptNode = {
       nodeLabels: this.labels,
       ...(this.uid ? { nodeUid: this.uid } : {}),
       ...(this.podCidrs ? { podCidrs: this.podCidrs } : {}),
     };
-    try {
-      await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(this.cachePath, `${JSON.stringify(cache)}\n`);
-    } catch (err) {
-      this.log.warn({ err: errorText(err) }, 'could not keep the policies in the state dir');
-    }
+    await this.cache.save(this.snapshot.policies, { ...node });
   }
+}
+
+/** The node fields of a kept record, each used only when well-formed: a label map of strings, a uid, valid pod ranges. */
+function keptNode(record: Record<string, unknown>): KeptNode {
+  const { nodeLabels, nodeUid, podCidrs } = record;
+  const labels =
+    typeof nodeLabels === 'object' && nodeLabels !== null && !Array.isArray(nodeLabels) && Object.values(nodeLabels).every((v) => typeof v === 'string')
+      ? (nodeLabels as Labels)
+      : {};
+  const cidrs = Array.isArray(podCidrs) && podCidrs.every((c) => typeof c === 'string') && cidrListProblem(podCidrs) === undefined ? podCidrs : undefined;
+  return { nodeLabels: labels, ...(typeof nodeUid === 'string' ? { nodeUid } : {}), ...(cidrs ? { podCidrs: cidrs } : {}) };
 }

@@ -2,6 +2,7 @@
 // node every time, plan, and in Enforce write, then observe again to verify.
 // Two passes in a row: the second writes nothing. DryRun only plans: drift is
 // a move away from what we applied, so a value we never wrote is not drift.
+import { isDeepStrictEqual } from 'node:util';
 import type { Host } from '../kernel/host.js';
 import { ForeignObjectError, type NotrackBackend } from '../kernel/notrack/backend.js';
 import type { DesiredState, PolicyMode } from '../policy/types.js';
@@ -70,6 +71,26 @@ function planWith(desired: DesiredState, seen: Seen, baseline: Baseline, acceptU
   return { ...p, notApplicable, inSync: p.inSync && notApplicable.length === 0 };
 }
 
+/** What every result of one pass shares. */
+interface Pass {
+  mode: PolicyMode;
+  started: number;
+  /** The plan before the correction guard left any key alone: its notApplicable is the pass's. */
+  full: Plan;
+  withheld: WithheldRule[];
+}
+
+/** The plan without the keys we stopped fighting another writer over. */
+function leaveFightsAlone(full: Plan, drift: readonly DriftRecord[]): Plan {
+  const leftAlone = new Set(drift.filter((d) => d.fighting).map((d) => d.key));
+  return { ...full, actions: full.actions.filter((a) => !leftAlone.has(a.key)) };
+}
+
+/** A value as the baseline file keeps it (JSON: undefined fields dropped), to compare with what was kept. */
+function asStored(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
 const NOOP_LOGGER: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Keys we changed before: moving away from desired is drift, not a first apply. */
@@ -85,7 +106,8 @@ export class Reconciler {
   private readonly logger: Log;
   private readonly clock: Clock = () => this.deps.host.clock().getTime();
   private previousDrift: DriftRecord[] = [];
-  private previousWithheld = '[]';
+  /** The withheld rules last logged, as [rule, message] pairs. */
+  private previousWithheld: unknown[] = [];
   private applied: { sysctls: Record<string, number>; buckets?: number } = { sysctls: {} };
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -96,88 +118,126 @@ export class Reconciler {
 
   async reconcile(policy: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
     const run = () => this.reconcileNow(policy, mode);
-    return mode === 'Enforce' && this.deps.exclusive ? this.deps.exclusive(run) : run();
+    return mode === 'Enforce' ? this.exclusively(run) : run();
+  }
+
+  /** One writer per state dir: a writing pass or a restore holds the lock, when one is given. */
+  private exclusively<T>(run: () => Promise<T>): Promise<T> {
+    return this.deps.exclusive ? this.deps.exclusive(run) : run();
   }
 
   private async reconcileNow(policy: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
     const started = this.clock();
+    const { desired, withheld, acceptUnsupported } = await this.desiredHere(policy);
+    const baseline = await this.deps.baselineStore.load();
+    const seen = await this.look(desired, baseline);
+    const full = planWith(desired, seen, baseline, acceptUnsupported);
+    const pass: Pass = { mode, started, full, withheld };
+    // DryRun: the plan, nothing else; the Enforce passes' drift (and its `since`) is left as it was.
+    if (mode === 'DryRun') return this.result(pass, { plan: full, drift: [], inSync: full.inSync, owned: seen.notrack?.ownedRules });
+
+    const drift = await this.findDrift(desired, baseline, seen, started);
+    this.reportDrift(drift);
+    const todo = leaveFightsAlone(full, drift);
+    if (todo.actions.length === 0) {
+      this.remember(desired, full.notApplicable);
+      return this.result(pass, { plan: todo, drift, inSync: full.inSync, owned: seen.notrack?.ownedRules });
+    }
+    const execution = await this.apply(desired, todo.actions, drift);
+    if (!execution.ok) return this.result(pass, { plan: todo, drift, execution, inSync: false, owned: seen.notrack?.ownedRules });
+    const after = await this.verify(desired, todo.actions, seen, acceptUnsupported);
+    this.remember(desired, after.plan.notApplicable);
+    return this.result(pass, { plan: todo, drift, execution, inSync: after.plan.inSync, owned: after.seen.notrack?.ownedRules });
+  }
+
+  /** The policy as this node can take it: NOTRACK rules a NAT rule here would bypass left out, acceptUntracked off where unsupported. */
+  private async desiredHere(policy: DesiredState): Promise<{ desired: DesiredState; withheld: WithheldRule[]; acceptUnsupported: boolean }> {
     const acceptUnsupported = policy.acceptUntracked && this.deps.backend?.canAcceptUntracked === false;
     // Rules a NAT rule here would be bypassed by are not planned at all: one applied earlier is removed by the sync.
     const nat = this.deps.natGuard ? await this.deps.natGuard.judge(policy.notrack) : { allowed: policy.notrack, withheld: [] };
     this.logWithheld(nat.withheld);
     const desired = { ...policy, notrack: nat.allowed, ...(acceptUnsupported ? { acceptUntracked: false } : {}) };
-    const baseline = await this.deps.baselineStore.load();
-    const seen = await this.look(desired, baseline);
-    const { observed, notrack } = seen;
-    const full = planWith(desired, seen, baseline, acceptUnsupported);
-    const done = (plan: Plan, drift: DriftRecord[], execution: ExecutionResult | undefined, inSync: boolean, owned: number | undefined): ReconcileResult => ({
-      mode,
-      plan,
-      ...(execution ? { execution } : {}),
-      drift,
-      notApplicable: full.notApplicable,
-      inSync,
-      durationMs: this.clock() - started,
-      ...(owned === undefined ? {} : { notrackOwnedRules: owned }),
-      withheld: nat.withheld,
-    });
-    // DryRun: the plan, nothing else; the Enforce passes' drift (and its `since`) is left as it was.
-    if (mode === 'DryRun') return done(full, [], undefined, full.inSync, notrack?.ownedRules);
+    return { desired, withheld: nat.withheld, acceptUnsupported };
+  }
 
-    // Drift is a move away from what we applied; a policy edit is a change, not drift.
-    const notrackUnchanged =
-      JSON.stringify(baseline.notrackApplied ?? null) === JSON.stringify({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked });
+  /** Where the node moved away from what we applied, each marked when the correction guard says we are fighting another writer. */
+  private async findDrift(desired: DesiredState, baseline: Baseline, seen: Seen, now: number): Promise<DriftRecord[]> {
+    // A policy edit of the NOTRACK rules is a change, not drift.
+    const notrackUnchanged = isDeepStrictEqual(
+      asStored(baseline.notrackApplied ?? null),
+      asStored({ rules: desired.notrack, acceptUntracked: desired.acceptUntracked }),
+    );
     const driftWith = (facts: WriterFacts) =>
       detectDrift({
         desired: this.lastApplied(desired),
-        observed,
-        notrack: notrackUnchanged ? notrack : null,
+        observed: seen.observed,
+        notrack: notrackUnchanged ? seen.notrack : null,
         previous: this.previousDrift,
         facts,
-        now: started,
+        now,
         keys: appliedKeys(baseline),
       });
     // Who else writes (a scan of every process for kube-proxy) is only worth asking when something drifted.
     let drift = driftWith({ kubeProxyRunning: false });
     if (drift.length > 0 && this.deps.writerFacts) drift = driftWith(await this.deps.writerFacts());
     for (const d of drift) if (this.guard.fighting(d.key, d.desired)) d.fighting = true;
-    // Log a drift once when it appears or when we stop fighting it, not every pass.
+    return drift;
+  }
+
+  /** Log a drift once when it appears or when we stop fighting it, not every pass. */
+  private reportDrift(drift: DriftRecord[]): void {
     const before = new Map(this.previousDrift.map((d) => [d.key, d]));
     const news = drift.filter((d) => before.get(d.key)?.since !== d.since || (d.fighting && !before.get(d.key)?.fighting));
     if (news.length > 0) this.logger.warn({ drift: news }, 'conntrack settings drifted');
     this.previousDrift = drift;
+  }
 
-    const leftAlone = new Set(drift.filter((d) => d.fighting).map((d) => d.key));
-    const todo: Plan = { ...full, actions: full.actions.filter((a) => !leftAlone.has(a.key)) };
-    if (todo.actions.length === 0) {
-      this.remember(desired, full.notApplicable);
-      return done(todo, drift, undefined, full.inSync, notrack?.ownedRules);
-    }
-
-    await this.deps.baselineStore.recordBefore(todo.actions);
-    const execution = await this.executor.execute(todo.actions);
+  /** Record what the keys were, write, and on success keep the books (what we own now, what we corrected); rolled back on failure. */
+  private async apply(desired: DesiredState, actions: Action[], drift: DriftRecord[]): Promise<ExecutionResult> {
+    await this.deps.baselineStore.recordBefore(actions);
+    const execution = await this.executor.execute(actions);
     if (!execution.ok) {
       this.logger.error(
         { failed: execution.failed, rolledBack: execution.rolledBack.length, rollbackErrors: execution.rollbackErrors },
         'apply failed, rolled back',
       );
-      return done(todo, drift, execution, false, notrack?.ownedRules);
+      return execution;
     }
-    await this.afterApply(desired, todo.actions, drift);
+    await this.afterApply(desired, actions, drift);
     this.logger.info({ applied: execution.applied.map((a) => a.key) }, 'applied');
-    const wroteNotrack = todo.actions.some((a) => a.key === NOTRACK_KEY);
-    const baselineAfter = await this.deps.baselineStore.load();
-    const verify = wroteNotrack ? await this.look(desired, baselineAfter) : { ...seen, observed: await this.deps.observe() };
-    const after = planWith(desired, verify, baselineAfter, acceptUnsupported);
-    this.remember(desired, after.notApplicable);
-    return done(todo, drift, execution, after.inSync, verify.notrack?.ownedRules);
+    return execution;
+  }
+
+  /** Read the node again after a write and plan against it: in sync only if the kernel now shows the policy. */
+  private async verify(desired: DesiredState, actions: Action[], seen: Seen, acceptUnsupported: boolean): Promise<{ plan: Plan; seen: Seen }> {
+    const wroteNotrack = actions.some((a) => a.key === NOTRACK_KEY);
+    const baseline = await this.deps.baselineStore.load();
+    const again = wroteNotrack ? await this.look(desired, baseline) : { ...seen, observed: await this.deps.observe() };
+    return { plan: planWith(desired, again, baseline, acceptUnsupported), seen: again };
+  }
+
+  private result(
+    pass: Pass,
+    r: { plan: Plan; drift: DriftRecord[]; execution?: ExecutionResult; inSync: boolean; owned: number | undefined },
+  ): ReconcileResult {
+    return {
+      mode: pass.mode,
+      plan: r.plan,
+      ...(r.execution ? { execution: r.execution } : {}),
+      drift: r.drift,
+      notApplicable: pass.full.notApplicable,
+      inSync: r.inSync,
+      durationMs: this.clock() - pass.started,
+      ...(r.owned === undefined ? {} : { notrackOwnedRules: r.owned }),
+      withheld: pass.withheld,
+    };
   }
 
   /** Say so when the set of withheld rules (or why) changes, not every pass. */
   private logWithheld(withheld: WithheldRule[]): void {
-    const text = JSON.stringify(withheld.map((w) => [w.rule, w.message]));
-    if (text === this.previousWithheld) return;
-    this.previousWithheld = text;
+    const seen = withheld.map((w) => [w.rule, w.message]);
+    if (isDeepStrictEqual(seen, this.previousWithheld)) return;
+    this.previousWithheld = seen;
     if (withheld.length === 0) this.logger.info({}, 'no NOTRACK rule is withheld');
     else this.logger.warn({ withheld: withheld.map((w) => ({ rule: w.rule, reason: w.reason, message: w.message })) }, 'NOTRACK rules withheld');
   }
@@ -201,8 +261,7 @@ export class Reconciler {
     this.previousDrift = [];
     this.applied = { sysctls: {} };
     const { observe, backend, baselineStore } = this.deps;
-    const run = () => restoreBaseline({ observe, backend, baselineStore, executor: this.executor });
-    return this.deps.exclusive ? this.deps.exclusive(run) : run();
+    return this.exclusively(() => restoreBaseline({ observe, backend, baselineStore, executor: this.executor }));
   }
 
   /**

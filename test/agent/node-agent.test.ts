@@ -175,6 +175,25 @@ test('node agent: --dry-run never writes, not even to give a value back', async 
   assert.equal(status?.appliedPolicy?.mode, 'DryRun');
 });
 
+test('node agent: triggers during a pass (policy changes, the watch) make one more pass right after it, not one each', async (t) => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  const tree = loadFixtureTree('host-6.18');
+  const { agent, published, source } = rig(tree, { labels: { pool: 'web' } });
+  // A pass reads the policies first: then it is in flight.
+  const read = source.current.bind(source);
+  const inFlight = new Promise<void>((resolve) => (source.current = () => (resolve(), read())));
+  agent.start();
+  await inFlight;
+  for (let i = 0; i < 3; i++) agent.trigger();
+  await agent.settled();
+  assert.equal(published.length, 2, 'the first pass and one for the three triggers');
+  agent.trigger(); // nothing in flight: a pass of its own
+  await agent.settled();
+  assert.equal(published.length, 3);
+  await agent.stop();
+});
+
 test("node agent: the table watch reports a pod namespace's full table within a tick, not at the next interval", async (t) => {
   mock.timers.enable({ apis: ['setInterval'] });
   t.after(() => mock.timers.reset());

@@ -30,9 +30,10 @@ async function fixture(): Promise<{ dir: string; path: string; stateDir: string 
   return { dir, path: join(dir, 'policy.yaml'), stateDir: join(dir, 'state') };
 }
 
-function source(path: string, stateDir: string, settleMs = 20): { src: PolicyFileSource; seen: PolicySnapshot[]; warnings: string[] } {
+function source(path: string, stateDir: string, sleep?: (ms: number) => Promise<void>): { src: PolicyFileSource; seen: PolicySnapshot[]; warnings: string[] } {
   const warnings: string[] = [];
-  const src = new PolicyFileSource(path, { pollMs: 60_000, settleMs, stateDir, log: silentLog({ warn: (_o, m) => void warnings.push(m) }) });
+  const log = silentLog({ warn: (_o, m) => void warnings.push(m) });
+  const src = new PolicyFileSource(path, { pollMs: 60_000, settleMs: 20, stateDir, log, ...(sleep ? { sleep } : {}) });
   const seen: PolicySnapshot[] = [];
   src.onChange(() => seen.push(src.current()));
   return { src, seen, warnings };
@@ -50,6 +51,23 @@ async function startUp(path: string, stateDir: string): Promise<ReturnType<typeo
 function assertNotReady(src: PolicyFileSource): void {
   assert.deepEqual(src.current().policies, []);
   assert.equal(src.ready(), false);
+}
+
+/** A settle wait the test ends: the source's looks happen exactly between the test's steps. */
+function heldSleep() {
+  const held: Array<() => void> = [];
+  let arrived: (() => void) | null = null;
+  return {
+    sleep: () =>
+      new Promise<void>((resolve) => {
+        held.push(resolve);
+        arrived?.();
+        arrived = null;
+      }),
+    /** Resolves once the source is waiting. */
+    waiting: () => new Promise<void>((resolve) => (held.length ? resolve() : (arrived = resolve))),
+    release: () => held.shift()?.(),
+  };
 }
 
 const ruleNames = (s: PolicySnapshot) => s.policies.flatMap((p) => (p.spec.notrack ?? []).map((r) => r.name));
@@ -113,15 +131,23 @@ describe('PolicyFileSource: only a deliberate removal removes every policy', () 
 });
 
 describe('PolicyFileSource: a version still being written is never used', () => {
-  it('a partial version replaced within the settle time is not published', async () => {
+  it('a partial version replaced within the settle time is not published', { timeout: 10_000 }, async () => {
     const { path, stateDir } = await fixture();
     await writeFile(path, GOOD.replace('600', '700'));
-    const { src, seen } = source(path, stateDir, 300);
-    await src.start();
+    const gate = heldSleep();
+    const { src, seen } = source(path, stateDir, gate.sleep);
+    const starting = src.start();
+    await Promise.race([gate.waiting(), starting]); // the first look, to be confirmed
+    gate.release();
+    await starting;
     await writeFile(path, PARTIAL);
     const looking = src.refresh();
-    await new Promise((r) => setTimeout(r, 30));
-    await writeFile(path, GOOD);
+    // Each step: the source waits to look again, or (were it to use a version unconfirmed) it is done.
+    await Promise.race([gate.waiting(), looking]); // it saw the partial version
+    await writeFile(path, GOOD); // the rewrite completes within the settle time
+    gate.release();
+    await Promise.race([gate.waiting(), looking]); // it saw another version: it waits to confirm that one
+    gate.release();
     await looking;
     await src.stop();
     assert.ok(seen.length >= 2, 'the final version was published');

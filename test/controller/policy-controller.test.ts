@@ -97,9 +97,14 @@ async function leading(answers: Answer[], random = () => 0.5) {
   cluster.answers = [...answers];
   const logged: Array<{ level: string; msg: string; policy?: string }> = [];
   const log = (level: string) => (o: object, msg: string) => void logged.push({ level, msg, ...o });
-  const timers = { setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms), clearTimeout: (h: unknown) => clock.clearTimeout(h), random };
+  const timers = {
+    now: clock.now,
+    setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms),
+    clearTimeout: (h: unknown) => clock.clearTimeout(h),
+    random,
+  };
   const quiet = { info: log('info'), warn: log('warn'), debug: log('debug'), error: log('error') };
-  const controller = new PolicyController(cluster as unknown as ClusterApi, realTiming(), quiet, () => new Date(clock.now()), undefined, timers);
+  const controller = new PolicyController(cluster as unknown as ClusterApi, realTiming(), quiet, timers);
   controller.start();
   controller.setLeading(true);
   return { clock, cluster, controller, logged, writeTimes: () => cluster.writes.map((w) => w.at) };

@@ -10,6 +10,7 @@ import { PolicyController } from '../../src/controller/policy-controller.js';
 import { ClusterApi, loadKubeConfig } from '../../src/kube/cluster-api.js';
 import { buildCrds } from '../../src/api/v1alpha1/crds.js';
 import { realTiming } from '../../src/kube/reflector.js';
+import { realQueueClock } from '../../src/work-queue.js';
 import { componentObject, renderChart } from '../packaging/render.js';
 import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';
 import { runKubectl } from '../support/kube/tools.js';
@@ -121,7 +122,10 @@ after(() => api?.stop());
 test('two replicas, one leader; policy status aggregated; failover', { timeout: 60_000 }, async () => {
   const replicas = ['a', 'b'].map((id) => {
     const cluster = new ClusterApi(loadKubeConfig(api.kubeconfig(USER)));
-    const controller = new PolicyController(cluster, realTiming({ backoffInitialMs: 100 }), logger, () => new Date());
+    // The real clock, counting the timers set: a pass is only ever started by one (the debounce, a retry).
+    const timers = { set: 0 };
+    const clock = { ...realQueueClock, setTimeout: (fn: () => void, ms: number) => (timers.set++, realQueueClock.setTimeout(fn, ms)) };
+    const controller = new PolicyController(cluster, realTiming({ backoffInitialMs: 100 }), logger, clock);
     const elector = new LeaderElector(
       cluster,
       { namespace: NS, name: 'conntrack-operator-controller', identity: id, leaseDurationSeconds: 2, renewDeadlineSeconds: 1, retryMs: 200 },
@@ -131,7 +135,7 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
     );
     controller.start();
     elector.start();
-    return { id, controller, elector };
+    return { id, controller, elector, timers };
   });
   try {
     const web = await until('web policy status', async () => {
@@ -158,9 +162,12 @@ test('two replicas, one leader; policy status aggregated; failover', { timeout: 
     // (well within the 2s lease duration) and keeps the status current.
     await leaders[0]!.controller.stop();
     const passesWhenStopped = leaders[0]!.controller.stats.passes;
-    // As an elector might while it shuts down: a stopped controller (its caches frozen) must make no pass, nor write.
+    const timersWhenStopped = leaders[0]!.timers.set;
+    // As an elector might while it shuts down: a stopped controller (its caches frozen) must make no pass, nor write:
+    // it sets no timer (the debounce) and starts nothing (a key added now would start in this turn's microtasks).
     leaders[0]!.controller.setLeading(true);
-    await new Promise((r) => setTimeout(r, 1_000)); // twice the pass debounce
+    await new Promise((r) => setImmediate(r));
+    assert.equal(leaders[0]!.timers.set, timersWhenStopped, 'the stopped controller scheduled a pass');
     assert.equal(leaders[0]!.controller.stats.passes, passesWhenStopped, 'the stopped controller made a pass');
     const stoppedAt = Date.now();
     await leaders[0]!.elector.stop();
