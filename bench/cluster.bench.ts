@@ -11,7 +11,7 @@ import { NodeAgent } from '../src/agent/node-agent.js';
 import { WATCH_DEFAULTS } from '../src/agent/table-watch.js';
 import type { PolicySnapshot, PolicySource } from '../src/agent/policy-source.js';
 import { PolicyController } from '../src/controller/policy-controller.js';
-import { readObservedState } from '../src/kernel/observe.js';
+import { readObservedState } from '../src/kernel/observed-state.js';
 import { ClusterApi, loadKubeConfig, type CustomObject } from '../src/kube/cluster-api.js';
 import { ClusterPolicySource } from '../src/kube/cluster-policy-source.js';
 import { buildCrds } from '../src/api/v1alpha1/crds.js';

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { findKubernetesProcesses } from '../kernel/host-facts.js';
 import type { NotrackBackend, NotrackBackendName } from '../kernel/notrack/backend.js';
 import { createNotrackBackend, detectBackend } from '../kernel/notrack/detect.js';
-import { readObservedState } from '../kernel/observe.js';
+import { readObservedState } from '../kernel/observed-state.js';
 import { FileBaselineStore, type BaselineStore } from '../reconcile/baseline-store.js';
 import { CreatedObjectsFile } from '../reconcile/created-objects-file.js';
 import type { Log } from '../logger.js';

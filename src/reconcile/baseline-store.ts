@@ -10,7 +10,7 @@ import { issueErrors } from '../policy/issue-messages.js';
 import { DNS_LABEL, INTERFACE_NAME } from '../api/v1alpha1/policy.js';
 import { writeFileAtomic, type AtomicFs } from '../atomic-file.js';
 import { BUCKETS_KEY, emptyBaseline, isValueAction, NOTRACK_KEY, type Action, type Baseline } from './planner.js';
-import type { NotrackDesired } from '../kernel/observed.js';
+import type { NotrackDesired } from '../kernel/notrack/backend.js';
 import { readRegularFile } from './regular-file.js';
 
 export interface BaselineStore {

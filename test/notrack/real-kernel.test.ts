@@ -3,8 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CommandResult, CommandRunner, ChunkStream, RunOptions } from '../../src/kernel/command-runner.js';
-import type { NotrackBackendName } from '../../src/kernel/notrack/backend.js';
-import type { NotrackDesired } from '../../src/kernel/observed.js';
+import type { NotrackBackendName, NotrackDesired } from '../../src/kernel/notrack/backend.js';
 import { createNotrackBackend } from '../../src/kernel/notrack/detect.js';
 import type { NotrackRule } from '../../src/policy/types.js';
 import { connectTimes, netnsRunner, realKernelSkipReason, trackedTo } from '../support/netns.js';

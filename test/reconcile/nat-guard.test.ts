@@ -10,7 +10,7 @@ import type { DesiredState, NotrackRule } from '../../src/policy/types.js';
 import { NatGuard } from '../../src/reconcile/nat-guard.js';
 import { MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
-import { readObservedState } from '../../src/kernel/observe.js';
+import { readObservedState } from '../../src/kernel/observed-state.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { fakeHost } from '../support/fake-host.js';
 import { conntrackKernel, paths } from './kernel-fixture.js';

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { NodeAgent, type NodeAgentOptions } from '../../src/agent/node-agent.js';
 import { WATCH_DEFAULTS } from '../../src/agent/table-watch.js';
 import type { PolicySnapshot, PolicySource } from '../../src/agent/policy-source.js';
-import { readObservedState } from '../../src/kernel/observe.js';
+import { readObservedState } from '../../src/kernel/observed-state.js';
 import { createLogger } from '../../src/logger.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';
 import type { Labels } from '../../src/policy/select.js';

@@ -6,7 +6,7 @@
 // --notrack", and both load the same kernel module (xt_CT); iptables-save
 // prints back whichever was used, so we use the documented general form.
 import type { NotrackRule, PortRange } from '../../policy/types.js';
-import type { NotrackDesired } from '../observed.js';
+import type { NotrackDesired } from './backend.js';
 import { packetMatches, type Hook, type IpFamily, type PacketMatch } from './packet-matches.js';
 
 export type IptablesTable = 'raw' | 'filter';

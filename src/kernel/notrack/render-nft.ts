@@ -12,7 +12,7 @@
 // `ct state untracked accept` themselves. (With the iptables backends the
 // accept works because our chain is jumped to from inside filter INPUT.)
 import type { NotrackRule, PortRange } from '../../policy/types.js';
-import type { NotrackDesired } from '../observed.js';
+import type { NotrackDesired } from './backend.js';
 import { familyOf, packetMatches, type Hook, type PacketMatch } from './packet-matches.js';
 
 export const NFT_TABLE = 'inet conntrack_operator';

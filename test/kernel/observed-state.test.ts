@@ -7,7 +7,7 @@ import {
   REASON_NO_BUCKET_CONTROL,
   REASON_NOT_HOST_NETNS,
   REASON_READ_ONLY_KEY,
-} from '../../src/kernel/observe.js';
+} from '../../src/kernel/observed-state.js';
 import type { WriteRefusal } from '../support/fake-kernel.js';
 import { fakeHost } from '../support/fake-host.js';
 import { loadFixtureTree } from '../support/fixture-tree.js';
