@@ -21,7 +21,7 @@ import { createLogger } from '../src/logger.js';
 import { validatePolicyObjects } from '../src/policy/load.js';
 import { MemoryBaselineStore } from '../src/reconcile/baseline-store.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
-import { AgentMetrics } from '../src/report/metrics.js';
+import { AgentMetrics } from '../src/metrics/registries.js';
 import type { NodeStatusDoc } from '../src/api/v1alpha1/status.js';
 import { fakeHost } from '../test/support/fake-host.js';
 import { loadFixtureTree } from '../test/support/fixture-tree.js';
@@ -111,7 +111,7 @@ async function simulatedDay(): Promise<void> {
       nodeLabels: () => ({}),
       reconciler,
       baselineStore,
-      metrics: new AgentMetrics({ version: 'bench', processMetrics: false }),
+      metrics: new AgentMetrics({ version: 'bench' }),
       publish: clusterReporter(api, 'n1', () => ({ name: 'n1', uid: 'uid-1' }), clock, silent),
     },
   );

@@ -14,7 +14,7 @@ import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { dryRunKeys, holdsChanges, planOf, type Plan } from '../reconcile/planner.js';
-import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../report/metrics.js';
+import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../metrics/registries.js';
 import { buildNodeStatus, pressureInEffect, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { dropWindow } from '../report/drops.js';

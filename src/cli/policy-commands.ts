@@ -7,7 +7,7 @@ import { readHostSnapshot } from '../kernel/snapshot.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
-import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
+import { readRegularFile, RefusedFile } from '../regular-file.js';
 import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
 import { guardrailCidrs, nodeCidrs } from '../policy/cluster-cidrs.js';
 import { readNetnsCensus } from '../kernel/netns-census.js';

@@ -11,7 +11,7 @@ import { DNS_LABEL, INTERFACE_NAME } from '../api/v1alpha1/policy.js';
 import { writeFileAtomic, type AtomicFs } from '../atomic-file.js';
 import { BUCKETS_KEY, emptyBaseline, isValueAction, NOTRACK_KEY, type Action, type Baseline } from './planner.js';
 import type { NotrackDesired } from '../kernel/notrack/backend.js';
-import { readRegularFile } from './regular-file.js';
+import { readRegularFile } from '../regular-file.js';
 
 export interface BaselineStore {
   load(): Promise<Baseline>;
