@@ -5,7 +5,7 @@
 import { formatCidr, parseCidr } from './cidr.js';
 import type { ConntrackPolicyDoc, LabelSelector, NotrackRuleSpec } from '../api/v1alpha1/policy.js';
 import { TIMEOUT_SYSCTLS } from './sysctl-keys.js';
-import type { NotrackRule, PolicyMode, PortRange } from './types.js';
+import type { DesiredNotrackRule, PolicyMode, PortRange } from './types.js';
 
 export interface AutoSizeSpec {
   memoryBudgetPercent: number;
@@ -40,7 +40,7 @@ export interface PressureResponseSpec {
 export type FieldValue =
   | { kind: 'timeout'; sysctl: string; seconds: number }
   | { kind: 'table'; table: TableSpec }
-  | { kind: 'notrack'; rule: NotrackRule; allowBroadMatch: boolean }
+  | { kind: 'notrack'; rule: DesiredNotrackRule; allowBroadMatch: boolean }
   | { kind: 'acceptUntracked'; accept: boolean }
   | { kind: 'pressure'; pressure: PressureThresholds }
   | { kind: 'pressureResponse'; response: PressureResponseSpec };
@@ -108,9 +108,9 @@ export function normalizePolicy(doc: ConntrackPolicyDoc): NormalizedPolicy {
   };
 }
 
-function normalizeRule(rule: NotrackRuleSpec): NotrackRule {
+function normalizeRule(rule: NotrackRuleSpec): DesiredNotrackRule {
   const field = `spec.notrack[${rule.name}]`;
-  const out: NotrackRule = { name: rule.name, direction: rule.direction };
+  const out: DesiredNotrackRule = { name: rule.name, direction: rule.direction };
   if (rule.interface !== undefined) out.interface = rule.interface;
   if (rule.protocol !== undefined) out.protocol = rule.protocol;
   if (rule.ports) out.ports = rule.ports.map((p, i) => portRangeOrThrow(p, `${field}.ports[${i}]`));

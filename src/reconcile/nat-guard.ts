@@ -14,7 +14,7 @@
 // judgement stands.
 import type { NatReading, NatRulesSource } from '../kernel/nat/nat-reader.js';
 import { packetMatches } from '../kernel/notrack/packet-matches.js';
-import type { NotrackRule } from '../policy/types.js';
+import type { DesiredNotrackRule } from '../policy/types.js';
 import { errorText } from '../errors.js';
 import { overlapMessage } from './nat/describe-overlap.js';
 import { analyseNat, overlapsOf, type RuleOverlaps } from './nat/nat-overlap.js';
@@ -34,7 +34,7 @@ export interface WithheldRule {
 }
 
 export interface NatJudgement {
-  allowed: NotrackRule[];
+  allowed: DesiredNotrackRule[];
   withheld: WithheldRule[];
 }
 
@@ -66,7 +66,7 @@ export class NatGuard {
   }
 
   /** Which of `rules` may be applied on this node now. */
-  async judge(rules: readonly NotrackRule[]): Promise<NatJudgement> {
+  async judge(rules: readonly DesiredNotrackRule[]): Promise<NatJudgement> {
     if (rules.length === 0) return { allowed: [], withheld: [] };
     const now = this.options.clock();
     const due = !this.last || now >= this.last.atMs + (this.last.costMs * 60_000) / this.budget;
@@ -85,7 +85,7 @@ export class NatGuard {
     return judgement;
   }
 
-  private judgementOf(rules: readonly NotrackRule[], reading: NatReading): NatJudgement {
+  private judgementOf(rules: readonly DesiredNotrackRule[], reading: NatReading): NatJudgement {
     if (reading.unreadable) return unreadable(rules, reading.unreadable);
     const key = `${reading.key}\n${JSON.stringify(rules)}`;
     if (this.judged?.key === key) return this.judged.judgement;
@@ -100,7 +100,7 @@ export class NatGuard {
   }
 }
 
-function judge(rules: readonly NotrackRule[], reading: NatReading): NatJudgement {
+function judge(rules: readonly DesiredNotrackRule[], reading: NatReading): NatJudgement {
   const sites = analyseNat(reading.tables());
   const found = overlapsOf(
     rules.map((r) => ({ name: r.name, matches: packetMatches(r) })),
@@ -116,7 +116,7 @@ function judge(rules: readonly NotrackRule[], reading: NatReading): NatJudgement
   };
 }
 
-function unreadable(rules: readonly NotrackRule[], why: string): NatJudgement {
+function unreadable(rules: readonly DesiredNotrackRule[], why: string): NatJudgement {
   return {
     allowed: [],
     withheld: rules.map((r) => ({

@@ -1,11 +1,11 @@
 // The contract every NOTRACK backend (iptables-nft, iptables-legacy,
 // nftables) meets. A backend only ever touches chains/tables it created and
 // names as its own, and syncs them atomically.
-import type { NotrackRule } from '../../policy/types.js';
+import type { DesiredNotrackRule } from '../../policy/types.js';
 
 /** What our NOTRACK chains should hold. */
 export interface NotrackDesired {
-  rules: NotrackRule[];
+  rules: DesiredNotrackRule[];
   /** Accept --ctstate UNTRACKED first in filter INPUT, in an owned chain. */
   acceptUntracked: boolean;
 }
