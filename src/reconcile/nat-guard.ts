@@ -14,6 +14,7 @@
 // judgement stands.
 import type { NatReading, NatRulesSource } from '../kernel/nat/nat-reader.js';
 import { packetMatches } from '../kernel/notrack/packet-matches.js';
+import { NodeReasons, type WithheldNotrackRuleDoc } from '../api/v1alpha1/status.js';
 import type { DesiredNotrackRule } from '../policy/types.js';
 import { errorText } from '../errors.js';
 import { overlapMessage } from './nat/describe-overlap.js';
@@ -22,7 +23,8 @@ import { analyseNat, overlapsOf, type RuleOverlaps } from './nat/nat-overlap.js'
 /** CPU the NAT check may take per minute, on average (reading and comparing). */
 export const NAT_READ_BUDGET_MS = 1000;
 
-export type WithheldReason = 'NatOverlap' | 'NatRulesUnreadable';
+/** Why a rule is withheld: status.notrackWithheld[].reason. */
+export type WithheldReason = WithheldNotrackRuleDoc['reason'];
 
 export interface WithheldRule {
   /** The NOTRACK rule's name. */
@@ -111,7 +113,7 @@ function judge(rules: readonly DesiredNotrackRule[], reading: NatReading): NatJu
     allowed: rules.filter((r) => !found.has(r.name)),
     withheld: rules.flatMap((r) => {
       const overlaps = found.get(r.name);
-      return overlaps ? [{ rule: r.name, reason: 'NatOverlap' as const, message: overlapMessage(r.name, overlaps), overlaps }] : [];
+      return overlaps ? [{ rule: r.name, reason: NodeReasons.NotrackWithheld.NatOverlap, message: overlapMessage(r.name, overlaps), overlaps }] : [];
     }),
   };
 }
@@ -121,7 +123,7 @@ function unreadable(rules: readonly DesiredNotrackRule[], why: string): NatJudge
     allowed: [],
     withheld: rules.map((r) => ({
       rule: r.name,
-      reason: 'NatRulesUnreadable',
+      reason: NodeReasons.NotrackWithheld.NatRulesUnreadable,
       message: `NOTRACK rule ${r.name} withheld: the node's NAT rules could not be read, so it cannot be shown to spare the packets they rewrite (${why})`,
     })),
   };

@@ -105,6 +105,21 @@ export const NodeCondition = conditionSchema(
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
+export type PolicyConditionTypeName = (typeof PolicyConditionType)[number];
+/** Each policy condition type by name (`PolicyConditions.Ready`): code matches these, never a string literal. */
+export const PolicyConditions: { readonly [T in PolicyConditionTypeName]: T } = {
+  Ready: 'Ready',
+  Degraded: 'Degraded',
+  Conflict: 'Conflict',
+  Rejected: 'Rejected',
+};
+/** The reasons each policy condition gives, by type: part of the API, as NodeReasons. */
+export const PolicyReasons = {
+  Ready: { AllInSync: 'AllInSync', NoNodesSelected: 'NoNodesSelected', NotAllInSync: 'NotAllInSync', Rejected: 'Rejected' },
+  Degraded: { NodesFailed: 'NodesFailed', NodesDrifted: 'NodesDrifted', Healthy: 'Healthy' },
+  Conflict: { EqualPriority: 'EqualPriority', NoConflict: 'NoConflict' },
+  Rejected: { Invalid: 'Invalid', Valid: 'Valid' },
+} as const satisfies { [T in PolicyConditionTypeName]: Record<string, string> };
 export const PolicyCondition = conditionSchema(
   PolicyConditionType,
   'Ready: every selected node is in sync. Degraded: some nodes failed or drifted. ' +
