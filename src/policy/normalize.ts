@@ -3,29 +3,14 @@
 // Input must have passed load.ts's checks; a bad value here is a bug and throws
 // naming the field.
 import { formatCidr, parseCidr } from './cidr.js';
-import type { ConntrackPolicyDoc, LabelSelector, NotrackRuleSpec } from '../api/v1alpha1/policy.js';
+import type { ConntrackPolicyDoc, LabelSelector, NotrackRuleSpec, PolicySpecParsed } from '../api/v1alpha1/policy.js';
 import { TIMEOUT_SYSCTLS } from './sysctl-keys.js';
 import type { DesiredNotrackRule, PolicyMode, PortRange } from './types.js';
 
-export interface AutoSizeSpec {
-  memoryBudgetPercent: number;
-  targetUsagePercent: number;
-  minMax?: number;
-  maxMax?: number;
-  growAheadSeconds: number;
-  shrinkAfterSeconds?: number;
-}
-
-export interface TableSpec {
-  max?: number;
-  buckets?: number;
-  autoSize?: AutoSizeSpec;
-}
-
-export interface PressureThresholds {
-  warningPercent: number;
-  criticalPercent: number;
-}
+// spec.table and spec.pressure need no normalising: the API's parsed shapes (defaults filled in).
+export type TableSpec = NonNullable<PolicySpecParsed['table']>;
+export type AutoSizeSpec = NonNullable<TableSpec['autoSize']>;
+export type PressureThresholds = NonNullable<PolicySpecParsed['pressure']>;
 
 /** A pressure response, normalised: timeouts by sysctl key, with the field each came from (for refusals). */
 export interface PressureResponseSpec {

@@ -1,6 +1,6 @@
 // Normalised policy types: what the engine works with after validation
 // (durations in seconds, ports as ranges, defaults filled in).
-import type { NotrackRuleSpec } from '../api/v1alpha1/policy.js';
+import type { NotrackRuleSpec, PolicySpecParsed } from '../api/v1alpha1/policy.js';
 
 export interface PortRange {
   from: number;
@@ -28,4 +28,4 @@ export interface DesiredState {
   acceptUntracked: boolean;
 }
 
-export type PolicyMode = 'Enforce' | 'DryRun';
+export type PolicyMode = PolicySpecParsed['mode'];

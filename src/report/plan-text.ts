@@ -2,7 +2,7 @@
 // Pure: the CLI gathers the pieces (including NOTRACK rule descriptions).
 import type { Conflict } from '../policy/effective.js';
 import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
-import type { DesiredState, DesiredNotrackRule } from '../policy/types.js';
+import type { DesiredState, DesiredNotrackRule, PolicyMode } from '../policy/types.js';
 import { BUCKETS_KEY, type Action, type Baseline, type NotApplicable } from '../reconcile/planner.js';
 import type { WithheldRule } from '../reconcile/nat-guard.js';
 import { withheldPlanLines, withheldSection } from './notrack-withheld.js';
@@ -75,7 +75,7 @@ export function notrackChanges(wanted: DesiredState, baseline: Baseline, display
 export interface PlanView {
   node: string;
   policies: string[];
-  mode: 'Enforce' | 'DryRun';
+  mode: PolicyMode;
   actions: Action[];
   notrackChanges: NotrackChange[];
   notApplicable: NotApplicable[];

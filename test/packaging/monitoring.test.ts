@@ -1,5 +1,5 @@
 // The PrometheusRule and the Grafana dashboard query only metrics the agent
-// really exports (the one registry in src/report/metrics.ts), with label values
+// really exports (the one registry in src/metrics/registries.ts), with label values
 // it really sets; the dashboard is valid JSON Grafana can import.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
