@@ -14,7 +14,7 @@ import {
   PolicyConditions,
   PolicyReasons,
   type NodeStatusDoc,
-  type PolicyConditionTypeName as PolicyConditionName,
+  type PolicyConditionTypeName,
   type PolicyStatusDoc,
 } from '../api/v1alpha1/status.js';
 
@@ -24,7 +24,7 @@ export interface PolicyInput {
   /** The selector as stored, to count selected nodes even for a rejected policy. */
   nodeSelector: unknown;
   errors: PolicyError[];
-  previous: readonly Condition<PolicyConditionName>[];
+  previous: readonly Condition<PolicyConditionTypeName>[];
 }
 
 export interface ClusterView {
@@ -77,7 +77,7 @@ export function buildPolicyStatus(p: PolicyInput, view: ClusterView, conflicts: 
       inSync++;
   }
   const g = p.generation;
-  const c = (type: PolicyConditionName, status: 'True' | 'False', reason: string, message: string): ConditionInput<PolicyConditionName> => ({
+  const c = (type: PolicyConditionTypeName, status: 'True' | 'False', reason: string, message: string): ConditionInput<PolicyConditionTypeName> => ({
     type,
     status,
     reason,
