@@ -11,7 +11,7 @@ import { NodeAgent } from '../src/agent/node-agent.js';
 import { WATCH_DEFAULTS } from '../src/agent/table-watch.js';
 import type { PolicySnapshot, PolicySource } from '../src/agent/policy-source.js';
 import { PolicyController } from '../src/controller/policy-controller.js';
-import { readObservedState } from '../src/kernel/observe.js';
+import { readObservedState } from '../src/kernel/observed-state.js';
 import { ClusterApi, loadKubeConfig, type CustomObject } from '../src/kube/cluster-api.js';
 import { ClusterPolicySource } from '../src/kube/cluster-policy-source.js';
 import { buildCrds } from '../src/api/v1alpha1/crds.js';
@@ -21,7 +21,7 @@ import { createLogger } from '../src/logger.js';
 import { validatePolicyObjects } from '../src/policy/load.js';
 import { MemoryBaselineStore } from '../src/reconcile/baseline-store.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
-import { AgentMetrics } from '../src/report/metrics.js';
+import { AgentMetrics } from '../src/metrics/registries.js';
 import type { NodeStatusDoc } from '../src/api/v1alpha1/status.js';
 import { fakeHost } from '../test/support/fake-host.js';
 import { loadFixtureTree } from '../test/support/fixture-tree.js';
@@ -111,7 +111,7 @@ async function simulatedDay(): Promise<void> {
       nodeLabels: () => ({}),
       reconciler,
       baselineStore,
-      metrics: new AgentMetrics({ version: 'bench', processMetrics: false }),
+      metrics: new AgentMetrics({ version: 'bench' }),
       publish: clusterReporter(api, 'n1', () => ({ name: 'n1', uid: 'uid-1' }), clock, silent),
     },
   );

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { realHost, type Host } from '../src/kernel/host.js';
 import type { CommandResult, CommandRunner } from '../src/kernel/command-runner.js';
 import { NatRulesReader } from '../src/kernel/nat/nat-reader.js';
-import type { NotrackRule } from '../src/policy/types.js';
+import type { DesiredNotrackRule } from '../src/policy/types.js';
 import { NAT_READ_BUDGET_MS, NatGuard } from '../src/reconcile/nat-guard.js';
 import { realKernelSkipReason } from '../test/support/netns.js';
 import { createNetns } from '../test/notrack/netns.js';
@@ -32,7 +32,7 @@ import { createNetns } from '../test/notrack/netns.js';
 const SERVICES = 10_000;
 const INTERVAL_S = 30;
 const NODE_IP = '192.168.77.10';
-const RULES: NotrackRule[] = [
+const RULES: DesiredNotrackRule[] = [
   { name: 'loopback', interface: 'lo', direction: 'both' },
   { name: 'local-app', interface: 'lo', protocol: 'tcp', ports: [{ from: 31500, to: 31500 }], destinations: ['127.0.0.0/8'], direction: 'both' },
   {

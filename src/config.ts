@@ -5,7 +5,7 @@
 // command load this module and little else.
 import { parseArgs } from 'node:util';
 import { cidrListProblem } from './policy/cidr.js';
-import { parseDuration } from './policy/durations.js';
+import { parseDuration } from './durations.js';
 
 export const BACKENDS = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -9,12 +9,12 @@
 import { Backoff, type BackoffPolicy } from './backoff.js';
 
 /** What a reconcile returns: when to run the key again, if it should be. */
-export interface ReconcileResult {
+export interface QueueRunResult {
   requeueAfterMs?: number;
 }
 
 /** Reconciles one key; the signal aborts when the queue shuts down. Throwing retries the key with backoff. */
-export type Reconcile<K> = (key: K, signal: AbortSignal) => Promise<ReconcileResult>;
+export type Reconcile<K> = (key: K, signal: AbortSignal) => Promise<QueueRunResult>;
 
 export interface QueueClock {
   now(): number;

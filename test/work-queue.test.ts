@@ -4,7 +4,7 @@
 // start) each key ran.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkQueue, type ReconcileResult } from '../src/work-queue.js';
+import { WorkQueue, type QueueRunResult } from '../src/work-queue.js';
 import { FakeClock, T0, flush } from './controller/fake-clock.js';
 
 const BACKOFF = { initialMs: 100, maxMs: 1000, jitter: 0 };
@@ -20,7 +20,7 @@ function rig(script: Record<string, Outcome[]>, workers = 1) {
   let maxSameKey = 0;
   const inFlight = new Map<string, number>();
   const queue = new WorkQueue<string>(
-    async (key): Promise<ReconcileResult> => {
+    async (key): Promise<QueueRunResult> => {
       runs.push([key, clock.now() - T0]);
       inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
       maxSameKey = Math.max(maxSameKey, inFlight.get(key)!);

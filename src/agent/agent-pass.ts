@@ -4,7 +4,7 @@
 import type { Host } from '../kernel/host.js';
 import type { Logger } from '../logger.js';
 import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
-import { readNetnsCensus, type NetnsCensus, type NetnsRow } from '../kernel/netns-census.js';
+import { readNetnsCensus, type NetnsCensus, type NetnsCensusRow } from '../kernel/netns-census.js';
 import { netnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
@@ -14,7 +14,7 @@ import type { Labels } from '../policy/select.js';
 import type { BaselineStore } from '../reconcile/baseline-store.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { dryRunKeys, holdsChanges, planOf, type Plan } from '../reconcile/planner.js';
-import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../report/metrics.js';
+import type { AgentMetrics, ReconcileResultLabel as MetricResult } from '../metrics/registries.js';
 import { buildNodeStatus, pressureInEffect, type NodeStatusInputs, type PassOutcome } from '../report/node-status.js';
 import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { dropWindow } from '../report/drops.js';
@@ -402,7 +402,7 @@ function calmNow(outcome: PassOutcome, view: WatchView | null, dropping: number[
 }
 
 /** When this pass changed max, say why: ahead of a forecast full table, after drops for a full one, or giving back after a calm spell. */
-function logTableSize(log: Logger, e: EffectivePolicy, applied: Action[], seen: { view: WatchView | null; calmFor: number }, dropping: NetnsRow[]): void {
+function logTableSize(log: Logger, e: EffectivePolicy, applied: Action[], seen: { view: WatchView | null; calmFor: number }, dropping: NetnsCensusRow[]): void {
   const view = seen.view;
   const changed = applied.find((a) => a.kind === 'sysctl' && a.key === MAX_SYSCTL);
   if (!changed || changed.kind !== 'sysctl' || !e.autoSize) return;

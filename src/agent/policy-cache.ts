@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { formatPolicyErrors, POLICY_LIMITS, validatePolicyObjects } from '../policy/load.js';
 import { writeFileAtomic } from '../atomic-file.js';
-import { readRegularFile } from '../reconcile/regular-file.js';
+import { readRegularFile } from '../regular-file.js';
 import { errnoCode, errorText } from '../errors.js';
 import type { Log } from '../logger.js';
 

@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { EXPLICIT_NO_POLICIES, formatPolicyErrors, parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
-import { readRegularFile } from '../reconcile/regular-file.js';
+import { readRegularFile } from '../regular-file.js';
 import { errnoCode, errorText } from '../errors.js';
 import type { Log } from '../logger.js';
 import { WorkQueue } from '../work-queue.js';

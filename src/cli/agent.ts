@@ -3,6 +3,7 @@
 // Node events to it). Both serve /metrics + /healthz + /readyz, log pino
 // JSON, and stop cleanly on SIGTERM.
 import type { Config } from '../config.js';
+import { collectDefaultMetrics } from 'prom-client';
 import { NodeAgent } from '../agent/node-agent.js';
 import { PolicyFileSource, type PolicySource } from '../agent/policy-source.js';
 import { TableFullLog } from '../agent/kernel-log.js';
@@ -11,7 +12,7 @@ import { writeStatusFile } from '../agent/status-file.js';
 import { readNetnsFacts } from '../kernel/host-facts.js';
 import type { Logger } from '../logger.js';
 import type { Labels } from '../policy/select.js';
-import { AgentMetrics } from '../report/metrics.js';
+import { AgentMetrics } from '../metrics/registries.js';
 import { packageVersion } from './package-version.js';
 import { FAILED_REASONS, type PassOutcome } from '../report/node-status.js';
 import { NodeConditions, type NodeStatusDoc } from '../api/v1alpha1/status.js';
@@ -97,6 +98,7 @@ export interface AgentProcess {
 export async function startAgent(config: Config, host: Host, logger: Logger): Promise<AgentProcess> {
   const engine = await buildEngine(config, host, logger);
   const metrics = new AgentMetrics({ version: packageVersion() });
+  collectDefaultMetrics({ register: metrics.registry });
   const sources = config.policyFile ? standaloneSources(config, config.policyFile, logger) : await clusterSources(config, logger);
   await sources.policies.start();
   const initial = sources.policies.current();

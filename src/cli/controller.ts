@@ -1,13 +1,14 @@
 // `conntrack-operator controller`: one per cluster (Lease leader election),
 // keeps every ConntrackPolicy's status from the node statuses.
 import type { Config } from '../config.js';
+import { collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LEASE, LeaderElector } from '../controller/leader-election.js';
 import { PolicyController } from '../controller/policy-controller.js';
 import { ClusterApi, loadKubeConfig } from '../kube/cluster-api.js';
 import { realQueueClock } from '../work-queue.js';
 import { realTiming } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
-import { ControllerMetrics } from '../report/metrics.js';
+import { ControllerMetrics } from '../metrics/registries.js';
 import { packageVersion } from './package-version.js';
 import { HealthServer, servedAt } from './health-server.js';
 import { MetricsAuthorizer } from '../kube/metrics-auth.js';
@@ -18,6 +19,7 @@ export const LEASE_NAME = 'conntrack-operator-controller';
 export async function runController(config: Config, logger: Logger, until: Promise<unknown>): Promise<number> {
   const api = new ClusterApi(loadKubeConfig(config.kubeconfig));
   const metrics = new ControllerMetrics({ version: packageVersion() });
+  collectDefaultMetrics({ register: metrics.registry });
   const controller = new PolicyController(api, realTiming(), logger, realQueueClock, (s) => metrics.observePass(s));
   const onLeading = (leading: boolean) => {
     logger.info({ identity: config.identity }, leading ? 'became the leader' : 'lost the leadership');

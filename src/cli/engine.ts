@@ -5,12 +5,12 @@ import type { Config } from '../config.js';
 import { findKubernetesProcesses } from '../kernel/host-facts.js';
 import type { NotrackBackend, NotrackBackendName } from '../kernel/notrack/backend.js';
 import { createNotrackBackend, detectBackend } from '../kernel/notrack/detect.js';
-import { readObservedState } from '../kernel/observe.js';
+import { readObservedState } from '../kernel/observed-state.js';
 import { FileBaselineStore, type BaselineStore } from '../reconcile/baseline-store.js';
 import { CreatedObjectsFile } from '../reconcile/created-objects-file.js';
 import type { Log } from '../logger.js';
 import { Reconciler } from '../reconcile/reconciler.js';
-import { StateLock } from '../reconcile/state-lock.js';
+import { procfsView, StateLock } from '../reconcile/state-lock.js';
 import { NatGuard } from '../reconcile/nat-guard.js';
 import { NatRulesReader } from '../kernel/nat/nat-reader.js';
 import type { Host } from '../kernel/host.js';
@@ -26,7 +26,7 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
   const backendName = config.notrackBackend === 'auto' ? await detectBackend(host.runner) : config.notrackBackend;
   const backend = createNotrackBackend(backendName, host.runner, new CreatedObjectsFile(config.stateDir));
   const baselineStore = new FileBaselineStore(config.stateDir);
-  const lock = new StateLock(config.stateDir);
+  const lock = new StateLock(config.stateDir, { view: procfsView(host.files) });
   const reconciler = new Reconciler({
     observe: () => readObservedState(host),
     host,

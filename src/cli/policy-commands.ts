@@ -7,11 +7,11 @@ import { readHostSnapshot } from '../kernel/snapshot.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
-import { readRegularFile, RefusedFile } from '../reconcile/regular-file.js';
+import { readRegularFile, RefusedFile } from '../regular-file.js';
 import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
 import { guardrailCidrs, nodeCidrs } from '../policy/cluster-cidrs.js';
 import { readNetnsCensus } from '../kernel/netns-census.js';
-import type { DesiredState, NotrackRule } from '../policy/types.js';
+import type { DesiredState, DesiredNotrackRule } from '../policy/types.js';
 import { holdsChanges, NOTRACK_KEY } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
 import type { NotrackBackend } from '../kernel/notrack/backend.js';
@@ -53,7 +53,7 @@ function withoutWithheld(wanted: DesiredState, withheld: ReconcileResult['withhe
 
 /** How this host's backend shows rules in the plan: in its own syntax. */
 function shownBy(backend: NotrackBackend) {
-  return { canAcceptUntracked: backend.canAcceptUntracked, describe: (rule: NotrackRule) => describeRule(backend.name, rule) };
+  return { canAcceptUntracked: backend.canAcceptUntracked, describe: (rule: DesiredNotrackRule) => describeRule(backend.name, rule) };
 }
 
 async function view(

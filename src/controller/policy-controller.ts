@@ -23,7 +23,7 @@ import type { Condition } from '../report/conditions.js';
 import { buildPolicyStatus, conflictsByPolicy, type ClusterView } from '../report/policy-status.js';
 import type { NodeStatusDoc, PolicyStatusDoc } from '../api/v1alpha1/status.js';
 import { errorText, statusCode } from '../errors.js';
-import { realQueueClock, WorkQueue, type QueueClock, type ReconcileResult } from '../work-queue.js';
+import { realQueueClock, WorkQueue, type QueueClock, type QueueRunResult } from '../work-queue.js';
 
 /** Watch events within this much of the first are one reconcile of each policy. */
 const DEBOUNCE_MS = 500;
@@ -110,7 +110,7 @@ export class PolicyController {
   }
 
   /** Compute one policy's status and write it if it changed. Throws when the write should be retried. */
-  async reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult> {
+  async reconcile(name: string, signal: AbortSignal): Promise<QueueRunResult> {
     // Before every cache has listed once, "no nodes" or "no statuses" would be a lie written to every policy;
     // the last cache to list queues every policy again.
     if (!this.leading || ![this.policies, this.statuses, this.nodes].every((r) => r.hasSynced)) return {};
@@ -197,7 +197,7 @@ export class PolicyController {
   }
 
   /** Nothing left to retry for the policy. */
-  private forget(name: string): ReconcileResult {
+  private forget(name: string): QueueRunResult {
     this.failedAt.delete(name);
     this.refused.delete(name);
     return {};

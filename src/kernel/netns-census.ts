@@ -23,7 +23,7 @@ import { listPids, mapInBatches } from './processes.js';
 import { parseStatFile, type ConntrackCounters } from './stats.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
-export interface NetnsRow {
+export interface NetnsCensusRow {
   /** The census key: the inode of /proc/<pid>/net/stat, the same for every process of the namespace. */
   key: number;
   /** The nsfs inode (what `ns/net` links to, kmsg's "table full in netns N" and lsns name); null where reading the link was refused. */
@@ -43,7 +43,7 @@ export interface NetnsRow {
 
 export interface NetnsCensus {
   /** In the order of their lowest pid. */
-  namespaces: NetnsRow[];
+  namespaces: NetnsCensusRow[];
   /** The host namespace's key; null when it cannot be told (see hostKeyOf). */
   hostKey: number | null;
   /** Pids listed in the proc root. */
@@ -102,7 +102,7 @@ async function readNsfsInode(files: KernelFiles, path: string): Promise<{ inode:
   }
 }
 
-type Figures = Pick<NetnsRow, 'entries' | 'counters' | 'podUid'>;
+type Figures = Pick<NetnsCensusRow, 'entries' | 'counters' | 'podUid'>;
 
 /** Read one process's stat file and cgroup; 'gone' when it exited before they could be read. */
 async function readFigures(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, pid: string, problems: Map<string, Unreadable>): Promise<Figures | 'gone'> {
@@ -197,7 +197,7 @@ export async function readNetnsCensus(host: Pick<Host, 'files' | 'paths' | 'isRo
   // Pass 2: one process per namespace.
   const problems = new Map<string, Unreadable>();
   let firstRefused: { pid: string; error: unknown } | undefined;
-  const rows = await mapInBatches([...byKey], async ([key, candidates]): Promise<NetnsRow | null> => {
+  const rows = await mapInBatches([...byKey], async ([key, candidates]): Promise<NetnsCensusRow | null> => {
     for (const pid of candidates) {
       const figures = await readFigures(host, pid, problems);
       if (figures === 'gone') {

@@ -3,7 +3,7 @@
 import { cidrsOverlap, familyCoveredBy, formatCidr, parseCidr, type Cidr } from './cidr.js';
 import { EXPLICIT_TABLE_BUDGET_PERCENT, tableBytes } from './sizing.js';
 import type { PressureResponseSpec } from './normalize.js';
-import type { NotrackRule, PortRange } from './types.js';
+import type { DesiredNotrackRule, PortRange } from './types.js';
 
 /**
  * Safe floors (seconds) per timeout sysctl, with why going lower hurts. They
@@ -81,7 +81,7 @@ export function refusedForUnknownRanges(message: string): boolean {
  * traffic somewhere in ranges nobody told us, so on a Kubernetes node whose
  * ranges are not known it is refused rather than allowed blindly.
  */
-function unknownRangesRefusal(rule: NotrackRule, cluster: ClusterCidrs, optIn: string): string | undefined {
+function unknownRangesRefusal(rule: DesiredNotrackRule, cluster: ClusterCidrs, optIn: string): string | undefined {
   const unknown = [cluster.serviceCidrs === null ? 'Service' : '', cluster.podCidrs === null ? 'Pod' : ''].filter(Boolean);
   if (unknown.length === 0) return undefined;
   const local = cidrsOf(NODE_LOCAL_RANGES);
@@ -115,7 +115,7 @@ function unknownRangesRefusal(rule: NotrackRule, cluster: ClusterCidrs, optIn: s
  * from CIDRs: the agent checks it against the node's own NAT rules every pass
  * (reconcile/nat-guard.ts) and withholds the rule.
  */
-export function notrackRefusal(rule: NotrackRule, allowBroadMatch: boolean, cluster: ClusterCidrs): string | undefined {
+export function notrackRefusal(rule: DesiredNotrackRule, allowBroadMatch: boolean, cluster: ClusterCidrs): string | undefined {
   if (allowBroadMatch) return undefined;
   const optIn = 'set allowBroadMatch: true on the rule to allow it';
   // Judged by meaning, not syntax: iptables reads "+" as every interface, ports
@@ -174,13 +174,13 @@ function coversEveryPort(ports: readonly PortRange[]): boolean {
   return next > 65535;
 }
 
-export interface TableFacts {
+export interface TableMemoryFacts {
   memTotalBytes?: number;
   slabObjectSize: number;
 }
 
 /** An explicit table size is refused when it would cost more than EXPLICIT_TABLE_BUDGET_PERCENT of RAM. Unknown RAM: not checked. */
-export function tableMemoryRefusal(max: number, buckets: number, facts: TableFacts): string | undefined {
+export function tableMemoryRefusal(max: number, buckets: number, facts: TableMemoryFacts): string | undefined {
   if (facts.memTotalBytes === undefined) return undefined;
   const bytes = tableBytes(max, buckets, facts.slabObjectSize);
   const budget = (facts.memTotalBytes * EXPLICIT_TABLE_BUDGET_PERCENT) / 100;

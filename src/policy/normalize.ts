@@ -3,29 +3,13 @@
 // Input must have passed load.ts's checks; a bad value here is a bug and throws
 // naming the field.
 import { formatCidr, parseCidr } from './cidr.js';
-import type { ConntrackPolicyDoc, LabelSelector, NotrackRuleSpec } from '../api/v1alpha1/policy.js';
+import type { ConntrackPolicyDoc, LabelSelector, NotrackRuleSpec, PolicySpecParsed } from '../api/v1alpha1/policy.js';
 import { TIMEOUT_SYSCTLS } from './sysctl-keys.js';
-import type { NotrackRule, PolicyMode, PortRange } from './types.js';
+import type { DesiredNotrackRule, PolicyMode, PortRange } from './types.js';
 
-interface AutoSizeSpec {
-  memoryBudgetPercent: number;
-  targetUsagePercent: number;
-  minMax?: number;
-  maxMax?: number;
-  growAheadSeconds: number;
-  shrinkAfterSeconds?: number;
-}
-
-export interface TableSpec {
-  max?: number;
-  buckets?: number;
-  autoSize?: AutoSizeSpec;
-}
-
-export interface PressureThresholds {
-  warningPercent: number;
-  criticalPercent: number;
-}
+// spec.table and spec.pressure need no normalising: the API's parsed shapes (defaults filled in).
+export type TableSpec = NonNullable<PolicySpecParsed['table']>;
+export type PressureThresholds = NonNullable<PolicySpecParsed['pressure']>;
 
 /** A pressure response, normalised: timeouts by sysctl key, with the field each came from (for refusals). */
 export interface PressureResponseSpec {
@@ -40,7 +24,7 @@ export interface PressureResponseSpec {
 export type FieldValue =
   | { kind: 'timeout'; sysctl: string; seconds: number }
   | { kind: 'table'; table: TableSpec }
-  | { kind: 'notrack'; rule: NotrackRule; allowBroadMatch: boolean }
+  | { kind: 'notrack'; rule: DesiredNotrackRule; allowBroadMatch: boolean }
   | { kind: 'acceptUntracked'; accept: boolean }
   | { kind: 'pressure'; pressure: PressureThresholds }
   | { kind: 'pressureResponse'; response: PressureResponseSpec };
@@ -108,9 +92,9 @@ export function normalizePolicy(doc: ConntrackPolicyDoc): NormalizedPolicy {
   };
 }
 
-function normalizeRule(rule: NotrackRuleSpec): NotrackRule {
+function normalizeRule(rule: NotrackRuleSpec): DesiredNotrackRule {
   const field = `spec.notrack[${rule.name}]`;
-  const out: NotrackRule = { name: rule.name, direction: rule.direction };
+  const out: DesiredNotrackRule = { name: rule.name, direction: rule.direction };
   if (rule.interface !== undefined) out.interface = rule.interface;
   if (rule.protocol !== undefined) out.protocol = rule.protocol;
   if (rule.ports) out.ports = rule.ports.map((p, i) => portRangeOrThrow(p, `${field}.ports[${i}]`));

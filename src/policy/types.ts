@@ -1,5 +1,6 @@
 // Normalised policy types: what the engine works with after validation
 // (durations in seconds, ports as ranges, defaults filled in).
+import type { NotrackRuleSpec, PolicySpecParsed } from '../api/v1alpha1/policy.js';
 
 export interface PortRange {
   from: number;
@@ -7,20 +8,14 @@ export interface PortRange {
 }
 
 /**
- * A NOTRACK rule ready for a backend. `direction` names which flows
- * (inbound: initiated to this host; outbound: initiated by it); a backend
- * untracks both packet directions of each matched flow, as the field notes do
- * (raw PREROUTING --dport 80 together with raw OUTPUT --sport 80).
+ * A NOTRACK rule ready for a backend: the API's rule (spec.notrack[]) with its
+ * ports as ranges, its CIDRs normalised (v4 or v6) and its direction filled
+ * in; allowBroadMatch is spent by the guardrails. `direction` names which
+ * flows (inbound: initiated to this host; outbound: initiated by it); a
+ * backend untracks both packet directions of each matched flow, as the field
+ * notes do (raw PREROUTING --dport 80 together with raw OUTPUT --sport 80).
  */
-export interface NotrackRule {
-  name: string;
-  interface?: string;
-  protocol?: 'tcp' | 'udp';
-  ports?: PortRange[];
-  sources?: string[]; // normalised CIDRs, v4 or v6
-  destinations?: string[];
-  direction: 'inbound' | 'outbound' | 'both';
-}
+export type DesiredNotrackRule = Omit<NotrackRuleSpec, 'ports' | 'allowBroadMatch'> & { ports?: PortRange[] };
 
 /** What a node should look like. Sysctl keys are file names under /proc/sys/net/netfilter. */
 export interface DesiredState {
@@ -29,8 +24,8 @@ export interface DesiredState {
   /** Hash buckets: nf_conntrack_buckets where writable, else the hashsize module parameter. */
   buckets?: number;
   /** undefined = the policy says nothing about NOTRACK (leave ours as is: none). */
-  notrack: NotrackRule[];
+  notrack: DesiredNotrackRule[];
   acceptUntracked: boolean;
 }
 
-export type PolicyMode = 'Enforce' | 'DryRun';
+export type PolicyMode = PolicySpecParsed['mode'];

@@ -7,11 +7,11 @@ import { z } from 'zod';
 import { errnoCode } from '../errors.js';
 import { parseCidr } from '../policy/cidr.js';
 import { issueErrors } from '../policy/issue-messages.js';
-import { DNS_LABEL, INTERFACE_NAME } from '../api/v1alpha1/policy.js';
+import { NotrackRule } from '../api/v1alpha1/policy.js';
 import { writeFileAtomic, type AtomicFs } from '../atomic-file.js';
 import { BUCKETS_KEY, emptyBaseline, isValueAction, NOTRACK_KEY, type Action, type Baseline } from './planner.js';
-import type { NotrackDesired } from '../kernel/observed.js';
-import { readRegularFile } from './regular-file.js';
+import type { NotrackDesired } from '../kernel/notrack/backend.js';
+import { readRegularFile } from '../regular-file.js';
 
 export interface BaselineStore {
   load(): Promise<Baseline>;
@@ -83,13 +83,13 @@ const MAX_BYTES = 1 << 20;
 // The state dir is trusted no more than a policy file: every key becomes a
 // path under /proc/sys/net/netfilter, every value is written to the kernel,
 // every rule name ends up in iptables-restore input on a rollback.
+// A rule is kept normalised (a DesiredNotrackRule): the API's rule with
+// ranges for ports, checked CIDRs, a direction always written, and no
+// allowBroadMatch.
 const Port = z.number().int().min(1).max(65535);
-const Cidr = z.string().refine((t) => parseCidr(t).ok, 'must be a CIDR');
-const StoredRule = z
-  .object({
-    name: z.string().regex(DNS_LABEL).max(28),
-    interface: z.string().regex(INTERFACE_NAME).optional(),
-    protocol: z.enum(['tcp', 'udp']).optional(),
+const StoredCidr = z.string().refine((t) => parseCidr(t).ok, 'must be a CIDR');
+const StoredRule = NotrackRule.omit({ allowBroadMatch: true })
+  .extend({
     ports: z
       .array(
         z
@@ -99,9 +99,9 @@ const StoredRule = z
       )
       .max(15)
       .optional(),
-    sources: z.array(Cidr).max(32).optional(),
-    destinations: z.array(Cidr).max(32).optional(),
-    direction: z.enum(['inbound', 'outbound', 'both']),
+    sources: z.array(StoredCidr).max(32).optional(),
+    destinations: z.array(StoredCidr).max(32).optional(),
+    direction: NotrackRule.shape.direction.unwrap(),
   })
   .strict();
 const BaselineFile = z

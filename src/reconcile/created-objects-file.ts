@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { errnoCode } from '../errors.js';
 import { CREATED_OBJECT, type CreatedObjects } from '../kernel/notrack/created-objects.js';
 import { writeFileAtomic } from '../atomic-file.js';
-import { readRegularFile } from './regular-file.js';
+import { readRegularFile } from '../regular-file.js';
 
 const Record = z.object({ objects: z.array(z.string().regex(CREATED_OBJECT)).max(16) }).strict();
 

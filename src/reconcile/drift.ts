@@ -2,7 +2,8 @@
 // likely changed it, and a guard that stops us fighting another writer forever.
 import { kubeProxyWrites } from '../policy/sysctl-keys.js';
 import type { DesiredState } from '../policy/types.js';
-import type { NotrackCheck, ObservedState } from '../kernel/observed.js';
+import type { ObservedState } from '../kernel/observed-state.js';
+import type { NotrackCheck } from '../kernel/notrack/backend.js';
 import { BUCKETS_KEY, bucketsMatch, NOTRACK_KEY } from './planner.js';
 
 /** Milliseconds since the epoch; injected so tests control time. */

@@ -14,7 +14,8 @@
 // judgement stands.
 import type { NatReading, NatRulesSource } from '../kernel/nat/nat-reader.js';
 import { packetMatches } from '../kernel/notrack/packet-matches.js';
-import type { NotrackRule } from '../policy/types.js';
+import { NodeReasons, type WithheldNotrackRuleDoc } from '../api/v1alpha1/status.js';
+import type { DesiredNotrackRule } from '../policy/types.js';
 import { errorText } from '../errors.js';
 import { overlapMessage } from './nat/describe-overlap.js';
 import { analyseNat, overlapsOf, type RuleOverlaps } from './nat/nat-overlap.js';
@@ -22,7 +23,8 @@ import { analyseNat, overlapsOf, type RuleOverlaps } from './nat/nat-overlap.js'
 /** CPU the NAT check may take per minute, on average (reading and comparing). */
 export const NAT_READ_BUDGET_MS = 1000;
 
-type WithheldReason = 'NatOverlap' | 'NatRulesUnreadable';
+/** Why a rule is withheld: status.notrackWithheld[].reason. */
+type WithheldReason = WithheldNotrackRuleDoc['reason'];
 
 export interface WithheldRule {
   /** The NOTRACK rule's name. */
@@ -34,7 +36,7 @@ export interface WithheldRule {
 }
 
 export interface NatJudgement {
-  allowed: NotrackRule[];
+  allowed: DesiredNotrackRule[];
   withheld: WithheldRule[];
 }
 
@@ -66,7 +68,7 @@ export class NatGuard {
   }
 
   /** Which of `rules` may be applied on this node now. */
-  async judge(rules: readonly NotrackRule[]): Promise<NatJudgement> {
+  async judge(rules: readonly DesiredNotrackRule[]): Promise<NatJudgement> {
     if (rules.length === 0) return { allowed: [], withheld: [] };
     const now = this.options.clock();
     const due = !this.last || now >= this.last.atMs + (this.last.costMs * 60_000) / this.budget;
@@ -85,7 +87,7 @@ export class NatGuard {
     return judgement;
   }
 
-  private judgementOf(rules: readonly NotrackRule[], reading: NatReading): NatJudgement {
+  private judgementOf(rules: readonly DesiredNotrackRule[], reading: NatReading): NatJudgement {
     if (reading.unreadable) return unreadable(rules, reading.unreadable);
     const key = `${reading.key}\n${JSON.stringify(rules)}`;
     if (this.judged?.key === key) return this.judged.judgement;
@@ -100,7 +102,7 @@ export class NatGuard {
   }
 }
 
-function judge(rules: readonly NotrackRule[], reading: NatReading): NatJudgement {
+function judge(rules: readonly DesiredNotrackRule[], reading: NatReading): NatJudgement {
   const sites = analyseNat(reading.tables());
   const found = overlapsOf(
     rules.map((r) => ({ name: r.name, matches: packetMatches(r) })),
@@ -111,17 +113,17 @@ function judge(rules: readonly NotrackRule[], reading: NatReading): NatJudgement
     allowed: rules.filter((r) => !found.has(r.name)),
     withheld: rules.flatMap((r) => {
       const overlaps = found.get(r.name);
-      return overlaps ? [{ rule: r.name, reason: 'NatOverlap' as const, message: overlapMessage(r.name, overlaps), overlaps }] : [];
+      return overlaps ? [{ rule: r.name, reason: NodeReasons.NotrackWithheld.NatOverlap, message: overlapMessage(r.name, overlaps), overlaps }] : [];
     }),
   };
 }
 
-function unreadable(rules: readonly NotrackRule[], why: string): NatJudgement {
+function unreadable(rules: readonly DesiredNotrackRule[], why: string): NatJudgement {
   return {
     allowed: [],
     withheld: rules.map((r) => ({
       rule: r.name,
-      reason: 'NatRulesUnreadable',
+      reason: NodeReasons.NotrackWithheld.NatRulesUnreadable,
       message: `NOTRACK rule ${r.name} withheld: the node's NAT rules could not be read, so it cannot be shown to spare the packets they rewrite (${why})`,
     })),
   };

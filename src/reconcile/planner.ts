@@ -2,7 +2,8 @@
 // actions with from/to values. No I/O: the executor writes, this only decides.
 import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
 import type { DesiredState } from '../policy/types.js';
-import type { NotrackCheck, NotrackDesired, ObservedState } from '../kernel/observed.js';
+import type { ObservedState } from '../kernel/observed-state.js';
+import type { NotrackCheck, NotrackDesired } from '../kernel/notrack/backend.js';
 
 /** The logical key of the hash bucket count (written via the sysctl or the hashsize parameter). */
 export const BUCKETS_KEY = 'buckets';

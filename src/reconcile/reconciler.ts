@@ -4,12 +4,12 @@
 // a move away from what we applied, so a value we never wrote is not drift.
 import { isDeepStrictEqual } from 'node:util';
 import type { Host } from '../kernel/host.js';
-import { ForeignObjectError, type NotrackBackend } from '../kernel/notrack/backend.js';
+import { ForeignObjectError, type NotrackBackend, type NotrackCheck } from '../kernel/notrack/backend.js';
 import type { DesiredState, PolicyMode } from '../policy/types.js';
 import type { BaselineStore } from './baseline-store.js';
 import { CorrectionGuard, detectDrift, type Clock, type DriftRecord, type WriterFacts } from './drift.js';
 import { Executor, type ExecutionResult } from './executor.js';
-import type { NotrackCheck, ObservedState } from '../kernel/observed.js';
+import type { ObservedState } from '../kernel/observed-state.js';
 import { BUCKETS_KEY, givesBack, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
 import { restoreBaseline, type RestoreResult } from './restore.js';
 import type { NatGuard, WithheldRule } from './nat-guard.js';

@@ -6,7 +6,7 @@ import type { NotrackBackend } from '../kernel/notrack/backend.js';
 import type { DesiredState } from '../policy/types.js';
 import type { BaselineStore } from './baseline-store.js';
 import type { ExecutionResult, Executor } from './executor.js';
-import type { ObservedState } from '../kernel/observed.js';
+import type { ObservedState } from '../kernel/observed-state.js';
 import { NOTRACK_KEY, plan, type Plan } from './planner.js';
 
 export interface RestoreDeps {

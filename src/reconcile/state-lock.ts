@@ -11,10 +11,11 @@
 //   heartbeat and a file not touched for staleMs is abandoned;
 // - another boot: abandoned (the state dir is on disk, the holder is not).
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readFile, readlink, rename, rm, utimes } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readFile, rename, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
-import { readRegularFile } from './regular-file.js';
+import { RealKernelFiles, type KernelFiles } from '../kernel/kernel-files.js';
+import { readRegularFile } from '../regular-file.js';
 
 /** Who holds the lock, as written in the lock file. */
 export interface LockHolder {
@@ -39,18 +40,22 @@ export function startTimeFromStat(line: string): string | undefined {
   return line.slice(line.lastIndexOf(')') + 2).split(' ')[19];
 }
 
-/** The process's own /proc (never --proc-root: the lock is about this process, wherever the host's procfs is mounted). */
-export function procfsView(proc = '/proc'): ProcessView {
+/**
+ * The process's own /proc, read through the kernel files seam (the Host's
+ * `files`), but never under --proc-root: the lock is about this process,
+ * wherever the host's procfs is mounted.
+ */
+export function procfsView(files: KernelFiles = new RealKernelFiles(), proc = '/proc'): ProcessView {
   const startTimeOf = async (pid: number | 'self') => {
-    const line = await readFile(join(proc, String(pid), 'stat'), 'utf8').catch(() => undefined);
+    const line = await files.read(join(proc, String(pid), 'stat')).catch(() => undefined);
     return line === undefined ? undefined : startTimeFromStat(line);
   };
   return {
     self: async () => ({
       pid: process.pid,
-      pidNs: await readlink(join(proc, 'self/ns/pid')).catch(() => ''), // unknown: judged by heartbeat
+      pidNs: await files.readLink(join(proc, 'self/ns/pid')).catch(() => ''), // unknown: judged by heartbeat
       startTime: (await startTimeOf('self')) ?? '',
-      bootId: (await readFile(join(proc, 'sys/kernel/random/boot_id'), 'utf8').catch(() => '')).trim(),
+      bootId: (await files.read(join(proc, 'sys/kernel/random/boot_id')).catch(() => '')).trim(),
     }),
     startTimeOf,
   };

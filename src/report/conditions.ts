@@ -2,16 +2,10 @@
 // same type and moves lastTransitionTime only when the status changes.
 // observedGeneration is always set.
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
+import type { NodeConditionDoc, PolicyConditionDoc } from '../api/v1alpha1/status.js';
 
-export interface Condition<T extends string = string> {
-  type: T;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration: number;
-}
+/** metav1.Condition as the API declares it for either kind, with the condition types T. */
+export type Condition<T extends string = string> = Omit<NodeConditionDoc | PolicyConditionDoc, 'type'> & { type: T };
 
 export type ConditionInput<T extends string = string> = Omit<Condition<T>, 'lastTransitionTime'>;
 

@@ -5,7 +5,8 @@ import type { Unreadable } from '../kernel/unreadable.js';
 import { KERNEL_DEFAULT_TIMEOUTS } from '../policy/sysctl-keys.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import type { DropWindow } from './drops.js';
-import { buildFindings, chainLength, factsFrom, usagePercent, worstSeverity, type Finding, type Severity } from './findings.js';
+import { buildFindings, chainLength, factsFrom, usagePercent, worstSeverity, type Severity } from './findings.js';
+import type { FindingDoc } from '../api/v1alpha1/status.js';
 import type { TableSummary } from '../kernel/table-summary.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { buildNetnsReport, type NetnsEntry, type NodeWide } from './netns-report.js';
@@ -59,7 +60,7 @@ export interface DoctorReport {
   /** The top N namespaces by entries. */
   netns: NetnsEntry[];
   timeouts: TimeoutRow[];
-  findings: Finding[];
+  findings: FindingDoc[];
   worstSeverity: Severity | null;
   /** What could not be read, and whether root would help. */
   unreadable: Unreadable[];

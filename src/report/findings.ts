@@ -3,16 +3,10 @@
 import type { HostSnapshot } from '../kernel/snapshot.js';
 import { windowText, type DropWindow } from './drops.js';
 import type { TableSummary } from '../kernel/table-summary.js';
+import type { FindingDoc } from '../api/v1alpha1/status.js';
 
-export type Severity = 'info' | 'warning' | 'critical';
-
-export interface Finding {
-  id: string;
-  severity: Severity;
-  message: string;
-  /** What to change, when there is something to change. */
-  action?: string;
-}
+/** How serious a finding is: status.findings[].severity, the doctor's exit code. */
+export type Severity = FindingDoc['severity'];
 
 export interface FindingFacts {
   moduleLoaded: boolean;
@@ -89,7 +83,7 @@ export function chainLength(count: number | null, buckets: number | null): numbe
 }
 
 /** What a rule found: a finding without its id, which the rule gives. */
-type Found = Omit<Finding, 'id'>;
+type Found = Omit<FindingDoc, 'id'>;
 
 /** One conclusion the numbers may call for: `check` returns it when they do, nothing otherwise. */
 export interface FindingRule<Facts = FindingFacts> {
@@ -98,7 +92,7 @@ export interface FindingRule<Facts = FindingFacts> {
 }
 
 /** Every rule's finding for these facts, in the rules' order. */
-export function applyRules<Facts>(rules: readonly FindingRule<Facts>[], facts: Facts): Finding[] {
+export function applyRules<Facts>(rules: readonly FindingRule<Facts>[], facts: Facts): FindingDoc[] {
   return rules.flatMap((rule) => {
     const found = rule.check(facts);
     return found ? [{ id: rule.id, ...found }] : [];
@@ -323,11 +317,11 @@ export const FINDING_RULES: readonly FindingRule[] = [
   },
 ];
 
-export function buildFindings(f: FindingFacts): Finding[] {
+export function buildFindings(f: FindingFacts): FindingDoc[] {
   return applyRules(f.moduleLoaded ? FINDING_RULES : [CONNTRACK_NOT_LOADED], f);
 }
 
-export function worstSeverity(findings: Finding[]): Severity | null {
+export function worstSeverity(findings: FindingDoc[]): Severity | null {
   const order: Severity[] = ['critical', 'warning', 'info'];
   return order.find((s) => findings.some((f) => f.severity === s)) ?? null;
 }

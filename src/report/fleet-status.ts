@@ -9,6 +9,7 @@
 // reports it, else the first of namespaces.top when that one is fuller than
 // the host's own table, else the host's table.
 import { HEARTBEAT_MS } from './status-throttle.js';
+import { NodeConditions } from '../api/v1alpha1/status.js';
 
 /** The namespace whose table is the fullest on the node. */
 export interface FullestNamespace {
@@ -105,7 +106,7 @@ export function fleetRow(object: unknown, nowMs: number): FleetRow {
   const status = obj(o.status) ?? {};
   const table = obj(status.table) ?? {};
   const namespaces = obj(status.namespaces);
-  const ready = conditionOf(status, 'Ready');
+  const ready = conditionOf(status, NodeConditions.Ready);
   const policy = obj(status.appliedPolicy);
   const lastProbeTime = str(status.lastProbeTime) ?? null;
   const forecastNamespace = obj(table.forecastNamespace);
@@ -118,7 +119,7 @@ export function fleetRow(object: unknown, nowMs: number): FleetRow {
     forecast: {
       secondsToFull: num(table.secondsToFull),
       growthPerSecond: num(table.growthPerSecond),
-      fillingUp: conditionOf(status, 'FillingUp')?.status === 'True',
+      fillingUp: conditionOf(status, NodeConditions.FillingUp)?.status === 'True',
       namespace: forecastNamespace ? namespaceOf(forecastNamespace, forecastNamespace.host === true) : null,
     },
     policy: str(policy?.name) ?? null,

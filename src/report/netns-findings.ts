@@ -3,12 +3,13 @@
 // connections while the host's table looks empty. Pure. One finding per kind,
 // naming the worst few namespaces, so a node with hundreds of pods gets a
 // bounded list.
-import { applyRules, DEFAULT_PRESSURE, type Finding, type FindingFacts, type FindingRule } from './findings.js';
+import { applyRules, DEFAULT_PRESSURE, type FindingFacts, type FindingRule } from './findings.js';
+import type { FindingDoc } from '../api/v1alpha1/status.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { isOther, netnsEntries, netnsName, type NetnsEntry } from './netns-report.js';
 
 /** What the namespace rules look at: every namespace but the host's, over every namespace of the census. */
-export interface NetnsFacts {
+export interface NetnsFindingFacts {
   others: NetnsEntry[];
   max: number | null;
   pressure: NonNullable<FindingFacts['pressure']>;
@@ -31,7 +32,7 @@ function usageBetween(others: NetnsEntry[], from: number, below: number): NetnsE
 
 const usageText = (max: number | null) => (e: NetnsEntry) => `${e.entries} of ${max} (${e.usagePercent}%)`;
 
-export const NETNS_FINDING_RULES: readonly FindingRule<NetnsFacts>[] = [
+export const NETNS_FINDING_RULES: readonly FindingRule<NetnsFindingFacts>[] = [
   {
     id: 'netns-usage-critical',
     check: ({ others, max, pressure }) => {
@@ -74,6 +75,6 @@ export const NETNS_FINDING_RULES: readonly FindingRule<NetnsFacts>[] = [
 ];
 
 /** Over every namespace of the census, not only the top N a report lists. */
-export function netnsFindings(census: NetnsCensus, max: number | null, pressure: FindingFacts['pressure'] = DEFAULT_PRESSURE): Finding[] {
+export function netnsFindings(census: NetnsCensus, max: number | null, pressure: FindingFacts['pressure'] = DEFAULT_PRESSURE): FindingDoc[] {
   return applyRules(NETNS_FINDING_RULES, { others: netnsEntries(census, max).filter(isOther), max, pressure });
 }

@@ -3,7 +3,7 @@
 // Pure. Every namespace may hold up to nf_conntrack_max entries of its own
 // (the max is global, the count per namespace), so "nearest its limit" is
 // "most entries", and a pod's full table never shows in the host's count.
-import type { NetnsCensus, NetnsRow } from '../kernel/netns-census.js';
+import type { NetnsCensus, NetnsCensusRow } from '../kernel/netns-census.js';
 import { usagePercent } from './findings.js';
 
 export interface NetnsEntry {
@@ -67,7 +67,7 @@ export interface NetnsReport {
 
 const round1 = (v: number | null): number | null => (v === null ? null : Math.round(v * 10) / 10);
 
-function entryOf(row: NetnsRow, max: number | null): NetnsEntry {
+function entryOf(row: NetnsCensusRow, max: number | null): NetnsEntry {
   const c = row.counters;
   return {
     key: row.key,

@@ -101,8 +101,8 @@ export function eventsForPass(prev: NodeStatusDoc | null, next: NodeStatusDoc, o
 
 /** When the policy's pressure response starts and when it ends (the PressureResponse condition turning True, then not). */
 function pressureResponseEvents(prev: NodeStatusDoc | null, next: NodeStatusDoc): NodeEventIntent[] {
-  const now = condition(next, 'PressureResponse');
-  const before = condition(prev, 'PressureResponse');
+  const now = condition(next, NodeConditions.PressureResponse);
+  const before = condition(prev, NodeConditions.PressureResponse);
   if (now?.status === 'True' && before?.status !== 'True') {
     return [
       {

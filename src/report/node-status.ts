@@ -8,9 +8,9 @@ import type { Baseline, Plan } from '../reconcile/planner.js';
 import type { ReconcileResult } from '../reconcile/reconciler.js';
 import type { RestoreResult } from '../reconcile/restore.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
-import { setConditions, type Condition, type ConditionInput } from './conditions.js';
+import { setConditions, type ConditionInput } from './conditions.js';
 import { windowText, type DropWindow } from './drops.js';
-import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent, type FindingFacts } from './findings.js';
+import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent } from './findings.js';
 import {
   Counters,
   NodeConditions,
@@ -18,6 +18,7 @@ import {
   type CountersDoc,
   type NetnsRowDoc,
   type NetnsSummaryDoc,
+  type NodeConditionDoc,
   type NodeConditionTypeName,
   type NodeStatusDoc,
 } from '../api/v1alpha1/status.js';
@@ -29,13 +30,13 @@ import { netnsName } from './netns-name.js';
 import type { WatchView } from './forecast.js';
 import { fillingUpState, forecastFields, fullestDoc, fullestOf, growthOutlook, type Fullest } from './table-fill.js';
 import { NO_PRESSURE_RESPONSE, type PressureResponseState } from '../policy/pressure-response.js';
+import type { PressureThresholds } from '../policy/normalize.js';
 import { pressureResponseCondition, pressureResponseSection } from './pressure-response-status.js';
 import { changeText } from './plan-text.js';
 import type { NodeCidrs, RangeKnowledge } from '../policy/cluster-cidrs.js';
 import { refusedForUnknownRanges } from '../policy/guardrails.js';
 import { withheldCondition, withheldSection } from './notrack-withheld.js';
 
-type NodeCondition = Condition<NodeConditionTypeName>;
 type NodeConditionInput = ConditionInput<NodeConditionTypeName>;
 
 /**
@@ -90,10 +91,9 @@ export interface NodeStatusInputs {
   watch?: WatchView;
   /** Whether the policy's pressure response is in force after this pass; absent is the same as no response. */
   pressureResponse?: PressureResponseState;
-  previousConditions: readonly NodeCondition[];
+  previousConditions: readonly NodeConditionDoc[];
 }
 
-type Pressure = NonNullable<FindingFacts['pressure']>;
 type Reconciled = Extract<PassOutcome, { kind: 'reconciled' }>;
 /** A condition's state, before its type and generation are added. */
 type ConditionOutcome = Pick<NodeConditionInput, 'status' | 'reason' | 'message'>;
@@ -122,7 +122,7 @@ function withheldOf(outcome: PassOutcome) {
   return outcome.kind === 'reconciled' ? outcome.result.withheld : outcome.kind === 'error' ? undefined : [];
 }
 
-function appliedCondition(outcome: PassOutcome, policyError: string | undefined, previous: NodeCondition | undefined): NodeConditionInput {
+function appliedCondition(outcome: PassOutcome, policyError: string | undefined, previous: NodeConditionDoc | undefined): NodeConditionInput {
   const base = { type: NodeConditions.Applied, observedGeneration: STATUS_OBJECT_GENERATION };
   switch (outcome.kind) {
     case 'no-policy':
@@ -224,7 +224,7 @@ function readyCondition(applied: NodeConditionInput, full: NodeConditionInput, r
 }
 
 /** How full the fullest namespace (the host's or another) is against the policy's thresholds. */
-function pressureState(fullest: Fullest | null, hostUsage: number | null, max: number | null, pressure: Pressure): ConditionOutcome {
+function pressureState(fullest: Fullest | null, hostUsage: number | null, max: number | null, pressure: PressureThresholds): ConditionOutcome {
   const r = NodeReasons.Pressure;
   if (!fullest) return { status: 'Unknown', reason: r.Unreadable, message: 'The entry count or the max could not be read.' };
   const pct = `${round1(fullest.usage)}%`;
@@ -317,7 +317,7 @@ interface Judged {
   /** The host's (the agent's own namespace's) count / max, in %. */
   usage: number | null;
   fullest: Fullest | null;
-  pressure: Pressure;
+  pressure: PressureThresholds;
   namespaces: NetnsSummaryDoc | null;
 }
 
@@ -484,23 +484,23 @@ function baselineSection({ values, notrackOwned }: Baseline): Pick<NodeStatusDoc
   };
 }
 
-function findingsSection(i: NodeStatusInputs, pressure: Pressure): Pick<NodeStatusDoc, 'findings'> {
+function findingsSection(i: NodeStatusInputs, pressure: PressureThresholds): Pick<NodeStatusDoc, 'findings'> {
   const host = buildFindings(factsFrom(i.snapshot, i.summary, i.drops.window, pressure));
   const findings = [...host, ...(i.namespaces ? netnsFindings(i.namespaces.census, i.snapshot.table.max, pressure) : [])];
   return findings.length ? { findings: findings.slice(0, 32) } : {};
 }
 
-function namespacesOf(i: NodeStatusInputs, pressure: Pressure): NetnsSummaryDoc | null {
+function namespacesOf(i: NodeStatusInputs, pressure: PressureThresholds): NetnsSummaryDoc | null {
   const ns = i.namespaces;
   return ns ? buildNetnsStatus(ns.census, ns.previousDrops, i.snapshot.table.max, pressure, ns.podNames) : null;
 }
 
 /** The pressure thresholds in effect: the policy's, or the defaults without one (conditions and metrics both judge by them). */
-export function pressureInEffect(outcome: PassOutcome): Pressure {
+export function pressureInEffect(outcome: PassOutcome): PressureThresholds {
   return effectiveOf(outcome)?.pressure ?? DEFAULT_PRESSURE;
 }
 
-export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; conditions: NodeCondition[] } {
+export function buildNodeStatus(i: NodeStatusInputs): { status: NodeStatusDoc; conditions: NodeConditionDoc[] } {
   const pressure = pressureInEffect(i.outcome);
   const usage = usagePercent(i.snapshot.table.count, i.snapshot.table.max);
   const namespaces = namespacesOf(i, pressure);

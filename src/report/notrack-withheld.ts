@@ -87,7 +87,7 @@ export function withheldPlanLines(withheld: readonly WithheldRule[]): string[] {
   return [
     'withheld (not applied; an untracked packet skips the nat table):',
     ...withheld.flatMap((w) => [
-      `  ${w.rule}: ${w.reason === 'NatOverlap' ? `overlaps ${w.overlaps?.count ?? 0} NAT rule(s) on this node` : w.message}`,
+      `  ${w.rule}: ${w.reason === NodeReasons.NotrackWithheld.NatOverlap ? `overlaps ${w.overlaps?.count ?? 0} NAT rule(s) on this node` : w.message}`,
       ...(w.overlaps?.first ?? []).map((o) => `    ${o.direction === 'original' ? 'its packets' : 'replies of flows'}: ${describeNatOverlap(o)}`),
     ]),
   ];

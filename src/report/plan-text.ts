@@ -2,7 +2,7 @@
 // Pure: the CLI gathers the pieces (including NOTRACK rule descriptions).
 import type { Conflict } from '../policy/effective.js';
 import { formatPolicyErrors, type PolicyError } from '../policy/errors.js';
-import type { DesiredState, NotrackRule } from '../policy/types.js';
+import type { DesiredState, DesiredNotrackRule, PolicyMode } from '../policy/types.js';
 import { BUCKETS_KEY, type Action, type Baseline, type NotApplicable } from '../reconcile/planner.js';
 import type { WithheldRule } from '../reconcile/nat-guard.js';
 import { withheldPlanLines, withheldSection } from './notrack-withheld.js';
@@ -49,7 +49,7 @@ export interface NotrackChange {
 /** How the host's NOTRACK backend shows a rule: in the syntax it applies it with. */
 export interface RuleDisplay {
   canAcceptUntracked: boolean;
-  describe(rule: NotrackRule): string;
+  describe(rule: DesiredNotrackRule): string;
 }
 
 // Only the iptables backends can accept untracked packets (RuleDisplay.canAcceptUntracked), so this is iptables syntax.
@@ -75,7 +75,7 @@ export function notrackChanges(wanted: DesiredState, baseline: Baseline, display
 export interface PlanView {
   node: string;
   policies: string[];
-  mode: 'Enforce' | 'DryRun';
+  mode: PolicyMode;
   actions: Action[];
   notrackChanges: NotrackChange[];
   notApplicable: NotApplicable[];

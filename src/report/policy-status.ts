@@ -8,9 +8,15 @@ import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
 import { selectorMatches, type Labels } from '../policy/select.js';
 import { setConditions, type Condition, type ConditionInput } from './conditions.js';
 import { FAILED_REASONS } from './node-status.js';
-import { NodeConditions, NodeReasons, type NodeStatusDoc, type PolicyConditionType, type PolicyStatusDoc } from '../api/v1alpha1/status.js';
-
-type PolicyConditionName = (typeof PolicyConditionType)[number];
+import {
+  NodeConditions,
+  NodeReasons,
+  PolicyConditions,
+  PolicyReasons,
+  type NodeStatusDoc,
+  type PolicyConditionTypeName,
+  type PolicyStatusDoc,
+} from '../api/v1alpha1/status.js';
 
 export interface PolicyInput {
   name: string;
@@ -18,7 +24,7 @@ export interface PolicyInput {
   /** The selector as stored, to count selected nodes even for a rejected policy. */
   nodeSelector: unknown;
   errors: PolicyError[];
-  previous: readonly Condition<PolicyConditionName>[];
+  previous: readonly Condition<PolicyConditionTypeName>[];
 }
 
 export interface ClusterView {
@@ -71,7 +77,7 @@ export function buildPolicyStatus(p: PolicyInput, view: ClusterView, conflicts: 
       inSync++;
   }
   const g = p.generation;
-  const c = (type: PolicyConditionName, status: 'True' | 'False', reason: string, message: string): ConditionInput<PolicyConditionName> => ({
+  const c = (type: PolicyConditionTypeName, status: 'True' | 'False', reason: string, message: string): ConditionInput<PolicyConditionTypeName> => ({
     type,
     status,
     reason,
@@ -81,29 +87,36 @@ export function buildPolicyStatus(p: PolicyInput, view: ClusterView, conflicts: 
   const rejected = p.errors.length > 0;
   const pending = selected.length - inSync - drifted - failed;
   const next = [
-    rejected ? c('Rejected', 'True', 'Invalid', formatPolicyErrors(p.errors).slice(0, 4000)) : c('Rejected', 'False', 'Valid', 'The policy is valid.'),
+    rejected
+      ? c(PolicyConditions.Rejected, 'True', PolicyReasons.Rejected.Invalid, formatPolicyErrors(p.errors).slice(0, 4000))
+      : c(PolicyConditions.Rejected, 'False', PolicyReasons.Rejected.Valid, 'The policy is valid.'),
     conflicts && conflicts.size
       ? c(
-          'Conflict',
+          PolicyConditions.Conflict,
           'True',
-          'EqualPriority',
+          PolicyReasons.Conflict.EqualPriority,
           `Policies of equal priority set different values; these fields are not applied: ${[...conflicts].join('; ')}`.slice(0, 4000),
         )
-      : c('Conflict', 'False', 'NoConflict', 'No policy of equal priority disagrees on shared nodes.'),
+      : c(PolicyConditions.Conflict, 'False', PolicyReasons.Conflict.NoConflict, 'No policy of equal priority disagrees on shared nodes.'),
     failed || drifted
-      ? c('Degraded', 'True', failed ? 'NodesFailed' : 'NodesDrifted', `${failed} node(s) failed to apply, ${drifted} drifted, of ${selected.length} selected.`)
-      : c('Degraded', 'False', 'Healthy', `No selected node failed or drifted.`),
+      ? c(
+          PolicyConditions.Degraded,
+          'True',
+          failed ? PolicyReasons.Degraded.NodesFailed : PolicyReasons.Degraded.NodesDrifted,
+          `${failed} node(s) failed to apply, ${drifted} drifted, of ${selected.length} selected.`,
+        )
+      : c(PolicyConditions.Degraded, 'False', PolicyReasons.Degraded.Healthy, `No selected node failed or drifted.`),
     !rejected && inSync === selected.length
       ? c(
-          'Ready',
+          PolicyConditions.Ready,
           'True',
-          selected.length ? 'AllInSync' : 'NoNodesSelected',
+          selected.length ? PolicyReasons.Ready.AllInSync : PolicyReasons.Ready.NoNodesSelected,
           selected.length ? `All ${selected.length} selected node(s) are in sync.` : 'The nodeSelector matches no node.',
         )
       : c(
-          'Ready',
+          PolicyConditions.Ready,
           'False',
-          rejected ? 'Rejected' : 'NotAllInSync',
+          rejected ? PolicyReasons.Ready.Rejected : PolicyReasons.Ready.NotAllInSync,
           rejected ? 'The policy is invalid; no agent applies it.' : `${inSync} of ${selected.length} node(s) in sync; ${pending} not reported yet.`,
         ),
   ];

@@ -3,7 +3,7 @@
 // (policy/pressure-response.ts). Pure.
 import type { PressureResponseState } from '../policy/pressure-response.js';
 import type { ConditionInput } from './conditions.js';
-import type { NodeStatusDoc } from '../api/v1alpha1/status.js';
+import { NodeReasons, type NodeStatusDoc } from '../api/v1alpha1/status.js';
 
 type Outcome = Pick<ConditionInput, 'status' | 'reason' | 'message'>;
 
@@ -18,13 +18,13 @@ function timeoutsText(timeouts: Record<string, number>): string {
 /** Active while the shorter timeouts are in force (or would be, in DryRun); Inactive below the thresholds; NotConfigured without a response. */
 export function pressureResponseCondition(state: PressureResponseState, usage: number | null): Outcome {
   const t = state.thresholds;
-  if (!t) return { status: 'False', reason: 'NotConfigured', message: 'No policy sets spec.pressureResponse.' };
+  if (!t) return { status: 'False', reason: NodeReasons.PressureResponse.NotConfigured, message: 'No policy sets spec.pressureResponse.' };
   const now = usage === null ? 'unreadable' : `${round1(usage)}%`;
   const where = "the table of the agent's network namespace";
   if (!state.active) {
     return {
       status: 'False',
-      reason: 'Inactive',
+      reason: NodeReasons.PressureResponse.Inactive,
       message: `Usage of ${where} is ${now} (the response starts at ${t.startPercent}%): the policy's own timeouts are in force.`,
     };
   }
@@ -35,7 +35,7 @@ export function pressureResponseCondition(state: PressureResponseState, usage: n
       : state.enforced
         ? `${timeoutsText(state.timeouts)} in place of the policy's own ${until}`
         : `DryRun, nothing is written; the response would put ${timeoutsText(state.timeouts)} in place of the policy's own ${until}`;
-  return { status: 'True', reason: 'Active', message: `Usage of ${where} reached ${t.startPercent}% (now ${now}): ${what}.` };
+  return { status: 'True', reason: NodeReasons.PressureResponse.Active, message: `Usage of ${where} reached ${t.startPercent}% (now ${now}): ${what}.` };
 }
 
 /** status.pressureResponse: present while a policy sets a response. */

@@ -7,7 +7,7 @@ import type { HostSnapshot } from '../kernel/snapshot.js';
 import type { EffectivePolicy } from '../policy/effective.js';
 import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
 import { NodeReasons, type FullestNetnsDoc, type TableStatusDoc } from '../api/v1alpha1/status.js';
-import type { ConditionStatus } from './conditions.js';
+import type { Condition } from './conditions.js';
 import { usagePercent } from './findings.js';
 import type { NetnsRef, WatchView } from './forecast.js';
 import { netnsIdentity, netnsName, type NetnsNaming } from './netns-name.js';
@@ -94,7 +94,7 @@ export function fillingUpState(
   w: WatchView | undefined,
   podNames: PodNames | undefined,
   outlook: string,
-): { status: ConditionStatus; reason: string; message: string } {
+): { status: Condition['status']; reason: string; message: string } {
   const r = NodeReasons.FillingUp;
   const focus = w?.focus;
   const f = focus?.forecast;

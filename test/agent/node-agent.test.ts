@@ -7,7 +7,7 @@
 // grows ahead of it and gives back after.
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AgentMetrics } from '../../src/report/metrics.js';
+import type { AgentMetrics } from '../../src/metrics/registries.js';
 import { eventsForPass } from '../../src/report/node-events.js';
 import { WATCH_DEFAULTS } from '../../src/agent/table-watch.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';

@@ -2,7 +2,7 @@
 // snapshot, the others from the census) and the entries of all the others.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { namespaceCounts, nodeFacts } from '../../src/kernel/node-facts.js';
 import { readHostSnapshot, type HostSnapshot } from '../../src/kernel/snapshot.js';
 import { fakeHost } from '../support/fake-host.js';
@@ -14,7 +14,7 @@ async function snapshot(count: number | null): Promise<HostSnapshot> {
   return { ...s, table: { ...s.table, count } };
 }
 
-const row = (key: number, entries: number | null, ours = false): NetnsRow => ({
+const row = (key: number, entries: number | null, ours = false): NetnsCensusRow => ({
   key,
   inode: key - 1,
   pid: key % 1000,
@@ -25,7 +25,7 @@ const row = (key: number, entries: number | null, ours = false): NetnsRow => ({
   podUid: null,
 });
 
-const census = (namespaces: NetnsRow[]): NetnsCensus => ({
+const census = (namespaces: NetnsCensusRow[]): NetnsCensus => ({
   namespaces,
   hostKey: 1,
   processes: namespaces.length,
@@ -36,7 +36,7 @@ const census = (namespaces: NetnsRow[]): NetnsCensus => ({
   unreadable: [],
 });
 
-const cases: Array<{ name: string; ours: number | null; rows: NetnsRow[] | null; want: { fullest: number | null; others: number } }> = [
+const cases: Array<{ name: string; ours: number | null; rows: NetnsCensusRow[] | null; want: { fullest: number | null; others: number } }> = [
   { name: 'no census: our count alone', ours: 500, rows: null, want: { fullest: 500, others: 0 } },
   {
     name: "a pod's namespace fuller than the host's: it is the fullest, the host's count among the others",

@@ -10,7 +10,7 @@ import { nodeCidrs } from '../../src/policy/cluster-cidrs.js';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { ClusterApi, loadKubeConfig } from '../../src/kube/cluster-api.js';
 import { NodePods } from '../../src/kube/node-pods.js';
 import { clusterReporter } from '../../src/kube/node-reporter.js';
@@ -52,7 +52,7 @@ async function pod(name: string, node: string): Promise<string> {
   return (await create(`/api/v1/namespaces/${NS}/pods`, body)).metadata.uid;
 }
 
-const row = (inode: number, entries: number, drop: number, podUid: string | null): NetnsRow => ({
+const row = (inode: number, entries: number, drop: number, podUid: string | null): NetnsCensusRow => ({
   key: inode,
   inode,
   pid: inode,
@@ -62,7 +62,7 @@ const row = (inode: number, entries: number, drop: number, podUid: string | null
   counters: { drop, insertFailed: 0, earlyDrop: 0 },
   podUid,
 });
-const census = (rows: NetnsRow[]): NetnsCensus => ({
+const census = (rows: NetnsCensusRow[]): NetnsCensus => ({
   namespaces: rows,
   hostKey: 1,
   inodesUnread: 0,

@@ -80,6 +80,9 @@ async function assertGuarded(metricsUrl: string): Promise<void> {
   const scraped = await get(metricsUrl, tokenOf(SCRAPER));
   assert.equal(scraped.status, 200, scraped.body);
   assert.match(scraped.body, /^conntrack_operator_build_info\{/m);
+  // The command adds the process's own metrics to its registry.
+  assert.match(scraped.body, /^process_cpu_user_seconds_total /m);
+  assert.match(scraped.body, /^nodejs_version_info\{/m);
 }
 
 before(async () => {

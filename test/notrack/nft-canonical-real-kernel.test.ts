@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CommandResult, CommandRunner, ChunkStream, RunOptions } from '../../src/kernel/command-runner.js';
-import type { NotrackDesired } from '../../src/kernel/observed.js';
+import type { NotrackDesired } from '../../src/kernel/notrack/backend.js';
 import { NftablesBackend } from '../../src/kernel/notrack/nft-backend.js';
 import { netnsRunner, realKernelSkipReason } from '../support/netns.js';
 import { createNetns } from './netns.js';

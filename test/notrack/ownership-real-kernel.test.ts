@@ -5,8 +5,7 @@
 // ruleset`) byte-identical, counters aside, for both families.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NotrackBackendName } from '../../src/kernel/notrack/backend.js';
-import type { NotrackDesired } from '../../src/kernel/observed.js';
+import type { NotrackBackendName, NotrackDesired } from '../../src/kernel/notrack/backend.js';
 import { createNotrackBackend } from '../../src/kernel/notrack/detect.js';
 import { CreatedObjectsFile } from '../../src/reconcile/created-objects-file.js';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -3,10 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CommandResult, CommandRunner, ChunkStream, RunOptions } from '../../src/kernel/command-runner.js';
-import type { NotrackBackendName } from '../../src/kernel/notrack/backend.js';
-import type { NotrackDesired } from '../../src/kernel/observed.js';
+import type { NotrackBackendName, NotrackDesired } from '../../src/kernel/notrack/backend.js';
 import { createNotrackBackend } from '../../src/kernel/notrack/detect.js';
-import type { NotrackRule } from '../../src/policy/types.js';
+import type { DesiredNotrackRule } from '../../src/policy/types.js';
 import { connectTimes, netnsRunner, realKernelSkipReason, trackedTo } from '../support/netns.js';
 import { createNetns } from './netns.js';
 
@@ -94,8 +93,8 @@ function withoutCounters(text: string): string {
 }
 
 const port = (p: number) => [{ from: p, to: p }];
-const loopback: NotrackRule = { name: 'loopback', interface: 'lo', direction: 'both' };
-const untrackedPort: NotrackRule = { name: 'port-p', protocol: 'tcp', ports: port(UNTRACKED_PORT), direction: 'both' };
+const loopback: DesiredNotrackRule = { name: 'loopback', interface: 'lo', direction: 'both' };
+const untrackedPort: DesiredNotrackRule = { name: 'port-p', protocol: 'tcp', ports: port(UNTRACKED_PORT), direction: 'both' };
 
 const TEN_RULES: NotrackDesired = {
   acceptUntracked: true,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NotrackRule } from '../../src/policy/types.js';
+import type { DesiredNotrackRule } from '../../src/policy/types.js';
 import type { IpFamily } from '../../src/kernel/notrack/packet-matches.js';
 import { describeIptablesRule, renderIptablesChains } from '../../src/kernel/notrack/render-iptables.js';
 
@@ -9,7 +9,7 @@ const p = (from: number, to = from) => ({ from, to });
 
 interface Case {
   name: string;
-  rule: NotrackRule;
+  rule: DesiredNotrackRule;
   family?: IpFamily;
   pre: string[];
   out: string[];
@@ -113,7 +113,7 @@ for (const c of cases) {
 }
 
 test('renderIptablesChains: acceptUntracked accepts exactly what our PREROUTING rules untracked, never a bare source port', () => {
-  const rules: NotrackRule[] = [
+  const rules: DesiredNotrackRule[] = [
     { name: 'loopback', interface: 'lo', direction: 'both' },
     { name: 'web-out', protocol: 'tcp', ports: [p(80)], direction: 'outbound' },
     { name: 'dns-out', protocol: 'udp', ports: [p(53)], destinations: ['10.96.0.10/32'], direction: 'outbound' },
@@ -141,7 +141,7 @@ test('renderIptablesChains: ports without a protocol is an error naming the rule
   );
 });
 
-const descriptions: [NotrackRule, string][] = [
+const descriptions: [DesiredNotrackRule, string][] = [
   [{ name: 'lo', interface: 'lo', direction: 'both' }, 'raw PREROUTING -i lo, raw OUTPUT -o lo'],
   [
     { name: 'web', protocol: 'tcp', ports: [p(80), p(443), p(8000, 8100)], direction: 'inbound' },

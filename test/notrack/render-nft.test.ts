@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NotrackRule } from '../../src/policy/types.js';
+import type { DesiredNotrackRule } from '../../src/policy/types.js';
 import { nftDeleteScript, nftSyncScript, parseNftTable, renderNftLines } from '../../src/kernel/notrack/render-nft.js';
 import { fixture } from './fixtures.js';
 import { SAMPLE_DESIRED } from './sample-desired.js';
@@ -9,7 +9,7 @@ const PRE = 'notrack-pre: type filter hook prerouting priority raw; policy accep
 const OUT = 'notrack-out: type filter hook output priority raw; policy accept;';
 const p = (from: number, to = from) => ({ from, to });
 
-const cases: { rule: NotrackRule; lines: string[] }[] = [
+const cases: { rule: DesiredNotrackRule; lines: string[] }[] = [
   {
     rule: { name: 'lo', interface: 'lo', direction: 'both' },
     lines: [PRE, 'notrack-pre: iifname "lo" notrack comment "lo"', OUT, 'notrack-out: oifname "lo" notrack comment "lo"'],

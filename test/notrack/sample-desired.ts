@@ -1,5 +1,5 @@
 // The desired set the committed fixtures were captured with (see fixtures/README.md).
-import type { NotrackDesired } from '../../src/kernel/observed.js';
+import type { NotrackDesired } from '../../src/kernel/notrack/backend.js';
 
 export const SAMPLE_DESIRED: NotrackDesired = {
   acceptUntracked: true,

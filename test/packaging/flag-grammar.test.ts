@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test';
 import { dump, loadAll } from 'js-yaml';
 import { BACKENDS, loadConfig, LOG_LEVELS } from '../../src/config.js';
 import { cidrPattern } from '../../src/policy/cidr.js';
-import { durationPattern, MAX_WHOLE_SECONDS } from '../../src/policy/durations.js';
+import { durationPattern, MAX_WHOLE_SECONDS } from '../../src/durations.js';
 import { runHelm } from '../support/kube/tools.js';
 import { CHART_DIR, NAMESPACE, RELEASE, type K8sObject } from './render.js';
 

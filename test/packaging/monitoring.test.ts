@@ -1,18 +1,18 @@
 // The PrometheusRule and the Grafana dashboard query only metrics the agent
-// really exports (the one registry in src/report/metrics.ts), with label values
+// really exports (the one registry in src/metrics/registries.ts), with label values
 // it really sets; the dashboard is valid JSON Grafana can import.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { Histogram } from 'prom-client';
-import { AgentMetrics } from '../../src/report/metrics.js';
+import { AgentMetrics } from '../../src/metrics/registries.js';
 import { findObject, renderChart } from './render.js';
 
 const MONITORING = ['metrics.serviceMonitor.enabled=true', 'metrics.prometheusRule.enabled=true', 'metrics.dashboard.enabled=true'];
 
 /** conntrack_operator series names a scrape of the agent can show (a histogram's _bucket/_sum/_count included). */
 function exportedSeries(): Set<string> {
-  const metrics = new AgentMetrics({ version: 'test', processMetrics: false }).registry.getMetricsAsArray();
+  const metrics = new AgentMetrics({ version: 'test' }).registry.getMetricsAsArray();
   return new Set(metrics.flatMap((m) => (m instanceof Histogram ? ['_bucket', '_sum', '_count'].map((s) => m.name + s) : [m.name])));
 }
 

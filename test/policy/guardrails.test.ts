@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { notrackRefusal, tableMemoryRefusal, timeoutRefusal, type ClusterCidrs } from '../../src/policy/guardrails.js';
-import type { NotrackRule } from '../../src/policy/types.js';
+import type { DesiredNotrackRule } from '../../src/policy/types.js';
 
 const GiB = 1024 ** 3;
 
@@ -40,8 +40,8 @@ describe('NOTRACK rule guardrails', () => {
   const none: ClusterCidrs = {};
   const k8s: ClusterCidrs = { serviceCidrs: ['10.96.0.0/12', 'fd00:10:96::/112'], podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'] };
   const unknown: ClusterCidrs = { serviceCidrs: null, podCidrs: null };
-  const rule = (extra: Partial<NotrackRule>): NotrackRule => ({ name: 'r', direction: 'both', ...extra });
-  const cases: Array<{ name: string; rule: NotrackRule; allow?: boolean; cluster: ClusterCidrs; refused?: string }> = [
+  const rule = (extra: Partial<DesiredNotrackRule>): DesiredNotrackRule => ({ name: 'r', direction: 'both', ...extra });
+  const cases: Array<{ name: string; rule: DesiredNotrackRule; allow?: boolean; cluster: ClusterCidrs; refused?: string }> = [
     { name: 'a rule matching all traffic', rule: rule({}), cluster: none, refused: 'matches all traffic' },
     { name: 'a rule matching all traffic, allowed', rule: rule({}), allow: true, cluster: none },
     { name: 'a protocol alone matches all of it', rule: rule({ protocol: 'tcp' }), cluster: none, refused: 'matches all tcp traffic' },

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DesiredState } from '../../src/policy/types.js';
 import { CorrectionGuard, detectDrift, likelyWriter, type DriftInput } from '../../src/reconcile/drift.js';
-import type { ObservedState } from '../../src/kernel/observed.js';
+import type { ObservedState } from '../../src/kernel/observed-state.js';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-11-22T04:00:00Z');

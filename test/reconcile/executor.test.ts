@@ -4,7 +4,7 @@ import type { DesiredState } from '../../src/policy/types.js';
 import { Executor, writeErrorMessage } from '../../src/reconcile/executor.js';
 import { emptyBaseline, isValueAction, plan, type Action } from '../../src/reconcile/planner.js';
 import { errno } from '../support/fake-kernel.js';
-import { readObservedState } from '../../src/kernel/observe.js';
+import { readObservedState } from '../../src/kernel/observed-state.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { conntrackKernel, paths, snapshot } from './kernel-fixture.js';
 import { fakeHost } from '../support/fake-host.js';

@@ -6,11 +6,11 @@ import { readFileSync } from 'node:fs';
 import { parseIptablesNat } from '../../src/kernel/nat/parse-iptables-nat.js';
 import type { NatReading, NatRulesSource } from '../../src/kernel/nat/nat-reader.js';
 import type { NatTable } from '../../src/kernel/nat/nat-rules.js';
-import type { DesiredState, NotrackRule } from '../../src/policy/types.js';
+import type { DesiredState, DesiredNotrackRule } from '../../src/policy/types.js';
 import { NatGuard } from '../../src/reconcile/nat-guard.js';
 import { MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
-import { readObservedState } from '../../src/kernel/observe.js';
+import { readObservedState } from '../../src/kernel/observed-state.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { fakeHost } from '../support/fake-host.js';
 import { conntrackKernel, paths } from './kernel-fixture.js';
@@ -21,8 +21,14 @@ const KUBE_PROXY = parseIptablesNat(
   'iptables-nft',
 ).table!;
 const LOCAL = { cidrs: ['127.0.0.0/8', '192.168.77.10/32', '::1/128'] };
-const lo: NotrackRule = { name: 'lo', interface: 'lo', direction: 'both' };
-const metrics: NotrackRule = { name: 'metrics', protocol: 'tcp', ports: [{ from: 9100, to: 9100 }], destinations: ['192.168.77.10/32'], direction: 'inbound' };
+const lo: DesiredNotrackRule = { name: 'lo', interface: 'lo', direction: 'both' };
+const metrics: DesiredNotrackRule = {
+  name: 'metrics',
+  protocol: 'tcp',
+  ports: [{ from: 9100, to: 9100 }],
+  destinations: ['192.168.77.10/32'],
+  direction: 'inbound',
+};
 
 function reading(tables: NatTable[], over: Partial<NatReading> = {}): NatReading {
   return { key: tables.map((t) => t.chains.size).join(','), tables: () => tables, local: LOCAL, sources: {}, costMs: 0, ...over };

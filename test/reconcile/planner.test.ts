@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DesiredState } from '../../src/policy/types.js';
-import type { NotrackCheck, ObservedState } from '../../src/kernel/observed.js';
+import type { NotrackCheck } from '../../src/kernel/notrack/backend.js';
 import { Executor } from '../../src/reconcile/executor.js';
 import { dryRunKeys, emptyBaseline, plan, planOf, type Action, type Baseline } from '../../src/reconcile/planner.js';
-import { readObservedState } from '../../src/kernel/observe.js';
+import { readObservedState, type ObservedState } from '../../src/kernel/observed-state.js';
 import { conntrackKernel, paths, type KernelOptions } from './kernel-fixture.js';
 import { fakeHost } from '../support/fake-host.js';
 

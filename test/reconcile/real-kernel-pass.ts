@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realHost } from '../../src/kernel/host.js';
-import { readObservedState } from '../../src/kernel/observe.js';
+import { readObservedState } from '../../src/kernel/observed-state.js';
 import type { DesiredState } from '../../src/policy/types.js';
 import { FileBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { Executor } from '../../src/reconcile/executor.js';

@@ -6,7 +6,7 @@ import { CorrectionGuard } from '../../src/reconcile/drift.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { Writable } from 'node:stream';
 import { createLogger, type Log } from '../../src/logger.js';
-import { readObservedState } from '../../src/kernel/observe.js';
+import { readObservedState } from '../../src/kernel/observed-state.js';
 import { FakeNotrackBackend } from '../support/fake-notrack.js';
 import { conntrackKernel, paths, snapshot, type KernelOptions } from './kernel-fixture.js';
 import { fakeHost } from '../support/fake-host.js';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setCondition, setConditions, type Condition } from '../../src/report/conditions.js';
+import { NodeCondition, NodeReasons, PolicyCondition, PolicyConditionType, PolicyReasons } from '../../src/api/v1alpha1/status.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 const t1 = new Date('2026-01-01T00:05:00Z');
@@ -42,4 +43,21 @@ test('setConditions keeps other types and order', () => {
     ],
   );
   assert.deepEqual(setConditions(a, [], t1), a, 'no input, no change');
+});
+
+test('every reason constant is a reason the API accepts, under its own condition type', () => {
+  const kinds = [
+    { schema: NodeCondition, reasons: NodeReasons as Record<string, Record<string, string>> },
+    { schema: PolicyCondition, reasons: PolicyReasons as Record<string, Record<string, string>> },
+  ];
+  for (const { schema, reasons } of kinds) {
+    for (const [type, byName] of Object.entries(reasons)) {
+      for (const [name, reason] of Object.entries(byName)) {
+        assert.equal(reason, name, `${type}.${name} names its own value`);
+        const c = { type, status: 'True', reason, message: '', lastTransitionTime: t0.toISOString(), observedGeneration: 1 };
+        assert.ok(schema.safeParse(c).success, `${type}: ${reason}`);
+      }
+    }
+  }
+  assert.deepEqual(Object.keys(PolicyReasons), [...PolicyConditionType]);
 });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diagnose } from '../../src/cli/doctor.js';
-import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { fillWindow, type FillWindow } from '../../src/report/fill-window.js';
 import { renderDoctorText } from '../../src/report/doctor-text.js';
 import { fakeHost } from '../support/fake-host.js';
@@ -14,7 +14,7 @@ import { loadFixtureTree } from '../support/fixture-tree.js';
 const MAX = 262144;
 const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 
-const row = (inode: number, entries: number | null, over: Partial<NetnsRow> = {}): NetnsRow => ({
+const row = (inode: number, entries: number | null, over: Partial<NetnsCensusRow> = {}): NetnsCensusRow => ({
   key: inode + 1,
   inode,
   pid: inode % 10_000,
@@ -25,7 +25,7 @@ const row = (inode: number, entries: number | null, over: Partial<NetnsRow> = {}
   podUid: null,
   ...over,
 });
-const at = (atMs: number, rows: NetnsRow[]) => ({
+const at = (atMs: number, rows: NetnsCensusRow[]) => ({
   atMs,
   census: {
     namespaces: rows,
@@ -40,7 +40,7 @@ const at = (atMs: number, rows: NetnsRow[]) => ({
 });
 const host = (entries: number) => row(1, entries, { host: true, ours: true, pid: 1 });
 
-const cases: Array<{ name: string; before: NetnsRow[]; after: NetnsRow[]; want: FillWindow }> = [
+const cases: Array<{ name: string; before: NetnsCensusRow[]; after: NetnsCensusRow[]; want: FillWindow }> = [
   {
     name: 'a pod namespace climbing 3,000 entries/s past a fuller but steady host: the pod, full in 18.7 s',
     before: [host(230_000), row(4026532174, 200_000, { podUid: POD })],

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { buildNetnsReport, netnsSection } from '../../src/report/netns-report.js';
 import { NETNS_FINDING_RULES, netnsFindings } from '../../src/report/netns-findings.js';
 import { readNetnsCensus } from '../../src/kernel/netns-census.js';
@@ -10,7 +10,11 @@ import { loadFixtureTree } from '../support/fixture-tree.js';
 const MAX = 262144;
 const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 
-function row(inode: number, entries: number | null, extra: Partial<NetnsRow> & { drop?: number; earlyDrop?: number; insertFailed?: number } = {}): NetnsRow {
+function row(
+  inode: number,
+  entries: number | null,
+  extra: Partial<NetnsCensusRow> & { drop?: number; earlyDrop?: number; insertFailed?: number } = {},
+): NetnsCensusRow {
   const { drop = 0, earlyDrop = 0, insertFailed = 0, ...rest } = extra;
   return {
     key: inode,
@@ -25,7 +29,7 @@ function row(inode: number, entries: number | null, extra: Partial<NetnsRow> & {
   };
 }
 
-function census(namespaces: NetnsRow[], slab: NetnsCensus['slab'] = { activeObjects: 201312, totalObjects: 201328, objectSize: 256 }): NetnsCensus {
+function census(namespaces: NetnsCensusRow[], slab: NetnsCensus['slab'] = { activeObjects: 201312, totalObjects: 201328, objectSize: 256 }): NetnsCensus {
   return { namespaces, hostKey: 1, inodesUnread: 0, processes: 100, unreadableProcesses: 0, vanishedProcesses: 0, slab, unreadable: [] };
 }
 
@@ -118,7 +122,7 @@ test('a namespace whose ns/net link could not be read (no ptrace rights) is name
   assert.match(netnsFindings(unnamed, MAX)[0]!.message, new RegExp(`netns of pid 177 \\(pod ${POD}\\) 240000 of 262144`));
 });
 
-const findingCases: Array<{ name: string; rows: NetnsRow[]; want: Array<[string, string, RegExp]> }> = [
+const findingCases: Array<{ name: string; rows: NetnsCensusRow[]; want: Array<[string, string, RegExp]> }> = [
   {
     name: 'the measured case: 76% in a pod namespace is a warning naming the pod; its drops too',
     rows: measured.namespaces,
@@ -153,7 +157,7 @@ for (const c of findingCases) {
 
 // Each namespace rule on both sides of its threshold (usage as the report rounds it, to 0.1%);
 // every rule of the table needs a row here.
-const netnsRuleCases: Record<string, { fires: NetnsRow[][]; quiet: NetnsRow[][] }> = {
+const netnsRuleCases: Record<string, { fires: NetnsCensusRow[][]; quiet: NetnsCensusRow[][] }> = {
   'netns-usage-critical': {
     fires: [[row(2, 235_930)]],
     quiet: [[row(2, 235_667)], [row(1, 250_000, { host: true })], [row(2, 250_000, { ours: true })], [row(2, null)]],

@@ -2,7 +2,7 @@
 // namespace that fills is its own TableFull event, named by inode and pod UID.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { readNetnsCensus } from '../../src/kernel/netns-census.js';
 import { readHostSnapshot } from '../../src/kernel/snapshot.js';
 import { DEFAULT_PRESSURE } from '../../src/report/findings.js';
@@ -18,7 +18,7 @@ import { loadFixtureTree } from '../support/fixture-tree.js';
 const MAX = 1000;
 const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 
-const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Partial<NetnsRow> = {}): NetnsRow => ({
+const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Partial<NetnsCensusRow> = {}): NetnsCensusRow => ({
   key: inode,
   inode,
   pid: inode,
@@ -29,7 +29,7 @@ const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Pa
   podUid: null,
   ...over,
 });
-const census = (rows: NetnsRow[]): NetnsCensus => ({
+const census = (rows: NetnsCensusRow[]): NetnsCensus => ({
   namespaces: rows,
   hostKey: 1,
   inodesUnread: 0,

@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NotrackBackendName } from '../../src/kernel/notrack/backend.js';
 import { describeRule } from '../../src/kernel/notrack/describe-rule.js';
-import type { DesiredState, NotrackRule } from '../../src/policy/types.js';
+import type { DesiredState, DesiredNotrackRule } from '../../src/policy/types.js';
 import { emptyBaseline, NOTRACK_KEY, type Action } from '../../src/reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, renderPlanText } from '../../src/report/plan-text.js';
 
-const web: NotrackRule = {
+const web: DesiredNotrackRule = {
   name: 'web',
   interface: 'eth0',
   protocol: 'tcp',
@@ -64,8 +64,8 @@ for (const { backend, canAcceptUntracked, lines } of cases) {
   });
 }
 
-const removed: NotrackRule = { name: 'old', destinations: ['10.0.0.1'], direction: 'outbound' };
-const nftDescriptions: [NotrackRule, string][] = [
+const removed: DesiredNotrackRule = { name: 'old', destinations: ['10.0.0.1'], direction: 'outbound' };
+const nftDescriptions: [DesiredNotrackRule, string][] = [
   [{ name: 'lo', interface: 'lo', direction: 'both' }, 'notrack-pre iifname "lo", notrack-out oifname "lo"'],
   [removed, 'notrack-out ip daddr 10.0.0.1, notrack-pre ip saddr 10.0.0.1'],
   [{ name: 'dns', protocol: 'udp', direction: 'outbound' }, 'notrack-out meta l4proto udp, notrack-pre meta l4proto udp'],

@@ -6,7 +6,7 @@ import { nodeCidrs } from '../../src/policy/cluster-cidrs.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HostSnapshot } from '../../src/kernel/snapshot.js';
-import type { NetnsCensus, NetnsRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';
 import type { ReconcileResult } from '../../src/reconcile/reconciler.js';
@@ -50,7 +50,7 @@ const snapshot = (count: number, max = MAX): HostSnapshot => ({
   unreadable: [],
 });
 
-const row = (over: Partial<NetnsRow>): NetnsRow => ({
+const row = (over: Partial<NetnsCensusRow>): NetnsCensusRow => ({
   key: POD_NS + 1,
   inode: POD_NS,
   pid: 812,
@@ -62,7 +62,7 @@ const row = (over: Partial<NetnsRow>): NetnsRow => ({
   ...over,
 });
 const hostRow = (entries: number) => row({ key: HOST + 1, inode: HOST, pid: 1, host: true, ours: true, entries, podUid: null });
-const census = (rows: NetnsRow[]): NetnsCensus => ({
+const census = (rows: NetnsCensusRow[]): NetnsCensus => ({
   namespaces: rows,
   hostKey: HOST + 1,
   inodesUnread: 0,

@@ -6,13 +6,13 @@ import { Writable } from 'node:stream';
 import { NodeAgent, type NodeAgentOptions } from '../../src/agent/node-agent.js';
 import { WATCH_DEFAULTS } from '../../src/agent/table-watch.js';
 import type { PolicySnapshot, PolicySource } from '../../src/agent/policy-source.js';
-import { readObservedState } from '../../src/kernel/observe.js';
+import { readObservedState } from '../../src/kernel/observed-state.js';
 import { createLogger } from '../../src/logger.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';
 import type { Labels } from '../../src/policy/select.js';
 import { MemoryBaselineStore } from '../../src/reconcile/baseline-store.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
-import { AgentMetrics } from '../../src/report/metrics.js';
+import { AgentMetrics } from '../../src/metrics/registries.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { fakeHost } from './fake-host.js';
 import type { FixtureTree } from './fixture-tree.js';
@@ -86,7 +86,7 @@ export function rig(tree: FixtureTree, o: RigOptions) {
     podCidrs: [],
     notrackBackend: 'none',
   };
-  const metrics = new AgentMetrics({ version: 'test', processMetrics: false });
+  const metrics = new AgentMetrics({ version: 'test' });
   const agent = new NodeAgent(options, {
     host,
     logger: createLogger('info', 'node-a', new Writable({ write: (line: Buffer, _enc, done) => (logged.push(JSON.parse(String(line)) as LogLine), done()) })),

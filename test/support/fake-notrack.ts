@@ -1,8 +1,7 @@
 // A NotrackBackend held in memory: records every call, renders rules to
 // comparable lines, and can be told to fail its next sync or remove, either
 // cleanly or after changing its state (one IP family synced, the other not).
-import type { NotrackBackend } from '../../src/kernel/notrack/backend.js';
-import type { NotrackCheck, NotrackDesired } from '../../src/kernel/observed.js';
+import type { NotrackBackend, NotrackCheck, NotrackDesired } from '../../src/kernel/notrack/backend.js';
 
 export type NotrackCall = { op: 'check' | 'sync'; desired: NotrackDesired } | { op: 'remove' };
 

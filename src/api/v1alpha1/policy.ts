@@ -163,7 +163,7 @@ export const PortSpec = z
   .union([z.number().int().min(1).max(65535), z.string().regex(PORT_RANGE)])
   .describe('A port (443) or an inclusive range ("8000-8100").');
 
-const NotrackRule = z
+export const NotrackRule = z
   .object({
     name: z.string().regex(DNS_LABEL).max(28).describe('Unique rule name; it appears in the rule comment.'),
     interface: z.string().regex(INTERFACE_NAME).optional().describe('Interface name: -i on packets coming in, -o on packets going out.'),
@@ -247,6 +247,7 @@ export const ConntrackPolicy = z.object({
 });
 
 export type PolicySpecInput = z.input<typeof PolicySpec>;
+export type PolicySpecParsed = z.output<typeof PolicySpec>;
 export type ConntrackPolicyDoc = z.output<typeof ConntrackPolicy>;
 export type NotrackRuleSpec = z.output<typeof NotrackRule>;
 export type LabelSelector = z.output<typeof NodeSelector>;

@@ -93,7 +93,7 @@ export const NodeReasons = {
   NotrackWithheld: { NatOverlap: 'NatOverlap', NatRulesUnreadable: 'NatRulesUnreadable', NoneWithheld: 'NoneWithheld', NotChecked: 'NotChecked' },
 } as const satisfies { [T in NodeConditionTypeName]: Record<string, string> };
 
-const NodeCondition = conditionSchema(
+export const NodeCondition = conditionSchema(
   NodeConditionType,
   'Ready: the node follows its policy (or has none) and drops no packets in any network namespace; False names the first problem. Applied: the policy is in effect on the node. Drifted: a key moved away from the value the agent applied. ' +
     "Pressure: the fullest network namespace (the host's or a pod's) is above the warning threshold. TableFull: the kernel is dropping new connections because a namespace's table is full. " +
@@ -105,7 +105,22 @@ const NodeCondition = conditionSchema(
 );
 
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
-const PolicyCondition = conditionSchema(
+export type PolicyConditionTypeName = (typeof PolicyConditionType)[number];
+/** Each policy condition type by name (`PolicyConditions.Ready`): code matches these, never a string literal. */
+export const PolicyConditions: { readonly [T in PolicyConditionTypeName]: T } = {
+  Ready: 'Ready',
+  Degraded: 'Degraded',
+  Conflict: 'Conflict',
+  Rejected: 'Rejected',
+};
+/** The reasons each policy condition gives, by type: part of the API, as NodeReasons. */
+export const PolicyReasons = {
+  Ready: { AllInSync: 'AllInSync', NoNodesSelected: 'NoNodesSelected', NotAllInSync: 'NotAllInSync', Rejected: 'Rejected' },
+  Degraded: { NodesFailed: 'NodesFailed', NodesDrifted: 'NodesDrifted', Healthy: 'Healthy' },
+  Conflict: { EqualPriority: 'EqualPriority', NoConflict: 'NoConflict' },
+  Rejected: { Invalid: 'Invalid', Valid: 'Valid' },
+} as const satisfies { [T in PolicyConditionTypeName]: Record<string, string> };
+export const PolicyCondition = conditionSchema(
   PolicyConditionType,
   'Ready: every selected node is in sync. Degraded: some nodes failed or drifted. ' +
     'Conflict: a policy of equal priority sets a different value on shared nodes. Rejected: the spec is invalid.',
@@ -379,10 +394,13 @@ export const PolicyStatus = z
 
 export type NodeStatusDoc = z.infer<typeof NodeStatus>;
 export type PolicyStatusDoc = z.infer<typeof PolicyStatus>;
+export type NodeConditionDoc = z.infer<typeof NodeCondition>;
+export type PolicyConditionDoc = z.infer<typeof PolicyCondition>;
 export type TableStatusDoc = z.infer<typeof TableStatus>;
 export type NetnsIdentityDoc = z.infer<typeof NetnsIdentity>;
 export type FullestNetnsDoc = z.infer<typeof FullestNetns>;
 export type CountersDoc = z.infer<typeof Counters>;
+export type FindingDoc = z.infer<typeof Finding>;
 export type NetnsRowDoc = z.infer<typeof NetnsRow>;
 export type NetnsSummaryDoc = z.infer<typeof NetnsSummary>;
 export type WithheldNotrackRuleDoc = z.infer<typeof WithheldNotrackRule>;

@@ -1,7 +1,25 @@
 // The contract every NOTRACK backend (iptables-nft, iptables-legacy,
 // nftables) meets. A backend only ever touches chains/tables it created and
 // names as its own, and syncs them atomically.
-import type { NotrackCheck, NotrackDesired } from '../observed.js';
+import type { DesiredNotrackRule } from '../../policy/types.js';
+
+/** What our NOTRACK chains should hold. */
+export interface NotrackDesired {
+  rules: DesiredNotrackRule[];
+  /** Accept --ctstate UNTRACKED first in filter INPUT, in an owned chain. */
+  acceptUntracked: boolean;
+}
+
+/** A NOTRACK backend's comparison of our chains with a NotrackDesired. */
+export interface NotrackCheck {
+  inSync: boolean;
+  /** Rendered rule lines (canonical form) that should be there and are not. */
+  missing: string[];
+  /** Rendered rule lines in our chains that should not be there. */
+  extra: string[];
+  /** How many rules we own now (for the owned-rules metric). */
+  ownedRules: number;
+}
 
 export type NotrackBackendName = 'iptables-nft' | 'iptables-legacy' | 'nftables';
 

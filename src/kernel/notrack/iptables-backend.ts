@@ -6,8 +6,7 @@
 // back to the lines saved before, built from a fresh save so that foreign
 // rules written meanwhile are kept.
 import type { CommandRunner } from '../command-runner.js';
-import type { NotrackCheck, NotrackDesired } from '../observed.js';
-import { ForeignObjectError, type NotrackBackend, type NotrackBackendName } from './backend.js';
+import { ForeignObjectError, type NotrackBackend, type NotrackBackendName, type NotrackCheck, type NotrackDesired } from './backend.js';
 import { buildRestore, diffIptables, ownedLines, ownedView, parseIptablesSave, type SavedRuleset } from './iptables-state.js';
 import type { IpFamily } from './packet-matches.js';
 import { OWNER_COMMENT, renderIptablesChains, type ChainLines } from './render-iptables.js';

@@ -1,8 +1,7 @@
 // NOTRACK through our own nftables table (render-nft.ts): check is one
 // `nft list table`, sync and remove are one `nft -f -` transaction each.
 import type { CommandRunner } from '../command-runner.js';
-import type { NotrackCheck, NotrackDesired } from '../observed.js';
-import { ForeignObjectError, type NotrackBackend } from './backend.js';
+import { ForeignObjectError, type NotrackBackend, type NotrackCheck, type NotrackDesired } from './backend.js';
 import { linesMissingFrom } from './line-diff.js';
 import { canonicalNftLine } from './nft-canonical.js';
 import { NFT_OWNER_COMMENT, NFT_TABLE, nftDeleteScript, nftSyncScript, nftTableIsOurs, parseNftTable, renderNftLines } from './render-nft.js';

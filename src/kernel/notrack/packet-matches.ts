@@ -1,8 +1,8 @@
-// Turns a NotrackRule (which names FLOWS) into the packet matches a backend
+// Turns a DesiredNotrackRule (which names FLOWS) into the packet matches a backend
 // installs: both packet directions of every matched flow are untracked, as
 // the field notes do (raw PREROUTING --dport 80 with raw OUTPUT --sport 80).
 // Pure: shared by the iptables and nftables renderers and by describeRule.
-import type { NotrackRule, PortRange } from '../../policy/types.js';
+import type { DesiredNotrackRule, PortRange } from '../../policy/types.js';
 
 export type Hook = 'prerouting' | 'output';
 export type IpFamily = 'ipv4' | 'ipv6';
@@ -51,7 +51,7 @@ interface AddressSplit {
 
 // A rule with v4 and v6 CIDRs becomes one match set per family; a family for
 // which the rule names sources (or destinations) but none of that family is skipped.
-function splitByFamily(rule: NotrackRule): AddressSplit[] {
+function splitByFamily(rule: DesiredNotrackRule): AddressSplit[] {
   const sources = (rule.sources ?? []).map(withPrefix);
   const destinations = (rule.destinations ?? []).map(withPrefix);
   if (sources.length === 0 && destinations.length === 0) return [{ sources, destinations }];
@@ -65,7 +65,7 @@ function splitByFamily(rule: NotrackRule): AddressSplit[] {
     .filter((s) => (sources.length === 0 || s.sources.length > 0) && (destinations.length === 0 || s.destinations.length > 0));
 }
 
-function flowMatches(rule: NotrackRule, split: AddressSplit, initiatedBy: 'peer' | 'host'): PacketMatch[] {
+function flowMatches(rule: DesiredNotrackRule, split: AddressSplit, initiatedBy: 'peer' | 'host'): PacketMatch[] {
   const ports = canonicalPorts(rule.ports ?? []);
   const base = { rule: rule.name, family: split.family, protocol: rule.protocol };
   // Original packets enter (inbound flow) or leave (outbound flow) with the
@@ -102,7 +102,7 @@ function matchKey(m: PacketMatch): string {
   return JSON.stringify([m.hook, m.family, m.inInterface, m.outInterface, m.sources, m.destinations, m.protocol, m.sourcePorts, m.destinationPorts]);
 }
 
-export function packetMatches(rule: NotrackRule): PacketMatch[] {
+export function packetMatches(rule: DesiredNotrackRule): PacketMatch[] {
   if (rule.ports?.length && !rule.protocol) throw new Error(`notrack rule ${rule.name}: ports need a protocol (tcp or udp)`);
   const initiators: ('peer' | 'host')[] = rule.direction === 'inbound' ? ['peer'] : rule.direction === 'outbound' ? ['host'] : ['peer', 'host'];
   const all = splitByFamily(rule).flatMap((split) => initiators.flatMap((by) => flowMatches(rule, split, by)));

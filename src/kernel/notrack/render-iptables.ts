@@ -5,8 +5,8 @@
 // iptables-extensions(8) documents it as an alias "equivalent with -j CT
 // --notrack", and both load the same kernel module (xt_CT); iptables-save
 // prints back whichever was used, so we use the documented general form.
-import type { NotrackRule, PortRange } from '../../policy/types.js';
-import type { NotrackDesired } from '../observed.js';
+import type { DesiredNotrackRule, PortRange } from '../../policy/types.js';
+import type { NotrackDesired } from './backend.js';
 import { packetMatches, type Hook, type IpFamily, type PacketMatch } from './packet-matches.js';
 
 export type IptablesTable = 'raw' | 'filter';
@@ -136,6 +136,6 @@ function describeMatch(m: PacketMatch): string {
 }
 
 /** One line for humans (the plan command): "raw PREROUTING -i lo, raw OUTPUT -o lo"; addresses comma-joined as on the iptables command line. */
-export function describeIptablesRule(rule: NotrackRule): string {
+export function describeIptablesRule(rule: DesiredNotrackRule): string {
   return packetMatches(rule).map(describeMatch).join(', ');
 }

@@ -11,8 +11,8 @@
 // user's own table, which we never touch, so there they must add
 // `ct state untracked accept` themselves. (With the iptables backends the
 // accept works because our chain is jumped to from inside filter INPUT.)
-import type { NotrackRule, PortRange } from '../../policy/types.js';
-import type { NotrackDesired } from '../observed.js';
+import type { DesiredNotrackRule, PortRange } from '../../policy/types.js';
+import type { NotrackDesired } from './backend.js';
 import { familyOf, packetMatches, type Hook, type PacketMatch } from './packet-matches.js';
 
 export const NFT_TABLE = 'inet conntrack_operator';
@@ -86,7 +86,7 @@ function renderNftChains(desired: NotrackDesired): Map<string, string[]> {
 }
 
 /** One line for humans (the plan command), in nft syntax: 'notrack-pre iifname "lo", notrack-out oifname "lo"'. */
-export function describeNftRule(rule: NotrackRule): string {
+export function describeNftRule(rule: DesiredNotrackRule): string {
   return packetMatches(rule)
     .map((m) => [CHAIN_OF_HOOK[m.hook], ...matchParts(m)].join(' '))
     .join(', ');

@@ -8,7 +8,7 @@ import { parseIptablesNat } from '../../../src/kernel/nat/parse-iptables-nat.js'
 import { parseNftNat } from '../../../src/kernel/nat/parse-nft-nat.js';
 import type { NatTable } from '../../../src/kernel/nat/nat-rules.js';
 import { packetMatches } from '../../../src/kernel/notrack/packet-matches.js';
-import type { NotrackRule } from '../../../src/policy/types.js';
+import type { DesiredNotrackRule } from '../../../src/policy/types.js';
 import { analyseNat, overlapsOf, type NatSite } from '../../../src/reconcile/nat/nat-overlap.js';
 import { describeNatOverlap, overlapMessage } from '../../../src/reconcile/nat/describe-overlap.js';
 
@@ -20,7 +20,7 @@ const LOCAL = { cidrs: ['127.0.0.0/8', '127.0.0.1/32', '192.168.77.10/32', '::1/
 const NODE = '192.168.77.10/32';
 const p = (from: number, to = from) => ({ from, to });
 
-const RULES: Record<string, NotrackRule> = {
+const RULES: Record<string, DesiredNotrackRule> = {
   lo: { name: 'lo', interface: 'lo', direction: 'both' },
   'node-web': { name: 'node-web', protocol: 'tcp', ports: [p(80), p(443)], destinations: [NODE], direction: 'inbound' },
   'redis-local': { name: 'redis-local', protocol: 'tcp', ports: [p(6379)], destinations: ['127.0.0.1/32'], direction: 'both' },
@@ -199,7 +199,7 @@ describe('Docker-shaped rules: owner, forwarded traffic, what lo never carries',
     'COMMIT',
   ].join('\n');
   const sites = analyseNat([parseIptablesNat(save, 'ipv4', 'iptables-legacy').table!]);
-  const rules: NotrackRule[] = [
+  const rules: DesiredNotrackRule[] = [
     RULES.lo!,
     RULES['redis-local']!,
     { name: 'containers', interface: 'docker0', sources: ['172.17.0.0/16'], direction: 'inbound' },
@@ -224,7 +224,7 @@ describe('mark guards', () => {
     parseIptablesNat(['*nat', ':POSTROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':MARKER - [0:0]', ...lines, 'COMMIT'].join('\n'), 'ipv4', 'iptables-legacy')
       .table!,
   ];
-  const egress: NotrackRule = { name: 'egress', interface: 'eth1', direction: 'outbound' };
+  const egress: DesiredNotrackRule = { name: 'egress', interface: 'eth1', direction: 'outbound' };
   const hits = (tables: NatTable[]) => overlapsOf([{ name: 'egress', matches: packetMatches(egress) }], analyseNat(tables), LOCAL).get('egress')?.count ?? 0;
   it('a mark no nat rule sets may be set anywhere: the guarded MASQUERADE may match', () => {
     assert.equal(hits(table(['-A POSTROUTING -m mark --mark 0x100/0x100 -j MASQUERADE'])), 1);
@@ -239,7 +239,7 @@ describe('mark guards', () => {
       '-A MARKER -j MARK --or-mark 0x100',
     ]);
     assert.equal(hits(t), 1);
-    const web: NotrackRule = { name: 'egress', interface: 'eth1', protocol: 'tcp', ports: [p(443)], direction: 'outbound' };
+    const web: DesiredNotrackRule = { name: 'egress', interface: 'eth1', protocol: 'tcp', ports: [p(443)], direction: 'outbound' };
     assert.equal(overlapsOf([{ name: 'egress', matches: packetMatches(web) }], analyseNat(t), LOCAL).size, 0);
   });
   it('an unconditional RETURN ends the chain', () => {

@@ -4,7 +4,7 @@
 // column (snake_case, _total), values that could not be read are absent (not
 // 0), and no label says which node or pod: the ServiceMonitor/PodMonitor adds
 // that from the scrape target (relabeling), where Prometheus users expect it.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConntrackCounters } from '../kernel/stats.js';
 import type { PressureThresholds } from '../policy/normalize.js';
 import type { NetnsRowDoc, NetnsSummaryDoc, TableStatusDoc } from '../api/v1alpha1/status.js';
@@ -54,14 +54,11 @@ export interface TableSample {
 export interface MetricsOptions {
   /** The release, for conntrack_operator_build_info. */
   version: string;
-  /** Node.js process metrics (CPU, memory, event loop); off only where their values would vary (golden tests). */
-  processMetrics?: boolean;
 }
 
-/** The usual Prometheus extras of every process: process_* and nodejs_* metrics and a _build_info gauge. */
+/** A registry with the _build_info gauge; the command adds the process_* and nodejs_* metrics (they sample the process, which a test's registry must not). */
 function registryFor(o: MetricsOptions): Registry {
   const registry = new Registry();
-  if (o.processMetrics !== false) collectDefaultMetrics({ register: registry });
   new Gauge({
     name: 'conntrack_operator_build_info',
     help: 'Always 1; the label says which release runs here (nodejs_version_info has the runtime).',

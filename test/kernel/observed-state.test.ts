@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readObservedState } from '../../src/kernel/observe.js';
+import { readObservedState } from '../../src/kernel/observed-state.js';
 import type { WriteRefusal } from '../support/fake-kernel.js';
 import { fakeHost } from '../support/fake-host.js';
 import { loadFixtureTree } from '../support/fixture-tree.js';

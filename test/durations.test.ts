@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { durationPattern, parseDuration } from '../../src/policy/durations.js';
+import { durationPattern, parseDuration } from '../src/durations.js';
 
 describe('parseDuration', () => {
   const valid: Array<[string, number]> = [

@@ -1,13 +1,31 @@
-// The kernel state the reconcile planner needs (src/reconcile/observed.ts):
-// every conntrack sysctl with whether it can be written here and why not, and
-// how the bucket count can be changed. Runs every reconcile (30 s): only file
-// reads and access(2) checks, no process spawned.
-import type { ObservedKey, ObservedState } from './observed.js';
+// The kernel state the reconcile planner needs, and its reader: every
+// conntrack sysctl with whether it can be written here and why not, and how
+// the bucket count can be changed. Read here, consumed by the pure planner
+// (types only). Runs every reconcile (30 s): only file reads and access(2)
+// checks, no process spawned.
 import { readNetnsFacts } from './host-facts.js';
 import type { HostPaths } from './host-paths.js';
 import type { Host } from './host.js';
 import { readConntrackSysctls, readHashsize } from './sysctls.js';
 import { unreadableReason, type Unreadable } from './unreadable.js';
+
+interface ObservedKey {
+  value: number;
+  /** False when a write would fail; reason says why (read-only in a non-host namespace, read-only /sys, ...). */
+  writable: boolean;
+  reason?: string;
+}
+
+export interface ObservedState {
+  /** Every conntrack sysctl present on this kernel (discovered, not assumed). Missing key = not on this kernel. */
+  sysctls: Record<string, ObservedKey>;
+  /** Bucket count and the way to change it: the sysctl where writable, else the module parameter, else none. */
+  buckets: { value: number; via: 'sysctl' | 'hashsize' | null; reason?: string } | null;
+  /** Sysctls listed but not readable here, by key: why (permission denied, ...); never "not present". */
+  unreadable?: Record<string, string>;
+  /** True in the initial network namespace; null when it cannot be told. */
+  hostNetns: boolean | null;
+}
 
 /** Keys only the initial network namespace may write (global to the host). */
 const GLOBAL_KEYS = new Set(['nf_conntrack_max', 'nf_conntrack_buckets']);
