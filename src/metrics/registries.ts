@@ -299,7 +299,7 @@ export class ControllerMetrics {
     this.leader = new Gauge({ name: 'conntrack_operator_controller_leader', help: '1 while this replica holds the leader Lease.', registers });
     this.passDuration = new Histogram({
       name: 'conntrack_operator_controller_pass_duration_seconds',
-      help: "Time to aggregate every node status into the policies' status.",
+      help: "Time to reconcile one policy: aggregate its nodes' statuses into its status and write it.",
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
