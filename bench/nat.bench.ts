@@ -18,6 +18,11 @@
 // is spaced to NAT_READ_BUDGET_MS of CPU a minute), and CPU per minute at the
 // default 30 s interval. CPU of the tools is counted from /proc/self/stat
 // (children's time); this machine is shared, so read ratios, not absolutes.
+// 4. In the namespaces of 2., the iptables NOTRACK backend's check of a
+//    policy with one rule, as every pass makes it: now (iptables-save -t raw
+//    and -t filter per family) and as it was up to 6f53011 (the whole
+//    ruleset saved per family, nat included), whole-process CPU.
+//    `npm run bench -- nat --only notrack` runs this part alone.
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +31,11 @@ import type { CommandResult, CommandRunner } from '../src/kernel/command-runner.
 import { NatRulesReader } from '../src/kernel/nat/nat-reader.js';
 import type { DesiredNotrackRule } from '../src/policy/types.js';
 import { NAT_READ_BUDGET_MS, NatGuard } from '../src/reconcile/nat-guard.js';
+import type { NotrackDesired } from '../src/kernel/notrack/backend.js';
+import { createNotrackBackend } from '../src/kernel/notrack/detect.js';
+import { diffIptables, ownedView, parseIptablesSave } from '../src/kernel/notrack/iptables-state.js';
+import { renderIptablesChains } from '../src/kernel/notrack/render-iptables.js';
+import { runChecked } from '../src/kernel/notrack/run-command.js';
 import { realKernelSkipReason } from '../test/support/netns.js';
 import { createNetns } from '../test/notrack/netns.js';
 
@@ -46,6 +56,11 @@ const RULES: DesiredNotrackRule[] = [
     direction: 'inbound',
   },
 ];
+
+/** `--only notrack`: part 4 alone. */
+const NOTRACK_ONLY = process.argv.includes('notrack');
+/** A policy with one NOTRACK rule. */
+const ONE_RULE: NotrackDesired = { rules: RULES.slice(0, 1), acceptUntracked: false };
 
 const print = (name: string, value: string | number): void => void process.stdout.write(`${name}: ${value}\n`);
 const id = (prefix: string, i: number) => `${prefix}-${i.toString(36).toUpperCase().padStart(16, '0')}`;
@@ -200,8 +215,46 @@ async function canned(): Promise<void> {
 }
 
 // ---- 2. and 3. the real tools in test namespaces ----
+/** CPU (ms, this process and its children) of each of `runs` calls of fn, as min / median / max. */
+async function cpuOf(runs: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const costs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const before = cpuMs();
+    await fn();
+    costs.push(cpuMs() - before);
+  }
+  return costs.sort((a, b) => a - b);
+}
+
+/** 4.: the NOTRACK check as it is and as it was (a whole save per family, then the same parse and compare). */
+async function measureNotrackCheck(label: string, mode: 'nft' | 'legacy'): Promise<void> {
+  const host = realHost({ procRoot: '/proc', sysRoot: '/sys' }, true);
+  const backend = createNotrackBackend(`iptables-${mode}`, host);
+  await backend.sync(ONE_RULE);
+  const wholeSaveCheck = async (): Promise<void> => {
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const tool = `${family === 'ipv4' ? 'iptables' : 'ip6tables'}-${mode}-save`;
+      const { saved } = ownedView(parseIptablesSave((await runChecked(host.runner, tool, [])).stdout));
+      const diff = diffIptables(saved, renderIptablesChains(ONE_RULE, family), family);
+      if (diff.missing.length + diff.extra.length > 0) throw new Error(`${tool}: not in sync after sync`);
+    }
+  };
+  const before = await cpuOf(3, wholeSaveCheck);
+  const after = await cpuOf(3, async () => {
+    if (!(await backend.check(ONE_RULE)).inSync) throw new Error('not in sync after sync');
+  });
+  await backend.remove();
+  const show = (c: number[]) => `${c.map((m) => m.toFixed(0)).join(' / ')} ms CPU (min/median/max)`;
+  print(`  ${label}: NOTRACK check, 1 rule, whole ruleset saved (up to 6f53011)`, show(before));
+  print(`  ${label}: NOTRACK check, 1 rule, raw + filter saved (now)`, show(after));
+  const perMin = (ms: number) => `${Math.round((ms * 60) / INTERVAL_S)} ms CPU a minute (${((ms / INTERVAL_S / 1000) * 100).toFixed(1)}% of a core)`;
+  print(`  ${label}: NOTRACK check every ${INTERVAL_S} s, before -> now`, `${perMin(before[1]!)} -> ${perMin(after[1]!)}`);
+}
+
 /** Runs inside a test namespace (as the agent would on the node): its tools, its /proc/net. */
 async function measureHere(label: string): Promise<void> {
+  if (label.startsWith('iptables-')) await measureNotrackCheck(label, label === 'iptables-legacy' ? 'legacy' : 'nft');
+  if (NOTRACK_ONLY) return;
   // A clock an hour on at every look: each pass reads afresh (the agent would wait for the budget).
   let now = 0;
   const guard = new NatGuard(new NatRulesReader(realHost({ procRoot: '/proc', sysRoot: '/sys' }, true)), { clock: () => (now += 3_600_000) });
@@ -223,7 +276,10 @@ function realTools(): void {
   }
   const self = fileURLToPath(import.meta.url);
   const inside = (ns: string, label: string) =>
-    execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', self, 'measure', label], { stdio: 'inherit', timeout: 1_800_000 });
+    execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', self, 'measure', label, ...(NOTRACK_ONLY ? ['notrack'] : [])], {
+      stdio: 'inherit',
+      timeout: 1_800_000,
+    });
   const node = (ns: ReturnType<typeof createNetns>) =>
     ns.sh(`ip link add eth0 type veth peer name peer0\nip addr add ${NODE_IP}/24 dev eth0\nip link set eth0 up\nip link set peer0 up`);
   const load = (ns: string, cmd: string[], input: string) => execFileSync('ip', ['netns', 'exec', ns, ...cmd], { input, timeout: 1_800_000 });
@@ -239,6 +295,7 @@ function realTools(): void {
       ns.destroy();
     }
   }
+  if (NOTRACK_ONLY) return;
   print('nftables mode, real tools', `${SERVICES} Services`);
   const ns = createNetns('bench-nat-nftables');
   try {
@@ -252,6 +309,6 @@ function realTools(): void {
 
 if (process.argv[2] === 'measure') await measureHere(process.argv[3] ?? '');
 else {
-  await canned();
+  if (!NOTRACK_ONLY) await canned();
   realTools();
 }

@@ -24,7 +24,7 @@ export interface Engine {
 
 export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'stateDir'>, host: Host, logger?: Log): Promise<Engine> {
   const backendName = config.notrackBackend === 'auto' ? await detectBackend(host.runner) : config.notrackBackend;
-  const backend = createNotrackBackend(backendName, host.runner, new CreatedObjectsFile(config.stateDir));
+  const backend = createNotrackBackend(backendName, host, new CreatedObjectsFile(config.stateDir));
   const baselineStore = new FileBaselineStore(config.stateDir);
   const lock = new StateLock(config.stateDir, { view: procfsView(host.files) });
   const reconciler = new Reconciler({

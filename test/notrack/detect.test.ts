@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { createNotrackBackend, detectBackend } from '../../src/kernel/notrack/detect.js';
 import { FakeRunner, ok } from './fake-runner.js';
 import { fixture } from './fixtures.js';
+import { HostPaths } from '../../src/kernel/host-paths.js';
+import { FakeKernel } from '../support/fake-kernel.js';
+import { fakeHost } from '../support/fake-host.js';
 
 const empty = ok('');
 const cases: { name: string; answers: ConstructorParameters<typeof FakeRunner>[0]; want: string }[] = [
@@ -60,8 +63,8 @@ for (const c of cases) {
 }
 
 test('createNotrackBackend builds the named backend', () => {
-  const runner = new FakeRunner({});
+  const host = fakeHost(new FakeKernel({}), new HostPaths({ procRoot: '/proc', sysRoot: '/sys' }), { runner: new FakeRunner({}) });
   for (const name of ['iptables-nft', 'iptables-legacy', 'nftables'] as const) {
-    assert.equal(createNotrackBackend(name, runner).name, name);
+    assert.equal(createNotrackBackend(name, host).name, name);
   }
 });

@@ -8,19 +8,30 @@ export interface RecordedCall {
   input?: string;
 }
 
-type Answer = CommandResult | ((call: RecordedCall) => CommandResult);
+/** Answers every argument list of one command (the arguments decide the answer), as iptablesSave does. */
+export class ToolAnswer {
+  constructor(readonly answer: (call: RecordedCall) => CommandResult) {}
+}
+
+export type Answer = CommandResult | ((call: RecordedCall) => CommandResult) | ToolAnswer;
 
 export class FakeRunner implements CommandRunner {
   readonly calls: RecordedCall[] = [];
 
-  /** Answers keyed by the command line ("iptables-nft-save", "nft list table inet conntrack_operator"). */
+  /**
+   * Answers keyed by the command line ("iptables-nft-save -t nat", "nft list table inet conntrack_operator"),
+   * or by the command alone for a ToolAnswer; a command with no answer is not installed (ENOENT).
+   */
   constructor(private readonly answers: Record<string, Answer>) {}
 
   async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
     const call: RecordedCall = { cmd, args, ...(opts.input === undefined ? {} : { input: opts.input }) };
     this.calls.push(call);
-    const answer = this.answers[[cmd, ...args].join(' ')];
+    const exact = this.answers[[cmd, ...args].join(' ')];
+    const tool = this.answers[cmd];
+    const answer = exact ?? (tool instanceof ToolAnswer ? tool : undefined);
     if (answer === undefined) throw Object.assign(new Error(`spawn ${cmd} ENOENT`), { code: 'ENOENT' });
+    if (answer instanceof ToolAnswer) return answer.answer(call);
     return typeof answer === 'function' ? answer(call) : answer;
   }
 
@@ -31,4 +42,49 @@ export class FakeRunner implements CommandRunner {
 
 export function ok(stdout = ''): CommandResult {
   return { code: 0, stdout, stderr: '' };
+}
+
+/** The built-in chains of each table iptables knows, in the order iptables-save prints them. */
+const BUILT_IN: Readonly<Record<string, readonly string[]>> = {
+  raw: ['PREROUTING', 'OUTPUT'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  security: ['INPUT', 'FORWARD', 'OUTPUT'],
+};
+
+/** The tables a ruleset holds (what /proc/net/ip_tables_names lists for it under iptables-legacy). */
+export function tablesIn(ruleset: string): Set<string> {
+  return new Set([...ruleset.matchAll(/^\*(\S+)$/gm)].map((m) => m[1] ?? ''));
+}
+
+/**
+ * iptables-save (either flavour, either family) over a ruleset, answering as
+ * the real tool does (iptables 1.8.9): no arguments, the whole ruleset;
+ * `-t T`, only T's block, or T empty with its built-in chains when the
+ * ruleset has none (iptables-nft-save prints it so; legacy first creates it);
+ * a table iptables does not know fails with the tool's own message.
+ * `ruleset` may be a function: the rules as they are at the moment of the call.
+ */
+export function iptablesSave(ruleset: string | (() => string)): ToolAnswer {
+  return new ToolAnswer((call) => {
+    const text = typeof ruleset === 'string' ? ruleset : ruleset();
+    if (call.args.length === 0) return ok(text);
+    const [flag, table = ''] = call.args;
+    if (flag !== '-t' || call.args.length !== 2) throw new Error(`iptablesSave: ${call.cmd} ${call.args.join(' ')} is not answered here`);
+    const builtIn = BUILT_IN[table];
+    if (!builtIn) {
+      const legacy = call.cmd.includes('-legacy-');
+      const stderr = legacy
+        ? `${call.cmd.replace('-legacy', '')} v1.8.9 (legacy): Cannot initialize: Table does not exist (do you need to insmod?)\n`
+        : `Table \`${table}' does not exist\n`;
+      return { code: 1, stdout: '', stderr };
+    }
+    return ok(tableBlock(text, table) ?? [`*${table}`, ...builtIn.map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT', ''].join('\n'));
+  });
+}
+
+/** One table's block of an iptables-save ruleset, `*table` to COMMIT; undefined when it has none. */
+export function tableBlock(ruleset: string, table: string): string | undefined {
+  return new RegExp(`^\\*${table}\\n[\\s\\S]*?^COMMIT\\n`, 'm').exec(ruleset.endsWith('\n') ? ruleset : `${ruleset}\n`)?.[0];
 }

@@ -7,7 +7,7 @@ import type { NotrackBackendName, NotrackDesired } from '../../src/kernel/notrac
 import { createNotrackBackend } from '../../src/kernel/notrack/detect.js';
 import type { DesiredNotrackRule } from '../../src/policy/types.js';
 import { connectTimes, netnsRunner, realKernelSkipReason, trackedTo } from '../support/netns.js';
-import { createNetns } from './netns.js';
+import { createNetns, notrackHostIn } from './netns.js';
 
 const UNTRACKED_PORT = 18080;
 const TRACKED_PORT = 18081;
@@ -59,7 +59,7 @@ const ipt = (mode: 'nft' | 'legacy'): BackendCase => ({
       .filter((l) => l.startsWith('-A') && !l.includes('CTOP-'))
       .join('\n'),
   deleteLoopback: `iptables-${mode} -t raw -D CTOP-NOTRACK-PRE -i lo -m comment --comment loopback -j CT --notrack`,
-  checkCalls: 2,
+  checkCalls: 4, // raw and filter, per family
   ownedRules: 16,
 });
 
@@ -136,7 +136,7 @@ for (const c of CASES) {
       const before = withoutCounters(ns.sh(c.snapshot));
       const foreignBefore = c.foreign(ns.sh);
       const runner = new CountingRunner(netnsRunner(ns.name));
-      const backend = createNotrackBackend(c.name, runner);
+      const backend = createNotrackBackend(c.name, notrackHostIn(ns.name, runner));
 
       // A port rule: connections to P are not tracked, to Q (control) they are.
       await backend.sync({ rules: [untrackedPort], acceptUntracked: true });

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import type { Host } from '../host.js';
 import type { IpFamily } from '../notrack/packet-matches.js';
 import { errnoCode, errorText } from '../../errors.js';
+import { legacyTablesFile, readLegacyTables } from '../legacy-tables.js';
 import { readLocalAddresses } from './local-addresses.js';
 import type { LocalAddresses, NatTable } from './nat-rules.js';
 import { iptablesSaveIncompatible, parseIptablesNat } from './parse-iptables-nat.js';
@@ -143,7 +144,7 @@ export class NatRulesReader implements NatRulesSource {
       }
       const legacy = `${tool}-legacy`;
       const present = await this.legacyNatPresent(family);
-      if (present === null) problems.push(`cannot tell whether a legacy ${family} nat table exists (${legacyNames(family)} unreadable)`);
+      if (present === null) problems.push(`cannot tell whether a legacy ${family} nat table exists (${legacyTablesFile(family)} unreadable)`);
       if (!present) {
         sources[legacy] = 'absent';
         continue;
@@ -164,11 +165,9 @@ export class NatRulesReader implements NatRulesSource {
   /** Whether the legacy nat table of a family exists; null when that cannot be told. */
   private async legacyNatPresent(family: IpFamily): Promise<boolean | null> {
     try {
-      const names = await this.host.files.read(this.host.paths.proc('net', legacyNames(family)));
-      return names.split('\n').includes('nat');
-    } catch (err) {
-      // No file: the legacy tables' module is not loaded, so there is no legacy table.
-      return errnoCode(err) === 'ENOENT' ? false : null;
+      return (await readLegacyTables(this.host, family)).has('nat');
+    } catch {
+      return null;
     }
   }
 
@@ -202,10 +201,6 @@ export class NatRulesReader implements NatRulesSource {
     }
     return out;
   }
-}
-
-function legacyNames(family: IpFamily): string {
-  return family === 'ipv4' ? 'ip_tables_names' : 'ip6_tables_names';
 }
 
 /** "family name" of every table with a base chain of type nat, from `nft -j list chains`. */

@@ -34,7 +34,7 @@ export interface NotrackBackend {
    * drop in the user's chains, so it cannot.
    */
   readonly canAcceptUntracked: boolean;
-  /** Compare our chains with the desired set: exactly one read (iptables-save / nft list). */
+  /** Compare our chains with the desired set: reads only what holds them (iptables-save of raw and filter per family / one nft list of our table). */
   check(desired: NotrackDesired): Promise<NotrackCheck>;
   /** Make our chains match desired in one atomic transaction (iptables-restore --noflush / nft -f). */
   sync(desired: NotrackDesired): Promise<void>;

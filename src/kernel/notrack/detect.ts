@@ -9,6 +9,7 @@ import type { NotrackBackend, NotrackBackendName } from './backend.js';
 import type { CreatedObjects } from './created-objects.js';
 import { IptablesBackend } from './iptables-backend.js';
 import { NftablesBackend } from './nft-backend.js';
+import { readLegacyTables, type ProcNetReader } from '../legacy-tables.js';
 
 const KUBELET_CHAINS = /^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY)\b/m;
 
@@ -46,14 +47,17 @@ export async function detectBackend(runner: CommandRunner): Promise<NotrackBacke
   return (await tryRun(runner, 'nft', ['--version'])).found ? 'nftables' : 'iptables-nft';
 }
 
+/** The tools, and /proc/net for the legacy tables that exist. */
+export type NotrackHost = ProcNetReader & { runner: CommandRunner };
+
 /** `created`: where iptables-nft records the tables and base chains it created (legacy tables cannot be removed, nftables uses its own table). */
-export function createNotrackBackend(name: NotrackBackendName, runner: CommandRunner, created?: CreatedObjects): NotrackBackend {
+export function createNotrackBackend(name: NotrackBackendName, host: NotrackHost, created?: CreatedObjects): NotrackBackend {
   switch (name) {
     case 'iptables-nft':
-      return new IptablesBackend('nft', runner, created);
+      return new IptablesBackend({ mode: 'nft', created }, host.runner);
     case 'iptables-legacy':
-      return new IptablesBackend('legacy', runner);
+      return new IptablesBackend({ mode: 'legacy', tables: (family) => readLegacyTables(host, family) }, host.runner);
     case 'nftables':
-      return new NftablesBackend(runner);
+      return new NftablesBackend(host.runner);
   }
 }

@@ -1,5 +1,8 @@
-// NOTRACK through iptables (nft or legacy flavour), one save and at most one
-// `iptables-restore --noflush` per family (ipv4: iptables, ipv6: ip6tables).
+// NOTRACK through iptables (nft or legacy flavour), per family (ipv4:
+// iptables, ipv6: ip6tables) one save of each table our chains live in
+// (`-t raw`, `-t filter`; never the whole ruleset: kube-proxy's nat table
+// alone costs seconds of CPU to print on a node with thousands of Services)
+// and at most one `iptables-restore --noflush`.
 // A restore is atomic per table only (checked on iptables 1.8.9, both
 // flavours: raw stays committed when filter fails). So on any failure every
 // family touched so far is undone by another restore that puts our chains
@@ -9,12 +12,21 @@ import type { CommandRunner } from '../command-runner.js';
 import { ForeignObjectError, type NotrackBackend, type NotrackBackendName, type NotrackCheck, type NotrackDesired } from './backend.js';
 import { buildRestore, diffIptables, ownedLines, ownedView, parseIptablesSave, type SavedRuleset } from './iptables-state.js';
 import type { IpFamily } from './packet-matches.js';
-import { OWNER_COMMENT, renderIptablesChains, type ChainLines } from './render-iptables.js';
+import { OWNED_TABLES, OWNER_COMMENT, renderIptablesChains, type ChainLines } from './render-iptables.js';
+import type { LegacyTables } from '../legacy-tables.js';
 import { runChecked } from './run-command.js';
 import { existingObjects, removeCreated, type CreatedObjects } from './created-objects.js';
 import { errorText } from '../../errors.js';
 
-export type IptablesMode = 'nft' | 'legacy';
+type IptablesMode = 'nft' | 'legacy';
+
+/**
+ * iptables-nft: `created` records the nftables tables and base chains our
+ * restores created, removed with our chains. iptables-legacy: `tables` says
+ * which legacy tables exist, since saving a missing one would create it
+ * (iptables-nft-save prints a missing table empty, creating nothing).
+ */
+export type IptablesFlavour = { mode: 'nft'; created?: CreatedObjects } | { mode: 'legacy'; tables: LegacyTables };
 
 interface FamilyTools {
   family: IpFamily;
@@ -39,15 +51,15 @@ export class IptablesBackend implements NotrackBackend {
   readonly name: NotrackBackendName;
   readonly canAcceptUntracked = true;
   private readonly families: FamilyTools[];
+  private readonly created: CreatedObjects | undefined;
 
   constructor(
-    mode: IptablesMode,
+    private readonly flavour: IptablesFlavour,
     private readonly runner: CommandRunner,
-    /** iptables-nft only: the record of nftables tables and base chains our restores created, removed with our chains. */
-    private readonly created?: CreatedObjects,
   ) {
-    this.name = `iptables-${mode}`;
-    this.families = toolsFor(mode);
+    this.name = `iptables-${flavour.mode}`;
+    this.families = toolsFor(flavour.mode);
+    this.created = flavour.mode === 'nft' ? flavour.created : undefined;
   }
 
   async check(desired: NotrackDesired): Promise<NotrackCheck> {
@@ -129,12 +141,12 @@ export class IptablesBackend implements NotrackBackend {
   }
 
   /**
-   * The family's ruleset as far as it is ours; a chain with one of our names
-   * but not our marker is refused when `wanted` needs that name, and left
-   * out of the view (so never touched) otherwise.
+   * The family's tables that hold our chains, as far as they are ours; a
+   * chain with one of our names but not our marker is refused when `wanted`
+   * needs that name, and left out of the view (so never touched) otherwise.
    */
   private async save(tools: FamilyTools, wanted: ChainLines = new Map()): Promise<SavedRuleset> {
-    const { saved, foreign } = ownedView(parseIptablesSave((await runChecked(this.runner, tools.save, [])).stdout));
+    const { saved, foreign } = ownedView(await this.saveOwnedTables(tools));
     const taken = foreign.filter((c) => wanted.has(c.name));
     if (taken.length > 0) {
       const names = taken.map((c) => `${c.table} chain ${c.name}`).join(', ');
@@ -143,5 +155,16 @@ export class IptablesBackend implements NotrackBackend {
       );
     }
     return saved;
+  }
+
+  /** One save per table our chains live in, merged; a legacy table that does not exist is left out, as a whole save leaves it. */
+  private async saveOwnedTables(tools: FamilyTools): Promise<SavedRuleset> {
+    const present = this.flavour.mode === 'legacy' ? await this.flavour.tables(tools.family) : null;
+    const dumps: string[] = [];
+    for (const table of OWNED_TABLES) {
+      if (present && !present.has(table)) continue;
+      dumps.push((await runChecked(this.runner, tools.save, ['-t', table])).stdout);
+    }
+    return parseIptablesSave(dumps.join('\n'));
   }
 }

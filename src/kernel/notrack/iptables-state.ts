@@ -3,7 +3,7 @@
 // them match. Only owned chains (OWNED_CHAINS) and jump rules carrying our
 // comment are ever named in that input, so everything else stays as it was.
 import { linesMissingFrom } from './line-diff.js';
-import { OWNED_CHAINS, jumpSpec, markerLine, type ChainLines, type IptablesTable, type OwnedChain } from './render-iptables.js';
+import { OWNED_CHAINS, OWNED_TABLES, jumpSpec, markerLine, type ChainLines, type IptablesTable, type OwnedChain } from './render-iptables.js';
 
 interface SavedTable {
   chains: Set<string>;
@@ -110,8 +110,7 @@ export function diffIptables(saved: SavedRuleset, wanted: ChainLines, label: str
  */
 export function buildRestore(saved: SavedRuleset, wanted: ChainLines): string {
   const out: string[] = [];
-  const tables: IptablesTable[] = ['raw', 'filter'];
-  for (const table of tables) {
+  for (const table of OWNED_TABLES) {
     const chains = OWNED_CHAINS.filter((c) => c.table === table);
     const touched = chains.filter((c) => hasChain(saved, c) || jumpPositions(saved, c).length > 0 || wanted.has(c.name));
     if (touched.length === 0) continue;

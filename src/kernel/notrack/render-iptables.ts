@@ -32,6 +32,9 @@ export const OWNED_CHAINS: readonly OwnedChain[] = [
   { table: 'filter', name: CHAIN_ACCEPT, parent: 'INPUT', jumpFirst: true },
 ];
 
+/** The tables our chains live in, raw first: the only ones we save and restore. */
+export const OWNED_TABLES: readonly IptablesTable[] = [...new Set(OWNED_CHAINS.map((c) => c.table))];
+
 /** Rule lines per owned chain name; a chain with no lines is not wanted. */
 export type ChainLines = Map<string, string[]>;
 
