@@ -27,7 +27,7 @@ import { usagePercent } from '../report/findings.js';
 import type { Action } from '../reconcile/planner.js';
 import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
 import type { WatchView } from '../report/forecast.js';
-import { DEFAULT_PRESSURE } from '../policy/normalize.js';
+import { DEFAULT_PRESSURE } from '../api/v1alpha1/policy-rules.js';
 import { DEFAULT_GROW_AHEAD_SECONDS, GIVE_BACK_BELOW } from '../policy/sizing.js';
 import type { TableWatch, WatchSettings } from './table-watch.js';
 

@@ -114,5 +114,6 @@ test('--help loads config and the duration and CIDR grammars, nothing of the com
     'src/errors.ts',
     'src/policy/cidr.ts',
     'src/policy/durations.ts',
+    'src/policy/intervals.ts',
   ]);
 });
