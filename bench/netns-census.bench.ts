@@ -13,21 +13,19 @@
 // keying step alone, per pid, both ways: stat of net/stat (the census now,
 // no ptrace rights needed) against readlink of ns/net (the census before,
 // which needed CAP_SYS_PTRACE).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { realHost, type Host } from '../src/kernel/host.js';
 import { listPids, mapInBatches } from '../src/kernel/processes.js';
 import { RealKernelFiles, type KernelFiles } from '../src/kernel/kernel-files.js';
 import { readNetnsFacts } from '../src/kernel/host-facts.js';
 import { readNetnsCensus, type NetnsCensus } from '../src/kernel/netns-census.js';
+import { generateProcTree } from './support/proc-tree.js';
 
 const PIDS = 50_000;
 const NAMESPACES = 500;
 const PASSES = 15;
-const FIRST_INODE = 4026532000;
-const STAT_FILE = readFileSync(fileURLToPath(new URL('../test/fixtures/with-table/proc/self/net/stat/nf_conntrack', import.meta.url)), 'utf8');
 const MB = 1024 * 1024;
 
 function print(name: string, value: string | number): void {
@@ -35,30 +33,6 @@ function print(name: string, value: string | number): void {
 }
 
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
-
-/** pid p (1-based) lives in namespace p % NAMESPACES; pid 1 in the host's. */
-function generateTree(dir: string): void {
-  for (let ns = 0; ns < NAMESPACES; ns++) {
-    mkdirSync(join(dir, 'netns', String(ns), 'stat'), { recursive: true });
-    writeFileSync(join(dir, 'netns', String(ns), 'stat/nf_conntrack'), STAT_FILE);
-  }
-  for (let p = 1; p <= PIDS; p++) {
-    const pidDir = join(dir, 'proc', String(p));
-    mkdirSync(join(pidDir, 'ns'), { recursive: true });
-    const ns = p === 1 ? 0 : p % NAMESPACES;
-    symlinkSync(`../../netns/${ns}`, join(pidDir, 'net'));
-    symlinkSync(`net:[${FIRST_INODE + ns}]`, join(pidDir, 'ns/net'));
-    const uid = `0f3b0c1e_7a2d_4c55_9a8e_${String(ns).padStart(12, '0')}`;
-    writeFileSync(
-      join(pidDir, 'cgroup'),
-      ns === 0 ? '0::/init.scope\n' : `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid}.slice/cri-containerd-${p}.scope\n`,
-    );
-  }
-  writeFileSync(
-    join(dir, 'proc/slabinfo'),
-    'slabinfo - version: 2.1\nnf_conntrack        100    112    256   16    1 : tunables    0    0    0 : slabdata      7      7      0\n',
-  );
-}
 
 /** KernelFiles counting what one pass touches. */
 function counting(inner: KernelFiles): KernelFiles & { reads: number; links: number; stats: number } {
@@ -146,7 +120,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ctop-netns-census-'));
   try {
     const start = performance.now();
-    generateTree(dir);
+    generateProcTree(dir, PIDS, NAMESPACES);
     print(`generated tree: ${PIDS} pids in ${NAMESPACES} namespaces (s)`, ((performance.now() - start) / 1000).toFixed(1));
     await measure('generated', join(dir, 'proc'));
   } finally {

@@ -3,8 +3,8 @@
 // the next pass needs comes back in the result's state.
 import type { Host } from '../kernel/host.js';
 import type { Logger } from '../logger.js';
-import { readHostSnapshot, type HostSnapshot } from '../kernel/snapshot.js';
-import { readNetnsCensus, type NetnsCensus, type NetnsCensusRow } from '../kernel/netns-census.js';
+import { readHostReading, type HostSnapshot } from '../kernel/snapshot.js';
+import type { NetnsCensus, NetnsCensusRow } from '../kernel/netns-census.js';
 import { netnsDrops, type PodNames } from '../report/netns-status.js';
 import { openTableStream } from '../kernel/table-stream.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
@@ -27,7 +27,7 @@ import { usagePercent } from '../report/findings.js';
 import type { Action } from '../reconcile/planner.js';
 import { MAX_SYSCTL } from '../policy/sysctl-keys.js';
 import type { WatchView } from '../report/forecast.js';
-import { DEFAULT_PRESSURE } from '../policy/normalize.js';
+import { DEFAULT_PRESSURE } from '../api/v1alpha1/policy-rules.js';
 import { DEFAULT_GROW_AHEAD_SECONDS, GIVE_BACK_BELOW } from '../policy/sizing.js';
 import type { TableWatch, WatchSettings } from './table-watch.js';
 
@@ -100,10 +100,9 @@ export class AgentPass {
     const policyInput = this.deps.policies.current();
     let cidrs: NodeCidrs | null = null;
     try {
-      snapshot = await readHostSnapshot(this.deps.host);
+      // Every namespace's own count and drops too: a pod's full table never shows in the host's, and the fullest sizes max.
+      ({ snapshot, census } = await readHostReading(this.deps.host));
       cidrs = nodeCidrs(this.opts, this.deps.discoveredCidrs?.() ?? null, runsKubernetes(snapshot));
-      // Every namespace's own count and drops: a pod's full table never shows in the host's, and the fullest sizes max.
-      census = snapshot.moduleLoaded ? await readNetnsCensus(this.deps.host, snapshot.netns) : null;
       drops = census ? passDrops(census, snapshot.stats.counters) : null;
       const dropping = drops ? droppingFull(prev.lastPassDrops, drops) : [];
       const calmFor = prev.calmSinceMs !== null && !view?.filling && dropping.length === 0 ? (started.getTime() - prev.calmSinceMs) / 1000 : 0;

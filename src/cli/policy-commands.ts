@@ -3,14 +3,13 @@
 // exit code 1, and nothing is written: validate everything first.
 import type { Config } from '../config.js';
 import { describeRule } from '../kernel/notrack/describe-rule.js';
-import { readHostSnapshot } from '../kernel/snapshot.js';
+import { readHostReading } from '../kernel/snapshot.js';
 import { effectivePolicy, type EffectivePolicy } from '../policy/effective.js';
 import { formatPolicyErrors } from '../policy/errors.js';
 import { parsePolicyDocuments, POLICY_LIMITS } from '../policy/load.js';
 import { readRegularFile, RefusedFile } from '../regular-file.js';
 import { nodeFacts, runsKubernetes } from '../kernel/node-facts.js';
 import { guardrailCidrs, nodeCidrs } from '../policy/cluster-cidrs.js';
-import { readNetnsCensus } from '../kernel/netns-census.js';
 import type { DesiredState, DesiredNotrackRule } from '../policy/types.js';
 import { holdsChanges, NOTRACK_KEY } from '../reconcile/planner.js';
 import { describeAction, describeNotApplicable, notrackChanges, planJson, renderPlanText, type PlanView } from '../report/plan-text.js';
@@ -38,9 +37,8 @@ export async function loadPolicyFile(path: string) {
 
 async function effectiveHere(config: Config, host: Host): Promise<EffectivePolicy> {
   const policies = await loadPolicyFile(config.policyFile!);
-  const s = await readHostSnapshot(host);
   // autoSize fits max to the fullest namespace, pods' included, as the agent does.
-  const census = s.moduleLoaded ? await readNetnsCensus(host, s.netns) : null;
+  const { snapshot: s, census } = await readHostReading(host);
   // No cluster here: the flags' ranges, and none needed unless kubelet or kube-proxy runs on this host.
   return effectivePolicy(policies, config.nodeLabels, nodeFacts(s, guardrailCidrs(nodeCidrs(config, null, runsKubernetes(s))), census));
 }

@@ -8,6 +8,7 @@
 // slices only the strings it keeps: no regex, no split per line. Key names and
 // the common protocol/state names are matched in place and shared, not sliced.
 // Tokens are separated by spaces (both sources print no tabs).
+import { ipv6Text } from '../policy/cidr.js';
 
 interface ConntrackTuple {
   src: string;
@@ -83,23 +84,13 @@ function isDigit(c: number): boolean {
  */
 export function compressIpv6(addr: string): string {
   if (addr.length !== 39) return addr;
-  const groups: string[] = [];
+  const groups: number[] = [];
   for (let i = 0; i < 8; i++) {
     const value = parseInt(addr.slice(i * 5, i * 5 + 4), 16);
     if (Number.isNaN(value) || (i < 7 && addr.charCodeAt(i * 5 + 4) !== COLON)) return addr;
-    groups.push(value.toString(16));
+    groups.push(value);
   }
-  // The longest run of two or more zero groups (the first one on a tie) becomes "::".
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  return ipv6Text(groups);
 }
 
 /** End of the token starting at p: the next space, or the end of the line (indexOf is native: no per-char loop in JS). */

@@ -4,7 +4,7 @@
 // (a Kubernetes node) runs.
 // Each reader returns null plus an Unreadable instead of throwing.
 import type { Host } from './host.js';
-import { listPids, mapInBatches } from './processes.js';
+import { mapInBatches, readComm, walkProcesses, type ProcessList } from './processes.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
 export interface Fact<T> {
@@ -43,25 +43,15 @@ export function parseConntrackSlab(slabinfo: string): ConntrackSlab | null {
     : null;
 }
 
-/** The objsize column of the nf_conntrack line of /proc/slabinfo; null when the slab is absent. */
-export function parseSlabObjectSize(slabinfo: string): number | null {
-  return parseConntrackSlab(slabinfo)?.objectSize ?? null;
-}
-
 /** MemTotal of /proc/meminfo in bytes (the file says kB, meaning KiB). */
 function parseMemTotalBytes(meminfo: string): number | null {
   const m = /^MemTotal:\s+(\d+)\s*kB/m.exec(meminfo);
   return m ? Number(m[1]) * 1024 : null;
 }
 
-/** /proc/slabinfo is root-only (mode 0400): EACCES without root. */
-export function readSlabObjectSize(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<number>> {
-  return readFact(host, host.paths.slabinfo(), 'nf_conntrack slab object size', parseSlabObjectSize);
-}
-
-/** /proc/slabinfo is root-only (mode 0400): EACCES without root. */
-export function readConntrackSlab(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<ConntrackSlab>> {
-  return readFact(host, host.paths.slabinfo(), 'nf_conntrack slab', parseConntrackSlab);
+/** /proc/slabinfo is root-only (mode 0400): EACCES without root. `what` names it where unreadable. */
+export function readConntrackSlab(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, what = 'nf_conntrack slab'): Promise<Fact<ConntrackSlab>> {
+  return readFact(host, host.paths.slabinfo(), what, parseConntrackSlab);
 }
 
 export function readMemTotalBytes(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<number>> {
@@ -144,16 +134,18 @@ export interface KubernetesProcesses {
   kubeletRunning: boolean;
 }
 
-/** Scan /proc/<pid>/comm for kube-proxy and kubelet, in one pass. A pid that exits during the scan (ENOENT, ESRCH) is simply skipped. */
-export async function findKubernetesProcesses(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<KubernetesProcesses>> {
-  const { files, paths, isRoot } = host;
-  let pids: string[];
-  try {
-    pids = await listPids(host);
-  } catch (err) {
-    return { value: null, unreadable: unreadable('process list (kube-proxy, kubelet)', paths.proc(), err, isRoot) };
+/** kube-proxy's and kubelet's pids, by <pid>/comm (from the walk when it read them); a pid that exited during the walk has comm ''. */
+export async function kubernetesProcesses(processes: ProcessList, host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<KubernetesProcesses>> {
+  if ('error' in processes) {
+    return { value: null, unreadable: unreadable('process list (kube-proxy, kubelet)', host.paths.proc(), processes.error, host.isRoot) };
   }
-  const comms = (await mapInBatches(pids, (pid) => files.read(paths.comm(pid)).catch(() => ''))).map((c) => c.trim());
+  const { pids } = processes.walk;
+  const comms = processes.walk.comms ?? (await mapInBatches(pids, (pid) => readComm(host, pid)));
   const kubeProxyPids = pids.filter((_, i) => comms[i] === 'kube-proxy').map(Number);
   return { value: { kubeProxy: { running: kubeProxyPids.length > 0, pids: kubeProxyPids }, kubeletRunning: comms.includes('kubelet') } };
+}
+
+/** The scan on its own, outside a pass (the reconciler's check for another writer when it finds drift). */
+export async function findKubernetesProcesses(host: Pick<Host, 'files' | 'paths' | 'isRoot'>): Promise<Fact<KubernetesProcesses>> {
+  return kubernetesProcesses(await walkProcesses(host, { comms: true }), host);
 }

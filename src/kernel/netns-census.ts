@@ -19,7 +19,7 @@ import { podUidFromCgroup } from './cgroup-pod.js';
 import { parseNetnsInode, readConntrackSlab, type ConntrackSlab } from './host-facts.js';
 import type { Host } from './host.js';
 import type { KernelFiles } from './kernel-files.js';
-import { listPids, mapInBatches } from './processes.js';
+import { mapInBatches, readNetnsKey, walkProcesses, type ProcessList } from './processes.js';
 import { parseStatFile, type ConntrackCounters } from './stats.js';
 import { unreadable, type Unreadable } from './unreadable.js';
 
@@ -81,17 +81,6 @@ export function hostKeyOf(selfHost: boolean | null, ourKey: number | null, pid1K
   return null;
 }
 
-type KeyResult = { key: number } | { gone: true } | { error: unknown };
-
-/** A process's namespace key (the inode of <pid>/net/stat); gone when the process exited. */
-export async function readNetnsKey(host: Pick<Host, 'files' | 'paths'>, pid: string): Promise<KeyResult> {
-  try {
-    return { key: await host.files.inode(host.paths.netStat(pid)) };
-  } catch (err) {
-    return GONE.has(errnoCode(err) ?? '') ? { gone: true } : { error: err };
-  }
-}
-
 /** The nsfs inode behind a process's ns/net link; the error where refused (EACCES without ptrace rights on it). */
 async function readNsfsInode(files: KernelFiles, path: string): Promise<{ inode: number } | { error: unknown }> {
   try {
@@ -138,33 +127,44 @@ async function readFigures(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, pid: 
 }
 
 /**
- * One census pass. Never throws: what could not be read is counted and named
- * in `unreadable` (the slab's EACCES without root is left to the snapshot, which names /proc/slabinfo already).
+ * One census pass on its own (the doctor's readings): walks the pids, then
+ * reads the slab last, so entries added while the namespaces were read are in
+ * its figure too. Never throws: what could not be read is counted and named in
+ * `unreadable` (the slab's EACCES without root is left to the snapshot, which
+ * names /proc/slabinfo already). An agent pass reads it with the snapshot
+ * instead (snapshot.ts, readHostReading): one walk, one slab read.
  */
 export async function readNetnsCensus(host: Pick<Host, 'files' | 'paths' | 'isRoot'>, self: SelfNetns): Promise<NetnsCensus> {
+  const census = await censusOfWalk(host, self, await walkProcesses(host, { netnsKeys: true }));
+  return { ...census, slab: (await readConntrackSlab(host)).value };
+}
+
+/** The census from a pass's walk of the pids (their namespace keys); all but the slab, which the caller reads last. */
+export async function censusOfWalk(
+  host: Pick<Host, 'files' | 'paths' | 'isRoot'>,
+  self: SelfNetns,
+  processes: ProcessList,
+): Promise<Omit<NetnsCensus, 'slab'>> {
   const { files, paths, isRoot } = host;
-  const census: NetnsCensus = {
+  const census: Omit<NetnsCensus, 'slab'> = {
     namespaces: [],
     hostKey: null,
     processes: 0,
     unreadableProcesses: 0,
     vanishedProcesses: 0,
     inodesUnread: 0,
-    slab: null,
     unreadable: [],
   };
-  let pids: string[];
-  try {
-    pids = await listPids(host);
-  } catch (err) {
-    census.unreadable.push(unreadable('process list (network namespaces)', paths.proc(), err, isRoot));
-    return { ...census, slab: (await readConntrackSlab(host)).value };
+  if ('error' in processes) {
+    census.unreadable.push(unreadable('process list (network namespaces)', paths.proc(), processes.error, isRoot));
+    return census;
   }
+  const { pids } = processes.walk;
   census.processes = pids.length;
 
-  // Pass 1: each pid's namespace. Only the pids are kept per key, so a
+  // Pass 1 (the walk's, when it read them): each pid's namespace. Only the pids are kept per key, so a
   // namespace whose first process exits before pass 2 falls back to its next.
-  const [keys, ours] = await Promise.all([mapInBatches(pids, (pid) => readNetnsKey(host, pid)), readNetnsKey(host, 'self')]);
+  const [keys, ours] = await Promise.all([processes.walk.netnsKeys ?? mapInBatches(pids, (pid) => readNetnsKey(host, pid)), readNetnsKey(host, 'self')]);
   const byKey = new Map<number, string[]>();
   let firstDenied: { pid: string; error: unknown } | undefined;
   for (const [i, k] of keys.entries()) {
@@ -229,7 +229,5 @@ export async function readNetnsCensus(host: Pick<Host, 'files' | 'paths' | 'isRo
     );
   }
   census.unreadable.push(...problems.values());
-  // The slab last, so entries added while the namespaces were read are in its figure too.
-  census.slab = (await readConntrackSlab(host)).value;
   return census;
 }

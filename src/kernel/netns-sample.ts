@@ -4,8 +4,7 @@
 // (a stat of net/stat for each new pid only). See agent/table-watch.ts.
 import { errnoCode } from '../errors.js';
 import type { Host } from './host.js';
-import { readNetnsKey } from './netns-census.js';
-import { listPids, mapInBatches } from './processes.js';
+import { listPids, mapInBatches, readNetnsKey } from './processes.js';
 import { readConntrackSlab } from './host-facts.js';
 import { readConntrackStats, parseStatFile, type StatsSource } from './stats.js';
 

@@ -1,5 +1,6 @@
 // Exact IPv4/IPv6 CIDR parsing, canonical form and overlap, without node:net
 // (policy code is pure). Addresses are kept as byte arrays (4 or 16 bytes).
+import { mergeIntervals, type Interval } from './intervals.js';
 
 export interface Cidr {
   family: 4 | 6;
@@ -73,22 +74,21 @@ export function cidrListProblem(values: readonly string[]): string | undefined {
 /** The family whose every address the union of `cidrs` covers (e.g. 0.0.0.0/1 + 128.0.0.0/1 is all of IPv4), if any. */
 export function familyCoveredBy(cidrs: readonly Cidr[]): 4 | 6 | undefined {
   for (const family of [4, 6] as const) {
-    const bits = family === 4 ? 32 : 128;
-    const ranges = cidrs
-      .filter((c) => c.family === family)
-      .map((c) => {
-        const start = c.bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
-        return { start, end: start + (1n << BigInt(bits - c.prefix)) };
-      })
-      .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-    let covered = 0n; // every address below this is in the union
-    for (const r of ranges) {
-      if (r.start > covered) break;
-      if (r.end > covered) covered = r.end;
-    }
-    if (ranges.length > 0 && covered === 1n << BigInt(bits)) return family;
+    const union = mergeIntervals(cidrs.filter((c) => c.family === family).map(cidrRange), true);
+    if (union.length === 1 && union[0]![0] === 0n && union[0]![1] === 1n << BigInt(family === 4 ? 32 : 128)) return family;
   }
   return undefined;
+}
+
+/** An address's bytes (network order) as one number: 10.0.0.1 is 167772161n. */
+export function addressValue(bytes: readonly number[]): bigint {
+  return bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
+}
+
+/** The addresses a CIDR holds, as the half-open interval [first, last + 1). */
+export function cidrRange(cidr: Cidr): Interval<bigint> {
+  const start = addressValue(cidr.bytes);
+  return [start, start + (1n << BigInt(cidr.bytes.length * 8 - cidr.prefix))];
 }
 
 function fail(text: string, why: string): CidrResult {
@@ -148,12 +148,15 @@ function parseIPv6(text: string): number[] | string {
 }
 
 function formatIPv6(bytes: number[]): string {
-  const groups = Array.from({ length: 8 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
-  // RFC 5952: compress the longest run of two or more zero groups (the first on a tie).
+  return ipv6Text(Array.from({ length: 8 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!));
+}
+
+/** Eight 16-bit groups in RFC 5952's short form: lowercase hex, no leading zeros, the longest run of two or more zero groups (the first on a tie) as "::". */
+export function ipv6Text(groups: readonly number[]): string {
   let best = { start: -1, length: 1 };
-  for (let i = 0; i < 8;) {
+  for (let i = 0; i < groups.length;) {
     let j = i;
-    while (j < 8 && groups[j] === 0) j++;
+    while (j < groups.length && groups[j] === 0) j++;
     if (j - i > best.length) best = { start: i, length: j - i };
     i = j > i ? j : i + 1;
   }

@@ -17,16 +17,9 @@
 // timeout that stops the table from filling).
 import type { PolicyError } from './errors.js';
 import { notrackRefusal, pressureResponseRefusal, tableMemoryRefusal, timeoutRefusal } from './guardrails.js';
-import {
-  DEFAULT_PRESSURE,
-  normalizePolicy,
-  type FieldValue,
-  type NormalizedPolicy,
-  type PressureResponseSpec,
-  type PressureThresholds,
-  type TableSpec,
-} from './normalize.js';
+import { normalizePolicy, type FieldValue, type NormalizedPolicy, type PressureResponseSpec, type PressureThresholds, type TableSpec } from './normalize.js';
 import type { ConntrackPolicyDoc } from '../api/v1alpha1/policy.js';
+import { DEFAULT_PRESSURE } from '../api/v1alpha1/policy-rules.js';
 import { selectorMatches, type Labels } from './select.js';
 import { autoSize, FALLBACK_SLAB_OBJECT_SIZE, type AutoSizeResult } from './sizing.js';
 import { MAX_SYSCTL } from './sysctl-keys.js';

@@ -48,8 +48,6 @@ export interface NormalizedPolicy {
   fields: PolicyField[];
 }
 
-export const DEFAULT_PRESSURE: PressureThresholds = { warningPercent: 70, criticalPercent: 90 };
-
 export function normalizePolicy(doc: ConntrackPolicyDoc): NormalizedPolicy {
   const spec = doc.spec;
   const fields: PolicyField[] = [];

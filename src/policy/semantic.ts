@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseCidr } from './cidr.js';
 import type { PolicyError } from './errors.js';
 import { CIDR, LabelSelectorRequirement, PortSpec, Pressure, PressureResponse, Table } from '../api/v1alpha1/policy.js';
+import { PORTS_NEED_PROTOCOL } from '../api/v1alpha1/policy-rules.js';
 import { parsePortSpec, timeoutEntries } from './normalize.js';
 import { labelKeyProblem, labelValueProblem } from './select.js';
 
@@ -111,8 +112,8 @@ function tableProblems(table: z.output<typeof Table> | undefined): Problem[] {
 function ruleProblems(rule: unknown, path: string): Problem[] {
   const problems: Problem[] = [];
   const ports = listOf(member(rule, 'ports'));
-  if (ports.length > 0 && member(rule, 'protocol') === undefined) {
-    problems.push({ path: `${path}.protocol`, message: 'required when ports are given: tcp or udp' });
+  if (PORTS_NEED_PROTOCOL.violatedBy({ ports, protocol: member(rule, 'protocol') })) {
+    problems.push({ path: `${path}.protocol`, message: PORTS_NEED_PROTOCOL.message });
   }
   for (const [i, raw] of ports.entries()) {
     const port = piece(PortSpec, raw);

@@ -5,8 +5,7 @@ import { netnsSection } from './netns-report.js';
 import { FALLBACK_SLAB_OBJECT_SIZE } from '../policy/sizing.js';
 import { netnsName } from './netns-name.js';
 import { entriesPerSecond } from './fill-window.js';
-
-const n = (v: number | null | undefined): string => (v === null || v === undefined ? '?' : v.toLocaleString('en-US'));
+import { countText } from './count-text.js';
 
 function bytes(v: number | null): string {
   if (v === null) return '?';
@@ -24,12 +23,12 @@ const share = (part: number, whole: number): string => (whole > 0 ? ` (${((part 
 
 function counts(map: Record<string, number>, total?: number): string {
   const rows = Object.entries(map).sort((a, b) => b[1] - a[1]);
-  return rows.length ? rows.map(([k, v]) => `${k} ${n(v)}${total ? share(v, total) : ''}`).join(', ') : 'none';
+  return rows.length ? rows.map(([k, v]) => `${k} ${countText(v)}${total ? share(v, total) : ''}`).join(', ') : 'none';
 }
 
 function top(rows: TopAddress[], exact: boolean): string {
   if (!rows.length) return 'none';
-  return rows.map((r) => `${r.address} ${exact ? '' : '~'}${n(r.count)}`).join(', ');
+  return rows.map((r) => `${r.address} ${exact ? '' : '~'}${countText(r.count)}`).join(', ');
 }
 
 function section(title: string, lines: string[]): string {
@@ -53,8 +52,8 @@ function tableSection({ table: t, memory: m }: DoctorReport): string {
   const perEntry =
     m.slabObjectSize !== null ? `${m.slabObjectSize} B per entry from slabinfo` : `~${FALLBACK_SLAB_OBJECT_SIZE} B per entry assumed, slabinfo unreadable`;
   return section('TABLE AND PRESSURE', [
-    `entries        ${n(t.count)} of ${n(t.max)} max${t.usagePercent !== null ? ` (${t.usagePercent}% used)` : ''}`,
-    `buckets        ${n(t.buckets)}${t.hashsize !== null && t.hashsize !== t.buckets ? ` (hashsize parameter ${n(t.hashsize)})` : ''}, average chain length ${t.chainLength ?? '?'}`,
+    `entries        ${countText(t.count)} of ${countText(t.max)} max${t.usagePercent !== null ? ` (${t.usagePercent}% used)` : ''}`,
+    `buckets        ${countText(t.buckets)}${t.hashsize !== null && t.hashsize !== t.buckets ? ` (hashsize parameter ${countText(t.hashsize)})` : ''}, average chain length ${t.chainLength ?? '?'}`,
     `memory at max  ${bytes(m.bytesAtMax)} (${perEntry} + 8 B per bucket)${m.percentOfRam !== null ? `, ${m.percentOfRam}% of ${bytes(m.memTotalBytes)} RAM` : ''}`,
   ]);
 }
@@ -65,7 +64,7 @@ function countersSection({ counters: c }: DoctorReport): string {
   if (!c) return section('COUNTERS', ['not read (see NOT READ below)']);
   return section(`COUNTERS (from ${c.source}, since boot, all CPUs: history)`, [
     COUNTER_NAMES.filter((k) => typeof c[k] === 'number')
-      .map((k) => `${k} ${n(c[k] as number)}`)
+      .map((k) => `${k} ${countText(c[k] as number)}`)
       .join(', '),
   ]);
 }
@@ -76,17 +75,17 @@ function growthLine(w: NonNullable<DoctorReport['window']>): string[] {
   if (!ns) return [];
   const where = netnsName(ns);
   if (w.growthPerSecond === null) return [`growth                    ${where}: first seen at the end of the window, no rate`];
-  const full = w.secondsToFull !== null ? `full in ~${n(Math.round(w.secondsToFull))} s at this rate` : 'not heading for full at this rate';
-  return [`growth                    ${entriesPerSecond(w.growthPerSecond)} in ${where} (${n(ns.entries)} entries): ${full}`];
+  const full = w.secondsToFull !== null ? `full in ~${countText(Math.round(w.secondsToFull))} s at this rate` : 'not heading for full at this rate';
+  return [`growth                    ${entriesPerSecond(w.growthPerSecond)} in ${where} (${countText(ns.entries)} entries): ${full}`];
 }
 
 function windowSection({ window: w }: DoctorReport): string | null {
   if (!w) return null;
   return section(`NOW (counters sampled twice, ${Number(w.seconds.toFixed(1))}s apart)`, [
-    `dropped, table full       ${n(w.tableFull)}`,
-    `dropped, insertion race   ${n(w.insertionRace)} (insert_failed ${n(w.insertFailed)})`,
-    `early drops               ${n(w.earlyDrop)}`,
-    `races resolved            ${w.clashResolved === null ? 'not counted by this kernel' : n(w.clashResolved)}`,
+    `dropped, table full       ${countText(w.tableFull)}`,
+    `dropped, insertion race   ${countText(w.insertionRace)} (insert_failed ${countText(w.insertFailed)})`,
+    `early drops               ${countText(w.earlyDrop)}`,
+    `races resolved            ${w.clashResolved === null ? 'not counted by this kernel' : countText(w.clashResolved)}`,
     ...growthLine(w),
   ]);
 }
@@ -97,9 +96,9 @@ function idleLines(b: NonNullable<DoctorReport['breakdown']>): string[] {
     .filter(([, v]) => v.entries > 0 && v.idleLongerThan.some((x) => x.count > 0))
     .map(
       ([state, v]) =>
-        `  ${state} (timeout ${n(v.timeoutSeconds)}s, ${n(v.entries)} entries): ${v.idleLongerThan
+        `  ${state} (timeout ${countText(v.timeoutSeconds)}s, ${countText(v.entries)} entries): ${v.idleLongerThan
           .filter((x) => x.count > 0)
-          .map((x) => `idle >${n(x.seconds)}s ${n(x.count)}`)
+          .map((x) => `idle >${countText(x.seconds)}s ${countText(x.count)}`)
           .join(', ')}`,
     );
 }
@@ -108,12 +107,12 @@ function breakdownSection(r: DoctorReport): string {
   const b = r.breakdown;
   if (!b) return section('BREAKDOWN', [r.table.source === null ? 'table not read (--no-table, or unreadable: see NOT READ)' : 'empty']);
   const idle = idleLines(b);
-  return section(`BREAKDOWN (${n(b.total)} entries, read from ${r.table.source})`, [
+  return section(`BREAKDOWN (${countText(b.total)} entries, read from ${r.table.source})`, [
     `L3             ${counts(b.byL3, b.total)}`,
     `protocols      ${counts(b.byProtocol, b.total)}`,
     `tcp states     ${counts(b.tcpStates)}`,
-    `flags          assured ${n(b.flags.assured)}${share(b.flags.assured, b.total)}, unreplied ${n(b.flags.unreplied)}${share(b.flags.unreplied, b.total)}`,
-    `loopback       ${n(b.loopback.count)}${share(b.loopback.count, b.total)}`,
+    `flags          assured ${countText(b.flags.assured)}${share(b.flags.assured, b.total)}, unreplied ${countText(b.flags.unreplied)}${share(b.flags.unreplied, b.total)}`,
+    `loopback       ${countText(b.loopback.count)}${share(b.loopback.count, b.total)}`,
     `top sources    ${top(b.topSources, b.topAccuracy.sources.exact)}`,
     `top dests      ${top(b.topDestinations, b.topAccuracy.destinations.exact)}`,
     ...(idle.length ? ['entries a lower timeout would already have expired:', ...idle] : []),

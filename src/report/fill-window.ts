@@ -10,6 +10,7 @@
 // finds the one filling fastest rather than the one fullest at the start. The
 // figures are labelled as the window's rate, not as a forecast.
 import type { NetnsCensus } from '../kernel/netns-census.js';
+import { countText } from './count-text.js';
 import { MIN_RATE_SHARE_OF_MAX } from './forecast.js';
 
 /** A census and when it was taken (ms since the epoch). */
@@ -30,7 +31,7 @@ export interface FillWindow {
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
 /** "+1,200 entries/s", "-45 entries/s": a growth rate as the status, events and doctor write it. */
-export const entriesPerSecond = (rate: number) => `${rate >= 0 ? '+' : '-'}${Math.round(Math.abs(rate)).toLocaleString('en-US')} entries/s`;
+export const entriesPerSecond = (rate: number) => `${rate >= 0 ? '+' : '-'}${countText(Math.abs(rate))} entries/s`;
 
 export function fillWindow(before: CensusReading, after: CensusReading, max: number | null): FillWindow {
   const seconds = (after.atMs - before.atMs) / 1000;

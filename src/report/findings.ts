@@ -1,5 +1,6 @@
 // Findings: what a seasoned SRE would conclude from the numbers, each with
 // what to change. Pure: the doctor and the agent's status both use it.
+import { DEFAULT_PRESSURE } from '../api/v1alpha1/policy-rules.js';
 import type { HostSnapshot } from '../kernel/snapshot.js';
 import { windowText, type DropWindow } from './drops.js';
 import type { TableSummary } from '../kernel/table-summary.js';
@@ -33,8 +34,6 @@ export interface FindingFacts {
   } | null;
   pressure?: { warningPercent: number; criticalPercent: number };
 }
-
-export const DEFAULT_PRESSURE = { warningPercent: 70, criticalPercent: 90 };
 
 /** The facts findings need, from a host snapshot, (when the table was read) its summary, and (when sampled twice) the counters' window. */
 export function factsFrom(s: HostSnapshot, summary: TableSummary | null, window: DropWindow | null, pressure?: FindingFacts['pressure']): FindingFacts {

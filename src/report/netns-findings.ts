@@ -3,7 +3,8 @@
 // connections while the host's table looks empty. Pure. One finding per kind,
 // naming the worst few namespaces, so a node with hundreds of pods gets a
 // bounded list.
-import { applyRules, DEFAULT_PRESSURE, type FindingFacts, type FindingRule } from './findings.js';
+import { DEFAULT_PRESSURE } from '../api/v1alpha1/policy-rules.js';
+import { applyRules, type FindingFacts, type FindingRule } from './findings.js';
 import type { FindingDoc } from '../api/v1alpha1/status.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { isOther, netnsEntries, netnsName, type NetnsEntry } from './netns-report.js';

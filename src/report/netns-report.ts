@@ -5,6 +5,7 @@
 // "most entries", and a pod's full table never shows in the host's count.
 import type { NetnsCensus, NetnsCensusRow } from '../kernel/netns-census.js';
 import { usagePercent } from './findings.js';
+import { countText } from './count-text.js';
 
 export interface NetnsEntry {
   /** The census key (the inode of /proc/<pid>/net/stat): one per namespace. */
@@ -124,7 +125,6 @@ export function buildNetnsReport(census: NetnsCensus, max: number | null, topN: 
   };
 }
 
-const num = (v: number | null): string => (v === null ? '?' : v.toLocaleString('en-US'));
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** A namespace as a reader finds it: its inode where known (lsns, kmsg), else a process in it. */
@@ -136,27 +136,27 @@ function who(e: NetnsEntry): string {
 
 /** The NAMESPACES block of the doctor's text report: a title and its lines. */
 export function netnsSection({ nodeWide: w, netns }: NetnsReport): { title: string; lines: string[] } {
-  const unread = w.processesUnread ? `; ${num(w.processesUnread)} process(es) unreadable, their namespaces may be missing` : '';
+  const unread = w.processesUnread ? `; ${countText(w.processesUnread)} process(es) unreadable, their namespaces may be missing` : '';
   const lines = [
-    `node-wide      ${num(w.entries)} entries in all namespaces${w.namespacesUnread ? ` (${w.namespacesUnread} namespace(s) unread)` : ''}${w.hostEntries !== null ? `, ${num(w.hostEntries)} of them in the host's` : ''}`,
+    `node-wide      ${countText(w.entries)} entries in all namespaces${w.namespacesUnread ? ` (${w.namespacesUnread} namespace(s) unread)` : ''}${w.hostEntries !== null ? `, ${countText(w.hostEntries)} of them in the host's` : ''}`,
     w.slab
-      ? `slab           ${num(w.slab.activeObjects)} active objects, ${mib(w.slab.activeBytes)} at ${w.slab.objectSize} B: an upper bound on live entries, not a count (freed entries stay until reused, SLAB_TYPESAFE_BY_RCU; namespaces without a process are not seen here)`
+      ? `slab           ${countText(w.slab.activeObjects)} active objects, ${mib(w.slab.activeBytes)} at ${w.slab.objectSize} B: an upper bound on live entries, not a count (freed entries stay until reused, SLAB_TYPESAFE_BY_RCU; namespaces without a process are not seen here)`
       : 'slab           not read (root only)',
   ];
   if (w.fullest) {
     lines.push(
-      `fullest        netns ${netnsName(w.fullest)} (${who(w.fullest)}): ${num(w.fullest.entries)} of ${num(w.max)} max${w.fullest.usagePercent !== null ? ` (${w.fullest.usagePercent}%)` : ''}; each namespace may hold up to max of its own`,
+      `fullest        netns ${netnsName(w.fullest)} (${who(w.fullest)}): ${countText(w.fullest.entries)} of ${countText(w.max)} max${w.fullest.usagePercent !== null ? ` (${w.fullest.usagePercent}%)` : ''}; each namespace may hold up to max of its own`,
     );
   }
-  lines.push(`by entries     ${netns.length ? netns.map((e) => `${netnsName(e)} ${num(e.entries)} (${who(e)})`).join(', ') : 'none'}`);
+  lines.push(`by entries     ${netns.length ? netns.map((e) => `${netnsName(e)} ${countText(e.entries)} (${who(e)})`).join(', ') : 'none'}`);
   lines.push(
     `by drops       ${
       w.topByDrops.length
         ? w.topByDrops
-            .map((e) => `${netnsName(e)} drop ${num(e.drop)} early_drop ${num(e.earlyDrop)} insert_failed ${num(e.insertFailed)} (${who(e)})`)
+            .map((e) => `${netnsName(e)} drop ${countText(e.drop)} early_drop ${countText(e.earlyDrop)} insert_failed ${countText(e.insertFailed)} (${who(e)})`)
             .join(', ')
         : 'no namespace has dropped'
     }`,
   );
-  return { title: `NAMESPACES (${num(w.namespaces)} network namespaces with a process${unread})`, lines };
+  return { title: `NAMESPACES (${countText(w.namespaces)} network namespaces with a process${unread})`, lines };
 }

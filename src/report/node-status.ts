@@ -10,7 +10,8 @@ import type { RestoreResult } from '../reconcile/restore.js';
 import { FALLBACK_SLAB_OBJECT_SIZE, tableBytes } from '../policy/sizing.js';
 import { setConditions, type ConditionInput } from './conditions.js';
 import { windowText, type DropWindow } from './drops.js';
-import { buildFindings, chainLength, DEFAULT_PRESSURE, factsFrom, usagePercent } from './findings.js';
+import { DEFAULT_PRESSURE } from '../api/v1alpha1/policy-rules.js';
+import { buildFindings, chainLength, factsFrom, usagePercent } from './findings.js';
 import {
   Counters,
   NodeConditions,

@@ -12,10 +12,10 @@ import { usagePercent } from './findings.js';
 import type { NetnsRef, WatchView } from './forecast.js';
 import { netnsIdentity, netnsName, type NetnsNaming } from './netns-name.js';
 import { entriesPerSecond } from './fill-window.js';
+import { countText } from './count-text.js';
 import type { PodNames } from './netns-status.js';
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export interface Fullest {
   naming: NetnsNaming;
@@ -77,12 +77,12 @@ export function forecastFields(w: WatchView | undefined, podNames?: PodNames): P
  */
 export function growthOutlook(effective: EffectivePolicy | undefined, writes: boolean, max: number | null): string {
   const otherRemedies = 'track less (a NOTRACK rule for what fills it) or expire sooner (shorter timeouts)';
-  if (!effective || effective.selected.length === 0) return `no policy selects this node, so nothing grows max (${int(max ?? 0)}): ${otherRemedies}`;
+  if (!effective || effective.selected.length === 0) return `no policy selects this node, so nothing grows max (${countText(max ?? 0)}): ${otherRemedies}`;
   const a = effective.autoSize;
-  if (!a) return `no autoSize: max stays at ${int(max ?? 0)}; set table.autoSize or a larger table.max, or ${otherRemedies}`;
+  if (!a) return `no autoSize: max stays at ${countText(max ?? 0)}; set table.autoSize or a larger table.max, or ${otherRemedies}`;
   if (!writes || effective.enforced.sysctls[MAX_SYSCTL] === undefined) return `autoSize is in DryRun here and grows nothing: ${otherRemedies}`;
-  if (a.max >= a.ceiling) return `autoSize is at its ceiling (${int(a.ceiling)} entries: the memory budget or maxMax): ${otherRemedies}`;
-  return `autoSize is growing max (now ${int(max ?? a.max)}, up to its ceiling of ${int(a.ceiling)} entries)`;
+  if (a.max >= a.ceiling) return `autoSize is at its ceiling (${countText(a.ceiling)} entries: the memory budget or maxMax): ${otherRemedies}`;
+  return `autoSize is growing max (now ${countText(max ?? a.max)}, up to its ceiling of ${countText(a.ceiling)} entries)`;
 }
 
 /**
@@ -110,13 +110,13 @@ export function fillingUpState(
   if (w.filling) {
     const when =
       f.secondsToFull !== null
-        ? `Full in ~${int(f.secondsToFull)} s at ${rate} in ${where}`
-        : `Filling up at ${rate} in ${where} (forecast full within ${int(w.horizonSeconds)} s a moment ago; this clears once the forecast stays beyond ${int(2 * w.horizonSeconds)} s)`;
+        ? `Full in ~${countText(f.secondsToFull)} s at ${rate} in ${where}`
+        : `Filling up at ${rate} in ${where} (forecast full within ${countText(w.horizonSeconds)} s a moment ago; this clears once the forecast stays beyond ${countText(2 * w.horizonSeconds)} s)`;
     return { status: 'True', reason: r.FillingUp, message: `${when}, before any drop: ${outlook}.` };
   }
   const message =
     f.secondsToFull !== null
-      ? `Not filling up within the ${int(w.horizonSeconds)} s horizon: ${where} would be full in ~${int(f.secondsToFull)} s at ${rate}.`
-      : `Not filling up: ${where} holds ${int(focus.entries)} entries and changes by ${rate}, no trend that reaches max.`;
+      ? `Not filling up within the ${countText(w.horizonSeconds)} s horizon: ${where} would be full in ~${countText(f.secondsToFull)} s at ${rate}.`
+      : `Not filling up: ${where} holds ${countText(focus.entries)} entries and changes by ${rate}, no trend that reaches max.`;
   return { status: 'False', reason: r.NotFilling, message };
 }

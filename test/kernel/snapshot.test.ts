@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readHostSnapshot, type HostSnapshot } from '../../src/kernel/snapshot.js';
 import { readConntrackSysctls, parseSysctlNumber } from '../../src/kernel/sysctls.js';
-import { findKubernetesProcesses, parseNetnsInode, parseSlabObjectSize } from '../../src/kernel/host-facts.js';
+import { findKubernetesProcesses, parseConntrackSlab, parseNetnsInode } from '../../src/kernel/host-facts.js';
 import { fakeHost } from '../support/fake-host.js';
 import { CannedRunner, fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
 
@@ -135,6 +135,6 @@ test('small parsers', () => {
   assert.equal(parseSysctlNumber('4096 8192\n'), null);
   assert.equal(parseNetnsInode('net:[4026531833]'), 4026531833);
   assert.equal(parseNetnsInode('mnt:[1]'), null);
-  assert.equal(parseSlabObjectSize(fixtureText('not-loaded', 'proc/slabinfo')), null);
-  assert.equal(parseSlabObjectSize(fixtureText('host-6.18', 'proc/slabinfo')), 256);
+  assert.equal(parseConntrackSlab(fixtureText('not-loaded', 'proc/slabinfo')), null);
+  assert.equal(parseConntrackSlab(fixtureText('host-6.18', 'proc/slabinfo'))?.objectSize, 256);
 });

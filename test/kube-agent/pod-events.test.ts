@@ -16,7 +16,7 @@ import { NodePods } from '../../src/kube/node-pods.js';
 import { clusterReporter } from '../../src/kube/node-reporter.js';
 import { realTiming } from '../../src/kube/reflector.js';
 import { createLogger } from '../../src/logger.js';
-import { DEFAULT_PRESSURE } from '../../src/report/findings.js';
+import { DEFAULT_PRESSURE } from '../../src/api/v1alpha1/policy-rules.js';
 import { buildNetnsStatus, netnsDrops, type PodNames } from '../../src/report/netns-status.js';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import type { HostSnapshot } from '../../src/kernel/snapshot.js';

@@ -137,7 +137,7 @@ test('renderIptablesChains: acceptUntracked accepts exactly what our PREROUTING 
 test('renderIptablesChains: ports without a protocol is an error naming the rule', () => {
   assert.throws(
     () => renderIptablesChains({ rules: [{ name: 'bad', ports: [p(80)], direction: 'inbound' }], acceptUntracked: false }, 'ipv4'),
-    /notrack rule bad: ports need a protocol/,
+    /notrack rule bad: protocol is required when ports are given/,
   );
 });
 

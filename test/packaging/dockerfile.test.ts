@@ -202,7 +202,7 @@ const COMMAND_POSITIONS = [
  * literals are found where they call).
  */
 function commandsInSource(): Set<string> {
-  const modeUnion = /export type IptablesMode = ([^;]+);/.exec(readFileSync(join(ROOT, 'src/kernel/notrack/iptables-backend.ts'), 'utf8'))?.[1] ?? '';
+  const modeUnion = /(?:export )?type IptablesMode = ([^;]+);/.exec(readFileSync(join(ROOT, 'src/kernel/notrack/iptables-backend.ts'), 'utf8'))?.[1] ?? '';
   const modes = [...modeUnion.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
   assert.ok(modes.length >= 2, 'IptablesMode members');
   const expand = (literal: string) => (literal.includes('${') ? modes.map((mode) => literal.replace(/\$\{[^}]+\}/g, mode)) : [literal]);

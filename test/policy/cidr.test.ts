@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cidrListProblem, cidrPattern, cidrsOverlap, familyCoveredBy, formatCidr, parseCidr, type Cidr } from '../../src/policy/cidr.js';
+import {
+  addressValue,
+  cidrListProblem,
+  cidrPattern,
+  cidrRange,
+  cidrsOverlap,
+  familyCoveredBy,
+  formatCidr,
+  ipv6Text,
+  parseCidr,
+  type Cidr,
+} from '../../src/policy/cidr.js';
 import { seededRandom } from '../support/seeded-random.js';
 
 function cidr(text: string): Cidr {
@@ -156,4 +167,37 @@ describe('cidrPattern: the regular expression of what parseCidr accepts (the cha
     }
     assert.ok(accepted > 200, `only ${accepted} random strings were CIDRs: the comparison saw too few accepted ones`);
   });
+});
+
+describe('ipv6Text: RFC 5952 short form', () => {
+  const cases: Array<[number[], string]> = [
+    [[0, 0, 0, 0, 0, 0, 0, 1], '::1'],
+    [[0, 0, 0, 0, 0, 0, 0, 0], '::'],
+    [[0xfd00, 0, 0, 0, 0, 0, 0, 0], 'fd00::'],
+    [[0x2001, 0xdb8, 0, 0, 1, 0, 0, 1], '2001:db8::1:0:0:1'], // the first of two equal runs
+    [[0x2001, 0xdb8, 0, 1, 0, 0, 0, 1], '2001:db8:0:1::1'], // the longer run, not the first
+    [[0x2001, 0xdb8, 0, 1, 1, 1, 1, 1], '2001:db8:0:1:1:1:1:1'], // one zero group stays
+    [[0xabcd, 0x0f, 0xf00, 0, 0, 0, 0, 0xffff], 'abcd:f:f00::ffff'], // lowercase, no leading zeros
+  ];
+  for (const [groups, want] of cases) it(want, () => assert.equal(ipv6Text(groups), want));
+});
+
+describe('addressValue and cidrRange', () => {
+  const values: Array<[string, bigint]> = [
+    ['0.0.0.0', 0n],
+    ['10.0.0.1', 167772161n],
+    ['255.255.255.255', 4294967295n],
+    ['::1', 1n],
+    ['1::', 1n << 112n],
+  ];
+  for (const [text, want] of values) it(`value of ${text}`, () => assert.equal(addressValue(cidr(text).bytes), want));
+
+  const ranges: Array<[string, bigint, bigint]> = [
+    ['10.0.0.0/8', 167772160n, 184549376n],
+    ['192.168.1.7', 3232235783n, 3232235784n],
+    ['0.0.0.0/0', 0n, 4294967296n],
+    ['fd00::/8', 0xfdn << 120n, 0xfen << 120n],
+    ['::/0', 0n, 1n << 128n],
+  ];
+  for (const [text, lo, hi] of ranges) it(`range of ${text}`, () => assert.deepEqual(cidrRange(cidr(text)), [lo, hi]));
 });

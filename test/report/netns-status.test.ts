@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { readNetnsCensus } from '../../src/kernel/netns-census.js';
 import { readHostSnapshot } from '../../src/kernel/snapshot.js';
-import { DEFAULT_PRESSURE } from '../../src/report/findings.js';
+import { DEFAULT_PRESSURE } from '../../src/api/v1alpha1/policy-rules.js';
 import { netnsEventsForPass, podEventsForPass } from '../../src/report/netns-events.js';
 import { buildNetnsStatus, netnsDrops, type PodNames } from '../../src/report/netns-status.js';
 import { eventsForPass } from '../../src/report/node-events.js';

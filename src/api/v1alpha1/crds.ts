@@ -5,6 +5,7 @@ import { dump } from 'js-yaml';
 import { z } from 'zod';
 import { API_GROUP, API_VERSION, POLICY_RESOURCE, STATUS_RESOURCE, type ResourceNames } from './names.js';
 import { PolicySpec } from './policy.js';
+import { PORTS_NEED_PROTOCOL } from './policy-rules.js';
 import { NodeStatus, PolicyStatus } from './status.js';
 
 export interface JsonSchema {
@@ -94,7 +95,7 @@ const POLICY_EXTRAS: Extras = {
   'spec.notrack': { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },
   'spec.notrack[]': {
     'x-kubernetes-validations': [
-      { rule: '!has(self.ports) || has(self.protocol)', message: 'protocol is required when ports are given' },
+      { rule: PORTS_NEED_PROTOCOL.cel, message: PORTS_NEED_PROTOCOL.message },
       {
         rule: '(has(self.allowBroadMatch) && self.allowBroadMatch) || has(self.interface) || has(self.protocol) || has(self.ports) || has(self.sources) || has(self.destinations)',
         message: 'the rule matches all traffic: narrow it (interface, protocol, ports, sources, destinations) or set allowBroadMatch',

@@ -9,6 +9,7 @@
 // percentages are integers.
 import { z } from 'zod';
 import { GROUP_VERSION, POLICY_RESOURCE } from './names.js';
+import { DEFAULT_PRESSURE } from './policy-rules.js';
 
 // Patterns are exported so that load.ts can turn "must match /.../" into a
 // readable reason. They must stay RE2-compatible (no lookaround): the API
@@ -190,8 +191,20 @@ export const NotrackRule = z
 
 export const Pressure = z
   .object({
-    warningPercent: z.number().int().min(1).max(100).default(70).describe('Usage (count / max, whole percent) at which the Pressure condition turns on.'),
-    criticalPercent: z.number().int().min(1).max(100).default(90).describe('Usage (whole percent) at which pressure is critical.'),
+    warningPercent: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(DEFAULT_PRESSURE.warningPercent)
+      .describe('Usage (count / max, whole percent) at which the Pressure condition turns on.'),
+    criticalPercent: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(DEFAULT_PRESSURE.criticalPercent)
+      .describe('Usage (whole percent) at which pressure is critical.'),
   })
   .strict()
   .describe('Table usage thresholds for conditions, events and metrics.');

@@ -3,11 +3,12 @@
 // /128, IPv4-mapped IPv6 addresses in dotted form. Compared as text with what
 // we wrote, such a set differs on every pass: endless false drift and a
 // rewrite each time. Both sides go through canonicalNftLine before comparing.
-import { formatCidr, parseCidr, type Cidr } from '../../policy/cidr.js';
+import { addressValue, cidrRange, formatCidr, parseCidr, type Cidr } from '../../policy/cidr.js';
+import { mergeIntervals } from '../../policy/intervals.js';
 
 const SET = /\b(ip6? (?:saddr|daddr)|(?:tcp|udp) (?:dport|sport)) (\{ [^}]* \}|[^\s{}]+)/g;
 
-interface Interval {
+interface SetInterval {
   family: 0 | 4 | 6; // 0: ports
   start: bigint;
   end: bigint; // inclusive
@@ -25,44 +26,40 @@ export function canonicalNftLine(line: string): string {
       : [set];
     const intervals = items.map((item) => (key.startsWith('ip') ? addressInterval(item) : portInterval(item)));
     if (intervals.some((i) => i === undefined)) return whole;
-    const merged = merge(intervals as Interval[]).map(format);
+    const merged = merge(intervals as SetInterval[]).map(format);
     return `${key} ${merged.length === 1 ? merged[0] : `{ ${merged.join(', ')} }`}`;
   });
 }
 
-function portInterval(item: string): Interval | undefined {
+function portInterval(item: string): SetInterval | undefined {
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(item);
   if (!m) return undefined;
   return { family: 0, start: BigInt(m[1]!), end: BigInt(m[2] ?? m[1]!) };
 }
 
-function addressInterval(item: string): Interval | undefined {
+function addressInterval(item: string): SetInterval | undefined {
   const [from, to, extra] = item.split('-');
   if (extra !== undefined) return undefined;
   const a = parseCidr(from ?? '');
   if (!a.ok) return undefined;
-  const start = toBigInt(a.cidr.bytes);
-  if (to === undefined) return { family: a.cidr.family, start, end: start + (1n << BigInt(a.cidr.bytes.length * 8 - a.cidr.prefix)) - 1n };
+  const [start, end] = cidrRange(a.cidr);
+  if (to === undefined) return { family: a.cidr.family, start, end: end - 1n };
   const b = parseCidr(to);
   if (!b.ok || b.cidr.family !== a.cidr.family || b.cidr.prefix !== b.cidr.bytes.length * 8) return undefined;
-  return { family: a.cidr.family, start, end: toBigInt(b.cidr.bytes) };
+  return { family: a.cidr.family, start, end: addressValue(b.cidr.bytes) };
 }
 
-function merge(intervals: Interval[]): Interval[] {
-  const sorted = [...intervals].sort((x, y) => x.family - y.family || (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
-  const out: Interval[] = [];
-  for (const i of sorted) {
-    const last = out.at(-1);
-    if (last && last.family === i.family && i.start <= last.end + 1n) {
-      if (i.end > last.end) last.end = i.end;
-    } else {
-      out.push({ ...i });
-    }
-  }
-  return out;
+/** Per family (ports first, then IPv4, IPv6), overlapping and adjacent intervals merged. */
+function merge(intervals: SetInterval[]): SetInterval[] {
+  return ([0, 4, 6] as const).flatMap((family) =>
+    mergeIntervals(
+      intervals.filter((i) => i.family === family).map((i) => [i.start, i.end + 1n] as const),
+      true,
+    ).map(([start, end]) => ({ family, start, end: end - 1n })),
+  );
 }
 
-function format(i: Interval): string {
+function format(i: SetInterval): string {
   if (i.family === 0) return i.start === i.end ? `${i.start}` : `${i.start}-${i.end}`;
   const bits = i.family === 4 ? 32 : 128;
   const size = i.end - i.start + 1n;
@@ -77,10 +74,6 @@ function format(i: Interval): string {
 function address(cidr: Cidr, host: boolean): string {
   const text = formatCidr(cidr);
   return host ? text.slice(0, text.lastIndexOf('/')) : text;
-}
-
-function toBigInt(bytes: readonly number[]): bigint {
-  return bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
 }
 
 function toBytes(n: bigint, bits: number): number[] {

@@ -2,6 +2,8 @@
 // installs: both packet directions of every matched flow are untracked, as
 // the field notes do (raw PREROUTING --dport 80 with raw OUTPUT --sport 80).
 // Pure: shared by the iptables and nftables renderers and by describeRule.
+import { PORTS_NEED_PROTOCOL } from '../../api/v1alpha1/policy-rules.js';
+import { mergePortRanges } from '../../policy/intervals.js';
 import type { DesiredNotrackRule, PortRange } from '../../policy/types.js';
 
 export type Hook = 'prerouting' | 'output';
@@ -33,14 +35,7 @@ function withPrefix(cidr: string): string {
 
 /** Sorted, overlaps merged: the form nft prints and a stable order for iptables. */
 function canonicalPorts(ports: PortRange[]): PortRange[] {
-  const sorted = [...ports].sort((a, b) => a.from - b.from || a.to - b.to);
-  const merged: PortRange[] = [];
-  for (const p of sorted) {
-    const last = merged.at(-1);
-    if (last && p.from <= last.to) last.to = Math.max(last.to, p.to);
-    else merged.push({ ...p });
-  }
-  return merged;
+  return mergePortRanges(ports, false);
 }
 
 interface AddressSplit {
@@ -103,7 +98,7 @@ function matchKey(m: PacketMatch): string {
 }
 
 export function packetMatches(rule: DesiredNotrackRule): PacketMatch[] {
-  if (rule.ports?.length && !rule.protocol) throw new Error(`notrack rule ${rule.name}: ports need a protocol (tcp or udp)`);
+  if (PORTS_NEED_PROTOCOL.violatedBy(rule)) throw new Error(`notrack rule ${rule.name}: ${PORTS_NEED_PROTOCOL.message}`);
   const initiators: ('peer' | 'host')[] = rule.direction === 'inbound' ? ['peer'] : rule.direction === 'outbound' ? ['host'] : ['peer', 'host'];
   const all = splitByFamily(rule).flatMap((split) => initiators.flatMap((by) => flowMatches(rule, split, by)));
   // "both" without ports or addresses yields the same match twice (e.g. -i lo).

@@ -11,6 +11,7 @@
 // user's own table, which we never touch, so there they must add
 // `ct state untracked accept` themselves. (With the iptables backends the
 // accept works because our chain is jumped to from inside filter INPUT.)
+import { mergePortRanges } from '../../policy/intervals.js';
 import type { DesiredNotrackRule, PortRange } from '../../policy/types.js';
 import type { NotrackDesired } from './backend.js';
 import { familyOf, packetMatches, type Hook, type PacketMatch } from './packet-matches.js';
@@ -35,14 +36,8 @@ function set(items: string[]): string {
 // them first so what we send is what nft prints. (Addresses: the policy
 // layer's normalised CIDRs are expected not to be adjacent or overlapping.)
 function ports(list: PortRange[]): string {
-  const merged: PortRange[] = [];
   const interval = list.some((p) => p.from !== p.to);
-  for (const p of list) {
-    const last = merged.at(-1);
-    if (interval && last && p.from === last.to + 1) last.to = p.to;
-    else merged.push({ ...p });
-  }
-  return set(merged.map((p) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`)));
+  return set(mergePortRanges(list, interval).map((p) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`)));
 }
 
 // nft prints a host address without its full-length prefix.

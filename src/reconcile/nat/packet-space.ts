@@ -6,7 +6,8 @@
 // ports are kept as sorted, disjoint half-open intervals, so intersection and
 // subtraction are exact; interfaces stay patterns (names and prefixes), since
 // their universe is unbounded.
-import { parseCidr } from '../../policy/cidr.js';
+import { addressValue, parseCidr } from '../../policy/cidr.js';
+import { mergeIntervals } from '../../policy/intervals.js';
 import type { PortRange } from '../../policy/types.js';
 import type { InterfaceName } from '../../kernel/nat/nat-rules.js';
 import type { IpFamily } from '../../kernel/notrack/packet-matches.js';
@@ -15,15 +16,7 @@ import type { IpFamily } from '../../kernel/notrack/packet-matches.js';
 export type Intervals<T extends number | bigint> = ReadonlyArray<readonly [T, T]>;
 
 function merged<T extends number | bigint>(list: Array<readonly [T, T]>): Intervals<T> {
-  const sorted = [...list].filter(([lo, hi]) => lo < hi).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const out: Array<[T, T]> = [];
-  for (const [lo, hi] of sorted) {
-    const last = out.at(-1);
-    if (last && lo <= last[1]) {
-      if (hi > last[1]) last[1] = hi;
-    } else out.push([lo, hi]);
-  }
-  return out;
+  return mergeIntervals(list, true);
 }
 
 export function intersect<T extends number | bigint>(a: Intervals<T>, b: Intervals<T>): Intervals<T> {
@@ -86,13 +79,9 @@ const V4_END = 2 ** 32;
 const V6_END = 1n << 128n;
 export const ALL_ADDRESSES: AddressSet = { ipv4: [[0, V4_END]], ipv6: [[0n, V6_END]] };
 
-function bytesValue(bytes: number[]): bigint {
-  return bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
-}
-
 type AddressInterval = { family: 'ipv4'; interval: readonly [number, number] } | { family: 'ipv6'; interval: readonly [bigint, bigint] };
 
-const v4Value = (bytes: number[]) => bytes.reduce((n, b) => n * 256 + b, 0);
+const v4Value = (bytes: number[]) => Number(addressValue(bytes));
 
 /** One address text: a CIDR, a bare address, or a range "a-b"; null when unreadable. */
 function addressInterval(text: string): AddressInterval | null {
@@ -106,8 +95,8 @@ function addressInterval(text: string): AddressInterval | null {
     const lo = v4Value(a!.bytes);
     return { family: 'ipv4', interval: [lo, b ? v4Value(b.bytes) + 1 : lo + 2 ** size(32)] };
   }
-  const lo = bytesValue(a!.bytes);
-  return { family: 'ipv6', interval: [lo, b ? bytesValue(b.bytes) + 1n : lo + (1n << BigInt(size(128)))] };
+  const lo = addressValue(a!.bytes);
+  return { family: 'ipv6', interval: [lo, b ? addressValue(b.bytes) + 1n : lo + (1n << BigInt(size(128)))] };
 }
 
 /** The union of the given addresses; null when one cannot be read. */
