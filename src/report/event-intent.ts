@@ -20,3 +20,8 @@ export interface NodeEventIntent {
     | 'ConntrackNotrackWithheld';
   message: string;
 }
+
+/** An event about a pod's namespace, to be recorded on that Pod. */
+export interface PodEventIntent extends NodeEventIntent {
+  pod: { namespace: string; name: string; uid: string };
+}

@@ -2,8 +2,7 @@
 // the watch makes happen before the first drop, on the Node and, when the
 // namespace filling up is a known pod's, on that Pod too. Pure.
 import { NodeConditions, type NodeStatusDoc } from '../api/v1alpha1/status.js';
-import type { NodeEventIntent } from './event-intent.js';
-import type { PodEventIntent } from './netns-events.js';
+import type { NodeEventIntent, PodEventIntent } from './event-intent.js';
 
 const fillingUp = (s: NodeStatusDoc | null) => s?.conditions.find((c) => c.type === NodeConditions.FillingUp);
 

@@ -2,15 +2,10 @@
 // fills drops that pod's new connections while the node's own count looks
 // fine, so each gets its own event naming the namespace and the pod, on the
 // Node and, where the pod's name is known, on the Pod too. Pure.
-import type { NodeEventIntent } from './event-intent.js';
+import type { NodeEventIntent, PodEventIntent } from './event-intent.js';
 import type { NetnsRowDoc, NodeStatusDoc } from '../api/v1alpha1/status.js';
 import { fillingUpEvents } from './filling-events.js';
 import { netnsRowName } from './netns-status.js';
-
-/** An event about a pod's namespace, to be recorded on that Pod. */
-export interface PodEventIntent extends NodeEventIntent {
-  pod: { namespace: string; name: string; uid: string };
-}
 
 const podText = (r: NetnsRowDoc): string =>
   r.podNamespace && r.podName ? ` (pod ${r.podNamespace}/${r.podName}, UID ${r.podUid})` : r.podUid ? ` (pod UID ${r.podUid})` : '';
