@@ -5,6 +5,7 @@
 // command load this module and little else.
 import { parseArgs } from 'node:util';
 import { cidrListProblem } from './policy/cidr.js';
+import { labelKeyProblem } from './policy/select.js';
 import { parseDuration } from './durations.js';
 
 export const BACKENDS = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'] as const;
@@ -491,8 +492,6 @@ function parseList(text: string): string[] {
     .filter(Boolean);
 }
 
-const LABEL_KEY = /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-
 /** A malformed CIDR must not silently skip the Service/Pod overlap check. */
 function parseCidrList(text: string): string[] | string {
   const cidrs = parseList(text);
@@ -504,7 +503,8 @@ function parseLabels(text: string): Record<string, string> | string {
   for (const pair of parseList(text)) {
     const eq = pair.indexOf('=');
     const key = eq < 0 ? pair : pair.slice(0, eq);
-    if (!LABEL_KEY.test(key)) return `"${key}" is not a valid label key`;
+    const problem = labelKeyProblem(key);
+    if (problem) return problem;
     out[key] = eq < 0 ? '' : pair.slice(eq + 1);
   }
   return out;

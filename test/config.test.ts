@@ -135,7 +135,7 @@ const bad: Array<{ argv: string[]; message: RegExp }> = [
   },
   { argv: ['agent', '-f', 'p', '--pod-cidr', '10.244.0.0/16,banana'], message: /^--pod-cidr: "banana" is not a valid IPv4 or IPv6 CIDR/ },
   { argv: ['apply', '--policy', 'p', '--pod-cidr', '10.244.0.0.0/16'], message: /^--pod-cidr: .*4 dot-separated octets/ },
-  { argv: ['plan', '-f', 'p', '--node-labels', 'bad key=1'], message: /"bad key" is not a valid label key/ },
+  { argv: ['plan', '-f', 'p', '--node-labels', 'bad key=1'], message: /label key "bad key": the name must be 1-63 characters of \[A-Za-z0-9-_.\]/ },
   { argv: ['agent'], message: /agent needs a policy source: --policy-file FILE .* or --kubernetes/ },
   { argv: ['agent', '--kubernetes', '--policy-file', 'p'], message: /--policy-file: with --kubernetes the policies come from the cluster/ },
   { argv: ['agent', '--kubernetes', '--once'], message: /--once: with --kubernetes/ },

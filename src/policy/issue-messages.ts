@@ -3,7 +3,8 @@
 // the allowed values or range, and what was given.
 import type { z } from 'zod';
 import { formatPath, type PolicyError } from './errors.js';
-import { CIDR, ConntrackPolicy, DNS_LABEL, DNS_SUBDOMAIN, INTERFACE_NAME, PORT_RANGE } from '../api/v1alpha1/policy.js';
+import { CIDR, ConntrackPolicy, DNS_LABEL, INTERFACE_NAME, PORT_RANGE } from '../api/v1alpha1/policy.js';
+import { DNS_SUBDOMAIN } from '../api/v1alpha1/policy-rules.js';
 
 type Issue = z.core.$ZodIssue;
 

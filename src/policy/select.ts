@@ -1,7 +1,8 @@
 // Kubernetes label selector matching (metav1.LabelSelector semantics):
 // matchLabels and matchExpressions are ANDed; an empty or absent selector
 // selects every node (as DESIGN.md defines for nodeSelector).
-import { DNS_SUBDOMAIN, type LabelSelector } from '../api/v1alpha1/policy.js';
+import type { LabelSelector } from '../api/v1alpha1/policy.js';
+import { DNS_SUBDOMAIN } from '../api/v1alpha1/policy-rules.js';
 
 export type Labels = Readonly<Record<string, string>>;
 

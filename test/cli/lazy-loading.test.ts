@@ -105,9 +105,10 @@ const TRANSITIVE: Record<string, string[]> = {
   'prom-client': ['@opentelemetry/api', 'tdigest', 'bintrees'],
 };
 
-test('--help loads config and the duration and CIDR grammars, nothing of the commands', () => {
+test('--help loads config and the duration, CIDR and label-key grammars, nothing of the commands', () => {
   const r = loadedBy(['--help']);
   assert.deepEqual(r.own.sort(), [
+    'src/api/v1alpha1/policy-rules.ts',
     'src/cli/input-error.ts',
     'src/cli/main.ts',
     'src/config.ts',
@@ -115,5 +116,6 @@ test('--help loads config and the duration and CIDR grammars, nothing of the com
     'src/errors.ts',
     'src/policy/cidr.ts',
     'src/policy/intervals.ts',
+    'src/policy/select.ts',
   ]);
 });

@@ -2,6 +2,9 @@
 // uses too, kept apart from policy.ts so that using them loads no zod (the
 // doctor and --help stay light: test/cli/lazy-loading.test.ts).
 
+/** Dot-separated DNS labels, as metadata.name and label key prefixes must be (kube-apiserver refuses "a..b"). */
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 /** The thresholds where a policy sets none, or no policy applies. */
 export const DEFAULT_PRESSURE = { warningPercent: 70, criticalPercent: 90 } as const;
 

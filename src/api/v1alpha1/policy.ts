@@ -9,14 +9,12 @@
 // percentages are integers.
 import { z } from 'zod';
 import { GROUP_VERSION, POLICY_RESOURCE } from './names.js';
-import { DEFAULT_PRESSURE } from './policy-rules.js';
+import { DEFAULT_PRESSURE, DNS_SUBDOMAIN } from './policy-rules.js';
 
 // Patterns are exported so that load.ts can turn "must match /.../" into a
 // readable reason. They must stay RE2-compatible (no lookaround): the API
 // server checks the CRD's `pattern` with Go's regexp.
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** Dot-separated DNS labels, as metadata.name and label key prefixes must be (kube-apiserver refuses "a..b"). */
-export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 export const PORT_RANGE = /^[0-9]{1,5}(-[0-9]{1,5})?$/;
 // IPv4 or IPv6 CIDR (or bare address); the exact check is in cidr.ts.
 export const CIDR = /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/;
