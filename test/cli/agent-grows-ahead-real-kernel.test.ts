@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseStatFile } from '../../src/kernel/stats.js';
@@ -18,7 +18,7 @@ import { holdTraffic, realKernelSkipReason, withNetns } from '../support/netns.j
 import { sleeperIn } from '../support/netns-process.js';
 import { until } from '../support/until.js';
 import { withGlobalTable } from '../support/lowered-max.js';
-import { standaloneArgs, startAgent, type RunningAgent } from './cli-support.js';
+import { standaloneArgs, startAgent, type RunningAgent, ERROR_LINE, stopAgentRun } from './cli-support.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl']);
 const MAX_PATH = '/proc/sys/net/netfilter/nf_conntrack_max';
@@ -71,6 +71,7 @@ async function withAgentAndPod(tag: string, metricsPort: number, fn: (pod: { ns:
   const dir = await mkdtemp(join(tmpdir(), `ctop-${tag}-`));
   await writeFile(join(dir, 'policy.yaml'), POLICY);
   let agent: RunningAgent | null = null;
+  let log = '';
   let sleeper: ChildProcess | null = null;
   try {
     await withGlobalTable(() =>
@@ -89,14 +90,9 @@ async function withAgentAndPod(tag: string, metricsPort: number, fn: (pod: { ns:
       }),
     );
   } finally {
-    const running = agent as RunningAgent | null;
-    running?.child.kill('SIGTERM');
-    (sleeper as ChildProcess | null)?.kill();
-    await running?.exited;
-    await rm(dir, { recursive: true, force: true });
+    log = await stopAgentRun(agent as RunningAgent | null, sleeper as ChildProcess | null, dir);
   }
-  const log = (agent as RunningAgent | null)?.log() ?? '';
-  assert.doesNotMatch(log, /^\{"level":[56]0,/m, log);
+  assert.doesNotMatch(log, ERROR_LINE, log);
 }
 
 test(
