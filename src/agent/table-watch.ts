@@ -15,7 +15,7 @@
 import type { Host } from '../kernel/host.js';
 import type { NetnsCensus } from '../kernel/netns-census.js';
 import { lookForNewPids, readNetnsSample, readOwnSample, readSlabActive, type NetnsSample } from '../kernel/netns-sample.js';
-import type { WatchView } from '../report/forecast.js';
+import type { FillingUpOptions, WatchView } from '../report/forecast.js';
 import { hotKeys, latest, observe, watched, watchView, type WatchedNetns } from './watch-state.js';
 import { pressureResponseDue, type PressureResponseState } from '../policy/pressure-response.js';
 
@@ -70,6 +70,15 @@ const UNEXPLAINED_GROWTH_SHARE_OF_MAX = 0.005;
 /** A pass for a forecast (or a pressure response) alone at most this often: one that could not act need not be asked again at once. */
 const FORECAST_RETRIGGER_MS = 5000;
 
+/**
+ * FillingUp's rule for the watch: where autoSize can grow, the first sample
+ * within the horizon turns it on, since autoSize acts on that sample and the
+ * pass that grows must say why; otherwise two in a row, against noise.
+ */
+function fillingUp(settings: WatchSettings): FillingUpOptions {
+  return { horizonSeconds: settings.horizonSeconds, onAfter: settings.canGrow ? 1 : 2 };
+}
+
 export class TableWatch {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -123,7 +132,7 @@ export class TableWatch {
       // The census read every namespace: its figures are a sample of each, for free.
       const c = row.counters;
       const sample = { entries: row.entries, drop: c?.drop ?? null, insertFailed: c?.insertFailed ?? null, earlyDrop: c?.earlyDrop ?? null };
-      next.set(row.key, row.entries === null ? ns : observe(ns, now, sample, this.max, settings.horizonSeconds).ns);
+      next.set(row.key, row.entries === null ? ns : observe(ns, now, sample, this.max, fillingUp(settings)).ns);
     }
     this.namespaces = next;
     this.settings = settings;
@@ -171,16 +180,13 @@ export class TableWatch {
     const sample = async (ns: WatchedNetns): Promise<void> => {
       const figures = await this.read(ns, now);
       if (figures === null) return;
-      const o = observe(ns, now, figures, this.max, settings.horizonSeconds);
-      const toFull = o.ns.forecast?.secondsToFull;
-      const fullSoon = toFull !== null && toFull !== undefined && toFull <= settings.horizonSeconds;
-      // Where autoSize will grow on this forecast, FillingUp is on at once: the pass that acts on it says why.
-      const acting = fullSoon && settings.canGrow && !o.ns.filling.filling;
-      this.namespaces.set(ns.ref.key, acting ? { ...o.ns, filling: { filling: true, streak: 0 } } : o.ns);
+      const o = observe(ns, now, figures, this.max, fillingUp(settings));
+      this.namespaces.set(ns.ref.key, o.ns);
       watchedGrowth += (latest(o.ns) ?? 0) - (latest(ns) ?? latest(o.ns) ?? 0);
       if (o.dropsRose) why.add('drops');
-      if (o.turnedFilling || acting) why.add('filling-up');
-      if (fullSoon) soon = true;
+      if (o.turnedFilling) why.add('filling-up');
+      const toFull = o.ns.forecast?.secondsToFull;
+      if (toFull !== null && toFull !== undefined && toFull <= settings.horizonSeconds) soon = true;
     };
     for (const ns of all) if (hot.has(ns.ref.key)) await sample(ns);
     const slab = await this.slabSaysSweep(now, watchedGrowth);

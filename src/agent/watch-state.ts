@@ -11,6 +11,7 @@ import {
   NOT_FILLING,
   type CountSample,
   type FillingUp,
+  type FillingUpOptions,
   type Forecast,
   type NetnsRef,
   type WatchView,
@@ -50,16 +51,16 @@ export interface Observed {
 
 /**
  * One sample of a namespace: history, forecast against `max` and FillingUp
- * (judged against `horizonSeconds`) move on. The forecast is fitted only when
+ * (judged by `fill`: the horizon, and how many samples turn it on) move on. The forecast is fitted only when
  * the count may have broken out (mayBreakOut): otherwise no window of it can
  * be trusted, FillingUp judges it "not soon" either way, and most namespaces
  * are flat most of the time (the fits are most of a sample's cost).
  */
-export function observe(ns: WatchedNetns, atMs: number, sample: NetnsSample, max: number | null, horizonSeconds: number): Observed {
+export function observe(ns: WatchedNetns, atMs: number, sample: NetnsSample, max: number | null, fill: FillingUpOptions): Observed {
   const kept = ns.history.filter((s) => s.atMs >= atMs - FORECAST_HISTORY_MS);
   const history = sample.entries === null ? kept : [...kept, { atMs, entries: sample.entries }];
   const forecast = max !== null && max > 0 && mayBreakOut(history, max) ? forecastFill(history, max) : null;
-  const filling = fillingUpNext(ns.filling, forecast, { horizonSeconds });
+  const filling = fillingUpNext(ns.filling, forecast, fill);
   const counters = sample.drop === null ? ns.counters : { drop: sample.drop, insertFailed: sample.insertFailed ?? 0, earlyDrop: sample.earlyDrop ?? 0 };
   return {
     ns: { ...ns, history, forecast, filling, counters },

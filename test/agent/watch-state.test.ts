@@ -7,12 +7,14 @@ import { FORECAST_HISTORY_MS, type NetnsRef } from '../../src/report/forecast.js
 
 const T0 = 1_000_000;
 const MAX = 8192;
+/** FillingUp's horizon, on after the default two samples (the watch's rule without autoSize). */
+const HORIZON_60 = { horizonSeconds: 60 };
 const ref = (key: number, over: Partial<NetnsRef> = {}): NetnsRef => ({ key, inode: key - 1, pid: key % 1000, host: false, podUid: null, ...over });
 
 /** A namespace after samples of `counts`, one a second from T0. */
 function fed(key: number, counts: number[], over: Partial<WatchedNetns> = {}): WatchedNetns {
   let ns = { ...watched(ref(key), String(key % 1000), false), ...over };
-  counts.forEach((entries, i) => (ns = observe(ns, T0 + i * 1000, { entries, drop: 0, insertFailed: 0, earlyDrop: 0 }, MAX, 60).ns));
+  counts.forEach((entries, i) => (ns = observe(ns, T0 + i * 1000, { entries, drop: 0, insertFailed: 0, earlyDrop: 0 }, MAX, HORIZON_60).ns));
   return ns;
 }
 
@@ -29,13 +31,13 @@ test('dropRose: only a drop counter above the last sample asks for a pass', () =
 
 test('observe: the history keeps FORECAST_HISTORY_MS, drops rising are seen, an unread count keeps the history', () => {
   let ns = watched(ref(1), '1', false);
-  ns = observe(ns, T0, { entries: 5, drop: 2, insertFailed: 0, earlyDrop: 0 }, MAX, 60).ns;
-  const rose = observe(ns, T0 + 1000, { entries: 6, drop: 3, insertFailed: 0, earlyDrop: 0 }, MAX, 60);
+  ns = observe(ns, T0, { entries: 5, drop: 2, insertFailed: 0, earlyDrop: 0 }, MAX, HORIZON_60).ns;
+  const rose = observe(ns, T0 + 1000, { entries: 6, drop: 3, insertFailed: 0, earlyDrop: 0 }, MAX, HORIZON_60);
   assert.equal(rose.dropsRose, true);
   assert.deepEqual(rose.ns.counters, { drop: 3, insertFailed: 0, earlyDrop: 0 });
-  const unread = observe(rose.ns, T0 + 2000, { entries: null, drop: null, insertFailed: null, earlyDrop: null }, MAX, 60);
+  const unread = observe(rose.ns, T0 + 2000, { entries: null, drop: null, insertFailed: null, earlyDrop: null }, MAX, HORIZON_60);
   assert.deepEqual([unread.ns.history.length, unread.dropsRose, unread.ns.counters], [2, false, { drop: 3, insertFailed: 0, earlyDrop: 0 }]);
-  const later = observe(unread.ns, T0 + FORECAST_HISTORY_MS + 500, { entries: 9, drop: 3, insertFailed: 0, earlyDrop: 0 }, MAX, 60);
+  const later = observe(unread.ns, T0 + FORECAST_HISTORY_MS + 500, { entries: 9, drop: 3, insertFailed: 0, earlyDrop: 0 }, MAX, HORIZON_60);
   assert.deepEqual(
     later.ns.history.map((s) => s.entries),
     [6, 9],
@@ -51,7 +53,7 @@ test('observe: a ramp of 500 entries/s towards 8,192 turns FillingUp on (once), 
   );
   const turned: number[] = [];
   for (let s = 1; s <= 8; s++) {
-    const o = observe(ns, T0 + (19 + s) * 1000, { entries: 100 + 500 * s, drop: 0, insertFailed: 0, earlyDrop: 0 }, MAX, 60);
+    const o = observe(ns, T0 + (19 + s) * 1000, { entries: 100 + 500 * s, drop: 0, insertFailed: 0, earlyDrop: 0 }, MAX, HORIZON_60);
     if (o.turnedFilling) turned.push(s);
     ns = o.ns;
   }
@@ -113,14 +115,14 @@ test('watchView: the focus is the filling namespace full soonest, else a trusted
 
 test('observe: no fit while the count cannot have broken out; one as soon as it may have', () => {
   let ns = watched(ref(1), '1', false);
-  for (let i = 0; i < 9; i++) ns = observe(ns, T0 + i * 10_000, { entries: 300, drop: 0, insertFailed: 0, earlyDrop: 0 }, MAX, 60).ns;
+  for (let i = 0; i < 9; i++) ns = observe(ns, T0 + i * 10_000, { entries: 300, drop: 0, insertFailed: 0, earlyDrop: 0 }, MAX, HORIZON_60).ns;
   assert.equal(ns.forecast, null, 'flat for 80 s: nothing to fit');
-  const climbing = observe(ns, T0 + 90_000, { entries: 2300, drop: 0, insertFailed: 0, earlyDrop: 0 }, MAX, 60).ns;
+  const climbing = observe(ns, T0 + 90_000, { entries: 2300, drop: 0, insertFailed: 0, earlyDrop: 0 }, MAX, HORIZON_60).ns;
   assert.ok(climbing.forecast, 'above everything before: fitted');
 });
 
 test('observe: early drops rising (entries evicted to make room) are a full table too', () => {
-  const ns = observe(watched(ref(1), '1', false), T0, { entries: 8192, drop: 0, insertFailed: 0, earlyDrop: 4 }, MAX, 60).ns;
-  assert.equal(observe(ns, T0 + 1000, { entries: 8192, drop: 0, insertFailed: 0, earlyDrop: 9 }, MAX, 60).dropsRose, true);
-  assert.equal(observe(ns, T0 + 1000, { entries: 8192, drop: 0, insertFailed: 0, earlyDrop: 4 }, MAX, 60).dropsRose, false);
+  const ns = observe(watched(ref(1), '1', false), T0, { entries: 8192, drop: 0, insertFailed: 0, earlyDrop: 4 }, MAX, HORIZON_60).ns;
+  assert.equal(observe(ns, T0 + 1000, { entries: 8192, drop: 0, insertFailed: 0, earlyDrop: 9 }, MAX, HORIZON_60).dropsRose, true);
+  assert.equal(observe(ns, T0 + 1000, { entries: 8192, drop: 0, insertFailed: 0, earlyDrop: 4 }, MAX, HORIZON_60).dropsRose, false);
 });
