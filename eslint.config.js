@@ -25,10 +25,11 @@ const PURE = [
   'src/backoff.ts',
   'src/work-queue.ts',
   'src/durations.ts',
+  'src/text-order.ts',
 ];
 
 /** Outside every layer: small shared modules anything may import. */
-const SHARED = ['errors', 'backoff', 'work-queue', 'atomic-file', 'regular-file', 'durations', 'self-signed-cert'];
+const SHARED = ['errors', 'text-order', 'backoff', 'work-queue', 'atomic-file', 'regular-file', 'durations', 'self-signed-cert'];
 
 const higher = (layer) => LAYERS.slice(LAYERS.indexOf(layer) + 1);
 const folderPattern = (names) => `(^|/)(${names.join('|')})/`;

@@ -24,6 +24,7 @@ import { selectorMatches, type Labels } from './select.js';
 import { autoSize, FALLBACK_SLAB_OBJECT_SIZE, type AutoSizeResult } from './sizing.js';
 import { MAX_SYSCTL } from './sysctl-keys.js';
 import type { DesiredState, PolicyMode } from './types.js';
+import { compareText } from '../text-order.js';
 
 /** What the node is like, as far as merging and guardrails need it. Unknown = undefined. */
 export interface NodeFacts {
@@ -93,7 +94,7 @@ export function effectivePolicy(docs: readonly ConntrackPolicyDoc[], nodeLabels:
   const selected = docs
     .map(normalizePolicy)
     .filter((p) => selectorMatches(p.nodeSelector, nodeLabels))
-    .sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name));
+    .sort((a, b) => b.priority - a.priority || compareText(a.name, b.name));
 
   const byField = new Map<string, Contribution[]>();
   for (const policy of selected) {
@@ -115,7 +116,7 @@ export function effectivePolicy(docs: readonly ConntrackPolicyDoc[], nodeLabels:
     conflicts: [],
     refused: [],
   };
-  for (const [field, contributions] of [...byField].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [field, contributions] of [...byField].sort(([a], [b]) => compareText(a, b))) {
     // `selected` is sorted by priority, so the first contribution has the top priority.
     const top = contributions.filter((c) => c.policy.priority === contributions[0]!.policy.priority);
     const distinct = new Map<string, FieldValue>();
@@ -134,7 +135,7 @@ export function effectivePolicy(docs: readonly ConntrackPolicyDoc[], nodeLabels:
     result.sources.push({ field, policies: top.map((c) => c.policy.name), priority: winner.policy.priority, mode });
     if (mode === 'Enforce') result.mode = 'Enforce';
   }
-  for (const state of [result.desired, result.enforced]) state.notrack.sort((a, b) => a.name.localeCompare(b.name));
+  for (const state of [result.desired, result.enforced]) state.notrack.sort((a, b) => compareText(a.name, b.name));
   return result;
 }
 

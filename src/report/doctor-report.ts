@@ -12,6 +12,7 @@ import type { NetnsCensus } from '../kernel/netns-census.js';
 import { buildNetnsReport, type NetnsEntry, type NodeWide } from './netns-report.js';
 import { netnsFindings } from './netns-findings.js';
 import { fillWindow, type CensusReading, type FillWindow } from './fill-window.js';
+import { compareText } from '../text-order.js';
 
 interface TimeoutRow {
   key: string;
@@ -131,7 +132,7 @@ export function buildDoctorReport({
     netns: netns?.netns ?? [],
     timeouts: Object.entries(s.sysctls)
       .filter(([key]) => key.includes('_timeout'))
-      .sort(([a], [b]) => a.localeCompare(b))
+      .sort(([a], [b]) => compareText(a, b))
       .map(([key, seconds]) => ({ key, seconds, kernelDefault: KERNEL_DEFAULT_TIMEOUTS[key] ?? null })),
     findings,
     worstSeverity: worstSeverity(findings),

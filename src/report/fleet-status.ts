@@ -10,6 +10,7 @@
 // the host's own table, else the host's table.
 import { HEARTBEAT_MS } from './status-throttle.js';
 import { NodeConditions } from '../api/v1alpha1/status.js';
+import { compareText } from '../text-order.js';
 
 /** The namespace whose table is the fullest on the node. */
 export interface FullestNamespace {
@@ -136,7 +137,7 @@ export function fleetRow(object: unknown, nowMs: number): FleetRow {
 
 /** One row per ConntrackStatus, fullest first (unknown usage last), then by node name. */
 export function fleetRows(objects: unknown[], nowMs: number): FleetRow[] {
-  return objects.map((o) => fleetRow(o, nowMs)).sort((a, b) => (b.usagePercent ?? -1) - (a.usagePercent ?? -1) || a.node.localeCompare(b.node));
+  return objects.map((o) => fleetRow(o, nowMs)).sort((a, b) => (b.usagePercent ?? -1) - (a.usagePercent ?? -1) || compareText(a.node, b.node));
 }
 
 /** An agent pod, as --check-ready judges it. */
@@ -168,7 +169,7 @@ export interface ReadinessCheck {
 export function checkAgentsReady(agents: ScheduledAgent[], rows: FleetRow[]): ReadinessCheck {
   const byNode = new Map(rows.map((r) => [r.node, r]));
   const out: ReadinessCheck = { ok: false, problems: [], ready: [], unscheduled: [] };
-  for (const agent of [...agents].sort((a, b) => (a.nodeName ?? '').localeCompare(b.nodeName ?? ''))) {
+  for (const agent of [...agents].sort((a, b) => compareText(a.nodeName ?? '', b.nodeName ?? ''))) {
     if (!agent.nodeName) {
       out.unscheduled.push(agent.pod);
       continue;
