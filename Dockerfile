@@ -86,7 +86,10 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 # capability but NET_ADMIN (+NET_RAW for iptables-legacy) and runs the
 # controller, which needs none of this, as the image's "node" user (uid 1000).
 USER root
-# --optimize-for-size: V8 keeps a small heap (the agent's steady RSS at 250k
-# entries: ~68 MB standalone); bin/conntrack-operator starts it the same way.
+# The daemons (the chart runs agent and controller through this ENTRYPOINT)
+# under --optimize-for-size: V8 keeps a small heap (the agent's steady RSS at
+# 250k entries: ~64 MB standalone); bin/conntrack-operator starts them the same
+# way. One-shot commands run without it: `kubectl conntrack doctor` execs
+# `node /app/dist/bundle/main.js doctor`, as the bin runs doctor.
 ENTRYPOINT ["node", "--optimize-for-size", "/app/dist/bundle/main.js"]
 CMD ["--help"]

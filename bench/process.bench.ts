@@ -1,7 +1,8 @@
 // The tool as users start it: whole processes of the package's bin
-// (bin/conntrack-operator: the bundle `npm run build` makes, under node
-// --optimize-for-size, as the image's ENTRYPOINT runs it; dockerfile.test.ts
-// holds the two to the same command line), timed from outside, paired with a
+// (bin/conntrack-operator: the bundle `npm run build` makes, the daemons under
+// node --optimize-for-size as the image's ENTRYPOINT runs them, one-shot
+// commands without it; dockerfile.test.ts holds the bin and the image to the
+// same command lines), timed from outside, paired with a
 // yardstick run in turn (A B A B ...), every figure min/median/max.
 // `npm run bench -- process`.
 // 1. `--help` and `doctor --no-table` vs `node -e 0` (start-up cost).

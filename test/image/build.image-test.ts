@@ -124,7 +124,7 @@ test(
         `--volume=${FIXTURE_TREE}:/fixture:ro`,
         ...emulation,
         tag,
-        ...(emulation.length ? ['/usr/local/bin/node', '--optimize-for-size', '/app/dist/bundle/main.js'] : []),
+        ...(emulation.length ? ['/usr/local/bin/node', '/app/dist/bundle/main.js'] : []),
         'doctor',
         '--json',
         '--sample',
@@ -241,7 +241,7 @@ test(
             const node = nodeOf(components);
             assert.equal(await podman(['run', '--rm', ...emulated, image.tag, '/usr/local/bin/node', '--version']), `v${node.version}\n`);
             assert.equal(
-              await podman(['run', '--rm', ...emulated, image.tag, '/usr/local/bin/node', '--optimize-for-size', '/app/dist/bundle/main.js', '--version']),
+              await podman(['run', '--rm', ...emulated, image.tag, '/usr/local/bin/node', '/app/dist/bundle/main.js', '--version']),
               `conntrack-operator ${PKG.version}\n`,
             );
             assert.deepEqual(

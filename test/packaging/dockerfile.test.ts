@@ -4,9 +4,11 @@
 // puts in the runtime provide every tool the code runs through its CommandRunner.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
+import { IMAGE_CLI } from '../../src/cli/kubectl-doctor.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -69,18 +71,33 @@ const RUN_MOUNTS = /^(?:--mount=\S+\s+)+/;
 /** Each RUN's command, without its --mount flags. */
 const runs = (s: Stage) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args.replace(RUN_MOUNTS, ''));
 
-/** The node command line bin/conntrack-operator execs, with its own folder's parent as the package root ("" for paths in it). */
-function binCommandLine(): string[] {
-  const exec = readFileSync(join(ROOT, 'bin', 'conntrack-operator'), 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('exec '));
-  assert.ok(exec, 'bin/conntrack-operator execs node');
-  return exec
-    .slice('exec '.length)
-    .split(/\s+/)
-    .filter((w) => w !== '"$@"')
-    .map((w) => w.replace(/^"\$here\/\.\.\/(.*)"$/, '$1'));
+/**
+ * The node command line bin/conntrack-operator execs for `args`, paths relative
+ * to the package root: the bin is run with a stand-in `node` first on PATH that
+ * prints its arguments.
+ */
+function binCommandLine(args: string[]): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'ctop-bin-'));
+  try {
+    writeFileSync(join(dir, 'node'), '#!/bin/sh\nprintf \'%s\\n\' "$@"\n', { mode: 0o755 });
+    const out = execFileSync(join(ROOT, 'bin', 'conntrack-operator'), args, {
+      env: { ...process.env, PATH: `${dir}${delimiter}${process.env.PATH}` },
+      encoding: 'utf8',
+    });
+    return [
+      'node',
+      ...out
+        .trimEnd()
+        .split('\n')
+        .map((w) => (w.startsWith('/') ? relative(ROOT, resolve(w)) : w)),
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
+
+/** An image command line with the image's package root (/app) taken off its paths. */
+const inPackage = (argv: string[]) => argv.map((w) => w.replace(/^\/app\//, ''));
 
 test('build stages on the build platform from the Node LTS slim image; a runtime from scratch that only copies', () => {
   const nodeImage = /^ARG NODE_IMAGE=(\S+)$/m.exec(DOCKERFILE)?.[1];
@@ -106,11 +123,23 @@ test('build stages on the build platform from the Node LTS slim image; a runtime
   for (const key of ['title', 'description', 'version', 'licenses']) assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key}=`));
 });
 
-test("one build: the image's ENTRYPOINT, the package's bin and npm start run the bundle npm run build makes, the same way", () => {
+test("one build: the package's bin, npm start, the image's ENTRYPOINT and kubectl conntrack doctor run the bundle npm run build makes, the same way", () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string>; files: string[] };
   const entrypoint = JSON.parse(runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!.args) as string[];
+  // The daemons under --optimize-for-size, as the chart runs them through the ENTRYPOINT.
   assert.deepEqual(entrypoint, ['node', '--optimize-for-size', '/app/dist/bundle/main.js']);
-  assert.deepEqual(binCommandLine(), ['node', '--optimize-for-size', 'dist/bundle/main.js'], 'bin/conntrack-operator starts what the image starts');
+  for (const daemon of ['agent', 'controller']) {
+    assert.deepEqual(
+      binCommandLine([daemon, '--log-level', 'warn']),
+      [...inPackage(entrypoint), daemon, '--log-level', 'warn'],
+      `bin ${daemon} starts what the image starts`,
+    );
+  }
+  // One-shot commands without it, as kubectl conntrack doctor execs doctor in the agent's container.
+  assert.deepEqual(IMAGE_CLI, ['node', '/app/dist/bundle/main.js']);
+  for (const args of [['doctor', '--json'], ['plan', '-f', 'p.yaml'], ['--help'], ['kubectl', 'status'], []]) {
+    assert.deepEqual(binCommandLine(args), [...inPackage(IMAGE_CLI), ...args], `bin ${args.join(' ')}`);
+  }
   assert.equal(pkg.bin['conntrack-operator'], 'bin/conntrack-operator');
   assert.match(pkg.scripts.start!, /^npm run build && bin\/conntrack-operator agent /);
   assert.equal(pkg.scripts.build, 'node --import tsx scripts/build.ts');
