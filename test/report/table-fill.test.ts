@@ -6,7 +6,7 @@ import { nodeCidrs } from '../../src/policy/cluster-cidrs.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HostSnapshot } from '../../src/kernel/snapshot.js';
-import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';
 import type { ReconcileResult } from '../../src/reconcile/reconciler.js';
@@ -18,6 +18,7 @@ import { podEventsForPass } from '../../src/report/netns-events.js';
 import { eventsForPass } from '../../src/report/node-events.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../../src/report/node-status.js';
 import { NodeStatus, type NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
+import { censusOf, censusRow } from '../support/census.js';
 
 const MAX = 65536;
 const HOST = 4026531833;
@@ -50,28 +51,12 @@ const snapshot = (count: number, max = MAX): HostSnapshot => ({
   unreadable: [],
 });
 
-const row = (over: Partial<NetnsCensusRow>): NetnsCensusRow => ({
-  key: POD_NS + 1,
-  inode: POD_NS,
-  pid: 812,
-  host: false,
-  ours: false,
-  entries: 0,
-  counters: { drop: 0, insertFailed: 0, earlyDrop: 0 },
-  podUid: POD,
-  ...over,
-});
+const row = (over: Partial<NetnsCensusRow>): NetnsCensusRow =>
+  censusRow({ key: POD_NS + 1, inode: POD_NS, pid: 812, counters: { drop: 0, insertFailed: 0, earlyDrop: 0 }, podUid: POD, ...over });
 const hostRow = (entries: number) => row({ key: HOST + 1, inode: HOST, pid: 1, host: true, ours: true, entries, podUid: null });
-const census = (rows: NetnsCensusRow[]): NetnsCensus => ({
-  namespaces: rows,
-  hostKey: HOST + 1,
-  inodesUnread: 0,
-  processes: 40,
-  unreadableProcesses: 0,
-  vanishedProcesses: 0,
-  slab: null,
-  unreadable: [],
-});
+const census = (rows: NetnsCensusRow[]) => censusOf(rows, { hostKey: HOST + 1, processes: 40 });
+/** status.table.fullest for the pod's namespace; each case adds its entries and usage. */
+const podFullest = { host: false, pid: 812, inode: POD_NS, podUid: POD, podNamespace: 'default', podName: 'web-7f9c' };
 const podNames = (uid: string) => (uid === POD ? { namespace: 'default', name: 'web-7f9c' } : undefined);
 
 const quiet: DropWindow = { seconds: 30, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: 0 };
@@ -158,17 +143,7 @@ const cases: Case[] = [
     table: {
       count: 10,
       usage: '0%',
-      fullest: {
-        host: false,
-        pid: 812,
-        inode: POD_NS,
-        podUid: POD,
-        podNamespace: 'default',
-        podName: 'web-7f9c',
-        entries: MAX,
-        usagePercent: 100,
-        usage: '100%',
-      },
+      fullest: { ...podFullest, entries: MAX, usagePercent: 100, usage: '100%' },
       dropsNow: 51_639,
     },
   },
@@ -186,17 +161,7 @@ const cases: Case[] = [
     conditions: { TableFull: 'Unknown/FirstSample', Ready: 'True/Ready', Pressure: 'True/Critical' },
     table: {
       dropsNow: undefined,
-      fullest: {
-        host: false,
-        pid: 812,
-        inode: POD_NS,
-        podUid: POD,
-        podNamespace: 'default',
-        podName: 'web-7f9c',
-        entries: MAX,
-        usagePercent: 100,
-        usage: '100%',
-      },
+      fullest: { ...podFullest, entries: MAX, usagePercent: 100, usage: '100%' },
     },
   },
   {
@@ -209,17 +174,7 @@ const cases: Case[] = [
       Pressure: "True/Warning: The fullest network namespace, pod default/web-7f9c (netns 4026532174), is 92% full (60293 of 65536; the host's own table 0%).",
     },
     table: {
-      fullest: {
-        host: false,
-        pid: 812,
-        inode: POD_NS,
-        podUid: POD,
-        podNamespace: 'default',
-        podName: 'web-7f9c',
-        entries: 60_293,
-        usagePercent: 92,
-        usage: '92%',
-      },
+      fullest: { ...podFullest, entries: 60_293, usagePercent: 92, usage: '92%' },
     },
   },
   {
