@@ -13,7 +13,7 @@ import { until } from '../support/until.js';
 import { standaloneArgs, startAgent, type RunningAgent } from './cli-support.js';
 
 /** What a real-kernel agent test has while it runs (see withAgent). */
-export interface AgentRun {
+interface AgentRun {
   /** The test namespace. */
   ns: string;
   /** Holds policy.yaml (the policy given), status.json and state/: standaloneArgs(dir). */
