@@ -12,6 +12,8 @@ import {
   type TableBreakdown,
 } from '../../src/agent/agent-state.js';
 import type { TableSummary } from '../../src/kernel/table-summary.js';
+import type { NetnsCensusRow } from '../../src/kernel/netns-census.js';
+import { censusOf, censusRow } from '../support/census.js';
 
 const MIN = 60_000;
 const T = (ms: number) => Date.parse('2026-11-22T04:00:00Z') + ms;
@@ -78,26 +80,9 @@ test('droppingFull: namespaces whose drops rose beyond their insert_failed, or w
 });
 
 test("passDrops: the census's counters; ours from the snapshot where the census could not read them", () => {
-  const row = (key: number, ours: boolean, drop: number | null) => ({
-    key,
-    inode: key,
-    pid: key,
-    host: ours,
-    ours,
-    entries: drop === null ? null : 1,
-    counters: drop === null ? null : { drop, insertFailed: 0, earlyDrop: 1 },
-    podUid: null,
-  });
-  const census = (rows: ReturnType<typeof row>[]) => ({
-    namespaces: rows,
-    hostKey: 1,
-    processes: 2,
-    unreadableProcesses: 0,
-    vanishedProcesses: 0,
-    inodesUnread: 0,
-    slab: null,
-    unreadable: [],
-  });
+  const row = (key: number, ours: boolean, drop: number | null) =>
+    censusRow({ key, host: ours, ours, entries: drop === null ? null : 1, counters: drop === null ? null : { drop, insertFailed: 0, earlyDrop: 1 } });
+  const census = (rows: NetnsCensusRow[]) => censusOf(rows, { processes: 2 });
   assert.deepEqual(
     [...passDrops(census([row(1, true, 3), row(2, false, 7)]), { drop: 99, insertFailed: 1 })],
     [

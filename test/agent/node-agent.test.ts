@@ -5,7 +5,7 @@
 // back when no Enforce policy asks for a value any more, how the table watch
 // between passes reports a full table before the next tick, and how autoSize
 // grows ahead of it and gives back after.
-import { mock, test } from 'node:test';
+import { mock, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentMetrics } from '../../src/metrics/registries.js';
 import { eventsForPass } from '../../src/report/node-events.js';
@@ -295,15 +295,21 @@ function sizableCensusTree(): FixtureTree {
 
 const AUTO_SIZE = { table: { autoSize: { memoryBudgetPercent: 2, targetUsagePercent: 50, minMax: 8192 } } };
 
-test('node agent, autoSize: a pod namespace ramping at 500/s grows max ahead of the forecast full table, at once, and says so', async (t) => {
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** The agent of pool=web with `spec` on `tree`, started under mock timers (reset after the test); `max` reads nf_conntrack_max. */
+async function startedOn(t: TestContext, tree: FixtureTree, spec: Record<string, unknown> = AUTO_SIZE) {
   mock.timers.enable({ apis: ['setInterval'] });
   t.after(() => mock.timers.reset());
-  const tree = sizableCensusTree();
-  const { agent, clock, logged } = rig(tree, { labels: { pool: 'web' }, spec: AUTO_SIZE });
-  const settle = () => new Promise((resolve) => setImmediate(resolve));
-  const max = () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max')));
-  agent.start();
+  const started = rig(tree, { labels: { pool: 'web' }, spec });
+  started.agent.start();
   await settle();
+  return { ...started, max: () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max'))) };
+}
+
+test('node agent, autoSize: a pod namespace ramping at 500/s grows max ahead of the forecast full table, at once, and says so', async (t) => {
+  const tree = sizableCensusTree();
+  const { agent, clock, logged, max } = await startedOn(t, tree);
   assert.equal(max(), 8192, 'a calm node: the floor');
   // 20 s calm, then pod A's namespace (read through pid 30618) gains 500 entries a second.
   let grownAt: number | null = null;
@@ -326,14 +332,8 @@ test('node agent, autoSize: a pod namespace ramping at 500/s grows max ahead of 
 });
 
 test('node agent, autoSize: a pod namespace dropping for a full table doubles max at the next tick, and says so', async (t) => {
-  mock.timers.enable({ apis: ['setInterval'] });
-  t.after(() => mock.timers.reset());
   const tree = sizableCensusTree();
-  const { agent, clock, logged } = rig(tree, { labels: { pool: 'web' }, spec: AUTO_SIZE });
-  const settle = () => new Promise((resolve) => setImmediate(resolve));
-  const max = () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max')));
-  agent.start();
-  await settle();
+  const { agent, clock, logged, max } = await startedOn(t, tree);
   // A burst between two looks: pod B's namespace filled and dropped 40 new connections; by the pass its
   // short-lived entries are down to 3,000 (6,000 at 50%: the count alone would not grow max).
   tree.kernel.set(tree.paths.statFile('30620'), statFileWith(3000, 40));
@@ -348,16 +348,10 @@ test('node agent, autoSize: a pod namespace dropping for a full table doubles ma
 });
 
 test('node agent, autoSize with shrinkAfterSeconds: after a surge max halves once a cooldown of calm, down to the floor, and says so', async (t) => {
-  mock.timers.enable({ apis: ['setInterval'] });
-  t.after(() => mock.timers.reset());
   const tree = sizableCensusTree();
   tree.kernel.set(tree.paths.sysctl('nf_conntrack_max'), '65536\n').set(tree.paths.sysctl('nf_conntrack_buckets'), '65536\n');
   const spec = { table: { autoSize: { ...AUTO_SIZE.table.autoSize, shrinkAfterSeconds: 300 } } };
-  const { agent, clock, logged } = rig(tree, { labels: { pool: 'web' }, spec });
-  const settle = () => new Promise((resolve) => setImmediate(resolve));
-  const max = () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max')));
-  agent.start();
-  await settle();
+  const { agent, clock, logged, max } = await startedOn(t, tree, spec);
   const seen: Array<[number, number]> = [];
   for (let minute = 1; minute <= 20; minute++) {
     clock.ms += INTERVAL_MS;

@@ -9,16 +9,13 @@
 //   first drop, and the agent says so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseStatFile } from '../../src/kernel/stats.js';
-import { holdTraffic, realKernelSkipReason, withNetns } from '../support/netns.js';
-import { sleeperIn } from '../support/netns-process.js';
+import { holdTraffic, realKernelSkipReason } from '../support/netns.js';
 import { until } from '../support/until.js';
 import { withGlobalTable } from '../support/lowered-max.js';
-import { standaloneArgs, startAgent, type RunningAgent, ERROR_LINE, stopAgentRun } from './cli-support.js';
+import { type RunningAgent, ERROR_LINE } from './cli-support.js';
+import { withAgent } from './agent-run.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'sysctl']);
 const MAX_PATH = '/proc/sys/net/netfilter/nf_conntrack_max';
@@ -68,30 +65,19 @@ function sampler(pid: number): { samples: Sample[]; stop: () => Promise<void> } 
 
 /** The agent (Enforce, autoSize) in the host namespace with a "pod" namespace beside it, the global table at 8,192; both restored after. */
 async function withAgentAndPod(tag: string, metricsPort: number, fn: (pod: { ns: string; pid: number }, agent: RunningAgent) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), `ctop-${tag}-`));
-  await writeFile(join(dir, 'policy.yaml'), POLICY);
-  let agent: RunningAgent | null = null;
-  let log = '';
-  let sleeper: ChildProcess | null = null;
-  try {
-    await withGlobalTable(() =>
-      withNetns(tag, async (ns) => {
-        await writeFile(MAX_PATH, String(TABLE));
-        const s = await sleeperIn(ns);
-        sleeper = s.child;
-        agent = startAgent([...standaloneArgs(dir), '--metrics-addr', `127.0.0.1:${metricsPort}`]);
-        const running = agent;
-        await until(
-          'the agent has applied the policy',
-          async () => (/"policy applied"|the node matches the policy/.test(running.log()) ? true : undefined),
-          60_000,
-        );
-        await fn({ ns, pid: s.child.pid! }, running);
-      }),
-    );
-  } finally {
-    log = await stopAgentRun(agent as RunningAgent | null, sleeper as ChildProcess | null, dir);
-  }
+  const log = await withGlobalTable(() =>
+    withAgent(tag, POLICY, async (run) => {
+      await writeFile(MAX_PATH, String(TABLE));
+      const { pid } = await run.pod();
+      const agent = run.start(['--metrics-addr', `127.0.0.1:${metricsPort}`], { inHost: true });
+      await until(
+        'the agent has applied the policy',
+        async () => (/"policy applied"|the node matches the policy/.test(agent.log()) ? true : undefined),
+        60_000,
+      );
+      await fn({ ns: run.ns, pid }, agent);
+    }),
+  );
   assert.doesNotMatch(log, ERROR_LINE, log);
 }
 

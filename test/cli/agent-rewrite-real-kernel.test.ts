@@ -6,12 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execIn, execInOk, realKernelSkipReason, withNetns } from '../support/netns.js';
+import { execIn, execInOk, realKernelSkipReason } from '../support/netns.js';
 import { until } from '../support/until.js';
-import { startAgent } from './cli-support.js';
+import { appliedTrue, withAgent } from './agent-run.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'iptables-nft-save', 'iptables-nft-restore', 'curl']);
 const REWRITES = 10;
@@ -52,83 +51,48 @@ async function applied(ns: string): Promise<{ established: number; chain: boolea
 }
 
 test('in-place rewrites, an empty file, a typo and a FIFO under a running agent: zero restores', { skip, timeout: 120_000 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ctop-i15-rewrite-'));
-  try {
-    await withNetns('i15-rewrite', async (ns) => {
-      const policyFile = join(dir, 'policy.yaml');
-      const next = join(dir, 'new.yaml');
-      const statusFile = join(dir, 'status.json');
-      await writeFile(policyFile, POLICY);
-      await writeFile(next, POLICY);
-      const { child, log, exited } = startAgent(
-        [
-          '--policy-file',
-          policyFile,
-          '--status-file',
-          statusFile,
-          '--interval',
-          '1s',
-          '--state-dir',
-          join(dir, 'state'),
-          '--notrack-backend',
-          'iptables-nft',
-          '--metrics-addr',
-          '127.0.0.1:19815',
-        ],
-        ['ip', 'netns', 'exec', ns],
-      );
-      try {
-        await until(
-          'Applied=True in the status file',
-          async () => {
-            const doc = JSON.parse(await readFile(statusFile, 'utf8').catch(() => '{}')) as {
-              status?: { conditions: Array<{ type: string; status: string }> };
-            };
-            return doc.status?.conditions.some((c) => c.type === 'Applied' && c.status === 'True') ? true : undefined;
-          },
-          60_000,
-        );
-        const samples: Array<{ established: number; chain: boolean }> = [];
-        for (let i = 0; i < REWRITES; i++) {
-          execFileSync('sh', ['-c', `cat '${next}' > '${policyFile}'`]);
-          samples.push(await applied(ns));
-          await twoMorePasses(ns, `rewrite ${i + 1}`);
-          samples.push(await applied(ns));
-        }
-        // Each broken file, and what the agent logs on reading it (the comments-only file is refused
-        // like the empty one, and a refusal is logged when it changes: nothing new to wait for).
-        for (const [what, content, says] of [
-          ['empty', '', 'no ConntrackPolicy document'],
-          ['comments only', '# being edited\n', null],
-          ['typo', POLICY.replace('interface', 'interfce'), 'interfce: unknown field'],
-        ] as const) {
-          const before = says === null ? 0 : log().split(says).length;
-          await writeFile(policyFile, content);
-          if (says !== null) await until(`the ${what} file reported`, async () => (log().split(says).length > before ? true : undefined), 10_000);
-          await twoMorePasses(ns, `the ${what} file was written`); // a pass on the broken file
-          samples.push(await applied(ns));
-        }
-        await rm(policyFile);
-        execFileSync('mkfifo', [policyFile]);
-        await until('the FIFO reported', async () => (/is a FIFO, not a regular file/.test(log()) ? true : undefined), 10_000);
-        await twoMorePasses(ns, 'the FIFO was reported');
-        samples.push(await applied(ns));
-        const health = await execIn(ns, 'curl', ['-sf', '--max-time', '5', 'http://127.0.0.1:19815/healthz']);
-        assert.equal(health.code, 0, `healthz with a FIFO at the policy path: ${health.stderr}`);
-        assert.match(log(), /is a FIFO, not a regular file/);
+  await withAgent('i15-rewrite', POLICY, async (run) => {
+    const { ns } = run;
+    const policyFile = join(run.dir, 'policy.yaml');
+    const next = join(run.dir, 'new.yaml');
+    await writeFile(next, POLICY);
+    const { log } = run.start(['--interval', '1s', '--notrack-backend', 'iptables-nft', '--metrics-addr', '127.0.0.1:19815']);
+    await run.statusWhen('Applied=True in the status file', appliedTrue, 60_000);
+    const samples: Array<{ established: number; chain: boolean }> = [];
+    for (let i = 0; i < REWRITES; i++) {
+      execFileSync('sh', ['-c', `cat '${next}' > '${policyFile}'`]);
+      samples.push(await applied(ns));
+      await twoMorePasses(ns, `rewrite ${i + 1}`);
+      samples.push(await applied(ns));
+    }
+    // Each broken file, and what the agent logs on reading it (the comments-only file is refused
+    // like the empty one, and a refusal is logged when it changes: nothing new to wait for).
+    for (const [what, content, says] of [
+      ['empty', '', 'no ConntrackPolicy document'],
+      ['comments only', '# being edited\n', null],
+      ['typo', POLICY.replace('interface', 'interfce'), 'interfce: unknown field'],
+    ] as const) {
+      const before = says === null ? 0 : log().split(says).length;
+      await writeFile(policyFile, content);
+      if (says !== null) await until(`the ${what} file reported`, async () => (log().split(says).length > before ? true : undefined), 10_000);
+      await twoMorePasses(ns, `the ${what} file was written`); // a pass on the broken file
+      samples.push(await applied(ns));
+    }
+    await rm(policyFile);
+    execFileSync('mkfifo', [policyFile]);
+    await until('the FIFO reported', async () => (/is a FIFO, not a regular file/.test(log()) ? true : undefined), 10_000);
+    await twoMorePasses(ns, 'the FIFO was reported');
+    samples.push(await applied(ns));
+    const health = await execIn(ns, 'curl', ['-sf', '--max-time', '5', 'http://127.0.0.1:19815/healthz']);
+    assert.equal(health.code, 0, `healthz with a FIFO at the policy path: ${health.stderr}`);
+    assert.match(log(), /is a FIFO, not a regular file/);
 
-        assert.deepEqual(
-          samples.filter((s) => s.established !== 600 || !s.chain),
-          [],
-          'the policy stayed applied at every sample',
-        );
-        assert.equal(log().match(/restored the original values/g)?.length ?? 0, 0, 'zero restores');
-      } finally {
-        child.kill('SIGTERM');
-      }
-      assert.equal(await exited, 0, log().slice(-2000));
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    assert.deepEqual(
+      samples.filter((s) => s.established !== 600 || !s.chain),
+      [],
+      'the policy stayed applied at every sample',
+    );
+    assert.equal(log().match(/restored the original values/g)?.length ?? 0, 0, 'zero restores');
+    assert.equal(await run.stop(), 0, log().slice(-2000));
+  });
 });

@@ -65,15 +65,6 @@ export function startAgent(args: string[], prefix: string[] = [], cli?: CliComma
 /** A pino line logged at error or fatal (its top-level level; a nested "level" field is not one). */
 export const ERROR_LINE = /^\{"level":[56]0,/m;
 
-/** Ends what a real-kernel agent test started (the agent, a process holding a namespace), removes its dir; returns the agent's log. */
-export async function stopAgentRun(agent: RunningAgent | null, holder: { kill(): unknown } | null, dir: string): Promise<string> {
-  agent?.child.kill('SIGTERM');
-  holder?.kill();
-  await agent?.exited;
-  await rm(dir, { recursive: true, force: true });
-  return agent?.log() ?? '';
-}
-
 /** The standalone agent's files in `dir` (policy.yaml, status.json, state/), as its flags. */
 export function standaloneArgs(dir: string): string[] {
   return ['--policy-file', join(dir, 'policy.yaml'), '--status-file', join(dir, 'status.json'), '--state-dir', join(dir, 'state')];

@@ -15,15 +15,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { withheldEvents } from '../../src/report/notrack-withheld.js';
-import { execIn, execInOk, realKernelSkipReason, withNetns } from '../support/netns.js';
-import { until } from '../support/until.js';
-import { runCli, startAgent } from './cli-support.js';
+import { execIn, execInOk, realKernelSkipReason } from '../support/netns.js';
+import { runCli } from './cli-support.js';
+import { withAgent } from './agent-run.js';
 
 const skip = realKernelSkipReason(['ip', 'nft', 'conntrack', 'iptables-nft-save', 'iptables-nft-restore', 'sysctl']);
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/kube-proxy-nat/${f}`, import.meta.url));
@@ -188,122 +187,105 @@ const condition = (s: NodeStatusDoc, type: string) => s.conditions.find((c) => c
 
 for (const mode of MODES) {
   test(`NAT rules on the node: lo withheld, the other rule applied, a later NodePort withdraws it (${mode.backend})`, { skip, timeout: 300_000 }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ctop-nat-'));
-    try {
-      await withNetns(`nat-${mode.backend === 'nftables' ? 'nft' : 'ipt'}`, async (ns) => {
-        await setUpNode(ns, mode);
-        const servers = await startServers(ns, [8080, 80, APP_PORT]);
-        try {
-          const nodePort = mode.nodePort(30080);
-          const hostPort = `http://${NODE_IP}:8081/`;
-          const paths = async () => [await get(ns, nodePort), await get(ns, hostPort)];
-          assert.deepEqual(await paths(), ['200', '200'], 'NodePort and hostPort answer through their DNAT');
+    await withAgent(`nat-${mode.backend === 'nftables' ? 'nft' : 'ipt'}`, POLICY, async (run) => {
+      const { ns, dir } = run;
+      await setUpNode(ns, mode);
+      const servers = await startServers(ns, [8080, 80, APP_PORT]);
+      try {
+        const nodePort = mode.nodePort(30080);
+        const hostPort = `http://${NODE_IP}:8081/`;
+        const paths = async () => [await get(ns, nodePort), await get(ns, hostPort)];
+        assert.deepEqual(await paths(), ['200', '200'], 'NodePort and hostPort answer through their DNAT');
 
-          // The issue's measurement: a NOTRACK rule on lo, put in by hand, breaks both.
-          await execInOk(ns, 'nft', ['-f', '-'], {
-            input: 'table ip ctop_control {\n chain out {\n type filter hook output priority raw;\n oifname "lo" notrack\n }\n}\n',
-          });
-          assert.deepEqual(await paths(), ['ECONNREFUSED', 'ECONNREFUSED'], 'untracked, the packets skip the DNAT');
-          await execInOk(ns, 'nft', ['delete', 'table', 'ip', 'ctop_control']);
-          assert.deepEqual(await paths(), ['200', '200']);
+        // The issue's measurement: a NOTRACK rule on lo, put in by hand, breaks both.
+        await execInOk(ns, 'nft', ['-f', '-'], {
+          input: 'table ip ctop_control {\n chain out {\n type filter hook output priority raw;\n oifname "lo" notrack\n }\n}\n',
+        });
+        assert.deepEqual(await paths(), ['ECONNREFUSED', 'ECONNREFUSED'], 'untracked, the packets skip the DNAT');
+        await execInOk(ns, 'nft', ['delete', 'table', 'ip', 'ctop_control']);
+        assert.deepEqual(await paths(), ['200', '200']);
 
-          const policyFile = join(dir, 'policy.yaml');
-          await writeFile(policyFile, POLICY);
-          const state = ['--state-dir', join(dir, 'state'), '--notrack-backend', mode.backend];
-          const inNs = { prefix: ['ip', 'netns', 'exec', ns] };
+        const policyFile = join(dir, 'policy.yaml');
+        const state = ['--state-dir', join(dir, 'state'), '--notrack-backend', mode.backend];
+        const inNs = { prefix: ['ip', 'netns', 'exec', ns] };
 
-          // plan: lo withheld, naming the NodePort's DNAT, its owner and path, and the hostPort's.
-          const plan = await runCli(['plan', '-f', policyFile, ...state], inNs);
-          assert.equal(plan.code, 2, plan.stderr);
-          assert.match(plan.stdout, /\+ notrack local-app/);
-          assert.doesNotMatch(plan.stdout, /\+ notrack loopback/);
-          assert.match(
-            plan.stdout,
-            /withheld \(not applied; an untracked packet skips the nat table\):\n {2}loopback: overlaps \d+ NAT rule\(s\) on this node\n/,
-          );
-          assert.match(
-            plan.stdout,
-            new RegExp(`its packets: DNAT in \\S+: .*\\(kube-proxy(, "default/web-(nodeport:http|lb:https)")?\\), ${mode.nodePortPath.source}`),
-          );
-          assert.match(
-            plan.stdout,
-            /its packets: DNAT in CNI-DN-615ce45688f2b9ffa5eae: -p tcp -m tcp --dport 8081 -j DNAT --to-destination 10\.244\.0\.20:80 \(CNI portmap/,
-          );
+        // plan: lo withheld, naming the NodePort's DNAT, its owner and path, and the hostPort's.
+        const plan = await runCli(['plan', '-f', policyFile, ...state], inNs);
+        assert.equal(plan.code, 2, plan.stderr);
+        assert.match(plan.stdout, /\+ notrack local-app/);
+        assert.doesNotMatch(plan.stdout, /\+ notrack loopback/);
+        assert.match(
+          plan.stdout,
+          /withheld \(not applied; an untracked packet skips the nat table\):\n {2}loopback: overlaps \d+ NAT rule\(s\) on this node\n/,
+        );
+        assert.match(
+          plan.stdout,
+          new RegExp(`its packets: DNAT in \\S+: .*\\(kube-proxy(, "default/web-(nodeport:http|lb:https)")?\\), ${mode.nodePortPath.source}`),
+        );
+        assert.match(
+          plan.stdout,
+          /its packets: DNAT in CNI-DN-615ce45688f2b9ffa5eae: -p tcp -m tcp --dport 8081 -j DNAT --to-destination 10\.244\.0\.20:80 \(CNI portmap/,
+        );
 
-          // apply: the other rule only; exit 1 naming the withheld one; both paths still answer.
-          const applied = await runCli(['apply', '-f', policyFile, ...state], inNs);
-          assert.equal(applied.code, 1, applied.stdout);
-          assert.match(applied.stderr, /^NOTRACK rule loopback withheld: it would untrack packets that DNAT in /m);
-          const rules = await ourRules(ns, mode.backend);
-          assert.match(rules, new RegExp(`${APP_PORT}`), 'local-app is applied');
-          assert.doesNotMatch(rules, /-[io] lo (-j CT|-m comment --comment loopback)|comment "loopback"/, 'loopback is not');
-          assert.deepEqual(await paths(), ['200', '200']);
-          assert.equal(await get(ns, `http://127.0.0.1:${APP_PORT}/`), '200');
+        // apply: the other rule only; exit 1 naming the withheld one; both paths still answer.
+        const applied = await runCli(['apply', '-f', policyFile, ...state], inNs);
+        assert.equal(applied.code, 1, applied.stdout);
+        assert.match(applied.stderr, /^NOTRACK rule loopback withheld: it would untrack packets that DNAT in /m);
+        const rules = await ourRules(ns, mode.backend);
+        assert.match(rules, new RegExp(`${APP_PORT}`), 'local-app is applied');
+        assert.doesNotMatch(rules, /-[io] lo (-j CT|-m comment --comment loopback)|comment "loopback"/, 'loopback is not');
+        assert.deepEqual(await paths(), ['200', '200']);
+        assert.equal(await get(ns, `http://127.0.0.1:${APP_PORT}/`), '200');
 
-          // The agent (taking over what apply did): the same in its status and metric. At this
-          // interval a reading of these few NAT rules (about 0.1 s of CPU here) is due every pass.
-          const statusFile = join(dir, 'status.json');
-          const metricsPort = mode.backend === 'nftables' ? 19771 : 19772;
-          const agent = startAgent(
-            ['--policy-file', policyFile, '--status-file', statusFile, '--interval', `${INTERVAL_S}s`, '--metrics-addr', `127.0.0.1:${metricsPort}`, ...state],
-            inNs.prefix,
-          );
-          try {
-            const read = async () => (JSON.parse(await readFile(statusFile, 'utf8')) as { status: NodeStatusDoc }).status;
-            const first = await until('the agent to apply local-app', async () => {
-              const s = await read();
-              return condition(s, 'NotrackWithheld')?.status === 'True' && (await ourRules(ns, mode.backend)).includes(String(APP_PORT)) ? s : undefined;
-            });
-            assert.equal(condition(first, 'NotrackWithheld')?.reason, 'NatOverlap');
-            assert.match(condition(first, 'NotrackWithheld')!.message, /^NOTRACK rule loopback withheld: it would untrack packets that DNAT in /);
-            assert.equal(condition(first, 'Applied')?.status, 'True');
-            assert.deepEqual(
-              first.notrackWithheld?.map((w) => [w.rule, w.reason, [...new Set(w.natRules?.map((n) => n.owner))].sort()]),
-              [['loopback', 'NatOverlap', ['CNI portmap', 'kube-proxy']]],
-            );
-            assert.match(first.notrackWithheld![0]!.natRules!.find((n) => n.owner === 'kube-proxy')!.via ?? '', /^(KUBE-NODEPORTS|services): /);
-            // The Node event the agent in a cluster sends for this status.
-            const [event] = withheldEvents(null, first);
-            assert.equal(event?.reason, 'ConntrackNotrackWithheld');
-            assert.match(event!.message, /^On \S+: NOTRACK rule loopback withheld: it would untrack packets that DNAT in .*\((kube-proxy|CNI portmap)/);
-            const metrics = await execInOk(ns, process.execPath, [
-              '-e',
-              GET.replace('console.log(r.statusCode); r.resume();', "let b=''; r.on('data', (c) => (b += c)).on('end', () => console.log(b));"),
-              `http://127.0.0.1:${metricsPort}/metrics`,
-            ]);
-            assert.match(metrics, /^conntrack_operator_notrack_withheld_rules 1$/m);
-            assert.deepEqual(await paths(), ['200', '200']);
+        // The agent (taking over what apply did): the same in its status and metric. At this
+        // interval a reading of these few NAT rules (about 0.1 s of CPU here) is due every pass.
+        const metricsPort = mode.backend === 'nftables' ? 19771 : 19772;
+        const agent = run.start(['--interval', `${INTERVAL_S}s`, '--metrics-addr', `127.0.0.1:${metricsPort}`, '--notrack-backend', mode.backend]);
+        const first = await run.statusWhen(
+          'the agent to apply local-app',
+          async (s) => condition(s, 'NotrackWithheld')?.status === 'True' && (await ourRules(ns, mode.backend)).includes(String(APP_PORT)),
+        );
+        assert.equal(condition(first, 'NotrackWithheld')?.reason, 'NatOverlap');
+        assert.match(condition(first, 'NotrackWithheld')!.message, /^NOTRACK rule loopback withheld: it would untrack packets that DNAT in /);
+        assert.equal(condition(first, 'Applied')?.status, 'True');
+        assert.deepEqual(
+          first.notrackWithheld?.map((w) => [w.rule, w.reason, [...new Set(w.natRules?.map((n) => n.owner))].sort()]),
+          [['loopback', 'NatOverlap', ['CNI portmap', 'kube-proxy']]],
+        );
+        assert.match(first.notrackWithheld![0]!.natRules!.find((n) => n.owner === 'kube-proxy')!.via ?? '', /^(KUBE-NODEPORTS|services): /);
+        // The Node event the agent in a cluster sends for this status.
+        const [event] = withheldEvents(null, first);
+        assert.equal(event?.reason, 'ConntrackNotrackWithheld');
+        assert.match(event!.message, /^On \S+: NOTRACK rule loopback withheld: it would untrack packets that DNAT in .*\((kube-proxy|CNI portmap)/);
+        const metrics = await execInOk(ns, process.execPath, [
+          '-e',
+          GET.replace('console.log(r.statusCode); r.resume();', "let b=''; r.on('data', (c) => (b += c)).on('end', () => console.log(b));"),
+          `http://127.0.0.1:${metricsPort}/metrics`,
+        ]);
+        assert.match(metrics, /^conntrack_operator_notrack_withheld_rules 1$/m);
+        assert.deepEqual(await paths(), ['200', '200']);
 
-            // A NodePort on local-app's port appears: withdrawn within one pass, and the NodePort answers.
-            await mode.addNodePort(ns, APP_PORT);
-            const added = Date.now();
-            const second = await until(
-              'local-app to be withdrawn',
-              async () => {
-                const s = await read();
-                return s.notrackWithheld?.some((w) => w.rule === 'local-app') && !(await ourRules(ns, mode.backend)).includes(String(APP_PORT)) ? s : undefined;
-              },
-              // Within one pass: the pass under way may have read the rules just before the change.
-              2 * INTERVAL_S * 1000 + 15_000,
-            );
-            const tookMs = Date.now() - added;
-            console.log(`# ${mode.backend}: local-app withdrawn ${tookMs} ms after the NodePort appeared (interval ${INTERVAL_S} s)`);
-            assert.match(second.notrackWithheld!.find((w) => w.rule === 'local-app')!.message, new RegExp(`DNAT in .*${APP_PORT}`));
-            assert.equal(await get(ns, mode.nodePort(APP_PORT)), '200', 'the new NodePort reaches web-nodeport');
-            assert.deepEqual(
-              withheldEvents(first, second).map((e) => e.message.includes('local-app')),
-              [true],
-            );
-          } finally {
-            agent.child.kill('SIGTERM');
-          }
-          assert.equal(await agent.exited, 0, agent.log());
-        } finally {
-          await servers.stop();
-        }
-      });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+        // A NodePort on local-app's port appears: withdrawn within one pass, and the NodePort answers.
+        await mode.addNodePort(ns, APP_PORT);
+        const added = Date.now();
+        const second = await run.statusWhen(
+          'local-app to be withdrawn',
+          async (s) => s.notrackWithheld?.some((w) => w.rule === 'local-app') === true && !(await ourRules(ns, mode.backend)).includes(String(APP_PORT)),
+          // Within one pass: the pass under way may have read the rules just before the change.
+          2 * INTERVAL_S * 1000 + 15_000,
+        );
+        const tookMs = Date.now() - added;
+        console.log(`# ${mode.backend}: local-app withdrawn ${tookMs} ms after the NodePort appeared (interval ${INTERVAL_S} s)`);
+        assert.match(second.notrackWithheld!.find((w) => w.rule === 'local-app')!.message, new RegExp(`DNAT in .*${APP_PORT}`));
+        assert.equal(await get(ns, mode.nodePort(APP_PORT)), '200', 'the new NodePort reaches web-nodeport');
+        assert.deepEqual(
+          withheldEvents(first, second).map((e) => e.message.includes('local-app')),
+          [true],
+        );
+        assert.equal(await run.stop(), 0, agent.log());
+      } finally {
+        await servers.stop();
+      }
+    });
   });
 }

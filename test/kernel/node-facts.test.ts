@@ -2,11 +2,12 @@
 // snapshot, the others from the census) and the entries of all the others.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { namespaceCounts, nodeFacts } from '../../src/kernel/node-facts.js';
 import { readHostSnapshot, type HostSnapshot } from '../../src/kernel/snapshot.js';
 import { fakeHost } from '../support/fake-host.js';
 import { loadFixtureTree } from '../support/fixture-tree.js';
+import { censusOf, censusRow } from '../support/census.js';
 
 async function snapshot(count: number | null): Promise<HostSnapshot> {
   const t = loadFixtureTree('host-6.18');
@@ -14,27 +15,8 @@ async function snapshot(count: number | null): Promise<HostSnapshot> {
   return { ...s, table: { ...s.table, count } };
 }
 
-const row = (key: number, entries: number | null, ours = false): NetnsCensusRow => ({
-  key,
-  inode: key - 1,
-  pid: key % 1000,
-  host: ours,
-  ours,
-  entries,
-  counters: null,
-  podUid: null,
-});
-
-const census = (namespaces: NetnsCensusRow[]): NetnsCensus => ({
-  namespaces,
-  hostKey: 1,
-  processes: namespaces.length,
-  unreadableProcesses: 0,
-  vanishedProcesses: 0,
-  inodesUnread: 0,
-  slab: null,
-  unreadable: [],
-});
+const row = (key: number, entries: number | null, ours = false): NetnsCensusRow =>
+  censusRow({ key, inode: key - 1, pid: key % 1000, host: ours, ours, entries });
 
 const cases: Array<{ name: string; ours: number | null; rows: NetnsCensusRow[] | null; want: { fullest: number | null; others: number } }> = [
   { name: 'no census: our count alone', ours: 500, rows: null, want: { fullest: 500, others: 0 } },
@@ -57,12 +39,12 @@ const cases: Array<{ name: string; ours: number | null; rows: NetnsCensusRow[] |
 
 for (const c of cases) {
   test(`namespace counts: ${c.name}`, async () => {
-    assert.deepEqual(namespaceCounts(await snapshot(c.ours), c.rows ? census(c.rows) : null), c.want);
+    assert.deepEqual(namespaceCounts(await snapshot(c.ours), c.rows ? censusOf(c.rows) : null), c.want);
   });
 }
 
 test('node facts carry the fullest count and the others; none when nothing was read', async () => {
-  const facts = nodeFacts(await snapshot(500), { serviceCidrs: [], podCidrs: [] }, census([row(1001, 480, true), row(2002, 7_000)]));
+  const facts = nodeFacts(await snapshot(500), { serviceCidrs: [], podCidrs: [] }, censusOf([row(1001, 480, true), row(2002, 7_000)]));
   assert.deepEqual([facts.conntrackCount, facts.otherNamespacesEntries], [7_000, 500]);
   const none = nodeFacts(await snapshot(null), { serviceCidrs: [], podCidrs: [] }, null);
   assert.deepEqual([none.conntrackCount, none.otherNamespacesEntries], [undefined, undefined]);

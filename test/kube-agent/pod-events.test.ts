@@ -10,7 +10,7 @@ import { nodeCidrs } from '../../src/policy/cluster-cidrs.js';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { ClusterApi, loadKubeConfig } from '../../src/kube/cluster-api.js';
 import { NodePods } from '../../src/kube/node-pods.js';
 import { clusterReporter } from '../../src/kube/node-reporter.js';
@@ -24,6 +24,7 @@ import type { WatchView } from '../../src/report/forecast.js';
 import { buildNodeStatus } from '../../src/report/node-status.js';
 import { AGENT_USER, nodeEvents, startCluster, until, type TestCluster } from './support.js';
 import { silentLog } from '../support/silent-log.js';
+import { censusOf, censusRow } from '../support/census.js';
 
 const NODE = 'node-pods-1';
 const NS = 'shop';
@@ -52,26 +53,8 @@ async function pod(name: string, node: string): Promise<string> {
   return (await create(`/api/v1/namespaces/${NS}/pods`, body)).metadata.uid;
 }
 
-const row = (inode: number, entries: number, drop: number, podUid: string | null): NetnsCensusRow => ({
-  key: inode,
-  inode,
-  pid: inode,
-  host: false,
-  ours: false,
-  entries,
-  counters: { drop, insertFailed: 0, earlyDrop: 0 },
-  podUid,
-});
-const census = (rows: NetnsCensusRow[]): NetnsCensus => ({
-  namespaces: rows,
-  hostKey: 1,
-  inodesUnread: 0,
-  processes: rows.length,
-  unreadableProcesses: 0,
-  vanishedProcesses: 0,
-  slab: null,
-  unreadable: [],
-});
+const row = (inode: number, entries: number, drop: number, podUid: string | null): NetnsCensusRow =>
+  censusRow({ key: inode, entries, counters: { drop, insertFailed: 0, earlyDrop: 0 }, podUid });
 const doc = (namespaces: NodeStatusDoc['namespaces']): NodeStatusDoc => ({
   nodeName: NODE,
   lastProbeTime: new Date().toISOString(),
@@ -113,8 +96,8 @@ test('a full pod namespace: the row names the pod, and the event lands on the Po
   const uid = await pod('cache-1', NODE);
   await until('cache-1 listed', async () => pods.lookup(uid), 20_000);
   const lookup: PodNames = pods.lookup;
-  const first = census([row(1, 10, 0, null), row(20, 900, 3, uid)]);
-  const second = census([row(1, 10, 0, null), row(20, 1000, 15, uid)]);
+  const first = censusOf([row(1, 10, 0, null), row(20, 900, 3, uid)]);
+  const second = censusOf([row(1, 10, 0, null), row(20, 1000, 15, uid)]);
   const previous = doc(buildNetnsStatus(first, null, MAX, DEFAULT_PRESSURE, lookup));
   const status = doc(buildNetnsStatus(second, netnsDrops(first), MAX, DEFAULT_PRESSURE, lookup));
   assert.deepEqual(status.namespaces!.full, [
@@ -187,7 +170,7 @@ test('a pod namespace filling up: ConntrackTableFillingUp lands on the Pod and o
       outcome: { kind: 'no-policy' },
       baseline: { values: {}, notrackOwned: false },
       drops: { window: { seconds: 30, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: null }, kernelLoggedFull: false },
-      namespaces: { census: census([row(1, 10, 0, null), row(20, 600, 0, uid)]), previousDrops: null, podNames: pods.lookup },
+      namespaces: { census: censusOf([row(1, 10, 0, null), row(20, 600, 0, uid)]), previousDrops: null, podNames: pods.lookup },
       watch: filling(on),
       previousConditions: [],
     }).status;

@@ -21,6 +21,10 @@ describe('autoSize: where the demand came from', () => {
 });
 
 describe('autoSize', () => {
+  // The nodes several cases share (each described where its cases start; node64: 64 GiB at max 262,144).
+  const node64 = { ...base, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144 };
+  const surge = { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192 };
+  const afterSurge = { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, minMax: 8192, giveBack: true };
   const cases: Array<{ name: string; input: AutoSizeInput; want: Pick<AutoSizeResult, 'max' | 'buckets' | 'limitedBy' | 'bytes'> }> = [
     {
       name: '1 GiB, slab 256: the 2% budget (81344 entries) is below the default floor and wins',
@@ -39,17 +43,17 @@ describe('autoSize', () => {
     },
     {
       name: '64 GiB calm: the current max is kept (grow-only)',
-      input: { ...base, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 5000 },
+      input: { ...node64, observedCount: 5000 },
       want: { max: 262144, buckets: 262144, limitedBy: 'current', bytes: 69206016 },
     },
     {
       name: '64 GiB under pressure (76% used, target 50%): doubles to hold the count at the target',
-      input: { ...base, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 200000 },
+      input: { ...node64, observedCount: 200000 },
       want: { max: 524288, buckets: 524288, limitedBy: 'demand', bytes: 138412032 },
     },
     {
       name: 'target 80%: the same count needs no growth',
-      input: { ...base, targetUsagePercent: 80, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 200000 },
+      input: { ...node64, targetUsagePercent: 80, observedCount: 200000 },
       want: { max: 262144, buckets: 262144, limitedBy: 'demand', bytes: 69206016 },
     },
     {
@@ -69,12 +73,12 @@ describe('autoSize', () => {
     },
     {
       name: 'maxMax caps growth below the budget',
-      input: { ...base, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, observedCount: 200000, maxMax: 300000 },
+      input: { ...node64, observedCount: 200000, maxMax: 300000 },
       want: { max: 300000, buckets: 262144, limitedBy: 'ceiling', bytes: 78897152 },
     },
     {
       name: 'minMax raises a calm table',
-      input: { ...base, memTotalBytes: 64 * GiB, slabObjectSize: 256, currentMax: 262144, minMax: 1000000 },
+      input: { ...node64, minMax: 1000000 },
       want: { max: 1000000, buckets: 524288, limitedBy: 'floor', bytes: 260194304 },
     },
     {
@@ -106,38 +110,38 @@ describe('autoSize', () => {
     // A surge in a pod namespace from max 8,192 (minMax 8,192, 16 GiB: room for 1.3 M entries).
     {
       name: 'a forecast of 2,500 + 500/s x 60 s = 32,500 entries: 65,000 at 50%, the next doubling 65,536, before the table is full',
-      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, observedCount: 2500, forecastCount: 32_500 },
+      input: { ...surge, observedCount: 2500, forecastCount: 32_500 },
       want: { max: 65536, buckets: 65536, limitedBy: 'demand', bytes: 17301504 },
     },
     {
       name: 'a forecast below the count now: the count decides',
-      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, observedCount: 6000, forecastCount: 100 },
+      input: { ...surge, observedCount: 6000, forecastCount: 100 },
       want: { max: 16384, buckets: 16384, limitedBy: 'demand', bytes: 4325376 },
     },
     {
       name: 'dropping for a full table while the count reads 3,000 (expired since): max doubles to 16,384 anyway',
-      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, observedCount: 3000, droppingFull: true },
+      input: { ...surge, observedCount: 3000, droppingFull: true },
       want: { max: 16384, buckets: 16384, limitedBy: 'drops', bytes: 4325376 },
     },
     {
       name: 'dropping, with maxMax 10,000: the doubling stops at the ceiling',
-      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 8192, minMax: 8192, maxMax: 10_000, observedCount: 8192, droppingFull: true },
+      input: { ...surge, maxMax: 10_000, observedCount: 8192, droppingFull: true },
       want: { max: 10000, buckets: 8192, limitedBy: 'ceiling', bytes: 2625536 },
     },
     // Giving back after the surge: 16 GiB, floor 8,192, max 65,536.
     {
       name: 'calm for the cooldown, the fullest at 1,000 (2,000 at 50%, under 65,536 / 4): max halves to 32,768',
-      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 65536, minMax: 8192, observedCount: 1000, giveBack: true },
+      input: { ...afterSurge, currentMax: 65536, observedCount: 1000 },
       want: { max: 32768, buckets: 32768, limitedBy: 'giveBack', bytes: 8650752 },
     },
     {
       name: 'calm for the cooldown, but the fullest at 9,000 (18,000 at 50%: not under 65,536 / 4): max stays',
-      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 65536, minMax: 8192, observedCount: 9000, giveBack: true },
+      input: { ...afterSurge, currentMax: 65536, observedCount: 9000 },
       want: { max: 65536, buckets: 65536, limitedBy: 'current', bytes: 17301504 },
     },
     {
       name: 'calm at 12,000 with the floor at 8,192: half (6,000) would be under the floor, the floor it is',
-      input: { ...base, memTotalBytes: 16 * GiB, slabObjectSize: 256, currentMax: 12000, minMax: 8192, observedCount: 10, giveBack: true },
+      input: { ...afterSurge, currentMax: 12000, observedCount: 10 },
       want: { max: 8192, buckets: 8192, limitedBy: 'floor', bytes: 2162688 },
     },
   ];

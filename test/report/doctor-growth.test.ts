@@ -5,39 +5,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diagnose } from '../../src/cli/doctor.js';
-import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { fillWindow, type FillWindow } from '../../src/report/fill-window.js';
 import { renderDoctorText } from '../../src/report/doctor-text.js';
 import { fakeHost } from '../support/fake-host.js';
 import { loadFixtureTree } from '../support/fixture-tree.js';
+import { censusOf, censusRow } from '../support/census.js';
 
 const MAX = 262144;
 const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 
-const row = (inode: number, entries: number | null, over: Partial<NetnsCensusRow> = {}): NetnsCensusRow => ({
-  key: inode + 1,
-  inode,
-  pid: inode % 10_000,
-  host: false,
-  ours: false,
-  entries,
-  counters: null,
-  podUid: null,
-  ...over,
-});
-const at = (atMs: number, rows: NetnsCensusRow[]) => ({
-  atMs,
-  census: {
-    namespaces: rows,
-    hostKey: 2,
-    processes: 9,
-    unreadableProcesses: 0,
-    vanishedProcesses: 0,
-    inodesUnread: 0,
-    slab: null,
-    unreadable: [],
-  } as NetnsCensus,
-});
+const row = (inode: number, entries: number | null, over: Partial<NetnsCensusRow> = {}): NetnsCensusRow =>
+  censusRow({ key: inode + 1, inode, pid: inode % 10_000, entries, ...over });
+const at = (atMs: number, rows: NetnsCensusRow[]) => ({ atMs, census: censusOf(rows, { hostKey: 2, processes: 9 }) });
 const host = (entries: number) => row(1, entries, { host: true, ours: true, pid: 1 });
 
 const cases: Array<{ name: string; before: NetnsCensusRow[]; after: NetnsCensusRow[]; want: FillWindow }> = [

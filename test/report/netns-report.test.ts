@@ -6,6 +6,7 @@ import { NETNS_FINDING_RULES, netnsFindings } from '../../src/report/netns-findi
 import { readNetnsCensus } from '../../src/kernel/netns-census.js';
 import { fakeHost } from '../support/fake-host.js';
 import { loadFixtureTree } from '../support/fixture-tree.js';
+import { censusOf, censusRow } from '../support/census.js';
 
 const MAX = 262144;
 const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
@@ -16,21 +17,11 @@ function row(
   extra: Partial<NetnsCensusRow> & { drop?: number; earlyDrop?: number; insertFailed?: number } = {},
 ): NetnsCensusRow {
   const { drop = 0, earlyDrop = 0, insertFailed = 0, ...rest } = extra;
-  return {
-    key: inode,
-    inode,
-    pid: inode % 1000,
-    host: false,
-    ours: false,
-    entries,
-    counters: entries === null ? null : { drop, earlyDrop, insertFailed, found: 1 },
-    podUid: null,
-    ...rest,
-  };
+  return censusRow({ key: inode, pid: inode % 1000, entries, counters: entries === null ? null : { drop, earlyDrop, insertFailed, found: 1 }, ...rest });
 }
 
 function census(namespaces: NetnsCensusRow[], slab: NetnsCensus['slab'] = { activeObjects: 201312, totalObjects: 201328, objectSize: 256 }): NetnsCensus {
-  return { namespaces, hostKey: 1, inodesUnread: 0, processes: 100, unreadableProcesses: 0, vanishedProcesses: 0, slab, unreadable: [] };
+  return censusOf(namespaces, { processes: 100, slab });
 }
 
 // The issue's measured case: a namespace with 200,000 entries while the host reads 0.
@@ -42,6 +33,20 @@ const measured = census([
 ]);
 
 test('node-wide figures: entries summed over the namespaces read, the slab bounding them, the fullest one', () => {
+  // The pod's namespace: the fullest, and the first by drops.
+  const podEntry = {
+    key: 4026532177,
+    inode: 4026532177,
+    pid: 177,
+    entries: 200_000,
+    usagePercent: 76.3,
+    drop: 5,
+    earlyDrop: 0,
+    insertFailed: 1,
+    host: false,
+    ours: false,
+    pod: { uid: POD },
+  };
   const r = buildNetnsReport(measured, MAX, 2);
   assert.deepEqual(r.nodeWide, {
     entries: 201_234,
@@ -51,33 +56,9 @@ test('node-wide figures: entries summed over the namespaces read, the slab bound
     processesUnread: 0,
     max: MAX,
     slab: { activeObjects: 201312, objectSize: 256, activeBytes: 201312 * 256, notInEntries: 78 },
-    fullest: {
-      key: 4026532177,
-      inode: 4026532177,
-      pid: 177,
-      entries: 200_000,
-      usagePercent: 76.3,
-      drop: 5,
-      earlyDrop: 0,
-      insertFailed: 1,
-      host: false,
-      ours: false,
-      pod: { uid: POD },
-    },
+    fullest: podEntry,
     topByDrops: [
-      {
-        key: 4026532177,
-        inode: 4026532177,
-        pid: 177,
-        entries: 200_000,
-        usagePercent: 76.3,
-        drop: 5,
-        earlyDrop: 0,
-        insertFailed: 1,
-        host: false,
-        ours: false,
-        pod: { uid: POD },
-      },
+      podEntry,
       { key: 4026532300, inode: 4026532300, pid: 300, entries: 1_234, usagePercent: 0.5, drop: 0, earlyDrop: 7, insertFailed: 0, host: false, ours: false },
     ],
   });

@@ -14,31 +14,14 @@ import { NetnsSummary, NodeStatus, type NodeStatusDoc } from '../../src/api/v1al
 import { writeReason } from '../../src/report/status-throttle.js';
 import { fakeHost } from '../support/fake-host.js';
 import { loadFixtureTree } from '../support/fixture-tree.js';
+import { censusOf, censusRow } from '../support/census.js';
 
 const MAX = 1000;
 const POD = '0f3b0c1e-7a2d-4c55-9a8e-2b6f1d4e9c01';
 
-const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Partial<NetnsCensusRow> = {}): NetnsCensusRow => ({
-  key: inode,
-  inode,
-  pid: inode,
-  host: false,
-  ours: false,
-  entries,
-  counters: { drop, insertFailed, earlyDrop: 0 },
-  podUid: null,
-  ...over,
-});
-const census = (rows: NetnsCensusRow[]): NetnsCensus => ({
-  namespaces: rows,
-  hostKey: 1,
-  inodesUnread: 0,
-  processes: 50,
-  unreadableProcesses: 0,
-  vanishedProcesses: 0,
-  slab: { activeObjects: 5000, totalObjects: 5100, objectSize: 256 },
-  unreadable: [],
-});
+const ns = (inode: number, entries: number, drop = 0, insertFailed = 0, over: Partial<NetnsCensusRow> = {}): NetnsCensusRow =>
+  censusRow({ key: inode, entries, counters: { drop, insertFailed, earlyDrop: 0 }, ...over });
+const census = (rows: NetnsCensusRow[]) => censusOf(rows, { processes: 50, slab: { activeObjects: 5000, totalObjects: 5100, objectSize: 256 } });
 
 const first = census([ns(1, 10, 3, 0, { host: true }), ns(20, 950, 4, 0, { podUid: POD }), ns(30, 750), ns(40, 100, 7, 2)]);
 

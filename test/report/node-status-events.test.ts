@@ -2,29 +2,17 @@
 // events an on-call engineer sees out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HostSnapshot } from '../../src/kernel/snapshot.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';
 import type { ReconcileResult } from '../../src/reconcile/reconciler.js';
 import { eventsForPass } from '../../src/report/node-events.js';
-import type { DropWindow } from '../../src/report/drops.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../../src/report/node-status.js';
 import type { PressureResponseState } from '../../src/policy/pressure-response.js';
 import type { NodeCidrs } from '../../src/policy/cluster-cidrs.js';
+import { QUIET, hostSnapshot, passInputs, reconciledPass } from '../support/node-status-inputs.js';
 
-const snapshot = (count: number, drop = 0): HostSnapshot => ({
-  kernelRelease: '6.18.44',
-  moduleLoaded: true,
-  netns: { host: true, inode: 4026531833 },
-  table: { count, max: 1000, buckets: 1024, hashsize: 1024 },
-  sysctls: { nf_conntrack_tcp_timeout_established: 600 },
-  stats: { source: 'stat-file', counters: { drop, earlyDrop: 0, insertFailed: 0, invalid: 0, searchRestart: 0 }, entries: count, cpus: 2, missing: [] },
-  memory: { memTotalBytes: 8 << 30, slabObjectSize: 256 },
-  kubeProxy: { running: false, pids: [] },
-  unreadable: [],
-});
-
-const quiet: DropWindow = { seconds: 30, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: 0 };
+const snapshot = (count: number, drop = 0) =>
+  hostSnapshot({ count, max: 1000, buckets: 1024, drop, sysctls: { nf_conntrack_tcp_timeout_established: 600 }, memTotalBytes: 8 << 30 });
 
 const parsed = validatePolicyObjects(
   [
@@ -43,19 +31,7 @@ const parsed = validatePolicyObjects(
 if ('errors' in parsed) throw new Error('bad fixture');
 const effective = effectivePolicy(parsed.policies, {}, {});
 
-function reconciled(over: Partial<ReconcileResult>): PassOutcome {
-  const result: ReconcileResult = {
-    mode: 'Enforce',
-    plan: { actions: [], notApplicable: [], inSync: true },
-    drift: [],
-    notApplicable: [],
-    inSync: true,
-    durationMs: 1,
-    withheld: [],
-    ...over,
-  };
-  return { kind: 'reconciled', effective, result, generations: { web: 3 } };
-}
+const reconciled = (over: Partial<ReconcileResult>): PassOutcome => reconciledPass(effective, { web: 3 }, over);
 
 const KNOWN: NodeCidrs = {
   kubernetesNode: true,
@@ -64,20 +40,13 @@ const KNOWN: NodeCidrs = {
 };
 
 function inputs(over: Partial<NodeStatusInputs>): NodeStatusInputs {
-  return {
-    nodeName: 'n1',
-    now: new Date('2026-01-01T00:00:00Z'),
+  return passInputs({
     snapshot: snapshot(100),
-    summary: null,
-    tableSource: 'procfs',
-    notrackBackend: 'nftables',
     cidrs: KNOWN,
     outcome: reconciled({}),
     baseline: { values: { nf_conntrack_tcp_timeout_established: 432000 }, notrackOwned: false },
-    drops: { window: quiet, kernelLoggedFull: false },
-    previousConditions: [],
     ...over,
-  };
+  });
 }
 
 const conditions = (i: NodeStatusInputs) => Object.fromEntries(buildNodeStatus(i).status.conditions.map((c) => [c.type, `${c.status}/${c.reason}`]));
@@ -211,25 +180,25 @@ const cases: Array<{ name: string; over: Partial<NodeStatusInputs>; conditions: 
   },
   {
     name: 'drops without insert_failed at 100%: table full',
-    over: { snapshot: snapshot(1000), drops: { window: { ...quiet, tableFull: 12 }, kernelLoggedFull: true } },
+    over: { snapshot: snapshot(1000), drops: { window: { ...QUIET, tableFull: 12 }, kernelLoggedFull: true } },
     conditions: { Ready: 'False/TableFull', TableFull: 'True/Dropping', InsertionRace: 'False/NoRaceDrops', Pressure: 'True/Critical' },
     events: ['Warning ConntrackTablePressure', 'Warning ConntrackTableFull'],
   },
   {
     name: 'drops with insert_failed on a table 4% full: the insertion race, not a full table',
-    over: { snapshot: snapshot(40), drops: { window: { ...quiet, insertionRace: 7, insertFailed: 7 }, kernelLoggedFull: false } },
+    over: { snapshot: snapshot(40), drops: { window: { ...QUIET, insertionRace: 7, insertFailed: 7 }, kernelLoggedFull: false } },
     conditions: { Ready: 'False/InsertionRace', TableFull: 'False/NotDropping', InsertionRace: 'True/RaceDrops', Pressure: 'False/Normal' },
     events: ['Warning ConntrackInsertionRace'],
   },
   {
     name: 'races resolved by the kernel: no condition, no event',
-    over: { drops: { window: { ...quiet, clashResolved: 236 }, kernelLoggedFull: false } },
+    over: { drops: { window: { ...QUIET, clashResolved: 236 }, kernelLoggedFull: false } },
     conditions: { TableFull: 'False/NotDropping', InsertionRace: 'False/NoRaceDrops' },
     events: [],
   },
   {
     name: 'the kernel logged table full',
-    over: { drops: { window: quiet, kernelLoggedFull: true } },
+    over: { drops: { window: QUIET, kernelLoggedFull: true } },
     conditions: { TableFull: 'True/KernelReportedFull' },
     events: ['Warning ConntrackTableFull'],
   },

@@ -5,12 +5,9 @@
 import { nodeCidrs } from '../../src/policy/cluster-cidrs.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HostSnapshot } from '../../src/kernel/snapshot.js';
-import type { NetnsCensus, NetnsCensusRow } from '../../src/kernel/netns-census.js';
+import type { NetnsCensusRow } from '../../src/kernel/netns-census.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
 import { validatePolicyObjects } from '../../src/policy/load.js';
-import type { ReconcileResult } from '../../src/reconcile/reconciler.js';
-import type { DropWindow } from '../../src/report/drops.js';
 import type { Forecast, WatchView } from '../../src/report/forecast.js';
 import { netnsName, type NetnsNaming } from '../../src/report/netns-name.js';
 import { netnsDrops } from '../../src/report/netns-status.js';
@@ -18,6 +15,8 @@ import { podEventsForPass } from '../../src/report/netns-events.js';
 import { eventsForPass } from '../../src/report/node-events.js';
 import { buildNodeStatus, type NodeStatusInputs, type PassOutcome } from '../../src/report/node-status.js';
 import { NodeStatus, type NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
+import { censusOf, censusRow } from '../support/census.js';
+import { QUIET, hostSnapshot, passInputs, reconciledPass } from '../support/node-status-inputs.js';
 
 const MAX = 65536;
 const HOST = 4026531833;
@@ -38,43 +37,15 @@ test('a namespace is named by its pod, else its inode, else a process in it', ()
   for (const [n, want] of cases) assert.equal(netnsName(n), want);
 });
 
-const snapshot = (count: number, max = MAX): HostSnapshot => ({
-  kernelRelease: '6.18.44',
-  moduleLoaded: true,
-  netns: { host: true, inode: HOST },
-  table: { count, max, buckets: 65536, hashsize: 65536 },
-  sysctls: {},
-  stats: { source: 'stat-file', counters: { drop: 0, earlyDrop: 0, insertFailed: 0, invalid: 0, searchRestart: 0 }, entries: count, cpus: 2, missing: [] },
-  memory: { memTotalBytes: 64 * 2 ** 30, slabObjectSize: 256 },
-  kubeProxy: { running: false, pids: [] },
-  unreadable: [],
-});
+const snapshot = (count: number, max = MAX) => hostSnapshot({ count, max, buckets: 65536, memTotalBytes: 64 * 2 ** 30 });
 
-const row = (over: Partial<NetnsCensusRow>): NetnsCensusRow => ({
-  key: POD_NS + 1,
-  inode: POD_NS,
-  pid: 812,
-  host: false,
-  ours: false,
-  entries: 0,
-  counters: { drop: 0, insertFailed: 0, earlyDrop: 0 },
-  podUid: POD,
-  ...over,
-});
+const row = (over: Partial<NetnsCensusRow>): NetnsCensusRow =>
+  censusRow({ key: POD_NS + 1, inode: POD_NS, pid: 812, counters: { drop: 0, insertFailed: 0, earlyDrop: 0 }, podUid: POD, ...over });
 const hostRow = (entries: number) => row({ key: HOST + 1, inode: HOST, pid: 1, host: true, ours: true, entries, podUid: null });
-const census = (rows: NetnsCensusRow[]): NetnsCensus => ({
-  namespaces: rows,
-  hostKey: HOST + 1,
-  inodesUnread: 0,
-  processes: 40,
-  unreadableProcesses: 0,
-  vanishedProcesses: 0,
-  slab: null,
-  unreadable: [],
-});
+const census = (rows: NetnsCensusRow[]) => censusOf(rows, { hostKey: HOST + 1, processes: 40 });
+/** status.table.fullest for the pod's namespace; each case adds its entries and usage. */
+const podFullest = { host: false, pid: 812, inode: POD_NS, podUid: POD, podNamespace: 'default', podName: 'web-7f9c' };
 const podNames = (uid: string) => (uid === POD ? { namespace: 'default', name: 'web-7f9c' } : undefined);
-
-const quiet: DropWindow = { seconds: 30, tableFull: 0, insertionRace: 0, earlyDrop: 0, insertFailed: 0, clashResolved: 0 };
 
 function policy(spec: Record<string, unknown>, facts = { memTotalBytes: 64 * 2 ** 30, slabObjectSize: 256, conntrackCount: 20_000, currentMax: MAX }) {
   const parsed = validatePolicyObjects(
@@ -86,16 +57,7 @@ function policy(spec: Record<string, unknown>, facts = { memTotalBytes: 64 * 2 *
 }
 
 function reconciled(spec: Record<string, unknown>, mode: 'Enforce' | 'DryRun' = 'Enforce'): PassOutcome {
-  const result: ReconcileResult = {
-    mode,
-    plan: { actions: [], notApplicable: [], inSync: true },
-    drift: [],
-    notApplicable: [],
-    withheld: [],
-    inSync: true,
-    durationMs: 1,
-  };
-  return { kind: 'reconciled', effective: policy(spec), result, generations: { web: 1 } };
+  return reconciledPass(policy(spec), { web: 1 }, { mode });
 }
 
 const autoSizeRoom = { table: { autoSize: { memoryBudgetPercent: 2, targetUsagePercent: 50, minMax: 65536, maxMax: 1048576 } } };
@@ -114,20 +76,13 @@ const hostRef = { key: 4026531844, inode: HOST, pid: 1, host: true, podUid: null
 const watch = (over: Partial<WatchView> & Pick<WatchView, 'focus'>): WatchView => ({ filling: false, horizonSeconds: 60, atMs: 0, ...over });
 
 function inputs(over: Partial<NodeStatusInputs>): NodeStatusInputs {
-  return {
-    nodeName: 'n1',
-    now: new Date('2026-01-01T00:00:00Z'),
+  return passInputs({
     snapshot: snapshot(10),
-    summary: null,
-    tableSource: 'procfs',
-    notrackBackend: 'nftables',
     outcome: reconciled(autoSizeRoom),
     cidrs: nodeCidrs({ serviceCidrs: [], podCidrs: [] }, null, false),
     baseline: { values: {}, notrackOwned: false },
-    drops: { window: quiet, kernelLoggedFull: false },
-    previousConditions: [],
     ...over,
-  };
+  });
 }
 
 /** The issue's case: a pod's namespace at max and dropping while the host holds 10 entries. */
@@ -158,23 +113,13 @@ const cases: Case[] = [
     table: {
       count: 10,
       usage: '0%',
-      fullest: {
-        host: false,
-        pid: 812,
-        inode: POD_NS,
-        podUid: POD,
-        podNamespace: 'default',
-        podName: 'web-7f9c',
-        entries: MAX,
-        usagePercent: 100,
-        usage: '100%',
-      },
+      fullest: { ...podFullest, entries: MAX, usagePercent: 100, usage: '100%' },
       dropsNow: 51_639,
     },
   },
   {
     name: 'the host dropping and a pod too: the host leads, the pod is named after it; dropsNow sums both',
-    over: { drops: { window: { ...quiet, tableFull: 541 }, kernelLoggedFull: false }, namespaces: { census: podFull, previousDrops: netnsDrops(before) } },
+    over: { drops: { window: { ...QUIET, tableFull: 541 }, kernelLoggedFull: false }, namespaces: { census: podFull, previousDrops: netnsDrops(before) } },
     conditions: {
       TableFull: `True/Dropping: The table is full: 541 packets of new connections were dropped in the last 30s because no entry could be allocated. Also: pod UID ${POD} (netns 4026532174) dropped 51639 packets of new connections in the last 30s because its table is full.`,
     },
@@ -186,17 +131,7 @@ const cases: Case[] = [
     conditions: { TableFull: 'Unknown/FirstSample', Ready: 'True/Ready', Pressure: 'True/Critical' },
     table: {
       dropsNow: undefined,
-      fullest: {
-        host: false,
-        pid: 812,
-        inode: POD_NS,
-        podUid: POD,
-        podNamespace: 'default',
-        podName: 'web-7f9c',
-        entries: MAX,
-        usagePercent: 100,
-        usage: '100%',
-      },
+      fullest: { ...podFullest, entries: MAX, usagePercent: 100, usage: '100%' },
     },
   },
   {
@@ -209,17 +144,7 @@ const cases: Case[] = [
       Pressure: "True/Warning: The fullest network namespace, pod default/web-7f9c (netns 4026532174), is 92% full (60293 of 65536; the host's own table 0%).",
     },
     table: {
-      fullest: {
-        host: false,
-        pid: 812,
-        inode: POD_NS,
-        podUid: POD,
-        podNamespace: 'default',
-        podName: 'web-7f9c',
-        entries: 60_293,
-        usagePercent: 92,
-        usage: '92%',
-      },
+      fullest: { ...podFullest, entries: 60_293, usagePercent: 92, usage: '92%' },
     },
   },
   {
