@@ -29,7 +29,7 @@ const PURE = [
 ];
 
 /** Outside every layer: small shared modules anything may import. */
-const SHARED = ['errors', 'text-order', 'backoff', 'work-queue', 'atomic-file', 'regular-file', 'durations', 'self-signed-cert'];
+const SHARED = ['errors', 'clock', 'text-order', 'backoff', 'work-queue', 'atomic-file', 'regular-file', 'durations', 'self-signed-cert'];
 
 const higher = (layer) => LAYERS.slice(LAYERS.indexOf(layer) + 1);
 const folderPattern = (names) => `(^|/)(${names.join('|')})/`;
@@ -106,6 +106,18 @@ export default tseslint.config(
     ignores: ['src/config.ts', 'src/cli/main.ts'],
     rules: {
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read the environment in src/config.ts only' }, ...NO_ICU],
+    },
+  },
+  // The wall clock is read in one place (src/clock.ts); everything else is handed a Clock, so a test can set the time.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/clock.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[object.name='Date'][property.name='now']", message: 'take a Clock (src/clock.ts) instead of reading the wall clock' },
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'take a Clock (src/clock.ts) instead of reading the wall clock' },
+      ],
     },
   },
   ...layerConfigs,

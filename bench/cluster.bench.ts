@@ -86,7 +86,7 @@ class CountingApi implements ReporterApi {
 async function simulatedDay(): Promise<void> {
   const tree = loadFixtureTree('host-6.18');
   let now = Date.parse('2026-01-01T00:00:00Z');
-  const clock = () => new Date(now);
+  const clock = () => now;
   let snapshot: PolicySnapshot = { policies: policyDoc(1, 30) };
   const policies: PolicySource = { current: () => snapshot, onChange: () => undefined, start: async () => undefined, stop: async () => undefined };
   const api = new CountingApi();
@@ -181,13 +181,7 @@ async function manyAgents(n: number): Promise<void> {
       const cluster = new ClusterApi(kc);
       const node = `node-${i}`;
       const source = new ClusterPolicySource(cluster, node, `${dir}/${node}`, realTiming(), silent);
-      const report = clusterReporter(
-        cluster,
-        node,
-        () => source.nodeRef(),
-        () => new Date(),
-        silent,
-      );
+      const report = clusterReporter(cluster, node, () => source.nodeRef(), Date.now, silent);
       return { node, source, report };
     });
     await Promise.all(agents.map((a) => a.source.start()));

@@ -4,6 +4,7 @@
 // backoff manager for list/watch (jittered, and started over after a quiet
 // spell). Pure: the clock and the random source come from the caller, so a
 // test can replay an exact sequence.
+import type { Clock } from './clock.js';
 
 export interface BackoffPolicy {
   /** The delay after a key's first failure; each further failure doubles it. */
@@ -21,7 +22,7 @@ export class Backoff<K = string> {
 
   constructor(
     private readonly policy: BackoffPolicy,
-    private readonly now: () => number,
+    private readonly now: Clock,
     /** Uniform in [0, 1), as Math.random. */
     private readonly random: () => number,
   ) {}

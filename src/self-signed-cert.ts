@@ -4,6 +4,7 @@
 // tokens never cross the network in clear), and the test API server with another (kubectl
 // sends bearer tokens only over TLS). It is its own CA: clients that verify trust it as such.
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { systemClock } from './clock.js';
 
 /** DER tag-length-value. */
 function tlv(tag: number, content: Buffer): Buffer {
@@ -77,7 +78,12 @@ export interface CertOptions {
   serial?: Buffer;
 }
 
-export function selfSignedCert({ commonName = 'conntrack-operator', now = new Date(), validDays = 7, serial = randomSerial() }: CertOptions = {}): ServingCert {
+export function selfSignedCert({
+  commonName = 'conntrack-operator',
+  now = new Date(systemClock()),
+  validDays = 7,
+  serial = randomSerial(),
+}: CertOptions = {}): ServingCert {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ecdsaSha256 = sequence(oid('1.2.840.10045.4.3.2'));
   const name = sequence(set(sequence(oid('2.5.4.3'), utf8(commonName))));

@@ -7,6 +7,7 @@
 // No I/O: the clock, the timers and the random source are handed in, so a
 // test drives it on a fake clock.
 import { Backoff, type BackoffPolicy } from './backoff.js';
+import { systemClock, type Clock } from './clock.js';
 
 /** What a reconcile returns: when to run the key again, if it should be. */
 export interface QueueRunResult {
@@ -16,8 +17,9 @@ export interface QueueRunResult {
 /** Reconciles one key; the signal aborts when the queue shuts down. Throwing retries the key with backoff. */
 export type Reconcile<K> = (key: K, signal: AbortSignal) => Promise<QueueRunResult>;
 
+/** The clock, and the timers and random source that go with it (a fake moves them together). */
 export interface QueueClock {
-  now(): number;
+  now: Clock;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
   /** Uniform in [0, 1), as Math.random: the backoff's jitter. */
@@ -25,7 +27,7 @@ export interface QueueClock {
 }
 
 export const realQueueClock: QueueClock = {
-  now: Date.now,
+  now: systemClock,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
   random: Math.random,

@@ -105,27 +105,27 @@ export class AgentPass {
       cidrs = nodeCidrs(this.opts, this.deps.discoveredCidrs?.() ?? null, runsKubernetes(snapshot));
       drops = census ? passDrops(census, snapshot.stats.counters) : null;
       const dropping = drops ? droppingFull(prev.lastPassDrops, drops) : [];
-      const calmFor = prev.calmSinceMs !== null && !view?.filling && dropping.length === 0 ? (started.getTime() - prev.calmSinceMs) / 1000 : 0;
+      const calmFor = prev.calmSinceMs !== null && !view?.filling && dropping.length === 0 ? (started - prev.calmSinceMs) / 1000 : 0;
       ({ outcome, wouldChange, pressureResponse } = await this.reconcile(snapshot, cidrs, census, policyInput.policies, prev, { view, dropping, calmFor }));
       calm = calmNow(outcome, view, dropping);
     } catch (err) {
       outcome = { kind: 'error', message: errorText(err) };
       log.error({ err: outcome.message }, 'reconcile pass failed');
     }
-    const seconds = (this.deps.host.clock().getTime() - started.getTime()) / 1000;
-    this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock().getTime() / 1000);
+    const seconds = (this.deps.host.clock() - started) / 1000;
+    this.deps.metrics.observeReconcile(metricResult(outcome), seconds, ownedRules(outcome), this.deps.host.clock() / 1000);
     const reported =
       snapshot && cidrs ? await this.report(snapshot, cidrs, census, view, outcome, policyInput.error, prev, pressureResponse) : { state: prev, status: null };
     if (census) watch?.rebase(census, this.watchSettings(outcome, pressureResponse));
     const state: AgentState = {
       ...reported.state,
       lastPassDrops: drops ?? prev.lastPassDrops,
-      calmSinceMs: calmSince(prev.calmSinceMs, calm.calm, calm.gaveBack, started.getTime()),
+      calmSinceMs: calmSince(prev.calmSinceMs, calm.calm, calm.gaveBack, started),
       wouldChange,
       pressureResponse,
       passesDone: prev.passesDone + 1,
       lastPassError: outcome.kind === 'error' ? outcome.message : null,
-      lastPassEndMs: this.deps.host.clock().getTime(),
+      lastPassEndMs: this.deps.host.clock(),
     };
     return { state, outcome, status: reported.status };
   }
@@ -199,7 +199,7 @@ export class AgentPass {
       ...(response ? { response } : {}),
       policyOwn,
       nodeOwn,
-      nowMs: this.deps.host.clock().getTime(),
+      nowMs: this.deps.host.clock(),
     });
     const log = this.deps.logger.child({ policy: effective.selected.join(',') });
     const usagePercentNow = usage === null ? null : Math.round(usage * 10) / 10;
@@ -281,7 +281,7 @@ export class AgentPass {
     prev: AgentState,
     pressureResponse: PressureResponseState,
   ): Promise<{ state: AgentState; status: NodeStatusDoc | null }> {
-    const now = this.deps.host.clock();
+    const now = new Date(this.deps.host.clock());
     const counters = snapshot.stats.counters;
     const carried: AgentState = { ...prev, breakdown: await this.breakdown(snapshot, now, prev.breakdown) };
     let reported: { state: AgentState; status: NodeStatusDoc } | null = null;

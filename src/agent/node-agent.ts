@@ -41,12 +41,12 @@ export class NodeAgent {
         backoff: { initialMs: 1000, maxMs: opts.intervalMs, jitter: 0.5 },
         onError: (_key, err, retryInMs) => this.deps.logger.error({ err: errorText(err), retryInMs }, 'reconcile pass failed unexpectedly; retrying'),
       },
-      { ...realQueueClock, now: () => deps.host.clock().getTime() },
+      { ...realQueueClock, now: deps.host.clock },
     );
   }
 
   start(): void {
-    this.state = { ...this.state, lastPassEndMs: this.deps.host.clock().getTime() }; // a first pass that hangs counts as late too
+    this.state = { ...this.state, lastPassEndMs: this.deps.host.clock() }; // a first pass that hangs counts as late too
     this.deps.policies.onChange(() => this.trigger());
     this.trigger();
     this.timer = setInterval(() => this.trigger(), this.opts.intervalMs);
@@ -72,7 +72,7 @@ export class NodeAgent {
   }
 
   liveProblem(): string | null {
-    return stuckProblem(this.state.lastPassEndMs, this.deps.host.clock().getTime(), this.opts.intervalMs);
+    return stuckProblem(this.state.lastPassEndMs, this.deps.host.clock(), this.opts.intervalMs);
   }
 
   /** See readiness.ts for what ready means. */

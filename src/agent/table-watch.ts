@@ -122,7 +122,7 @@ export class TableWatch {
    * the census listed them are new to it too: watched, and a pass asked for.
    */
   rebase(census: NetnsCensus, settings: WatchSettings): void {
-    const now = this.host.clock().getTime();
+    const now = this.host.clock();
     const next = new Map<number, WatchedNetns>();
     for (const row of census.namespaces) {
       const ref = { key: row.key, inode: row.inode, pid: row.pid, host: row.host, podUid: row.podUid };
@@ -157,7 +157,7 @@ export class TableWatch {
 
   private async look(): Promise<void> {
     const { host } = this;
-    const now = host.clock().getTime();
+    const now = host.clock();
     const maxText = await host.files.read(host.paths.sysctl('nf_conntrack_max')).catch(() => null);
     this.max = maxText !== null && /^\d+$/.test(maxText.trim()) ? Number(maxText.trim()) : null;
     await this.lookForNewPids(now);

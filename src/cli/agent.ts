@@ -22,6 +22,7 @@ import { buildEngine } from './engine.js';
 import { HealthServer, servedAt, type MetricsCheck } from './health-server.js';
 import { ServingCertificate } from './serving-cert.js';
 import type { Host } from '../kernel/host.js';
+import type { Clock } from '../clock.js';
 import { errnoCode, errorText } from '../errors.js';
 
 const KMSG = '/dev/kmsg';
@@ -51,7 +52,7 @@ function standaloneSources(config: Config, policyFile: string, logger: Logger): 
 }
 
 /** The Kubernetes client is loaded only here: the standalone agent never pays for it. */
-async function clusterSources(config: Config, logger: Logger): Promise<Sources> {
+async function clusterSources(config: Config, clock: Clock, logger: Logger): Promise<Sources> {
   const [{ ClusterApi, loadKubeConfig }, { ClusterPolicySource }, { clusterReporter }, { realTiming }, { NodePods }, { ServiceCidrs }, { MetricsAuthorizer }] =
     await Promise.all([
       import('../kube/cluster-api.js'),
@@ -69,7 +70,7 @@ async function clusterSources(config: Config, logger: Logger): Promise<Sources> 
   if (!pods) logger.info({}, "--no-pod-names: this node's pods are not listed; network namespaces are reported by pod UID, events go on the Node only");
   const serviceCidrs = new ServiceCidrs(api, config.stateDir, realTiming(), logger);
   await serviceCidrs.start();
-  const authorizer = config.metricsSecure ? new MetricsAuthorizer(api, Date.now, logger) : undefined;
+  const authorizer = config.metricsSecure ? new MetricsAuthorizer(api, clock, logger) : undefined;
   return {
     ...(pods ? { pods } : {}),
     cidrs: {
@@ -80,13 +81,7 @@ async function clusterSources(config: Config, logger: Logger): Promise<Sources> 
     ...(authorizer ? { metricsCheck: (authorization, method, path) => authorizer.check(authorization, method, path) } : {}),
     policies: source,
     nodeLabels: () => source.nodeLabels(),
-    publish: clusterReporter(
-      api,
-      config.nodeName,
-      () => source.nodeRef(),
-      () => new Date(),
-      logger,
-    ),
+    publish: clusterReporter(api, config.nodeName, () => source.nodeRef(), clock, logger),
   };
 }
 
@@ -99,7 +94,7 @@ export async function startAgent(config: Config, host: Host, logger: Logger): Pr
   const engine = await buildEngine(config, host, logger);
   const metrics = new AgentMetrics({ version: packageVersion() });
   collectDefaultMetrics({ register: metrics.registry });
-  const sources = config.policyFile ? standaloneSources(config, config.policyFile, logger) : await clusterSources(config, logger);
+  const sources = config.policyFile ? standaloneSources(config, config.policyFile, logger) : await clusterSources(config, host.clock, logger);
   await sources.policies.start();
   const initial = sources.policies.current();
   if (initial.error) logger.error({ err: initial.error }, 'a policy is invalid and is not used');

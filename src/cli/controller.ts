@@ -6,6 +6,7 @@ import { DEFAULT_LEASE, LeaderElector } from '../controller/leader-election.js';
 import { PolicyController } from '../controller/policy-controller.js';
 import { ClusterApi, loadKubeConfig } from '../kube/cluster-api.js';
 import { realQueueClock } from '../work-queue.js';
+import { systemClock } from '../clock.js';
 import { realTiming } from '../kube/reflector.js';
 import type { Logger } from '../logger.js';
 import { ControllerMetrics } from '../metrics/registries.js';
@@ -27,9 +28,15 @@ export async function runController(config: Config, logger: Logger, until: Promi
     controller.setLeading(leading);
   };
   const elector = config.leaderElect
-    ? new LeaderElector(api, { namespace: config.leaseNamespace, name: LEASE_NAME, identity: config.identity, ...DEFAULT_LEASE }, Date.now, onLeading, logger)
+    ? new LeaderElector(
+        api,
+        { namespace: config.leaseNamespace, name: LEASE_NAME, identity: config.identity, ...DEFAULT_LEASE },
+        systemClock,
+        onLeading,
+        logger,
+      )
     : null;
-  const authorizer = config.metricsSecure ? new MetricsAuthorizer(api, Date.now, logger) : undefined;
+  const authorizer = config.metricsSecure ? new MetricsAuthorizer(api, systemClock, logger) : undefined;
   const health = new HealthServer(
     {
       metrics: async () => ({ body: await metrics.render(), contentType: metrics.contentType }),

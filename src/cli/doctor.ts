@@ -22,7 +22,7 @@ export interface DiagnoseOptions {
 
 export async function diagnose(host: Host, options: DiagnoseOptions): Promise<DoctorReport> {
   const snapshot = await readHostSnapshot(host);
-  const first = snapshot.stats.counters ? { atMs: host.clock().getTime(), counters: snapshot.stats.counters } : null;
+  const first = snapshot.stats.counters ? { atMs: host.clock(), counters: snapshot.stats.counters } : null;
   const sampling = first !== null && options.sampleMs > 0;
   // Every namespace's count at both ends of the window: how fast the one nearest to full grows (report/fill-window.ts says why two readings).
   const censusBefore = snapshot.moduleLoaded && sampling ? await readCensus(host, snapshot) : null;
@@ -45,14 +45,14 @@ export async function diagnose(host: Host, options: DiagnoseOptions): Promise<Do
 
 async function readCensus(host: Host, snapshot: HostSnapshot): Promise<CensusReading> {
   const census = await readNetnsCensus(host, snapshot.netns);
-  return { census, atMs: host.clock().getTime() };
+  return { census, atMs: host.clock() };
 }
 
 /** The counters again, once the window has passed (reading the table counts towards it). */
 async function sampleAgain(host: Host, first: CounterSample, options: DiagnoseOptions): Promise<DropWindow | null> {
-  await options.sleep(Math.max(0, options.sampleMs - (host.clock().getTime() - first.atMs)));
+  await options.sleep(Math.max(0, options.sampleMs - (host.clock() - first.atMs)));
   const again = await readConntrackStats(host);
-  return again.counters ? dropWindow(first, { atMs: host.clock().getTime(), counters: again.counters }) : null;
+  return again.counters ? dropWindow(first, { atMs: host.clock(), counters: again.counters }) : null;
 }
 
 export async function runDoctor(config: Config, host: Host, out: NodeJS.WritableStream): Promise<number> {

@@ -34,7 +34,7 @@ export async function buildEngine(config: Pick<Config, 'notrackBackend' | 'state
     baselineStore,
     ...(logger ? { logger } : {}),
     exclusive: (fn) => lock.run(fn),
-    natGuard: new NatGuard(new NatRulesReader(host), { clock: () => host.clock().getTime() }),
+    natGuard: new NatGuard(new NatRulesReader(host), { clock: host.clock }),
     writerFacts: async () => ({ kubeProxyRunning: (await findKubernetesProcesses(host)).value?.kubeProxy.running ?? false }),
   });
   return { backendName, backend, baselineStore, reconciler };

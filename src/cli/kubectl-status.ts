@@ -3,6 +3,7 @@
 // lists the agent pods and exits 2 unless every scheduled one's node is
 // Ready: the chart's `helm test` runs it in the image.
 import type { Config } from '../config.js';
+import { systemClock, type Clock } from '../clock.js';
 import { STATUS_RESOURCE } from '../api/v1alpha1/names.js';
 import { listAgentPods } from '../kube/agent-pods.js';
 import { checkAgentsReady, fleetRows } from '../report/fleet-status.js';
@@ -12,12 +13,12 @@ import { renderData } from './output.js';
 
 const NO_CRD = `the cluster serves no ${STATUS_RESOURCE.plural}.conntrack.io: conntrack-operator's CRDs are not installed (helm install, or kubectl apply -f crds/)`;
 
-export async function runKubectlStatus(config: Config, out: NodeJS.WritableStream, nowMs = Date.now): Promise<number> {
+export async function runKubectlStatus(config: Config, out: NodeJS.WritableStream, clock: Clock = systemClock): Promise<number> {
   const cluster = connectCluster(config);
   const list = await apiCall(cluster, 'listing ConntrackStatus objects', () => cluster.api.customListWatch(STATUS_RESOURCE.plural).list(''), NO_CRD);
-  const rows = fleetRows(list.items, nowMs());
+  const rows = fleetRows(list.items, clock());
   if (!config.checkReady) {
-    out.write(config.output === 'text' ? renderFleetText(rows, nowMs()) : await renderData({ items: rows }, config.output));
+    out.write(config.output === 'text' ? renderFleetText(rows, clock()) : await renderData({ items: rows }, config.output));
     return 0;
   }
   const agents = await apiCall(cluster, `listing the agent pods (${config.agentSelector}) in namespace ${cluster.namespace}`, () =>
@@ -26,7 +27,7 @@ export async function runKubectlStatus(config: Config, out: NodeJS.WritableStrea
   const readiness = checkAgentsReady(agents, rows);
   out.write(
     config.output === 'text'
-      ? `${renderFleetText(rows, nowMs())}\n${renderReadinessText(readiness)}`
+      ? `${renderFleetText(rows, clock())}\n${renderReadinessText(readiness)}`
       : await renderData({ items: rows, readiness }, config.output),
   );
   return readiness.ok ? 0 : 2;

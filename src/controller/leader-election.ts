@@ -4,6 +4,7 @@
 import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import type { ClusterApi } from '../kube/cluster-api.js';
 import { errorText, statusCode } from '../errors.js';
+import type { Clock } from '../clock.js';
 import type { Log } from '../logger.js';
 
 export interface LeaseConfig {
@@ -40,7 +41,7 @@ export class LeaderElector {
   constructor(
     private readonly api: LeaseApi,
     private readonly cfg: LeaseConfig,
-    private readonly now: () => number,
+    private readonly now: Clock,
     private readonly onChange: (leading: boolean) => void,
     private readonly log: Log,
     private readonly timers: Timers = realTimers,

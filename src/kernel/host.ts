@@ -5,12 +5,13 @@
 import { RealCommandRunner, type CommandRunner } from './command-runner.js';
 import { HostPaths, type HostRoots } from './host-paths.js';
 import { RealKernelFiles, type KernelFiles } from './kernel-files.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface Host {
   files: KernelFiles;
   paths: HostPaths;
   runner: CommandRunner;
-  clock: () => Date;
+  clock: Clock;
   /** Decides Unreadable.needsRoot: a permission error met as root is not fixed by running as root. */
   isRoot: boolean;
 }
@@ -20,7 +21,7 @@ export function realHost(roots: HostRoots, isRoot: boolean): Host {
     files: new RealKernelFiles(),
     paths: new HostPaths({ procRoot: roots.procRoot, sysRoot: roots.sysRoot }),
     runner: new RealCommandRunner(),
-    clock: () => new Date(),
+    clock: systemClock,
     isRoot,
   };
 }

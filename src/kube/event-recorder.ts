@@ -10,6 +10,7 @@
 // Pure: the clock and the sink are passed in.
 
 import { statusCode } from '../errors.js';
+import type { Clock } from '../clock.js';
 import type { EventType } from '../report/event-intent.js';
 
 export interface EventTarget {
@@ -69,26 +70,27 @@ export class EventRecorder {
 
   constructor(
     private readonly sink: EventSink,
-    private readonly now: () => Date,
+    private readonly now: Clock,
     private readonly options: RecorderOptions = CLIENT_GO_DEFAULTS,
   ) {}
 
   /** Record an event; resolves when the sink has it, or at once when rate-limited. Returns what happened. */
   async record(target: EventTarget, type: EventType, reason: string, message: string): Promise<'created' | 'updated' | 'suppressed'> {
-    const now = this.now();
+    const nowMs = this.now();
+    const now = new Date(nowMs);
     const objectKey = `${target.kind}/${target.namespace ?? ''}/${target.name}/${target.uid ?? ''}`;
     const similarKey = `${objectKey}/${type}/${reason}`;
-    if (!this.take(similarKey, now.getTime())) {
+    if (!this.take(similarKey, nowMs)) {
       this.suppressed.set(reason, (this.suppressed.get(reason) ?? 0) + 1);
       return 'suppressed';
     }
-    const combined = this.aggregate(similarKey, message, now.getTime());
+    const combined = this.aggregate(similarKey, message, nowMs);
     // Once combined, every similar event updates the one combined Event.
     const finalMessage = combined ? `(combined from similar events): ${message}` : message;
     const key = combined ? `${similarKey}/combined` : `${similarKey}/${message}`;
-    this.prune(now.getTime());
+    this.prune(nowMs);
     const prev = this.seen.get(key);
-    if (prev && now.getTime() - prev.lastTimestamp.getTime() <= this.options.windowMs) {
+    if (prev && nowMs - prev.lastTimestamp.getTime() <= this.options.windowMs) {
       const next = { ...prev, message: finalMessage, count: prev.count + 1, lastTimestamp: now };
       try {
         await this.sink.update(next);

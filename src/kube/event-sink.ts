@@ -16,8 +16,8 @@ export class KubeEventSink implements EventSink {
   ) {}
 
   async create(e: Omit<RecordedEvent, 'ref'>): Promise<string> {
-    // client-go's naming: <object>.<unique hex>.
-    const name = `${e.target.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`;
+    // client-go's naming: <object>.<the event's time in hex>, made unique.
+    const name = `${e.target.name}.${e.firstTimestamp.getTime().toString(16)}${randomBytes(3).toString('hex')}`;
     const namespace = eventNamespace(e.target);
     const body: CoreV1Event = {
       metadata: { name, namespace },

@@ -11,6 +11,7 @@
 // each process a TokenReview a minute and a SubjectAccessReview every 5.
 import { createHash } from 'node:crypto';
 import { errorText } from '../errors.js';
+import type { Clock } from '../clock.js';
 import type { Log } from '../logger.js';
 import type { ReviewedUser } from './cluster-api.js';
 
@@ -39,7 +40,7 @@ export class MetricsAuthorizer {
 
   constructor(
     private readonly reviews: Reviews,
-    private readonly now: () => number,
+    private readonly now: Clock,
     private readonly log: Log,
     private readonly ttl = REVIEW_CACHE_TTL,
   ) {}

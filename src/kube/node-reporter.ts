@@ -13,14 +13,15 @@ import type { NodeRef } from './cluster-policy-source.js';
 import { KubeEventSink } from './event-sink.js';
 import { StatusPublisher } from './status-publisher.js';
 import { errorText } from '../errors.js';
+import type { Clock } from '../clock.js';
 
 export type ReporterApi = Pick<ClusterApi, 'getCustom' | 'createCustom' | 'replaceCustomStatus' | 'createEvent' | 'patchEvent'>;
 
 export type Report = (status: NodeStatusDoc, outcome: PassOutcome, previous: NodeStatusDoc | null) => Promise<void>;
 
-export function clusterReporter(api: ReporterApi, nodeName: string, nodeRef: () => NodeRef | null, now: () => Date, logger: Log): Report {
-  const publisher = new StatusPublisher(api, nodeName, nodeRef, () => now().getTime());
-  const recorder = new EventRecorder(new KubeEventSink(api, nodeName), now);
+export function clusterReporter(api: ReporterApi, nodeName: string, nodeRef: () => NodeRef | null, clock: Clock, logger: Log): Report {
+  const publisher = new StatusPublisher(api, nodeName, nodeRef, clock);
+  const recorder = new EventRecorder(new KubeEventSink(api, nodeName), clock);
   return async (status, outcome, previous) => {
     const uid = nodeRef()?.uid;
     const target = { kind: 'Node', apiVersion: 'v1', name: nodeName, ...(uid ? { uid } : {}) };

@@ -18,6 +18,7 @@
 // does not: a list not older than an expired resourceVersion is still served.
 
 import { Backoff } from '../backoff.js';
+import { systemClock, type Clock } from '../clock.js';
 import { apiStatus, errorText, statusCode } from '../errors.js';
 import type { Log } from '../logger.js';
 
@@ -44,7 +45,7 @@ export interface ReflectorTiming {
   backoffResetMs: number;
   resyncMs: number;
   sleep(ms: number, signal: AbortSignal): Promise<void>;
-  now(): number;
+  now: Clock;
   /** Uniform in [0, 1): the jitter's source. */
   random(): number;
 }
@@ -221,7 +222,7 @@ export function realTiming(overrides: Partial<ReflectorTiming> = {}): ReflectorT
     backoffJitter: 1,
     backoffResetMs: 2 * 60_000,
     resyncMs: 10 * 60_000,
-    now: Date.now,
+    now: systemClock,
     random: Math.random,
     sleep: (ms, signal) =>
       new Promise((resolve, reject) => {

@@ -7,6 +7,7 @@ import { writeReason, type WriteReason } from '../report/status-throttle.js';
 import type { ClusterApi, CustomObject } from './cluster-api.js';
 import type { NodeRef } from './cluster-policy-source.js';
 import { statusCode } from '../errors.js';
+import type { Clock } from '../clock.js';
 
 const MAX_CONFLICT_RETRIES = 3;
 
@@ -18,7 +19,7 @@ export class StatusPublisher {
     private readonly api: Pick<ClusterApi, 'getCustom' | 'createCustom' | 'replaceCustomStatus'>,
     private readonly nodeName: string,
     private readonly nodeRef: () => NodeRef | null,
-    private readonly now: () => number,
+    private readonly now: Clock,
   ) {}
 
   /** Write the status if it changed meaningfully (or a heartbeat is due); returns why it wrote, or null. */

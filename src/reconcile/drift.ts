@@ -5,9 +5,7 @@ import type { DesiredState } from '../policy/types.js';
 import type { ObservedState } from '../kernel/observed-state.js';
 import type { NotrackCheck } from '../kernel/notrack/backend.js';
 import { BUCKETS_KEY, bucketsMatch, NOTRACK_KEY } from './planner.js';
-
-/** Milliseconds since the epoch; injected so tests control time. */
-export type Clock = () => number;
+import type { Clock } from '../clock.js';
 
 export type LikelyWriter = 'kube-proxy' | 'sysctl.d' | 'unknown';
 

@@ -18,6 +18,7 @@ import { NodeReasons, type WithheldNotrackRuleDoc } from '../api/v1alpha1/status
 import type { DesiredNotrackRule } from '../policy/types.js';
 import { errorText } from '../errors.js';
 import { overlapMessage } from './nat/describe-overlap.js';
+import type { Clock } from '../clock.js';
 import { analyseNat, overlapsOf, type RuleOverlaps } from './nat/nat-overlap.js';
 
 /** CPU the NAT check may take per minute, on average (reading and comparing). */
@@ -41,8 +42,8 @@ export interface NatJudgement {
 }
 
 export interface NatGuardOptions {
-  /** Milliseconds since the epoch (the Host's clock). */
-  clock: () => number;
+  /** The Host's clock. */
+  clock: Clock;
   /** This process's CPU time so far (ms); the tools' is in each reading. */
   cpuMs?: () => number;
   budgetMsPerMinute?: number;

@@ -7,7 +7,7 @@ import type { Host } from '../kernel/host.js';
 import { ForeignObjectError, type NotrackBackend, type NotrackCheck } from '../kernel/notrack/backend.js';
 import type { DesiredState, PolicyMode } from '../policy/types.js';
 import type { BaselineStore } from './baseline-store.js';
-import { CorrectionGuard, detectDrift, type Clock, type DriftRecord, type WriterFacts } from './drift.js';
+import { CorrectionGuard, detectDrift, type DriftRecord, type WriterFacts } from './drift.js';
 import { Executor, type ExecutionResult } from './executor.js';
 import type { ObservedState } from '../kernel/observed-state.js';
 import { BUCKETS_KEY, givesBack, NOTRACK_KEY, plan, type Action, type Baseline, type NotApplicable, type Plan } from './planner.js';
@@ -104,7 +104,6 @@ export class Reconciler {
   private readonly executor: Executor;
   private readonly guard: CorrectionGuard;
   private readonly logger: Log;
-  private readonly clock: Clock = () => this.deps.host.clock().getTime();
   private previousDrift: DriftRecord[] = [];
   /** The withheld rules last logged, as [rule, message] pairs. */
   private previousWithheld: unknown[] = [];
@@ -112,7 +111,7 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.executor = new Executor(deps.host, deps.backend);
-    this.guard = deps.guard ?? new CorrectionGuard({ clock: this.clock });
+    this.guard = deps.guard ?? new CorrectionGuard({ clock: deps.host.clock });
     this.logger = deps.logger ?? NOOP_LOGGER;
   }
 
@@ -127,7 +126,7 @@ export class Reconciler {
   }
 
   private async reconcileNow(policy: DesiredState, mode: PolicyMode): Promise<ReconcileResult> {
-    const started = this.clock();
+    const started = this.deps.host.clock();
     const { desired, withheld, acceptUnsupported } = await this.desiredHere(policy);
     const baseline = await this.deps.baselineStore.load();
     const seen = await this.look(desired, baseline);
@@ -227,7 +226,7 @@ export class Reconciler {
       drift: r.drift,
       notApplicable: pass.full.notApplicable,
       inSync: r.inSync,
-      durationMs: this.clock() - pass.started,
+      durationMs: this.deps.host.clock() - pass.started,
       ...(r.owned === undefined ? {} : { notrackOwnedRules: r.owned }),
       withheld: pass.withheld,
     };

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { RealKernelFiles, type KernelFiles } from '../kernel/kernel-files.js';
 import { readRegularFile } from '../regular-file.js';
+import { systemClock } from '../clock.js';
 
 /** Who holds the lock, as written in the lock file. */
 export interface LockHolder {
@@ -70,6 +71,8 @@ export interface StateLockOptions {
   view?: ProcessView;
 }
 
+// The lock's times are the wall clock (systemClock), not the Host's: a holder's age is measured against
+// the mtime the kernel stamps, and the waits are real timers.
 const POLL_MS = 100;
 
 function parseHolder(text: string): LockHolder | undefined {
@@ -129,7 +132,7 @@ export class StateLock {
   private async acquire(): Promise<string> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const me: LockHolder = { ...(await this.view.self()), token: randomBytes(8).toString('hex') };
-    const deadline = Date.now() + this.timeoutMs;
+    const deadline = systemClock() + this.timeoutMs;
     for (;;) {
       try {
         await this.create(me);
@@ -142,7 +145,7 @@ export class StateLock {
         await this.takeOver(found.identity);
         continue;
       }
-      if (Date.now() > deadline) {
+      if (systemClock() > deadline) {
         const holder = found?.holder ? `pid ${found.holder.pid}${found.holder.pidNs === me.pidNs ? '' : ` in ${found.holder.pidNs}`}` : 'unknown';
         throw new Error(`${this.path}: another conntrack-operator (${holder}) is changing this host; try again when it has finished`);
       }
@@ -175,7 +178,7 @@ export class StateLock {
       return {
         identity: entry.identity,
         holder: entry.isFile ? parseHolder(entry.text) : undefined,
-        ageMs: Date.now() - entry.mtimeMs,
+        ageMs: systemClock() - entry.mtimeMs,
         notAFile: !entry.isFile,
       };
     } catch (err) {
@@ -216,7 +219,7 @@ export class StateLock {
   private async touch(token: string): Promise<void> {
     const text = await readFile(this.path, 'utf8').catch(() => '');
     if (parseHolder(text)?.token !== token) return;
-    const now = new Date();
+    const now = new Date(systemClock());
     await utimes(this.path, now, now).catch(() => undefined); // a missed beat is made up by the next
   }
 }

@@ -34,7 +34,7 @@ async function rig(o: Partial<TableWatchOptions> = {}) {
     mode: (p) => t.kernel.mode(p),
     stream: (p) => t.kernel.stream(p),
   };
-  const host = fakeHost(files, t.paths, { clock: () => new Date(clock.ms), isRoot: true });
+  const host = fakeHost(files, t.paths, { clock: () => clock.ms, isRoot: true });
   const census = await readNetnsCensus(host, { host: true, inode: HOST.inode });
   const triggers: Array<{ atS: number; why: WatchTrigger[] }> = [];
   const watch = new TableWatch(host, { ...WATCH_DEFAULTS, ...o }, (why) => triggers.push({ atS: (clock.ms - T0) / 1000, why }));

@@ -107,13 +107,7 @@ test('a full pod namespace: the row names the pod, and the event lands on the Po
   const api = new ClusterApi(loadKubeConfig(cluster.api.kubeconfig(AGENT_USER)));
   const logged: string[] = [];
   const sink = new Writable({ write: (chunk, _enc, cb) => (logged.push(String(chunk)), cb()) });
-  const report = clusterReporter(
-    api,
-    NODE,
-    () => ({ name: NODE, uid: cluster.nodeUid }),
-    () => new Date(),
-    createLogger('warn', NODE, sink),
-  );
+  const report = clusterReporter(api, NODE, () => ({ name: NODE, uid: cluster.nodeUid }), Date.now, createLogger('warn', NODE, sink));
   await report(status, { kind: 'no-policy' }, previous);
   assert.deepEqual(logged, [], 'no event was refused');
 
@@ -178,7 +172,7 @@ test('a pod namespace filling up: ConntrackTableFillingUp lands on the Pod and o
     new ClusterApi(loadKubeConfig(cluster.api.kubeconfig(AGENT_USER))),
     NODE,
     () => ({ name: NODE, uid: cluster.nodeUid }),
-    () => new Date(),
+    Date.now,
     createLogger('warn', NODE, new Writable({ write: (_c, _e, cb) => cb() })),
   );
   const calm = pass(false);

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';
 import type { RawResponse } from '../support/kube/http-client.js';
+import { until } from '../support/until.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 const NODES = '/api/v1/nodes';
@@ -215,6 +216,24 @@ const cases: Array<{ name: string; query: (ctx: Ctx) => string | Promise<string>
   },
 ];
 
+/**
+ * Resolves once the server holds the list (it waits there for its resourceVersion), so that a write
+ * sent next arrives during the wait. The in-process server logs a request on arrival and gives it a
+ * status when it answers; a real one counts the requests it executes, by flow: the admin's are
+ * exempt, and the scrape that reads the count is one of them.
+ */
+async function listWaiting(api: TestApi, query: string): Promise<void> {
+  const server = api.server;
+  const held = server
+    ? async () => server.requests.some((r) => r.method === 'GET' && r.path === NODES && r.query === query && r.status === 0)
+    : async () => {
+        const metrics = await api.request('GET', '/metrics');
+        const line = /^apiserver_flowcontrol_current_executing_requests\{flow_schema="exempt",priority_level="exempt"\} (\d+)$/m.exec(metrics.text);
+        return Number(line?.[1] ?? 0) >= 2;
+      };
+  await until('the list waiting at the server', async () => ((await held()) ? true : undefined), WAIT_MS);
+}
+
 async function firstPageToken(ctx: Ctx): Promise<string> {
   const first = await ctx.api.request('GET', `${NODES}?limit=1`);
   assert.equal(first.status, 200, first.text);
@@ -249,7 +268,7 @@ describe('list resourceVersion semantics', () => {
   it('N ahead of the server: a write that gets there during the wait answers the list', async () => {
     const wanted = ctx.current + 1;
     const listing = ctx.api.request('GET', `${NODES}?resourceVersion=${wanted}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await listWaiting(ctx.api, `?resourceVersion=${wanted}`);
     const created = await ctx.api.request('POST', NODES, { body: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'lrv-d' } } });
     assert.equal(created.status, 201, created.text);
     const res = await listing;

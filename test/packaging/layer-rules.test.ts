@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const RULES = ['@typescript-eslint/no-restricted-imports', 'no-restricted-properties'];
+const RULES = ['@typescript-eslint/no-restricted-imports', 'no-restricted-properties', 'no-restricted-syntax'];
 
 const CASES: Array<{ file: string; code: string; refused: boolean }> = [
   // layers: only downwards
@@ -48,6 +48,11 @@ const CASES: Array<{ file: string; code: string; refused: boolean }> = [
   // the environment only in config.ts
   { file: 'src/kernel/x.ts', code: 'export const a = process.env.HOME;', refused: true },
   { file: 'src/config.ts', code: 'export const a = process.env.HOME;', refused: false },
+  // the wall clock only in clock.ts
+  { file: 'src/kube/x.ts', code: 'export const a = Date.now();', refused: true },
+  { file: 'src/agent/x.ts', code: 'export const a = new Date();', refused: true },
+  { file: 'src/agent/x.ts', code: 'export const a = new Date(0);', refused: false },
+  { file: 'src/clock.ts', code: 'export const a = Date.now();', refused: false },
 ];
 
 test('layer and purity rules', async () => {

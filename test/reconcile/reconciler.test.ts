@@ -38,7 +38,7 @@ function collectingLogger(): { logger: Log; logged: string[] } {
 function setUp(options: KernelOptions = {}, kubeProxyRunning = false) {
   const kernel = conntrackKernel(options);
   const clock = { now: Date.parse('2026-11-22T04:00:00Z') };
-  const host = fakeHost(kernel, paths, { clock: () => new Date(clock.now) });
+  const host = fakeHost(kernel, paths, { clock: () => clock.now });
   const backend = new FakeNotrackBackend();
   const baselineStore = new MemoryBaselineStore();
   const { logger, logged } = collectingLogger();

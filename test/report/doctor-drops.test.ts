@@ -12,7 +12,7 @@ import { CannedRunner, fixtureText, loadFixtureTree, type FixtureTree } from '..
 async function doctorOn(tree: FixtureTree, before: string, after: string, runner = new CannedRunner({})) {
   tree.kernel.set(tree.paths.statFile(), before);
   let now = 1_000_000;
-  const report = await diagnose(fakeHost(tree.kernel, tree.paths, { runner, isRoot: true, clock: () => new Date(now) }), {
+  const report = await diagnose(fakeHost(tree.kernel, tree.paths, { runner, isRoot: true, clock: () => now }), {
     readTable: true,
     topN: 10,
     sampleMs: 2000,
@@ -97,7 +97,7 @@ test('a proc/net tree without a table file: only its own values, what is missing
     'conntrack -L -o extended': { code: 0, stdout: fixtureText('with-table', 'conntrack-L-extended.txt'), stderr: '' },
   });
   let now = 0;
-  const report = await diagnose(fakeHost(tree.kernel, tree.paths, { runner, isRoot: true, clock: () => new Date(now) }), {
+  const report = await diagnose(fakeHost(tree.kernel, tree.paths, { runner, isRoot: true, clock: () => now }), {
     readTable: true,
     topN: 10,
     sampleMs: 2000,

@@ -79,7 +79,7 @@ test('doctor on the host-6.18 tree plus a pod namespace filling during --sample:
   );
   kernel.set(paths.statFile('4242'), statFile(200_000));
   let now = 1_000_000;
-  const report = await diagnose(fakeHost(kernel, paths, { isRoot: true, clock: () => new Date(now) }), {
+  const report = await diagnose(fakeHost(kernel, paths, { isRoot: true, clock: () => now }), {
     readTable: false,
     topN: 10,
     sampleMs: 2000,

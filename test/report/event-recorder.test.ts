@@ -23,7 +23,7 @@ const opts = { burst: 3, refillMs: 60_000, aggregateAfter: 3, windowMs: 600_000 
 function setup() {
   let t = Date.parse('2026-01-01T00:00:00Z');
   const sink = new MemorySink();
-  const rec = new EventRecorder(sink, () => new Date(t), opts);
+  const rec = new EventRecorder(sink, () => t, opts);
   return { sink, rec, advance: (ms: number) => (t += ms) };
 }
 

@@ -71,7 +71,7 @@ export function rig(tree: FixtureTree, o: RigOptions) {
   const source = new MemoryPolicySource({ policies: o.policies ?? webPolicy(o.mode ?? 'Enforce', o.spec) });
   source.known = o.known ?? true;
   const baselineStore = o.baselineStore ?? new MemoryBaselineStore();
-  const host = fakeHost(tree.kernel, tree.paths, { clock: () => new Date(clock.ms), isRoot: true });
+  const host = fakeHost(tree.kernel, tree.paths, { clock: () => clock.ms, isRoot: true });
   const reconciler = new Reconciler({ observe: () => readObservedState(host), host, backend: null, baselineStore });
   const published: NodeStatusDoc[] = [];
   const logged: LogLine[] = [];

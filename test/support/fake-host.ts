@@ -6,7 +6,8 @@ import type { Host } from '../../src/kernel/host.js';
 import type { HostPaths } from '../../src/kernel/host-paths.js';
 import type { KernelFiles } from '../../src/kernel/kernel-files.js';
 import { CannedRunner } from './fixture-tree.js';
+import { systemClock } from '../../src/clock.js';
 
 export function fakeHost(files: KernelFiles, paths: HostPaths, over: Partial<Omit<Host, 'files' | 'paths'>> = {}): Host {
-  return { files, paths, runner: new CannedRunner({}), clock: () => new Date(), isRoot: false, ...over };
+  return { files, paths, runner: new CannedRunner({}), clock: systemClock, isRoot: false, ...over };
 }

@@ -74,12 +74,12 @@ export class NatRulesReader implements NatRulesSource {
 
   /** The node's NAT rules and addresses, read now. */
   async read(): Promise<NatReading> {
-    const started = this.host.clock().getTime();
+    const started = this.host.clock();
     const cpuBefore = await this.childCpuMs();
     const local = await readLocalAddresses(this.host);
     const listing = await this.list();
     const cpuAfter = await this.childCpuMs();
-    const costMs = cpuBefore === null || cpuAfter === null ? this.host.clock().getTime() - started : cpuAfter - cpuBefore;
+    const costMs = cpuBefore === null || cpuAfter === null ? this.host.clock() - started : cpuAfter - cpuBefore;
     const hash = createHash('sha256');
     for (const t of listing.texts) hash.update(t).update('\0');
     hash.update(JSON.stringify([local, listing.problems]));
