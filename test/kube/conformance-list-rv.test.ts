@@ -91,12 +91,15 @@ const cases: Array<{ name: string; query: (ctx: Ctx) => string | Promise<string>
     },
   },
   {
-    name: 'N older than the current one: not older than N, i.e. the current state',
+    // Not older than N is all the API promises: the watch cache answers, and on
+    // a loaded server it may not yet have caught up with the current state.
+    name: 'N older than the current one: a state not older than N, from the watch cache',
     query: (ctx) => `resourceVersion=${ctx.oldest}`,
     check: (res, ctx) => {
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(names(res), NAMES);
-      assert.ok(Number(res.body.metadata.resourceVersion) >= ctx.current);
+      assert.ok(Number(res.body.metadata.resourceVersion) >= ctx.oldest, res.body.metadata.resourceVersion);
+      assert.deepEqual(names(res), NAMES.slice(0, names(res).length), 'the nodes in the order they were created, the first at least');
+      assert.ok(names(res).length >= 1);
     },
   },
   {
