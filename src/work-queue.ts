@@ -94,7 +94,9 @@ export class WorkQueue<K> {
   forget(key: K): void {
     this.backoff.forget(key);
     this.cancelWait(key);
-    if (this.dirty.delete(key)) this.ready.splice(this.ready.indexOf(key), 1);
+    this.dirty.delete(key);
+    const at = this.ready.indexOf(key); // absent when the key was added while it runs
+    if (at >= 0) this.ready.splice(at, 1);
   }
 
   /** Failures of key in a row (client-go's NumRequeues). */

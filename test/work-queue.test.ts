@@ -251,6 +251,21 @@ test('work queue: forget drops a pending retry and the failure count', async () 
   await queue.shutdown();
 });
 
+test('work queue: forget of a key added while it runs drops that rerun, and no other key', async () => {
+  const { clock, queue, runs } = rig({ a: [{ takesMs: 100 }] });
+  queue.add('a');
+  await clock.advance(10);
+  queue.add('a'); // waits for its own run to end
+  queue.add('b');
+  queue.forget('a');
+  await clock.advance(10_000);
+  assert.deepEqual(runs, [
+    ['a', 0],
+    ['b', 100],
+  ]);
+  await queue.shutdown();
+});
+
 test('work queue: shutdown aborts the signal, waits for the run in flight, and takes no more keys', async () => {
   const clock = new FakeClock();
   let seen: AbortSignal | undefined;
