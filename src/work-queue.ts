@@ -90,23 +90,9 @@ export class WorkQueue<K> {
     this.waiting.set(key, { at, timer });
   }
 
-  /** Drop key's failures and any run it waits for (the object is gone). A run in flight finishes. */
-  forget(key: K): void {
-    this.backoff.forget(key);
-    this.cancelWait(key);
-    this.dirty.delete(key);
-    const at = this.ready.indexOf(key); // absent when the key was added while it runs
-    if (at >= 0) this.ready.splice(at, 1);
-  }
-
   /** Failures of key in a row (client-go's NumRequeues). */
   failures(key: K): number {
     return this.backoff.failureCount(key);
-  }
-
-  /** When key is due to run again, by the clock; undefined when it waits for nothing. */
-  dueAt(key: K): number | undefined {
-    return this.waiting.get(key)?.at;
   }
 
   /** Resolves when no key runs and none is ready (keys due later do not count). */

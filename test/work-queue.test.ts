@@ -238,34 +238,6 @@ test('work queue: with two workers two keys run at once, one key never twice', a
   assert.equal(maxSameKey(), 1);
 });
 
-test('work queue: forget drops a pending retry and the failure count', async () => {
-  const { clock, queue, runs } = rig({ a: [{ fail: true }, { fail: true }] });
-  queue.add('a');
-  await clock.advance(10);
-  assert.equal(queue.failures('a'), 1);
-  assert.equal(queue.dueAt('a'), T0 + 100);
-  queue.forget('a');
-  assert.equal(queue.failures('a'), 0);
-  await clock.advance(10_000);
-  assert.deepEqual(runs, [['a', 0]]);
-  await queue.shutdown();
-});
-
-test('work queue: forget of a key added while it runs drops that rerun, and no other key', async () => {
-  const { clock, queue, runs } = rig({ a: [{ takesMs: 100 }] });
-  queue.add('a');
-  await clock.advance(10);
-  queue.add('a'); // waits for its own run to end
-  queue.add('b');
-  queue.forget('a');
-  await clock.advance(10_000);
-  assert.deepEqual(runs, [
-    ['a', 0],
-    ['b', 100],
-  ]);
-  await queue.shutdown();
-});
-
 test('work queue: shutdown aborts the signal, waits for the run in flight, and takes no more keys', async () => {
   const clock = new FakeClock();
   let seen: AbortSignal | undefined;
