@@ -31,6 +31,11 @@ function conditionSchema<const T extends readonly [string, ...string[]]>(types: 
     .describe('A condition, as metav1.Condition.');
 }
 
+/** A list's names by themselves, `{ Ready: 'Ready', ... }`: derived, so the list and the map cannot disagree. */
+function byName<const T extends readonly string[]>(names: T): { readonly [K in T[number]]: K } {
+  return Object.fromEntries(names.map((n) => [n, n])) as { readonly [K in T[number]]: K };
+}
+
 export const NodeConditionType = [
   'Ready',
   'Applied',
@@ -45,18 +50,7 @@ export const NodeConditionType = [
 ] as const;
 export type NodeConditionTypeName = (typeof NodeConditionType)[number];
 /** Each node condition type by name (`NodeConditions.TableFull`): code matches these, never a string literal. */
-export const NodeConditions: { readonly [T in NodeConditionTypeName]: T } = {
-  Ready: 'Ready',
-  Applied: 'Applied',
-  Drifted: 'Drifted',
-  Pressure: 'Pressure',
-  TableFull: 'TableFull',
-  InsertionRace: 'InsertionRace',
-  FillingUp: 'FillingUp',
-  PressureResponse: 'PressureResponse',
-  ClusterCidrsKnown: 'ClusterCidrsKnown',
-  NotrackWithheld: 'NotrackWithheld',
-};
+export const NodeConditions = byName(NodeConditionType);
 /**
  * The reasons each node condition gives, by type: part of the API (kstatus,
  * alert routing and the controller match them). Ready, when False, takes the
@@ -107,12 +101,7 @@ export const NodeCondition = conditionSchema(
 export const PolicyConditionType = ['Ready', 'Degraded', 'Conflict', 'Rejected'] as const;
 export type PolicyConditionTypeName = (typeof PolicyConditionType)[number];
 /** Each policy condition type by name (`PolicyConditions.Ready`): code matches these, never a string literal. */
-export const PolicyConditions: { readonly [T in PolicyConditionTypeName]: T } = {
-  Ready: 'Ready',
-  Degraded: 'Degraded',
-  Conflict: 'Conflict',
-  Rejected: 'Rejected',
-};
+export const PolicyConditions = byName(PolicyConditionType);
 /** The reasons each policy condition gives, by type: part of the API, as NodeReasons. */
 export const PolicyReasons = {
   Ready: { AllInSync: 'AllInSync', NoNodesSelected: 'NoNodesSelected', NotAllInSync: 'NotAllInSync', Rejected: 'Rejected' },
