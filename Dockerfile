@@ -88,8 +88,8 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 USER root
 # The daemons (the chart runs agent and controller through this ENTRYPOINT)
 # under --optimize-for-size: V8 keeps a small heap (the agent's steady RSS at
-# 250k entries: ~64 MB standalone); bin/conntrack-operator starts them the same
-# way. One-shot commands run without it: `kubectl conntrack doctor` execs
+# 250k entries, standalone: ~74 MB with this image's Node 22, ~63 MB with Node
+# 20); bin/conntrack-operator starts them the same way. One-shot commands run without it: `kubectl conntrack doctor` execs
 # `node /app/dist/bundle/main.js doctor`, as the bin runs doctor.
 ENTRYPOINT ["node", "--optimize-for-size", "/app/dist/bundle/main.js"]
 CMD ["--help"]
