@@ -22,7 +22,8 @@ import { generateProcTree } from './support/proc-tree.js';
 
 const PIDS = 50_000;
 const NAMESPACES = 500;
-const BEFORE_REV = '3874535';
+/** The last revision that walked the pids twice a pass (kube-proxy scan, then census). */
+const TWO_WALKS_REV = '3874535';
 const runsFlag = process.argv.indexOf('--runs');
 const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 7;
 
@@ -75,7 +76,7 @@ const spread = (xs: number[], digits: number) => {
 
 function main(): void {
   const dir = mkdtempSync(join(tmpdir(), 'ctop-pass-reading-'));
-  const before = prepareAgents([['before', BEFORE_REV]]);
+  const before = prepareAgents([['before', TWO_WALKS_REV]]);
   try {
     const started = performance.now();
     generateProcTree(dir, PIDS, NAMESPACES);
@@ -94,7 +95,7 @@ function main(): void {
     for (let i = 0; i < RUNS; i++) {
       for (const name of ['before', 'now'] as const) runs[name].push(runOnce(drivers[name].file, drivers[name].cwd, procRoot, sysRoot));
     }
-    process.stdout.write(`before = revision ${BEFORE_REV}, now = this tree; ${RUNS} runs each, alternated; min / median / max\n`);
+    process.stdout.write(`before = revision ${TWO_WALKS_REV}, now = this tree; ${RUNS} runs each, alternated; min / median / max\n`);
     for (const name of ['before', 'now'] as const) {
       const r = runs[name];
       process.stdout.write(`${name}: found ${r[0]!.found}\n`);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkQueue, type QueueRunResult } from '../src/work-queue.js';
-import { FakeClock, T0, flush } from './controller/fake-clock.js';
+import { FakeClock, T0, flush, queueClock } from './controller/fake-clock.js';
 
 const BACKOFF = { initialMs: 100, maxMs: 1000, jitter: 0 };
 
@@ -16,7 +16,6 @@ function rig(script: Record<string, Outcome[]>, workers = 1) {
   const clock = new FakeClock();
   const runs: Array<[string, number]> = [];
   const errors: Array<[string, number]> = [];
-  let concurrent = 0;
   let maxSameKey = 0;
   const inFlight = new Map<string, number>();
   const queue = new WorkQueue<string>(
@@ -24,21 +23,19 @@ function rig(script: Record<string, Outcome[]>, workers = 1) {
       runs.push([key, clock.now() - T0]);
       inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
       maxSameKey = Math.max(maxSameKey, inFlight.get(key)!);
-      concurrent++;
       const o = script[key]?.shift() ?? {};
       try {
         if (o.takesMs) await new Promise<void>((r) => clock.setTimeout(r, o.takesMs!));
         if (o.fail) throw new Error(`${key} failed`);
         return o.requeueAfterMs === undefined ? {} : { requeueAfterMs: o.requeueAfterMs };
       } finally {
-        concurrent--;
         inFlight.set(key, inFlight.get(key)! - 1);
       }
     },
     { backoff: BACKOFF, workers, onError: (key, _err, retryInMs) => errors.push([key, retryInMs]) },
-    { now: clock.now, setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (h) => clock.clearTimeout(h), random: () => 0 },
+    queueClock(clock),
   );
-  return { clock, queue, runs, errors, maxSameKey: () => maxSameKey, concurrent: () => concurrent };
+  return { clock, queue, runs, errors, maxSameKey: () => maxSameKey };
 }
 
 interface Case {
@@ -251,7 +248,7 @@ test('work queue: shutdown aborts the signal, waits for the run in flight, and t
       return { requeueAfterMs: 100 };
     },
     { backoff: BACKOFF, onError: () => assert.fail('no error expected') },
-    { now: clock.now, setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (h) => clock.clearTimeout(h), random: () => 0 },
+    queueClock(clock),
   );
   queue.add('a');
   await flush();

@@ -15,6 +15,7 @@ import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
 import { ESTABLISHED, INTERVAL_MS, T0, TIME_WAIT, policy, rig } from '../support/agent-rig.js';
 import { statFileWith } from '../support/stat-file.js';
+import { flush } from '../controller/fake-clock.js';
 
 const condition = (s: NodeStatusDoc | null, type: string) => s?.conditions.find((c) => c.type === type);
 const timeWait = (tree: FixtureTree) => tree.kernel.value(tree.paths.sysctl(TIME_WAIT));
@@ -201,18 +202,17 @@ test("node agent: the table watch reports a pod namespace's full table within a 
   const tree = loadFixtureTree('netns-census');
   tree.kernel.set(tree.paths.sysctl('nf_conntrack_max'), '262144\n').set(tree.paths.sysctl('nf_conntrack_count'), '1\n');
   const { agent, clock, published, nextPublish } = rig(tree, { labels: {} });
-  // FakeKernel answers in microtasks: one turn of the event loop lets the pass in flight, or the watch's look, finish.
-  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  // FakeKernel answers in microtasks: one turn of the event loop (flush) lets the pass in flight, or the watch's look, finish.
   const advance = async (ms: number) => {
     clock.ms += ms;
     mock.timers.tick(ms);
-    await settle();
+    await flush();
   };
 
   const first = nextPublish();
   agent.start();
   assert.deepEqual((await first).namespaces?.full, []);
-  await settle();
+  await flush();
 
   // The counters did not move: the watch leaves the loop alone.
   await advance(WATCH_DEFAULTS.tickMs);
@@ -295,15 +295,13 @@ function sizableCensusTree(): FixtureTree {
 
 const AUTO_SIZE = { table: { autoSize: { memoryBudgetPercent: 2, targetUsagePercent: 50, minMax: 8192 } } };
 
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
 /** The agent of pool=web with `spec` on `tree`, started under mock timers (reset after the test); `max` reads nf_conntrack_max. */
 async function startedOn(t: TestContext, tree: FixtureTree, spec: Record<string, unknown> = AUTO_SIZE) {
   mock.timers.enable({ apis: ['setInterval'] });
   t.after(() => mock.timers.reset());
   const started = rig(tree, { labels: { pool: 'web' }, spec });
   started.agent.start();
-  await settle();
+  await started.agent.settled(); // the first pass has run: what max is now, it decided
   return { ...started, max: () => Number(tree.kernel.value(tree.paths.sysctl('nf_conntrack_max'))) };
 }
 
@@ -317,7 +315,7 @@ test('node agent, autoSize: a pod namespace ramping at 500/s grows max ahead of 
     if (s > 20) tree.kernel.set(tree.paths.statFile('30618'), statFileWith(7 + 500 * (s - 20)));
     clock.ms += WATCH_DEFAULTS.tickMs;
     mock.timers.tick(WATCH_DEFAULTS.tickMs);
-    for (let i = 0; i < 5; i++) await settle();
+    for (let i = 0; i < 5; i++) await flush();
     if (max() > 8192) grownAt = s - 20;
   }
   // The static table would be full at (8,192 - 7) / 500 = 16.4 s into the ramp.
@@ -339,7 +337,7 @@ test('node agent, autoSize: a pod namespace dropping for a full table doubles ma
   tree.kernel.set(tree.paths.statFile('30620'), statFileWith(3000, 40));
   clock.ms += WATCH_DEFAULTS.tickMs;
   mock.timers.tick(WATCH_DEFAULTS.tickMs);
-  for (let i = 0; i < 5; i++) await settle();
+  for (let i = 0; i < 5; i++) await flush();
   assert.equal(max(), 16384);
   const line = logged.find((l) => l.msg === 'growing nf_conntrack_max: a namespace is dropping new connections for a full table');
   assert.ok(line, JSON.stringify(logged.map((l) => l.msg)));
@@ -356,7 +354,7 @@ test('node agent, autoSize with shrinkAfterSeconds: after a surge max halves onc
   for (let minute = 1; minute <= 20; minute++) {
     clock.ms += INTERVAL_MS;
     mock.timers.tick(INTERVAL_MS);
-    for (let i = 0; i < 5; i++) await settle();
+    for (let i = 0; i < 5; i++) await flush();
     if (max() !== (seen.at(-1)?.[1] ?? 65536)) seen.push([minute, max()]);
   }
   // Calm from the first pass (the fullest holds 12 entries); a pass a minute; 300 s of calm before each halving.

@@ -161,14 +161,10 @@ test(
       ];
       for (const step of steps) {
         await writeFile(policyFile, given);
-        await run.statusWhen(`${step.name}: Enforce applied first`, (s) => applied(s)?.reason === 'Applied');
+        const first = await run.statusWhen(`${step.name}: Enforce applied first`, (s) => applied(s)?.reason === 'Applied');
         assert.deepEqual(await sysctls(ns), enforced, step.name);
         assert.match(await rawTable(ns), /-A CTOP-NOTRACK-PRE .*--dport(s)? 18080/, step.name);
-        assert.deepEqual(
-          (await run.status())?.plan,
-          [{ key: 'nf_conntrack_udp_timeout_stream', change: `${streamBefore} -> 60` }],
-          `${step.name}: the DryRun field, planned`,
-        );
+        assert.deepEqual(first.plan, [{ key: 'nf_conntrack_udp_timeout_stream', change: `${streamBefore} -> 60` }], `${step.name}: the DryRun field, planned`);
 
         await writeFile(policyFile, step.file);
         await until(`${step.name}: the values from before, and no rule of ours`, async () =>

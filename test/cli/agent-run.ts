@@ -3,6 +3,7 @@
 // cleanup that always stops what the run started, so each test says only what
 // differs.
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +89,7 @@ export async function withAgent(tag: string, policy: string, fn: (run: AgentRun)
         const running = agent as RunningAgent | null;
         running?.child.kill('SIGTERM');
         for (const p of pods) p.kill();
-        await running?.exited;
+        await Promise.all([running?.exited, ...pods.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : once(p, 'exit')))]);
       }
     });
   } finally {

@@ -1,5 +1,6 @@
 // A fake clock that also runs the timers set on it: the controller's tests move time instead of waiting.
 import type { Timers } from '../../src/controller/leader-election.js';
+import type { QueueClock } from '../../src/work-queue.js';
 
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -36,4 +37,9 @@ export class FakeClock implements Timers {
   async advanceTo(msSinceT0: number): Promise<void> {
     await this.advance(T0 + msSinceT0 - this.t);
   }
+}
+
+/** The clock as a work queue takes it (its timers, and `random` for the backoff's jitter). */
+export function queueClock(clock: FakeClock, random: () => number = () => 0): QueueClock {
+  return { now: clock.now, setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (h) => clock.clearTimeout(h), random };
 }

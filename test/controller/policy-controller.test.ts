@@ -11,7 +11,7 @@ import { PolicyController, WRITE_BACKOFF } from '../../src/controller/policy-con
 import { POLICY_RESOURCE } from '../../src/api/v1alpha1/names.js';
 import type { ClusterApi, CustomObject } from '../../src/kube/cluster-api.js';
 import { realTiming, type KubeObject, type ListWatch, type WatchEventType } from '../../src/kube/reflector.js';
-import { FakeClock, T0 } from './fake-clock.js';
+import { FakeClock, T0, queueClock } from './fake-clock.js';
 
 type Answer = number | 'refused' | 'ok';
 const apiError = (code: number) => new ApiException(code, `HTTP ${code}`, { kind: 'Status', code }, {});
@@ -97,14 +97,8 @@ async function leading(answers: Answer[], random = () => 0.5) {
   cluster.answers = [...answers];
   const logged: Array<{ level: string; msg: string; policy?: string }> = [];
   const log = (level: string) => (o: object, msg: string) => void logged.push({ level, msg, ...o });
-  const timers = {
-    now: clock.now,
-    setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms),
-    clearTimeout: (h: unknown) => clock.clearTimeout(h),
-    random,
-  };
   const quiet = { info: log('info'), warn: log('warn'), debug: log('debug'), error: log('error') };
-  const controller = new PolicyController(cluster as unknown as ClusterApi, realTiming(), quiet, timers);
+  const controller = new PolicyController(cluster as unknown as ClusterApi, realTiming(), quiet, queueClock(clock, random));
   controller.start();
   controller.setLeading(true);
   return { clock, cluster, controller, logged, writeTimes: () => cluster.writes.map((w) => w.at) };

@@ -72,6 +72,7 @@ function assertPointsIntoInput(e: PolicyError, input: string, what: string): voi
 
 test(`policy loader: ${COUNT} mutated files, none throws, none takes over ${BOUND_MS} ms, refused ones point into the file, accepted ones render safely`, () => {
   let accepted = 0;
+  let pointing = 0;
   for (const { seed, input } of cases(SEEDS, COUNT, 1500)) {
     const started = performance.now();
     const result = parsePolicyDocuments(input, 'fuzz.yaml');
@@ -80,6 +81,7 @@ test(`policy loader: ${COUNT} mutated files, none throws, none takes over ${BOUN
     if ('errors' in result) {
       assert.ok(result.errors.length > 0, `seed ${seed}: refused without an error`);
       for (const e of result.errors) assertPointsIntoInput(e, input, `seed ${seed}: ${formatPolicyErrors([e])}`);
+      pointing += result.errors.filter((e) => e.document !== undefined).length;
       continue;
     }
     accepted++;
@@ -102,6 +104,8 @@ test(`policy loader: ${COUNT} mutated files, none throws, none takes over ${BOUN
   }
   // The mutations must leave some files valid, or the rendering checks above checked nothing.
   assert.ok(accepted > COUNT / 20, `only ${accepted} of ${COUNT} accepted`);
+  // And some refusals must name a field, or the field-path check above checked nothing.
+  assert.ok(pointing > COUNT / 20, `only ${pointing} errors name a document and field`);
 });
 
 test('policy loader: alias bombs of every shape are refused quickly', () => {

@@ -5,7 +5,7 @@
 // other's lowered value, leaving the host at a few thousand entries. A lock
 // directory held from lowering to restoring serialises them across processes;
 // a lock whose holder has died is taken over.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -36,7 +36,7 @@ async function acquire(): Promise<void> {
     }
     const holder = Number(await readFile(join(LOCK, 'pid'), 'utf8').catch(() => ''));
     // No pid yet: the holder is between mkdir and writeFile; wait like for a live one.
-    if (holder > 0 && !alive(holder)) await takeOverFromDead();
+    if (holder > 0 && !alive(holder)) await takeOverFromDead(holder);
     else if (Date.now() > deadline) throw new Error(`${LOCK}: still held by pid ${holder || '?'} after ${WAIT_MS / 1000} s`);
     else await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -47,14 +47,27 @@ async function acquire(): Promise<void> {
  * the table as it lowered it: put back what it recorded before, so that the
  * next holder does not take a lowered table for the machine's own.
  */
-async function takeOverFromDead(): Promise<void> {
-  const recorded = await readFile(join(LOCK, 'original'), 'utf8').catch(() => null);
+async function takeOverFromDead(dead: number): Promise<void> {
+  // Two waiters may both see the dead holder: the one that renames the lock away restores; the other finds it gone.
+  const claimed = `${LOCK}.dead.${process.pid}`;
+  if (
+    !(await rename(LOCK, claimed).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
+  if (Number(await readFile(join(claimed, 'pid'), 'utf8').catch(() => '')) !== dead) {
+    await rename(claimed, LOCK).catch(() => undefined); // a live holder's lock, taken after the dead one's: give it back
+    return;
+  }
+  const recorded = await readFile(join(claimed, 'original'), 'utf8').catch(() => null);
   if (recorded !== null) {
     const { max, buckets } = JSON.parse(recorded) as { max: string; buckets: string };
     await restoreTable(max, buckets);
     process.stderr.write(`global-max lock: its holder died; nf_conntrack_max ${max} and buckets ${buckets} put back\n`);
   }
-  await rm(LOCK, { recursive: true, force: true });
+  await rm(claimed, { recursive: true, force: true });
 }
 
 /** Buckets first when they grow back, max first when they shrink (as the planner orders them); both, whatever failed. */
