@@ -11,24 +11,25 @@
 // not part of /proc or /sys: read them with fixtureText().
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { HostPaths } from '../../src/kernel/host-paths.js';
 import { OWN_NETNS_LINK } from '../../src/kernel/netlink-scope.js';
 import type { CommandResult, CommandRunner, ChunkStream } from '../../src/kernel/command-runner.js';
-import { FakeKernel, errno } from './fake-kernel.js';
+import { FakeKernel, errno, type ReadRefusal } from './fake-kernel.js';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 type LinkSpec = string | { error: string };
 
-/** A FakeKernel that can also fail reads (read and stream) and readLinks with a given errno, as the real kernel did. */
+/** A FakeKernel whose tree's files can also refuse reads, and its links readLinks, with a given errno, as the real kernel did. */
 export class FixtureKernel extends FakeKernel {
-  private readErrors = new Map<string, string>();
   private linkErrors = new Map<string, string>();
 
-  failRead(path: string, code: string): this {
-    this.readErrors.set(path, code);
+  /** Reads (read and stream) of a file of the tree fail with code, as for a user or namespace the kernel hides it from. */
+  failRead(path: string, code: ReadRefusal): this {
+    const file = this.files.get(path);
+    if (!file) throw new Error(`failRead: ${path} is not in the tree`);
+    file.refuseRead = code;
     return this;
   }
 
@@ -41,20 +42,6 @@ export class FixtureKernel extends FakeKernel {
   override link(path: string, target: string): this {
     this.linkErrors.delete(path);
     return super.link(path, target);
-  }
-
-  override async read(path: string): Promise<string> {
-    const code = this.readErrors.get(path);
-    if (code) throw errno(code, 'open', path);
-    return super.read(path);
-  }
-
-  override stream(path: string): Readable {
-    const code = this.readErrors.get(path);
-    if (!code) return super.stream(path);
-    const r = new Readable({ read() {} });
-    process.nextTick(() => r.destroy(errno(code, 'open', path)));
-    return r;
   }
 
   override async readLink(path: string): Promise<string> {
