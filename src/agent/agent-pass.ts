@@ -21,7 +21,17 @@ import { dropWindow } from '../report/drops.js';
 import { summarizeBatches } from '../kernel/table-summary.js';
 import type { PolicySource } from './policy-source.js';
 import { errorText } from '../errors.js';
-import { advanceDropBaseline, breakdownDue, calmSince, droppingFull, passDrops, type AgentState, type PassDrops, type TableBreakdown } from './agent-state.js';
+import {
+  breakdownDue,
+  calmSince,
+  dropBaselineAt,
+  droppingFull,
+  passDrops,
+  recordDrops,
+  type AgentState,
+  type PassDrops,
+  type TableBreakdown,
+} from './agent-state.js';
 import { evaluatePressureResponse, withPressureTimeouts, type PressureResponseState } from '../policy/pressure-response.js';
 import { usagePercent } from '../report/findings.js';
 import type { Action } from '../reconcile/planner.js';
@@ -287,7 +297,7 @@ export class AgentPass {
     let reported: { state: AgentState; status: NodeStatusDoc } | null = null;
     try {
       const sample = counters ? { atMs: now.getTime(), counters } : null;
-      const baseline = prev.dropBaseline;
+      const baseline = dropBaselineAt(prev.dropHistory, now.getTime(), this.opts.intervalMs);
       const { status, conditions } = buildNodeStatus({
         nodeName: this.opts.nodeName,
         now,
@@ -308,12 +318,12 @@ export class AgentPass {
         ...(watch ? { watch } : {}),
         previousConditions: prev.conditions,
       });
-      const dropBaseline = advanceDropBaseline(
-        baseline,
+      const dropHistory = recordDrops(
+        prev.dropHistory,
         { counters: sample, netns: census ? netnsDrops(census) : null, atMs: now.getTime() },
         this.opts.intervalMs,
       );
-      reported = { state: { ...carried, dropBaseline, conditions, status }, status };
+      reported = { state: { ...carried, dropHistory, conditions, status }, status };
       this.deps.metrics.observeTable({
         count: snapshot.table.count,
         max: snapshot.table.max,

@@ -27,7 +27,7 @@ export interface TableBreakdown {
 }
 
 export interface AgentState {
-  dropBaseline: DropBaseline | null;
+  dropHistory: DropHistory;
   /** Each namespace's drop counters at the last pass, by key: drops since then (for a full table) double max under autoSize. */
   lastPassDrops: PassDrops | null;
   /** Since when (ms) the table has been calm, for autoSize's give-back; null while it is not. */
@@ -49,7 +49,7 @@ export interface AgentState {
 /** Before the first pass: nothing seen yet. */
 export function initialState(): AgentState {
   return {
-    dropBaseline: null,
+    dropHistory: [],
     lastPassDrops: null,
     calmSinceMs: null,
     breakdown: { summary: null, source: 'none', atMs: 0 },
@@ -69,13 +69,26 @@ export function breakdownDue(b: TableBreakdown, nowMs: number, everyMs: number):
 }
 
 /**
- * The baseline moves on only once a whole interval has passed: a pass
- * triggered right after another (the kernel's "table full" line, the drop
- * probe) judges over the same window, instead of an empty 50 ms one that
- * would clear a full table's signal at once.
+ * The counters of recent passes, oldest first: drops are judged against the
+ * newest of them at least one interval old, so over an interval or more
+ * whenever a pass runs. One baseline moved on every interval did not do it:
+ * a pass triggered just after the move (by the drop probe, a kmsg line)
+ * judged a window of a few ms and cleared a full table's signal at once (a
+ * namespace's drops were in the status for 35 ms, seen under load).
  */
-export function advanceDropBaseline(prev: DropBaseline | null, next: DropBaseline, intervalMs: number): DropBaseline {
-  return !prev || next.atMs - prev.atMs >= intervalMs ? next : prev;
+export type DropHistory = readonly DropBaseline[];
+
+/** What a pass at `nowMs` judges drops against: the newest sample an interval old or more; while none is that old, the oldest; null before any. */
+export function dropBaselineAt(history: DropHistory, nowMs: number, intervalMs: number): DropBaseline | null {
+  let base = history[0] ?? null;
+  for (const sample of history) if (nowMs - sample.atMs >= intervalMs) base = sample;
+  return base;
+}
+
+/** The history with `next` added, less what no later pass judges against (the samples before the baseline of a pass at `next`). */
+export function recordDrops(history: DropHistory, next: DropBaseline, intervalMs: number): DropHistory {
+  const all = [...history, next];
+  return all.slice(all.indexOf(dropBaselineAt(all, next.atMs, intervalMs)!));
 }
 
 /** Each namespace's drop, insert_failed and early_drop counters at a pass, by key. */

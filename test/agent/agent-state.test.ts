@@ -2,13 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  advanceDropBaseline,
   calmSince,
   breakdownDue,
+  dropBaselineAt,
   droppingFull,
   passDrops,
+  recordDrops,
   stuckProblem,
   type DropBaseline,
+  type DropHistory,
   type TableBreakdown,
 } from '../../src/agent/agent-state.js';
 import type { TableSummary } from '../../src/kernel/table-summary.js';
@@ -35,21 +37,51 @@ test('breakdownDue: the table is dumped again after its interval, and until one 
   for (const c of cases) assert.equal(breakdownDue(c.last, c.nowMs, 5 * MIN), c.due, c.name);
 });
 
-test('advanceDropBaseline: drops are judged over at least one interval', () => {
-  const at = (atMs: number, drop: number): DropBaseline => ({ counters: { atMs, counters: { drop } }, netns: null, atMs });
-  const cases: Array<{ name: string; prev: DropBaseline | null; next: DropBaseline; kept: 'prev' | 'next' }> = [
-    { name: 'the first pass starts the window', prev: null, next: at(0, 5), kept: 'next' },
-    { name: 'a pass 2 s later (the probe, a kmsg line) keeps the window', prev: at(0, 5), next: at(2000, 15), kept: 'prev' },
-    { name: 'just under an interval later: kept', prev: at(0, 5), next: at(MIN - 1, 15), kept: 'prev' },
-    { name: 'an interval later: moves on', prev: at(0, 5), next: at(MIN, 15), kept: 'next' },
+test('drop history: every pass judges drops over at least one interval, against the newest sample that old', () => {
+  const at = (atMs: number): DropBaseline => ({ counters: { atMs, counters: { drop: atMs } }, netns: null, atMs });
+  const cases: Array<{ name: string; passes: number[]; baselines: Array<number | null>; kept: number[] }> = [
+    { name: 'the first pass has nothing to judge against', passes: [0], baselines: [null], kept: [0] },
+    { name: 'passes an interval apart: each against the one before', passes: [0, 1000, 2000, 3000], baselines: [null, 0, 1000, 2000], kept: [2000, 3000] },
     {
-      name: 'a pass that could not read the counters moves on too, after an interval',
-      prev: at(0, 5),
-      next: { counters: null, netns: null, atMs: 2 * MIN },
-      kept: 'next',
+      // As seen under load: the baseline had just moved on to 252819 when the drop probe ran a pass 35 ms later.
+      name: 'a pass 35 ms after one that moved on still judges over more than an interval',
+      passes: [250887, 251831, 252819, 252854, 253831],
+      baselines: [null, 250887, 250887, 251831, 252819],
+      kept: [252819, 252854, 253831],
     },
+    { name: 'a second pass within the first interval: against the first', passes: [0, 300, 600], baselines: [null, 0, 0], kept: [0, 300, 600] },
+    {
+      name: 'a pass exactly an interval after the baseline moves on to it',
+      passes: [0, 500, 1000, 1500],
+      baselines: [null, 0, 0, 500],
+      kept: [500, 1000, 1500],
+    },
+    { name: 'a long gap: against the pass before it, however old', passes: [0, 1000, 60_000], baselines: [null, 0, 1000], kept: [1000, 60_000] },
   ];
-  for (const c of cases) assert.equal(advanceDropBaseline(c.prev, c.next, MIN), c.kept === 'prev' ? c.prev : c.next, c.name);
+  for (const c of cases) {
+    let history: DropHistory = [];
+    const baselines = c.passes.map((ms) => {
+      const base = dropBaselineAt(history, ms, 1000)?.atMs ?? null;
+      history = recordDrops(history, at(ms), 1000);
+      return base;
+    });
+    assert.deepEqual(baselines, c.baselines, `${c.name}: baselines`);
+    assert.deepEqual(
+      history.map((h) => h.atMs),
+      c.kept,
+      `${c.name}: kept`,
+    );
+  }
+});
+
+test('drop history: a pass that could not read the counters is a sample like another (its window is then not judged)', () => {
+  const history = recordDrops(
+    recordDrops([], { counters: null, netns: null, atMs: 0 }, 1000),
+    { counters: { atMs: 1000, counters: { drop: 3 } }, netns: null, atMs: 1000 },
+    1000,
+  );
+  assert.equal(dropBaselineAt(history, 1500, 1000)?.counters, null);
+  assert.deepEqual(dropBaselineAt(history, 2000, 1000)?.counters, { atMs: 1000, counters: { drop: 3 } });
 });
 
 test('stuckProblem: live while a pass finished within three intervals and a minute', () => {

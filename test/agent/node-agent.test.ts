@@ -234,6 +234,31 @@ test("node agent: the table watch reports a pod namespace's full table within a 
   assert.equal(status, published.at(-1), 'stop() hands back the last status');
 });
 
+test("node agent: a pod namespace's drops stay in the status for an interval, whatever passes run right after", async (t) => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  const tree = loadFixtureTree('netns-census');
+  tree.kernel.set(tree.paths.sysctl('nf_conntrack_max'), '262144\n').set(tree.paths.sysctl('nf_conntrack_count'), '1\n');
+  const { agent, clock, nextPublish } = rig(tree, { labels: {} });
+  const fullAt = async (ms: number) => {
+    clock.ms = T0 + ms;
+    const published = nextPublish();
+    agent.trigger();
+    return (await published).namespaces?.full.map((r) => [r.pid, r.dropsRising]);
+  };
+  const first = nextPublish();
+  agent.start();
+  await first;
+  // Pod B's namespace drops 9 new connections; the interval's pass sees it.
+  tree.kernel.set(tree.paths.statFile('30620'), statFileWith(12, 9));
+  assert.deepEqual(await fullAt(INTERVAL_MS), [[30620, 9]]);
+  // A pass 35 ms later (a kmsg line, the drop probe, a policy change): still judged over an interval, still full.
+  assert.deepEqual(await fullAt(INTERVAL_MS + 35), [[30620, 9]]);
+  // An interval after the drops, none since: no longer full.
+  assert.deepEqual(await fullAt(2 * INTERVAL_MS + 35), []);
+  await agent.stop();
+});
+
 test("node agent: the pressure response lowers timeouts from startPercent, and puts the policy's own (and the node's) back below stopPercent", async () => {
   const spec = {
     timeouts: { tcp: { timeWaitSeconds: 30 } },

@@ -68,15 +68,24 @@ export async function withAgent(tag: string, policy: string, fn: (run: AgentRun)
           return { pid: child.pid!, inode };
         },
         status,
-        statusWhen: (what, ok, ms) =>
-          until(
-            what,
-            async () => {
-              const s = await status();
-              return s && (await ok(s)) ? s : undefined;
-            },
-            ms,
-          ),
+        statusWhen: async (what, ok, ms) => {
+          let last: NodeStatusDoc | undefined;
+          try {
+            return await until(
+              what,
+              async () => {
+                last = (await status()) ?? last;
+                return last && (await ok(last)) ? last : undefined;
+              },
+              ms,
+            );
+          } catch (err) {
+            // What the agent said last is what tells a slow agent from a wrong one.
+            throw new Error(
+              `${(err as Error).message}; the last status read: ${last ? JSON.stringify({ conditions: last.conditions, namespaces: last.namespaces }) : 'none'}`,
+            );
+          }
+        },
         stop: async () => {
           if (!agent) throw new Error('no agent started');
           agent.child.kill('SIGTERM');
@@ -85,6 +94,9 @@ export async function withAgent(tag: string, policy: string, fn: (run: AgentRun)
       };
       try {
         await fn(run);
+      } catch (err) {
+        process.stderr.write(`# the agent's log (the test failed):\n${(agent as RunningAgent | null)?.log() ?? '(not started)'}\n`);
+        throw err;
       } finally {
         const running = agent as RunningAgent | null;
         running?.child.kill('SIGTERM');
