@@ -58,9 +58,10 @@ export class NodeAgent {
     this.passes.add(NODE);
   }
 
-  /** Resolves when no pass runs and none is due at once (the interval's next one aside). */
-  settled(): Promise<void> {
-    return this.passes.idle();
+  /** Resolves when the watch's look in flight has finished, and then no pass runs and none is due at once (the interval's next one aside). */
+  async settled(): Promise<void> {
+    await this.watch.idle();
+    await this.passes.idle();
   }
 
   /** Finish the pass in flight, then stop; nothing is half-written. Returns the state the last pass left. */

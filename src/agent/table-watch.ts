@@ -113,6 +113,11 @@ export class TableWatch {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.idle();
+  }
+
+  /** Resolves when no look is in flight (one that asks for a pass has asked by then). */
+  async idle(): Promise<void> {
     await this.running;
   }
 

@@ -15,7 +15,6 @@ import type { NodeStatusDoc } from '../../src/api/v1alpha1/status.js';
 import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
 import { ESTABLISHED, INTERVAL_MS, T0, TIME_WAIT, policy, rig } from '../support/agent-rig.js';
 import { statFileWith } from '../support/stat-file.js';
-import { flush } from '../controller/fake-clock.js';
 
 const condition = (s: NodeStatusDoc | null, type: string) => s?.conditions.find((c) => c.type === type);
 const timeWait = (tree: FixtureTree) => tree.kernel.value(tree.paths.sysctl(TIME_WAIT));
@@ -202,17 +201,17 @@ test("node agent: the table watch reports a pod namespace's full table within a 
   const tree = loadFixtureTree('netns-census');
   tree.kernel.set(tree.paths.sysctl('nf_conntrack_max'), '262144\n').set(tree.paths.sysctl('nf_conntrack_count'), '1\n');
   const { agent, clock, published, nextPublish } = rig(tree, { labels: {} });
-  // FakeKernel answers in microtasks: one turn of the event loop (flush) lets the pass in flight, or the watch's look, finish.
+  // The watch's look (and the pass it may ask for) has finished when the agent has settled.
   const advance = async (ms: number) => {
     clock.ms += ms;
     mock.timers.tick(ms);
-    await flush();
+    await agent.settled();
   };
 
   const first = nextPublish();
   agent.start();
   assert.deepEqual((await first).namespaces?.full, []);
-  await flush();
+  await agent.settled();
 
   // The counters did not move: the watch leaves the loop alone.
   await advance(WATCH_DEFAULTS.tickMs);
@@ -340,7 +339,7 @@ test('node agent, autoSize: a pod namespace ramping at 500/s grows max ahead of 
     if (s > 20) tree.kernel.set(tree.paths.statFile('30618'), statFileWith(7 + 500 * (s - 20)));
     clock.ms += WATCH_DEFAULTS.tickMs;
     mock.timers.tick(WATCH_DEFAULTS.tickMs);
-    for (let i = 0; i < 5; i++) await flush();
+    await agent.settled();
     if (max() > 8192) grownAt = s - 20;
   }
   // The static table would be full at (8,192 - 7) / 500 = 16.4 s into the ramp.
@@ -362,7 +361,7 @@ test('node agent, autoSize: a pod namespace dropping for a full table doubles ma
   tree.kernel.set(tree.paths.statFile('30620'), statFileWith(3000, 40));
   clock.ms += WATCH_DEFAULTS.tickMs;
   mock.timers.tick(WATCH_DEFAULTS.tickMs);
-  for (let i = 0; i < 5; i++) await flush();
+  await agent.settled();
   assert.equal(max(), 16384);
   const line = logged.find((l) => l.msg === 'growing nf_conntrack_max: a namespace is dropping new connections for a full table');
   assert.ok(line, JSON.stringify(logged.map((l) => l.msg)));
@@ -379,7 +378,7 @@ test('node agent, autoSize with shrinkAfterSeconds: after a surge max halves onc
   for (let minute = 1; minute <= 20; minute++) {
     clock.ms += INTERVAL_MS;
     mock.timers.tick(INTERVAL_MS);
-    for (let i = 0; i < 5; i++) await flush();
+    await agent.settled();
     if (max() !== (seen.at(-1)?.[1] ?? 65536)) seen.push([minute, max()]);
   }
   // Calm from the first pass (the fullest holds 12 entries); a pass a minute; 300 s of calm before each halving.
