@@ -4,14 +4,15 @@ import { readHostSnapshot, type HostSnapshot } from '../../src/kernel/snapshot.j
 import { readConntrackSysctls, parseSysctlNumber } from '../../src/kernel/sysctls.js';
 import { findKubernetesProcesses, parseConntrackSlab, parseNetnsInode } from '../../src/kernel/host-facts.js';
 import { fakeHost } from '../support/fake-host.js';
-import { CannedRunner, fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
+import { fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
+import { FakeRunner } from '../support/fake-runner.js';
 
 const MEM_TOTAL = 24684096 * 1024; // MemTotal of the machine the trees were copied from
 const KERNEL = '6.18.44-fc-v595';
 
 async function snapshotOf(
   tree: string,
-  runner = new CannedRunner({}),
+  runner = new FakeRunner({}),
   isRoot = true,
 ): Promise<{ snap: HostSnapshot; paths: ReturnType<typeof loadFixtureTree>['paths'] }> {
   const { kernel, paths } = loadFixtureTree(tree, { live: true });
@@ -48,24 +49,24 @@ test('with-table: a filled namespace (not the host: nf_conntrack_max is 0444 the
 });
 
 test('no-stat-file: counters from conntrack -S', async () => {
-  const runner = new CannedRunner({ 'conntrack -S': { code: 0, stdout: fixtureText('no-stat-file', 'conntrack-S.txt'), stderr: '' } });
+  const runner = new FakeRunner({ 'conntrack -S': { code: 0, stdout: fixtureText('no-stat-file', 'conntrack-S.txt'), stderr: '' } });
   const { snap } = await snapshotOf('no-stat-file', runner);
   assert.equal(snap.stats.source, 'conntrack -S');
   assert.equal(snap.stats.entries, null);
   assert.equal(snap.stats.counters!.earlyDrop, 0);
-  assert.deepEqual(runner.calls, ['conntrack -S']);
+  assert.deepEqual(runner.commandLines(), ['conntrack -S']);
 });
 
 test('no-stat-file without CAP_NET_ADMIN: counters unreadable, named, no throw', async () => {
   const stderr = fixtureText('no-stat-file', 'conntrack-S-without-cap-net-admin.stderr');
-  const { snap } = await snapshotOf('no-stat-file', new CannedRunner({ 'conntrack -S': { code: 1, stdout: '', stderr } }), false);
+  const { snap } = await snapshotOf('no-stat-file', new FakeRunner({ 'conntrack -S': { code: 1, stdout: '', stderr } }), false);
   assert.equal(snap.stats.source, null);
   assert.equal(snap.stats.counters, null);
   assert.ok(snap.unreadable.some((u) => u.path === 'conntrack -S' && u.code === 'EPERM' && u.needsRoot));
 });
 
 test('not-loaded: no data, no crash, nothing spawned', async () => {
-  const runner = new CannedRunner({});
+  const runner = new FakeRunner({});
   const { snap } = await snapshotOf('not-loaded', runner);
   assert.equal(snap.moduleLoaded, false);
   assert.deepEqual(snap.table, { count: null, max: null, buckets: null, hashsize: null });

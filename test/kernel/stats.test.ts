@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { counterName, parseConntrackS, parseStatFile, readConntrackStats } from '../../src/kernel/stats.js';
 import { fakeHost } from '../support/fake-host.js';
-import { CannedRunner, fixtureText, loadFixtureTree, type CannedResults } from '../support/fixture-tree.js';
+import { fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
+import { FakeRunner, type Answers } from '../support/fake-runner.js';
 
 test('counterName maps both interfaces to one camelCase vocabulary', () => {
   for (const [raw, want] of [
@@ -110,7 +111,7 @@ test('readConntrackStats: which source answers, and why the others did not', asy
     name: string;
     tree: string;
     live: boolean;
-    runner: CannedResults;
+    runner: Answers;
     isRoot: boolean;
     source: string | null;
     problems: string[];
@@ -171,7 +172,7 @@ test('readConntrackStats: which source answers, and why the others did not', asy
   for (const c of cases) {
     await t.test(c.name, async () => {
       const { kernel, paths } = loadFixtureTree(c.tree, { live: c.live });
-      const runner = new CannedRunner(c.runner);
+      const runner = new FakeRunner(c.runner);
       const got = await readConntrackStats(fakeHost(kernel, paths, { runner, isRoot: c.isRoot }));
       assert.equal(got.source, c.source);
       assert.equal(got.counters === null, c.source === null);
@@ -187,7 +188,7 @@ test('readConntrackStats: which source answers, and why the others did not', asy
 test('readConntrackStats: an unreadable stat file is named, then conntrack -S is used', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
   kernel.failRead(paths.statFile(), 'EACCES');
-  const got = await readConntrackStats(fakeHost(kernel, paths, { runner: new CannedRunner({ 'conntrack -S': cannedS('host-6.18') }), isRoot: false }));
+  const got = await readConntrackStats(fakeHost(kernel, paths, { runner: new FakeRunner({ 'conntrack -S': cannedS('host-6.18') }), isRoot: false }));
   assert.equal(got.source, 'conntrack -S');
   assert.deepEqual(got.unreadable, [{ what: 'conntrack stat file', path: paths.statFile(), code: 'EACCES', needsRoot: true }]);
 });

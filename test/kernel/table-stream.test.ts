@@ -5,7 +5,8 @@ import { openTableStream, type TableStream } from '../../src/kernel/table-stream
 import { parseConntrackLine, type ConntrackEntry } from '../../src/kernel/entry-parser.js';
 import type { KernelFiles } from '../../src/kernel/kernel-files.js';
 import { fakeHost } from '../support/fake-host.js';
-import { CannedRunner, fixtureText, loadFixtureTree, type CannedResults } from '../support/fixture-tree.js';
+import { fixtureText, loadFixtureTree } from '../support/fixture-tree.js';
+import { FakeRunner, type Answers } from '../support/fake-runner.js';
 
 const LIST = 'conntrack -L -o extended';
 const extended = fixtureText('with-table', 'conntrack-L-extended.txt');
@@ -22,7 +23,7 @@ const linesOf = (text: string) => text.split('\n').filter((l) => l !== '');
 
 test('with-table: the file is present and readable, no process is spawned', async () => {
   const { kernel, paths } = loadFixtureTree('with-table');
-  const runner = new CannedRunner({});
+  const runner = new FakeRunner({});
   const stream = await openTableStream(fakeHost(kernel, paths, { runner }));
   assert.equal(stream.source, 'file');
   const s = stream as TableStream;
@@ -37,7 +38,7 @@ test('with-table: the file is present and readable, no process is spawned', asyn
 
 test('host-6.18: no table file, conntrack -L -o extended is read instead', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
-  const runner = new CannedRunner({ [LIST]: { code: 0, stdout: extended, stderr: 'conntrack v1.4.7 (conntrack-tools): 23 flow entries have been shown.\n' } });
+  const runner = new FakeRunner({ [LIST]: { code: 0, stdout: extended, stderr: 'conntrack v1.4.7 (conntrack-tools): 23 flow entries have been shown.\n' } });
   const stream = (await openTableStream(fakeHost(kernel, paths, { runner }))) as TableStream;
   assert.equal(stream.source, 'conntrack -L');
   assert.equal((await drain(stream)).length, 23);
@@ -49,14 +50,14 @@ test('host-6.18: no table file, conntrack -L -o extended is read instead', async
 
 test('an empty table over conntrack -L is a table with no entries, not an error', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
-  const runner = new CannedRunner({ [LIST]: { code: 0, stdout: '', stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n' } });
+  const runner = new FakeRunner({ [LIST]: { code: 0, stdout: '', stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n' } });
   const stream = (await openTableStream(fakeHost(kernel, paths, { runner }))) as TableStream;
   assert.equal(stream.source, 'conntrack -L');
   assert.deepEqual(await drain(stream), []);
 });
 
 test('neither source readable: named, with whether root helps, no throw', async (t) => {
-  const cases: Array<{ name: string; isRoot: boolean; runner: CannedResults; want: Array<[string, boolean]> }> = [
+  const cases: Array<{ name: string; isRoot: boolean; runner: Answers; want: Array<[string, boolean]> }> = [
     {
       name: 'not root: file EACCES, conntrack refused',
       isRoot: false,
@@ -80,7 +81,7 @@ test('neither source readable: named, with whether root helps, no throw', async 
     await t.test(c.name, async () => {
       const { kernel, paths } = loadFixtureTree('with-table', { live: true });
       kernel.failRead(paths.tableFile(), 'EACCES');
-      const got = await openTableStream(fakeHost(kernel, paths, { runner: new CannedRunner(c.runner), isRoot: c.isRoot }));
+      const got = await openTableStream(fakeHost(kernel, paths, { runner: new FakeRunner(c.runner), isRoot: c.isRoot }));
       assert.equal(got.source, null);
       assert.deepEqual(
         got.unreadable.map((u) => [u.code, u.needsRoot]),
@@ -92,7 +93,7 @@ test('neither source readable: named, with whether root helps, no throw', async 
 
 test('conntrack -L failing midway makes the iteration throw', async () => {
   const { kernel, paths } = loadFixtureTree('host-6.18', { live: true });
-  const runner = new CannedRunner({ [LIST]: { code: 1, stdout: extended, stderr: 'conntrack: Interrupted system call' } });
+  const runner = new FakeRunner({ [LIST]: { code: 1, stdout: extended, stderr: 'conntrack: Interrupted system call' } });
   const stream = (await openTableStream(fakeHost(kernel, paths, { runner }))) as TableStream;
   await assert.rejects(drain(stream), /exited 1 midway: conntrack: Interrupted/);
 });
@@ -113,7 +114,7 @@ test('file chunks split lines anywhere: the same entries come out; odd lines are
 
 test('a copied tree without a table file: conntrack -L is never run against the live kernel', async () => {
   const { kernel, paths } = loadFixtureTree('proc-net-layout');
-  const runner = new CannedRunner({ [LIST]: { code: 0, stdout: extended, stderr: '' } });
+  const runner = new FakeRunner({ [LIST]: { code: 0, stdout: extended, stderr: '' } });
   const got = await openTableStream(fakeHost(kernel, paths, { runner, isRoot: true }));
   assert.equal(got.source, null);
   assert.deepEqual(runner.calls, []);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNotrackBackend, detectBackend } from '../../src/kernel/notrack/detect.js';
-import { FakeRunner, ok } from './fake-runner.js';
+import { FakeRunner, ok } from '../support/fake-runner.js';
 import { fixture } from './fixtures.js';
 import { HostPaths } from '../../src/kernel/host-paths.js';
 import { FakeKernel } from '../support/fake-kernel.js';

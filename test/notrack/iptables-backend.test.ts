@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IptablesBackend, type IptablesFlavour } from '../../src/kernel/notrack/iptables-backend.js';
-import { FakeRunner, iptablesSave, ok, tableBlock, tablesIn, type Answer, type RecordedCall } from './fake-runner.js';
+import { FakeRunner, ok, type Answer, type RecordedCall } from '../support/fake-runner.js';
+import { iptablesSave, tableBlock, tablesIn } from './iptables-save.js';
 import { fixture } from './fixtures.js';
 import { SAMPLE_DESIRED } from './sample-desired.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NftablesBackend } from '../../src/kernel/notrack/nft-backend.js';
 import { nftDeleteScript, nftSyncScript } from '../../src/kernel/notrack/render-nft.js';
-import { FakeRunner, ok } from './fake-runner.js';
+import { FakeRunner, ok } from '../support/fake-runner.js';
 import { fixture } from './fixtures.js';
 import { SAMPLE_DESIRED } from './sample-desired.js';
 

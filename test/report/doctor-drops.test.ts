@@ -6,10 +6,11 @@ import { diagnose } from '../../src/cli/doctor.js';
 import { doctorExitCode } from '../../src/report/doctor-report.js';
 import { renderDoctorText } from '../../src/report/doctor-text.js';
 import { fakeHost } from '../support/fake-host.js';
-import { CannedRunner, fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
+import { fixtureText, loadFixtureTree, type FixtureTree } from '../support/fixture-tree.js';
+import { FakeRunner } from '../support/fake-runner.js';
 
 /** Run doctor on a tree whose stat file reads `before` at the first sample and `after` at the second. */
-async function doctorOn(tree: FixtureTree, before: string, after: string, runner = new CannedRunner({})) {
+async function doctorOn(tree: FixtureTree, before: string, after: string, runner = new FakeRunner({})) {
   tree.kernel.set(tree.paths.statFile(), before);
   let now = 1_000_000;
   const report = await diagnose(fakeHost(tree.kernel, tree.paths, { runner, isRoot: true, clock: () => now }), {
@@ -92,7 +93,7 @@ test('drops long ago, none in the window: history only, exit 0', async () => {
 test('a proc/net tree without a table file: only its own values, what is missing named, no conntrack run', async () => {
   const tree = loadFixtureTree('proc-net-layout');
   // conntrack-tools would answer (with the live kernel's numbers): they must not be asked.
-  const runner = new CannedRunner({
+  const runner = new FakeRunner({
     'conntrack -S': { code: 0, stdout: fixtureText('with-table', 'conntrack-S.txt'), stderr: '' },
     'conntrack -L -o extended': { code: 0, stdout: fixtureText('with-table', 'conntrack-L-extended.txt'), stderr: '' },
   });

@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostPaths } from '../../src/kernel/host-paths.js';
 import { OWN_NETNS_LINK } from '../../src/kernel/netlink-scope.js';
-import type { CommandResult, CommandRunner, ChunkStream } from '../../src/kernel/command-runner.js';
 import { FakeKernel, errno, type ReadRefusal } from './fake-kernel.js';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -123,44 +122,4 @@ export function loadFixtureTree(name: string, options: { live?: boolean; links?:
 /** A command output captured into the tree (e.g. conntrack-S.txt). */
 export function fixtureText(name: string, file: string): string {
   return readFileSync(join(FIXTURES_DIR, name, file), 'utf8');
-}
-
-/** A CommandRunner answering from a table of canned results; unknown commands fail like a missing binary (ENOENT). */
-export type CannedResults = Record<string, CommandResult | { error: string }>;
-
-export class CannedRunner implements CommandRunner {
-  readonly calls: string[] = [];
-
-  constructor(private readonly results: CannedResults) {}
-
-  private lookup(cmd: string, args: string[]): CommandResult {
-    const key = [cmd, ...args].join(' ');
-    this.calls.push(key);
-    const r = this.results[key];
-    if (r === undefined) throw errno('ENOENT', `spawn ${cmd}`, cmd);
-    if ('error' in r) throw errno(r.error, `spawn ${cmd}`, cmd);
-    return r;
-  }
-
-  async run(cmd: string, args: string[]): Promise<CommandResult> {
-    return this.lookup(cmd, args);
-  }
-
-  streamChunks(cmd: string, args: string[]): ChunkStream {
-    let result: CommandResult | undefined;
-    let failure: unknown;
-    try {
-      result = this.lookup(cmd, args);
-    } catch (err) {
-      failure = err;
-    }
-    // Uneven chunks, as a pipe delivers them: lines split across chunk borders must still parse.
-    const chunks = (async function* () {
-      const out = Buffer.from(result?.stdout ?? '', 'latin1');
-      for (let i = 0; i < out.length; i += 4093) yield out.subarray(i, i + 4093);
-    })();
-    const done = failure ? Promise.reject(failure) : Promise.resolve({ code: result!.code, stderr: result!.stderr });
-    done.catch(() => undefined);
-    return { chunks, done };
-  }
 }

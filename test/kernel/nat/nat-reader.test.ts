@@ -7,7 +7,7 @@ import { NatRulesReader } from '../../../src/kernel/nat/nat-reader.js';
 import { HostPaths } from '../../../src/kernel/host-paths.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { fakeHost } from '../../support/fake-host.js';
-import { FakeRunner, ok, type RecordedCall } from '../../notrack/fake-runner.js';
+import { FakeRunner, ok } from '../../support/fake-runner.js';
 import type { CommandResult } from '../../../src/kernel/command-runner.js';
 
 const fixture = (f: string) => readFileSync(new URL(`../../fixtures/kube-proxy-nat/${f}`, import.meta.url), 'utf8');
@@ -27,8 +27,6 @@ function kernel(extra: Record<string, string> = {}): FakeKernel {
   return new FakeKernel({ '/proc/net/fib_trie': fixture('node.fib_trie'), '/proc/self/stat': selfStat(0), ...extra });
 }
 
-const names = (calls: RecordedCall[]) => calls.map((c) => [c.cmd, ...c.args].join(' '));
-
 describe('NatRulesReader: sources', () => {
   it('iptables-nft for its nat tables, nft for the other tables with nat chains, no legacy save without a legacy nat table', async () => {
     const runner = new FakeRunner({
@@ -39,7 +37,7 @@ describe('NatRulesReader: sources', () => {
       'nft -j -s list table ip6 kube-proxy': ok('{"nftables": []}'),
     });
     const reading = await new NatRulesReader(fakeHost(kernel(), paths, { runner })).read();
-    assert.deepEqual(names(runner.calls), [
+    assert.deepEqual(runner.commandLines(), [
       'iptables-nft-save -t nat',
       'ip6tables-nft-save -t nat',
       'nft -j list chains',
@@ -75,8 +73,8 @@ describe('NatRulesReader: sources', () => {
       'nft -j -s list table ip nat': ok('{"nftables": []}'),
     });
     const reading = await new NatRulesReader(fakeHost(kernel(), paths, { runner })).read();
-    assert.ok(names(runner.calls).includes('nft -j -s list table ip nat'));
-    assert.ok(!names(runner.calls).includes('nft -j -s list table ip6 nat'));
+    assert.ok(runner.commandLines().includes('nft -j -s list table ip nat'));
+    assert.ok(!runner.commandLines().includes('nft -j -s list table ip6 nat'));
     assert.equal(reading.unreadable, undefined);
   });
 
@@ -86,7 +84,7 @@ describe('NatRulesReader: sources', () => {
     });
     const k = kernel({ '/proc/net/ip_tables_names': 'filter\nnat\n', '/proc/net/ip6_tables_names': 'filter\n' });
     const reading = await new NatRulesReader(fakeHost(k, paths, { runner })).read();
-    assert.deepEqual(names(runner.calls), ['iptables-nft-save -t nat', 'iptables-legacy-save -t nat', 'ip6tables-nft-save -t nat', 'nft -j list chains']);
+    assert.deepEqual(runner.commandLines(), ['iptables-nft-save -t nat', 'iptables-legacy-save -t nat', 'ip6tables-nft-save -t nat', 'nft -j list chains']);
     assert.deepEqual(reading.sources, {
       'iptables-nft': 'not-installed',
       'iptables-legacy': 'read',

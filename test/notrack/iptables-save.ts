@@ -1,48 +1,6 @@
-// A CommandRunner that answers from a table of canned results and records
-// every call, for tests that count and inspect the tool invocations.
-import type { CommandResult, CommandRunner, ChunkStream, RunOptions } from '../../src/kernel/command-runner.js';
-
-export interface RecordedCall {
-  cmd: string;
-  args: string[];
-  input?: string;
-}
-
-/** Answers every argument list of one command (the arguments decide the answer), as iptablesSave does. */
-export class ToolAnswer {
-  constructor(readonly answer: (call: RecordedCall) => CommandResult) {}
-}
-
-export type Answer = CommandResult | ((call: RecordedCall) => CommandResult) | ToolAnswer;
-
-export class FakeRunner implements CommandRunner {
-  readonly calls: RecordedCall[] = [];
-
-  /**
-   * Answers keyed by the command line ("iptables-nft-save -t nat", "nft list table inet conntrack_operator"),
-   * or by the command alone for a ToolAnswer; a command with no answer is not installed (ENOENT).
-   */
-  constructor(private readonly answers: Record<string, Answer>) {}
-
-  async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
-    const call: RecordedCall = { cmd, args, ...(opts.input === undefined ? {} : { input: opts.input }) };
-    this.calls.push(call);
-    const exact = this.answers[[cmd, ...args].join(' ')];
-    const tool = this.answers[cmd];
-    const answer = exact ?? (tool instanceof ToolAnswer ? tool : undefined);
-    if (answer === undefined) throw Object.assign(new Error(`spawn ${cmd} ENOENT`), { code: 'ENOENT' });
-    if (answer instanceof ToolAnswer) return answer.answer(call);
-    return typeof answer === 'function' ? answer(call) : answer;
-  }
-
-  streamChunks(cmd: string): ChunkStream {
-    throw new Error(`FakeRunner: streamChunks(${cmd}) is not used by these tests`);
-  }
-}
-
-export function ok(stdout = ''): CommandResult {
-  return { code: 0, stdout, stderr: '' };
-}
+// iptables-save as the real tool answers (iptables 1.8.9), for a FakeRunner:
+// whole rulesets, one table's block, and the built-in chains of an empty table.
+import { ToolAnswer, ok } from '../support/fake-runner.js';
 
 /** The built-in chains of each table iptables knows, in the order iptables-save prints them. */
 const BUILT_IN: Readonly<Record<string, readonly string[]>> = {
