@@ -1,6 +1,6 @@
 // The tool as users start it: whole processes of the package's bin
 // (bin/conntrack-operator: the bundle `npm run build` makes, the daemons under
-// node --optimize-for-size as the image's ENTRYPOINT runs them, one-shot
+// node --optimize-for-size --max-opt=2 as the image's ENTRYPOINT runs them, one-shot
 // commands without it; dockerfile.test.ts holds the bin and the image to the
 // same command lines), timed from outside, paired with a
 // yardstick run in turn (A B A B ...), every figure min/median/max.
@@ -13,7 +13,7 @@
 //    against the test API server run inside the namespace), at 0 and 250,000
 //    entries: sampled every 0.5 s for 20 s after start, steady = the last 10 s;
 //    run by the bin, and as plain `node dist/bundle/main.js` (without
-//    --optimize-for-size) to show what the flag holds back; the controller's
+//    the daemons' V8 flags) to show what they hold back; the controller's
 //    too, by the bin.
 // doctor judges drops over a sampling window (--sample, 2 s by default; reading
 // the table counts towards it): a deliberate wait, not work. The targets are

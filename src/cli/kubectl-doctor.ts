@@ -17,8 +17,8 @@ import { apiCall, connectCluster } from './kubectl-cluster.js';
 
 /**
  * How the image runs a one-shot command: its ENTRYPOINT's bundle without the
- * daemons' --optimize-for-size, as bin/conntrack-operator runs doctor (the
- * flag costs doctor twice the CPU; test/packaging/dockerfile.test.ts holds the three together).
+ * daemons' V8 flags, as bin/conntrack-operator runs doctor (they cost doctor
+ * twice the CPU; test/packaging/dockerfile.test.ts holds the three together).
  */
 export const IMAGE_CLI = ['node', '/app/dist/bundle/main.js'];
 const ROOT_DEFAULTS = { '--proc-root': '/host/proc', '--sys-root': '/host/sys' };

@@ -126,8 +126,8 @@ test('build stages on the build platform from the Node LTS slim image; a runtime
 test("one build: the package's bin, npm start, the image's ENTRYPOINT and kubectl conntrack doctor run the bundle npm run build makes, the same way", () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string>; files: string[] };
   const entrypoint = JSON.parse(runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!.args) as string[];
-  // The daemons under --optimize-for-size, as the chart runs them through the ENTRYPOINT.
-  assert.deepEqual(entrypoint, ['node', '--optimize-for-size', '/app/dist/bundle/main.js']);
+  // The daemons under --optimize-for-size --max-opt=2, as the chart runs them through the ENTRYPOINT.
+  assert.deepEqual(entrypoint, ['node', '--optimize-for-size', '--max-opt=2', '/app/dist/bundle/main.js']);
   for (const daemon of ['agent', 'controller']) {
     assert.deepEqual(
       binCommandLine([daemon, '--log-level', 'warn']),
