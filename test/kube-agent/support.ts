@@ -9,12 +9,11 @@ import { Writable } from 'node:stream';
 import { startAgent, type AgentProcess } from '../../src/cli/agent.js';
 import { realHost, type Host } from '../../src/kernel/host.js';
 import { loadConfig } from '../../src/config.js';
-import type { CommandRunner } from '../../src/kernel/command-runner.js';
 import { buildCrds } from '../../src/api/v1alpha1/crds.js';
 import { createLogger } from '../../src/logger.js';
 import { fixtureCopy } from '../cli/cli-support.js';
 import { renderAgentClusterRole } from '../packaging/agent-rbac.js';
-import { errno } from '../support/fake-kernel.js';
+import { FakeRunner } from '../support/fake-runner.js';
 import { createCrd, startApi, type TestApi } from '../support/kube/harness.js';
 
 export const AGENT_NS = 'conntrack-operator';
@@ -81,14 +80,6 @@ export async function getStatus(api: TestApi, nodeName: string): Promise<any> {
   return r.status === 200 ? r.body : undefined;
 }
 
-/** No external tool on this "host": the fixture tree has everything the agent needs. */
-const noCommands: CommandRunner = {
-  run: async (cmd) => {
-    throw errno('ENOENT', `spawn ${cmd}`, cmd);
-  },
-  streamChunks: (cmd) => ({ chunks: (async function* () {})(), done: Promise.reject(errno('ENOENT', `spawn ${cmd}`, cmd)) }),
-};
-
 const KUBE_PROXY_PID = 4242;
 
 export interface AgentHost {
@@ -104,7 +95,7 @@ export async function agentHost(): Promise<AgentHost> {
   const tree = await fixtureCopy('host-6.18');
   await mkdir(join(tree.procRoot, String(KUBE_PROXY_PID)));
   await writeFile(join(tree.procRoot, String(KUBE_PROXY_PID), 'comm'), 'kube-proxy\n');
-  return { ...tree, host: { ...realHost({ procRoot: tree.procRoot, sysRoot: tree.sysRoot }, false), runner: noCommands } };
+  return { ...tree, host: { ...realHost({ procRoot: tree.procRoot, sysRoot: tree.sysRoot }, false), runner: new FakeRunner() } }; // no external tool on this "host": the fixture tree has everything the agent needs
 }
 
 /** Starts `conntrack-operator agent --kubernetes` in-process with a kubeconfig, for node `nodeName`; its JSON log lines go to `log`. */

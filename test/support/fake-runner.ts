@@ -1,7 +1,9 @@
 // The one fake CommandRunner: answers from a table keyed by command line (or
-// by tool), records every call, and fails like the real thing: a command with
-// no answer is not installed (ENOENT, as spawn says), and an answer can be
-// any other errno the spawn would raise.
+// by tool) and records every call. A command with no answer at all is not
+// installed (ENOENT, as spawn says); a tool that has answers, called with an
+// argument list it has none for, is a mistake in the test or the code, not a
+// missing binary, and says so. A stream's `done` settles once its output has
+// been read, as a child's exit does after its stdout is drained.
 import type { CommandResult, CommandRunner, ChunkStream, RunOptions } from '../../src/kernel/command-runner.js';
 import { errno } from './fake-kernel.js';
 
@@ -16,8 +18,8 @@ export class ToolAnswer {
   constructor(readonly answer: (call: RecordedCall) => CommandResult) {}
 }
 
-/** A result, a result made from the call, a whole tool's answers, or the errno the spawn fails with. */
-export type Answer = CommandResult | ((call: RecordedCall) => CommandResult) | ToolAnswer | { error: string };
+/** A result, a result made from the call, or a whole tool's answers. */
+export type Answer = CommandResult | ((call: RecordedCall) => CommandResult) | ToolAnswer;
 
 export type Answers = Record<string, Answer>;
 
@@ -51,24 +53,33 @@ export class FakeRunner implements CommandRunner {
     } catch (err) {
       failure = err;
     }
+    let exited: () => void = () => undefined;
+    const drained = new Promise<void>((resolve) => (exited = resolve));
     // Uneven chunks, as a pipe delivers them: lines split across chunk borders must still parse.
     const chunks = (async function* () {
-      const out = Buffer.from(result?.stdout ?? '', 'latin1');
-      for (let i = 0; i < out.length; i += 4093) yield out.subarray(i, i + 4093);
+      try {
+        const out = Buffer.from(result?.stdout ?? '', 'latin1');
+        for (let i = 0; i < out.length; i += 4093) yield out.subarray(i, i + 4093);
+      } finally {
+        exited();
+      }
     })();
-    const done = failure ? Promise.reject(failure) : Promise.resolve({ code: result!.code, stderr: result!.stderr });
+    // A spawn that failed rejects at once; a run that started exits only once its output is read.
+    const done = failure ? Promise.reject(failure) : drained.then(() => ({ code: result!.code, stderr: result!.stderr }));
     done.catch(() => undefined);
     return { chunks, done };
   }
 
   private answer(call: RecordedCall): CommandResult {
     this.calls.push(call);
+    const line = [call.cmd, ...call.args].join(' ');
+    // Keys are command lines: an argument holding a space would match another argument list.
+    if (call.args.some((a) => /\s/.test(a)))
+      throw new Error(`FakeRunner: an argument with a space cannot be told apart by a command line: ${JSON.stringify(call.args)}`);
     const tool = this.answers[call.cmd];
-    const answer = this.answers[[call.cmd, ...call.args].join(' ')] ?? (tool instanceof ToolAnswer ? tool : undefined);
-    if (answer === undefined) throw errno('ENOENT', `spawn ${call.cmd}`, call.cmd);
-    if (answer instanceof ToolAnswer) return answer.answer(call);
-    if (typeof answer === 'function') return answer(call);
-    if ('error' in answer) throw errno(answer.error, `spawn ${call.cmd}`, call.cmd);
-    return answer;
+    const answer = this.answers[line] ?? (tool instanceof ToolAnswer ? tool : undefined);
+    if (answer !== undefined) return answer instanceof ToolAnswer ? answer.answer(call) : typeof answer === 'function' ? answer(call) : answer;
+    if (Object.keys(this.answers).some((k) => k.split(' ')[0] === call.cmd)) throw new Error(`FakeRunner: ${call.cmd} is answered, but not for: ${line}`);
+    throw errno('ENOENT', `spawn ${call.cmd}`, call.cmd);
   }
 }
